@@ -1,0 +1,7 @@
+//go:build !((dragonfly && cgo) || (freebsd && cgo) || linux || netbsd || openbsd)
+
+package auth
+
+func isDBusPlatform() bool { return false }
+
+var runUserDir = func() string { return "" }
