@@ -1,0 +1,314 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Page is one page of a search: the decoded Bundle and the bytes as
+// received (to print the page unchanged).
+type Page struct {
+	URL    string // the URL the page was read from
+	Bundle *Bundle
+	Raw    []byte
+}
+
+// Pages reads a search and follows Bundle.link[relation=next] until there is
+// none, yielding each page. A next link on another host is followed without
+// credentials (Do never sends them there). Iteration stops at the first
+// error, which is yielded; a next link that repeats the current URL is an
+// error rather than an endless loop.
+func (c *Client) Pages(ctx context.Context, rawURL string) iter.Seq2[*Page, error] {
+	return func(yield func(*Page, error) bool) {
+		next := rawURL
+		seen := map[string]bool{}
+		for next != "" {
+			u, err := c.ResolveURL(next)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if seen[u] {
+				yield(nil, fmt.Errorf("the server's next link repeats a page already read: %s", RedactURL(u)))
+				return
+			}
+			seen[u] = true
+			resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: u})
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			var b Bundle
+			if err := json.Unmarshal(resp.Body, &b); err != nil {
+				yield(nil, fmt.Errorf("GET %s: the answer is not a JSON Bundle: %w", RedactURL(u), err))
+				return
+			}
+			if b.ResourceType != "Bundle" {
+				yield(nil, fmt.Errorf("GET %s: expected a Bundle, got %s", RedactURL(u), describeType(b.ResourceType)))
+				return
+			}
+			if !yield(&Page{URL: u, Bundle: &b, Raw: resp.Body}, nil) {
+				return
+			}
+			next = b.NextLink()
+		}
+	}
+}
+
+// Search yields the resource of every entry of every page (see Pages),
+// decoded with numbers kept exact. Entries without a resource are skipped.
+func (c *Client) Search(ctx context.Context, rawURL string) iter.Seq2[Resource, error] {
+	return func(yield func(Resource, error) bool) {
+		for page, err := range c.Pages(ctx, rawURL) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for i, e := range page.Bundle.Entry {
+				if len(e.Resource) == 0 {
+					continue
+				}
+				r, err := DecodeResource(e.Resource)
+				if err != nil {
+					yield(nil, fmt.Errorf("%s: entry %d: %w", RedactURL(page.URL), i, err))
+					return
+				}
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// ReadResource GETs one JSON object (a FHIR resource or any JSON answer)
+// and decodes it with numbers kept exact.
+func (c *Client) ReadResource(ctx context.Context, rawURL string) (Resource, error) {
+	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: rawURL})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer(resp)
+}
+
+// Me returns GET auth/me for the current credentials.
+func (c *Client) Me(ctx context.Context) (*MeResponse, error) {
+	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: "auth/me"})
+	if err != nil {
+		return nil, err
+	}
+	var me MeResponse
+	dec := json.NewDecoder(bytes.NewReader(resp.Body))
+	dec.UseNumber()
+	if err := dec.Decode(&me); err != nil {
+		return nil, answerError(resp, err)
+	}
+	me.Raw = resp.Body
+	return &me, nil
+}
+
+// MembershipURL is the admin route of one membership.
+func MembershipURL(projectID, membershipID string) string {
+	return "admin/projects/" + url.PathEscape(projectID) + "/members/" + url.PathEscape(membershipID)
+}
+
+// GetMembership reads a membership through the admin route.
+func (c *Client) GetMembership(ctx context.Context, projectID, membershipID string) (Resource, error) {
+	if err := needIDs(projectID, membershipID); err != nil {
+		return nil, err
+	}
+	return c.ReadResource(ctx, MembershipURL(projectID, membershipID))
+}
+
+// UpdateMembership writes a full membership through the admin route (POST
+// admin/projects/:p/members/:id; the route has no PUT or PATCH). m must be
+// the whole resource as read, changes applied, unknown fields kept: the
+// server replaces the resource with it.
+func (c *Client) UpdateMembership(ctx context.Context, projectID string, m Resource) (Resource, error) {
+	if m.ResourceType() != "ProjectMembership" {
+		return nil, fmt.Errorf("update membership: resourceType must be ProjectMembership, got %s", describeType(m.ResourceType()))
+	}
+	if err := needIDs(projectID, m.ID()); err != nil {
+		return nil, err
+	}
+	return c.postJSON(ctx, MembershipURL(projectID, m.ID()), m, ContentTypeFHIR)
+}
+
+// DeleteMembership deletes a membership through the admin route (which also
+// removes a project-scoped User whose last membership it was). Deleting it
+// again answers 410 (see (*Error).IsGone).
+func (c *Client) DeleteMembership(ctx context.Context, projectID, membershipID string) error {
+	if err := needIDs(projectID, membershipID); err != nil {
+		return err
+	}
+	_, err := c.Do(ctx, &Request{Method: http.MethodDelete, URL: MembershipURL(projectID, membershipID)})
+	return err
+}
+
+// Invite posts an invite (POST admin/projects/:p/invite) and returns the
+// ProjectMembership. body is an *InviteRequest, or the raw JSON ([]byte or
+// json.RawMessage) to send as it is. When the membership was created but the
+// e-mail failed, the server answers 200 with an error OperationOutcome: that
+// comes back as an *Error with IsPartialSuccess true.
+func (c *Client) Invite(ctx context.Context, projectID string, body any) (Resource, error) {
+	if err := needIDs(projectID); err != nil {
+		return nil, err
+	}
+	m, err := c.postJSON(ctx, "admin/projects/"+url.PathEscape(projectID)+"/invite", body, ContentTypeFHIR)
+	if err != nil {
+		return nil, err
+	}
+	if m.ResourceType() != "ProjectMembership" {
+		return m, fmt.Errorf("invite: expected a ProjectMembership, got %s", describeType(m.ResourceType()))
+	}
+	return m, nil
+}
+
+// CreateClientApplication posts POST admin/projects/:p/client (body: at least
+// {"name": ...}) and returns the ClientApplication, secret included.
+func (c *Client) CreateClientApplication(ctx context.Context, projectID string, body any) (Resource, error) {
+	if err := needIDs(projectID); err != nil {
+		return nil, err
+	}
+	return c.postJSON(ctx, "admin/projects/"+url.PathEscape(projectID)+"/client", body, ContentTypeFHIR)
+}
+
+// BasicAuth is a client id and secret sent as HTTP Basic credentials.
+type BasicAuth struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// Token posts a form to the token endpoint, without the Authenticator's
+// credentials (basic, if given, is sent as a Basic header) and returns the
+// token. An OAuth error answer is an *Error with OAuth set.
+func (c *Client) Token(ctx context.Context, form url.Values, basic *BasicAuth) (*TokenResponse, error) {
+	req := &Request{
+		Method:      http.MethodPost,
+		URL:         c.tokenURL,
+		Body:        []byte(form.Encode()),
+		ContentType: ContentTypeForm,
+		NoAuth:      true,
+	}
+	if basic != nil {
+		hr := http.Request{Header: http.Header{}}
+		hr.SetBasicAuth(basic.ClientID, basic.ClientSecret)
+		req.Header = hr.Header
+	}
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	var tr TokenResponse
+	if err := json.Unmarshal(resp.Body, &tr); err != nil {
+		return nil, answerError(resp, err)
+	}
+	if tr.AccessToken == "" {
+		return nil, fmt.Errorf("the token endpoint answered %d without an access_token", resp.Status)
+	}
+	return &tr, nil
+}
+
+// AuthPost posts JSON to an auth/* endpoint without credentials (login
+// stages) and decodes the answer into out (if not nil).
+func (c *Client) AuthPost(ctx context.Context, path string, in, out any) error {
+	body, err := encodeBody(in)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: path, Body: body, ContentType: ContentTypeJSON, NoAuth: true})
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(resp.Body))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return answerError(resp, err)
+	}
+	return nil
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in any, contentType string) (Resource, error) {
+	body, err := encodeBody(in)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: path, Body: body, ContentType: contentType})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer(resp)
+}
+
+// encodeBody turns a request value into JSON. []byte and json.RawMessage are
+// sent as they are (after checking they are JSON); anything else is encoded
+// without HTML escaping.
+func encodeBody(v any) ([]byte, error) {
+	switch b := v.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case []byte:
+		if !json.Valid(b) {
+			return nil, fmt.Errorf("request body is not valid JSON")
+		}
+		return b, nil
+	case json.RawMessage:
+		if !json.Valid(b) {
+			return nil, fmt.Errorf("request body is not valid JSON")
+		}
+		return b, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding the request body: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func decodeAnswer(resp *Response) (Resource, error) {
+	r, err := DecodeResource(resp.Body)
+	if err != nil {
+		return nil, answerError(resp, err)
+	}
+	return r, nil
+}
+
+// answerError describes a 2xx answer whose body could not be decoded.
+func answerError(resp *Response, err error) error {
+	ct := resp.ContentType()
+	if ct == "" {
+		ct = "no content type"
+	}
+	return fmt.Errorf("%s %s: the server answered %d (%s, %d bytes) that could not be read: %w",
+		resp.Method, RedactURL(resp.URL), resp.Status, ct, len(resp.Body), err)
+}
+
+func needIDs(ids ...string) error {
+	for _, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			return fmt.Errorf("a project or membership id is empty")
+		}
+		if strings.ContainsAny(id, "/?#") {
+			return fmt.Errorf("id %q must not contain '/', '?' or '#'", id)
+		}
+	}
+	return nil
+}
+
+func describeType(t string) string {
+	if t == "" {
+		return "no resourceType"
+	}
+	return t
+}

@@ -1,0 +1,250 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Redacted replaces a secret value in traces and dry runs.
+const Redacted = "[REDACTED]"
+
+// RedactHeaders returns a copy of h that is safe to show: Authorization and
+// Proxy-Authorization keep only their scheme ("Bearer [REDACTED]"), Cookie
+// and Set-Cookie are hidden, and so is any header whose name mentions a
+// token, secret, password or API key.
+func RedactHeaders(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		ck := http.CanonicalHeaderKey(k)
+		cp := make([]string, len(vs))
+		for i, v := range vs {
+			switch {
+			case ck == "Authorization" || ck == "Proxy-Authorization":
+				scheme, _, found := strings.Cut(strings.TrimSpace(v), " ")
+				if found && scheme != "" {
+					cp[i] = scheme + " " + Redacted
+				} else {
+					cp[i] = Redacted
+				}
+			case ck == "Cookie" || ck == "Set-Cookie" || isSecretName(ck):
+				cp[i] = Redacted
+			default:
+				cp[i] = v
+			}
+		}
+		out[ck] = cp
+	}
+	return out
+}
+
+// isSecretName reports a field, parameter or header name whose value is a
+// credential: anything naming a token (but not token_type), secret,
+// password, assertion, code verifier, API or private key, or authorization.
+// The bare name "code" is handled by the callers, because FHIR uses it for
+// ordinary data.
+func isSecretName(name string) bool {
+	n := strings.ToLower(name)
+	n = strings.NewReplacer("_", "", "-", "", ".", "").Replace(n)
+	if n == "tokentype" {
+		return false
+	}
+	for _, w := range []string{"token", "secret", "password", "passwd", "assertion", "codeverifier", "apikey", "privatekey", "authorization", "cookie"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCodeName(name string) bool { return strings.EqualFold(name, "code") }
+
+// RedactURL hides the values of query parameters named like credentials
+// (access_token=..., client_secret=...). Search parameters such as code= are
+// left alone.
+func RedactURL(raw string) string {
+	i := strings.IndexByte(raw, '?')
+	if i < 0 || !strings.Contains(raw[i:], "=") {
+		return raw
+	}
+	return raw[:i+1] + redactPairs(raw[i+1:], false)
+}
+
+// redactPairs rewrites k=v&k=v, keeping order and encoding, hiding the
+// values of secret names (and of "code" when withCode).
+func redactPairs(s string, withCode bool) string {
+	pairs := strings.Split(s, "&")
+	for j, p := range pairs {
+		k, _, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			name = k
+		}
+		if isSecretName(name) || (withCode && isCodeName(name)) {
+			pairs[j] = k + "=" + Redacted
+		}
+	}
+	return strings.Join(pairs, "&")
+}
+
+// RedactBody returns body with credential values hidden, by content type:
+// a form hides the values of secret names and of "code"; JSON hides the
+// value under every secret name at any depth (the whole value when it is an
+// object or array) and a string "code" at the top level (an OAuth code, not
+// a FHIR CodeableConcept). JSON that cannot be parsed is not shown at all.
+// Other bodies are returned unchanged.
+func RedactBody(contentType string, body []byte) []byte {
+	if len(body) == 0 {
+		return body
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		return []byte(redactPairs(string(body), true))
+	case isJSONType(mt) || (mt == "" && len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[')):
+		out, err := redactJSON(trimmed)
+		if err != nil {
+			return []byte(fmt.Sprintf("[%d bytes of unparsable JSON not shown]", len(body)))
+		}
+		return out
+	}
+	return body
+}
+
+// redactJSON rewrites one JSON document compactly, in its original key
+// order, with secret values replaced.
+func redactJSON(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out bytes.Buffer
+	out.Grow(len(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSONValue(dec, &out, tok, 0); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, fmt.Errorf("trailing data after JSON value")
+	}
+	return out.Bytes(), nil
+}
+
+var redactedJSON = []byte(`"` + Redacted + `"`)
+
+func writeJSONValue(dec *json.Decoder, out *bytes.Buffer, tok json.Token, depth int) error {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			out.WriteByte('{')
+			for first := true; dec.More(); first = false {
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := kt.(string)
+				if !first {
+					out.WriteByte(',')
+				}
+				writeJSONString(out, key)
+				out.WriteByte(':')
+				vt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				_, isStr := vt.(string)
+				switch {
+				case isSecretName(key):
+					if err := skipJSONValue(dec, vt); err != nil {
+						return err
+					}
+					out.Write(redactedJSON)
+				case depth == 0 && isStr && isCodeName(key):
+					out.Write(redactedJSON)
+				default:
+					if err := writeJSONValue(dec, out, vt, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return err
+			}
+			out.WriteByte('}')
+		case '[':
+			out.WriteByte('[')
+			for first := true; dec.More(); first = false {
+				if !first {
+					out.WriteByte(',')
+				}
+				vt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				if err := writeJSONValue(dec, out, vt, depth+1); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return err
+			}
+			out.WriteByte(']')
+		default:
+			return fmt.Errorf("unexpected %v", t)
+		}
+	case string:
+		writeJSONString(out, t)
+	case json.Number:
+		out.WriteString(t.String())
+	case bool:
+		if t {
+			out.WriteString("true")
+		} else {
+			out.WriteString("false")
+		}
+	case nil:
+		out.WriteString("null")
+	default:
+		return fmt.Errorf("unexpected token %T", tok)
+	}
+	return nil
+}
+
+// skipJSONValue consumes the rest of a value whose first token is tok.
+func skipJSONValue(dec *json.Decoder, tok json.Token) error {
+	d, ok := tok.(json.Delim)
+	if !ok || d == '}' || d == ']' {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := t.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
+}
+
+func writeJSONString(out *bytes.Buffer, s string) {
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	out.Truncate(out.Len() - 1) // Encode adds a newline
+}

@@ -1,0 +1,146 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestTraceNeverShowsSecrets sends real-looking credentials through traced
+// requests, in every place they travel (Authorization headers, form fields,
+// JSON bodies, cookies, token answers), and checks that none of the actual
+// values reaches a trace line.
+func TestTraceNeverShowsSecrets(t *testing.T) {
+	const (
+		bearer       = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjbGllbnQifQ.c2lnbmF0dXJlLWJlYXJlcg"
+		clientID     = "cid-3f1a"
+		clientSecret = "sec-9d8c7b6a5f4e3d2c1b0a"
+		password     = "Hunter2-Pa55word!"
+		issuedAccess = "eyJhbGciOiJSUzI1NiJ9.ISSUED-ACCESS.sig"
+		issuedRefr   = "refresh-7e6d5c4b3a29"
+		issuedID     = "eyJhbGciOiJSUzI1NiJ9.ID-TOKEN.sig"
+		authCode     = "code-5a4b3c2d1e"
+		verifier     = "verifier-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		cookie       = "medplum-cli=cookie-secret-value"
+		csInBody     = "created-client-secret-0123456789"
+	)
+	secrets := []string{bearer, clientSecret, password, issuedAccess, issuedRefr, issuedID, authCode, verifier, "cookie-secret-value", csInBody,
+		base64.StdEncoding.EncodeToString([]byte(clientID + ":" + clientSecret)), url.QueryEscape(clientSecret), url.QueryEscape(password)}
+
+	var serverSaw []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		serverSaw = append(serverSaw, r.Header.Get("Authorization")+" "+string(b))
+		switch r.URL.Path {
+		case "/oauth2/token":
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Header().Set("Set-Cookie", cookie+"; Path=/; HttpOnly")
+			w.Write([]byte(`{"token_type":"Bearer","expires_in":3600,"access_token":"` + issuedAccess + `","refresh_token":"` + issuedRefr + `","id_token":"` + issuedID + `","project":{"reference":"Project/p"}}`))
+		case "/auth/login":
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"login":"l-1","code":"` + authCode + `"}`))
+		case "/admin/projects/p/client":
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.WriteHeader(201)
+			w.Write([]byte(`{"resourceType":"ClientApplication","id":"c1","name":"ci","secret":"` + csInBody + `"}`))
+		default:
+			w.Header().Set("Content-Type", "application/fhir+json")
+			w.Write([]byte(`{"resourceType":"ProjectMembership","id":"m1"}`))
+		}
+	}))
+	defer srv.Close()
+
+	var lines []string
+	c := newTestClient(t, Options{
+		BaseURL:     srv.URL,
+		Auth:        &staticAuth{token: bearer},
+		Trace:       func(l string) { lines = append(lines, l) },
+		TraceBodies: true,
+	})
+	ctx := context.Background()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret}}
+	if _, err := c.Token(ctx, form, &BasicAuth{ClientID: clientID, ClientSecret: clientSecret}); err != nil {
+		t.Fatal(err)
+	}
+	form = url.Values{"grant_type": {"authorization_code"}, "code": {authCode}, "code_verifier": {verifier}}
+	if _, err := c.Token(ctx, form, nil); err != nil {
+		t.Fatal(err)
+	}
+	var lr LoginResponse
+	if err := c.AuthPost(ctx, "auth/login", map[string]string{"email": "a@example.com", "password": password}, &lr); err != nil || lr.Code != authCode {
+		t.Fatal(err, lr)
+	}
+	if _, err := c.Invite(ctx, "p", &InviteRequest{ResourceType: "Practitioner", FirstName: "A", LastName: "B", Email: "a@example.com", Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateClientApplication(ctx, "p", map[string]string{"name": "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(ctx, &Request{URL: "Patient", Header: http.Header{"Cookie": {cookie}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The secrets really travelled: the test would pass vacuously otherwise.
+	all := strings.Join(serverSaw, "\n")
+	for _, s := range []string{bearer, clientSecret, url.QueryEscape(clientSecret), password, authCode, verifier} {
+		if !strings.Contains(all, s) {
+			t.Fatalf("the server never received %q; the test proves nothing", s)
+		}
+	}
+	trace := strings.Join(lines, "\n")
+	for _, s := range secrets {
+		if strings.Contains(trace, s) {
+			t.Errorf("trace contains the secret %q", s)
+		}
+	}
+	// And the trace is still useful: requests, responses and bodies are there.
+	for _, want := range []string{
+		"> POST " + srv.URL + "/oauth2/token [Accept: application/fhir+json] [Authorization: Basic [REDACTED]] [Content-Type: application/x-www-form-urlencoded]",
+		"> body: client_id=" + clientID + "&client_secret=[REDACTED]&grant_type=client_credentials",
+		`< body: {"token_type":"Bearer","expires_in":3600,"access_token":"[REDACTED]","refresh_token":"[REDACTED]","id_token":"[REDACTED]","project":{"reference":"Project/p"}}`,
+		"[Set-Cookie: [REDACTED]]",
+		"[Authorization: Bearer [REDACTED]]",
+		"[Cookie: [REDACTED]]",
+		`"password":"[REDACTED]"`,
+		`< body: {"login":"l-1","code":"[REDACTED]"}`,
+		`"secret":"[REDACTED]"`,
+	} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	resp := regexp.MustCompile(`^< 201 Created \(\d+ bytes, \d+(\.\d+)?[µm]?s\) ` + regexp.QuoteMeta(srv.URL) + `/admin/projects/p/client \[Content-Length: \d+\] \[Content-Type: application/fhir\+json\] \[Date: .*\]$`)
+	found := false
+	for _, l := range lines {
+		found = found || resp.MatchString(l)
+	}
+	if testing.Verbose() {
+		t.Log("\n" + trace)
+	}
+	if !found {
+		t.Errorf("no response line like %s in\n%s", resp, trace)
+	}
+}
+
+func TestTraceOffByDefault(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{}`)) }))
+	defer srv.Close()
+	c := newTestClient(t, Options{BaseURL: srv.URL})
+	if _, err := c.Do(context.Background(), &Request{URL: "x"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTraceBodyTruncated(t *testing.T) {
+	big := `{"a":"` + strings.Repeat("x", maxTraceBody) + `"}`
+	got := traceBody("application/json", []byte(big))
+	if !strings.HasSuffix(got, "… (8 more bytes)") || len(got) > maxTraceBody+40 {
+		t.Errorf("truncated body ends %q (len %d)", got[len(got)-30:], len(got))
+	}
+}
