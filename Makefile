@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/medplumcli/medplum/commands/version.Version=$(VER
            -X github.com/medplumcli/medplum/commands/version.Commit=$(COMMIT) \
            -X github.com/medplumcli/medplum/commands/version.Date=$(DATE)
 
-.PHONY: all build sandbox test test-keyring vet fmt-check demo bench
+.PHONY: all build sandbox test test-keyring vet fmt-check demo bench fuzz
 
 all: build
 
@@ -29,6 +29,7 @@ test: fmt-check vet
 	@if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then \
 		$(MAKE) --no-print-directory test-keyring; \
 	else echo "make test: real keyring tests skipped (install dbus and gnome-keyring to run them)"; fi
+	@$(MAKE) --no-print-directory fuzz
 
 # Real Secret Service tests (build tag keyring, tests named TestRealKeyring*):
 # a private session bus and a gnome-keyring unlocked with a throwaway password
@@ -41,3 +42,16 @@ test-keyring:
 		GOPATH="$$($(GO) env GOPATH)" HOME="$$home" XDG_DATA_HOME="$$home/.local/share" \
 		dbus-run-session -- sh -c 'echo test-pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null && \
 		$(GO) test -count=1 -tags keyring -run RealKeyring $(KEYRING_PKGS)'
+
+# Runs every Fuzz target in the repository for FUZZTIME each (go test -fuzz
+# takes one target in one package at a time). Seed corpora live in each
+# package's testdata/fuzz/ and also run as plain tests.
+FUZZTIME ?= 5s
+fuzz:
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$t ($$(dirname $$f), $(FUZZTIME))"; \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) 2>&1) || \
+	      { echo "$$out"; exit 1; }; \
+	  done; \
+	done
