@@ -48,18 +48,30 @@ func RedactHeaders(h http.Header) http.Header {
 // The bare name "code" is handled by the callers, because FHIR uses it for
 // ordinary data.
 func isSecretName(name string) bool {
-	n := strings.ToLower(name)
-	n = strings.NewReplacer("_", "", "-", "", ".", "").Replace(n)
+	buf := make([]byte, 0, 32)
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		switch {
+		case ch == '_' || ch == '-' || ch == '.':
+			continue
+		case ch >= 'A' && ch <= 'Z':
+			ch += 'a' - 'A'
+		}
+		buf = append(buf, ch)
+	}
+	n := string(buf)
 	if n == "tokentype" {
 		return false
 	}
-	for _, w := range []string{"token", "secret", "password", "passwd", "assertion", "codeverifier", "apikey", "privatekey", "authorization", "cookie"} {
+	for _, w := range secretWords {
 		if strings.Contains(n, w) {
 			return true
 		}
 	}
 	return false
 }
+
+var secretWords = []string{"token", "secret", "password", "passwd", "assertion", "codeverifier", "apikey", "privatekey", "authorization", "cookie"}
 
 func isCodeName(name string) bool { return strings.EqualFold(name, "code") }
 
