@@ -152,6 +152,10 @@ type Request struct {
 	// Idempotent vouches that repeating the request is harmless, so it is
 	// retried like a GET (e.g. a POST _search).
 	Idempotent bool
+	// NoRetry makes exactly one attempt (plus the resend after a credential
+	// refresh): the caller retries itself and must see every answer, e.g.
+	// the bulk invite runner, whose concurrency follows the conflicts.
+	NoRetry bool
 }
 
 func (r *Request) method() string {
@@ -286,6 +290,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // retryDecision says whether an attempt's outcome is retried, after how
 // long, and why (for the trace).
 func (c *Client) retryDecision(req *Request, resp *Response, err error) (time.Duration, string, bool) {
+	if req.NoRetry {
+		return 0, "", false
+	}
 	n := 1
 	if resp != nil {
 		n = resp.Attempts

@@ -209,6 +209,25 @@ func TestRetries(t *testing.T) {
 	}
 }
 
+func TestNoRetry(t *testing.T) {
+	for name, fail := range map[string]func(http.ResponseWriter, *http.Request){
+		"409/40001": status(409, conflict40001),
+		"503":       status(503, ""),
+		"dropped":   dropConnection,
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, count := flaky(1, fail)
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			c := newTestClient(t, Options{BaseURL: srv.URL, Retry: fastRetry})
+			_, err := c.Do(context.Background(), &Request{Method: "GET", URL: "Patient", NoRetry: true})
+			if err == nil || count.Load() != 1 {
+				t.Fatalf("err = %v after %d requests; want the first failure, unretried", err, count.Load())
+			}
+		})
+	}
+}
+
 func TestRetryGivesUpWhenRateLimitWaitExceedsBudget(t *testing.T) {
 	h, count := flaky(5, status(429, "", "RateLimit", `"requests";r=0;t=60`))
 	srv := httptest.NewServer(h)
