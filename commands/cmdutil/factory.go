@@ -1,0 +1,36 @@
+package cmdutil
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/medplumcli/medplum/commands/config"
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+// Factory hands commands their dependencies. Everything that touches the
+// disk, the keyring or the network is a function called on first use, so
+// `--help`, `version` and `completion` never touch any of them.
+type Factory struct {
+	// AppVersion is the version string stamped into the binary.
+	AppVersion string
+	// IOStreams are the standard streams; TTY questions are answered lazily.
+	IOStreams *iostreams.IOStreams
+	// Flags are the flags of the command being run (its own and the root's
+	// persistent ones), set by the root command before it runs.
+	Flags *pflag.FlagSet
+
+	// Config loads the settings file.
+	Config func() (*config.File, error)
+	// Resolved is the selected profile with every setting resolved
+	// (flag > environment > profile > default).
+	Resolved func() (*config.Resolved, error)
+}
+
+// Verbose reports whether -v/--verbose was passed.
+func (f *Factory) Verbose() bool {
+	if f.Flags == nil {
+		return false
+	}
+	v, _ := f.Flags.GetBool("verbose")
+	return v
+}

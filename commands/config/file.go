@@ -1,0 +1,220 @@
+// Package config is the settings file and the rules that turn flags,
+// environment variables, a named profile and defaults into the connection
+// settings of one command run.
+//
+// The file is YAML at $MEDPLUM_CONFIG_DIR/config.yaml, else
+// $XDG_CONFIG_HOME/medplum/config.yaml, else ~/.config/medplum/config.yaml
+// (%AppData%\medplum on Windows). It never holds a secret. It is read with
+// go.yaml.in/yaml/v3 rather than viper because viper folds keys to lower case
+// and profile names are the user's; viper does the layering (resolve.go).
+// It is written by this package, atomically, never with viper.WriteConfig.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the settings file's name inside the config directory.
+const FileName = "config.yaml"
+
+// DefaultProfile is the profile used when none is chosen. It always exists.
+const DefaultProfile = "default"
+
+// File is the settings file: named profiles and the current one.
+type File struct {
+	// Current is the profile chosen with `medplum profile use`.
+	Current  string              `yaml:"current,omitempty"`
+	Profiles map[string]*Profile `yaml:"profiles,omitempty"`
+	// Extra keeps top-level keys this version does not know.
+	Extra map[string]any `yaml:",inline"`
+
+	path string
+}
+
+// Profile is what one named profile stores. No field holds a secret.
+type Profile struct {
+	BaseURL      string `yaml:"base_url,omitempty"`
+	FHIRURLPath  string `yaml:"fhir_url_path,omitempty"`
+	TokenURL     string `yaml:"token_url,omitempty"`
+	AuthorizeURL string `yaml:"authorize_url,omitempty"`
+	ClientID     string `yaml:"client_id,omitempty"`
+	AuthType     string `yaml:"auth_type,omitempty"`
+	Scope        string `yaml:"scope,omitempty"`
+
+	// Extra keeps settings this version does not know, so rewriting the file
+	// never drops what a newer medplum wrote.
+	Extra map[string]any `yaml:",inline"`
+}
+
+// Dir returns the config directory from the environment (see the package doc).
+func Dir() (string, error) {
+	getenv := os.Getenv
+	if d := getenv("MEDPLUM_CONFIG_DIR"); d != "" {
+		return d, nil
+	}
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "medplum"), nil
+	}
+	if runtime.GOOS == "windows" {
+		if d := getenv("AppData"); d != "" {
+			return filepath.Join(d, "medplum"), nil
+		}
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("cannot find the config directory: set MEDPLUM_CONFIG_DIR or HOME")
+		}
+	}
+	return filepath.Join(home, ".config", "medplum"), nil
+}
+
+// Load reads dir/config.yaml. A missing file is an empty File, not an error.
+func Load(dir string) (*File, error) {
+	f := &File{path: filepath.Join(dir, FileName)}
+	data, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{Msg: fmt.Sprintf("%s: %v", f.path, err)}
+	}
+	for name, p := range f.Profiles {
+		if p == nil {
+			f.Profiles[name] = &Profile{}
+			continue
+		}
+		for key := range p.Extra {
+			if slices.Contains(secretKeys, key) {
+				return nil, &Error{
+					Msg: fmt.Sprintf("%s: profile %q holds %s, but the settings file never holds secrets", f.path, name, key),
+					Tip: "remove it from the file and pass it in the environment instead (medplum help environment)",
+				}
+			}
+		}
+	}
+	return f, nil
+}
+
+// secretKeys are settings that must never be written to the file.
+var secretKeys = []string{"client_secret", "access_token", "password", "refresh_token"}
+
+// Path is the file's location.
+func (f *File) Path() string { return f.path }
+
+// Profile returns the named profile and whether the file holds it.
+func (f *File) Profile(name string) (*Profile, bool) {
+	p, ok := f.Profiles[name]
+	return p, ok
+}
+
+// Names returns the profile names in sorted order.
+func (f *File) Names() []string {
+	names := make([]string, 0, len(f.Profiles))
+	for n := range f.Profiles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Set stores p under name, creating the profile if needed.
+func (f *File) Set(name string, p *Profile) {
+	if f.Profiles == nil {
+		f.Profiles = map[string]*Profile{}
+	}
+	f.Profiles[name] = p
+}
+
+// Remove deletes a profile; the current choice falls back to the default.
+func (f *File) Remove(name string) bool {
+	if _, ok := f.Profiles[name]; !ok {
+		return false
+	}
+	delete(f.Profiles, name)
+	if f.Current == name {
+		f.Current = ""
+	}
+	return true
+}
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CheckProfileName rejects names that would be awkward in a shell or a file.
+func CheckProfileName(name string) error {
+	if !profileName.MatchString(name) {
+		return &Error{Msg: fmt.Sprintf("invalid profile name %q: use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)", name)}
+	}
+	return nil
+}
+
+// Save writes the file atomically (a temp file in the same directory, then a
+// rename) with mode 0600, creating the directory with mode 0700.
+func (f *File) Save() error {
+	dir := filepath.Dir(f.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# medplum settings. Secrets are never stored here.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), f.path)
+}
+
+// Error is a problem with the settings or the profile choice. It is the
+// user's to fix, so it exits 2 (see cmdutil.ExitCoder).
+type Error struct {
+	Msg string
+	Tip string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// ExitCode is 2: invalid usage or input, nothing was sent.
+func (e *Error) ExitCode() int { return 2 }
+
+// Hint is printed on its own line after the message.
+func (e *Error) Hint() string { return e.Tip }

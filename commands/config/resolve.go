@@ -1,0 +1,305 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Key is one connection setting: its name in a profile (and in viper), its
+// flag, its environment variable and its default.
+type Key struct {
+	Name    string // profile key and viper key, e.g. "base_url"
+	Flag    string // long flag name, "" if none
+	Global  bool   // the flag is a persistent flag of the root command
+	Env     string // environment variable, "" if none
+	Default string
+	Secret  bool // never stored in the file, never printed
+	Usage   string
+}
+
+// Keys lists every setting in the order `profile describe` shows them. A new
+// setting is one entry here plus a field in Profile (get/set below).
+var Keys = []Key{
+	{Name: "base_url", Flag: "base-url", Global: true, Env: "MEDPLUM_BASE_URL", Default: "https://api.medplum.com/",
+		Usage: "server base URL"},
+	{Name: "fhir_url_path", Flag: "fhir-url-path", Global: true, Env: "MEDPLUM_FHIR_URL_PATH", Default: "fhir/R4",
+		Usage: "FHIR base path, relative to the base URL (alias --fhir-url)"},
+	{Name: "token_url", Flag: "token-url", Global: true, Env: "MEDPLUM_TOKEN_URL", Default: "oauth2/token",
+		Usage: "OAuth2 token URL, absolute or relative to the base URL"},
+	{Name: "authorize_url", Flag: "authorize-url", Global: true, Env: "MEDPLUM_AUTHORIZE_URL", Default: "oauth2/authorize",
+		Usage: "OAuth2 authorize URL, absolute or relative to the base URL"},
+	{Name: "client_id", Flag: "client-id", Global: true, Env: "MEDPLUM_CLIENT_ID",
+		Usage: "OAuth2 client id"},
+	{Name: "client_secret", Flag: "client-secret", Global: true, Env: "MEDPLUM_CLIENT_SECRET", Secret: true,
+		Usage: "OAuth2 client secret (visible in the process list: prefer MEDPLUM_CLIENT_SECRET)"},
+	{Name: "access_token", Env: "MEDPLUM_CLIENT_ACCESS_TOKEN", Secret: true},
+	{Name: "auth_type", Flag: "auth-type",
+		Usage: "how to sign in: client-credentials, basic, authorization-code, ..."},
+	{Name: "scope", Flag: "scope",
+		Usage: "OAuth2 scope to request"},
+}
+
+// profileKey chooses the profile: -p/--profile > MEDPLUM_PROFILE > the file's
+// current profile > "default".
+var profileKey = Key{Name: "profile", Flag: "profile", Global: true, Env: "MEDPLUM_PROFILE", Default: DefaultProfile,
+	Usage: "profile to use"}
+
+// LookupKey returns the Key with that name.
+func LookupKey(name string) (Key, bool) {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// AddGlobalFlags defines -p/--profile and the global connection flags
+// (--base-url, --fhir-url-path, ...) on a root command's persistent flags.
+func AddGlobalFlags(fs *pflag.FlagSet) {
+	fs.StringP(profileKey.Flag, "p", "", "profile to use (default: the one chosen by \"medplum profile use\", else \"default\")")
+	for _, k := range Keys {
+		if k.Global {
+			fs.String(k.Flag, "", k.Usage)
+		}
+	}
+}
+
+// AddProfileFlags defines the non-global settings flags (--auth-type, --scope)
+// on a command that writes a profile (profile set, login).
+func AddProfileFlags(fs *pflag.FlagSet) {
+	for _, k := range Keys {
+		if !k.Global && k.Flag != "" {
+			fs.String(k.Flag, "", k.Usage)
+		}
+	}
+}
+
+// NormalizeFlag maps flag aliases to their names: --fhir-url is --fhir-url-path.
+func NormalizeFlag(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "fhir-url" {
+		name = "fhir-url-path"
+	}
+	return pflag.NormalizedName(name)
+}
+
+// Value is one resolved setting and where it came from.
+type Value struct {
+	Key    Key
+	Value  string
+	Source string // "flag", "env", "profile", "default" or "" when unset
+}
+
+// Origin says where a value came from, e.g. "flag --base-url".
+func (v Value) Origin() string {
+	switch v.Source {
+	case "flag":
+		return "flag --" + v.Key.Flag
+	case "env":
+		return "env " + v.Key.Env
+	default:
+		return v.Source
+	}
+}
+
+// Resolved is the outcome of resolving one profile.
+type Resolved struct {
+	Profile string
+	Values  []Value
+}
+
+// Get returns the value of a setting.
+func (r *Resolved) Get(name string) string {
+	for _, v := range r.Values {
+		if v.Key.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// SelectProfile returns the profile this run uses, and checks that it exists.
+// flags may be nil.
+func (f *File) SelectProfile(flags *pflag.FlagSet) (string, error) {
+	v := viper.New()
+	bind(v, profileKey, flags)
+	if f.Current != "" {
+		must(v.MergeConfigMap(map[string]any{profileKey.Name: f.Current}))
+	}
+	name := v.GetString(profileKey.Name)
+	if name == "" {
+		name = DefaultProfile
+	}
+	if err := f.MustExist(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// MustExist returns an error unless the file holds the profile; the default
+// profile always exists.
+func (f *File) MustExist(name string) error {
+	if _, ok := f.Profiles[name]; ok || name == DefaultProfile {
+		return nil
+	}
+	return NoSuchProfile(name)
+}
+
+// NoSuchProfile is the error for a profile name the file does not hold.
+func NoSuchProfile(name string) error {
+	return &Error{Msg: fmt.Sprintf("profile %q does not exist", name), Tip: "run: medplum profile list"}
+}
+
+// Resolve computes every setting of the named profile with viper, one layer
+// per source: flag > environment > profile > default. Each key is bound
+// explicitly (BindEnv, BindPFlag, SetDefault) and read with Get, never with
+// AutomaticEnv + Unmarshal, which misses keys viper has not seen.
+func (f *File) Resolve(profile string, flags *pflag.FlagSet) (*Resolved, error) {
+	p, _ := f.Profile(profile)
+	v := viper.New()
+	stored := map[string]any{}
+	for _, k := range Keys {
+		bind(v, k, flags)
+		if s := p.get(k.Name); s != "" && !k.Secret {
+			stored[k.Name] = s
+		}
+	}
+	must(v.MergeConfigMap(stored))
+	r := &Resolved{Profile: profile}
+	for _, k := range Keys {
+		val := Value{Key: k, Value: v.GetString(k.Name)}
+		val.Source = source(k, flags, p)
+		r.Values = append(r.Values, val)
+	}
+	if err := checkBaseURL(r.Get("base_url")); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// bind registers the flag, environment variable and default of k with v.
+func bind(v *viper.Viper, k Key, flags *pflag.FlagSet) {
+	if k.Default != "" {
+		v.SetDefault(k.Name, k.Default)
+	}
+	if k.Env != "" {
+		must(v.BindEnv(k.Name, k.Env))
+	}
+	if k.Flag != "" && flags != nil {
+		if fl := flags.Lookup(k.Flag); fl != nil {
+			must(v.BindPFlag(k.Name, fl))
+		}
+	}
+}
+
+// source reports which layer viper took k from, by the same rules (a flag
+// counts when it was passed, an environment variable when it is non-empty).
+// TestSourceMatchesViper keeps the two in step.
+func source(k Key, flags *pflag.FlagSet, p *Profile) string {
+	switch {
+	case k.Flag != "" && flags != nil && flags.Lookup(k.Flag) != nil && flags.Lookup(k.Flag).Changed:
+		return "flag"
+	case k.Env != "" && os.Getenv(k.Env) != "":
+		return "env"
+	case !k.Secret && p.get(k.Name) != "":
+		return "profile"
+	case k.Default != "":
+		return "default"
+	}
+	return ""
+}
+
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &Error{Msg: fmt.Sprintf("invalid base URL %q: it must be an absolute http(s) URL such as https://api.medplum.com/", s)}
+	}
+	return nil
+}
+
+// CheckValue validates a setting before it is stored in a profile.
+func CheckValue(k Key, s string) error {
+	if k.Secret {
+		return &Error{
+			Msg: fmt.Sprintf("--%s cannot be stored in a profile: the settings file never holds secrets", k.Flag),
+			Tip: fmt.Sprintf("pass it at run time in %s instead", k.Env),
+		}
+	}
+	if k.Name == "base_url" && s != "" {
+		return checkBaseURL(s)
+	}
+	if strings.ContainsAny(s, "\n\r") {
+		return &Error{Msg: fmt.Sprintf("--%s must be a single line", k.Flag)}
+	}
+	return nil
+}
+
+// must panics on errors that only a programming mistake can cause (viper
+// returns an error from BindEnv/BindPFlag only for an empty key or nil flag).
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Get returns a stored setting by key name ("" for a nil profile).
+func (p *Profile) get(name string) string {
+	if p == nil {
+		return ""
+	}
+	switch name {
+	case "base_url":
+		return p.BaseURL
+	case "fhir_url_path":
+		return p.FHIRURLPath
+	case "token_url":
+		return p.TokenURL
+	case "authorize_url":
+		return p.AuthorizeURL
+	case "client_id":
+		return p.ClientID
+	case "auth_type":
+		return p.AuthType
+	case "scope":
+		return p.Scope
+	}
+	return ""
+}
+
+// Get returns a stored setting by key name.
+func (p *Profile) Get(name string) string { return p.get(name) }
+
+// Set stores a setting by key name; "" removes it. Secrets are refused.
+func (p *Profile) Set(name, value string) error {
+	k, ok := LookupKey(name)
+	if !ok {
+		return &Error{Msg: fmt.Sprintf("unknown setting %q", name)}
+	}
+	if err := CheckValue(k, value); err != nil {
+		return err
+	}
+	switch name {
+	case "base_url":
+		p.BaseURL = value
+	case "fhir_url_path":
+		p.FHIRURLPath = value
+	case "token_url":
+		p.TokenURL = value
+	case "authorize_url":
+		p.AuthorizeURL = value
+	case "client_id":
+		p.ClientID = value
+	case "auth_type":
+		p.AuthType = value
+	case "scope":
+		p.Scope = value
+	default:
+		return &Error{Msg: fmt.Sprintf("setting %q cannot be stored in a profile", name)}
+	}
+	return nil
+}
