@@ -1,0 +1,91 @@
+// Package output prints command results in the format the user asked for:
+// -o json (the server's JSON, re-indented, byte-faithful), ndjson (one
+// compact resource per line), table (tablewriter on a terminal, TSV when
+// piped) or csv, with --columns and --no-header for the tabular formats.
+package output
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+)
+
+// Format is an output format.
+type Format string
+
+// The output formats.
+const (
+	JSON   Format = "json"
+	NDJSON Format = "ndjson"
+	Table  Format = "table"
+	CSV    Format = "csv"
+)
+
+// AllFormats is every format, in the order help lists them.
+var AllFormats = []Format{JSON, NDJSON, Table, CSV}
+
+// Options are the output flags of one command.
+type Options struct {
+	Format   Format
+	Columns  []string
+	NoHeader bool
+
+	allowed []Format
+}
+
+// AddFlags registers -o/--output (default def), --columns and --no-header.
+func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
+	if len(allowed) == 0 {
+		allowed = AllFormats
+	}
+	o.allowed = allowed
+	o.Format = def
+	names := make([]string, len(allowed))
+	for i, f := range allowed {
+		names[i] = string(f)
+	}
+	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, ", "))
+	cmd.Flags().StringSliceVar(&o.Columns, "columns", nil, "table/csv columns to show, comma-separated (e.g. id,display,meta.versionId)")
+	cmd.Flags().BoolVar(&o.NoHeader, "no-header", false, "table/csv: omit the header row")
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// Tabular reports whether the format is table or csv.
+func (o *Options) Tabular() bool { return o.Format == Table || o.Format == CSV }
+
+// Check rejects --columns/--no-header with a non-tabular format.
+func (o *Options) Check() error {
+	if !o.Tabular() && (len(o.Columns) > 0 || o.NoHeader) {
+		return cmdutil.FlagErrorf("--columns and --no-header need -o table or -o csv")
+	}
+	for _, c := range o.Columns {
+		if strings.TrimSpace(c) == "" {
+			return cmdutil.FlagErrorf("--columns: empty column name")
+		}
+	}
+	return nil
+}
+
+// formatValue is the pflag.Value of -o: it rejects unknown formats at parse time.
+type formatValue struct{ o *Options }
+
+func (v *formatValue) String() string { return string(v.o.Format) }
+func (v *formatValue) Type() string   { return "format" }
+func (v *formatValue) Set(s string) error {
+	f := Format(strings.ToLower(s))
+	if !slices.Contains(v.o.allowed, f) {
+		names := make([]string, len(v.o.allowed))
+		for i, a := range v.o.allowed {
+			names[i] = string(a)
+		}
+		return fmt.Errorf("unknown format %q (use %s)", s, strings.Join(names, ", "))
+	}
+	v.o.Format = f
+	return nil
+}

@@ -1,0 +1,134 @@
+package output
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+const bundle = `{"resourceType":"Bundle","type":"searchset","entry":[
+{"fullUrl":"x","resource":{"resourceType":"Patient","id":"p1","meta":{"lastUpdated":"2026-01-01T00:00:00.000Z"},"name":[{"given":["Homer","J"],"family":"Simpson"}],"birthDate":"1956-05-12","valueDecimal":0.125000,"big":12345678901234567890}},
+{"resource":{"resourceType":"Patient","id":"p2","name":[{"text":"Marge\tSimpson"}],"gender":"female"}}],
+"link":[{"relation":"self","url":"http://x/fhir/R4/Patient"}]}`
+
+func TestWriteBodyJSONKeepsBytes(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: JSON}
+	if err := o.WriteBody(ios, []byte(`{"z":1,"a":0.10,"html":"<div>&</div>","big":12345678901234567890}`)); err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"z\": 1,\n  \"a\": 0.10,\n  \"html\": \"<div>&</div>\",\n  \"big\": 12345678901234567890\n}\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestWriteBodyNDJSON(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: NDJSON}
+	if err := o.WriteBody(ios, []byte(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"resourceType":"Patient","id":"p1","meta":{"lastUpdated":"2026-01-01T00:00:00.000Z"},"name":[{"given":["Homer","J"],"family":"Simpson"}],"birthDate":"1956-05-12","valueDecimal":0.125000,"big":12345678901234567890}
+{"resourceType":"Patient","id":"p2","name":[{"text":"Marge\tSimpson"}],"gender":"female"}
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestWriteBodyTSVWhenPiped(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: Table}
+	if err := o.WriteBody(ios, []byte(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	want := "TYPE\tID\tLAST UPDATED\tDISPLAY\tBIRTH DATE\tGENDER\n" +
+		"Patient\tp1\t2026-01-01T00:00:00.000Z\tHomer J Simpson\t1956-05-12\t\n" +
+		"Patient\tp2\t\tMarge Simpson\t\tfemale\n"
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out, want)
+	}
+}
+
+func TestColumnsAndNoHeader(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: CSV, Columns: []string{"id", "name.given.1", "valueDecimal", "big", "name"}, NoHeader: true}
+	if err := o.WriteBody(ios, []byte(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	want := "p1,J,0.125000,12345678901234567890,\"[{\"\"family\"\":\"\"Simpson\"\",\"\"given\"\":[\"\"Homer\"\",\"\"J\"\"]}]\"\n" +
+		"p2,,,,\"[{\"\"text\"\":\"\"Marge\\tSimpson\"\"}]\"\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestTableOnTTYFitsWidth(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetTerminalWidth(60)
+	o := &Options{Format: Table}
+	body := `{"resourceType":"ProjectMembership","id":"0123456789abcdef","meta":{"lastUpdated":"2026-01-01T00:00:00.000Z"},"profile":{"reference":"Practitioner/1","display":"Alice Smith the Magnificent"},"admin":true}`
+	if err := o.WriteBody(ios, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	want := "TYPE        ID          LAST UPDA…  DISPLAY    ADMIN  ACTIVE\n" +
+		"ProjectMe…  012345678…  2026-01-0…  Alice Sm…  true\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestTableOnTTYNaturalWidth(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	o := &Options{Format: Table, Columns: []string{"id", "display"}}
+	if err := o.WriteBody(ios, []byte(bundle)); err != nil {
+		t.Fatal(err)
+	}
+	want := "ID  DISPLAY\np1  Homer J Simpson\np2  Marge Simpson\n"
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out, want)
+	}
+}
+
+func TestDisplay(t *testing.T) {
+	cases := map[string]string{
+		`{"resourceType":"ProjectMembership","profile":{"reference":"Patient/1","display":"Homer"}}`: "Homer",
+		`{"resourceType":"ProjectMembership","profile":{"reference":"Patient/1"}}`:                   "Patient/1",
+		`{"resourceType":"Project","name":"P"}`:                                                      "P",
+		`{"resourceType":"User","email":"a@b.c"}`:                                                    "a@b.c",
+		`{"resourceType":"OperationOutcome","issue":[{"details":{"text":"All OK"}}]}`:                "All OK",
+		`{"resourceType":"Observation","code":{"coding":[{"display":"Heart rate"}]}}`:                "Heart rate",
+	}
+	for in, want := range cases {
+		rows, err := ResourceRows([]json.RawMessage{json.RawMessage(in)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rows.Records[0].Field("display"); got != want {
+			t.Errorf("%s: got %q want %q", in, got, want)
+		}
+	}
+}
+
+func TestNonJSONBodyPrintedRaw(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: JSON}
+	if err := o.WriteBody(ios, []byte("<html>Cannot GET /x</html>\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "<html>Cannot GET /x</html>\n" {
+		t.Errorf("got %q", out)
+	}
+}
+
+func TestHeader(t *testing.T) {
+	for in, want := range map[string]string{"lastUpdated": "LAST UPDATED", "base_url": "BASE URL", "id": "ID", "meta.versionId": "META.VERSION ID"} {
+		if got := Header(in); got != want {
+			t.Errorf("%s: %q", in, got)
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+// WriteBody prints a server response body. JSON is re-indented byte for byte
+// (key order, unknown fields and number spelling kept); a body that is not
+// JSON (an HTML error page, plain text) is written unchanged; an empty body
+// prints nothing. ndjson prints one compact resource per line: each entry of
+// a searchset or history Bundle, else the document itself. table and csv
+// print one row per resource.
+func (o *Options) WriteBody(ios *iostreams.IOStreams, body []byte) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil
+	}
+	if !json.Valid(body) {
+		return writeRaw(ios.Out, body)
+	}
+	switch o.Format {
+	case NDJSON:
+		return WriteNDJSON(ios.Out, Entries(body))
+	case Table, CSV:
+		rows, err := ResourceRows(Entries(body))
+		if err != nil {
+			return err
+		}
+		return o.WriteRows(ios, rows)
+	default:
+		return WriteJSON(ios.Out, body)
+	}
+}
+
+// WriteJSON re-indents a JSON document with two spaces and a final newline.
+func WriteJSON(w io.Writer, doc []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteNDJSON writes each document compacted on its own line.
+func WriteNDJSON(w io.Writer, docs []json.RawMessage) error {
+	var buf bytes.Buffer
+	for _, d := range docs {
+		if err := json.Compact(&buf, d); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteValue prints a Go value as indented JSON without HTML escaping.
+func WriteValue(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeRaw(w io.Writer, body []byte) error {
+	if _, err := w.Write(body); err != nil {
+		return err
+	}
+	_, err := w.Write([]byte("\n"))
+	return err
+}
+
+// Entries returns the resources of a searchset or history Bundle, or the
+// document itself for anything else.
+func Entries(doc []byte) []json.RawMessage {
+	var b struct {
+		ResourceType string `json:"resourceType"`
+		Type         string `json:"type"`
+		Entry        []struct {
+			Resource json.RawMessage `json:"resource"`
+		} `json:"entry"`
+	}
+	if json.Unmarshal(doc, &b) != nil || b.ResourceType != "Bundle" || (b.Type != "searchset" && b.Type != "history") {
+		return []json.RawMessage{doc}
+	}
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out
+}
+
+// Columns shown for a list of resources: these four for any mix, plus a few
+// for a list of a single resource type (doctl's displayers, per type).
+var (
+	baseColumns  = []string{"type", "id", "lastUpdated", "display"}
+	extraColumns = map[string][]string{
+		"ProjectMembership": {"admin", "active"},
+		"Patient":           {"birthDate", "gender"},
+		"User":              {"email"},
+	}
+)
+
+// ResourceRows builds tabular rows from resources. Columns are named: type,
+// id, lastUpdated, versionId and display are computed; any other name is a
+// dotted path into the resource (name.family, meta.project, identifier.0.value).
+func ResourceRows(docs []json.RawMessage) (Rows, error) {
+	rows := Rows{Default: baseColumns}
+	types := map[string]bool{}
+	for _, d := range docs {
+		r, err := client.DecodeResource(d)
+		if err != nil {
+			return Rows{}, fmt.Errorf("cannot show this answer as a table: %v", err)
+		}
+		types[r.ResourceType()] = true
+		rows.Records = append(rows.Records, resourceRecord(r))
+	}
+	if len(types) == 1 {
+		for t := range types {
+			rows.Default = append(append([]string{}, baseColumns...), extraColumns[t]...)
+		}
+	}
+	return rows, nil
+}
+
+type resourceRecord client.Resource
+
+// Field implements Record.
+func (r resourceRecord) Field(col string) string {
+	res := client.Resource(r)
+	switch col {
+	case "type":
+		return res.ResourceType()
+	case "lastUpdated":
+		return str(lookup(res, "meta.lastUpdated"))
+	case "versionId":
+		return str(lookup(res, "meta.versionId"))
+	case "display":
+		return Display(res)
+	}
+	return str(lookup(res, col))
+}
+
+// lookup follows a dotted path. A numeric segment indexes an array; a name
+// applied to an array looks inside its first element (name.family).
+func lookup(v any, path string) any {
+	for seg := range strings.SplitSeq(path, ".") {
+		if arr, ok := v.([]any); ok {
+			if i, err := strconv.Atoi(seg); err == nil {
+				if i < 0 || i >= len(arr) {
+					return nil
+				}
+				v = arr[i]
+				continue
+			}
+			if len(arr) == 0 {
+				return nil
+			}
+			v = arr[0]
+		}
+		switch m := v.(type) {
+		case client.Resource:
+			v = m[seg]
+		case map[string]any:
+			v = m[seg]
+		default:
+			return nil
+		}
+	}
+	return v
+}
+
+// str renders a value for a cell: strings as they are, numbers exactly,
+// references as their reference, anything else as compact JSON.
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case map[string]any:
+		if ref, ok := x["reference"].(string); ok {
+			return ref
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Display is a short human label for a resource: a person's name, a
+// membership's profile, a named resource's name, an outcome's message.
+func Display(r client.Resource) string {
+	switch r.ResourceType() {
+	case "ProjectMembership":
+		if d := r.Display("profile"); d != "" {
+			return d
+		}
+		return r.Ref("profile")
+	case "User":
+		if n := strings.TrimSpace(r.String("firstName") + " " + r.String("lastName")); n != "" {
+			return n
+		}
+		return r.String("email")
+	case "OperationOutcome":
+		if t := str(lookup(r, "issue.details.text")); t != "" {
+			return t
+		}
+		return str(lookup(r, "issue.diagnostics"))
+	case "Bundle":
+		return r.String("type")
+	}
+	if s := r.String("name"); s != "" {
+		return s
+	}
+	if n := humanName(lookup(r, "name.0")); n != "" {
+		return n
+	}
+	for _, p := range []string{"title", "code.text", "code.coding.display", "description"} {
+		if s, ok := lookup(r, p).(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// humanName formats a FHIR HumanName: its text, else given names and family.
+func humanName(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	if t, ok := m["text"].(string); ok && t != "" {
+		return t
+	}
+	var parts []string
+	if given, ok := m["given"].([]any); ok {
+		for _, g := range given {
+			if s, ok := g.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+	}
+	if f, ok := m["family"].(string); ok && f != "" {
+		parts = append(parts, f)
+	}
+	return strings.Join(parts, " ")
+}
+
+// WriteCompact prints a Go value as one line of JSON without HTML escaping.
+func WriteCompact(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

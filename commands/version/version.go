@@ -1,0 +1,67 @@
+// Package version holds the build's version, commit and date (stamped with
+// -ldflags -X by the Makefile and release builds) and the `version` command.
+package version
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+)
+
+// Stamped at build time: -X github.com/medplumcli/medplum/commands/version.Version=v1.2.3
+var (
+	Version = ""
+	Commit  = ""
+	Date    = ""
+)
+
+// Info returns version, commit and date. Without ldflags (go install), it
+// falls back to the module version and VCS data Go records in the binary.
+func Info() (version, commit, date string) {
+	version, commit, date = Version, Commit, Date
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && commit == "":
+				commit = s.Value[:min(len(s.Value), 12)]
+			case s.Key == "vcs.time" && date == "":
+				date = s.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "dev"
+	}
+	if commit == "" {
+		commit = "unknown"
+	}
+	if date == "" {
+		date = "unknown"
+	}
+	return version, commit, date
+}
+
+// String is the one-line version shown by `medplum version` and --version.
+func String() string {
+	v, c, d := Info()
+	return fmt.Sprintf("medplum %s (commit %s, built %s)", v, c, d)
+}
+
+// NewCmdVersion is `medplum version`.
+func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Show the version, commit and build date",
+		Args:  cmdutil.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(f.IOStreams.Out, String())
+			return err
+		},
+	}
+}
