@@ -3,23 +3,35 @@
 package commands
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/spf13/cobra"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
-// Main runs the CLI with os.Args and returns the process exit code.
+// Main runs the CLI with os.Args and returns the process exit code. Ctrl-C
+// (or SIGTERM) cancels the context every request runs under; the run then
+// ends with exit code 130. A second Ctrl-C kills the process at once.
 func Main() int {
-	root := &cobra.Command{
-		Use:           "medplum",
-		Short:         "Administer Medplum projects and users from a terminal",
-		SilenceErrors: true,
-		SilenceUsage:  true,
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore default signal handling for a second Ctrl-C
+	}()
+
+	f := NewFactory()
+	root := NewCmdRoot(f)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return cmdutil.ExitOK
 	}
-	if err := root.Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "medplum: %v\n", err)
-		return 1
+	if ctx.Err() != nil {
+		fmt.Fprintln(f.IOStreams.ErrOut, "medplum: interrupted")
+		return cmdutil.ExitInterrupted
 	}
-	return 0
+	return reportError(f.IOStreams.ErrOut, cmd, err)
 }

@@ -1,0 +1,93 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/config"
+)
+
+// helpTopics are `medplum help <topic>` pages: commands that do nothing but
+// carry text, which cobra lists under "Additional help topics".
+func helpTopics() []*cobra.Command {
+	topics := []*cobra.Command{
+		{
+			Use:   "exit-codes",
+			Short: "Exit codes and what they mean",
+			Long: heredoc.Doc(`
+				medplum exits with one of these codes:
+
+				  0    success
+				  1    the request failed (server error, network, unexpected answer)
+				  2    invalid usage or input; nothing was sent
+				  3    a bulk run finished with some rows failed
+				  4    not signed in, or the server rejected the credentials (401)
+				  5    permission denied (403)
+				  6    apply --dry-run: changes are pending
+				  130  interrupted (Ctrl-C)
+
+				Errors are printed once on stderr as "medplum: <message>", sometimes
+				followed by a hint such as "run: medplum login". Data goes to stdout.
+			`),
+		},
+		{
+			Use:   "environment",
+			Short: "Environment variables that medplum reads",
+			Long:  environmentHelp(),
+		},
+	}
+	for _, t := range topics {
+		t.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
+	}
+	return topics
+}
+
+func environmentHelp() string {
+	var b strings.Builder
+	b.WriteString(heredoc.Doc(`
+		Connection settings come from, in order of precedence: a flag, an
+		environment variable, the selected profile, the default. These are the
+		variables of the official Medplum CLI:
+
+	`))
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, k := range config.Keys {
+		if k.Env == "" {
+			continue
+		}
+		desc, _, _ := strings.Cut(k.Usage, " (")
+		desc, _, _ = strings.Cut(desc, ", absolute")
+		switch {
+		case k.Name == "access_token":
+			desc = "use this bearer token instead of signing in"
+		case k.Flag != "":
+			desc += fmt.Sprintf(" (like --%s)", k.Flag)
+		}
+		if k.Default != "" {
+			desc += fmt.Sprintf("; default %s", k.Default)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", k.Env, desc)
+	}
+	tw.Flush()
+	b.WriteString(heredoc.Doc(`
+
+		Other variables:
+
+		  MEDPLUM_PROFILE          profile to use (like -p/--profile); else the one
+		                           chosen by "medplum profile use", else "default"
+		  MEDPLUM_CONFIG_DIR       directory of config.yaml; default
+		                           $XDG_CONFIG_HOME/medplum, else ~/.config/medplum
+		  MEDPLUM_FORCE_TTY        treat stdout as a terminal (tables instead of TSV);
+		                           a number ("120") or percentage ("50%") sets the width
+		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
+		  NO_COLOR, CLICOLOR=0     turn color off; CLICOLOR_FORCE=1 forces it on
+
+		Secrets (MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) are never
+		written to the settings file and never printed.
+	`))
+	return b.String()
+}

@@ -1,0 +1,62 @@
+package commands
+
+import (
+	"fmt"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
+	"github.com/medplumcli/medplum/commands/profile"
+	"github.com/medplumcli/medplum/commands/version"
+)
+
+// NewCmdRoot builds the whole command tree on f.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	// Every PersistentPreRunE on the path runs, not only the nearest one.
+	cobra.EnableTraverseRunHooks = true
+
+	root := &cobra.Command{
+		Use:   "medplum <command>",
+		Short: "Administer Medplum projects and users from a terminal",
+		Long: heredoc.Doc(`
+			Administer Medplum projects and users from a terminal or a CI job.
+
+			The REST commands (get, post, put, patch, delete) mirror the official
+			Medplum CLI, so its scripts and habits carry over.
+		`),
+		Example: `  $ medplum get 'ProjectMembership?profile-type=Practitioner' -o table
+  $ medplum post Project '{"resourceType":"Project","name":"ProjectName"}'
+  $ medplum -p staging get Patient/123`,
+		Version:       version.String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			f.Flags = cmd.Flags()
+			if cmd.Flags().Changed("client-secret") {
+				fmt.Fprintln(f.IOStreams.ErrOut, "medplum: warning: --client-secret is visible to other users in the process list; prefer MEDPLUM_CLIENT_SECRET")
+			}
+			return nil
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetIn(f.IOStreams.In)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &cmdutil.FlagError{Err: err}
+	})
+
+	pf := root.PersistentFlags()
+	config.AddGlobalFlags(pf)
+	pf.BoolP("verbose", "v", false, "trace requests and responses on stderr (secrets redacted)")
+	root.SetGlobalNormalizationFunc(config.NormalizeFlag)
+
+	root.AddCommand(version.NewCmdVersion(f))
+	root.AddCommand(profile.NewCmdProfile(f))
+	for _, t := range helpTopics() {
+		root.AddCommand(t)
+	}
+	return root
+}
