@@ -1,0 +1,642 @@
+package medplumtest_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+)
+
+// Contract tests: for each response captured from a real Medplum 5.0.10
+// server (testdata/real-server), send the equivalent request to medplumtest
+// and require the same status, content type, significant headers and body
+// shape (same keys and JSON types recursively; OperationOutcome texts
+// exactly). The steps run in the order of the capture session, on one
+// server, because later captures depend on what earlier ones created.
+//
+// Captures medplumtest does not implement, and why:
+var notImplemented = map[string]string{
+	"03-project-init": "a failed capture: the real server answered 400 \"fetch failed\" from an environment problem, not from API behaviour",
+	// The interactive sign-in flows (auth/login, auth/profile, auth/newproject,
+	// authorization_code and refresh_token grants) belong to the auth flows,
+	// which are added to medplumtest with issue 3.
+	"60-login-cli-admin":             "auth flows (issue 3)",
+	"61-token-cli-admin":             "auth flows (issue 3)",
+	"62-token-code-reuse":            "auth flows (issue 3)",
+	"63-refresh":                     "auth flows (issue 3)",
+	"63b-refresh":                    "auth flows (issue 3)",
+	"64-login-wrong-password":        "auth flows (issue 3)",
+	"65-login-unknown-user":          "auth flows (issue 3)",
+	"66-login-invalid":               "auth flows (issue 3)",
+	"67-login-no-pkce":               "auth flows (issue 3)",
+	"68-token-no-pkce":               "auth flows (issue 3)",
+	"69-login-ok-for-wrong-verifier": "auth flows (issue 3)",
+	"70-token-wrong-verifier":        "auth flows (issue 3)",
+	"72-login-cli-admin-2":           "auth flows (issue 3)",
+	"73-token-cli-admin-2":           "auth flows (issue 3)",
+	"74-refresh-ok":                  "auth flows (issue 3)",
+	"80-login-projectid-new":         "auth flows (issue 3)",
+	"81-newproject":                  "auth flows (issue 3)",
+	"82-token-newproject":            "auth flows (issue 3)",
+	"83-newproject-short-name":       "auth flows (issue 3)",
+	"84-login-multi-membership":      "auth flows (issue 3)",
+	"85-auth-profile":                "auth flows (issue 3)",
+	"86-token-after-profile":         "auth flows (issue 3)",
+	"87-newuser-recaptcha":           "auth flows (issue 3)",
+	"89-login-with-projectid":        "auth flows (issue 3)",
+}
+
+const capturesDir = "../../testdata/real-server"
+
+type capture struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func readCapture(t *testing.T, name string) capture {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(capturesDir, name+".http"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, ok := bytes.Cut(data, []byte("\n\n"))
+	if !ok {
+		t.Fatalf("%s: no blank line after the headers", name)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(head))
+	sc.Scan()
+	var c capture
+	if _, err := fmt.Sscanf(sc.Text(), "HTTP/1.1 %d", &c.status); err != nil {
+		t.Fatalf("%s: status line %q", name, sc.Text())
+	}
+	c.header = http.Header{}
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ": ")
+		c.header.Add(k, v)
+	}
+	// The capture files end with a newline the response did not have.
+	if n, err := strconv.Atoi(c.header.Get("Content-Length")); err == nil && len(body) == n+1 {
+		body = bytes.TrimSuffix(body, []byte("\n"))
+	}
+	c.body = body
+	return c
+}
+
+// contractEnv carries what earlier steps created.
+type contractEnv struct {
+	t   *testing.T
+	srv *medplumtest.Server
+
+	saUserTok string // the admin user in the super-admin project
+	saCliID   string // the super-admin client created by 05
+	saCliSec  string
+	saTok     string
+	pid       string // the project created by 13
+	tcID      string // the test client created by 14
+	tcSec     string
+	tcMid     string
+	tcTok     string
+	homerMid  string
+	lisaMid   string
+	stray     string
+	cliAdmMid string
+}
+
+type req struct {
+	method, path string
+	header       map[string]string
+	body         string
+}
+
+func (e *contractEnv) do(r req) *http.Response {
+	e.t.Helper()
+	hr, err := http.NewRequest(r.method, e.srv.URL+r.path, strings.NewReader(r.body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range r.header {
+		hr.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp
+}
+
+func bearer(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok}
+}
+
+func bearerJSON(tok string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+}
+
+func basic(id, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+}
+
+func form(vals ...string) string {
+	v := url.Values{}
+	for i := 0; i < len(vals); i += 2 {
+		v.Set(vals[i], vals[i+1])
+	}
+	return v.Encode()
+}
+
+var formCT = map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+
+// jsonBody reads a response body as JSON.
+func jsonBody(t *testing.T, resp *http.Response) map[string]any {
+	t.Helper()
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatalf("decoding %s: %v", resp.Request.URL, err)
+	}
+	return m
+}
+
+// token runs a client_credentials grant outside the compared steps.
+func (e *contractEnv) token(id, secret string) string {
+	resp := e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", id, "client_secret", secret)})
+	m := jsonBody(e.t, resp)
+	tok, _ := m["access_token"].(string)
+	if tok == "" {
+		e.t.Fatalf("token for %s: %v", id, m)
+	}
+	return tok
+}
+
+func (e *contractEnv) invite(tok, body string) map[string]any {
+	resp := e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(tok), body})
+	return jsonBody(e.t, resp)
+}
+
+type step struct {
+	name string
+	run  func(e *contractEnv) *http.Response
+	// after inspects the (already compared) body for ids later steps need.
+	after func(e *contractEnv, body map[string]any)
+	// firstEntry compares only the first Bundle entry: the rest differ in
+	// data (the captured server had other projects), not in shape.
+	firstEntry bool
+}
+
+func steps() []step {
+	homer := `{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false}`
+	return []step{
+		{name: "01-me", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "auth/me", bearer(e.saUserTok), ""})
+		}},
+		{name: "02-post-admin-projects", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects", bearerJSON(e.saUserTok), `{"name":"x"}`})
+		}},
+		{name: "04-search-projects", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Project?_count=20&_fields=name,owner&_total=accurate", bearer(e.saUserTok), ""})
+		}},
+		{name: "05-sa-client", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.srv.Seed.SuperAdminProjectID + "/client", bearerJSON(e.saUserTok),
+				`{"name":"Local Super Admin CLI Client","description":"Super admin client for local Go CLI testing"}`})
+		}, after: func(e *contractEnv, b map[string]any) {
+			e.saCliID, e.saCliSec = b["id"].(string), b["secret"].(string)
+		}},
+		{name: "06-cc-token-form", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", e.saCliID, "client_secret", e.saCliSec)})
+		}, after: func(e *contractEnv, b map[string]any) { e.saTok = b["access_token"].(string) }},
+		{name: "07-cc-token-basic", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", map[string]string{
+				"Content-Type": "application/x-www-form-urlencoded", "Authorization": basic(e.saCliID, e.saCliSec),
+			}, form("grant_type", "client_credentials")})
+		}},
+		{name: "08-cc-token-json", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", map[string]string{"Content-Type": "application/json"},
+				fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, e.saCliID, e.saCliSec)})
+		}},
+		{name: "09-cc-token-badsecret", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", e.saCliID, "client_secret", "wrong")})
+		}},
+		{name: "10-cc-token-badclient", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", "00000000-0000-4000-8000-000000000000", "client_secret", "x")})
+		}},
+		{name: "11-token-nogrant", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("client_id", e.saCliID)})
+		}},
+		{name: "12-token-badgrant", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer", "client_id", e.saCliID)})
+		}},
+		{name: "13-project-init-client", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4/Project/$init", map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},
+				`{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"Go CLI Test Project"}]}`})
+		}, after: func(e *contractEnv, b map[string]any) { e.pid = b["id"].(string) }},
+		{name: "14-test-client", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/client", bearerJSON(e.saTok),
+				`{"name":"Go CLI Test Client","description":"Client for Go CLI integration tests"}`})
+		}, after: func(e *contractEnv, b map[string]any) { e.tcID, e.tcSec = b["id"].(string), b["secret"].(string) }},
+		{name: "15-memberships-of-project", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?project=Project/" + e.pid, bearer(e.saTok), ""})
+		}, after: func(e *contractEnv, b map[string]any) {
+			for _, en := range b["entry"].([]any) {
+				r := en.(map[string]any)["resource"].(map[string]any)
+				if r["user"].(map[string]any)["reference"] == "ClientApplication/"+e.tcID {
+					e.tcMid = r["id"].(string)
+				}
+			}
+		}},
+		{name: "16-test-client-token", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", e.tcID, "client_secret", e.tcSec)})
+		}, after: func(e *contractEnv, b map[string]any) { e.tcTok = b["access_token"].(string) }},
+		{name: "17-invite-nonadmin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok), homer})
+		}},
+		{name: "18-get-admin-project-nonadmin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid, bearer(e.tcTok), ""})
+		}},
+		{name: "19-promote-via-admin-as-superadmin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/members/" + e.tcMid, bearerJSON(e.saTok),
+				fmt.Sprintf(`{"resourceType":"ProjectMembership","id":%q,"admin":true}`, e.tcMid)})
+		}},
+		{name: "20-get-member-as-superadmin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid + "/members/" + e.tcMid, bearer(e.saTok), ""})
+		}},
+		{name: "21-promote-client-via-fhir-put-superadmin", run: func(e *contractEnv) *http.Response {
+			m := jsonBody(e.t, e.do(req{"GET", "fhir/R4/ProjectMembership/" + e.tcMid, bearer(e.saTok), ""}))
+			m["admin"] = true
+			b, _ := json.Marshal(m)
+			return e.do(req{"PUT", "fhir/R4/ProjectMembership/" + e.tcMid, map[string]string{
+				"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"}, string(b)})
+		}},
+		{name: "22-get-admin-project-old-token", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid, bearer(e.tcTok), ""})
+		}},
+		{name: "23-test-client-token2", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", e.tcID, "client_secret", e.tcSec)})
+		}, after: func(e *contractEnv, b map[string]any) { e.tcTok = b["access_token"].(string) }},
+		{name: "24-get-admin-project", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid, bearer(e.tcTok), ""})
+		}},
+		{name: "25-invite-homer", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok), homer})
+		}, after: func(e *contractEnv, b map[string]any) { e.homerMid = b["id"].(string) }},
+		{name: "26-invite-duplicate", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok), homer})
+		}},
+		{name: "27-invite-invalid", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok), `{"resourceType":"Dog","email":"not-an-email"}`})
+		}},
+		{name: "28-invite-nobody", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok), `{}`})
+		}},
+		{name: "29-invite-sendemail-default", run: func(e *contractEnv) *http.Response {
+			e.invite(e.tcTok, `{"resourceType":"Patient","firstName":"Bart","lastName":"Simpson","email":"bart@example.com","sendEmail":false}`)
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
+				`{"resourceType":"Practitioner","firstName":"Marge","lastName":"Simpson","email":"marge@example.com"}`})
+		}},
+		{name: "30-search-pm-patient", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?profile-type=Patient", bearer(e.tcTok), ""})
+		}},
+		{name: "31-get-member", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid + "/members/" + e.homerMid, bearer(e.tcTok), ""})
+		}},
+		{name: "32-promote-homer", run: func(e *contractEnv) *http.Response {
+			return e.postMember(e.tcTok, e.homerMid, func(m map[string]any) { m["admin"] = true })
+		}},
+		{name: "33-patch-member-admin-route", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"PATCH", "admin/projects/" + e.pid + "/members/" + e.homerMid, bearerJSON(e.tcTok), `{"admin":true}`})
+		}},
+		{name: "33b-patch-member-admin-route-jsonpatch", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"PATCH", "admin/projects/" + e.pid + "/members/" + e.homerMid, map[string]string{
+				"Authorization": "Bearer " + e.tcTok, "Content-Type": "application/json-patch+json"},
+				`[{"op":"replace","path":"/admin","value":true}]`})
+		}},
+		{name: "34-put-member-admin-route", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"PUT", "admin/projects/" + e.pid + "/members/" + e.homerMid, bearerJSON(e.tcTok), `{}`})
+		}},
+		{name: "35-promote-id-mismatch", run: func(e *contractEnv) *http.Response {
+			return e.postMember(e.tcTok, e.homerMid, func(m map[string]any) { m["id"] = "00000000-0000-4000-8000-000000000000" })
+		}},
+		{name: "36-promote-partial-body", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/members/" + e.homerMid, bearerJSON(e.tcTok), `{"admin":true}`})
+		}},
+		{name: "37-get-member-missing", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid + "/members/00000000-0000-4000-8000-000000000000", bearer(e.tcTok), ""})
+		}},
+		{name: "38-get-member-badid", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid + "/members/not-a-uuid", bearer(e.tcTok), ""})
+		}},
+		{name: "39-fhir-patch-membership", run: func(e *contractEnv) *http.Response {
+			return e.patchMember("application/json-patch+json", `[{"op":"replace","path":"/admin","value":false}]`)
+		}},
+		{name: "39b-fhir-patch-membership-appjson", run: func(e *contractEnv) *http.Response {
+			return e.patchMember("application/json", `[{"op":"replace","path":"/admin","value":true}]`)
+		}},
+		{name: "39c-fhir-patch-bad-path", run: func(e *contractEnv) *http.Response {
+			return e.patchMember("application/json-patch+json", `[{"op":"replace","path":"/nonexistent/x","value":1}]`)
+		}},
+		{name: "39d-fhir-patch-not-array", run: func(e *contractEnv) *http.Response {
+			return e.patchMember("application/json-patch+json", `{"op":"replace","path":"/admin","value":true}`)
+		}},
+		{name: "40-invite-wrong-projectid", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/00000000-0000-4000-8000-000000000000/invite", bearerJSON(e.tcTok),
+				`{"resourceType":"Practitioner","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","sendEmail":false}`})
+		}, after: func(e *contractEnv, b map[string]any) { e.lisaMid = b["id"].(string) }},
+		{name: "41-delete-member", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "admin/projects/" + e.pid + "/members/" + e.lisaMid, bearer(e.tcTok), ""})
+		}},
+		{name: "42-delete-member-again", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "admin/projects/" + e.pid + "/members/" + e.lisaMid, bearer(e.tcTok), ""})
+		}},
+		{name: "43-no-token", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient", nil, ""})
+		}},
+		{name: "44-bad-token", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient", bearer("not-a-token"), ""})
+		}},
+		{name: "45-basic-auth-fhir", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=0&_total=accurate",
+				map[string]string{"Authorization": basic(e.tcID, e.tcSec)}, ""})
+		}},
+		{name: "46-basic-auth-badsecret", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=0&_total=accurate",
+				map[string]string{"Authorization": basic(e.tcID, "wrong")}, ""})
+		}},
+		{name: "46b-admin-basic-auth", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid, map[string]string{"Authorization": basic(e.tcID, e.tcSec)}, ""})
+		}},
+		{name: "47-read-missing", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient/00000000-0000-4000-8000-000000000000", bearer(e.tcTok), ""})
+		}},
+		{name: "48-create-invalid", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4/Patient", bearerJSON(e.tcTok), `{"resourceType":"Patient","foo":"bar"}`})
+		}},
+		{name: "49-search-bad-param", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient?notaparam=1", bearer(e.tcTok), ""})
+		}},
+		{name: "50-bad-json", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4/Patient", map[string]string{
+				"Authorization": "Bearer " + e.tcTok, "Content-Type": "application/fhir+json"}, `{"resourceType":`})
+		}},
+		{name: "51-unknown-fhir-type", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/NotAResourceType", bearer(e.tcTok), ""})
+		}},
+		{name: "52-fhir-unsupported-ct", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4/Patient", map[string]string{
+				"Authorization": "Bearer " + e.tcTok, "Content-Type": "text/plain"}, `{"resourceType":"Patient"}`})
+		}, after: func(e *contractEnv, b map[string]any) { e.stray = b["id"].(string) }},
+		{name: "55-invite-cli-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
+				`{"resourceType":"Practitioner","firstName":"Cli","lastName":"Admin","email":"cli-admin@example.com","sendEmail":false,"admin":true}`})
+		}, after: func(e *contractEnv, b map[string]any) { e.cliAdmMid = b["id"].(string) }},
+		{name: "56-invite-register-test", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
+				`{"resourceType":"Practitioner","firstName":"Register","lastName":"Tester","email":"register-test@example.com","sendEmail":false}`})
+		}},
+		{name: "57-delete-stray-patient", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/Patient/" + e.stray, bearer(e.tcTok), ""})
+		}},
+		{name: "58-delete-ab-member", run: func(e *contractEnv) *http.Response {
+			m := e.invite(e.tcTok, `{"resourceType":"Practitioner","firstName":"Ab","lastName":"Member","email":"ab@example.com","sendEmail":false}`)
+			return e.do(req{"DELETE", "admin/projects/" + e.pid + "/members/" + m["id"].(string), bearer(e.tcTok), ""})
+		}},
+		{name: "71-revoked-access-token", run: func(e *contractEnv) *http.Response {
+			tok := e.srv.IssueToken(e.cliAdmMid)
+			e.srv.RevokeLogins(e.cliAdmMid)
+			return e.do(req{"GET", "auth/me", bearer(tok), ""})
+		}},
+		{name: "75-user-admin-get-project", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "admin/projects/" + e.pid, bearer(e.srv.IssueToken(e.cliAdmMid)), ""})
+		}},
+		{name: "88-reset-homer-admin-false", run: func(e *contractEnv) *http.Response {
+			return e.postMember(e.srv.IssueToken(e.cliAdmMid), e.homerMid, func(m map[string]any) { m["admin"] = false })
+		}},
+		{name: "90-sa-search-pm-patient", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=0&_total=accurate&profile-type=Patient", bearer(e.saTok), ""})
+		}},
+		{name: "91-search-pm-patient-count", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=1&_fields=id&_total=accurate&profile-type=Patient", bearer(e.tcTok), ""})
+		}},
+	}
+}
+
+// postMember reads a membership via the admin route, changes it and posts it back.
+func (e *contractEnv) postMember(tok, mid string, change func(map[string]any)) *http.Response {
+	m := jsonBody(e.t, e.do(req{"GET", "admin/projects/" + e.pid + "/members/" + mid, bearer(tok), ""}))
+	change(m)
+	b, _ := json.Marshal(m)
+	return e.do(req{"POST", "admin/projects/" + e.pid + "/members/" + mid, bearerJSON(tok), string(b)})
+}
+
+func (e *contractEnv) patchMember(ct, body string) *http.Response {
+	return e.do(req{"PATCH", "fhir/R4/ProjectMembership/" + e.homerMid, map[string]string{
+		"Authorization": "Bearer " + e.tcTok, "Content-Type": ct}, body})
+}
+
+func TestContractCapturesCovered(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(capturesDir, "*.http"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in %s: %v", capturesDir, err)
+	}
+	covered := map[string]bool{}
+	for _, s := range steps() {
+		covered[s.name] = true
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".http")
+		if covered[name] == (notImplemented[name] != "") {
+			t.Errorf("%s: must be either a contract step or listed as not implemented (not both)", name)
+		}
+	}
+}
+
+func TestContract(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := &contractEnv{t: t, srv: srv, saUserTok: srv.IssueToken(srv.Seed.SuperAdmin.MembershipID)}
+	for _, s := range steps() {
+		want := readCapture(t, s.name)
+		resp := s.run(e)
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Run(s.name, func(t *testing.T) {
+			compareResponse(t, want, resp, got, s.firstEntry)
+		})
+		if s.after != nil {
+			var m map[string]any
+			if err := json.Unmarshal(got, &m); err != nil {
+				t.Fatalf("%s: %v in %s", s.name, err, got)
+			}
+			s.after(e, m)
+		}
+	}
+}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// Headers that must have the captured value exactly.
+var fixedHeaders = []string{
+	"Cache-Control", "Pragma", "Content-Security-Policy", "Permissions-Policy", "Referrer-Policy",
+	"X-Content-Type-Options", "X-Frame-Options", "X-XSS-Protection", "Vary", "Content-Type",
+}
+
+// Headers that must be present exactly when the capture has them.
+var presenceHeaders = []string{"ETag", "Last-Modified", "Location", "Content-Location"}
+
+func compareResponse(t *testing.T, want capture, resp *http.Response, got []byte, firstEntry bool) {
+	t.Helper()
+	if resp.StatusCode != want.status {
+		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, want.status, got)
+	}
+	for _, h := range fixedHeaders {
+		if g, w := resp.Header.Get(h), want.header.Get(h); g != w {
+			t.Errorf("header %s = %q, want %q", h, g, w)
+		}
+	}
+	for _, h := range presenceHeaders {
+		if g, w := resp.Header.Get(h) != "", want.header.Get(h) != ""; g != w {
+			t.Errorf("header %s present = %v, want %v", h, g, w)
+		}
+	}
+	if g, w := rateLimitKinds(resp.Header), rateLimitKinds(want.header); g != w {
+		t.Errorf("RateLimit values %s, want %s", g, w)
+	}
+	if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("401 without WWW-Authenticate")
+	}
+	if !strings.Contains(want.header.Get("Content-Type"), "json") {
+		if g, w := uuidRE.ReplaceAllString(string(got), "<id>"), uuidRE.ReplaceAllString(string(want.body), "<id>"); g != w {
+			t.Errorf("body\n%s\nwant\n%s", g, w)
+		}
+		return
+	}
+	var wv, gv any
+	if err := json.Unmarshal(want.body, &wv); err != nil {
+		t.Fatalf("capture body: %v", err)
+	}
+	if err := json.Unmarshal(got, &gv); err != nil {
+		t.Fatalf("body is not JSON: %v: %s", err, got)
+	}
+	if firstEntry {
+		for _, v := range []any{wv, gv} {
+			if m, ok := v.(map[string]any); ok {
+				if entries, ok := m["entry"].([]any); ok && len(entries) > 1 {
+					m["entry"] = entries[:1]
+				}
+			}
+		}
+	}
+	for _, d := range shapeDiff("$", wv, gv) {
+		t.Error(d)
+	}
+	if t.Failed() {
+		t.Logf("got body: %s", got)
+	}
+}
+
+// rateLimitKinds lists the kinds of RateLimit values ("requests", "fhirInteractions").
+func rateLimitKinds(h http.Header) string {
+	var kinds []string
+	for _, v := range h.Values("RateLimit") {
+		k, _, _ := strings.Cut(v, ";")
+		kinds = append(kinds, k)
+	}
+	return strings.Join(kinds, ",")
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case float64:
+		return "number"
+	case string:
+		return "string"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// shapeDiff compares two JSON values: same keys and types recursively;
+// arrays both empty or both not, compared pairwise; OperationOutcome
+// severities, codes, texts and expressions exactly.
+func shapeDiff(path string, want, got any) []string {
+	if jsonType(want) != jsonType(got) {
+		return []string{fmt.Sprintf("%s: %s, want %s", path, jsonType(got), jsonType(want))}
+	}
+	var diffs []string
+	switch w := want.(type) {
+	case map[string]any:
+		g := got.(map[string]any)
+		for _, k := range sortedKeys(w) {
+			if _, ok := g[k]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s.%s: missing", path, k))
+				continue
+			}
+			diffs = append(diffs, shapeDiff(path+"."+k, w[k], g[k])...)
+		}
+		for _, k := range sortedKeys(g) {
+			if _, ok := w[k]; !ok {
+				diffs = append(diffs, fmt.Sprintf("%s.%s: unexpected", path, k))
+			}
+		}
+		if w["resourceType"] == "OperationOutcome" {
+			diffs = append(diffs, outcomeDiff(path, w, g)...)
+		}
+	case []any:
+		g := got.([]any)
+		if (len(w) == 0) != (len(g) == 0) {
+			return []string{fmt.Sprintf("%s: %d elements, want %d", path, len(g), len(w))}
+		}
+		for i := 0; i < min(len(w), len(g)); i++ {
+			diffs = append(diffs, shapeDiff(fmt.Sprintf("%s[%d]", path, i), w[i], g[i])...)
+		}
+	}
+	return diffs
+}
+
+func outcomeDiff(path string, w, g map[string]any) []string {
+	var diffs []string
+	if id, _ := w["id"].(string); !uuidRE.MatchString(id) && w["id"] != g["id"] {
+		diffs = append(diffs, fmt.Sprintf("%s.id = %v, want %v", path, g["id"], w["id"]))
+	}
+	wi, _ := w["issue"].([]any)
+	gi, _ := g["issue"].([]any)
+	if len(wi) != len(gi) {
+		return append(diffs, fmt.Sprintf("%s.issue: %d issues, want %d", path, len(gi), len(wi)))
+	}
+	for i := range wi {
+		a, b := wi[i].(map[string]any), gi[i].(map[string]any)
+		for _, k := range []string{"severity", "code", "details", "expression"} {
+			if x, y := fmt.Sprint(a[k]), fmt.Sprint(b[k]); x != y {
+				diffs = append(diffs, fmt.Sprintf("%s.issue[%d].%s = %s, want %s", path, i, k, y, x))
+			}
+		}
+	}
+	return diffs
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

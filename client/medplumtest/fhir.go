@@ -1,0 +1,459 @@
+package medplumtest
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/medplumcli/medplum/client"
+)
+
+// The FHIR REST API under /fhir/R4 (fhir/routes.ts, fhir/repo.ts).
+
+func (s *Server) fhirRoutes() {
+	s.use("/fhir/R4", s.authenticate)
+	s.handle("GET", "/fhir/R4/:type", s.fhirSearch)
+	s.handle("POST", "/fhir/R4/:type/_search", s.fhirSearch)
+	s.handle("POST", "/fhir/R4/Project/$init", s.projectInit)
+	s.handle("POST", "/fhir/R4/:type", s.fhirCreate)
+	s.handle("GET", "/fhir/R4/:type/:id", s.fhirRead)
+	s.handle("PUT", "/fhir/R4/:type/:id", s.fhirUpdate)
+	s.handle("PATCH", "/fhir/R4/:type/:id", s.fhirPatch)
+	s.handle("DELETE", "/fhir/R4/:type/:id", s.fhirDelete)
+}
+
+// FHIR interaction quota points (fhir/fhirquota.ts).
+const (
+	pointsRead   = 1
+	pointsSearch = 20
+	pointsWrite  = 100
+)
+
+// fhirType checks the :type parameter; false means the request was answered.
+func (c *reqCtx) fhirType() (string, bool) {
+	typ := c.params["type"]
+	if !resourceTypes[typ] {
+		c.sendOutcome(structureError("Unknown resource type"))
+		return "", false
+	}
+	return typ, true
+}
+
+// canAccessType reports whether the caller may use a resource type at all.
+func (a *authState) canAccessType(typ string) bool {
+	switch {
+	case a.superAdmin():
+		return true
+	case superAdminTypes[typ]:
+		return false
+	case projectAdminTypes[typ]:
+		return a.admin()
+	}
+	return true
+}
+
+// visible reports whether the caller's repository sees a record: its own
+// project only, except for super admins.
+func (a *authState) visible(rec *record) bool {
+	return a.superAdmin() || rec.project == a.projectID()
+}
+
+// extended reports whether the request asked for Medplum's extended meta.
+func (c *reqCtx) extended() bool {
+	return strings.EqualFold(strings.TrimSpace(c.r.Header.Get("X-Medplum")), "extended")
+}
+
+// present returns what the caller's repository returns for a record: hidden
+// fields removed, and without X-Medplum: extended the meta fields
+// author/project/account/compartment removed (repo.ts removeHiddenFields).
+func (c *reqCtx) present(rec *record) client.Resource {
+	return presentResource(rec.res, c.extended())
+}
+
+func presentResource(r client.Resource, extended bool) client.Resource {
+	out := deepCopy(r)
+	if out.ResourceType() == "User" {
+		delete(out, "passwordHash")
+		delete(out, "mfaSecret")
+	}
+	if !extended {
+		if meta, ok := out["meta"].(map[string]any); ok {
+			for _, k := range []string{"author", "project", "account", "accounts", "compartment"} {
+				delete(meta, k)
+			}
+		}
+	}
+	return out
+}
+
+// readVisible looks a resource up for the caller: 404 when it does not exist
+// or is not visible, 410 when it was deleted. It holds s.mu on success.
+func (c *reqCtx) readVisible(typ, id string) *record {
+	c.s.mu.Lock()
+	rec := c.s.st.get(typ, id)
+	if rec == nil || !c.auth.visible(rec) {
+		c.s.mu.Unlock()
+		c.sendOutcome(notFound())
+		return nil
+	}
+	if rec.deleted {
+		c.s.mu.Unlock()
+		c.sendOutcome(gone())
+		return nil
+	}
+	return rec
+}
+
+func (s *Server) fhirRead(c *reqCtx) {
+	if !c.charge(pointsRead) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	if !c.auth.canAccessType(typ) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	rec := c.readVisible(typ, c.params["id"])
+	if rec == nil {
+		return
+	}
+	out := c.present(rec)
+	s.mu.Unlock()
+	c.fhirResource(200, out)
+}
+
+func (s *Server) fhirCreate(c *reqCtx) {
+	if !c.charge(pointsWrite) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	var res client.Resource
+	if c.isJSON && c.body != nil {
+		m := c.bodyObject()
+		if m == nil {
+			c.sendOutcome(badRequest("Incorrect resource type"))
+			return
+		}
+		res = client.Resource(m)
+	} else {
+		// Non-JSON bodies are not parsed: the real server creates an empty resource.
+		res = client.Resource{"resourceType": typ}
+	}
+	if res.ResourceType() != typ {
+		c.sendOutcome(badRequest("Incorrect resource type"))
+		return
+	}
+	a := c.auth
+	if !a.canAccessType(typ) || (typ == "Project" && !a.superAdmin()) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	delete(res, "id")
+	if oo := validateResource(res); oo != nil {
+		c.sendOutcome(oo)
+		return
+	}
+	project := a.projectID()
+	if typ == "Project" {
+		project = newID()
+		res["id"] = project
+	}
+	s.mu.Lock()
+	if typ == "ProjectMembership" && !a.superAdmin() {
+		res["project"] = map[string]any{"reference": "Project/" + project}
+	}
+	rec := s.st.write(res, project, a.author(), s.now())
+	out := c.present(rec)
+	s.mu.Unlock()
+	c.w.Header().Set("Location", s.baseURL(c.r)+"fhir/R4/"+typ+"/"+rec.id)
+	c.fhirResource(http.StatusCreated, out)
+}
+
+// readonlyFields are restored from the stored version on writes by
+// non-super-admins (fhir/repo.ts restoreReadonlyFields); hiddenFields too,
+// since the caller never saw them.
+var readonlyFields = map[string][]string{
+	"ProjectMembership": {"project", "user"},
+	"User":              {"email", "emailVerified", "mfaEnrolled", "project", "passwordHash", "mfaSecret"},
+	"Project":           {"superAdmin", "features", "link", "systemSetting", "systemSecret", "owner"},
+}
+
+func restoreReadonly(a *authState, next, prev client.Resource) {
+	if a.superAdmin() {
+		for _, k := range []string{"passwordHash", "mfaSecret"} {
+			if v, ok := prev[k]; ok && next.ResourceType() == "User" {
+				if _, set := next[k]; !set {
+					next[k] = deepCopy(v)
+				}
+			}
+		}
+		return
+	}
+	for _, k := range readonlyFields[next.ResourceType()] {
+		if v, ok := prev[k]; ok {
+			next[k] = deepCopy(v)
+		} else {
+			delete(next, k)
+		}
+	}
+}
+
+// sameContent reports whether two versions differ only in meta.
+func sameContent(a, b client.Resource) bool {
+	x, y := deepCopy(a), deepCopy(b)
+	delete(x, "meta")
+	delete(y, "meta")
+	return jsonEqual(x, y)
+}
+
+// updateRecord writes next over rec as the caller (readonly fields restored,
+// validated; an unchanged resource keeps its version). Holds s.mu.
+func (c *reqCtx) updateRecord(rec *record, next client.Resource) (*record, *client.OperationOutcome) {
+	if next.ID() != rec.id {
+		return nil, badRequest("Incorrect ID")
+	}
+	if next.ResourceType() != rec.typ {
+		return nil, badRequest("Incorrect resource type")
+	}
+	restoreReadonly(c.auth, next, rec.res)
+	if oo := validateResource(next); oo != nil {
+		return nil, oo
+	}
+	if sameContent(next, rec.res) {
+		return rec, nil
+	}
+	if meta, ok := rec.res["meta"].(map[string]any); ok {
+		keep := deepCopy(meta)
+		if nm, ok := next["meta"].(map[string]any); ok {
+			for _, k := range []string{"tag", "security", "profile", "source"} {
+				if v, ok := nm[k]; ok {
+					keep[k] = v
+				} else {
+					delete(keep, k)
+				}
+			}
+		}
+		next["meta"] = keep
+	}
+	return c.s.st.write(next, rec.project, c.auth.author(), c.s.now()), nil
+}
+
+func (s *Server) fhirUpdate(c *reqCtx) {
+	if !c.charge(pointsWrite) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	m := c.bodyObject()
+	if m == nil || client.Resource(m).ResourceType() != typ {
+		c.sendOutcome(badRequest("Incorrect resource type"))
+		return
+	}
+	if client.Resource(m).ID() != c.params["id"] {
+		c.sendOutcome(badRequest("Incorrect ID"))
+		return
+	}
+	if !c.auth.canAccessType(typ) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	rec := c.readVisible(typ, c.params["id"])
+	if rec == nil {
+		return
+	}
+	if !ifMatch(c, rec) {
+		s.mu.Unlock()
+		c.sendOutcome(preconditionFailed())
+		return
+	}
+	rec, oo := c.updateRecord(rec, client.Resource(m))
+	if oo != nil {
+		s.mu.Unlock()
+		c.sendOutcome(oo)
+		return
+	}
+	out := c.present(rec)
+	s.mu.Unlock()
+	c.fhirResource(200, out)
+}
+
+// ifMatch checks an If-Match header against the current version.
+func ifMatch(c *reqCtx, rec *record) bool {
+	want := c.r.Header.Get("If-Match")
+	if want == "" {
+		return true
+	}
+	meta, _ := rec.res["meta"].(map[string]any)
+	v, _ := meta["versionId"].(string)
+	return want == `W/"`+v+`"` || want == `"`+v+`"`
+}
+
+func (s *Server) fhirPatch(c *reqCtx) {
+	ops, isArray := c.body.([]any)
+	if !isArray {
+		c.sendOutcome(badRequest("Patch body must be an array"))
+		return
+	}
+	if !c.charge(pointsWrite) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	if !c.auth.canAccessType(typ) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	rec := c.readVisible(typ, c.params["id"])
+	if rec == nil {
+		return
+	}
+	if !ifMatch(c, rec) {
+		s.mu.Unlock()
+		c.sendOutcome(preconditionFailed())
+		return
+	}
+	doc := any(map[string]any(deepCopy(rec.res)))
+	doc, err := applyPatch(doc, ops)
+	if err != nil {
+		s.mu.Unlock()
+		c.sendOutcome(badRequest(err.Error()))
+		return
+	}
+	next, ok := doc.(map[string]any)
+	if !ok {
+		s.mu.Unlock()
+		c.sendOutcome(badRequest("Incorrect resource type"))
+		return
+	}
+	rec, oo := c.updateRecord(rec, client.Resource(next))
+	if oo != nil {
+		s.mu.Unlock()
+		c.sendOutcome(oo)
+		return
+	}
+	out := c.present(rec)
+	s.mu.Unlock()
+	c.fhirResource(200, out)
+}
+
+func (s *Server) fhirDelete(c *reqCtx) {
+	if !c.charge(pointsWrite) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	if !c.auth.canAccessType(typ) || (typ == "Project" && !c.auth.superAdmin()) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	rec := c.readVisible(typ, c.params["id"])
+	if rec == nil {
+		return
+	}
+	s.st.remove(rec)
+	s.mu.Unlock()
+	c.sendOutcome(allOk())
+}
+
+// projectInit is POST /fhir/R4/Project/$init (super admins): a new Project
+// owned by the given (or calling) User, its default ClientApplication, and
+// the owner's admin membership.
+func (s *Server) projectInit(c *reqCtx) {
+	a := c.auth
+	if !a.superAdmin() {
+		c.sendOutcome(forbidden())
+		return
+	}
+	params := parameters(c.bodyObject())
+	name, _ := params["name"].(string)
+	if name == "" {
+		c.sendOutcome(badRequest("Expected 1 value(s) for input parameter name, but 0 provided"))
+		return
+	}
+	s.mu.Lock()
+	var owner *record
+	switch {
+	case refString(params["owner"]) != "":
+		owner = s.st.liveRef(refString(params["owner"]))
+	case params["ownerEmail"] != nil:
+		email, _ := params["ownerEmail"].(string)
+		owner = s.findUser(strings.ToLower(email), false, "")
+		if owner == nil {
+			owner = s.st.write(client.Resource{
+				"resourceType": "User", "email": strings.ToLower(email), "firstName": name, "lastName": "Admin",
+				"passwordHash": hashPassword(""),
+			}, "", systemAuthor, s.now())
+		}
+	case strings.HasPrefix(a.membership.res.Ref("user"), "User/"):
+		owner = s.st.liveRef(a.membership.res.Ref("user"))
+	}
+	if owner != nil && owner.typ != "User" {
+		s.mu.Unlock()
+		c.sendOutcome(badRequest("Only Users are permitted to be the owner of a new Project"))
+		return
+	}
+	if owner != nil && owner.res.Ref("project") != "" {
+		s.mu.Unlock()
+		c.sendOutcome(badRequest("Project owner must not belong to another Project"))
+		return
+	}
+	id := newID()
+	p := client.Resource{"resourceType": "Project", "id": id, "name": name, "strictMode": true}
+	if owner != nil {
+		p["owner"] = createReference(owner)
+	}
+	project := s.st.write(p, id, systemAuthor, s.now())
+	app := s.st.write(client.Resource{
+		"resourceType": "ClientApplication", "name": name + " Default Client",
+		"description": "Default client for " + name, "secret": newSecret(32),
+	}, id, systemAuthor, s.now())
+	appRef := createReference(app)
+	s.st.write(client.Resource{
+		"resourceType": "ProjectMembership", "project": createReference(project),
+		"user": appRef, "profile": deepCopy(appRef),
+	}, id, systemAuthor, s.now())
+	if owner != nil {
+		prof := client.Resource{
+			"resourceType": "Practitioner",
+			"name":         []any{map[string]any{"given": []any{owner.res.String("firstName")}, "family": owner.res.String("lastName")}},
+		}
+		if e := owner.res.String("email"); e != "" {
+			prof["telecom"] = []any{map[string]any{"system": "email", "use": "work", "value": e}}
+		}
+		profile := s.st.write(prof, id, systemAuthor, s.now())
+		m := client.Resource{"resourceType": "ProjectMembership", "admin": true}
+		setMembershipRefs(m, project, owner, profile)
+		s.st.write(m, id, systemAuthor, s.now())
+	}
+	out := presentResource(project.res, true)
+	s.mu.Unlock()
+	c.w.Header().Set("Location", s.baseURL(c.r)+"fhir/R4/Project/"+id)
+	c.fhirResource(201, out)
+}
+
+// parameters flattens a FHIR Parameters resource into name -> value[x].
+func parameters(body map[string]any) map[string]any {
+	out := map[string]any{}
+	list, _ := body["parameter"].([]any)
+	for _, p := range list {
+		m, _ := p.(map[string]any)
+		name, _ := m["name"].(string)
+		for k, v := range m {
+			if strings.HasPrefix(k, "value") {
+				out[name] = v
+			}
+		}
+	}
+	return out
+}

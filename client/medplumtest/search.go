@@ -1,0 +1,645 @@
+package medplumtest
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+)
+
+// FHIR search (fhir/search.ts, packages/core/src/search): _count (default 20,
+// silently clamped to 1000), _offset (max 10 000), _sort, cursor paging with
+// _sort=_lastUpdated, _total, _fields/_elements, _summary=count, and the
+// search parameters of the resource types the CLI uses.
+
+const (
+	defaultCount   = 20
+	maxCount       = 1000
+	maxOffset      = 10000
+	cursorMinCount = 20
+)
+
+type paramKind int
+
+const (
+	kindToken paramKind = iota
+	kindReference
+	kindString
+	kindDate
+)
+
+// searchParam describes one search parameter: its kind and how to read the
+// values it indexes from a resource.
+type searchParam struct {
+	kind   paramKind
+	values func(client.Resource) []string
+	fold   bool // token compared case-insensitively (e-mail)
+}
+
+func field(name string) func(client.Resource) []string {
+	return func(r client.Resource) []string {
+		switch v := r[name].(type) {
+		case string:
+			return []string{v}
+		case bool:
+			return []string{strconv.FormatBool(v)}
+		case map[string]any:
+			if ref, ok := v["reference"].(string); ok {
+				return []string{ref}
+			}
+		}
+		return nil
+	}
+}
+
+func identifiers(r client.Resource) []string {
+	var out []string
+	ids, _ := r["identifier"].([]any)
+	for _, x := range ids {
+		m, _ := x.(map[string]any)
+		sys, _ := m["system"].(string)
+		val, _ := m["value"].(string)
+		out = append(out, sys+"|"+val)
+	}
+	return out
+}
+
+func humanNames(part string) func(client.Resource) []string {
+	return func(r client.Resource) []string {
+		var out []string
+		names, _ := r["name"].([]any)
+		for _, n := range names {
+			m, _ := n.(map[string]any)
+			if part != "given" {
+				if f, ok := m["family"].(string); ok {
+					out = append(out, f)
+				}
+			}
+			if part != "family" {
+				given, _ := m["given"].([]any)
+				for _, g := range given {
+					if s, ok := g.(string); ok {
+						out = append(out, s)
+					}
+				}
+			}
+			if part == "" {
+				if t, ok := m["text"].(string); ok {
+					out = append(out, t)
+				}
+			}
+		}
+		return out
+	}
+}
+
+func profileType(r client.Resource) []string {
+	if typ, _, ok := client.SplitReference(r.Ref("profile")); ok {
+		return []string{typ}
+	}
+	return nil
+}
+
+func accessPolicies(r client.Resource) []string {
+	out := field("accessPolicy")(r)
+	acc, _ := r["access"].([]any)
+	for _, a := range acc {
+		m, _ := a.(map[string]any)
+		p, _ := m["policy"].(map[string]any)
+		if ref, ok := p["reference"].(string); ok {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+var (
+	tokenParam  = func(name string) searchParam { return searchParam{kind: kindToken, values: field(name)} }
+	refParam    = func(name string) searchParam { return searchParam{kind: kindReference, values: field(name)} }
+	strParam    = func(name string) searchParam { return searchParam{kind: kindString, values: field(name)} }
+	identParam  = searchParam{kind: kindToken, values: identifiers}
+	emailParam  = searchParam{kind: kindToken, values: telecomEmails, fold: true}
+	humanParams = map[string]searchParam{
+		"identifier": identParam,
+		"active":     tokenParam("active"),
+		"name":       {kind: kindString, values: humanNames("")},
+		"given":      {kind: kindString, values: humanNames("given")},
+		"family":     {kind: kindString, values: humanNames("family")},
+		"email":      emailParam,
+		"gender":     tokenParam("gender"),
+		"birthdate":  {kind: kindDate, values: field("birthDate")},
+	}
+)
+
+var searchParams = map[string]map[string]searchParam{
+	"ProjectMembership": {
+		"project":       refParam("project"),
+		"user":          refParam("user"),
+		"profile":       refParam("profile"),
+		"profile-type":  {kind: kindToken, values: profileType},
+		"user-name":     strParam("userName"),
+		"external-id":   strParam("externalId"),
+		"access-policy": {kind: kindReference, values: accessPolicies},
+		"identifier":    identParam,
+		"admin":         tokenParam("admin"),
+		"active":        tokenParam("active"),
+	},
+	"User": {
+		"email":       {kind: kindToken, values: field("email"), fold: true},
+		"external-id": strParam("externalId"),
+		"identifier":  identParam,
+		"project":     refParam("project"),
+	},
+	"Project": {
+		"name":       strParam("name"),
+		"owner":      refParam("owner"),
+		"identifier": identParam,
+	},
+	"AccessPolicy":      {"name": strParam("name")},
+	"ClientApplication": {"name": strParam("name")},
+	"Bot":               {"name": strParam("name"), "identifier": identParam},
+	"Organization":      {"name": strParam("name"), "identifier": identParam, "active": tokenParam("active")},
+	"Patient":           humanParams,
+	"Practitioner":      humanParams,
+	"RelatedPerson":     withParams(humanParams, map[string]searchParam{"patient": refParam("patient")}),
+}
+
+func withParams(a, b map[string]searchParam) map[string]searchParam {
+	m := map[string]searchParam{}
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
+}
+
+// commonParams apply to every resource type.
+var commonParams = map[string]searchParam{
+	"_id":          {kind: kindToken, values: func(r client.Resource) []string { return []string{r.ID()} }},
+	"_lastUpdated": {kind: kindDate, values: metaField("lastUpdated")},
+	"_project":     {kind: kindReference, values: func(r client.Resource) []string { return prefixed("Project/", metaField("project")(r)) }},
+}
+
+func metaField(name string) func(client.Resource) []string {
+	return func(r client.Resource) []string {
+		m, _ := r["meta"].(map[string]any)
+		if v, ok := m[name].(string); ok {
+			return []string{v}
+		}
+		return nil
+	}
+}
+
+func prefixed(p string, vals []string) []string {
+	for i, v := range vals {
+		vals[i] = p + v
+	}
+	return vals
+}
+
+// ignoredParams are accepted and have no effect here.
+var ignoredParams = setOf("_format", "_pretty")
+
+type filter struct {
+	param    searchParam
+	modifier string
+	values   []string
+}
+
+type searchRequest struct {
+	typ     string
+	count   int
+	offset  int
+	cursor  *cursorPos
+	sort    string // "", "_lastUpdated", "-_lastUpdated", "_id", "-_id"
+	total   string
+	fields  []string
+	filters []filter
+	params  url.Values // as given, for links
+}
+
+type cursorPos struct {
+	ms  int64
+	seq uint64
+}
+
+func (p cursorPos) String() string { return fmt.Sprintf("2-%d-%d", p.ms, p.seq) }
+
+func parseCursor(s string) (*cursorPos, bool) {
+	parts := strings.Split(s, "-")
+	if len(parts) != 3 || parts[0] != "2" {
+		return nil, false
+	}
+	ms, err1 := strconv.ParseInt(parts[1], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, false
+	}
+	return &cursorPos{ms, seq}, true
+}
+
+func parseSearch(typ string, q url.Values) (*searchRequest, error) {
+	sr := &searchRequest{typ: typ, count: defaultCount, params: url.Values{}}
+	for k, vs := range q {
+		sr.params[k] = append([]string(nil), vs...)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range q[k] {
+			if err := sr.add(k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if sr.cursor != nil && q.Has("_offset") {
+		return nil, errors.New("Cannot use both _offset and _cursor")
+	}
+	return sr, nil
+}
+
+func (sr *searchRequest) add(k, v string) error {
+	switch k {
+	case "_count":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("Invalid _count: %s", v)
+		}
+		sr.count = min(n, maxCount)
+		sr.params.Set("_count", strconv.Itoa(sr.count))
+	case "_offset":
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("Invalid _offset: %s", v)
+		}
+		if n > maxOffset {
+			return fmt.Errorf("Search offset exceeds maximum (got %d, max %d)", n, maxOffset)
+		}
+		sr.offset = n
+	case "_cursor":
+		c, ok := parseCursor(v)
+		if !ok {
+			return errors.New("Invalid cursor")
+		}
+		sr.cursor = c
+	case "_sort":
+		switch v {
+		case "_lastUpdated", "-_lastUpdated", "_id", "-_id":
+			sr.sort = v
+		default:
+			return fmt.Errorf("Unknown search parameter: %s", strings.TrimPrefix(v, "-"))
+		}
+	case "_total":
+		switch v {
+		case "none", "estimate", "accurate":
+			sr.total = v
+		default:
+			return fmt.Errorf("Invalid _total: %s", v)
+		}
+	case "_fields", "_elements":
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				sr.fields = append(sr.fields, f)
+			}
+		}
+	case "_summary":
+		if v != "count" {
+			return fmt.Errorf("Unsupported _summary: %s", v)
+		}
+		sr.count, sr.total = 0, "accurate"
+	default:
+		if ignoredParams[k] {
+			return nil
+		}
+		code, mod, _ := strings.Cut(k, ":")
+		p, ok := commonParams[code]
+		if !ok {
+			p, ok = searchParams[sr.typ][code]
+		}
+		if !ok || !modifierOK(p.kind, mod) {
+			return fmt.Errorf("Unknown search parameter: %s", k)
+		}
+		sr.filters = append(sr.filters, filter{param: p, modifier: mod, values: strings.Split(v, ",")})
+	}
+	return nil
+}
+
+func modifierOK(k paramKind, mod string) bool {
+	switch mod {
+	case "", "missing":
+		return true
+	case "not":
+		return k == kindToken || k == kindReference
+	case "exact", "contains":
+		return k == kindString
+	}
+	return false
+}
+
+func (f filter) match(r client.Resource) bool {
+	have := f.param.values(r)
+	if f.modifier == "missing" {
+		want := f.values[0] == "true"
+		return (len(have) == 0) == want
+	}
+	hit := false
+	for _, v := range f.values {
+		if f.matchOne(have, v) {
+			hit = true
+			break
+		}
+	}
+	if f.modifier == "not" {
+		return !hit
+	}
+	return hit
+}
+
+func (f filter) matchOne(have []string, want string) bool {
+	for _, h := range have {
+		switch f.param.kind {
+		case kindToken:
+			if sys, code, ok := strings.Cut(want, "|"); ok {
+				hs, hc, _ := strings.Cut(h, "|")
+				if (sys == "" || sys == hs) && hc == code {
+					return true
+				}
+				continue
+			}
+			if _, hc, ok := strings.Cut(h, "|"); ok {
+				h = hc
+			}
+			if h == want || (f.param.fold && strings.EqualFold(h, want)) {
+				return true
+			}
+		case kindReference:
+			if h == want || strings.HasSuffix(h, "/"+want) {
+				return true
+			}
+		case kindString:
+			hl, wl := strings.ToLower(h), strings.ToLower(want)
+			switch f.modifier {
+			case "exact":
+				if h == want {
+					return true
+				}
+			case "contains":
+				if strings.Contains(hl, wl) {
+					return true
+				}
+			default:
+				if strings.HasPrefix(hl, wl) {
+					return true
+				}
+			}
+		case kindDate:
+			if matchDate(h, want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchDate supports the eq/ne/gt/lt/ge/le prefixes on instants and dates.
+func matchDate(have, want string) bool {
+	prefix := "eq"
+	if len(want) > 2 && strings.ContainsAny(want[:1], "engl") && !strings.ContainsAny(want[:2], "0123456789") {
+		prefix, want = want[:2], want[2:]
+	}
+	h, err1 := parseDate(have)
+	w, err2 := parseDate(want)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	switch prefix {
+	case "gt", "sa":
+		return h.After(w)
+	case "lt", "eb":
+		return h.Before(w)
+	case "ge":
+		return !h.Before(w)
+	case "le":
+		return !h.After(w)
+	case "ne":
+		return !h.Equal(w)
+	}
+	if len(want) <= 10 {
+		return h.Format("2006-01-02") == w.Format("2006-01-02")
+	}
+	return h.Equal(w)
+}
+
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02", "2006-01", "2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad date %q", s)
+}
+
+// sortRecords orders records by (lastUpdated, write sequence), or by
+// creation when byCreation.
+func sortRecords(recs []*record, desc bool) {
+	sort.SliceStable(recs, func(i, j int) bool {
+		a, b := recs[i], recs[j]
+		if !a.updated.Equal(b.updated) {
+			return a.updated.Before(b.updated) != desc
+		}
+		return (a.seq < b.seq) != desc
+	})
+}
+
+func (s *Server) fhirSearch(c *reqCtx) {
+	if !c.charge(pointsSearch) {
+		return
+	}
+	typ, ok := c.fhirType()
+	if !ok {
+		return
+	}
+	q := c.r.URL.Query()
+	if c.r.Method == "POST" {
+		form, err := url.ParseQuery(string(c.raw))
+		if err == nil {
+			for k, vs := range form {
+				q[k] = append(q[k], vs...)
+			}
+		}
+	}
+	sr, err := parseSearch(typ, q)
+	if err != nil {
+		c.sendOutcome(badRequest(err.Error()))
+		return
+	}
+	if !c.auth.canAccessType(typ) {
+		c.sendOutcome(forbidden())
+		return
+	}
+	s.mu.Lock()
+	bundle := s.search(c, sr)
+	s.mu.Unlock()
+	c.fhir(200, bundle)
+}
+
+// search runs a parsed search for the caller. Holds s.mu.
+func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
+	var matches []*record
+	for _, rec := range s.st.all(sr.typ) {
+		if !c.auth.visible(rec) {
+			continue
+		}
+		ok := true
+		for _, f := range sr.filters {
+			if !f.match(rec.res) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			matches = append(matches, rec)
+		}
+	}
+	switch sr.sort {
+	case "_lastUpdated", "-_lastUpdated":
+		sortRecords(matches, sr.sort[0] == '-')
+	case "_id", "-_id":
+		desc := sr.sort[0] == '-'
+		sort.SliceStable(matches, func(i, j int) bool { return (matches[i].id < matches[j].id) != desc })
+	}
+	total := len(matches)
+	if sr.cursor != nil {
+		i := sort.Search(len(matches), func(i int) bool {
+			r := matches[i]
+			ms := r.updated.UnixMilli()
+			return ms > sr.cursor.ms || (ms == sr.cursor.ms && r.seq > sr.cursor.seq)
+		})
+		matches = matches[i:]
+	} else {
+		matches = matches[min(sr.offset, len(matches)):]
+	}
+	page := matches[:min(sr.count, len(matches))]
+	more := len(matches) > len(page)
+
+	base := s.baseURL(c.r) + "fhir/R4/" + sr.typ
+	bundle := map[string]any{"resourceType": "Bundle", "type": "searchset"}
+	if sr.count > 0 {
+		entries := make([]any, 0, len(page))
+		for _, rec := range page {
+			entries = append(entries, map[string]any{
+				"fullUrl":  base + "/" + rec.id,
+				"search":   map[string]any{"mode": "match"},
+				"resource": subset(c.present(rec), sr.fields),
+			})
+		}
+		bundle["entry"] = entries
+	}
+	if sr.total == "accurate" || sr.total == "estimate" {
+		bundle["total"] = total
+	}
+	links := []any{link("self", base, sr.params)}
+	if sr.count > 0 {
+		first := withoutKeys(sr.params, "_offset", "_cursor")
+		links = append(links, link("first", base, first))
+		cursorMode := sr.sort == "_lastUpdated" && sr.offset == 0 && sr.count >= cursorMinCount
+		if more && len(page) > 0 {
+			next := withoutKeys(sr.params, "_offset", "_cursor")
+			if cursorMode {
+				last := page[len(page)-1]
+				next.Set("_cursor", cursorPos{last.updated.UnixMilli(), last.seq}.String())
+			} else {
+				next.Set("_offset", strconv.Itoa(sr.offset+sr.count))
+			}
+			links = append(links, link("next", base, next))
+		}
+		if !cursorMode && sr.offset > 0 {
+			prev := withoutKeys(sr.params, "_offset", "_cursor")
+			prev.Set("_offset", strconv.Itoa(max(0, sr.offset-sr.count)))
+			links = append(links, link("previous", base, prev))
+		}
+	}
+	bundle["link"] = links
+	return bundle
+}
+
+func withoutKeys(v url.Values, keys ...string) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	for _, k := range keys {
+		delete(out, k)
+	}
+	return out
+}
+
+// link builds a Bundle link with the parameters sorted and _count always
+// present, encoded as Medplum does (values URI-encoded, commas kept).
+func link(rel, base string, params url.Values) map[string]any {
+	p := withoutKeys(params)
+	if !p.Has("_count") {
+		p.Set("_count", strconv.Itoa(defaultCount))
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		for _, v := range p[k] {
+			vals := strings.Split(v, ",")
+			for i, x := range vals {
+				vals[i] = encodeURIComponent(x)
+			}
+			parts = append(parts, k+"="+strings.Join(vals, ","))
+		}
+	}
+	return map[string]any{"relation": rel, "url": base + "?" + strings.Join(parts, "&")}
+}
+
+func encodeURIComponent(s string) string {
+	const safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.!~*'()"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(safe, s[i]) >= 0 {
+			b.WriteByte(s[i])
+		} else {
+			fmt.Fprintf(&b, "%%%02X", s[i])
+		}
+	}
+	return b.String()
+}
+
+// subset applies _fields: resourceType, id, meta (tagged SUBSETTED), the
+// listed fields and the type's mandatory fields are kept.
+func subset(r client.Resource, fields []string) client.Resource {
+	if len(fields) == 0 {
+		return r
+	}
+	keep := setOf(append(append([]string{"resourceType", "id", "meta"}, fields...), requiredProps[r.ResourceType()]...)...)
+	for k := range r {
+		if !keep[k] {
+			delete(r, k)
+		}
+	}
+	meta, _ := r["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		r["meta"] = meta
+	}
+	tags, _ := meta["tag"].([]any)
+	meta["tag"] = append(tags, map[string]any{"system": "http://hl7.org/fhir/v3/ObservationValue", "code": "SUBSETTED"})
+	return r
+}

@@ -1,0 +1,626 @@
+package medplumtest_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+)
+
+// tc is a small HTTP helper for the behaviour tests.
+type tc struct {
+	t   *testing.T
+	srv *medplumtest.Server
+	tok string
+}
+
+func newTC(t *testing.T, opts ...medplumtest.Option) *tc {
+	t.Helper()
+	srv := medplumtest.NewServer(t, opts...)
+	c := &tc{t: t, srv: srv}
+	c.tok = c.token(srv.Seed.Client.ID, srv.Seed.Client.Secret)
+	return c
+}
+
+func (c *tc) token(id, secret string) string {
+	c.t.Helper()
+	status, body := c.raw("POST", "oauth2/token", map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}.Encode())
+	if status != 200 {
+		c.t.Fatalf("token: %d %s", status, body)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	return m["access_token"].(string)
+}
+
+func (c *tc) raw(method, path string, header map[string]string, body string) (int, []byte) {
+	c.t.Helper()
+	resp := c.resp(method, path, header, body)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func (c *tc) resp(method, path string, header map[string]string, body string) *http.Response {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp
+}
+
+// call sends JSON with the client's token and decodes a JSON answer.
+func (c *tc) call(method, path, body string) (int, map[string]any) {
+	c.t.Helper()
+	h := map[string]string{"Authorization": "Bearer " + c.tok}
+	if body != "" {
+		h["Content-Type"] = "application/fhir+json"
+		if strings.HasPrefix(body, "[") {
+			h["Content-Type"] = "application/json-patch+json"
+		}
+	}
+	status, b := c.raw(method, path, h, body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.t.Fatalf("%s %s: %d, not JSON: %s", method, path, status, b)
+	}
+	return status, m
+}
+
+func (c *tc) must(want int, method, path, body string) map[string]any {
+	c.t.Helper()
+	status, m := c.call(method, path, body)
+	if status != want {
+		c.t.Fatalf("%s %s: status %d, want %d: %v", method, path, status, want, m)
+	}
+	return m
+}
+
+func (c *tc) invite(body string) (int, map[string]any) {
+	c.t.Helper()
+	return c.call("POST", "admin/projects/"+c.srv.Seed.ProjectID+"/invite", body)
+}
+
+func issueText(m map[string]any) string {
+	issues, _ := m["issue"].([]any)
+	var out []string
+	for _, i := range issues {
+		d, _ := i.(map[string]any)["details"].(map[string]any)
+		out = append(out, fmt.Sprint(d["text"]))
+	}
+	return strings.Join(out, "; ")
+}
+
+func TestNewServerSeed(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithClient("cid", "csecret"))
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") || !strings.HasSuffix(srv.URL, "/") {
+		t.Fatalf("URL %q", srv.URL)
+	}
+	sd := srv.Seed
+	if sd.Client.ID != "cid" || sd.Client.Secret != "csecret" {
+		t.Fatalf("client %+v", sd.Client)
+	}
+	for name, v := range map[string]string{
+		"ProjectID": sd.ProjectID, "SuperAdminProjectID": sd.SuperAdminProjectID, "SuperAdminClient.ID": sd.SuperAdminClient.ID,
+		"SuperAdminClient.Secret": sd.SuperAdminClient.Secret, "Homer": sd.Homer.MembershipID, "Bot": sd.Bot.MembershipID,
+		"Admin": sd.Admin.MembershipID, "Client.MembershipID": sd.Client.MembershipID,
+	} {
+		if v == "" {
+			t.Errorf("Seed.%s is empty", name)
+		}
+	}
+	if got := len(srv.Memberships(sd.ProjectID)); got != 4 {
+		t.Errorf("%d memberships, want 4 (admin, client, Homer, bot)", got)
+	}
+	homer := srv.Resource("ProjectMembership", sd.Homer.MembershipID)
+	if homer["profile"].(map[string]any)["display"] != "Homer Simpson" || sd.Homer.Email != "homer@example.com" {
+		t.Errorf("Homer: %v", homer)
+	}
+	if srv.Resource("User", strings.TrimPrefix(sd.Homer.User, "User/"))["passwordHash"] != nil {
+		t.Error("Resource exposes passwordHash")
+	}
+}
+
+func TestTokenIsJWTWithExp(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := newTC(t, medplumtest.WithClock(func() time.Time { return now }))
+	parts := strings.Split(c.tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", c.tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+	if claims["exp"] != float64(now.Add(time.Hour).Unix()) || claims["client_id"] != c.srv.Seed.Client.ID ||
+		claims["login_id"] == nil || claims["sub"] != c.srv.Seed.Client.ID || claims["profile"] != "ClientApplication/"+c.srv.Seed.Client.ID {
+		t.Errorf("claims %v", claims)
+	}
+}
+
+func TestExpiredAndRevokedTokens(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c := newTC(t, medplumtest.WithClock(clock))
+	c.must(200, "GET", "auth/me", "")
+	mu.Lock()
+	now = now.Add(61 * time.Minute)
+	mu.Unlock()
+	resp := c.resp("GET", "auth/me", map[string]string{"Authorization": "Bearer " + c.tok}, "")
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer realm=") {
+		t.Fatalf("expired token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+
+	c.tok = c.token(c.srv.Seed.Client.ID, c.srv.Seed.Client.Secret)
+	c.srv.RevokeLogins(c.srv.Seed.Client.MembershipID)
+	c.must(401, "GET", "fhir/R4/Patient", "")
+
+	// A deactivated membership cannot sign in or use old tokens.
+	tok := c.srv.IssueToken(c.srv.Seed.Homer.MembershipID)
+	m := c.srv.Resource("ProjectMembership", c.srv.Seed.Homer.MembershipID)
+	m["active"] = false
+	c.srv.Update(m)
+	c.tok = tok
+	c.must(401, "GET", "auth/me", "")
+}
+
+func TestBasicAuthOnAPIRoutes(t *testing.T) {
+	c := newTC(t)
+	sd := c.srv.Seed
+	basicHdr := "Basic " + base64.StdEncoding.EncodeToString([]byte(sd.Client.ID+":"+sd.Client.Secret))
+	status, body := c.raw("GET", "admin/projects/"+sd.ProjectID, map[string]string{"Authorization": basicHdr}, "")
+	if status != 200 || !strings.Contains(string(body), sd.ProjectName) {
+		t.Fatalf("%d %s", status, body)
+	}
+	bad := "Basic " + base64.StdEncoding.EncodeToString([]byte(sd.Client.ID+":nope"))
+	resp := c.resp("GET", "fhir/R4/Patient", map[string]string{"Authorization": bad}, "")
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic realm=") {
+		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
+
+func TestMeForClientApplication(t *testing.T) {
+	c := newTC(t)
+	m := c.must(200, "GET", "auth/me", "")
+	if m["user"] != nil || m["security"] != nil {
+		t.Errorf("a client login has no user or security: %v", m)
+	}
+	if m["project"].(map[string]any)["id"] != c.srv.Seed.ProjectID ||
+		m["membership"].(map[string]any)["id"] != c.srv.Seed.Client.MembershipID ||
+		m["profile"].(map[string]any)["resourceType"] != "ClientApplication" {
+		t.Errorf("me: %v", m)
+	}
+}
+
+// pageAll follows next links and returns every entry's resource.
+func (c *tc) pageAll(first string) (resources []map[string]any, pages int) {
+	c.t.Helper()
+	next := first
+	for next != "" {
+		m := c.must(200, "GET", strings.TrimPrefix(next, c.srv.URL), "")
+		pages++
+		for _, e := range m["entry"].([]any) {
+			resources = append(resources, e.(map[string]any)["resource"].(map[string]any))
+		}
+		next = ""
+		for _, l := range m["link"].([]any) {
+			if l.(map[string]any)["relation"] == "next" {
+				next = l.(map[string]any)["url"].(string)
+			}
+		}
+	}
+	return resources, pages
+}
+
+func TestCursorPagingOverManyMembers(t *testing.T) {
+	c := newTC(t, medplumtest.WithMembers(2500))
+	all, pages := c.pageAll("fhir/R4/ProjectMembership?_count=5000&_sort=_lastUpdated")
+	if len(all) != 2504 || pages != 3 {
+		t.Fatalf("%d resources in %d pages, want 2504 in 3", len(all), pages)
+	}
+	seen := map[string]bool{}
+	for _, r := range all {
+		seen[r["id"].(string)] = true
+	}
+	if len(seen) != 2504 {
+		t.Fatalf("%d distinct", len(seen))
+	}
+	reqs := c.srv.RequestsTo("GET", "/fhir/R4/ProjectMembership")
+	if q := reqs[1].RawQuery; !strings.Contains(q, "_cursor=") || strings.Contains(q, "_offset") || !strings.Contains(q, "_count=1000") {
+		t.Errorf("second page query %q: want a cursor and the clamped count", q)
+	}
+}
+
+func TestOffsetPagingAndLimits(t *testing.T) {
+	c := newTC(t, medplumtest.WithMembers(45))
+	all, pages := c.pageAll("fhir/R4/ProjectMembership?_count=20&profile-type=Practitioner")
+	if len(all) != 46 || pages != 3 {
+		t.Fatalf("%d in %d pages", len(all), pages)
+	}
+	m := c.must(200, "GET", "fhir/R4/ProjectMembership?_count=20&_offset=20", "")
+	rels := ""
+	for _, l := range m["link"].([]any) {
+		rels += l.(map[string]any)["relation"].(string) + " "
+	}
+	if rels != "self first next previous " {
+		t.Errorf("links %q", rels)
+	}
+	m = c.must(400, "GET", "fhir/R4/ProjectMembership?_offset=10001", "")
+	if got := issueText(m); got != "Search offset exceeds maximum (got 10001, max 10000)" {
+		t.Errorf("%q", got)
+	}
+	m = c.must(200, "GET", "fhir/R4/ProjectMembership?_count=0&_total=accurate", "")
+	if m["total"] != float64(49) || m["entry"] != nil || len(m["link"].([]any)) != 1 {
+		t.Errorf("count 0: %v", m)
+	}
+}
+
+func TestMembershipSearchParams(t *testing.T) {
+	c := newTC(t, medplumtest.WithMembers(2))
+	sd := c.srv.Seed
+	count := func(q string) int {
+		t.Helper()
+		m := c.must(200, "GET", "fhir/R4/ProjectMembership?_total=accurate&"+q, "")
+		return int(m["total"].(float64))
+	}
+	cases := map[string]int{
+		"profile-type=Patient":                           1,
+		"profile-type=Patient,Practitioner":              4,
+		"profile-type:not=ClientApplication,Bot":         4,
+		"profile-type=ClientApplication":                 1,
+		"admin=true":                                     2,
+		"admin:not=true":                                 4,
+		"user=" + sd.Homer.User:                          1,
+		"profile=" + sd.Homer.Profile:                    1,
+		"project=Project/" + sd.ProjectID:                6,
+		"_id=" + sd.Bot.MembershipID:                     1,
+		"active=false":                                   0,
+		"access-policy:missing=true":                     6,
+		"profile-type=Patient&profile-type=Practitioner": 0,
+	}
+	for q, want := range cases {
+		if got := count(q); got != want {
+			t.Errorf("%s: %d, want %d", q, got, want)
+		}
+	}
+	m := c.must(400, "GET", "fhir/R4/ProjectMembership?profile-kind=Patient", "")
+	if issueText(m) != "Unknown search parameter: profile-kind" {
+		t.Errorf("%v", m)
+	}
+	m = c.must(200, "GET", "fhir/R4/User?email=HOMER@example.com&_total=accurate", "")
+	if m["total"] != float64(1) {
+		t.Errorf("User?email: %v", m)
+	}
+	m = c.must(200, "GET", "fhir/R4/ClientApplication?name=sandbox&_total=accurate", "")
+	if m["total"] != float64(1) {
+		t.Errorf("ClientApplication?name: %v", m)
+	}
+}
+
+func TestFHIRCrudAndExtendedMeta(t *testing.T) {
+	c := newTC(t)
+	resp := c.resp("POST", "fhir/R4/Patient", map[string]string{
+		"Authorization": "Bearer " + c.tok, "Content-Type": "application/fhir+json", "X-Medplum": "extended",
+	}, `{"resourceType":"Patient","name":[{"family":"Flanders"}]}`)
+	var p map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	id, _ := p["id"].(string)
+	if resp.StatusCode != 201 || resp.Header.Get("Location") != c.srv.URL+"fhir/R4/Patient/"+id || !strings.HasPrefix(resp.Header.Get("ETag"), `W/"`) {
+		t.Fatalf("create: %d %v %v", resp.StatusCode, resp.Header, p)
+	}
+	meta := p["meta"].(map[string]any)
+	if meta["project"] != c.srv.Seed.ProjectID || meta["author"].(map[string]any)["reference"] != "ClientApplication/"+c.srv.Seed.Client.ID {
+		t.Errorf("extended meta: %v", meta)
+	}
+	got := c.must(200, "GET", "fhir/R4/Patient/"+id, "")
+	if m := got["meta"].(map[string]any); m["project"] != nil || m["author"] != nil || m["versionId"] != meta["versionId"] {
+		t.Errorf("plain meta: %v", m)
+	}
+	got["active"] = true
+	b, _ := json.Marshal(got)
+	upd := c.must(200, "PUT", "fhir/R4/Patient/"+id, string(b))
+	if upd["active"] != true || upd["meta"].(map[string]any)["versionId"] == meta["versionId"] {
+		t.Errorf("update: %v", upd)
+	}
+	same := c.must(200, "PUT", "fhir/R4/Patient/"+id, string(b))
+	if same["meta"].(map[string]any)["versionId"] != upd["meta"].(map[string]any)["versionId"] {
+		t.Error("an unchanged PUT made a new version")
+	}
+	c.must(400, "PUT", "fhir/R4/Patient/other", string(b))
+	patched := c.must(200, "PATCH", "fhir/R4/Patient/"+id, `[{"op":"add","path":"/gender","value":"male"},{"op":"test","path":"/active","value":true}]`)
+	if patched["gender"] != "male" {
+		t.Errorf("patch: %v", patched)
+	}
+	m := c.must(400, "PATCH", "fhir/R4/Patient/"+id, `[{"op":"test","path":"/gender","value":"female"}]`)
+	if issueText(m) != "Test failed: male != female" {
+		t.Errorf("%v", m)
+	}
+	c.must(200, "DELETE", "fhir/R4/Patient/"+id, "")
+	c.must(410, "GET", "fhir/R4/Patient/"+id, "")
+	c.must(410, "DELETE", "fhir/R4/Patient/"+id, "")
+}
+
+func TestProjectAdminRules(t *testing.T) {
+	c := newTC(t)
+	sd := c.srv.Seed
+	// Readonly project/user are restored silently on a FHIR PUT.
+	m := c.must(200, "GET", "fhir/R4/ProjectMembership/"+sd.Homer.MembershipID, "")
+	m["user"] = map[string]any{"reference": "User/someone-else"}
+	m["admin"] = true
+	b, _ := json.Marshal(m)
+	got := c.must(200, "PUT", "fhir/R4/ProjectMembership/"+sd.Homer.MembershipID, string(b))
+	if got["user"].(map[string]any)["reference"] != sd.Homer.User || got["admin"] != true {
+		t.Errorf("PUT: %v", got)
+	}
+	// Only super admins create projects.
+	c.must(403, "POST", "fhir/R4/Project", `{"resourceType":"Project","name":"Nope"}`)
+	sa := &tc{t: t, srv: c.srv}
+	sa.tok = sa.token(sd.SuperAdminClient.ID, sd.SuperAdminClient.Secret)
+	p := sa.must(201, "POST", "fhir/R4/Project", `{"resourceType":"Project","name":"ProjectName","strictMode":true}`)
+	if c.srv.Resource("Project", p["id"].(string))["name"] != "ProjectName" {
+		t.Error("project not stored")
+	}
+	// A non-admin cannot read memberships.
+	homer := &tc{t: t, srv: c.srv, tok: c.srv.IssueToken(sd.Homer.MembershipID)}
+	homer.tok = c.srv.IssueToken(sd.Bot.MembershipID)
+	homer.must(403, "GET", "fhir/R4/ProjectMembership", "")
+	homer.must(403, "GET", "admin/projects/"+sd.ProjectID, "")
+	// Another project's resources are invisible.
+	c.must(404, "GET", "fhir/R4/Project/"+p["id"].(string), "")
+}
+
+func TestAdminMembers(t *testing.T) {
+	c := newTC(t)
+	sd := c.srv.Seed
+	base := "admin/projects/" + sd.ProjectID + "/members/"
+	// Owner cannot be removed.
+	m := c.must(400, "DELETE", base+sd.Admin.MembershipID, "")
+	if issueText(m) != "Cannot delete the owner of the project" {
+		t.Errorf("%v", m)
+	}
+	// Removing Homer deletes his project-scoped User too.
+	c.must(200, "DELETE", base+sd.Homer.MembershipID, "")
+	if !c.srv.Deleted("User", strings.TrimPrefix(sd.Homer.User, "User/")) {
+		t.Error("project-scoped user kept after its last membership")
+	}
+	c.must(410, "DELETE", base+sd.Homer.MembershipID, "")
+	// Reconcile the default policy with the admin flag.
+	pract := c.srv.Create(sd.ProjectID, map[string]any{"resourceType": "AccessPolicy", "name": "Practitioner default"})
+	adm := c.srv.Create(sd.ProjectID, map[string]any{"resourceType": "AccessPolicy", "name": "Admin default"})
+	proj := c.srv.Resource("Project", sd.ProjectID)
+	proj["defaultAccessPolicies"] = []any{
+		map[string]any{"profileType": "Practitioner", "accessPolicy": map[string]any{"reference": "AccessPolicy/" + pract["id"].(string)}},
+		map[string]any{"profileType": "Admin", "accessPolicy": map[string]any{"reference": "AccessPolicy/" + adm["id"].(string)}},
+	}
+	c.srv.Update(proj)
+	_, inv := c.invite(`{"resourceType":"Practitioner","firstName":"Ned","lastName":"Flanders","email":"ned@example.com","sendEmail":false}`)
+	if inv["accessPolicy"].(map[string]any)["reference"] != "AccessPolicy/"+pract["id"].(string) {
+		t.Fatalf("default policy: %v", inv)
+	}
+	mid := inv["id"].(string)
+	got := c.must(200, "GET", base+mid, "")
+	got["admin"] = true
+	b, _ := json.Marshal(got)
+	got = c.must(200, "POST", base+mid, string(b))
+	if got["accessPolicy"].(map[string]any)["reference"] != "AccessPolicy/"+adm["id"].(string) {
+		t.Errorf("promotion kept the Practitioner default: %v", got)
+	}
+}
+
+func TestInviteContract(t *testing.T) {
+	c := newTC(t)
+	sd := c.srv.Seed
+	// Homer is already a member.
+	status, m := c.invite(`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"HOMER@example.com","sendEmail":false}`)
+	if status != 409 || issueText(m) != "User is already a member of this project" {
+		t.Fatalf("%d %v", status, m)
+	}
+	// upsert updates the existing membership.
+	status, m = c.invite(`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"upsert":true,"membership":{"admin":true}}`)
+	if status != 200 || m["id"] != sd.Homer.MembershipID || m["admin"] != true {
+		t.Fatalf("upsert: %d %v", status, m)
+	}
+	// A RelatedPerson needs a patient, which must exist.
+	status, m = c.invite(`{"resourceType":"RelatedPerson","firstName":"Abe","lastName":"Simpson","email":"abe@example.com","sendEmail":false}`)
+	if status != 400 || issueText(m) != "Patient is required to create a RelatedPerson" {
+		t.Errorf("%d %v", status, m)
+	}
+	status, m = c.invite(`{"resourceType":"RelatedPerson","firstName":"Abe","lastName":"Simpson","email":"abe@example.com","sendEmail":false,"patient":{"reference":"Patient/nope"}}`)
+	if status != 400 || issueText(m) != "Patient Patient/nope does not exist" {
+		t.Errorf("%d %v", status, m)
+	}
+	status, m = c.invite(`{"resourceType":"RelatedPerson","firstName":"Abe","lastName":"Simpson","email":"abe@example.com","sendEmail":false,"patient":{"reference":"` + sd.Homer.Profile + `"}}`)
+	if status != 200 {
+		t.Errorf("%d %v", status, m)
+	}
+	// Access policies must exist.
+	status, m = c.invite(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"ab@example.com","sendEmail":false,"membership":{"access":[{"policy":{"reference":"AccessPolicy/123"}}]}}`)
+	if status != 400 || issueText(m) != "Access policy AccessPolicy/123 does not exist" {
+		t.Errorf("%d %v", status, m)
+	}
+	if c.srv.MembershipByEmail(sd.ProjectID, "ab@example.com") != nil {
+		t.Error("a refused invite left a membership")
+	}
+	// Patients are project-scoped, Practitioners server-scoped by default.
+	c.invite(`{"resourceType":"Practitioner","firstName":"Moe","lastName":"Szyslak","email":"moe@example.com","sendEmail":false}`)
+	users := c.srv.Resources("User", "")
+	for _, u := range users {
+		if u["email"] == "moe@example.com" && u["project"] != nil {
+			t.Error("Practitioner user is project-scoped")
+		}
+	}
+	// forceNewMembership creates a second membership.
+	status, _ = c.invite(`{"resourceType":"Practitioner","firstName":"Moe","lastName":"Szyslak","email":"moe@example.com","sendEmail":false,"forceNewMembership":true}`)
+	if status != 200 {
+		t.Errorf("forceNewMembership: %d", status)
+	}
+	// The string "false" is not false: the server tries to e-mail.
+	status, m = c.invite(`{"resourceType":"Patient","firstName":"Maggie","lastName":"Simpson","email":"maggie@example.com","sendEmail":"false"}`)
+	if status != 200 || m["resourceType"] != "OperationOutcome" || c.srv.MembershipByEmail(sd.ProjectID, "maggie@example.com") == nil {
+		t.Errorf("sendEmail \"false\": %d %v", status, m)
+	}
+}
+
+func TestInviteWithMailer(t *testing.T) {
+	c := newTC(t, medplumtest.WithMailer())
+	status, m := c.invite(`{"resourceType":"Practitioner","firstName":"Carl","lastName":"Carlson","email":"carl@example.com"}`)
+	if status != 200 || m["resourceType"] != "ProjectMembership" {
+		t.Fatalf("%d %v", status, m)
+	}
+	mails := c.srv.SentEmails()
+	if len(mails) != 1 || mails[0].To != "carl@example.com" || mails[0].Subject != "Welcome to Medplum" {
+		t.Errorf("%+v", mails)
+	}
+}
+
+func TestExpressNotFound(t *testing.T) {
+	c := newTC(t)
+	status, body := c.raw("GET", "nowhere/at%20all?x=1", nil, "")
+	want := "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot GET /nowhere/at%20all</pre>\n</body>\n</html>\n"
+	if status != 404 || string(body) != want {
+		t.Errorf("%d %q", status, body)
+	}
+	// Unauthenticated requests under an authenticated mount get 401 first.
+	status, _ = c.raw("PATCH", "admin/projects/x/members/y", nil, "")
+	if status != 401 {
+		t.Errorf("PATCH without a token: %d", status)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	c := newTC(t)
+	c.srv.FailNext(2, 503, "GET", "/fhir/R4/*")
+	for range 2 {
+		if status, body := c.raw("GET", "fhir/R4/Patient", map[string]string{"Authorization": "Bearer " + c.tok}, ""); status != 503 || !strings.Contains(string(body), "503 Service Unavailable") {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	c.must(200, "GET", "fhir/R4/Patient", "")
+
+	c.srv.ConflictNext(1, "POST", "/admin/projects/*/invite")
+	status, m := c.invite(`{"resourceType":"Practitioner","firstName":"Lenny","lastName":"Leonard","email":"lenny@example.com","sendEmail":false}`)
+	coding := m["issue"].([]any)[0].(map[string]any)["details"].(map[string]any)["coding"]
+	if status != 409 || fmt.Sprint(coding) != "[map[code:40001]]" {
+		t.Fatalf("%d %v", status, m)
+	}
+
+	c.srv.Inject(medplumtest.Fault{Status: 429, RetryAfter: 2 * time.Second})
+	resp := c.resp("GET", "fhir/R4/Patient", map[string]string{"Authorization": "Bearer " + c.tok}, "")
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("RateLimit") != `"requests";r=0;t=2` {
+		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("RateLimit"))
+	}
+
+	c.srv.FailNext(1, 500, "", "")
+	if status, body := c.raw("GET", "fhir/R4/Patient", nil, ""); status != 500 || string(body) != `{"msg":"Internal Server Error"}` {
+		t.Fatalf("%d %s", status, body)
+	}
+}
+
+func TestDroppedConnections(t *testing.T) {
+	c := newTC(t)
+	inv := `{"resourceType":"Practitioner","firstName":"Otto","lastName":"Mann","email":"otto@example.com","sendEmail":false}`
+	do := func() error {
+		req, _ := http.NewRequest("POST", c.srv.URL+"admin/projects/"+c.srv.Seed.ProjectID+"/invite", strings.NewReader(inv))
+		req.Header.Set("Authorization", "Bearer "+c.tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, err = io.ReadAll(resp.Body)
+		return err
+	}
+	c.srv.DropNext(1, medplumtest.DropBeforeHandling, "POST", "")
+	if err := do(); err == nil {
+		t.Fatal("DropBeforeHandling: no error")
+	}
+	if c.srv.MembershipByEmail(c.srv.Seed.ProjectID, "otto@example.com") != nil {
+		t.Fatal("DropBeforeHandling: the invite took effect")
+	}
+	c.srv.DropNext(1, medplumtest.DropMidResponse, "POST", "")
+	if err := do(); err == nil || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("DropMidResponse: %v", err)
+	}
+	if c.srv.MembershipByEmail(c.srv.Seed.ProjectID, "otto@example.com") == nil {
+		t.Fatal("DropMidResponse: the invite did not take effect")
+	}
+	c.srv.DropNext(1, medplumtest.DropAfterHandling, "GET", "")
+	if _, err := http.Get(c.srv.URL + "healthcheck"); err == nil {
+		t.Fatal("DropAfterHandling: no error")
+	}
+}
+
+func TestRateLimitAndRequestLog(t *testing.T) {
+	c := newTC(t)
+	c.srv.SetRateLimit(medplumtest.RateLimitDefault, 2, time.Minute)
+	c.srv.ResetRequests()
+	h := map[string]string{"Authorization": "Bearer " + c.tok}
+	for i, want := range []int{200, 200, 429} {
+		resp := c.resp("GET", "fhir/R4/Patient?name=x", h, "")
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+		if i == 2 && !strings.HasPrefix(resp.Header.Get("RateLimit"), `"requests";r=0;t=`) {
+			t.Errorf("RateLimit %q", resp.Header.Get("RateLimit"))
+		}
+	}
+	reqs := c.srv.Requests()
+	if len(reqs) != 3 || reqs[0].Method != "GET" || reqs[0].Path != "/fhir/R4/Patient" || reqs[0].RawQuery != "name=x" ||
+		reqs[0].Header.Get("Authorization") != "Bearer "+c.tok {
+		t.Errorf("log: %+v", reqs)
+	}
+	c.srv.ResetRequests()
+	if len(c.srv.Requests()) != 0 {
+		t.Error("ResetRequests")
+	}
+}
+
+func TestSettingsSecretsSites(t *testing.T) {
+	c := newTC(t)
+	base := "admin/projects/" + c.srv.Seed.ProjectID
+	c.must(200, "POST", base+"/settings", `[{"name":"a","valueString":"1"},{"name":"b","valueBoolean":true}]`)
+	c.must(200, "POST", base+"/secrets", `[{"name":"s","valueString":"x"}]`)
+	p := c.must(200, "GET", base, "")["project"].(map[string]any)
+	if len(p["setting"].([]any)) != 2 || len(p["secret"].([]any)) != 1 {
+		t.Errorf("%v", p)
+	}
+	m := c.must(400, "POST", base+"/sites", `{"name":"not an array"}`)
+	if issueText(m) != "Invalid JSON type: expected array, but got object" {
+		t.Errorf("%v", m)
+	}
+	cl := c.must(201, "POST", base+"/client", `{"name":"CI"}`)
+	if len(cl["secret"].(string)) != 32 || c.srv.Count("ProjectMembership", c.srv.Seed.ProjectID) != 5 {
+		t.Errorf("client: %v", cl)
+	}
+	c.must(201, "POST", base+"/bot", `{"name":"Robot"}`)
+}

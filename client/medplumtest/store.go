@@ -1,0 +1,257 @@
+package medplumtest
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+)
+
+// record is the current version of one resource. Deleted resources stay as
+// tombstones so that a second read or delete answers 410 Gone.
+type record struct {
+	typ, id string
+	res     client.Resource // the stored resource, meta included; never handed out
+	project string          // meta.project
+	updated time.Time       // meta.lastUpdated, millisecond precision
+	seq     uint64          // write sequence: orders records with equal timestamps
+	deleted bool
+}
+
+// store holds every resource of every project. Callers hold Server.mu.
+type store struct {
+	byType map[string]map[string]*record
+	order  map[string][]*record // creation order per type (default search order)
+	index  map[string]map[string]*record
+	seq    uint64
+}
+
+func newStore() *store {
+	return &store{
+		byType: map[string]map[string]*record{},
+		order:  map[string][]*record{},
+		index:  map[string]map[string]*record{},
+	}
+}
+
+// get returns the record (possibly a tombstone) or nil.
+func (st *store) get(typ, id string) *record {
+	return st.byType[typ][id]
+}
+
+// live returns the record if it exists and is not deleted.
+func (st *store) live(typ, id string) *record {
+	if r := st.get(typ, id); r != nil && !r.deleted {
+		return r
+	}
+	return nil
+}
+
+// liveRef resolves "Type/id".
+func (st *store) liveRef(ref string) *record {
+	typ, id, ok := client.SplitReference(ref)
+	if !ok {
+		return nil
+	}
+	return st.live(typ, id)
+}
+
+// write stores res as a new version of its resource (creating it when the id
+// is new or empty) and returns the record. meta.versionId, lastUpdated,
+// project, author and compartment are set here; other meta fields are kept.
+func (st *store) write(res client.Resource, project string, author *client.Reference, now time.Time) *record {
+	res = deepCopy(res)
+	typ := res.ResourceType()
+	id := res.ID()
+	if id == "" {
+		id = newID()
+		res["id"] = id
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	meta, _ := res["meta"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	meta["versionId"] = newID()
+	meta["lastUpdated"] = formatInstant(now)
+	if author != nil {
+		meta["author"] = refMap(*author)
+	}
+	delete(meta, "compartment")
+	if project != "" {
+		meta["project"] = project
+		meta["compartment"] = []any{map[string]any{"reference": "Project/" + project}}
+	} else {
+		delete(meta, "project")
+	}
+	res["meta"] = meta
+
+	st.seq++
+	rec := st.get(typ, id)
+	if rec == nil {
+		rec = &record{typ: typ, id: id}
+		if st.byType[typ] == nil {
+			st.byType[typ] = map[string]*record{}
+		}
+		st.byType[typ][id] = rec
+		st.order[typ] = append(st.order[typ], rec)
+	} else {
+		st.unindex(rec)
+	}
+	rec.res, rec.project, rec.updated, rec.seq, rec.deleted = res, project, now, st.seq, false
+	st.reindex(rec)
+	return rec
+}
+
+// remove turns a record into a tombstone.
+func (st *store) remove(rec *record) {
+	st.unindex(rec)
+	rec.deleted = true
+	st.seq++
+	rec.seq = st.seq
+}
+
+// all returns the live records of a type in creation order.
+func (st *store) all(typ string) []*record {
+	src := st.order[typ]
+	out := make([]*record, 0, len(src))
+	for _, r := range src {
+		if !r.deleted {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Secondary indexes for the lookups an invite makes, so that bulk invites of
+// 100k users stay linear: User by e-mail, profiles by e-mail, memberships by
+// user.
+func indexKeys(rec *record) []string {
+	r := rec.res
+	switch rec.typ {
+	case "User":
+		if e := r.String("email"); e != "" {
+			return []string{"User|email|" + strings.ToLower(e)}
+		}
+	case "ProjectMembership":
+		if u := r.Ref("user"); u != "" {
+			return []string{"ProjectMembership|user|" + u}
+		}
+	case "Patient", "Practitioner", "RelatedPerson":
+		var keys []string
+		for _, e := range telecomEmails(r) {
+			keys = append(keys, rec.typ+"|email|"+rec.project+"|"+strings.ToLower(e))
+		}
+		return keys
+	}
+	return nil
+}
+
+func (st *store) reindex(rec *record) {
+	for _, k := range indexKeys(rec) {
+		if st.index[k] == nil {
+			st.index[k] = map[string]*record{}
+		}
+		st.index[k][rec.typ+"/"+rec.id] = rec
+	}
+}
+
+func (st *store) unindex(rec *record) {
+	for _, k := range indexKeys(rec) {
+		delete(st.index[k], rec.typ+"/"+rec.id)
+		if len(st.index[k]) == 0 {
+			delete(st.index, k)
+		}
+	}
+}
+
+// lookup returns the live records under an index key, oldest first.
+func (st *store) lookup(key string) []*record {
+	m := st.index[key]
+	out := make([]*record, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	sortRecords(out, false)
+	return out
+}
+
+func telecomEmails(r client.Resource) []string {
+	var out []string
+	tel, _ := r["telecom"].([]any)
+	for _, t := range tel {
+		m, _ := t.(map[string]any)
+		if m["system"] == "email" {
+			if v, ok := m["value"].(string); ok {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+func formatInstant(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func refMap(r client.Reference) map[string]any {
+	m := map[string]any{"reference": r.Reference}
+	if r.Display != "" {
+		m["display"] = r.Display
+	}
+	return m
+}
+
+// deepCopy copies a decoded JSON value.
+func deepCopy[T any](v T) T {
+	return any(copyValue(any(v))).(T)
+}
+
+func copyValue(v any) any {
+	switch t := v.(type) {
+	case client.Resource:
+		if t == nil {
+			return t
+		}
+		m := make(client.Resource, len(t))
+		for k, x := range t {
+			m[k] = copyValue(x)
+		}
+		return m
+	case map[string]any:
+		if t == nil {
+			return t
+		}
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = copyValue(x)
+		}
+		return m
+	case []any:
+		if t == nil {
+			return t
+		}
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = copyValue(x)
+		}
+		return s
+	default:
+		return v
+	}
+}
+
+// toResource converts any JSON-shaped Go value (struct, map) to a Resource.
+func toResource(v any) client.Resource {
+	r, err := client.DecodeResource(marshal(v))
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// jsonEqual compares two decoded JSON values.
+func jsonEqual(a, b any) bool {
+	ab, _ := json.Marshal(a)
+	bb, _ := json.Marshal(b)
+	return string(ab) == string(bb)
+}

@@ -1,0 +1,168 @@
+// Command medplum-sandbox runs the in-memory Medplum server of
+// client/medplumtest on a loopback port: a demo server and the target of the
+// official-CLI conformance tests. Everything lives in memory and is lost
+// when it stops.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "medplum-sandbox: %v\n", err)
+		os.Exit(2)
+	}
+}
+
+type options struct {
+	addr         string
+	clientID     string
+	clientSecret string
+	members      int
+	inviteCost   string
+	conflictRate float64
+	printEnv     bool
+	readyFile    string
+	mailer       bool
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("medplum-sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address to listen on")
+	fs.StringVar(&o.clientID, "client-id", "", "id of the seeded project-admin ClientApplication (random if empty)")
+	fs.StringVar(&o.clientSecret, "client-secret", "", "its secret (random if empty)")
+	fs.IntVar(&o.members, "members", 0, "number of generated members to add to the project")
+	fs.StringVar(&o.inviteCost, "invite-cost", "realistic", `server-side cost of an invite: "realistic", "0", or PARALLEL,SERIAL durations like 60ms,40ms`)
+	fs.Float64Var(&o.conflictRate, "conflict-rate", 0.08, "q of the invite conflict model (0 disables 409 serialization conflicts)")
+	fs.BoolVar(&o.printEnv, "print-env", false, "print export lines for MEDPLUM_* variables instead of the banner")
+	fs.StringVar(&o.readyFile, "ready-file", "", "write the base URL to this file once listening")
+	fs.BoolVar(&o.mailer, "mailer", false, "accept invite e-mails (recorded, never sent) instead of failing like a server without SES")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	parallel, serial, err := parseInviteCost(o.inviteCost)
+	if err != nil {
+		return err
+	}
+	opts := []medplumtest.Option{
+		medplumtest.WithClient(o.clientID, o.clientSecret),
+		medplumtest.WithMembers(o.members),
+		medplumtest.WithInviteCost(parallel, serial),
+		medplumtest.WithConflictRate(o.conflictRate),
+	}
+	if o.mailer {
+		opts = append(opts, medplumtest.WithMailer())
+	}
+	srv := medplumtest.New(opts...)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv.Start(ln)
+	printStart(stdout, srv, o.printEnv)
+	if o.readyFile != "" {
+		if err := writeFileAtomic(o.readyFile, srv.URL+"\n"); err != nil {
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdown)
+	if !o.printEnv {
+		fmt.Fprintln(stdout, "medplum-sandbox: stopped")
+	}
+	return err
+}
+
+func parseInviteCost(s string) (parallel, serial time.Duration, err error) {
+	switch s {
+	case "realistic":
+		return medplumtest.RealisticInviteParallel, medplumtest.RealisticInviteSerial, nil
+	case "0", "none":
+		return 0, 0, nil
+	}
+	p, q, ok := strings.Cut(s, ",")
+	if !ok {
+		return 0, 0, fmt.Errorf("--invite-cost %q: want realistic, 0, or PARALLEL,SERIAL (e.g. 60ms,40ms)", s)
+	}
+	if parallel, err = time.ParseDuration(p); err == nil {
+		serial, err = time.ParseDuration(q)
+	}
+	if err != nil || parallel < 0 || serial < 0 {
+		return 0, 0, fmt.Errorf("--invite-cost %q: want realistic, 0, or PARALLEL,SERIAL (e.g. 60ms,40ms)", s)
+	}
+	return parallel, serial, nil
+}
+
+// printStart prints the connection details. It is a sandbox: the secrets are
+// printed on purpose.
+func printStart(w io.Writer, srv *medplumtest.Server, env bool) {
+	sd := srv.Seed
+	if env {
+		fmt.Fprintf(w, "export MEDPLUM_BASE_URL=%s\n", srv.URL)
+		fmt.Fprintf(w, "export MEDPLUM_CLIENT_ID=%s\n", sd.Client.ID)
+		fmt.Fprintf(w, "export MEDPLUM_CLIENT_SECRET=%s\n", sd.Client.Secret)
+		fmt.Fprintf(w, "export MEDPLUM_PROJECT_ID=%s\n", sd.ProjectID)
+		fmt.Fprintf(w, "export MEDPLUM_SANDBOX_SUPER_CLIENT_ID=%s\n", sd.SuperAdminClient.ID)
+		fmt.Fprintf(w, "export MEDPLUM_SANDBOX_SUPER_CLIENT_SECRET=%s\n", sd.SuperAdminClient.Secret)
+		fmt.Fprintf(w, "export MEDPLUM_SANDBOX_ADMIN_EMAIL=%s\n", sd.AdminEmail)
+		fmt.Fprintf(w, "export MEDPLUM_SANDBOX_ADMIN_PASSWORD=%s\n", sd.AdminPassword)
+		return
+	}
+	fmt.Fprintf(w, "medplum-sandbox: in-memory Medplum server listening (Ctrl-C to stop)\n")
+	fmt.Fprintf(w, "  base URL:             %s\n", srv.URL)
+	fmt.Fprintf(w, "  project:              %s (%s)\n", sd.ProjectName, sd.ProjectID)
+	fmt.Fprintf(w, "  client id:            %s\n", sd.Client.ID)
+	fmt.Fprintf(w, "  client secret:        %s\n", sd.Client.Secret)
+	fmt.Fprintf(w, "  super admin client:   %s / %s\n", sd.SuperAdminClient.ID, sd.SuperAdminClient.Secret)
+	fmt.Fprintf(w, "  admin user:           %s / %s\n", sd.AdminEmail, sd.AdminPassword)
+}
+
+func writeFileAtomic(name, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".ready-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}
