@@ -53,11 +53,20 @@ type Resume struct {
 	// Done holds rows that need nothing more (created, exists, updated).
 	Done map[int]Entry
 	// InFlight holds rows whose request may have reached the server but
-	// whose outcome was not recorded, with the time the first request
-	// was about to be sent. They must be looked up before being re-sent.
-	InFlight map[int]time.Time
+	// whose outcome was not recorded. They must be looked up before being
+	// sent again.
+	InFlight map[int]InFlight
 	// Failed counts rows that failed for sure; they are tried again.
 	Failed int
+}
+
+// InFlight is a row whose outcome an earlier run did not record.
+type InFlight struct {
+	// At is when its first request was about to be sent.
+	At time.Time
+	// Upsert says the last request was the --upsert resend for a user
+	// who was already a member (it is safe to send again).
+	Upsert bool
 }
 
 // record is one line of the journal file.
@@ -66,8 +75,9 @@ type record struct {
 	Version     int    `json:"version,omitempty"`
 	*JournalKey        // header line only
 	Line        int    `json:"line,omitempty"`
-	State       string `json:"state,omitempty"` // "started" or a Status
-	At          int64  `json:"at,omitempty"`    // unix milliseconds
+	State       string `json:"state,omitempty"`  // "started" or a Status
+	At          int64  `json:"at,omitempty"`     // unix milliseconds
+	Upsert      bool   `json:"upsert,omitempty"` // a started record of the --upsert resend
 	Membership  string `json:"membership,omitempty"`
 	Error       string `json:"error,omitempty"`
 	// Uncertain marks a failure after which the server may still have
@@ -156,7 +166,7 @@ func OpenJournal(path string, key JournalKey) (*Journal, *Resume, error) {
 // loadJournal reads the records and returns the state and the length of the
 // well-formed prefix of the file.
 func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error) {
-	res := &Resume{Done: map[int]Entry{}, InFlight: map[int]time.Time{}}
+	res := &Resume{Done: map[int]Entry{}, InFlight: map[int]InFlight{}}
 	failed := map[int]bool{}
 	br := bufio.NewReaderSize(f, 64<<10)
 	var good int64
@@ -190,9 +200,12 @@ func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error
 		}
 		switch st := Status(rec.State); {
 		case rec.State == stateStarted:
-			if _, open := res.InFlight[rec.Line]; !open {
-				res.InFlight[rec.Line] = time.UnixMilli(rec.At)
+			f, open := res.InFlight[rec.Line]
+			if !open {
+				f.At = time.UnixMilli(rec.At)
 			}
+			f.Upsert = rec.Upsert
+			res.InFlight[rec.Line] = f
 			delete(failed, rec.Line)
 		case st.Done():
 			res.Done[rec.Line] = Entry{Status: st, Membership: rec.Membership, Error: rec.Error}
@@ -226,11 +239,12 @@ func compareKey(path string, have, want JournalKey) error {
 // Path is where the journal lives.
 func (j *Journal) Path() string { return j.path }
 
-// Start records that the request for a row is about to be sent and returns
-// the recorded time. The record is on disk when Start returns.
-func (j *Journal) Start(line int) (time.Time, error) {
+// Start records that a request for a row is about to be sent and returns
+// the recorded time. upsert marks the --upsert resend. The record is on disk
+// when Start returns.
+func (j *Journal) Start(line int, upsert bool) (time.Time, error) {
 	now := time.Now()
-	return now, j.write(record{Line: line, State: stateStarted, At: now.UnixMilli()})
+	return now, j.write(record{Line: line, State: stateStarted, At: now.UnixMilli(), Upsert: upsert})
 }
 
 // Finish records a row's final state. uncertain marks a failure after which

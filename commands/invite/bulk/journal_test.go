@@ -26,13 +26,15 @@ func TestJournalResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := func(line int) { _, err := j.Start(line); must(err) }
+	start := func(line int) { _, err := j.Start(line, false); must(err) }
 	start(2)
 	must(j.Finish(2, Entry{Status: Created, Membership: "m2"}, false))
 	start(3) // in flight when the process died
 	start(4)
 	must(j.Finish(4, Entry{Status: Failed, Error: "Access policy x does not exist"}, false))
 	start(5)
+	_, err = j.Start(5, true) // the --upsert resend
+	must(err)
 	must(j.Finish(5, Entry{Status: Failed, Error: "connection reset"}, true))
 	start(6)
 	must(j.Finish(6, Entry{Status: Exists, Membership: "m6"}, false))
@@ -56,8 +58,8 @@ func TestJournalResume(t *testing.T) {
 			t.Errorf("line %d: %+v, want %+v", l, res.Done[l], e)
 		}
 	}
-	if len(res.InFlight) != 2 || res.InFlight[3].IsZero() || res.InFlight[5].IsZero() {
-		t.Errorf("in flight = %v, want lines 3 and 5", res.InFlight)
+	if len(res.InFlight) != 2 || res.InFlight[3].At.IsZero() || res.InFlight[3].Upsert || !res.InFlight[5].Upsert {
+		t.Errorf("in flight = %v, want line 3 (first request) and 5 (upsert resend)", res.InFlight)
 	}
 	if res.Failed != 1 {
 		t.Errorf("failed = %d, want 1 (line 4)", res.Failed)
@@ -94,7 +96,7 @@ func TestJournalTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Start(2)
+	j.Start(2, false)
 	j.Finish(2, Entry{Status: Created, Membership: "m2"}, false)
 	j.Close()
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -108,7 +110,7 @@ func TestJournalTornTail(t *testing.T) {
 	if len(res.Done) != 1 || len(res.InFlight) != 0 {
 		t.Fatalf("after torn tail: %+v", res)
 	}
-	j.Start(3)
+	j.Start(3, false)
 	j.Close()
 	j, res, err = OpenJournal(path, testKey)
 	if err != nil {
@@ -163,7 +165,7 @@ func TestJournalConcurrentWriters(t *testing.T) {
 	for i := range 200 {
 		wg.Go(func() {
 			line := i + 2
-			if _, err := j.Start(line); err != nil {
+			if _, err := j.Start(line, false); err != nil {
 				t.Error(err)
 			}
 			if err := j.Finish(line, Entry{Status: Created, Membership: "m"}, false); err != nil {
@@ -175,7 +177,7 @@ func TestJournalConcurrentWriters(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Start(1000); err == nil {
+	if _, err := j.Start(1000, false); err == nil {
 		t.Error("write after Close succeeded")
 	}
 	j, res, err := OpenJournal(path, testKey)
