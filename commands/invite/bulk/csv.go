@@ -323,7 +323,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	if role == "" {
 		role = rd.opts.DefaultRole
 	}
-	if r, ok := canonicalRole(role); ok {
+	if r, ok := CanonicalRole(role); ok {
 		req.ResourceType = r
 	} else {
 		bad(colRole, "unknown role %q (want Patient, Practitioner or RelatedPerson)", role)
@@ -460,7 +460,9 @@ func (rd *Reader) checkDuplicate(req client.InviteRequest, line int) []Problem {
 	return probs
 }
 
-func canonicalRole(s string) (string, bool) {
+// CanonicalRole returns the role as the server spells it (Patient,
+// Practitioner, RelatedPerson) for any spelling of it.
+func CanonicalRole(s string) (string, bool) {
 	for _, r := range Roles {
 		if strings.EqualFold(s, r) {
 			return r, true

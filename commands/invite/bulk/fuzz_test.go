@@ -57,7 +57,7 @@ func FuzzReader(f *testing.F) {
 func checkValidRequest(t *testing.T, row Row) {
 	t.Helper()
 	r := row.Request
-	if _, ok := canonicalRole(r.ResourceType); !ok || r.ResourceType == "" {
+	if _, ok := CanonicalRole(r.ResourceType); !ok || r.ResourceType == "" {
 		t.Fatalf("line %d: role %q", row.Line, r.ResourceType)
 	}
 	if r.FirstName == "" || r.LastName == "" || r.FirstName != strings.TrimSpace(r.FirstName) {
