@@ -4,10 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
@@ -18,7 +22,7 @@ func reportError(w io.Writer, cmd *cobra.Command, err error) int {
 	if cmdutil.IsSilent(err) {
 		return code
 	}
-	fmt.Fprintf(w, "medplum: %s\n", strings.TrimRight(err.Error(), "\n"))
+	fmt.Fprintf(w, "medplum: %s\n", strings.TrimRight(message(err), "\n"))
 	if h := hint(cmd, err); h != "" {
 		fmt.Fprintln(w, h)
 	}
@@ -33,8 +37,26 @@ func exitCode(err error) int {
 		return coder.ExitCode()
 	case isUnknownCommand(err):
 		return cmdutil.ExitUsage
+	case errors.Is(err, auth.ErrNotSignedIn), errors.Is(err, auth.ErrCredentialsRejected):
+		return cmdutil.ExitAuth
+	}
+	switch client.StatusOf(err) {
+	case 401:
+		return cmdutil.ExitAuth
+	case 403:
+		return cmdutil.ExitForbidden
 	}
 	return cmdutil.ExitFailure
+}
+
+// message is the text after "medplum: ". A transport failure names the
+// method and the (redacted) URL instead of Go's quoted form.
+func message(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && client.AsError(err) == nil && ue.Err != nil {
+		return fmt.Sprintf("%s %s: %v", strings.ToUpper(ue.Op), client.RedactURL(ue.URL), ue.Err)
+	}
+	return err.Error()
 }
 
 func hint(cmd *cobra.Command, err error) string {
@@ -49,6 +71,20 @@ func hint(cmd *cobra.Command, err error) string {
 			path = cmd.CommandPath()
 		}
 		return fmt.Sprintf("Run '%s --help' for usage.", path)
+	}
+	if errors.Is(err, auth.ErrNotSignedIn) || client.StatusOf(err) == 401 {
+		return "run: medplum login"
+	}
+	if errors.Is(err, auth.ErrCredentialsRejected) {
+		return "check the client id and secret (medplum profile describe)"
+	}
+	if e := client.AsError(err); e != nil && e.IsPartialSuccess() {
+		return fmt.Sprintf("the server answered %d, so the request may have taken effect despite the error", e.Status)
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if client.AsError(err) == nil && (errors.As(err, &oe) || errors.As(err, &ne)) {
+		return "check that the server is up and the base URL is right (medplum profile describe)"
 	}
 	return ""
 }

@@ -1,8 +1,11 @@
 package commands
 
 import (
+	"fmt"
 	"sync"
 
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -32,7 +35,55 @@ func NewFactory() *cmdutil.Factory {
 		}
 		return file.Resolve(name, f.Flags)
 	})
+	f.Settings = func() (auth.Settings, error) {
+		r, err := f.Resolved()
+		if err != nil {
+			return auth.Settings{}, err
+		}
+		return r.Settings(), nil
+	}
+	f.BareClient = lazy(func() (*client.Client, error) {
+		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		return newClient(f, s, nil)
+	})
+	f.Client = lazy(func() (*client.Client, error) {
+		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		// Token requests go through a client without credentials.
+		bare, err := f.BareClient()
+		if err != nil {
+			return nil, err
+		}
+		authn, err := auth.NewAuthenticator(s, bare)
+		if err != nil {
+			return nil, err
+		}
+		return newClient(f, s, authn)
+	})
 	return f
+}
+
+// newClient builds a client for s with the CLI's user agent and, with
+// --verbose, a redacted trace on stderr.
+func newClient(f *cmdutil.Factory, s auth.Settings, authn client.Authenticator) (*client.Client, error) {
+	opts := s.ClientOptions()
+	opts.Auth = authn
+	opts.UserAgent = "medplum-cli/" + f.AppVersion + " (Go)"
+	if f.Verbose() {
+		errOut := f.IOStreams.ErrOut
+		opts.Trace = func(line string) { fmt.Fprintln(errOut, line) }
+		opts.TraceBodies = true
+	}
+	c, err := client.New(opts)
+	if err != nil {
+		return nil, &config.Error{Msg: err.Error()}
+	}
+	return c, nil
 }
 
 // lazy returns a function that calls fn once and then returns its result.

@@ -9,6 +9,7 @@ import (
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/profile"
+	"github.com/medplumcli/medplum/commands/rest"
 	"github.com/medplumcli/medplum/commands/version"
 )
 
@@ -53,6 +54,9 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	pf.BoolP("verbose", "v", false, "trace requests and responses on stderr (secrets redacted)")
 	root.SetGlobalNormalizationFunc(config.NormalizeFlag)
 
+	for _, c := range rest.NewCmds(f) {
+		root.AddCommand(c)
+	}
 	root.AddCommand(version.NewCmdVersion(f))
 	root.AddCommand(profile.NewCmdProfile(f))
 	for _, t := range helpTopics() {

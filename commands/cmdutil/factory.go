@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"github.com/spf13/pflag"
 
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -24,6 +26,15 @@ type Factory struct {
 	// Resolved is the selected profile with every setting resolved
 	// (flag > environment > profile > default).
 	Resolved func() (*config.Resolved, error)
+	// Settings are the resolved settings as auth sees them.
+	Settings func() (auth.Settings, error)
+	// Client is a client for the selected profile that signs in with its
+	// credentials (auth.NewAuthenticator). Without usable credentials it
+	// returns an error wrapping auth.ErrNotSignedIn.
+	Client func() (*client.Client, error)
+	// BareClient is a client for the same server that sends no credentials
+	// (e.g. for --dry-run without credentials).
+	BareClient func() (*client.Client, error)
 }
 
 // Verbose reports whether -v/--verbose was passed.

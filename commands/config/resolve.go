@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/medplumcli/medplum/auth"
 )
 
 // Key is one connection setting: its name in a profile (and in viper), its
@@ -121,6 +123,22 @@ func (r *Resolved) Get(name string) string {
 		}
 	}
 	return ""
+}
+
+// Settings converts the resolved values into auth.Settings.
+func (r *Resolved) Settings() auth.Settings {
+	return auth.Settings{
+		Profile:      r.Profile,
+		BaseURL:      r.Get("base_url"),
+		FHIRPath:     r.Get("fhir_url_path"),
+		TokenURL:     r.Get("token_url"),
+		AuthorizeURL: r.Get("authorize_url"),
+		ClientID:     r.Get("client_id"),
+		ClientSecret: r.Get("client_secret"),
+		AccessToken:  r.Get("access_token"),
+		AuthType:     r.Get("auth_type"),
+		Scope:        r.Get("scope"),
+	}
 }
 
 // SelectProfile returns the profile this run uses, and checks that it exists.

@@ -1,0 +1,165 @@
+package rest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestCheckJSONPosition(t *testing.T) {
+	cases := map[string]string{
+		`{"a":}`:                 "x is not valid JSON: line 1, column 6: invalid character '}' looking for beginning of value",
+		"{\n  \"a\": 1,\n  ]\n}": "x is not valid JSON: line 3, column 3: invalid character ']' looking for beginning of object key string",
+		`{"a":1`:                 "x is not valid JSON: line 1, column 7: unexpected end of JSON input",
+		`{"a":1} x`:              "x is not valid JSON: line 1, column 9: invalid character 'x' after top-level value",
+		`{"é":"ü",}`:             "x is not valid JSON: line 1, column 10: invalid character '}' looking for beginning of object key string",
+		"   ":                    "x is empty: expected JSON",
+	}
+	for in, want := range cases {
+		err := checkJSON([]byte(in), "x")
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: got %v\nwant %s", in, err, want)
+		}
+	}
+	if err := checkJSON([]byte(` {"ok": [1, 2.50, 1e400]} `), "x"); err != nil {
+		t.Errorf("valid JSON rejected: %v", err)
+	}
+}
+
+func TestParsePatch(t *testing.T) {
+	bad := map[string]string{
+		`{"op":"replace"}`: `p is not a JSON Patch: expected an array of operations such as [{"op":"replace","path":"/active","value":false}]`,
+		`[]`:               "p is an empty JSON Patch: nothing to do",
+		`[{"op":"replace","path":"/admin"}]`:                 `p: operation 1: "replace" needs a "value"`,
+		`[{"op":"remove","path":"/a"},{"op":"frob","path":"/a"}]`: `p: operation 2: unknown op "frob" (use add, remove, replace, move, copy or test)`,
+		`[{"path":"/a"}]`:                          `p: operation 1: "op" is missing (add, remove, replace, move, copy or test)`,
+		`[{"op":"add","path":"admin","value":1}]`:  `p: operation 1: "path" must be a JSON Pointer starting with "/", got "admin"`,
+		`[{"op":"move","path":"/a"}]`:              `p: operation 1: "from" is missing`,
+		`[{"op":"remove"}]`:                        `p: operation 1: "path" is missing`,
+		`[1]`:                                      `p: operation 1: expected an object with op and path`,
+	}
+	for in, want := range bad {
+		_, err := parsePatch([]byte(in), "p")
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v\nwant %s", in, err, want)
+		}
+	}
+	if _, err := parsePatch([]byte(`[{"op":"replace","path":"/admin","value":true},{"op":"test","path":"/a","value":null}]`), "p"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestProtectedFields(t *testing.T) {
+	for _, in := range []string{
+		`[{"op":"replace","path":"/id","value":"x"}]`,
+		`[{"op":"replace","path":"/project/reference","value":"Project/x"}]`,
+		`[{"op":"move","from":"/user","path":"/extension"}]`,
+		`[{"op":"replace","path":"","value":{}}]`,
+		`[{"op":"remove","path":"/resourceType"}]`,
+	} {
+		p, err := parsePatch([]byte(in), "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkProtected(p, "p"); err == nil {
+			t.Errorf("%s accepted", in)
+		}
+	}
+	p, _ := parsePatch([]byte(`[{"op":"replace","path":"/admin","value":true},{"op":"add","path":"/userName","value":"x"}]`), "p")
+	if err := checkProtected(p, "p"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestApplyToMembershipKeepsOrderAndHTML(t *testing.T) {
+	p, _ := parsePatch([]byte(`[{"op":"replace","path":"/admin","value":true},{"op":"add","path":"/extension","value":[{"url":"x","valueString":"<b>&</b>"}]}]`), "p")
+	out, err := applyToMembership(p, []byte(`{"resourceType":"ProjectMembership","id":"m1","project":{"reference":"Project/p"},"user":{"reference":"User/u"},"admin":false,"n":1.50}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"resourceType":"ProjectMembership","id":"m1","project":{"reference":"Project/p"},"user":{"reference":"User/u"},"admin":true,"n":1.50,"extension":[{"url":"x","valueString":"<b>&</b>"}]}`
+	if string(out) != want {
+		t.Errorf("got  %s\nwant %s", out, want)
+	}
+	p, _ = parsePatch([]byte(`[{"op":"remove","path":"/identifier/-1"}]`), "p")
+	if _, err := applyToMembership(p, []byte(`{"resourceType":"ProjectMembership","identifier":[{"value":"a"}]}`)); err == nil {
+		t.Error("negative index accepted")
+	}
+}
+
+func TestAdminMembershipRoute(t *testing.T) {
+	base := "http://h/"
+	for u, want := range map[string]bool{
+		"http://h/admin/projects/p/members/m":   true,
+		"http://h/admin/projects/p/members/m/":  true,
+		"http://h/admin/projects/p/members":     false,
+		"http://h/admin/projects/p/members/m/x": false,
+		"http://h/fhir/R4/ProjectMembership/m":  false,
+		"http://o/admin/projects/p/members/m":   false,
+	} {
+		if _, got := adminMembership(u, base); got != want {
+			t.Errorf("%s: %v", u, got)
+		}
+	}
+}
+
+func TestToTransaction(t *testing.T) {
+	in := `{"resourceType":"Bundle","type":"searchset","entry":[
+	{"fullUrl":"http://h/fhir/R4/Observation/o1","resource":{"resourceType":"Observation","id":"o1","meta":{"versionId":"2","lastUpdated":"x","project":"p","author":{"reference":"Practitioner/a"},"compartment":[{"reference":"Patient/p1"}],"tag":[{"code":"t"}]},"subject":{"reference":"Patient/p1","display":"Homer"},"valueQuantity":{"value":1.50}}},
+	{"fullUrl":"http://h/fhir/R4/Patient/p1","resource":{"resourceType":"Patient","id":"p1","meta":{"versionId":"1"},"managingOrganization":{"reference":"Organization/unknown"}}},
+	{"fullUrl":"http://h/fhir/R4/Basic/noid","resource":{"resourceType":"Basic","code":{"text":"x"}}}]}`
+	doc, err := parseNode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ids := func() string { n++; return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+	got := string(toTransaction(doc, ids).bytes())
+	// Core's order: reverse post-order over the entries in their order, so
+	// the unrelated Basic comes first and Patient before its Observation.
+	want := `{"resourceType":"Bundle","type":"transaction","entry":[` +
+		`{"fullUrl":"http://h/fhir/R4/Basic/noid","request":{"method":"POST","url":"Basic"},"resource":{"resourceType":"Basic","code":{"text":"x"}}},` +
+		`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-000000000002","request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","managingOrganization":{"reference":"Organization/unknown"}}},` +
+		`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-000000000001","request":{"method":"POST","url":"Observation"},"resource":{"resourceType":"Observation","meta":{"tag":[{"code":"t"}]},"subject":{"reference":"urn:uuid:00000000-0000-4000-8000-000000000002","display":"Homer"},"valueQuantity":{"value":1.50}}}]}`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestToTransactionCycle(t *testing.T) {
+	in := `{"resourceType":"Bundle","entry":[
+	{"resource":{"resourceType":"A","id":"a","ref":{"reference":"B/b"}}},
+	{"resource":{"resourceType":"B","id":"b","ref":{"reference":"A/a"}}}]}`
+	doc, _ := parseNode([]byte(in))
+	n := 0
+	ids := func() string { n++; return fmt.Sprint(n) }
+	var tx struct {
+		Entry []struct {
+			FullURL string `json:"fullUrl"`
+			Request struct{ Method, URL string }
+		}
+	}
+	if err := json.Unmarshal(toTransaction(doc, ids).bytes(), &tx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range tx.Entry {
+		got = append(got, e.Request.Method+" "+e.FullURL)
+	}
+	want := "POST urn:uuid:1,POST urn:uuid:2,PUT urn:uuid:1,PUT urn:uuid:2"
+	if strings.Join(got, ",") != want {
+		t.Errorf("got %v want %s", got, want)
+	}
+}
+
+func TestNodeRoundTrip(t *testing.T) {
+	in := `{"b":1.10,"a":[true,null,"\u003c",{"z":{}}],"c":-0}`
+	n, err := parseNode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(n.bytes()); got != in {
+		t.Errorf("got %s", got)
+	}
+}
