@@ -50,13 +50,15 @@ func exitCode(err error) int {
 }
 
 // message is the text after "medplum: ". A transport failure names the
-// method and the (redacted) URL instead of Go's quoted form.
+// method and the (redacted) URL instead of Go's `Get "URL": ...` form.
 func message(err error) string {
+	msg := err.Error()
 	var ue *url.Error
 	if errors.As(err, &ue) && client.AsError(err) == nil && ue.Err != nil {
-		return fmt.Sprintf("%s %s: %v", strings.ToUpper(ue.Op), client.RedactURL(ue.URL), ue.Err)
+		plain := fmt.Sprintf("%s %s: %v", strings.ToUpper(ue.Op), client.RedactURL(ue.URL), ue.Err)
+		msg = strings.Replace(msg, ue.Error(), plain, 1)
 	}
-	return err.Error()
+	return msg
 }
 
 func hint(cmd *cobra.Command, err error) string {

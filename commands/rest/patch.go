@@ -130,10 +130,45 @@ func checkProtected(p jsonpatch.Patch, name string) error {
 	return nil
 }
 
+// membershipDefaults are the values a ProjectMembership's booleans have
+// when they are absent: not an admin, active.
+var membershipDefaults = map[string]string{"admin": "false", "active": "true"}
+
+// withDefaults makes absent booleans that the patch addresses explicit, so
+// the seed's `replace /admin` works on a membership that never had the field
+// (a freshly invited member has none): the field exists, with its default.
+func withDefaults(p jsonpatch.Patch, current []byte) ([]byte, error) {
+	doc, err := parseNode(current)
+	if err != nil || doc.kind != '{' {
+		return nil, fmt.Errorf("the membership is not a JSON object")
+	}
+	changed := false
+	for _, op := range p {
+		path, err := op.Path()
+		if err != nil {
+			continue
+		}
+		field := strings.TrimPrefix(path, "/")
+		if def, ok := membershipDefaults[field]; ok && doc.get(field) == nil {
+			doc.set(field, &node{kind: 's', raw: []byte(def)})
+			changed = true
+		}
+	}
+	if !changed {
+		return current, nil
+	}
+	return doc.bytes(), nil
+}
+
 // applyToMembership applies p to the membership read from the server, with
 // RFC 6902 semantics (no negative indices) and without escaping HTML, and
-// checks that the protected fields came out unchanged.
+// checks that the protected fields came out unchanged. Absent admin/active
+// fields the patch addresses count as present with their defaults.
 func applyToMembership(p jsonpatch.Patch, current []byte) ([]byte, error) {
+	current, err := withDefaults(p, current)
+	if err != nil {
+		return nil, err
+	}
 	opts := jsonpatch.NewApplyOptions()
 	opts.EscapeHTML = false
 	opts.SupportNegativeIndices = false

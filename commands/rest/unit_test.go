@@ -82,6 +82,16 @@ func TestApplyToMembershipKeepsOrderAndHTML(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("got  %s\nwant %s", out, want)
 	}
+	// A member invited without admin has no admin field: replace still works.
+	p, _ = parsePatch([]byte(`[{"op":"test","path":"/admin","value":false},{"op":"replace","path":"/admin","value":true}]`), "p")
+	out, err = applyToMembership(p, []byte(`{"resourceType":"ProjectMembership","id":"m1"}`))
+	if err != nil || string(out) != `{"resourceType":"ProjectMembership","id":"m1","admin":true}` {
+		t.Errorf("replace on absent admin: %s %v", out, err)
+	}
+	p, _ = parsePatch([]byte(`[{"op":"replace","path":"/userName","value":"x"}]`), "p")
+	if _, err := applyToMembership(p, []byte(`{"resourceType":"ProjectMembership","id":"m1"}`)); err == nil {
+		t.Error("replace of an absent field other than admin/active accepted")
+	}
 	p, _ = parsePatch([]byte(`[{"op":"remove","path":"/identifier/-1"}]`), "p")
 	if _, err := applyToMembership(p, []byte(`{"resourceType":"ProjectMembership","identifier":[{"value":"a"}]}`)); err == nil {
 		t.Error("negative index accepted")
