@@ -610,7 +610,7 @@ func TestAsTransaction(t *testing.T) {
 	var tx struct {
 		ResourceType, Type string
 		Entry              []struct {
-			FullURL  string         `json:"fullUrl"`
+			FullURL  string `json:"fullUrl"`
 			Request  struct{ Method, URL string }
 			Resource map[string]any `json:"resource"`
 		}

@@ -29,15 +29,15 @@ func TestCheckJSONPosition(t *testing.T) {
 
 func TestParsePatch(t *testing.T) {
 	bad := map[string]string{
-		`{"op":"replace"}`: `p is not a JSON Patch: expected an array of operations such as [{"op":"replace","path":"/active","value":false}]`,
-		`[]`:               "p is an empty JSON Patch: nothing to do",
-		`[{"op":"replace","path":"/admin"}]`:                 `p: operation 1: "replace" needs a "value"`,
+		`{"op":"replace"}`:                   `p is not a JSON Patch: expected an array of operations such as [{"op":"replace","path":"/active","value":false}]`,
+		`[]`:                                 "p is an empty JSON Patch: nothing to do",
+		`[{"op":"replace","path":"/admin"}]`: `p: operation 1: "replace" needs a "value"`,
 		`[{"op":"remove","path":"/a"},{"op":"frob","path":"/a"}]`: `p: operation 2: unknown op "frob" (use add, remove, replace, move, copy or test)`,
-		`[{"path":"/a"}]`:                          `p: operation 1: "op" is missing (add, remove, replace, move, copy or test)`,
-		`[{"op":"add","path":"admin","value":1}]`:  `p: operation 1: "path" must be a JSON Pointer starting with "/", got "admin"`,
-		`[{"op":"move","path":"/a"}]`:              `p: operation 1: "from" is missing`,
-		`[{"op":"remove"}]`:                        `p: operation 1: "path" is missing`,
-		`[1]`:                                      `p: operation 1: expected an object with op and path`,
+		`[{"path":"/a"}]`:                         `p: operation 1: "op" is missing (add, remove, replace, move, copy or test)`,
+		`[{"op":"add","path":"admin","value":1}]`: `p: operation 1: "path" must be a JSON Pointer starting with "/", got "admin"`,
+		`[{"op":"move","path":"/a"}]`:             `p: operation 1: "from" is missing`,
+		`[{"op":"remove"}]`:                       `p: operation 1: "path" is missing`,
+		`[1]`:                                     `p: operation 1: expected an object with op and path`,
 	}
 	for in, want := range bad {
 		_, err := parsePatch([]byte(in), "p")
