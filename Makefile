@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X github.com/medplumcli/medplum/commands/version.Version=$(VER
            -X github.com/medplumcli/medplum/commands/version.Commit=$(COMMIT) \
            -X github.com/medplumcli/medplum/commands/version.Date=$(DATE)
 
-.PHONY: all build sandbox test test-keyring vet fmt-check demo bench fuzz
+.PHONY: all build sandbox official-cli test test-keyring vet fmt-check demo bench fuzz
 
 all: build
 
@@ -18,13 +18,22 @@ build:
 sandbox:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/medplum-sandbox ./cmd/medplum-sandbox
 
+# The official @medplum/cli pinned in testdata/official-cli, which the
+# conformance test in cmd/medplum-sandbox runs (it is skipped without node).
+official-cli: testdata/official-cli/node_modules/.package-lock.json
+testdata/official-cli/node_modules/.package-lock.json: testdata/official-cli/package-lock.json
+	npm ci --prefix testdata/official-cli --no-audit --no-fund
+
+# make test installs the official CLI first wherever npm exists.
+OFFICIAL_CLI := $(if $(shell command -v npm 2>/dev/null),official-cli)
+
 vet:
 	$(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: fmt-check vet
+test: fmt-check vet $(OFFICIAL_CLI)
 	$(GO) test -count=1 ./...
 	@if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then \
 		$(MAKE) --no-print-directory test-keyring; \

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// sandboxBinary builds cmd/medplum-sandbox once per test run.
+func sandboxBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "medplum-sandbox-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "medplum-sandbox")
+		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(goBin, "build", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err, out}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// sandbox is a running medplum-sandbox process.
+type sandbox struct {
+	cmd    *exec.Cmd
+	url    string
+	stdout *strings.Builder // complete once exited is closed
+	exited chan struct{}
+	err    error // the exit status, once exited is closed
+}
+
+// startSandbox runs the binary with --ready-file and waits until it listens.
+func startSandbox(t *testing.T, args ...string) *sandbox {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(sandboxBinary(t), append([]string{"--ready-file", ready}, args...)...)
+	out := &strings.Builder{}
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sb := &sandbox{cmd: cmd, stdout: out, exited: make(chan struct{})}
+	var copied sync.WaitGroup
+	copied.Add(1)
+	go func() {
+		defer copied.Done()
+		_, _ = io.Copy(out, pr)
+	}()
+	go func() {
+		sb.err = cmd.Wait()
+		pw.Close()
+		copied.Wait()
+		close(sb.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-sb.exited
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(ready)
+		if err == nil {
+			sb.url = strings.TrimSpace(string(b))
+			return sb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not write %s", ready)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (sb *sandbox) stop(t *testing.T) string {
+	t.Helper()
+	if err := sb.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-sb.exited
+	if sb.err != nil {
+		t.Fatalf("sandbox exit: %v", sb.err)
+	}
+	return sb.stdout.String()
+}
+
+func TestSandboxPrintEnvAndGracefulStop(t *testing.T) {
+	sb := startSandbox(t, "--print-env", "--client-id", "ci-client", "--client-secret", "ci-secret", "--members", "3")
+	resp, err := http.Get(sb.url + "healthcheck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthcheck: %d", resp.StatusCode)
+	}
+	tok := clientToken(t, sb.url, "ci-client", "ci-secret")
+	b := getJSON(t, sb.url, tok, "fhir/R4/ProjectMembership?_count=0&_total=accurate")
+	if b["total"] != float64(7) {
+		t.Errorf("total %v, want 7 (4 seeded + 3 generated)", b["total"])
+	}
+	out := sb.stop(t)
+	env := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "export ")
+		if !ok {
+			t.Fatalf("unexpected output line %q in\n%s", sc.Text(), out)
+		}
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = v
+	}
+	if env["MEDPLUM_BASE_URL"] != sb.url || env["MEDPLUM_CLIENT_ID"] != "ci-client" || env["MEDPLUM_CLIENT_SECRET"] != "ci-secret" ||
+		env["MEDPLUM_PROJECT_ID"] == "" || env["MEDPLUM_SANDBOX_SUPER_CLIENT_SECRET"] == "" {
+		t.Errorf("env %v", env)
+	}
+}
+
+func TestSandboxBanner(t *testing.T) {
+	sb := startSandbox(t, "--client-id", "id1", "--client-secret", "s1", "--invite-cost", "0")
+	out := sb.stop(t)
+	for _, want := range []string{"base URL:             " + sb.url + "\n", "client id:            id1\n", "client secret:        s1\n", "medplum-sandbox: stopped\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSandboxBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"--invite-cost", "fast"}, {"extra"}, {"--no-such-flag"}} {
+		cmd := exec.Command(sandboxBinary(t), args...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "medplum-sandbox") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command(sandboxBinary(t), "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "-print-env") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+}
+
+func clientToken(t *testing.T, base, id, secret string) string {
+	t.Helper()
+	resp, err := http.PostForm(base+"oauth2/token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	tok, _ := m["access_token"].(string)
+	if tok == "" {
+		t.Fatalf("token: %d %v", resp.StatusCode, m)
+	}
+	return tok
+}
+
+// getJSON GETs a path with a token; status must be 200.
+func getJSON(t *testing.T, base, tok, path string) map[string]any {
+	t.Helper()
+	status, m := fetchJSON(t, base, tok, path)
+	if status != 200 {
+		t.Fatalf("GET %s: %d %v", path, status, m)
+	}
+	return m
+}
+
+func fetchJSON(t *testing.T, base, tok, path string) (int, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
