@@ -1,0 +1,392 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+)
+
+// DefaultScope is what a person's sign-in asks for: offline_access brings a
+// refresh token, so the sign-in outlives the one-hour access token.
+const DefaultScope = "openid offline_access"
+
+// CLIClientID is the server's built-in client for command-line sign-in. It
+// registers the redirect URI http://localhost:9615.
+const CLIClientID = "medplum-cli"
+
+// DefaultLoginTimeout bounds a browser sign-in.
+const DefaultLoginTimeout = 5 * time.Minute
+
+// Prompter asks the user for input. The commands package implements it on the
+// terminal; auth never prints.
+type Prompter interface {
+	// Input reads one line (echoed), e.g. an MFA code or a pasted URL.
+	Input(ctx context.Context, prompt string) (string, error)
+	// Password reads one line without echo.
+	Password(ctx context.Context, prompt string) (string, error)
+	// Select lets the user choose one of options and returns its index.
+	Select(ctx context.Context, prompt string, options []string) (int, error)
+}
+
+// ErrNoPrompt is what a Prompter returns when it cannot ask (no terminal);
+// the flows turn it into an error naming the flag that supplies the answer.
+var ErrNoPrompt = errors.New("cannot prompt: not a terminal")
+
+// rejected marks a refusal by the server (wrong password, unknown client,
+// bad code) as ErrCredentialsRejected (exit 4), saying what was refused.
+func rejected(reason string, err error) error {
+	if rejectedCredentials(err) {
+		return &rejectedError{fmt.Errorf("%s: %w", reason, err)}
+	}
+	return err
+}
+
+// ClientCredentialsLogin gets a token with a client id and secret.
+func ClientCredentialsLogin(ctx context.Context, tc *client.Client, clientID, secret, scope string) (*client.TokenResponse, error) {
+	tr, err := tc.Token(ctx, ClientCredentialsForm(clientID, secret, scope), nil)
+	return tr, rejected("the server refused the client credentials", err)
+}
+
+// JWTAssertionLogin gets a token with a private_key_jwt client assertion
+// signed by key, audience the token URL.
+func JWTAssertionLogin(ctx context.Context, tc *client.Client, key *AssertionKey, clientID, scope string, now time.Time) (*client.TokenResponse, error) {
+	form, err := AssertionForm(key, clientID, tc.TokenURL(), scope, now)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := tc.Token(ctx, form, nil)
+	return tr, rejected("the server refused the client assertion", err)
+}
+
+// BrowserOptions configure BrowserLogin.
+type BrowserOptions struct {
+	AuthorizeURL string // absolute
+	ClientID     string // default CLIClientID
+	Scope        string // default DefaultScope
+	Port         int    // loopback port; default DefaultCallbackPort
+	// NoBrowser: the caller only shows the URL; the user may paste the URL
+	// the browser was redirected to (or the code) through Prompter.Input.
+	NoBrowser bool
+	Timeout   time.Duration // default DefaultLoginTimeout
+	LoginHint string        // e-mail, when known (external identity provider)
+}
+
+// BrowserLogin runs an authorization-code sign-in with PKCE (S256) and a
+// random state: it listens on the loopback port, hands the authorization URL
+// to open (which shows it and, unless NoBrowser, opens a browser), waits for
+// the redirect (or, with NoBrowser, a pasted URL or code), checks the state
+// and exchanges the code.
+func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open func(authURL string), p Prompter) (*UserLogin, error) {
+	if o.ClientID == "" {
+		o.ClientID = CLIClientID
+	}
+	if o.Scope == "" {
+		o.Scope = DefaultScope
+	}
+	if o.Port == 0 {
+		o.Port = DefaultCallbackPort
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultLoginTimeout
+	}
+	cb, err := ListenCallback(o.Port)
+	if err != nil && !(o.NoBrowser && errors.Is(err, ErrCallbackPortBusy)) {
+		if errors.Is(err, ErrCallbackPortBusy) {
+			return nil, fmt.Errorf("%w; close the other program, or use --no-browser and paste the redirected URL", err)
+		}
+		return nil, err
+	}
+	redirect := fmt.Sprintf("http://localhost:%d", o.Port)
+	if cb != nil {
+		defer cb.Close()
+		redirect = cb.RedirectURI()
+	}
+	pk, state := NewPKCE(), NewState()
+	authURL, err := authorizationURL(o, redirect, state, pk)
+	if err != nil {
+		return nil, err
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	type result struct {
+		code   string
+		err    error
+		pasted bool
+	}
+	results := make(chan result, 2)
+	waiting := 0
+	if cb != nil {
+		waiting++
+		go func() {
+			code, err := cb.Wait(wctx, state)
+			results <- result{code: code, err: err}
+		}()
+	}
+	if o.NoBrowser {
+		waiting++
+		go func() {
+			s, err := p.Input(wctx, "Paste the URL your browser was sent to (or the code): ")
+			if err == nil {
+				s, err = ParsePasted(s, state)
+			}
+			results <- result{code: s, err: err, pasted: true}
+		}()
+	}
+	open(authURL)
+
+	var code string
+	for code == "" {
+		var r result
+		select {
+		case r = <-results:
+		case <-wctx.Done():
+			r = result{err: wctx.Err()}
+		}
+		waiting--
+		switch {
+		case r.err == nil:
+			code = r.code
+		case errors.Is(r.err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return nil, fmt.Errorf("no sign-in arrived within %s; run medplum login again (--timeout sets a longer wait)", o.Timeout)
+		case r.pasted && waiting > 0 && !errors.Is(r.err, ErrStateMismatch) && wctx.Err() == nil:
+			// No terminal to paste into (or it closed): keep waiting for
+			// the browser's redirect.
+			continue
+		case errors.Is(r.err, ErrStateMismatch):
+			return nil, fmt.Errorf("%w; nothing was stored, run medplum login again", r.err)
+		default:
+			return nil, r.err
+		}
+	}
+	form := url.Values{
+		"grant_type":    {"authorization_code"},
+		"code":          {code},
+		"client_id":     {o.ClientID},
+		"redirect_uri":  {redirect},
+		"code_verifier": {pk.Verifier},
+	}
+	tr, err := tc.Token(ctx, form, nil)
+	if err != nil {
+		return nil, rejected("the server refused the authorization code", err)
+	}
+	return &UserLogin{Token: tr, Email: o.LoginHint}, nil
+}
+
+func authorizationURL(o BrowserOptions, redirect, state string, pk PKCE) (string, error) {
+	u, err := url.Parse(o.AuthorizeURL)
+	if err != nil || !u.IsAbs() {
+		return "", fmt.Errorf("authorize URL %q is not an absolute URL", o.AuthorizeURL)
+	}
+	q := u.Query()
+	q.Set("response_type", "code")
+	q.Set("client_id", o.ClientID)
+	q.Set("redirect_uri", redirect)
+	q.Set("scope", o.Scope)
+	q.Set("state", state)
+	q.Set("code_challenge", pk.Challenge)
+	q.Set("code_challenge_method", pk.Method)
+	q.Set("prompt", "login")
+	if o.LoginHint != "" {
+		q.Set("login_hint", o.LoginHint)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// ExternalIdPError means the e-mail's domain signs in through an external
+// identity provider: the password flow cannot be used, the browser flow can.
+type ExternalIdPError struct {
+	Email, Domain, AuthorizeURL string
+}
+
+func (e *ExternalIdPError) Error() string {
+	return fmt.Sprintf("%s signs in through the identity provider of %s, not with a Medplum password; use the browser sign-in", e.Email, e.Domain)
+}
+
+// PasswordOptions configure PasswordLogin.
+type PasswordOptions struct {
+	Email string
+	// Password, when set (--password-stdin), is used instead of asking.
+	Password string
+	// MFACode, when set (--mfa-code), is used instead of asking.
+	MFACode string
+	// ProjectID or MembershipID choose the project when the user has several.
+	ProjectID, MembershipID string
+	Scope                   string // default DefaultScope
+	ClientID                string // optional OAuth client; PKCE is always used
+}
+
+// maxMFAAttempts is how often a user on a terminal may retype a wrong code.
+const maxMFAAttempts = 3
+
+// PasswordLogin signs a person in without a browser, through the stages of a
+// Medplum login: Domain (auth/method), Credentials (auth/login with PKCE, then
+// auth/mfa/verify if the account has MFA), Profile (auth/profile when the
+// user belongs to several projects), Scope (auth/scope when the server asks),
+// and finally the code exchange at the token endpoint.
+func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p Prompter) (*UserLogin, error) {
+	if o.Scope == "" {
+		o.Scope = DefaultScope
+	}
+	if !strings.Contains(o.Email, "@") {
+		return nil, fmt.Errorf("%q is not an e-mail address", o.Email)
+	}
+	// Domain.
+	var method client.MethodResponse
+	if err := tc.AuthPost(ctx, "auth/method", map[string]string{"email": o.Email}, &method); err != nil {
+		return nil, err
+	}
+	if method.AuthorizeURL != "" {
+		return nil, &ExternalIdPError{Email: o.Email, Domain: method.Domain, AuthorizeURL: method.AuthorizeURL}
+	}
+	// Credentials.
+	password := o.Password
+	if password == "" {
+		var err error
+		password, err = p.Password(ctx, "Password for "+o.Email+": ")
+		if errors.Is(err, ErrNoPrompt) {
+			return nil, errors.New("no password: pipe it to --password-stdin (it is never accepted as a flag)")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	pk := NewPKCE()
+	req := map[string]any{
+		"email": o.Email, "password": password, "scope": o.Scope,
+		"codeChallenge": pk.Challenge, "codeChallengeMethod": pk.Method,
+	}
+	if o.ClientID != "" {
+		req["clientId"] = o.ClientID
+	}
+	if o.ProjectID != "" {
+		req["projectId"] = o.ProjectID
+	}
+	var lr client.LoginResponse
+	if err := tc.AuthPost(ctx, "auth/login", req, &lr); err != nil {
+		return nil, rejected("sign-in refused", err)
+	}
+	membership := ""
+	for stage := 0; lr.Code == ""; stage++ {
+		if stage > 6 || lr.Login == "" {
+			return nil, errors.New("the server's sign-in did not finish (no code after the last stage)")
+		}
+		var next client.LoginResponse
+		var err error
+		switch {
+		case lr.MfaEnrollRequired:
+			return nil, errors.New("this account must set up multi-factor authentication before it can sign in; do that once in the Medplum app, then sign in here")
+		case lr.MfaRequired:
+			next, err = verifyMFA(ctx, tc, p, lr.Login, o.MFACode)
+		case len(lr.Memberships) > 0:
+			membership, err = chooseMembership(ctx, p, lr.Memberships, o)
+			if err == nil {
+				err = tc.AuthPost(ctx, "auth/profile", map[string]string{"login": lr.Login, "profile": membership}, &next)
+				err = rejected("choosing the project was refused", err)
+			}
+		default:
+			// Scope: the server wants the scope confirmed.
+			err = tc.AuthPost(ctx, "auth/scope", map[string]string{"login": lr.Login, "scope": o.Scope}, &next)
+			err = rejected("the scope was refused", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if next.Login == "" {
+			next.Login = lr.Login
+		}
+		lr = next
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {lr.Code}, "code_verifier": {pk.Verifier}}
+	if o.ClientID != "" {
+		form.Set("client_id", o.ClientID)
+	}
+	tr, err := tc.Token(ctx, form, nil)
+	if err != nil {
+		return nil, rejected("the server refused the sign-in code", err)
+	}
+	return &UserLogin{Token: tr, Email: o.Email, MembershipID: membership}, nil
+}
+
+func verifyMFA(ctx context.Context, tc *client.Client, p Prompter, login, given string) (client.LoginResponse, error) {
+	attempts := maxMFAAttempts
+	if given != "" {
+		attempts = 1
+	}
+	var lr client.LoginResponse
+	var err error
+	for range attempts {
+		code := given
+		if code == "" {
+			code, err = p.Input(ctx, "Authenticator code: ")
+			if errors.Is(err, ErrNoPrompt) {
+				return lr, errors.New("this account needs a multi-factor code: pass it with --mfa-code")
+			}
+			if err != nil {
+				return lr, err
+			}
+		}
+		code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
+		err = tc.AuthPost(ctx, "auth/mfa/verify", map[string]string{"login": login, "token": code}, &lr)
+		if err == nil || !rejectedCredentials(err) {
+			return lr, err
+		}
+	}
+	return lr, rejected("multi-factor code refused", err)
+}
+
+// chooseMembership picks the project membership to sign in to: the one named
+// by --membership or --project, else the user's choice on a terminal.
+func chooseMembership(ctx context.Context, p Prompter, ms []client.LoginMembership, o PasswordOptions) (string, error) {
+	for _, m := range ms {
+		if o.MembershipID != "" && m.ID == o.MembershipID {
+			return m.ID, nil
+		}
+		if o.ProjectID != "" && m.Project != nil && strings.TrimPrefix(m.Project.Reference, "Project/") == o.ProjectID {
+			return m.ID, nil
+		}
+	}
+	options := make([]string, len(ms))
+	for i, m := range ms {
+		options[i] = DescribeMembership(m)
+	}
+	if o.MembershipID != "" || o.ProjectID != "" {
+		return "", fmt.Errorf("you are not a member of that project; your projects are:\n  %s", strings.Join(options, "\n  "))
+	}
+	i, err := p.Select(ctx, "Choose a project:", options)
+	if errors.Is(err, ErrNoPrompt) {
+		return "", fmt.Errorf("you belong to %d projects; choose one with --project ID (or --membership ID):\n  %s", len(ms), strings.Join(options, "\n  "))
+	}
+	if err != nil {
+		return "", err
+	}
+	if i < 0 || i >= len(ms) {
+		return "", errors.New("no project chosen")
+	}
+	return ms[i].ID, nil
+}
+
+// DescribeMembership is one line naming a membership's project and profile.
+func DescribeMembership(m client.LoginMembership) string {
+	proj, prof := "", ""
+	if m.Project != nil {
+		proj = describeRef(*m.Project)
+	}
+	if m.Profile != nil {
+		prof = m.Profile.Display
+		if prof == "" {
+			prof = m.Profile.Reference
+		}
+	}
+	s := proj
+	if prof != "" {
+		s += " as " + prof
+	}
+	return s + " [membership " + m.ID + "]"
+}
