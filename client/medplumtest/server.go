@@ -43,6 +43,7 @@ type Server struct {
 
 	layers []layer              // Express-style route table, in registration order
 	grants map[string]grantFunc // oauth2/token grant types
+	flows  loginFlows           // interactive sign-in state (login.go)
 	key    []byte               // HS256 signing key for access tokens
 
 	faults  *faults

@@ -1,0 +1,456 @@
+package medplumtest
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// OAuth2 endpoints of the interactive flows (oauth/authorize.ts, token.ts):
+// the authorize endpoint together with a stand-in for the Medplum web app
+// that a real server redirects to, the authorization_code and refresh_token
+// grants, private_key_jwt client assertions, and logout.
+
+func (s *Server) oauthRoutes() {
+	s.handle("GET", "/oauth2/authorize", s.authorize)
+	s.handle("POST", "/oauth2/authorize", s.authorize)
+	s.grants["authorization_code"] = s.authorizationCodeGrant
+	s.grants["refresh_token"] = s.refreshTokenGrant
+	s.grants["client_credentials"] = s.clientCredentialsOrAssertion
+	s.use("/oauth2/logout", s.authenticate)
+	s.handle("GET", "/oauth2/logout", s.logout)
+	s.handle("POST", "/oauth2/logout", s.logout)
+	s.handle("GET", "/.well-known/medplumtest-jwks/:id", s.serveJWKS)
+}
+
+// oauthApp is what the OAuth endpoints need to know about a client.
+type oauthApp struct {
+	id           string
+	projectID    string
+	redirectURIs []string
+	pkceOptional bool
+	jwksURI      string
+}
+
+// oauthClient returns the client with that id: the built-in medplum-cli or
+// a ClientApplication. Holds s.mu.
+func (s *Server) oauthClient(id string) *oauthApp {
+	if id == CLIClientID {
+		return &oauthApp{id: id, redirectURIs: []string{CLIRedirectURI}, pkceOptional: true}
+	}
+	rec := s.st.live("ClientApplication", id)
+	if rec == nil {
+		return nil
+	}
+	a := &oauthApp{id: id, projectID: rec.project, jwksURI: rec.res.String("jwksUri")}
+	a.pkceOptional, _ = rec.res.Bool("pkceOptional")
+	if u := rec.res.String("redirectUri"); u != "" {
+		a.redirectURIs = append(a.redirectURIs, u)
+	}
+	if us, ok := rec.res["redirectUris"].([]any); ok {
+		for _, u := range us {
+			if s, ok := u.(string); ok {
+				a.redirectURIs = append(a.redirectURIs, s)
+			}
+		}
+	}
+	return a
+}
+
+// SetClientRedirectURI registers a redirect URI on a ClientApplication.
+func (s *Server) SetClientRedirectURI(clientID, uri string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := s.st.live("ClientApplication", clientID)
+	if rec == nil {
+		panic("medplumtest: SetClientRedirectURI: no ClientApplication " + clientID)
+	}
+	r := deepCopy(rec.res)
+	r["redirectUri"] = uri
+	s.seedWrite(r, rec.project)
+}
+
+// ApproveBrowserLogins makes the simulated web app sign in the user with
+// that e-mail at once whenever /oauth2/authorize is opened, choosing the
+// membership with membershipID ("" = the user's only or first one), and
+// redirect back with a code — what a person would do in the browser.
+func (s *Server) ApproveBrowserLogins(email, membershipID string) {
+	f := s.loginState()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.browser = browserApproval{email: email, membershipID: membershipID}
+}
+
+// DenyBrowserLogins makes the simulated web app redirect back with
+// error=access_denied and reason as the description.
+func (s *Server) DenyBrowserLogins(reason string) {
+	f := s.loginState()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.browser = browserApproval{deny: reason}
+}
+
+// authorize is GET|POST /oauth2/authorize. Client and redirect_uri problems
+// are plain-text 400s; everything else redirects back to the client. Where
+// the real server hands over to the web app, this one either approves or
+// denies at once (ApproveBrowserLogins, DenyBrowserLogins) or shows a plain
+// sign-in form, so a person can use the sandbox in a browser.
+func (s *Server) authorize(c *reqCtx) {
+	p := c.r.URL.Query()
+	if c.r.Method == http.MethodPost {
+		form, err := url.ParseQuery(string(c.raw))
+		if err == nil {
+			for k, v := range form {
+				p[k] = v
+			}
+		}
+	}
+	s.mu.Lock()
+	app := s.oauthClient(p.Get("client_id"))
+	s.mu.Unlock()
+	if app == nil {
+		c.text(400, "Client not found")
+		return
+	}
+	redirect := p.Get("redirect_uri")
+	if !slices.Contains(app.redirectURIs, redirect) {
+		c.text(400, "Incorrect redirect_uri")
+		return
+	}
+	back := func(q url.Values) {
+		if st := p.Get("state"); st != "" {
+			q.Set("state", st)
+		}
+		u, _ := url.Parse(redirect)
+		u.RawQuery = q.Encode()
+		c.w.Header().Set("Location", u.String())
+		c.write(http.StatusFound, "text/plain; charset=utf-8", []byte("Found. Redirecting to "+u.String()))
+	}
+	fail := func(code, desc string) { back(url.Values{"error": {code}, "error_description": {desc}}) }
+	if p.Get("response_type") != "code" {
+		fail("unsupported_response_type", "Unsupported response type")
+		return
+	}
+	if o := checkChallenge(p.Get("code_challenge"), p.Get("code_challenge_method")); o != nil {
+		fail("invalid_request", o.Issue[0].Details.Text)
+		return
+	}
+	scope := p.Get("scope")
+	if scope == "" {
+		scope = "openid"
+	}
+
+	f := s.loginState()
+	f.mu.Lock()
+	approval := f.browser
+	f.mu.Unlock()
+	email, membership := approval.email, approval.membershipID
+	switch {
+	case approval.deny != "":
+		fail("access_denied", approval.deny)
+		return
+	case email == "":
+		// A person at the sign-in form.
+		email, membership = p.Get("email"), p.Get("membership")
+		if c.r.Method != http.MethodPost || email == "" {
+			s.signInForm(c, p, "")
+			return
+		}
+	}
+
+	s.mu.Lock()
+	user := s.userByEmail(email, app.projectID)
+	if user == nil || (approval.email == "" && !checkPassword(user.res.String("passwordHash"), p.Get("password"))) {
+		s.mu.Unlock()
+		s.signInForm(c, p, "Email or password is invalid")
+		return
+	}
+	if approval.email == "" {
+		if enrolled, _ := user.res.Bool("mfaEnrolled"); enrolled && !CheckTOTP(user.res.String("mfaSecret"), p.Get("mfa"), s.now()) {
+			s.mu.Unlock()
+			s.signInForm(c, p, "Invalid MFA token")
+			return
+		}
+	}
+	l := &login{
+		UserRef: "User/" + user.id, ClientID: app.id, ProjectID: app.projectID, Scope: scope,
+		AuthMethod: "password", Code: newSecret(32), CodeChallenge: p.Get("code_challenge"),
+		CodeChallengeMethod: p.Get("code_challenge_method"), MFAVerified: true, Nonce: p.Get("nonce"),
+		RemoteAddress: c.r.RemoteAddr, UserAgent: c.r.UserAgent(),
+	}
+	if includesOffline(scope) {
+		l.RefreshSecret = newSecret(64)
+	}
+	s.newLogin(l)
+	s.flowOf(l.ID).projectID = app.projectID
+	ms := s.eligibleMemberships(l)
+	for _, m := range ms {
+		if membership == "" || m.id == membership {
+			l.MembershipID = m.id
+			break
+		}
+	}
+	s.mu.Unlock()
+	if l.MembershipID == "" {
+		fail("access_denied", "No membership")
+		return
+	}
+	back(url.Values{"code": {l.Code}})
+}
+
+var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Sign in - medplumtest</title></head>
+<body><h1>Sign in</h1>{{if .Error}}<p><strong>{{.Error}}</strong></p>{{end}}
+<form method="post" action="authorize">
+{{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
+{{end}}<p><label>Email <input name="email" type="email"></label></p>
+<p><label>Password <input name="password" type="password"></label></p>
+<p><label>Authenticator code (if enrolled) <input name="mfa" autocomplete="one-time-code"></label></p>
+<p><label>Membership id (if several) <input name="membership"></label></p>
+<p><button type="submit">Sign in</button></p></form></body></html>
+`))
+
+func (s *Server) signInForm(c *reqCtx, p url.Values, msg string) {
+	params := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method", "nonce"} {
+		if v := p.Get(k); v != "" {
+			params.Set(k, v)
+		}
+	}
+	var b strings.Builder
+	_ = signInPage.Execute(&b, map[string]any{"Params": params, "Error": msg})
+	// The page needs a form action; relax the API's CSP for it.
+	c.w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'")
+	status := http.StatusOK
+	if msg != "" {
+		status = http.StatusBadRequest
+	}
+	c.write(status, ctHTML, []byte(b.String()))
+}
+
+// authorizationCodeGrant is grant_type=authorization_code (handleAuthorizationCode).
+func (s *Server) authorizationCodeGrant(c *reqCtx, form formValues) {
+	clientID, secret, err := clientCredentials(c, form)
+	if err != nil {
+		c.oauthError(400, "invalid_request", err.Error())
+		return
+	}
+	code := form["code"]
+	if code == "" {
+		c.oauthError(400, "invalid_request", "Missing code")
+		return
+	}
+	s.mu.Lock()
+	var l *login
+	for _, cand := range s.logins {
+		if cand.Code != "" && equalString(cand.Code, code) {
+			l = cand
+			break
+		}
+	}
+	fail := func(code, desc string) {
+		s.mu.Unlock()
+		c.oauthError(400, code, desc)
+	}
+	switch {
+	case l == nil:
+		fail("invalid_request", "Invalid code")
+		return
+	case clientID != "" && l.ClientID != clientID:
+		fail("invalid_request", "Invalid client")
+		return
+	case l.MembershipID == "":
+		fail("invalid_request", "Invalid profile")
+		return
+	case l.Granted:
+		l.Revoked = true
+		fail("invalid_grant", "Token already granted")
+		return
+	case l.Revoked:
+		fail("invalid_grant", "Token revoked")
+		return
+	}
+	var app *oauthApp
+	if id := clientID; id != "" || l.ClientID != "" {
+		if id == "" {
+			id = l.ClientID
+		}
+		if app = s.oauthClient(id); app == nil {
+			fail("invalid_request", "Invalid client")
+			return
+		}
+	}
+	if app == nil || !app.pkceOptional {
+		verifier := form["code_verifier"]
+		switch {
+		case l.CodeChallenge == "":
+			fail("invalid_request", "Missing verification context")
+			return
+		case verifier == "":
+			fail("invalid_request", "Missing code verifier")
+			return
+		case !verifyChallenge(l.CodeChallenge, l.CodeChallengeMethod, verifier):
+			fail("invalid_request", "Invalid code verifier")
+			return
+		}
+	} else if secret != "" && app.id != CLIClientID {
+		rec := s.st.live("ClientApplication", app.id)
+		if rec == nil || !clientSecretOK(rec.res, secret) {
+			fail("invalid_request", "Invalid secret")
+			return
+		}
+	}
+	l.Granted = true
+	s.mu.Unlock()
+	s.sendTokens(c, l)
+}
+
+// verifyChallenge is verifyCode: plain or S256.
+func verifyChallenge(challenge, method, verifier string) bool {
+	switch method {
+	case "plain":
+		return equalString(challenge, verifier)
+	case "S256":
+		sum := sha256.Sum256([]byte(verifier))
+		return equalString(challenge, base64.RawURLEncoding.EncodeToString(sum[:]))
+	}
+	return false
+}
+
+// refreshClaims are the claims of the refresh tokens sendTokens signs.
+type refreshClaims struct {
+	LoginID       string `json:"login_id"`
+	RefreshSecret string `json:"refresh_secret"`
+	jwt.RegisteredClaims
+}
+
+// parseRefreshToken verifies a refresh token; nil if it is not one of ours.
+func (s *Server) parseRefreshToken(token string) *refreshClaims {
+	var claims refreshClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return s.key, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(s.now), jwt.WithExpirationRequired())
+	if err != nil || claims.LoginID == "" {
+		return nil
+	}
+	return &claims
+}
+
+// refreshTokenGrant is grant_type=refresh_token (handleRefreshToken): every
+// use rotates the refresh secret, so the previous refresh token stops working.
+func (s *Server) refreshTokenGrant(c *reqCtx, form formValues) {
+	claims := s.parseRefreshToken(form["refresh_token"])
+	if claims == nil {
+		c.oauthError(400, "invalid_request", "Invalid refresh token")
+		return
+	}
+	s.mu.Lock()
+	l := s.logins[claims.LoginID]
+	if l == nil || l.RefreshSecret == "" || claims.RefreshSecret == "" {
+		s.mu.Unlock()
+		c.oauthError(400, "invalid_request", "Invalid refresh token")
+		return
+	}
+	if l.Revoked {
+		s.mu.Unlock()
+		c.oauthError(400, "invalid_grant", "Token revoked")
+		return
+	}
+	if !equalString(l.RefreshSecret, claims.RefreshSecret) {
+		s.mu.Unlock()
+		c.oauthError(400, "invalid_request", "Invalid token")
+		return
+	}
+	if m := s.st.live("ProjectMembership", l.MembershipID); m == nil {
+		s.mu.Unlock()
+		c.oauthError(400, "access_denied", "Profile not active")
+		return
+	} else if active, ok := m.res.Bool("active"); ok && !active {
+		s.mu.Unlock()
+		c.oauthError(400, "access_denied", "Profile not active")
+		return
+	}
+	l.RefreshSecret = newSecret(64)
+	l.RemoteAddress, l.UserAgent = c.r.RemoteAddr, c.r.UserAgent()
+	s.mu.Unlock()
+	s.sendTokens(c, l)
+}
+
+// RefreshTokenCurrent reports whether a refresh token would be accepted now:
+// it is ours, its login is not revoked, and it carries the login's current
+// (latest rotated) secret.
+func (s *Server) RefreshTokenCurrent(token string) bool {
+	claims := s.parseRefreshToken(token)
+	if claims == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.logins[claims.LoginID]
+	return l != nil && !l.Revoked && l.RefreshSecret != "" && equalString(l.RefreshSecret, claims.RefreshSecret)
+}
+
+// AccessTokenRevoked reports whether the login an access token belongs to
+// was revoked (oauth2/logout, RevokeLogins, code reuse).
+func (s *Server) AccessTokenRevoked(token string) bool {
+	var claims tokenClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &claims); err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.logins[claims.LoginID]
+	return l != nil && l.Revoked
+}
+
+// ActiveLogins counts the user's logins that are not revoked.
+func (s *Server) ActiveLogins(email string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	user := s.userByEmail(email, "")
+	if user == nil {
+		return 0
+	}
+	n := 0
+	for _, l := range s.logins {
+		if l.UserRef == "User/"+user.id && !l.Revoked && l.Granted {
+			n++
+		}
+	}
+	return n
+}
+
+// logout is GET|POST /oauth2/logout: revokes the caller's login.
+func (s *Server) logout(c *reqCtx) {
+	s.mu.Lock()
+	if l := c.auth.login; l != nil {
+		l.Revoked = true
+	}
+	s.mu.Unlock()
+	c.sendOutcome(allOk())
+}
+
+// tokenURL is the token endpoint's address, which a client assertion's aud
+// must equal exactly.
+func (s *Server) tokenURL(c *reqCtx) string { return s.baseURL(c.r) + "oauth2/token" }
+
+// clientCredentialsOrAssertion is grant_type=client_credentials, with the
+// client authenticated by a secret (clientCredentialsGrant) or by a
+// private_key_jwt assertion (parseClientAssertion).
+func (s *Server) clientCredentialsOrAssertion(c *reqCtx, form formValues) {
+	if form["client_assertion_type"] == "" {
+		s.clientCredentialsGrant(c, form)
+		return
+	}
+	id, secret, msg := s.checkClientAssertion(c, form["client_assertion_type"], form["client_assertion"])
+	if msg != "" {
+		c.oauthError(400, "invalid_request", msg)
+		return
+	}
+	s.clientCredentialsGrant(c, formValues{"client_id": id, "client_secret": secret, "scope": form["scope"]})
+}
