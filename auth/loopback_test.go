@@ -147,3 +147,18 @@ func TestParsePasted(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthorizationURLDefaults(t *testing.T) {
+	u, err := authorizationURL(BrowserOptions{AuthorizeURL: "https://api.example.com/oauth2/authorize?x=1", ClientID: CLIClientID, Scope: DefaultScope, LoginHint: "a@b.c"},
+		"http://localhost:9615", "STATE", PKCE{Challenge: "CH", Method: "S256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://api.example.com/oauth2/authorize?client_id=medplum-cli&code_challenge=CH&code_challenge_method=S256&login_hint=a%40b.c&prompt=login&redirect_uri=http%3A%2F%2Flocalhost%3A9615&response_type=code&scope=openid+offline_access&state=STATE&x=1"
+	if u != want {
+		t.Fatalf("authorizationURL =\n%s\nwant\n%s", u, want)
+	}
+	if _, err := authorizationURL(BrowserOptions{AuthorizeURL: "oauth2/authorize"}, "", "", PKCE{}); err == nil {
+		t.Fatal("a relative authorize URL was accepted")
+	}
+}

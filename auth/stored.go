@@ -115,9 +115,9 @@ func (a *StoredAuth) token(ctx context.Context, rejected string) (string, error)
 		a.tok = c
 		return c.AccessToken, nil
 	}
-	stale := rejected
-	if stale == "" && c != nil {
-		stale = c.AccessToken
+	staleGen := ""
+	if c != nil {
+		staleGen = c.Gen
 	}
 
 	lctx, cancel := context.WithTimeout(ctx, refreshLockTimeout)
@@ -129,7 +129,7 @@ func (a *StoredAuth) token(ctx context.Context, rejected string) (string, error)
 	defer unlock()
 	now = a.m.now()
 	// Another process may have renewed while we waited for the lock.
-	if c := readCachedToken(path, key); c.valid(now) && c.AccessToken != stale && c.AccessToken != rejected {
+	if c := readCachedToken(path, key); c.valid(now) && c.Gen != staleGen && c.AccessToken != rejected {
 		a.tok = c
 		return c.AccessToken, nil
 	}

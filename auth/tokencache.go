@@ -23,11 +23,15 @@ type cachedToken struct {
 	// RenewAt is shortly before ExpiresAt: a token past it is renewed first,
 	// so it does not run out in the middle of a command.
 	RenewAt time.Time `json:"renew_at"`
+	// Gen is random per write: two renewals can return byte-identical tokens
+	// (same claims in the same second), so "someone else renewed" is told by
+	// Gen, not by the token.
+	Gen string `json:"gen"`
 }
 
 func newCachedToken(forKey string, tr *client.TokenResponse, now time.Time) *cachedToken {
 	renew, expires := renewAt(tr, now)
-	return &cachedToken{For: forKey, AccessToken: tr.AccessToken, ExpiresAt: expires, RenewAt: renew}
+	return &cachedToken{For: forKey, AccessToken: tr.AccessToken, ExpiresAt: expires, RenewAt: renew, Gen: randomToken(9)}
 }
 
 // fresh: usable without renewing.

@@ -1,0 +1,313 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+)
+
+// scripted is a Prompter with canned answers; it records the prompts.
+type scripted struct {
+	inputs    []string
+	passwords []string
+	choice    int
+	prompts   []string
+	noPrompt  bool
+}
+
+func (s *scripted) next(list *[]string, prompt string) (string, error) {
+	s.prompts = append(s.prompts, prompt)
+	if s.noPrompt {
+		return "", auth.ErrNoPrompt
+	}
+	if len(*list) == 0 {
+		return "", errors.New("unexpected prompt " + prompt)
+	}
+	v := (*list)[0]
+	*list = (*list)[1:]
+	return v, nil
+}
+
+func (s *scripted) Input(_ context.Context, p string) (string, error) { return s.next(&s.inputs, p) }
+func (s *scripted) Password(_ context.Context, p string) (string, error) {
+	return s.next(&s.passwords, p)
+}
+func (s *scripted) Select(_ context.Context, p string, options []string) (int, error) {
+	s.prompts = append(s.prompts, p+" "+strings.Join(options, " | "))
+	if s.noPrompt {
+		return -1, auth.ErrNoPrompt
+	}
+	return s.choice, nil
+}
+
+func tokenClient(t *testing.T, srv *medplumtest.Server) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Options{BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPasswordLoginSingleProject(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.AddUser(medplumtest.UserSpec{Email: "ann@example.com", Password: "correct horse"})
+	p := &scripted{passwords: []string{"correct horse"}}
+	l, err := auth.PasswordLogin(context.Background(), tokenClient(t, srv), auth.PasswordOptions{Email: "ann@example.com"}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Token.RefreshToken == "" || l.Token.Scope != auth.DefaultScope || l.Email != "ann@example.com" ||
+		l.Token.Project.Reference != "Project/"+srv.Seed.ProjectID {
+		t.Fatalf("login = %+v, token %+v", l, l.Token)
+	}
+	if strings.Join(p.prompts, "|") != "Password for ann@example.com: " {
+		t.Fatalf("prompts = %q", p.prompts)
+	}
+	// PKCE S256 was used, and the password went only to auth/login.
+	for _, r := range srv.Requests() {
+		if r.Path == "/auth/login" && (!strings.Contains(string(r.Body), `"codeChallengeMethod":"S256"`) || strings.Contains(string(r.Body), "clientId")) {
+			t.Errorf("auth/login body = %s", r.Body)
+		}
+		if r.Path != "/auth/login" && strings.Contains(string(r.Body), "correct horse") {
+			t.Errorf("%s %s carried the password", r.Method, r.Path)
+		}
+	}
+}
+
+func TestPasswordLoginFailures(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute)
+	srv.AddUser(medplumtest.UserSpec{Email: "ann@example.com", Password: "correct horse"})
+	srv.AddUser(medplumtest.UserSpec{Email: "mfa@example.com", Password: "correct horse", MFASecret: medplumtest.TOTPSecret})
+	srv.AddExternalIdP("corp.example", "https://idp.corp.example/authorize")
+	tc := tokenClient(t, srv)
+	ctx := context.Background()
+
+	_, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com", Password: "wrong horse"}, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "sign-in refused: Email or password is invalid" {
+		t.Errorf("wrong password: %v", err)
+	}
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com"}, &scripted{noPrompt: true})
+	if err == nil || err.Error() != "no password: pipe it to --password-stdin (it is never accepted as a flag)" {
+		t.Errorf("no terminal: %v", err)
+	}
+	var ext *auth.ExternalIdPError
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "alice@corp.example", Password: "x"}, &scripted{})
+	if !errors.As(err, &ext) || ext.AuthorizeURL != "https://idp.corp.example/authorize" || ext.Domain != "corp.example" {
+		t.Errorf("external IdP: %v", err)
+	}
+	// Wrong TOTP: a given --mfa-code gets one try.
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "mfa@example.com", Password: "correct horse", MFACode: "000000"}, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "multi-factor code refused: Invalid MFA token" {
+		t.Errorf("wrong TOTP: %v", err)
+	}
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "mfa@example.com", Password: "correct horse"}, &scripted{noPrompt: true})
+	if err == nil || err.Error() != "this account needs a multi-factor code: pass it with --mfa-code" {
+		t.Errorf("MFA without terminal: %v", err)
+	}
+	// On a terminal the user may retype a wrong code.
+	p := &scripted{inputs: []string{"111111", medplumtest.TOTP(medplumtest.TOTPSecret, time.Now())}}
+	l, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "mfa@example.com", Password: "correct horse"}, p)
+	if err != nil || l.Token.AccessToken == "" || len(p.prompts) != 2 || p.prompts[0] != "Authenticator code: " {
+		t.Errorf("MFA retry: %v, prompts %q", err, p.prompts)
+	}
+}
+
+func TestPasswordLoginChoosesProject(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	ctx := context.Background()
+	tc := tokenClient(t, srv)
+	email, pw := srv.Seed.AdminEmail, srv.Seed.AdminPassword
+
+	_, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw}, &scripted{noPrompt: true})
+	if err == nil || !strings.HasPrefix(err.Error(), "you belong to 2 projects; choose one with --project ID (or --membership ID):\n  ") ||
+		!strings.Contains(err.Error(), "Sandbox Project (Project/"+srv.Seed.ProjectID+") as Medplum Admin [membership "+srv.Seed.Admin.MembershipID+"]") {
+		t.Fatalf("no terminal: %v", err)
+	}
+	l, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, ProjectID: srv.Seed.ProjectID}, &scripted{})
+	if err != nil || l.Token.Project.Reference != "Project/"+srv.Seed.ProjectID {
+		t.Fatalf("--project: %v %+v", err, l)
+	}
+	l, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, MembershipID: srv.Seed.SuperAdmin.MembershipID}, &scripted{})
+	if err != nil || l.MembershipID != srv.Seed.SuperAdmin.MembershipID || l.Token.Project.Reference != "Project/"+srv.Seed.SuperAdminProjectID {
+		t.Fatalf("--membership: %v %+v", err, l)
+	}
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, MembershipID: "nope"}, &scripted{})
+	if err == nil || !strings.HasPrefix(err.Error(), "you are not a member of that project; your projects are:") {
+		t.Fatalf("unknown membership: %v", err)
+	}
+	// On a terminal: a choice, and the scope stage when the server asks.
+	srv.RequireScopeConfirmation(true)
+	p := &scripted{choice: 0}
+	l, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, Scope: "openid"}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.prompts[0], "Choose a project: ") || l.Token.Scope != "openid" || l.Token.RefreshToken != "" {
+		t.Fatalf("terminal choice: prompts %q, token %+v", p.prompts, l.Token)
+	}
+	scopeCalls := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/auth/scope" {
+			scopeCalls++
+		}
+	}
+	if scopeCalls == 0 {
+		t.Fatal("the scope stage was not confirmed with auth/scope")
+	}
+}
+
+// browse plays the user's browser: it follows the authorization URL to the
+// (simulated) web app and then to the loopback redirect.
+func browse(t *testing.T) func(string) {
+	return func(u string) {
+		go func() {
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Errorf("browser: %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+}
+
+// freePort finds a loopback port nobody listens on (tests never bind 9615,
+// which black-box tests of other packages may use at the same time).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// browserSetup registers http://localhost:<free port> on the seeded client,
+// which (unlike medplum-cli) requires PKCE, and returns options using it.
+func browserSetup(t *testing.T, srv *medplumtest.Server) auth.BrowserOptions {
+	port := freePort(t)
+	srv.SetClientRedirectURI(srv.Seed.Client.ID, fmt.Sprintf("http://localhost:%d", port))
+	return auth.BrowserOptions{AuthorizeURL: srv.URL + "oauth2/authorize", ClientID: srv.Seed.Client.ID, Port: port, Timeout: 10 * time.Second}
+}
+
+func TestBrowserLogin(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
+	opts := browserSetup(t, srv)
+	var opened string
+	open := func(u string) { opened = u; browse(t)(u) }
+	l, err := auth.BrowserLogin(context.Background(), tokenClient(t, srv), opts, open, &scripted{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Token.RefreshToken == "" || l.Token.Project.Reference != "Project/"+srv.Seed.ProjectID {
+		t.Fatalf("token = %+v", l.Token)
+	}
+	u, _ := url.Parse(opened)
+	q := u.Query()
+	if q.Get("client_id") != srv.Seed.Client.ID || q.Get("redirect_uri") != fmt.Sprintf("http://localhost:%d", opts.Port) ||
+		q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || len(q.Get("state")) < 22 ||
+		q.Get("scope") != "openid offline_access" || q.Get("response_type") != "code" {
+		t.Fatalf("authorization URL = %s", opened)
+	}
+	// The code exchange carried the verifier (the server checks it for this client).
+	for _, r := range srv.Requests() {
+		if r.Path == "/oauth2/token" && !strings.Contains(string(r.Body), "code_verifier=") {
+			t.Errorf("token request without code_verifier: %s", r.Body)
+		}
+	}
+}
+
+func TestBrowserLoginFailures(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	ctx := context.Background()
+	tc := tokenClient(t, srv)
+	opts := browserSetup(t, srv)
+
+	srv.DenyBrowserLogins("The user said no")
+	_, err := auth.BrowserLogin(ctx, tc, opts, browse(t), &scripted{})
+	if err == nil || err.Error() != "the server refused the sign-in: access_denied: The user said no" {
+		t.Errorf("denied: %v", err)
+	}
+
+	// A redirect with another state.
+	_, err = auth.BrowserLogin(ctx, tc, opts, func(string) {
+		go http.Get(fmt.Sprintf("http://127.0.0.1:%d/?code=abc&state=forged", opts.Port))
+	}, &scripted{})
+	if !errors.Is(err, auth.ErrStateMismatch) || !strings.Contains(err.Error(), "nothing was stored, run medplum login again") {
+		t.Errorf("wrong state: %v", err)
+	}
+
+	// Nobody signs in.
+	short := opts
+	short.Timeout = 50 * time.Millisecond
+	_, err = auth.BrowserLogin(ctx, tc, short, func(string) {}, &scripted{})
+	if err == nil || err.Error() != "no sign-in arrived within 50ms; run medplum login again (--timeout sets a longer wait)" {
+		t.Errorf("timeout: %v", err)
+	}
+
+	// The port is busy.
+	cb, err := auth.ListenCallback(opts.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	busy := opts
+	_, err = auth.BrowserLogin(ctx, tc, busy, func(string) { t.Error("the browser was opened although the port is busy") }, &scripted{})
+	if !errors.Is(err, auth.ErrCallbackPortBusy) || !strings.Contains(err.Error(), "use --no-browser and paste the redirected URL") {
+		t.Errorf("busy port: %v", err)
+	}
+
+	// --no-browser on a busy port: the pasted URL still works.
+	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
+	busy.NoBrowser = true
+	p := &pasteBrowser{t: t}
+	l, err := auth.BrowserLogin(ctx, tc, busy, p.open, p)
+	if err != nil || l.Token.AccessToken == "" {
+		t.Fatalf("paste on a busy port: %v", err)
+	}
+}
+
+// pasteBrowser is a user on another machine: the browser's redirect to
+// localhost goes nowhere, so the user pastes the address bar.
+type pasteBrowser struct {
+	scripted
+	t        *testing.T
+	redirect chan string
+}
+
+func (p *pasteBrowser) open(u string) {
+	p.redirect = make(chan string, 1)
+	go func() {
+		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := hc.Get(u)
+		if err != nil {
+			p.t.Errorf("browser: %v", err)
+			return
+		}
+		resp.Body.Close()
+		p.redirect <- resp.Header.Get("Location")
+	}()
+}
+
+func (p *pasteBrowser) Input(ctx context.Context, prompt string) (string, error) {
+	select {
+	case u := <-p.redirect:
+		return u, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
