@@ -27,6 +27,11 @@ testdata/official-cli/node_modules/.package-lock.json: testdata/official-cli/pac
 # make test installs the official CLI first wherever npm exists.
 OFFICIAL_CLI := $(if $(shell command -v npm 2>/dev/null),official-cli)
 
+# A short tour against the in-memory sandbox server on a free loopback port
+# (.ci/demo); it stops the sandbox when it ends, even on Ctrl-C.
+demo: build sandbox
+	@bash .ci/demo
+
 vet:
 	$(GO) vet ./...
 
