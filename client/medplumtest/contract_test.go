@@ -3,6 +3,7 @@ package medplumtest_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
@@ -30,33 +32,13 @@ import (
 // Captures medplumtest does not implement, and why:
 var notImplemented = map[string]string{
 	"03-project-init": "a failed capture: the real server answered 400 \"fetch failed\" from an environment problem, not from API behaviour",
-	// The interactive sign-in flows (auth/login, auth/profile, auth/newproject,
-	// authorization_code and refresh_token grants) belong to the auth flows,
-	// which are added to medplumtest with issue 3.
-	"60-login-cli-admin":             "auth flows (issue 3)",
-	"61-token-cli-admin":             "auth flows (issue 3)",
-	"62-token-code-reuse":            "auth flows (issue 3)",
-	"63-refresh":                     "auth flows (issue 3)",
-	"63b-refresh":                    "auth flows (issue 3)",
-	"64-login-wrong-password":        "auth flows (issue 3)",
-	"65-login-unknown-user":          "auth flows (issue 3)",
-	"66-login-invalid":               "auth flows (issue 3)",
-	"67-login-no-pkce":               "auth flows (issue 3)",
-	"68-token-no-pkce":               "auth flows (issue 3)",
-	"69-login-ok-for-wrong-verifier": "auth flows (issue 3)",
-	"70-token-wrong-verifier":        "auth flows (issue 3)",
-	"72-login-cli-admin-2":           "auth flows (issue 3)",
-	"73-token-cli-admin-2":           "auth flows (issue 3)",
-	"74-refresh-ok":                  "auth flows (issue 3)",
-	"80-login-projectid-new":         "auth flows (issue 3)",
-	"81-newproject":                  "auth flows (issue 3)",
-	"82-token-newproject":            "auth flows (issue 3)",
-	"83-newproject-short-name":       "auth flows (issue 3)",
-	"84-login-multi-membership":      "auth flows (issue 3)",
-	"85-auth-profile":                "auth flows (issue 3)",
-	"86-token-after-profile":         "auth flows (issue 3)",
-	"87-newuser-recaptcha":           "auth flows (issue 3)",
-	"89-login-with-projectid":        "auth flows (issue 3)",
+	// Self-registration (auth/newuser, auth/newproject, login with projectId
+	// "new") is a web-app flow that neither CLI uses.
+	"80-login-projectid-new":   "self-registration",
+	"81-newproject":            "self-registration",
+	"82-token-newproject":      "self-registration",
+	"83-newproject-short-name": "self-registration",
+	"87-newuser-recaptcha":     "self-registration",
 }
 
 const capturesDir = "../../testdata/real-server"
@@ -114,6 +96,9 @@ type contractEnv struct {
 	lisaMid   string
 	stray     string
 	cliAdmMid string
+	loginCode string // the last auth/login code (or, after 84, the membership to choose)
+	loginID   string
+	refresh   string
 }
 
 type req struct {
@@ -399,11 +384,11 @@ func steps() []step {
 		}, after: func(e *contractEnv, b map[string]any) { e.stray = b["id"].(string) }},
 		{name: "55-invite-cli-admin", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
-				`{"resourceType":"Practitioner","firstName":"Cli","lastName":"Admin","email":"cli-admin@example.com","sendEmail":false,"admin":true}`})
+				`{"resourceType":"Practitioner","firstName":"Cli","lastName":"Admin","email":"cli-admin@example.com","sendEmail":false,"admin":true,"password":"cli-admin-password"}`})
 		}, after: func(e *contractEnv, b map[string]any) { e.cliAdmMid = b["id"].(string) }},
 		{name: "56-invite-register-test", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
-				`{"resourceType":"Practitioner","firstName":"Register","lastName":"Tester","email":"register-test@example.com","sendEmail":false}`})
+				`{"resourceType":"Practitioner","firstName":"Register","lastName":"Tester","email":"register-test@example.com","sendEmail":false,"password":"register-test-password"}`})
 		}},
 		{name: "57-delete-stray-patient", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"DELETE", "fhir/R4/Patient/" + e.stray, bearer(e.tcTok), ""})
@@ -412,16 +397,87 @@ func steps() []step {
 			m := e.invite(e.tcTok, `{"resourceType":"Practitioner","firstName":"Ab","lastName":"Member","email":"ab@example.com","sendEmail":false}`)
 			return e.do(req{"DELETE", "admin/projects/" + e.pid + "/members/" + m["id"].(string), bearer(e.tcTok), ""})
 		}},
+		{name: "60-login-cli-admin", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"cli-admin@example.com","password":"cli-admin-password","scope":"openid offline_access","clientId":"medplum-cli"}`)
+		}, after: (*contractEnv).keepLogin},
+		{name: "61-token-cli-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode, "client_id", "medplum-cli")})
+		}, after: func(e *contractEnv, b map[string]any) { e.refresh = b["refresh_token"].(string) }},
+		{name: "62-token-code-reuse", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode, "client_id", "medplum-cli")})
+		}},
+		{name: "63-refresh", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "refresh_token", "refresh_token", e.refresh)})
+		}},
+		{name: "63b-refresh", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "refresh_token", "refresh_token", e.refresh)})
+		}},
+		{name: "64-login-wrong-password", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"cli-admin@example.com","password":"wrong-password","clientId":"medplum-cli"}`)
+		}},
+		{name: "65-login-unknown-user", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"nobody@example.com","password":"whatever-password","clientId":"medplum-cli"}`)
+		}},
+		{name: "66-login-invalid", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"not-an-email","password":"x"}`)
+		}},
+		{name: "67-login-no-pkce", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"cli-admin@example.com","password":"cli-admin-password","scope":"openid"}`)
+		}, after: (*contractEnv).keepLogin},
+		{name: "68-token-no-pkce", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode)})
+		}},
+		{name: "69-login-ok-for-wrong-verifier", run: func(e *contractEnv) *http.Response {
+			sum := sha256.Sum256([]byte("the-right-verifier-0123456789-0123456789-0123"))
+			challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+			return e.login(`{"email":"cli-admin@example.com","password":"cli-admin-password","codeChallenge":"` + challenge + `","codeChallengeMethod":"S256"}`)
+		}, after: (*contractEnv).keepLogin},
+		{name: "70-token-wrong-verifier", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode, "code_verifier", "a-wrong-verifier-0123456789-0123456789-0123")})
+		}},
 		{name: "71-revoked-access-token", run: func(e *contractEnv) *http.Response {
 			tok := e.srv.IssueToken(e.cliAdmMid)
 			e.srv.RevokeLogins(e.cliAdmMid)
 			return e.do(req{"GET", "auth/me", bearer(tok), ""})
 		}},
+		{name: "72-login-cli-admin-2", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"cli-admin@example.com","password":"cli-admin-password","scope":"openid offline_access","clientId":"medplum-cli"}`)
+		}, after: (*contractEnv).keepLogin},
+		{name: "73-token-cli-admin-2", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode, "client_id", "medplum-cli")})
+		}, after: func(e *contractEnv, b map[string]any) { e.refresh = b["refresh_token"].(string) }},
+		{name: "74-refresh-ok", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "refresh_token", "refresh_token", e.refresh)})
+		}},
 		{name: "75-user-admin-get-project", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "admin/projects/" + e.pid, bearer(e.srv.IssueToken(e.cliAdmMid)), ""})
 		}},
+		{name: "84-login-multi-membership", run: func(e *contractEnv) *http.Response {
+			other := e.srv.AddProject("Register Flow Project")
+			e.srv.AddUser(medplumtest.UserSpec{Email: "register-test@example.com", ProjectID: other, FirstName: "Register", LastName: "Tester"})
+			return e.login(`{"email":"register-test@example.com","password":"register-test-password","clientId":"medplum-cli"}`)
+		}, after: func(e *contractEnv, b map[string]any) {
+			e.loginID = b["login"].(string)
+			for _, m := range b["memberships"].([]any) {
+				if m.(map[string]any)["project"].(map[string]any)["reference"] == "Project/"+e.pid {
+					e.loginCode = m.(map[string]any)["id"].(string) // the membership to choose
+				}
+			}
+		}},
+		{name: "85-auth-profile", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "auth/profile", map[string]string{"Content-Type": "application/json"},
+				`{"login":"` + e.loginID + `","profile":"` + e.loginCode + `"}`})
+		}, after: (*contractEnv).keepLogin},
+		{name: "86-token-after-profile", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", e.loginCode, "client_id", "medplum-cli")})
+		}},
 		{name: "88-reset-homer-admin-false", run: func(e *contractEnv) *http.Response {
 			return e.postMember(e.srv.IssueToken(e.cliAdmMid), e.homerMid, func(m map[string]any) { m["admin"] = false })
+		}},
+		{name: "89-login-with-projectid", run: func(e *contractEnv) *http.Response {
+			// Without clientId: the built-in medplum-cli client belongs to no project.
+			return e.login(`{"email":"register-test@example.com","password":"register-test-password","projectId":"` + e.pid +
+				`","codeChallenge":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG","codeChallengeMethod":"plain"}`)
 		}},
 		{name: "90-sa-search-pm-patient", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=0&_total=accurate&profile-type=Patient", bearer(e.saTok), ""})
@@ -438,6 +494,15 @@ func (e *contractEnv) postMember(tok, mid string, change func(map[string]any)) *
 	change(m)
 	b, _ := json.Marshal(m)
 	return e.do(req{"POST", "admin/projects/" + e.pid + "/members/" + mid, bearerJSON(tok), string(b)})
+}
+
+func (e *contractEnv) login(body string) *http.Response {
+	return e.do(req{"POST", "auth/login", map[string]string{"Content-Type": "application/json"}, body})
+}
+
+func (e *contractEnv) keepLogin(b map[string]any) {
+	e.loginID, _ = b["login"].(string)
+	e.loginCode, _ = b["code"].(string)
 }
 
 func (e *contractEnv) patchMember(ct, body string) *http.Response {
@@ -464,6 +529,7 @@ func TestContractCapturesCovered(t *testing.T) {
 
 func TestContract(t *testing.T) {
 	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute) // the session signs in more than 5 times a minute
 	e := &contractEnv{t: t, srv: srv, saUserTok: srv.IssueToken(srv.Seed.SuperAdmin.MembershipID)}
 	for _, s := range steps() {
 		want := readCapture(t, s.name)
