@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 )
 
 // node is a JSON value that remembers the order of object keys and the
@@ -17,79 +18,103 @@ type node struct {
 	kind  byte     // '{', '[' or 's'
 }
 
+// parseNode reads one JSON document in a single pass. Scalars keep their
+// exact bytes (string escapes, number spelling); keys are decoded strings.
 func parseNode(b []byte) (*node, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	n, err := decodeNode(dec)
+	p := &nodeParser{b: b, dec: json.NewDecoder(bytes.NewReader(b))}
+	p.dec.UseNumber()
+	tok, raw, err := p.next()
 	if err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	n, err := p.value(tok, raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("unexpected data after the JSON value")
 	}
 	return n, nil
 }
 
-func decodeNode(dec *json.Decoder) (*node, error) {
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return nil, err
-	}
-	return nodeFromRaw(raw)
+type nodeParser struct {
+	b   []byte
+	dec *json.Decoder
 }
 
-func nodeFromRaw(raw json.RawMessage) (*node, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("empty JSON value")
+// next returns the next token and, for a scalar, its bytes as written.
+func (p *nodeParser) next() (json.Token, []byte, error) {
+	start := p.dec.InputOffset()
+	tok, err := p.dec.Token()
+	if err != nil {
+		return nil, nil, err
 	}
-	switch raw[0] {
-	case '{':
+	raw := bytes.TrimLeft(p.b[start:p.dec.InputOffset()], " \t\r\n,:")
+	return tok, raw, nil
+}
+
+func (p *nodeParser) value(tok json.Token, raw []byte) (*node, error) {
+	switch tok {
+	case json.Delim('{'):
 		n := &node{kind: '{'}
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if _, err := dec.Token(); err != nil { // {
-			return nil, err
-		}
-		for dec.More() {
-			tok, err := dec.Token()
+		for p.dec.More() {
+			kt, _, err := p.next()
 			if err != nil {
 				return nil, err
 			}
-			key, _ := tok.(string)
-			v, err := decodeNode(dec)
+			key, _ := kt.(string)
+			vt, vraw, err := p.next()
+			if err != nil {
+				return nil, err
+			}
+			v, err := p.value(vt, vraw)
 			if err != nil {
 				return nil, err
 			}
 			n.keys = append(n.keys, key)
 			n.vals = append(n.vals, v)
 		}
-		return n, nil
-	case '[':
+		_, err := p.dec.Token() // }
+		return n, err
+	case json.Delim('['):
 		n := &node{kind: '['}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(raw, &elems); err != nil {
-			return nil, err
-		}
-		for _, e := range elems {
-			v, err := nodeFromRaw(e)
+		for p.dec.More() {
+			vt, vraw, err := p.next()
+			if err != nil {
+				return nil, err
+			}
+			v, err := p.value(vt, vraw)
 			if err != nil {
 				return nil, err
 			}
 			n.elems = append(n.elems, v)
 		}
-		return n, nil
+		_, err := p.dec.Token() // ]
+		return n, err
 	}
-	return &node{kind: 's', raw: append([]byte(nil), raw...)}, nil
+	return &node{kind: 's', raw: raw}, nil
 }
 
 // strNode makes a string scalar.
-func strNode(s string) *node {
+func strNode(s string) *node { return &node{kind: 's', raw: quote(s)} }
+
+// quote encodes s as a JSON string without HTML escaping.
+func quote(s string) []byte {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return []byte(`"` + s + `"`)
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	return &node{kind: 's', raw: bytes.TrimSpace(b.Bytes())}
+	return bytes.TrimSpace(b.Bytes())
 }
 
 func objNode() *node { return &node{kind: '{'} }
@@ -169,7 +194,7 @@ func (n *node) encode(b *bytes.Buffer) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.Write(strNode(k).raw)
+			b.Write(quote(k))
 			b.WriteByte(':')
 			n.vals[i].encode(b)
 		}

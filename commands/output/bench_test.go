@@ -1,0 +1,63 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+// page is a searchset Bundle of n ProjectMemberships, like one page of
+// `get 'ProjectMembership?_count=1000'`.
+func page(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Bundle","type":"searchset","entry":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"fullUrl":"http://h/fhir/R4/ProjectMembership/m%d","resource":{"resourceType":"ProjectMembership","id":"m%d",`+
+			`"meta":{"versionId":"v%d","lastUpdated":"2026-01-01T00:00:00.000Z","project":"p"},`+
+			`"project":{"reference":"Project/p","display":"P"},"user":{"reference":"User/u%d","display":"member%d@example.com"},`+
+			`"profile":{"reference":"Practitioner/x%d","display":"Member %d"},"admin":%v}}`, i, i, i, i, i, i, i, i%7 == 0)
+	}
+	b.WriteString(`],"link":[{"relation":"self","url":"http://h/fhir/R4/ProjectMembership?_count=1000"}]}`)
+	return []byte(b.String())
+}
+
+func benchmarkFormat(b *testing.B, f Format) {
+	body := page(1000)
+	ios, _, _, _ := iostreams.Test()
+	ios.Out = io.Discard
+	o := &Options{Format: f}
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		if err := o.WriteBody(ios, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// go test -bench . ./commands/output/
+func BenchmarkWriteBodyJSON1000(b *testing.B)   { benchmarkFormat(b, JSON) }
+func BenchmarkWriteBodyNDJSON1000(b *testing.B) { benchmarkFormat(b, NDJSON) }
+func BenchmarkWriteBodyTSV1000(b *testing.B)    { benchmarkFormat(b, Table) }
+func BenchmarkWriteBodyCSV1000(b *testing.B)    { benchmarkFormat(b, CSV) }
+
+func BenchmarkWriteBodyTable1000(b *testing.B) {
+	body := page(1000)
+	ios, _, _, _ := iostreams.Test()
+	ios.Out = io.Discard
+	ios.SetStdoutTTY(true)
+	ios.SetTerminalWidth(120)
+	o := &Options{Format: Table}
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if err := o.WriteBody(ios, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
