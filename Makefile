@@ -69,3 +69,11 @@ fuzz:
 	      { echo "$$out"; exit 1; }; \
 	  done; \
 	done
+
+# Benchmarks. The bulk invite benchmark runs a fixed number of rows per
+# concurrency level against medplumtest's realistic invite model (about
+# 20 invites/s, so 300 rows take ~15s a level).
+BULK_BENCH_ROWS ?= 300
+bench:
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite' ./...
+	$(GO) test -run '^$$' -bench 'BulkInvite' -benchtime $(BULK_BENCH_ROWS)x -timeout 30m ./commands/invite/bulk/

@@ -56,12 +56,13 @@ func newLimiter(fixed, maxLimit int) *limiter {
 	l.max = maxLimit
 	l.limit = min(DefaultStartConcurrency, maxLimit)
 	l.ctl.begin(l.now())
+	l.ctl.holding = holdWindows - 1 // explore after the first window
 	return l
 }
 
 // Defaults of the adaptive limiter (see BenchmarkBulkInvite).
 const (
-	DefaultStartConcurrency = 2
+	DefaultStartConcurrency = 3
 	DefaultMaxConcurrency   = 16
 )
 
@@ -161,6 +162,10 @@ type controller struct {
 	holding     int  // windows held at the same limit
 }
 
+// holdWindows is how many windows the controller holds a limit that looks
+// right before it explores again.
+const holdWindows = 4
+
 // windowAttempts is how many attempts make a window at a given limit: enough
 // round trips that a window's goodput is not mostly noise.
 func windowAttempts(limit int) int { return max(16, 6*limit) }
@@ -221,7 +226,7 @@ func (c *controller) observe(o outcome, now time.Time, limit, lo, hi int) int {
 		explore(-1)
 	default:
 		c.holding++
-		if c.holding >= 4 {
+		if c.holding >= holdWindows {
 			explore(+1)
 		}
 	}

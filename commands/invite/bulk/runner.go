@@ -50,15 +50,19 @@ type Progress interface {
 
 // RetryPolicy bounds the retries of one row.
 type RetryPolicy struct {
-	MaxAttempts  int           // sends after conflicts, 5xx and dropped connections (default 8)
+	MaxFailures  int           // sends and lookups failed by 5xx or dropped connections (default 8)
+	MaxConflicts int           // 409/40001 answers tolerated for one row (default 30)
 	MaxThrottled int           // 429 answers tolerated for one row (default 30)
 	BaseDelay    time.Duration // first backoff step (default 250ms)
 	MaxDelay     time.Duration // backoff cap (default 10s)
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 8
+	if p.MaxFailures <= 0 {
+		p.MaxFailures = 8
+	}
+	if p.MaxConflicts <= 0 {
+		p.MaxConflicts = 30
 	}
 	if p.MaxThrottled <= 0 {
 		p.MaxThrottled = 30
@@ -330,187 +334,224 @@ func (r *runner) record(res Result, uncertain bool) {
 	r.finish(res)
 }
 
-// process takes one row to its final state. Requests use reqCtx (they may
-// outlive a Ctrl-C by the grace period); waiting and deciding to send again
-// use dctx.
+// process takes one row to its final state.
 func (r *runner) process(dctx, reqCtx context.Context, j job) {
-	req := j.row.Request
-	res := Result{Line: j.row.Line, Email: req.Email, ExternalID: req.ExternalID}
-	upsertPhase := false
-	// uncertain: a request may have reached the server without its answer
-	// reaching us. The row is then looked up before anything is sent.
-	uncertain := false
-	started := j.inFlight.At
-
+	w := &rowRun{r: r, dctx: dctx, reqCtx: reqCtx, req: j.row.Request,
+		res:       Result{Line: j.row.Line, Email: j.row.Request.Email, ExternalID: j.row.Request.ExternalID},
+		journaled: j.reconcile, started: j.inFlight.At}
 	if j.reconcile {
 		if j.inFlight.Upsert {
-			upsertPhase = true // the user was a member already; resending the upsert is harmless
+			w.upsert = true // the user was a member already: resending the upsert is harmless
 		} else {
-			uncertain = true
+			w.uncertain = true
 		}
 	}
-	journaled := j.reconcile // the journal has a "started" record for the row
-
-	attempts, throttled := 0, 0
-	var lastErr error
-	backoff := func() {
-		d := client.RetryPolicy{BaseDelay: r.retry.BaseDelay, MaxDelay: r.retry.MaxDelay}.Backoff(attempts)
-		_ = sleepCtx(dctx, d) // an interruption is seen at the loop's top
-	}
-	giveUp := func(why string) {
-		res.Status, res.Error = Failed, why
-		r.record(res, uncertain)
-	}
-	for {
-		if dctx.Err() != nil {
-			if journaled {
-				r.interrupted(res, uncertain)
-			}
-			return // never sent: nothing to record, the next run sends it
-		}
-		if uncertain {
-			m, err := r.lookup(reqCtx, req)
-			if err != nil {
-				lastErr = fmt.Errorf("looking the membership up: %w", err)
-				attempts++
-				if attempts >= r.retry.MaxAttempts {
-					giveUp(fmt.Sprintf("the server may have made the membership, and it could not be checked: %v", lastErr))
-					return
-				}
-				backoff()
-				continue
-			}
-			if m != nil {
-				res.Membership = m.ID()
-				res.Status = Created
-				if upsertPhase {
-					res.Status = Updated
-				} else if existedBefore(m, started) {
-					if r.cfg.Upsert {
-						upsertPhase, uncertain = true, false
-						if _, err := r.cfg.Journal.Start(res.Line, true); err != nil {
-							r.stop(res.Line, err)
-							return
-						}
-						continue
-					}
-					res.Status = Exists
-				}
-				r.record(res, false)
-				return
-			}
-			uncertain = false // not there: nothing was made, sending again is safe
-		}
-		if attempts >= r.retry.MaxAttempts {
-			giveUp(fmt.Sprintf("gave up after %d attempts: %v", attempts, lastErr))
-			return
-		}
-		if err := r.lim.acquire(dctx); err != nil {
-			continue // interrupted: the loop's top records it
-		}
-		if !journaled {
-			// On disk before the request leaves: a crash from here on
-			// leaves a row the next run looks up.
-			t, err := r.cfg.Journal.Start(res.Line, false)
-			if err != nil {
-				r.lim.release(outcomeError, 0)
-				r.stop(res.Line, err)
-				return
-			}
-			started, journaled = t, true
-		}
-		body := req
-		if upsertPhase {
-			body.Upsert = true
-		}
-		data, _ := json.Marshal(body)
-		resp, err := r.cfg.Client.Do(reqCtx, &client.Request{Method: http.MethodPost, URL: r.inviteURL, Body: data, NoRetry: true})
-		attempts++
-		if attempts > 1 {
-			r.count(func(s *Stats) { s.Retries++ })
-		}
-		a := classify(resp, err)
-		r.lim.release(a.outcome, a.pause)
-		lastErr = err
-
-		switch a.kind {
-		case kindCreated, kindPartial:
-			res.Status = Created
-			if upsertPhase {
-				res.Status = Updated
-			}
-			if a.kind == kindPartial {
-				res.Error = "membership created, but the server reported: " + err.Error()
-				if m, lerr := r.lookup(reqCtx, req); lerr == nil && m != nil {
-					res.Membership = m.ID()
-				}
-			} else {
-				res.Membership = a.membership
-			}
-			r.record(res, false)
-			return
-		case kindMember:
-			if upsertPhase {
-				res.Status, res.Error = Failed, err.Error()
-				r.record(res, false)
-				return
-			}
-			if r.cfg.Upsert {
-				upsertPhase = true
-				if _, err := r.cfg.Journal.Start(res.Line, true); err != nil {
-					r.stop(res.Line, err)
-					return
-				}
-				attempts = 0
-				continue
-			}
-			res.Status = Exists
-			if m, lerr := r.lookup(reqCtx, req); lerr == nil && m != nil {
-				res.Membership = m.ID()
-			}
-			r.record(res, false)
-			return
-		case kindConflict:
-			r.count(func(s *Stats) { s.Conflicts++ })
-			backoff()
-		case kindThrottled:
-			r.count(func(s *Stats) { s.Throttled++ })
-			throttled++
-			attempts-- // waiting for the rate limit is not a failed attempt
-			if throttled >= r.retry.MaxThrottled {
-				giveUp(fmt.Sprintf("still rate limited after %d tries: %v", throttled, err))
-				return
-			}
-		case kindUncertain:
-			if reqCtx.Err() != nil {
-				return // the grace period ran out: the next run looks it up
-			}
-			uncertain = true
-			backoff()
-		case kindNotSent:
-			backoff()
-		case kindFatal:
-			res.Status, res.Error = Failed, err.Error()
-			r.record(res, false)
-			r.stop(res.Line, err)
-			return
-		case kindFailed:
-			res.Status, res.Error = Failed, err.Error()
-			r.record(res, false)
-			return
-		}
+	for !w.step() {
 	}
 }
 
-// interrupted records a row that Ctrl-C stopped between attempts. Unless
-// an attempt may have reached the server, it is marked failed so that the
-// next run sends it without a lookup.
-func (r *runner) interrupted(res Result, uncertain bool) {
-	if uncertain {
-		return // stays "started": the next run looks it up
+// rowRun is one row on its way to a final state. Requests use reqCtx (they
+// may outlive a Ctrl-C by the grace period); waiting, and deciding to send
+// again, use dctx.
+type rowRun struct {
+	r            *runner
+	dctx, reqCtx context.Context
+	req          client.InviteRequest
+	res          Result
+
+	upsert    bool      // the next send is the --upsert resend
+	uncertain bool      // a request may have been done without its answer reaching us
+	journaled bool      // the journal has a "started" record for the row
+	started   time.Time // when the row's first request was about to be sent
+
+	// failures counts sends and lookups that failed in ways that may last
+	// (5xx, dropped connections); conflicts and 429s, after which the
+	// server says nothing was done, have their own bounds.
+	failures, conflicts, throttled, sends int
+	lastErr                               error
+}
+
+// step makes one move and reports whether the row is finished (or
+// abandoned to the next run).
+func (w *rowRun) step() bool {
+	r := w.r
+	if w.dctx.Err() != nil {
+		if w.journaled && !w.uncertain {
+			// Sent before, and known not to have been done: failed, so
+			// that the next run sends it again without a lookup.
+			w.finish(Failed, "interrupted before it could be sent again")
+		}
+		// Never sent: nothing to record. Uncertain: it stays "started",
+		// and the next run looks it up.
+		return true
 	}
-	res.Status, res.Error = Failed, "interrupted before it could be sent again"
-	r.record(res, false)
+	if w.uncertain {
+		return w.settle()
+	}
+	if w.failures >= r.retry.MaxFailures {
+		w.fail(fmt.Sprintf("gave up after %d failed attempts: %v", w.failures, w.lastErr))
+		return true
+	}
+	if err := r.lim.acquire(w.dctx); err != nil {
+		return false // interrupted: the next step records it
+	}
+	if !w.journaled {
+		// On disk before the request leaves: a crash from here on leaves
+		// a row the next run looks up.
+		t, err := r.cfg.Journal.Start(w.res.Line, false)
+		if err != nil {
+			r.lim.release(outcomeError, 0)
+			r.stop(w.res.Line, err)
+			return true
+		}
+		w.started, w.journaled = t, true
+	}
+	body := w.req
+	body.Upsert = w.upsert
+	data, _ := json.Marshal(body)
+	resp, err := r.cfg.Client.Do(w.reqCtx, &client.Request{Method: http.MethodPost, URL: r.inviteURL, Body: data, NoRetry: true})
+	if w.sends++; w.sends > 1 {
+		r.count(func(s *Stats) { s.Retries++ })
+	}
+	a := classify(resp, err)
+	r.lim.release(a.outcome, a.pause)
+	w.lastErr = err
+	return w.handle(a, err)
+}
+
+// handle acts on the answer to a send.
+func (w *rowRun) handle(a attempt, err error) bool {
+	r := w.r
+	switch a.kind {
+	case kindCreated:
+		w.res.Membership = a.membership
+		w.finish(w.madeStatus(), "")
+	case kindPartial:
+		w.res.Membership = w.lookupID()
+		w.finish(w.madeStatus(), "membership created, but the server reported: "+err.Error())
+	case kindMember:
+		switch {
+		case w.upsert: // a member with another profile, or of the other scope
+			w.finish(Failed, err.Error())
+		case r.cfg.Upsert:
+			return !w.startUpsert()
+		default:
+			w.res.Membership = w.lookupID()
+			w.finish(Exists, "")
+		}
+	case kindConflict:
+		r.count(func(s *Stats) { s.Conflicts++ })
+		if w.conflicts++; w.conflicts >= r.retry.MaxConflicts {
+			w.finish(Failed, fmt.Sprintf("gave up after %d serialization conflicts: %v", w.conflicts, err))
+			return true
+		}
+		w.backoff(min(w.conflicts, 4))
+		return false
+	case kindThrottled:
+		// The limiter now holds every sender back for the time the
+		// server asked.
+		r.count(func(s *Stats) { s.Throttled++ })
+		if w.throttled++; w.throttled >= r.retry.MaxThrottled {
+			w.finish(Failed, fmt.Sprintf("still rate limited after %d tries: %v", w.throttled, err))
+			return true
+		}
+		return false
+	case kindUncertain:
+		if w.reqCtx.Err() != nil {
+			return true // the grace period ran out: the next run looks it up
+		}
+		w.uncertain = true
+		w.failures++
+		w.backoff(w.failures)
+		return false
+	case kindNotSent:
+		w.failures++
+		w.backoff(w.failures)
+		return false
+	case kindFatal:
+		w.finish(Failed, err.Error())
+		r.stop(w.res.Line, err)
+	default:
+		w.finish(Failed, err.Error())
+	}
+	return true
+}
+
+// settle looks up a row whose request may have been done, and decides:
+// done (the membership is there), or safe to send again (it is not).
+func (w *rowRun) settle() bool {
+	m, err := w.r.lookup(w.reqCtx, w.req)
+	switch {
+	case err != nil:
+		w.lastErr = fmt.Errorf("looking the membership up: %w", err)
+		if w.failures++; w.failures >= w.r.retry.MaxFailures {
+			w.fail(fmt.Sprintf("the server may have made the membership, and it could not be checked: %v", w.lastErr))
+			return true
+		}
+		w.backoff(w.failures)
+		return false
+	case m == nil:
+		w.uncertain = false // nothing was made: sending again is safe
+		return false
+	}
+	w.res.Membership = m.ID()
+	if !w.upsert && existedBefore(m, w.started) {
+		// The membership predates the row's request: the request found
+		// the user a member.
+		if w.r.cfg.Upsert {
+			w.uncertain = false
+			return !w.startUpsert()
+		}
+		w.finish(Exists, "")
+		return true
+	}
+	w.finish(w.madeStatus(), "")
+	return true
+}
+
+// startUpsert records that the next send is the --upsert resend. It returns
+// false when the journal failed (the run stops).
+func (w *rowRun) startUpsert() bool {
+	w.upsert = true
+	w.failures, w.conflicts = 0, 0
+	if _, err := w.r.cfg.Journal.Start(w.res.Line, true); err != nil {
+		w.r.stop(w.res.Line, err)
+		return false
+	}
+	return true
+}
+
+func (w *rowRun) madeStatus() Status {
+	if w.upsert {
+		return Updated
+	}
+	return Created
+}
+
+// lookupID is the membership id for the report, best effort.
+func (w *rowRun) lookupID() string {
+	if m, err := w.r.lookup(w.reqCtx, w.req); err == nil && m != nil {
+		return m.ID()
+	}
+	return ""
+}
+
+func (w *rowRun) backoff(n int) {
+	d := client.RetryPolicy{BaseDelay: w.r.retry.BaseDelay, MaxDelay: w.r.retry.MaxDelay}.Backoff(n)
+	_ = sleepCtx(w.dctx, d) // an interruption is seen by the next step
+}
+
+// finish records a final state known for sure.
+func (w *rowRun) finish(st Status, msg string) {
+	w.res.Status, w.res.Error = st, msg
+	w.r.record(w.res, false)
+}
+
+// fail records a failure after which the membership may exist anyway: the
+// next run looks the row up before sending it.
+func (w *rowRun) fail(msg string) {
+	w.res.Status, w.res.Error = Failed, msg
+	w.r.record(w.res, w.uncertain)
 }
 
 // existedBefore reports whether a membership found by a lookup predates the
