@@ -40,32 +40,31 @@ type login struct {
 }
 
 // authState is who is calling, resolved by the authenticate middleware.
+// The records are the live ones (read their res under s.mu only); the
+// flags and the profile reference are snapshots taken at authentication,
+// safe to read without the lock.
 type authState struct {
 	login      *login  // nil for Basic auth
 	membership *record // the caller's ProjectMembership
 	project    *record // the caller's Project
 	basic      bool
+
+	isSuperAdmin bool
+	isAdmin      bool
+	profile      client.Reference
 }
 
-func (a *authState) superAdmin() bool {
-	v, _ := a.project.res.Bool("superAdmin")
-	return v
-}
+func (a *authState) superAdmin() bool { return a.isSuperAdmin }
 
-func (a *authState) admin() bool {
-	v, _ := a.membership.res.Bool("admin")
-	return v || a.superAdmin()
-}
+func (a *authState) admin() bool { return a.isAdmin || a.isSuperAdmin }
 
 func (a *authState) projectID() string { return a.project.id }
 
-func (a *authState) profileRef() client.Reference {
-	return client.Reference{Reference: a.membership.res.Ref("profile"), Display: a.membership.res.Display("profile")}
-}
+func (a *authState) profileRef() client.Reference { return a.profile }
 
 // author is what meta.author says for writes through the caller's repository.
 func (a *authState) author() *client.Reference {
-	r := a.profileRef()
+	r := a.profile
 	return &r
 }
 
@@ -143,7 +142,12 @@ func (s *Server) stateForMembership(membershipID string, l *login) *authState {
 	if p == nil {
 		return nil
 	}
-	return &authState{login: l, membership: m, project: p}
+	super, _ := p.res.Bool("superAdmin")
+	admin, _ := m.res.Bool("admin")
+	return &authState{
+		login: l, membership: m, project: p, isSuperAdmin: super, isAdmin: admin,
+		profile: client.Reference{Reference: m.res.Ref("profile"), Display: m.res.Display("profile")},
+	}
 }
 
 func (s *Server) basicAuth(cred string) *authState {

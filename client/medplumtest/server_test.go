@@ -624,3 +624,51 @@ func TestSettingsSecretsSites(t *testing.T) {
 	}
 	c.must(201, "POST", base+"/bot", `{"name":"Robot"}`)
 }
+
+// Mixed concurrent use (run with -race): invites, searches, member updates,
+// project settings and fault knobs at the same time; every invite ends with
+// exactly one membership.
+func TestConcurrentUse(t *testing.T) {
+	c := newTC(t, medplumtest.WithSeed(3))
+	sd := c.srv.Seed
+	var wg sync.WaitGroup
+	const workers, each = 6, 15
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				body := fmt.Sprintf(`{"resourceType":"Practitioner","firstName":"W%d","lastName":"N%d","email":"w%d-%d@example.com","sendEmail":false}`, w, i, w, i)
+				for {
+					status, _ := c.invite(body)
+					if status == 200 {
+						break
+					}
+					if status != 409 {
+						t.Errorf("invite: %d", status)
+						return
+					}
+				}
+				c.must(200, "GET", "fhir/R4/ProjectMembership?_count=5&profile-type=Practitioner", "")
+				c.must(200, "POST", "admin/projects/"+sd.ProjectID+"/settings", fmt.Sprintf(`[{"name":"w%d","valueInteger":%d}]`, w, i))
+				m := c.must(200, "GET", "admin/projects/"+sd.ProjectID+"/members/"+sd.Homer.MembershipID, "")
+				m["active"] = i%2 == 0
+				b, _ := json.Marshal(m)
+				c.must(200, "POST", "admin/projects/"+sd.ProjectID+"/members/"+sd.Homer.MembershipID, string(b))
+				c.srv.SetLatency(0)
+				_ = c.srv.Requests()
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range workers {
+		for i := range each {
+			if c.srv.MembershipByEmail(sd.ProjectID, fmt.Sprintf("w%d-%d@example.com", w, i)) == nil {
+				t.Errorf("w%d-%d has no membership", w, i)
+			}
+		}
+	}
+	if got := c.srv.Count("ProjectMembership", sd.ProjectID); got != 4+workers*each {
+		t.Errorf("%d memberships, want %d", got, 4+workers*each)
+	}
+}
