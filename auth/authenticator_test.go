@@ -1,10 +1,7 @@
 package auth
 
 import (
-	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -62,34 +59,6 @@ func typeName(v any) string {
 		return "nil"
 	}
 	return "other"
-}
-
-func TestStaticCredentialsApply(t *testing.T) {
-	var got []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = append(got, r.Header.Get("Authorization"))
-		w.Write([]byte(`{}`))
-	}))
-	defer srv.Close()
-	ctx := context.Background()
-	for _, a := range []client.Authenticator{&BearerToken{Token: "tok-1"}, &BasicCredentials{ClientID: "id", ClientSecret: "sec"}} {
-		c, err := client.New(client.Options{BaseURL: srv.URL, Auth: a})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Do(ctx, &client.Request{URL: "Patient"}); err != nil {
-			t.Fatal(err)
-		}
-		if retry, err := a.Refresh(ctx); retry || err != nil {
-			t.Errorf("%T.Refresh = %v, %v", a, retry, err)
-		}
-	}
-	if strings.Join(got, ",") != "Bearer tok-1,Basic aWQ6c2Vj" {
-		t.Errorf("Authorization headers %q", got)
-	}
-	if tok, _ := (&BearerToken{Token: "tok-1"}).AccessToken(ctx); tok != "tok-1" {
-		t.Error("AccessToken")
-	}
 }
 
 func TestJWTExpiry(t *testing.T) {

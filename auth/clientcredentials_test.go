@@ -3,79 +3,31 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
-// tokenServer is a minimal OAuth server: client_credentials tokens
-// "tok-N" for one client, revocable, and a protected FHIR route.
-type tokenServer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	issued   int
-	revoked  map[string]bool
-	forms    []string
-	gate     chan struct{} // if set, token requests wait for it
-	lifetime int
+// ccEnv is medplumtest plus a client signed in with the seeded project
+// admin ClientApplication's credentials, the way the CLI builds it.
+type ccEnv struct {
+	srv *medplumtest.Server
+	c   *client.Client
+	cc  *ClientCredentials
 }
 
-func newTokenServer(t *testing.T) *tokenServer {
-	ts := &tokenServer{revoked: map[string]bool{}, lifetime: 3600}
-	ts.Server = httptest.NewServer(http.HandlerFunc(ts.serve))
-	t.Cleanup(ts.Close)
-	return ts
-}
-
-func (ts *tokenServer) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/oauth2/token" {
-		if ts.gate != nil {
-			<-ts.gate
-		}
-		r.ParseForm()
-		ts.mu.Lock()
-		ts.forms = append(ts.forms, r.Header.Get("Content-Type")+" "+r.PostForm.Encode())
-		ok := r.PostForm.Get("client_id") == "cid" && r.PostForm.Get("client_secret") == "right-secret" && r.PostForm.Get("grant_type") == "client_credentials"
-		ts.issued++
-		n, life := ts.issued, ts.lifetime
-		ts.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		if !ok {
-			w.WriteHeader(400)
-			w.Write([]byte(`{"error":"invalid_request","error_description":"Invalid secret"}`))
-			return
-		}
-		fmt.Fprintf(w, `{"token_type":"Bearer","expires_in":%d,"scope":"openid","access_token":"tok-%d"}`, life, n)
-		return
-	}
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	ts.mu.Lock()
-	valid := strings.HasPrefix(tok, "tok-") && !ts.revoked[tok]
-	ts.mu.Unlock()
-	w.Header().Set("Content-Type", "application/fhir+json; charset=utf-8")
-	if !valid {
-		w.WriteHeader(401)
-		w.Write([]byte(`{"resourceType":"OperationOutcome","id":"unauthorized","issue":[{"severity":"error","code":"login","details":{"text":"Unauthorized"}}]}`))
-		return
-	}
-	fmt.Fprintf(w, `{"resourceType":"Patient","id":"p","token":%q}`, tok)
-}
-
-func (ts *tokenServer) tokenRequests() int {
-	ts.mu.Lock()
-	defer ts.mu.Unlock()
-	return len(ts.forms)
-}
-
-func newCC(t *testing.T, ts *tokenServer, secret string) (*client.Client, *ClientCredentials) {
+func newCCEnv(t *testing.T, secret string, opts ...medplumtest.Option) *ccEnv {
 	t.Helper()
-	s := Settings{BaseURL: ts.URL, ClientID: "cid", ClientSecret: secret}
+	srv := medplumtest.NewServer(t, opts...)
+	if secret == "" {
+		secret = srv.Seed.Client.Secret
+	}
+	s := Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret}
 	tc, err := client.New(s.ClientOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -84,168 +36,230 @@ func newCC(t *testing.T, ts *tokenServer, secret string) (*client.Client, *Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := s.ClientOptions()
-	opts.Auth = a
-	c, err := client.New(opts)
+	opts2 := s.ClientOptions()
+	opts2.Auth = a
+	c, err := client.New(opts2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, a.(*ClientCredentials)
+	return &ccEnv{srv: srv, c: c, cc: a.(*ClientCredentials)}
 }
 
-func get(c *client.Client) (string, error) {
-	r, err := c.ReadResource(context.Background(), "Patient/p")
-	if err != nil {
-		return "", err
+func (e *ccEnv) get() error {
+	_, err := e.c.ReadResource(context.Background(), "ProjectMembership/"+e.srv.Seed.Homer.MembershipID)
+	return err
+}
+
+func (e *ccEnv) tokenRequests() int { return len(e.srv.RequestsTo("POST", "/oauth2/token")) }
+
+// bearers lists the distinct Authorization headers the FHIR API received, in order.
+func (e *ccEnv) bearers() []string {
+	var out []string
+	for _, r := range e.srv.RequestsTo("GET", "/fhir/R4/*/*") {
+		h := r.Header.Get("Authorization")
+		if len(out) == 0 || out[len(out)-1] != h {
+			out = append(out, h)
+		}
 	}
-	return r.String("token"), nil
+	return out
 }
 
 func TestClientCredentialsOneTokenForConcurrentRequests(t *testing.T) {
-	ts := newTokenServer(t)
-	ts.gate = make(chan struct{})
-	c, _ := newCC(t, ts, "right-secret")
+	e := newCCEnv(t, "")
+	e.srv.SetLatency(50 * time.Millisecond) // callers pile up behind the one token request
 	var wg sync.WaitGroup
-	toks := make([]string, 16)
 	errs := make([]error, 16)
-	for i := range toks {
+	for i := range errs {
 		wg.Add(1)
-		go func() { defer wg.Done(); toks[i], errs[i] = get(c) }()
+		go func() { defer wg.Done(); errs[i] = e.get() }()
 	}
-	time.Sleep(20 * time.Millisecond) // let the callers pile up behind the one token request
-	close(ts.gate)
 	wg.Wait()
-	for i := range toks {
-		if errs[i] != nil || toks[i] != "tok-1" {
-			t.Errorf("caller %d: %q %v", i, toks[i], errs[i])
-		}
-	}
+	e.srv.SetLatency(0)
 	for range 10 {
-		if tok, err := get(c); err != nil || tok != "tok-1" {
-			t.Fatalf("later request: %q %v", tok, err)
+		errs = append(errs, e.get())
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("request %d: %v", i, err)
 		}
 	}
-	if n := ts.tokenRequests(); n != 1 {
-		t.Errorf("%d token requests, want 1", n)
+	if n := e.tokenRequests(); n != 1 {
+		t.Errorf("%d token requests for 26 API requests, want 1", n)
 	}
-	if ts.forms[0] != "application/x-www-form-urlencoded client_id=cid&client_secret=right-secret&grant_type=client_credentials" {
-		t.Errorf("token request %q", ts.forms[0])
+	if n := e.srv.LoginCount(); n != 1 {
+		t.Errorf("the server has %d logins, want 1", n)
+	}
+	if b := e.bearers(); len(b) != 1 || !strings.HasPrefix(b[0], "Bearer ") {
+		t.Errorf("bearers %v", b)
+	}
+	r := e.srv.RequestsTo("POST", "/oauth2/token")[0]
+	want := url.Values{"grant_type": {"client_credentials"}, "client_id": {e.srv.Seed.Client.ID}, "client_secret": {e.srv.Seed.Client.Secret}}.Encode()
+	if string(r.Body) != want || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" || r.Header.Get("Authorization") != "" {
+		t.Errorf("token request: %s %q %v", r.Body, r.Header.Get("Content-Type"), r.Header)
 	}
 }
 
 func TestClientCredentialsRenewsBeforeExpiry(t *testing.T) {
-	ts := newTokenServer(t)
-	c, cc := newCC(t, ts, "right-secret")
+	e := newCCEnv(t, "")
 	now := time.Now()
-	cc.now = func() time.Time { return now }
-	if tok, _ := get(c); tok != "tok-1" {
-		t.Fatal(tok)
+	e.cc.now = func() time.Time { return now }
+	step := func(d time.Duration, wantTokens int) {
+		t.Helper()
+		now = now.Add(d)
+		if err := e.get(); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.tokenRequests(); n != wantTokens {
+			t.Errorf("after %s: %d token requests, want %d", d, n, wantTokens)
+		}
 	}
-	now = now.Add(54 * time.Minute) // 6 minutes left: still reused
-	if tok, _ := get(c); tok != "tok-1" {
-		t.Errorf("at 54m: %s", tok)
+	step(0, 1)
+	step(54*time.Minute, 1) // 6 minutes left of 1 h: reused
+	step(2*time.Minute, 2)  // 4 minutes left: inside the 5-minute margin
+	if b := e.bearers(); len(b) != 2 || b[0] == b[1] {
+		t.Errorf("bearers %v", b)
 	}
-	now = now.Add(2 * time.Minute) // 4 minutes left: inside the 5-minute margin
-	if tok, _ := get(c); tok != "tok-2" {
-		t.Errorf("at 56m: %s", tok)
-	}
-	// A short-lived token keeps a tenth of its life as margin.
-	ts.lifetime = 100
-	now = now.Add(time.Hour)
-	if tok, _ := get(c); tok != "tok-3" {
-		t.Fatal(tok)
-	}
-	now = now.Add(89 * time.Second)
-	if tok, _ := get(c); tok != "tok-3" {
-		t.Errorf("at 89s of 100: %s", tok)
-	}
-	now = now.Add(2 * time.Second)
-	if tok, _ := get(c); tok != "tok-4" {
-		t.Errorf("at 91s of 100: %s", tok)
+}
+
+func TestClientCredentialsShortLivedTokenMargin(t *testing.T) {
+	e := newCCEnv(t, "", medplumtest.WithTokenLifetime(100*time.Second))
+	now := time.Now()
+	e.cc.now = func() time.Time { return now }
+	for _, s := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 1}, {89 * time.Second, 1}, {2 * time.Second, 2}} { // margin is a tenth: 10 s
+		now = now.Add(s.d)
+		if err := e.get(); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.tokenRequests(); n != s.want {
+			t.Errorf("at +%s: %d token requests, want %d", s.d, n, s.want)
+		}
 	}
 }
 
 func TestClientCredentialsRefreshAfter401(t *testing.T) {
-	ts := newTokenServer(t)
-	c, cc := newCC(t, ts, "right-secret")
+	e := newCCEnv(t, "")
 	now := time.Now()
-	cc.now = func() time.Time { return now }
-	if tok, _ := get(c); tok != "tok-1" {
-		t.Fatal(tok)
+	e.cc.now = func() time.Time { return now }
+	if err := e.get(); err != nil {
+		t.Fatal(err)
 	}
-	ts.mu.Lock()
-	ts.revoked["tok-1"] = true
-	ts.mu.Unlock()
+	e.srv.RevokeLogins(e.srv.Seed.Client.MembershipID)
 	now = now.Add(time.Minute)
 	var wg sync.WaitGroup
-	toks := make([]string, 8)
-	for i := range toks {
+	errs := make([]error, 8)
+	for i := range errs {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if toks[i], err = get(c); err != nil {
-				t.Error(err)
-			}
-		}()
+		go func() { defer wg.Done(); errs[i] = e.get() }()
 	}
 	wg.Wait()
-	for i, tok := range toks {
-		if tok != "tok-2" {
-			t.Errorf("caller %d got %q", i, tok)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: %v", i, err)
 		}
 	}
-	if n := ts.tokenRequests(); n != 2 {
+	if n := e.tokenRequests(); n != 2 {
 		t.Errorf("%d token requests after a revocation seen by 8 callers, want 2", n)
 	}
-	// A token rejected right after it was fetched is not fetched again: the
-	// request is resent once and the 401 returned.
-	ts.mu.Lock()
-	ts.revoked["tok-2"] = true
-	ts.mu.Unlock()
-	_, err := get(c)
-	if client.StatusOf(err) != 401 || ts.tokenRequests() != 2 {
-		t.Errorf("err %v, %d token requests", err, ts.tokenRequests())
+	// A token rejected moments after it was fetched is not fetched again:
+	// the request is resent once and the 401 returned.
+	e.srv.RevokeLogins(e.srv.Seed.Client.MembershipID)
+	err := e.get()
+	if ce := client.AsError(err); ce == nil || !ce.IsUnauthorized() || e.tokenRequests() != 2 {
+		t.Errorf("err %v, %d token requests", err, e.tokenRequests())
+	}
+	// Later, it is.
+	now = now.Add(time.Minute)
+	if err := e.get(); err != nil || e.tokenRequests() != 3 {
+		t.Errorf("err %v, %d token requests", err, e.tokenRequests())
 	}
 }
 
 func TestClientCredentialsRejected(t *testing.T) {
-	ts := newTokenServer(t)
-	c, _ := newCC(t, ts, "wrong-secret")
-	_, err := get(c)
-	want := "client credentials sign-in for client cid failed: Invalid secret (invalid_request)"
+	e := newCCEnv(t, "wrong-secret")
+	err := e.get()
+	want := "client credentials sign-in for client " + e.srv.Seed.Client.ID + " failed: Invalid secret (invalid_request)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
-	e := client.AsError(err)
-	if !errors.Is(err, ErrCredentialsRejected) || e == nil || e.OAuth == nil || e.Status != 400 {
-		t.Errorf("Is rejected %v, *client.Error %+v", errors.Is(err, ErrCredentialsRejected), e)
+	ce := client.AsError(err)
+	if !errors.Is(err, ErrCredentialsRejected) || ce == nil || ce.OAuth == nil || ce.Status != 400 {
+		t.Errorf("Is rejected %v, *client.Error %+v", errors.Is(err, ErrCredentialsRejected), ce)
+	}
+	if strings.Contains(err.Error(), "wrong-secret") {
+		t.Error("the error shows the secret")
+	}
+	if n := len(e.srv.RequestsTo("GET", "/fhir/R4/*/*")); n != 0 {
+		t.Errorf("%d API requests went out without a token", n)
 	}
 	// Failures are not cached: the next call asks again.
-	get(c)
-	if n := ts.tokenRequests(); n != 2 {
+	e.get()
+	if n := e.tokenRequests(); n != 2 {
 		t.Errorf("%d token requests", n)
 	}
 }
 
 func TestClientCredentialsUnreachableIsNotRejected(t *testing.T) {
-	ts := newTokenServer(t)
-	c, _ := newCC(t, ts, "right-secret")
-	ts.Close()
-	_, err := get(c)
-	if err == nil || errors.Is(err, ErrCredentialsRejected) || !strings.Contains(err.Error(), "client credentials sign-in for client cid failed") {
+	e := newCCEnv(t, "")
+	e.srv.Close()
+	err := e.get()
+	if err == nil || errors.Is(err, ErrCredentialsRejected) || errors.Is(err, ErrNotSignedIn) ||
+		!strings.HasPrefix(err.Error(), "client credentials sign-in for client "+e.srv.Seed.Client.ID+" failed: ") {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestClientCredentialsWaitRespectsContext(t *testing.T) {
-	ts := newTokenServer(t)
-	ts.gate = make(chan struct{})
-	defer close(ts.gate)
-	_, cc := newCC(t, ts, "right-secret")
+	e := newCCEnv(t, "")
+	e.srv.SetLatency(300 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := cc.AccessToken(ctx); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := e.cc.AccessToken(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestBearerTokenAgainstMedplumtest(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	a, err := NewAuthenticator(Settings{BaseURL: srv.URL, AccessToken: srv.IssueToken(srv.Seed.Admin.MembershipID)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	me, err := c.Me(context.Background())
+	if err != nil || me.Membership.ID() != srv.Seed.Admin.MembershipID {
+		t.Fatalf("Me: %v %v", me, err)
+	}
+	// A fixed token cannot be refreshed: a revoked one is a final 401.
+	srv.RevokeLogins(srv.Seed.Admin.MembershipID)
+	_, err = c.Me(context.Background())
+	if ce := client.AsError(err); ce == nil || !ce.IsUnauthorized() || len(srv.RequestsTo("GET", "/auth/me")) != 2 {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestBasicCredentialsAgainstMedplumtest(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	a, err := NewAuthenticator(Settings{BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: srv.Seed.Client.Secret, AuthType: AuthTypeBasic}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadResource(context.Background(), "ProjectMembership/"+srv.Seed.Homer.MembershipID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.RequestsTo("POST", "/oauth2/token")); n != 0 {
+		t.Errorf("basic auth made %d token requests", n)
+	}
+	if h := srv.Requests()[0].Header.Get("Authorization"); !strings.HasPrefix(h, "Basic ") {
+		t.Errorf("Authorization %q", h)
 	}
 }

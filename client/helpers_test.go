@@ -82,30 +82,6 @@ func TestPagesAndSearch(t *testing.T) {
 	}
 }
 
-func TestPagesNextLinkToAnotherHostGetsNoCredentials(t *testing.T) {
-	var otherAuth []string
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		otherAuth = append(otherAuth, r.Header.Get("Authorization"))
-		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"far"}}]}`))
-	}))
-	defer other.Close()
-	base := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Patient","id":"near"}}],"link":[{"relation":"next","url":"` + other.URL + `/fhir/R4/Patient?page=2"}]}`))
-	}))
-	defer base.Close()
-	c := newTestClient(t, Options{BaseURL: base.URL, Auth: &staticAuth{token: "never-leaves-base"}})
-	var ids []string
-	for r, err := range c.Search(context.Background(), "Patient") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, r.ID())
-	}
-	if strings.Join(ids, ",") != "near,far" || len(otherAuth) != 1 || otherAuth[0] != "" {
-		t.Errorf("ids %v, other host saw Authorization %q", ids, otherAuth)
-	}
-}
-
 func TestPagesErrors(t *testing.T) {
 	cases := map[string]struct {
 		handler http.HandlerFunc
@@ -131,16 +107,6 @@ func TestPagesErrors(t *testing.T) {
 		if len(errs) != 1 || errs[0] == nil || !strings.Contains(errs[0].Error(), tc.want) {
 			t.Errorf("%s: errors %v, want one containing %q", name, errs, tc.want)
 		}
-	}
-}
-
-func TestInvitePartialSuccess(t *testing.T) {
-	srv := httptest.NewServer(loadCapture(t, "29-invite-sendemail-default").replay())
-	defer srv.Close()
-	c := newTestClient(t, Options{BaseURL: srv.URL})
-	m, err := c.Invite(context.Background(), "p", json.RawMessage(`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com"}`))
-	if m != nil || !IsPartialSuccess(err) || StatusOf(err) != 200 {
-		t.Errorf("m %v, err %v", m, err)
 	}
 }
 
@@ -262,21 +228,11 @@ func TestTokenAndAuthPost(t *testing.T) {
 	}
 }
 
-func TestMe(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/auth/me" || r.Header.Get("Authorization") != "Bearer me-token" {
-			t.Errorf("%s %v", r.URL.Path, r.Header)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"project":{"resourceType":"Project","id":"p","name":"P"},"membership":{"resourceType":"ProjectMembership","id":"m","admin":true},"profile":{"resourceType":"Practitioner","id":"pr"},"security":{"mfaEnrolled":false,"memberships":[{"id":"m"}]},"extra":1.0}`))
-	}))
-	defer srv.Close()
-	c := newTestClient(t, Options{BaseURL: srv.URL, Auth: &staticAuth{token: "me-token"}})
-	me, err := c.Me(context.Background())
-	if err != nil || me.Project.ID() != "p" || me.Membership.ID() != "m" || me.Profile.ResourceType() != "Practitioner" || len(me.Security.Memberships) != 1 || !strings.Contains(string(me.Raw), `"extra":1.0`) {
-		t.Errorf("Me: %+v %v", me, err)
-	}
-	if b, ok := me.Membership.Bool("admin"); !ok || !b {
-		t.Error("membership admin")
+// status answers with a fixed status and FHIR JSON body.
+func status(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(code)
+		w.Write([]byte(body))
 	}
 }
