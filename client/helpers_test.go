@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -178,53 +177,6 @@ func TestInviteAndMembershipRoutes(t *testing.T) {
 	}
 	if len(got) != n {
 		t.Errorf("invalid calls sent %d requests", len(got)-n)
-	}
-}
-
-func TestTokenAndAuthPost(t *testing.T) {
-	var forms []url.Values
-	var basics []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/oauth2/token" {
-			if r.Header.Get("Content-Type") != ContentTypeForm {
-				loadCapture(t, "08-cc-token-json").replay()(w, r)
-				return
-			}
-			r.ParseForm()
-			forms = append(forms, r.PostForm)
-			id, secret, _ := r.BasicAuth()
-			basics = append(basics, id+":"+secret)
-			if r.PostForm.Get("client_secret") == "bad" {
-				loadCapture(t, "09-cc-token-badsecret").replay()(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"token_type":"Bearer","expires_in":3600,"access_token":"at","project":{"reference":"Project/p"}}`))
-			return
-		}
-		if r.Header.Get("Authorization") != "" || r.Header.Get("Content-Type") != ContentTypeJSON {
-			t.Errorf("AuthPost headers %v", r.Header)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"login":"l","memberships":[{"id":"m1","project":{"reference":"Project/p"}}]}`))
-	}))
-	defer srv.Close()
-	c := newTestClient(t, Options{BaseURL: srv.URL, Auth: &staticAuth{token: "must-not-be-sent"}})
-	ctx := context.Background()
-	tr, err := c.Token(ctx, url.Values{"grant_type": {"client_credentials"}, "client_id": {"id"}, "client_secret": {"s"}}, &BasicAuth{"id", "s"})
-	if err != nil || tr.AccessToken != "at" || tr.ExpiresIn != 3600 || tr.Project.Reference != "Project/p" {
-		t.Fatalf("Token: %+v %v", tr, err)
-	}
-	if forms[0].Get("grant_type") != "client_credentials" || basics[0] != "id:s" {
-		t.Errorf("form %v basic %q", forms[0], basics[0])
-	}
-	_, err = c.Token(ctx, url.Values{"client_secret": {"bad"}}, nil)
-	if e := AsError(err); e == nil || e.OAuth == nil || e.Error() != "Invalid secret (invalid_request)" || basics[1] != ":" {
-		t.Errorf("bad secret: %v, basic %q", err, basics[1])
-	}
-	var lr LoginResponse
-	if err := c.AuthPost(ctx, "auth/login", map[string]string{"email": "e"}, &lr); err != nil || lr.Login != "l" || lr.Memberships[0].ID != "m1" {
-		t.Errorf("AuthPost: %+v %v", lr, err)
 	}
 }
 

@@ -427,7 +427,7 @@ func TestInviteAgainstMedplumtest(t *testing.T) {
 	}
 }
 
-func TestTokenAndMeAgainstMedplumtest(t *testing.T) {
+func TestTokenMeAndAuthPostAgainstMedplumtest(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	sd := e.srv.Seed
@@ -451,6 +451,21 @@ func TestTokenAndMeAgainstMedplumtest(t *testing.T) {
 		t.Errorf("Me: %+v %v", me, err)
 	}
 
+	// auth/* stages go without credentials, even from a client that has them.
+	var lr client.LoginResponse
+	err = withToken.AuthPost(ctx, "auth/login", map[string]string{"email": sd.AdminEmail, "password": sd.AdminPassword, "scope": "openid", "clientId": "medplum-cli"}, &lr)
+	if err != nil || lr.Login == "" || (lr.Code == "" && len(lr.Memberships) == 0) {
+		t.Errorf("auth/login: %+v %v", lr, err)
+	}
+	err = withToken.AuthPost(ctx, "auth/login", map[string]string{"email": sd.AdminEmail, "password": "wrong-password", "clientId": "medplum-cli"}, &lr)
+	if client.StatusOf(err) != 400 || err.Error() != "Email or password is invalid" {
+		t.Errorf("wrong password: %v", err)
+	}
+	for _, r := range e.srv.RequestsTo("POST", "/auth/login") {
+		if h := r.Header.Get("Authorization"); h != "" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("auth/login sent Authorization %q, Content-Type %q", h, r.Header.Get("Content-Type"))
+		}
+	}
 }
 
 // TestVerboseTraceHidesRealSecrets runs real credentials through a traced
@@ -481,10 +496,24 @@ func TestVerboseTraceHidesRealSecrets(t *testing.T) {
 	if err != nil || app.String("secret") == "" {
 		t.Fatalf("client: %v %v", app, err)
 	}
+	var lr client.LoginResponse
+	login := map[string]string{"email": sd.AdminEmail, "password": sd.AdminPassword, "clientId": "medplum-cli", "scope": "openid offline_access"}
+	if err := c.AuthPost(ctx, "auth/login", login, &lr); err != nil || lr.Login == "" {
+		t.Fatalf("auth/login: %+v %v", lr, err)
+	}
+	if lr.Code == "" { // the admin is in two projects: choose one
+		if err := c.AuthPost(ctx, "auth/profile", map[string]string{"login": lr.Login, "profile": sd.Admin.MembershipID}, &lr); err != nil || lr.Code == "" {
+			t.Fatalf("auth/profile: %+v %v", lr, err)
+		}
+	}
+	code, err := c.Token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {lr.Code}, "client_id": {"medplum-cli"}}, nil)
+	if err != nil || code.RefreshToken == "" {
+		t.Fatalf("code exchange: %+v %v", code, err)
+	}
 	trace := tr.String()
 	for name, secret := range map[string]string{
 		"client secret": sd.Client.Secret, "access token": tok.AccessToken, "id token": tok.IDToken,
-		"invite password": password, "admin password": sd.AdminPassword, "new client secret": app.String("secret"),
+		"invite password": password, "admin password": sd.AdminPassword, "new client secret": app.String("secret"), "login code": lr.Code, "refresh token": code.RefreshToken, "user access token": code.AccessToken,
 	} {
 		if secret == "" {
 			continue
@@ -493,7 +522,7 @@ func TestVerboseTraceHidesRealSecrets(t *testing.T) {
 			t.Errorf("the trace shows the %s", name)
 		}
 	}
-	for _, want := range []string{"client_secret=[REDACTED]", `"access_token":"[REDACTED]"`, "[Authorization: Bearer [REDACTED]]", `"password":"[REDACTED]"`, `"secret":"[REDACTED]"`} {
+	for _, want := range []string{"client_secret=[REDACTED]", "code=[REDACTED]", `"refresh_token":"[REDACTED]"`, `"code":"[REDACTED]"`, `"access_token":"[REDACTED]"`, "[Authorization: Bearer [REDACTED]]", `"password":"[REDACTED]"`, `"secret":"[REDACTED]"`} {
 		if !strings.Contains(trace, want) {
 			t.Errorf("the trace lacks %s", want)
 		}
