@@ -156,6 +156,10 @@ type Request struct {
 	// refresh): the caller retries itself and must see every answer, e.g.
 	// the bulk invite runner, whose concurrency follows the conflicts.
 	NoRetry bool
+	// SecretBody says the body is a secret as a whole, where no field name
+	// gives it away (the array of Project.secret, the Parameters of
+	// $rotate-secret): traces show only its size.
+	SecretBody bool
 }
 
 func (r *Request) method() string {
@@ -331,7 +335,7 @@ func (c *Client) send(ctx context.Context, req *Request, u string, authed bool) 
 			return nil, err
 		}
 	}
-	c.traceRequest(hr, req.Body)
+	c.traceRequest(hr, req)
 	t0 := time.Now()
 	hresp, err := c.hc.Do(hr)
 	if err != nil {

@@ -17,14 +17,19 @@ func (c *Client) tracef(format string, args ...any) {
 }
 
 // traceRequest writes "> METHOD URL [Header: value] ..." and, with
-// TraceBodies, "> body: ...". Everything is redacted first.
-func (c *Client) traceRequest(hr *http.Request, body []byte) {
+// TraceBodies, "> body: ...". Everything is redacted first; a SecretBody is
+// shown as its size only.
+func (c *Client) traceRequest(hr *http.Request, req *Request) {
 	if c.trace == nil {
 		return
 	}
 	c.trace("> " + hr.Method + " " + RedactURL(hr.URL.String()) + formatHeaders(hr.Header))
-	if c.traceBody && len(body) > 0 {
-		c.trace("> body: " + traceBody(hr.Header.Get("Content-Type"), body))
+	switch {
+	case !c.traceBody || len(req.Body) == 0:
+	case req.SecretBody:
+		c.trace(fmt.Sprintf("> body: %s (%d bytes, secret)", Redacted, len(req.Body)))
+	default:
+		c.trace("> body: " + traceBody(hr.Header.Get("Content-Type"), req.Body))
 	}
 }
 

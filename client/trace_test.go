@@ -144,3 +144,35 @@ func TestTraceBodyTruncated(t *testing.T) {
 		t.Errorf("truncated body ends %q (len %d)", got[len(got)-30:], len(got))
 	}
 }
+
+// TestTraceSecretBody: a body that is secret as a whole (no field name says
+// so) is shown by size only, while ordinary bodies still appear.
+func TestTraceSecretBody(t *testing.T) {
+	const value = "smtp-pa55-value-0123"
+	var got []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"resourceType":"Project","id":"p"}`))
+	}))
+	defer srv.Close()
+	var lines []string
+	c := newTestClient(t, Options{BaseURL: srv.URL, Trace: func(l string) { lines = append(lines, l) }, TraceBodies: true})
+	body := []byte(`[{"name":"SMTP","valueString":"` + value + `"}]`)
+	if _, err := c.Do(context.Background(), &Request{Method: "POST", URL: "admin/projects/p/secrets", Body: body, SecretBody: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(got), value) {
+		t.Fatal("the secret never reached the server; the test proves nothing")
+	}
+	trace := strings.Join(lines, "\n")
+	if strings.Contains(trace, value) {
+		t.Errorf("trace shows the secret body:\n%s", trace)
+	}
+	if want := "> body: [REDACTED] (54 bytes, secret)"; !strings.Contains(trace, want) {
+		t.Errorf("trace lacks %q:\n%s", want, trace)
+	}
+	if !strings.Contains(trace, `< body: {"resourceType":"Project","id":"p"}`) {
+		t.Errorf("the answer's body is missing from the trace:\n%s", trace)
+	}
+}
