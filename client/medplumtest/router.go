@@ -110,6 +110,7 @@ func (s *Server) routes() {
 
 	s.adminRoutes()
 	s.fhirRoutes()
+	s.provisionRoutes()
 }
 
 // serveHTTP is the entry point: request log, faults, rate limit, dispatch.

@@ -1,0 +1,238 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+// Typed calls for provisioning projects (reference 2.4): the project's
+// settings and secrets, generic FHIR writes, and ClientApplication secret
+// rotation.
+
+// ProjectURL is the admin route of a project.
+func ProjectURL(projectID string) string {
+	return "admin/projects/" + url.PathEscape(projectID)
+}
+
+// AdminProject reads GET admin/projects/:id and returns its "project"
+// object: {id, name, setting, secret, site}. It holds the values of the
+// project's secrets: callers must never print it whole. For anyone but a
+// super admin the server answers for the caller's own project whatever the
+// id says.
+func (c *Client) AdminProject(ctx context.Context, projectID string) (Resource, error) {
+	if err := needIDs(projectID); err != nil {
+		return nil, err
+	}
+	doc, err := c.ReadResource(ctx, ProjectURL(projectID))
+	if err != nil {
+		return nil, err
+	}
+	p, ok := doc["project"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("GET %s: the answer has no project object", ProjectURL(projectID))
+	}
+	return Resource(p), nil
+}
+
+// ReplaceProjectSettings writes Project.setting (POST
+// admin/projects/:id/settings). The array replaces the whole list: read it,
+// change one entry, write all of them back. Returns the updated Project.
+func (c *Client) ReplaceProjectSettings(ctx context.Context, projectID string, settings []Resource) (Resource, error) {
+	return c.replaceProjectArray(ctx, projectID, "settings", settings, false)
+}
+
+// ReplaceProjectSecrets writes Project.secret (POST
+// admin/projects/:id/secrets), the whole list as for settings. The request
+// body is traced by size only. The answer (the Project) holds the secrets.
+func (c *Client) ReplaceProjectSecrets(ctx context.Context, projectID string, secrets []Resource) (Resource, error) {
+	return c.replaceProjectArray(ctx, projectID, "secrets", secrets, true)
+}
+
+func (c *Client) replaceProjectArray(ctx context.Context, projectID, route string, list []Resource, secret bool) (Resource, error) {
+	if err := needIDs(projectID); err != nil {
+		return nil, err
+	}
+	if list == nil {
+		list = []Resource{}
+	}
+	body, err := encodeBody(list)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: ProjectURL(projectID) + "/" + route,
+		Body: body, ContentType: ContentTypeJSON, SecretBody: secret})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer(resp)
+}
+
+// SettingValueKeys are the value[x] names of a ProjectSetting (Project.setting
+// and Project.secret entries), in the order SettingValue looks for them.
+var SettingValueKeys = []string{"valueString", "valueBoolean", "valueInteger", "valueDecimal"}
+
+// SettingValue returns the value[x] of a ProjectSetting entry: its key
+// ("valueBoolean") and value. ok is false when the entry has none.
+func SettingValue(entry Resource) (key string, value any, ok bool) {
+	for _, k := range SettingValueKeys {
+		if v, found := entry[k]; found {
+			return k, v, true
+		}
+	}
+	return "", nil, false
+}
+
+// SettingsList returns the entries of a Project's setting or secret array
+// (key "setting" or "secret") that are JSON objects.
+func SettingsList(project Resource, key string) []Resource {
+	raw, _ := project[key].([]any)
+	out := make([]Resource, 0, len(raw))
+	for _, e := range raw {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, Resource(m))
+		}
+	}
+	return out
+}
+
+// ResourceURL is the FHIR URL of a resource type, or of one resource when
+// id is given.
+func ResourceURL(resourceType, id string) string {
+	if id == "" {
+		return url.PathEscape(resourceType)
+	}
+	return url.PathEscape(resourceType) + "/" + url.PathEscape(id)
+}
+
+// CreateResource POSTs r to its type's FHIR endpoint and returns the created
+// resource.
+func (c *Client) CreateResource(ctx context.Context, r Resource) (Resource, error) {
+	typ := r.ResourceType()
+	if err := needType(typ); err != nil {
+		return nil, err
+	}
+	return c.postJSON(ctx, ResourceURL(typ, ""), r, ContentTypeFHIR)
+}
+
+// UpdateResource PUTs r (a whole resource with its id) and returns the
+// stored version.
+func (c *Client) UpdateResource(ctx context.Context, r Resource) (Resource, error) {
+	typ := r.ResourceType()
+	if err := needType(typ); err != nil {
+		return nil, err
+	}
+	if err := needIDs(r.ID()); err != nil {
+		return nil, err
+	}
+	body, err := encodeBody(r)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPut, URL: ResourceURL(typ, r.ID()), Body: body})
+	if err != nil {
+		return nil, err
+	}
+	return decodeAnswer(resp)
+}
+
+// DeleteResource DELETEs one resource. Deleting it again answers 410
+// (see (*Error).IsGone).
+func (c *Client) DeleteResource(ctx context.Context, resourceType, id string) error {
+	if err := needType(resourceType); err != nil {
+		return err
+	}
+	if err := needIDs(id); err != nil {
+		return err
+	}
+	_, err := c.Do(ctx, &Request{Method: http.MethodDelete, URL: ResourceURL(resourceType, id)})
+	return err
+}
+
+// SearchAll reads every page of a search and returns the resources.
+func (c *Client) SearchAll(ctx context.Context, rawURL string) ([]Resource, error) {
+	var out []Resource
+	for r, err := range c.Search(ctx, rawURL) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RotateClientSecret runs ClientApplication/:id/$rotate-secret with the
+// current secret: the server generates a new secret and keeps the old one as
+// retiringSecret (still accepted at the token endpoint) until
+// RetireClientSecret. Returns the ClientApplication, both secrets included.
+func (c *Client) RotateClientSecret(ctx context.Context, clientID, current string) (Resource, error) {
+	return c.rotateSecret(ctx, clientID, "secret", current)
+}
+
+// RetireClientSecret runs $rotate-secret with the retiring secret: the
+// server forgets it, so only the current secret signs in.
+func (c *Client) RetireClientSecret(ctx context.Context, clientID, retiring string) (Resource, error) {
+	return c.rotateSecret(ctx, clientID, "retiringSecret", retiring)
+}
+
+func (c *Client) rotateSecret(ctx context.Context, clientID, param, value string) (Resource, error) {
+	if err := needIDs(clientID); err != nil {
+		return nil, err
+	}
+	if value == "" {
+		return nil, fmt.Errorf("rotate secret: the %s to rotate is empty", param)
+	}
+	body, err := encodeBody(parameters(param, value))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: ResourceURL("ClientApplication", clientID) + "/$rotate-secret",
+		Body: body, SecretBody: true})
+	if err != nil {
+		return nil, err
+	}
+	r, err := decodeAnswer(resp)
+	if err != nil {
+		return nil, err
+	}
+	if r.ResourceType() == "Parameters" {
+		r = returnParameter(r)
+	}
+	if r.ResourceType() != "ClientApplication" {
+		return nil, fmt.Errorf("$rotate-secret: expected a ClientApplication, got %s", describeType(r.ResourceType()))
+	}
+	return r, nil
+}
+
+// parameters builds a FHIR Parameters resource with one string parameter.
+func parameters(name, value string) map[string]any {
+	return map[string]any{
+		"resourceType": "Parameters",
+		"parameter":    []any{map[string]any{"name": name, "valueString": value}},
+	}
+}
+
+// returnParameter unwraps Parameters.parameter[name=return].resource.
+func returnParameter(p Resource) Resource {
+	list, _ := p["parameter"].([]any)
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		if m["name"] == "return" {
+			if r, ok := m["resource"].(map[string]any); ok {
+				return Resource(r)
+			}
+		}
+	}
+	return p
+}
+
+func needType(typ string) error {
+	if typ == "" {
+		return fmt.Errorf("the resource has no resourceType")
+	}
+	if err := needIDs(typ); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package client_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+)
+
+// adminClient signs in to srv as a membership (the seeded project admin
+// ClientApplication's, say) and records the trace, bodies included.
+func adminClient(t *testing.T, srv *medplumtest.Server, membershipID string, trace *[]string) *client.Client {
+	t.Helper()
+	opts := client.Options{BaseURL: srv.URL, Auth: &bearer{token: srv.IssueToken(membershipID)}}
+	if trace != nil {
+		opts.Trace = func(l string) { *trace = append(*trace, l) }
+		opts.TraceBodies = true
+	}
+	c, err := client.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestProjectSettingsAndSecrets(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	var trace []string
+	c := adminClient(t, srv, srv.Seed.Client.MembershipID, &trace)
+	ctx := context.Background()
+	pid := srv.Seed.ProjectID
+
+	p, err := c.ReplaceProjectSettings(ctx, pid, []client.Resource{
+		{"name": "mfaRequired", "valueBoolean": true},
+		{"name": "allowedMfaMethods", "valueString": "totp"},
+	})
+	if err != nil || p.ResourceType() != "Project" || p.ID() != pid {
+		t.Fatalf("settings: %v %v", p, err)
+	}
+	const secretValue = "smtp-password-0123456789"
+	if _, err := c.ReplaceProjectSecrets(ctx, pid, []client.Resource{{"name": "SMTP", "valueString": secretValue}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.AdminProject(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := client.SettingsList(got, "setting")
+	if len(settings) != 2 || settings[0].String("name") != "mfaRequired" {
+		t.Fatalf("settings read back: %v", got["setting"])
+	}
+	if k, v, ok := client.SettingValue(settings[0]); !ok || k != "valueBoolean" || v != true {
+		t.Errorf("SettingValue: %s %v %v", k, v, ok)
+	}
+	if s := client.SettingsList(got, "secret"); len(s) != 1 || s[0].String("valueString") != secretValue {
+		t.Errorf("secrets read back: %v", s)
+	}
+	if stored := srv.Resource("Project", pid); len(stored["secret"].([]any)) != 1 {
+		t.Errorf("server holds %v", stored["secret"])
+	}
+	// The secret value travelled but never reached the trace.
+	if all := strings.Join(trace, "\n"); strings.Contains(all, secretValue) {
+		t.Errorf("trace shows the project secret:\n%s", all)
+	}
+
+	// An empty list clears the array (sent as [], not null).
+	if _, err := c.ReplaceProjectSecrets(ctx, pid, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.AdminProject(ctx, pid); len(client.SettingsList(got, "secret")) != 0 {
+		t.Errorf("secrets not cleared: %v", got["secret"])
+	}
+}
+
+func TestResourceWritesAndSearchAll(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	c := adminClient(t, srv, srv.Seed.Client.MembershipID, nil)
+	ctx := context.Background()
+
+	ap, err := c.CreateResource(ctx, client.Resource{"resourceType": "AccessPolicy", "name": "Clinician",
+		"resource": []any{map[string]any{"resourceType": "Patient"}}})
+	if err != nil || ap.ID() == "" {
+		t.Fatalf("create: %v %v", ap, err)
+	}
+	ap["resource"] = []any{map[string]any{"resourceType": "Patient", "readonly": true}}
+	up, err := c.UpdateResource(ctx, ap)
+	if err != nil || up.ID() != ap.ID() {
+		t.Fatalf("update: %v %v", up, err)
+	}
+	if r := srv.Resource("AccessPolicy", ap.ID()); r["resource"].([]any)[0].(map[string]any)["readonly"] != true {
+		t.Errorf("server holds %v", r)
+	}
+	list, err := c.SearchAll(ctx, "AccessPolicy?name:exact=Clinician&_count=1")
+	if err != nil || len(list) != 1 || list[0].ID() != ap.ID() {
+		t.Fatalf("search: %v %v", list, err)
+	}
+	if err := c.DeleteResource(ctx, "AccessPolicy", ap.ID()); err != nil {
+		t.Fatal(err)
+	}
+	err = c.DeleteResource(ctx, "AccessPolicy", ap.ID())
+	if e := client.AsError(err); e == nil || !e.IsGone() {
+		t.Errorf("second delete: %v", err)
+	}
+	if _, err := c.UpdateResource(ctx, client.Resource{"resourceType": "AccessPolicy"}); err == nil {
+		t.Error("update without an id was sent")
+	}
+	if _, err := c.CreateResource(ctx, client.Resource{"name": "x"}); err == nil {
+		t.Error("create without a resourceType was sent")
+	}
+}
+
+func TestRotateAndRetireClientSecret(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	var trace []string
+	c := adminClient(t, srv, srv.Seed.Client.MembershipID, &trace)
+	ctx := context.Background()
+	app, err := c.CreateClientApplication(ctx, srv.Seed.ProjectID, map[string]string{"name": "CI"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := app.String("secret")
+	rotated, err := c.RotateClientSecret(ctx, app.ID(), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := rotated.String("secret")
+	if cur == "" || cur == old || rotated.String("retiringSecret") != old {
+		t.Fatalf("rotated: %v", rotated)
+	}
+	retired, err := c.RetireClientSecret(ctx, app.ID(), old)
+	if err != nil || retired.String("retiringSecret") != "" || retired.String("secret") != cur {
+		t.Fatalf("retired: %v %v", retired, err)
+	}
+	_, err = c.RetireClientSecret(ctx, app.ID(), old)
+	if e := client.AsError(err); e == nil || e.Status != 400 || e.Error() != "Provided secret does not match client" {
+		t.Errorf("retiring again: %v", err)
+	}
+	if _, err := c.RotateClientSecret(ctx, app.ID(), ""); err == nil {
+		t.Error("an empty secret was sent")
+	}
+	all := strings.Join(trace, "\n")
+	for _, s := range []string{old, cur} {
+		if strings.Contains(all, s) {
+			t.Errorf("trace shows a client secret:\n%s", all)
+		}
+	}
+}
