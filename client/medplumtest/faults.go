@@ -42,8 +42,9 @@ type Fault struct {
 	// Status answers with this status instead of handling the request:
 	// 429 (Medplum's rate-limit answer, with RetryAfter as the RateLimit t=),
 	// 409 (a serialization conflict, details.coding[0].code 40001),
+	// 401, 403, 404, 410, 412 (Medplum's OperationOutcome for the status),
 	// 500 (an unhandled error: {"msg":"Internal Server Error"}),
-	// 502, 503, 504 (a proxy's HTML error page).
+	// anything else, e.g. 502, 503, 504 (a proxy's HTML error page).
 	Status int
 	// RetryAfter is the reset time reported with a 429 (default 1s).
 	RetryAfter time.Duration
@@ -145,6 +146,16 @@ func (c *reqCtx) applyFault(f *Fault) bool {
 		c.sendOutcome(tooManyRequests(0, t))
 	case http.StatusConflict:
 		c.sendOutcome(serializationConflict())
+	case http.StatusUnauthorized:
+		c.unauthorized(false)
+	case http.StatusForbidden:
+		c.sendOutcome(forbidden())
+	case http.StatusNotFound:
+		c.sendOutcome(notFound())
+	case http.StatusGone:
+		c.sendOutcome(gone())
+	case http.StatusPreconditionFailed:
+		c.sendOutcome(preconditionFailed())
 	case http.StatusInternalServerError:
 		c.json(500, map[string]string{"msg": "Internal Server Error"})
 	default:

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The conflict model's rates at fixed numbers of invites in flight, drawn
@@ -127,4 +128,23 @@ func (ts *testServer) post(tok, path, body string) (int, map[string]any) {
 	var m map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+// By default conflicts are modeled only when invites cost time.
+func TestConflictModelAutomaticDefault(t *testing.T) {
+	free := newInviteModel(1, -1, 0, 0)
+	costly := newInviteModel(1, -1, time.Millisecond, 0)
+	free.inflight["p"], costly.inflight["p"] = 16, 16
+	hits := 0
+	for range 1000 {
+		if free.conflicts("p") {
+			t.Fatal("a zero-cost server produced a conflict")
+		}
+		if costly.conflicts("p") {
+			hits++
+		}
+	}
+	if hits < 600 || hits > 850 {
+		t.Errorf("%d/1000 conflicts at 16 in flight with a cost, want about 71%%", hits)
+	}
 }

@@ -239,7 +239,8 @@ func (s *Server) SetInviteCost(parallel, serial time.Duration) {
 	s.invites.parallel, s.invites.serialD = parallel, serial
 }
 
-// SetConflictRate changes q of the invite conflict model (see WithConflictRate).
+// SetConflictRate changes q of the invite conflict model (see
+// WithConflictRate); a negative q restores the automatic default.
 func (s *Server) SetConflictRate(q float64) {
 	s.invites.mu.Lock()
 	defer s.invites.mu.Unlock()
@@ -288,9 +289,16 @@ func (m *inviteModel) conflicts(project string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := m.inflight[project]
-	if m.q <= 0 || n <= 1 {
+	q := m.q
+	if q < 0 { // automatic
+		q = 0
+		if m.parallel > 0 || m.serialD > 0 {
+			q = RealisticConflictRate
+		}
+	}
+	if q <= 0 || n <= 1 {
 		return false
 	}
-	p := 1 - math.Pow(1-m.q, float64(n-1))
+	p := 1 - math.Pow(1-q, float64(n-1))
 	return m.rng.Float64() < p
 }

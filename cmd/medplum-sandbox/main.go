@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.clientSecret, "client-secret", "", "its secret (random if empty)")
 	fs.IntVar(&o.members, "members", 0, "number of generated members to add to the project")
 	fs.StringVar(&o.inviteCost, "invite-cost", "realistic", `server-side cost of an invite: "realistic", "0", or PARALLEL,SERIAL durations like 60ms,40ms`)
-	fs.Float64Var(&o.conflictRate, "conflict-rate", 0.08, "q of the invite conflict model (0 disables 409 serialization conflicts)")
+	fs.Float64Var(&o.conflictRate, "conflict-rate", medplumtest.RealisticConflictRate, "q of the invite conflict model (0 disables 409 serialization conflicts)")
 	fs.BoolVar(&o.printEnv, "print-env", false, "print export lines for MEDPLUM_* variables instead of the banner")
 	fs.StringVar(&o.readyFile, "ready-file", "", "write the base URL to this file once listening")
 	fs.BoolVar(&o.mailer, "mailer", false, "accept invite e-mails (recorded, never sent) instead of failing like a server without SES")
