@@ -22,69 +22,92 @@ type Page struct {
 // Pages reads a search and follows Bundle.link[relation=next] until there is
 // none, yielding each page. A next link on another host is followed without
 // credentials (Do never sends them there). Iteration stops at the first
-// error, which is yielded; a next link that repeats the current URL is an
+// error, which is yielded; a next link that repeats a URL already read is an
 // error rather than an endless loop.
 func (c *Client) Pages(ctx context.Context, rawURL string) iter.Seq2[*Page, error] {
 	return func(yield func(*Page, error) bool) {
-		next := rawURL
-		seen := map[string]bool{}
-		for next != "" {
-			u, err := c.ResolveURL(next)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if seen[u] {
-				yield(nil, fmt.Errorf("the server's next link repeats a page already read: %s", RedactURL(u)))
-				return
-			}
-			seen[u] = true
-			resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: u})
-			if err != nil {
-				yield(nil, err)
-				return
-			}
+		c.walk(ctx, rawURL, func(u string, body []byte) (string, bool, error) {
 			var b Bundle
-			if err := json.Unmarshal(resp.Body, &b); err != nil {
-				yield(nil, fmt.Errorf("GET %s: the answer is not a JSON Bundle: %w", RedactURL(u), err))
-				return
+			if err := json.Unmarshal(body, &b); err != nil {
+				return "", false, notBundle(u, err)
 			}
 			if b.ResourceType != "Bundle" {
-				yield(nil, fmt.Errorf("GET %s: expected a Bundle, got %s", RedactURL(u), describeType(b.ResourceType)))
-				return
+				return "", false, wrongType(u, b.ResourceType)
 			}
-			if !yield(&Page{URL: u, Bundle: &b, Raw: resp.Body}, nil) {
-				return
-			}
-			next = b.NextLink()
-		}
+			return b.NextLink(), yield(&Page{URL: u, Bundle: &b, Raw: body}, nil), nil
+		}, func(err error) { yield(nil, err) })
 	}
 }
 
 // Search yields the resource of every entry of every page (see Pages),
 // decoded with numbers kept exact. Entries without a resource are skipped.
+// Each page is parsed once, straight into Resources.
 func (c *Client) Search(ctx context.Context, rawURL string) iter.Seq2[Resource, error] {
 	return func(yield func(Resource, error) bool) {
-		for page, err := range c.Pages(ctx, rawURL) {
-			if err != nil {
-				yield(nil, err)
-				return
+		c.walk(ctx, rawURL, func(u string, body []byte) (string, bool, error) {
+			var b struct {
+				ResourceType string       `json:"resourceType"`
+				Link         []BundleLink `json:"link"`
+				Entry        []struct {
+					Resource Resource `json:"resource"`
+				} `json:"entry"`
 			}
-			for i, e := range page.Bundle.Entry {
-				if len(e.Resource) == 0 {
-					continue
-				}
-				r, err := DecodeResource(e.Resource)
-				if err != nil {
-					yield(nil, fmt.Errorf("%s: entry %d: %w", RedactURL(page.URL), i, err))
-					return
-				}
-				if !yield(r, nil) {
-					return
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber()
+			if err := dec.Decode(&b); err != nil {
+				return "", false, notBundle(u, err)
+			}
+			if b.ResourceType != "Bundle" {
+				return "", false, wrongType(u, b.ResourceType)
+			}
+			for _, e := range b.Entry {
+				if e.Resource != nil && !yield(e.Resource, nil) {
+					return "", false, nil
 				}
 			}
+			return (&Bundle{Link: b.Link}).NextLink(), true, nil
+		}, func(err error) { yield(nil, err) })
+	}
+}
+
+// walk GETs rawURL and then each next link that page returns, until page
+// returns no next link, asks to stop, or fails. fail gets any error.
+func (c *Client) walk(ctx context.Context, rawURL string, page func(u string, body []byte) (next string, more bool, err error), fail func(error)) {
+	seen := map[string]bool{}
+	for next := rawURL; next != ""; {
+		u, err := c.ResolveURL(next)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if seen[u] {
+			fail(fmt.Errorf("the server's next link repeats a page already read: %s", RedactURL(u)))
+			return
+		}
+		seen[u] = true
+		resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: u})
+		if err != nil {
+			fail(err)
+			return
+		}
+		var more bool
+		next, more, err = page(u, resp.Body)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if !more {
+			return
 		}
 	}
+}
+
+func notBundle(u string, err error) error {
+	return fmt.Errorf("GET %s: the answer is not a JSON Bundle: %w", RedactURL(u), err)
+}
+
+func wrongType(u, t string) error {
+	return fmt.Errorf("GET %s: expected a Bundle, got %s", RedactURL(u), describeType(t))
 }
 
 // ReadResource GETs one JSON object (a FHIR resource or any JSON answer)
