@@ -8,6 +8,7 @@ import (
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
+	"github.com/medplumcli/medplum/commands/invite"
 	"github.com/medplumcli/medplum/commands/profile"
 	"github.com/medplumcli/medplum/commands/rest"
 	"github.com/medplumcli/medplum/commands/version"
@@ -59,8 +60,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	}
 	root.AddCommand(version.NewCmdVersion(f))
 	root.AddCommand(profile.NewCmdProfile(f))
+	root.AddCommand(invite.NewCmdInvite(f, nil))
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}
+	root.AddCommand(invite.NewHelpTopicCSV())
 	return root
 }

@@ -229,6 +229,20 @@ func (p *Proc) Signal(sig os.Signal) {
 	}
 }
 
+// Kill kills the binary at once (SIGKILL: no chance to clean up, as after
+// kill -9 or a power cut) and returns what it wrote until then, with Code -1.
+func (p *Proc) Kill() Result {
+	p.t.Helper()
+	if p.cancel != nil {
+		defer p.cancel()
+	}
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.t.Fatalf("kill: %v", err)
+	}
+	_ = p.cmd.Wait()
+	return Result{Args: p.args, Stdout: p.stdout.String(), Stderr: p.stderr.String(), Code: -1}
+}
+
 // Wait waits for the run to end.
 func (p *Proc) Wait() Result {
 	p.t.Helper()

@@ -343,7 +343,7 @@ func (r *runner) process(dctx, reqCtx context.Context, j job) {
 		if j.inFlight.Upsert {
 			w.upsert = true // the user was a member already: resending the upsert is harmless
 		} else {
-			w.uncertain = true
+			w.uncertain, w.doubt = true, true
 		}
 	}
 	for !w.step() {
@@ -361,6 +361,7 @@ type rowRun struct {
 
 	upsert    bool      // the next send is the --upsert resend
 	uncertain bool      // a request may have been done without its answer reaching us
+	doubt     bool      // some request of this row may have been done (uncertain at some point)
 	journaled bool      // the journal has a "started" record for the row
 	started   time.Time // when the row's first request was about to be sent
 
@@ -430,13 +431,23 @@ func (w *rowRun) handle(a attempt, err error) bool {
 		w.res.Membership = w.lookupID()
 		w.finish(w.madeStatus(), "membership created, but the server reported: "+err.Error())
 	case kindMember:
-		switch {
-		case w.upsert: // a member with another profile, or of the other scope
+		if w.upsert { // a member with another profile, or of the other scope
 			w.finish(Failed, err.Error())
+			return true
+		}
+		m, _ := w.r.lookup(w.reqCtx, w.req)
+		if m != nil {
+			w.res.Membership = m.ID()
+		}
+		switch {
+		case w.doubt && m != nil && !existedBefore(m, w.started):
+			// An earlier request of this row, whose answer was lost,
+			// made the membership after all.
+			w.finish(Created, "")
 		case r.cfg.Upsert:
+			w.res.Membership = ""
 			return !w.startUpsert()
 		default:
-			w.res.Membership = w.lookupID()
 			w.finish(Exists, "")
 		}
 	case kindConflict:
@@ -460,7 +471,7 @@ func (w *rowRun) handle(a attempt, err error) bool {
 		if w.reqCtx.Err() != nil {
 			return true // the grace period ran out: the next run looks it up
 		}
-		w.uncertain = true
+		w.uncertain, w.doubt = true, true
 		w.failures++
 		w.backoff(w.failures)
 		return false

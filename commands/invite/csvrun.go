@@ -1,0 +1,284 @@
+package invite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/invite/bulk"
+	"github.com/medplumcli/medplum/commands/output"
+)
+
+// maxListed bounds the failed rows listed on stderr at the end.
+const maxListed = 20
+
+func (o *Options) checkBulkFlags() error {
+	if len(o.Args) > 0 {
+		return cmdutil.FlagErrorf("--csv takes no positional arguments (the users come from the file)")
+	}
+	if o.CSV == "-" {
+		return cmdutil.FlagErrorf("--csv needs a file, not stdin: the journal that makes a run resumable is tied to the file's contents")
+	}
+	if o.Concurrency < 0 {
+		return cmdutil.FlagErrorf("--concurrency must be a positive number (or leave it out for adaptive)")
+	}
+	if o.outputSet {
+		switch o.Output.Format {
+		case output.JSON, output.NDJSON, output.CSV:
+		default:
+			return cmdutil.FlagErrorf("with --csv, -o takes json, ndjson or csv (each row's result)")
+		}
+		if len(o.Output.Columns) > 0 {
+			return cmdutil.FlagErrorf("--columns is not used with --csv")
+		}
+	}
+	if _, ok := bulk.CanonicalRole(o.Role); !ok {
+		return cmdutil.FlagErrorf("--role %q: want Patient, Practitioner or RelatedPerson", o.Role)
+	}
+	return nil
+}
+
+// bulkRun is `medplum invite --csv FILE`: check the whole file, then send.
+func bulkRun(cmd *cobra.Command, o *Options) error {
+	ctx := cmd.Context()
+	errOut := o.IO.ErrOut
+	role, _ := bulk.CanonicalRole(o.Role)
+	parse := bulk.Options{DefaultRole: role, SendEmail: o.SendEmail, IgnoreUnknownColumns: o.IgnoreUnknownColumns}
+
+	check, err := checkFile(o.CSV, parse)
+	if err != nil {
+		return err
+	}
+	name := o.CSV
+	for _, p := range check.Problems {
+		fmt.Fprintf(errOut, "%s:%s\n", name, problemText(p))
+	}
+	if check.Dropped > 0 {
+		fmt.Fprintf(errOut, "%s: ... and %d more problems\n", name, check.Dropped)
+	}
+	if check.Invalid > 0 && !o.SkipInvalid {
+		return cmdutil.InputErrorf("%s: %d of %d rows are invalid; nothing was sent (fix them, or pass --skip-invalid to send the other %d)",
+			name, check.Invalid, check.Rows, check.Valid)
+	}
+	if o.DryRun {
+		return dryRun(o, parse, check)
+	}
+	if check.Valid == 0 {
+		return cmdutil.InputErrorf("%s: no rows to send", name)
+	}
+
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	project := o.Project
+	if project == "" {
+		if project, err = signedInProject(ctx, c); err != nil {
+			return err
+		}
+	}
+	statePath := o.State
+	if statePath == "" {
+		statePath = o.CSV + ".journal"
+	}
+	journal, resume, err := bulk.OpenJournal(statePath, bulk.JournalKey{Input: check.DigestString(), Server: c.BaseURL(), Project: project})
+	var mismatch *bulk.MismatchError
+	if errors.As(err, &mismatch) {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	journalOpen := true
+	defer func() {
+		if journalOpen {
+			journal.Close()
+		}
+	}()
+	if n := len(resume.Done) + len(resume.InFlight) + resume.Failed; n > 0 {
+		fmt.Fprintf(errOut, "resuming from %s: %d rows done, %d to look up, %d failed before\n", statePath, len(resume.Done), len(resume.InFlight), resume.Failed)
+	}
+
+	results, err := o.resultWriters()
+	if err != nil {
+		return err
+	}
+	var failed []bulk.Result
+	prog := newProgress(errOut, o.IO.IsStderrTTY(), o.Quiet, check.Rows)
+	cfg := bulk.RunConfig{
+		Client: c, Project: project, Options: parse, Check: check,
+		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid,
+		Journal: journal, Resume: resume,
+		OnResult: func(r bulk.Result) error {
+			if r.Status == bulk.Failed && len(failed) < maxListed {
+				failed = append(failed, r)
+			}
+			return results.Write(r)
+		},
+	}
+	if prog != nil {
+		cfg.Progress = prog
+	}
+	f, err := os.Open(o.CSV)
+	if err != nil {
+		results.Close()
+		return err
+	}
+	stats, runErr := bulk.Run(ctx, f, cfg)
+	f.Close()
+	if prog != nil {
+		prog.Done()
+	}
+	closeErr := results.Close()
+	jerr := journal.Close()
+	journalOpen = false
+
+	fmt.Fprintf(errOut, "%d rows: %s\n", check.Rows, counts(stats.Counts))
+	slices.SortFunc(failed, func(a, b bulk.Result) int { return a.Line - b.Line })
+	for _, r := range failed {
+		fmt.Fprintf(errOut, "%s:%d: %s: %s\n", name, r.Line, who(r), r.Error)
+	}
+	if n := stats.Counts[bulk.Failed]; n > len(failed) {
+		fmt.Fprintf(errOut, "... and %d more failed rows (see --report)\n", n-len(failed))
+	}
+	if o.Report != "" && closeErr == nil {
+		fmt.Fprintf(errOut, "report: %s\n", o.Report)
+	}
+	complete := runErr == nil && stats.Done == check.Rows
+	allGood := complete && stats.Counts[bulk.Failed] == 0 && stats.Counts[bulk.Skipped] == 0
+	switch {
+	case allGood && jerr == nil:
+		if err := os.Remove(statePath); err != nil {
+			fmt.Fprintf(errOut, "medplum: warning: could not remove the journal: %v\n", err)
+		}
+	case !complete:
+		fmt.Fprintf(errOut, "%d rows not done; run the same command again to finish them (journal: %s)\n", check.Rows-stats.Done, statePath)
+	case stats.Counts[bulk.Failed] > 0:
+		fmt.Fprintf(errOut, "run the same command again to retry the failed rows (journal: %s)\n", statePath)
+	}
+
+	switch {
+	case runErr != nil:
+		if ctx.Err() != nil {
+			return ctx.Err() // Main says "interrupted", exit 130
+		}
+		return runErr
+	case closeErr != nil:
+		return closeErr
+	case jerr != nil:
+		return jerr
+	case !allGood:
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial,
+			Err: fmt.Errorf("%d of %d rows failed, %d skipped", stats.Counts[bulk.Failed], check.Rows, stats.Counts[bulk.Skipped])}
+	}
+	return nil
+}
+
+func who(r bulk.Result) string {
+	if r.Email != "" {
+		return r.Email
+	}
+	if r.ExternalID != "" {
+		return r.ExternalID
+	}
+	return string(r.Status)
+}
+
+// problemText is "<line>: <column>: <reason>" (after the file name and a
+// colon, as compilers print positions).
+func problemText(p bulk.Problem) string {
+	if p.Column == "" {
+		return fmt.Sprintf("%d: %s", p.Line, p.Reason)
+	}
+	return fmt.Sprintf("%d: %s: %s", p.Line, p.Column, p.Reason)
+}
+
+// checkFile runs the validation pass. A header that cannot be used is bad
+// input (exit 2).
+func checkFile(path string, parse bulk.Options) (*bulk.CheckResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cmdutil.InputErrorf("--csv: %v", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && !st.Mode().IsRegular() {
+		return nil, cmdutil.InputErrorf("--csv %s: not a regular file (the journal is tied to the file's contents)", path)
+	}
+	check, err := bulk.Check(f, parse)
+	var he *bulk.HeaderError
+	if errors.As(err, &he) {
+		msg := ""
+		for i, p := range he.Problems {
+			if i > 0 {
+				msg += "\n"
+			}
+			msg += path + ":" + problemText(p)
+		}
+		return nil, cmdutil.InputErrorf("%s\nnothing was sent", msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return check, nil
+}
+
+func signedInProject(ctx context.Context, c *client.Client) (string, error) {
+	me, err := c.Me(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id := me.Project.ID(); id != "" {
+		return id, nil
+	}
+	return "", errors.New("auth/me did not name the signed-in project; pass --project")
+}
+
+// resultWriters opens --report and the -o stream.
+func (o *Options) resultWriters() (resultWriter, error) {
+	var ws multiResults
+	if o.Report != "" {
+		if abs, err := filepath.Abs(o.Report); err == nil && abs == mustAbs(o.CSV) {
+			return nil, cmdutil.FlagErrorf("--report would overwrite the input file")
+		}
+		r, err := createReport(o.Report)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, r)
+	}
+	if o.outputSet {
+		w, err := stdoutResults(o.IO.Out, o.Output)
+		if err != nil {
+			ws.Close()
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+func mustAbs(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return abs
+}
+
+func stdoutResults(w io.Writer, o output.Options) (resultWriter, error) {
+	switch o.Format {
+	case output.CSV:
+		return newCSVResults(w, !o.NoHeader)
+	case output.JSON:
+		return &jsonResults{w: w, array: true}, nil
+	}
+	return &jsonResults{w: w}, nil
+}

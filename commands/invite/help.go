@@ -1,0 +1,63 @@
+package invite
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// CSVHelp documents the CSV columns; testdata/invite/README.md carries the
+// same text (a test keeps them equal).
+const CSVHelp = `The first line of the file names the columns, in any order; names are
+matched without regard to case. A UTF-8 byte-order mark, CRLF line ends,
+quoted fields (with commas or line breaks inside) and blank lines are fine.
+Every row must have as many fields as the header.
+
+  resourceType (or role)  Patient, Practitioner or RelatedPerson, any case.
+                          Blank: --role (default Practitioner).
+  firstName, lastName     The new profile's name. Required.
+  email                   The user's e-mail, lowercased before sending.
+                          Required unless externalId is set.
+  externalId              An id from your system; makes a project-scoped user.
+  admin                   Boolean: project administrator. Blank: not sent.
+  accessPolicy            AccessPolicy/<id> or a bare id. Blank: the
+                          project's default policy.
+  param:<name>            A parameter of the row's access policy, e.g.
+                          param:provider_organization. A reference such as
+                          Organization/abc is sent as a valueReference,
+                          anything else as a valueString. Needs accessPolicy.
+  scope                   project or server. Blank: the server decides
+                          (Patient: project, others: server). Users with an
+                          externalId are always project-scoped.
+  patient                 Patient/<id> or a bare id: whom a RelatedPerson is
+                          related to. Required for RelatedPerson, refused for
+                          the other roles.
+  mfaRequired             Boolean: a new user must enrol in MFA.
+  sendEmail               Boolean: send the invitation e-mail. Blank:
+                          --send-email (default false). Always sent as an
+                          explicit boolean, because the server e-mails unless
+                          it gets false.
+
+Booleans are true/false, yes/no, y/n or 1/0, in any case.
+
+Unknown columns are refused unless --ignore-unknown-columns. Every row is
+checked before anything is sent: missing names, bad e-mails, unknown roles,
+bad references and booleans, and e-mails or external ids that appear twice
+in the file are reported as FILE:LINE: COLUMN: REASON, and nothing is sent
+unless --skip-invalid.
+
+Results (--report FILE, or -o csv|json|ndjson on stdout) have one row per
+line of the file: line, email, external_id, status (created, exists,
+updated, failed, skipped), membership_id, error.
+`
+
+// NewHelpTopicCSV is `medplum help invite-csv`.
+func NewHelpTopicCSV() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "invite-csv",
+		Short: "The CSV file of medplum invite --csv",
+		Long:  CSVHelp,
+	}
+	c.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
+	return c
+}
