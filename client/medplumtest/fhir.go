@@ -10,6 +10,7 @@ import (
 // The FHIR REST API under /fhir/R4 (fhir/routes.ts, fhir/repo.ts).
 
 func (s *Server) fhirRoutes() {
+	s.handle("GET", "/fhir/R4/metadata", s.capabilityStatement)
 	s.use("/fhir/R4", s.authenticate)
 	s.handle("GET", "/fhir/R4/:type", s.fhirSearch)
 	s.handle("POST", "/fhir/R4/:type/_search", s.fhirSearch)

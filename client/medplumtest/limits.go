@@ -163,12 +163,16 @@ type Request struct {
 
 type requestLog struct {
 	mu   sync.Mutex
+	off  bool
 	list []Request
 }
 
 func (l *requestLog) add(r *http.Request, body []byte, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.off {
+		return
+	}
 	l.list = append(l.list, Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 		Header: r.Header.Clone(), Body: body, Time: now,
@@ -197,6 +201,18 @@ func (s *Server) RequestsTo(method, pattern string) []Request {
 		out = append(out, r)
 	}
 	return out
+}
+
+// SetRequestLog turns the request log on (the default) or off. A server
+// that takes 100k requests (bulk benchmarks, a long-running sandbox) can
+// turn it off to keep memory flat.
+func (s *Server) SetRequestLog(on bool) {
+	s.reqlog.mu.Lock()
+	defer s.reqlog.mu.Unlock()
+	s.reqlog.off = !on
+	if !on {
+		s.reqlog.list = nil
+	}
 }
 
 // ResetRequests empties the request log.

@@ -101,6 +101,7 @@ func (l *layer) match(method string, segs []string) (map[string]string, bool) {
 // routes registers every endpoint. Other pieces (auth flows) add theirs here.
 func (s *Server) routes() {
 	s.handle("GET", "/healthcheck", s.healthcheck)
+	s.handle("GET", "/.well-known/openid-configuration", s.openIDConfiguration)
 	s.handle("POST", "/oauth2/token", s.token)
 	s.grants["client_credentials"] = s.clientCredentialsGrant
 

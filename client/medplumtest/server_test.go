@@ -672,3 +672,29 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d memberships, want %d", got, 4+workers*each)
 	}
 }
+
+func TestRequestLogOff(t *testing.T) {
+	c := newTC(t)
+	c.srv.SetRequestLog(false)
+	c.must(200, "GET", "auth/me", "")
+	if n := len(c.srv.Requests()); n != 0 {
+		t.Errorf("%d requests logged with the log off", n)
+	}
+	c.srv.SetRequestLog(true)
+	c.must(200, "GET", "auth/me", "")
+	if n := len(c.srv.Requests()); n != 1 {
+		t.Errorf("%d requests logged, want 1", n)
+	}
+}
+
+func TestDiscoveryEndpoints(t *testing.T) {
+	c := newTC(t)
+	status, body := c.raw("GET", "fhir/R4/metadata", nil, "")
+	if status != 200 || !strings.Contains(string(body), `"resourceType":"CapabilityStatement"`) {
+		t.Errorf("metadata: %d %.200s", status, body)
+	}
+	status, body = c.raw("GET", ".well-known/openid-configuration", nil, "")
+	if status != 200 || !strings.Contains(string(body), `"token_endpoint":"`+c.srv.URL+`oauth2/token"`) {
+		t.Errorf("openid-configuration: %d %s", status, body)
+	}
+}

@@ -80,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		opts = append(opts, medplumtest.WithMailer())
 	}
 	srv := medplumtest.New(opts...)
+	srv.SetRequestLog(false) // nobody reads it here; memory stays flat
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
