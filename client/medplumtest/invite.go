@@ -394,12 +394,15 @@ func refString(v any) string {
 	return s
 }
 
-// validateAccessPolicies checks accessPolicy, access[].policy and
-// membership.access[].policy, as the real server does.
+// validateAccessPolicies checks accessPolicy, access[].policy,
+// membership.accessPolicy and membership.access[].policy (the merged
+// membership template), as the real server does.
 func (s *Server) validateAccessPolicies(req *inviteRequest, projectID string) *inviteError {
 	var refs []string
-	if r := refString(req.raw["accessPolicy"]); r != "" {
-		refs = append(refs, r)
+	for _, v := range []any{req.raw["accessPolicy"], req.membership["accessPolicy"]} {
+		if r := refString(v); r != "" {
+			refs = append(refs, r)
+		}
 	}
 	for _, list := range []any{req.raw["access"], req.membership["access"]} {
 		arr, _ := list.([]any)

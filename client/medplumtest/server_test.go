@@ -465,6 +465,10 @@ func TestInviteContract(t *testing.T) {
 	if status != 400 || issueText(m) != "Access policy AccessPolicy/123 does not exist" {
 		t.Errorf("%d %v", status, m)
 	}
+	status, m = c.invite(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"ab@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nope"}}}`)
+	if status != 400 || issueText(m) != "Access policy AccessPolicy/nope does not exist" {
+		t.Errorf("membership.accessPolicy: %d %v", status, m)
+	}
 	if c.srv.MembershipByEmail(sd.ProjectID, "ab@example.com") != nil {
 		t.Error("a refused invite left a membership")
 	}
