@@ -1,13 +1,9 @@
 package rest
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"unicode/utf8"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 )
@@ -65,44 +61,5 @@ func readAll(r io.Reader) ([]byte, error) {
 }
 
 // checkJSON rejects a body that is not exactly one JSON value, saying where
-// the problem is: "<name>: line 3, column 7: invalid character '}' ...".
-func checkJSON(b []byte, name string) error {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return cmdutil.InputErrorf("%s is empty: expected JSON", name)
-	}
-	if !utf8.Valid(b) {
-		return cmdutil.InputErrorf("%s is not valid UTF-8", name)
-	}
-	var v json.RawMessage // checks syntax without converting numbers
-	err := json.Unmarshal(b, &v)
-	if err == nil {
-		return nil
-	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		line, col := position(b, se.Offset)
-		msg := se.Error()
-		if msg == "unexpected end of JSON input" {
-			line, col = position(b, int64(len(bytes.TrimRight(b, " \t\r\n")))+1)
-		}
-		return cmdutil.InputErrorf("%s is not valid JSON: line %d, column %d: %s", name, line, col, msg)
-	}
-	return cmdutil.InputErrorf("%s is not valid JSON: %v", name, err)
-}
-
-// position converts a 1-based byte offset (as json.SyntaxError reports the
-// offset just after the offending byte) into a line and a column counted in
-// characters.
-func position(b []byte, offset int64) (line, col int) {
-	if offset > int64(len(b)) {
-		offset = int64(len(b)) + 1
-	}
-	if offset < 1 {
-		offset = 1
-	}
-	prefix := b[:offset-1]
-	line = bytes.Count(prefix, []byte("\n")) + 1
-	start := bytes.LastIndexByte(prefix, '\n') + 1
-	col = utf8.RuneCount(prefix[start:]) + 1
-	return line, col
-}
+// the problem is (cmdutil.CheckJSON).
+func checkJSON(b []byte, name string) error { return cmdutil.CheckJSON(b, name) }
