@@ -14,6 +14,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
+	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -40,7 +41,7 @@ func (o *Options) checkBulkFlags() error {
 			return cmdutil.FlagErrorf("--columns is not used with --csv")
 		}
 	}
-	if _, ok := bulk.CanonicalRole(o.Role); !ok {
+	if _, ok := membership.CanonicalRole(o.Role); !ok {
 		return cmdutil.FlagErrorf("--role %q: want Patient, Practitioner or RelatedPerson", o.Role)
 	}
 	return nil
@@ -50,7 +51,7 @@ func (o *Options) checkBulkFlags() error {
 func bulkRun(cmd *cobra.Command, o *Options) error {
 	ctx := cmd.Context()
 	errOut := o.IO.ErrOut
-	role, _ := bulk.CanonicalRole(o.Role)
+	role, _ := membership.CanonicalRole(o.Role)
 	parse := bulk.Options{DefaultRole: role, SendEmail: o.SendEmail, IgnoreUnknownColumns: o.IgnoreUnknownColumns}
 
 	check, err := checkFile(o.CSV, parse)

@@ -12,11 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // Column names, as they are matched (case-insensitively) in the header.
@@ -49,9 +49,6 @@ var knownColumns = map[string]string{
 	"mfarequired":  colMfaRequired,
 	"sendemail":    colSendEmail,
 }
-
-// Roles are the profile types an invite can create.
-var Roles = []string{"Patient", "Practitioner", "RelatedPerson"}
 
 // Options say how rows become invite requests.
 type Options struct {
@@ -162,8 +159,6 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 	return rd, nil
 }
 
-var paramNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
-
 func (rd *Reader) parseHeader(header []string, line int) []Problem {
 	var probs []Problem
 	bad := func(col, format string, a ...any) {
@@ -181,7 +176,7 @@ func (rd *Reader) parseHeader(header []string, line int) []Problem {
 			continue
 		case strings.HasPrefix(lower, paramPrefix):
 			c.param = strings.TrimSpace(name[len(paramPrefix):])
-			if !paramNameRE.MatchString(c.param) {
+			if !membership.ValidParameterName(c.param) {
 				bad(name, "an access parameter column needs a name like param:provider_organization")
 				continue
 			}
@@ -323,7 +318,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	if role == "" {
 		role = rd.opts.DefaultRole
 	}
-	if r, ok := CanonicalRole(role); ok {
+	if r, ok := membership.CanonicalRole(role); ok {
 		req.ResourceType = r
 	} else {
 		bad(colRole, "unknown role %q (want Patient, Practitioner or RelatedPerson)", role)
@@ -339,7 +334,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	email := rd.field(rec, colEmail)
 	req.ExternalID = rd.field(rec, colExternalID)
 	switch {
-	case email != "" && !ValidEmail(email):
+	case email != "" && !membership.ValidEmail(email):
 		bad(colEmail, "not a valid e-mail address: %q", email)
 	case email != "":
 		req.Email = strings.ToLower(email)
@@ -375,7 +370,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	}
 
 	if p := rd.field(rec, colPatient); p != "" {
-		if ref, ok := typedRef(p, "Patient"); ok {
+		if ref, ok := membership.TypedRef(p, "Patient"); ok {
 			req.Patient = client.Ref(ref)
 		} else {
 			bad(colPatient, "not a Patient reference: %q (want Patient/<id>)", p)
@@ -389,7 +384,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 
 	var policy *client.Reference
 	if p := rd.field(rec, colAccessPolicy); p != "" {
-		if ref, ok := typedRef(p, "AccessPolicy"); ok {
+		if ref, ok := membership.TypedRef(p, "AccessPolicy"); ok {
 			policy = client.Ref(ref)
 		} else {
 			bad(colAccessPolicy, "not an access policy: %q (want AccessPolicy/<id> or an id)", p)
@@ -402,7 +397,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 			continue
 		}
 		ap := client.AccessParameter{Name: rd.cols[i].param}
-		if looksLikeReference(v) {
+		if membership.LooksLikeReference(v) {
 			ap.ValueReference = client.Ref(v)
 		} else {
 			ap.ValueString = v
@@ -460,17 +455,6 @@ func (rd *Reader) checkDuplicate(req client.InviteRequest, line int) []Problem {
 	return probs
 }
 
-// CanonicalRole returns the role as the server spells it (Patient,
-// Practitioner, RelatedPerson) for any spelling of it.
-func CanonicalRole(s string) (string, bool) {
-	for _, r := range Roles {
-		if strings.EqualFold(s, r) {
-			return r, true
-		}
-	}
-	return "", false
-}
-
 // boolean reads a boolean column: nil when blank (or not a boolean, which
 // is recorded as a problem).
 func (rd *Reader) boolean(rec []string, key string, bad func(string, string, ...any)) *bool {
@@ -478,45 +462,10 @@ func (rd *Reader) boolean(rec []string, key string, bad func(string, string, ...
 	if v == "" {
 		return nil
 	}
-	b, ok := ParseBool(v)
+	b, ok := membership.ParseBool(v)
 	if !ok {
 		bad(key, "not a boolean: %q (want true or false)", v)
 		return nil
 	}
 	return &b
 }
-
-// ParseBool accepts true/false, yes/no, y/n, 1/0 in any case.
-func ParseBool(s string) (bool, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "yes", "y", "1":
-		return true, true
-	case "false", "no", "n", "0":
-		return false, true
-	}
-	return false, false
-}
-
-// fhirIDRE is FHIR's id syntax.
-var fhirIDRE = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
-
-// typedRef accepts "Type/<id>" or a bare id and returns "Type/<id>".
-func typedRef(s, typ string) (string, bool) {
-	id := s
-	if t, rest, ok := strings.Cut(s, "/"); ok {
-		if t != typ {
-			return "", false
-		}
-		id = rest
-	}
-	if !fhirIDRE.MatchString(id) {
-		return "", false
-	}
-	return typ + "/" + id, true
-}
-
-var referenceRE = regexp.MustCompile(`^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$`)
-
-// looksLikeReference reports whether an access parameter value is a FHIR
-// reference (Organization/abc) rather than a plain string.
-func looksLikeReference(s string) bool { return referenceRE.MatchString(s) }

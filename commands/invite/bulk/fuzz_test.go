@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // FuzzReader feeds arbitrary files to the reader. Whatever the input, it
@@ -57,7 +59,7 @@ func FuzzReader(f *testing.F) {
 func checkValidRequest(t *testing.T, row Row) {
 	t.Helper()
 	r := row.Request
-	if _, ok := CanonicalRole(r.ResourceType); !ok || r.ResourceType == "" {
+	if _, ok := membership.CanonicalRole(r.ResourceType); !ok || r.ResourceType == "" {
 		t.Fatalf("line %d: role %q", row.Line, r.ResourceType)
 	}
 	if r.FirstName == "" || r.LastName == "" || r.FirstName != strings.TrimSpace(r.FirstName) {
@@ -66,7 +68,7 @@ func checkValidRequest(t *testing.T, row Row) {
 	if r.Email == "" && r.ExternalID == "" {
 		t.Fatalf("line %d: no e-mail nor external id", row.Line)
 	}
-	if r.Email != "" && (!ValidEmail(r.Email) || r.Email != strings.ToLower(r.Email)) {
+	if r.Email != "" && (!membership.ValidEmail(r.Email) || r.Email != strings.ToLower(r.Email)) {
 		t.Fatalf("line %d: e-mail %q", row.Line, r.Email)
 	}
 	if r.SendEmail == nil {

@@ -1,9 +1,6 @@
-package bulk
+package membership
 
-import (
-	"crypto/sha256"
-	"strings"
-)
+import "strings"
 
 // ValidEmail is a syntax check close to the server's (express-validator
 // isEmail with its defaults): one @, a dot-atom local part of at most 64
@@ -83,17 +80,4 @@ func isSpaceRune(r rune) bool {
 		return true
 	}
 	return r >= 0x2000 && r <= 0x200B
-}
-
-// hashKey is the duplicate-detection key of a value (callers normalise it:
-// e-mails are already lowercase): 16 bytes of SHA-256, so the set of seen
-// rows costs the same whatever the values' length.
-func hashKey(kind, v string) [16]byte {
-	h := sha256.New()
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(v))
-	var k [16]byte
-	copy(k[:], h.Sum(nil))
-	return k
 }
