@@ -10,6 +10,7 @@ import (
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/invite"
 	"github.com/medplumcli/medplum/commands/profile"
+	"github.com/medplumcli/medplum/commands/projectcmd"
 	"github.com/medplumcli/medplum/commands/rest"
 	"github.com/medplumcli/medplum/commands/version"
 )
@@ -61,6 +62,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(version.NewCmdVersion(f))
 	root.AddCommand(profile.NewCmdProfile(f))
 	root.AddCommand(invite.NewCmdInvite(f, nil))
+	root.AddCommand(projectcmd.NewCmdProject(f))
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}

@@ -1,7 +1,6 @@
 package invite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 	"github.com/medplumcli/medplum/commands/membership"
@@ -80,11 +78,9 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	if err != nil {
 		return err
 	}
-	project := o.Project
-	if project == "" {
-		if project, err = signedInProject(ctx, c); err != nil {
-			return err
-		}
+	project, err := membership.Project(ctx, c, o.Project)
+	if err != nil {
+		return err
 	}
 	statePath := o.State
 	if statePath == "" {
@@ -229,17 +225,6 @@ func checkFile(path string, parse bulk.Options) (*bulk.CheckResult, error) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return check, nil
-}
-
-func signedInProject(ctx context.Context, c *client.Client) (string, error) {
-	me, err := c.Me(ctx)
-	if err != nil {
-		return "", err
-	}
-	if id := me.Project.ID(); id != "" {
-		return id, nil
-	}
-	return "", errors.New("auth/me did not name the signed-in project; pass --project")
 }
 
 // resultWriters opens --report and the -o stream.

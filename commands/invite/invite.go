@@ -1,9 +1,11 @@
-// Package invite is `medplum invite`: one user from flags, or many from a
-// CSV file (--csv; the engine is package invite/bulk).
+// Package invite is `medplum invite`: one user from arguments, flags or a
+// JSON payload (single.go), or many from a CSV file (--csv, csvrun.go; the
+// engine is package invite/bulk). Both validate an invite with
+// membership.CheckInvite.
 package invite
 
 import (
-	"errors"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -27,9 +30,24 @@ type Options struct {
 	Role      string
 	SendEmail bool
 	Upsert    bool
-	Project   string
+	Project   string // checked: an id, or "" for the signed-in project
 	DryRun    bool
 	Output    output.Options
+
+	// single invite (single.go)
+	First         string
+	Last          string
+	Email         string
+	ExternalID    string
+	Admin         bool
+	AccessPolicy  string
+	Access        []string
+	Scope         string
+	Patient       string
+	PasswordStdin bool
+	MfaRequired   bool
+	ForceNew      bool
+	File          string // -f: a JSON invite payload ("-" for stdin)
 
 	// bulk (--csv)
 	CSV                  string
@@ -53,7 +71,25 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		Short: "Invite users to the project: one, or thousands from a CSV file",
 		Long: heredoc.Doc(`
 			Invite a user to the project (POST admin/projects/<project>/invite), or
-			every row of a CSV file with --csv.
+			every row of a CSV file with --csv. The server creates the User if
+			needed, a profile (Patient, Practitioner or RelatedPerson) and the
+			ProjectMembership that links them.
+
+			One user comes from the arguments (as the official CLI's "project
+			invite" takes them), from flags, or from a JSON invite payload (-f FILE,
+			"-" for stdin) in the shape the endpoint takes, including its
+			"membership" object; flags given with -f override the payload's fields,
+			and fields medplum does not know are sent as they are. Every problem is
+			listed before anything is sent (exit 2). The new membership is printed
+			(-o table, json, ndjson or csv). A user who is already a member is
+			refused (exit 1) unless --upsert.
+
+			The server e-mails the user unless the request says "sendEmail": false,
+			so medplum always sends an explicit boolean: false unless --send-email.
+			A payload's boolean given as the string "true" or "false" (Medplum's
+			own example sends "sendEmail":"false") is sent as that boolean, with a
+			note. When the membership was made but the e-mail failed (the server
+			answers 200 with an error), it is printed and the exit status is 1.
 
 			With --csv, every row is checked before anything is sent; a file with
 			invalid rows is refused (exit 2) unless --skip-invalid. The invites then
@@ -73,10 +109,24 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			Exit status with --csv: 0 when every row was created, exists or was
 			updated; 3 when some failed or were skipped; 2 when the file is
 			refused; 130 after Ctrl-C.
-		`),
-		Example: `  $ medplum invite --csv users.csv --report results.csv
+		`) + "\n--access takes " + membership.AccessSyntax,
+		Example: `  $ medplum invite Alice Smith alice@example.com --admin
+  $ medplum invite --role Patient --first Homer --last Simpson --email homer@example.com
+  $ medplum invite -r RelatedPerson --first Marge --last Simpson --email marge@example.com --patient Patient/123
+  $ medplum invite Bob Jones bob@example.com \
+      --access 'AccessPolicy/123?provider_organization=Organization/abc' \
+      --access 'AccessPolicy/123?provider_organization=Organization/def'
+  $ medplum invite -f homer.json --upsert
+  $ printf '%s' "$PASSWORD" | medplum invite -r Patient Lisa Simpson lisa@example.com --password-stdin
+  $ medplum invite --csv users.csv --report results.csv
   $ medplum invite --csv users.csv --dry-run
   $ medplum invite --csv users.csv --skip-invalid -o ndjson > results.ndjson`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 || len(args) == 3 {
+				return nil
+			}
+			return cmdutil.FlagErrorf("%s takes a first name, a last name and an e-mail (or flags), got %d arguments", c.CommandPath(), len(args))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
 			opts.outputSet = cmd.Flags().Changed("output")
@@ -89,7 +139,17 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			if err := opts.Output.Check(); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("project") {
+				p, err := membership.ParseProject(opts.Project)
+				if err != nil {
+					return err
+				}
+				opts.Project = p
+			}
 			if opts.CSV != "" {
+				if err := opts.rejectSingleFlags(); err != nil {
+					return err
+				}
 				if err := opts.checkBulkFlags(); err != nil {
 					return err
 				}
@@ -109,9 +169,23 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVarP(&opts.Role, "role", "r", "Practitioner", "profile type: Patient, Practitioner or RelatedPerson (with --csv: for rows without one)")
 	fl.BoolVar(&opts.SendEmail, "send-email", false, "send the invitation e-mail (with --csv: for rows without a sendEmail value)")
 	fl.BoolVar(&opts.Upsert, "upsert", false, "update the membership of a user who is already a member")
-	fl.StringVar(&opts.Project, "project", "", "project id (default: the signed-in project)")
+	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be sent; send nothing")
 	output.AddFlags(cmd, &opts.Output, output.Table)
+
+	fl.StringVar(&opts.First, "first", "", "first name")
+	fl.StringVar(&opts.Last, "last", "", "last name")
+	fl.StringVar(&opts.Email, "email", "", "e-mail address (the user's login)")
+	fl.StringVar(&opts.ExternalID, "external-id", "", "external id (makes a project-scoped user; e-mail optional)")
+	fl.BoolVar(&opts.Admin, "admin", false, "make the user a project admin (membership.admin)")
+	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "access policy: an id or AccessPolicy/<id> (membership.accessPolicy)")
+	fl.StringArrayVar(&opts.Access, "access", nil, "access policy with parameters, repeatable: 'AccessPolicy/<id>?name=Type/<id>' (membership.access)")
+	fl.StringVar(&opts.Scope, "scope", "", "user scope: project or server (default: the server's, by role)")
+	fl.StringVar(&opts.Patient, "patient", "", "the Patient a RelatedPerson is related to: an id or Patient/<id>")
+	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the new user's password from stdin (8 to 72 bytes)")
+	fl.BoolVar(&opts.MfaRequired, "mfa-required", false, "require the new user to set up MFA")
+	fl.BoolVar(&opts.ForceNew, "force-new-membership", false, "create another membership even if the user is already a member")
+	fl.StringVarP(&opts.File, "file", "f", "", "JSON invite payload to send (\"-\" for stdin)")
 
 	fl.StringVar(&opts.CSV, "csv", "", "invite every row of this CSV file")
 	fl.StringVar(&opts.Report, "report", "", "with --csv: write each row's result to this CSV file")
@@ -126,10 +200,24 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 // bulkFlags only make sense with --csv.
 var bulkFlags = []string{"report", "state", "concurrency", "skip-invalid", "ignore-unknown-columns", "quiet"}
 
-// singleRun is the seam for `medplum invite <firstName> <lastName> <email>`
-// (one user from flags or -f FILE), which is not built yet.
-func singleRun(_ *cobra.Command, _ *Options) error {
-	return &cmdutil.ExitError{Code: cmdutil.ExitUsage,
-		Err: errors.New("inviting one user from the command line is not available in this build yet; put the user in a CSV file and use --csv"),
-		Tip: `see "medplum help invite-csv" for the columns`}
+// singleFlags only make sense for one user.
+var singleFlags = []string{"first", "last", "email", "external-id", "admin", "access-policy", "access",
+	"scope", "patient", "password-stdin", "mfa-required", "force-new-membership", "file"}
+
+// rejectSingleFlags refuses the flags of a single invite with --csv.
+func (o *Options) rejectSingleFlags() error {
+	var given []string
+	for _, name := range singleFlags {
+		if o.changed(name) {
+			given = append(given, "--"+name)
+		}
+	}
+	if len(given) > 0 {
+		return cmdutil.FlagErrorf("%s cannot be used with --csv (put them in the file's columns)", strings.Join(given, ", "))
+	}
+	return nil
 }
+
+// changed reports whether a flag was given (false in tests that build
+// Options by hand).
+func (o *Options) changed(flag string) bool { return o.changedFlag != nil && o.changedFlag(flag) }

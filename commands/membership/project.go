@@ -3,7 +3,6 @@ package membership
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
@@ -30,11 +29,10 @@ func Project(ctx context.Context, c *client.Client, flag string) (string, error)
 	}
 	me, err := c.Me(ctx)
 	if err != nil {
-		return "", fmt.Errorf("finding the signed-in project (auth/me): %w", err)
+		return "", err
 	}
-	id, _ := me.Project["id"].(string)
-	if id == "" {
-		return "", errors.New("auth/me names no project; pass --project")
+	if id := me.Project.ID(); id != "" {
+		return id, nil
 	}
-	return id, nil
+	return "", errors.New("auth/me did not name the signed-in project; pass --project")
 }

@@ -1,0 +1,469 @@
+package invite
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
+)
+
+// singleRun sends one invite.
+func singleRun(cmd *cobra.Command, opts *Options) error {
+	ctx := cmd.Context()
+	if err := opts.checkSources(); err != nil {
+		return err
+	}
+	var file []byte
+	if opts.File != "" {
+		b, err := readFile(opts)
+		if err != nil {
+			return err
+		}
+		file = b
+	}
+	var password string
+	if opts.PasswordStdin {
+		pw, err := readPassword(opts.IO.In)
+		if err != nil {
+			return err
+		}
+		password = pw
+	}
+	p, err := opts.payload(file, password)
+	if err != nil {
+		return err
+	}
+	for _, n := range p.notes {
+		fmt.Fprintf(opts.IO.ErrOut, "medplum: note: %s\n", n)
+	}
+	if len(p.problems) > 0 {
+		return invalid(p.problems)
+	}
+
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	project, err := membership.Project(ctx, c, opts.Project)
+	if err != nil {
+		return err
+	}
+	path := "admin/projects/" + url.PathEscape(project) + "/invite"
+	if opts.DryRun {
+		u, err := c.ResolveURL(path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.Out, "POST %s\n\n", client.RedactURL(u))
+		return writeIndented(opts.IO.Out, client.RedactBody(client.ContentTypeJSON, p.body))
+	}
+	resp, err := c.Do(ctx, &client.Request{Method: http.MethodPost, URL: path, Body: p.body})
+	if err != nil {
+		return opts.inviteFailed(ctx, c, project, p, err)
+	}
+	doc, err := membership.NewDoc(resp.Body)
+	if err != nil || doc.Resource.ResourceType() != "ProjectMembership" {
+		return fmt.Errorf("the invite answered %d without a ProjectMembership: %s", resp.Status, oneLine(resp.Body))
+	}
+	if err := membership.Print(opts.IO, &opts.Output, []membership.Doc{doc}, true, membership.InviteColumns); err != nil {
+		return err
+	}
+	if *p.req.SendEmail && p.req.Email != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "Invitation e-mail sent to %s\n", p.req.Email)
+	}
+	return nil
+}
+
+// checkSources refuses ambiguous ways of naming the user.
+func (o *Options) checkSources() error {
+	if len(o.Args) == 3 {
+		var given []string
+		for _, f := range []string{"first", "last", "email", "file"} {
+			if o.changed(f) {
+				given = append(given, "--"+f)
+			}
+		}
+		if len(given) > 0 {
+			return cmdutil.FlagErrorf("give the name and e-mail either as arguments or with %s, not both", strings.Join(given, ", "))
+		}
+	}
+	if o.File == "-" && o.PasswordStdin {
+		return cmdutil.FlagErrorf("-f - and --password-stdin both read stdin; put the payload in a file")
+	}
+	if o.changed("file") && o.File == "" {
+		return cmdutil.FlagErrorf("-f needs a file name (\"-\" for stdin)")
+	}
+	return nil
+}
+
+func readFile(opts *Options) ([]byte, error) {
+	name := opts.File
+	var b []byte
+	var err error
+	if name == "-" {
+		name = "stdin"
+		b, err = io.ReadAll(opts.IO.In)
+	} else {
+		b, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, cmdutil.InputErrorf("reading the invite payload: %v", err)
+	}
+	return b, nil
+}
+
+// readPassword reads the password from the first line of r (a final
+// newline, as echo or a heredoc adds, is not part of it).
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", cmdutil.InputErrorf("--password-stdin: %v", err)
+	}
+	pw := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if pw == "" {
+		return "", cmdutil.InputErrorf("--password-stdin: stdin is empty")
+	}
+	return pw, nil
+}
+
+// payload is an invite ready to send: the body (the payload as given, with
+// the flags applied, so fields medplum does not know are kept), its typed
+// view, notes for stderr, and what makes it invalid.
+type payload struct {
+	body     []byte
+	req      client.InviteRequest
+	notes    []string
+	problems []membership.Problem
+}
+
+// Known invite fields (reference 2.5) and their JSON kinds.
+var (
+	stringFields = []string{"resourceType", "firstName", "lastName", "email", "externalId", "scope", "password"}
+	boolFields   = []string{"sendEmail", "upsert", "forceNewMembership", "mfaRequired", "admin"}
+	objectFields = []string{"patient", "membership", "accessPolicy"}
+	arrayFields  = []string{"access"}
+	// membershipBools are the boolean fields of the membership template.
+	membershipBools = []string{"admin", "active"}
+)
+
+// payload builds the invite from the file (if any), the arguments and the
+// flags, then checks it.
+func (o *Options) payload(file []byte, password string) (*payload, error) {
+	p := &payload{}
+	m := client.Resource{}
+	if file != nil {
+		r, err := client.DecodeResource(file)
+		if err != nil {
+			// Medplum's own examples are JavaScript literals with
+			// trailing commas: accept those, and only those.
+			if fixed, ok := withoutTrailingCommas(file); ok {
+				if r2, err2 := client.DecodeResource(fixed); err2 == nil {
+					r, err = r2, nil
+					p.notes = append(p.notes, "the invite payload has trailing commas (as JavaScript allows); they were ignored")
+				}
+			}
+		}
+		if err != nil {
+			name := "the invite payload " + fileName(o.File)
+			if cerr := cmdutil.CheckJSON(file, name); cerr != nil {
+				return nil, cerr
+			}
+			return nil, cmdutil.InputErrorf("%s is not a JSON object", name)
+		}
+		m = r
+	}
+	bad := func(field, format string, a ...any) {
+		p.problems = append(p.problems, membership.Problem{Field: field, Reason: fmt.Sprintf(format, a...)})
+	}
+	var flagProblems []membership.Problem // bad --access entries
+
+	// The role: -r given, else the payload's, else -r's default.
+	if o.changed("role") || m["resourceType"] == nil {
+		m["resourceType"] = o.Role
+	}
+	if s, ok := m["resourceType"].(string); ok {
+		if r, ok := membership.CanonicalRole(strings.TrimSpace(s)); ok {
+			m["resourceType"] = r
+		}
+	}
+	first, last, email := o.First, o.Last, o.Email
+	if len(o.Args) == 3 {
+		first, last, email = o.Args[0], o.Args[1], o.Args[2]
+	}
+	setString := func(key, value string, given bool) {
+		if given || value != "" {
+			m[key] = strings.TrimSpace(value)
+		}
+	}
+	setString("firstName", first, o.changed("first"))
+	setString("lastName", last, o.changed("last"))
+	setString("email", email, o.changed("email"))
+	setString("externalId", o.ExternalID, o.changed("external-id"))
+	setString("scope", strings.ToLower(o.Scope), o.changed("scope"))
+	if s, ok := m["email"].(string); ok {
+		m["email"] = strings.ToLower(strings.TrimSpace(s))
+	}
+	if o.changed("patient") {
+		m["patient"] = reference(o.Patient, "Patient")
+	}
+	if password != "" {
+		m["password"] = password
+	}
+	for flag, key := range map[string]string{"mfa-required": "mfaRequired", "upsert": "upsert", "force-new-membership": "forceNewMembership"} {
+		if o.changed(flag) {
+			m[key] = flagBool(o, flag)
+		}
+	}
+
+	// The membership template: the payload's, with the flags applied.
+	mem, isObject := m["membership"].(map[string]any)
+	if m["membership"] != nil && !isObject {
+		bad("membership", "must be a JSON object")
+	}
+	if mem == nil {
+		mem = map[string]any{}
+	}
+	if o.changed("admin") {
+		mem["admin"] = o.Admin
+	}
+	if o.changed("access-policy") {
+		mem["accessPolicy"] = reference(o.AccessPolicy, "AccessPolicy")
+	}
+	if len(o.Access) > 0 {
+		var list []any
+		for _, spec := range o.Access {
+			a, err := membership.ParseAccess(spec)
+			if err != nil {
+				flagProblems = append(flagProblems, membership.Problem{Field: "--access " + spec, Reason: err.Error()})
+				continue
+			}
+			list = append(list, a)
+		}
+		mem["access"] = list
+	}
+	if len(mem) > 0 && (isObject || m["membership"] == nil) {
+		m["membership"] = mem
+	}
+
+	// sendEmail is always an explicit boolean: the server e-mails unless
+	// it gets false.
+	switch {
+	case o.changed("send-email"):
+		m["sendEmail"] = o.SendEmail
+	case m["sendEmail"] == nil:
+		m["sendEmail"] = false
+	}
+
+	// Booleans given as "true"/"false" strings become booleans.
+	p.normaliseBools(m, "", boolFields, bad)
+	if mem, ok := m["membership"].(map[string]any); ok {
+		p.normaliseBools(mem, "membership.", membershipBools, bad)
+	}
+	checkKinds(m, bad)
+	for k := range m {
+		if !slices.Contains(stringFields, k) && !slices.Contains(boolFields, k) &&
+			!slices.Contains(objectFields, k) && !slices.Contains(arrayFields, k) &&
+			k != "forceNewMembership" {
+			p.notes = append(p.notes, fmt.Sprintf("the invite field %q is not one medplum knows; it is sent as it is", k))
+		}
+	}
+	sort.Strings(p.notes)
+
+	body, err := encode(m)
+	if err != nil {
+		return nil, err
+	}
+	p.body = body
+	if len(p.problems) > 0 {
+		// Fields of the wrong kind: the typed checks cannot run.
+		p.problems = append(p.problems, flagProblems...)
+		return p, nil
+	}
+	if err := json.Unmarshal(body, &p.req); err != nil {
+		bad("", "the payload does not have the shape of an invite: %v", err)
+	} else {
+		p.problems = membership.CheckInvite(&p.req)
+	}
+	p.problems = append(p.problems, flagProblems...)
+	return p, nil
+}
+
+// flagBool reads a boolean flag's value.
+func flagBool(o *Options, flag string) bool {
+	switch flag {
+	case "mfa-required":
+		return o.MfaRequired
+	case "upsert":
+		return o.Upsert
+	case "force-new-membership":
+		return o.ForceNew
+	}
+	panic("invite: unknown boolean flag " + flag)
+}
+
+// reference turns a flag value (an id or Type/<id>) into a Reference; a
+// value that is neither is sent as given so CheckInvite reports it.
+func reference(v, typ string) map[string]any {
+	v = strings.TrimSpace(v)
+	if r, ok := membership.TypedRef(v, typ); ok {
+		v = r
+	}
+	return map[string]any{"reference": v}
+}
+
+// normaliseBools turns "true"/"false" strings into booleans (with a note)
+// and reports any other value that is not a boolean.
+func (p *payload) normaliseBools(m map[string]any, prefix string, keys []string, bad func(string, string, ...any)) {
+	for _, k := range keys {
+		v, ok := m[k]
+		if !ok || v == nil {
+			continue
+		}
+		if _, isBool := v.(bool); isBool {
+			continue
+		}
+		s, isString := v.(string)
+		lower := strings.ToLower(strings.TrimSpace(s))
+		if isString && (lower == "true" || lower == "false") {
+			m[k] = lower == "true"
+			p.notes = append(p.notes, fmt.Sprintf("%s%s %q is a string; sent as the boolean %s", prefix, k, s, lower))
+			continue
+		}
+		bad(prefix+k, "must be true or false, not %s", jsonText(v))
+	}
+}
+
+// checkKinds reports known fields of the wrong JSON kind.
+func checkKinds(m map[string]any, bad func(string, string, ...any)) {
+	for _, k := range stringFields {
+		if v, ok := m[k]; ok && v != nil {
+			if _, isString := v.(string); !isString {
+				bad(k, "must be a string, not %s", jsonText(v))
+			}
+		}
+	}
+	for _, k := range objectFields {
+		if v, ok := m[k]; ok && v != nil {
+			if _, isObject := v.(map[string]any); !isObject && k != "membership" {
+				bad(k, "must be a JSON object like {\"reference\": \"Type/<id>\"}, not %s", jsonText(v))
+			}
+		}
+	}
+	for _, k := range arrayFields {
+		if v, ok := m[k]; ok && v != nil {
+			if _, isArray := v.([]any); !isArray {
+				bad(k, "must be a JSON array, not %s", jsonText(v))
+			}
+		}
+	}
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	if len(b) > 60 {
+		return string(b[:57]) + "..."
+	}
+	return string(b)
+}
+
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+func writeIndented(w io.Writer, doc []byte) error {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func fileName(f string) string {
+	if f == "-" {
+		return "on stdin"
+	}
+	return "in " + f
+}
+
+// invalid lists every problem of the invite: exit 2, nothing sent.
+func invalid(probs []membership.Problem) error {
+	var b strings.Builder
+	b.WriteString("the invite is not valid; nothing was sent:")
+	for _, p := range probs {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: errors.New(b.String())}
+}
+
+func oneLine(b []byte) string {
+	s := strings.Join(strings.Fields(string(b)), " ")
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}
+
+// inviteFailed explains a failed invite. The e-mail case (200 with an
+// error outcome) created the membership: it is looked up and printed, and
+// the run still fails (exit 1).
+func (o *Options) inviteFailed(ctx context.Context, c *client.Client, project string, p *payload, err error) error {
+	e := client.AsError(err)
+	switch {
+	case e != nil && e.IsPartialSuccess():
+		who := p.req.Email
+		if who == "" {
+			who = p.req.ExternalID
+		}
+		doc, lerr := membership.FindInvited(ctx, c, project, &p.req)
+		if lerr == nil && doc != nil {
+			if perr := membership.Print(o.IO, &o.Output, []membership.Doc{*doc}, true, membership.InviteColumns); perr != nil {
+				return perr
+			}
+			return cmdutil.WithHint(fmt.Errorf("%s was invited (membership %s), but the invitation e-mail was not sent: %v", who, doc.Resource.ID(), e),
+				"the membership exists; invite without --send-email to skip the e-mail")
+		}
+		if lerr != nil {
+			return fmt.Errorf("%s was invited, but the invitation e-mail was not sent: %v; looking the membership up failed: %w", who, e, lerr)
+		}
+		return fmt.Errorf("%s was invited, but the invitation e-mail was not sent: %v; the membership could not be found", who, e)
+	case e != nil && e.IsConflict() && strings.Contains(e.Error(), "already a member"):
+		who := p.req.Email
+		if who == "" {
+			who = p.req.ExternalID
+		}
+		if strings.Contains(e.Error(), "different profile") {
+			return cmdutil.WithHint(fmt.Errorf("%s is already a member of project %s with a different profile: %v", who, project, e),
+				"--upsert only updates a membership with the same profile")
+		}
+		return cmdutil.WithHint(fmt.Errorf("%s is already a member of project %s", who, project),
+			"add --upsert to update the existing membership instead")
+	}
+	return err
+}

@@ -1,0 +1,23 @@
+// Package projectcmd is `medplum project ...`, the official CLI's project
+// commands.
+package projectcmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/invite"
+)
+
+// NewCmdProject is the `medplum project` group.
+func NewCmdProject(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "project <command>",
+		Short: "Work with projects",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  cmdutil.GroupRunE,
+	}
+	// `project invite` is the official CLI's spelling of `medplum invite`.
+	cmd.AddCommand(invite.NewCmdInvite(f, nil))
+	return cmd
+}
