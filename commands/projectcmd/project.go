@@ -7,6 +7,7 @@ import (
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/invite"
+	"github.com/medplumcli/medplum/commands/projectadmin"
 )
 
 // NewCmdProject is the `medplum project` group.
@@ -19,5 +20,6 @@ func NewCmdProject(f *cmdutil.Factory) *cobra.Command {
 	}
 	// `project invite` is the official CLI's spelling of `medplum invite`.
 	cmd.AddCommand(invite.NewCmdInvite(f, nil))
+	cmd.AddCommand(projectadmin.NewCmds(f)...) // create, settings, secrets
 	return cmd
 }

@@ -1,0 +1,66 @@
+// Package provtest holds what the black-box tests of the provisioning
+// commands (project, clients, apply) share: environments signed in to
+// medplumtest and views of its request log.
+package provtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// As returns an environment that signs in to srv with a client id and
+// secret through the official CLI's environment variables.
+func As(t *testing.T, srv *medplumtest.Server, id, secret string) *clitest.Env {
+	t.Helper()
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", srv.URL)
+	e.Set("MEDPLUM_CLIENT_ID", id)
+	e.Set("MEDPLUM_CLIENT_SECRET", secret)
+	return e
+}
+
+// Admin signs in as the seeded project-admin ClientApplication.
+func Admin(t *testing.T, srv *medplumtest.Server) *clitest.Env {
+	return As(t, srv, srv.Seed.Client.ID, srv.Seed.Client.Secret)
+}
+
+// SuperAdmin signs in as the seeded super-admin ClientApplication.
+func SuperAdmin(t *testing.T, srv *medplumtest.Server) *clitest.Env {
+	return As(t, srv, srv.Seed.SuperAdminClient.ID, srv.Seed.SuperAdminClient.Secret)
+}
+
+// Writes lists "METHOD /path" for every request other than a GET (and other
+// than a token request) the server received since the last reset.
+func Writes(srv *medplumtest.Server) []string {
+	var out []string
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" || r.Path == "/oauth2/token" {
+			continue
+		}
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
+// ExpectWrites asserts the writes since the last reset, in order.
+func ExpectWrites(t *testing.T, srv *medplumtest.Server, want ...string) {
+	t.Helper()
+	if got := Writes(srv); !slices.Equal(got, want) {
+		t.Errorf("writes:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// ExpectNothingSent asserts that no request at all reached the server.
+func ExpectNothingSent(t *testing.T, srv *medplumtest.Server) {
+	t.Helper()
+	if reqs := srv.Requests(); len(reqs) != 0 {
+		t.Errorf("%d requests were sent, the first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
+	}
+}
+
+// ID returns the id part of "Type/id".
+func ID(ref string) string { return ref[strings.IndexByte(ref, '/')+1:] }

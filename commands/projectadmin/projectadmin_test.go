@@ -1,0 +1,182 @@
+package projectadmin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+	"github.com/medplumcli/medplum/commands/internal/provtest"
+)
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+func projectsNamed(srv *medplumtest.Server, name string) []client.Resource {
+	var out []client.Resource
+	for _, p := range srv.Resources("Project", "") {
+		if p["name"] == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func TestProjectCreate(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.SuperAdmin(t, srv)
+	args := []string{"project", "create", "Acme Clinic", "--strict-mode", "--if-not-exists",
+		"--owner-email", "Alice@Example.com", "--owner-first", "Alice", "--owner-last", "Smith"}
+
+	r := e.Run(args...)
+	projects := projectsNamed(srv, "Acme Clinic")
+	if len(projects) != 1 {
+		t.Fatalf("%d projects named Acme Clinic; run: %+v", len(projects), r)
+	}
+	pid := projects[0].ID()
+	alice := srv.MembershipByEmail(pid, "alice@example.com")
+	if alice == nil {
+		t.Fatal("alice is not a member")
+	}
+	r.Expect(t, 0, pid+"\n", fmt.Sprintf("Created project \"Acme Clinic\" (%s).\nalice@example.com is an admin of the project (ProjectMembership/%s).\n", pid, alice.ID()))
+	if projects[0]["strictMode"] != true || alice["admin"] != true {
+		t.Errorf("project %v, membership %v", projects[0], alice)
+	}
+	if n := len(srv.SentEmails()); n != 0 {
+		t.Errorf("%d e-mails sent without --send-email", n)
+	}
+
+	// Again: the same project, the same single membership.
+	e.Run(args...).Expect(t, 0, pid+"\n", fmt.Sprintf("Project \"Acme Clinic\" already exists (%s).\nalice@example.com is an admin of the project (ProjectMembership/%s).\n", pid, alice.ID()))
+	if n := len(projectsNamed(srv, "Acme Clinic")); n != 1 {
+		t.Errorf("%d projects after the repeat", n)
+	}
+	if n := len(srv.Memberships(pid)); n != 1 {
+		t.Errorf("%d memberships after the repeat", n)
+	}
+
+	// Without --if-not-exists a second project of that name is created, and
+	// then --if-not-exists refuses to guess.
+	r = e.Run("project", "create", "Acme Clinic", "-o", "json")
+	var p map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &p); err != nil || p["resourceType"] != "Project" || p["name"] != "Acme Clinic" || p["strictMode"] != nil {
+		t.Fatalf("-o json printed %s (%v)", r.Stdout, err)
+	}
+	second := p["id"].(string)
+	r.ExpectCode(t, 0, "Created project \"Acme Clinic\" ("+second+").\n")
+	r = e.Run("project", "create", "Acme Clinic", "--if-not-exists")
+	ids := []string{pid, second}
+	r.Expect(t, 1, "", fmt.Sprintf("medplum: 2 projects are named \"Acme Clinic\" (%s, %s); --if-not-exists needs the name to be unique\n", ids[0], ids[1]))
+}
+
+func TestProjectCreateRefusals(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.SuperAdmin(t, srv)
+	srv.ResetRequests()
+	e.Run("project", "create", "X", "--owner-email", "not-an-email", "--owner-first", "A").Expect(t, 2, "",
+		"medplum: --owner-email: not a valid e-mail address: \"not-an-email\"; --owner-last is required with --owner-email\nRun 'medplum project create --help' for usage.\n")
+	e.Run("project", "create", "X", "--send-email").Expect(t, 2, "",
+		"medplum: --owner-first, --owner-last and --send-email need --owner-email\nRun 'medplum project create --help' for usage.\n")
+	e.Run("project", "create", " ").Expect(t, 2, "", "medplum: the project name is empty\nRun 'medplum project create --help' for usage.\n")
+	provtest.ExpectNothingSent(t, srv)
+
+	// A project admin cannot create projects: 403, exit 5, with the reason.
+	provtest.Admin(t, srv).Run("project", "create", "X").Expect(t, 5, "",
+		"medplum: Forbidden\ncreating and finding projects needs super-admin credentials (a ClientApplication of the Super Admin project)\n")
+}
+
+func TestSettingsKeepTheOthers(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	proj := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+	p := srv.Resource("Project", pid)
+	p["setting"] = []any{
+		map[string]any{"name": "allowedMfaMethods", "valueString": "totp"},
+		map[string]any{"name": "retention", "valueString": "30"},
+	}
+	srv.Update(p)
+
+	e.Run("project", "settings", "set", "mfaRequired", "true").Expect(t, 0, "", "Set mfaRequired = true (boolean) in project "+proj+".\n")
+	e.Run("project", "settings", "set", "retention", "45").Expect(t, 0, "", "Set retention = 45 (string) in project "+proj+".\n")
+	e.Run("project", "settings", "set", "ratio", "0.25").Expect(t, 0, "", "Set ratio = 0.25 (decimal) in project "+proj+".\n")
+	e.Run("project", "settings", "set", "limit", "10").Expect(t, 0, "", "Set limit = 10 (integer) in project "+proj+".\n")
+	e.Run("project", "settings", "set", "code", "10", "--type", "string").Expect(t, 0, "", "Set code = 10 (string) in project "+proj+".\n")
+
+	want := `[{"name":"allowedMfaMethods","valueString":"totp"},{"name":"retention","valueString":"45"},{"name":"mfaRequired","valueBoolean":true},{"name":"ratio","valueDecimal":0.25},{"name":"limit","valueInteger":10},{"name":"code","valueString":"10"}]`
+	if got, _ := json.Marshal(srv.Resource("Project", pid)["setting"]); string(got) != want {
+		t.Errorf("Project.setting:\n%s\nwant\n%s", got, want)
+	}
+
+	e.Run("project", "settings", "get").Expect(t, 0, "NAME\tVALUE\tTYPE\n"+
+		"allowedMfaMethods\ttotp\tstring\nretention\t45\tstring\nmfaRequired\ttrue\tboolean\n"+
+		"ratio\t0.25\tdecimal\nlimit\t10\tinteger\ncode\t10\tstring\n", "")
+	e.Run("project", "settings", "get", "mfaRequired").Expect(t, 0, "true\n", "")
+	e.Run("project", "settings", "get", "nope").Expect(t, 1, "", "medplum: project "+proj+" has no setting \"nope\"\n")
+	e.Run("project", "settings", "get", "-o", "ndjson").Expect(t, 0, strings.ReplaceAll(strings.Trim(want, "[]"), "},{", "}\n{")+"\n", "")
+
+	// The same value again sends nothing; unset keeps the others.
+	srv.ResetRequests()
+	e.Run("project", "settings", "set", "mfaRequired", "true").Expect(t, 0, "", "Setting mfaRequired is already true in project "+proj+".\n")
+	provtest.ExpectWrites(t, srv)
+	e.Run("project", "settings", "unset", "ratio").Expect(t, 0, "", "Removed setting ratio from project "+proj+".\n")
+	e.Run("project", "settings", "unset", "ratio").Expect(t, 0, "", "Project "+proj+" has no setting ratio; nothing to do.\n")
+	provtest.ExpectWrites(t, srv, "POST /admin/projects/"+pid+"/settings")
+	if n := len(srv.Resource("Project", pid)["setting"].([]any)); n != 5 {
+		t.Errorf("%d settings after unset", n)
+	}
+
+	// Bad values are refused before anything is sent.
+	srv.ResetRequests()
+	e.Run("project", "settings", "set", "mfaRequired", "yes", "--type", "boolean").Expect(t, 2, "", "medplum: \"yes\" is not a boolean (want true or false)\n")
+	e.Run("project", "settings", "set", "x", "1", "--type", "float").Expect(t, 2, "", "medplum: unknown --type \"float\" (use string, boolean, integer or decimal)\nRun 'medplum project settings set --help' for usage.\n")
+	provtest.ExpectNothingSent(t, srv)
+	// A value that does not fit the setting's existing type is refused
+	// after reading, with nothing written.
+	e.Run("project", "settings", "set", "mfaRequired", "maybe").Expect(t, 2, "", "medplum: \"maybe\" is not a boolean (want true or false)\n")
+	provtest.ExpectWrites(t, srv)
+}
+
+func TestSecrets(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	proj := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+	const v1, v2 = "smtp-pass-0123456789", "api-key-abcdefghijkl"
+
+	r := e.RunStdin(v1+"\n", "project", "secrets", "set", "SMTP_PASSWORD", "--verbose")
+	if r.Code != 0 || r.Stdout != "" || !strings.HasSuffix(r.Stderr, "Set secret SMTP_PASSWORD in project "+proj+".\n") {
+		t.Errorf("set: %+v", r)
+	}
+	r.NotContains(t, v1)
+	e.RunStdin(v2, "project", "secrets", "set", "API_KEY").Expect(t, 0, "", "Set secret API_KEY in project "+proj+".\n")
+	e.RunStdin(v2, "project", "secrets", "set", "API_KEY").Expect(t, 0, "", "Secret API_KEY of project "+proj+" already has this value.\n")
+
+	want := `[{"name":"SMTP_PASSWORD","valueString":"` + v1 + `"},{"name":"API_KEY","valueString":"` + v2 + `"}]`
+	if got, _ := json.Marshal(srv.Resource("Project", pid)["secret"]); string(got) != want {
+		t.Errorf("Project.secret:\n%s\nwant\n%s", got, want)
+	}
+	for _, args := range [][]string{{"list"}, {"list", "-o", "json"}, {"list", "-v"}} {
+		r := e.Run(append([]string{"project", "secrets"}, args...)...)
+		r.NotContains(t, v1, v2)
+		if r.Code != 0 {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+	e.Run("project", "secrets", "list").Expect(t, 0, "NAME\nSMTP_PASSWORD\nAPI_KEY\n", "")
+	e.Run("project", "secrets", "list", "-o", "json").Expect(t, 0, "[\n  \"SMTP_PASSWORD\",\n  \"API_KEY\"\n]\n", "")
+	// Settings never show secrets either.
+	e.Run("project", "settings", "get", "-o", "json", "-v").NotContains(t, v1, v2)
+
+	e.Run("project", "secrets", "unset", "SMTP_PASSWORD").Expect(t, 0, "", "Removed secret SMTP_PASSWORD from project "+proj+".\n")
+	want = `[{"name":"API_KEY","valueString":"` + v2 + `"}]`
+	if got, _ := json.Marshal(srv.Resource("Project", pid)["secret"]); string(got) != want {
+		t.Errorf("after unset:\n%s\nwant\n%s", got, want)
+	}
+
+	srv.ResetRequests()
+	e.RunStdin("\n", "project", "secrets", "set", "EMPTY").Expect(t, 2, "", "medplum: the secret value is empty: pipe it to standard input\n")
+	provtest.ExpectNothingSent(t, srv)
+}
