@@ -6,6 +6,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/invite"
@@ -63,6 +64,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(profile.NewCmdProfile(f))
 	root.AddCommand(invite.NewCmdInvite(f, nil))
 	root.AddCommand(projectcmd.NewCmdProject(f))
+	root.AddCommand(clients.NewCmdClients(f))
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}

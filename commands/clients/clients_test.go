@@ -1,0 +1,223 @@
+package clients_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+	"github.com/medplumcli/medplum/commands/internal/provtest"
+)
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// clientNamed returns the one ClientApplication with that name in a project.
+func clientNamed(t *testing.T, srv *medplumtest.Server, project, name string) client.Resource {
+	t.Helper()
+	var found []client.Resource
+	for _, a := range srv.Resources("ClientApplication", project) {
+		if a["name"] == name {
+			found = append(found, a)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d clients named %q in project %s", len(found), name, project)
+	}
+	return found[0]
+}
+
+func membershipOf(srv *medplumtest.Server, project, clientID string) client.Resource {
+	for _, m := range srv.Memberships(project) {
+		if m.Ref("user") == "ClientApplication/"+clientID {
+			return m
+		}
+	}
+	return nil
+}
+
+const noSecretNote = "The secret was not printed: use --show-secret or -o json to see it.\n"
+
+func TestCreateAndSignInWithoutShowingTheSecret(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	proj := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+
+	r := e.Run("clients", "create", "CI deployer", "--admin", "--description", "deploys bots", "--verbose")
+	app := clientNamed(t, srv, pid, "CI deployer")
+	secret := app.String("secret")
+	if r.Code != 0 || r.Stdout != app.ID()+"\n" {
+		t.Errorf("create: %+v", r)
+	}
+	for _, line := range []string{"Created client \"CI deployer\" (ClientApplication/" + app.ID() + ") in project " + proj + ".\n",
+		"\nClient \"CI deployer\" (ClientApplication/" + app.ID() + ") is a project admin.\n", "\n" + noSecretNote} {
+		if !strings.Contains(r.Stderr, line) {
+			t.Errorf("stderr lacks %q", line)
+		}
+	}
+	r.NotContains(t, secret)
+	m := membershipOf(srv, pid, app.ID())
+	if m == nil || m["admin"] != true || app["description"] != "deploys bots" {
+		t.Fatalf("client %v, membership %v", app, m)
+	}
+
+	// The new client signs in and can administer the project.
+	ci := provtest.As(t, srv, app.ID(), secret)
+	ci.Run("project", "settings", "set", "mfaRequired", "true").Expect(t, 0, "", "Set mfaRequired = true (boolean) in project "+proj+".\n")
+
+	// --show-secret and -o json print the secret, as asked.
+	r = e.Run("clients", "create", "reporting", "--show-secret")
+	rep := clientNamed(t, srv, pid, "reporting")
+	r.Expect(t, 0, rep.ID()+"\n"+rep.String("secret")+"\n", "Created client \"reporting\" (ClientApplication/"+rep.ID()+") in project "+proj+".\n")
+	r = e.Run("clients", "create", "exporter", "-o", "json")
+	exp := clientNamed(t, srv, pid, "exporter")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.ExpectCode(t, 0, "Created client \"exporter\" (ClientApplication/"+exp.ID()+") in project "+proj+".\n")), &got); err != nil ||
+		got["id"] != exp.ID() || got["secret"] != exp.String("secret") {
+		t.Errorf("-o json: %s (%v)", r.Stdout, err)
+	}
+	if m := membershipOf(srv, pid, rep.ID()); m == nil || m["admin"] != nil {
+		t.Errorf("reporting is an admin without --admin: %v", m)
+	}
+
+	// --if-not-exists reuses the client (and makes it an admin if asked).
+	srv.ResetRequests()
+	e.Run("clients", "create", "reporting", "--if-not-exists", "--admin").Expect(t, 0, rep.ID()+"\n",
+		"Client \"reporting\" (ClientApplication/"+rep.ID()+") already exists in project "+proj+".\n"+
+			"Client \"reporting\" (ClientApplication/"+rep.ID()+") is a project admin.\n"+noSecretNote)
+	provtest.ExpectWrites(t, srv, "PUT /fhir/R4/ProjectMembership/"+membershipOf(srv, pid, rep.ID()).ID())
+	if n := len(srv.Resources("ClientApplication", pid)); n != 4 {
+		t.Errorf("%d clients after --if-not-exists", n)
+	}
+}
+
+func TestSuperAdminProvisionsAnotherProject(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	sa := provtest.SuperAdmin(t, srv)
+	pid := strings.TrimSpace(sa.Run("project", "create", "Acme", "--strict-mode").Stdout)
+	if srv.Resource("Project", pid) == nil {
+		t.Fatalf("no project %q", pid)
+	}
+	out := sa.Run("clients", "create", "Acme provisioner", "--project", pid, "--admin", "-o", "json").Stdout
+	var creds struct{ ID, Secret string }
+	if err := json.Unmarshal([]byte(out), &creds); err != nil || creds.Secret == "" {
+		t.Fatalf("-o json: %s (%v)", out, err)
+	}
+	if m := membershipOf(srv, pid, creds.ID); m == nil || m["admin"] != true {
+		t.Fatalf("membership in the new project: %v", m)
+	}
+	acme := provtest.As(t, srv, creds.ID, creds.Secret)
+	acme.Run("project", "settings", "set", "mfaRequired", "true").Expect(t, 0, "", "Set mfaRequired = true (boolean) in project \"Acme\" ("+pid+").\n")
+	acme.Run("clients", "list", "--columns", "name,admin").Expect(t, 0, "NAME\tADMIN\nAcme provisioner\ttrue\n", "")
+
+	// A project admin cannot point --project at another project: the server
+	// would act on its own.
+	srv.ResetRequests()
+	provtest.Admin(t, srv).Run("clients", "create", "x", "--project", pid).Expect(t, 2, "",
+		fmt.Sprintf("medplum: --project %s: you are signed in to project %q (%s), and only a super admin can act on another project\n", pid, srv.Seed.ProjectName, srv.Seed.ProjectID))
+	provtest.ExpectWrites(t, srv)
+}
+
+func TestListNeverShowsSecrets(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	e.Run("clients", "create", "b-client", "--admin")
+	ap := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "ro"})
+	e.Run("clients", "create", "a-client", "--access-policy", ap.ID())
+	a, b := clientNamed(t, srv, pid, "a-client"), clientNamed(t, srv, pid, "b-client")
+	seeded := srv.Seed.Client
+
+	e.Run("clients", "list").Expect(t, 0, "ID\tNAME\tADMIN\tACCESS POLICY\tROTATING\n"+
+		seeded.ID+"\t"+srv.Seed.ProjectName+" Admin Client\ttrue\t\tfalse\n"+
+		b.ID()+"\tb-client\ttrue\t\tfalse\n"+
+		a.ID()+"\ta-client\tfalse\tAccessPolicy/"+ap.ID()+"\tfalse\n", "")
+	for _, args := range [][]string{{"-o", "json"}, {"-o", "ndjson"}, {"-o", "csv", "--columns", "id,name,description,membership"}, {"-v"}} {
+		r := e.Run(append([]string{"clients", "list"}, args...)...)
+		if r.Code != 0 {
+			t.Errorf("%v: %+v", args, r)
+		}
+		r.NotContains(t, a.String("secret"), b.String("secret"), seeded.Secret)
+	}
+	e.Run("clients", "list", "-o", "ndjson", "--project", pid).Expect(t, 0,
+		`{"id":"`+seeded.ID+`","name":"`+srv.Seed.ProjectName+` Admin Client","description":"Seeded by medplumtest","admin":true,"active":true,"membership":"`+seeded.MembershipID+`","rotating":false}`+"\n"+
+			`{"id":"`+b.ID()+`","name":"b-client","admin":true,"active":true,"membership":"`+membershipOf(srv, pid, b.ID()).ID()+`","rotating":false}`+"\n"+
+			`{"id":"`+a.ID()+`","name":"a-client","admin":false,"accessPolicy":"AccessPolicy/`+ap.ID()+`","active":true,"membership":"`+membershipOf(srv, pid, a.ID()).ID()+`","rotating":false}`+"\n", "")
+}
+
+func TestRotateSecret(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	e.Run("clients", "create", "CI")
+	app := clientNamed(t, srv, pid, "CI")
+	old := app.String("secret")
+	lbl := "\"CI\" (ClientApplication/" + app.ID() + ")"
+
+	r := e.Run("clients", "rotate-secret", "CI", "-v")
+	cur := srv.Resource("ClientApplication", app.ID()).String("secret")
+	if cur == old || r.Code != 0 || r.Stdout != app.ID()+"\n" ||
+		!strings.Contains(r.Stderr, "\nRotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n") ||
+		!strings.HasSuffix(r.Stderr, "\n"+noSecretNote) {
+		t.Fatalf("rotate: %+v", r)
+	}
+	r.NotContains(t, old, cur)
+	// Both secrets sign in during the rotation.
+	for _, s := range []string{old, cur} {
+		provtest.As(t, srv, app.ID(), s).Run("get", "auth/me", "-o", "csv", "--columns", "membership.profile.reference", "--no-header").
+			Expect(t, 0, "ClientApplication/"+app.ID()+"\n", "")
+	}
+	e.Run("clients", "list", "--columns", "name,rotating", "--no-header", "-o", "csv").Expect(t, 0, srv.Seed.ProjectName+" Admin Client,false\nCI,true\n", "")
+	e.Run("clients", "rotate-secret", app.ID()).Expect(t, 1, "", "medplum: client "+lbl+" is in the middle of a rotation: its old secret still signs in\nfinish it first: medplum clients rotate-secret "+app.ID()+" --finish\n")
+
+	e.Run("clients", "rotate-secret", "ClientApplication/"+app.ID(), "--finish").Expect(t, 0, "", "Retired the old secret of client "+lbl+": only the current secret signs in now.\n")
+	e.Run("clients", "rotate-secret", "CI", "--finish").Expect(t, 0, "", "Client "+lbl+" has no retiring secret; nothing to do.\n")
+	provtest.As(t, srv, app.ID(), old).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+	provtest.As(t, srv, app.ID(), cur).Run("get", "auth/me").ExpectCode(t, 0, "")
+
+	// --show-secret prints the new one.
+	r = e.Run("clients", "rotate-secret", "CI", "--show-secret")
+	next := srv.Resource("ClientApplication", app.ID()).String("secret")
+	r.Expect(t, 0, app.ID()+"\n"+next+"\n", "Rotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n")
+	e.Run("clients", "rotate-secret", "CI", "--finish", "--show-secret").Expect(t, 2, "", "medplum: --finish prints no secret: leave out --show-secret and -o\nRun 'medplum clients rotate-secret --help' for usage.\n")
+}
+
+func TestDelete(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	proj := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+	e.Run("clients", "create", "old exporter")
+	app := clientNamed(t, srv, pid, "old exporter")
+	m := membershipOf(srv, pid, app.ID())
+	lbl := "\"old exporter\" (ClientApplication/" + app.ID() + ")"
+
+	srv.ResetRequests()
+	e.Run("clients", "delete", "old exporter").Expect(t, 2, "", "medplum: refusing to delete client "+lbl+" without confirmation: pass --yes\n")
+	provtest.ExpectWrites(t, srv)
+
+	e.Run("clients", "delete", "old exporter", "--yes").Expect(t, 0, "", "Deleted client "+lbl+" from project "+proj+".\n")
+	provtest.ExpectWrites(t, srv, "DELETE /fhir/R4/ProjectMembership/"+m.ID(), "DELETE /fhir/R4/ClientApplication/"+app.ID())
+	if !srv.Deleted("ClientApplication", app.ID()) || !srv.Deleted("ProjectMembership", m.ID()) {
+		t.Error("not deleted on the server")
+	}
+	provtest.As(t, srv, app.ID(), app.String("secret")).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+
+	e.Run("clients", "delete", app.ID(), "--yes").Expect(t, 0, "", "Client "+app.ID()+" is already deleted.\n")
+	e.Run("clients", "delete", "nobody", "--yes").Expect(t, 1, "", "medplum: no client \"nobody\" in project "+proj+" (give an id, ClientApplication/<id> or the exact name)\n")
+	e.Run("clients", "delete", srv.Seed.Client.ID, "--yes").Expect(t, 2, "",
+		"medplum: you are signed in as client \""+srv.Seed.ProjectName+" Admin Client\" (ClientApplication/"+srv.Seed.Client.ID+"): sign in as another admin to delete it\n")
+
+	// Two clients with one name: ambiguous, nothing deleted.
+	e.Run("clients", "create", "twin")
+	e.Run("clients", "create", "twin")
+	srv.ResetRequests()
+	r := e.Run("clients", "delete", "twin", "--yes")
+	if r.Code != 2 || !strings.HasPrefix(r.Stderr, "medplum: 2 clients in project "+proj+" are named \"twin\": ") {
+		t.Errorf("ambiguous: %+v", r)
+	}
+	provtest.ExpectWrites(t, srv)
+}
