@@ -188,8 +188,11 @@ func New(opts ...Option) *Server {
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := New(opts...)
-	s.hs = httptest.NewServer(s.Handler())
-	s.URL = s.hs.URL + "/"
+	// URL is set before the server starts serving, so that handlers read it
+	// race-free.
+	s.hs = httptest.NewUnstartedServer(s.Handler())
+	s.URL = "http://" + s.hs.Listener.Addr().String() + "/"
+	s.hs.Start()
 	t.Cleanup(s.Close)
 	return s
 }
