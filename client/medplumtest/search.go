@@ -31,6 +31,7 @@ const (
 	kindReference
 	kindString
 	kindDate
+	kindGeneric // a token, reference or string, whichever matches
 )
 
 // searchParam describes one search parameter: its kind and how to read the
@@ -326,6 +327,9 @@ func (sr *searchRequest) add(k, v string) error {
 		if !ok {
 			p, ok = searchParams[sr.typ][code]
 		}
+		if !ok && searchParams[sr.typ] == nil {
+			p, ok = genericParam(code)
+		}
 		if !ok || !modifierOK(p.kind, mod) {
 			return fmt.Errorf("Unknown search parameter: %s", k)
 		}
@@ -339,9 +343,9 @@ func modifierOK(k paramKind, mod string) bool {
 	case "", "missing":
 		return true
 	case "not":
-		return k == kindToken || k == kindReference
+		return k == kindToken || k == kindReference || k == kindGeneric
 	case "exact", "contains":
-		return k == kindString
+		return k == kindString || k == kindGeneric
 	}
 	return false
 }
@@ -404,6 +408,13 @@ func (f filter) matchOne(have []string, want string) bool {
 			}
 		case kindDate:
 			if matchDate(h, want) {
+				return true
+			}
+		case kindGeneric:
+			token := filter{param: searchParam{kind: kindToken}, modifier: f.modifier}
+			ref := filter{param: searchParam{kind: kindReference}, modifier: f.modifier}
+			str := filter{param: searchParam{kind: kindString}, modifier: f.modifier}
+			if token.matchOne([]string{h}, want) || ref.matchOne([]string{h}, want) || str.matchOne([]string{h}, want) {
 				return true
 			}
 		}
@@ -642,4 +653,77 @@ func subset(r client.Resource, fields []string) client.Resource {
 	tags, _ := meta["tag"].([]any)
 	meta["tag"] = append(tags, map[string]any{"system": "http://hl7.org/fhir/v3/ObservationValue", "code": "SUBSETTED"})
 	return r
+}
+
+// genericParams are the common FHIR search parameters accepted on resource
+// types without their own table above, matched by the property of the same
+// name (kebab-case to camelCase): a token matches a code, a reference its
+// target, a string its prefix. "patient" also matches a subject that is a
+// Patient.
+var genericParams = setOf("identifier", "status", "code", "category", "subject", "patient", "encounter",
+	"name", "type", "organization", "performer", "requester", "author", "based-on", "part-of", "owner",
+	"recipient", "sender", "focus", "intent", "priority", "active", "title", "url", "version")
+
+func genericParam(code string) (searchParam, bool) {
+	if !genericParams[code] {
+		return searchParam{}, false
+	}
+	field := camel(code)
+	return searchParam{kind: kindGeneric, values: func(r client.Resource) []string {
+		vals := scalarValues(r[field])
+		if code == "patient" {
+			for _, v := range scalarValues(r["subject"]) {
+				if strings.HasPrefix(v, "Patient/") {
+					vals = append(vals, v)
+				}
+			}
+		}
+		if code == "identifier" {
+			return identifiers(r)
+		}
+		return vals
+	}}, true
+}
+
+func camel(kebab string) string {
+	parts := strings.Split(kebab, "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	return strings.Join(parts, "")
+}
+
+// scalarValues collects what a search can match in a value: strings and
+// booleans, Reference.reference, Coding/CodeableConcept codes, and the
+// same inside arrays.
+func scalarValues(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case bool:
+		return []string{strconv.FormatBool(t)}
+	case []any:
+		var out []string
+		for _, x := range t {
+			out = append(out, scalarValues(x)...)
+		}
+		return out
+	case map[string]any:
+		if ref, ok := t["reference"].(string); ok {
+			return []string{ref}
+		}
+		if code, ok := t["code"].(string); ok {
+			sys, _ := t["system"].(string)
+			return []string{sys + "|" + code}
+		}
+		if coding, ok := t["coding"].([]any); ok {
+			return scalarValues(coding)
+		}
+		if text, ok := t["text"].(string); ok {
+			return []string{text}
+		}
+	}
+	return nil
 }

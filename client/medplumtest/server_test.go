@@ -702,3 +702,25 @@ func TestDiscoveryEndpoints(t *testing.T) {
 		t.Errorf("openid-configuration: %d %s", status, body)
 	}
 }
+
+func TestGenericSearchParams(t *testing.T) {
+	c := newTC(t)
+	pat := c.srv.Seed.Homer.Profile
+	c.must(201, "POST", "fhir/R4/Observation", `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"`+pat+`"}}`)
+	c.must(201, "POST", "fhir/R4/Observation", `{"resourceType":"Observation","status":"preliminary","code":{"text":"x"}}`)
+	for q, want := range map[string]float64{
+		"status=final":                          1,
+		"status:not=final":                      1,
+		"code=http://loinc.org|8867-4":          1,
+		"code=8867-4":                           1,
+		"subject=" + pat:                        1,
+		"patient=" + pat:                        1,
+		"patient=" + strings.Split(pat, "/")[1]: 1,
+	} {
+		m := c.must(200, "GET", "fhir/R4/Observation?_total=accurate&"+q, "")
+		if m["total"] != want {
+			t.Errorf("%s: total %v, want %v", q, m["total"], want)
+		}
+	}
+	c.must(400, "GET", "fhir/R4/Observation?notaparam=1", "")
+}
