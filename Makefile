@@ -72,8 +72,10 @@ fuzz:
 
 # Benchmarks. The bulk invite benchmark runs a fixed number of rows per
 # concurrency level against medplumtest's realistic invite model (about
-# 20 invites/s, so 300 rows take ~15s a level).
+# 20 invites/s, so 300 rows take ~15s a level); the peak-RSS benchmark runs
+# the binary once on 10k and on 100k rows (about two minutes in all).
 BULK_BENCH_ROWS ?= 300
 bench:
-	$(GO) test -run '^$$' -bench . -skip 'BulkInvite' ./...
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS' ./...
 	$(GO) test -run '^$$' -bench 'BulkInvite' -benchtime $(BULK_BENCH_ROWS)x -timeout 30m ./commands/invite/bulk/
+	$(GO) test -run '^$$' -bench 'InviteCSVPeakRSS' -benchtime 1x -timeout 30m ./commands/invite/
