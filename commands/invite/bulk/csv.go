@@ -313,36 +313,33 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 		return Row{Line: line}, probs
 	}
 
+	// The row becomes a request; what cannot be normalised (an unknown
+	// role, a bad e-mail or reference) is kept as written for
+	// membership.CheckInvite, the one validation of an invite, to report.
 	req := client.InviteRequest{}
 	role := rd.field(rec, colRole)
 	if role == "" {
 		role = rd.opts.DefaultRole
 	}
+	req.ResourceType = role
 	if r, ok := membership.CanonicalRole(role); ok {
 		req.ResourceType = r
-	} else {
-		bad(colRole, "unknown role %q (want Patient, Practitioner or RelatedPerson)", role)
 	}
 	req.FirstName = rd.field(rec, colFirstName)
-	if req.FirstName == "" {
-		bad(colFirstName, "is required")
-	}
 	req.LastName = rd.field(rec, colLastName)
-	if req.LastName == "" {
-		bad(colLastName, "is required")
+	req.Email = rd.field(rec, colEmail)
+	if membership.ValidEmail(req.Email) {
+		req.Email = strings.ToLower(req.Email)
 	}
-	email := rd.field(rec, colEmail)
 	req.ExternalID = rd.field(rec, colExternalID)
-	switch {
-	case email != "" && !membership.ValidEmail(email):
-		bad(colEmail, "not a valid e-mail address: %q", email)
-	case email != "":
-		req.Email = strings.ToLower(email)
-	case req.ExternalID == "":
-		if _, ok := rd.index[colEmail]; ok {
-			bad(colEmail, "is required (or an externalId)")
-		} else {
-			bad(colExternalID, "is required (or an email)")
+	req.Scope = rd.field(rec, colScope)
+	if lower := strings.ToLower(req.Scope); lower == "project" || lower == "server" {
+		req.Scope = lower
+	}
+	if p := rd.field(rec, colPatient); p != "" {
+		req.Patient = client.Ref(p)
+		if ref, ok := membership.TypedRef(p, "Patient"); ok {
+			req.Patient = client.Ref(ref)
 		}
 	}
 
@@ -358,36 +355,11 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	}
 	req.SendEmail = &send
 
-	switch scope := strings.ToLower(rd.field(rec, colScope)); scope {
-	case "":
-	case "project", "server":
-		req.Scope = scope
-		if scope == "server" && req.ExternalID != "" {
-			bad(colScope, "users with an externalId are always project-scoped; leave scope empty or say project")
-		}
-	default:
-		bad(colScope, "unknown scope %q (want project or server)", rd.field(rec, colScope))
-	}
-
-	if p := rd.field(rec, colPatient); p != "" {
-		if ref, ok := membership.TypedRef(p, "Patient"); ok {
-			req.Patient = client.Ref(ref)
-		} else {
-			bad(colPatient, "not a Patient reference: %q (want Patient/<id>)", p)
-		}
-		if req.ResourceType != "" && req.ResourceType != "RelatedPerson" {
-			bad(colPatient, "only applies to RelatedPerson rows, this row invites a %s", req.ResourceType)
-		}
-	} else if req.ResourceType == "RelatedPerson" {
-		bad(colPatient, "is required for a RelatedPerson (the Patient/<id> they are related to)")
-	}
-
 	var policy *client.Reference
 	if p := rd.field(rec, colAccessPolicy); p != "" {
+		policy = client.Ref(p)
 		if ref, ok := membership.TypedRef(p, "AccessPolicy"); ok {
 			policy = client.Ref(ref)
-		} else {
-			bad(colAccessPolicy, "not an access policy: %q (want AccessPolicy/<id> or an id)", p)
 		}
 	}
 	var params []client.AccessParameter
@@ -403,7 +375,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 			ap.ValueString = v
 		}
 		params = append(params, ap)
-		if rd.field(rec, colAccessPolicy) == "" {
+		if policy == nil {
 			probs = append(probs, Problem{Line: line, Column: rd.cols[i].name, Reason: "an access parameter needs an accessPolicy in the same row"})
 		}
 	}
@@ -417,6 +389,9 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 			req.Membership.AccessPolicy = policy
 		}
 	}
+	for _, p := range membership.CheckInvite(&req) {
+		probs = append(probs, Problem{Line: line, Column: rd.name(columnOf(p.Field)), Reason: p.Reason})
+	}
 
 	if len(probs) == 0 {
 		probs = rd.checkDuplicate(req, line)
@@ -425,6 +400,20 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 		return Row{Line: line}, probs
 	}
 	return Row{Line: line, Request: req}, nil
+}
+
+// columnOf is the column key of an invite field CheckInvite names.
+func columnOf(field string) string {
+	switch {
+	case field == "resourceType":
+		return colRole
+	case strings.HasPrefix(field, "membership.access"):
+		return colAccessPolicy
+	}
+	if k := knownColumns[strings.ToLower(field)]; k != "" {
+		return k
+	}
+	return field
 }
 
 // checkDuplicate remembers the row's e-mail and external id and reports one

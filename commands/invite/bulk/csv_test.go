@@ -118,7 +118,7 @@ func TestReaderProblems(t *testing.T) {
 		`line 7: accessPolicy: not an access policy: "Organization/1" (want AccessPolicy/<id> or an id)`,
 		`line 8: patient: is required for a RelatedPerson (the Patient/<id> they are related to)`,
 		`line 9: patient: not a Patient reference: "Practitioner/1" (want Patient/<id>)`,
-		`line 9: patient: only applies to RelatedPerson rows, this row invites a Patient`,
+		`line 9: patient: only applies to a RelatedPerson; this invite is for a Patient`,
 		`line 10: scope: unknown scope "galaxy" (want project or server)`,
 		`line 11: email: is required (or an externalId)`,
 		`line 12: param:org: an access parameter needs an accessPolicy in the same row`,
