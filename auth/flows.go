@@ -34,8 +34,19 @@ type Prompter interface {
 }
 
 // ErrNoPrompt is what a Prompter returns when it cannot ask (no terminal);
-// the flows turn it into an error naming the flag that supplies the answer.
+// the flows turn it into an *InputNeededError naming the flag that supplies
+// the answer.
 var ErrNoPrompt = errors.New("cannot prompt: not a terminal")
+
+// InputNeededError means a flow needs an answer it could not ask for; the
+// message names the flag that gives it. Nothing was stored.
+type InputNeededError struct{ Msg string }
+
+func (e *InputNeededError) Error() string { return e.Msg }
+
+func needInput(format string, args ...any) error {
+	return &InputNeededError{Msg: fmt.Sprintf(format, args...)}
+}
 
 // rejected marks a refusal by the server (wrong password, unknown client,
 // bad code) as ErrCredentialsRejected (exit 4), saying what was refused.
@@ -251,7 +262,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 		var err error
 		password, err = p.Password(ctx, "Password for "+o.Email+": ")
 		if errors.Is(err, ErrNoPrompt) {
-			return nil, errors.New("no password: pipe it to --password-stdin (it is never accepted as a flag)")
+			return nil, needInput("no password: pipe it to --password-stdin (it is never accepted as a flag)")
 		}
 		if err != nil {
 			return nil, err
@@ -273,6 +284,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 		return nil, rejected("sign-in refused", err)
 	}
 	membership := ""
+	var offered []client.LoginMembership
 	for stage := 0; lr.Code == ""; stage++ {
 		if stage > 6 || lr.Login == "" {
 			return nil, errors.New("the server's sign-in did not finish (no code after the last stage)")
@@ -285,6 +297,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 		case lr.MfaRequired:
 			next, err = verifyMFA(ctx, tc, p, lr.Login, o.MFACode)
 		case len(lr.Memberships) > 0:
+			offered = lr.Memberships
 			membership, err = chooseMembership(ctx, p, lr.Memberships, o)
 			if err == nil {
 				err = tc.AuthPost(ctx, "auth/profile", map[string]string{"login": lr.Login, "profile": membership}, &next)
@@ -311,7 +324,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 	if err != nil {
 		return nil, rejected("the server refused the sign-in code", err)
 	}
-	return &UserLogin{Token: tr, Email: o.Email, MembershipID: membership}, nil
+	return &UserLogin{Token: tr, Email: o.Email, MembershipID: membership, Memberships: offered}, nil
 }
 
 func verifyMFA(ctx context.Context, tc *client.Client, p Prompter, login, given string) (client.LoginResponse, error) {
@@ -326,7 +339,7 @@ func verifyMFA(ctx context.Context, tc *client.Client, p Prompter, login, given 
 		if code == "" {
 			code, err = p.Input(ctx, "Authenticator code: ")
 			if errors.Is(err, ErrNoPrompt) {
-				return lr, errors.New("this account needs a multi-factor code: pass it with --mfa-code")
+				return lr, needInput("this account needs a multi-factor code: pass it with --mfa-code")
 			}
 			if err != nil {
 				return lr, err
@@ -357,11 +370,11 @@ func chooseMembership(ctx context.Context, p Prompter, ms []client.LoginMembersh
 		options[i] = DescribeMembership(m)
 	}
 	if o.MembershipID != "" || o.ProjectID != "" {
-		return "", fmt.Errorf("you are not a member of that project; your projects are:\n  %s", strings.Join(options, "\n  "))
+		return "", needInput("you are not a member of that project; your projects are:\n  %s", strings.Join(options, "\n  "))
 	}
 	i, err := p.Select(ctx, "Choose a project:", options)
 	if errors.Is(err, ErrNoPrompt) {
-		return "", fmt.Errorf("you belong to %d projects; choose one with --project ID (or --membership ID):\n  %s", len(ms), strings.Join(options, "\n  "))
+		return "", needInput("you belong to %d projects; choose one with --project ID (or --membership ID):\n  %s", len(ms), strings.Join(options, "\n  "))
 	}
 	if err != nil {
 		return "", err

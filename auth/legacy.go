@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/medplumcli/medplum/client"
 )
@@ -112,4 +113,93 @@ func derefLogin(l *LegacyLogin) []LegacyLogin {
 		return nil
 	}
 	return []LegacyLogin{*l}
+}
+
+// ImportLegacy stores what an official CLI profile file holds as this
+// profile's sign-in, the way the official CLI would have used it: a client
+// id and secret first (it signs in with them on every command), else the
+// stored user logins (refresh tokens per project, the active one current),
+// else a saved access token. It returns what was imported, for the user
+// ("client secret", "2 project logins", ...), or "" when the file holds no
+// credentials. baseURL is the server the profile points at.
+func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insecure bool) (string, error) {
+	if err := CheckProfileName(profile); err != nil {
+		return "", err
+	}
+	o := lp.Options
+	save := SaveOptions{BaseURL: baseURL, ClientID: o.ClientID, Scope: o.Scope, Insecure: insecure}
+	st, err := m.store(save.storage())
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case o.ClientID != "" && o.ClientSecret != "":
+		save.AuthType = AuthTypeClientCredentials
+		s := m.newSession(profile, save)
+		if err := st.Set(clientSecretKey(profile), o.ClientSecret); err != nil {
+			return "", err
+		}
+		return "client secret", writeSession(m.sessionPath(profile), s)
+
+	case lp.ActiveLogin != nil || len(lp.Logins) > 0:
+		// The official CLI signs people in through medplum-cli without
+		// sending a client id, and refreshes the same way.
+		save.AuthType, save.ClientID = AuthTypeAuthorizationCode, ""
+		s := m.newSession(profile, save)
+		s.Logins, s.Known = nil, nil
+		logins := append([]LegacyLogin{}, lp.Logins...)
+		if lp.ActiveLogin != nil {
+			logins = append(logins, *lp.ActiveLogin) // last wins: the active one is freshest
+		}
+		now := m.now().UTC().Truncate(time.Second)
+		for _, l := range logins {
+			_, pid, ok := client.SplitReference(l.Project.Reference)
+			if !ok || l.RefreshToken == "" && l.AccessToken == "" {
+				continue
+			}
+			if l.RefreshToken != "" {
+				if err := st.Set(refreshKey(profile, pid), l.RefreshToken); err != nil {
+					return "", err
+				}
+			}
+			s.putLogin(LoginInfo{Key: pid, Project: l.Project, Profile: l.Profile, HasRefresh: l.RefreshToken != "", SignedInAt: now})
+		}
+		if len(s.Logins) == 0 {
+			return "", nil
+		}
+		if lp.ActiveLogin != nil {
+			if _, pid, ok := client.SplitReference(lp.ActiveLogin.Project.Reference); ok && s.Login(pid) != nil {
+				s.Active = pid
+			}
+		}
+		// A still-valid access token of the active login saves a refresh.
+		for _, l := range logins {
+			_, pid, _ := client.SplitReference(l.Project.Reference)
+			if pid != s.Active || l.AccessToken == "" {
+				continue
+			}
+			if exp, ok := jwtExpiry(l.AccessToken); ok && exp.After(m.now()) {
+				tr := &client.TokenResponse{AccessToken: l.AccessToken, ExpiresIn: int(exp.Sub(m.now()) / time.Second)}
+				if err := m.cacheToken(profile, s, tr); err != nil {
+					return "", err
+				}
+			}
+		}
+		if err := writeSession(m.sessionPath(profile), s); err != nil {
+			return "", err
+		}
+		if len(s.Logins) == 1 {
+			return "1 project login", nil
+		}
+		return fmt.Sprintf("%d project logins", len(s.Logins)), nil
+
+	case o.AccessToken != "":
+		save.AuthType = AuthTypeToken
+		s := m.newSession(profile, save)
+		if err := st.Set(staticTokenKey(profile), o.AccessToken); err != nil {
+			return "", err
+		}
+		return "access token", writeSession(m.sessionPath(profile), s)
+	}
+	return "", nil
 }

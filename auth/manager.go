@@ -157,7 +157,7 @@ func (m *Manager) newSession(profile string, o SaveOptions) *Session {
 	}
 	if old, err := m.Session(profile); err == nil && old != nil && old.IsUser() && s.IsUser() &&
 		old.BaseURL == s.BaseURL && old.Storage == s.Storage {
-		s.Logins = old.Logins
+		s.Logins, s.Known = old.Logins, old.Known
 	}
 	return s
 }
@@ -167,6 +167,9 @@ type UserLogin struct {
 	Token        *client.TokenResponse
 	Email        string
 	MembershipID string
+	// Memberships are the projects the server offered to choose from, if it
+	// asked (remembered for project list).
+	Memberships []client.LoginMembership
 }
 
 // SaveUserLogin stores a person's sign-in (authorization-code or password):
@@ -189,6 +192,20 @@ func (m *Manager) SaveUserLogin(profile string, o SaveOptions, l *UserLogin) (*S
 		return nil, err
 	}
 	s := m.newSession(profile, o)
+	// Another person's logins in this profile are forgotten.
+	kept := s.Logins[:0]
+	for _, old := range s.Logins {
+		if l.Email != "" && old.Email != "" && !strings.EqualFold(old.Email, l.Email) {
+			_ = st.Delete(refreshKey(profile, old.Key))
+			s.Known = nil
+			continue
+		}
+		kept = append(kept, old)
+	}
+	s.Logins = kept
+	if len(l.Memberships) > 0 {
+		s.Known = l.Memberships
+	}
 	info := LoginInfo{
 		Key: projectID, Project: *tok.Project, MembershipID: l.MembershipID, Email: l.Email,
 		Scope: tok.Scope, HasRefresh: tok.RefreshToken != "", SignedInAt: m.now().UTC().Truncate(time.Second),

@@ -43,6 +43,9 @@ type Session struct {
 	// profile has signed in to (user logins only).
 	Active string      `json:"active,omitempty"`
 	Logins []LoginInfo `json:"logins,omitempty"`
+	// Known are the memberships the server last offered at sign-in, so
+	// project list can show projects not signed in to yet.
+	Known []client.LoginMembership `json:"known,omitempty"`
 }
 
 // LoginInfo describes one signed-in project membership of a user.

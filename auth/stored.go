@@ -302,3 +302,68 @@ func renewAt(tr *client.TokenResponse, now time.Time) (renew, expires time.Time)
 	life := lifetime(tr, now)
 	return now.Add(life - min(expiryMargin, life/10)), now.Add(life)
 }
+
+// Revoke signs a profile's stored logins out on the server (oauth2/logout),
+// so their refresh tokens stop working everywhere, not only here. Each user
+// login gets an access token (renewed if needed) and is revoked with it; a
+// client's login is revoked with its cached token. A login the server
+// already refuses counts as revoked. It returns how many logins the server
+// revoked just now. tc talks to the session's server without credentials;
+// newClient builds a client like it with the given authenticator.
+func (m *Manager) Revoke(ctx context.Context, profile string, tc *client.Client, newClient func(client.Authenticator) (*client.Client, error)) (int, error) {
+	s, err := m.Session(profile)
+	if err != nil || s == nil {
+		return 0, err
+	}
+	st, err := m.store(s.Storage)
+	if err != nil {
+		return 0, err
+	}
+	keys := []string{s.Active}
+	if s.IsUser() {
+		keys = keys[:0]
+		for _, l := range s.Logins {
+			keys = append(keys, l.Key)
+		}
+	}
+	revoked := 0
+	var errs []error
+	for _, key := range keys {
+		sess := *s
+		sess.Active = key
+		a := &StoredAuth{m: m, profile: profile, sess: &sess, store: st, tc: tc}
+		if !s.IsUser() && s.AuthType != AuthTypeToken {
+			// Don't mint a client token only to revoke it.
+			c := readCachedToken(m.cachePath(profile), sess.cacheKey())
+			if !c.valid(m.now()) {
+				continue
+			}
+			a.tok = c
+		}
+		ok, err := a.logout(ctx, newClient)
+		switch {
+		case err == nil && ok:
+			revoked++
+		case err != nil:
+			errs = append(errs, err)
+		}
+	}
+	return revoked, errors.Join(errs...)
+}
+
+// logout calls oauth2/logout with the login's access token. (false, nil)
+// means the server no longer accepts the login anyway.
+func (a *StoredAuth) logout(ctx context.Context, newClient func(client.Authenticator) (*client.Client, error)) (bool, error) {
+	c, err := newClient(a)
+	if err != nil {
+		return false, err
+	}
+	_, err = c.Do(ctx, &client.Request{Method: http.MethodPost, URL: "oauth2/logout", ContentType: client.ContentTypeJSON, Body: []byte("{}")})
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, ErrNotSignedIn) || client.StatusOf(err) == http.StatusUnauthorized {
+		return false, nil
+	}
+	return false, err
+}

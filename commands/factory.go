@@ -2,6 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/medplumcli/medplum/auth"
@@ -49,8 +51,16 @@ func NewFactory() *cmdutil.Factory {
 		}
 		return newClient(f, s, nil)
 	})
-	f.Client = lazy(func() (*client.Client, error) {
+	f.NewClient = func(s auth.Settings, authn client.Authenticator) (*client.Client, error) {
+		return newClient(f, s, authn)
+	}
+	f.Auth = lazy(func() (*auth.Manager, error) { return newAuthManager(os.Getenv) })
+	f.Authenticator = lazy(func() (client.Authenticator, error) {
 		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		m, err := f.Auth()
 		if err != nil {
 			return nil, err
 		}
@@ -59,13 +69,47 @@ func NewFactory() *cmdutil.Factory {
 		if err != nil {
 			return nil, err
 		}
-		authn, err := auth.NewAuthenticator(s, bare)
+		return m.NewAuthenticator(s, bare)
+	})
+	f.Client = lazy(func() (*client.Client, error) {
+		s, err := f.Settings()
+		if err != nil {
+			return nil, err
+		}
+		authn, err := f.Authenticator()
 		if err != nil {
 			return nil, err
 		}
 		return newClient(f, s, authn)
 	})
 	return f
+}
+
+// newAuthManager places the sign-in state: sessions next to the settings
+// file, the access-token cache in MEDPLUM_CACHE_DIR (else the user's cache
+// directory), secrets in the OS keyring with MEDPLUM_KEYRING_TIMEOUT.
+func newAuthManager(getenv func(string) string) (*auth.Manager, error) {
+	dir, err := config.Dir()
+	if err != nil {
+		return nil, err
+	}
+	cache := getenv("MEDPLUM_CACHE_DIR")
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, &config.Error{Msg: "cannot find a cache directory: set MEDPLUM_CACHE_DIR"}
+		}
+		cache = filepath.Join(base, "medplum")
+	}
+	timeout, err := auth.ParseKeyringTimeout(getenv("MEDPLUM_KEYRING_TIMEOUT"))
+	if err != nil {
+		return nil, &config.Error{Msg: "MEDPLUM_KEYRING_TIMEOUT: " + err.Error()}
+	}
+	return &auth.Manager{
+		ConfigDir: dir,
+		CacheDir:  cache,
+		Keyring:   auth.NewKeyringStore(auth.KeyringOptions{Timeout: timeout, Getenv: getenv}),
+	}, nil
 }
 
 // newClient builds a client for s with the CLI's user agent and, with

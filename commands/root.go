@@ -6,6 +6,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
@@ -61,10 +62,13 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		root.AddCommand(c)
 	}
 	root.AddCommand(version.NewCmdVersion(f))
-	root.AddCommand(profile.NewCmdProfile(f))
+	profileCmd := profile.NewCmdProfile(f)
+	profileCmd.AddCommand(authcmd.NewCmdProfileImport(f, nil))
+	root.AddCommand(profileCmd)
 	root.AddCommand(invite.NewCmdInvite(f, nil))
 	root.AddCommand(projectcmd.NewCmdProject(f))
 	root.AddCommand(clients.NewCmdClients(f))
+	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}

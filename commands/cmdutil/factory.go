@@ -35,6 +35,15 @@ type Factory struct {
 	// BareClient is a client for the same server that sends no credentials
 	// (e.g. for --dry-run without credentials).
 	BareClient func() (*client.Client, error)
+	// Auth keeps the profiles' sign-ins: sessions, the OS keyring (or the
+	// --insecure-storage file) and the access-token cache.
+	Auth func() (*auth.Manager, error)
+	// NewClient builds a client for settings s with authn (nil: none), with
+	// the CLI's user agent and --verbose trace.
+	NewClient func(s auth.Settings, authn client.Authenticator) (*client.Client, error)
+	// Authenticator is the one Client uses: credentials from flags or the
+	// environment, else the profile's stored sign-in.
+	Authenticator func() (client.Authenticator, error)
 }
 
 // Verbose reports whether -v/--verbose was passed.

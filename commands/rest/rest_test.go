@@ -479,7 +479,7 @@ func TestExitCodes(t *testing.T) {
 
 	// 4: no credentials at all.
 	e := clitest.New(t).Set("MEDPLUM_BASE_URL", srv.URL)
-	e.Run("get", "Patient").Expect(t, 4, "", "medplum: not signed in\nrun: medplum login\n")
+	e.Run("get", "Patient").Expect(t, 4, "", "medplum: profile \"default\": not signed in\nrun: medplum login\n")
 	// 4: the token is rejected (401).
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "not-a-valid-token")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized\nrun: medplum login\n")

@@ -1,0 +1,191 @@
+package authcmd_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// signIn signs ann in with a password, secrets in the 0600 file.
+func signIn(t *testing.T, e *clitest.Env, args ...string) {
+	t.Helper()
+	r := e.RunStdin(pw, append([]string{"login", "--auth-type", "password", "--email", "ann@example.com", "--password-stdin", "--insecure-storage"}, args...)...)
+	if r.Code != 0 {
+		t.Fatalf("login: %d %s", r.Code, r.Stderr)
+	}
+}
+
+func TestRevokedSignInKeepsTheProfile(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	signIn(t, e)
+	srv.RevokeLogins(srv.MembershipByEmail(srv.Seed.ProjectID, "ann@example.com").ID())
+	e.Run("whoami").Expect(t, 4, "", "medplum: Unauthorized; refreshing the credentials failed: profile \"default\": "+
+		"the sign-in has expired or was revoked (the server refused the refresh token): Token revoked (invalid_grant)\nrun: medplum login\n")
+	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized; refreshing the credentials failed: profile \"default\": "+
+		"the sign-in has expired or was revoked (the server refused the refresh token): Token revoked (invalid_grant)\nrun: medplum login\n")
+	// Settings and the session are still there; signing in again works.
+	e.Run("profile", "describe", "default").ExpectCode(t, 0, "")
+	if _, err := os.Stat(filepath.Join(e.ConfigDir, "sessions", "default.json")); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, e)
+	e.Run("project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+}
+
+func TestNotSignedIn(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	for _, cmd := range [][]string{{"whoami"}, {"token"}, {"project", "current"}, {"project", "list"}} {
+		e.Run(cmd...).Expect(t, 4, "", "medplum: profile \"default\": not signed in\nrun: medplum login\n")
+	}
+	e.Run("logout").Expect(t, 0, "", "Profile \"default\" is not signed in.\n")
+}
+
+// Several processes find the cached access token gone (or expired) at the
+// same moment. The refresh token rotates on every use, so only a lock lets
+// them all succeed: one refreshes, the others wait and use its token.
+func TestConcurrentProcessesRefresh(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	signIn(t, e)
+	if err := os.Remove(filepath.Join(cacheDir(e), "tokens", "default.json")); err != nil {
+		t.Fatal(err)
+	}
+	before := tokenRequests(srv, "refresh_token")
+	var procs []*clitest.Proc
+	for range 6 {
+		procs = append(procs, e.Start("project", "current"))
+	}
+	for _, p := range procs {
+		p.Wait().Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+	}
+	if n := tokenRequests(srv, "refresh_token") - before; n != 1 {
+		t.Errorf("%d refreshes for 6 processes, want 1", n)
+	}
+	rt := insecureStore(t, e)["default:refresh_token:"+srv.Seed.ProjectID]
+	if !srv.RefreshTokenCurrent(rt) {
+		t.Error("the stored refresh token is not the newest")
+	}
+}
+
+// Two processes get a 401 for the same token at once (the server's clock
+// says it expired): both refresh in turn under the lock, both succeed, and
+// the stored refresh token is the newest.
+func TestConcurrent401Refresh(t *testing.T) {
+	var skew time.Duration
+	srv := newServer(t, medplumtest.WithClock(func() time.Time { return time.Now().Add(skew) }))
+	e := env(t, srv)
+	signIn(t, e)
+	skew = 2 * time.Hour
+	p1, p2 := e.Start("project", "current"), e.Start("project", "current")
+	for _, p := range []*clitest.Proc{p1, p2} {
+		p.Wait().Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+	}
+	rt := insecureStore(t, e)["default:refresh_token:"+srv.Seed.ProjectID]
+	if !srv.RefreshTokenCurrent(rt) {
+		t.Error("the stored refresh token is not the newest")
+	}
+}
+
+func TestLogout(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	signIn(t, e)
+	tok := strings.TrimSpace(e.Run("token").ExpectCode(t, 0, ""))
+	rt := insecureStore(t, e)["default:refresh_token:"+srv.Seed.ProjectID]
+	e.Run("logout").Expect(t, 0, "", "Signed out of profile \"default\": 1 session revoked on "+strings.TrimSuffix(srv.URL, "/")+"; local credentials removed.\n")
+	if !srv.AccessTokenRevoked(tok) || srv.RefreshTokenCurrent(rt) {
+		t.Error("the session is still valid on the server")
+	}
+	if got := filesWith(t, e.Home, rt); len(got) != 0 {
+		t.Errorf("refresh token left in %v", got)
+	}
+	if got := filesWith(t, e.Home, tok); len(got) != 0 {
+		t.Errorf("access token left in %v", got)
+	}
+	e.Run("whoami").Expect(t, 4, "", "medplum: profile \"default\": not signed in\nrun: medplum login\n")
+	e.Run("profile", "describe", "default").ExpectCode(t, 0, "") // settings stay
+
+	// --all, with one profile whose server is gone.
+	signIn(t, e)
+	signIn(t, e, "-p", "second")
+	gone := medplumtest.NewServer(t)
+	gone.AddUser(medplumtest.UserSpec{Email: "ann@example.com", Password: pw})
+	e.RunStdin(pw, "-p", "third", "--base-url", gone.URL, "login", "--auth-type", "password", "--email", "ann@example.com", "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
+		"Signed in to "+gone.URL+" as ann@example.com in project Sandbox Project.\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	gone.Close()
+	r := e.Run("logout", "--all")
+	base := strings.TrimSuffix(srv.URL, "/")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "Signed out of profile \"default\": 1 session revoked on "+base+"; local credentials removed.\n") ||
+		!strings.Contains(r.Stderr, "Signed out of profile \"second\": 1 session revoked on "+base+"; local credentials removed.\n") ||
+		!strings.Contains(r.Stderr, "medplum: profile \"third\": removed the local credentials, but revoking the session on "+gone.URL+" failed, so it stays valid there until it expires: ") {
+		t.Fatalf("logout --all: exit %d\n%s", r.Code, r.Stderr)
+	}
+	if store := insecureStore(t, e); len(store) != 0 {
+		t.Errorf("secrets left after logout --all: %v", store)
+	}
+	e.Run("logout", "--all").Expect(t, 0, "", "No profile is signed in.\n")
+}
+
+func TestProjectListAndSwitch(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	admin := func(args ...string) clitest.Result {
+		return e.RunStdin(srv.Seed.AdminPassword, append([]string{"login", "--auth-type", "password", "--email", srv.Seed.AdminEmail,
+			"--password-stdin", "--insecure-storage"}, args...)...)
+	}
+	admin("--membership", srv.Seed.Admin.MembershipID).ExpectCode(t, 0, "Signed in to "+srv.URL+" as admin@example.com in project Sandbox Project.\n"+
+		"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	prof := srv.Resource("ProjectMembership", srv.Seed.Admin.MembershipID).Ref("profile")
+	saProf := srv.Resource("ProjectMembership", srv.Seed.SuperAdmin.MembershipID).Ref("profile")
+	e.Run("project", "list").Expect(t, 0, "CURRENT\tID\tNAME\tPROFILE\tMEMBERSHIP\tSIGNED IN\n"+
+		"*\t"+srv.Seed.ProjectID+"\tSandbox Project\tMedplum Admin ("+prof+")\t"+srv.Seed.Admin.MembershipID+"\tyes\n"+
+		"\t"+srv.Seed.SuperAdminProjectID+"\tSuper Admin\tMedplum Admin ("+saProf+")\t"+srv.Seed.SuperAdmin.MembershipID+"\tno\n", "")
+
+	// Not signed in to the super-admin project yet: a new sign-in.
+	e.RunStdin(srv.Seed.AdminPassword, "project", "switch", srv.Seed.SuperAdminProjectID, "--password-stdin").
+		Expect(t, 0, "", "Switched to project Super Admin (Project/"+srv.Seed.SuperAdminProjectID+"), signed in as admin@example.com in project Super Admin.\n")
+	e.Run("project", "current").Expect(t, 0, "Super Admin (Project/"+srv.Seed.SuperAdminProjectID+")\n", "")
+
+	// Back and forth without a password.
+	logins := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/auth/login" {
+			logins++
+		}
+	}
+	e.Run("project", "switch", srv.Seed.ProjectID).Expect(t, 0, "", "Switched to project Sandbox Project (Project/"+srv.Seed.ProjectID+").\n")
+	e.Run("project", "switch", "Project/"+srv.Seed.ProjectID).Expect(t, 0, "", "Already in project Sandbox Project (Project/"+srv.Seed.ProjectID+").\n")
+	e.Run("project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+	for _, r := range srv.Requests() {
+		if r.Path == "/auth/login" {
+			logins--
+		}
+	}
+	if logins != 0 {
+		t.Errorf("switching between signed-in projects sent %d logins", -logins)
+	}
+	e.Run("project", "list", "-o", "csv", "--columns", "id,current,signed_in", "--no-header").Expect(t, 0,
+		srv.Seed.ProjectID+",*,yes\n"+srv.Seed.SuperAdminProjectID+",,yes\n", "")
+
+	// A project the user is not a member of (the list is in the server's order).
+	r := e.RunStdin(srv.Seed.AdminPassword, "project", "switch", "no-such-project", "--password-stdin")
+	if r.Code != 2 || r.Stdout != "" || !strings.HasPrefix(r.Stderr, "medplum: you are not a member of project no-such-project; your projects are:\n") ||
+		!strings.Contains(r.Stderr, "\n  Sandbox Project (Project/"+srv.Seed.ProjectID+") as Medplum Admin [membership "+srv.Seed.Admin.MembershipID+"]") ||
+		!strings.Contains(r.Stderr, "\n  Super Admin (Project/"+srv.Seed.SuperAdminProjectID+") as Medplum Admin [membership "+srv.Seed.SuperAdmin.MembershipID+"]") ||
+		strings.Count(r.Stderr, "\n") != 3 {
+		t.Errorf("unknown project: exit %d\n%s", r.Code, r.Stderr)
+	}
+
+	// Client credentials belong to one project.
+	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
+	e.Run("project", "list").Expect(t, 2, "", "medplum: project list needs a person's sign-in (medplum login); these credentials belong to one project\n"+
+		"Run 'medplum project list --help' for usage.\n")
+}

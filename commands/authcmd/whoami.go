@@ -1,0 +1,300 @@
+package authcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/output"
+)
+
+// WhoamiOptions are the inputs of `medplum whoami`.
+type WhoamiOptions struct {
+	IO            *iostreams.IOStreams
+	Settings      func() (auth.Settings, error)
+	Client        func() (*client.Client, error)
+	Authenticator func() (client.Authenticator, error)
+	Auth          func() (*auth.Manager, error)
+	JSON          bool
+}
+
+// NewCmdWhoami is `medplum whoami`.
+func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Command {
+	opts := &WhoamiOptions{IO: f.IOStreams, Settings: f.Settings, Client: f.Client, Authenticator: f.Authenticator, Auth: f.Auth}
+	var format string
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show who the credentials sign in as",
+		Long: "Ask the server (auth/me) who the current credentials belong to: user or client, profile,\n" +
+			"project, membership, and where the credentials come from. Exits 4 when not signed in.",
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch format {
+			case "text":
+			case "json":
+				opts.JSON = true
+			default:
+				return cmdutil.FlagErrorf("-o %q: use text or json", format)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return whoamiRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text, or json (the server's auth/me answer)")
+	return cmd
+}
+
+func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return output.WriteJSON(o.IO.Out, me.Raw)
+	}
+	s, err := o.Settings()
+	if err != nil {
+		return err
+	}
+	a, err := o.Authenticator()
+	if err != nil {
+		return err
+	}
+	where, err := credentialSource(o.Auth, s, a)
+	if err != nil {
+		return err
+	}
+	w := o.IO.Out
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-13s%s\n", k+":", v)
+		}
+	}
+	line("Server", c.BaseURL())
+	var m, project, prof client.Resource = me.Membership, me.Project, me.Profile
+	if me.User != nil && me.User.String("email") != "" {
+		line("User", me.User.String("email"))
+	} else if m != nil {
+		line("Client", refText(m.Display("profile"), m.Ref("profile")))
+	}
+	if prof != nil && m != nil {
+		line("Profile", refText(m.Display("profile"), m.Ref("profile")))
+	}
+	if project != nil {
+		line("Project", refText(project.String("name"), "Project/"+project.ID()))
+	}
+	if m != nil {
+		role := "member"
+		if admin, _ := m.Bool("admin"); admin {
+			role = "project admin"
+		}
+		if sa, _ := project.Bool("superAdmin"); sa {
+			role += ", super admin project"
+		}
+		line("Membership", fmt.Sprintf("ProjectMembership/%s (%s)", m.ID(), role))
+	}
+	line("Credentials", where)
+	return nil
+}
+
+func refText(display, ref string) string {
+	switch {
+	case display == "":
+		return ref
+	case ref == "":
+		return display
+	}
+	return display + " (" + ref + ")"
+}
+
+// credentialSource says where the credentials in use come from.
+func credentialSource(mgr func() (*auth.Manager, error), s auth.Settings, a client.Authenticator) (string, error) {
+	switch a := a.(type) {
+	case *auth.BearerToken:
+		return "access token from MEDPLUM_CLIENT_ACCESS_TOKEN (never stored)", nil
+	case *auth.ClientCredentials, *auth.BasicCredentials:
+		return "client " + s.ClientID + " with a secret from the environment or the command line (never stored)", nil
+	case *auth.StoredAuth:
+		m, err := mgr()
+		if err != nil {
+			return "", err
+		}
+		sess := a.Session()
+		where := "secrets in the system keyring"
+		if sess.Storage == auth.StorageFile {
+			where = "secrets in " + m.InsecureStorePath() + " (--insecure-storage)"
+		}
+		return fmt.Sprintf("%s sign-in of profile %q, %s", sess.AuthType, s.Profile, where), nil
+	}
+	return "", nil
+}
+
+// TokenOptions are the inputs of `medplum token`.
+type TokenOptions struct {
+	IO            *iostreams.IOStreams
+	Client        func() (*client.Client, error)
+	Authenticator func() (client.Authenticator, error)
+}
+
+// NewCmdToken is `medplum token`.
+func NewCmdToken(f *cmdutil.Factory, runF func(*TokenOptions) error) *cobra.Command {
+	opts := &TokenOptions{IO: f.IOStreams, Client: f.Client, Authenticator: f.Authenticator}
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print a valid access token",
+		Long: "Print an access token for the current credentials on stdout, for use in scripts:\n" +
+			"the token is checked with the server first and renewed if it expired.\n" +
+			"Anyone who sees it can act as you until it expires; do not log it.",
+		Example: `  $ curl -H "Authorization: Bearer $(medplum token)" https://api.medplum.com/fhir/R4/Patient`,
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return tokenRun(cmd.Context(), opts)
+		},
+	}
+	return cmd
+}
+
+func tokenRun(ctx context.Context, o *TokenOptions) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	if _, err := c.Me(ctx); err != nil {
+		return err
+	}
+	a, err := o.Authenticator()
+	if err != nil {
+		return err
+	}
+	ts, ok := a.(auth.TokenSource)
+	if !ok {
+		return errors.New("these credentials (HTTP Basic) have no access token")
+	}
+	tok, err := ts.AccessToken(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(o.IO.Out, tok+"\n")
+	return err
+}
+
+// LogoutOptions are the inputs of `medplum logout`.
+type LogoutOptions struct {
+	IO        *iostreams.IOStreams
+	Settings  func() (auth.Settings, error)
+	Auth      func() (*auth.Manager, error)
+	NewClient func(auth.Settings, client.Authenticator) (*client.Client, error)
+	All       bool
+}
+
+// NewCmdLogout is `medplum logout`.
+func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Command {
+	opts := &LogoutOptions{IO: f.IOStreams, Settings: f.Settings, Auth: f.Auth, NewClient: f.NewClient}
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Sign out: revoke the session on the server and forget the credentials",
+		Long: "Revoke the profile's sign-in on the server (oauth2/logout), so its tokens stop working\n" +
+			"everywhere, then remove its secrets from the keyring (or the --insecure-storage file)\n" +
+			"and its cached token. The profile's settings stay. --all signs out of every profile.",
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return logoutRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.All, "all", false, "sign out of every profile")
+	return cmd
+}
+
+func logoutRun(ctx context.Context, o *LogoutOptions) error {
+	m, err := o.Auth()
+	if err != nil {
+		return err
+	}
+	s, err := o.Settings()
+	if err != nil {
+		return err
+	}
+	profiles := []string{s.Profile}
+	if o.All {
+		if profiles, err = m.Profiles(); err != nil {
+			return err
+		}
+		if len(profiles) == 0 {
+			fmt.Fprintln(o.IO.ErrOut, "No profile is signed in.")
+			return nil
+		}
+	}
+	var failed []string
+	for _, p := range profiles {
+		if err := logoutProfile(ctx, o, m, p); err != nil {
+			fmt.Fprintf(o.IO.ErrOut, "medplum: profile %q: %v\n", p, err)
+			failed = append(failed, p)
+		}
+	}
+	if !o.All && s.AccessToken != "" {
+		fmt.Fprintln(o.IO.ErrOut, "MEDPLUM_CLIENT_ACCESS_TOKEN is still set in the environment; commands keep using it.")
+	}
+	if len(failed) > 0 {
+		return &cmdutil.SilentError{Code: cmdutil.ExitFailure}
+	}
+	return nil
+}
+
+// logoutProfile revokes and forgets one profile's sign-in. When the server
+// cannot be reached the local credentials are removed anyway, and the error
+// says the session may still be valid there.
+func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, profile string) error {
+	sess, err := m.Session(profile)
+	if err != nil {
+		return err
+	}
+	if sess == nil {
+		fmt.Fprintf(o.IO.ErrOut, "Profile %q is not signed in.\n", profile)
+		return nil
+	}
+	settings := auth.Settings{Profile: profile, BaseURL: sess.BaseURL}
+	tc, err := o.NewClient(settings, nil)
+	if err != nil {
+		return err
+	}
+	n, rerr := m.Revoke(ctx, profile, tc, func(a client.Authenticator) (*client.Client, error) { return o.NewClient(settings, a) })
+	if err := m.Forget(profile); err != nil {
+		return fmt.Errorf("removing the local credentials: %w", err)
+	}
+	if rerr != nil {
+		return fmt.Errorf("removed the local credentials, but revoking the session on %s failed, so it stays valid there until it expires: %w", sess.BaseURL, rerr)
+	}
+	revoked := "no session was still active on the server"
+	if n > 0 {
+		revoked = plural(n, "session") + " revoked on " + strings.TrimSuffix(sess.BaseURL, "/")
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Signed out of profile %q: %s; local credentials removed.\n", profile, revoked)
+	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
