@@ -84,6 +84,14 @@ func environmentHelp() string {
 		  MEDPLUM_FORCE_TTY        treat stdout as a terminal (tables instead of TSV);
 		                           a number ("120") or percentage ("50%") sets the width
 		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
+		  MEDPLUM_CACHE_DIR        where "medplum login" caches the short-lived access
+		                           token (0600); default the user cache directory
+		                           (~/.cache/medplum, ~/Library/Caches/medplum,
+		                           %LocalAppData%\medplum)
+		  MEDPLUM_KEYRING_TIMEOUT  how long to wait for the system keyring, e.g. 30s
+		                           (longer if it shows an unlock prompt); default 5s
+		  MEDPLUM_BROWSER, BROWSER command that opens the sign-in page (the URL is
+		                           added as its last argument)
 		  NO_COLOR, CLICOLOR=0     turn color off; CLICOLOR_FORCE=1 forces it on
 
 		Secrets (MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) are never
