@@ -50,7 +50,7 @@ func (s *scripted) Select(_ context.Context, p string, options []string) (int, e
 	return s.choice, nil
 }
 
-func tokenClient(t *testing.T, srv *medplumtest.Server) *client.Client {
+func tokenClient(t testing.TB, srv *medplumtest.Server) *client.Client {
 	t.Helper()
 	c, err := client.New(client.Options{BaseURL: srv.URL})
 	if err != nil {

@@ -36,7 +36,7 @@ type fixture struct {
 	clk   *clock
 }
 
-func newFixture(t *testing.T, opts ...medplumtest.Option) *fixture {
+func newFixture(t testing.TB, opts ...medplumtest.Option) *fixture {
 	return &fixture{srv: medplumtest.NewServer(t, opts...), store: auth.NewMemoryStore(), dir: t.TempDir(), clk: newClock()}
 }
 

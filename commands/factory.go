@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
@@ -54,7 +55,7 @@ func NewFactory() *cmdutil.Factory {
 	f.NewClient = func(s auth.Settings, authn client.Authenticator) (*client.Client, error) {
 		return newClient(f, s, authn)
 	}
-	f.Auth = lazy(func() (*auth.Manager, error) { return newAuthManager(os.Getenv) })
+	f.Auth = lazy(func() (*auth.Manager, error) { return newAuthManager(os.Getenv, f.IOStreams.CanPrompt()) })
 	f.Authenticator = lazy(func() (client.Authenticator, error) {
 		s, err := f.Settings()
 		if err != nil {
@@ -85,10 +86,16 @@ func NewFactory() *cmdutil.Factory {
 	return f
 }
 
+// interactiveKeyringTimeout is the keyring wait when a person can answer an
+// unlock prompt (go-cli.md 7.2).
+const interactiveKeyringTimeout = 30 * time.Second
+
 // newAuthManager places the sign-in state: sessions next to the settings
 // file, the access-token cache in MEDPLUM_CACHE_DIR (else the user's cache
-// directory), secrets in the OS keyring with MEDPLUM_KEYRING_TIMEOUT.
-func newAuthManager(getenv func(string) string) (*auth.Manager, error) {
+// directory), secrets in the OS keyring. Keyring calls wait
+// MEDPLUM_KEYRING_TIMEOUT, else 5 s, or 30 s on a terminal, where the
+// keyring may be waiting for the user to type its password.
+func newAuthManager(getenv func(string) string, interactive bool) (*auth.Manager, error) {
 	dir, err := config.Dir()
 	if err != nil {
 		return nil, err
@@ -104,6 +111,9 @@ func newAuthManager(getenv func(string) string) (*auth.Manager, error) {
 	timeout, err := auth.ParseKeyringTimeout(getenv("MEDPLUM_KEYRING_TIMEOUT"))
 	if err != nil {
 		return nil, &config.Error{Msg: "MEDPLUM_KEYRING_TIMEOUT: " + err.Error()}
+	}
+	if getenv("MEDPLUM_KEYRING_TIMEOUT") == "" && interactive {
+		timeout = interactiveKeyringTimeout
 	}
 	return &auth.Manager{
 		ConfigDir: dir,

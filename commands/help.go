@@ -88,8 +88,8 @@ func environmentHelp() string {
 		                           token (0600); default the user cache directory
 		                           (~/.cache/medplum, ~/Library/Caches/medplum,
 		                           %LocalAppData%\medplum)
-		  MEDPLUM_KEYRING_TIMEOUT  how long to wait for the system keyring, e.g. 30s
-		                           (longer if it shows an unlock prompt); default 5s
+		  MEDPLUM_KEYRING_TIMEOUT  how long to wait for the system keyring, e.g. 60s;
+		                           default 5s, or 30s on a terminal (an unlock prompt)
 		  MEDPLUM_BROWSER, BROWSER command that opens the sign-in page (the URL is
 		                           added as its last argument)
 		  NO_COLOR, CLICOLOR=0     turn color off; CLICOLOR_FORCE=1 forces it on

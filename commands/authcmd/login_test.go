@@ -194,6 +194,20 @@ func TestLoginClientCredentials(t *testing.T) {
 		t.Errorf("a refused secret was stored: %v", err)
 	}
 
+	// An unknown client.
+	e2.RunStdin("whatever", "login", "--auth-type", "client-credentials", "--client-id", "no-such-client", "--client-secret-stdin", "--insecure-storage").
+		Expect(t, 4, "", "medplum: the server refused the client credentials: Invalid client (invalid_request)\ncheck the client id and secret; nothing was stored\n")
+
+	// --client-secret works, with a warning: the process list shows it.
+	e4 := env(t, srv)
+	e4.Run("login", "--auth-type", "client-credentials", "--client-id", cc.ID, "--client-secret", cc.Secret, "--insecure-storage").
+		Expect(t, 0, "", "medplum: warning: --client-secret is visible to other users in the process list; prefer MEDPLUM_CLIENT_SECRET\n"+
+			"Signed in to "+srv.URL+" as Sandbox Project Admin Client (ClientApplication/"+cc.ID+") in project Sandbox Project.\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e4.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	if got := insecureStore(t, e4)["default:client_secret"]; got != cc.Secret {
+		t.Errorf("--client-secret was not stored: %q", got)
+	}
+
 	// A secret from the environment is used but never written.
 	e3 := env(t, srv)
 	e3.Set("MEDPLUM_CLIENT_SECRET", cc.Secret)

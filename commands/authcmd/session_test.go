@@ -45,6 +45,8 @@ func TestNotSignedIn(t *testing.T) {
 		e.Run(cmd...).Expect(t, 4, "", "medplum: profile \"default\": not signed in\nrun: medplum login\n")
 	}
 	e.Run("logout").Expect(t, 0, "", "Profile \"default\" is not signed in.\n")
+	e.Set("MEDPLUM_KEYRING_TIMEOUT", "soon")
+	e.Run("whoami").Expect(t, 2, "", "medplum: MEDPLUM_KEYRING_TIMEOUT: keyring timeout \"soon\": want a duration such as 10s or a number of seconds\n")
 }
 
 // Several processes find the cached access token gone (or expired) at the
