@@ -145,19 +145,32 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.limits.check(c) {
 		return
 	}
+	// Batches and transactions run alone, so that a failed transaction can
+	// be rolled back without undoing anybody else's writes.
+	if r.Method == "POST" && c.path == "/fhir/R4" {
+		s.txMu.Lock()
+		defer s.txMu.Unlock()
+	} else {
+		s.txMu.RLock()
+		defer s.txMu.RUnlock()
+	}
+	s.dispatch(c)
+}
+
+// dispatch parses the body and routes the request through the layers.
+func (s *Server) dispatch(c *reqCtx) {
 	c.parseBody()
 	if c.bodyErr {
 		c.sendOutcome(badRequest("Content could not be parsed"))
 		return
 	}
-
 	segs := splitPath(c.path)
 	for i := range segs {
 		segs[i], _ = unescapeSegment(segs[i])
 	}
 	for i := range s.layers {
 		l := &s.layers[i]
-		params, ok := l.match(r.Method, segs)
+		params, ok := l.match(c.r.Method, segs)
 		if !ok {
 			continue
 		}

@@ -36,7 +36,8 @@ type Server struct {
 
 	cfg config
 
-	mu     sync.Mutex // guards st, logins, projects' derived state, mail
+	mu     sync.Mutex   // guards st, logins, projects' derived state, mail
+	txMu   sync.RWMutex // held shared by every request, exclusively by batches
 	st     *store
 	logins map[string]*login
 	mail   []SentEmail

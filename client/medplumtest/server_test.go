@@ -724,3 +724,41 @@ func TestGenericSearchParams(t *testing.T) {
 	}
 	c.must(400, "GET", "fhir/R4/Observation?notaparam=1", "")
 }
+
+func TestBatchAndTransaction(t *testing.T) {
+	c := newTC(t)
+	patients := func() int { return c.srv.Count("Patient", c.srv.Seed.ProjectID) }
+	before := patients()
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+	  {"fullUrl":"urn:uuid:11111111-1111-4111-8111-111111111111","request":{"method":"POST","url":"Patient"},
+	   "resource":{"resourceType":"Patient","name":[{"family":"Gumble"}]}},
+	  {"request":{"method":"POST","url":"Observation"},
+	   "resource":{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"urn:uuid:11111111-1111-4111-8111-111111111111"}}}]}`
+	m := c.must(200, "POST", "fhir/R4", tx)
+	entries := m["entry"].([]any)
+	pat := entries[0].(map[string]any)["resource"].(map[string]any)
+	obs := entries[1].(map[string]any)["resource"].(map[string]any)
+	if m["type"] != "transaction-response" || entries[0].(map[string]any)["response"].(map[string]any)["status"] != "201" ||
+		obs["subject"].(map[string]any)["reference"] != "Patient/"+pat["id"].(string) {
+		t.Fatalf("transaction: %v", m)
+	}
+	// A failing entry rolls the whole transaction back.
+	bad := `{"resourceType":"Bundle","type":"transaction","entry":[
+	  {"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient"}},
+	  {"request":{"method":"PUT","url":"Patient/` + pat["id"].(string) + `"},"resource":{"resourceType":"Patient","id":"` + pat["id"].(string) + `","active":true}},
+	  {"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","foo":1}}]}`
+	m = c.must(400, "POST", "fhir/R4", bad)
+	if issueText(m) != `Invalid additional property "foo"` || patients() != before+1 || c.srv.Resource("Patient", pat["id"].(string))["active"] != nil {
+		t.Fatalf("rollback: %v, %d patients", m, patients())
+	}
+	// A batch keeps going.
+	m = c.must(200, "POST", "fhir/R4", strings.Replace(bad, `"transaction"`, `"batch"`, 1))
+	statuses := ""
+	for _, e := range m["entry"].([]any) {
+		statuses += e.(map[string]any)["response"].(map[string]any)["status"].(string) + " "
+	}
+	if statuses != "201 200 400 " || patients() != before+2 {
+		t.Errorf("batch statuses %q, %d patients", statuses, patients())
+	}
+	c.must(400, "POST", "fhir/R4", `{"resourceType":"Bundle","type":"searchset"}`)
+}

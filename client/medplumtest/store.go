@@ -25,6 +25,46 @@ type store struct {
 	order  map[string][]*record // creation order per type (default search order)
 	index  map[string]map[string]*record
 	seq    uint64
+
+	journal *[]undo // while a transaction runs: how to undo each write
+}
+
+// undo is one write of a transaction: the record's state before it.
+type undo struct {
+	rec     *record
+	prev    record
+	created bool
+}
+
+// begin starts recording writes for rollback.
+func (st *store) begin() { st.journal = &[]undo{} }
+
+// commit stops recording.
+func (st *store) commit() { st.journal = nil }
+
+// rollback undoes every write since begin, newest first.
+func (st *store) rollback() {
+	if st.journal == nil {
+		return
+	}
+	j := *st.journal
+	st.journal = nil
+	for i := len(j) - 1; i >= 0; i-- {
+		u := j[i]
+		if !u.rec.deleted {
+			st.unindex(u.rec)
+		}
+		if u.created {
+			delete(st.byType[u.rec.typ], u.rec.id)
+			ord := st.order[u.rec.typ]
+			st.order[u.rec.typ] = ord[:len(ord)-1]
+			continue
+		}
+		*u.rec = u.prev
+		if !u.rec.deleted {
+			st.reindex(u.rec)
+		}
+	}
 }
 
 func newStore() *store {
@@ -96,8 +136,16 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 		}
 		st.byType[typ][id] = rec
 		st.order[typ] = append(st.order[typ], rec)
+		if st.journal != nil {
+			*st.journal = append(*st.journal, undo{rec: rec, created: true})
+		}
 	} else {
-		st.unindex(rec)
+		if st.journal != nil {
+			*st.journal = append(*st.journal, undo{rec: rec, prev: *rec})
+		}
+		if !rec.deleted {
+			st.unindex(rec)
+		}
 	}
 	rec.res, rec.project, rec.updated, rec.seq, rec.deleted = res, project, now, st.seq, false
 	st.reindex(rec)
@@ -106,6 +154,9 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 
 // remove turns a record into a tombstone.
 func (st *store) remove(rec *record) {
+	if st.journal != nil {
+		*st.journal = append(*st.journal, undo{rec: rec, prev: *rec})
+	}
 	st.unindex(rec)
 	rec.deleted = true
 	st.seq++

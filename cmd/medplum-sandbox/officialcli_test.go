@@ -228,6 +228,20 @@ func TestOfficialCLI(t *testing.T) {
 		t.Errorf("after delete: %d, want 410", status)
 	}
 
+	// bulk import sends transaction Bundles to fhir/R4.
+	before := getJSON(t, sb.url, tok, "fhir/R4/Patient?_count=0&_total=accurate")["total"].(float64)
+	ndjson := filepath.Join(r.home, "patients.ndjson")
+	if err := os.WriteFile(ndjson, []byte(`{"resourceType":"Patient","name":[{"family":"Van Houten"}]}`+"\n"+
+		`{"resourceType":"Patient","name":[{"family":"Prince"}]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := r.ok("bulk", "import", ndjson); strings.Count(out, `"status": "201"`) != 2 {
+		t.Errorf("bulk import printed:\n%s", out)
+	}
+	if after := getJSON(t, sb.url, tok, "fhir/R4/Patient?_count=0&_total=accurate")["total"].(float64); after != before+2 {
+		t.Errorf("after bulk import %v patients, want %v", after, before+2)
+	}
+
 	// An error from the server reaches the user as the official CLI prints it.
 	_, stderr, code = r.run("post", "admin/projects/"+projectID+"/invite", seedHomerPayload)
 	if code != 1 || !regexp.MustCompile(`Error: User is already a member of this project`).MatchString(stderr) {

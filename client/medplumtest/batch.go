@@ -1,0 +1,145 @@
+package medplumtest
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/medplumcli/medplum/client"
+)
+
+// POST /fhir/R4 with a batch or transaction Bundle (fhir/batch.ts). Each
+// entry runs as its own request through the route table, with the caller's
+// credentials. A transaction replaces urn:uuid references with the ids of
+// the resources created before them and is all or nothing: the first failing
+// entry rolls everything back and its OperationOutcome is the answer.
+
+var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
+func (s *Server) fhirBatch(c *reqCtx) {
+	b := c.bodyObject()
+	if b == nil || b["resourceType"] != "Bundle" {
+		c.sendOutcome(badRequest("Not a bundle"))
+		return
+	}
+	typ, _ := b["type"].(string)
+	if typ != "batch" && typ != "transaction" {
+		c.sendOutcome(badRequest("Unrecognized bundle type"))
+		return
+	}
+	tx := typ == "transaction"
+	if tx {
+		s.mu.Lock()
+		s.st.begin()
+		s.mu.Unlock()
+	}
+	ids := map[string]string{} // urn:uuid:... -> Type/id
+	list, _ := b["entry"].([]any)
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		entry, _ := e.(map[string]any)
+		req, _ := entry["request"].(map[string]any)
+		method, _ := req["method"].(string)
+		u, _ := req["url"].(string)
+		resource := entry["resource"]
+		if tx {
+			resource = rewriteURNs(resource, ids)
+			u = rewriteURNs(u, ids).(string)
+		}
+		status, body := s.subrequest(c, method, u, resource)
+		resp := map[string]any{"status": strconv.Itoa(status)}
+		res := map[string]any{"response": resp}
+		if body.ResourceType() == "OperationOutcome" {
+			resp["outcome"] = body
+		} else if body != nil {
+			res["resource"] = body
+			o := allOk()
+			if status == http.StatusCreated {
+				o = outcome("created", "information", "informational", "Created")
+			}
+			resp["outcome"] = o
+			if id := body.ID(); id != "" {
+				resp["location"] = body.ResourceType() + "/" + id
+			}
+		}
+		if tx && status >= 400 {
+			s.mu.Lock()
+			s.st.rollback()
+			s.mu.Unlock()
+			oo := &client.OperationOutcome{}
+			if err := body.Decode(oo); err != nil || oo.ResourceType != "OperationOutcome" {
+				oo = badRequest("Transaction failed at entry " + method + " " + u)
+			}
+			c.sendOutcome(oo)
+			return
+		}
+		if full, _ := entry["fullUrl"].(string); strings.HasPrefix(full, "urn:uuid:") && status == http.StatusCreated {
+			ids[full] = body.ResourceType() + "/" + body.ID()
+		}
+		out = append(out, res)
+	}
+	if tx {
+		s.mu.Lock()
+		s.st.commit()
+		s.mu.Unlock()
+	}
+	c.fhir(200, map[string]any{"resourceType": "Bundle", "type": typ + "-response", "entry": out})
+}
+
+// subrequest runs one entry through the route table as the caller.
+func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, client.Resource) {
+	if method == "" || u == "" {
+		return http.StatusBadRequest, toResource(c.withTracing(badRequest("Missing entry.request")))
+	}
+	var raw []byte
+	if resource != nil {
+		raw = marshal(resource)
+	}
+	r, err := http.NewRequestWithContext(c.r.Context(), strings.ToUpper(method), "/fhir/R4/"+strings.TrimPrefix(u, "/"), bytes.NewReader(raw))
+	if err != nil {
+		return http.StatusBadRequest, toResource(c.withTracing(badRequest("Invalid entry.request.url")))
+	}
+	r.Host = c.r.Host
+	for _, h := range []string{"Authorization", "X-Medplum"} {
+		if v := c.r.Header.Get(h); v != "" {
+			r.Header.Set(h, v)
+		}
+	}
+	if raw != nil {
+		r.Header.Set("Content-Type", "application/fhir+json")
+	}
+	rec := httptest.NewRecorder()
+	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath()}
+	s.dispatch(sub)
+	body, _ := client.DecodeResource(rec.Body.Bytes()) // nil for an HTML 404
+	return rec.Code, body
+}
+
+// rewriteURNs replaces urn:uuid references with the created resources' ids.
+func rewriteURNs(v any, ids map[string]string) any {
+	switch t := v.(type) {
+	case string:
+		return urnUUID.ReplaceAllStringFunc(t, func(m string) string {
+			if id, ok := ids[m]; ok {
+				return id
+			}
+			return m
+		})
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = rewriteURNs(x, ids)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = rewriteURNs(x, ids)
+		}
+		return out
+	}
+	return v
+}
