@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -237,15 +238,62 @@ const (
 	ctHTML = "text/html; charset=utf-8"
 )
 
-// marshal encodes v compactly without HTML escaping, as Express's res.json does.
+// marshal encodes v compactly without HTML escaping, as Express's res.json
+// does. Objects list "resourceType" first and the other keys sorted (the
+// real server keeps insertion order, which a map cannot remember; this keeps
+// the output reading like FHIR).
 func marshal(v any) []byte {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		panic(err)
+	writeJSON(&buf, v)
+	return buf.Bytes()
+}
+
+func writeJSON(buf *bytes.Buffer, v any) {
+	switch t := v.(type) {
+	case client.Resource:
+		writeObject(buf, t)
+	case map[string]any:
+		writeObject(buf, t)
+	case []any:
+		buf.WriteByte('[')
+		for i, x := range t {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSON(buf, x)
+		}
+		buf.WriteByte(']')
+	default:
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(t); err != nil {
+			panic(err)
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func writeObject(buf *bytes.Buffer, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if k != "resourceType" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if _, ok := m["resourceType"]; ok {
+		keys = append([]string{"resourceType"}, keys...)
+	}
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeJSON(buf, k)
+		buf.WriteByte(':')
+		writeJSON(buf, m[k])
+	}
+	buf.WriteByte('}')
 }
 
 func (c *reqCtx) write(status int, contentType string, body []byte) {
