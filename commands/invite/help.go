@@ -47,8 +47,8 @@ in the file are reported as FILE:LINE: COLUMN: REASON, and nothing is sent
 unless --skip-invalid.
 
 Results (--report FILE, or -o csv|json|ndjson on stdout) have one row per
-line of the file: line, email, external_id, status (created, exists,
-updated, failed, skipped), membership_id, error.
+line of the file, in the order the rows finish: line, email, external_id,
+status (created, exists, updated, failed, skipped), membership_id, error.
 `
 
 // NewHelpTopicCSV is `medplum help invite-csv`.
