@@ -62,6 +62,11 @@ type Options struct {
 	// IgnoreUnknownColumns drops columns the reader does not know instead of
 	// refusing the file.
 	IgnoreUnknownColumns bool
+	// AccessPolicyRef, if set, is asked first about every accessPolicy
+	// value: when it answers ok, its reference is used as it is; otherwise
+	// the value must be an id or AccessPolicy/<id>. medplum apply uses it
+	// so that a members CSV can name the access policies of the apply file.
+	AccessPolicyRef func(value string) (ref string, ok bool)
 }
 
 // Problem is one reason a file or row cannot be sent.
@@ -358,7 +363,7 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	var policy *client.Reference
 	if p := rd.field(rec, colAccessPolicy); p != "" {
 		policy = client.Ref(p)
-		if ref, ok := membership.TypedRef(p, "AccessPolicy"); ok {
+		if ref, ok := rd.policyRef(p); ok {
 			policy = client.Ref(ref)
 		}
 	}
@@ -414,6 +419,17 @@ func columnOf(field string) string {
 		return k
 	}
 	return field
+}
+
+// policyRef resolves an accessPolicy value: Options.AccessPolicyRef first,
+// then an id or AccessPolicy/<id>.
+func (rd *Reader) policyRef(v string) (string, bool) {
+	if rd.opts.AccessPolicyRef != nil {
+		if ref, ok := rd.opts.AccessPolicyRef(v); ok {
+			return ref, true
+		}
+	}
+	return membership.TypedRef(v, "AccessPolicy")
 }
 
 // checkDuplicate remembers the row's e-mail and external id and reports one

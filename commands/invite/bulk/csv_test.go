@@ -87,6 +87,29 @@ func TestReaderDefaults(t *testing.T) {
 	}
 }
 
+// TestReaderAccessPolicyRef: names the caller knows become its references;
+// anything else is still checked as an id or AccessPolicy/<id>.
+func TestReaderAccessPolicyRef(t *testing.T) {
+	named := map[string]string{"Front desk": "AccessPolicy/apply.policy.0"}
+	opts := Options{AccessPolicyRef: func(v string) (string, bool) { ref, ok := named[v]; return ref, ok }}
+	rows, probs := readAll(t, "firstName,lastName,email,accessPolicy,param:team\n"+
+		"A,B,a@b.co,Front desk,west\n"+
+		"C,D,c@d.co,AccessPolicy/p-2,\n"+
+		"E,F,e@f.co,Back office,\n", opts)
+	if want := []string{`line 4: accessPolicy: not an access policy: "Back office" (want AccessPolicy/<id> or an id)`}; strings.Join(probs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems %q, want %q", probs, want)
+	}
+	want := map[int]string{
+		2: `{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"a@b.co","sendEmail":false,"membership":{"access":[{"policy":{"reference":"AccessPolicy/apply.policy.0"},"parameter":[{"name":"team","valueString":"west"}]}]}}`,
+		3: `{"resourceType":"Practitioner","firstName":"C","lastName":"D","email":"c@d.co","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/p-2"}}}`,
+	}
+	for line, w := range want {
+		if rows[line] != w {
+			t.Errorf("line %d:\n got %s\nwant %s", line, rows[line], w)
+		}
+	}
+}
+
 func TestReaderProblems(t *testing.T) {
 	data := strings.Join([]string{
 		"role,firstName,lastName,email,admin,accessPolicy,patient,scope,externalId,param:org",
