@@ -6,6 +6,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/commands/apply"
 	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/cmdutil"
@@ -69,9 +70,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(projectcmd.NewCmdProject(f))
 	root.AddCommand(clients.NewCmdClients(f))
 	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
+	root.AddCommand(apply.NewCmdApply(f, nil))
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}
 	root.AddCommand(invite.NewHelpTopicCSV())
+	root.AddCommand(apply.NewHelpTopic())
 	return root
 }

@@ -1,0 +1,294 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/invite/bulk"
+	"github.com/medplumcli/medplum/commands/membership"
+)
+
+// members is an inline list of people, or the path of a CSV in the format of
+// `medplum invite --csv` (relative to the apply file).
+func (p *parser) members(at node) {
+	p.spec.Members = []*MemberSpec{}
+	switch {
+	case at.isNull():
+	case at.n.Kind == yaml.ScalarNode:
+		if path, ok := p.str(at, "members"); ok {
+			p.membersCSV(at, path)
+		}
+	default:
+		list, ok := p.seq(at, "members (a list, or the path of a CSV file)")
+		if !ok {
+			return
+		}
+		for _, it := range list {
+			if m := p.member(it); m != nil {
+				p.addMember(m)
+			}
+		}
+	}
+}
+
+// addMember records a member, refusing a second one with the same e-mail
+// or external id.
+func (p *parser) addMember(m *MemberSpec) {
+	for _, o := range p.spec.Members {
+		if o.Key == m.Key {
+			p.probs = append(p.probs, Problem{File: m.Where.File, Line: m.Where.Line, Path: m.Where.Path,
+				Msg: fmt.Sprintf("duplicate member %s (also %s)", m.Label, o.Where.place())})
+			return
+		}
+	}
+	p.spec.Members = append(p.spec.Members, m)
+}
+
+// place names where a member is written: "members[3]" or "users.csv:12".
+func (w Problem) place() string {
+	if w.Path != "" {
+		return w.Path
+	}
+	return fmt.Sprintf("%s:%d", w.File, w.Line)
+}
+
+func (p *parser) member(at node) *MemberSpec {
+	m, ok := p.mapping(at, "a member", memberKeys...)
+	if !ok {
+		return nil
+	}
+	before := len(p.probs)
+	text := func(key string) string {
+		if v, ok := m[key]; ok {
+			s, _ := p.str(v, key)
+			return s
+		}
+		return ""
+	}
+	flag := func(key string) *bool {
+		if v, ok := m[key]; ok {
+			if b, ok := p.boolean(v, key); ok {
+				return &b
+			}
+		}
+		return nil
+	}
+	req := client.InviteRequest{ResourceType: "Practitioner", FirstName: text("firstName"), LastName: text("lastName"),
+		ExternalID: text("externalId"), Scope: text("scope")}
+	if r := text("role"); r != "" {
+		if canon, ok := membership.CanonicalRole(r); ok {
+			req.ResourceType = canon
+		} else {
+			p.errf(m["role"], "unknown role %q (want Patient, Practitioner or RelatedPerson)", r)
+		}
+	}
+	if e := text("email"); e != "" {
+		req.Email = strings.ToLower(e)
+	}
+	if pt := text("patient"); pt != "" {
+		if ref, ok := membership.TypedRef(pt, "Patient"); ok {
+			req.Patient = client.Ref(ref)
+		} else {
+			p.errf(m["patient"], "not a Patient reference: %q (want Patient/<id>)", pt)
+		}
+	}
+	send := false
+	if b := flag("sendEmail"); b != nil {
+		send = *b
+	}
+	req.SendEmail = &send
+	if b := flag("mfaRequired"); b != nil {
+		req.MfaRequired = *b
+	}
+	spec := &MemberSpec{Where: Problem{File: p.file, Line: at.n.Line, Path: at.path}}
+	if b := flag("admin"); b != nil {
+		spec.Admin = *b
+	}
+	spec.Active = flag("active")
+	tmpl := &client.InviteMembership{Admin: &spec.Admin, Active: spec.Active}
+	req.Membership = tmpl
+
+	if v, ok := m["accessPolicy"]; ok {
+		spec.AccessManaged = true
+		if !v.isNull() {
+			if ref, ok := p.policyRef(v); ok {
+				spec.AccessPolicy = ref
+				tmpl.AccessPolicy = client.Ref(ref)
+			}
+		}
+	}
+	if v, ok := m["access"]; ok {
+		spec.AccessManaged = true
+		spec.Access = p.access(v)
+		tmpl.Access = spec.Access
+	}
+	for _, pr := range membership.CheckInvite(&req) {
+		key, _, _ := strings.Cut(fileField(pr.Field), "[")
+		key, _, _ = strings.Cut(key, ".")
+		where, ok := m[key]
+		if !ok {
+			where = at.child(key)
+		}
+		where.path = at.child(fileField(pr.Field)).path
+		p.errf(where, "%s", pr.Reason)
+	}
+	if len(p.probs) > before {
+		return nil
+	}
+	spec.Invite = req
+	spec.Key, spec.Label = memberKey(req)
+	return spec
+}
+
+// access reads a member's access entries: a policy and its parameters.
+func (p *parser) access(at node) []client.MembershipAccess {
+	out := []client.MembershipAccess{}
+	if at.isNull() {
+		return out
+	}
+	list, ok := p.seq(at, "access")
+	if !ok {
+		return out
+	}
+	for _, it := range list {
+		m, ok := p.mapping(it, "an access entry", accessKeys...)
+		if !ok {
+			continue
+		}
+		pn, ok := m["policy"]
+		if !ok {
+			p.errf(it.child("policy"), "is required")
+			continue
+		}
+		ref, ok := p.policyRef(pn)
+		if !ok {
+			continue
+		}
+		a := client.MembershipAccess{Policy: client.Ref(ref)}
+		if pv, ok := m["parameters"]; ok && !pv.isNull() {
+			ps, _ := p.pairs(pv, "parameters")
+			for _, kv := range ps {
+				v, ok := p.str(kv.val, "a parameter value")
+				if !ok {
+					continue
+				}
+				ap := client.AccessParameter{Name: kv.key}
+				if membership.LooksLikeReference(v) {
+					ap.ValueReference = client.Ref(v)
+				} else {
+					ap.ValueString = v
+				}
+				for _, why := range membership.CheckParameter(ap) {
+					p.errf(kv.val, "%s", why)
+				}
+				a.Parameter = append(a.Parameter, ap)
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// fileField maps an invite field (as CheckInvite names it) to the key of
+// the apply file.
+func fileField(f string) string {
+	switch {
+	case f == "resourceType":
+		return "role"
+	case strings.HasPrefix(f, "membership."):
+		return strings.TrimPrefix(f, "membership.")
+	}
+	return f
+}
+
+// memberKey is what matches a member with the server: the e-mail, else the
+// external id.
+func memberKey(req client.InviteRequest) (key, label string) {
+	if req.Email != "" {
+		return "email:" + req.Email, req.Email
+	}
+	return "externalId:" + req.ExternalID, req.ExternalID
+}
+
+// membersCSV reads members from a CSV, with the reader of invite --csv.
+func (p *parser) membersCSV(at node, rel string) {
+	path := rel
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.dir, rel)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		p.errf(at, "cannot read the members CSV: %v", err)
+		return
+	}
+	defer f.Close()
+	opts := bulk.Options{DefaultRole: "Practitioner", AccessPolicyRef: func(v string) (string, bool) {
+		ref, ok := p.policyRefs[v]
+		return ref, ok
+	}}
+	rd, err := bulk.NewReader(f, opts)
+	var he *bulk.HeaderError
+	if errors.As(err, &he) {
+		for _, pr := range he.Problems {
+			p.probs = append(p.probs, csvProblem(path, pr))
+		}
+		return
+	}
+	if err != nil {
+		p.errf(at, "cannot read the members CSV %s: %v", path, err)
+		return
+	}
+	for {
+		row, probs, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			p.errf(at, "reading the members CSV %s: %v", path, err)
+			return
+		}
+		for _, pr := range probs {
+			p.probs = append(p.probs, csvProblem(path, pr))
+		}
+		if len(probs) > 0 {
+			continue
+		}
+		p.addMember(csvMember(path, row))
+	}
+}
+
+func csvProblem(file string, pr bulk.Problem) Problem {
+	return Problem{File: file, Line: pr.Line, Path: pr.Column, Msg: pr.Reason}
+}
+
+// csvMember turns a valid CSV row into a member. A blank admin cell means
+// not an admin; a blank accessPolicy cell leaves the member's policies as
+// the server has them.
+func csvMember(file string, row bulk.Row) *MemberSpec {
+	req := row.Request
+	m := &MemberSpec{Where: Problem{File: file, Line: row.Line}}
+	if req.Membership == nil {
+		req.Membership = &client.InviteMembership{}
+	}
+	if req.Membership.Admin != nil {
+		m.Admin = *req.Membership.Admin
+	}
+	req.Membership.Admin = &m.Admin
+	if req.Membership.AccessPolicy != nil || len(req.Membership.Access) > 0 {
+		m.AccessManaged = true
+		if req.Membership.AccessPolicy != nil {
+			m.AccessPolicy = req.Membership.AccessPolicy.Reference
+		}
+		m.Access = req.Membership.Access
+	}
+	m.Invite = req
+	m.Key, m.Label = memberKey(req)
+	return m
+}
