@@ -12,6 +12,7 @@ import (
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/invite"
+	"github.com/medplumcli/medplum/commands/members"
 	"github.com/medplumcli/medplum/commands/profile"
 	"github.com/medplumcli/medplum/commands/projectcmd"
 	"github.com/medplumcli/medplum/commands/rest"
@@ -68,6 +69,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(profileCmd)
 	root.AddCommand(invite.NewCmdInvite(f, nil))
 	root.AddCommand(projectcmd.NewCmdProject(f))
+	root.AddCommand(members.NewCmdMembers(f))
 	root.AddCommand(clients.NewCmdClients(f))
 	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
 	root.AddCommand(apply.NewCmdApply(f, nil))

@@ -1,0 +1,211 @@
+package members
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
+)
+
+// ListOptions are the inputs of `members list`.
+type ListOptions struct {
+	common
+	Types        []string
+	ExcludeTypes []string
+	Humans       bool
+	Admin        bool
+	AdminSet     bool // --admin was given (--admin=false lists non-admins)
+	Active       bool
+	Inactive     bool
+	All          bool
+	Limit        int
+	Output       output.Options
+}
+
+// Paging of members list.
+const (
+	defaultLimit = 100  // members shown without --limit or --all
+	maxPage      = 1000 // the server's largest _count
+)
+
+// programs are the profile types that are not people.
+var programs = []string{"ClientApplication", "Bot"}
+
+// NewCmdList is `medplum members list`.
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{common: newCommon(f)}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the members of the project",
+		Long: heredoc.Docf(`
+			List the members of the project (a FHIR search on ProjectMembership,
+			sorted by last update): membership id, name, profile type, user,
+			admin, access policy, active.
+
+			Without --limit or --all the first %d are shown (a note on stderr
+			says when there are more). --all reads every page, %d at a time,
+			with cursor paging (_sort=_lastUpdated), so it is not capped at
+			10,000 like offset paging.
+
+			Any --columns name that is not a column above is a dotted path into
+			the membership (externalId, meta.lastUpdated, identifier.0.value).
+		`, defaultLimit, maxPage),
+		Example: `  $ medplum members list --humans
+  $ medplum members list --type Patient
+  $ medplum members list --exclude-type ClientApplication,Bot --admin
+  $ medplum members list --inactive -o csv --columns id,user
+  $ medplum members list --all -o ndjson > members.ndjson`,
+		Args: cmdutil.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := opts.prepare(c); err != nil {
+				return err
+			}
+			opts.AdminSet = c.Flags().Changed("admin")
+			if err := opts.Output.Check(); err != nil {
+				return err
+			}
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return listRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&opts.Types, "type", nil, "only these profile types, comma-separated: Patient, Practitioner, RelatedPerson, Bot, ClientApplication")
+	fl.StringSliceVar(&opts.ExcludeTypes, "exclude-type", nil, "leave out these profile types, comma-separated")
+	fl.BoolVar(&opts.Humans, "humans", false, "people only: leave out ClientApplication and Bot")
+	fl.BoolVar(&opts.Admin, "admin", false, "only project admins (--admin=false: only members who are not)")
+	fl.BoolVar(&opts.Active, "active", false, "only active members")
+	fl.BoolVar(&opts.Inactive, "inactive", false, "only deactivated members")
+	fl.BoolVar(&opts.All, "all", false, "every member, reading all pages")
+	fl.IntVar(&opts.Limit, "limit", 0, fmt.Sprintf("at most N members (default %d unless --all)", defaultLimit))
+	opts.addProjectFlag(cmd)
+	addOutputFlags(cmd, &opts.Output)
+	return cmd
+}
+
+// check validates the flags and canonicalises the profile types.
+func (o *ListOptions) check() error {
+	if o.Active && o.Inactive {
+		return cmdutil.FlagErrorf("--active and --inactive cannot be used together")
+	}
+	if o.Limit < 0 {
+		return cmdutil.FlagErrorf("--limit must be a positive number")
+	}
+	var err error
+	if o.Types, err = profileTypes("--type", o.Types); err != nil {
+		return err
+	}
+	if o.ExcludeTypes, err = profileTypes("--exclude-type", o.ExcludeTypes); err != nil {
+		return err
+	}
+	if o.Humans {
+		for _, p := range programs {
+			if slices.Contains(o.Types, p) {
+				return cmdutil.FlagErrorf("--humans leaves out %s, which --type asks for", p)
+			}
+			if !slices.Contains(o.ExcludeTypes, p) {
+				o.ExcludeTypes = append(o.ExcludeTypes, p)
+			}
+		}
+	}
+	for _, t := range o.Types {
+		if slices.Contains(o.ExcludeTypes, t) {
+			return cmdutil.FlagErrorf("%s is both in --type and --exclude-type", t)
+		}
+	}
+	return nil
+}
+
+func profileTypes(flag string, in []string) ([]string, error) {
+	var out []string
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		t, ok := membership.CanonicalProfileType(s)
+		if !ok {
+			return nil, cmdutil.FlagErrorf("%s: unknown profile type %q (want %s)", flag, s, strings.Join(membership.ProfileTypes, ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// query is the ProjectMembership search of the options.
+func (o *ListOptions) query(project string, count int) url.Values {
+	q := url.Values{"project": {"Project/" + project}, "_sort": {"_lastUpdated"}, "_count": {strconv.Itoa(count)}}
+	if len(o.Types) > 0 {
+		q.Set("profile-type", strings.Join(o.Types, ","))
+	}
+	if len(o.ExcludeTypes) > 0 {
+		q.Set("profile-type:not", strings.Join(o.ExcludeTypes, ","))
+	}
+	switch {
+	case o.AdminSet && o.Admin:
+		q.Set("admin", "true")
+	case o.AdminSet:
+		q.Set("admin:not", "true") // a membership without admin is not an admin
+	}
+	switch {
+	case o.Active:
+		q.Set("active:not", "false") // a membership without active is active
+	case o.Inactive:
+		q.Set("active", "false")
+	}
+	return q
+}
+
+func listRun(o *ListOptions) error {
+	c, project, err := o.connect()
+	if err != nil {
+		return err
+	}
+	limit := o.Limit
+	if limit == 0 && !o.All {
+		limit = defaultLimit
+	}
+	count := maxPage
+	if limit > 0 {
+		// One more than asked for, to know whether there are more.
+		count = min(limit+1, maxPage)
+	}
+	var docs []membership.Doc
+	more := false
+	fetch := 0
+	if limit > 0 {
+		fetch = limit + 1
+	}
+	for d, err := range membership.Search(o.context(), c, "ProjectMembership", o.query(project, count), fetch) {
+		if err != nil {
+			return err
+		}
+		if limit > 0 && len(docs) == limit {
+			more = true
+			break
+		}
+		docs = append(docs, d)
+	}
+	if err := membership.Print(o.IO, &o.Output, docs, false, membership.ListColumns); err != nil {
+		return err
+	}
+	if more && o.Limit == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "showing the first %d members; use --limit N or --all for more\n", limit)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// Package members is `medplum members ...`: list, inspect and change the
+// memberships of a project (ProjectMembership), through the admin routes
+// Medplum documents for them.
+package members
+
+import (
+	"context"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
+)
+
+// NewCmdMembers is the `medplum members` group.
+func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "members <command>",
+		Aliases: []string{"member"},
+		Short:   "List and manage the members of a project",
+		Long: heredoc.Doc(`
+			List and manage the members of a project: the ProjectMemberships that
+			give users (and bots and client applications) access to it.
+
+			Changes go through admin/projects/<project>/members/<id>: the membership
+			is read, only the field in question is changed (everything else, unknown
+			fields included, is kept), and the whole resource is posted back, as
+			Medplum's user management guide recommends.
+		`) + "\n" + membership.SelectorHelp,
+		Example: `  $ medplum members list --humans
+  $ medplum members list --type Practitioner --admin -o csv
+  $ medplum members promote alice@example.com
+  $ medplum members deactivate Patient/123
+  $ medplum members set-access bob@example.com --access 'AccessPolicy/1?provider_organization=Organization/abc'
+  $ medplum members remove homer@example.com --yes`,
+		Args: cobra.ArbitraryArgs,
+		RunE: cmdutil.GroupRunE,
+	}
+	cmd.AddCommand(NewCmdList(f, nil))
+	cmd.AddCommand(NewCmdGet(f, nil))
+	cmd.AddCommand(NewCmdPromote(f, nil), NewCmdDemote(f, nil))
+	cmd.AddCommand(NewCmdActivate(f, nil), NewCmdDeactivate(f, nil))
+	cmd.AddCommand(NewCmdSetAccess(f, nil))
+	cmd.AddCommand(NewCmdRemove(f, nil))
+	return cmd
+}
+
+// common are the inputs every members command has.
+type common struct {
+	IO      *iostreams.IOStreams
+	Client  func() (*client.Client, error)
+	Ctx     context.Context
+	Project string // checked; "" is the signed-in project
+}
+
+func newCommon(f *cmdutil.Factory) common {
+	return common{IO: f.IOStreams, Client: f.Client}
+}
+
+// addProjectFlag registers --project.
+func (o *common) addProjectFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Project, "project", "", membership.ProjectFlagHelp)
+}
+
+// prepare reads what every command needs from the command line.
+func (o *common) prepare(cmd *cobra.Command) error {
+	o.Ctx = cmd.Context()
+	if cmd.Flags().Changed("project") {
+		p, err := membership.ParseProject(o.Project)
+		if err != nil {
+			return err
+		}
+		o.Project = p
+	}
+	return nil
+}
+
+func (o *common) context() context.Context {
+	if o.Ctx == nil {
+		return context.Background()
+	}
+	return o.Ctx
+}
+
+// connect returns the client and the project to act on.
+func (o *common) connect() (*client.Client, string, error) {
+	c, err := o.Client()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := membership.Project(o.context(), c, o.Project)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, p, nil
+}
+
+// resolve parses a <member> argument (exit 2 when it is malformed, before
+// anything is sent), then finds the membership on the server.
+func (o *common) resolve(arg string) (*client.Client, string, membership.Doc, error) {
+	sel, err := membership.ParseSelector(arg)
+	if err != nil {
+		return nil, "", membership.Doc{}, cmdutil.FlagErrorf("%v", err)
+	}
+	c, project, err := o.connect()
+	if err != nil {
+		return nil, "", membership.Doc{}, err
+	}
+	d, err := membership.Resolve(o.context(), c, project, sel)
+	return c, project, d, err
+}
+
+// addOutputFlags registers -o, --columns and --no-header, table by default.
+func addOutputFlags(cmd *cobra.Command, o *output.Options) {
+	output.AddFlags(cmd, o, output.Table)
+}
+
+// memberArg is the Args of commands that take one <member>.
+var memberArg = cmdutil.ExactArgs(1, "a member (a membership id, an e-mail, or Patient/<id> and the like)")

@@ -1,0 +1,93 @@
+package members_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// openPTY returns the master side of a new pseudo-terminal and its slave.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// runOnTTY runs the binary with stdin and stdout on a terminal, types
+// answer, and returns stderr and the exit code.
+func runOnTTY(t *testing.T, e *clitest.Env, answer string, args ...string) (string, int) {
+	t.Helper()
+	master, slave := openPTY(t)
+	cmd := e.Command(args...)
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := master.WriteString(answer); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, master); close(done) }() // the terminal's echo
+	err := cmd.Wait()
+	slave.Close()
+	master.Close()
+	<-done
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stderr.String(), code
+}
+
+func TestRemoveAsksOnATerminal(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	sd := srv.Seed
+	question := "Remove Homer Simpson (Patient, homer@example.com) from project " + sd.ProjectID + "? [y/N] "
+
+	// "n" (or anything but y/yes): nothing removed, exit 0.
+	stderr, code := runOnTTY(t, e, "n\n", "members", "remove", "homer@example.com")
+	if code != 0 || stderr != question+"nothing was removed\n" {
+		t.Errorf("answer n: exit %d, stderr %q", code, stderr)
+	}
+	if srv.Deleted("ProjectMembership", sd.Homer.MembershipID) || len(srv.RequestsTo("DELETE", "/admin/projects/*/members/*")) != 0 {
+		t.Error("removed after answering n")
+	}
+
+	stderr, code = runOnTTY(t, e, "yes\n", "members", "remove", "homer@example.com")
+	if code != 0 || stderr != question+"Removed Homer Simpson (Patient, homer@example.com) from project "+sd.ProjectID+"\n" {
+		t.Errorf("answer yes: exit %d, stderr %q", code, stderr)
+	}
+	if !srv.Deleted("ProjectMembership", sd.Homer.MembershipID) {
+		t.Error("not removed after answering yes")
+	}
+}

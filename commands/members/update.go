@@ -1,0 +1,162 @@
+package members
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
+)
+
+// UpdateOptions are the inputs of the commands that change one member.
+type UpdateOptions struct {
+	common
+	Member string
+	Output output.Options
+	// Change is what the command does to the membership.
+	Change Change
+}
+
+// Change is one change to a membership.
+type Change struct {
+	// Apply changes m (the membership as read, unknown fields and all) and
+	// reports whether anything changed.
+	Apply func(m client.Resource) bool
+	// Done and Same are the messages on stderr after a change and when
+	// there was nothing to change; %s is the member.
+	Done, Same string
+}
+
+// newUpdateCmd builds a command that applies a Change to one member.
+func newUpdateCmd(f *cmdutil.Factory, cmd *cobra.Command, change Change, runF func(*UpdateOptions) error) *cobra.Command {
+	opts := &UpdateOptions{common: newCommon(f), Change: change}
+	cmd.Args = memberArg
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := opts.prepare(c); err != nil {
+			return err
+		}
+		opts.Member = args[0]
+		if err := opts.Output.Check(); err != nil {
+			return err
+		}
+		if runF != nil {
+			return runF(opts)
+		}
+		return updateRun(opts)
+	}
+	opts.addProjectFlag(cmd)
+	addOutputFlags(cmd, &opts.Output)
+	return cmd
+}
+
+// updateRun reads the membership through the admin route, applies the
+// change, posts the whole resource back (the route's only update; a PATCH
+// does not exist there) and prints the result. Nothing is sent when there
+// is nothing to change.
+func updateRun(o *UpdateOptions) error {
+	c, project, d, err := o.resolve(o.Member)
+	if err != nil {
+		return err
+	}
+	who := membership.Describe(d.Resource)
+	if !o.Change.Apply(d.Resource) {
+		fmt.Fprintf(o.IO.ErrOut, o.Change.Same+"\n", who)
+		return membership.Print(o.IO, &o.Output, []membership.Doc{d}, true, membership.ListColumns)
+	}
+	updated, err := post(o, c, project, d.Resource)
+	if err != nil {
+		return err
+	}
+	if err := membership.Print(o.IO, &o.Output, []membership.Doc{updated}, true, membership.ListColumns); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.ErrOut, o.Change.Done+"\n", who)
+	return nil
+}
+
+// post writes a whole membership through the admin route and returns the
+// server's answer.
+func post(o *UpdateOptions, c *client.Client, project string, m client.Resource) (membership.Doc, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return membership.Doc{}, err
+	}
+	resp, err := c.Do(o.context(), &client.Request{Method: http.MethodPost, URL: client.MembershipURL(project, m.ID()),
+		Body: bytes.TrimRight(buf.Bytes(), "\n")})
+	if err != nil {
+		return membership.Doc{}, err
+	}
+	d, err := membership.NewDoc(resp.Body)
+	if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
+		return membership.Doc{}, fmt.Errorf("POST %s answered %d without a ProjectMembership", client.MembershipURL(project, m.ID()), resp.Status)
+	}
+	return d, nil
+}
+
+// setBool is a Change.Apply that sets a boolean field; a missing field
+// counts as absent (false for admin, true for active).
+func setBool(field string, value, absent bool) func(client.Resource) bool {
+	return func(m client.Resource) bool {
+		cur, ok := m.Bool(field)
+		if !ok {
+			cur = absent
+		}
+		if cur == value {
+			return false
+		}
+		m[field] = value
+		return true
+	}
+}
+
+// NewCmdPromote is `medplum members promote <member>`.
+func NewCmdPromote(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
+	return newUpdateCmd(f, &cobra.Command{
+		Use:   "promote <member>",
+		Short: "Make a member a project admin",
+		Long: "Make a member a project admin (admin: true), changing nothing else.\n" +
+			"Promoting an admin changes nothing and succeeds.\n\n" + membership.SelectorHelp,
+		Example: `  $ medplum members promote alice@example.com`,
+	}, Change{Apply: setBool("admin", true, false), Done: "%s is now a project admin", Same: "%s is already a project admin; nothing changed"}, runF)
+}
+
+// NewCmdDemote is `medplum members demote <member>`.
+func NewCmdDemote(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
+	return newUpdateCmd(f, &cobra.Command{
+		Use:   "demote <member>",
+		Short: "Take project admin rights from a member",
+		Long: "Take project admin rights from a member (admin: false), changing nothing\n" +
+			"else. Demoting a member who is not an admin changes nothing and succeeds.\n\n" + membership.SelectorHelp,
+		Example: `  $ medplum members demote alice@example.com`,
+	}, Change{Apply: setBool("admin", false, false), Done: "%s is no longer a project admin", Same: "%s is not a project admin; nothing changed"}, runF)
+}
+
+// NewCmdDeactivate is `medplum members deactivate <member>`.
+func NewCmdDeactivate(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
+	return newUpdateCmd(f, &cobra.Command{
+		Use:   "deactivate <member>",
+		Short: "Stop a member from signing in, keeping the membership and profile",
+		Long: "Deactivate a member (active: false): they can no longer sign in to the\n" +
+			"project or refresh a token, and the membership and profile stay for the\n" +
+			"record, as Medplum recommends over removing. Undo with activate.\n\n" + membership.SelectorHelp,
+		Example: `  $ medplum members deactivate homer@example.com`,
+	}, Change{Apply: setBool("active", false, true), Done: "%s is deactivated; the membership and profile are kept", Same: "%s is already deactivated; nothing changed"}, runF)
+}
+
+// NewCmdActivate is `medplum members activate <member>`.
+func NewCmdActivate(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra.Command {
+	return newUpdateCmd(f, &cobra.Command{
+		Use:     "activate <member>",
+		Short:   "Let a deactivated member sign in again",
+		Long:    "Activate a deactivated member (active: true).\n\n" + membership.SelectorHelp,
+		Example: `  $ medplum members activate homer@example.com`,
+	}, Change{Apply: setBool("active", true, true), Done: "%s is active again", Same: "%s is already active; nothing changed"}, runF)
+}
