@@ -10,6 +10,7 @@ import (
 	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/invite"
 	"github.com/medplumcli/medplum/commands/members"
@@ -78,5 +79,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	}
 	root.AddCommand(invite.NewHelpTopicCSV())
 	root.AddCommand(apply.NewHelpTopic())
+
+	_ = root.RegisterFlagCompletionFunc("profile", completion.Profiles(f))
+	completion.NoFilesByDefault(root)
 	return root
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -136,6 +137,7 @@ func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Comm
 	}
 	fl := cmd.Flags()
 	config.AddProfileFlags(fl)
+	_ = cmd.RegisterFlagCompletionFunc("auth-type", completion.Values(authTypes...))
 	fl.BoolVar(&opts.WithToken, "with-token", false, "read an access token from stdin, check it and store it")
 	fl.BoolVar(&opts.Insecure, "insecure-storage", false, "store secrets in a file readable only by you instead of the system keyring")
 	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "client-credentials: read the client secret from stdin")

@@ -49,6 +49,7 @@ func NewCmdProjectList(f *cmdutil.Factory, runF func(*ProjectListOptions) error)
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	opts.Output.CompleteColumns = output.ColumnList(projectColumns...)
 	return cmd
 }
 

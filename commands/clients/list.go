@@ -50,6 +50,7 @@ never shown.`,
 	}
 	cmd.Flags().StringVar(&opts.Project, "project", "", "project id (super admins; default: the signed-in project)")
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
 	return cmd
 }
 

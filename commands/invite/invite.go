@@ -12,6 +12,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
@@ -172,6 +173,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be sent; send nothing")
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	opts.Output.CompleteColumns = output.ColumnList(membership.InviteColumns...)
 
 	fl.StringVar(&opts.First, "first", "", "first name")
 	fl.StringVar(&opts.Last, "last", "", "last name")
@@ -188,6 +190,9 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVarP(&opts.File, "file", "f", "", "JSON invite payload to send (\"-\" for stdin)")
 
 	fl.StringVar(&opts.CSV, "csv", "", "invite every row of this CSV file")
+	_ = cmd.MarkFlagFilename("csv", "csv")
+	_ = cmd.RegisterFlagCompletionFunc("role", completion.Values(completion.InviteRoles...))
+	_ = cmd.RegisterFlagCompletionFunc("scope", completion.Values("project", "server"))
 	fl.StringVar(&opts.Report, "report", "", "with --csv: write each row's result to this CSV file")
 	fl.StringVar(&opts.State, "state", "", "with --csv: the journal file (default: <csv>.journal)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "with --csv: invites in flight (default: adaptive, 1 to 16)")

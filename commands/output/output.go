@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 )
 
 // Format is an output format.
@@ -33,6 +34,10 @@ type Options struct {
 	Format   Format
 	Columns  []string
 	NoHeader bool
+	// CompleteColumns gives the names --columns completes in the shell,
+	// from the command's arguments: ColumnList(...) for fixed columns,
+	// URLColumns for a REST command. Nil completes nothing.
+	CompleteColumns func(args []string) []string
 
 	allowed []Format
 }
@@ -53,6 +58,12 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	cmd.Flags().BoolVar(&o.NoHeader, "no-header", false, "table/csv: omit the header row")
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("columns", func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if o.CompleteColumns == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return completion.List(o.CompleteColumns(args)...)(c, args, toComplete)
 	})
 }
 

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -112,6 +114,34 @@ var (
 		"User":              {"email"},
 	}
 )
+
+// ResourceColumns are the named columns of a list of resources of one type
+// ("" for a mix): the default ones and versionId. Any dotted path into the
+// resource is a column too.
+func ResourceColumns(resourceType string) []string {
+	cols := append(slices.Clone(baseColumns), "versionId")
+	return append(cols, extraColumns[resourceType]...)
+}
+
+// URLColumns are the ResourceColumns of the type a REST command's URL
+// argument names (Patient in "Patient?name=x" or "fhir/R4/Patient/1").
+func URLColumns(args []string) []string {
+	if len(args) == 0 {
+		return ResourceColumns("")
+	}
+	u := strings.TrimPrefix(strings.TrimPrefix(args[0], "/"), "fhir/R4/")
+	t, _, _ := strings.Cut(u, "?")
+	t, _, _ = strings.Cut(t, "/")
+	if t == "" || !unicode.IsUpper(rune(t[0])) {
+		t = ""
+	}
+	return ResourceColumns(t)
+}
+
+// ColumnList is a CompleteColumns for fixed columns.
+func ColumnList(cols ...string) func([]string) []string {
+	return func([]string) []string { return cols }
+}
 
 // ResourceRows builds tabular rows from resources. Columns are named: type,
 // id, lastUpdated, versionId and display are computed; any other name is a

@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
@@ -28,7 +29,8 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 		Long: `Show the settings a command would use with this profile (by default the
 selected one), after flags and environment variables are applied, and where
 each value comes from: flag, env, profile or default. Secrets are never shown.`,
-		Args: cmdutil.RangeArgs(0, 1, "at most one profile name"),
+		Args:              cmdutil.RangeArgs(0, 1, "at most one profile name"),
+		ValidArgsFunction: completion.FirstArg(completion.Profiles(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Name = args[0]

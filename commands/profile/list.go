@@ -38,6 +38,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
 	return cmd
 }
 

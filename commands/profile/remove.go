@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -21,11 +22,12 @@ type RemoveOptions struct {
 func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Command {
 	opts := &RemoveOptions{IO: f.IOStreams, Config: f.Config}
 	cmd := &cobra.Command{
-		Use:     "remove <name>",
-		Aliases: []string{"rm"},
-		Short:   "Remove a profile from the settings file",
-		Long:    "Remove a profile from the settings file. If it was the current profile, \"default\" becomes current.",
-		Args:    cmdutil.ExactArgs(1, "a profile name"),
+		Use:               "remove <name>",
+		Aliases:           []string{"rm"},
+		Short:             "Remove a profile from the settings file",
+		Long:              "Remove a profile from the settings file. If it was the current profile, \"default\" becomes current.",
+		Args:              cmdutil.ExactArgs(1, "a profile name"),
+		ValidArgsFunction: completion.FirstArg(completion.Profiles(f)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {

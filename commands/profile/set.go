@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -35,7 +36,8 @@ func NewCmdSet(f *cmdutil.Factory, runF func(*SetOptions) error) *cobra.Command 
 		`),
 		Example: `  $ medplum profile set staging --base-url https://api.staging.example.com/ --client-id 0a1b...
   $ medplum profile set local --base-url http://localhost:8103/ --fhir-url-path fhir/R4`,
-		Args: cmdutil.ExactArgs(1, "a profile name"),
+		Args:              cmdutil.ExactArgs(1, "a profile name"),
+		ValidArgsFunction: completion.FirstArg(completion.Profiles(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if err := config.CheckProfileName(opts.Name); err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -21,10 +22,11 @@ type UseOptions struct {
 func NewCmdUse(f *cmdutil.Factory, runF func(*UseOptions) error) *cobra.Command {
 	opts := &UseOptions{IO: f.IOStreams, Config: f.Config}
 	cmd := &cobra.Command{
-		Use:   "use <name>",
-		Short: "Make a profile the current one",
-		Long:  "Make a profile the one used when neither -p/--profile nor MEDPLUM_PROFILE is given.",
-		Args:  cmdutil.ExactArgs(1, "a profile name"),
+		Use:               "use <name>",
+		Short:             "Make a profile the current one",
+		Long:              "Make a profile the one used when neither -p/--profile nor MEDPLUM_PROFILE is given.",
+		Args:              cmdutil.ExactArgs(1, "a profile name"),
+		ValidArgsFunction: completion.FirstArg(completion.Profiles(f)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Name = args[0]
 			if runF != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -66,7 +67,8 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
   $ medplum get Patient/123
   $ medplum get 'Patient?_count=1000' --all -o ndjson > patients.ndjson
   $ medplum get 'ProjectMembership?profile-type=Practitioner' -o table`,
-		Args: cmdutil.ExactArgs(1, "a URL"),
+		Args:              cmdutil.ExactArgs(1, "a URL"),
+		ValidArgsFunction: completion.URL,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.URL = args[0]
@@ -136,6 +138,7 @@ func NewCmdWrite(f *cmdutil.Factory, method string, runF func(*Options) error) *
 invalid JSON is rejected before anything is sent.` + "\n\n" + urlHelp
 		}
 	}
+	cmd.ValidArgsFunction = completion.URL
 	hasBody := method != http.MethodDelete
 	if hasBody {
 		cmd.Args = cmdutil.RangeArgs(1, 2, "a URL and a body")
@@ -174,7 +177,8 @@ func (o *Options) context() context.Context {
 }
 
 func newOptions(f *cmdutil.Factory, method string) *Options {
-	return &Options{IO: f.IOStreams, Client: f.Client, BareClient: f.BareClient, Method: method}
+	return &Options{IO: f.IOStreams, Client: f.Client, BareClient: f.BareClient, Method: method,
+		Output: output.Options{CompleteColumns: output.URLColumns}}
 }
 
 // resolve checks the URL before anything is sent: a bad one is exit 2.
