@@ -599,7 +599,20 @@ func completeUserLogin(ctx context.Context, o *LoginOptions, s auth.Settings, m 
 // was made against, the auth type, the client id, and every settings flag
 // given. Secrets never go there.
 func saveProfile(o *LoginOptions, name, baseURL string, set map[string]string) error {
-	file, err := o.Config()
+	values := map[string]string{}
+	for k, v := range o.Changed {
+		values[k] = v
+	}
+	for k, v := range set {
+		values[k] = v
+	}
+	return writeProfile(o.Config, name, baseURL, values)
+}
+
+// writeProfile sets base_url and values in profile name of the settings
+// file, keeping its other settings.
+func writeProfile(cfg func() (*config.File, error), name, baseURL string, values map[string]string) error {
+	file, err := cfg()
 	if err != nil {
 		return err
 	}
@@ -607,12 +620,8 @@ func saveProfile(o *LoginOptions, name, baseURL string, set map[string]string) e
 	if !ok {
 		p = &config.Profile{}
 	}
-	values := map[string]string{"base_url": baseURL}
-	for k, v := range o.Changed {
-		values[k] = v
-	}
-	for k, v := range set {
-		values[k] = v
+	if err := p.Set("base_url", baseURL); err != nil {
+		return err
 	}
 	for k, v := range values {
 		if err := p.Set(k, v); err != nil {
