@@ -3,6 +3,8 @@ package clients_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,7 +40,7 @@ func membershipOf(srv *medplumtest.Server, project, clientID string) client.Reso
 	return nil
 }
 
-const noSecretNote = "The secret was not printed: use --show-secret or -o json to see it.\n"
+const noSecretNote = "The secret was not printed: use --show-secret or -o json to see it, or --save-profile to keep it.\n"
 
 func TestCreateAndSignInWithoutShowingTheSecret(t *testing.T) {
 	srv := medplumtest.NewServer(t)
@@ -182,7 +184,7 @@ func TestRotateSecret(t *testing.T) {
 	r = e.Run("clients", "rotate-secret", "CI", "--show-secret")
 	next := srv.Resource("ClientApplication", app.ID()).String("secret")
 	r.Expect(t, 0, app.ID()+"\n"+next+"\n", "Rotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n")
-	e.Run("clients", "rotate-secret", "CI", "--finish", "--show-secret").Expect(t, 2, "", "medplum: --finish prints no secret: leave out --show-secret and -o\nRun 'medplum clients rotate-secret --help' for usage.\n")
+	e.Run("clients", "rotate-secret", "CI", "--finish", "--show-secret").Expect(t, 2, "", "medplum: --finish makes no secret: leave out --show-secret, -o and --save-profile\nRun 'medplum clients rotate-secret --help' for usage.\n")
 }
 
 func TestDelete(t *testing.T) {
@@ -220,4 +222,88 @@ func TestDelete(t *testing.T) {
 		t.Errorf("ambiguous: %+v", r)
 	}
 	provtest.ExpectWrites(t, srv)
+}
+
+// filesWith lists the files under dir (relative) that contain s.
+func filesWith(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(b), s) {
+			rel, _ := filepath.Rel(dir, path)
+			out = append(out, rel)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSaveProfileThenSignIn is the CI story: a super admin creates a project
+// and a client for it, the client's sign-in goes straight into a profile,
+// and the next command signs in with that profile. The secret appears in no
+// output and only in the 0600 credentials file.
+func TestSaveProfileThenSignIn(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.SuperAdmin(t, srv)
+	pid := strings.TrimSpace(e.Run("project", "create", "Acme", "--strict-mode").Stdout)
+
+	r := e.Run("clients", "create", "Acme CI", "--project", pid, "--admin", "--save-profile", "acme", "--insecure-storage")
+	app := clientNamed(t, srv, pid, "Acme CI")
+	secret := app.String("secret")
+	creds := filepath.Join(e.ConfigDir, "secrets", "credentials.json")
+	lbl := "\"Acme CI\" (ClientApplication/" + app.ID() + ")"
+	r.Expect(t, 0, app.ID()+"\n", "Created client "+lbl+" in project "+pid+".\n"+
+		"Client "+lbl+" is a project admin.\n"+
+		"Signed in as Acme CI (ClientApplication/"+app.ID()+") in project Acme and saved it in profile acme (the secret is in "+creds+" (readable only by you)): medplum -p acme ...\n")
+	r.NotContains(t, secret)
+
+	// Only the profile now: no credentials in the environment.
+	e.Unset("MEDPLUM_CLIENT_ID").Unset("MEDPLUM_CLIENT_SECRET").Unset("MEDPLUM_BASE_URL")
+	e.Run("-p", "acme", "project", "settings", "set", "mfaRequired", "true").Expect(t, 0, "", "Set mfaRequired = true (boolean) in project \"Acme\" ("+pid+").\n")
+	e.Run("-p", "acme", "clients", "list", "--columns", "name,admin").Expect(t, 0, "NAME\tADMIN\nAcme CI\ttrue\n", "")
+	r = e.Run("profile", "describe", "acme")
+	if r.Code != 0 || !strings.Contains(r.Stdout, app.ID()) {
+		t.Errorf("profile describe: %+v", r)
+	}
+	r.NotContains(t, secret)
+	if got := filesWith(t, e.Home, secret); strings.Join(got, ",") != "config/secrets/credentials.json" {
+		t.Errorf("the secret is in %v", got)
+	}
+	if st, err := os.Stat(creds); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file: %v %v", st, err)
+	}
+
+	// Rotating into the profile: the profile signs in with the new secret.
+	e.Run("-p", "acme", "clients", "rotate-secret", "Acme CI", "--save-profile", "acme", "--insecure-storage").ExpectCode(t, 0,
+		"Rotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n"+
+			"Signed in as Acme CI (ClientApplication/"+app.ID()+") in project Acme and saved it in profile acme (the secret is in "+creds+" (readable only by you)): medplum -p acme ...\n")
+	e.Run("-p", "acme", "clients", "rotate-secret", "Acme CI", "--finish").ExpectCode(t, 0, "Retired the old secret of client "+lbl+": only the current secret signs in now.\n")
+	e.Run("-p", "acme", "project", "settings", "get", "mfaRequired").Expect(t, 0, "true\n", "")
+	if got := filesWith(t, e.Home, secret); len(got) != 0 {
+		t.Errorf("the retired secret is still in %v", got)
+	}
+}
+
+// TestSaveProfileWithoutKeyring: no keyring and no --insecure-storage: the
+// command fails before any client is made.
+func TestSaveProfileWithoutKeyring(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	srv.ResetRequests()
+	e.Run("clients", "create", "CI", "--save-profile", "ci").Expect(t, 1, "", "medplum: the system keyring is not available: no D-Bus session bus "+
+		"(neither DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus is set up), so the Secret Service cannot be reached; "+
+		"sign in with --insecure-storage to keep credentials in a file readable only by you (0600) instead\n")
+	provtest.ExpectNothingSent(t, srv)
+	srv.ResetRequests()
+	e.Run("clients", "create", "CI", "--save-profile", "not a name").Expect(t, 2, "",
+		"medplum: --save-profile: profile name \"not a name\": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit\nRun 'medplum clients create --help' for usage.\n")
+	e.Run("clients", "create", "CI", "--insecure-storage").Expect(t, 2, "", "medplum: --insecure-storage goes with --save-profile\nRun 'medplum clients create --help' for usage.\n")
+	provtest.ExpectNothingSent(t, srv)
 }

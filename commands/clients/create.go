@@ -8,7 +8,9 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
@@ -85,6 +87,9 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 }
 
 func createRun(o *CreateOptions) error {
+	if err := o.Secret.precheck(); err != nil {
+		return err
+	}
 	c, err := o.Client()
 	if err != nil {
 		return err
@@ -124,7 +129,7 @@ func createRun(o *CreateOptions) error {
 	// The secret is in hand from here on: whatever fails next, it is still
 	// delivered as asked, so it is never lost with the client kept.
 	setupErr := o.setMembership(ctx, c, app)
-	if err := o.Secret.deliver(ctx, o.IO, c, app); err != nil {
+	if err := o.Secret.deliver(ctx, o.IO, app); err != nil {
 		return err
 	}
 	if setupErr != nil {
@@ -173,34 +178,65 @@ func (o *CreateOptions) setMembership(ctx context.Context, c *client.Client, app
 // secretOutput decides where a new client secret goes: stdout (with
 // --show-secret or -o json), a profile (--save-profile), or nowhere.
 type secretOutput struct {
-	factory    *cmdutil.Factory
-	ShowSecret bool
-	Format     string // "id" or "json"
+	factory     *cmdutil.Factory
+	ShowSecret  bool
+	Format      string // "id" or "json"
+	SaveProfile string
+	Insecure    bool
 }
 
 func (s *secretOutput) addFlags(cmd *cobra.Command, showUsage string) {
 	fl := cmd.Flags()
 	fl.BoolVar(&s.ShowSecret, "show-secret", false, showUsage)
 	fl.StringVarP(&s.Format, "output", "o", "id", "output: id, or json (the ClientApplication, secret included)")
+	fl.StringVar(&s.SaveProfile, "save-profile", "", "sign in as the client and store the sign-in (secret in the system keyring) in this profile")
+	fl.BoolVar(&s.Insecure, "insecure-storage", false, "with --save-profile: keep the secret in a file readable only by you instead of the keyring")
 }
 
 func (s *secretOutput) check() error {
 	if s.Format != "id" && s.Format != "json" {
 		return cmdutil.FlagErrorf("unknown output %q (use id or json)", s.Format)
 	}
+	if s.Insecure && s.SaveProfile == "" {
+		return cmdutil.FlagErrorf("--insecure-storage goes with --save-profile")
+	}
+	if s.SaveProfile != "" {
+		if err := auth.CheckProfileName(s.SaveProfile); err != nil {
+			return cmdutil.FlagErrorf("--save-profile: %v", err)
+		}
+	}
 	return nil
 }
 
-// deliver prints the client as asked and says where its secret went.
-func (s *secretOutput) deliver(_ context.Context, ios *iostreams.IOStreams, _ *client.Client, app client.Resource) error {
+// precheck runs before a secret is made: with --save-profile, the profile
+// name must be usable and the keyring (unless --insecure-storage) must
+// answer, so that a new secret is never made only to be lost.
+func (s *secretOutput) precheck() error {
+	if s.SaveProfile == "" {
+		return nil
+	}
+	return authcmd.CheckClientProfile(s.factory, s.SaveProfile, s.Insecure)
+}
+
+// deliver prints the client as asked, stores its sign-in with
+// --save-profile, and says where its secret went.
+func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, app client.Resource) error {
+	if s.SaveProfile != "" {
+		who, where, err := authcmd.SaveClientProfile(ctx, s.factory, s.SaveProfile, app.ID(), app.String("secret"), s.Insecure)
+		if err != nil {
+			return fmt.Errorf("client %s has a new secret, but saving its sign-in in profile %s failed: %w", label(app), s.SaveProfile, err)
+		}
+		fmt.Fprintf(ios.ErrOut, "Signed in as %s and saved it in profile %s (the secret is in %s): medplum -p %s ...\n",
+			who, s.SaveProfile, where, s.SaveProfile)
+	}
 	if s.Format == "json" {
 		return output.WriteValue(ios.Out, app)
 	}
 	out := app.ID() + "\n"
 	if s.ShowSecret {
 		out += app.String("secret") + "\n"
-	} else {
-		fmt.Fprintln(ios.ErrOut, "The secret was not printed: use --show-secret or -o json to see it.")
+	} else if s.SaveProfile == "" {
+		fmt.Fprintln(ios.ErrOut, "The secret was not printed: use --show-secret or -o json to see it, or --save-profile to keep it.")
 	}
 	_, err := fmt.Fprint(ios.Out, out)
 	return err

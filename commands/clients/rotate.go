@@ -52,8 +52,8 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 			if err := opts.Secret.check(); err != nil {
 				return err
 			}
-			if opts.Finish && (opts.Secret.ShowSecret || c.Flags().Changed("output")) {
-				return cmdutil.FlagErrorf("--finish prints no secret: leave out --show-secret and -o")
+			if opts.Finish && (opts.Secret.ShowSecret || c.Flags().Changed("output") || opts.Secret.SaveProfile != "") {
+				return cmdutil.FlagErrorf("--finish makes no secret: leave out --show-secret, -o and --save-profile")
 			}
 			if runF != nil {
 				return runF(opts)
@@ -68,6 +68,11 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 }
 
 func rotateRun(o *RotateOptions) error {
+	if !o.Finish {
+		if err := o.Secret.precheck(); err != nil {
+			return err
+		}
+	}
 	c, err := o.Client()
 	if err != nil {
 		return err
@@ -101,5 +106,5 @@ func rotateRun(o *RotateOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Rotated the secret of client %s. The old secret keeps signing in until: medplum clients rotate-secret %s --finish\n", label(app), app.ID())
-	return o.Secret.deliver(o.Ctx, o.IO, c, rotated)
+	return o.Secret.deliver(o.Ctx, o.IO, rotated)
 }
