@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -25,7 +26,8 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*GetOptions) error) *cobra.Command 
 			"(-o json prints the server's answer).\n\n" + membership.SelectorHelp,
 		Example: `  $ medplum members get homer@example.com
   $ medplum members get Patient/123 -o json`,
-		Args: memberArg,
+		Args:              memberArg,
+		ValidArgsFunction: completion.Members(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := opts.prepare(c); err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -85,6 +86,8 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 	fl := cmd.Flags()
 	fl.StringSliceVar(&opts.Types, "type", nil, "only these profile types, comma-separated: Patient, Practitioner, RelatedPerson, Bot, ClientApplication")
 	fl.StringSliceVar(&opts.ExcludeTypes, "exclude-type", nil, "leave out these profile types, comma-separated")
+	_ = cmd.RegisterFlagCompletionFunc("type", completion.List(completion.ProfileTypes...))
+	_ = cmd.RegisterFlagCompletionFunc("exclude-type", completion.List(completion.ProfileTypes...))
 	fl.BoolVar(&opts.Humans, "humans", false, "people only: leave out ClientApplication and Bot")
 	fl.BoolVar(&opts.Admin, "admin", false, "only project admins (--admin=false: only members who are not)")
 	fl.BoolVar(&opts.Active, "active", false, "only active members")

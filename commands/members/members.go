@@ -117,6 +117,7 @@ func (o *common) resolve(arg string) (*client.Client, string, membership.Doc, er
 // addOutputFlags registers -o, --columns and --no-header, table by default.
 func addOutputFlags(cmd *cobra.Command, o *output.Options) {
 	output.AddFlags(cmd, o, output.Table)
+	o.CompleteColumns = output.ColumnList(membership.ListColumns...)
 }
 
 // memberArg is the Args of commands that take one <member>.

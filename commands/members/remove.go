@@ -11,6 +11,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
@@ -43,7 +44,8 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 		`) + "\n" + membership.SelectorHelp,
 		Example: `  $ medplum members remove homer@example.com
   $ medplum members remove 82399b9d-4910-43c8-a667-64e4d3ee3dad --yes`,
-		Args: memberArg,
+		Args:              memberArg,
+		ValidArgsFunction: completion.Members(f),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := opts.prepare(c); err != nil {
 				return err

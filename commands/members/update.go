@@ -10,6 +10,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -37,6 +38,7 @@ type Change struct {
 func newUpdateCmd(f *cmdutil.Factory, cmd *cobra.Command, change Change, runF func(*UpdateOptions) error) *cobra.Command {
 	opts := &UpdateOptions{common: newCommon(f), Change: change}
 	cmd.Args = memberArg
+	cmd.ValidArgsFunction = completion.Members(f)
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		if err := opts.prepare(c); err != nil {
 			return err
