@@ -277,8 +277,7 @@ func (o *Options) payload(file []byte, password string) (*payload, error) {
 	checkKinds(m, bad)
 	for k := range m {
 		if !slices.Contains(stringFields, k) && !slices.Contains(boolFields, k) &&
-			!slices.Contains(objectFields, k) && !slices.Contains(arrayFields, k) &&
-			k != "forceNewMembership" {
+			!slices.Contains(objectFields, k) && !slices.Contains(arrayFields, k) {
 			p.notes = append(p.notes, fmt.Sprintf("the invite field %q is not one medplum knows; it is sent as it is", k))
 		}
 	}
