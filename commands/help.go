@@ -94,6 +94,19 @@ func environmentHelp() string {
 		                           added as its last argument)
 		  NO_COLOR, CLICOLOR=0     turn color off; CLICOLOR_FORCE=1 forces it on
 
+		Also honoured:
+
+		  HTTPS_PROXY, HTTP_PROXY, NO_PROXY
+		                           send requests through a proxy (NO_PROXY: hosts
+		                           reached directly)
+		  SSL_CERT_FILE, SSL_CERT_DIR
+		                           trust these CA certificates instead of the
+		                           system's (Linux and BSD), e.g. for a self-hosted
+		                           server with a private CA
+		  DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR
+		                           Linux: the session bus of the system keyring;
+		                           without either, the keyring is not tried
+
 		Secrets (MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) are never
 		written to the settings file and never printed.
 	`))
