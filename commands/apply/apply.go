@@ -131,7 +131,8 @@ func applyRun(o *Options) error {
 			return err
 		}
 		if !ok {
-			return cmdutil.InputErrorf("apply cancelled: nothing was changed")
+			fmt.Fprintln(o.IO.ErrOut, "Apply cancelled: nothing was changed.")
+			return nil
 		}
 	}
 	x := newExecutor(c, plan, o.IO.ErrOut)

@@ -3,9 +3,7 @@ package apply_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -710,21 +708,12 @@ func TestApplyKilledConverges(t *testing.T) {
 	expectConverged(t, srv, e)
 }
 
-// bearer signs requests with a fixed token.
-type bearer string
-
-func (b bearer) Apply(_ context.Context, r *http.Request) error {
-	r.Header.Set("Authorization", "Bearer "+string(b))
-	return nil
-}
-func (bearer) Refresh(context.Context) (bool, error) { return false, nil }
-
 // TestApplyAsksAtATerminal runs the command in process with terminals for
 // stdin and stdout: it asks, and only "y" applies.
 func TestApplyAsksAtATerminal(t *testing.T) {
 	srv, e := newAcme(t)
 	writeFile(t, e, "p.yaml", "project:\n  name: Acme Clinic\nsettings:\n  mfaRequired: true\n")
-	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: provtest.Bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -742,13 +731,14 @@ func TestApplyAsksAtATerminal(t *testing.T) {
 	}
 	question := "Apply these changes to project \"Acme Clinic\"? [y/N] "
 	srv.ResetRequests()
-	for _, answer := range []string{"n\n", "\n", "yes please\n", ""} {
-		_, stderr, err := run(answer)
-		var coder cmdutil.ExitCoder
-		if !strings.HasPrefix(stderr, question) || err == nil || err.Error() != "apply cancelled: nothing was changed" ||
-			!errors.As(err, &coder) || coder.ExitCode() != 2 {
+	for _, answer := range []string{"n\n", "\n", "yes please\n"} {
+		if _, stderr, err := run(answer); stderr != question+"Apply cancelled: nothing was changed.\n" || err != nil {
 			t.Errorf("answer %q: stderr %q, err %v", answer, stderr, err)
 		}
+	}
+	// stdin ends without an answer: also a no.
+	if _, stderr, err := run(""); stderr != question+"\nApply cancelled: nothing was changed.\n" || err != nil {
+		t.Errorf("no answer: stderr %q, err %v", stderr, err)
 	}
 	provtest.ExpectWrites(t, srv)
 	out, stderr, err := run("y\n")

@@ -1,6 +1,7 @@
 package clients_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,8 +11,11 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/clitest"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/internal/provtest"
+	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 func TestMain(m *testing.M) { clitest.Main(m) }
@@ -306,4 +310,40 @@ func TestSaveProfileWithoutKeyring(t *testing.T) {
 		"medplum: --save-profile: profile name \"not a name\": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit\nRun 'medplum clients create --help' for usage.\n")
 	e.Run("clients", "create", "CI", "--insecure-storage").Expect(t, 2, "", "medplum: --insecure-storage goes with --save-profile\nRun 'medplum clients create --help' for usage.\n")
 	provtest.ExpectNothingSent(t, srv)
+}
+
+// TestDeleteAsksAtATerminal runs delete in process with terminals for
+// stdin and stdout: only "y" deletes.
+func TestDeleteAsksAtATerminal(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	provtest.Admin(t, srv).Run("clients", "create", "old")
+	app := clientNamed(t, srv, srv.Seed.ProjectID, "old")
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: provtest.Bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(answer string) string {
+		ios, in, _, errOut := iostreams.Test()
+		ios.SetStdinTTY(true)
+		ios.SetStdoutTTY(true)
+		in.WriteString(answer)
+		cmd := clients.NewCmdDelete(&cmdutil.Factory{IOStreams: ios, Client: func() (*client.Client, error) { return c, nil }}, nil)
+		cmd.SetArgs([]string{"old"})
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("answer %q: %v", answer, err)
+		}
+		return errOut.String()
+	}
+	question := "Delete client \"old\" (ClientApplication/" + app.ID() + ")? It will no longer be able to sign in. [y/N] "
+	srv.ResetRequests()
+	if got := run("n\n"); got != question+"Nothing was deleted.\n" {
+		t.Errorf("n: %q", got)
+	}
+	provtest.ExpectWrites(t, srv)
+	if got := run("y\n"); got != question+"Deleted client \"old\" (ClientApplication/"+app.ID()+") from project \""+srv.Seed.ProjectName+"\" ("+srv.Seed.ProjectID+").\n" {
+		t.Errorf("y: %q", got)
+	}
+	if !srv.Deleted("ClientApplication", app.ID()) {
+		t.Error("not deleted")
+	}
 }

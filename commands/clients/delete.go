@@ -78,7 +78,8 @@ func deleteRun(o *DeleteOptions) error {
 			return err
 		}
 		if !ok {
-			return cmdutil.InputErrorf("nothing was deleted")
+			fmt.Fprintln(o.IO.ErrOut, "Nothing was deleted.")
+			return nil
 		}
 	}
 	ms, err := memberships(o.Ctx, c, app.ID())

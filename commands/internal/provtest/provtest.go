@@ -4,6 +4,8 @@
 package provtest
 
 import (
+	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -64,3 +66,16 @@ func ExpectNothingSent(t *testing.T, srv *medplumtest.Server) {
 
 // ID returns the id part of "Type/id".
 func ID(ref string) string { return ref[strings.IndexByte(ref, '/')+1:] }
+
+// Bearer is an Authenticator with a fixed token (srv.IssueToken), for
+// tests that run a command in process.
+type Bearer string
+
+// Apply implements client.Authenticator.
+func (b Bearer) Apply(_ context.Context, r *http.Request) error {
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return nil
+}
+
+// Refresh implements client.Authenticator: a fixed token has none.
+func (Bearer) Refresh(context.Context) (bool, error) { return false, nil }
