@@ -456,9 +456,14 @@ func TestApplyRefusesConflicts(t *testing.T) {
 			"medplum: p.yaml is for project id 0000, but you are signed in to project \"Acme Clinic\" (" + pid + "); nothing was changed\n"},
 		{"project:\n  name: Acme Clinic\nmembers:\n  - email: homer@example.com\n    firstName: Homer\n    lastName: Simpson\n",
 			"medplum: members[0]: member homer@example.com is a Patient in the project but a Practitioner in the file; apply cannot change a member's role (remove the member first); nothing was changed\n"},
+		{"project:\n  name: Acme Clinic\nmembers:\n  - {email: homer@example.com, firstName: H, lastName: S, role: Patient}\n  - {externalId: hs-1, firstName: H, lastName: S, role: Patient}\n",
+			"medplum: members[1]: member hs-1 is the same membership (ProjectMembership/" + srv.Seed.Homer.MembershipID + ") as members[0]; list it once; nothing was changed\n"},
 		{"project:\n  name: Acme Clinic\nclients:\n  - name: Acme Clinic Admin Client\n",
 			"medplum: clients[0]: client \"Acme Clinic Admin Client\" is the client apply is signed in as: making it a non-admin would cut apply off; nothing was changed\n"},
 	}
+	homer := srv.Resource("ProjectMembership", srv.Seed.Homer.MembershipID)
+	homer["externalId"] = "hs-1"
+	srv.Update(homer)
 	srv.ResetRequests()
 	for _, c := range cases {
 		writeFile(t, e, "p.yaml", c.file)

@@ -131,6 +131,7 @@ func (p *planner) members() {
 		}
 	}
 	matched := map[string]bool{}
+	matchedBy := map[string]string{}
 	for _, ms := range p.spec.Members {
 		found := byKey[ms.Key]
 		where := ms.Where.place()
@@ -144,7 +145,12 @@ func (p *planner) members() {
 			continue
 		}
 		mem := found[0]
+		if other, dup := matchedBy[mem.ID()]; dup {
+			p.conflict("%s: member %s is the same membership (ProjectMembership/%s) as %s; list it once", where, ms.Label, mem.ID(), other)
+			continue
+		}
 		matched[mem.ID()] = true
+		matchedBy[mem.ID()] = where
 		if t := membership.ProfileType(mem); t != ms.Invite.ResourceType {
 			p.conflict("%s: member %s is a %s in the project but a %s in the file; apply cannot change a member's role (remove the member first)",
 				where, ms.Label, t, ms.Invite.ResourceType)
