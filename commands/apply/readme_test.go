@@ -24,17 +24,17 @@ func projectsNamed(srv *medplumtest.Server, name string) []client.Resource {
 }
 
 // readmePipeline returns the shell script of the README's "Provisioning
-// from CI" section (the sh block after the <!-- pipeline --> marker).
+// from CI" section (the sh block after its <!-- tested by: ... --> marker).
 func readmePipeline(t *testing.T) string {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "<!-- pipeline -->\n```sh\n")
+	_, rest, ok := strings.Cut(string(b), "<!-- tested by: TestREADMEPipeline -->\n```sh\n")
 	script, _, ok2 := strings.Cut(rest, "```\n")
 	if !ok || !ok2 {
-		t.Fatal("README: no pipeline block after <!-- pipeline -->")
+		t.Fatal("README: no pipeline block after <!-- tested by: TestREADMEPipeline -->")
 	}
 	return script
 }

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// TestREADMEExamples runs the shell examples of README.md, so that they
+// cannot rot. The rules, for whoever writes a section:
+//
+//   - Every ```sh block runs, top to bottom in README order, each with
+//     `bash -e -o pipefail`: every command in it must succeed. All blocks
+//     share one working directory and one HOME and config directory, as a
+//     reader following the README would (a profile set in one block is
+//     there in the next), and one medplumtest sandbox server. The medplum
+//     binary is on PATH, and the environment is signed in to the sandbox as
+//     its project-admin client (MEDPLUM_BASE_URL, MEDPLUM_CLIENT_ID,
+//     MEDPLUM_CLIENT_SECRET). Stdin is empty and not a terminal.
+//   - Placeholders are filled in before a block runs (see placeholders):
+//     <client id>, <client secret>, <project>, <membership> and the like,
+//     and base URLs such as https://api.medplum.com/ or
+//     https://api.staging.example.com/ point at the sandbox, which starts
+//     without Homer (the examples invite him, as the Medplum guide does). $PASSWORD and
+//     $CLIENT_SECRET are set. The sandbox also holds the ids the examples
+//     use (AccessPolicy/123, Patient/123, Organization/abc and /def), and the
+//     working directory the files they read (homer.json, users.csv,
+//     project.yaml, members.csv). Any other <placeholder> fails the test.
+//   - A block that cannot run against the sandbox says so with an HTML
+//     comment on the line just above its fence (invisible on GitHub):
+//     <!-- needs: WHAT --> (not run: it needs a real server, a browser, a
+//     checkout of this repository, ... -- say what), <!-- synopsis -->
+//     (usage lines, not commands), or <!-- tested by: TestName --> (another
+//     test runs it; that test must exist). <!-- as: super admin --> runs
+//     the block signed in as the sandbox's super-admin client instead.
+//   - Other fences (```text, ```yaml, ```json, ```console) are not run;
+//     ```bash, ```shell and ```zsh are refused: write ```sh.
+func TestREADMEExamples(t *testing.T) {
+	blocks := readmeBlocks(t, "README.md")
+	if len(blocks) == 0 {
+		t.Fatal("README.md: no ```sh blocks found")
+	}
+	srv := medplumtest.NewServer(t, medplumtest.WithMailer(), medplumtest.WithMembers(1))
+	fx := newReadmeFixtures(t, srv)
+	ran := 0
+	for _, b := range blocks {
+		switch b.mark.kind {
+		case "needs", "synopsis":
+			t.Logf("README.md:%d: not run (%s %s)", b.line, b.mark.kind, b.mark.arg)
+			continue
+		case "tested by":
+			if !testExists(t, b.mark.arg) {
+				t.Errorf("README.md:%d: <!-- tested by: %s -->, but no test function %s exists", b.line, b.mark.arg, b.mark.arg)
+			}
+			continue
+		}
+		ran++
+		if !fx.run(t, b) {
+			// Later blocks may build on this one: stop at the first failure.
+			return
+		}
+	}
+	t.Logf("README.md: %d of %d ```sh blocks ran against the sandbox", ran, len(blocks))
+	if ran == 0 {
+		t.Error("README.md: every ```sh block is marked; none ran against the sandbox")
+	}
+}
+
+// A README block and the marker above it.
+type readmeBlock struct {
+	line  int // the line of the opening fence, 1-based
+	lang  string
+	lines []string
+	mark  readmeMark
+}
+
+type readmeMark struct {
+	kind string // "", "needs", "synopsis", "tested by" or "as"
+	arg  string
+}
+
+var markRE = regexp.MustCompile(`^<!--\s*(needs|synopsis|tested by|as)\s*(?::\s*(.*?))?\s*-->$`)
+
+// readmeBlocks parses the ```sh blocks of a Markdown file, and fails the
+// test on a shell block under another name or a malformed marker.
+func readmeBlocks(t *testing.T, name string) []readmeBlock {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	var out []readmeBlock
+	for i := 0; i < len(lines); i++ {
+		fence := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(fence, "```") {
+			continue
+		}
+		lang := strings.TrimPrefix(fence, "```")
+		b := readmeBlock{line: i + 1, lang: lang}
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			b.lines = append(b.lines, lines[i])
+		}
+		switch lang {
+		case "bash", "shell", "zsh", "shell-session":
+			t.Errorf("%s:%d: a ```%s block: write ```sh so that TestREADMEExamples runs it (or mark it)", name, b.line, lang)
+			continue
+		case "sh":
+		default:
+			continue
+		}
+		if prev := previousNonEmpty(lines, b.line-1); strings.HasPrefix(prev, "<!--") {
+			m := markRE.FindStringSubmatch(prev)
+			switch {
+			case m == nil:
+				t.Errorf("%s:%d: %q above a ```sh block is not a marker: use <!-- needs: WHAT -->, <!-- synopsis -->, <!-- tested by: TestName --> or <!-- as: super admin -->", name, b.line, prev)
+			case m[1] != "synopsis" && m[2] == "":
+				t.Errorf("%s:%d: %q: say what (<!-- %s: ... -->)", name, b.line, prev, m[1])
+			case m[1] == "as" && m[2] != "super admin":
+				t.Errorf("%s:%d: %q: the only other identity is <!-- as: super admin -->", name, b.line, prev)
+			default:
+				b.mark = readmeMark{kind: m[1], arg: m[2]}
+			}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func previousNonEmpty(lines []string, fence int) string {
+	for i := fence - 1; i >= 0; i-- {
+		if s := strings.TrimSpace(lines[i]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// testExists reports whether a test function of that name is in the module.
+func testExists(t *testing.T, name string) bool {
+	t.Helper()
+	found := false
+	decl := []byte("func " + name + "(t *testing.T)")
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != "." {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(p, "_test.go") {
+			src, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			found = bytes.Contains(src, decl)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// readmeFixtures is what the blocks run with: the sandbox, a working
+// directory, and the environment.
+type readmeFixtures struct {
+	srv          *medplumtest.Server
+	dir          string
+	env          []string
+	placeholders map[string]string
+}
+
+// readmePassword is $PASSWORD: a new user's password in the examples.
+const readmePassword = "correct-horse-battery-staple"
+
+func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
+	t.Helper()
+	sd := srv.Seed
+	// The examples invite Homer, as the Medplum guide does: the sandbox
+	// starts without him.
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(sd.Client.MembershipID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeleteMembership(context.Background(), sd.ProjectID, sd.Homer.MembershipID); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []client.Resource{
+		{"resourceType": "AccessPolicy", "id": "123", "name": "README policy"},
+		{"resourceType": "Patient", "id": "123", "name": []any{map[string]any{"given": []any{"Bart"}, "family": "Simpson"}}},
+		{"resourceType": "Organization", "id": "abc", "name": "Organization abc"},
+		{"resourceType": "Organization", "id": "def", "name": "Organization def"},
+	} {
+		srv.Create(sd.ProjectID, r)
+	}
+	dir := t.TempDir()
+	for dst, src := range map[string]string{
+		"homer.json":   "commands/invite/testdata/seed-homer.json",
+		"users.csv":    "testdata/invite/users.csv",
+		"project.yaml": "testdata/apply/project.yaml",
+		"members.csv":  "testdata/apply/members.csv",
+	} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("README fixture %s: %v", dst, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := filepath.Join(dir, ".home")
+	fx := &readmeFixtures{
+		srv: srv,
+		dir: dir,
+		env: []string{
+			"PATH=" + filepath.Dir(clitest.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
+			"HOME=" + home,
+			"MEDPLUM_CONFIG_DIR=" + filepath.Join(home, "config"),
+			"MEDPLUM_CACHE_DIR=" + filepath.Join(home, "cache"),
+			"MEDPLUM_BASE_URL=" + srv.URL,
+			"MEDPLUM_CLIENT_ID=" + sd.Client.ID,
+			"MEDPLUM_CLIENT_SECRET=" + sd.Client.Secret,
+			"PASSWORD=" + readmePassword,
+			"CLIENT_SECRET=" + sd.Client.Secret,
+			"LC_ALL=C",
+		},
+		// The placeholders the examples may use, and what they become.
+		placeholders: map[string]string{
+			"<client id>":     sd.Client.ID,
+			"<id>":            sd.Client.ID,
+			"<client secret>": sd.Client.Secret,
+			"<secret>":        sd.Client.Secret,
+			"<token>":         srv.IssueToken(sd.Client.MembershipID),
+			"<project>":       sd.ProjectID,
+			"<project id>":    sd.ProjectID,
+			"<membership>":    sd.Generated[0].MembershipID,
+		},
+	}
+	if tmp := os.Getenv("TMPDIR"); tmp != "" {
+		fx.env = append(fx.env, "TMPDIR="+tmp)
+	}
+	return fx
+}
+
+var (
+	// Base URLs in examples: the official server and example.com hosts.
+	baseURLRE     = regexp.MustCompile(`https://api(\.[a-z0-9-]+)*\.(medplum|example)\.com/`)
+	placeholderRE = regexp.MustCompile(`<[a-z][a-z -]*[a-z]>`)
+)
+
+// script fills in the placeholders of a block, or says which are unknown.
+func (fx *readmeFixtures) script(b readmeBlock) (string, []string) {
+	var unknown []string
+	lines := make([]string, len(b.lines))
+	for i, l := range b.lines {
+		l = baseURLRE.ReplaceAllString(l, fx.srv.URL)
+		for ph, v := range fx.placeholders {
+			l = strings.ReplaceAll(l, ph, v)
+		}
+		for _, ph := range placeholderRE.FindAllString(l, -1) {
+			unknown = append(unknown, fmt.Sprintf("README.md:%d: %s", b.line+1+i, ph))
+		}
+		lines[i] = l
+	}
+	return strings.Join(lines, "\n") + "\n", unknown
+}
+
+// readmeBlockTimeout bounds one block: a safety net, not a measurement.
+const readmeBlockTimeout = 2 * time.Minute
+
+// run runs one block and reports whether it succeeded.
+func (fx *readmeFixtures) run(t *testing.T, b readmeBlock) bool {
+	t.Helper()
+	script, unknown := fx.script(b)
+	if len(unknown) > 0 {
+		t.Errorf("README.md:%d: the ```sh block uses placeholders the test cannot fill in:\n  %s\nuse one of %s, or mark the block (rules: TestREADMEExamples in readme_test.go)",
+			b.line, strings.Join(unknown, "\n  "), strings.Join(fx.placeholderNames(), ", "))
+		return false
+	}
+	// The ERR trap names the failing line on fd 3; it is line 1 of the
+	// script, so a block's line n is the script's line n+1.
+	trap := `trap 'echo "$LINENO $?" >&3' ERR` + "\n"
+	ctx, cancel := context.WithTimeout(context.Background(), readmeBlockTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", trap+script)
+	cmd.Dir = fx.dir
+	cmd.Env = fx.env
+	if b.mark.kind == "as" {
+		sa := fx.srv.Seed.SuperAdminClient
+		cmd.Env = append(slices.Clone(fx.env), "MEDPLUM_CLIENT_ID="+sa.ID, "MEDPLUM_CLIENT_SECRET="+sa.Secret)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{w}
+	err = cmd.Run()
+	w.Close()
+	var failed bytes.Buffer
+	failed.ReadFrom(r)
+	r.Close()
+	if err == nil {
+		return true
+	}
+	where := ""
+	if f := strings.Fields(failed.String()); len(f) >= 1 {
+		if n, convErr := strconv.Atoi(f[0]); convErr == nil && n >= 2 && n-2 < len(b.lines) {
+			where = fmt.Sprintf(" at README.md:%d:\n    %s", b.line+n-1, strings.TrimSpace(b.lines[n-2]))
+		}
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("still running after %v", readmeBlockTimeout)
+	}
+	t.Errorf("README.md:%d: the ```sh block failed%s\n  %v\n  stdout:\n%s\n  stderr:\n%s\n"+
+		"Fix the example, or mark the block if it cannot run against the sandbox (rules: TestREADMEExamples in readme_test.go).",
+		b.line, where, err, indent(lastLines(stdout.String(), 15)), indent(lastLines(stderr.String(), 30)))
+	return false
+}
+
+func (fx *readmeFixtures) placeholderNames() []string {
+	var names []string
+	for ph := range fx.placeholders {
+		names = append(names, ph)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// lastLines keeps the end of a long output, which is where a failure shows.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return fmt.Sprintf("(%d lines before)\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "    (empty)"
+	}
+	return "    | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    | ")
+}
