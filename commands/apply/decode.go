@@ -40,7 +40,16 @@ func (p Problem) String() string {
 type decoder struct {
 	file  string
 	probs []Problem
+	depth int // of value(), against aliases that contain themselves
+	nodes int // values read, against aliases that multiply (billion laughs)
 }
+
+// Bounds on the values of a file: nesting, and values read in all (aliases
+// can make a small file expand enormously).
+const (
+	maxDepth = 64
+	maxNodes = 1 << 20
+)
 
 // node is a yaml node with its path in the document. A key that is not
 // there has no node; its problems are reported at its parent's line.
@@ -182,6 +191,18 @@ func (d *decoder) boolean(at node, what string) (bool, bool) {
 // string, bool, json.Number (numbers keep their text), nil.
 func (d *decoder) value(at node) (any, bool) {
 	n := at.n
+	if d.depth >= maxDepth {
+		d.errf(at, "nested more than %d levels deep (or an alias that contains itself)", maxDepth)
+		return nil, false
+	}
+	if d.nodes++; d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.errf(at, "the file expands to more than %d values (aliases?)", maxNodes)
+		}
+		return nil, false
+	}
+	d.depth++
+	defer func() { d.depth-- }()
 	switch n.Kind {
 	case yaml.MappingNode:
 		ps, ok := d.pairs(at, "a value")
