@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/ojson"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -13,8 +14,8 @@ import (
 // order, every page's entries, and only the self link; table and csv print
 // a row per resource of every page.
 func getAll(ctx context.Context, opts *Options, c *client.Client, u string) error {
-	var first *node
-	var entries []*node
+	var first *ojson.Node
+	var entries []*ojson.Node
 	var resources []json.RawMessage
 	for page, err := range c.Pages(ctx, u) {
 		if err != nil {
@@ -26,18 +27,18 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 			}
 			continue
 		}
-		doc, err := parseNode(page.Raw)
+		doc, err := ojson.Parse(page.Raw)
 		if err != nil {
 			return err
 		}
 		if first == nil {
 			first = doc
 		}
-		if e := doc.get("entry"); e != nil {
-			entries = append(entries, e.elems...)
-			for _, en := range e.elems {
-				if r := en.get("resource"); r != nil {
-					resources = append(resources, r.bytes())
+		if e := doc.Get("entry"); e != nil {
+			entries = append(entries, e.Elems...)
+			for _, en := range e.Elems {
+				if r := en.Get("resource"); r != nil {
+					resources = append(resources, r.Bytes())
 				}
 			}
 		}
@@ -46,20 +47,20 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 		return nil // ndjson: already printed
 	}
 	merged := first
-	if len(entries) > 0 || first.get("entry") != nil {
-		merged.set("entry", &node{kind: '[', elems: entries})
+	if len(entries) > 0 || first.Get("entry") != nil {
+		merged.Set("entry", ojson.NewArray(entries))
 	}
-	if links := merged.get("link"); links != nil && links.kind == '[' {
-		var keep []*node
-		for _, l := range links.elems {
-			if rel, _ := l.get("relation").str(); rel == "self" {
+	if links := merged.Get("link"); links != nil && links.Kind == ojson.Array {
+		var keep []*ojson.Node
+		for _, l := range links.Elems {
+			if rel, _ := l.Get("relation").Str(); rel == "self" {
 				keep = append(keep, l)
 			}
 		}
-		links.elems = keep
+		links.Elems = keep
 	}
 	if opts.AsTransaction {
-		return printTransaction(opts, merged.bytes())
+		return printTransaction(opts, merged.Bytes())
 	}
 	if opts.Output.Tabular() {
 		rows, err := output.ResourceRows(resources)
@@ -68,5 +69,5 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 		}
 		return opts.Output.WriteRows(opts.IO, rows)
 	}
-	return opts.Output.WriteBody(opts.IO, merged.bytes())
+	return opts.Output.WriteBody(opts.IO, merged.Bytes())
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/medplumcli/medplum/commands/ojson"
 )
 
 // bundle is a searchset of n Observations that each refer to one of n/10
@@ -30,11 +32,11 @@ func BenchmarkAsTransaction1000(b *testing.B) {
 	in := bundle(1000)
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		doc, err := parseNode(in)
+		doc, err := ojson.Parse(in)
 		if err != nil {
 			b.Fatal(err)
 		}
-		_ = toTransaction(doc, newUUID).bytes()
+		_ = toTransaction(doc, newUUID).Bytes()
 	}
 }
 
@@ -42,7 +44,7 @@ func BenchmarkParseNode1000(b *testing.B) {
 	in := bundle(1000)
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		if _, err := parseNode(in); err != nil {
+		if _, err := ojson.Parse(in); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/medplumcli/medplum/commands/ojson"
 )
 
 func decodeAny(b []byte) (any, error) {
@@ -32,14 +34,14 @@ func FuzzJSONBody(f *testing.F) {
 		if !valid {
 			return
 		}
-		n, err := parseNode(b)
+		n, err := ojson.Parse(b)
 		if err != nil {
-			t.Fatalf("parseNode(%q): %v", b, err)
+			t.Fatalf("ojson.Parse(%q): %v", b, err)
 		}
 		want, err1 := decodeAny(b)
-		got, err2 := decodeAny(n.bytes())
+		got, err2 := decodeAny(n.Bytes())
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
-			t.Fatalf("round trip of %q gave %q (%v, %v)", b, n.bytes(), err1, err2)
+			t.Fatalf("round trip of %q gave %q (%v, %v)", b, n.Bytes(), err1, err2)
 		}
 	})
 }

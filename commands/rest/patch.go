@@ -11,6 +11,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/ojson"
 )
 
 // jsonPatch is a decoded RFC 6902 patch.
@@ -138,8 +139,8 @@ var membershipDefaults = map[string]string{"admin": "false", "active": "true"}
 // the seed's `replace /admin` works on a membership that never had the field
 // (a freshly invited member has none): the field exists, with its default.
 func withDefaults(p jsonpatch.Patch, current []byte) ([]byte, error) {
-	doc, err := parseNode(current)
-	if err != nil || doc.kind != '{' {
+	doc, err := ojson.Parse(current)
+	if err != nil || doc.Kind != ojson.Object {
 		return nil, fmt.Errorf("the membership is not a JSON object")
 	}
 	changed := false
@@ -149,15 +150,15 @@ func withDefaults(p jsonpatch.Patch, current []byte) ([]byte, error) {
 			continue
 		}
 		field := strings.TrimPrefix(path, "/")
-		if def, ok := membershipDefaults[field]; ok && doc.get(field) == nil {
-			doc.set(field, &node{kind: 's', raw: []byte(def)})
+		if def, ok := membershipDefaults[field]; ok && doc.Get(field) == nil {
+			doc.Set(field, ojson.Literal(def))
 			changed = true
 		}
 	}
 	if !changed {
 		return current, nil
 	}
-	return doc.bytes(), nil
+	return doc.Bytes(), nil
 }
 
 // applyToMembership applies p to the membership read from the server, with

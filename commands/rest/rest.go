@@ -20,6 +20,7 @@ import (
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/ojson"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -214,14 +215,14 @@ func getRun(opts *Options) error {
 }
 
 func printTransaction(opts *Options, body []byte) error {
-	doc, err := parseNode(body)
+	doc, err := ojson.Parse(body)
 	if err != nil {
 		return fmt.Errorf("--as-transaction: the answer is not JSON: %v", err)
 	}
-	if t, _ := doc.get("resourceType").str(); t != "Bundle" {
+	if t, _ := doc.Get("resourceType").Str(); t != "Bundle" {
 		return fmt.Errorf("--as-transaction needs a Bundle (a search), but the answer is %s", describe(t))
 	}
-	return opts.Output.WriteBody(opts.IO, toTransaction(doc, newUUID).bytes())
+	return opts.Output.WriteBody(opts.IO, toTransaction(doc, newUUID).Bytes())
 }
 
 func describe(resourceType string) string {

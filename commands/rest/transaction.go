@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
+
+	"github.com/medplumcli/medplum/commands/ojson"
 )
 
 // toTransaction turns a Bundle (a search result) into a transaction Bundle
@@ -20,70 +22,70 @@ import (
 //     refer to it; members of a reference cycle are then repeated as PUTs.
 //
 // Key order and number spelling inside resources are kept.
-func toTransaction(bundle *node, newID func() string) *node {
-	entries := bundle.get("entry")
+func toTransaction(bundle *ojson.Node, newID func() string) *ojson.Node {
+	entries := bundle.Get("entry")
 	idToUUID := map[string]string{}
-	var out []*node
+	var out []*ojson.Node
 	if entries != nil {
-		for _, e := range entries.elems {
-			res := e.get("resource")
-			if res == nil || res.kind != '{' {
+		for _, e := range entries.Elems {
+			res := e.Get("resource")
+			if res == nil || res.Kind != ojson.Object {
 				continue
 			}
-			res = res.clone()
-			if meta := res.get("meta"); meta != nil && meta.kind == '{' {
+			res = res.Clone()
+			if meta := res.Get("meta"); meta != nil && meta.Kind == ojson.Object {
 				for _, k := range []string{"author", "compartment", "lastUpdated", "project", "versionId"} {
-					meta.del(k)
+					meta.Del(k)
 				}
-				if len(meta.keys) == 0 {
-					res.del("meta")
+				if len(meta.Keys) == 0 {
+					res.Del("meta")
 				}
 			}
-			fullURL, _ := e.get("fullUrl").str()
-			if id, ok := res.get("id").str(); ok && id != "" {
+			fullURL, _ := e.Get("fullUrl").Str()
+			if id, ok := res.Get("id").Str(); ok && id != "" {
 				idToUUID[id] = newID()
 				fullURL = "urn:uuid:" + idToUUID[id]
-				res.del("id")
+				res.Del("id")
 			}
-			entry := objNode()
+			entry := ojson.NewObject()
 			if fullURL != "" {
-				entry.set("fullUrl", strNode(fullURL))
+				entry.Set("fullUrl", ojson.String(fullURL))
 			}
-			req := objNode()
-			req.set("method", strNode("POST"))
-			if typ, ok := res.get("resourceType").str(); ok {
-				req.set("url", strNode(typ))
+			req := ojson.NewObject()
+			req.Set("method", ojson.String("POST"))
+			if typ, ok := res.Get("resourceType").Str(); ok {
+				req.Set("url", ojson.String(typ))
 			}
-			entry.set("request", req)
-			entry.set("resource", res)
+			entry.Set("request", req)
+			entry.Set("resource", res)
 			out = append(out, entry)
 		}
 	}
 	for _, e := range out {
 		rewriteReferences(e, idToUUID)
 	}
-	tx := objNode()
-	tx.set("resourceType", strNode("Bundle"))
-	tx.set("type", strNode("transaction"))
-	tx.set("entry", &node{kind: '[', elems: reorder(out)})
+	tx := ojson.NewObject()
+	tx.Set("resourceType", ojson.String("Bundle"))
+	tx.Set("type", ojson.String("transaction"))
+	tx.Set("entry", ojson.NewArray(reorder(out)))
 	return tx
 }
 
 // rewriteReferences points "reference" strings at the new fullUrls.
-func rewriteReferences(n *node, idToUUID map[string]string) {
-	switch n.kind {
-	case '{':
-		for i, k := range n.keys {
-			if s, ok := n.vals[i].str(); ok && k == "reference" {
+func rewriteReferences(n *ojson.Node, idToUUID map[string]string) {
+	switch n.Kind {
+	case ojson.Object:
+		for i, k := range n.Keys {
+			if s, ok := n.Vals[i].Str(); ok && k == "reference" {
 				if u, ok := idToUUID[referenceID(s)]; ok {
-					n.vals[i] = strNode("urn:uuid:" + u)
+					n.Vals[i] = ojson.String("urn:uuid:" + u)
 				}
 				continue
 			}
-			rewriteReferences(n.vals[i], idToUUID)
+			rewriteReferences(n.Vals[i], idToUUID)
 		}
-	case '[':
-		for _, e := range n.elems {
+	case ojson.Array:
+		for _, e := range n.Elems {
 			rewriteReferences(e, idToUUID)
 		}
 	}
@@ -107,12 +109,12 @@ func referenceID(ref string) string {
 // that reference its fullUrl. Entries in a reference cycle are appended
 // again as PUTs so that every reference resolves on the second pass;
 // entries without a fullUrl go last.
-func reorder(entries []*node) []*node {
+func reorder(entries []*ojson.Node) []*ojson.Node {
 	var order []string
-	byURL := map[string]*node{}
-	var noURL []*node
+	byURL := map[string]*ojson.Node{}
+	var noURL []*ojson.Node
 	for _, e := range entries {
-		u, _ := e.get("fullUrl").str()
+		u, _ := e.Get("fullUrl").Str()
 		if u == "" {
 			noURL = append(noURL, e)
 			continue
@@ -125,8 +127,8 @@ func reorder(entries []*node) []*node {
 	// referrers[u] lists the entries whose resource refers to u.
 	referrers := map[string][]string{}
 	for _, e := range entries {
-		from, _ := e.get("fullUrl").str()
-		eachReference(e.get("resource"), func(ref string) {
+		from, _ := e.Get("fullUrl").Str()
+		eachReference(e.Get("resource"), func(ref string) {
 			if _, ok := byURL[ref]; ok && strings.HasPrefix(ref, "urn:uuid:") {
 				referrers[ref] = append(referrers[ref], from)
 			}
@@ -169,14 +171,14 @@ func reorder(entries []*node) []*node {
 			visit(u)
 		}
 	}
-	out := make([]*node, 0, len(entries))
+	out := make([]*ojson.Node, 0, len(entries))
 	for i := len(sorted) - 1; i >= 0; i-- {
 		out = append(out, byURL[sorted[i]])
 	}
 	for _, c := range cycles {
 		for _, u := range c {
-			put := byURL[u].clone()
-			put.get("request").set("method", strNode("PUT"))
+			put := byURL[u].Clone()
+			put.Get("request").Set("method", ojson.String("PUT"))
 			out = append(out, put)
 		}
 	}
@@ -186,24 +188,24 @@ func reorder(entries []*node) []*node {
 // eachReference calls fn with the reference string of every Reference
 // (an object with a string "reference") inside n, not looking inside
 // references themselves.
-func eachReference(n *node, fn func(string)) {
+func eachReference(n *ojson.Node, fn func(string)) {
 	if n == nil {
 		return
 	}
-	switch n.kind {
-	case '{':
-		for i := range n.keys {
-			v := n.vals[i]
-			if v.kind == '{' {
-				if ref, ok := v.get("reference").str(); ok {
+	switch n.Kind {
+	case ojson.Object:
+		for i := range n.Keys {
+			v := n.Vals[i]
+			if v.Kind == ojson.Object {
+				if ref, ok := v.Get("reference").Str(); ok {
 					fn(ref)
 					continue
 				}
 			}
 			eachReference(v, fn)
 		}
-	case '[':
-		for _, e := range n.elems {
+	case ojson.Array:
+		for _, e := range n.Elems {
 			eachReference(e, fn)
 		}
 	}
