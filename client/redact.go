@@ -31,7 +31,7 @@ func RedactHeaders(h http.Header) http.Header {
 				} else {
 					cp[i] = Redacted
 				}
-			case ck == "Cookie" || ck == "Set-Cookie" || isSecretName(ck):
+			case ck == "Cookie" || ck == "Set-Cookie" || IsSecretName(ck):
 				cp[i] = Redacted
 			default:
 				cp[i] = v
@@ -42,12 +42,12 @@ func RedactHeaders(h http.Header) http.Header {
 	return out
 }
 
-// isSecretName reports a field, parameter or header name whose value is a
+// IsSecretName reports a field, parameter or header name whose value is a
 // credential: anything naming a token (but not token_type), secret,
 // password, assertion, code verifier, API or private key, or authorization.
 // The bare name "code" is handled by the callers, because FHIR uses it for
 // ordinary data.
-func isSecretName(name string) bool {
+func IsSecretName(name string) bool {
 	buf := make([]byte, 0, 32)
 	for i := 0; i < len(name); i++ {
 		ch := name[i]
@@ -99,7 +99,7 @@ func redactPairs(s string, withCode bool) string {
 		if err != nil {
 			name = k
 		}
-		if isSecretName(name) || (withCode && isCodeName(name)) {
+		if IsSecretName(name) || (withCode && isCodeName(name)) {
 			pairs[j] = k + "=" + Redacted
 		}
 	}
@@ -176,7 +176,7 @@ func writeJSONValue(dec *json.Decoder, out *bytes.Buffer, tok json.Token, depth 
 				}
 				_, isStr := vt.(string)
 				switch {
-				case isSecretName(key):
+				case IsSecretName(key):
 					if err := skipJSONValue(dec, vt); err != nil {
 						return err
 					}

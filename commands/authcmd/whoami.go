@@ -34,7 +34,10 @@ func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Co
 		Use:   "whoami",
 		Short: "Show who the credentials sign in as",
 		Long: "Ask the server (auth/me) who the current credentials belong to: user or client, profile,\n" +
-			"project, membership, and where the credentials come from. Exits 4 when not signed in.",
+			"project, membership, and where the credentials come from. Exits 4 when not signed in.\n\n" +
+			"-o json prints the server's auth/me answer as it came, except that fields holding\n" +
+			"credentials (a client's secret and retiringSecret, a project's secrets) are left out.\n" +
+			"\"medplum token\" prints the access token.",
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch format {
@@ -50,7 +53,7 @@ func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Co
 			return whoamiRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text, or json (the server's auth/me answer)")
+	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text, or json (the server's auth/me answer, without secrets)")
 	return cmd
 }
 
@@ -64,7 +67,13 @@ func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
 		return err
 	}
 	if o.JSON {
-		return output.WriteJSON(o.IO.Out, me.Raw)
+		// auth/me holds the signed-in ClientApplication whole, secret
+		// included: never print it.
+		doc, err := output.WithoutSecrets(me.Raw)
+		if err != nil {
+			return fmt.Errorf("GET auth/me: %w", err)
+		}
+		return output.WriteJSON(o.IO.Out, doc)
 	}
 	s, err := o.Settings()
 	if err != nil {

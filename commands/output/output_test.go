@@ -132,3 +132,20 @@ func TestHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutSecrets(t *testing.T) {
+	in := `{"resourceType":"ClientApplication","secret":"s1","name":"x","n":1.50,` +
+		`"nested":[{"retiringSecret":"s2","keep":"\u003c"}],"project":{"secret":[{"name":"K","valueString":"s3"}],"systemSecret":[]}}`
+	got, err := WithoutSecrets([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"resourceType":"ClientApplication","name":"x","n":1.50,"nested":[{"keep":"\u003c"}],"project":{}}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	plain := `{"b": 1, "a": 2}`
+	if got, _ := WithoutSecrets([]byte(plain)); string(got) != plain {
+		t.Errorf("a document without secrets changed: %s", got)
+	}
+}
