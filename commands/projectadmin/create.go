@@ -4,6 +4,7 @@
 package projectadmin
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -54,10 +55,10 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 			super-admin credentials, e.g. a ClientApplication of the Super Admin
 			project.
 
-			Prints the new project's id (-o json: the Project). With --if-not-exists,
-			a project that already has exactly this name is used instead of creating
-			another one, so a pipeline can run the command again; the owner invite
-			is an upsert and is safe to repeat too.
+			Prints the new project's id (-o json: the Project, without its secrets).
+			With --if-not-exists, a project that already has exactly this name is
+			used instead of creating another one, so a pipeline can run the command
+			again; the owner invite is an upsert and is safe to repeat too.
 		`),
 		Example: `  $ medplum project create "Acme Clinic" --strict-mode
   $ PROJECT=$(medplum project create "Acme Clinic" --strict-mode --if-not-exists \
@@ -196,9 +197,19 @@ func (o *CreateOptions) inviteOwner(ctx context.Context, c *client.Client, proje
 		"run the same command with --if-not-exists to finish")
 }
 
+// print writes the project's id, or with -o json the Project without its
+// secrets (Project.secret, a site's reCAPTCHA secret key).
 func (o *CreateOptions) print(project client.Resource) error {
 	if o.Format == "json" {
-		return output.WriteValue(o.IO.Out, project)
+		var buf bytes.Buffer
+		if err := output.WriteValue(&buf, project); err != nil {
+			return err
+		}
+		doc, err := output.WithoutSecrets(buf.Bytes())
+		if err != nil {
+			return err
+		}
+		return output.WriteJSON(o.IO.Out, doc)
 	}
 	_, err := fmt.Fprintln(o.IO.Out, project.ID())
 	return err

@@ -71,6 +71,31 @@ func TestProjectCreate(t *testing.T) {
 	r.Expect(t, 1, "", fmt.Sprintf("medplum: 2 projects are named \"Acme Clinic\" (%s, %s); --if-not-exists needs the name to be unique\n", ids[0], ids[1]))
 }
 
+// project create prints the Project it found or made, but never the
+// values of its secrets (nor a site's reCAPTCHA secret key), not even with
+// -o json: the user asked for the project's id, not for its credentials.
+func TestProjectCreateHidesProjectSecrets(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.SuperAdmin(t, srv)
+	r := e.Run("project", "create", "Acme Clinic")
+	pid := strings.TrimSpace(r.Stdout)
+	r.Expect(t, 0, pid+"\n", "Created project \"Acme Clinic\" ("+pid+").\n")
+	p := srv.Resource("Project", pid)
+	p["secret"] = []any{map[string]any{"name": "SMTP_PASSWORD", "valueString": "smtp-secret-value-1"}}
+	p["site"] = []any{map[string]any{"name": "web", "domain": []any{"example.com"}, "recaptchaSiteKey": "site-key", "recaptchaSecretKey": "recaptcha-secret-value-2"}}
+	srv.Update(p)
+	for _, args := range [][]string{{"-o", "json"}, {"-o", "json", "-v"}, {}} {
+		r := e.Run(append([]string{"project", "create", "Acme Clinic", "--if-not-exists"}, args...)...)
+		r.NotContains(t, "smtp-secret-value-1", "recaptcha-secret-value-2")
+		if r.Code != 0 || !strings.HasSuffix(r.Stderr, "Project \"Acme Clinic\" already exists ("+pid+").\n") {
+			t.Errorf("%v: %+v", args, r)
+		}
+		if out := r.Stdout; len(args) > 0 && args[0] == "-o" && (!strings.Contains(out, `"recaptchaSiteKey": "site-key"`) || strings.Contains(out, `"secret"`)) {
+			t.Errorf("-o json:\n%s", out)
+		}
+	}
+}
+
 func TestProjectCreateRefusals(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := provtest.SuperAdmin(t, srv)
