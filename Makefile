@@ -70,15 +70,19 @@ fuzz:
 	  done; \
 	done
 
-# Benchmarks. The bulk invite benchmark runs a fixed number of rows per
-# concurrency level against medplumtest's realistic invite model (about
-# 20 invites/s, so 300 rows take ~15s a level); the peak-RSS benchmark runs
-# the binary once on 10k and on 100k rows (about two minutes in all).
+# Benchmarks (docs/benchmarks.md): start-up, get --all and bulk invite
+# against a raw net/http loop, bulk invite throughput against medplumtest's
+# realistic invite model (about 20 invites/s, so BULK_BENCH_ROWS rows take
+# ~15s per concurrency level) and peak RSS for 10k and 100k-row CSVs, as
+# one table (.ci/bench; raw output in bin/bench.txt). About 6 minutes.
+# bench-micro runs every other benchmark (ns/op, allocations).
 BULK_BENCH_ROWS ?= 300
 bench:
-	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS' ./...
-	$(GO) test -run '^$$' -bench 'BulkInvite' -benchtime $(BULK_BENCH_ROWS)x -timeout 30m ./commands/invite/bulk/
-	$(GO) test -run '^$$' -bench 'InviteCSVPeakRSS' -benchtime 1x -timeout 30m ./commands/invite/
+	@GO='$(GO)' BULK_BENCH_ROWS=$(BULK_BENCH_ROWS) bash .ci/bench
+
+.PHONY: bench-micro
+bench-micro:
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead' ./...
 
 # Release: the targets of .goreleaser.yaml (release_test.go keeps the two in
 # sync). `make cross` builds the binary for each with plain `go build` and

@@ -21,7 +21,10 @@ import (
 	"github.com/medplumcli/medplum/commands/clitest"
 )
 
-func TestMain(m *testing.M) { clitest.Main(m) }
+// cleanups run after the package's tests and benchmarks.
+var cleanups []func()
+
+func TestMain(m *testing.M) { clitest.Main(m, cleanups...) }
 
 // TestREADMEExamples runs the shell examples of README.md, so that they
 // cannot rot. The rules, for whoever writes a section:

@@ -49,10 +49,14 @@ var (
 	buildErr  error
 )
 
-// Main runs the tests and then removes the built binary. Call it from
-// TestMain in every package that uses clitest.
-func Main(m *testing.M) {
+// Main runs the tests and then removes the built binary, after running
+// the package's own cleanups. Call it from TestMain in every package that
+// uses clitest.
+func Main(m *testing.M, cleanups ...func()) {
 	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

@@ -1,0 +1,530 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/invite/bulk"
+)
+
+// Benchmarks of the medplum binary as users run it (Linux: peak RSS comes
+// from GNU time), and of its client
+// against the practical limit: a minimal net/http loop sending the same
+// requests to the same server. The server is the sandbox binary
+// (cmd/medplum-sandbox) in its own process, so that the CPU time measured
+// here is the client's alone. `make bench` runs them with the bulk invite
+// benchmarks and prints one table (docs/benchmarks.md).
+//
+// Reported metrics (one op is one process, or one whole --all, or one
+// batch of invites):
+//
+//	ms/run        wall time of one process, median
+//	cpu-ms/run    user+system CPU of one process, median
+//	MB-peak-RSS   the process's peak resident set (GNU time's %M), median
+//	req/s         requests answered per second of wall time
+//	cpu-us/req    client CPU (user+system) per request
+
+// A release-like build (-trimpath -s -w, CGO off) of both binaries.
+var (
+	benchBuildOnce sync.Once
+	benchBinDir    string
+	benchBuildErr  error
+)
+
+func init() {
+	cleanups = append(cleanups, func() {
+		if benchBinDir != "" {
+			os.RemoveAll(benchBinDir)
+		}
+	})
+}
+
+func benchBinaries(b *testing.B) (medplum, sandbox string) {
+	b.Helper()
+	benchBuildOnce.Do(func() {
+		if benchBinDir, benchBuildErr = os.MkdirTemp("", "medplum-bench-"); benchBuildErr != nil {
+			return
+		}
+		for name, pkg := range map[string]string{"medplum": ".", "medplum-sandbox": "./cmd/medplum-sandbox"} {
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(benchBinDir, name), pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				benchBuildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if benchBuildErr != nil {
+		b.Fatal(benchBuildErr)
+	}
+	return filepath.Join(benchBinDir, "medplum"), filepath.Join(benchBinDir, "medplum-sandbox")
+}
+
+// benchSandbox is a medplum-sandbox process.
+type benchSandbox struct {
+	URL     string
+	Env     map[string]string // what --print-env printed
+	Token   string            // an access token of the project-admin client
+	Project string
+}
+
+// startSandbox runs the sandbox binary on a loopback port with args, and
+// stops it when the benchmark ends.
+func startSandbox(b *testing.B, args ...string) *benchSandbox {
+	b.Helper()
+	_, bin := benchBinaries(b)
+	dir := b.TempDir()
+	ready := filepath.Join(dir, "ready")
+	var out bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"--addr", "127.0.0.1:0", "--print-env", "--ready-file", ready}, args...)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the sandbox did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // --print-env is written before the ready file; let stdout settle
+	sb := &benchSandbox{Env: map[string]string{}}
+	for line := range strings.Lines(out.String()) {
+		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			sb.Env[k] = v
+		}
+	}
+	sb.URL, sb.Project = sb.Env["MEDPLUM_BASE_URL"], sb.Env["MEDPLUM_PROJECT_ID"]
+	resp, err := http.PostForm(sb.URL+"oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {sb.Env["MEDPLUM_CLIENT_ID"]}, "client_secret": {sb.Env["MEDPLUM_CLIENT_SECRET"]}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		b.Fatalf("token: %v %q", err, tok.AccessToken)
+	}
+	sb.Token = tok.AccessToken
+	return sb
+}
+
+// env is the environment of a medplum process signed in with the token.
+func (sb *benchSandbox) env(home string) []string {
+	return []string{"HOME=" + home, "MEDPLUM_CONFIG_DIR=" + filepath.Join(home, "config"),
+		"MEDPLUM_CACHE_DIR=" + filepath.Join(home, "cache"), "PATH=" + os.Getenv("PATH"),
+		"MEDPLUM_BASE_URL=" + sb.URL, "MEDPLUM_CLIENT_ACCESS_TOKEN=" + sb.Token}
+}
+
+// procRun is one finished process.
+type procRun struct {
+	wall, cpu time.Duration
+}
+
+// runProc runs the binary to the end with stdout to /dev/null and fails the
+// benchmark if it does not exit 0.
+func runProc(b *testing.B, dir string, env []string, bin string, args ...string) procRun {
+	b.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, errOut.String())
+	}
+	return procRun{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+}
+
+// peakRSS runs the binary under GNU time n times and returns the median
+// peak resident set in MB, or -1 without /usr/bin/time. (A child's own
+// rusage is no use on Linux: a process started from Go inherits the
+// parent's high-water mark, the benchmark's, through vfork.)
+func peakRSS(b *testing.B, n int, dir string, env []string, bin string, args ...string) float64 {
+	b.Helper()
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		return -1
+	}
+	out := filepath.Join(b.TempDir(), "rss")
+	var kb []float64
+	for range n {
+		runProc(b, dir, env, "/usr/bin/time", append([]string{"-f", "%M", "-o", out, bin}, args...)...)
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(string(raw)), 64)
+		if err != nil {
+			b.Fatalf("GNU time wrote %q", raw)
+		}
+		kb = append(kb, v)
+	}
+	return median(kb) / 1024
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// selfCPU is the user+system CPU time this process has used.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStartup: one op is one process, `medplum --version` or `medplum
+// get` of one resource from the sandbox (one request, with a bearer token
+// from MEDPLUM_CLIENT_ACCESS_TOKEN). Run with -benchtime 30x.
+func BenchmarkStartup(b *testing.B) {
+	bin, _ := benchBinaries(b)
+	sb := startSandbox(b, "--invite-cost", "0")
+	home := b.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"version", []string{"--version"}},
+		{"get", []string{"get", "Project/" + sb.Project}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			env := sb.env(home)
+			runProc(b, home, env, bin, c.args...) // warm the page cache
+			var wall, cpu []float64
+			b.ResetTimer()
+			for range b.N {
+				r := runProc(b, home, env, bin, c.args...)
+				wall = append(wall, ms(r.wall))
+				cpu = append(cpu, ms(r.cpu))
+			}
+			b.StopTimer()
+			b.ReportMetric(median(wall), "ms/run")
+			b.ReportMetric(median(cpu), "cpu-ms/run")
+			if rss := peakRSS(b, 5, home, env, bin, c.args...); rss >= 0 {
+				b.ReportMetric(rss, "MB-peak-RSS")
+			}
+		})
+	}
+}
+
+// getAllMembers is the number of memberships BenchmarkGetAll reads, in
+// pages of getAllPage.
+const (
+	getAllMembers = 10_000
+	getAllPage    = 1000
+)
+
+// BenchmarkGetAll: one op reads every membership of a 10,000-member
+// project, 1,000 per page (10 requests), once in each of these ways, in
+// turn, so that all three see the same machine:
+//
+//	raw      a minimal net/http loop sending the same requests (the same
+//	         headers: X-Medplum: extended makes the answers 25% larger):
+//	         GET, read, decode the Bundle's entries and links, follow next
+//	client   client.Pages, what get --all uses, in this process
+//	medplum  the binary: get 'ProjectMembership?_count=1000' --all -o ndjson
+//	         > /dev/null (a new process each op: start-up and output included)
+//
+// Metrics carry the variant after a colon (req/s:raw). Run with -benchtime 20x.
+func BenchmarkGetAll(b *testing.B) {
+	bin, _ := benchBinaries(b)
+	sb := startSandbox(b, "--members", strconv.Itoa(getAllMembers-4), "--invite-cost", "0")
+	first := fmt.Sprintf("%sfhir/R4/ProjectMembership?_count=%d", sb.URL, getAllPage)
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	c, err := client.New(client.Options{BaseURL: sb.URL, Auth: &auth.BearerToken{Token: sb.Token}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	home := b.TempDir()
+	env := sb.env(home)
+	args := []string{"get", fmt.Sprintf("ProjectMembership?_count=%d", getAllPage), "--all", "-o", "ndjson"}
+	benchInterleaved(b, getAllMembers/getAllPage, []benchVariant{
+		{name: "raw", op: inProcess(b, func() {
+			if n, err := rawGetAll(ctx, hc, first, sb.Token); err != nil || n != getAllMembers {
+				b.Fatalf("%d resources, %v", n, err)
+			}
+		})},
+		{name: "client", op: inProcess(b, func() {
+			n := 0
+			for p, err := range c.Pages(ctx, first) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(p.Bundle.Entry)
+			}
+			if n != getAllMembers {
+				b.Fatalf("%d resources", n)
+			}
+		})},
+		{name: "medplum", op: func() time.Duration { return runProc(b, home, env, bin, args...).cpu },
+			rss: func() float64 { return peakRSS(b, 3, home, env, bin, args...) }},
+	})
+}
+
+// benchVariant is one way of doing a benchmark's op: op does it once and
+// returns the CPU time it took; rss, if set, measures peak RSS afterwards.
+type benchVariant struct {
+	name string
+	op   func() time.Duration
+	rss  func() float64
+	prep func() // before each op, untimed
+}
+
+// inProcess wraps an op run in this process: its CPU is this process's.
+// A collection first keeps the previous variant's garbage out of it.
+func inProcess(b *testing.B, f func()) func() time.Duration {
+	return func() time.Duration {
+		runtime.GC()
+		cpu0 := selfCPU(b)
+		f()
+		return selfCPU(b) - cpu0
+	}
+}
+
+// benchInterleaved runs every variant once per op, in turn, and reports
+// for each req/s:<name> and cpu-us/req:<name> (reqs requests per op), and
+// MB-peak-RSS:<name> where it can be measured.
+func benchInterleaved(b *testing.B, reqs int, variants []benchVariant) {
+	b.Helper()
+	for _, v := range variants { // warm up: connections, caches
+		if v.prep != nil {
+			v.prep()
+		}
+		v.op()
+	}
+	wall := make([]time.Duration, len(variants))
+	cpu := make([]time.Duration, len(variants))
+	b.ResetTimer()
+	for range b.N {
+		for i, v := range variants {
+			if v.prep != nil {
+				v.prep()
+			}
+			t0 := time.Now()
+			cpu[i] += v.op()
+			wall[i] += time.Since(t0)
+		}
+	}
+	b.StopTimer()
+	total := float64(reqs * b.N)
+	for i, v := range variants {
+		b.ReportMetric(total/wall[i].Seconds(), "req/s:"+v.name)
+		b.ReportMetric(float64(cpu[i].Microseconds())/total, "cpu-us/req:"+v.name)
+		if v.rss != nil {
+			if rss := v.rss(); rss >= 0 {
+				b.ReportMetric(rss, "MB-peak-RSS:"+v.name)
+			}
+		}
+	}
+}
+
+// rawGetAll is the practical limit of get --all: what any client must do.
+func rawGetAll(ctx context.Context, hc *http.Client, next, token string) (int, error) {
+	n := 0
+	for next != "" {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, next, nil)
+		if err != nil {
+			return n, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept", "application/fhir+json")
+		req.Header.Set("X-Medplum", "extended")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return n, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return n, fmt.Errorf("GET %s: %d %v", next, resp.StatusCode, err)
+		}
+		var page struct {
+			Entry []json.RawMessage `json:"entry"`
+			Link  []struct {
+				Relation string `json:"relation"`
+				URL      string `json:"url"`
+			} `json:"link"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return n, err
+		}
+		n += len(page.Entry)
+		next = ""
+		for _, l := range page.Link {
+			if l.Relation == "next" {
+				next = l.URL
+			}
+		}
+	}
+	return n, nil
+}
+
+// Bulk invite overhead: inviteRows invites at inviteConcurrency in flight,
+// against a sandbox whose invites cost nothing and never conflict, so that
+// the client is what is measured.
+const (
+	inviteRows        = 2000
+	inviteConcurrency = 8
+)
+
+// BenchmarkInviteOverhead: one op invites 2,000 new users, 8 at a time,
+// in each of these ways, in turn:
+//
+//	raw      8 goroutines POSTing admin/projects/<p>/invite (the limit)
+//	bulk     the bulk engine in this process: CSV check, journal (fsync'd
+//	         in group commits), retries, limiter
+//	medplum  the binary: invite --csv users.csv --concurrency 8 -q
+//
+// Metrics carry the variant after a colon. Run with -benchtime 5x.
+func BenchmarkInviteOverhead(b *testing.B) {
+	bin, _ := benchBinaries(b)
+	sb := startSandbox(b, "--invite-cost", "0", "--conflict-rate", "0", "--mailer")
+	var run atomic.Int64 // makes every op's e-mails new
+	rows := func(prefix string) string {
+		var s strings.Builder
+		s.WriteString("role,firstName,lastName,email\n")
+		for i := range inviteRows {
+			fmt.Fprintf(&s, "Practitioner,First%d,Last%d,%s-%d@example.com\n", i, i, prefix, i)
+		}
+		return s.String()
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: inviteConcurrency}}
+	inviteURL := sb.URL + "admin/projects/" + sb.Project + "/invite"
+	c, err := client.New(client.Options{BaseURL: sb.URL, Auth: &auth.BearerToken{Token: sb.Token}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	env := sb.env(dir)
+	csv := filepath.Join(dir, "users.csv")
+	var bulkData string
+
+	benchInterleaved(b, inviteRows, []benchVariant{
+		{name: "raw", op: inProcess(b, func() {
+			if err := rawInvites(hc, inviteURL, sb.Token, fmt.Sprintf("raw%d", run.Add(1))); err != nil {
+				b.Fatal(err)
+			}
+		})},
+		{name: "bulk", prep: func() { bulkData = rows(fmt.Sprintf("bulk%d", run.Add(1))) }, op: inProcess(b, func() {
+			check, err := bulk.Check(strings.NewReader(bulkData), bulk.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, "bulk.csv.journal")
+			j, resume, err := bulk.OpenJournal(path, bulk.JournalKey{Input: check.DigestString(), Server: sb.URL, Project: sb.Project})
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := bulk.Run(context.Background(), strings.NewReader(bulkData), bulk.RunConfig{
+				Client: c, Project: sb.Project, Check: check, Journal: j, Resume: resume, Concurrency: inviteConcurrency,
+			})
+			j.Close()
+			os.Remove(path)
+			if err != nil || st.Counts[bulk.Created] != inviteRows {
+				b.Fatalf("%v %v", st.Counts, err)
+			}
+		})},
+		{name: "medplum", prep: func() {
+			if err := os.WriteFile(csv, []byte(rows(fmt.Sprintf("cli%d", run.Add(1)))), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			os.Remove(csv + ".journal")
+		}, op: func() time.Duration {
+			return runProc(b, dir, env, bin, "invite", "--csv", "users.csv", "--concurrency", strconv.Itoa(inviteConcurrency), "-q").cpu
+		}},
+	})
+}
+
+// rawInvites sends inviteRows invites from inviteConcurrency goroutines.
+func rawInvites(hc *http.Client, u, token, prefix string) error {
+	var next atomic.Int64
+	errs := make(chan error, inviteConcurrency)
+	var wg sync.WaitGroup
+	for range inviteConcurrency {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= inviteRows {
+					errs <- nil
+					return
+				}
+				body := fmt.Sprintf(`{"resourceType":"Practitioner","firstName":"First%d","lastName":"Last%d","email":"%s-%d@example.com","sendEmail":false}`, i, i, prefix, i)
+				req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+				if err != nil {
+					errs <- err
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/fhir+json")
+				req.Header.Set("X-Medplum", "extended")
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					errs <- fmt.Errorf("invite %d: %d %v", i, resp.StatusCode, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
