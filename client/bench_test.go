@@ -3,10 +3,12 @@ package client
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -95,4 +97,42 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(total), "resources/op")
+}
+
+// BenchmarkDoConcurrent sends GETs from 8 goroutines at once over loopback,
+// as bulk invite does, and reports the connections the server saw opened
+// per 1,000 requests (0 once every goroutine has a kept-alive connection).
+func BenchmarkDoConcurrent(b *testing.B) {
+	body := []byte(`{"resourceType":"Patient","id":"p1"}`)
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write(body)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c, err := New(Options{BaseURL: srv.URL, Auth: &staticAuth{token: "bench-token"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.SetParallelism(8) // 8 goroutines per GOMAXPROCS
+	b.ReportAllocs()
+	conns.Store(0)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := &Request{URL: "Patient/p1"}
+		for pb.Next() {
+			if _, err := c.Do(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(conns.Load())*1000/float64(b.N), "conns/1k-req")
 }

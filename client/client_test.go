@@ -91,3 +91,23 @@ func TestPrepareMatchesDoWithoutCredentials(t *testing.T) {
 		t.Error("WillAuthenticate")
 	}
 }
+
+// The default transport keeps an idle connection for every request bulk
+// invite can have in flight (16), so none is closed and re-dialed between
+// requests (BenchmarkDoConcurrent shows the churn with net/http's 2).
+func TestDefaultTransportKeepsConnectionsForConcurrentRequests(t *testing.T) {
+	c, err := New(Options{BaseURL: "https://example.com/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := c.hc.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport %T", c.hc.Transport)
+	}
+	if tr.MaxIdleConnsPerHost < 16 || tr.MaxIdleConns < tr.MaxIdleConnsPerHost {
+		t.Errorf("MaxIdleConnsPerHost %d, MaxIdleConns %d: want at least 16 per host", tr.MaxIdleConnsPerHost, tr.MaxIdleConns)
+	}
+	if tr.Proxy == nil {
+		t.Error("the default transport lost ProxyFromEnvironment")
+	}
+}
