@@ -22,7 +22,7 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 			return err
 		}
 		if opts.Output.Format == output.NDJSON && !opts.AsTransaction {
-			if err := output.WriteNDJSON(opts.IO.Out, output.Entries(page.Raw)); err != nil {
+			if err := output.WriteNDJSON(opts.IO.Out, pageEntries(page)); err != nil {
 				return err
 			}
 			continue
@@ -70,4 +70,21 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 		return opts.Output.WriteRows(opts.IO, rows)
 	}
 	return opts.Output.WriteBody(opts.IO, merged.Bytes())
+}
+
+// pageEntries is output.Entries of a page, from the entries client.Pages
+// has already decoded: parsing the page again cost a third of get --all's
+// CPU (BenchmarkGetAll).
+func pageEntries(page *client.Page) []json.RawMessage {
+	b := page.Bundle
+	if b.Type != "searchset" && b.Type != "history" {
+		return []json.RawMessage{page.Raw}
+	}
+	out := make([]json.RawMessage, 0, len(b.Entry))
+	for _, e := range b.Entry {
+		if len(e.Resource) > 0 {
+			out = append(out, e.Resource)
+		}
+	}
+	return out
 }
