@@ -30,6 +30,23 @@ func DecodeResource(data []byte) (Resource, error) {
 	return r, nil
 }
 
+// Doc is a resource as the server sent it: decoded (numbers exact) to read
+// fields from, and its bytes, to print unchanged (-o json is the server's
+// JSON: key order, unknown fields, number spelling and escapes kept).
+type Doc struct {
+	Resource
+	Raw json.RawMessage
+}
+
+// NewDoc decodes one JSON object the server sent and keeps its bytes.
+func NewDoc(raw []byte) (Doc, error) {
+	r, err := DecodeResource(raw)
+	if err != nil {
+		return Doc{}, err
+	}
+	return Doc{Resource: r, Raw: bytes.TrimSpace(raw)}, nil
+}
+
 // ResourceType returns r["resourceType"] or "".
 func (r Resource) ResourceType() string { s, _ := r["resourceType"].(string); return s }
 

@@ -70,6 +70,33 @@ func (c *Client) Search(ctx context.Context, rawURL string) iter.Seq2[Resource, 
 	}
 }
 
+// SearchDocs yields the resource of every entry of every page (see Pages)
+// with the bytes the server sent, to print them unchanged. Entries without
+// a resource are skipped.
+func (c *Client) SearchDocs(ctx context.Context, rawURL string) iter.Seq2[Doc, error] {
+	return func(yield func(Doc, error) bool) {
+		for page, err := range c.Pages(ctx, rawURL) {
+			if err != nil {
+				yield(Doc{}, err)
+				return
+			}
+			for _, e := range page.Bundle.Entry {
+				if len(e.Resource) == 0 {
+					continue
+				}
+				d, err := NewDoc(e.Resource)
+				if err != nil {
+					yield(Doc{}, fmt.Errorf("GET %s: an entry is not a JSON object: %w", RedactURL(page.URL), err))
+					return
+				}
+				if !yield(d, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // walk GETs rawURL and then each next link that page returns, until page
 // returns no next link, asks to stop, or fails. fail gets any error.
 func (c *Client) walk(ctx context.Context, rawURL string, page func(u string, body []byte) (next string, more bool, err error), fail func(error)) {
@@ -160,7 +187,8 @@ func (c *Client) UpdateMembership(ctx context.Context, projectID string, m Resou
 	if err := needIDs(projectID, m.ID()); err != nil {
 		return nil, err
 	}
-	return c.postJSON(ctx, MembershipURL(projectID, m.ID()), m, ContentTypeFHIR)
+	d, err := c.postJSON(ctx, MembershipURL(projectID, m.ID()), m, ContentTypeFHIR)
+	return d.Resource, err
 }
 
 // DeleteMembership deletes a membership through the admin route (which also
@@ -183,10 +211,11 @@ func (c *Client) Invite(ctx context.Context, projectID string, body any) (Resour
 	if err := needIDs(projectID); err != nil {
 		return nil, err
 	}
-	m, err := c.postJSON(ctx, "admin/projects/"+url.PathEscape(projectID)+"/invite", body, ContentTypeFHIR)
+	d, err := c.postJSON(ctx, "admin/projects/"+url.PathEscape(projectID)+"/invite", body, ContentTypeFHIR)
 	if err != nil {
 		return nil, err
 	}
+	m := d.Resource
 	if m.ResourceType() != "ProjectMembership" {
 		return m, fmt.Errorf("invite: expected a ProjectMembership, got %s", describeType(m.ResourceType()))
 	}
@@ -195,9 +224,9 @@ func (c *Client) Invite(ctx context.Context, projectID string, body any) (Resour
 
 // CreateClientApplication posts POST admin/projects/:p/client (body: at least
 // {"name": ...}) and returns the ClientApplication, secret included.
-func (c *Client) CreateClientApplication(ctx context.Context, projectID string, body any) (Resource, error) {
+func (c *Client) CreateClientApplication(ctx context.Context, projectID string, body any) (Doc, error) {
 	if err := needIDs(projectID); err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	return c.postJSON(ctx, "admin/projects/"+url.PathEscape(projectID)+"/client", body, ContentTypeFHIR)
 }
@@ -260,16 +289,16 @@ func (c *Client) AuthPost(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
-func (c *Client) postJSON(ctx context.Context, path string, in any, contentType string) (Resource, error) {
+func (c *Client) postJSON(ctx context.Context, path string, in any, contentType string) (Doc, error) {
 	body, err := encodeBody(in)
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: path, Body: body, ContentType: contentType})
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
-	return decodeAnswer(resp)
+	return decodeDoc(resp)
 }
 
 // encodeBody turns a request value into JSON. []byte and json.RawMessage are
@@ -300,11 +329,16 @@ func encodeBody(v any) ([]byte, error) {
 }
 
 func decodeAnswer(resp *Response) (Resource, error) {
-	r, err := DecodeResource(resp.Body)
+	d, err := decodeDoc(resp)
+	return d.Resource, err
+}
+
+func decodeDoc(resp *Response) (Doc, error) {
+	d, err := NewDoc(resp.Body)
 	if err != nil {
-		return nil, answerError(resp, err)
+		return Doc{}, answerError(resp, err)
 	}
-	return r, nil
+	return d, nil
 }
 
 // answerError describes a 2xx answer whose body could not be decoded.

@@ -188,3 +188,15 @@ func status(code int, body string) http.HandlerFunc {
 		w.Write([]byte(body))
 	}
 }
+
+func TestReturnParameterKeepsTheBytes(t *testing.T) {
+	p, err := NewDoc([]byte(`{"resourceType":"Parameters","parameter":[{"name":"other","valueString":"x"},` +
+		`{"name":"return","resource":{"resourceType":"ClientApplication","name":"<a&b>","n":1.50}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := returnParameter(p)
+	if want := `{"resourceType":"ClientApplication","name":"<a&b>","n":1.50}`; string(got.Raw) != want || got.String("name") != "<a&b>" {
+		t.Errorf("got %s (%v), want %s", got.Raw, got.Resource, want)
+	}
+}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,23 +18,29 @@ func ProjectURL(projectID string) string {
 }
 
 // AdminProject reads GET admin/projects/:id and returns its "project"
-// object: {id, name, setting, secret, site}. It holds the values of the
-// project's secrets: callers must never print it whole. For anyone but a
-// super admin the server answers for the caller's own project whatever the
-// id says.
-func (c *Client) AdminProject(ctx context.Context, projectID string) (Resource, error) {
+// object: {id, name, setting, secret, site}, with its bytes. It holds the
+// values of the project's secrets: callers must never print it whole. For
+// anyone but a super admin the server answers for the caller's own project
+// whatever the id says.
+func (c *Client) AdminProject(ctx context.Context, projectID string) (Doc, error) {
 	if err := needIDs(projectID); err != nil {
-		return nil, err
+		return Doc{}, err
 	}
-	doc, err := c.ReadResource(ctx, ProjectURL(projectID))
+	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: ProjectURL(projectID)})
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
-	p, ok := doc["project"].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("GET %s: the answer has no project object", ProjectURL(projectID))
+	var answer struct {
+		Project json.RawMessage `json:"project"`
 	}
-	return Resource(p), nil
+	if err := json.Unmarshal(resp.Body, &answer); err != nil {
+		return Doc{}, answerError(resp, err)
+	}
+	p, err := NewDoc(answer.Project)
+	if err != nil {
+		return Doc{}, fmt.Errorf("GET %s: the answer has no project object", ProjectURL(projectID))
+	}
+	return p, nil
 }
 
 // ReplaceProjectSettings writes Project.setting (POST
@@ -108,10 +115,10 @@ func ResourceURL(resourceType, id string) string {
 
 // CreateResource POSTs r to its type's FHIR endpoint and returns the created
 // resource.
-func (c *Client) CreateResource(ctx context.Context, r Resource) (Resource, error) {
+func (c *Client) CreateResource(ctx context.Context, r Resource) (Doc, error) {
 	typ := r.ResourceType()
 	if err := needType(typ); err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	return c.postJSON(ctx, ResourceURL(typ, ""), r, ContentTypeFHIR)
 }
@@ -166,43 +173,43 @@ func (c *Client) SearchAll(ctx context.Context, rawURL string) ([]Resource, erro
 // current secret: the server generates a new secret and keeps the old one as
 // retiringSecret (still accepted at the token endpoint) until
 // RetireClientSecret. Returns the ClientApplication, both secrets included.
-func (c *Client) RotateClientSecret(ctx context.Context, clientID, current string) (Resource, error) {
+func (c *Client) RotateClientSecret(ctx context.Context, clientID, current string) (Doc, error) {
 	return c.rotateSecret(ctx, clientID, "secret", current)
 }
 
 // RetireClientSecret runs $rotate-secret with the retiring secret: the
 // server forgets it, so only the current secret signs in.
-func (c *Client) RetireClientSecret(ctx context.Context, clientID, retiring string) (Resource, error) {
+func (c *Client) RetireClientSecret(ctx context.Context, clientID, retiring string) (Doc, error) {
 	return c.rotateSecret(ctx, clientID, "retiringSecret", retiring)
 }
 
-func (c *Client) rotateSecret(ctx context.Context, clientID, param, value string) (Resource, error) {
+func (c *Client) rotateSecret(ctx context.Context, clientID, param, value string) (Doc, error) {
 	if err := needIDs(clientID); err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	if value == "" {
-		return nil, fmt.Errorf("rotate secret: the %s to rotate is empty", param)
+		return Doc{}, fmt.Errorf("rotate secret: the %s to rotate is empty", param)
 	}
 	body, err := encodeBody(parameters(param, value))
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: ResourceURL("ClientApplication", clientID) + "/$rotate-secret",
 		Body: body, SecretBody: true})
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
-	r, err := decodeAnswer(resp)
+	d, err := decodeDoc(resp)
 	if err != nil {
-		return nil, err
+		return Doc{}, err
 	}
-	if r.ResourceType() == "Parameters" {
-		r = returnParameter(r)
+	if d.ResourceType() == "Parameters" {
+		d = returnParameter(d)
 	}
-	if r.ResourceType() != "ClientApplication" {
-		return nil, fmt.Errorf("$rotate-secret: expected a ClientApplication, got %s", describeType(r.ResourceType()))
+	if d.ResourceType() != "ClientApplication" {
+		return Doc{}, fmt.Errorf("$rotate-secret: expected a ClientApplication, got %s", describeType(d.ResourceType()))
 	}
-	return r, nil
+	return d, nil
 }
 
 // parameters builds a FHIR Parameters resource with one string parameter.
@@ -214,13 +221,20 @@ func parameters(name, value string) map[string]any {
 }
 
 // returnParameter unwraps Parameters.parameter[name=return].resource.
-func returnParameter(p Resource) Resource {
-	list, _ := p["parameter"].([]any)
-	for _, e := range list {
-		m, _ := e.(map[string]any)
-		if m["name"] == "return" {
-			if r, ok := m["resource"].(map[string]any); ok {
-				return Resource(r)
+func returnParameter(p Doc) Doc {
+	var params struct {
+		Parameter []struct {
+			Name     string          `json:"name"`
+			Resource json.RawMessage `json:"resource"`
+		} `json:"parameter"`
+	}
+	if json.Unmarshal(p.Raw, &params) != nil {
+		return p
+	}
+	for _, e := range params.Parameter {
+		if e.Name == "return" {
+			if r, err := NewDoc(e.Resource); err == nil {
+				return r
 			}
 		}
 	}

@@ -47,14 +47,14 @@ func TestProjectSettingsAndSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings := client.SettingsList(got, "setting")
+	settings := client.SettingsList(got.Resource, "setting")
 	if len(settings) != 2 || settings[0].String("name") != "mfaRequired" {
-		t.Fatalf("settings read back: %v", got["setting"])
+		t.Fatalf("settings read back: %v", got.Resource["setting"])
 	}
 	if k, v, ok := client.SettingValue(settings[0]); !ok || k != "valueBoolean" || v != true {
 		t.Errorf("SettingValue: %s %v %v", k, v, ok)
 	}
-	if s := client.SettingsList(got, "secret"); len(s) != 1 || s[0].String("valueString") != secretValue {
+	if s := client.SettingsList(got.Resource, "secret"); len(s) != 1 || s[0].String("valueString") != secretValue {
 		t.Errorf("secrets read back: %v", s)
 	}
 	if stored := srv.Resource("Project", pid); len(stored["secret"].([]any)) != 1 {
@@ -69,8 +69,8 @@ func TestProjectSettingsAndSecrets(t *testing.T) {
 	if _, err := c.ReplaceProjectSecrets(ctx, pid, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := c.AdminProject(ctx, pid); len(client.SettingsList(got, "secret")) != 0 {
-		t.Errorf("secrets not cleared: %v", got["secret"])
+	if got, _ := c.AdminProject(ctx, pid); len(client.SettingsList(got.Resource, "secret")) != 0 {
+		t.Errorf("secrets not cleared: %v", got.Resource["secret"])
 	}
 }
 
@@ -84,8 +84,8 @@ func TestResourceWritesAndSearchAll(t *testing.T) {
 	if err != nil || ap.ID() == "" {
 		t.Fatalf("create: %v %v", ap, err)
 	}
-	ap["resource"] = []any{map[string]any{"resourceType": "Patient", "readonly": true}}
-	up, err := c.UpdateResource(ctx, ap)
+	ap.Resource["resource"] = []any{map[string]any{"resourceType": "Patient", "readonly": true}}
+	up, err := c.UpdateResource(ctx, ap.Resource)
 	if err != nil || up.ID() != ap.ID() {
 		t.Fatalf("update: %v %v", up, err)
 	}
@@ -128,6 +128,11 @@ func TestRotateAndRetireClientSecret(t *testing.T) {
 	cur := rotated.String("secret")
 	if cur == "" || cur == old || rotated.String("retiringSecret") != old {
 		t.Fatalf("rotated: %v", rotated)
+	}
+	// The bytes are the ClientApplication's as sent (unwrapped from the
+	// operation's Parameters when the server wraps it).
+	if !strings.HasPrefix(string(rotated.Raw), `{"resourceType":"ClientApplication",`) || !strings.Contains(string(rotated.Raw), `"secret":"`+cur+`"`) {
+		t.Errorf("rotated.Raw: %s", rotated.Raw)
 	}
 	retired, err := c.RetireClientSecret(ctx, app.ID(), old)
 	if err != nil || retired.String("retiringSecret") != "" || retired.String("secret") != cur {

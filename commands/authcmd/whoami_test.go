@@ -1,42 +1,12 @@
 package authcmd_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
 	"github.com/medplumcli/medplum/commands/ojson"
 )
-
-// serverMe is GET auth/me as the server answers it for an access token.
-func serverMe(t *testing.T, srv *medplumtest.Server, token string) []byte {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, srv.URL+"auth/me", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("auth/me: %d %v", resp.StatusCode, err)
-	}
-	return b
-}
-
-func indent(t *testing.T, b []byte) string {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, b, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String() + "\n"
-}
 
 // whoami -o json signed in as a client never prints the client's secrets
 // (auth/me returns the ClientApplication whole): the fields are left out,
@@ -61,7 +31,7 @@ func TestWhoamiJSONHidesClientSecrets(t *testing.T) {
 	out := e.Run("whoami", "-o", "json").ExpectCode(t, 0, "")
 
 	// The expected document: the server's, minus the two fields.
-	raw := serverMe(t, srv, srv.IssueToken(cc.MembershipID))
+	raw := clitest.ServerGet(t, srv, srv.IssueToken(cc.MembershipID), "auth/me")
 	if !strings.Contains(string(raw), cc.Secret) {
 		t.Fatal("auth/me does not hold the client secret: the test proves nothing")
 	}
@@ -71,7 +41,7 @@ func TestWhoamiJSONHidesClientSecrets(t *testing.T) {
 	}
 	doc.Get("profile").Del("secret")
 	doc.Get("profile").Del("retiringSecret")
-	if want := indent(t, doc.Bytes()); out != want {
+	if want := clitest.Indented(t, doc.Bytes()); out != want {
 		t.Errorf("whoami -o json:\n%s\nwant:\n%s", out, want)
 	}
 }
@@ -84,7 +54,7 @@ func TestWhoamiJSONIsTheServersAnswer(t *testing.T) {
 	tok := srv.IssueToken(ann.ID())
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", tok)
 	out := e.Run("whoami", "-o", "json").ExpectCode(t, 0, "")
-	if want := indent(t, serverMe(t, srv, tok)); out != want {
+	if want := clitest.Indented(t, clitest.ServerGet(t, srv, tok, "auth/me")); out != want {
 		t.Errorf("whoami -o json:\n%s\nwant:\n%s", out, want)
 	}
 }

@@ -98,7 +98,7 @@ func findClient(ctx context.Context, c *client.Client, t *target, arg string) (c
 	case 0:
 		return nil, fmt.Errorf("no client %q in project %s (give an id, ClientApplication/<id> or the exact name)", arg, t.describe())
 	case 1:
-		return list[0], nil
+		return list[0].Resource, nil
 	}
 	ids := make([]string, len(list))
 	for i, a := range list {
@@ -107,14 +107,14 @@ func findClient(ctx context.Context, c *client.Client, t *target, arg string) (c
 	return nil, cmdutil.InputErrorf("%d clients in project %s are named %q: %s; give the id", len(list), t.describe(), arg, strings.Join(ids, ", "))
 }
 
-// clientsNamed lists the project's clients with exactly that name.
-func clientsNamed(ctx context.Context, c *client.Client, projectID, name string) ([]client.Resource, error) {
-	list, err := c.SearchAll(ctx, "ClientApplication?_project="+url.QueryEscape(projectID)+"&name:exact="+url.QueryEscape(name)+"&_count=1000")
-	if err != nil {
-		return nil, err
-	}
-	out := list[:0]
-	for _, a := range list {
+// clientsNamed lists the project's clients with exactly that name, as the
+// server sent them.
+func clientsNamed(ctx context.Context, c *client.Client, projectID, name string) ([]client.Doc, error) {
+	var out []client.Doc
+	for a, err := range c.SearchDocs(ctx, "ClientApplication?_project="+url.QueryEscape(projectID)+"&name:exact="+url.QueryEscape(name)+"&_count=1000") {
+		if err != nil {
+			return nil, err
+		}
 		if a.String("name") == name {
 			out = append(out, a)
 		}

@@ -347,3 +347,28 @@ func TestDeleteAsksAtATerminal(t *testing.T) {
 		t.Error("not deleted")
 	}
 }
+
+// -o json prints the ClientApplication as the server sent it (key order,
+// number spelling, unknown fields), not re-encoded: after create, after
+// create --if-not-exists (found by search) and after rotate-secret.
+func TestJSONIsTheServersAnswer(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	tok := srv.IssueToken(srv.Seed.Client.MembershipID)
+	r := e.Run("clients", "create", "Raw", "-o", "json")
+	app := clientNamed(t, srv, srv.Seed.ProjectID, "Raw")
+	server := func() string {
+		return clitest.Indented(t, clitest.ServerGet(t, srv, tok, "fhir/R4/ClientApplication/"+app.ID()))
+	}
+	r.Expect(t, 0, server(), "Created client \"Raw\" (ClientApplication/"+app.ID()+") in project "+
+		fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID)+".\n")
+	e.Run("clients", "create", "Raw", "--if-not-exists", "-o", "json").ExpectCode(t, 0, "Client \"Raw\" (ClientApplication/"+app.ID()+") already exists in project "+
+		fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID)+".\n")
+	if out := e.Run("clients", "create", "Raw", "--if-not-exists", "-o", "json").Stdout; out != server() {
+		t.Errorf("create --if-not-exists -o json:\n%s\nwant:\n%s", out, server())
+	}
+	r = e.Run("clients", "rotate-secret", "Raw", "-o", "json")
+	if r.Code != 0 || r.Stdout != server() {
+		t.Errorf("rotate-secret -o json: %+v\nwant:\n%s", r, server())
+	}
+}

@@ -99,7 +99,7 @@ func createRun(o *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	var app client.Resource
+	var app client.Doc
 	if o.IfNotExists {
 		list, err := clientsNamed(ctx, c, t.projectID, o.Name)
 		if err != nil {
@@ -110,10 +110,10 @@ func createRun(o *CreateOptions) error {
 		}
 		if len(list) == 1 {
 			app = list[0]
-			fmt.Fprintf(o.IO.ErrOut, "Client %s already exists in project %s.\n", label(app), t.describe())
+			fmt.Fprintf(o.IO.ErrOut, "Client %s already exists in project %s.\n", label(app.Resource), t.describe())
 		}
 	}
-	if app == nil {
+	if app.Resource == nil {
 		body := map[string]any{"name": o.Name}
 		if o.Description != "" {
 			body["description"] = o.Description
@@ -124,16 +124,16 @@ func createRun(o *CreateOptions) error {
 		if app, err = c.CreateClientApplication(ctx, t.projectID, body); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.IO.ErrOut, "Created client %s in project %s.\n", label(app), t.describe())
+		fmt.Fprintf(o.IO.ErrOut, "Created client %s in project %s.\n", label(app.Resource), t.describe())
 	}
 	// The secret is in hand from here on: whatever fails next, it is still
 	// delivered as asked, so it is never lost with the client kept.
-	setupErr := o.setMembership(ctx, c, app)
+	setupErr := o.setMembership(ctx, c, app.Resource)
 	if err := o.Secret.deliver(ctx, o.IO, app); err != nil {
 		return err
 	}
 	if setupErr != nil {
-		return fmt.Errorf("client %s exists, but setting up its membership failed: %w", label(app), setupErr)
+		return fmt.Errorf("client %s exists, but setting up its membership failed: %w", label(app.Resource), setupErr)
 	}
 	return nil
 }
@@ -218,19 +218,19 @@ func (s *secretOutput) precheck() error {
 	return authcmd.CheckClientProfile(s.factory, s.SaveProfile, s.Insecure)
 }
 
-// deliver prints the client as asked, stores its sign-in with
-// --save-profile, and says where its secret went.
-func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, app client.Resource) error {
+// deliver prints the client as asked (-o json: as the server sent it),
+// stores its sign-in with --save-profile, and says where its secret went.
+func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, app client.Doc) error {
 	if s.SaveProfile != "" {
 		who, where, err := authcmd.SaveClientProfile(ctx, s.factory, s.SaveProfile, app.ID(), app.String("secret"), s.Insecure)
 		if err != nil {
-			return fmt.Errorf("client %s has a new secret, but saving its sign-in in profile %s failed: %w", label(app), s.SaveProfile, err)
+			return fmt.Errorf("client %s has a new secret, but saving its sign-in in profile %s failed: %w", label(app.Resource), s.SaveProfile, err)
 		}
 		fmt.Fprintf(ios.ErrOut, "Signed in as %s and saved it in profile %s (the secret is in %s): medplum -p %s ...\n",
 			who, s.SaveProfile, where, s.SaveProfile)
 	}
 	if s.Format == "json" {
-		return output.WriteValue(ios.Out, app)
+		return output.WriteJSON(ios.Out, app.Raw)
 	}
 	out := app.ID() + "\n"
 	if s.ShowSecret {

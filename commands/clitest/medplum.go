@@ -1,6 +1,10 @@
 package clitest
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -42,4 +46,38 @@ func ExpectPaths(t testing.TB, srv *medplumtest.Server, want ...string) {
 	if got := Paths(srv); !slices.Equal(got, want) {
 		t.Errorf("requests:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
+}
+
+// ServerGet is GET path (relative to the base URL) as srv answers medplum
+// (X-Medplum: extended) for an access token (srv.IssueToken): the bytes a
+// command's -o json is checked against.
+func ServerGet(t testing.TB, srv *medplumtest.Server, token, path string) []byte {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Medplum", "extended")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v: %s", path, resp.StatusCode, err, b)
+	}
+	return b
+}
+
+// Indented is a JSON document as -o json prints it: indented by two
+// spaces, with a final newline.
+func Indented(t testing.TB, doc []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, doc, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String() + "\n"
 }

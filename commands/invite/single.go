@@ -76,11 +76,11 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 	if err != nil {
 		return opts.inviteFailed(ctx, c, project, p, err)
 	}
-	doc, err := membership.NewDoc(resp.Body)
+	doc, err := client.NewDoc(resp.Body)
 	if err != nil || doc.Resource.ResourceType() != "ProjectMembership" {
 		return fmt.Errorf("the invite answered %d without a ProjectMembership: %s", resp.Status, oneLine(resp.Body))
 	}
-	if err := membership.Print(opts.IO, &opts.Output, []membership.Doc{doc}, true, membership.InviteColumns); err != nil {
+	if err := membership.Print(opts.IO, &opts.Output, []client.Doc{doc}, true, membership.InviteColumns); err != nil {
 		return err
 	}
 	if *p.req.SendEmail && p.req.Email != "" {
@@ -442,7 +442,7 @@ func (o *Options) inviteFailed(ctx context.Context, c *client.Client, project st
 		}
 		doc, lerr := membership.FindInvited(ctx, c, project, &p.req)
 		if lerr == nil && doc != nil {
-			if perr := membership.Print(o.IO, &o.Output, []membership.Doc{*doc}, true, membership.InviteColumns); perr != nil {
+			if perr := membership.Print(o.IO, &o.Output, []client.Doc{*doc}, true, membership.InviteColumns); perr != nil {
 				return perr
 			}
 			return cmdutil.WithHint(fmt.Errorf("%s was invited (membership %s), but the invitation e-mail was not sent: %v", who, doc.Resource.ID(), e),

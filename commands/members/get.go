@@ -3,6 +3,7 @@ package members
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
@@ -52,5 +53,5 @@ func getRun(o *GetOptions) error {
 	if err != nil {
 		return err
 	}
-	return membership.Print(o.IO, &o.Output, []membership.Doc{d}, true, membership.ListColumns)
+	return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)
 }

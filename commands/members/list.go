@@ -10,6 +10,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
@@ -188,7 +189,7 @@ func listRun(o *ListOptions) error {
 		// One more than asked for, to know whether there are more.
 		count = min(limit+1, maxPage)
 	}
-	var docs []membership.Doc
+	var docs []client.Doc
 	more := false
 	fetch := 0
 	if limit > 0 {

@@ -101,14 +101,14 @@ func (o *common) connect() (*client.Client, string, error) {
 
 // resolve parses a <member> argument (exit 2 when it is malformed, before
 // anything is sent), then finds the membership on the server.
-func (o *common) resolve(arg string) (*client.Client, string, membership.Doc, error) {
+func (o *common) resolve(arg string) (*client.Client, string, client.Doc, error) {
 	sel, err := membership.ParseSelector(arg)
 	if err != nil {
-		return nil, "", membership.Doc{}, cmdutil.FlagErrorf("%v", err)
+		return nil, "", client.Doc{}, cmdutil.FlagErrorf("%v", err)
 	}
 	c, project, err := o.connect()
 	if err != nil {
-		return nil, "", membership.Doc{}, err
+		return nil, "", client.Doc{}, err
 	}
 	d, err := membership.Resolve(o.context(), c, project, sel)
 	return c, project, d, err

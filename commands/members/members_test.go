@@ -202,6 +202,29 @@ func TestListFormats(t *testing.T) {
 			"Homer Simpson  Patient       homer@example.com  false\n", "")
 }
 
+// -o json prints the memberships as the server sent them, byte for byte:
+// a display holding <, > and & is not re-escaped on the way.
+func TestListJSONIsTheServersAnswer(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	homer := mem(t, srv, srv.Seed.Homer.MembershipID)
+	homer["profile"].(map[string]any)["display"] = "Homer & <Marge>"
+	srv.Update(homer)
+	tok := srv.IssueToken(srv.Seed.Client.MembershipID)
+	var found client.Bundle
+	if err := json.Unmarshal(clitest.ServerGet(t, srv, tok, "fhir/R4/ProjectMembership?profile-type=Patient"), &found); err != nil || len(found.Entry) != 1 {
+		t.Fatalf("search: %v %+v", err, found)
+	}
+	raw := found.Entry[0].Resource
+	if !strings.Contains(string(raw), "Homer & <Marge>") {
+		t.Fatalf("the server escaped the display itself: %s", raw)
+	}
+	e.Run("members", "list", "--type", "Patient", "-o", "json").Expect(t, 0, clitest.Indented(t, append(append([]byte("["), raw...), ']')), "")
+	e.Run("members", "list", "--type", "Patient", "-o", "ndjson").Expect(t, 0, string(raw)+"\n", "")
+	e.Run("members", "get", homer.ID(), "-o", "json").Expect(t, 0,
+		clitest.Indented(t, clitest.ServerGet(t, srv, tok, "admin/projects/"+srv.Seed.ProjectID+"/members/"+homer.ID())), "")
+}
+
 func TestListPagingLimitAndAll(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithMembers(1500))
 	e := clitest.SignedIn(t, srv)

@@ -69,13 +69,13 @@ func updateRun(o *UpdateOptions) error {
 	who := membership.Describe(d.Resource)
 	if !o.Change.Apply(d.Resource) {
 		fmt.Fprintf(o.IO.ErrOut, o.Change.Same+"\n", who)
-		return membership.Print(o.IO, &o.Output, []membership.Doc{d}, true, membership.ListColumns)
+		return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)
 	}
 	updated, err := post(o, c, project, d.Resource)
 	if err != nil {
 		return err
 	}
-	if err := membership.Print(o.IO, &o.Output, []membership.Doc{updated}, true, membership.ListColumns); err != nil {
+	if err := membership.Print(o.IO, &o.Output, []client.Doc{updated}, true, membership.ListColumns); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, o.Change.Done+"\n", who)
@@ -84,21 +84,21 @@ func updateRun(o *UpdateOptions) error {
 
 // post writes a whole membership through the admin route and returns the
 // server's answer.
-func post(o *UpdateOptions, c *client.Client, project string, m client.Resource) (membership.Doc, error) {
+func post(o *UpdateOptions, c *client.Client, project string, m client.Resource) (client.Doc, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(m); err != nil {
-		return membership.Doc{}, err
+		return client.Doc{}, err
 	}
 	resp, err := c.Do(o.context(), &client.Request{Method: http.MethodPost, URL: client.MembershipURL(project, m.ID()),
 		Body: bytes.TrimRight(buf.Bytes(), "\n")})
 	if err != nil {
-		return membership.Doc{}, err
+		return client.Doc{}, err
 	}
-	d, err := membership.NewDoc(resp.Body)
+	d, err := client.NewDoc(resp.Body)
 	if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
-		return membership.Doc{}, fmt.Errorf("POST %s answered %d without a ProjectMembership", client.MembershipURL(project, m.ID()), resp.Status)
+		return client.Doc{}, fmt.Errorf("POST %s answered %d without a ProjectMembership", client.MembershipURL(project, m.ID()), resp.Status)
 	}
 	return d, nil
 }

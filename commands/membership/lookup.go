@@ -14,40 +14,30 @@ import (
 // page (following next links), as the server sent them. limit > 0 stops
 // after that many; entries of another type (included resources, outcomes)
 // are skipped.
-func Search(ctx context.Context, c *client.Client, typ string, q url.Values, limit int) iter.Seq2[Doc, error] {
-	return func(yield func(Doc, error) bool) {
+func Search(ctx context.Context, c *client.Client, typ string, q url.Values, limit int) iter.Seq2[client.Doc, error] {
+	return func(yield func(client.Doc, error) bool) {
 		n := 0
-		for page, err := range c.Pages(ctx, typ+"?"+q.Encode()) {
+		for d, err := range c.SearchDocs(ctx, typ+"?"+q.Encode()) {
 			if err != nil {
-				yield(Doc{}, err)
+				yield(client.Doc{}, err)
 				return
 			}
-			for _, e := range page.Bundle.Entry {
-				if len(e.Resource) == 0 {
-					continue
-				}
-				d, err := NewDoc(e.Resource)
-				if err != nil {
-					yield(Doc{}, err)
-					return
-				}
-				if d.Resource.ResourceType() != typ {
-					continue
-				}
-				if !yield(d, nil) {
-					return
-				}
-				if n++; limit > 0 && n >= limit {
-					return
-				}
+			if d.ResourceType() != typ {
+				continue
+			}
+			if !yield(d, nil) {
+				return
+			}
+			if n++; limit > 0 && n >= limit {
+				return
 			}
 		}
 	}
 }
 
 // searchAll collects a search of at most limit resources.
-func searchAll(ctx context.Context, c *client.Client, typ string, q url.Values, limit int) ([]Doc, error) {
-	var out []Doc
+func searchAll(ctx context.Context, c *client.Client, typ string, q url.Values, limit int) ([]client.Doc, error) {
+	var out []client.Doc
 	for d, err := range Search(ctx, c, typ, q, limit) {
 		if err != nil {
 			return nil, err
@@ -69,7 +59,7 @@ const maxCandidates = 20
 // RelatedPerson carry it as a telecom): <Type>?email=<email>, then
 // ProjectMembership?profile=<refs>. A membership whose user shows another
 // e-mail is left out.
-func FindByEmail(ctx context.Context, c *client.Client, project, email string, types []string) ([]Doc, error) {
+func FindByEmail(ctx context.Context, c *client.Client, project, email string, types []string) ([]client.Doc, error) {
 	if len(types) == 0 {
 		types = Roles
 	}
@@ -98,7 +88,7 @@ func FindByEmail(ctx context.Context, c *client.Client, project, email string, t
 }
 
 // memberships searches the memberships of project with extra parameters.
-func memberships(ctx context.Context, c *client.Client, project string, q url.Values) ([]Doc, error) {
+func memberships(ctx context.Context, c *client.Client, project string, q url.Values) ([]client.Doc, error) {
 	q.Set("project", "Project/"+project)
 	q.Set("_count", strconv.Itoa(maxCandidates))
 	return searchAll(ctx, c, "ProjectMembership", q, maxCandidates)
@@ -109,8 +99,8 @@ func memberships(ctx context.Context, c *client.Client, project string, q url.Va
 //   - with an externalId: ProjectMembership?external-id:exact=<id> (the
 //     invite copies externalId onto the membership);
 //   - with an e-mail: FindByEmail among profiles of the invite's type.
-func FindInvited(ctx context.Context, c *client.Client, project string, req *client.InviteRequest) (*Doc, error) {
-	var found []Doc
+func FindInvited(ctx context.Context, c *client.Client, project string, req *client.InviteRequest) (*client.Doc, error) {
+	var found []client.Doc
 	var err error
 	if req.ExternalID != "" {
 		found, err = memberships(ctx, c, project, url.Values{"external-id:exact": {req.ExternalID}})
@@ -124,7 +114,7 @@ func FindInvited(ctx context.Context, c *client.Client, project string, req *cli
 	return &found[0], nil
 }
 
-func keep(ds []Doc, f func(client.Resource) bool) []Doc {
+func keep(ds []client.Doc, f func(client.Resource) bool) []client.Doc {
 	out := ds[:0]
 	for _, d := range ds {
 		if f(d.Resource) {

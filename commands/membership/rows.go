@@ -1,7 +1,6 @@
 package membership
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,22 +10,6 @@ import (
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
 )
-
-// Doc is a membership as the server sent it: decoded, and the bytes to
-// print unchanged with -o json.
-type Doc struct {
-	Resource client.Resource
-	Raw      json.RawMessage
-}
-
-// NewDoc decodes a membership (or any resource) the server sent.
-func NewDoc(raw []byte) (Doc, error) {
-	r, err := client.DecodeResource(raw)
-	if err != nil {
-		return Doc{}, err
-	}
-	return Doc{Resource: r, Raw: bytes.TrimSpace(raw)}, nil
-}
 
 // Table columns of memberships. Any other --columns name is a dotted path
 // into the resource (meta.lastUpdated, externalId, identifier.0.value).
@@ -40,7 +23,7 @@ var (
 // Print writes memberships in o's format: -o json prints the server's JSON
 // (one object when single, else an array), ndjson one compact membership
 // per line, table and csv one row per membership with cols by default.
-func Print(ios *iostreams.IOStreams, o *output.Options, docs []Doc, single bool, cols []string) error {
+func Print(ios *iostreams.IOStreams, o *output.Options, docs []client.Doc, single bool, cols []string) error {
 	raws := make([]json.RawMessage, len(docs))
 	for i, d := range docs {
 		raws[i] = d.Raw
@@ -50,11 +33,7 @@ func Print(ios *iostreams.IOStreams, o *output.Options, docs []Doc, single bool,
 		if single && len(docs) == 1 {
 			return output.WriteJSON(ios.Out, docs[0].Raw)
 		}
-		arr, err := json.Marshal(raws)
-		if err != nil {
-			return err
-		}
-		return output.WriteJSON(ios.Out, arr)
+		return output.WriteJSONArray(ios.Out, raws)
 	case output.NDJSON:
 		return output.WriteNDJSON(ios.Out, raws)
 	}

@@ -81,10 +81,10 @@ func ParseSelector(arg string) (Selector, error) {
 // it through the admin route (GET admin/projects/<p>/members/<id>), as it
 // must be written back. No match is an error naming the selector; several
 // matches an *AmbiguousError (exit 2) listing them.
-func Resolve(ctx context.Context, c *client.Client, project string, sel Selector) (Doc, error) {
+func Resolve(ctx context.Context, c *client.Client, project string, sel Selector) (client.Doc, error) {
 	id := sel.Value
 	if sel.Kind != ByMembership {
-		var found []Doc
+		var found []client.Doc
 		var err error
 		switch sel.Kind {
 		case ByEmail:
@@ -95,35 +95,35 @@ func Resolve(ctx context.Context, c *client.Client, project string, sel Selector
 			found, err = memberships(ctx, c, project, url.Values{"user": {sel.Value}})
 		}
 		if err != nil {
-			return Doc{}, err
+			return client.Doc{}, err
 		}
 		switch len(found) {
 		case 0:
-			return Doc{}, fmt.Errorf("no member of project %s is %s", project, sel)
+			return client.Doc{}, fmt.Errorf("no member of project %s is %s", project, sel)
 		case 1:
 			id = found[0].Resource.ID()
 		default:
-			return Doc{}, &AmbiguousError{Selector: sel, Project: project, Candidates: found}
+			return client.Doc{}, &AmbiguousError{Selector: sel, Project: project, Candidates: found}
 		}
 	}
 	return Read(ctx, c, project, id)
 }
 
 // Read reads a membership through the admin route, as the server sent it.
-func Read(ctx context.Context, c *client.Client, project, id string) (Doc, error) {
+func Read(ctx context.Context, c *client.Client, project, id string) (client.Doc, error) {
 	resp, err := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: client.MembershipURL(project, id)})
 	if err != nil {
 		switch e := client.AsError(err); {
 		case e != nil && e.IsNotFound():
-			return Doc{}, fmt.Errorf("no membership %s in project %s", id, project)
+			return client.Doc{}, fmt.Errorf("no membership %s in project %s", id, project)
 		case e != nil && e.IsGone():
-			return Doc{}, &GoneError{ID: id, Project: project}
+			return client.Doc{}, &GoneError{ID: id, Project: project}
 		}
-		return Doc{}, err
+		return client.Doc{}, err
 	}
-	d, err := NewDoc(resp.Body)
+	d, err := client.NewDoc(resp.Body)
 	if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
-		return Doc{}, fmt.Errorf("GET %s: the answer is not a ProjectMembership", client.MembershipURL(project, id))
+		return client.Doc{}, fmt.Errorf("GET %s: the answer is not a ProjectMembership", client.MembershipURL(project, id))
 	}
 	return d, nil
 }
@@ -139,7 +139,7 @@ func (e *GoneError) Error() string {
 type AmbiguousError struct {
 	Selector   Selector
 	Project    string
-	Candidates []Doc
+	Candidates []client.Doc
 }
 
 func (e *AmbiguousError) Error() string {

@@ -53,6 +53,19 @@ func WriteJSON(w io.Writer, doc []byte) error {
 	return err
 }
 
+// WriteJSONArray writes documents as one indented JSON array, each as the
+// server wrote it (json.Marshal would re-escape <, > and &).
+func WriteJSONArray(w io.Writer, docs []json.RawMessage) error {
+	arr := []byte{'['}
+	for i, d := range docs {
+		if i > 0 {
+			arr = append(arr, ',')
+		}
+		arr = append(arr, d...)
+	}
+	return WriteJSON(w, append(arr, ']'))
+}
+
 // WriteNDJSON writes each document compacted on its own line.
 func WriteNDJSON(w io.Writer, docs []json.RawMessage) error {
 	var buf bytes.Buffer

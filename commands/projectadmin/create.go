@@ -4,7 +4,6 @@
 package projectadmin
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -123,13 +122,13 @@ func createRun(o *CreateOptions) error {
 		return err
 	}
 	ctx := o.Ctx
-	var project client.Resource
+	var project client.Doc
 	if o.IfNotExists {
 		if project, err = findProject(ctx, c, o.Name); err != nil {
 			return err
 		}
 	}
-	if project != nil {
+	if project.Resource != nil {
 		fmt.Fprintf(o.IO.ErrOut, "Project %q already exists (%s).\n", o.Name, project.ID())
 	} else {
 		body := client.Resource{"resourceType": "Project", "name": o.Name}
@@ -148,30 +147,29 @@ func createRun(o *CreateOptions) error {
 	return ownerErr
 }
 
-// findProject returns the project named exactly name, nil if there is none,
-// and an error if several have that name.
-func findProject(ctx context.Context, c *client.Client, name string) (client.Resource, error) {
-	list, err := c.SearchAll(ctx, "Project?name:exact="+url.QueryEscape(name))
-	if err != nil {
-		return nil, superAdminHint(err)
-	}
-	var ids []string
-	for _, p := range list {
+// findProject returns the project named exactly name (a zero Doc if there
+// is none), and an error if several have that name.
+func findProject(ctx context.Context, c *client.Client, name string) (client.Doc, error) {
+	var found []client.Doc
+	for p, err := range c.SearchDocs(ctx, "Project?name:exact="+url.QueryEscape(name)) {
+		if err != nil {
+			return client.Doc{}, superAdminHint(err)
+		}
 		if p.String("name") == name {
-			ids = append(ids, p.ID())
+			found = append(found, p)
 		}
 	}
-	switch len(ids) {
+	switch len(found) {
 	case 0:
-		return nil, nil
+		return client.Doc{}, nil
 	case 1:
-		for _, p := range list {
-			if p.ID() == ids[0] {
-				return p, nil
-			}
-		}
+		return found[0], nil
 	}
-	return nil, fmt.Errorf("%d projects are named %q (%s); --if-not-exists needs the name to be unique", len(ids), name, strings.Join(ids, ", "))
+	ids := make([]string, len(found))
+	for i, p := range found {
+		ids[i] = p.ID()
+	}
+	return client.Doc{}, fmt.Errorf("%d projects are named %q (%s); --if-not-exists needs the name to be unique", len(ids), name, strings.Join(ids, ", "))
 }
 
 // inviteOwner makes the owner an admin of the project (an upsert, so a
@@ -197,15 +195,12 @@ func (o *CreateOptions) inviteOwner(ctx context.Context, c *client.Client, proje
 		"run the same command with --if-not-exists to finish")
 }
 
-// print writes the project's id, or with -o json the Project without its
-// secrets (Project.secret, a site's reCAPTCHA secret key).
-func (o *CreateOptions) print(project client.Resource) error {
+// print writes the project's id, or with -o json the Project as the server
+// sent it, without its secrets (Project.secret, a site's reCAPTCHA secret
+// key).
+func (o *CreateOptions) print(project client.Doc) error {
 	if o.Format == "json" {
-		var buf bytes.Buffer
-		if err := output.WriteValue(&buf, project); err != nil {
-			return err
-		}
-		doc, err := output.WithoutSecrets(buf.Bytes())
+		doc, err := output.WithoutSecrets(project.Raw)
 		if err != nil {
 			return err
 		}

@@ -71,6 +71,52 @@ func TestProjectCreate(t *testing.T) {
 	r.Expect(t, 1, "", fmt.Sprintf("medplum: 2 projects are named \"Acme Clinic\" (%s, %s); --if-not-exists needs the name to be unique\n", ids[0], ids[1]))
 }
 
+// project create -o json prints the Project as the server sent it.
+func TestProjectCreateJSONIsTheServersAnswer(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.SuperAdmin(t, srv)
+	tok := srv.IssueToken(srv.Seed.SuperAdminClient.MembershipID)
+	for i, args := range [][]string{{"--strict-mode"}, {"--if-not-exists"}} {
+		r := e.Run(append([]string{"project", "create", "Acme Clinic", "-o", "json"}, args...)...)
+		ps := projectsNamed(srv, "Acme Clinic")
+		if len(ps) != 1 {
+			t.Fatalf("%d projects: %+v", len(ps), r)
+		}
+		want := clitest.Indented(t, clitest.ServerGet(t, srv, tok, "fhir/R4/Project/"+ps[0].ID()))
+		msg := "Created project \"Acme Clinic\" (" + ps[0].ID() + ").\n"
+		if i > 0 {
+			msg = "Project \"Acme Clinic\" already exists (" + ps[0].ID() + ").\n"
+		}
+		r.Expect(t, 0, want, msg)
+	}
+}
+
+// project settings get -o json|ndjson prints the project's settings as the
+// server sent them.
+func TestSettingsJSONIsTheServersAnswer(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	p := srv.Resource("Project", pid)
+	p["setting"] = []any{
+		map[string]any{"name": "ratio", "valueDecimal": json.Number("0.250")},
+		map[string]any{"name": "note", "valueString": "<b>&</b> \u00e9", "extension": []any{map[string]any{"url": "x"}}},
+	}
+	srv.Update(p)
+	var doc struct {
+		Project struct {
+			Setting []json.RawMessage `json:"setting"`
+		} `json:"project"`
+	}
+	raw := clitest.ServerGet(t, srv, srv.IssueToken(srv.Seed.Client.MembershipID), "admin/projects/"+pid)
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Project.Setting) != 2 {
+		t.Fatalf("admin/projects: %v %s", err, raw)
+	}
+	arr := "[" + string(doc.Project.Setting[0]) + "," + string(doc.Project.Setting[1]) + "]"
+	e.Run("project", "settings", "get", "-o", "json").Expect(t, 0, clitest.Indented(t, []byte(arr)), "")
+	e.Run("project", "settings", "get", "-o", "ndjson").Expect(t, 0, string(doc.Project.Setting[0])+"\n"+string(doc.Project.Setting[1])+"\n", "")
+}
+
 // project create prints the Project it found or made, but never the
 // values of its secrets (nor a site's reCAPTCHA secret key), not even with
 // -o json: the user asked for the project's id, not for its credentials.

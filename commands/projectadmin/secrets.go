@@ -129,7 +129,7 @@ func secretsListRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	_, list, err := projectArray(o.Ctx, c, "secret")
+	_, list, _, err := projectArray(o.Ctx, c, "secret")
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func secretsSetRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, err := projectArray(o.Ctx, c, "secret")
+	who, list, _, err := projectArray(o.Ctx, c, "secret")
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func secretsUnsetRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, err := projectArray(o.Ctx, c, "secret")
+	who, list, _, err := projectArray(o.Ctx, c, "secret")
 	if err != nil {
 		return err
 	}

@@ -138,17 +138,23 @@ func NewCmdSettingsUnset(f *cmdutil.Factory, runF func(*SettingsOptions) error) 
 	return cmd
 }
 
-// projectArray reads the signed-in project and one of its arrays.
-func projectArray(ctx context.Context, c *client.Client, key string) (*cmdutil.SignedIn, []client.Resource, error) {
+// projectArray reads the signed-in project and one of its arrays: decoded,
+// and the entries as the server sent them.
+func projectArray(ctx context.Context, c *client.Client, key string) (*cmdutil.SignedIn, []client.Resource, []json.RawMessage, error) {
 	who, err := cmdutil.WhoAmI(ctx, c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p, err := c.AdminProject(ctx, who.ProjectID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return who, client.SettingsList(p, key), nil
+	var raw map[string]json.RawMessage
+	var entries []json.RawMessage
+	if err := json.Unmarshal(p.Raw, &raw); err != nil || (raw[key] != nil && json.Unmarshal(raw[key], &entries) != nil) {
+		return nil, nil, nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), key)
+	}
+	return who, client.SettingsList(p.Resource, key), entries, nil
 }
 
 func settingsGetRun(o *SettingsOptions) error {
@@ -156,7 +162,7 @@ func settingsGetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, err := projectArray(o.Ctx, c, "setting")
+	who, list, raw, err := projectArray(o.Ctx, c, "setting")
 	if err != nil {
 		return err
 	}
@@ -171,14 +177,9 @@ func settingsGetRun(o *SettingsOptions) error {
 	}
 	switch o.Output.Format {
 	case output.JSON:
-		return output.WriteValue(o.IO.Out, list)
+		return output.WriteJSONArray(o.IO.Out, raw)
 	case output.NDJSON:
-		for _, s := range list {
-			if err := output.WriteCompact(o.IO.Out, s); err != nil {
-				return err
-			}
-		}
-		return nil
+		return output.WriteNDJSON(o.IO.Out, raw)
 	}
 	rows := output.Rows{Default: []string{"name", "value", "type"}, Known: []string{"name", "value", "type"}}
 	for _, s := range list {
@@ -193,7 +194,7 @@ func settingsSetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, err := projectArray(o.Ctx, c, "setting")
+	who, list, _, err := projectArray(o.Ctx, c, "setting")
 	if err != nil {
 		return err
 	}
@@ -235,7 +236,7 @@ func settingsUnsetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, err := projectArray(o.Ctx, c, "setting")
+	who, list, _, err := projectArray(o.Ctx, c, "setting")
 	if err != nil {
 		return err
 	}
