@@ -91,7 +91,7 @@ type BrowserOptions struct {
 // random state: it listens on the loopback port, hands the authorization URL
 // to open (which shows it and, unless NoBrowser, opens a browser), waits for
 // the redirect (or, with NoBrowser, a pasted URL or code), checks the state
-// and exchanges the code.
+// and exchanges the code. open returns before p is asked anything.
 func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open func(authURL string), p Prompter) (*UserLogin, error) {
 	if o.ClientID == "" {
 		o.ClientID = CLIClientID
@@ -139,6 +139,9 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 			results <- result{code: code, err: err}
 		}()
 	}
+	// The URL is shown before the user is asked to paste what it led to:
+	// open and p both write to the terminal, and p may need what open did.
+	open(authURL)
 	if o.NoBrowser {
 		waiting++
 		go func() {
@@ -149,7 +152,6 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 			results <- result{code: s, err: err, pasted: true}
 		}()
 	}
-	open(authURL)
 
 	var code string
 	for code == "" {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,7 +275,7 @@ func TestBrowserLoginFailures(t *testing.T) {
 	// --no-browser on a busy port: the pasted URL still works.
 	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
 	busy.NoBrowser = true
-	p := &pasteBrowser{t: t}
+	p := &pasteBrowser{t: t, redirect: make(chan string, 1)}
 	l, err := auth.BrowserLogin(ctx, tc, busy, p.open, p)
 	if err != nil || l.Token.AccessToken == "" {
 		t.Fatalf("paste on a busy port: %v", err)
@@ -282,15 +283,18 @@ func TestBrowserLoginFailures(t *testing.T) {
 }
 
 // pasteBrowser is a user on another machine: the browser's redirect to
-// localhost goes nowhere, so the user pastes the address bar.
+// localhost goes nowhere, so the user pastes the address bar. The user can
+// only paste what the shown URL led to: BrowserLogin must call open before
+// it asks.
 type pasteBrowser struct {
 	scripted
 	t        *testing.T
+	opened   atomic.Bool
 	redirect chan string
 }
 
 func (p *pasteBrowser) open(u string) {
-	p.redirect = make(chan string, 1)
+	p.opened.Store(true)
 	go func() {
 		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := hc.Get(u)
@@ -304,6 +308,9 @@ func (p *pasteBrowser) open(u string) {
 }
 
 func (p *pasteBrowser) Input(ctx context.Context, prompt string) (string, error) {
+	if !p.opened.Load() {
+		p.t.Error("asked to paste before the sign-in URL was shown")
+	}
 	select {
 	case u := <-p.redirect:
 		return u, nil
