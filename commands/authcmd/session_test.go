@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,11 +81,14 @@ func TestConcurrentProcessesRefresh(t *testing.T) {
 // says it expired): both refresh in turn under the lock, both succeed, and
 // the stored refresh token is the newest.
 func TestConcurrent401Refresh(t *testing.T) {
-	var skew time.Duration
-	srv := newServer(t, medplumtest.WithClock(func() time.Time { return time.Now().Add(skew) }))
+	// The server reads its clock on every request; the binary's requests
+	// give no happens-before edge back to this goroutine, so the skew is
+	// atomic.
+	var skew atomic.Int64
+	srv := newServer(t, medplumtest.WithClock(func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }))
 	e := env(t, srv)
 	signIn(t, e)
-	skew = 2 * time.Hour
+	skew.Store(int64(2 * time.Hour))
 	p1, p2 := e.Start("project", "current"), e.Start("project", "current")
 	for _, p := range []*clitest.Proc{p1, p2} {
 		p.Wait().Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
