@@ -1,9 +1,10 @@
 // Package clitest runs the real medplum binary the way a user does, for
 // black-box tests: the binary is built once per test process (with a test
-// version stamped in), and each run gets an isolated environment — its own
-// HOME and MEDPLUM_CONFIG_DIR, no inherited MEDPLUM_* variables, no D-Bus
-// session (so the OS keyring is unreachable) unless the test asks — plus the
-// stdin it is given. A run returns stdout, stderr and the exit code, and
+// version stamped in, and with -race when the tests run with -race), and
+// each run gets an isolated environment — its own HOME and
+// MEDPLUM_CONFIG_DIR, no inherited MEDPLUM_* variables, no D-Bus session (so
+// the OS keyring is unreachable) unless the test asks — plus the stdin it is
+// given. A run returns stdout, stderr and the exit code, and
 // tests assert all three exactly.
 //
 //	func TestMain(m *testing.M) { clitest.Main(m) }
@@ -89,9 +90,14 @@ func build() {
 	binPath = filepath.Join(buildDir, name)
 	pkg := "github.com/medplumcli/medplum/commands/version"
 	ldflags := fmt.Sprintf("-X %[1]s.Version=%[2]s -X %[1]s.Commit=%[3]s -X %[1]s.Date=%[4]s", pkg, Version, Commit, Date)
-	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", binPath, ".")
+	args := []string{"build", "-ldflags", ldflags, "-o", binPath}
+	cgo := "CGO_ENABLED=0" // as released
+	if raceBuild {
+		args, cgo = append(args, "-race"), "CGO_ENABLED=1" // -race needs cgo
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = fmt.Errorf("%v\n%s", err, out)
 	}
