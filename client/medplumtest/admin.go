@@ -69,15 +69,7 @@ func (s *Server) adminReplaceProjectArray(field string) handlerFunc {
 		} else {
 			next[field] = c.body
 		}
-		rec, oo := c.updateRecord(p, next)
-		if oo != nil {
-			s.mu.Unlock()
-			c.sendOutcome(oo)
-			return
-		}
-		out := c.present(rec)
-		s.mu.Unlock()
-		c.json(200, out)
+		c.storeUpdate(p, next, c.jsonResource)
 	}
 }
 
@@ -89,8 +81,7 @@ func (s *Server) memberForAdmin(c *reqCtx) *record {
 		return nil
 	}
 	if rec.res.Ref("project") != "Project/"+c.auth.projectID() {
-		s.mu.Unlock()
-		c.sendOutcome(forbidden())
+		c.unlockOutcome(forbidden())
 		return nil
 	}
 	return rec
@@ -113,20 +104,11 @@ func (s *Server) adminUpdateMember(c *reqCtx) {
 	}
 	body := client.Resource(c.bodyObject())
 	if body == nil || body.ResourceType() != "ProjectMembership" || body.ID() != rec.id {
-		s.mu.Unlock()
-		c.sendOutcome(forbidden())
+		c.unlockOutcome(forbidden())
 		return
 	}
 	reconcileDefaultAccessPolicy(c.auth.project.res, body)
-	rec, oo := c.updateRecord(rec, body)
-	if oo != nil {
-		s.mu.Unlock()
-		c.sendOutcome(oo)
-		return
-	}
-	out := c.present(rec)
-	s.mu.Unlock()
-	c.json(200, out)
+	c.storeUpdate(rec, body, c.jsonResource)
 }
 
 // reconcileDefaultAccessPolicy keeps the default policy in step with the
@@ -228,16 +210,14 @@ func (s *Server) createProfiledApp(c *reqCtx, res client.Resource, body map[stri
 	s.mu.Lock()
 	project := s.targetProject(c)
 	if project == nil {
-		s.mu.Unlock()
-		c.sendOutcome(notFound())
+		c.unlockOutcome(notFound())
 		return
 	}
 	if accessPolicy != nil {
 		ref, _ := accessPolicy.(map[string]any)
 		r, _ := ref["reference"].(string)
 		if p := s.st.liveRef(r); p == nil || !strings.HasPrefix(r, "AccessPolicy/") {
-			s.mu.Unlock()
-			c.sendOutcome(badRequest("Access policy " + r + " does not exist"))
+			c.unlockOutcome(badRequest("Access policy " + r + " does not exist"))
 			return
 		}
 	}

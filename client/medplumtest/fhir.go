@@ -93,31 +93,50 @@ func (c *reqCtx) readVisible(typ, id string) *record {
 	c.s.mu.Lock()
 	rec := c.s.st.get(typ, id)
 	if rec == nil || !c.auth.visible(rec) {
-		c.s.mu.Unlock()
-		c.sendOutcome(notFound())
+		c.unlockOutcome(notFound())
 		return nil
 	}
 	if rec.deleted {
-		c.s.mu.Unlock()
-		c.sendOutcome(gone())
+		c.unlockOutcome(gone())
 		return nil
 	}
 	return rec
 }
 
-func (s *Server) fhirRead(c *reqCtx) {
-	if !c.charge(pointsRead) {
-		return
+// fhirTarget starts a route on one resource (fhir/R4/:type/:id): it charges
+// the FHIR quota, checks :type, runs check on the request (nil: nothing to
+// check), refuses with 403 a caller who may not use the type (or for whom
+// deny says so), and looks the resource up (404, 410). nil means the request
+// was answered; otherwise the caller holds s.mu.
+func (c *reqCtx) fhirTarget(points int, check func(typ string) *client.OperationOutcome, deny func(typ string) bool) *record {
+	if !c.charge(points) {
+		return nil
 	}
 	typ, ok := c.fhirType()
 	if !ok {
-		return
+		return nil
 	}
-	if !c.auth.canAccessType(typ) {
+	if check != nil {
+		if oo := check(typ); oo != nil {
+			c.sendOutcome(oo)
+			return nil
+		}
+	}
+	if !c.auth.canAccessType(typ) || (deny != nil && deny(typ)) {
 		c.sendOutcome(forbidden())
-		return
+		return nil
 	}
-	rec := c.readVisible(typ, c.params["id"])
+	return c.readVisible(typ, c.params["id"])
+}
+
+// unlockOutcome releases s.mu and answers with an outcome.
+func (c *reqCtx) unlockOutcome(oo *client.OperationOutcome) {
+	c.s.mu.Unlock()
+	c.sendOutcome(oo)
+}
+
+func (s *Server) fhirRead(c *reqCtx) {
+	rec := c.fhirTarget(pointsRead, nil, nil)
 	if rec == nil {
 		return
 	}
@@ -246,44 +265,51 @@ func (c *reqCtx) updateRecord(rec *record, next client.Resource) (*record, *clie
 }
 
 func (s *Server) fhirUpdate(c *reqCtx) {
-	if !c.charge(pointsWrite) {
-		return
-	}
-	typ, ok := c.fhirType()
-	if !ok {
-		return
-	}
-	m := c.bodyObject()
-	if m == nil || client.Resource(m).ResourceType() != typ {
-		c.sendOutcome(badRequest("Incorrect resource type"))
-		return
-	}
-	if client.Resource(m).ID() != c.params["id"] {
-		c.sendOutcome(badRequest("Incorrect ID"))
-		return
-	}
-	if !c.auth.canAccessType(typ) {
-		c.sendOutcome(forbidden())
-		return
-	}
-	rec := c.readVisible(typ, c.params["id"])
+	m := client.Resource(c.bodyObject())
+	rec := c.fhirTarget(pointsWrite, func(typ string) *client.OperationOutcome {
+		switch {
+		case m == nil || m.ResourceType() != typ:
+			return badRequest("Incorrect resource type")
+		case m.ID() != c.params["id"]:
+			return badRequest("Incorrect ID")
+		}
+		return nil
+	}, nil)
 	if rec == nil {
 		return
 	}
+	c.replaceRecord(rec, func() (client.Resource, *client.OperationOutcome) { return m, nil })
+}
+
+// replaceRecord finishes an update of rec, held under s.mu: If-Match (412),
+// then the new content from next (computed only after that check), stored
+// through the caller's repository and sent back (200). It releases s.mu.
+func (c *reqCtx) replaceRecord(rec *record, next func() (client.Resource, *client.OperationOutcome)) {
 	if !ifMatch(c, rec) {
-		s.mu.Unlock()
-		c.sendOutcome(preconditionFailed())
+		c.unlockOutcome(preconditionFailed())
 		return
 	}
-	rec, oo := c.updateRecord(rec, client.Resource(m))
+	res, oo := next()
 	if oo != nil {
-		s.mu.Unlock()
-		c.sendOutcome(oo)
+		c.unlockOutcome(oo)
+		return
+	}
+	c.storeUpdate(rec, res, c.fhirResource)
+}
+
+// storeUpdate stores res as the new content of rec, held under s.mu,
+// through the caller's repository (updateRecord), releases s.mu, and answers
+// 200 with send and the stored version as the caller sees it, or with the
+// outcome.
+func (c *reqCtx) storeUpdate(rec *record, res client.Resource, send func(int, client.Resource)) {
+	rec, oo := c.updateRecord(rec, res)
+	if oo != nil {
+		c.unlockOutcome(oo)
 		return
 	}
 	out := c.present(rec)
-	s.mu.Unlock()
-	c.fhirResource(200, out)
+	c.s.mu.Unlock()
+	send(200, out)
 }
 
 // ifMatch checks an If-Match header against the current version.
@@ -303,69 +329,30 @@ func (s *Server) fhirPatch(c *reqCtx) {
 		c.sendOutcome(badRequest("Patch body must be an array"))
 		return
 	}
-	if !c.charge(pointsWrite) {
-		return
-	}
-	typ, ok := c.fhirType()
-	if !ok {
-		return
-	}
-	if !c.auth.canAccessType(typ) {
-		c.sendOutcome(forbidden())
-		return
-	}
-	rec := c.readVisible(typ, c.params["id"])
+	rec := c.fhirTarget(pointsWrite, nil, nil)
 	if rec == nil {
 		return
 	}
-	if !ifMatch(c, rec) {
-		s.mu.Unlock()
-		c.sendOutcome(preconditionFailed())
-		return
-	}
-	doc := any(map[string]any(deepCopy(rec.res)))
-	doc, err := applyPatch(doc, ops)
-	if err != nil {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest(err.Error()))
-		return
-	}
-	next, ok := doc.(map[string]any)
-	if !ok {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Incorrect resource type"))
-		return
-	}
-	rec, oo := c.updateRecord(rec, client.Resource(next))
-	if oo != nil {
-		s.mu.Unlock()
-		c.sendOutcome(oo)
-		return
-	}
-	out := c.present(rec)
-	s.mu.Unlock()
-	c.fhirResource(200, out)
+	c.replaceRecord(rec, func() (client.Resource, *client.OperationOutcome) {
+		doc, err := applyPatch(any(map[string]any(deepCopy(rec.res))), ops)
+		if err != nil {
+			return nil, badRequest(err.Error())
+		}
+		next, ok := doc.(map[string]any)
+		if !ok {
+			return nil, badRequest("Incorrect resource type")
+		}
+		return client.Resource(next), nil
+	})
 }
 
 func (s *Server) fhirDelete(c *reqCtx) {
-	if !c.charge(pointsWrite) {
-		return
-	}
-	typ, ok := c.fhirType()
-	if !ok {
-		return
-	}
-	if !c.auth.canAccessType(typ) || (typ == "Project" && !c.auth.superAdmin()) {
-		c.sendOutcome(forbidden())
-		return
-	}
-	rec := c.readVisible(typ, c.params["id"])
+	rec := c.fhirTarget(pointsWrite, nil, func(typ string) bool { return typ == "Project" && !c.auth.superAdmin() })
 	if rec == nil {
 		return
 	}
 	s.st.remove(rec)
-	s.mu.Unlock()
-	c.sendOutcome(allOk())
+	c.unlockOutcome(allOk())
 }
 
 // projectInit is POST /fhir/R4/Project/$init (super admins): a new Project
@@ -401,13 +388,11 @@ func (s *Server) projectInit(c *reqCtx) {
 		owner = s.st.liveRef(a.membership.res.Ref("user"))
 	}
 	if owner != nil && owner.typ != "User" {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Only Users are permitted to be the owner of a new Project"))
+		c.unlockOutcome(badRequest("Only Users are permitted to be the owner of a new Project"))
 		return
 	}
 	if owner != nil && owner.res.Ref("project") != "" {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Project owner must not belong to another Project"))
+		c.unlockOutcome(badRequest("Project owner must not belong to another Project"))
 		return
 	}
 	id := newID()

@@ -145,8 +145,7 @@ func (s *Server) invite(c *reqCtx) {
 	s.mu.Lock()
 	membership, user, isNewUser, ierr := s.inviteUser(c, req, project)
 	if ierr != nil {
-		s.mu.Unlock()
-		c.sendOutcome(ierr.oo)
+		c.unlockOutcome(ierr.oo)
 		return
 	}
 	out := presentResource(membership.res, true)

@@ -197,37 +197,31 @@ func (s *Server) authLogin(c *reqCtx) {
 	if clientID != "" {
 		app := s.oauthClient(clientID)
 		if app == nil {
-			s.mu.Unlock()
-			c.sendOutcome(notFound())
+			c.unlockOutcome(notFound())
 			return
 		}
 		if projectID != "" && projectID != app.projectID {
-			s.mu.Unlock()
-			c.sendOutcome(badRequest("Invalid projectId"))
+			c.unlockOutcome(badRequest("Invalid projectId"))
 			return
 		}
 		projectID = app.projectID
 		if !app.pkceOptional {
 			if o := checkChallenge(challenge, method); o != nil {
-				s.mu.Unlock()
-				c.sendOutcome(o)
+				c.unlockOutcome(o)
 				return
 			}
 		}
 	} else if o := checkChallenge(challenge, method); o != nil {
-		s.mu.Unlock()
-		c.sendOutcome(o)
+		c.unlockOutcome(o)
 		return
 	}
 	user := s.userByEmail(email, projectID)
 	if user == nil {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("User not found"))
+		c.unlockOutcome(badRequest("User not found"))
 		return
 	}
 	if !checkPassword(user.res.String("passwordHash"), password) {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Email or password is invalid"))
+		c.unlockOutcome(badRequest("Email or password is invalid"))
 		return
 	}
 	l := s.startLogin(c, user, clientID, projectID, scope, challenge, method)
@@ -384,24 +378,20 @@ func (s *Server) authProfile(c *reqCtx) {
 		return
 	}
 	if l.MembershipID != "" {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Login profile already set"))
+		c.unlockOutcome(badRequest("Login profile already set"))
 		return
 	}
 	m := s.st.live("ProjectMembership", c.str("profile"))
 	if m == nil {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Profile not found"))
+		c.unlockOutcome(badRequest("Profile not found"))
 		return
 	}
 	if m.res.Ref("user") != l.UserRef {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Invalid profile"))
+		c.unlockOutcome(badRequest("Invalid profile"))
 		return
 	}
 	if active, ok := m.res.Bool("active"); ok && !active {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Profile not active"))
+		c.unlockOutcome(badRequest("Profile not active"))
 		return
 	}
 	l.MembershipID = m.id
@@ -421,14 +411,12 @@ func (s *Server) authScope(c *reqCtx) {
 	asked := strings.Fields(c.str("scope"))
 	have := strings.Fields(l.Scope)
 	if len(asked) == 0 {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Invalid scope"))
+		c.unlockOutcome(badRequest("Invalid scope"))
 		return
 	}
 	for _, sc := range asked {
 		if !slices.Contains(have, sc) {
-			s.mu.Unlock()
-			c.sendOutcome(badRequest("Invalid scope"))
+			c.unlockOutcome(badRequest("Invalid scope"))
 			return
 		}
 	}
@@ -450,8 +438,7 @@ func (s *Server) authMFAVerify(c *reqCtx) {
 		return
 	}
 	if l.MFAVerified {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Login already verified"))
+		c.unlockOutcome(badRequest("Login already verified"))
 		return
 	}
 	user := s.st.liveRef(l.UserRef)
@@ -460,13 +447,11 @@ func (s *Server) authMFAVerify(c *reqCtx) {
 		enrolled, _ = user.res.Bool("mfaEnrolled")
 	}
 	if !enrolled {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("User not enrolled in MFA"))
+		c.unlockOutcome(badRequest("User not enrolled in MFA"))
 		return
 	}
 	if !CheckTOTP(user.res.String("mfaSecret"), c.str("token"), s.now()) {
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Invalid MFA token"))
+		c.unlockOutcome(badRequest("Invalid MFA token"))
 		return
 	}
 	l.MFAVerified = true

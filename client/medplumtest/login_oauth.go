@@ -431,8 +431,7 @@ func (s *Server) logout(c *reqCtx) {
 	if l := c.auth.login; l != nil {
 		l.Revoked = true
 	}
-	s.mu.Unlock()
-	c.sendOutcome(allOk())
+	c.unlockOutcome(allOk())
 }
 
 // tokenURL is the token endpoint's address, which a client assertion's aud

@@ -37,8 +37,7 @@ func (s *Server) rotateClientSecret(c *reqCtx) {
 	s.mu.Lock()
 	rec := s.st.live("ClientApplication", c.params["id"])
 	if rec == nil {
-		s.mu.Unlock()
-		c.sendOutcome(notFound())
+		c.unlockOutcome(notFound())
 		return
 	}
 	next := deepCopy(rec.res)
@@ -49,8 +48,7 @@ func (s *Server) rotateClientSecret(c *reqCtx) {
 	case retiring != "" && retiring == rec.res.String("retiringSecret"):
 		delete(next, "retiringSecret")
 	default:
-		s.mu.Unlock()
-		c.sendOutcome(badRequest("Provided secret does not match client"))
+		c.unlockOutcome(badRequest("Provided secret does not match client"))
 		return
 	}
 	rec = s.st.write(next, rec.project, systemAuthor, s.now())

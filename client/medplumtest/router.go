@@ -310,6 +310,9 @@ func (c *reqCtx) write(status int, contentType string, body []byte) {
 // json writes v as application/json (Express res.json).
 func (c *reqCtx) json(status int, v any) { c.write(status, ctJSON, marshal(v)) }
 
+// jsonResource writes a resource as application/json (the admin routes).
+func (c *reqCtx) jsonResource(status int, res client.Resource) { c.json(status, res) }
+
 // fhir writes v as application/fhir+json.
 func (c *reqCtx) fhir(status int, v any) { c.write(status, ctFHIR, marshal(v)) }
 
