@@ -11,6 +11,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
@@ -112,6 +113,34 @@ func (o *common) resolve(arg string) (*client.Client, string, client.Doc, error)
 	}
 	d, err := membership.Resolve(o.context(), c, project, sel)
 	return c, project, d, err
+}
+
+// memberOptions are the inputs of the commands that act on one <member> and
+// print it (get, promote, demote, activate, deactivate, set-access).
+type memberOptions struct {
+	common
+	Member string
+	Output output.Options
+}
+
+// bind completes cmd as such a command: <member> (completed from the
+// server), --project and the output flags, checked before run is called.
+func (o *memberOptions) bind(f *cmdutil.Factory, cmd *cobra.Command, run func() error) *cobra.Command {
+	cmd.Args = memberArg
+	cmd.ValidArgsFunction = completion.Members(f)
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := o.prepare(c); err != nil {
+			return err
+		}
+		o.Member = args[0]
+		if err := o.Output.Check(); err != nil {
+			return err
+		}
+		return run()
+	}
+	o.addProjectFlag(cmd)
+	addOutputFlags(cmd, &o.Output)
+	return cmd
 }
 
 // addOutputFlags registers -o, --columns and --no-header, table by default.

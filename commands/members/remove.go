@@ -1,7 +1,6 @@
 package members
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"strings"
@@ -77,7 +76,7 @@ func removeRun(o *RemoveOptions) error {
 	}
 	who := membership.Describe(d.Resource)
 	if !o.Yes {
-		ok, err := confirm(o, fmt.Sprintf("Remove %s from project %s? [y/N] ", who, project))
+		ok, err := cmdutil.Confirm(o.context(), o.IO, fmt.Sprintf("Remove %s from project %s?", who, project))
 		if err != nil {
 			return err
 		}
@@ -102,19 +101,4 @@ func removeRun(o *RemoveOptions) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Removed %s from project %s\n", who, project)
 	return nil
-}
-
-// confirm asks a yes/no question on stderr and reads the answer from stdin.
-func confirm(o *RemoveOptions, question string) (bool, error) {
-	fmt.Fprint(o.IO.ErrOut, question)
-	line, err := bufio.NewReader(o.IO.In).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(o.IO.ErrOut)
-		return false, nil
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
 }

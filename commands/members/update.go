@@ -10,16 +10,12 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
-	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
-	"github.com/medplumcli/medplum/commands/output"
 )
 
 // UpdateOptions are the inputs of the commands that change one member.
 type UpdateOptions struct {
-	common
-	Member string
-	Output output.Options
+	memberOptions
 	// Change is what the command does to the membership.
 	Change Change
 }
@@ -36,25 +32,13 @@ type Change struct {
 
 // newUpdateCmd builds a command that applies a Change to one member.
 func newUpdateCmd(f *cmdutil.Factory, cmd *cobra.Command, change Change, runF func(*UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{common: newCommon(f), Change: change}
-	cmd.Args = memberArg
-	cmd.ValidArgsFunction = completion.Members(f)
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		if err := opts.prepare(c); err != nil {
-			return err
-		}
-		opts.Member = args[0]
-		if err := opts.Output.Check(); err != nil {
-			return err
-		}
+	opts := &UpdateOptions{memberOptions: memberOptions{common: newCommon(f)}, Change: change}
+	return opts.bind(f, cmd, func() error {
 		if runF != nil {
 			return runF(opts)
 		}
 		return updateRun(opts)
-	}
-	opts.addProjectFlag(cmd)
-	addOutputFlags(cmd, &opts.Output)
-	return cmd
+	})
 }
 
 // updateRun reads the membership through the admin route, applies the
