@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
-	"golang.org/x/term"
-
 	"github.com/medplumcli/medplum/auth"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
@@ -46,30 +44,15 @@ func (p *Prompter) Password(ctx context.Context, prompt string) (string, error) 
 	if !p.IO.CanPrompt() {
 		return "", auth.ErrNoPrompt
 	}
-	fmt.Fprint(p.IO.ErrOut, prompt)
-	if f, ok := p.IO.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		type result struct {
-			b   []byte
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			b, err := term.ReadPassword(int(f.Fd()))
-			done <- result{b, err}
-		}()
-		select {
-		case r := <-done:
-			fmt.Fprintln(p.IO.ErrOut)
-			if r.err != nil {
-				return "", fmt.Errorf("read the password: %w", r.err)
-			}
-			return string(r.b), nil
-		case <-ctx.Done():
-			fmt.Fprintln(p.IO.ErrOut)
-			return "", ctx.Err()
-		}
+	b, onTerminal, err := cmdutil.ReadHidden(ctx, p.IO, prompt)
+	switch {
+	case !onTerminal:
+		fmt.Fprint(p.IO.ErrOut, prompt)
+		return p.readLine(ctx)
+	case err != nil && ctx.Err() == nil:
+		return "", fmt.Errorf("read the password: %w", err)
 	}
-	return p.readLine(ctx)
+	return string(b), err
 }
 
 // Select implements auth.Prompter with a numbered list.

@@ -3,110 +3,16 @@
 package authcmd_test
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
-
-// ptyRun runs medplum on a pseudo-terminal (stdin, stdout and stderr), the
-// way a person at a terminal does. Each step waits until the screen shows
-// its prompt, then types its answer.
-type ptyStep struct {
-	prompt, answer string
-	// dynamic, if set, computes the answer from the screen so far.
-	dynamic func(screen string) string
-}
-
-func ptyRun(t *testing.T, e *clitest.Env, vars map[string]string, steps []ptyStep, args ...string) (string, int) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	defer master.Close()
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(clitest.Binary(t), args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	cmd.Dir = e.Home
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.Home, "MEDPLUM_CONFIG_DIR=" + e.ConfigDir, "TERM=dumb"}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-
-	var mu sync.Mutex
-	var screen bytes.Buffer
-	done := make(chan struct{})
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				close(done)
-				return
-			}
-		}
-	}()
-	shown := func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }
-	for _, s := range steps {
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(shown(), s.prompt) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("prompt %q never appeared; screen:\n%s", s.prompt, shown())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		// Give term.ReadPassword time to turn echo off after printing the
-		// prompt; the check below catches a password echoed anyway.
-		time.Sleep(50 * time.Millisecond)
-		answer := s.answer
-		if s.dynamic != nil {
-			answer = s.dynamic(shown())
-		}
-		master.Write([]byte(answer + "\r"))
-	}
-	err = cmd.Wait()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-	}
-	return strings.ReplaceAll(shown(), "\r\n", "\n"), code
-}
 
 // A person at a terminal: the password is typed without echo, the MFA code
 // is asked for, and the project is chosen from a numbered list.
@@ -114,15 +20,14 @@ func TestInteractivePasswordLoginOnATerminal(t *testing.T) {
 	srv := newServer(t)
 	srv.EnableMFA(srv.Seed.AdminEmail, medplumtest.TOTPSecret)
 	e := env(t, srv)
-	vars := map[string]string{"MEDPLUM_BASE_URL": srv.URL, "MEDPLUM_CACHE_DIR": cacheDir(e)}
-	screen, code := ptyRun(t, e, vars, []ptyStep{
-		{prompt: "E-mail: ", answer: srv.Seed.AdminEmail},
-		{prompt: "Password for " + srv.Seed.AdminEmail + ": ", answer: srv.Seed.AdminPassword},
-		{prompt: "Authenticator code: ", answer: "000000"},
-		{prompt: "000000\r\nAuthenticator code: ", answer: medplumtest.TOTP(medplumtest.TOTPSecret, time.Now())},
-		{prompt: "Enter a number (1-2): ", answer: "7"},
-		{prompt: "\"7\" is not one of the numbers above.\r\nEnter a number (1-2): ", answer: "x"},
-		{prompt: "\"x\" is not one of the numbers above.\r\nEnter a number (1-2): ", answer: "1"},
+	screen, code := e.RunOnPTY([]clitest.PTYStep{
+		{Prompt: "E-mail: ", Answer: srv.Seed.AdminEmail},
+		{Prompt: "Password for " + srv.Seed.AdminEmail + ": ", Answer: srv.Seed.AdminPassword},
+		{Prompt: "Authenticator code: ", Answer: "000000"},
+		{Prompt: "000000\r\nAuthenticator code: ", Answer: medplumtest.TOTP(medplumtest.TOTPSecret, time.Now())},
+		{Prompt: "Enter a number (1-2): ", Answer: "7"},
+		{Prompt: "\"7\" is not one of the numbers above.\r\nEnter a number (1-2): ", Answer: "x"},
+		{Prompt: "\"x\" is not one of the numbers above.\r\nEnter a number (1-2): ", Answer: "1"},
 	}, "login", "--auth-type", "password", "--insecure-storage")
 	if code != 0 {
 		t.Fatalf("exit %d; screen:\n%s", code, screen)
@@ -152,12 +57,11 @@ func TestNoBrowserPasteOnATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	vars := map[string]string{"MEDPLUM_BASE_URL": srv.URL, "MEDPLUM_CACHE_DIR": cacheDir(e)}
-	steps := []ptyStep{{prompt: "Paste the URL your browser was sent to (or the code): ", dynamic: func(shown string) string {
+	steps := []clitest.PTYStep{{Prompt: "Paste the URL your browser was sent to (or the code): ", Dynamic: func(shown string) string {
 		u := urlLine.FindString(strings.ReplaceAll(shown, "\r\n", "\n"))
 		return followToRedirect(t, strings.TrimSpace(u))
 	}}}
-	screen, code := ptyRun(t, e, vars, steps, "login", "--auth-type", "authorization-code", "--client-id", srv.Seed.Client.ID, "--callback-port", fmt.Sprint(port), "--no-browser", "--insecure-storage")
+	screen, code := e.RunOnPTY(steps, "login", "--auth-type", "authorization-code", "--client-id", srv.Seed.Client.ID, "--callback-port", fmt.Sprint(port), "--no-browser", "--insecure-storage")
 	if code != 0 {
 		t.Fatalf("exit %d; screen:\n%s", code, screen)
 	}

@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -42,5 +45,35 @@ func Confirm(ctx context.Context, ios *iostreams.IOStreams, question string) (bo
 	case <-ctx.Done():
 		fmt.Fprintln(ios.ErrOut)
 		return false, ctx.Err()
+	}
+}
+
+// ReadHidden asks for a value on the terminal behind ios.In: prompt on
+// stderr, then what is typed without echo (a password, a secret), then a
+// line break. ok is false, and nothing is printed or read, when stdin is
+// not a terminal: the caller reads it another way. A Ctrl-C while waiting
+// ends the wait with the context's error.
+func ReadHidden(ctx context.Context, ios *iostreams.IOStreams, prompt string) (value []byte, ok bool, err error) {
+	f, isFile := ios.In.(*os.File)
+	if !isFile || !term.IsTerminal(int(f.Fd())) {
+		return nil, false, nil
+	}
+	fmt.Fprint(ios.ErrOut, prompt)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(int(f.Fd()))
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(ios.ErrOut)
+		return r.b, true, r.err
+	case <-ctx.Done():
+		fmt.Fprintln(ios.ErrOut)
+		return nil, true, ctx.Err()
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
@@ -118,7 +116,7 @@ func NewCmdSecretsUnset(f *cmdutil.Factory, runF func(*SecretsOptions) error) *c
 			if runF != nil {
 				return runF(opts)
 			}
-			return secretsUnsetRun(opts)
+			return secrets.unset(opts.Ctx, opts.IO, opts.Client, opts.Name)
 		},
 	}
 	return cmd
@@ -129,12 +127,12 @@ func secretsListRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	_, list, _, err := projectArray(o.Ctx, c, "secret")
+	st, err := secrets.read(o.Ctx, c)
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(list))
-	for i, s := range list {
+	names := make([]string, len(st.entries))
+	for i, s := range st.entries {
 		names[i] = s.String("name")
 	}
 	switch o.Output.Format {
@@ -164,49 +162,18 @@ func secretsSetRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, _, err := projectArray(o.Ctx, c, "secret")
+	st, err := secrets.read(o.Ctx, c)
 	if err != nil {
 		return err
 	}
-	i := indexOf(list, o.Name)
-	if i >= 0 {
-		if list[i].String("valueString") == value {
-			fmt.Fprintf(o.IO.ErrOut, "Secret %s of project %s already has this value.\n", o.Name, who.Describe())
-			return nil
-		}
-		for _, k := range client.SettingValueKeys {
-			delete(list[i], k)
-		}
-		list[i]["valueString"] = value
-	} else {
-		list = append(list, client.Resource{"name": o.Name, "valueString": value})
-	}
-	if _, err := c.ReplaceProjectSecrets(o.Ctx, who.ProjectID, list); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.ErrOut, "Set secret %s in project %s.\n", o.Name, who.Describe())
-	return nil
-}
-
-func secretsUnsetRun(o *SecretsOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	who, list, _, err := projectArray(o.Ctx, c, "secret")
-	if err != nil {
-		return err
-	}
-	i := indexOf(list, o.Name)
-	if i < 0 {
-		fmt.Fprintf(o.IO.ErrOut, "Project %s has no secret %s; nothing to do.\n", who.Describe(), o.Name)
+	if !st.set(o.Name, "valueString", value) {
+		fmt.Fprintf(o.IO.ErrOut, "Secret %s of project %s already has this value.\n", o.Name, st.who.Describe())
 		return nil
 	}
-	list = append(list[:i], list[i+1:]...)
-	if _, err := c.ReplaceProjectSecrets(o.Ctx, who.ProjectID, list); err != nil {
+	if err := secrets.write(o.Ctx, c, st); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Removed secret %s from project %s.\n", o.Name, who.Describe())
+	fmt.Fprintf(o.IO.ErrOut, "Set secret %s in project %s.\n", o.Name, st.who.Describe())
 	return nil
 }
 
@@ -214,29 +181,17 @@ func secretsUnsetRun(o *SecretsOptions) error {
 // prompt on stderr), else all of stdin minus one trailing line break.
 func readSecret(ctx context.Context, ios *iostreams.IOStreams, prompt string) (string, error) {
 	var raw []byte
-	if f, ok := ios.In.(*os.File); ok && ios.IsStdinTTY() && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(ios.ErrOut, prompt)
-		type result struct {
-			b   []byte
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			b, err := term.ReadPassword(int(f.Fd()))
-			done <- result{b, err}
-		}()
-		select {
-		case r := <-done:
-			fmt.Fprintln(ios.ErrOut)
-			if r.err != nil {
-				return "", fmt.Errorf("reading the secret: %w", r.err)
-			}
-			raw = r.b
-		case <-ctx.Done():
-			fmt.Fprintln(ios.ErrOut)
-			return "", ctx.Err()
-		}
-	} else {
+	var onTerminal bool
+	var err error
+	if ios.IsStdinTTY() {
+		raw, onTerminal, err = cmdutil.ReadHidden(ctx, ios, prompt)
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return "", err
+	case err != nil:
+		return "", fmt.Errorf("reading the secret: %w", err)
+	case !onTerminal:
 		b, err := io.ReadAll(io.LimitReader(ios.In, maxSecretBytes+1))
 		if err != nil {
 			return "", fmt.Errorf("reading the secret from standard input: %w", err)

@@ -132,29 +132,109 @@ func NewCmdSettingsUnset(f *cmdutil.Factory, runF func(*SettingsOptions) error) 
 			if runF != nil {
 				return runF(opts)
 			}
-			return settingsUnsetRun(opts)
+			return settings.unset(opts.Ctx, opts.IO, opts.Client, opts.Name)
 		},
 	}
 	return cmd
 }
 
-// projectArray reads the signed-in project and one of its arrays: decoded,
-// and the entries as the server sent them.
-func projectArray(ctx context.Context, c *client.Client, key string) (*cmdutil.SignedIn, []client.Resource, []json.RawMessage, error) {
+// projectList is one of the project's lists of named values that the
+// server's admin routes only ever replace whole: Project.setting or
+// Project.secret. Commands read the list, change one entry and write all of
+// them back, so the other entries are never lost.
+type projectList struct {
+	key     string // the Project field, and the word in messages: "setting", "secret"
+	replace func(*client.Client, context.Context, string, []client.Resource) (client.Resource, error)
+}
+
+var (
+	settings = projectList{"setting", (*client.Client).ReplaceProjectSettings}
+	secrets  = projectList{"secret", (*client.Client).ReplaceProjectSecrets}
+)
+
+// listState is the signed-in project and one of its lists, as read.
+type listState struct {
+	who     *cmdutil.SignedIn
+	entries []client.Resource
+	raw     []json.RawMessage // the entries as the server sent them
+}
+
+// read reads the signed-in project and the list.
+func (l projectList) read(ctx context.Context, c *client.Client) (*listState, error) {
 	who, err := cmdutil.WhoAmI(ctx, c)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	p, err := c.AdminProject(ctx, who.ProjectID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	var raw map[string]json.RawMessage
-	var entries []json.RawMessage
-	if err := json.Unmarshal(p.Raw, &raw); err != nil || (raw[key] != nil && json.Unmarshal(raw[key], &entries) != nil) {
-		return nil, nil, nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), key)
+	var fields map[string]json.RawMessage
+	var raw []json.RawMessage
+	if err := json.Unmarshal(p.Raw, &fields); err != nil || (fields[l.key] != nil && json.Unmarshal(fields[l.key], &raw) != nil) {
+		return nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), l.key)
 	}
-	return who, client.SettingsList(p.Resource, key), entries, nil
+	return &listState{who: who, entries: client.SettingsList(p.Resource, l.key), raw: raw}, nil
+}
+
+// index finds the entry with that name, or -1.
+func (st *listState) index(name string) int {
+	for i, e := range st.entries {
+		if e.String("name") == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// set gives the entry name the value v under key (valueString,
+// valueBoolean, ...): an existing entry loses its other value[x] and keeps
+// its other fields; a new one is appended. It reports false, changing
+// nothing, when the entry already has that value.
+func (st *listState) set(name, key string, v any) bool {
+	i := st.index(name)
+	if i < 0 {
+		st.entries = append(st.entries, client.Resource{"name": name, key: v})
+		return true
+	}
+	if k, old, _ := client.SettingValue(st.entries[i]); k == key && FormatValue(old) == FormatValue(v) {
+		return false
+	}
+	for _, k := range client.SettingValueKeys {
+		delete(st.entries[i], k)
+	}
+	st.entries[i][key] = v
+	return true
+}
+
+// write sends the whole list back.
+func (l projectList) write(ctx context.Context, c *client.Client, st *listState) error {
+	_, err := l.replace(c, ctx, st.who.ProjectID, st.entries)
+	return err
+}
+
+// unset removes the entry name, keeping the others: `project settings
+// unset` and `project secrets unset`.
+func (l projectList) unset(ctx context.Context, ios *iostreams.IOStreams, connect func() (*client.Client, error), name string) error {
+	c, err := connect()
+	if err != nil {
+		return err
+	}
+	st, err := l.read(ctx, c)
+	if err != nil {
+		return err
+	}
+	i := st.index(name)
+	if i < 0 {
+		fmt.Fprintf(ios.ErrOut, "Project %s has no %s %s; nothing to do.\n", st.who.Describe(), l.key, name)
+		return nil
+	}
+	st.entries = append(st.entries[:i], st.entries[i+1:]...)
+	if err := l.write(ctx, c, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.ErrOut, "Removed %s %s from project %s.\n", l.key, name, st.who.Describe())
+	return nil
 }
 
 func settingsGetRun(o *SettingsOptions) error {
@@ -162,27 +242,27 @@ func settingsGetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, raw, err := projectArray(o.Ctx, c, "setting")
+	st, err := settings.read(o.Ctx, c)
 	if err != nil {
 		return err
 	}
 	if o.Name != "" {
-		i := indexOf(list, o.Name)
+		i := st.index(o.Name)
 		if i < 0 {
-			return fmt.Errorf("project %s has no setting %q", who.Describe(), o.Name)
+			return fmt.Errorf("project %s has no setting %q", st.who.Describe(), o.Name)
 		}
-		_, v, _ := client.SettingValue(list[i])
+		_, v, _ := client.SettingValue(st.entries[i])
 		_, err := fmt.Fprintln(o.IO.Out, FormatValue(v))
 		return err
 	}
 	switch o.Output.Format {
 	case output.JSON:
-		return output.WriteJSONArray(o.IO.Out, raw)
+		return output.WriteJSONArray(o.IO.Out, st.raw)
 	case output.NDJSON:
-		return output.WriteNDJSON(o.IO.Out, raw)
+		return output.WriteNDJSON(o.IO.Out, st.raw)
 	}
 	rows := output.Rows{Default: []string{"name", "value", "type"}, Known: []string{"name", "value", "type"}}
-	for _, s := range list {
+	for _, s := range st.entries {
 		k, v, _ := client.SettingValue(s)
 		rows.Records = append(rows.Records, output.MapRecord{"name": s.String("name"), "value": FormatValue(v), "type": typeName(k)})
 	}
@@ -194,14 +274,13 @@ func settingsSetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	who, list, _, err := projectArray(o.Ctx, c, "setting")
+	st, err := settings.read(o.Ctx, c)
 	if err != nil {
 		return err
 	}
-	i := indexOf(list, o.Name)
 	typ := o.Type
-	if typ == "" && i >= 0 {
-		k, _, _ := client.SettingValue(list[i])
+	if i := st.index(o.Name); typ == "" && i >= 0 {
+		k, _, _ := client.SettingValue(st.entries[i])
 		typ = typeName(k)
 	}
 	if typ == "" {
@@ -211,56 +290,15 @@ func settingsSetRun(o *SettingsOptions) error {
 	if err != nil {
 		return err
 	}
-	key := "value" + strings.ToUpper(typ[:1]) + typ[1:]
-	if i >= 0 {
-		if k, old, _ := client.SettingValue(list[i]); k == key && FormatValue(old) == FormatValue(v) {
-			fmt.Fprintf(o.IO.ErrOut, "Setting %s is already %s in project %s.\n", o.Name, FormatValue(v), who.Describe())
-			return nil
-		}
-		for _, k := range client.SettingValueKeys {
-			delete(list[i], k)
-		}
-		list[i][key] = v
-	} else {
-		list = append(list, client.Resource{"name": o.Name, key: v})
-	}
-	if _, err := c.ReplaceProjectSettings(o.Ctx, who.ProjectID, list); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.ErrOut, "Set %s = %s (%s) in project %s.\n", o.Name, FormatValue(v), typ, who.Describe())
-	return nil
-}
-
-func settingsUnsetRun(o *SettingsOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	who, list, _, err := projectArray(o.Ctx, c, "setting")
-	if err != nil {
-		return err
-	}
-	i := indexOf(list, o.Name)
-	if i < 0 {
-		fmt.Fprintf(o.IO.ErrOut, "Project %s has no setting %s; nothing to do.\n", who.Describe(), o.Name)
+	if !st.set(o.Name, "value"+strings.ToUpper(typ[:1])+typ[1:], v) {
+		fmt.Fprintf(o.IO.ErrOut, "Setting %s is already %s in project %s.\n", o.Name, FormatValue(v), st.who.Describe())
 		return nil
 	}
-	list = append(list[:i], list[i+1:]...)
-	if _, err := c.ReplaceProjectSettings(o.Ctx, who.ProjectID, list); err != nil {
+	if err := settings.write(o.Ctx, c, st); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Removed setting %s from project %s.\n", o.Name, who.Describe())
+	fmt.Fprintf(o.IO.ErrOut, "Set %s = %s (%s) in project %s.\n", o.Name, FormatValue(v), typ, st.who.Describe())
 	return nil
-}
-
-// indexOf finds the entry with that name, or -1.
-func indexOf(list []client.Resource, name string) int {
-	for i, s := range list {
-		if s.String("name") == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func checkName(what, name string) error {
