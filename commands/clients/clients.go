@@ -17,6 +17,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 // NewCmdClients is the `clients` command group.
@@ -39,6 +40,37 @@ func NewCmdClients(f *cmdutil.Factory) *cobra.Command {
 	}
 	cmd.AddCommand(NewCmdCreate(f, nil), NewCmdList(f, nil), NewCmdRotateSecret(f, nil), NewCmdDelete(f, nil))
 	return cmd
+}
+
+// common are the inputs every clients command has: the streams, the
+// signed-in client, and --project.
+type common struct {
+	IO      *iostreams.IOStreams
+	Client  func() (*client.Client, error)
+	Ctx     context.Context
+	Project string
+}
+
+func newCommon(f *cmdutil.Factory) common {
+	return common{IO: f.IOStreams, Client: f.Client}
+}
+
+// addProjectFlag registers --project.
+func (o *common) addProjectFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Project, "project", "", "project id (super admins; default: the signed-in project)")
+}
+
+// connect signs in and resolves the project to act on.
+func (o *common) connect() (*client.Client, *target, error) {
+	c, err := o.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := resolveTarget(o.Ctx, c, o.Project)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, t, nil
 }
 
 // target is the project a command acts on.

@@ -18,22 +18,18 @@ import (
 
 // CreateOptions are the inputs of `clients create`.
 type CreateOptions struct {
-	IO     *iostreams.IOStreams
-	Client func() (*client.Client, error)
-	Ctx    context.Context
-
+	common
 	Name         string
 	Description  string
 	AccessPolicy string // AccessPolicy/<id>, checked
 	Admin        bool
-	Project      string
 	IfNotExists  bool
 	Secret       secretOutput
 }
 
 // NewCmdCreate is `medplum clients create <name>`.
 func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Command {
-	opts := &CreateOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &CreateOptions{common: newCommon(f)}
 	opts.Secret.factory = f
 	cmd := &cobra.Command{
 		Use:   "create <name>",
@@ -80,7 +76,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.StringVar(&opts.Description, "description", "", "the client's description")
 	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "access policy of the client's membership: an id or AccessPolicy/<id>")
 	fl.BoolVar(&opts.Admin, "admin", false, "make the client a project admin")
-	fl.StringVar(&opts.Project, "project", "", "project id (super admins; default: the signed-in project)")
+	opts.addProjectFlag(cmd)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's client of this name if there is one")
 	opts.Secret.addFlags(cmd, "print the secret on a second line")
 	return cmd
@@ -90,15 +86,11 @@ func createRun(o *CreateOptions) error {
 	if err := o.Secret.precheck(); err != nil {
 		return err
 	}
-	c, err := o.Client()
+	c, t, err := o.connect()
 	if err != nil {
 		return err
 	}
 	ctx := o.Ctx
-	t, err := resolveTarget(ctx, c, o.Project)
-	if err != nil {
-		return err
-	}
 	var app client.Doc
 	if o.IfNotExists {
 		list, err := clientsNamed(ctx, c, t.projectID, o.Name)

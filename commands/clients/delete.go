@@ -9,23 +9,18 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
-	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 // DeleteOptions are the inputs of `clients delete`.
 type DeleteOptions struct {
-	IO     *iostreams.IOStreams
-	Client func() (*client.Client, error)
-	Ctx    context.Context
-
-	Arg     string
-	Yes     bool
-	Project string
+	common
+	Arg string
+	Yes bool
 }
 
 // NewCmdDelete is `medplum clients delete <client>`.
 func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &DeleteOptions{common: newCommon(f)}
 	cmd := &cobra.Command{
 		Use:   "delete <client>",
 		Short: "Delete a client application and its membership",
@@ -44,16 +39,12 @@ scripts pass --yes. Deleting a client that is already deleted succeeds.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking")
-	cmd.Flags().StringVar(&opts.Project, "project", "", "project id (super admins; default: the signed-in project)")
+	opts.addProjectFlag(cmd)
 	return cmd
 }
 
 func deleteRun(o *DeleteOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(o.Ctx, c, o.Project)
+	c, t, err := o.connect()
 	if err != nil {
 		return err
 	}

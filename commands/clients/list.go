@@ -1,7 +1,6 @@
 package clients
 
 import (
-	"context"
 	"net/url"
 	"strconv"
 
@@ -9,23 +8,18 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
-	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
 // ListOptions are the inputs of `clients list`.
 type ListOptions struct {
-	IO     *iostreams.IOStreams
-	Client func() (*client.Client, error)
-	Ctx    context.Context
-
-	Project string
-	Output  output.Options
+	common
+	Output output.Options
 }
 
 // NewCmdList is `medplum clients list`.
 func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &ListOptions{common: newCommon(f)}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -48,7 +42,7 @@ never shown.`,
 			return listRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Project, "project", "", "project id (super admins; default: the signed-in project)")
+	opts.addProjectFlag(cmd)
 	output.AddFlags(cmd, &opts.Output, output.Table)
 	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
 	return cmd
@@ -69,11 +63,7 @@ type listItem struct {
 var listColumns = []string{"id", "name", "admin", "access_policy", "active", "rotating", "membership", "description"}
 
 func listRun(o *ListOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(o.Ctx, c, o.Project)
+	c, t, err := o.connect()
 	if err != nil {
 		return err
 	}

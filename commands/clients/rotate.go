@@ -1,32 +1,25 @@
 package clients
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
-	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
-	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 // RotateOptions are the inputs of `clients rotate-secret`.
 type RotateOptions struct {
-	IO     *iostreams.IOStreams
-	Client func() (*client.Client, error)
-	Ctx    context.Context
-
-	Arg     string
-	Finish  bool
-	Project string
-	Secret  secretOutput
+	common
+	Arg    string
+	Finish bool
+	Secret secretOutput
 }
 
 // NewCmdRotateSecret is `medplum clients rotate-secret <client>`.
 func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *cobra.Command {
-	opts := &RotateOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &RotateOptions{common: newCommon(f)}
 	opts.Secret.factory = f
 	cmd := &cobra.Command{
 		Use:   "rotate-secret <client>",
@@ -62,7 +55,7 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 		},
 	}
 	cmd.Flags().BoolVar(&opts.Finish, "finish", false, "retire the old secret of a rotation")
-	cmd.Flags().StringVar(&opts.Project, "project", "", "project id (super admins; default: the signed-in project)")
+	opts.addProjectFlag(cmd)
 	opts.Secret.addFlags(cmd, "print the new secret on a second line")
 	return cmd
 }
@@ -73,11 +66,7 @@ func rotateRun(o *RotateOptions) error {
 			return err
 		}
 	}
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	t, err := resolveTarget(o.Ctx, c, o.Project)
+	c, t, err := o.connect()
 	if err != nil {
 		return err
 	}
