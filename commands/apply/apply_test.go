@@ -610,7 +610,7 @@ members:
 	// Same with a JSON syntax error: the position is given.
 	writeFile(t, e, "p.json", "{\"project\": {\"name\": \"Acme\"},\n \"settings\": {\"a\": 1,}}\n")
 	e.Run("apply", "-f", "p.json").Expect(t, 2, "", "medplum: p.json is not valid JSON: line 2, column 22: invalid character '}' looking for beginning of object key string\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }
 
 func diffLines(got, want string) string {

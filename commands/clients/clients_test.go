@@ -304,12 +304,12 @@ func TestSaveProfileWithoutKeyring(t *testing.T) {
 	e.Run("clients", "create", "CI", "--save-profile", "ci").Expect(t, 1, "", "medplum: the system keyring is not available: no D-Bus session bus "+
 		"(neither DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus is set up), so the Secret Service cannot be reached; "+
 		"sign in with --insecure-storage to keep credentials in a file readable only by you (0600) instead\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 	srv.ResetRequests()
 	e.Run("clients", "create", "CI", "--save-profile", "not a name").Expect(t, 2, "",
 		"medplum: --save-profile: profile name \"not a name\": use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit\nRun 'medplum clients create --help' for usage.\n")
 	e.Run("clients", "create", "CI", "--insecure-storage").Expect(t, 2, "", "medplum: --insecure-storage goes with --save-profile\nRun 'medplum clients create --help' for usage.\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }
 
 // TestDeleteAsksAtATerminal runs delete in process with terminals for

@@ -48,6 +48,14 @@ func ExpectPaths(t testing.TB, srv *medplumtest.Server, want ...string) {
 	}
 }
 
+// ExpectNothingSent asserts that no request at all reached srv.
+func ExpectNothingSent(t testing.TB, srv *medplumtest.Server) {
+	t.Helper()
+	if reqs := srv.Requests(); len(reqs) != 0 {
+		t.Errorf("%d requests were sent, the first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
+	}
+}
+
 // ServerGet is GET path (relative to the base URL) as srv answers medplum
 // (X-Medplum: extended) for an access token (srv.IssueToken): the bytes a
 // command's -o json is checked against.

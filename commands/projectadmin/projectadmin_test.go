@@ -151,7 +151,7 @@ func TestProjectCreateRefusals(t *testing.T) {
 	e.Run("project", "create", "X", "--send-email").Expect(t, 2, "",
 		"medplum: --owner-first, --owner-last and --send-email need --owner-email\nRun 'medplum project create --help' for usage.\n")
 	e.Run("project", "create", " ").Expect(t, 2, "", "medplum: the project name is empty\nRun 'medplum project create --help' for usage.\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 
 	// A project admin cannot create projects: 403, exit 5, with the reason.
 	provtest.Admin(t, srv).Run("project", "create", "X").Expect(t, 5, "",
@@ -203,7 +203,7 @@ func TestSettingsKeepTheOthers(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("project", "settings", "set", "mfaRequired", "yes", "--type", "boolean").Expect(t, 2, "", "medplum: \"yes\" is not a boolean (want true or false)\n")
 	e.Run("project", "settings", "set", "x", "1", "--type", "float").Expect(t, 2, "", "medplum: unknown --type \"float\" (use string, boolean, integer or decimal)\nRun 'medplum project settings set --help' for usage.\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 	// A value that does not fit the setting's existing type is refused
 	// after reading, with nothing written.
 	e.Run("project", "settings", "set", "mfaRequired", "maybe").Expect(t, 2, "", "medplum: \"maybe\" is not a boolean (want true or false)\n")
@@ -249,5 +249,5 @@ func TestSecrets(t *testing.T) {
 
 	srv.ResetRequests()
 	e.RunStdin("\n", "project", "secrets", "set", "EMPTY").Expect(t, 2, "", "medplum: the secret value is empty: pipe it to standard input\n")
-	provtest.ExpectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }

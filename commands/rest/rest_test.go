@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,54 +16,11 @@ import (
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
-// signedIn returns an environment that signs in to srv with the seeded
-// project-admin client through the official CLI's environment variables.
-func signedIn(t *testing.T, srv *medplumtest.Server) *clitest.Env {
-	t.Helper()
-	e := clitest.New(t)
-	e.Set("MEDPLUM_BASE_URL", srv.URL)
-	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID)
-	e.Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
-	return e
-}
-
-// paths lists "METHOD /path?query" for every request the server received,
-// token requests left out.
-func paths(srv *medplumtest.Server) []string {
-	var out []string
-	for _, r := range srv.Requests() {
-		if r.Path == "/oauth2/token" {
-			continue
-		}
-		p := r.Method + " " + r.Path
-		if r.RawQuery != "" {
-			p += "?" + r.RawQuery
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func expectPaths(t *testing.T, srv *medplumtest.Server, want ...string) {
-	t.Helper()
-	got := paths(srv)
-	if !slices.Equal(got, want) {
-		t.Errorf("requests:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
-	}
-}
-
-func expectNothingSent(t *testing.T, srv *medplumtest.Server) {
-	t.Helper()
-	if reqs := srv.Requests(); len(reqs) != 0 {
-		t.Errorf("%d requests were sent, the first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
-	}
-}
-
 func id(ref string) string { return ref[strings.IndexByte(ref, '/')+1:] }
 
 func TestURLRules(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	homer := id(srv.Seed.Homer.Profile)
 	project := srv.Seed.ProjectID
 	csv := []string{"-o", "csv", "--no-header", "--columns"}
@@ -85,14 +41,14 @@ func TestURLRules(t *testing.T) {
 	for _, c := range cases {
 		srv.ResetRequests()
 		e.Run(append([]string{"get", c.url}, append(csv, c.cols)...)...).Expect(t, 0, c.stdout, "")
-		expectPaths(t, srv, "GET "+c.path)
+		clitest.ExpectPaths(t, srv, "GET "+c.path)
 	}
 
 	// oauth2/ is relative to the base URL too (userinfo is answered or not;
 	// the path is what matters here).
 	srv.ResetRequests()
 	e.Run("get", "oauth2/userinfo", "-o", "ndjson")
-	expectPaths(t, srv, "GET /oauth2/userinfo")
+	clitest.ExpectPaths(t, srv, "GET /oauth2/userinfo")
 
 	// --fhir-url-path moves the FHIR base, and a path starting with it is
 	// still relative to the base URL.
@@ -105,16 +61,16 @@ func TestURLRules(t *testing.T) {
 	if !strings.HasPrefix(r.Stdout, "DELETE "+srv.URL+"fhir/R5/Patient/1\n") || r.Code != 0 {
 		t.Errorf("--fhir-url-path: %+v", r)
 	}
-	expectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 
 	// Only http(s) URLs; nothing sent.
 	e.Run("get", "ftp://example.com/x").Expect(t, 2, "", "medplum: URL \"ftp://example.com/x\": only http and https URLs are supported\n")
-	expectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }
 
 func TestSeedExamplesVerbatim(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithMailer())
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	project := srv.Seed.ProjectID
 
 	e.Run("get", "ProjectMembership?profile-type:not=ClientApplication,Bot", "-o", "csv", "--columns", "display,admin").
@@ -137,7 +93,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 		t.Errorf("the server has no project ProjectName: %v", got)
 	}
 
-	e = signedIn(t, srv)
+	e = clitest.SignedIn(t, srv)
 	e.Run("post", "admin/projects/"+project+"/invite", `{
   "resourceType": "Practitioner",
   "firstName": "Alice",
@@ -155,7 +111,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("patch", route, `[{"op": "replace", "path": "/admin", "value": true}]`, "-o", "csv", "--columns", "id,display,admin").
 		Expect(t, 0, "ID,DISPLAY,ADMIN\n"+srv.Seed.Homer.MembershipID+",Homer Simpson,true\n", "")
-	expectPaths(t, srv, "GET /"+route, "POST /"+route)
+	clitest.ExpectPaths(t, srv, "GET /"+route, "POST /"+route)
 	if m := srv.Resource("ProjectMembership", srv.Seed.Homer.MembershipID); m["admin"] != true {
 		t.Errorf("Homer is not an admin: %v", m)
 	}
@@ -163,7 +119,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 
 func TestBodyFromArgumentFileAndStdin(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	body := func(family string) string {
 		return `{"resourceType":"Patient","name":[{"family":"` + family + `"}],"multipleBirthInteger":2,"extension":[{"url":"http://example.com/w","valueDecimal":0.10}]}`
 	}
@@ -199,7 +155,7 @@ func TestBodyFromArgumentFileAndStdin(t *testing.T) {
 
 func TestInvalidBodiesAreRejectedAndNothingIsSent(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	dir := t.TempDir()
 	file, missing := filepath.Join(dir, "bad.json"), filepath.Join(dir, "missing.json")
 	os.WriteFile(file, []byte("{\n  \"resourceType\": \"Patient\",\n  \"active\": tru\n}\n"), 0o600)
@@ -242,12 +198,12 @@ func TestInvalidBodiesAreRejectedAndNothingIsSent(t *testing.T) {
 	for _, c := range cases {
 		e.RunStdin(c.stdin, c.args...).Expect(t, 2, "", c.stderr)
 	}
-	expectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }
 
 func TestAdminMembershipPatchEmulation(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	project, mid := srv.Seed.ProjectID, srv.Seed.Homer.MembershipID
 	route := "admin/projects/" + project + "/members/" + mid
 	before := srv.Resource("ProjectMembership", mid)
@@ -257,7 +213,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 	patch := `[{"op":"add","path":"/active","value":false},{"op":"add","path":"/externalId","value":"<ext&1>"},{"op":"test","path":"/admin","value":false}]`
 	e.Run("patch", srv.URL+route, patch, "-o", "csv", "--columns", "active,externalId").
 		Expect(t, 0, "ACTIVE,EXTERNAL ID\nfalse,<ext&1>\n", "")
-	expectPaths(t, srv, "GET /"+route, "POST /"+route)
+	clitest.ExpectPaths(t, srv, "GET /"+route, "POST /"+route)
 	posted := srv.RequestsTo("POST", "/"+route)[0]
 	var sent map[string]any
 	if err := json.Unmarshal(posted.Body, &sent); err != nil {
@@ -280,7 +236,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("patch", route, `[{"op":"test","path":"/active","value":true}]`).
 		Expect(t, 2, "", "medplum: the patch does not apply to the membership: testing value /active failed: test failed\n")
-	expectPaths(t, srv, "GET /"+route)
+	clitest.ExpectPaths(t, srv, "GET /"+route)
 
 	// --dry-run reads the membership and shows the POST it would send.
 	srv.ResetRequests()
@@ -291,7 +247,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 	if !strings.HasPrefix(out, head) || !strings.Contains(out, "\n  \"admin\": true,\n") {
 		t.Errorf("dry run:\n%s", out)
 	}
-	expectPaths(t, srv, "GET /"+route)
+	clitest.ExpectPaths(t, srv, "GET /"+route)
 	if srv.Resource("ProjectMembership", mid)["admin"] == true {
 		t.Error("--dry-run wrote the membership")
 	}
@@ -300,7 +256,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("patch", "ProjectMembership/"+mid, `[{"op":"replace","path":"/active","value":true}]`, "-o", "csv", "--columns", "active", "--no-header").
 		Expect(t, 0, "true\n", "")
-	expectPaths(t, srv, "PATCH /fhir/R4/ProjectMembership/"+mid)
+	clitest.ExpectPaths(t, srv, "PATCH /fhir/R4/ProjectMembership/"+mid)
 	if ct := srv.RequestsTo("PATCH", "")[0].Header.Get("Content-Type"); ct != "application/json-patch+json" {
 		t.Errorf("PATCH Content-Type %q", ct)
 	}
@@ -309,7 +265,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 func TestGetAllFollowsNextLinks(t *testing.T) {
 	const generated = 2496 // plus the 4 seeded memberships: 2,500
 	srv := medplumtest.NewServer(t, medplumtest.WithMembers(generated))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	want := map[string]bool{}
 	for _, m := range srv.Memberships(srv.Seed.ProjectID) {
 		want[m.ID()] = true
@@ -337,7 +293,7 @@ func TestGetAllFollowsNextLinks(t *testing.T) {
 			break
 		}
 	}
-	gets := paths(srv)
+	gets := clitest.Paths(srv)
 	if len(gets) != 3 || gets[0] != "GET /fhir/R4/ProjectMembership?_count=1000" {
 		t.Errorf("pages read: %v", gets)
 	}
@@ -362,7 +318,7 @@ func TestGetAllFollowsNextLinks(t *testing.T) {
 	if !strings.HasPrefix(out, "{\n  \"") {
 		t.Errorf("not pretty-printed: %.40q", out)
 	}
-	if n := len(paths(srv)); n != 3 {
+	if n := len(clitest.Paths(srv)); n != 3 {
 		t.Errorf("%d pages read", n)
 	}
 
@@ -372,7 +328,7 @@ func TestGetAllFollowsNextLinks(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != 1000 {
 		t.Errorf("one page printed %d resources", n)
 	}
-	if n := len(paths(srv)); n != 1 {
+	if n := len(clitest.Paths(srv)); n != 1 {
 		t.Errorf("%d requests without --all", n)
 	}
 }
@@ -382,7 +338,7 @@ func TestGetAllNeverSendsTheTokenToAnotherHost(t *testing.T) {
 	var other []http.Header
 	otherHost := newRecorder(t, &other, `{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"ProjectMembership","id":"from-other-host"}}]}`)
 	srv := medplumtest.NewServer(t, medplumtest.WithBaseURL(otherHost))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	token := srv.IssueToken(srv.Seed.Client.MembershipID)
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", token)
 
@@ -410,14 +366,14 @@ func TestGetAllNeverSendsTheTokenToAnotherHost(t *testing.T) {
 
 func TestRetries(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	homer := id(srv.Seed.Homer.Profile)
 	get := []string{"get", "Patient/" + homer, "-o", "csv", "--no-header", "--columns", "id"}
 
 	// 429 with RateLimit t=1: waited out, then success.
 	srv.FailNext(1, http.StatusTooManyRequests, "GET", "/fhir/R4/Patient/*")
 	e.Run(get...).Expect(t, 0, homer+"\n", "")
-	expectPaths(t, srv, "GET /fhir/R4/Patient/"+homer, "GET /fhir/R4/Patient/"+homer)
+	clitest.ExpectPaths(t, srv, "GET /fhir/R4/Patient/"+homer, "GET /fhir/R4/Patient/"+homer)
 
 	// 503 from a proxy: retried, then success; -v shows the retry.
 	srv.ResetRequests()
@@ -426,7 +382,7 @@ func TestRetries(t *testing.T) {
 	if r.Code != 0 || r.Stdout != homer+"\n" || !strings.Contains(r.Stderr, "retry 1/3 of GET "+srv.URL+"fhir/R4/Patient/"+homer) {
 		t.Errorf("503 then success: %+v", r)
 	}
-	expectPaths(t, srv, "GET /fhir/R4/Patient/"+homer, "GET /fhir/R4/Patient/"+homer)
+	clitest.ExpectPaths(t, srv, "GET /fhir/R4/Patient/"+homer, "GET /fhir/R4/Patient/"+homer)
 
 	// A POST is not repeated after a 503: it may have been applied.
 	srv.ResetRequests()
@@ -434,7 +390,7 @@ func TestRetries(t *testing.T) {
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	e.Run("post", "Patient", `{"resourceType":"Patient"}`).
 		Expect(t, 1, "", "medplum: the server answered 503 text/html: 503 Service Unavailable\n")
-	expectPaths(t, srv, "POST /fhir/R4/Patient")
+	clitest.ExpectPaths(t, srv, "POST /fhir/R4/Patient")
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
 		t.Errorf("patients: %d, want %d", n, before)
 	}
@@ -444,12 +400,12 @@ func TestRetries(t *testing.T) {
 	srv.FailNext(1, http.StatusServiceUnavailable, "PUT", "/fhir/R4/Patient/*")
 	e.Run("put", "Patient/"+homer, `{"resourceType":"Patient","id":"`+homer+`","gender":"male"}`, "-o", "csv", "--no-header", "--columns", "gender").
 		Expect(t, 0, "male\n", "")
-	expectPaths(t, srv, "PUT /fhir/R4/Patient/"+homer, "PUT /fhir/R4/Patient/"+homer)
+	clitest.ExpectPaths(t, srv, "PUT /fhir/R4/Patient/"+homer, "PUT /fhir/R4/Patient/"+homer)
 }
 
 func TestErrorAnswers(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 
 	// Express's HTML 404 for a route the server does not have.
 	e.Run("post", "admin/nonexistent", `{}`).
@@ -484,11 +440,11 @@ func TestExitCodes(t *testing.T) {
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "not-a-valid-token")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized\nrun: medplum login\n")
 	// 4: the client secret is wrong.
-	e = signedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
+	e = clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
 	// 5: permission denied (only a super admin may create a project).
-	e = signedIn(t, srv)
+	e = clitest.SignedIn(t, srv)
 	e.Run("post", "Project", `{"resourceType":"Project","name":"X"}`).Expect(t, 5, "", "medplum: Forbidden\n")
 	// 2: usage.
 	e.Run("get").Expect(t, 2, "", "medplum: medplum get needs a URL\nRun 'medplum get --help' for usage.\n")
@@ -503,7 +459,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestInterruptExits130(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.Client.MembershipID))
 	srv.SetLatency(time.Hour)
 	defer srv.ClearFaults()
@@ -515,7 +471,7 @@ func TestInterruptExits130(t *testing.T) {
 
 func TestVerboseRedactsSecrets(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	r := e.Run("-v", "post", "admin/projects/"+srv.Seed.ProjectID+"/invite",
 		`{"resourceType":"Patient","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","password":"lisa-pass-1234","sendEmail":false}`,
 		"-o", "csv", "--columns", "display", "--no-header")
@@ -556,18 +512,18 @@ func TestDryRunSendsNothing(t *testing.T) {
 			"{\n  \"resourceType\": \"Patient\",\n  \"name\": [\n    {\n      \"family\": \"Dry\"\n    }\n  ]\n}\n", "")
 	e.Run("delete", "Patient/123", "--dry-run").
 		Expect(t, 0, "DELETE "+srv.URL+"fhir/R4/Patient/123\nAccept: application/fhir+json\nUser-Agent: medplum-cli/"+clitest.Version+" (Go)\nX-Medplum: extended\n", "")
-	expectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 
 	// With client credentials, not even the token is fetched.
-	e = signedIn(t, srv)
+	e = clitest.SignedIn(t, srv)
 	e.Run("delete", "Patient/123", "--dry-run").
 		Expect(t, 0, "DELETE "+srv.URL+"fhir/R4/Patient/123\nAccept: application/fhir+json\nAuthorization: [REDACTED]\nUser-Agent: medplum-cli/"+clitest.Version+" (Go)\nX-Medplum: extended\n", "")
-	expectNothingSent(t, srv)
+	clitest.ExpectNothingSent(t, srv)
 }
 
 func TestPreferAsync(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	e.Run("post", "Patient", `{"resourceType":"Patient"}`, "--prefer-async", "-o", "csv", "--columns", "type", "--no-header").
 		ExpectCode(t, 0, "")
 	posts := srv.RequestsTo("POST", "/fhir/R4/Patient")
@@ -605,7 +561,7 @@ func TestPrecedenceEndToEnd(t *testing.T) {
 
 func TestAsTransaction(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	out := e.Run("get", "ProjectMembership?profile-type=Patient", "--as-transaction").ExpectCode(t, 0, "")
 	var tx struct {
 		ResourceType, Type string

@@ -56,14 +56,6 @@ func ExpectWrites(t *testing.T, srv *medplumtest.Server, want ...string) {
 	}
 }
 
-// ExpectNothingSent asserts that no request at all reached the server.
-func ExpectNothingSent(t *testing.T, srv *medplumtest.Server) {
-	t.Helper()
-	if reqs := srv.Requests(); len(reqs) != 0 {
-		t.Errorf("%d requests were sent, the first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
-	}
-}
-
 // ID returns the id part of "Type/id".
 func ID(ref string) string { return ref[strings.IndexByte(ref, '/')+1:] }
 
