@@ -179,16 +179,19 @@ func (c *Client) GetMembership(ctx context.Context, projectID, membershipID stri
 // UpdateMembership writes a full membership through the admin route (POST
 // admin/projects/:p/members/:id; the route has no PUT or PATCH). m must be
 // the whole resource as read, changes applied, unknown fields kept: the
-// server replaces the resource with it.
-func (c *Client) UpdateMembership(ctx context.Context, projectID string, m Resource) (Resource, error) {
+// server replaces the resource with it. It returns the stored membership.
+func (c *Client) UpdateMembership(ctx context.Context, projectID string, m Resource) (Doc, error) {
 	if m.ResourceType() != "ProjectMembership" {
-		return nil, fmt.Errorf("update membership: resourceType must be ProjectMembership, got %s", describeType(m.ResourceType()))
+		return Doc{}, fmt.Errorf("update membership: resourceType must be ProjectMembership, got %s", describeType(m.ResourceType()))
 	}
 	if err := needIDs(projectID, m.ID()); err != nil {
-		return nil, err
+		return Doc{}, err
 	}
 	d, err := c.postJSON(ctx, MembershipURL(projectID, m.ID()), m, ContentTypeFHIR)
-	return d.Resource, err
+	if err == nil && d.ResourceType() != "ProjectMembership" {
+		return Doc{}, fmt.Errorf("POST %s: expected a ProjectMembership, got %s", MembershipURL(projectID, m.ID()), describeType(d.ResourceType()))
+	}
+	return d, err
 }
 
 // DeleteMembership deletes a membership through the admin route (which also
@@ -270,7 +273,7 @@ func (c *Client) Token(ctx context.Context, form url.Values, basic *BasicAuth) (
 // AuthPost posts JSON to an auth/* endpoint without credentials (login
 // stages) and decodes the answer into out (if not nil).
 func (c *Client) AuthPost(ctx context.Context, path string, in, out any) error {
-	body, err := encodeBody(in)
+	body, err := EncodeBody(in)
 	if err != nil {
 		return err
 	}
@@ -290,7 +293,7 @@ func (c *Client) AuthPost(ctx context.Context, path string, in, out any) error {
 }
 
 func (c *Client) postJSON(ctx context.Context, path string, in any, contentType string) (Doc, error) {
-	body, err := encodeBody(in)
+	body, err := EncodeBody(in)
 	if err != nil {
 		return Doc{}, err
 	}
@@ -301,10 +304,10 @@ func (c *Client) postJSON(ctx context.Context, path string, in any, contentType 
 	return decodeDoc(resp)
 }
 
-// encodeBody turns a request value into JSON. []byte and json.RawMessage are
+// EncodeBody turns a request value into JSON. []byte and json.RawMessage are
 // sent as they are (after checking they are JSON); anything else is encoded
 // without HTML escaping.
-func encodeBody(v any) ([]byte, error) {
+func EncodeBody(v any) ([]byte, error) {
 	switch b := v.(type) {
 	case nil:
 		return []byte("{}"), nil

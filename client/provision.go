@@ -64,7 +64,7 @@ func (c *Client) replaceProjectArray(ctx context.Context, projectID, route strin
 	if list == nil {
 		list = []Resource{}
 	}
-	body, err := encodeBody(list)
+	body, err := EncodeBody(list)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (c *Client) UpdateResource(ctx context.Context, r Resource) (Resource, erro
 	if err := needIDs(r.ID()); err != nil {
 		return nil, err
 	}
-	body, err := encodeBody(r)
+	body, err := EncodeBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (c *Client) rotateSecret(ctx context.Context, clientID, param, value string
 	if value == "" {
 		return Doc{}, fmt.Errorf("rotate secret: the %s to rotate is empty", param)
 	}
-	body, err := encodeBody(parameters(param, value))
+	body, err := EncodeBody(parameters(param, value))
 	if err != nil {
 		return Doc{}, err
 	}

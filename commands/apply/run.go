@@ -283,7 +283,8 @@ func (x *executor) setMembership(ctx context.Context, id string, change func(cli
 		return nil, err
 	}
 	change(m)
-	return x.c.UpdateMembership(ctx, x.pid, m)
+	d, err := x.c.UpdateMembership(ctx, x.pid, m)
+	return d.Resource, err
 }
 
 // setBool sets a boolean field to want when it differs, counting an absent

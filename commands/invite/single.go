@@ -2,7 +2,6 @@ package invite
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // singleRun sends one invite.
@@ -70,7 +70,7 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 			return err
 		}
 		fmt.Fprintf(opts.IO.Out, "POST %s\n\n", client.RedactURL(u))
-		return writeIndented(opts.IO.Out, client.RedactBody(client.ContentTypeJSON, p.body))
+		return output.WriteJSON(opts.IO.Out, client.RedactBody(client.ContentTypeJSON, p.body))
 	}
 	resp, err := c.Do(ctx, &client.Request{Method: http.MethodPost, URL: path, Body: p.body})
 	if err != nil {
@@ -283,7 +283,7 @@ func (o *Options) payload(file []byte, password string) (*payload, error) {
 	}
 	sort.Strings(p.notes)
 
-	body, err := encode(m)
+	body, err := client.EncodeBody(m)
 	if err != nil {
 		return nil, err
 	}
@@ -381,26 +381,6 @@ func jsonText(v any) string {
 		return string(b[:57]) + "..."
 	}
 	return string(b)
-}
-
-func encode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
-}
-
-func writeIndented(w io.Writer, doc []byte) error {
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, doc, "", "  "); err != nil {
-		return err
-	}
-	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
-	return err
 }
 
 func fileName(f string) string {

@@ -1,10 +1,7 @@
 package members
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"net/http"
 
 	"github.com/spf13/cobra"
 
@@ -55,7 +52,7 @@ func updateRun(o *UpdateOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, o.Change.Same+"\n", who)
 		return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)
 	}
-	updated, err := post(o, c, project, d.Resource)
+	updated, err := c.UpdateMembership(o.context(), project, d.Resource)
 	if err != nil {
 		return err
 	}
@@ -64,27 +61,6 @@ func updateRun(o *UpdateOptions) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, o.Change.Done+"\n", who)
 	return nil
-}
-
-// post writes a whole membership through the admin route and returns the
-// server's answer.
-func post(o *UpdateOptions, c *client.Client, project string, m client.Resource) (client.Doc, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
-		return client.Doc{}, err
-	}
-	resp, err := c.Do(o.context(), &client.Request{Method: http.MethodPost, URL: client.MembershipURL(project, m.ID()),
-		Body: bytes.TrimRight(buf.Bytes(), "\n")})
-	if err != nil {
-		return client.Doc{}, err
-	}
-	d, err := client.NewDoc(resp.Body)
-	if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
-		return client.Doc{}, fmt.Errorf("POST %s answered %d without a ProjectMembership", client.MembershipURL(project, m.ID()), resp.Status)
-	}
-	return d, nil
 }
 
 // setBool is a Change.Apply that sets a boolean field; a missing field
