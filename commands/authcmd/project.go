@@ -106,19 +106,8 @@ func projectListRun(o *ProjectListOptions) error {
 		}
 		items = append(items, it)
 	}
-	switch o.Output.Format {
-	case output.JSON:
-		if items == nil {
-			items = []projectItem{}
-		}
-		return output.WriteValue(o.IO.Out, items)
-	case output.NDJSON:
-		for _, it := range items {
-			if err := output.WriteCompact(o.IO.Out, it); err != nil {
-				return err
-			}
-		}
-		return nil
+	if done, err := output.WriteItems(o.IO, &o.Output, items); done {
+		return err
 	}
 	rows := output.Rows{Default: projectColumns, Known: projectColumns}
 	for _, it := range items {

@@ -92,16 +92,8 @@ func listRun(o *ListOptions) error {
 		}
 		items = append(items, it)
 	}
-	switch o.Output.Format {
-	case output.JSON:
-		return output.WriteValue(o.IO.Out, items)
-	case output.NDJSON:
-		for _, it := range items {
-			if err := output.WriteCompact(o.IO.Out, it); err != nil {
-				return err
-			}
-		}
-		return nil
+	if done, err := output.WriteItems(o.IO, &o.Output, items); done {
+		return err
 	}
 	rows := output.Rows{Default: []string{"id", "name", "admin", "access_policy", "rotating"}, Known: listColumns}
 	for _, it := range items {

@@ -79,6 +79,27 @@ func WriteNDJSON(w io.Writer, docs []json.RawMessage) error {
 	return err
 }
 
+// WriteItems prints a list of the CLI's own data (not server JSON) for -o
+// json (an array, [] when empty) and ndjson (one compact item per line),
+// and reports whether it did: for table and csv the caller prints rows.
+func WriteItems[T any](ios *iostreams.IOStreams, o *Options, items []T) (bool, error) {
+	switch o.Format {
+	case JSON:
+		if items == nil {
+			items = []T{}
+		}
+		return true, WriteValue(ios.Out, items)
+	case NDJSON:
+		for _, it := range items {
+			if err := WriteCompact(ios.Out, it); err != nil {
+				return true, err
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
 // WriteValue prints a Go value as indented JSON without HTML escaping.
 func WriteValue(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -82,16 +82,8 @@ func listRun(opts *ListOptions) error {
 		}
 		rows.Records = append(rows.Records, rec)
 	}
-	switch opts.Output.Format {
-	case output.JSON:
-		return output.WriteValue(opts.IO.Out, items)
-	case output.NDJSON:
-		for _, it := range items {
-			if err := output.WriteCompact(opts.IO.Out, it); err != nil {
-				return err
-			}
-		}
-		return nil
+	if done, err := output.WriteItems(opts.IO, &opts.Output, items); done {
+		return err
 	}
 	if len(items) == 0 && opts.IO.IsStdoutTTY() {
 		fmt.Fprintln(opts.IO.ErrOut, "No profiles yet. Create one with: medplum profile set NAME --base-url URL")
