@@ -29,14 +29,23 @@ const (
 	DropMidResponse
 )
 
-// Fault is an injected failure for the next Times requests matching Method
-// and Path.
+// Fault is an injected failure (or hold) for the next Times requests
+// matching Method, Path and Body, after Skip of them went through.
 type Fault struct {
 	// Method matches the request method; "" matches any.
 	Method string
 	// Path is a path.Match pattern over the request path, e.g.
 	// "/admin/projects/*/invite"; "" matches any path.
 	Path string
+	// Body, when set, matches only requests whose body contains it, e.g.
+	// one user's e-mail in an invite: the fault then hits that user's
+	// requests whatever order they come in.
+	Body string
+	// Skip lets this many matching requests through before the fault
+	// applies: with Body, Skip 1 faults a user's second request (a retry).
+	// Matching requests are counted from Inject on, whether or not another
+	// fault took them.
+	Skip int
 	// Times is how many matching requests fail (0 means 1).
 	Times int
 	// Status answers with this status instead of handling the request:
@@ -45,11 +54,18 @@ type Fault struct {
 	// 401, 403, 404, 410, 412 (Medplum's OperationOutcome for the status),
 	// 500 (an unhandled error: {"msg":"Internal Server Error"}),
 	// anything else, e.g. 502, 503, 504 (a proxy's HTML error page).
+	// 0 without Drop handles the request as usual (a fault that only Holds).
 	Status int
 	// RetryAfter is the reset time reported with a 429 (default 1s).
 	RetryAfter time.Duration
 	// Drop loses the connection instead (Status is then ignored).
 	Drop DropMode
+	// Hold, when set, holds back what the fault does to the client until
+	// the channel is closed or the client goes away: the answer (Status),
+	// the lost connection (Drop), or, for a fault with neither, the
+	// handling of the request. A DropAfterHandling or DropMidResponse
+	// request takes effect at once; only its (lost) answer waits.
+	Hold <-chan struct{}
 }
 
 type faults struct {
@@ -58,7 +74,8 @@ type faults struct {
 	delay time.Duration
 }
 
-// Inject adds a fault. Faults are consumed in the order they were added.
+// Inject adds a fault. A request is taken by the first fault (in the order
+// they were added) that matches it and has no Skip left.
 func (s *Server) Inject(f Fault) {
 	if f.Times <= 0 {
 		f.Times = 1
@@ -84,6 +101,19 @@ func (s *Server) DropNext(n int, mode DropMode, method, pattern string) {
 	s.Inject(Fault{Method: method, Path: pattern, Times: n, Drop: mode})
 }
 
+// PendingFaults returns the faults not used up yet, with the Skip and Times
+// they have left, in the order they were added. A test that ties faults to
+// requests checks with it that every fault was used.
+func (s *Server) PendingFaults() []Fault {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	out := make([]Fault, 0, len(s.faults.list))
+	for _, f := range s.faults.list {
+		out = append(out, *f)
+	}
+	return out
+}
+
 // ClearFaults removes every pending fault and the latency.
 func (s *Server) ClearFaults() {
 	s.faults.mu.Lock()
@@ -104,10 +134,12 @@ func (f *faults) latency() time.Duration {
 	return f.delay
 }
 
-// take consumes the first fault matching the request.
-func (f *faults) take(r *http.Request, p string) *Fault {
+// take consumes the first fault matching the request that has no Skip
+// left; every matching fault with Skip left counts the request.
+func (f *faults) take(r *http.Request, p string, body []byte) *Fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	taken := -1
 	for i, x := range f.list {
 		if x.Method != "" && x.Method != r.Method {
 			continue
@@ -115,14 +147,40 @@ func (f *faults) take(r *http.Request, p string) *Fault {
 		if x.Path != "" && !pathMatch(x.Path, p) {
 			continue
 		}
-		cp := *x
-		x.Times--
-		if x.Times <= 0 {
-			f.list = append(f.list[:i], f.list[i+1:]...)
+		if x.Body != "" && !bytes.Contains(body, []byte(x.Body)) {
+			continue
 		}
-		return &cp
+		if x.Skip > 0 {
+			x.Skip--
+			continue
+		}
+		if taken < 0 {
+			taken = i
+		}
 	}
-	return nil
+	if taken < 0 {
+		return nil
+	}
+	x := f.list[taken]
+	cp := *x
+	if x.Times--; x.Times <= 0 {
+		f.list = append(f.list[:taken], f.list[taken+1:]...)
+	}
+	return &cp
+}
+
+// hold waits until ch is closed (at once when ch is nil) or the client
+// gives up. It reports whether the request is still wanted.
+func hold(r *http.Request, ch <-chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // applyFault answers or wraps a faulted request. It returns false when the
@@ -130,13 +188,20 @@ func (f *faults) take(r *http.Request, p string) *Fault {
 func (c *reqCtx) applyFault(f *Fault) bool {
 	switch f.Drop {
 	case DropBeforeHandling:
-		hijackClose(c.w, nil)
+		if hold(c.r, f.Hold) {
+			hijackClose(c.w, nil)
+		}
 		return false
 	case DropAfterHandling, DropMidResponse:
 		c.w = &capture{ResponseWriter: c.w, header: c.w.Header().Clone(), mode: f.Drop}
 		return true
 	}
+	if !hold(c.r, f.Hold) {
+		return false
+	}
 	switch f.Status {
+	case 0: // only held: handled as usual
+		return true
 	case http.StatusTooManyRequests:
 		t := f.RetryAfter
 		if t <= 0 {

@@ -135,12 +135,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if f := s.faults.take(r, c.path); f != nil {
+	if f := s.faults.take(r, c.path, raw); f != nil {
 		if !c.applyFault(f) {
 			return
 		}
 		if cw, ok := c.w.(*capture); ok {
-			defer cw.finish()
+			defer func() {
+				hold(r, f.Hold)
+				cw.finish()
+			}()
 		}
 	}
 	if !s.limits.check(c) {

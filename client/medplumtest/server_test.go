@@ -583,6 +583,140 @@ func TestDroppedConnections(t *testing.T) {
 	}
 }
 
+// Faults tied to requests by their body and their rank hit exactly those
+// requests, whatever else is sent in between.
+func TestFaultMatchingBodyAndSkip(t *testing.T) {
+	c := newTC(t)
+	inv := func(email string) string {
+		return `{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"` + email + `","sendEmail":false}`
+	}
+	const route = "/admin/projects/*/invite"
+	// carl's second request conflicts; lenny's first is refused with a 503
+	// twice over (Times 2); a fault for nobody's body is never used.
+	c.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Body: "carl@example.com", Skip: 1, Status: 409})
+	c.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Body: "lenny@example.com", Times: 2, Status: 503})
+	c.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Body: "nobody@example.com", Status: 503})
+	for i, step := range []struct {
+		email string
+		want  int
+	}{
+		{"carl@example.com", 200},  // carl's first: skipped by his fault
+		{"lenny@example.com", 503}, // lenny's first
+		{"moe@example.com", 200},   // matches no fault
+		{"carl@example.com", 409},  // carl's second: his fault (40001)
+		{"lenny@example.com", 503}, // lenny's second: Times 2
+		{"lenny@example.com", 200}, // lenny's fault is used up
+		{"carl@example.com", 409},  // already a member now: the real 409
+	} {
+		status, body := c.raw("POST", "admin/projects/"+c.srv.Seed.ProjectID+"/invite",
+			map[string]string{"Authorization": "Bearer " + c.tok, "Content-Type": "application/fhir+json"}, inv(step.email))
+		if status != step.want {
+			t.Fatalf("request %d (%s): %d %s, want %d", i, step.email, status, body, step.want)
+		}
+		if status == 409 && (i == 3) != strings.Contains(string(body), "40001") {
+			t.Errorf("request %d: %s", i, body)
+		}
+	}
+	pending := c.srv.PendingFaults()
+	if len(pending) != 1 || pending[0].Body != "nobody@example.com" || pending[0].Times != 1 {
+		t.Errorf("pending faults: %+v, want only nobody's", pending)
+	}
+
+	// Skip counts every matching request, also those an earlier fault took.
+	c.srv.ClearFaults()
+	c.srv.Inject(medplumtest.Fault{Method: "GET", Path: "/healthcheck", Status: 502})
+	c.srv.Inject(medplumtest.Fault{Method: "GET", Path: "/healthcheck", Skip: 1, Status: 504})
+	for i, want := range []int{502, 504, 200} {
+		if status, _ := c.raw("GET", "healthcheck", nil, ""); status != want {
+			t.Errorf("healthcheck %d: %d, want %d", i, status, want)
+		}
+	}
+	if p := c.srv.PendingFaults(); len(p) != 0 {
+		t.Errorf("pending faults: %+v", p)
+	}
+}
+
+// Hold holds back what a fault does until the test lets it go: the answer
+// of a Status fault, the lost answer of a request that took effect
+// (DropAfterHandling), or the handling itself of a fault with neither.
+func TestFaultHold(t *testing.T) {
+	c := newTC(t)
+	send := func(email string) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", c.srv.URL+"admin/projects/"+c.srv.Seed.ProjectID+"/invite",
+				strings.NewReader(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"`+email+`","sendEmail":false}`))
+			req.Header.Set("Authorization", "Bearer "+c.tok)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			done <- err
+		}()
+		return done
+	}
+	logged := func(email string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			for _, r := range c.srv.Requests() {
+				if strings.Contains(string(r.Body), email) {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's request never arrived", email)
+			}
+		}
+	}
+	member := func(email string) bool { return c.srv.MembershipByEmail(c.srv.Seed.ProjectID, email) != nil }
+
+	for _, tt := range []struct {
+		email     string
+		fault     medplumtest.Fault
+		madeHeld  bool   // the membership exists while the answer is held
+		madeAfter bool   // ... and once it is let go
+		wantErr   string // what the client sees in the end
+	}{
+		{"held503@example.com", medplumtest.Fault{Status: 503}, false, false, "status 503"},
+		{"heldbefore@example.com", medplumtest.Fault{Drop: medplumtest.DropBeforeHandling}, false, false, "EOF"},
+		{"heldafter@example.com", medplumtest.Fault{Drop: medplumtest.DropAfterHandling}, true, true, "EOF"},
+		{"heldonly@example.com", medplumtest.Fault{}, false, true, ""},
+	} {
+		gate := make(chan struct{})
+		f := tt.fault
+		f.Body, f.Hold = tt.email, gate
+		c.srv.Inject(f)
+		done := send(tt.email)
+		logged(tt.email)
+		for deadline := time.Now().Add(10 * time.Second); tt.madeHeld && !member(tt.email); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the held request never took effect", tt.email)
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("%s: answered while held: %v", tt.email, err)
+		default:
+		}
+		if member(tt.email) != tt.madeHeld {
+			t.Errorf("%s: member while held = %v", tt.email, !tt.madeHeld)
+		}
+		close(gate)
+		err := <-done
+		if got := fmt.Sprint(err); (tt.wantErr == "" && err != nil) || (tt.wantErr != "" && !strings.Contains(got, tt.wantErr)) {
+			t.Errorf("%s: client got %v, want %q", tt.email, err, tt.wantErr)
+		}
+		if member(tt.email) != tt.madeAfter {
+			t.Errorf("%s: member after = %v", tt.email, !tt.madeAfter)
+		}
+	}
+}
+
 func TestRateLimitAndRequestLog(t *testing.T) {
 	c := newTC(t)
 	c.srv.SetRateLimit(medplumtest.RateLimitDefault, 2, time.Minute)
