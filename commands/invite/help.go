@@ -48,7 +48,20 @@ unless --skip-invalid.
 
 Results (--report FILE, or -o csv|json|ndjson on stdout) have one row per
 line of the file, in the order the rows finish: line, email, external_id,
-status (created, exists, updated, failed, skipped), membership_id, error.
+status (created, exists, updated, failed, skipped), membership_id, error
+(why a row failed, or a note).
+
+When the answer to an invite is lost (a dropped connection, a gateway
+error), the row is looked up before anything is sent again. Whether the
+user was a member before is decided by the server's own records, not by
+comparing clocks: before sending, the run reads the project's newest
+memberships and notes them in the journal. A membership the lookup finds
+that is older than the newest of those, or is one of them, was there
+before: the row is "exists". A newer one was made by the row's invite:
+"created" (or by someone else at the same moment; the run cannot see who).
+When this cannot be told (those memberships could not be read, or the
+journal comes from an older medplum), the row is "exists" (with --upsert,
+"updated") with a note in the error column, never "created".
 `
 
 // NewHelpTopicCSV is `medplum help invite-csv`.

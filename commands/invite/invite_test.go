@@ -364,7 +364,11 @@ func journalState(t *testing.T, path string) (done, inFlight map[int]bool) {
 		if err != nil {
 			continue // a line torn by the kill
 		}
-		n, _ := rec["line"].(json.Number).Int64()
+		num, _ := rec["line"].(json.Number)
+		n, err := num.Int64()
+		if err != nil {
+			continue // a mark line
+		}
 		switch rec.String("state") {
 		case "started":
 			inFlight[int(n)] = true

@@ -29,7 +29,7 @@ func (s Status) Done() bool { return s == Created || s == Exists || s == Updated
 
 const (
 	journalMagic   = "medplum-invite-journal"
-	journalVersion = 1
+	journalVersion = 2 // 2 added marks; version 1 journals are read too
 	stateStarted   = "started"
 )
 
@@ -62,8 +62,10 @@ type Resume struct {
 
 // InFlight is a row whose outcome an earlier run did not record.
 type InFlight struct {
-	// At is when its first request was about to be sent.
-	At time.Time
+	// Mark is the last mark recorded before its first request (nil in a
+	// journal of an older medplum): a membership found by the lookup is
+	// judged against it.
+	Mark *Mark
 	// Upsert says the last request was the --upsert resend for a user
 	// who was already a member (it is safe to send again).
 	Upsert bool
@@ -80,6 +82,7 @@ type record struct {
 	Upsert      bool   `json:"upsert,omitempty"` // a started record of the --upsert resend
 	Membership  string `json:"membership,omitempty"`
 	Error       string `json:"error,omitempty"`
+	Mark        *Mark  `json:"mark,omitempty"` // a mark line: what the next rows are judged against
 	// Uncertain marks a failure after which the server may still have
 	// made the membership (a dropped connection, a gateway timeout).
 	Uncertain bool `json:"uncertain,omitempty"`
@@ -168,6 +171,7 @@ func OpenJournal(path string, key JournalKey) (*Journal, *Resume, error) {
 func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error) {
 	res := &Resume{Done: map[int]Entry{}, InFlight: map[int]InFlight{}}
 	failed := map[int]bool{}
+	var mark *Mark // the last mark line so far
 	br := bufio.NewReaderSize(f, 64<<10)
 	var good int64
 	for n := 1; ; n++ {
@@ -190,7 +194,7 @@ func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error
 			if rec.Journal != journalMagic || rec.JournalKey == nil {
 				return nil, 0, fmt.Errorf("%s is not a medplum invite journal; choose another file with --state", path)
 			}
-			if rec.Version != journalVersion {
+			if rec.Version < 1 || rec.Version > journalVersion {
 				return nil, 0, fmt.Errorf("journal %s has version %d; this medplum writes version %d", path, rec.Version, journalVersion)
 			}
 			if err := compareKey(path, *rec.JournalKey, key); err != nil {
@@ -199,10 +203,12 @@ func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error
 			continue
 		}
 		switch st := Status(rec.State); {
+		case rec.Mark != nil:
+			mark = rec.Mark
 		case rec.State == stateStarted:
 			f, open := res.InFlight[rec.Line]
 			if !open {
-				f.At = time.UnixMilli(rec.At)
+				f.Mark = mark
 			}
 			f.Upsert = rec.Upsert
 			res.InFlight[rec.Line] = f
@@ -239,12 +245,16 @@ func compareKey(path string, have, want JournalKey) error {
 // Path is where the journal lives.
 func (j *Journal) Path() string { return j.path }
 
-// Start records that a request for a row is about to be sent and returns
-// the recorded time. upsert marks the --upsert resend. The record is on disk
-// when Start returns.
-func (j *Journal) Start(line int, upsert bool) (time.Time, error) {
-	now := time.Now()
-	return now, j.write(record{Line: line, State: stateStarted, At: now.UnixMilli(), Upsert: upsert})
+// Start records that a request for a row is about to be sent. upsert marks
+// the --upsert resend. The record is on disk when Start returns.
+func (j *Journal) Start(line int, upsert bool) error {
+	return j.write(record{Line: line, State: stateStarted, At: time.Now().UnixMilli(), Upsert: upsert})
+}
+
+// Mark records a mark read from the server; the rows started after it are
+// judged against it. The record is on disk when Mark returns.
+func (j *Journal) Mark(m *Mark) error {
+	return j.write(record{Mark: m, At: time.Now().UnixMilli()})
 }
 
 // Finish records a row's final state. uncertain marks a failure after which

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,15 +27,19 @@ func TestJournalResume(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := func(line int) { _, err := j.Start(line, false); must(err) }
+	start := func(line int) { must(j.Start(line, false)) }
+	m1 := &Mark{LastUpdated: "2026-01-02T03:04:05.006Z", IDs: []string{"a", "b"}, Complete: true}
+	m2 := &Mark{LastUpdated: "2026-01-02T03:04:09.000Z", IDs: []string{"c"}}
+	start(9) // before any mark: a journal of an older medplum
+	must(j.Mark(m1))
 	start(2)
 	must(j.Finish(2, Entry{Status: Created, Membership: "m2"}, false))
 	start(3) // in flight when the process died
 	start(4)
 	must(j.Finish(4, Entry{Status: Failed, Error: "Access policy x does not exist"}, false))
 	start(5)
-	_, err = j.Start(5, true) // the --upsert resend
-	must(err)
+	must(j.Mark(m2))       // a row's rows keep the mark of their first request
+	must(j.Start(5, true)) // the --upsert resend
 	must(j.Finish(5, Entry{Status: Failed, Error: "connection reset"}, true))
 	start(6)
 	must(j.Finish(6, Entry{Status: Exists, Membership: "m6"}, false))
@@ -42,6 +47,7 @@ func TestJournalResume(t *testing.T) {
 	must(j.Finish(7, Entry{Status: Failed, Error: "boom"}, false))
 	start(7) // retried in a later run and finished
 	must(j.Finish(7, Entry{Status: Created, Membership: "m7", Error: "Could not send email"}, false))
+	start(8)
 	must(j.Close())
 
 	j, res, err = OpenJournal(path, testKey)
@@ -58,11 +64,43 @@ func TestJournalResume(t *testing.T) {
 			t.Errorf("line %d: %+v, want %+v", l, res.Done[l], e)
 		}
 	}
-	if len(res.InFlight) != 2 || res.InFlight[3].At.IsZero() || res.InFlight[3].Upsert || !res.InFlight[5].Upsert {
-		t.Errorf("in flight = %v, want line 3 (first request) and 5 (upsert resend)", res.InFlight)
+	if len(res.InFlight) != 4 || res.InFlight[3].Upsert || !res.InFlight[5].Upsert {
+		t.Errorf("in flight = %v, want line 3 (first request), 5 (upsert resend), 8 and 9", res.InFlight)
+	}
+	for line, want := range map[int]*Mark{3: m1, 5: m1, 8: m2, 9: nil} {
+		got := res.InFlight[line].Mark
+		if (got == nil) != (want == nil) || (got != nil && (got.LastUpdated != want.LastUpdated ||
+			strings.Join(got.IDs, ",") != strings.Join(want.IDs, ",") || got.Complete != want.Complete)) {
+			t.Errorf("line %d: mark %+v, want %+v", line, got, want)
+		}
 	}
 	if res.Failed != 1 {
 		t.Errorf("failed = %d, want 1 (line 4)", res.Failed)
+	}
+}
+
+// A journal written by the medplum before marks (version 1) is resumed; one
+// of a newer medplum is refused.
+func TestJournalVersions(t *testing.T) {
+	dir := t.TempDir()
+	header := func(v int) string {
+		return `{"journal":"medplum-invite-journal","version":` + strconv.Itoa(v) +
+			`,"input":"sha256:aa","server":"http://localhost:1/","project":"p1","at":1}` + "\n"
+	}
+	v1 := filepath.Join(dir, "v1")
+	os.WriteFile(v1, []byte(header(1)+`{"line":2,"state":"started","at":2}`+"\n"+`{"line":3,"state":"exists","membership":"m3","at":3}`+"\n"), 0o600)
+	j, res, err := OpenJournal(v1, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if f, ok := res.InFlight[2]; !ok || f.Mark != nil || res.Done[3].Membership != "m3" {
+		t.Errorf("version 1: %+v", res)
+	}
+	v3 := filepath.Join(dir, "v3")
+	os.WriteFile(v3, []byte(header(3)), 0o600)
+	if _, _, err := OpenJournal(v3, testKey); err == nil || err.Error() != "journal "+v3+" has version 3; this medplum writes version 2" {
+		t.Errorf("version 3: %v", err)
 	}
 }
 
@@ -165,7 +203,7 @@ func TestJournalConcurrentWriters(t *testing.T) {
 	for i := range 200 {
 		wg.Go(func() {
 			line := i + 2
-			if _, err := j.Start(line, false); err != nil {
+			if err := j.Start(line, false); err != nil {
 				t.Error(err)
 			}
 			if err := j.Finish(line, Entry{Status: Created, Membership: "m"}, false); err != nil {
@@ -177,7 +215,7 @@ func TestJournalConcurrentWriters(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Start(1000, false); err == nil {
+	if err := j.Start(1000, false); err == nil {
 		t.Error("write after Close succeeded")
 	}
 	j, res, err := OpenJournal(path, testKey)

@@ -1,6 +1,7 @@
 package bulk
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -106,6 +107,8 @@ type RunConfig struct {
 	// cancelled (default 10s); rows not finished by then are looked up by
 	// the next run.
 	Grace time.Duration
+
+	markEvery int // rows sent between two marks (default defaultMarkEvery); for tests
 }
 
 // ErrInvalidRows means the file has invalid rows and SkipInvalid is off.
@@ -149,6 +152,7 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 		retry:     cfg.Retry.withDefaults(),
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxConcurrency),
 		inviteURL: "admin/projects/" + url.PathEscape(cfg.Project) + "/invite",
+		markEvery: cmp.Or(cfg.markEvery, defaultMarkEvery),
 		stats:     Stats{Total: cfg.Check.Rows, Counts: map[Status]int{}},
 	}
 	workers := cfg.Concurrency
@@ -201,7 +205,13 @@ type job struct {
 	row       Row
 	reconcile bool     // an earlier run left it in flight: look it up first
 	inFlight  InFlight // what the journal says about it
+	mark      *Mark    // read before the row is sent
 }
+
+// defaultMarkEvery is how many rows are sent between two marks. A mark
+// stays right for every row sent after it; a fresh one narrows the time in
+// which someone else could make one of the file's users a member.
+const defaultMarkEvery = 500
 
 type runner struct {
 	cfg       RunConfig
@@ -210,13 +220,20 @@ type runner struct {
 	inviteURL string
 	stopAll   context.CancelFunc
 
+	// mark is the latest mark, read by dispatch (its only user) before the
+	// first row is sent and again every markEvery rows sent.
+	mark      *Mark
+	markEvery int
+
 	mu    sync.Mutex // guards what follows, and serialises OnResult and Progress
 	stats Stats
 	fatal error
 }
 
 // dispatch reads the file again and hands out the rows that need work.
+// Before the first row is sent, and every markEvery rows, it reads a mark.
 func (r *runner) dispatch(ctx context.Context, input io.Reader, jobs chan<- job) error {
+	sent := 0
 	h := sha256.New()
 	rd, err := NewReader(io.TeeReader(input, h), r.cfg.Options)
 	if err != nil {
@@ -241,6 +258,13 @@ func (r *runner) dispatch(ctx context.Context, input io.Reader, jobs chan<- job)
 		}
 		j := job{row: row}
 		j.inFlight, j.reconcile = r.cfg.Resume.InFlight[row.Line]
+		if !j.reconcile {
+			if sent%r.markEvery == 0 && !r.refreshMark(ctx, row.Line) {
+				return nil
+			}
+			sent++
+			j.mark = r.mark
+		}
 		select {
 		case jobs <- j:
 		case <-ctx.Done():
@@ -256,6 +280,23 @@ func (r *runner) dispatch(ctx context.Context, input io.Reader, jobs chan<- job)
 		return errors.New("the input file changed while it was being sent; run the command again to finish it")
 	}
 	return nil
+}
+
+// refreshMark reads a mark and records it in the journal before any row
+// that is judged against it is sent. When the server does not answer, the
+// previous mark (older, still right) stays. It reports false when the run
+// must stop (the journal failed).
+func (r *runner) refreshMark(ctx context.Context, line int) bool {
+	m, err := readMark(ctx, r.cfg.Client, r.cfg.Project)
+	if err != nil {
+		return true
+	}
+	if err := r.cfg.Journal.Mark(m); err != nil {
+		r.stop(line, err)
+		return false
+	}
+	r.mark = m
+	return true
 }
 
 func joinProblems(probs []Problem) string {
@@ -338,8 +379,9 @@ func (r *runner) record(res Result, uncertain bool) {
 func (r *runner) process(dctx, reqCtx context.Context, j job) {
 	w := &rowRun{r: r, dctx: dctx, reqCtx: reqCtx, req: j.row.Request,
 		res:       Result{Line: j.row.Line, Email: j.row.Request.Email, ExternalID: j.row.Request.ExternalID},
-		journaled: j.reconcile, started: j.inFlight.At}
+		journaled: j.reconcile, mark: j.mark}
 	if j.reconcile {
+		w.mark = j.inFlight.Mark
 		if j.inFlight.Upsert {
 			w.upsert = true // the user was a member already: resending the upsert is harmless
 		} else {
@@ -359,11 +401,12 @@ type rowRun struct {
 	req          client.InviteRequest
 	res          Result
 
-	upsert    bool      // the next send is the --upsert resend
-	uncertain bool      // a request may have been done without its answer reaching us
-	doubt     bool      // some request of this row may have been done (uncertain at some point)
-	journaled bool      // the journal has a "started" record for the row
-	started   time.Time // when the row's first request was about to be sent
+	upsert    bool   // the next send is the --upsert resend
+	uncertain bool   // a request may have been done without its answer reaching us
+	doubt     bool   // some request of this row may have been done (uncertain at some point)
+	journaled bool   // the journal has a "started" record for the row
+	mark      *Mark  // read before the row's first request
+	note      string // said of the row when it ends well (see maybeMade)
 
 	// failures counts sends and lookups that failed in ways that may last
 	// (5xx, dropped connections); conflicts and 429s, after which the
@@ -399,13 +442,12 @@ func (w *rowRun) step() bool {
 	if !w.journaled {
 		// On disk before the request leaves: a crash from here on leaves
 		// a row the next run looks up.
-		t, err := r.cfg.Journal.Start(w.res.Line, false)
-		if err != nil {
+		if err := r.cfg.Journal.Start(w.res.Line, false); err != nil {
 			r.lim.release(outcomeError, 0)
 			r.stop(w.res.Line, err)
 			return true
 		}
-		w.started, w.journaled = t, true
+		w.journaled = true
 	}
 	body := w.req
 	body.Upsert = w.upsert
@@ -426,7 +468,7 @@ func (w *rowRun) handle(a attempt, err error) bool {
 	switch a.kind {
 	case kindCreated:
 		w.res.Membership = a.membership
-		w.finish(w.madeStatus(), "")
+		w.finish(w.madeStatus(), w.note)
 	case kindPartial:
 		w.res.Membership = w.lookupID()
 		w.finish(w.madeStatus(), "membership created, but the server reported: "+err.Error())
@@ -435,21 +477,17 @@ func (w *rowRun) handle(a attempt, err error) bool {
 			w.finish(Failed, err.Error())
 			return true
 		}
-		m, _ := w.r.lookup(w.reqCtx, w.req)
-		if m != nil {
-			w.res.Membership = m.ID()
+		m, lerr := w.r.lookup(w.reqCtx, w.req) // for the report's membership id
+		v := before                            // the server found the user a member
+		if w.doubt {
+			// An earlier request of this row, whose answer was lost, may
+			// have made the membership after all.
+			v = unknown
+			if lerr == nil && m != nil {
+				v = w.mark.judge(m)
+			}
 		}
-		switch {
-		case w.doubt && m != nil && !existedBefore(m, w.started):
-			// An earlier request of this row, whose answer was lost,
-			// made the membership after all.
-			w.finish(Created, "")
-		case r.cfg.Upsert:
-			w.res.Membership = ""
-			return !w.startUpsert()
-		default:
-			w.finish(Exists, "")
-		}
+		return w.found(m, v)
 	case kindConflict:
 		r.count(func(s *Stats) { s.Conflicts++ })
 		if w.conflicts++; w.conflicts >= r.retry.MaxConflicts {
@@ -505,18 +543,42 @@ func (w *rowRun) settle() bool {
 		w.uncertain = false // nothing was made: sending again is safe
 		return false
 	}
-	w.res.Membership = m.ID()
-	if !w.upsert && existedBefore(m, w.started) {
-		// The membership predates the row's request: the request found
-		// the user a member.
-		if w.r.cfg.Upsert {
-			w.uncertain = false
-			return !w.startUpsert()
-		}
-		w.finish(Exists, "")
+	w.uncertain = false
+	if w.upsert {
+		// The --upsert resend for a member: its membership is there.
+		w.res.Membership = m.ID()
+		w.finish(Updated, w.note)
 		return true
 	}
-	w.finish(w.madeStatus(), "")
+	return w.found(m, w.mark.judge(m))
+}
+
+// maybeMade is the note of a row whose lost answer leaves it open whether
+// the user was a member before (see Mark).
+const maybeMade = "already a member, or made a member by this run: the answer to its invite was lost, and it could not be told which"
+
+// found finishes a row whose user is a member (m, when it was looked up),
+// by what the mark says of the membership: made after the mark, by the
+// row's invite ("created"); there before it ("exists", or the --upsert
+// resend). When it cannot be told, the row is not called "created": it
+// ends "exists" (or "updated" by the resend) with a note. It reports
+// whether the row is finished.
+func (w *rowRun) found(m client.Resource, v verdict) bool {
+	if m != nil {
+		w.res.Membership = m.ID()
+	}
+	if v == unknown {
+		w.note = maybeMade
+	}
+	switch {
+	case v == after:
+		w.finish(Created, "")
+	case w.r.cfg.Upsert:
+		w.res.Membership = ""
+		return !w.startUpsert()
+	default:
+		w.finish(Exists, w.note)
+	}
 	return true
 }
 
@@ -525,7 +587,7 @@ func (w *rowRun) settle() bool {
 func (w *rowRun) startUpsert() bool {
 	w.upsert = true
 	w.failures, w.conflicts = 0, 0
-	if _, err := w.r.cfg.Journal.Start(w.res.Line, true); err != nil {
+	if err := w.r.cfg.Journal.Start(w.res.Line, true); err != nil {
 		w.r.stop(w.res.Line, err)
 		return false
 	}
@@ -563,20 +625,6 @@ func (w *rowRun) finish(st Status, msg string) {
 func (w *rowRun) fail(msg string) {
 	w.res.Status, w.res.Error = Failed, msg
 	w.r.record(w.res, w.uncertain)
-}
-
-// existedBefore reports whether a membership found by a lookup predates the
-// row's first request: then the request found it there ("exists") rather
-// than made it. Clocks of client and server may differ, so a membership
-// updated up to a minute before the request counts as made by it.
-func existedBefore(m client.Resource, started time.Time) bool {
-	meta, _ := m["meta"].(map[string]any)
-	s, _ := meta["lastUpdated"].(string)
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || started.IsZero() {
-		return false
-	}
-	return t.Before(started.Add(-time.Minute))
 }
 
 type attemptKind int

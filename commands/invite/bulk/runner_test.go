@@ -237,28 +237,252 @@ func TestRunRetriesTransientFailures(t *testing.T) {
 	}
 }
 
-// A row that an earlier run left in flight is looked up, not sent again, when
-// the server has its membership; it is sent when the server has none.
-func TestRunReconcilesInFlightRows(t *testing.T) {
+// preMember makes email a member before the run, as a Practitioner, and
+// returns the membership id.
+func (f *fixture) preMember(email string) string {
+	f.t.Helper()
+	m, err := f.c.Invite(context.Background(), f.srv.Seed.ProjectID, &client.InviteRequest{
+		ResourceType: "Practitioner", FirstName: "Pre", LastName: "Member", Email: email, SendEmail: new(false)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m.ID()
+}
+
+// lostAnswerRows are the rows of the lost-answer tests: user0000..0003
+// Practitioners, and Homer (a seeded Patient member) invited as a
+// Practitioner, whom no lookup by Practitioner e-mail finds.
+const lostAnswerRows = "role,firstName,lastName,email\n" +
+	"Practitioner,First0,Last0,user0000@example.com\n" + // 2 a member before the run; the 409 is lost
+	"Practitioner,First1,Last1,user0001@example.com\n" + // 3 made by the invite whose answer is lost
+	"Practitioner,First2,Last2,user0002@example.com\n" + // 4 a member before; the 409 is cut off mid-answer
+	"Practitioner,First3,Last3,user0003@example.com\n" + // 5 made; the answer is cut off mid-answer
+	"Practitioner,Homer,Simpson,homer@example.com\n" // 6 a member (Patient) before; the 409 is lost
+
+// lostAnswerFaults loses the first answer to each row's invite.
+func (f *fixture) lostAnswerFaults() {
+	for email, mode := range map[string]medplumtest.DropMode{
+		"user0000@": medplumtest.DropAfterHandling, "user0001@": medplumtest.DropAfterHandling,
+		"user0002@": medplumtest.DropMidResponse, "user0003@": medplumtest.DropMidResponse,
+		"homer@": medplumtest.DropAfterHandling,
+	} {
+		f.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/admin/projects/*/invite", Body: email, Drop: mode})
+	}
+}
+
+// checkResults compares results by line, ignoring the e-mail columns.
+func checkResults(t *testing.T, out runOutcome, want map[int]Result) {
+	t.Helper()
+	if len(out.results) != len(want) {
+		t.Errorf("%d results, want %d", len(out.results), len(want))
+	}
+	for line, w := range want {
+		got := out.results[line]
+		got.Line, got.Email, got.ExternalID = 0, "", ""
+		if got != w {
+			t.Errorf("line %d: %+v\nwant    %+v", line, got, w)
+		}
+	}
+}
+
+// invitesOf counts the invite requests that name email.
+func (f *fixture) invitesOf(email string) int {
+	n := 0
+	for _, r := range f.invites() {
+		if strings.Contains(string(r.Body), `"`+email+`"`) {
+			n++
+		}
+	}
+	return n
+}
+
+// The report must not call a user who was a member before the run
+// "created" when the answer to their invite is lost: the membership found
+// by the lookup is no newer than the newest one the server had before the
+// run sent anything. (It was labelled "created" when it had been updated
+// within a minute of the row being sent.) A membership the lost request
+// made is newer: "created". Neither is sent again.
+func TestRunLostAnswers(t *testing.T) {
+	for _, upsert := range []bool{false, true} {
+		t.Run(fmt.Sprintf("upsert=%v", upsert), func(t *testing.T) {
+			f := newFixture(t)
+			pre0, pre2 := f.preMember("user0000@example.com"), f.preMember("user0002@example.com")
+			f.srv.ResetRequests()
+			f.lostAnswerFaults()
+			out := f.run(context.Background(), lostAnswerRows, RunConfig{Upsert: upsert})
+			if out.err != nil {
+				t.Fatal(out.err)
+			}
+			made := func(email string) string { return f.srv.MembershipByEmail(f.srv.Seed.ProjectID, email).ID() }
+			old := Exists
+			if upsert {
+				old = Updated
+			}
+			checkResults(t, out, map[int]Result{
+				2: {Status: old, Membership: pre0},
+				3: {Status: Created, Membership: made("user0001@example.com")},
+				4: {Status: old, Membership: pre2},
+				5: {Status: Created, Membership: made("user0003@example.com")},
+				// No Practitioner lookup finds Homer's Patient membership:
+				// whether the lost request made something cannot be told.
+				6: map[bool]Result{
+					false: {Status: Exists, Error: maybeMade},
+					true:  {Status: Failed, Error: "User is already a member of this project"},
+				}[upsert],
+			})
+			for i := range 4 {
+				email := fmt.Sprintf("user%04d@example.com", i)
+				wantSends := 1
+				if upsert && i%2 == 0 {
+					wantSends = 2 // the --upsert resend
+				}
+				if n := f.membersWith(email); n != 1 {
+					t.Errorf("%s: %d memberships", email, n)
+				}
+				if n := f.invitesOf(email); n != wantSends {
+					t.Errorf("%s: %d invites, want %d", email, n, wantSends)
+				}
+			}
+			if p := f.srv.PendingFaults(); len(p) != 0 {
+				t.Errorf("faults not used: %+v", p)
+			}
+		})
+	}
+}
+
+// Memberships stamped in the same millisecond as the newest one when the
+// mark was read are told apart by id: with the server's clock stopped,
+// every membership has the same lastUpdated.
+func TestRunLostAnswersSameMillisecond(t *testing.T) {
+	stopped := time.Date(2026, 3, 4, 5, 6, 7, 8e6, time.UTC)
+	f := newFixture(t, medplumtest.WithClock(func() time.Time { return stopped }))
+	pre0, pre2 := f.preMember("user0000@example.com"), f.preMember("user0002@example.com")
+	f.lostAnswerFaults()
+	out := f.run(context.Background(), lostAnswerRows, RunConfig{})
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	made := func(email string) string { return f.srv.MembershipByEmail(f.srv.Seed.ProjectID, email).ID() }
+	checkResults(t, out, map[int]Result{
+		2: {Status: Exists, Membership: pre0},
+		3: {Status: Created, Membership: made("user0001@example.com")},
+		4: {Status: Exists, Membership: pre2},
+		5: {Status: Created, Membership: made("user0003@example.com")},
+		6: {Status: Exists, Error: maybeMade},
+	})
+}
+
+// When the mark cannot be read, a lost answer leaves it open whether the
+// user was a member before: the row is never called "created"; it ends
+// "exists" (or "updated" by the --upsert resend) with a note.
+func TestRunLostAnswersWithoutMark(t *testing.T) {
+	for _, upsert := range []bool{false, true} {
+		t.Run(fmt.Sprintf("upsert=%v", upsert), func(t *testing.T) {
+			f := newFixture(t)
+			pre0, pre2 := f.preMember("user0000@example.com"), f.preMember("user0002@example.com")
+			// The mark is the run's first membership search.
+			f.srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/ProjectMembership", Status: 403})
+			f.lostAnswerFaults()
+			out := f.run(context.Background(), lostAnswerRows, RunConfig{Upsert: upsert})
+			if out.err != nil {
+				t.Fatal(out.err)
+			}
+			made := func(email string) string { return f.srv.MembershipByEmail(f.srv.Seed.ProjectID, email).ID() }
+			st := Exists
+			if upsert {
+				st = Updated
+			}
+			checkResults(t, out, map[int]Result{
+				2: {Status: st, Membership: pre0, Error: maybeMade},
+				3: {Status: st, Membership: made("user0001@example.com"), Error: maybeMade},
+				4: {Status: st, Membership: pre2, Error: maybeMade},
+				5: {Status: st, Membership: made("user0003@example.com"), Error: maybeMade},
+				6: map[bool]Result{
+					false: {Status: Exists, Error: maybeMade},
+					true:  {Status: Failed, Error: "User is already a member of this project"},
+				}[upsert],
+			})
+			for i := range 4 {
+				if email := fmt.Sprintf("user%04d@example.com", i); f.membersWith(email) != 1 {
+					t.Errorf("%s: %d memberships", email, f.membersWith(email))
+				}
+			}
+			if p := f.srv.PendingFaults(); len(p) != 0 {
+				t.Errorf("faults not used: %+v", p)
+			}
+		})
+	}
+}
+
+// A mark is read and journaled before the first row is sent and again
+// every markEvery rows; rows an earlier run finished are not counted.
+func TestRunReadsMarks(t *testing.T) {
 	f := newFixture(t)
-	data := csvRows(3, "Practitioner") + "Patient,Bart,Simpson,\n"
-	// What a killed run 1 left: line 2's invite reached the server (made
-	// here directly) but its answer was not recorded; line 3 was about to be
-	// sent; line 4 finished. The journal is written as run 1 would have.
-	if _, err := f.c.Invite(context.Background(), f.srv.Seed.ProjectID, &client.InviteRequest{
-		ResourceType: "Practitioner", FirstName: "First0", LastName: "Last0", Email: "user0000@example.com", SendEmail: new(false)}); err != nil {
+	isMark := func(r medplumtest.Request) bool { return strings.Contains(r.RawQuery, "_sort=-_lastUpdated") }
+	out := f.run(context.Background(), csvRows(7, "Patient"), RunConfig{markEvery: 3})
+	if out.err != nil || out.stats.Counts[Created] != 7 {
+		t.Fatalf("%v, %+v", out.err, out.stats)
+	}
+	var order []string // marks and invites, in the order the server saw them
+	for _, r := range f.srv.Requests() {
+		switch {
+		case r.Method == "GET" && r.Path == "/fhir/R4/ProjectMembership" && isMark(r):
+			order = append(order, "mark")
+		case r.Method == "POST" && strings.HasSuffix(r.Path, "/invite"):
+			order = append(order, "invite")
+		}
+	}
+	if marks := strings.Count(strings.Join(order, " "), "mark"); marks != 3 || order[0] != "mark" {
+		t.Errorf("requests %v: want 3 marks, the first before any invite", order)
+	}
+	data, err := os.ReadFile(filepath.Join(f.dir, "users.csv.journal"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	lines := strings.Split(string(data), "\n")
+	if n := strings.Count(string(data), `"mark":{`); n != 3 || !strings.HasPrefix(lines[1], `{"at":`) || !strings.Contains(lines[1], `"mark":{`) {
+		t.Errorf("journal has %d marks, want 3, the first before any row:\n%s", n, data)
+	}
+}
+
+// A row that an earlier run left in flight is looked up, not sent again, when
+// the server has its membership; it is sent when the server has none. The
+// mark run 1 read before sending tells a membership its request made from
+// one that was there before.
+func TestRunReconcilesInFlightRows(t *testing.T) {
+	f := newFixture(t)
+	data := csvRows(4, "Practitioner") + "Patient,Bart,Simpson,\nPatient,Homer,Simpson,homer@example.com\n"
+	invite := func(email string) {
+		t.Helper()
+		if _, err := f.c.Invite(context.Background(), f.srv.Seed.ProjectID, &client.InviteRequest{
+			ResourceType: "Practitioner", FirstName: "F", LastName: "L", Email: email, SendEmail: new(false)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What a killed run 1 left, written as run 1 would have: line 5 was
+	// started by an older medplum, which wrote no mark, and its invite
+	// made the membership; then the mark; line 2's invite made the
+	// membership but its answer was not recorded; line 3 was about to be
+	// sent; line 4 finished; line 7's invite found Homer a member.
 	check, _ := Check(strings.NewReader(data), Options{})
 	path := filepath.Join(f.dir, "users.csv.journal")
 	j, _, err := OpenJournal(path, JournalKey{Input: check.DigestString(), Server: f.c.BaseURL(), Project: f.srv.Seed.ProjectID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Start(2, false) // made on the server, answer lost
-	j.Start(3, false) // never reached the server
+	j.Start(5, false)
+	invite("user0003@example.com")
+	mark, err := readMark(context.Background(), f.c, f.srv.Seed.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Mark(mark)
+	j.Start(2, false)
+	invite("user0000@example.com")
+	j.Start(3, false)
 	j.Start(4, false)
 	j.Finish(4, Entry{Status: Created, Membership: "m-from-run-1"}, false)
+	j.Start(7, false)
 	j.Close()
 	f.srv.ResetRequests()
 
@@ -266,17 +490,20 @@ func TestRunReconcilesInFlightRows(t *testing.T) {
 	if out.err != nil {
 		t.Fatal(out.err)
 	}
-	if r := out.results[2]; r.Status != Created || r.Membership == "" || r.Earlier {
-		t.Errorf("line 2 (in flight, made): %+v", r)
-	}
-	if r := out.results[3]; r.Status != Created {
-		t.Errorf("line 3 (in flight, not made): %+v", r)
-	}
-	if r := out.results[4]; r.Status != Created || r.Membership != "m-from-run-1" || !r.Earlier {
-		t.Errorf("line 4 (done by run 1): %+v", r)
-	}
-	if r := out.results[5]; r.Status != Skipped || r.Error != "email: is required (or an externalId)" {
-		t.Errorf("line 5 (invalid): %+v", r)
+	member := func(email string) string { return f.srv.MembershipByEmail(f.srv.Seed.ProjectID, email).ID() }
+	for line, want := range map[int]Result{
+		2: {Status: Created, Membership: member("user0000@example.com")},                  // in flight, made
+		3: {Status: Created, Membership: member("user0001@example.com")},                  // in flight, not made
+		4: {Status: Created, Membership: "m-from-run-1", Earlier: true},                   // done by run 1
+		5: {Status: Exists, Membership: member("user0003@example.com"), Error: maybeMade}, // no mark to tell
+		6: {Status: Skipped, Error: "email: is required (or an externalId)"},              // invalid
+		7: {Status: Exists, Membership: f.srv.Seed.Homer.MembershipID},                    // a member before
+	} {
+		got := out.results[line]
+		got.Line, got.Email, got.ExternalID = 0, "", ""
+		if got != want {
+			t.Errorf("line %d: %+v\nwant %+v", line, got, want)
+		}
 	}
 	var sent []string
 	for _, r := range f.invites() {
@@ -285,7 +512,7 @@ func TestRunReconcilesInFlightRows(t *testing.T) {
 	if len(sent) != 1 || !strings.Contains(sent[0], "user0001@example.com") {
 		t.Errorf("invites sent by run 2: %q; want only line 3's", sent)
 	}
-	for _, e := range []string{"user0000@example.com", "user0001@example.com"} {
+	for _, e := range []string{"user0000@example.com", "user0001@example.com", "user0003@example.com"} {
 		if n := f.membersWith(e); n != 1 {
 			t.Errorf("%s: %d memberships", e, n)
 		}
