@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -241,9 +240,42 @@ func TestInviteCSVProgressLines(t *testing.T) {
 	e.Run("invite", "--csv", "u.csv", "--quiet").Expect(t, 0, "", "20 rows: 0 created, 20 exists, 0 updated, 0 failed, 0 skipped\n")
 }
 
+// rowFaults ties faults to rows of users(n) by their e-mail, and says how
+// many invites each row takes (1 unless it is listed).
+type rowFaults map[int]struct {
+	faults []medplumtest.Fault
+	sends  int
+}
+
+// add gives row i (user i) the faults, and the number of invites they cost.
+func (rf rowFaults) add(i, sends int, faults ...medplumtest.Fault) {
+	rf[i] = struct {
+		faults []medplumtest.Fault
+		sends  int
+	}{faults, sends}
+}
+
+func (rf rowFaults) inject(srv *medplumtest.Server) {
+	for i, r := range rf {
+		for _, f := range r.faults {
+			f.Method, f.Path, f.Body = "POST", inviteRoute, fmt.Sprintf(`"user%04d@example.com"`, i)
+			srv.Inject(f)
+		}
+	}
+}
+
+func (rf rowFaults) sends(i int) int {
+	if r, ok := rf[i]; ok {
+		return r.sends
+	}
+	return 1
+}
+
 // The acceptance test of the issue: 1,000 rows while the server throws
 // 429s, 503s, serialization conflicts and dropped connections at the run.
-// Every row ends in its right state and the server holds exactly one
+// Each fault is tied to a named row (by its e-mail), so that it hits that
+// row whenever the run sends it; every row ends in its exact state, after
+// exactly the invites its faults require, and the server holds exactly one
 // membership per row.
 func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(7))
@@ -253,45 +285,45 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pre := map[int]bool{}
 	for i := 100; i < 500; i += 80 {
 		if _, err := c.Invite(context.Background(), srv.Seed.ProjectID, &client.InviteRequest{ResourceType: "Practitioner",
 			FirstName: "Pre", LastName: "Member", Email: fmt.Sprintf("user%04d@example.com", i), SendEmail: new(false)}); err != nil {
 			t.Fatal(err)
 		}
+		pre[i] = true
 	}
+	failing := map[int]bool{42: true, 777: true}
 	data := strings.Replace(users(1000), "role,firstName,lastName,email\n", "role,firstName,lastName,email,accessPolicy,param:org\n", 1)
 	data = strings.ReplaceAll(data, "example.com\n", "example.com,,\n")
-	data = strings.Replace(data, "user0042@example.com,,", "user0042@example.com,nope,Organization/1", 1)
-	data = strings.Replace(data, "user0777@example.com,,", "user0777@example.com,nope,Organization/1", 1)
+	for i := range failing {
+		u := fmt.Sprintf("user%04d@example.com", i)
+		data = strings.Replace(data, u+",,", u+",nope,Organization/1", 1)
+	}
 	writeFile(t, e, "users.csv", data)
 	before := len(srv.Memberships(srv.Seed.ProjectID))
 	srv.ResetRequests()
 
-	// Faults arrive while the run is under way, in waves.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		waves := []int{50, 250, 450, 650, 850}
-		for _, at := range waves {
-			for len(srv.RequestsTo(http.MethodPost, inviteRoute)) < at {
-				select {
-				case <-stop:
-					return
-				case <-time.After(2 * time.Millisecond):
-				}
-			}
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 4, Status: 409})
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 3, Status: 503})
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 1, Status: 429, RetryAfter: time.Second})
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 2, Drop: medplumtest.DropAfterHandling})
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 2, Drop: medplumtest.DropBeforeHandling})
-			srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Times: 1, Drop: medplumtest.DropMidResponse})
-		}
-	})
-	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
-	close(stop)
-	wg.Wait()
+	type F = medplumtest.Fault
+	rf := rowFaults{}
+	for _, b := range []int{50, 250, 450, 650, 850} { // five waves across the file
+		rf.add(b, 3, F{Times: 2, Status: 409})                                           // serialization conflicts, retried
+		rf.add(b+1, 3, F{Status: 409}, F{Skip: 1, Status: 503})                          // a conflict, then a gateway error
+		rf.add(b+2, 3, F{Times: 2, Status: 503})                                         // not done: looked up, sent again
+		rf.add(b+3, 2, F{Status: 429, RetryAfter: time.Second})                          // RateLimit: every sender waits
+		rf.add(b+4, 1, F{Drop: medplumtest.DropAfterHandling})                           // made, the answer lost: looked up
+		rf.add(b+5, 2, F{Drop: medplumtest.DropBeforeHandling})                          // not made: sent again
+		rf.add(b+6, 1, F{Drop: medplumtest.DropMidResponse})                             // made, the answer cut off
+		rf.add(b+7, 3, F{Drop: medplumtest.DropBeforeHandling}, F{Skip: 1, Status: 409}) // a drop, then a conflict
+	}
+	rf.add(100, 1, F{Drop: medplumtest.DropAfterHandling}) // a member before: the lost 409 is still "exists"
+	rf.add(260, 1, F{Drop: medplumtest.DropMidResponse})
+	rf.add(420, 1, F{Status: 503})                         // looked up: a member before
+	rf.add(42, 2, F{Status: 503})                          // then the 400
+	rf.add(777, 2, F{Drop: medplumtest.DropAfterHandling}) // the 400 is lost: looked up, sent again
+	rf.inject(srv)
 
+	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
 	r.Expect(t, 3, "",
 		"1000 rows: 993 created, 5 exists, 0 updated, 2 failed, 0 skipped\n"+
 			"users.csv:44: user0042@example.com: Access policy AccessPolicy/nope does not exist\n"+
@@ -304,37 +336,40 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 		t.Fatalf("report: header %v, %d rows", header, len(rows))
 	}
 	members := membershipsByEmail(srv)
+	posts := invitesByEmail(t, srv)
+	sends := 0
 	for i := range 1000 {
 		email := fmt.Sprintf("user%04d@example.com", i)
-		row := rows[fmt.Sprint(i+2)]
-		want := "created"
+		m := srv.MembershipByEmail(srv.Seed.ProjectID, email)
+		want := []string{fmt.Sprint(i + 2), email, "", "created", "", ""}
 		switch {
-		case i == 42 || i == 777:
-			want = "failed"
-		case i >= 100 && i < 500 && (i-100)%80 == 0:
-			want = "exists"
+		case failing[i]:
+			want[3], want[5] = "failed", "Access policy AccessPolicy/nope does not exist"
+		case pre[i]:
+			want[3] = "exists"
 		}
-		if row == nil || row[1] != email || row[3] != want {
-			t.Errorf("line %d: %v, want %s", i+2, row, want)
-			continue
+		if m != nil {
+			want[4] = m.ID()
 		}
-		if wantN := map[bool]int{true: 0, false: 1}[want == "failed"]; members[email] != wantN {
+		if row := rows[fmt.Sprint(i+2)]; strings.Join(row, "|") != strings.Join(want, "|") {
+			t.Errorf("line %d: %v\n   want %v", i+2, row, want)
+		}
+		if wantN := map[bool]int{true: 0, false: 1}[failing[i]]; members[email] != wantN {
 			t.Errorf("%s: %d memberships, want %d", email, members[email], wantN)
 		}
-		if want != "failed" {
-			m := srv.MembershipByEmail(srv.Seed.ProjectID, email)
-			if m == nil || row[4] != m.ID() {
-				t.Errorf("line %d: report names membership %q, server has %v", i+2, row[4], m)
-			}
+		if posts[email] != rf.sends(i) {
+			t.Errorf("%s: %d invite requests, want %d", email, posts[email], rf.sends(i))
 		}
+		sends += rf.sends(i)
 	}
 	if after := len(srv.Memberships(srv.Seed.ProjectID)); after != before+993 {
 		t.Errorf("%d memberships, want %d", after, before+993)
 	}
-	// Each wave's 13 faulted requests are sent again, except the 3 whose
-	// membership was made before the answer was lost (a lookup settles them).
-	if n := len(srv.RequestsTo(http.MethodPost, inviteRoute)); n < 1000+5*(13-3) {
-		t.Errorf("only %d invite requests: were the faults injected?", n)
+	if n := len(srv.RequestsTo(http.MethodPost, inviteRoute)); n != sends {
+		t.Errorf("%d invite requests, want %d", n, sends)
+	}
+	if p := srv.PendingFaults(); len(p) != 0 {
+		t.Errorf("%d faults were not used: %+v", len(p), p)
 	}
 }
 
@@ -380,13 +415,14 @@ func journalState(t *testing.T, path string) (done, inFlight map[int]bool) {
 	return done, inFlight
 }
 
-// waitForMembers waits until the project has at least n memberships.
-func waitForMembers(t *testing.T, srv *medplumtest.Server, n int) {
+// waitUntil waits until cond holds (it checks state, not time: the deadline
+// only turns a hang into a failure).
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
-	for len(srv.Memberships(srv.Seed.ProjectID)) < n {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("the project never reached %d memberships", n)
+			t.Fatalf("waited a minute for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -394,27 +430,44 @@ func waitForMembers(t *testing.T, srv *medplumtest.Server, n int) {
 
 // A run killed with SIGKILL half-way (a real process, with invites in
 // flight) and run again ends with every row created once: rows the journal
-// shows finished are not sent again, rows in flight are looked up.
+// shows finished are not sent again, rows in flight are looked up. Three
+// rows never get an answer while the process lives (two of them took
+// effect, one did not), so the kill lands with exactly them in flight.
 func TestInviteCSVSurvivesKill9(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithSeed(3), medplumtest.WithConflictRate(0),
-		medplumtest.WithInviteCost(30*time.Millisecond, 5*time.Millisecond))
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(3), medplumtest.WithConflictRate(0))
 	e := signedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
+	never := make(chan struct{}) // the kill ends what waits on it
+	inject := func(i int, f medplumtest.Fault) {
+		f.Method, f.Path, f.Body, f.Hold = "POST", inviteRoute, fmt.Sprintf(`"user%04d@example.com"`, i), never
+		srv.Inject(f)
+	}
+	inject(60, medplumtest.Fault{Drop: medplumtest.DropAfterHandling}) // made; the answer never comes
+	inject(120, medplumtest.Fault{Drop: medplumtest.DropMidResponse})  // made; the answer never comes
+	inject(180, medplumtest.Fault{})                                   // never handled
+	journal := filepath.Join(e.Home, "users.csv.journal")
 
 	p := e.Start("invite", "--csv", "users.csv", "-q", "--concurrency", "8")
-	waitForMembers(t, srv, before+100)
+	waitUntil(t, "197 rows done and the other 3 sent", func() bool {
+		if _, err := os.Stat(journal); err != nil {
+			return false
+		}
+		done, _ := journalState(t, journal)
+		posts := invitesByEmail(t, srv)
+		return len(done) == 197 && posts["user0060@example.com"]+posts["user0120@example.com"]+posts["user0180@example.com"] == 3
+	})
 	killed := p.Kill()
 	if killed.Stdout != "" || killed.Stderr != "" {
 		t.Errorf("killed run wrote:\n%s%s", killed.Stdout, killed.Stderr)
 	}
-	done, inFlight := journalState(t, filepath.Join(e.Home, "users.csv.journal"))
-	if len(done) < 90 || len(done) >= 200 || len(inFlight) == 0 {
-		t.Fatalf("the kill did not land mid-run: %d rows done, %d in flight", len(done), len(inFlight))
+	done, inFlight := journalState(t, journal)
+	if len(done) != 197 || len(inFlight) != 3 || !inFlight[62] || !inFlight[122] || !inFlight[182] {
+		t.Fatalf("after the kill: %d rows done, in flight %v; want 197 and lines 62, 122, 182", len(done), inFlight)
 	}
 
 	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
-	r.Expect(t, 0, "", fmt.Sprintf("resuming from users.csv.journal: %d rows done, %d to look up, 0 failed before\n", len(done), len(inFlight))+
+	r.Expect(t, 0, "", "resuming from users.csv.journal: 197 rows done, 3 to look up, 0 failed before\n"+
 		"200 rows: 200 created, 0 exists, 0 updated, 0 failed, 0 skipped\n"+
 		"report: results.csv\n")
 	_, rows := readReport(t, filepath.Join(e.Home, "results.csv"))
@@ -422,16 +475,16 @@ func TestInviteCSVSurvivesKill9(t *testing.T) {
 	posts := invitesByEmail(t, srv)
 	for i := range 200 {
 		email := fmt.Sprintf("user%04d@example.com", i)
-		if row := rows[fmt.Sprint(i+2)]; row == nil || row[3] != "created" || row[4] == "" {
-			t.Errorf("line %d: %v", i+2, row)
+		m := srv.MembershipByEmail(srv.Seed.ProjectID, email)
+		if row := rows[fmt.Sprint(i+2)]; row == nil || row[3] != "created" || m == nil || row[4] != m.ID() || row[5] != "" {
+			t.Errorf("line %d: %v, server has %v", i+2, row, m)
 		}
 		if members[email] != 1 {
 			t.Errorf("%s: %d memberships", email, members[email])
 		}
-		// Only a row in flight at the kill may have been sent twice (when
-		// its first request never reached the server's handler).
-		if max := map[bool]int{true: 2, false: 1}[inFlight[i+2]]; posts[email] < 1 || posts[email] > max {
-			t.Errorf("%s: %d invite requests (in flight at the kill: %v)", email, posts[email], inFlight[i+2])
+		// Only the row whose request was never handled is sent again.
+		if want := map[bool]int{true: 2, false: 1}[i == 180]; posts[email] != want {
+			t.Errorf("%s: %d invite requests, want %d", email, posts[email], want)
 		}
 	}
 	if after := len(srv.Memberships(srv.Seed.ProjectID)); after != before+200 {
@@ -440,21 +493,32 @@ func TestInviteCSVSurvivesKill9(t *testing.T) {
 }
 
 // Ctrl-C stops sending, lets the requests in flight finish and records
-// them: the next run has nothing to look up and sends every row once.
+// them: the next run has nothing to look up and sends every row once. From
+// the 51st invite on, requests wait at a gate: the interrupt comes with
+// 50 rows done and 4 requests in flight, which the gate then lets finish.
 func TestInviteCSVCtrlC(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithSeed(4), medplumtest.WithConflictRate(0),
-		medplumtest.WithInviteCost(20*time.Millisecond, 5*time.Millisecond))
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(4), medplumtest.WithConflictRate(0))
 	e := signedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
+	gate := make(chan struct{})
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Skip: 50, Times: 1000, Hold: gate})
+	journal := filepath.Join(e.Home, "users.csv.journal")
 
 	p := e.Start("invite", "--csv", "users.csv", "-q", "--concurrency", "4")
-	waitForMembers(t, srv, before+50)
+	waitUntil(t, "50 rows done and 4 requests at the gate", func() bool {
+		if _, err := os.Stat(journal); err != nil {
+			return false
+		}
+		done, _ := journalState(t, journal)
+		return len(done) == 50 && len(srv.RequestsTo(http.MethodPost, inviteRoute)) == 54
+	})
 	p.Signal(os.Interrupt)
+	close(gate)
 	r := p.Wait()
-	done, inFlight := journalState(t, filepath.Join(e.Home, "users.csv.journal"))
+	done, inFlight := journalState(t, journal)
 	made := len(srv.Memberships(srv.Seed.ProjectID)) - before
-	if len(inFlight) != 0 || len(done) != made || made >= 200 {
+	if len(inFlight) != 0 || len(done) != made || made < 54 || made >= 200 {
 		t.Fatalf("after Ctrl-C: %d rows done, %d in flight, %d memberships made", len(done), len(inFlight), made)
 	}
 	r.Expect(t, 130, "", fmt.Sprintf("200 rows: %d created, 0 exists, 0 updated, 0 failed, 0 skipped\n", made)+

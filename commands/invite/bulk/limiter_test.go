@@ -151,6 +151,25 @@ func TestControllerCutsOnConflictStorm(t *testing.T) {
 func TestLimiterFixedIsASemaphore(t *testing.T) {
 	l := newLimiter(3, 0)
 	ctx := context.Background()
+	// Three fit; a fourth waits until one is released.
+	for range 3 {
+		if err := l.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := l.acquire(short); err == nil {
+		t.Fatal("a fourth acquired while three were in flight")
+	}
+	l.release(outcomeConflict, 0)
+	if err := l.acquire(ctx); err != nil {
+		t.Fatalf("after a release: %v", err)
+	}
+	for range 3 {
+		l.release(outcomeConflict, 0)
+	}
+	// Many at once never exceed it.
 	var mu sync.Mutex
 	cur, peak := 0, 0
 	var wg sync.WaitGroup
@@ -172,8 +191,8 @@ func TestLimiterFixedIsASemaphore(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if peak != 3 || l.Limit() != 3 || l.InFlight() != 0 {
-		t.Errorf("peak %d, limit %d, in flight %d; want 3, 3, 0", peak, l.Limit(), l.InFlight())
+	if peak > 3 || l.Limit() != 3 || l.InFlight() != 0 {
+		t.Errorf("peak %d, limit %d, in flight %d; want at most 3, 3, 0", peak, l.Limit(), l.InFlight())
 	}
 }
 

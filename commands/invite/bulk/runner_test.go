@@ -198,42 +198,66 @@ func TestRunEmailFailureIsCreated(t *testing.T) {
 	}
 }
 
-// Every kind of transient failure, injected on the invite route, ends with
-// each row created exactly once.
+// Every kind of transient failure, injected on the invite route for named
+// rows, ends with each row created exactly once, sent exactly as often as
+// its faults require.
 func TestRunRetriesTransientFailures(t *testing.T) {
 	f := newFixture(t)
 	const route = "/admin/projects/*/invite"
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 3, Status: 409})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 2, Status: 503})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 1, Status: 429, RetryAfter: time.Millisecond})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 2, Drop: medplumtest.DropAfterHandling})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 2, Drop: medplumtest.DropBeforeHandling})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 2, Drop: medplumtest.DropMidResponse})
-	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Times: 1, Status: 502})
+	type fault = medplumtest.Fault
+	faults := map[int]struct {
+		faults []fault
+		sends  int
+	}{
+		1:  {[]fault{{Times: 3, Status: 409}}, 4}, // conflicts, retried
+		3:  {[]fault{{Times: 2, Status: 503}}, 3}, // may have been done: looked up, then sent again
+		5:  {[]fault{{Status: 429, RetryAfter: time.Millisecond}}, 2},
+		7:  {[]fault{{Drop: medplumtest.DropAfterHandling}}, 1}, // made: the lookup finds it
+		9:  {[]fault{{Drop: medplumtest.DropAfterHandling}}, 1},
+		11: {[]fault{{Drop: medplumtest.DropBeforeHandling}}, 2},
+		13: {[]fault{{Status: 409}, {Skip: 1, Drop: medplumtest.DropBeforeHandling}}, 3}, // a conflict, then a drop
+		15: {[]fault{{Drop: medplumtest.DropMidResponse}}, 1},
+		17: {[]fault{{Status: 503}, {Skip: 1, Drop: medplumtest.DropMidResponse}}, 2},
+		19: {[]fault{{Status: 502}}, 2},
+	}
+	for i, ff := range faults {
+		for _, x := range ff.faults {
+			x.Method, x.Path, x.Body = "POST", route, fmt.Sprintf(`"user%04d@example.com"`, i)
+			f.srv.Inject(x)
+		}
+	}
 	before := len(f.srv.Memberships(f.srv.Seed.ProjectID))
 	out := f.run(context.Background(), csvRows(20, "Practitioner"), RunConfig{Concurrency: 2})
 	if out.err != nil {
 		t.Fatal(out.err)
 	}
-	for line := 2; line <= 21; line++ {
-		if r := out.results[line]; r.Status != Created || r.Membership == "" {
-			t.Errorf("line %d: %+v", line, r)
+	sends := 0
+	for i := range 20 {
+		email := fmt.Sprintf("user%04d@example.com", i)
+		m := f.srv.MembershipByEmail(f.srv.Seed.ProjectID, email)
+		if r := out.results[i+2]; r.Status != Created || m == nil || r.Membership != m.ID() || r.Error != "" {
+			t.Errorf("line %d: %+v, server has %v", i+2, r, m)
 		}
-		if n := f.membersWith(fmt.Sprintf("user%04d@example.com", line-2)); n != 1 {
-			t.Errorf("line %d: %d memberships", line, n)
+		if n := f.membersWith(email); n != 1 {
+			t.Errorf("%s: %d memberships", email, n)
 		}
+		want := 1
+		if ff, ok := faults[i]; ok {
+			want = ff.sends
+		}
+		if n := f.invitesOf(email); n != want {
+			t.Errorf("%s: %d invite requests, want %d", email, n, want)
+		}
+		sends += want
 	}
 	if after := len(f.srv.Memberships(f.srv.Seed.ProjectID)); after != before+20 {
 		t.Errorf("%d memberships, want %d", after, before+20)
 	}
-	if out.stats.Conflicts != 3 || out.stats.Throttled != 1 {
+	if out.stats.Conflicts != 4 || out.stats.Throttled != 1 || out.stats.Retries != sends-20 {
 		t.Errorf("stats %+v", out.stats)
 	}
-	// 13 faulted attempts, plus one successful send for each row except
-	// the 4 whose membership was made before the answer was lost (dropped
-	// after handling, or mid-answer): a lookup settles those, no resend.
-	if n := len(f.invites()); n != 13+20-4 {
-		t.Errorf("%d invite requests, want 29", n)
+	if p := f.srv.PendingFaults(); len(p) != 0 {
+		t.Errorf("faults not used: %+v", p)
 	}
 }
 
