@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -12,39 +13,92 @@ import (
 )
 
 // TestDemo runs `make demo`'s script with the test binaries, so the README's
-// first command cannot rot: every step must succeed and the sandbox must be
-// gone afterwards.
+// first command cannot rot: every step must succeed, print what it printed
+// when the tour was written, show no secret, and leave nothing behind (the
+// sandbox stopped, HOME and TMPDIR as empty as they were).
 func TestDemo(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		t.Skip("bash is not installed: the demo script cannot run")
 	}
-	dir := t.TempDir()
-	sandbox := filepath.Join(dir, "medplum-sandbox")
+	sandbox := filepath.Join(t.TempDir(), "medplum-sandbox")
 	build := exec.Command("go", "build", "-o", sandbox, "./cmd/medplum-sandbox")
 	build.Dir = filepath.Join("..")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the sandbox: %v\n%s", err, out)
 	}
+	home, tmp := t.TempDir(), t.TempDir()
 	cmd := exec.Command(bash, filepath.Join("..", ".ci", "demo"))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}
-	out, err := cmd.CombinedOutput()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}
+	b, err := cmd.CombinedOutput()
+	out := string(b)
 	if err != nil {
 		t.Fatalf("the demo failed: %v\n%s", err, out)
 	}
+
+	// Ids are random: (ID) stands for one in the patterns below.
+	const id = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+	policy := regexp.MustCompile(`(?m)^(` + id + `)\n\n# Invite Ned`).FindStringSubmatch(out)
+	homer := regexp.MustCompile(`\tHomer Simpson\ttrue\t\n`).FindStringIndex(out)
+	if policy == nil || homer == nil {
+		t.Fatalf("the demo output lacks the access policy's id or Homer's promotion:\n%s", out)
+	}
+	homerID := regexp.MustCompile(`ProjectMembership\t(` + id + `)\t[^\n]*\tHomer Simpson\ttrue\t\n`).FindStringSubmatch(out)
 	for _, want := range []string{
+		// Settings and who signs in.
 		"$ medplum version\n" + clitest.VersionLine + "\n",
 		"client_secret\t(hidden)\tenv MEDPLUM_CLIENT_SECRET\n",
+		`\$ medplum whoami\nServer:      http://127\.0\.0\.1:\d+/\nClient:      Acme Clinic Admin Client \(ClientApplication/(ID)\)\n` +
+			`Profile:     Acme Clinic Admin Client \(ClientApplication/(ID)\)\nProject:     Acme Clinic \(Project/(ID)\)\n` +
+			`Membership:  ProjectMembership/(ID) \(project admin\)\nCredentials: client (ID) with a secret from the environment or the command line \(never stored\)\n`,
+		// The REST commands with the seed guide's examples.
 		"$ medplum get 'ProjectMembership?profile-type:not=ClientApplication,Bot' -o table\n",
 		"\tAlice Smith\ttrue\t\n",
 		"medplum: User is already a member of this project\n",
-		"\tHomer Simpson\ttrue\t\n",
 		"\"name\": \"ProjectName\",\n",
-		"DISPLAY,ADMIN\nMedplum Admin,true\nSandbox Project Admin Client,true\nHomer Simpson,true\nSandbox Bot,\nAlice Smith,true\n",
+		"DISPLAY,ADMIN\nMedplum Admin,true\nAcme Clinic Admin Client,true\nHomer Simpson,true\nSandbox Bot,\nAlice Smith,true\n",
 		"Authorization: [REDACTED]\n",
+		// Inviting and managing members.
+		"\tPractitioner\tned@example.com\tfalse\tAccessPolicy/" + policy[1] + "?provider_organization=Organization/west, AccessPolicy/" + policy[1] + "?provider_organization=Organization/east\n",
+		"$ medplum members list --humans --columns name,profileType,user,admin,active\nNAME\tPROFILE TYPE\tUSER\tADMIN\tACTIVE\n",
+		"\nMedplum Admin\tPractitioner\tadmin@example.com\ttrue\ttrue\n",
+		"\nAlice Smith\tPractitioner\talicesmith@example.com\ttrue\ttrue\n",
+		"\nHomer Simpson\tPatient\thomer@example.com\ttrue\ttrue\n",
+		"\nNed Flanders\tPractitioner\tned@example.com\tfalse\ttrue\n",
+		"NAME\tADMIN\tACTIVE\nNed Flanders\ttrue\ttrue\nNed Flanders (Practitioner, ned@example.com) is now a project admin\n",
+		"NAME\tADMIN\tACTIVE\nNed Flanders\ttrue\tfalse\nNed Flanders (Practitioner, ned@example.com) is deactivated; the membership and profile are kept\n",
+		"#   Practitioner,Julius,Hibbert,hibbert@example.com,AccessPolicy/" + policy[1] + ",Organization/west\n",
+		"$ medplum invite --csv staff.csv -o csv -q\nline,email,external_id,status,membership_id,error\n",
+		`\n2,hibbert@example\.com,,created,(ID),\n`,
+		`\n3,riviera@example\.com,,created,(ID),\n`,
+		"\n4,homer@example.com,,exists," + homerID[1] + ",\n",
+		"\n3 rows: 2 created, 1 exists, 0 updated, 0 failed, 0 skipped\n",
+		"$ medplum members remove ned@example.com --yes\nRemoved Ned Flanders (Practitioner, ned@example.com) from project ",
+		// A project file.
+		"$ medplum apply -f testdata/apply/project.yaml --dry-run\nPlan for project \"Acme Clinic\" (",
+		"\n  unchanged     access policy \"Front desk\"\n",
+		"\n  create        member carol@example.com (Practitioner, access \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/east-clinic)\n",
+		"\nPlan: 9 to create, 0 to update, 0 to remove, 1 unchanged. 6 objects not in the file are kept (--prune removes them).\n" +
+			"medplum: dry run: changes are pending; nothing was changed\n",
+		`\ninvited member pt-1001 \(ProjectMembership/(ID)\)\nApplied 9 changes to project "Acme Clinic"\.\n`,
+		"\n# Done. The sandbox stops now; see README.md for more.\n",
 	} {
-		if !strings.Contains(string(out), want) {
+		if strings.Contains(want, "(ID)") {
+			if !regexp.MustCompile(strings.ReplaceAll(want, "(ID)", id)).MatchString(out) {
+				t.Errorf("the demo output does not match %q:\n%s", want, out)
+			}
+		} else if !strings.Contains(out, want) {
 			t.Errorf("the demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// No secret: the sandbox's client secrets are 64 hex digits, those of the
+	// clients apply makes 32; access tokens are JWTs.
+	if s := regexp.MustCompile(`[0-9a-f]{32,}|eyJ[A-Za-z0-9_-]{10,}`).FindString(out); s != "" {
+		t.Errorf("the demo printed a secret or token %q", s)
+	}
+	for _, dir := range []string{home, tmp} {
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("the demo left %s in %s", left[0].Name(), dir)
 		}
 	}
 	if runtime.GOOS == "linux" {

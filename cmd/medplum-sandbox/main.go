@@ -35,6 +35,7 @@ type options struct {
 	addr         string
 	clientID     string
 	clientSecret string
+	projectName  string
 	members      int
 	inviteCost   string
 	conflictRate float64
@@ -50,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:0", "address to listen on")
 	fs.StringVar(&o.clientID, "client-id", "", "id of the seeded project-admin ClientApplication (random if empty)")
 	fs.StringVar(&o.clientSecret, "client-secret", "", "its secret (random if empty)")
+	fs.StringVar(&o.projectName, "project-name", "Sandbox Project", "name of the seeded project (its admin client is \"<name> Admin Client\")")
 	fs.IntVar(&o.members, "members", 0, "number of generated members to add to the project")
 	fs.StringVar(&o.inviteCost, "invite-cost", "realistic", `server-side cost of an invite: "realistic", "0", or PARALLEL,SERIAL durations like 60ms,40ms`)
 	fs.Float64Var(&o.conflictRate, "conflict-rate", medplumtest.RealisticConflictRate, "q of the invite conflict model (0 disables 409 serialization conflicts)")
@@ -72,6 +74,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	opts := []medplumtest.Option{
 		medplumtest.WithClient(o.clientID, o.clientSecret),
+		medplumtest.WithProjectName(o.projectName),
 		medplumtest.WithMembers(o.members),
 		medplumtest.WithInviteCost(parallel, serial),
 		medplumtest.WithConflictRate(o.conflictRate),

@@ -160,9 +160,17 @@ func TestSandboxPrintEnvAndGracefulStop(t *testing.T) {
 }
 
 func TestSandboxBanner(t *testing.T) {
-	sb := startSandbox(t, "--client-id", "id1", "--client-secret", "s1", "--invite-cost", "0")
+	sb := startSandbox(t, "--client-id", "id1", "--client-secret", "s1", "--invite-cost", "0", "--project-name", "Acme Clinic")
+	tok := clientToken(t, sb.url, "id1", "s1")
+	me := getJSON(t, sb.url, tok, "auth/me")
+	if p, _ := me["project"].(map[string]any); p["name"] != "Acme Clinic" {
+		t.Errorf("auth/me project: %v", me["project"])
+	}
+	if m, _ := me["membership"].(map[string]any); m["profile"].(map[string]any)["display"] != "Acme Clinic Admin Client" {
+		t.Errorf("auth/me membership: %v", me["membership"])
+	}
 	out := sb.stop(t)
-	for _, want := range []string{"base URL:             " + sb.url + "\n", "client id:            id1\n", "client secret:        s1\n", "medplum-sandbox: stopped\n"} {
+	for _, want := range []string{"base URL:             " + sb.url + "\n", "  project:              Acme Clinic (", "client id:            id1\n", "client secret:        s1\n", "medplum-sandbox: stopped\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
