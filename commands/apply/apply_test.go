@@ -764,3 +764,51 @@ func TestApplyVerboseShowsNoSecret(t *testing.T) {
 	}
 	r.NotContains(t, named(t, srv, "ClientApplication", "CI").String("secret"), srv.Seed.Client.Secret)
 }
+
+// TestApplyRefusesMissingPolicies: a policy given by id that the server
+// does not have, a misspelt policy name in a members CSV (read as an id),
+// or another project's policy (which a super admin can read) is refused
+// with its place before anything is written, by --dry-run too (exit 2),
+// rather than failing half-way through the apply.
+func TestApplyRefusesMissingPolicies(t *testing.T) {
+	srv, e := newAcme(t)
+	pid := srv.Seed.ProjectID
+	known := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Known"})
+	writeFile(t, e, "inline.yaml", `project: {name: Acme Clinic}
+settings: {foo: bar}
+clients:
+  - name: X
+    accessPolicy: AccessPolicy/missing-1
+  - name: Y
+    accessPolicy: AccessPolicy/`+known.ID()+`
+members:
+  - email: z@example.com
+    firstName: Z
+    lastName: Z
+    access:
+      - policy: AccessPolicy/`+known.ID()+`
+      - policy: AccessPolicy/missing-2
+`)
+	writeFile(t, e, "users.csv", "email,firstName,lastName,accessPolicy\ny@example.com,Y,Y,"+known.ID()+"\nz@example.com,Z,Z,Clinicain\n")
+	writeFile(t, e, "csv.yaml", "project: {name: Acme Clinic}\nsettings: {foo: bar}\nmembers: users.csv\n")
+	sa := provtest.SuperAdmin(t, srv)
+	writeFile(t, sa, "sa.yaml", "project: {name: Super Admin}\nsettings: {foo: bar}\nclients:\n  - {name: X, accessPolicy: AccessPolicy/"+known.ID()+"}\n")
+	cases := []struct {
+		e      *clitest.Env
+		file   string
+		stderr string
+	}{
+		{e, "inline.yaml", "medplum: the file cannot be applied to this project; nothing was changed:\n" +
+			"  clients[0].accessPolicy: there is no AccessPolicy/missing-1 on the server (policies of the file are named by their name)\n" +
+			"  members[0].access[1].policy: there is no AccessPolicy/missing-2 on the server (policies of the file are named by their name)\n"},
+		{e, "csv.yaml", "medplum: users.csv:3: accessPolicy: there is no AccessPolicy/Clinicain on the server (policies of the file are named by their name); nothing was changed\n"},
+		{sa, "sa.yaml", "medplum: clients[0].accessPolicy: AccessPolicy/" + known.ID() + " belongs to another project (" + pid + "); nothing was changed\n"},
+	}
+	srv.ResetRequests()
+	for _, c := range cases {
+		for _, mode := range []string{"--dry-run", "--yes"} {
+			c.e.Run("apply", "-f", c.file, mode).Expect(t, 2, "", c.stderr)
+		}
+	}
+	provtest.ExpectWrites(t, srv)
+}

@@ -133,6 +133,11 @@ func makePlan(spec *Spec, st *State, prune bool) (*Plan, error) {
 	for _, ps := range spec.Policies {
 		p.fileNames[ps.Ref] = ps.Name
 	}
+	for _, u := range spec.PolicyUses() {
+		if why, bad := st.BadPolicies[u.Ref]; bad {
+			p.conflict("%s: %s", u.Place, why)
+		}
+	}
 	p.settings()
 	p.policies()
 	p.clients()

@@ -89,7 +89,9 @@ var (
 // policyPlaceholder is the reference that stands for the file's i-th policy
 // until its server id is known. It is a valid FHIR reference, so the invite
 // checks accept it; it never reaches the server.
-func policyPlaceholder(i int) string { return fmt.Sprintf("AccessPolicy/apply.file-policy.%d", i) }
+func policyPlaceholder(i int) string { return fmt.Sprintf("%s%d", placeholderPrefix, i) }
+
+const placeholderPrefix = "AccessPolicy/apply.file-policy."
 
 // Load reads and checks an apply file (YAML or JSON). Every problem is
 // reported, with its place, in one error (exit 2).
@@ -388,4 +390,47 @@ func (p *parser) clients(at node) {
 		}
 		p.spec.Clients = append(p.spec.Clients, c)
 	}
+}
+
+// PolicyUse is a place where the file names an access policy by
+// AccessPolicy/<id> rather than by the name of one of its accessPolicies.
+type PolicyUse struct {
+	Ref   string // AccessPolicy/<id>
+	Place string // clients[0].accessPolicy, users.csv:3: accessPolicy
+}
+
+// isPlaceholder reports whether ref stands for a policy of the file.
+func isPlaceholder(ref string) bool {
+	return strings.HasPrefix(ref, placeholderPrefix)
+}
+
+// PolicyUses lists, in file order, where the file names a policy by id:
+// the server must have each one, which only the server can say.
+func (s *Spec) PolicyUses() []PolicyUse {
+	var out []PolicyUse
+	add := func(ref, place string) {
+		if ref != "" && !isPlaceholder(ref) {
+			out = append(out, PolicyUse{Ref: ref, Place: place})
+		}
+	}
+	for _, c := range s.Clients {
+		if c.AccessPolicy != nil {
+			add(*c.AccessPolicy, c.Path+".accessPolicy")
+		}
+	}
+	for _, m := range s.Members {
+		field := func(f string) string {
+			if m.Where.Path != "" {
+				return m.Where.Path + "." + f
+			}
+			return fmt.Sprintf("%s:%d: accessPolicy", m.Where.File, m.Where.Line) // a CSV's one policy column
+		}
+		add(m.AccessPolicy, field("accessPolicy"))
+		for i, a := range m.Access {
+			if a.Policy != nil {
+				add(a.Policy.Reference, field(fmt.Sprintf("access[%d].policy", i)))
+			}
+		}
+	}
+	return out
 }
