@@ -812,3 +812,48 @@ members:
 	}
 	provtest.ExpectWrites(t, srv)
 }
+
+// TestApplyNewMemberWithoutPolicyConverges: the invite route gives a new
+// member the project's default access policy when the invite names none
+// (reference 2.5, step 6). A file that says a member has no policy
+// (accessPolicy left empty, or access: []) must still match after one
+// apply: the next run has nothing to do.
+func TestApplyNewMemberWithoutPolicyConverges(t *testing.T) {
+	srv, e := newAcme(t)
+	pid := srv.Seed.ProjectID
+	pract := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Default practitioner"})
+	patient := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Default patient"})
+	p := srv.Resource("Project", pid)
+	p["defaultAccessPolicies"] = []any{
+		map[string]any{"profileType": "Practitioner", "accessPolicy": map[string]any{"reference": "AccessPolicy/" + pract.ID()}},
+		map[string]any{"profileType": "Patient", "accessPolicy": map[string]any{"reference": "AccessPolicy/" + patient.ID()}},
+	}
+	srv.Update(p)
+	writeFile(t, e, "p.yaml", `project: {name: Acme Clinic}
+members:
+  - {email: admin@example.com, firstName: A, lastName: A, admin: true}
+  - {email: homer@example.com, firstName: H, lastName: S, role: Patient}
+  - {email: nina@example.com, firstName: Nina, lastName: N, accessPolicy: }
+  - {email: otto@example.com, firstName: Otto, lastName: O, role: Patient, access: []}
+  - {email: uma@example.com, firstName: Uma, lastName: U}
+`)
+	r := e.Run("apply", "-f", "p.yaml", "--yes")
+	nina, otto, uma := srv.MembershipByEmail(pid, "nina@example.com"), srv.MembershipByEmail(pid, "otto@example.com"), srv.MembershipByEmail(pid, "uma@example.com")
+	if nina == nil || otto == nil || uma == nil {
+		t.Fatalf("members missing: %+v", r)
+	}
+	r.ExpectCode(t, 0, "invited member nina@example.com (ProjectMembership/"+nina.ID()+"), then set its access as the file says (the server had given it AccessPolicy/"+pract.ID()+")\n"+
+		"invited member otto@example.com (ProjectMembership/"+otto.ID()+"), then set its access as the file says (the server had given it AccessPolicy/"+patient.ID()+")\n"+
+		"invited member uma@example.com (ProjectMembership/"+uma.ID()+")\n")
+	if nina["accessPolicy"] != nil || otto["accessPolicy"] != nil || nina["access"] != nil || otto["access"] != nil {
+		t.Errorf("nina %v\notto %v", nina, otto)
+	}
+	// A member whose policies the file leaves out keeps the default.
+	if uma.Ref("accessPolicy") != "AccessPolicy/"+pract.ID() {
+		t.Errorf("uma %v", uma)
+	}
+	r = e.Run("apply", "-f", "p.yaml", "--dry-run")
+	if r.Code != 0 || !strings.HasSuffix(r.Stdout, "No changes: project \"Acme Clinic\" matches the file.\n") {
+		t.Errorf("second run: %+v", r)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // Execution order: settings, then the writes in plan order (policies before
@@ -228,12 +230,42 @@ func inviteMember(ctx context.Context, x *executor, c *Change) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("invited member %s (ProjectMembership/%s)", ms.Label, m.ID()), nil
+	msg := fmt.Sprintf("invited member %s (ProjectMembership/%s)", ms.Label, m.ID())
+	// Given no policy, the server gives a new member the project's default
+	// (reference 2.5, step 6). When the file manages the member's access,
+	// that is put right now, or the next run would find a change to make.
+	if got := accessText(m.Ref("accessPolicy"), membership.Access(m)); ms.AccessManaged && got != accessText(x.ref(ms.AccessPolicy), x.access(ms.Access)) {
+		if _, err := x.setMembership(ctx, m.ID(), x.memberChange(ms)); err != nil {
+			return "", fmt.Errorf("%s, but setting its access as the file says failed: %w", msg, err)
+		}
+		msg += fmt.Sprintf(", then set its access as the file says (the server had given it %s)", got)
+	}
+	return msg, nil
+}
+
+// accessText shows a membership's policies, the one accessPolicy first.
+func accessText(policy string, access []client.MembershipAccess) string {
+	var parts []string
+	if policy != "" {
+		parts = append(parts, policy)
+	}
+	for _, a := range access {
+		parts = append(parts, membership.FormatAccess(a))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func updateMember(ctx context.Context, x *executor, c *Change) (string, error) {
 	ms := c.spec.(*MemberSpec)
-	_, err := x.setMembership(ctx, c.mem.ID(), func(m client.Resource) {
+	if _, err := x.setMembership(ctx, c.mem.ID(), x.memberChange(ms)); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("updated member %s (%s)", c.Name, c.ID), nil
+}
+
+// memberChange makes a membership what the file says of the member.
+func (x *executor) memberChange(ms *MemberSpec) func(client.Resource) {
+	return func(m client.Resource) {
 		setBool(m, "admin", ms.Admin, false)
 		if ms.AccessManaged {
 			setRef(m, "accessPolicy", x.ref(ms.AccessPolicy))
@@ -246,11 +278,7 @@ func updateMember(ctx context.Context, x *executor, c *Change) (string, error) {
 		if ms.Active != nil {
 			setBool(m, "active", *ms.Active, true)
 		}
-	})
-	if err != nil {
-		return "", err
 	}
-	return fmt.Sprintf("updated member %s (%s)", c.Name, c.ID), nil
 }
 
 func removeMember(ctx context.Context, x *executor, c *Change) (string, error) {
