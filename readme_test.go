@@ -234,7 +234,7 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 	fx := &readmeFixtures{
 		srv: srv,
 		dir: dir,
-		env: []string{
+		env: append([]string{
 			"PATH=" + filepath.Dir(clitest.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 			"HOME=" + home,
 			"MEDPLUM_CONFIG_DIR=" + filepath.Join(home, "config"),
@@ -245,7 +245,7 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 			"PASSWORD=" + readmePassword,
 			"CLIENT_SECRET=" + sd.Client.Secret,
 			"LC_ALL=C",
-		},
+		}, clitest.Environ()...),
 		// The placeholders the examples may use, and what they become.
 		placeholders: map[string]string{
 			"<client id>":     sd.Client.ID,

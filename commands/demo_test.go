@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 	}
 	home, tmp := t.TempDir(), t.TempDir()
 	cmd := exec.Command(bash, filepath.Join("..", ".ci", "demo"))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}, clitest.Environ()...)
 	b, err := cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {

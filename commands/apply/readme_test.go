@@ -53,14 +53,14 @@ func TestREADMEPipeline(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", readmePipeline(t))
 		cmd.Dir = dir
-		cmd.Env = []string{
+		cmd.Env = append([]string{
 			"PATH=" + filepath.Dir(clitest.Binary(t)) + string(os.PathListSeparator) + os.Getenv("PATH"),
 			"HOME=" + dir, "MEDPLUM_CONFIG_DIR=" + filepath.Join(dir, "config"), "MEDPLUM_CACHE_DIR=" + filepath.Join(dir, "cache"),
 			"MEDPLUM_BASE_URL=" + srv.URL,
 			"SUPERADMIN_CLIENT_ID=" + srv.Seed.SuperAdminClient.ID,
 			"SUPERADMIN_CLIENT_SECRET=" + srv.Seed.SuperAdminClient.Secret,
 			"SMTP_PASSWORD=" + smtp,
-		}
+		}, clitest.Environ()...)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Run(); err != nil {

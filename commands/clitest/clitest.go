@@ -133,6 +133,19 @@ type Env struct {
 // inherited are the only variables passed through from the test process.
 var inherited = []string{"PATH", "TMPDIR", "SYSTEMROOT", "GOCOVERDIR"}
 
+// Environ is what the binary's environment needs besides a test's own
+// variables: with -race, GORACE=atexit_sleep_ms=0 (plus the test process's
+// GORACE), because a race-built binary otherwise sleeps a second before every
+// exit, to let late race reports finish, and the tests run it thousands of
+// times. Env adds it; tests that build an environment of their own for the
+// binary append it. Without -race it is empty.
+func Environ() []string {
+	if !raceBuild {
+		return nil
+	}
+	return []string{strings.TrimSpace("GORACE=atexit_sleep_ms=0 " + os.Getenv("GORACE"))}
+}
+
 // New returns an Env with a fresh HOME and config directory.
 func New(t testing.TB) *Env {
 	t.Helper()
@@ -143,6 +156,10 @@ func New(t testing.TB) *Env {
 		if v, ok := os.LookupEnv(k); ok {
 			e.vars[k] = v
 		}
+	}
+	for _, kv := range Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		e.vars[k] = v
 	}
 	e.vars["HOME"] = home
 	e.vars["MEDPLUM_CONFIG_DIR"] = e.ConfigDir
