@@ -65,14 +65,22 @@ test-keyring:
 
 # Runs every Fuzz target in the repository for FUZZTIME each (go test -fuzz
 # takes one target in one package at a time). Seed corpora live in each
-# package's testdata/fuzz/ and also run as plain tests.
+# package's testdata/fuzz/ and also run as plain tests. Go 1.26's fuzz
+# coordinator can report its own -fuzztime deadline as a failure ("context
+# deadline exceeded", no failing input) on a loaded machine
+# (go.dev/issue/75804, fixed in Go 1.27); that one is ignored, a failing
+# input never is.
 FUZZTIME ?= 5s
 fuzz:
 	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
 	    echo "fuzz $$t ($$(dirname $$f), $(FUZZTIME))"; \
 	    out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f) 2>&1) || \
-	      { echo "$$out"; exit 1; }; \
+	    case "$$out" in \
+	      *"Failing input written"*) echo "$$out"; exit 1 ;; \
+	      *"--- FAIL: $$t "*"context deadline exceeded"*) echo "  (ignored: -fuzztime ran out under load, go.dev/issue/75804)" ;; \
+	      *) echo "$$out"; exit 1 ;; \
+	    esac; \
 	  done; \
 	done
 
