@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -288,19 +290,119 @@ func (o *Options) payload(file []byte, password string) (*payload, error) {
 		return nil, err
 	}
 	p.body = body
-	if len(p.problems) > 0 {
-		// Fields of the wrong kind: the typed checks cannot run.
-		p.problems = append(p.problems, flagProblems...)
-		return p, nil
-	}
-	if err := json.Unmarshal(body, &p.req); err != nil {
-		bad("", "the payload does not have the shape of an invite: %v", err)
-	} else {
-		p.problems = membership.CheckInvite(&p.req)
-	}
+	// Fields of the wrong kind are left out of the typed view (each one
+	// reported once), so that the checks still see, and list, the rest.
+	req, kindProblems := decodeInvite(body)
+	p.req = req
+	p.problems = addProblems(p.problems, kindProblems)
+	p.problems = addProblems(p.problems, membership.CheckInvite(&p.req))
 	p.problems = append(p.problems, flagProblems...)
 	return p, nil
 }
+
+// decodeInvite decodes the body into the typed invite. A field of the wrong
+// JSON kind at any depth is reported and left out, and the rest decoded.
+func decodeInvite(body []byte) (client.InviteRequest, []membership.Problem) {
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return client.InviteRequest{}, []membership.Problem{{Reason: "the payload is not JSON: " + err.Error()}}
+	}
+	var probs []membership.Problem
+	for {
+		var req client.InviteRequest
+		b, err := json.Marshal(doc)
+		if err == nil {
+			err = json.Unmarshal(b, &req)
+		}
+		var te *json.UnmarshalTypeError
+		if err == nil || !errors.As(err, &te) || te.Field == "" || len(probs) == 100 {
+			if err != nil {
+				probs = append(probs, membership.Problem{Reason: "the payload does not have the shape of an invite: " + err.Error()})
+			}
+			return req, probs
+		}
+		probs = append(probs, membership.Problem{Field: te.Field, Reason: "must be " + kindName(te.Type) + ", not " + withArticle(te.Value)})
+		deletePath(doc, strings.Split(te.Field, "."))
+	}
+}
+
+// kindName names the JSON kind a Go type decodes from.
+func kindName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	}
+	return "a number"
+}
+
+// withArticle is encoding/json's name of a JSON value ("string", "number
+// -5", "object") with an article.
+func withArticle(v string) string {
+	switch {
+	case strings.HasPrefix(v, "number"), v == "bool":
+		return v
+	case strings.HasPrefix(v, "a") || strings.HasPrefix(v, "o"):
+		return "an " + v
+	}
+	return "a " + v
+}
+
+// deletePath removes the member at a dotted path (as encoding/json names
+// fields: arrays have no index, so every element is visited).
+func deletePath(v any, path []string) {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(path) == 1 {
+			delete(t, path[0])
+			return
+		}
+		deletePath(t[path[0]], path[1:])
+	case []any:
+		for _, e := range t {
+			deletePath(e, path)
+		}
+	}
+}
+
+// addProblems appends the problems of more about fields that have none yet,
+// nor a parent or child with one: a field left out for its kind is not
+// also "required" (array indexes aside: "access[0].policy" is
+// "access.policy").
+func addProblems(have, more []membership.Problem) []membership.Problem {
+	var reported []string
+	for _, p := range have {
+		if p.Field != "" {
+			reported = append(reported, fieldPath(p.Field))
+		}
+	}
+	related := func(f string) bool {
+		for _, r := range reported {
+			if f == r || strings.HasPrefix(r, f+".") || strings.HasPrefix(f, r+".") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range more {
+		if p.Field == "" || !related(fieldPath(p.Field)) {
+			have = append(have, p)
+		}
+	}
+	return have
+}
+
+var indexPattern = regexp.MustCompile(`\[[0-9]+\]`)
+
+func fieldPath(f string) string { return indexPattern.ReplaceAllString(f, "") }
 
 // flagBool reads a boolean flag's value.
 func flagBool(o *Options, flag string) bool {

@@ -444,6 +444,17 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 			"  membership.admin: must be true or false, not 1\n" +
 			"  patient: must be a JSON object like {\"reference\": \"Type/<id>\"}, not \"Patient/1\"\n" +
 			"  access: must be a JSON array, not {}\n"},
+		// A field of the wrong kind does not hide the other problems: the
+		// missing last name and the bad e-mail are listed too, and so is
+		// every nested field of the wrong kind.
+		{[]string{"invite", "-f", "-"}, `{"resourceType":"Patient","firstName":1,"email":"bad","membership":{"admin":"yes","accessPolicy":"AccessPolicy/1","access":[{"policy":"AccessPolicy/2"},{"policy":{"reference":"AccessPolicy/3"},"parameter":{"name":"x"}}]}}`, pre +
+			"  membership.admin: must be true or false, not \"yes\"\n" +
+			"  firstName: must be a string, not 1\n" +
+			"  membership.access.policy: must be a JSON object, not a string\n" +
+			"  membership.access.parameter: must be a JSON array, not an object\n" +
+			"  membership.accessPolicy: must be a JSON object, not a string\n" +
+			"  lastName: is required\n" +
+			"  email: not a valid e-mail address: \"bad\"\n"},
 		{[]string{"invite", "-f", "-"}, `{"resourceType":"Patient","firstName":"A","lastName":"B","email":"a@b.co","membership":{"access":[{"parameter":[{"name":"org","valueString":"x","valueReference":{"reference":"Organization/1"}}]}],"profile":{"reference":"Practitioner/1"}}}`, pre +
 			"  membership.profile: not a Patient reference: \"Practitioner/1\" (an existing profile of the invite's resourceType)\n" +
 			"  membership.access[0].policy: is required\n" +
