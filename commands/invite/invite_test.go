@@ -537,3 +537,77 @@ func TestInviteCSVCtrlC(t *testing.T) {
 		t.Errorf("%d memberships, want %d", after, before+200)
 	}
 }
+
+// The flags of a bulk run, through the binary: -r and --send-email are the
+// defaults of rows that leave the column out, --ignore-unknown-columns
+// drops a column, --upsert turns a member's row into "updated", --project
+// names the project (no auth/me), -o json streams the results as an array,
+// and --state puts the journal where it says, for the next run to resume.
+func TestInviteCSVFlags(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1), medplumtest.WithMailer())
+	e := signedIn(t, srv)
+	project := srv.Seed.ProjectID
+	writeFile(t, e, "users.csv", "FirstName,LastName,EMAIL,Nickname,Admin,sendEmail\n"+
+		"Ned,Flanders,ned@example.com,neddy,true,\n"+ // 2 --send-email applies
+		"Homer,Simpson,homer@example.com,,yes,false\n"+ // 3 a member already: updated
+		"Maude,Flanders,maude@example.com,,,false\n"+ // 4
+		"Lisa,Simpson,lisa@example.com,,,\n") // 5 refused by the server on the first run
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Body: `"lisa@example.com"`, Status: 412})
+	args := []string{"invite", "--csv", "users.csv", "--ignore-unknown-columns", "-r", "patient", "--send-email", "--upsert",
+		"--project", project, "--state", "state.journal", "--concurrency", "1", "-q", "-o", "json"}
+
+	e.Run("invite", "--csv", "users.csv", "--project", project).ExpectCode(t, 2, "medplum: users.csv:1: Nickname: unknown column (known: "+
+		"resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>; "+
+		"use --ignore-unknown-columns to ignore it)\nnothing was sent\n")
+	r := e.Run(args...)
+	ned, homer, maude := member(t, srv, "ned@example.com"), member(t, srv, "homer@example.com"), member(t, srv, "maude@example.com")
+	r.Expect(t, 3, "[\n"+
+		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`"},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`"},`+"\n"+
+		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`"},`+"\n"+
+		`  {"line":5,"email":"lisa@example.com","status":"failed","error":"Precondition Failed"}`+"\n]\n",
+		"4 rows: 2 created, 0 exists, 1 updated, 1 failed, 0 skipped\n"+
+			"users.csv:5: lisa@example.com: Precondition Failed\n"+
+			"run the same command again to retry the failed rows (journal: state.journal)\n"+
+			"medplum: 1 of 4 rows failed, 0 skipped\n")
+	expectSent(t, srv,
+		`{"resourceType":"Patient","firstName":"Ned","lastName":"Flanders","email":"ned@example.com","sendEmail":true,"membership":{"admin":true}}`,
+		`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"membership":{"admin":true}}`,
+		`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"membership":{"admin":true},"upsert":true}`,
+		`{"resourceType":"Patient","firstName":"Maude","lastName":"Flanders","email":"maude@example.com","sendEmail":false}`,
+		`{"resourceType":"Patient","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","sendEmail":true}`)
+	if homer.ID() != srv.Seed.Homer.MembershipID || homer["admin"] != true || ned["admin"] != true || maude["admin"] != nil ||
+		!strings.HasPrefix(ned.Ref("profile"), "Patient/") || !strings.HasPrefix(maude.Ref("profile"), "Patient/") {
+		t.Errorf("memberships:\n %v\n %v\n %v", ned, homer, maude)
+	}
+	if mails := srv.SentEmails(); len(mails) != 1 || mails[0].To != "ned@example.com" {
+		t.Errorf("e-mails %+v, want one to ned@example.com", mails)
+	}
+	for _, p := range clitest.Paths(srv) {
+		if p == "GET /auth/me" {
+			t.Errorf("--project given, yet %s", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.Home, "state.journal")); err != nil {
+		t.Errorf("--state: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.Home, "users.csv.journal")); !os.IsNotExist(err) {
+		t.Errorf("a journal next to the CSV despite --state: %v", err)
+	}
+
+	// The same command finishes the failed row from --state's journal.
+	srv.ResetRequests()
+	r = e.Run(args...)
+	lisa := member(t, srv, "lisa@example.com")
+	r.Expect(t, 0, "[\n"+
+		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`","earlierRun":true},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","earlierRun":true},`+"\n"+
+		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`","earlierRun":true},`+"\n"+
+		`  {"line":5,"email":"lisa@example.com","status":"created","membershipId":"`+lisa.ID()+`"}`+"\n]\n",
+		"resuming from state.journal: 3 rows done, 0 to look up, 1 failed before\n"+
+			"4 rows: 3 created, 0 exists, 1 updated, 0 failed, 0 skipped\n")
+	expectSent(t, srv, `{"resourceType":"Patient","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","sendEmail":true}`)
+	if _, err := os.Stat(filepath.Join(e.Home, "state.journal")); !os.IsNotExist(err) {
+		t.Errorf("journal left after a complete run: %v", err)
+	}
+}
