@@ -605,3 +605,43 @@ func TestRunCtrlC(t *testing.T) {
 type progressFunc func(Stats)
 
 func (p progressFunc) Update(s Stats) { p(s) }
+
+// A 429 holds every sender back for the time the server's RateLimit header
+// asks (t=2: two seconds, more than the limiter's own default of one), not
+// only the row it hit: in those seconds the server sees at most the invites
+// already on their way (fewer than two per sender), where a run that did
+// not pause, or paused its default second, would send the rest of the file.
+func TestRunPausesEverySenderOn429(t *testing.T) {
+	f := newFixture(t, medplumtest.WithConflictRate(0))
+	const route = "/admin/projects/*/invite"
+	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: route, Body: `"user0010@example.com"`, Status: 429, RetryAfter: 2 * time.Second})
+	const conc = 4
+	out := f.run(context.Background(), csvRows(60, "Practitioner"), RunConfig{Concurrency: conc})
+	if out.err != nil || out.stats.Counts[Created] != 60 || out.stats.Throttled != 1 {
+		t.Fatalf("err %v, stats %+v", out.err, out.stats)
+	}
+	invites := f.invites()
+	var throttled time.Time
+	for _, r := range invites {
+		if strings.Contains(string(r.Body), `"user0010@example.com"`) {
+			throttled = r.Time
+			break
+		}
+	}
+	var within []string
+	retried := false
+	for _, r := range invites {
+		if r.Time.After(throttled) && r.Time.Before(throttled.Add(2*time.Second)) {
+			within = append(within, string(r.Body))
+		}
+		if r.Time.After(throttled) && strings.Contains(string(r.Body), `"user0010@example.com"`) {
+			retried = true
+		}
+	}
+	if len(within) > 2*(conc-1) {
+		t.Errorf("%d invites reached the server in the two seconds after the 429:\n%s", len(within), strings.Join(within, "\n"))
+	}
+	if !retried {
+		t.Error("the throttled row was not sent again")
+	}
+}
