@@ -135,17 +135,17 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 	switch {
 	case o.ClientID != "" && o.ClientSecret != "":
 		save.AuthType = AuthTypeClientCredentials
-		s := m.newSession(profile, save)
+		s, old := m.newSession(profile, save)
 		if err := st.Set(clientSecretKey(profile), o.ClientSecret); err != nil {
 			return "", err
 		}
-		return "client secret", writeSession(m.sessionPath(profile), s)
+		return "client secret", m.writeImported(profile, old, s)
 
 	case lp.ActiveLogin != nil || len(lp.Logins) > 0:
 		// The official CLI signs people in through medplum-cli without
 		// sending a client id, and refreshes the same way.
 		save.AuthType, save.ClientID = AuthTypeAuthorizationCode, ""
-		s := m.newSession(profile, save)
+		s, old := m.newSession(profile, save)
 		s.Logins, s.Known = nil, nil
 		logins := append([]LegacyLogin{}, lp.Logins...)
 		if lp.ActiveLogin != nil {
@@ -185,7 +185,7 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 				}
 			}
 		}
-		if err := writeSession(m.sessionPath(profile), s); err != nil {
+		if err := m.writeImported(profile, old, s); err != nil {
 			return "", err
 		}
 		if len(s.Logins) == 1 {
@@ -195,11 +195,21 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 
 	case o.AccessToken != "":
 		save.AuthType = AuthTypeToken
-		s := m.newSession(profile, save)
+		s, old := m.newSession(profile, save)
 		if err := st.Set(staticTokenKey(profile), o.AccessToken); err != nil {
 			return "", err
 		}
-		return "access token", writeSession(m.sessionPath(profile), s)
+		return "access token", m.writeImported(profile, old, s)
 	}
 	return "", nil
+}
+
+// writeImported saves an imported session and drops the secrets of the one
+// it replaced (profile import --force).
+func (m *Manager) writeImported(profile string, old, s *Session) error {
+	if err := writeSession(m.sessionPath(profile), s); err != nil {
+		return err
+	}
+	m.dropReplaced(profile, old, s)
+	return nil
 }

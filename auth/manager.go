@@ -147,19 +147,77 @@ func (o SaveOptions) storage() string {
 	return StorageKeyring
 }
 
-// newSession starts the session record a save writes. A user login keeps the
-// profile's other project logins when it signs in to the same server again.
-func (m *Manager) newSession(profile string, o SaveOptions) *Session {
-	s := &Session{
+// newSession starts the session record a save writes, and returns the one it
+// replaces (nil if none). A user login keeps the profile's other project
+// logins when it signs in to the same server again.
+func (m *Manager) newSession(profile string, o SaveOptions) (s, old *Session) {
+	s = &Session{
 		BaseURL: NormalizeBaseURL(o.BaseURL), AuthType: o.AuthType, ClientID: o.ClientID,
 		Scope: o.Scope, Storage: o.storage(),
 		PrivateKeyPath: o.PrivateKeyPath, Alg: o.Alg, KeyID: o.KeyID,
 	}
-	if old, err := m.Session(profile); err == nil && old != nil && old.IsUser() && s.IsUser() &&
-		old.BaseURL == s.BaseURL && old.Storage == s.Storage {
+	old, err := m.Session(profile)
+	if err != nil {
+		old = nil
+	}
+	if old != nil && old.IsUser() && s.IsUser() && old.BaseURL == s.BaseURL && old.Storage == s.Storage {
 		s.Logins, s.Known = old.Logins, old.Known
 	}
-	return s
+	return s, old
+}
+
+// secretKeys are the Store keys a session's secrets live under.
+func (s *Session) secretKeys(profile string) []string {
+	var keys []string
+	switch {
+	case s.IsUser():
+		for _, l := range s.Logins {
+			keys = append(keys, refreshKey(profile, l.Key))
+		}
+	case s.AuthType == AuthTypeClientCredentials:
+		keys = append(keys, clientSecretKey(profile))
+	case s.AuthType == AuthTypeToken:
+		keys = append(keys, staticTokenKey(profile))
+	}
+	return keys
+}
+
+// allSecretKeys are every key a profile's session may have left in its
+// Store, whatever its kind: what Forget removes.
+func (s *Session) allSecretKeys(profile string) []string {
+	keys := []string{clientSecretKey(profile), staticTokenKey(profile)}
+	for _, l := range s.Logins {
+		keys = append(keys, refreshKey(profile, l.Key))
+	}
+	return keys
+}
+
+// dropReplaced removes the secrets of the session a new sign-in replaced
+// that the new one does not use, wherever they are: a keyring sign-in must
+// not leave an earlier --insecure-storage refresh token in plain text. It is
+// best effort (the old store may be a keyring that no longer answers) and
+// stops at the first failure.
+func (m *Manager) dropReplaced(profile string, old, s *Session) {
+	if old == nil {
+		return
+	}
+	st, err := m.store(old.Storage)
+	if err != nil {
+		return
+	}
+	keep := map[string]bool{}
+	if old.Storage == s.Storage {
+		for _, k := range s.secretKeys(profile) {
+			keep[k] = true
+		}
+	}
+	for _, k := range old.allSecretKeys(profile) {
+		if !keep[k] {
+			if err := st.Delete(k); err != nil {
+				return
+			}
+		}
+	}
 }
 
 // UserLogin is the outcome of a person's sign-in.
@@ -191,7 +249,7 @@ func (m *Manager) SaveUserLogin(profile string, o SaveOptions, l *UserLogin) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := m.newSession(profile, o)
+	s, old := m.newSession(profile, o)
 	// Another person's logins in this profile are forgotten.
 	kept := s.Logins[:0]
 	for _, old := range s.Logins {
@@ -227,6 +285,7 @@ func (m *Manager) SaveUserLogin(profile string, o SaveOptions, l *UserLogin) (*S
 	if err := writeSession(m.sessionPath(profile), s); err != nil {
 		return nil, err
 	}
+	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
@@ -241,7 +300,7 @@ func (m *Manager) SaveClientLogin(profile string, o SaveOptions, secret string, 
 	if err != nil {
 		return nil, err
 	}
-	s := m.newSession(profile, o)
+	s, old := m.newSession(profile, o)
 	if secret != "" {
 		if err := st.Set(clientSecretKey(profile), secret); err != nil {
 			return nil, err
@@ -253,6 +312,7 @@ func (m *Manager) SaveClientLogin(profile string, o SaveOptions, secret string, 
 	if err := writeSession(m.sessionPath(profile), s); err != nil {
 		return nil, err
 	}
+	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
@@ -268,7 +328,7 @@ func (m *Manager) SaveTokenLogin(profile string, o SaveOptions, token string, me
 		return nil, err
 	}
 	o.AuthType = AuthTypeToken
-	s := m.newSession(profile, o)
+	s, old := m.newSession(profile, o)
 	if me != nil && me.Project != nil {
 		info := LoginInfo{Key: me.Project.ID(), SignedInAt: m.now().UTC().Truncate(time.Second)}
 		info.Project = client.Reference{Reference: "Project/" + me.Project.ID(), Display: me.Project.String("name")}
@@ -288,6 +348,7 @@ func (m *Manager) SaveTokenLogin(profile string, o SaveOptions, token string, me
 	if err := writeSession(m.sessionPath(profile), s); err != nil {
 		return nil, err
 	}
+	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
@@ -344,11 +405,7 @@ func (m *Manager) Forget(profile string) error {
 	if st, err := m.store(s.Storage); err != nil {
 		errs = append(errs, err)
 	} else {
-		keys := []string{clientSecretKey(profile), staticTokenKey(profile)}
-		for _, l := range s.Logins {
-			keys = append(keys, refreshKey(profile, l.Key))
-		}
-		for _, k := range keys {
+		for _, k := range s.allSecretKeys(profile) {
 			if err := st.Delete(k); err != nil {
 				errs = append(errs, err)
 			}

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -436,5 +438,97 @@ func TestManagerNewAuthenticatorPrecedence(t *testing.T) {
 	a, _ = m.NewAuthenticator(auth.Settings{Profile: "default", BaseURL: f.srv.URL, ClientID: "id", ClientSecret: "s"}, tc)
 	if _, ok := a.(*auth.ClientCredentials); !ok {
 		t.Fatalf("client credentials: got %T", a)
+	}
+}
+
+// A new sign-in replaces the profile's old one: the old one's secrets go,
+// wherever they were, so that a plain-text refresh token from an earlier
+// --insecure-storage sign-in does not outlive a keyring sign-in (nor its
+// logout).
+func TestNewSignInRemovesTheReplacedSecrets(t *testing.T) {
+	f := newFixture(t)
+	m := f.manager()
+	ctx := context.Background()
+	login := func() *auth.UserLogin {
+		l, err := auth.PasswordLogin(ctx, tokenClient(t, f.srv),
+			auth.PasswordOptions{Email: f.srv.Seed.AdminEmail, Password: f.srv.Seed.AdminPassword, ProjectID: f.srv.Seed.ProjectID}, &scripted{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	keys := func() string {
+		data, _ := os.ReadFile(m.InsecureStorePath())
+		file := map[string]string{}
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &file); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out []string
+		for k := range file {
+			out = append(out, "file "+k)
+		}
+		for _, k := range f.store.Keys() {
+			out = append(out, "keyring "+k)
+		}
+		sort.Strings(out)
+		return strings.Join(out, ", ")
+	}
+	rtKey := "default:refresh_token:" + f.srv.Seed.ProjectID
+
+	old := login()
+	if _, err := m.SaveUserLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypePassword, Insecure: true}, old); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "file "+rtKey {
+		t.Fatalf("after the --insecure-storage sign-in: %s", got)
+	}
+	if _, err := m.SaveUserLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypePassword}, login()); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "keyring "+rtKey {
+		t.Fatalf("after the keyring sign-in: %s", got)
+	}
+	noSecretUnder(t, f.dir, old.Token.RefreshToken)
+
+	// A client's sign-in in the same profile: the person's refresh token goes.
+	cc := f.srv.Seed.Client
+	tr, err := auth.ClientCredentialsLogin(ctx, tokenClient(t, f.srv), cc.ID, cc.Secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SaveClientLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypeClientCredentials, ClientID: cc.ID}, cc.Secret, tr); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "keyring default:client_secret" {
+		t.Fatalf("after the client sign-in: %s", got)
+	}
+	// jwt-assertion stores no secret: the client secret goes.
+	if _, err := m.SaveClientLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypeJWTAssertion, ClientID: cc.ID, PrivateKeyPath: "key.pem"}, "", tr); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "" {
+		t.Fatalf("after the jwt-assertion sign-in: %s", got)
+	}
+	// --with-token into the file, then a keyring sign-in again.
+	if _, err := m.SaveTokenLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, Insecure: true}, "tok-123", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "file default:access_token" {
+		t.Fatalf("after --with-token: %s", got)
+	}
+	if _, err := m.SaveUserLogin("default", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypePassword}, login()); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "keyring "+rtKey {
+		t.Fatalf("after signing in again: %s", got)
+	}
+	// Another profile's secrets are not touched.
+	if _, err := m.SaveUserLogin("other", auth.SaveOptions{BaseURL: f.srv.URL, AuthType: auth.AuthTypePassword, Insecure: true}, login()); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(); got != "file other:refresh_token:"+f.srv.Seed.ProjectID+", keyring "+rtKey {
+		t.Fatalf("after another profile's sign-in: %s", got)
 	}
 }
