@@ -391,6 +391,10 @@ func (m *Manager) Switch(profile, projectID string) (*LoginInfo, error) {
 // Forget removes everything stored for a profile's sign-in: its secrets in
 // whichever store they are, the cached token and the session record. The
 // profile's settings (base URL, client id, ...) are not the Manager's and stay.
+// When the secrets are in a keyring that cannot be used (no session bus, no
+// answer), it removes nothing and returns that *KeyringUnavailableError: the
+// record of what is in the keyring is kept for a later Forget that can reach
+// it.
 func (m *Manager) Forget(profile string) error {
 	s, err := m.Session(profile)
 	if err != nil && s == nil {
@@ -406,7 +410,9 @@ func (m *Manager) Forget(profile string) error {
 		errs = append(errs, err)
 	} else {
 		for _, k := range s.allSecretKeys(profile) {
-			if err := st.Delete(k); err != nil {
+			if err := st.Delete(k); errors.Is(err, ErrKeyringUnavailable) {
+				return err
+			} else if err != nil {
 				errs = append(errs, err)
 			}
 		}

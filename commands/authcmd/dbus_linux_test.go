@@ -75,3 +75,17 @@ func keyringSession(t *testing.T, e *clitest.Env) {
 		t.Fatal(err)
 	}
 }
+
+// logout where the keyring of a keyring sign-in cannot be reached: it says
+// so once and keeps the sign-in's record, so that signing out where the
+// keyring is still finds (and removes) its secrets.
+func TestLogoutWithoutTheKeyringKeepsTheSignIn(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	keyringSession(t, e)
+	e.Run("logout").Expect(t, 1, "", "medplum: profile \"default\": still signed in: the sign-in's secrets are in the system keyring, which cannot be used here "+
+		"(no D-Bus session bus (neither DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus is set up), so the Secret Service cannot be reached); sign out where it can\n")
+	if _, err := os.Stat(filepath.Join(e.ConfigDir, "sessions", "default.json")); err != nil {
+		t.Errorf("the sign-in's record is gone: %v", err)
+	}
+}

@@ -288,6 +288,14 @@ func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, profi
 	}
 	n, rerr := m.Revoke(ctx, profile, tc, func(a client.Authenticator) (*client.Client, error) { return o.NewClient(settings, a) })
 	if err := m.Forget(profile); err != nil {
+		var ku *auth.KeyringUnavailableError
+		if errors.As(err, &ku) {
+			why := ku.Reason
+			if ku.Err != nil {
+				why += ": " + ku.Err.Error()
+			}
+			return fmt.Errorf("still signed in: the sign-in's secrets are in the system keyring, which cannot be used here (%s); sign out where it can", why)
+		}
 		return fmt.Errorf("removing the local credentials: %w", err)
 	}
 	if rerr != nil {
