@@ -16,7 +16,8 @@ import (
 	"github.com/medplumcli/medplum/commands/output"
 )
 
-// maxListed bounds the failed rows listed on stderr at the end.
+// maxListed bounds the failed rows, and the rows with notes, listed on
+// stderr at the end.
 const maxListed = 20
 
 func (o *Options) checkBulkFlags() error {
@@ -108,15 +109,23 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	if err != nil {
 		return err
 	}
-	var failed []bulk.Result
+	var failed, noted []bulk.Result
+	notes := 0
 	prog := newProgress(errOut, o.IO.IsStderrTTY(), o.Quiet, check.Rows)
 	cfg := bulk.RunConfig{
 		Client: c, Project: project, Options: parse, Check: check,
 		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid,
 		Journal: journal, Resume: resume,
 		OnResult: func(r bulk.Result) error {
-			if r.Status == bulk.Failed && len(failed) < maxListed {
+			switch {
+			case r.Status == bulk.Failed && len(failed) < maxListed:
 				failed = append(failed, r)
+			case r.Status != bulk.Failed && r.Status != bulk.Skipped && r.Error != "":
+				// Ended well, with a note: the e-mail was not sent, or
+				// it is not known whether the run made the membership.
+				if notes++; len(noted) < maxListed {
+					noted = append(noted, r)
+				}
 			}
 			return results.Write(r)
 		},
@@ -145,6 +154,13 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	}
 	if n := stats.Counts[bulk.Failed]; n > len(failed) {
 		fmt.Fprintf(errOut, "... and %d more failed rows (see --report)\n", n-len(failed))
+	}
+	slices.SortFunc(noted, func(a, b bulk.Result) int { return a.Line - b.Line })
+	for _, r := range noted {
+		fmt.Fprintf(errOut, "%s:%d: %s (%s): %s\n", name, r.Line, who(r), r.Status, r.Error)
+	}
+	if notes > len(noted) {
+		fmt.Fprintf(errOut, "... and %d more rows with notes (see --report)\n", notes-len(noted))
 	}
 	if o.Report != "" && closeErr == nil {
 		fmt.Fprintf(errOut, "report: %s\n", o.Report)

@@ -611,3 +611,25 @@ func TestInviteCSVFlags(t *testing.T) {
 		t.Errorf("journal left after a complete run: %v", err)
 	}
 }
+
+// Rows that ended well with something to say (the server made the
+// membership but could not send the invitation e-mail) are listed at the
+// end, not only written to --report: a run asked to e-mail people must not
+// look as if it did when it did not. The exit status is still 0.
+func TestInviteCSVListsRowsWithNotes(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1)) // no mailer: like a server without SES
+	e := signedIn(t, srv)
+	writeFile(t, e, "users.csv", "firstName,lastName,email,sendEmail\n"+
+		"Patty,Bouvier,patty@example.com,true\n"+
+		"Selma,Bouvier,selma@example.com,false\n"+
+		"Jacqueline,Bouvier,jackie@example.com,true\n")
+	const why = "membership created, but the server reported: Could not send email. Make sure you have AWS SES set up. " +
+		"(Error sending email: Could not load credentials from any providers)"
+	e.Run("invite", "--csv", "users.csv", "-q").Expect(t, 0, "",
+		"3 rows: 3 created, 0 exists, 0 updated, 0 failed, 0 skipped\n"+
+			"users.csv:2: patty@example.com (created): "+why+"\n"+
+			"users.csv:4: jackie@example.com (created): "+why+"\n")
+	for _, email := range []string{"patty@example.com", "selma@example.com", "jackie@example.com"} {
+		member(t, srv, email)
+	}
+}
