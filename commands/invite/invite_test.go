@@ -429,45 +429,48 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 }
 
 // A run killed with SIGKILL half-way (a real process, with invites in
-// flight) and run again ends with every row created once: rows the journal
-// shows finished are not sent again, rows in flight are looked up. Three
-// rows never get an answer while the process lives (two of them took
-// effect, one did not), so the kill lands with exactly them in flight.
+// flight and half the file never sent) and run again ends with every row
+// created once: rows the journal shows finished are not sent again, rows in
+// flight are looked up, rows never sent are sent. Two rows never get an
+// answer while the process lives, though their invites took effect; from
+// the 101st invite on, requests are held unhandled. So the kill lands with
+// 98 rows done, four in flight (two made, two not) and 98 never sent.
 func TestInviteCSVSurvivesKill9(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(3), medplumtest.WithConflictRate(0))
 	e := signedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
 	never := make(chan struct{}) // the kill ends what waits on it
-	inject := func(i int, f medplumtest.Fault) {
-		f.Method, f.Path, f.Body, f.Hold = "POST", inviteRoute, fmt.Sprintf(`"user%04d@example.com"`, i), never
-		srv.Inject(f)
+	for i, mode := range map[int]medplumtest.DropMode{30: medplumtest.DropAfterHandling, 60: medplumtest.DropMidResponse} {
+		srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Body: fmt.Sprintf(`"user%04d@example.com"`, i), Drop: mode, Hold: never})
 	}
-	inject(60, medplumtest.Fault{Drop: medplumtest.DropAfterHandling}) // made; the answer never comes
-	inject(120, medplumtest.Fault{Drop: medplumtest.DropMidResponse})  // made; the answer never comes
-	inject(180, medplumtest.Fault{})                                   // never handled
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Skip: 100, Times: 1000, Hold: never})
 	journal := filepath.Join(e.Home, "users.csv.journal")
 
-	p := e.Start("invite", "--csv", "users.csv", "-q", "--concurrency", "8")
-	waitUntil(t, "197 rows done and the other 3 sent", func() bool {
+	p := e.Start("invite", "--csv", "users.csv", "-q", "--concurrency", "4")
+	waitUntil(t, "98 rows done and 102 invites sent", func() bool {
 		if _, err := os.Stat(journal); err != nil {
 			return false
 		}
 		done, _ := journalState(t, journal)
-		posts := invitesByEmail(t, srv)
-		return len(done) == 197 && posts["user0060@example.com"]+posts["user0120@example.com"]+posts["user0180@example.com"] == 3
+		return len(done) == 98 && len(srv.RequestsTo(http.MethodPost, inviteRoute)) == 102
 	})
 	killed := p.Kill()
 	if killed.Stdout != "" || killed.Stderr != "" {
 		t.Errorf("killed run wrote:\n%s%s", killed.Stdout, killed.Stderr)
 	}
 	done, inFlight := journalState(t, journal)
-	if len(done) != 197 || len(inFlight) != 3 || !inFlight[62] || !inFlight[122] || !inFlight[182] {
-		t.Fatalf("after the kill: %d rows done, in flight %v; want 197 and lines 62, 122, 182", len(done), inFlight)
+	if len(done) != 98 || len(inFlight) != 4 || !inFlight[32] || !inFlight[62] {
+		t.Fatalf("after the kill: %d rows done, in flight %v; want 98, and lines 32 and 62 among the four", len(done), inFlight)
 	}
+	made := len(srv.Memberships(srv.Seed.ProjectID)) - before
+	if made != 100 {
+		t.Fatalf("%d memberships made before the kill, want 100 (98 done, 2 in flight)", made)
+	}
+	srv.ClearFaults()
 
 	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
-	r.Expect(t, 0, "", "resuming from users.csv.journal: 197 rows done, 3 to look up, 0 failed before\n"+
+	r.Expect(t, 0, "", "resuming from users.csv.journal: 98 rows done, 4 to look up, 0 failed before\n"+
 		"200 rows: 200 created, 0 exists, 0 updated, 0 failed, 0 skipped\n"+
 		"report: results.csv\n")
 	_, rows := readReport(t, filepath.Join(e.Home, "results.csv"))
@@ -482,8 +485,13 @@ func TestInviteCSVSurvivesKill9(t *testing.T) {
 		if members[email] != 1 {
 			t.Errorf("%s: %d memberships", email, members[email])
 		}
-		// Only the row whose request was never handled is sent again.
-		if want := map[bool]int{true: 2, false: 1}[i == 180]; posts[email] != want {
+		// Only the rows held unhandled when the process died are sent
+		// twice; the two whose invites took effect are looked up.
+		want := 1
+		if inFlight[i+2] && i != 30 && i != 60 {
+			want = 2
+		}
+		if posts[email] != want {
 			t.Errorf("%s: %d invite requests, want %d", email, posts[email], want)
 		}
 	}
