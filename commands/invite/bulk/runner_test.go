@@ -1,14 +1,18 @@
 package bulk
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -643,5 +647,102 @@ func TestRunPausesEverySenderOn429(t *testing.T) {
 	}
 	if !retried {
 		t.Error("the throttled row was not sent again")
+	}
+}
+
+// outage is a transport whose connections are refused for a while: from
+// the request after the one whose body holds trigger, the next `refused`
+// requests (invites, lookups, marks) fail to dial, as when the network
+// goes down; the trigger itself reaches the server.
+type outage struct {
+	base    http.RoundTripper
+	trigger []byte
+	refused int
+
+	mu   sync.Mutex
+	left int
+}
+
+func (o *outage) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	o.mu.Lock()
+	down := o.left > 0
+	if down {
+		o.left--
+	}
+	if !down && bytes.Contains(body, o.trigger) {
+		o.left = o.refused
+	}
+	o.mu.Unlock()
+	if down {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	return o.base.RoundTrip(r)
+}
+
+// A network outage mid-run: the invite of line 42 reaches the server and
+// takes effect, its answer is lost, and then nothing gets through for 100
+// requests. Rows that run out of attempts fail (line 42 as one that may
+// have been made), the others finish once the network is back. The same
+// run again looks line 42 up and sends only the rows that never reached the
+// server: in the end the server received exactly one invite per row and
+// holds exactly one membership per row.
+func TestRunNetworkOutage(t *testing.T) {
+	f := newFixture(t, medplumtest.WithConflictRate(0))
+	const trigger = `"user0040@example.com"`
+	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/admin/projects/*/invite", Body: trigger, Drop: medplumtest.DropAfterHandling})
+	c, err := client.New(client.Options{BaseURL: f.srv.URL, Auth: bearer(f.srv.IssueToken(f.srv.Seed.Client.MembershipID)),
+		Transport: &outage{base: http.DefaultTransport.(*http.Transport).Clone(), trigger: []byte(trigger), refused: 100},
+		Retry:     client.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c
+	data := csvRows(100, "Practitioner")
+
+	out := f.run(context.Background(), data, RunConfig{Concurrency: 4})
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	if r := out.results[42]; r.Status != Failed || !strings.HasPrefix(r.Error, "the server may have made the membership, and it could not be checked") {
+		t.Errorf("line 42: %+v", r)
+	}
+	failed := 0
+	for line, r := range out.results {
+		email := fmt.Sprintf("user%04d@example.com", line-2)
+		want := 1
+		if r.Status == Failed {
+			failed++
+			if line != 42 {
+				want = 0
+			}
+		} else if r.Status != Created {
+			t.Errorf("line %d: %+v", line, r)
+		}
+		if n := f.membersWith(email); n != want {
+			t.Errorf("after the outage, %s (%s): %d memberships", email, r.Status, n)
+		}
+	}
+	if failed < 2 || len(out.results) != 100 {
+		t.Fatalf("%d rows failed of %d; the outage should fail line 42 and some rows never sent", failed, len(out.results))
+	}
+
+	out = f.run(context.Background(), data, RunConfig{Concurrency: 4})
+	if out.err != nil || out.stats.Counts[Created] != 100 || out.stats.Earlier != 100-failed {
+		t.Fatalf("run 2: err %v, stats %+v", out.err, out.stats)
+	}
+	for i := range 100 {
+		email := fmt.Sprintf("user%04d@example.com", i)
+		if n := f.membersWith(email); n != 1 {
+			t.Errorf("%s: %d memberships", email, n)
+		}
+		if n := f.invitesOf(email); n != 1 {
+			t.Errorf("%s: the server received %d invites", email, n)
+		}
 	}
 }
