@@ -85,9 +85,10 @@ func environmentHelp() string {
 		                           a number ("120") or percentage ("50%") sets the width
 		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
 		  MEDPLUM_CACHE_DIR        where "medplum login" caches the short-lived access
-		                           token (0600); default the user cache directory
-		                           (~/.cache/medplum, ~/Library/Caches/medplum,
-		                           %LocalAppData%\medplum)
+		                           token (0600); default the user cache directory:
+		                           $XDG_CACHE_HOME/medplum, else ~/.cache/medplum
+		                           (Linux), ~/Library/Caches/medplum (macOS),
+		                           %LocalAppData%\medplum (Windows)
 		  MEDPLUM_KEYRING_TIMEOUT  how long to wait for the system keyring, e.g. 60s;
 		                           default 5s, or 30s on a terminal (an unlock prompt)
 		  MEDPLUM_BROWSER, BROWSER command that opens the sign-in page (the URL is

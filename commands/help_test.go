@@ -51,11 +51,18 @@ func TestHelpEnvironmentListsEveryVariable(t *testing.T) {
 	getenv := regexp.MustCompile(`(?i)(?:getenv|lookupenv|\.env)\("([A-Za-z_]+)"\)`)
 	// Spelled differently in the help: ~ and %AppData%.
 	implied := []string{"HOME", "AppData"}
+	// The standard library reads these for medplum (on Linux).
+	stdlib := map[string]string{"os.UserCacheDir()": "XDG_CACHE_HOME", "os.UserConfigDir()": "XDG_CONFIG_HOME"}
 	found := map[string]string{}
 	for _, f := range sourceFiles(t) {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for call, v := range stdlib {
+			if strings.Contains(string(src), call) {
+				found[v] = f
+			}
 		}
 		for _, v := range medplumVar.FindAllString(string(src), -1) {
 			found[v] = f
