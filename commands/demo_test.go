@@ -17,20 +17,8 @@ import (
 // when the tour was written, show no secret, and leave nothing behind (the
 // sandbox stopped, HOME and TMPDIR as empty as they were).
 func TestDemo(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("bash is not installed: the demo script cannot run")
-	}
-	sandbox := filepath.Join(t.TempDir(), "medplum-sandbox")
-	build := exec.Command("go", "build", "-o", sandbox, "./cmd/medplum-sandbox")
-	build.Dir = filepath.Join("..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the sandbox: %v\n%s", err, out)
-	}
-	home, tmp := t.TempDir(), t.TempDir()
-	cmd := exec.Command(bash, filepath.Join("..", ".ci", "demo"))
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}, clitest.Environ()...)
-	b, err := cmd.CombinedOutput()
+	d := newDemo(t, "")
+	b, err := d.cmd.CombinedOutput()
 	out := string(b)
 	if err != nil {
 		t.Fatalf("the demo failed: %v\n%s", err, out)
@@ -45,8 +33,11 @@ func TestDemo(t *testing.T) {
 	}
 	homerID := regexp.MustCompile(`ProjectMembership\t(` + id + `)\t[^\n]*\tHomer Simpson\ttrue\t\n`).FindStringSubmatch(out)
 	for _, want := range []string{
-		// Settings and who signs in.
+		// A person signs in, then a client in CI.
 		"$ medplum version\n" + clitest.VersionLine + "\n",
+		`\$ printf '%s\\n' "\$MEDPLUM_SANDBOX_ADMIN_PASSWORD" \| medplum login --auth-type password --email admin@example\.com --password-stdin --project (ID) --insecure-storage\n` +
+			`Signed in to http://127\.0\.0\.1:\d+/ as admin@example\.com in project Acme Clinic\.\n`,
+		"/\nUser:        admin@example.com\nProfile:     Medplum Admin (Practitioner/",
 		"client_secret\t(hidden)\tenv MEDPLUM_CLIENT_SECRET\n",
 		`\$ medplum whoami\nServer:      http://127\.0\.0\.1:\d+/\nClient:      Acme Clinic Admin Client \(ClientApplication/(ID)\)\n` +
 			`Profile:     Acme Clinic Admin Client \(ClientApplication/(ID)\)\nProject:     Acme Clinic \(Project/(ID)\)\n` +
@@ -81,6 +72,7 @@ func TestDemo(t *testing.T) {
 		"\nPlan: 9 to create, 0 to update, 0 to remove, 1 unchanged. 6 objects not in the file are kept (--prune removes them).\n" +
 			"medplum: dry run: changes are pending; nothing was changed\n",
 		`\ninvited member pt-1001 \(ProjectMembership/(ID)\)\nApplied 9 changes to project "Acme Clinic"\.\n`,
+		"$ medplum logout\nSigned out of profile \"default\": 1 session revoked on http://127.0.0.1:",
 		"\n# Done. The sandbox stops now; see README.md for more.\n",
 	} {
 		if strings.Contains(want, "(ID)") {
@@ -96,7 +88,51 @@ func TestDemo(t *testing.T) {
 	if s := regexp.MustCompile(`[0-9a-f]{32,}|eyJ[A-Za-z0-9_-]{10,}`).FindString(out); s != "" {
 		t.Errorf("the demo printed a secret or token %q", s)
 	}
-	for _, dir := range []string{home, tmp} {
+	d.expectNothingLeft(t)
+}
+
+// demo is a run of .ci/demo with the test binaries, in an empty HOME and
+// TMPDIR.
+type demo struct {
+	cmd                *exec.Cmd
+	sandbox, home, tmp string
+}
+
+// newDemo prepares a run of the demo script. sandboxArgs, if not empty, are
+// added to the sandbox's command line (after the demo's own).
+func newDemo(t *testing.T, sandboxArgs string) *demo {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed: the demo script cannot run")
+	}
+	dir := t.TempDir()
+	d := &demo{sandbox: filepath.Join(dir, "medplum-sandbox"), home: t.TempDir(), tmp: t.TempDir()}
+	// Each test builds its own copy, so that expectNothingLeft can tell its
+	// sandbox from another test's.
+	build := exec.Command("go", "build", "-o", d.sandbox, "./cmd/medplum-sandbox")
+	build.Dir = filepath.Join("..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the sandbox: %v\n%s", err, out)
+	}
+	sandbox := d.sandbox
+	if sandboxArgs != "" {
+		sandbox = filepath.Join(dir, "sandbox.sh")
+		script := "#!/bin/sh\nexec '" + d.sandbox + "' \"$@\" " + sandboxArgs + "\n"
+		if err := os.WriteFile(sandbox, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.cmd = exec.Command(bash, filepath.Join("..", ".ci", "demo"))
+	d.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.home, "TMPDIR=" + d.tmp, "MEDPLUM=" + clitest.Binary(t), "SANDBOX=" + sandbox}, clitest.Environ()...)
+	return d
+}
+
+// expectNothingLeft checks that the demo left HOME and TMPDIR empty and
+// stopped the sandbox.
+func (d *demo) expectNothingLeft(t *testing.T) {
+	t.Helper()
+	for _, dir := range []string{d.home, d.tmp} {
 		if left, _ := os.ReadDir(dir); len(left) > 0 {
 			t.Errorf("the demo left %s in %s", left[0].Name(), dir)
 		}
@@ -104,7 +140,7 @@ func TestDemo(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		procs, _ := filepath.Glob("/proc/[0-9]*/exe")
 		for _, p := range procs {
-			if exe, err := os.Readlink(p); err == nil && exe == sandbox {
+			if exe, err := os.Readlink(p); err == nil && exe == d.sandbox {
 				t.Errorf("the sandbox is still running (%s)", p)
 			}
 		}

@@ -1,0 +1,111 @@
+package commands_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// Ctrl-C in the middle of `make demo` stops the tour there, with exit code
+// 130 and the sandbox stopped, even in a step that is meant to fail (the
+// Homer invite, exit 1): the tour does not carry on against a server that
+// is gone. The interrupt goes to the whole process group, as a terminal
+// sends it, once the medplum process of that step has its SIGINT handler.
+func TestDemoInterrupted(t *testing.T) {
+	// Invites take a second (Alice's before Homer's too), so that the step
+	// is still running when Ctrl-C comes.
+	d := newDemo(t, "--invite-cost 1s,0s")
+	var out syncBuffer
+	d.cmd.Stdout, d.cmd.Stderr = &out, &out
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	step := `"firstName":"Homer","lastName":"Simpson","email":"homer@example.com", "sendEmail":"false"}'` + "\n"
+	deadline := time.Now().Add(2 * time.Minute) // a safety net, not a measurement
+	for !strings.HasSuffix(out.String(), step) || !catchesSIGINT(d.cmd.Process.Pid, clitest.Binary(t)) {
+		if s := out.String(); strings.Contains(s, step) && !strings.HasSuffix(s, step) {
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("the Homer invite ended before the test saw it running:\n%s", s)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended (%v) before the Homer invite:\n%s", err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("the Homer invite never ran:\n%s", out.String())
+		}
+	}
+	if err := syscall.Kill(-d.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := <-done
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Errorf("the demo ended with %v, want exit code 130", err)
+	}
+	got := out.String()
+	if !strings.HasSuffix(got, step+"medplum: interrupted\n") {
+		t.Errorf("the demo did not stop at the Homer invite:\n%s", got)
+	}
+	d.expectNothingLeft(t)
+}
+
+// catchesSIGINT reports whether a child of pid running bin has installed
+// its SIGINT handler (SigCgt in /proc/<child>/status).
+func catchesSIGINT(pid int, bin string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/exe")
+	for _, p := range procs {
+		if exe, err := os.Readlink(p); err != nil || exe != bin {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join(filepath.Dir(p), "status"))
+		if err != nil {
+			continue
+		}
+		fields := map[string]string{}
+		for _, l := range strings.Split(string(status), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			fields[k] = strings.TrimSpace(v)
+		}
+		caught, _ := strconv.ParseUint(fields["SigCgt"], 16, 64)
+		if fields["PPid"] == fmt.Sprint(pid) && caught&(1<<(int(syscall.SIGINT)-1)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// syncBuffer is a bytes.Buffer that a running process writes to while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
