@@ -192,7 +192,9 @@ func (c *ClientCredentials) fetch(ctx context.Context, f *tokenFetch) {
 	defer c.mu.Unlock()
 	c.inflight = nil
 	if err != nil {
-		if st := client.StatusOf(err); st >= 400 && st < 500 {
+		// Only a refusal is "rejected" (exit 4); a wrong token URL (404)
+		// or a rate limit (429) says nothing about the credentials.
+		if rejectedCredentials(err) {
 			err = &rejectedError{err}
 		}
 		f.err = fmt.Errorf("client credentials sign-in for client %s failed: %w", c.clientID, err)

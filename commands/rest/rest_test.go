@@ -443,6 +443,15 @@ func TestExitCodes(t *testing.T) {
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+	// 1, not 4: a token endpoint that is not there (a wrong token URL) or
+	// that is rate limited did not reject the credentials.
+	e = clitest.SignedIn(t, srv).Set("MEDPLUM_TOKEN_URL", "oauth2/nottoken")
+	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
+		" failed: the server answered 404 text/html: Cannot POST /oauth2/nottoken\n")
+	srv.FailNext(1, http.StatusTooManyRequests, "POST", "/oauth2/token")
+	e = clitest.SignedIn(t, srv)
+	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
+		" failed: Too Many Requests ({\"consumedPoints\":0,\"isFirstInDuration\":false,\"msBeforeNext\":1000,\"remainingPoints\":0})\n")
 	// 5: permission denied (only a super admin may create a project).
 	e = clitest.SignedIn(t, srv)
 	e.Run("post", "Project", `{"resourceType":"Project","name":"X"}`).Expect(t, 5, "", "medplum: Forbidden\n")
