@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -82,5 +83,31 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 
 	_ = root.RegisterFlagCompletionFunc("profile", completion.Profiles(f))
 	completion.NoFilesByDefault(root)
+	strictBuiltins(root)
 	return root
+}
+
+// strictBuiltins makes cobra's own `completion` and `help` commands treat an
+// unknown shell or topic as a usage error (exit 2); cobra prints help and
+// exits 0. Execute keeps the commands made here.
+func strictBuiltins(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "completion":
+			c.Use = "completion <command>"
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = cmdutil.GroupRunE
+		case "help":
+			show := c.Run
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if found, _, err := c.Root().Find(args); found == nil || err != nil {
+					return cmdutil.FlagErrorf("unknown help topic %q", strings.Join(args, " "))
+				}
+				show(c, args)
+				return nil
+			}
+		}
+	}
 }
