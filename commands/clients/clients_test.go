@@ -372,3 +372,39 @@ func TestJSONIsTheServersAnswer(t *testing.T) {
 		t.Errorf("rotate-secret -o json: %+v\nwant:\n%s", r, server())
 	}
 }
+
+// TestSaveProfileFailsAfterTheSecretIsMade: the client (or its new secret)
+// exists once the server answered; if storing the sign-in then fails, what
+// was asked for on stdout is still printed, and the error says how to save
+// the sign-in without making another client.
+func TestSaveProfileFailsAfterTheSecretIsMade(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	proj := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+	// The first token request is the admin's sign-in; the second, the new
+	// client's, fails.
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/oauth2/token", Skip: 1, Status: 500})
+	r := e.Run("clients", "create", "CI", "--save-profile", "ci", "--insecure-storage", "--show-secret")
+	app := clientNamed(t, srv, pid, "CI")
+	lbl := "\"CI\" (ClientApplication/" + app.ID() + ")"
+	r.Expect(t, 1, app.ID()+"\n"+app.String("secret")+"\n", "Created client "+lbl+" in project "+proj+".\n"+
+		"medplum: client "+lbl+" has a new secret, but saving its sign-in in profile ci failed: the server answered 500: Internal Server Error\n"+
+		"save the sign-in of the client as it is now: medplum clients create CI --if-not-exists --save-profile ci --insecure-storage\n")
+
+	creds := filepath.Join(e.ConfigDir, "secrets", "credentials.json")
+	e.Run("clients", "create", "CI", "--if-not-exists", "--save-profile", "ci", "--insecure-storage").Expect(t, 0, app.ID()+"\n",
+		"Client "+lbl+" already exists in project "+proj+".\n"+
+			"Signed in as CI (ClientApplication/"+app.ID()+") in project "+srv.Seed.ProjectName+" and saved it in profile ci (the secret is in "+creds+" (readable only by you)): medplum -p ci ...\n")
+	if n := len(srv.Resources("ClientApplication", pid)); n != 2 {
+		t.Errorf("%d clients", n)
+	}
+
+	// The same after a rotation: the new secret is in place, and the
+	// hint saves it.
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/oauth2/token", Skip: 1, Status: 500})
+	r = e.Run("clients", "rotate-secret", "CI", "--save-profile", "ci", "--insecure-storage")
+	r.Expect(t, 1, app.ID()+"\n", "Rotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n"+
+		"medplum: client "+lbl+" has a new secret, but saving its sign-in in profile ci failed: the server answered 500: Internal Server Error\n"+
+		"save the sign-in of the client as it is now: medplum clients create CI --if-not-exists --save-profile ci --insecure-storage\n")
+}

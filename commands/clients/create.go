@@ -121,7 +121,7 @@ func createRun(o *CreateOptions) error {
 	// The secret is in hand from here on: whatever fails next, it is still
 	// delivered as asked, so it is never lost with the client kept.
 	setupErr := o.setMembership(ctx, c, app.Resource)
-	if err := o.Secret.deliver(ctx, o.IO, app); err != nil {
+	if err := o.Secret.deliver(ctx, o.IO, app, t); err != nil {
 		return err
 	}
 	if setupErr != nil {
@@ -212,17 +212,26 @@ func (s *secretOutput) precheck() error {
 
 // deliver prints the client as asked (-o json: as the server sent it),
 // stores its sign-in with --save-profile, and says where its secret went.
-func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, app client.Doc) error {
+// The client and its secret exist whatever happens here, so stdout gets
+// what was asked for even when storing the sign-in fails, and the error
+// says how to store it without making another secret.
+func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, app client.Doc, t *target) error {
+	var saveErr error
 	if s.SaveProfile != "" {
 		who, where, err := authcmd.SaveClientProfile(ctx, s.factory, s.SaveProfile, app.ID(), app.String("secret"), s.Insecure)
 		if err != nil {
-			return fmt.Errorf("client %s has a new secret, but saving its sign-in in profile %s failed: %w", label(app.Resource), s.SaveProfile, err)
+			saveErr = cmdutil.WithHint(fmt.Errorf("client %s has a new secret, but saving its sign-in in profile %s failed: %w", label(app.Resource), s.SaveProfile, err),
+				"save the sign-in of the client as it is now: "+s.saveAgain(app.String("name"), t))
+		} else {
+			fmt.Fprintf(ios.ErrOut, "Signed in as %s and saved it in profile %s (the secret is in %s): medplum -p %s ...\n",
+				who, s.SaveProfile, where, s.SaveProfile)
 		}
-		fmt.Fprintf(ios.ErrOut, "Signed in as %s and saved it in profile %s (the secret is in %s): medplum -p %s ...\n",
-			who, s.SaveProfile, where, s.SaveProfile)
 	}
 	if s.Format == "json" {
-		return output.WriteJSON(ios.Out, app.Raw)
+		if err := output.WriteJSON(ios.Out, app.Raw); err != nil {
+			return err
+		}
+		return saveErr
 	}
 	out := app.ID() + "\n"
 	if s.ShowSecret {
@@ -230,6 +239,29 @@ func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, ap
 	} else if s.SaveProfile == "" {
 		fmt.Fprintln(ios.ErrOut, "The secret was not printed: use --show-secret or -o json to see it, or --save-profile to keep it.")
 	}
-	_, err := fmt.Fprint(ios.Out, out)
-	return err
+	if _, err := fmt.Fprint(ios.Out, out); err != nil {
+		return err
+	}
+	return saveErr
+}
+
+// saveAgain is the command that stores the sign-in of an existing client
+// (its secret as the server has it now) in the profile.
+func (s *secretOutput) saveAgain(name string, t *target) string {
+	cmd := "medplum clients create " + shellQuote(name) + " --if-not-exists --save-profile " + s.SaveProfile
+	if t.projectID != t.who.ProjectID {
+		cmd += " --project " + t.projectID
+	}
+	if s.Insecure {
+		cmd += " --insecure-storage"
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/@%+=:") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

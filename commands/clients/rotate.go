@@ -95,5 +95,5 @@ func rotateRun(o *RotateOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Rotated the secret of client %s. The old secret keeps signing in until: medplum clients rotate-secret %s --finish\n", label(app), app.ID())
-	return o.Secret.deliver(o.Ctx, o.IO, rotated)
+	return o.Secret.deliver(o.Ctx, o.IO, rotated, t)
 }
