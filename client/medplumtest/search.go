@@ -40,6 +40,12 @@ type searchParam struct {
 	kind   paramKind
 	values func(client.Resource) []string
 	fold   bool // token compared case-insensitively (e-mail)
+	// column: a code or boolean token, which Medplum keeps in a column of
+	// the resource's table rather than in its token table. Its :not is SQL
+	// (NOT (col = v), col <> v), which no row without a value matches:
+	// ProjectMembership?active:not=false leaves out every membership that
+	// has no active element.
+	column bool
 }
 
 func field(name string) func(client.Resource) []string {
@@ -120,7 +126,7 @@ func accessPolicies(r client.Resource) []string {
 }
 
 var (
-	tokenParam  = func(name string) searchParam { return searchParam{kind: kindToken, values: field(name)} }
+	tokenParam  = func(name string) searchParam { return searchParam{kind: kindToken, values: field(name), column: true} }
 	refParam    = func(name string) searchParam { return searchParam{kind: kindReference, values: field(name)} }
 	strParam    = func(name string) searchParam { return searchParam{kind: kindString, values: field(name)} }
 	identParam  = searchParam{kind: kindToken, values: identifiers}
@@ -364,7 +370,7 @@ func (f filter) match(r client.Resource) bool {
 		}
 	}
 	if f.modifier == "not" {
-		return !hit
+		return !hit && (len(have) > 0 || !f.param.column)
 	}
 	return hit
 }

@@ -160,19 +160,30 @@ func (o *ListOptions) query(project string, count int) url.Values {
 	if len(o.ExcludeTypes) > 0 {
 		q.Set("profile-type:not", strings.Join(o.ExcludeTypes, ","))
 	}
-	switch {
-	case o.AdminSet && o.Admin:
+	// Medplum keeps admin and active in columns of the membership table,
+	// and a column's :not never matches a membership without the field
+	// (SQL: NULL <> 'true' is not true), so admin:not=true would leave
+	// out every member whose membership says nothing of admin. The
+	// negative filters are applied here instead (see keep).
+	if o.AdminSet && o.Admin {
 		q.Set("admin", "true")
-	case o.AdminSet:
-		q.Set("admin:not", "true") // a membership without admin is not an admin
 	}
-	switch {
-	case o.Active:
-		q.Set("active:not", "false") // a membership without active is active
-	case o.Inactive:
+	if o.Inactive {
 		q.Set("active", "false")
 	}
 	return q
+}
+
+// keep applies the filters the search cannot: not an admin (admin absent
+// or false) and active (active absent or true).
+func (o *ListOptions) keep(m client.Resource) bool {
+	if admin, _ := m.Bool("admin"); o.AdminSet && !o.Admin && admin {
+		return false
+	}
+	if active, ok := m.Bool("active"); o.Active && ok && !active {
+		return false
+	}
+	return true
 }
 
 func listRun(o *ListOptions) error {
@@ -191,13 +202,15 @@ func listRun(o *ListOptions) error {
 	}
 	var docs []client.Doc
 	more := false
-	fetch := 0
-	if limit > 0 {
-		fetch = limit + 1
-	}
-	for d, err := range membership.Search(o.context(), c, "ProjectMembership", o.query(project, count), fetch) {
+	// The search stops after the members needed (one more than the limit,
+	// to know whether there are more); the pages are read lazily, so the
+	// filters of keep only read further when they leave members out.
+	for d, err := range membership.Search(o.context(), c, "ProjectMembership", o.query(project, count), 0) {
 		if err != nil {
 			return err
+		}
+		if !o.keep(d.Resource) {
+			continue
 		}
 		if limit > 0 && len(docs) == limit {
 			more = true
