@@ -2,6 +2,8 @@ module github.com/medplumcli/medplum
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	github.com/MakeNowJust/heredoc v1.0.0
 	github.com/cli/browser v1.3.0
