@@ -264,3 +264,28 @@ func TestLoginWithToken(t *testing.T) {
 	r.Expect(t, 4, "", "medplum: Unauthorized; refreshing the credentials failed: profile \"default\": the server no longer accepts the access token given with --with-token (it cannot be renewed; sign in again)\nrun: medplum login\n")
 	r.NotContains(t, tok)
 }
+
+// The CI recipe: credentials in the environment, no sign-in. They are used
+// and never written anywhere: no file at all appears under HOME.
+func TestEnvironmentCredentialsLeaveNothingBehind(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	cc := srv.Seed.Client
+	e.Set("MEDPLUM_CLIENT_ID", cc.ID).Set("MEDPLUM_CLIENT_SECRET", cc.Secret)
+	e.Run("whoami").ExpectCode(t, 0, "")
+	tok := strings.TrimSpace(e.Run("token").ExpectCode(t, 0, ""))
+	e.Run("get", "Patient").ExpectCode(t, 0, "")
+	e.Unset("MEDPLUM_CLIENT_ID").Unset("MEDPLUM_CLIENT_SECRET").Set("MEDPLUM_CLIENT_ACCESS_TOKEN", tok)
+	e.Run("project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+	e.Run("token").Expect(t, 0, tok+"\n", "")
+	var files []string
+	filepath.WalkDir(e.Home, func(path string, d os.DirEntry, err error) error {
+		if err == nil && path != e.Home {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) != 0 {
+		t.Errorf("environment credentials left files behind: %v", files)
+	}
+}
