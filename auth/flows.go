@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -53,6 +54,31 @@ func needInput(format string, args ...any) error {
 func rejected(reason string, err error) error {
 	if rejectedCredentials(err) {
 		return &rejectedError{fmt.Errorf("%s: %w", reason, err)}
+	}
+	return limited(err)
+}
+
+// RateLimitedError is a sign-in step the server's rate limit refused (429;
+// Medplum allows a few sign-ins per address and minute). Its message says
+// when to try again instead of repeating the limiter's JSON.
+type RateLimitedError struct {
+	Wait time.Duration // 0 when the server did not say
+	Err  error         // the *client.Error
+}
+
+func (e *RateLimitedError) Error() string {
+	if e.Wait <= 0 {
+		return "too many sign-in attempts: the server refuses more for now; try again in a minute"
+	}
+	return fmt.Sprintf("too many sign-in attempts: the server takes the next one in %d seconds", int((e.Wait+time.Second-1)/time.Second))
+}
+
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// limited turns a 429 answer into a *RateLimitedError.
+func limited(err error) error {
+	if e := client.AsError(err); e != nil && e.Status == http.StatusTooManyRequests {
+		return &RateLimitedError{Wait: e.RateLimitWait, Err: err}
 	}
 	return err
 }
@@ -253,7 +279,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 	// Domain.
 	var method client.MethodResponse
 	if err := tc.AuthPost(ctx, "auth/method", map[string]string{"email": o.Email}, &method); err != nil {
-		return nil, err
+		return nil, limited(err)
 	}
 	if method.AuthorizeURL != "" {
 		return nil, &ExternalIdPError{Email: o.Email, Domain: method.Domain, AuthorizeURL: method.AuthorizeURL}
@@ -350,7 +376,7 @@ func verifyMFA(ctx context.Context, tc *client.Client, p Prompter, login, given 
 		code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 		err = tc.AuthPost(ctx, "auth/mfa/verify", map[string]string{"login": login, "token": code}, &lr)
 		if err == nil || !rejectedCredentials(err) {
-			return lr, err
+			return lr, limited(err)
 		}
 	}
 	return lr, rejected("multi-factor code refused", err)

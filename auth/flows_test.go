@@ -318,3 +318,22 @@ func (p *pasteBrowser) Input(ctx context.Context, prompt string) (string, error)
 		return "", ctx.Err()
 	}
 }
+
+// Medplum allows a few sign-ins per address and minute. Hitting the limit
+// says so, and when to try again, instead of the limiter's JSON.
+func TestPasswordLoginRateLimited(t *testing.T) {
+	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	srv := medplumtest.NewServer(t, medplumtest.WithClock(func() time.Time { return at }))
+	srv.AddUser(medplumtest.UserSpec{Email: "ann@example.com", Password: "correct horse"})
+	srv.SetLoginRateLimit(1, time.Minute)
+	tc := tokenClient(t, srv)
+	ctx := context.Background()
+	if _, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com", Password: "correct horse"}, &scripted{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com", Password: "correct horse"}, &scripted{})
+	if err == nil || err.Error() != "too many sign-in attempts: the server takes the next one in 60 seconds" ||
+		client.StatusOf(err) != 429 || errors.Is(err, auth.ErrCredentialsRejected) {
+		t.Fatalf("rate limited: %v", err)
+	}
+}
