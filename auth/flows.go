@@ -199,6 +199,8 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 			continue
 		case errors.Is(r.err, ErrStateMismatch):
 			return nil, fmt.Errorf("%w; nothing was stored, run medplum login again", r.err)
+		case r.pasted && cb == nil && errors.Is(r.err, ErrNoPrompt):
+			return nil, needInput("--no-browser needs a terminal to paste the redirected address into, and port %d, where the browser would be sent back, is busy", o.Port)
 		default:
 			return nil, r.err
 		}

@@ -337,3 +337,23 @@ func TestPasswordLoginRateLimited(t *testing.T) {
 		t.Fatalf("rate limited: %v", err)
 	}
 }
+
+// --no-browser where nobody can paste (no terminal) and nothing can take
+// the browser's redirect (the port is busy): the sign-in cannot finish, and
+// the error names what is missing.
+func TestBrowserLoginNoBrowserWithoutTerminalOnBusyPort(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	opts := browserSetup(t, srv)
+	cb, err := auth.ListenCallback(opts.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	opts.NoBrowser = true
+	_, err = auth.BrowserLogin(context.Background(), tokenClient(t, srv), opts, func(string) {}, &scripted{noPrompt: true})
+	var in *auth.InputNeededError
+	want := fmt.Sprintf("--no-browser needs a terminal to paste the redirected address into, and port %d, where the browser would be sent back, is busy", opts.Port)
+	if !errors.As(err, &in) || err.Error() != want {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -88,6 +88,12 @@ func TestLoginBrowserFailures(t *testing.T) {
 	defer ln.Close()
 	e.Run(args...).Expect(t, 1, "", "medplum: callback port busy: port "+port+" on 127.0.0.1 is already in use (another sign-in still waiting?); "+
 		"close the other program, or use --no-browser and paste the redirected URL\n")
+	// --no-browser there, but no terminal to paste into.
+	r := e.Run(append(args, "--no-browser")...)
+	r.Stderr, _ = maskURL(t, r.Stderr)
+	r.Expect(t, 2, "", "Open this URL in a browser to sign in:\n  <URL>\n"+
+		"When the browser is sent to a localhost address that does not load, copy that address from the address bar.\n"+
+		"medplum: --no-browser needs a terminal to paste the redirected address into, and port "+port+", where the browser would be sent back, is busy\n")
 
 	// An unknown client: the authorize page answers 400 and nobody returns.
 	e, args, _ = browserEnv(t, srv, "")
