@@ -148,6 +148,9 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAuthorize(ctx, tc, authURL, o.ClientID, redirect); err != nil {
+		return nil, err
+	}
 
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
@@ -217,6 +220,32 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 		return nil, rejected("the server refused the authorization code", err)
 	}
 	return &UserLogin{Token: tr, Email: o.LoginHint}, nil
+}
+
+// checkAuthorize sends the sign-in request to the authorize endpoint before
+// the browser does. An unknown client or an unregistered redirect is a
+// plain-text 400 there that only the browser would show, while the CLI
+// waited for a redirect that never comes. A valid request is only
+// redirected to the web app's sign-in page (prompt=login: nothing happens
+// on the server), so asking first costs one request. Only the base URL's own
+// server is asked; a redirect or a 2xx page is fine.
+func checkAuthorize(ctx context.Context, tc *client.Client, authURL, clientID, redirect string) error {
+	if !tc.SameOrigin(authURL) {
+		return nil
+	}
+	_, err := tc.Do(ctx, &client.Request{Method: http.MethodGet, URL: authURL, NoAuth: true, NoRetry: true})
+	e := client.AsError(err)
+	switch {
+	case err == nil || (e != nil && e.Status < 400):
+		return nil
+	case e != nil && e.Status < 500:
+		why := e.Message
+		if why == "" {
+			why = e.Error()
+		}
+		return &rejectedError{fmt.Errorf("the server refused to start a sign-in for client %s, redirect %s: %s", clientID, redirect, why)}
+	}
+	return err
 }
 
 func authorizationURL(o BrowserOptions, redirect, state string, pk PKCE) (string, error) {

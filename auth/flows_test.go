@@ -357,3 +357,28 @@ func TestBrowserLoginNoBrowserWithoutTerminalOnBusyPort(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A client the server does not know, or a redirect it does not register,
+// is refused by the authorize endpoint itself (a plain-text 400, which only
+// the browser would show): the sign-in fails at once with the server's
+// reason, before any browser is opened, instead of waiting out the timeout.
+func TestBrowserLoginRefusedRequest(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
+	tc := tokenClient(t, srv)
+	opts := browserSetup(t, srv)
+	opened := func(string) { t.Error("the browser was opened for a request the server refuses") }
+
+	unknown := opts
+	unknown.ClientID = "no-such-client"
+	_, err := auth.BrowserLogin(context.Background(), tc, unknown, opened, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != fmt.Sprintf("the server refused to start a sign-in for client no-such-client, redirect http://localhost:%d: Client not found", opts.Port) {
+		t.Errorf("unknown client: %v", err)
+	}
+	other := opts
+	other.Port = freePort(t) // not the port the client registers
+	_, err = auth.BrowserLogin(context.Background(), tc, other, opened, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != fmt.Sprintf("the server refused to start a sign-in for client %s, redirect http://localhost:%d: Incorrect redirect_uri", opts.ClientID, other.Port) {
+		t.Errorf("unregistered redirect: %v", err)
+	}
+}

@@ -95,10 +95,22 @@ func TestLoginBrowserFailures(t *testing.T) {
 		"When the browser is sent to a localhost address that does not load, copy that address from the address bar.\n"+
 		"medplum: --no-browser needs a terminal to paste the redirected address into, and port "+port+", where the browser would be sent back, is busy\n")
 
-	// An unknown client: the authorize page answers 400 and nobody returns.
-	e, args, _ = browserEnv(t, srv, "")
+	// An unknown client, or a port its redirect URI does not name: the
+	// authorize endpoint refuses the request, so no browser is opened and
+	// nobody waits for a redirect that never comes.
+	e, args, log1 := browserEnv(t, srv, "")
 	args[4] = "no-such-client"
-	check(e.Run(append(args, "--timeout", "500ms")...), 1, "medplum: no sign-in arrived within 500ms; run medplum login again (--timeout sets a longer wait)\n")
+	e.Run(args...).Expect(t, 4, "", "medplum: the server refused to start a sign-in for client no-such-client, redirect http://localhost:"+args[6]+": Client not found\n"+
+		"nothing was stored; run medplum login again\n")
+	e, args, log2 := browserEnv(t, srv, "")
+	args[6] = fmt.Sprint(freePort(t))
+	e.Run(args...).Expect(t, 4, "", "medplum: the server refused to start a sign-in for client "+srv.Seed.Client.ID+", redirect http://localhost:"+args[6]+": Incorrect redirect_uri\n"+
+		"nothing was stored; run medplum login again\n")
+	for _, log := range []string{log1, log2} {
+		if _, err := os.Stat(log); !os.IsNotExist(err) {
+			t.Errorf("the browser was opened: %v", err)
+		}
+	}
 
 	if _, err := os.Stat(filepath.Join(e.ConfigDir, "sessions")); !os.IsNotExist(err) {
 		t.Errorf("a failed sign-in left a session (%v)", err)
