@@ -3,8 +3,11 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/ojson"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -19,7 +22,7 @@ func getAll(ctx context.Context, opts *Options, c *client.Client, u string) erro
 	var resources []json.RawMessage
 	for page, err := range c.Pages(ctx, u) {
 		if err != nil {
-			return err
+			return offsetLimitHint(err)
 		}
 		if opts.Output.Format == output.NDJSON && !opts.AsTransaction {
 			if err := output.WriteNDJSON(opts.IO.Out, pageEntries(page)); err != nil {
@@ -87,4 +90,14 @@ func pageEntries(page *client.Page) []json.RawMessage {
 		}
 	}
 	return out
+}
+
+// offsetLimitHint says how to read past Medplum's _offset limit (10,000 by
+// default): with _sort=_lastUpdated the server's next links use a cursor.
+func offsetLimitHint(err error) error {
+	if e := client.AsError(err); e != nil && e.Status == http.StatusBadRequest &&
+		strings.Contains(e.Error(), "Search offset exceeds maximum") {
+		return cmdutil.WithHint(err, "past 10,000 results Medplum pages with a cursor: add _sort=_lastUpdated to the search")
+	}
+	return err
 }

@@ -602,3 +602,19 @@ func TestAsTransaction(t *testing.T) {
 	e.Run("get", "Patient/"+id(srv.Seed.Homer.Profile), "--as-transaction").
 		Expect(t, 1, "", "medplum: --as-transaction needs a Bundle (a search), but the answer is a Patient\n")
 }
+
+// A real server refuses _offset past 10,000; get --all on offset pages then
+// stops there, and says how to page further (a cursor, which Medplum uses
+// for _sort=_lastUpdated).
+func TestGetAllPastTheOffsetLimit(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(10010))
+	e := clitest.SignedIn(t, srv)
+	r := e.Run("get", "ProjectMembership?_count=10&_offset=9990", "--all", "-o", "ndjson")
+	if n := strings.Count(r.Stdout, "\n"); n != 20 {
+		t.Errorf("%d resources printed before the limit, want 20", n)
+	}
+	r.Stdout = ""
+	r.Expect(t, 1, "", "medplum: Search offset exceeds maximum (got 10010, max 10000)\n"+
+		"past 10,000 results Medplum pages with a cursor: add _sort=_lastUpdated to the search\n")
+
+}
