@@ -549,7 +549,7 @@ func TestInviteCSVCtrlC(t *testing.T) {
 // The flags of a bulk run, through the binary: -r and --send-email are the
 // defaults of rows that leave the column out, --ignore-unknown-columns
 // drops a column, --upsert turns a member's row into "updated", --project
-// names the project (no auth/me), -o json streams the results as an array,
+// names the project, -o json streams the results as an array,
 // and --state puts the journal where it says, for the next run to resume.
 func TestInviteCSVFlags(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1), medplumtest.WithMailer())
@@ -591,10 +591,8 @@ func TestInviteCSVFlags(t *testing.T) {
 	if mails := srv.SentEmails(); len(mails) != 1 || mails[0].To != "ned@example.com" {
 		t.Errorf("e-mails %+v, want one to ned@example.com", mails)
 	}
-	for _, p := range clitest.Paths(srv) {
-		if p == "GET /auth/me" {
-			t.Errorf("--project given, yet %s", p)
-		}
+	if n := len(srv.RequestsTo(http.MethodPost, "/admin/projects/"+project+"/invite")); n != 5 {
+		t.Errorf("%d invites to the project --project names, want 5", n)
 	}
 	if _, err := os.Stat(filepath.Join(e.Home, "state.journal")); err != nil {
 		t.Errorf("--state: %v", err)

@@ -61,9 +61,11 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	project, err := membership.Project(ctx, c, opts.Project)
-	if err != nil {
-		return err
+	project := opts.Project // a dry run asks the server nothing it need not
+	if !opts.DryRun || project == "" {
+		if project, err = membership.Project(ctx, c, opts.Project); err != nil {
+			return err
+		}
 	}
 	path := "admin/projects/" + url.PathEscape(project) + "/invite"
 	if opts.DryRun {

@@ -279,12 +279,8 @@ func TestInviteEveryFlag(t *testing.T) {
 	expectSent(t, srv, `{"email":"lenny@example.com","externalId":"ext-lenny","firstName":"Lenny","forceNewMembership":true,"lastName":"Leonard",`+
 		`"membership":{"accessPolicy":{"reference":"AccessPolicy/p1"},"admin":true},"mfaRequired":true,"password":"`+password+`",`+
 		`"resourceType":"Practitioner","scope":"project","sendEmail":true,"upsert":true}`)
-	// --project was given: no auth/me.
-	for _, p := range clitest.Paths(srv) {
-		if p == "GET /auth/me" {
-			t.Errorf("--project given, yet %s", p)
-		}
-	}
+	// --project names the project of the invite (checked against auth/me).
+	clitest.ExpectPaths(t, srv, "GET /auth/me", inviteCall(srv))
 	if lenny["externalId"] != "ext-lenny" || lenny["admin"] != true || lenny.Ref("accessPolicy") != "AccessPolicy/p1" {
 		t.Errorf("membership %v", lenny)
 	}
@@ -487,4 +483,37 @@ func TestInviteServerRefusals(t *testing.T) {
 		"user": ref, "profile": ref})
 	e.Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", "reader-secret-0123456789")
 	e.Run("invite", "Bob", "Jones", "bob@example.com").Expect(t, 5, "", "medplum: Forbidden\n")
+}
+
+// A project admin's invite lands in their own project whatever project the
+// path names (the server ignores it for anyone but a super admin), so
+// --project naming another project is refused before anything is sent. A
+// super admin can name any project.
+func TestInviteProjectFlagNamesTheProjectActedOn(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	other := srv.Seed.SuperAdminProjectID
+	want := "medplum: --project " + other + ": you are signed in to project \"" + srv.Seed.ProjectName + "\" (" + srv.Seed.ProjectID +
+		"), and only a super admin can act on another project\n"
+	e.Run("invite", "Otto", "Mann", "otto@example.com", "--project", other).Expect(t, 2, "", want)
+	writeFile := func(name, body string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	e.Run("invite", "--csv", writeFile("u.csv", "firstName,lastName,email\nOtto,Mann,otto@example.com\n"), "--project", "Project/"+other).Expect(t, 2, "", want)
+	if n := len(srv.RequestsTo("POST", "/admin/projects/*/invite")); n != 0 || srv.MembershipByEmail(srv.Seed.ProjectID, "otto@example.com") != nil {
+		t.Fatalf("%d invites sent", n)
+	}
+	// Its own project, named: fine.
+	r := e.Run("invite", "Otto", "Mann", "otto@example.com", "--project", srv.Seed.ProjectID)
+	r.Expect(t, 0, header+row(member(t, srv, "otto@example.com")), "")
+
+	// A super admin invites into the project named.
+	sa := clitest.New(t)
+	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
+	r = sa.Run("invite", "Edna", "Krabappel", "edna@example.com", "--project", srv.Seed.ProjectID)
+	r.Expect(t, 0, header+row(member(t, srv, "edna@example.com")), "")
 }

@@ -139,8 +139,8 @@ func TestListSeedSearches(t *testing.T) {
 	e.Run("members", "list", "--admin", "--project", "Project/"+sd.ProjectID).Expect(t, 0, listHeader+rows(admin, app), "")
 	e.Run("members", "list", "--admin=false", "--project", sd.ProjectID).Expect(t, 0, listHeader+rows(homer, bot), "")
 	clitest.ExpectPaths(t, srv,
-		search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}, "admin": {"true"}}),
-		search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}}))
+		me(), search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}, "admin": {"true"}}),
+		me(), search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}}))
 }
 
 func TestListActiveAndInactive(t *testing.T) {
@@ -580,4 +580,28 @@ func TestMembersNeedAdminRights(t *testing.T) {
 	if m := mem(t, srv, srv.Seed.Homer.MembershipID); m["admin"] != nil {
 		t.Errorf("Homer changed: %v", m)
 	}
+}
+
+// --project naming a project other than the signed-in one is refused for a
+// project admin (the server would act on their own project, or find no
+// one). A super admin can search another project's members; the member
+// routes refuse them (403, as a real server does: captures 19 and 20).
+func TestMembersProjectFlag(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	sd := srv.Seed
+	other := sd.SuperAdminProjectID
+	refused := "medplum: --project " + other + ": you are signed in to project \"" + sd.ProjectName + "\" (" + sd.ProjectID +
+		"), and only a super admin can act on another project\n"
+	e.Run("members", "list", "--project", other).Expect(t, 2, "", refused)
+	e.Run("members", "promote", sd.Homer.MembershipID, "--project", other).Expect(t, 2, "", refused)
+	e.Run("members", "remove", sd.Homer.MembershipID, "--project", other, "--yes").Expect(t, 2, "", refused)
+	if m := mem(t, srv, sd.Homer.MembershipID); m["admin"] != nil || srv.Deleted("ProjectMembership", sd.Homer.MembershipID) {
+		t.Errorf("Homer changed: %v", m)
+	}
+	homer := mem(t, srv, sd.Homer.MembershipID)
+	sa := clitest.New(t)
+	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", sd.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", sd.SuperAdminClient.Secret)
+	sa.Run("members", "list", "--type", "Patient", "--project", sd.ProjectID).Expect(t, 0, listHeader+rows(homer), "")
+	sa.Run("members", "get", sd.Homer.MembershipID, "--project", sd.ProjectID).Expect(t, 5, "", "medplum: Forbidden\n")
 }

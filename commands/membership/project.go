@@ -2,7 +2,6 @@ package membership
 
 import (
 	"context"
-	"errors"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
@@ -22,17 +21,20 @@ func ParseProject(s string) (string, error) {
 
 // Project returns the project to act on: flag (already checked with
 // ParseProject) if given, else the project of the signed-in credentials
-// (GET auth/me).
+// (GET auth/me, which is read either way). Admin routes act on the
+// caller's own project whatever their path names, and a project admin's
+// searches see only that project, so a flag naming another project is
+// refused (exit 2) unless the credentials are a super admin's.
 func Project(ctx context.Context, c *client.Client, flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	me, err := c.Me(ctx)
+	who, err := cmdutil.WhoAmI(ctx, c)
 	if err != nil {
 		return "", err
 	}
-	if id := me.Project.ID(); id != "" {
-		return id, nil
+	if flag == "" || flag == who.ProjectID {
+		return who.ProjectID, nil
 	}
-	return "", errors.New("auth/me did not name the signed-in project; pass --project")
+	if !who.SuperAdmin {
+		return "", cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", flag, who.Describe())
+	}
+	return flag, nil
 }
