@@ -8,6 +8,7 @@ import (
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 )
 
@@ -44,6 +45,47 @@ func helpTopics() []*cobra.Command {
 		t.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
 	}
 	return topics
+}
+
+// newCmdHelp replaces cobra's help command, which exits 0 with the root's
+// usage on an unknown topic and does not complete the help topics. A typo
+// is a usage error (exit 2) that lists the topics.
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command | topic]",
+		Short: "Help about any command or topic",
+		Long:  "Help about any command (medplum help members list) or topic (medplum help environment).",
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			parent, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var out []cobra.Completion
+			for _, sub := range parent.Commands() {
+				if (sub.IsAvailableCommand() || sub.IsAdditionalHelpTopicCommand()) && strings.HasPrefix(sub.Name(), toComplete) {
+					out = append(out, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || (len(rest) > 0 && cmd.HasSubCommands()) {
+				var topics []string
+				for _, t := range c.Root().Commands() {
+					if t.IsAdditionalHelpTopicCommand() && !t.Hidden {
+						topics = append(topics, t.Name())
+					}
+				}
+				return &cmdutil.ExitError{Code: cmdutil.ExitUsage,
+					Err: fmt.Errorf("unknown help topic %q", strings.Join(args, " ")),
+					Tip: "help topics: " + strings.Join(topics, ", ") + "; or a command: medplum help <command>"}
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 func environmentHelp() string {

@@ -171,3 +171,31 @@ func exitCodes(t *testing.T) map[int]string {
 	}
 	return out
 }
+
+// `medplum help <topic>` with a typo is a usage error (exit 2) that lists
+// the topics, not the root's help with exit 0; a command's help still works
+// at any depth.
+func TestHelpUnknownTopic(t *testing.T) {
+	e := clitest.New(t)
+	const hint = "help topics: apply-file, environment, exit-codes, invite-csv; or a command: medplum help <command>\n"
+	e.Run("help", "enviroment").Expect(t, 2, "", "medplum: unknown help topic \"enviroment\"\n"+hint)
+	e.Run("help", "members", "lst").Expect(t, 2, "", "medplum: unknown help topic \"members lst\"\n"+hint)
+	if out := e.Run("help", "members", "list").ExpectCode(t, 0, ""); !strings.HasPrefix(out, "List the members of the project") {
+		t.Errorf("help members list:\n%s", out)
+	}
+	if out := e.Run("help").ExpectCode(t, 0, ""); !strings.Contains(out, "\nAvailable Commands:\n") {
+		t.Errorf("help:\n%s", out)
+	}
+	e.Run("help", "exit-codes").Expect(t, 0, e.Run("exit-codes").ExpectCode(t, 0, ""), "")
+}
+
+// `medplum help <TAB>` offers the help topics as well as the commands.
+func TestHelpCompletesTopics(t *testing.T) {
+	e := clitest.New(t)
+	e.Run("__complete", "help", "e").Expect(t, 0,
+		"environment\tEnvironment variables that medplum reads\nexit-codes\tExit codes and what they mean\n:4\n",
+		"Completion ended with directive: ShellCompDirectiveNoFileComp\n")
+	e.Run("__complete", "help", "members", "l").Expect(t, 0,
+		"list\tList the members of the project\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
+	e.Run("__complete", "help", "environment", "").Expect(t, 0, ":4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
+}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -75,6 +74,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(clients.NewCmdClients(f))
 	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
 	root.AddCommand(apply.NewCmdApply(f, nil))
+	root.SetHelpCommand(newCmdHelp())
 	for _, t := range helpTopics() {
 		root.AddCommand(t)
 	}
@@ -87,27 +87,17 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	return root
 }
 
-// strictBuiltins makes cobra's own `completion` and `help` commands treat an
-// unknown shell or topic as a usage error (exit 2); cobra prints help and
-// exits 0. Execute keeps the commands made here.
+// strictBuiltins makes cobra's own `completion` command treat an unknown
+// shell as a usage error (exit 2); cobra prints help and exits 0. (`help`
+// is newCmdHelp.) Execute keeps the commands made here.
 func strictBuiltins(root *cobra.Command) {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "completion":
+		if c.Name() == "completion" {
 			c.Use = "completion <command>"
 			c.Args = cobra.ArbitraryArgs
 			c.RunE = cmdutil.GroupRunE
-		case "help":
-			show := c.Run
-			c.RunE = func(c *cobra.Command, args []string) error {
-				if found, _, err := c.Root().Find(args); found == nil || err != nil {
-					return cmdutil.FlagErrorf("unknown help topic %q", strings.Join(args, " "))
-				}
-				show(c, args)
-				return nil
-			}
 		}
 	}
 }
