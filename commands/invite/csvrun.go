@@ -27,6 +27,9 @@ func (o *Options) checkBulkFlags() error {
 	if o.CSV == "-" {
 		return cmdutil.FlagErrorf("--csv needs a file, not stdin: the journal that makes a run resumable is tied to the file's contents")
 	}
+	if o.Report != "" && mustAbs(o.Report) == mustAbs(o.CSV) {
+		return cmdutil.FlagErrorf("--report would overwrite the input file")
+	}
 	if o.Concurrency < 0 {
 		return cmdutil.FlagErrorf("--concurrency must be a positive number (or leave it out for adaptive)")
 	}
@@ -247,9 +250,6 @@ func checkFile(path string, parse bulk.Options) (*bulk.CheckResult, error) {
 func (o *Options) resultWriters() (resultWriter, error) {
 	var ws multiResults
 	if o.Report != "" {
-		if abs, err := filepath.Abs(o.Report); err == nil && abs == mustAbs(o.CSV) {
-			return nil, cmdutil.FlagErrorf("--report would overwrite the input file")
-		}
 		r, err := createReport(o.Report)
 		if err != nil {
 			return nil, err

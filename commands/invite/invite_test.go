@@ -213,6 +213,23 @@ func TestInviteCSVHeaderRefused(t *testing.T) {
 	e.Run("invite", "--report", "r.csv").Expect(t, 2, "", "medplum: --report needs --csv\nRun 'medplum invite --help' for usage.\n")
 	e.Run("invite", "--csv", "h.csv", "-o", "table").Expect(t, 2, "",
 		"medplum: with --csv, -o takes json, ndjson or csv (each row's result)\nRun 'medplum invite --help' for usage.\n")
+	// Usage errors are found before anything else (the environment is not
+	// even signed in), and leave no journal behind.
+	writeFile(t, e, "u.csv", "firstName,lastName,email\nA,B,a@b.co\n")
+	usage := "\nRun 'medplum invite --help' for usage.\n"
+	for stderr, args := range map[string][]string{
+		"medplum: --report would overwrite the input file" + usage:                                     {"--report", "./u.csv"},
+		"medplum: --concurrency must be a positive number (or leave it out for adaptive)" + usage:      {"--concurrency", "-1"},
+		"medplum: --first, --admin cannot be used with --csv (put them in the file's columns)" + usage: {"--first", "X", "--admin"},
+		"medplum: --columns is not used with --csv" + usage:                                            {"-o", "csv", "--columns", "id"},
+		"medplum: --role \"Doctor\": want Patient, Practitioner or RelatedPerson" + usage:              {"-r", "Doctor"},
+	} {
+		e.Run(append([]string{"invite", "--csv", "u.csv"}, args...)...).Expect(t, 2, "", stderr)
+	}
+	e.Run("invite", "A", "B", "a@b.co", "--csv", "u.csv").Expect(t, 2, "", "medplum: --csv takes no positional arguments (the users come from the file)"+usage)
+	if _, err := os.Stat(filepath.Join(e.Home, "u.csv.journal")); !os.IsNotExist(err) {
+		t.Errorf("a refused run left a journal: %v", err)
+	}
 }
 
 func TestInviteCSVDryRun(t *testing.T) {
