@@ -340,6 +340,10 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 	}
 	var lr client.LoginResponse
 	if err := tc.AuthPost(ctx, "auth/login", req, &lr); err != nil {
+		if e := client.AsError(err); e != nil && e.IsNotFound() && o.ClientID != "" {
+			// The server reads the client first and answers a plain 404.
+			return nil, &rejectedError{fmt.Errorf("sign-in refused: the server has no client %s (%w)", o.ClientID, err)}
+		}
 		return nil, rejected("sign-in refused", err)
 	}
 	membership := ""

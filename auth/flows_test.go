@@ -108,6 +108,11 @@ func TestPasswordLoginFailures(t *testing.T) {
 	if !errors.As(err, &ext) || ext.AuthorizeURL != "https://idp.corp.example/authorize" || ext.Domain != "corp.example" {
 		t.Errorf("external IdP: %v", err)
 	}
+	// An OAuth client the server does not know.
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com", Password: "correct horse", ClientID: "no-such-client"}, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "sign-in refused: the server has no client no-such-client (Not found)" {
+		t.Errorf("unknown client: %v", err)
+	}
 	// Wrong TOTP: a given --mfa-code gets one try.
 	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "mfa@example.com", Password: "correct horse", MFACode: "000000"}, &scripted{})
 	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "multi-factor code refused: Invalid MFA token" {

@@ -111,6 +111,8 @@ func TestLoginPasswordFailures(t *testing.T) {
 		Expect(t, 4, "", "medplum: sign-in refused: Email or password is invalid\nnothing was stored; run medplum login again\n")
 	e.RunStdin(pw, login("", "--email", "nobody@example.com", "--password-stdin")...).
 		Expect(t, 4, "", "medplum: sign-in refused: User not found\nnothing was stored; run medplum login again\n")
+	e.RunStdin(pw, login("", "--email", "ann@example.com", "--password-stdin", "--client-id", "no-such-client")...).
+		Expect(t, 4, "", "medplum: sign-in refused: the server has no client no-such-client (Not found)\nnothing was stored; run medplum login again\n")
 	e.Run(login("", "--email", "ann@example.com")...).
 		Expect(t, 2, "", "medplum: no password: pipe it to --password-stdin (it is never accepted as a flag)\n")
 	e.Run(login("")...).Expect(t, 2, "", "medplum: password sign-in needs --email\nRun 'medplum login --help' for usage.\n")
