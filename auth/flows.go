@@ -344,7 +344,11 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 			// The server reads the client first and answers a plain 404.
 			return nil, &rejectedError{fmt.Errorf("sign-in refused: the server has no client %s (%w)", o.ClientID, err)}
 		}
-		return nil, rejected("sign-in refused", err)
+		refused := "sign-in refused"
+		if o.ProjectID != "" {
+			refused = "sign-in to project " + o.ProjectID + " refused"
+		}
+		return nil, rejected(refused, err)
 	}
 	membership := ""
 	var offered []client.LoginMembership

@@ -132,6 +132,7 @@ func TestPasswordLoginFailures(t *testing.T) {
 
 func TestPasswordLoginChoosesProject(t *testing.T) {
 	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute)
 	ctx := context.Background()
 	tc := tokenClient(t, srv)
 	email, pw := srv.Seed.AdminEmail, srv.Seed.AdminPassword
@@ -148,6 +149,12 @@ func TestPasswordLoginChoosesProject(t *testing.T) {
 	l, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, MembershipID: srv.Seed.SuperAdmin.MembershipID}, &scripted{})
 	if err != nil || l.MembershipID != srv.Seed.SuperAdmin.MembershipID || l.Token.Project.Reference != "Project/"+srv.Seed.SuperAdminProjectID {
 		t.Fatalf("--membership: %v %+v", err, l)
+	}
+	// --project names a project the user is not a member of: the server
+	// answers "User not found"; the error says for which project.
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, ProjectID: "no-such-project"}, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "sign-in to project no-such-project refused: User not found" {
+		t.Fatalf("--project of another project: %v", err)
 	}
 	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, MembershipID: "nope"}, &scripted{})
 	if err == nil || !strings.HasPrefix(err.Error(), "you are not a member of that project; your projects are:") {
