@@ -297,6 +297,10 @@ func TestGetAllFollowsNextLinks(t *testing.T) {
 	if len(gets) != 3 || gets[0] != "GET /fhir/R4/ProjectMembership?_count=1000" {
 		t.Errorf("pages read: %v", gets)
 	}
+	// One token for the whole run, not one per page.
+	if n := len(srv.RequestsTo("POST", "/oauth2/token")); n != 1 {
+		t.Errorf("%d token requests for 3 pages", n)
+	}
 
 	// -o json: one searchset Bundle, every entry, only the self link.
 	srv.ResetRequests()
