@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -243,11 +245,31 @@ func TestLoginJWTAssertion(t *testing.T) {
 		Expect(t, 0, "", "Signed in to "+srv.URL+" as Sandbox Project Admin Client (ClientApplication/"+id+") in project Sandbox Project.\n"+
 			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
 	e.Run("project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
-	// The assertion's audience was the token URL, as a plain string.
+	// Each assertion sent was a jwt-bearer one, signed RS384 (the default
+	// for an RSA key), its audience the token URL as a plain string.
+	assertions := 0
 	for _, r := range srv.Requests() {
-		if strings.Contains(string(r.Body), "client_assertion=") && !strings.Contains(string(r.Body), "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer") {
-			t.Errorf("assertion request: %s", r.Body)
+		form, _ := url.ParseQuery(string(r.Body))
+		a := form.Get("client_assertion")
+		if r.Path != "/oauth2/token" || a == "" {
+			continue
 		}
+		assertions++
+		parts := strings.Split(a, ".")
+		if len(parts) != 3 {
+			t.Fatalf("client_assertion %q is not a JWT", a)
+		}
+		header, _ := base64.RawURLEncoding.DecodeString(parts[0])
+		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		if form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" ||
+			!strings.Contains(string(header), `"alg":"RS384"`) ||
+			!strings.Contains(string(payload), `"aud":"`+srv.URL+`oauth2/token"`) ||
+			!strings.Contains(string(payload), `"iss":"`+id+`"`) || !strings.Contains(string(payload), `"sub":"`+id+`"`) {
+			t.Errorf("assertion request %s: header %s, claims %s", r.Body, header, payload)
+		}
+	}
+	if assertions != 2 {
+		t.Errorf("%d assertions sent, want 2 (the refused sign-in and the good one)", assertions)
 	}
 }
 
