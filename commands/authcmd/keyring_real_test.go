@@ -90,3 +90,25 @@ func TestRealKeyringClientSecretAndImport(t *testing.T) {
 		}
 	}
 }
+
+// Moving a profile from --insecure-storage to the keyring leaves no secret
+// in the old file.
+func TestRealKeyringReplacesAnInsecureSignIn(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	e.InheritSessionBus()
+	signIn(t, e) // --insecure-storage
+	old := insecureStore(t, e)["default:refresh_token:"+srv.Seed.ProjectID]
+	if old == "" {
+		t.Fatal("no refresh token in the file")
+	}
+	e.RunStdin(pw, "login", "--auth-type", "password", "--email", "ann@example.com", "--password-stdin").
+		Expect(t, 0, "", "Signed in to "+srv.URL+" as ann@example.com in project Sandbox Project.\nCredentials are in the system keyring.\n")
+	if store := insecureStore(t, e); len(store) != 0 {
+		t.Errorf("the file still holds %d secrets", len(store))
+	}
+	if got := filesWith(t, e.Home, old); len(got) != 0 {
+		t.Errorf("the old refresh token is still in %v", got)
+	}
+	e.Run("logout").ExpectCode(t, 0, "Signed out of profile \"default\": 1 session revoked on "+strings.TrimSuffix(srv.URL, "/")+"; local credentials removed.\n")
+}
