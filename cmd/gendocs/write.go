@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"github.com/spf13/pflag"
 )
 
 // writeMarkdown writes one page per command (cobra's names: medplum_get.md),
@@ -28,6 +29,7 @@ func writeMarkdown(root *cobra.Command, dir string) error {
 		}
 	}
 	disableAutoGenTag(root)
+	literalDescriptions(root)
 	if err := doc.GenMarkdownTree(root, dir); err != nil {
 		return err
 	}
@@ -62,6 +64,8 @@ func writeMan(root *cobra.Command, dir string) error {
 		return err
 	}
 	disableAutoGenTag(root)
+	literalDescriptions(root)
+	escapeAngles(root)
 	header := &doc.GenManHeader{Title: "MEDPLUM", Section: "1", Source: "medplum", Manual: "medplum manual"}
 	if err := doc.GenManTree(root, header, dir); err != nil {
 		return err
@@ -121,6 +125,35 @@ func helpTopics(root *cobra.Command) []*cobra.Command {
 		}
 	}
 	return out
+}
+
+// literalDescriptions puts each command's description in a preformatted
+// block, as the terminal shows it. The generators treat it as Markdown,
+// where <member> or AccessPolicy/<id> would be taken for HTML tags and
+// dropped, and the indented lists of the help texts would be reflowed.
+// (Help topics are written separately and keep their text.)
+func literalDescriptions(c *cobra.Command) {
+	if c.Long != "" && !c.IsAdditionalHelpTopicCommand() {
+		c.Long = "```text\n" + withFinalNewline(c.Long) + "```"
+	}
+	for _, sub := range c.Commands() {
+		literalDescriptions(sub)
+	}
+}
+
+// escapeAngles escapes < and > in the usage lines and flag descriptions
+// that go-md2man reads as Markdown (the man page's SYNOPSIS and OPTIONS):
+// "medplum members get <member>" would lose its argument.
+func escapeAngles(c *cobra.Command) {
+	esc := strings.NewReplacer("<", `\<`, ">", `\>`)
+	// The first word of Use is the command's name, which cobra reads.
+	if name, rest, ok := strings.Cut(c.Use, " "); ok {
+		c.Use = name + " " + esc.Replace(rest)
+	}
+	c.LocalFlags().VisitAll(func(f *pflag.Flag) { f.Usage = esc.Replace(f.Usage) })
+	for _, sub := range c.Commands() {
+		escapeAngles(sub)
+	}
 }
 
 func disableAutoGenTag(c *cobra.Command) {
