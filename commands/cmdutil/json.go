@@ -16,6 +16,10 @@ func CheckJSON(b []byte, name string) error {
 	if !utf8.Valid(b) {
 		return InputErrorf("%s is not valid UTF-8", name)
 	}
+	if bytes.HasPrefix(b, []byte("\ufeff")) {
+		// Windows editors write one; Go would report "invalid character 'ï'".
+		return InputErrorf("%s starts with a byte order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without a BOM", name)
+	}
 	var v json.RawMessage // checks syntax without converting numbers
 	err := json.Unmarshal(b, &v)
 	if err == nil {

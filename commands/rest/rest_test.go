@@ -172,6 +172,8 @@ func TestInvalidBodiesAreRejectedAndNothingIsSent(t *testing.T) {
 			"medplum: the body on stdin is not valid JSON: line 1, column 26: unexpected end of JSON input\n"},
 		{[]string{"post", "Patient", "-"}, "",
 			"medplum: the body on stdin is empty: expected JSON\n"},
+		{[]string{"post", "Patient", "-"}, "\ufeff{\"resourceType\":\"Patient\"}",
+			"medplum: the body on stdin starts with a byte order mark (U+FEFF), which JSON does not allow: save it as UTF-8 without a BOM\n"},
 		{[]string{"post", "Patient", "-f", missing}, "",
 			"medplum: reading the body: open " + missing + ": no such file or directory\n"},
 		{[]string{"post", "Patient"}, "",
