@@ -68,16 +68,97 @@ func TestColumnsAndNoHeader(t *testing.T) {
 func TestTableOnTTYFitsWidth(t *testing.T) {
 	ios, _, out, _ := iostreams.Test()
 	ios.SetStdoutTTY(true)
-	ios.SetTerminalWidth(60)
+	ios.SetTerminalWidth(70)
 	o := &Options{Format: Table}
 	body := `{"resourceType":"ProjectMembership","id":"0123456789abcdef","meta":{"lastUpdated":"2026-01-01T00:00:00.000Z"},"profile":{"reference":"Practitioner/1","display":"Alice Smith the Magnificent"},"admin":true}`
 	if err := o.WriteBody(ios, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
-	want := "TYPE        ID          LAST UPDA…  DISPLAY    ADMIN  ACTIVE\n" +
-		"ProjectMe…  012345678…  2026-01-0…  Alice Sm…  true\n"
+	want := "TYPE         ID                LAST UPDAT…  DISPLAY      ADMIN  ACTIVE\n" +
+		"ProjectMem…  0123456789abcdef  2026-01-01…  Alice Smit…  true\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// members is a membership table: ids, e-mail addresses and references
+// that an administrator copies, and names that may be cut.
+var members = Rows{Default: []string{"id", "name", "user", "admin"}, Records: []Record{
+	MapRecord{"id": "cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d", "name": "Alice Smith the Magnificent", "user": "alice.smith@example.com", "admin": "true"},
+	MapRecord{"id": "7d41e2a0-1b9c-4e5f-8a6d-2c3b4a5f6e7d", "name": "Lab feed", "user": "Integration bot for the lab results feed", "admin": "false"},
+}}
+
+// On an 80-column terminal the ids and e-mail addresses stay whole (an
+// administrator copies them out of tables); free text gives way.
+func TestTableOnTTYKeepsIDsWhole(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetTerminalWidth(80)
+	o := &Options{Format: Table}
+	if err := o.WriteRows(ios, members); err != nil {
+		t.Fatal(err)
+	}
+	want := "ID                                    NAME        USER                     ADMIN\n" +
+		"cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d  Alice Smi…  alice.smith@example.com  true\n" +
+		"7d41e2a0-1b9c-4e5f-8a6d-2c3b4a5f6e7d  Lab feed    Integration bot for th…  false\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// A terminal narrower than the ids themselves gets one block of lines per
+// record, every value whole.
+func TestTableOnNarrowTTYPrintsRecords(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetTerminalWidth(60)
+	o := &Options{Format: Table, NoHeader: true}
+	if err := o.WriteRows(ios, members); err != nil {
+		t.Fatal(err)
+	}
+	want := "ID     cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d\n" +
+		"NAME   Alice Smith the Magnificent\n" +
+		"USER   alice.smith@example.com\n" +
+		"ADMIN  true\n" +
+		"\n" +
+		"ID     7d41e2a0-1b9c-4e5f-8a6d-2c3b4a5f6e7d\n" +
+		"NAME   Lab feed\n" +
+		"USER   Integration bot for the lab results feed\n" +
+		"ADMIN  false\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+
+	// One column is a list however narrow the terminal.
+	out.Reset()
+	o.Columns = []string{"id"}
+	ios.SetTerminalWidth(20)
+	if err := o.WriteRows(ios, members); err != nil {
+		t.Fatal(err)
+	}
+	if want := "cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d\n7d41e2a0-1b9c-4e5f-8a6d-2c3b4a5f6e7d\n"; out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestKeepWhole(t *testing.T) {
+	for cell, want := range map[string]bool{
+		"cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d":                    true,
+		"Practitioner/cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d":       true,
+		"Patient/p1/_history/2":                                   true,
+		"AccessPolicy/a1?site=Organization%2Fo1, AccessPolicy/b2": true,
+		"homer@example.com":                                       true,
+		"https://api.medplum.com/":                                true,
+		"urn:uuid:cb0b9147-eec6-4a35-9c6c-3e0c8f5b0c1d":           true,
+		"Practitioner":                                            false,
+		"Homer Simpson":                                           false,
+		"2026-01-01T00:00:00.000Z":                                false,
+		"AccessPolicy/a1, Homer Simpson":                          false,
+		"":                                                        false,
+	} {
+		if got := keepWhole(cell); got != want {
+			t.Errorf("keepWhole(%q) = %v", cell, got)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -78,7 +79,7 @@ func (o *Options) WriteRows(ios *iostreams.IOStreams, r Rows) error {
 	case o.Format == CSV:
 		return writeCSV(ios.Out, header, cells)
 	case ios.IsStdoutTTY():
-		return writeTable(ios.Out, header, cells, ios.TerminalWidth())
+		return writeTable(ios.Out, cols, header, cells, ios.TerminalWidth())
 	default:
 		return writeTSV(ios.Out, header, cells)
 	}
@@ -148,29 +149,38 @@ func oneLine(s string) string { return lineBreaks.Replace(s) }
 // colGap is the space between table columns.
 const colGap = 2
 
-// writeTable renders a borderless, left-aligned table with tablewriter,
-// shrinking the widest columns (with an ellipsis) to fit the terminal, and
-// without the trailing spaces tablewriter leaves on each line.
-func writeTable(w io.Writer, header []string, rows [][]string, width int) error {
-	ncol := 0
-	if header != nil {
-		ncol = len(header)
-	} else if len(rows) > 0 {
-		ncol = len(rows[0])
-	}
+// writeTable renders a borderless, left-aligned table with tablewriter that
+// fits the terminal, without the trailing spaces tablewriter leaves on each
+// line. Ids, references, e-mail addresses and URLs are shown whole (an
+// administrator copies them out of tables); free text is shortened with an
+// ellipsis to make room. When even the whole ids leave no room, each record
+// is printed as a block of "LABEL  value" lines instead (as psql's expanded
+// display does), every value whole.
+func writeTable(w io.Writer, cols, header []string, rows [][]string, width int) error {
+	ncol := len(cols)
 	if ncol == 0 {
 		return nil
+	}
+	for _, r := range rows {
+		for i := range r {
+			r[i] = oneLine(r[i])
+		}
+	}
+	widths, ok := fit(cols, header, rows, width)
+	if !ok {
+		return writeRecords(w, cols, rows)
 	}
 	all := rows
 	if header != nil {
 		all = append([][]string{header}, rows...)
 	}
 	for _, r := range all {
-		for i := range r {
-			r[i] = oneLine(r[i])
+		for i, c := range r {
+			if twwidth.Width(c) > widths[i] {
+				r[i] = twwidth.Truncate(c, widths[i], "…")
+			}
 		}
 	}
-	fit(all, width)
 	var buf bytes.Buffer
 	t := tablewriter.NewTable(&buf,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
@@ -201,8 +211,39 @@ func writeTable(w io.Writer, header []string, rows [][]string, width int) error 
 	if err := t.Render(); err != nil {
 		return err
 	}
+	return writeTrimmed(w, buf.String())
+}
+
+// writeRecords prints each record as "LABEL  value" lines, a blank line
+// between records: the layout of a table too wide for the terminal.
+// The labels are there with --no-header too (there is no header row to
+// leave out, and values without labels cannot be told apart).
+func writeRecords(w io.Writer, cols []string, rows [][]string) error {
+	labels := make([]string, len(cols))
+	lw := 0
+	for i, c := range cols {
+		labels[i] = Header(c)
+		lw = max(lw, twwidth.Width(labels[i]))
+	}
+	var b strings.Builder
+	for n, r := range rows {
+		if n > 0 {
+			b.WriteByte('\n')
+		}
+		for i, v := range r {
+			b.WriteString(labels[i])
+			b.WriteString(strings.Repeat(" ", lw-twwidth.Width(labels[i])+colGap))
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return writeTrimmed(w, b.String())
+}
+
+// writeTrimmed writes text without trailing spaces on its lines.
+func writeTrimmed(w io.Writer, text string) error {
 	var out bytes.Buffer
-	for l := range strings.Lines(buf.String()) {
+	for l := range strings.Lines(text) {
 		out.WriteString(strings.TrimRight(l, " \n"))
 		out.WriteByte('\n')
 	}
@@ -210,49 +251,83 @@ func writeTable(w io.Writer, header []string, rows [][]string, width int) error 
 	return err
 }
 
-// minCol is the narrowest a column is shrunk to.
+// minCol is the narrowest a column of free text is shrunk to.
 const minCol = 8
 
-// fit truncates cells so the table is at most width columns wide, always
-// taking from the widest column (the rightmost on ties).
-func fit(rows [][]string, width int) {
-	if len(rows) == 0 {
-		return
+// fit chooses the width of each column so that the table is at most width
+// columns wide: a column is never narrower than its widest whole-kept cell
+// (see keepWhole) and than min(its natural width, minCol); the widest
+// shrinkable column gives way first (the rightmost on ties). ok is false
+// when those floors alone are too wide (and there is more than one
+// column: a single column is shown whole, however wide).
+func fit(cols, header []string, rows [][]string, width int) (widths []int, ok bool) {
+	widths = make([]int, len(cols))
+	floor := make([]int, len(cols))
+	for i, h := range header {
+		widths[i] = twwidth.Width(h)
 	}
-	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, c := range r {
-			widths[i] = max(widths[i], twwidth.Width(c))
+			cw := twwidth.Width(c)
+			widths[i] = max(widths[i], cw)
+			if cw > 0 && (idColumn(cols[i]) || keepWhole(c)) {
+				floor[i] = max(floor[i], cw)
+			}
 		}
 	}
-	total := func() int {
-		t := 0
-		for _, w := range widths {
-			t += w + colGap
-		}
-		return t - colGap
+	total, least := colGap*(len(cols)-1), colGap*(len(cols)-1)
+	for i := range widths {
+		floor[i] = max(floor[i], min(widths[i], minCol))
+		total += widths[i]
+		least += floor[i]
 	}
-	natural := slices.Clone(widths)
-	for total() > width {
+	if least > width {
+		return widths, len(cols) == 1
+	}
+	for ; total > width; total-- {
 		widest := -1
 		for i, w := range widths {
-			if w > minCol && (widest < 0 || w >= widths[widest]) {
+			if w > floor[i] && (widest < 0 || w >= widths[widest]) {
 				widest = i
 			}
 		}
-		if widest < 0 {
-			break
-		}
 		widths[widest]--
 	}
-	for i, w := range widths {
-		if w == natural[i] {
-			continue
-		}
-		for _, r := range rows {
-			if twwidth.Width(r[i]) > w {
-				r[i] = twwidth.Truncate(r[i], w, "…")
-			}
+	return widths, true
+}
+
+// idColumn reports whether a column holds ids by its name: id, clientId,
+// client_id, meta.versionId, subject.reference, email.
+func idColumn(col string) bool {
+	l := strings.ToLower(col)
+	switch {
+	case l == "id", l == "email", strings.HasSuffix(col, "Id"),
+		strings.HasSuffix(l, ".id"), strings.HasSuffix(l, "_id"),
+		strings.HasSuffix(l, ".email"), strings.HasSuffix(l, "reference"):
+		return true
+	}
+	return false
+}
+
+// wholeRE matches what a table must never cut: a FHIR id with a digit in it
+// (a UUID, a version id; not a word such as Practitioner), a reference
+// (Patient/<id>, with a _history version or the ?name=value parameters of
+// the --access syntax), an e-mail address, a URL or a urn.
+var wholeRE = regexp.MustCompile(`^(?:` +
+	`[A-Za-z0-9\-.]*[0-9][A-Za-z0-9\-.]*` +
+	`|[A-Z][A-Za-z]*/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?(?:\?\S*)?` +
+	`|[^\s@]+@[^\s@]+` +
+	`|[a-z][a-z0-9+.\-]*://\S+` +
+	`|urn:\S+` +
+	`)$`)
+
+// keepWhole reports whether a cell is an id, a reference, an e-mail address
+// or a URL, or a ", "-separated list of them (a member's access policies).
+func keepWhole(cell string) bool {
+	for part := range strings.SplitSeq(cell, ", ") {
+		if !wholeRE.MatchString(part) {
+			return false
 		}
 	}
+	return true
 }
