@@ -105,7 +105,7 @@ func environmentHelp() string {
 		desc, _, _ = strings.Cut(desc, ", absolute")
 		switch {
 		case k.Name == "access_token":
-			desc = "use this bearer token instead of signing in"
+			desc = "use this bearer token instead of signing in (like --access-token)"
 		case k.Flag != "":
 			desc += fmt.Sprintf(" (like --%s)", k.Flag)
 		}

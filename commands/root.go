@@ -42,8 +42,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			f.Flags = cmd.Flags()
-			if cmd.Flags().Changed("client-secret") {
-				fmt.Fprintln(f.IOStreams.ErrOut, "medplum: warning: --client-secret is visible to other users in the process list; prefer MEDPLUM_CLIENT_SECRET")
+			for _, k := range config.Keys {
+				if k.Secret && k.Flag != "" && cmd.Flags().Changed(k.Flag) {
+					fmt.Fprintf(f.IOStreams.ErrOut, "medplum: warning: --%s is visible to other users in the process list; prefer %s\n", k.Flag, k.Env)
+				}
 			}
 			return nil
 		},

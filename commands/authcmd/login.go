@@ -221,6 +221,9 @@ func loginRun(ctx context.Context, o *LoginOptions) error {
 	if err != nil {
 		return err
 	}
+	if r.Lookup("access_token").Source == "flag" {
+		return cmdutil.FlagErrorf("login does not use --access-token: that token is sent as it is by one command and never stored; to store a token, pipe it to: medplum login --with-token")
+	}
 	s := r.Settings()
 	m, err := o.Auth()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -19,7 +21,7 @@ import (
 // WhoamiOptions are the inputs of `medplum whoami`.
 type WhoamiOptions struct {
 	IO            *iostreams.IOStreams
-	Settings      func() (auth.Settings, error)
+	Resolved      func() (*config.Resolved, error)
 	Client        func() (*client.Client, error)
 	Authenticator func() (client.Authenticator, error)
 	Auth          func() (*auth.Manager, error)
@@ -28,7 +30,7 @@ type WhoamiOptions struct {
 
 // NewCmdWhoami is `medplum whoami`.
 func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Command {
-	opts := &WhoamiOptions{IO: f.IOStreams, Settings: f.Settings, Client: f.Client, Authenticator: f.Authenticator, Auth: f.Auth}
+	opts := &WhoamiOptions{IO: f.IOStreams, Resolved: f.Resolved, Client: f.Client, Authenticator: f.Authenticator, Auth: f.Auth}
 	var format string
 	cmd := &cobra.Command{
 		Use:   "whoami",
@@ -75,7 +77,7 @@ func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
 		}
 		return output.WriteJSON(o.IO.Out, doc)
 	}
-	s, err := o.Settings()
+	r, err := o.Resolved()
 	if err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
 	if err != nil {
 		return err
 	}
-	where, err := credentialSource(o.Auth, s, a)
+	where, err := credentialSource(o.Auth, r, a)
 	if err != nil {
 		return err
 	}
@@ -130,13 +132,21 @@ func refText(display, ref string) string {
 	return display + " (" + ref + ")"
 }
 
+// tokenOrigin names where the bearer token in use comes from.
+func tokenOrigin(r *config.Resolved) string {
+	if r.Lookup("access_token").Source == "flag" {
+		return "--access-token"
+	}
+	return "MEDPLUM_CLIENT_ACCESS_TOKEN"
+}
+
 // credentialSource says where the credentials in use come from.
-func credentialSource(mgr func() (*auth.Manager, error), s auth.Settings, a client.Authenticator) (string, error) {
+func credentialSource(mgr func() (*auth.Manager, error), r *config.Resolved, a client.Authenticator) (string, error) {
 	switch a := a.(type) {
 	case *auth.BearerToken:
-		return "access token from MEDPLUM_CLIENT_ACCESS_TOKEN (never stored)", nil
+		return "access token from " + tokenOrigin(r) + " (never stored)", nil
 	case *auth.ClientCredentials, *auth.BasicCredentials:
-		return "client " + s.ClientID + " with a secret from the environment or the command line (never stored)", nil
+		return "client " + r.Get("client_id") + " with a secret from the environment or the command line (never stored)", nil
 	case *auth.StoredAuth:
 		m, err := mgr()
 		if err != nil {
@@ -147,7 +157,7 @@ func credentialSource(mgr func() (*auth.Manager, error), s auth.Settings, a clie
 		if sess.Storage == auth.StorageFile {
 			where = "secrets in " + m.InsecureStorePath() + " (--insecure-storage)"
 		}
-		return fmt.Sprintf("%s sign-in of profile %q, %s", sess.AuthType, s.Profile, where), nil
+		return fmt.Sprintf("%s sign-in of profile %q, %s", sess.AuthType, r.Profile, where), nil
 	}
 	return "", nil
 }
@@ -207,7 +217,7 @@ func tokenRun(ctx context.Context, o *TokenOptions) error {
 // LogoutOptions are the inputs of `medplum logout`.
 type LogoutOptions struct {
 	IO        *iostreams.IOStreams
-	Settings  func() (auth.Settings, error)
+	Resolved  func() (*config.Resolved, error)
 	Auth      func() (*auth.Manager, error)
 	NewClient func(auth.Settings, client.Authenticator) (*client.Client, error)
 	All       bool
@@ -215,7 +225,7 @@ type LogoutOptions struct {
 
 // NewCmdLogout is `medplum logout`.
 func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Command {
-	opts := &LogoutOptions{IO: f.IOStreams, Settings: f.Settings, Auth: f.Auth, NewClient: f.NewClient}
+	opts := &LogoutOptions{IO: f.IOStreams, Resolved: f.Resolved, Auth: f.Auth, NewClient: f.NewClient}
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Sign out: revoke the session on the server and forget the credentials",
@@ -239,11 +249,11 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := o.Settings()
+	r, err := o.Resolved()
 	if err != nil {
 		return err
 	}
-	profiles := []string{s.Profile}
+	profiles := []string{r.Profile}
 	if o.All {
 		if profiles, err = m.Profiles(); err != nil {
 			return err
@@ -260,7 +270,7 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 			failed = append(failed, p)
 		}
 	}
-	if !o.All && s.AccessToken != "" {
+	if !o.All && os.Getenv("MEDPLUM_CLIENT_ACCESS_TOKEN") != "" {
 		fmt.Fprintln(o.IO.ErrOut, "MEDPLUM_CLIENT_ACCESS_TOKEN is still set in the environment; commands keep using it.")
 	}
 	if len(failed) > 0 {

@@ -39,7 +39,8 @@ var Keys = []Key{
 		Usage: "OAuth2 client id"},
 	{Name: "client_secret", Flag: "client-secret", Global: true, Env: "MEDPLUM_CLIENT_SECRET", Secret: true,
 		Usage: "OAuth2 client secret (visible in the process list: prefer MEDPLUM_CLIENT_SECRET)"},
-	{Name: "access_token", Env: "MEDPLUM_CLIENT_ACCESS_TOKEN", Secret: true},
+	{Name: "access_token", Flag: "access-token", Global: true, Env: "MEDPLUM_CLIENT_ACCESS_TOKEN", Secret: true,
+		Usage: "bearer token to send as it is, instead of signing in (visible in the process list: prefer MEDPLUM_CLIENT_ACCESS_TOKEN)"},
 	{Name: "auth_type", Flag: "auth-type",
 		Usage: "how to sign in: client-credentials, basic, authorization-code, ..."},
 	{Name: "scope", Flag: "scope",
@@ -116,13 +117,16 @@ type Resolved struct {
 }
 
 // Get returns the value of a setting.
-func (r *Resolved) Get(name string) string {
+func (r *Resolved) Get(name string) string { return r.Lookup(name).Value }
+
+// Lookup returns a setting with its source (the zero Value if unknown).
+func (r *Resolved) Lookup(name string) Value {
 	for _, v := range r.Values {
 		if v.Key.Name == name {
-			return v.Value
+			return v
 		}
 	}
-	return ""
+	return Value{}
 }
 
 // Settings converts the resolved values into auth.Settings.
