@@ -117,6 +117,14 @@ func environmentHelp() string {
 	tw.Flush()
 	b.WriteString(heredoc.Doc(`
 
+		As with the official CLI, a .env file in the current directory can set
+		these variables and MEDPLUM_PROFILE, in dotenv syntax: KEY=value, an
+		"export " prefix, 'single', "double" or ` + "`backtick`" + ` quotes (a quoted
+		value may span lines), # comments. A variable set in the environment
+		wins, even when empty; other variables in the file are ignored; medplum
+		never writes it. "medplum profile describe" shows such a value's source
+		as .env.
+
 		Other variables:
 
 		  MEDPLUM_PROFILE          profile to use (like -p/--profile); else the one
@@ -126,6 +134,7 @@ func environmentHelp() string {
 		  MEDPLUM_FORCE_TTY        treat stdout as a terminal (tables instead of TSV);
 		                           a number ("120") or percentage ("50%") sets the width
 		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
+		  MEDPLUM_NO_DOTENV=1      do not read ./.env
 		  MEDPLUM_CACHE_DIR        where "medplum login" caches the short-lived access
 		                           token (0600); default the user cache directory:
 		                           $XDG_CACHE_HOME/medplum, else ~/.cache/medplum

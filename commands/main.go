@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 )
 
 // Main runs the CLI with os.Args and returns the process exit code. Ctrl-C
@@ -24,6 +25,10 @@ func Main() int {
 	}()
 
 	f := NewFactory()
+	// As the official CLI, read ./.env first (config.LoadDotenv).
+	if _, err := config.LoadDotenv(); err != nil {
+		fmt.Fprintf(f.IOStreams.ErrOut, "medplum: warning: %v\n", err)
+	}
 	root := NewCmdRoot(f)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

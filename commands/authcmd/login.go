@@ -416,7 +416,11 @@ func loginClientCredentials(ctx context.Context, o *LoginOptions, r *config.Reso
 		if err := m.Forget(r.Profile); err != nil {
 			return nil, err
 		}
-		res.notStored = "The client secret came from MEDPLUM_CLIENT_SECRET, so nothing secret was stored: keep it set for later commands, or pipe it to --client-secret-stdin to store it."
+		from := "MEDPLUM_CLIENT_SECRET"
+		if v := r.Lookup("client_secret"); v.Origin() != "env "+v.Key.Env {
+			from += " in " + config.DotenvFile
+		}
+		res.notStored = "The client secret came from " + from + ", so nothing secret was stored: keep it set for later commands, or pipe it to --client-secret-stdin to store it."
 		return res, nil
 	}
 	save.ClientID = s.ClientID

@@ -104,6 +104,9 @@ func (v Value) Origin() string {
 	case "flag":
 		return "flag --" + v.Key.Flag
 	case "env":
+		if fromDotenv[v.Key.Env] {
+			return DotenvFile + " " + v.Key.Env
+		}
 		return "env " + v.Key.Env
 	default:
 		return v.Source

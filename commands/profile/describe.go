@@ -28,7 +28,8 @@ func NewCmdDescribe(f *cmdutil.Factory, runF func(*DescribeOptions) error) *cobr
 		Short: "Show a profile's settings and where each value comes from",
 		Long: `Show the settings a command would use with this profile (by default the
 selected one), after flags and environment variables are applied, and where
-each value comes from: flag, env, profile or default. Secrets are never shown.`,
+each value comes from: flag, env (or .env), profile or default. Secrets are
+never shown.`,
 		Args:              cmdutil.RangeArgs(0, 1, "at most one profile name"),
 		ValidArgsFunction: completion.FirstArg(completion.Profiles(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
