@@ -146,3 +146,32 @@ func (d *demo) expectNothingLeft(t *testing.T) {
 		}
 	}
 }
+
+// A .env in the checkout (medplum reads ./.env, as the official CLI does)
+// does not change the tour: its sign-in must not pick up a client id or a
+// profile from the developer's file.
+func TestDemoIgnoresDotenv(t *testing.T) {
+	d := newDemo(t, "")
+	root := t.TempDir()
+	for _, f := range []string{".ci/demo", "testdata/apply/project.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dotenv := "MEDPLUM_CLIENT_ID=not-a-client\nMEDPLUM_CLIENT_SECRET=not-a-secret\nMEDPLUM_PROFILE=elsewhere\n"
+	if err := os.WriteFile(filepath.Join(root, ".env"), []byte(dotenv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Args[1] = filepath.Join(root, ".ci", "demo")
+	if out, err := d.cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the demo failed with a .env in the checkout: %v\n%s", err, out)
+	}
+	d.expectNothingLeft(t)
+}
