@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
@@ -217,7 +218,9 @@ func tokenRun(ctx context.Context, o *TokenOptions) error {
 // LogoutOptions are the inputs of `medplum logout`.
 type LogoutOptions struct {
 	IO        *iostreams.IOStreams
+	Config    func() (*config.File, error)
 	Resolved  func() (*config.Resolved, error)
+	Flags     *pflag.FlagSet
 	Auth      func() (*auth.Manager, error)
 	NewClient func(auth.Settings, client.Authenticator) (*client.Client, error)
 	All       bool
@@ -225,7 +228,7 @@ type LogoutOptions struct {
 
 // NewCmdLogout is `medplum logout`.
 func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Command {
-	opts := &LogoutOptions{IO: f.IOStreams, Resolved: f.Resolved, Auth: f.Auth, NewClient: f.NewClient}
+	opts := &LogoutOptions{IO: f.IOStreams, Config: f.Config, Resolved: f.Resolved, Auth: f.Auth, NewClient: f.NewClient}
 	cmd := &cobra.Command{
 		Use:   "logout",
 		Short: "Sign out: revoke the session on the server and forget the credentials",
@@ -234,6 +237,7 @@ func NewCmdLogout(f *cmdutil.Factory, runF func(*LogoutOptions) error) *cobra.Co
 			"and its cached token. The profile's settings stay. --all signs out of every profile.",
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Flags = cmd.Flags()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -265,7 +269,7 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 	}
 	var failed []string
 	for _, p := range profiles {
-		if err := logoutProfile(ctx, o, m, p); err != nil {
+		if err := logoutProfile(ctx, o, m, r, p); err != nil {
 			fmt.Fprintf(o.IO.ErrOut, "medplum: profile %q: %v\n", p, err)
 			failed = append(failed, p)
 		}
@@ -282,7 +286,7 @@ func logoutRun(ctx context.Context, o *LogoutOptions) error {
 // logoutProfile revokes and forgets one profile's sign-in. When the server
 // cannot be reached the local credentials are removed anyway, and the error
 // says the session may still be valid there.
-func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, profile string) error {
+func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, r *config.Resolved, profile string) error {
 	sess, err := m.Session(profile)
 	if err != nil {
 		return err
@@ -291,7 +295,7 @@ func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, profi
 		fmt.Fprintf(o.IO.ErrOut, "Profile %q is not signed in.\n", profile)
 		return nil
 	}
-	settings := auth.Settings{Profile: profile, BaseURL: sess.BaseURL}
+	settings := logoutSettings(o, r, profile, sess)
 	tc, err := o.NewClient(settings, nil)
 	if err != nil {
 		return err
@@ -317,6 +321,29 @@ func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, profi
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Signed out of profile %q: %s; local credentials removed.\n", profile, revoked)
 	return nil
+}
+
+// logoutSettings are the connection settings a profile's sign-in is revoked
+// with: the profile's resolved ones, as every command uses (its token URL
+// renews an expired sign-in before the revocation), unless they point at
+// another server than the one signed in to, or cannot be resolved; then
+// only that server's base URL is known.
+func logoutSettings(o *LogoutOptions, r *config.Resolved, profile string, sess *auth.Session) auth.Settings {
+	if r.Profile != profile {
+		file, err := o.Config()
+		if err == nil {
+			r, err = file.Resolve(profile, o.Flags)
+		}
+		if err != nil {
+			r = nil
+		}
+	}
+	if r != nil {
+		if s := r.Settings(); auth.NormalizeBaseURL(s.BaseURL) == sess.BaseURL {
+			return s
+		}
+	}
+	return auth.Settings{Profile: profile, BaseURL: sess.BaseURL}
 }
 
 func plural(n int, word string) string {
