@@ -115,31 +115,53 @@ func derefLogin(l *LegacyLogin) []LegacyLogin {
 	return []LegacyLogin{*l}
 }
 
+// LegacyImport is what ImportLegacy stored, and where.
+type LegacyImport struct {
+	// What was imported, for the user: "client secret", "2 project
+	// logins", "access token"; "" when the file holds no credentials.
+	What string
+	// Logins counts the project logins imported (user sign-ins).
+	Logins int
+	// Stored counts the secrets put in the secret store (the keyring, or
+	// InsecureStorePath): a client secret, refresh tokens, an access token.
+	Stored int
+	// Cached: the active login's access token, still valid, went into
+	// the token cache (TokenCachePath).
+	Cached bool
+	// NoRefresh counts the logins without a refresh token: the official
+	// CLI's browser sign-in asked only for scope openid before 5.1.29, so
+	// such a login ends when its access token expires.
+	NoRefresh int
+	// Expires is when the active login's access token expires, if it has
+	// no refresh token and the token says (else zero).
+	Expires time.Time
+}
+
 // ImportLegacy stores what an official CLI profile file holds as this
 // profile's sign-in, the way the official CLI would have used it: a client
 // id and secret first (it signs in with them on every command), else the
 // stored user logins (refresh tokens per project, the active one current),
-// else a saved access token. It returns what was imported, for the user
-// ("client secret", "2 project logins", ...), or "" when the file holds no
-// credentials. baseURL is the server the profile points at.
-func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insecure bool) (string, error) {
+// else a saved access token. baseURL is the server the profile points at.
+func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insecure bool) (*LegacyImport, error) {
 	if err := CheckProfileName(profile); err != nil {
-		return "", err
+		return nil, err
 	}
 	o := lp.Options
 	save := SaveOptions{BaseURL: baseURL, ClientID: o.ClientID, Scope: o.Scope, Insecure: insecure}
 	st, err := m.store(save.storage())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	res := &LegacyImport{}
 	switch {
 	case o.ClientID != "" && o.ClientSecret != "":
 		save.AuthType = AuthTypeClientCredentials
 		s, old := m.newSession(profile, save)
 		if err := st.Set(clientSecretKey(profile), o.ClientSecret); err != nil {
-			return "", err
+			return nil, err
 		}
-		return "client secret", m.writeImported(profile, old, s)
+		res.What, res.Stored = "client secret", 1
+		return res, m.writeImported(profile, old, s)
 
 	case lp.ActiveLogin != nil || len(lp.Logins) > 0:
 		// The official CLI signs people in through medplum-cli without
@@ -159,13 +181,21 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 			}
 			if l.RefreshToken != "" {
 				if err := st.Set(refreshKey(profile, pid), l.RefreshToken); err != nil {
-					return "", err
+					return nil, err
 				}
 			}
 			s.putLogin(LoginInfo{Key: pid, Project: l.Project, Profile: l.Profile, HasRefresh: l.RefreshToken != "", SignedInAt: now})
 		}
 		if len(s.Logins) == 0 {
-			return "", nil
+			return res, nil
+		}
+		res.Logins = len(s.Logins)
+		for _, l := range s.Logins {
+			if l.HasRefresh {
+				res.Stored++
+			} else {
+				res.NoRefresh++
+			}
 		}
 		if lp.ActiveLogin != nil {
 			if _, pid, ok := client.SplitReference(lp.ActiveLogin.Project.Reference); ok && s.Login(pid) != nil {
@@ -178,30 +208,37 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 			if pid != s.Active || l.AccessToken == "" {
 				continue
 			}
-			if exp, ok := jwtExpiry(l.AccessToken); ok && exp.After(m.now()) {
+			exp, ok := jwtExpiry(l.AccessToken)
+			if ok && !s.Login(pid).HasRefresh {
+				res.Expires = exp
+			}
+			if ok && exp.After(m.now()) {
 				tr := &client.TokenResponse{AccessToken: l.AccessToken, ExpiresIn: int(exp.Sub(m.now()) / time.Second)}
 				if err := m.cacheToken(profile, s, tr); err != nil {
-					return "", err
+					return nil, err
 				}
+				res.Cached = true
 			}
 		}
 		if err := m.writeImported(profile, old, s); err != nil {
-			return "", err
+			return nil, err
 		}
+		res.What = fmt.Sprintf("%d project logins", len(s.Logins))
 		if len(s.Logins) == 1 {
-			return "1 project login", nil
+			res.What = "1 project login"
 		}
-		return fmt.Sprintf("%d project logins", len(s.Logins)), nil
+		return res, nil
 
 	case o.AccessToken != "":
 		save.AuthType = AuthTypeToken
 		s, old := m.newSession(profile, save)
 		if err := st.Set(staticTokenKey(profile), o.AccessToken); err != nil {
-			return "", err
+			return nil, err
 		}
-		return "access token", m.writeImported(profile, old, s)
+		res.What, res.Stored = "access token", 1
+		return res, m.writeImported(profile, old, s)
 	}
-	return "", nil
+	return res, nil
 }
 
 // writeImported saves an imported session and drops the secrets of the one

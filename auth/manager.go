@@ -48,6 +48,9 @@ func (m *Manager) InsecureStorePath() string {
 	return filepath.Join(m.ConfigDir, "secrets", "credentials.json")
 }
 
+// TokenCachePath is the file that caches a profile's access token.
+func (m *Manager) TokenCachePath(profile string) string { return m.cachePath(profile) }
+
 func (m *Manager) cachePath(profile string) string {
 	return filepath.Join(m.CacheDir, "tokens", profile+".json")
 }

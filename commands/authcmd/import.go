@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -39,8 +40,13 @@ func NewCmdProfileImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *c
 			Read the official Medplum CLI's profiles (~/.medplum/<name>.json; all of
 			them unless names are given) and create profiles of the same names: the
 			settings go to the settings file; the client secret, refresh tokens and
-			access tokens go to the system keyring (or, with --insecure-storage, a
-			file readable only by you).
+			a saved --access-token go to the system keyring (or, with
+			--insecure-storage, a file readable only by you); the current login's
+			access token, while it is valid, goes to the token cache.
+
+			Before 5.1.29 the official CLI's browser sign-in asked for scope openid
+			only, so such a login has no refresh token: it works until its access
+			token expires, within the hour, and then needs "medplum login".
 
 			The official CLI keeps those secrets in plain text. After an import the
 			old file can be deleted; --delete-source does it.
@@ -152,17 +158,17 @@ func importOne(o *ImportOptions, file *config.File, m *auth.Manager, name, path 
 			return err
 		}
 	}
-	what, err := m.ImportLegacy(name, auth.NormalizeBaseURL(base), lp, o.Insecure)
+	res, err := m.ImportLegacy(name, auth.NormalizeBaseURL(base), lp, o.Insecure)
 	if err != nil {
 		return err
 	}
 	authType := map[string]string{
 		"client secret": auth.AuthTypeClientCredentials, "access token": "",
-	}[what]
-	if strings.HasSuffix(what, "login") || strings.HasSuffix(what, "logins") {
+	}[res.What]
+	if strings.HasSuffix(res.What, "login") || strings.HasSuffix(res.What, "logins") {
 		authType = auth.AuthTypeAuthorizationCode
 	}
-	if what == "" {
+	if res.What == "" {
 		authType = lo.AuthType
 	}
 	if err := p.Set("auth_type", authType); err != nil {
@@ -172,22 +178,86 @@ func importOne(o *ImportOptions, file *config.File, m *auth.Manager, name, path 
 	if err := file.Save(); err != nil {
 		return fmt.Errorf("saving the settings: %w", err)
 	}
-	stored := "settings only (the file holds no credentials)"
-	if what != "" {
-		where := "system keyring"
-		if o.Insecure {
-			where = m.InsecureStorePath()
-		}
-		stored = fmt.Sprintf("settings, and %s into the %s", what, where)
+	fmt.Fprintf(o.IO.ErrOut, "Imported profile %s from %s: %s.\n", name, path, importSummary(o, m, file, name, res))
+	if res.NoRefresh > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: profile %s: %s\n", name, noRefreshWarning(m, name, res))
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Imported profile %s from %s: %s.\n", name, path, stored)
 	if o.DeleteSource {
 		if err := os.Remove(path); err != nil {
 			return fmt.Errorf("imported, but deleting the file failed: %w", err)
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Deleted %s.\n", path)
-	} else if what != "" {
+	} else if res.What != "" {
 		fmt.Fprintf(o.IO.ErrOut, "%s still holds these secrets in plain text: delete it (or run again with --delete-source).\n", path)
 	}
 	return nil
+}
+
+// importSummary says where an import put things: the settings into the
+// settings file, secrets into the keyring (or the --insecure-storage
+// file), a still-valid access token into the token cache.
+func importSummary(o *ImportOptions, m *auth.Manager, file *config.File, name string, res *auth.LegacyImport) string {
+	sum := "settings into " + file.Path()
+	if res.What == "" {
+		return sum + " (the file holds no credentials)"
+	}
+	store := "the system keyring"
+	if o.Insecure {
+		store = m.InsecureStorePath()
+	}
+	if !strings.HasSuffix(res.What, "login") && !strings.HasSuffix(res.What, "logins") {
+		return fmt.Sprintf("%s; the %s into %s", sum, res.What, store)
+	}
+	var parts []string
+	switch {
+	case res.Stored == 1:
+		parts = append(parts, "its refresh token into "+store)
+	case res.Stored > 1:
+		parts = append(parts, "their refresh tokens into "+store)
+	}
+	if res.Cached {
+		parts = append(parts, "the access token into "+m.TokenCachePath(name))
+	}
+	if len(parts) == 0 {
+		return sum + "; " + res.What + ", with no token that still works"
+	}
+	return sum + "; " + res.What + ", " + strings.Join(parts, " and ")
+}
+
+// noRefreshWarning explains imported logins without a refresh token (the
+// official CLI's browser sign-in asked only for scope openid before 5.1.29)
+// and says when they stop working.
+func noRefreshWarning(m *auth.Manager, name string, res *auth.LegacyImport) string {
+	again := "medplum -p " + name + " login"
+	if res.NoRefresh < res.Logins {
+		return fmt.Sprintf("%d of its %d project logins have no refresh token (the official CLI signed in with scope openid only), "+
+			"so they stop working within an hour of their sign-in; sign in to those projects again with: %s", res.NoRefresh, res.Logins, again)
+	}
+	msg := "the official CLI signed in with scope openid only, so there is no refresh token to renew the sign-in: "
+	now := time.Now()
+	if m.Now != nil {
+		now = m.Now()
+	}
+	switch left := res.Expires.Sub(now); {
+	case res.Expires.IsZero():
+		return msg + "it stops working when its access token expires, within an hour of the sign-in; then sign in again: " + again
+	case left <= 0:
+		return msg + "its access token has expired, so it no longer works; sign in again: " + again
+	default:
+		return msg + fmt.Sprintf("it stops working when its access token expires, at %s (in %s); then sign in again: %s",
+			res.Expires.Local().Format("15:04"), roundDuration(left), again)
+	}
+}
+
+// roundDuration is d in whole minutes ("42 minutes"), or "less than a
+// minute".
+func roundDuration(d time.Duration) string {
+	switch n := int(d / time.Minute); n {
+	case 0:
+		return "less than a minute"
+	case 1:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d minutes", n)
+	}
 }

@@ -2,11 +2,15 @@ package authcmd_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
@@ -63,11 +67,13 @@ func TestProfileImport(t *testing.T) {
 		"options": map[string]any{"name": "ci", "baseUrl": srv.URL, "clientId": srv.Seed.Client.ID, "clientSecret": srv.Seed.Client.Secret, "authType": "client-credentials"},
 	})
 	store := filepath.Join(e.ConfigDir, "secrets", "credentials.json")
+	cfgFile := filepath.Join(e.ConfigDir, "config.yaml")
 
 	e.Run("profile", "import", "--insecure-storage").Expect(t, 0, "",
-		"Imported profile ci from "+ccFile+": settings, and client secret into the "+store+".\n"+
+		"Imported profile ci from "+ccFile+": settings into "+cfgFile+"; the client secret into "+store+".\n"+
 			ccFile+" still holds these secrets in plain text: delete it (or run again with --delete-source).\n"+
-			"Imported profile local from "+userFile+": settings, and 2 project logins into the "+store+".\n"+
+			"Imported profile local from "+userFile+": settings into "+cfgFile+"; 2 project logins, their refresh tokens into "+store+
+			" and the access token into "+filepath.Join(cacheDir(e), "tokens", "local.json")+".\n"+
 			userFile+" still holds these secrets in plain text: delete it (or run again with --delete-source).\n")
 
 	e.Run("-p", "local", "project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
@@ -88,7 +94,7 @@ func TestProfileImport(t *testing.T) {
 	// removes the old file.
 	e.Run("profile", "import", "ci", "--insecure-storage").Expect(t, 1, "", "medplum: "+ccFile+": profile \"ci\" already exists (--force replaces it)\n")
 	e.Run("profile", "import", "ci", "--force", "--delete-source", "--insecure-storage").Expect(t, 0, "",
-		"Imported profile ci from "+ccFile+": settings, and client secret into the "+store+".\nDeleted "+ccFile+".\n")
+		"Imported profile ci from "+ccFile+": settings into "+cfgFile+"; the client secret into "+store+".\nDeleted "+ccFile+".\n")
 	if _, err := os.Stat(ccFile); !os.IsNotExist(err) {
 		t.Errorf("%s still exists", ccFile)
 	}
@@ -98,4 +104,73 @@ func TestProfileImport(t *testing.T) {
 	// Without a keyring and without --insecure-storage nothing is imported.
 	e.Run("profile", "import", "local", "--force").ExpectCode(t, 1, "medplum: the system keyring is not available: no D-Bus session bus (neither DBUS_SESSION_BUS_ADDRESS nor $XDG_RUNTIME_DIR/bus is set up), "+
 		"so the Secret Service cannot be reached; sign in with --insecure-storage to keep credentials in a file readable only by you (0600) instead\n")
+}
+
+// The official CLI's browser sign-in asked only for scope openid before
+// 5.1.29 (reference medplum.md 1.5): such a login has no refresh token and
+// ends with its access token, within the hour. profile import says so,
+// and says where the token went (not into the secret store: nothing did).
+func TestProfileImportOpenIDLogin(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	e.Unset("MEDPLUM_BASE_URL")
+	login := officialLogin(t, srv, srv.Seed.AdminEmail, srv.Seed.AdminPassword, srv.Seed.ProjectID)
+	delete(login, "refreshToken")
+	file := writeOfficialProfile(t, e.Home, "old", map[string]any{
+		"options":     map[string]any{"name": "old", "baseUrl": srv.URL},
+		"activeLogin": login,
+		"logins":      []any{login},
+	})
+	exp := jwtExp(t, login["accessToken"].(string))
+	e.Set("TZ", "UTC") // the time the warning shows
+	r := e.Run("profile", "import", "old", "--insecure-storage")
+	// The token was issued a moment ago, for an hour.
+	minutes := regexp.MustCompile(`\(in (59|58|57) minutes\)`)
+	if !minutes.MatchString(r.Stderr) {
+		t.Errorf("how long the login lasts: %s", r.Stderr)
+	}
+	r.Stderr = minutes.ReplaceAllString(r.Stderr, "(in N minutes)")
+	r.Expect(t, 0, "",
+		"Imported profile old from "+file+": settings into "+filepath.Join(e.ConfigDir, "config.yaml")+"; 1 project login, the access token into "+filepath.Join(cacheDir(e), "tokens", "old.json")+".\n"+
+			"medplum: warning: profile old: the official CLI signed in with scope openid only, so there is no refresh token to renew the sign-in: "+
+			"it stops working when its access token expires, at "+exp.UTC().Format("15:04")+" (in N minutes); then sign in again: medplum -p old login\n"+
+			file+" still holds these secrets in plain text: delete it (or run again with --delete-source).\n")
+	if _, err := os.Stat(filepath.Join(e.ConfigDir, "secrets", "credentials.json")); !os.IsNotExist(err) {
+		t.Errorf("something went into the secret store: %v", err)
+	}
+	e.Run("-p", "old", "project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
+
+	// An expired one is said to be of no use.
+	login["accessToken"] = unsignedJWT(t, time.Now().Add(-time.Minute))
+	file = writeOfficialProfile(t, e.Home, "older", map[string]any{"options": map[string]any{"baseUrl": srv.URL}, "activeLogin": login})
+	e.Run("profile", "import", "older", "--insecure-storage", "--delete-source").Expect(t, 0, "",
+		"Imported profile older from "+file+": settings into "+filepath.Join(e.ConfigDir, "config.yaml")+"; 1 project login, with no token that still works.\n"+
+			"medplum: warning: profile older: the official CLI signed in with scope openid only, so there is no refresh token to renew the sign-in: "+
+			"its access token has expired, so it no longer works; sign in again: medplum -p older login\n"+
+			"Deleted "+file+".\n")
+}
+
+// jwtExp reads a JWT's exp claim.
+func jwtExp(t *testing.T, tok string) time.Time {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Exp int64 }
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == 0 {
+		t.Fatalf("exp of %s: %v", payload, err)
+	}
+	return time.Unix(claims.Exp, 0)
+}
+
+// unsignedJWT is a token that expires at exp (its signature is not valid).
+func unsignedJWT(t *testing.T, exp time.Time) string {
+	t.Helper()
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"HS256"}`)) + "." + enc([]byte(fmt.Sprintf(`{"exp":%d}`, exp.Unix()))) + ".c2ln"
 }

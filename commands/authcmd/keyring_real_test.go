@@ -74,7 +74,8 @@ func TestRealKeyringClientSecretAndImport(t *testing.T) {
 		"activeLogin": sandbox,
 	})
 	e.Run("profile", "import", "old", "--delete-source").Expect(t, 0, "",
-		"Imported profile old from "+path+": settings, and 1 project login into the system keyring.\nDeleted "+path+".\n")
+		"Imported profile old from "+path+": settings into "+filepath.Join(e.ConfigDir, "config.yaml")+"; 1 project login, its refresh token into the system keyring"+
+			" and the access token into "+filepath.Join(cacheDir(e), "tokens", "old.json")+".\nDeleted "+path+".\n")
 	e.Run("-p", "old", "project", "current").Expect(t, 0, "Sandbox Project (Project/"+srv.Seed.ProjectID+")\n", "")
 	for _, s := range []string{srv.Seed.Client.Secret, sandbox["refreshToken"].(string)} {
 		if got := filesWith(t, e.Home, s); len(got) != 0 {
