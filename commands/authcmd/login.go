@@ -83,7 +83,11 @@ func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Comm
 			  authorization-code  in the browser, with PKCE (the default on a terminal).
 			                      The page redirects to http://localhost:9615; use
 			                      --no-browser on a machine without one and paste the
-			                      address the browser ends on.
+			                      address the browser ends on. Another --callback-port
+			                      needs your own ClientApplication (--client-id) with
+			                      http://localhost:<port> among its redirect URIs:
+			                      Medplum matches them exactly, so 0 (any free port)
+			                      is refused.
 			  password            in the terminal: e-mail, password (never as a flag:
 			                      typed without echo, or --password-stdin), the
 			                      authenticator code if the account has MFA, and the
@@ -141,7 +145,7 @@ func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Comm
 	fl.BoolVar(&opts.WithToken, "with-token", false, "read an access token from stdin, check it and store it")
 	fl.BoolVar(&opts.Insecure, "insecure-storage", false, "store secrets in a file readable only by you instead of the system keyring")
 	fl.BoolVar(&opts.ClientSecretStdin, "client-secret-stdin", false, "client-credentials: read the client secret from stdin")
-	fl.IntVar(&opts.CallbackPort, "callback-port", auth.DefaultCallbackPort, "authorization-code: loopback port the browser is sent back to (the medplum-cli client needs 9615)")
+	fl.IntVar(&opts.CallbackPort, "callback-port", auth.DefaultCallbackPort, "authorization-code: loopback port the browser is sent back to; the medplum-cli client needs 9615, another port your own --client-id (0 is refused)")
 	fl.BoolVar(&opts.NoBrowser, "no-browser", false, "authorization-code: only print the URL; paste the address the browser ends on")
 	fl.DurationVar(&opts.Timeout, "timeout", auth.DefaultLoginTimeout, "authorization-code: how long to wait for the browser")
 	fl.StringVar(&opts.Email, "email", "", "password: the e-mail address to sign in with")
@@ -194,14 +198,29 @@ func checkLoginFlags(o *LoginOptions) error {
 	if o.AuthTypeGiven && !contains(authTypes, o.AuthType) {
 		return cmdutil.FlagErrorf("--auth-type %q: use one of %s", o.AuthType, strings.Join(authTypes, ", "))
 	}
-	if o.CallbackPort < 0 || o.CallbackPort > 65535 {
-		return cmdutil.FlagErrorf("--callback-port %d is not a port number", o.CallbackPort)
+	if err := checkCallbackPort(o.CallbackPort); err != nil {
+		return err
 	}
 	if o.Timeout <= 0 {
 		return cmdutil.FlagErrorf("--timeout must be positive")
 	}
 	if o.Project != "" && o.Membership != "" {
 		return cmdutil.FlagErrorf("--project and --membership both choose the project; give one")
+	}
+	return nil
+}
+
+// checkCallbackPort refuses a --callback-port that cannot work, 0 ("any
+// free port") included: Medplum takes only a redirect URI that equals one
+// registered on the client (reference medplum.md 2.7), so the port must be
+// known in advance; the built-in medplum-cli client registers 9615 only.
+func checkCallbackPort(port int) error {
+	switch {
+	case port == 0:
+		return cmdutil.FlagErrorf("--callback-port 0 (any free port) cannot work: Medplum accepts only a redirect URI registered on the client, exactly; " +
+			"choose a port, register http://localhost:<port> on your ClientApplication and pass its --client-id (the built-in medplum-cli client accepts 9615 only)")
+	case port < 0 || port > 65535:
+		return cmdutil.FlagErrorf("--callback-port %d is not a port number", port)
 	}
 	return nil
 }

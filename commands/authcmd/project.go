@@ -188,6 +188,9 @@ func NewCmdProjectSwitch(f *cmdutil.Factory, runF func(*ProjectSwitchOptions) er
 		Args:    cmdutil.ExactArgs(1, "a project id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ProjectID = strings.TrimPrefix(args[0], "Project/")
+			if err := checkCallbackPort(lo.CallbackPort); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -197,7 +200,7 @@ func NewCmdProjectSwitch(f *cmdutil.Factory, runF func(*ProjectSwitchOptions) er
 	fl := cmd.Flags()
 	fl.BoolVar(&lo.PasswordStdin, "password-stdin", false, "password sign-in: read the password from stdin")
 	fl.StringVar(&lo.MFACode, "mfa-code", "", "password sign-in: the authenticator app's current code")
-	fl.IntVar(&lo.CallbackPort, "callback-port", auth.DefaultCallbackPort, "browser sign-in: loopback port")
+	fl.IntVar(&lo.CallbackPort, "callback-port", auth.DefaultCallbackPort, "browser sign-in: loopback port; the medplum-cli client needs 9615, another port your own --client-id (0 is refused)")
 	fl.BoolVar(&lo.NoBrowser, "no-browser", false, "browser sign-in: only print the URL")
 	fl.DurationVar(&lo.Timeout, "timeout", auth.DefaultLoginTimeout, "browser sign-in: how long to wait")
 	return cmd
