@@ -457,7 +457,7 @@ func TestExitCodes(t *testing.T) {
 	srv.FailNext(1, http.StatusTooManyRequests, "POST", "/oauth2/token")
 	e = clitest.SignedIn(t, srv)
 	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
-		" failed: Too Many Requests ({\"consumedPoints\":0,\"isFirstInDuration\":false,\"msBeforeNext\":1000,\"remainingPoints\":0})\n")
+		" failed: the server is rate limiting requests: try again in 1 second\n")
 	// 5: permission denied (only a super admin may create a project).
 	e = clitest.SignedIn(t, srv)
 	e.Run("post", "Project", `{"resourceType":"Project","name":"X"}`).Expect(t, 5, "", "medplum: Forbidden\n")
