@@ -59,6 +59,10 @@ type Options struct {
 	Auth      Authenticator     // nil: no credentials
 	UserAgent string            // default "medplum-go"
 	Retry     RetryPolicy       // zero fields take DefaultRetryPolicy's values
+	// Timeout bounds each attempt: the wait for the answer's headers, and
+	// then the longest pause while its body arrives (a *TimeoutError). 0
+	// means DefaultTimeout; negative means no limit.
+	Timeout time.Duration
 
 	// Trace receives already-redacted lines for --verbose: one per request,
 	// per response and per retry. nil turns tracing off.
@@ -79,6 +83,7 @@ type Client struct {
 	auth      Authenticator
 	userAgent string
 	retry     RetryPolicy
+	timeout   time.Duration // per attempt; 0: none
 	trace     func(string)
 	traceBody bool
 }
@@ -104,11 +109,18 @@ func New(opts Options) (*Client, error) {
 		auth:      opts.Auth,
 		userAgent: opts.UserAgent,
 		retry:     opts.Retry.withDefaults(),
+		timeout:   opts.Timeout,
 		trace:     opts.Trace,
 		traceBody: opts.TraceBodies,
 	}
 	if c.userAgent == "" {
 		c.userAgent = "medplum-go"
+	}
+	switch {
+	case c.timeout == 0:
+		c.timeout = DefaultTimeout
+	case c.timeout < 0:
+		c.timeout = 0
 	}
 	rt := opts.Transport
 	if rt == nil {
@@ -288,12 +300,12 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if attempt >= c.retry.MaxAttempts {
 			c.tracef("giving up on %s %s after %d attempts: %s", req.method(), RedactURL(u), attempt, why)
-			return resp, err
+			return resp, countAttempts(err, attempt)
 		}
 		if time.Since(start)+wait > c.retry.MaxElapsed {
 			c.tracef("giving up on %s %s: waiting %s more would exceed the %s retry budget: %s",
 				req.method(), RedactURL(u), roundDur(wait), c.retry.MaxElapsed, why)
-			return resp, err
+			return resp, countAttempts(err, attempt)
 		}
 		c.tracef("retry %d/%d of %s %s in %s: %s", attempt, c.retry.MaxAttempts-1, req.method(), RedactURL(u), roundDur(wait), why)
 		if serr := sleep(ctx, wait); serr != nil {
@@ -313,10 +325,15 @@ func (c *Client) retryDecision(req *Request, resp *Response, err error) (time.Du
 		n = resp.Attempts
 	}
 	if resp == nil {
-		if err == nil || !isDroppedConnection(err) || !safeToRepeat(req) {
+		switch {
+		case err == nil || !safeToRepeat(req):
 			return 0, "", false
+		case IsTimeout(err):
+			return c.retry.Backoff(n), causeText(err), true
+		case isDroppedConnection(err):
+			return c.retry.Backoff(n), "connection dropped: " + causeText(err), true
 		}
-		return c.retry.Backoff(n), "connection dropped: " + causeText(err), true
+		return 0, "", false
 	}
 	e := AsError(err)
 	if e == nil || !e.Retryable() {
@@ -335,33 +352,46 @@ func (c *Client) retryDecision(req *Request, resp *Response, err error) (time.Du
 	return c.retry.Backoff(n), why, true
 }
 
-// send makes one attempt.
+// send makes one attempt, within the client's timeout.
 func (c *Client) send(ctx context.Context, req *Request, u string, authed bool) (*Response, error) {
-	hr, err := c.newHTTPRequest(ctx, req, u)
+	dl := newDeadline(ctx, c.timeout)
+	defer dl.done()
+	hr, err := c.newHTTPRequest(dl.ctx, req, u)
 	if err != nil {
 		return nil, err
 	}
 	if authed {
+		// Credentials may need a request of their own (a token), which
+		// has its own timeout: the clock starts after them.
 		if err := c.auth.Apply(ctx, hr); err != nil {
 			return nil, err
 		}
 	}
 	c.traceRequest(hr, req)
 	t0 := time.Now()
+	dl.start()
 	hresp, err := c.hc.Do(hr)
+	dl.gotHeaders()
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
+		if te := dl.timedOut(hr.Method, u, c.base); te != nil {
+			err = te
+		}
 		c.tracef("! %s %s: %s", hr.Method, RedactURL(u), causeText(err))
 		return nil, err
 	}
-	body, err := io.ReadAll(hresp.Body)
+	body, err := io.ReadAll(dl.body(hresp.Body))
 	hresp.Body.Close()
 	dur := time.Since(t0)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
+		}
+		if te := dl.timedOut(hr.Method, u, c.base); te != nil {
+			c.tracef("! %s %s: %s", hr.Method, RedactURL(u), causeText(te))
+			return nil, te
 		}
 		c.tracef("! %s %s: reading the answer: %v", hr.Method, RedactURL(u), err)
 		return nil, &url.Error{Op: hr.Method, URL: u, Err: err}
@@ -375,6 +405,15 @@ func (c *Client) send(ctx context.Context, req *Request, u string, authed bool) 
 		return resp, e
 	}
 	return resp, nil
+}
+
+// countAttempts records in a *TimeoutError how many attempts Do made.
+func countAttempts(err error, n int) error {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		te.Attempts = n
+	}
+	return err
 }
 
 func roundDur(d time.Duration) time.Duration {

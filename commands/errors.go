@@ -114,12 +114,32 @@ func hint(cmd *cobra.Command, err error) string {
 	if e := client.AsError(err); e != nil && e.IsPartialSuccess() {
 		return fmt.Sprintf("the server answered %d, so the request may have taken effect despite the error", e.Status)
 	}
+	if h := timeoutHint(err); h != "" {
+		return h
+	}
 	var ne net.Error
 	var oe *net.OpError
 	if client.AsError(err) == nil && (errors.As(err, &oe) || errors.As(err, &ne)) {
 		return "check that the server is up and the base URL is right (medplum profile describe)"
 	}
 	return ""
+}
+
+// timeoutHint is the hint for a request the server did not answer in
+// time: a request that changes something may have taken effect anyway.
+func timeoutHint(err error) string {
+	if !client.IsTimeout(err) {
+		return ""
+	}
+	h := "the server is slow or unreachable; --timeout (or MEDPLUM_TIMEOUT) sets a longer wait"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		switch strings.ToUpper(ue.Op) {
+		case "POST", "PATCH":
+			h = "the server may have done it anyway: check before sending it again; " + h
+		}
+	}
+	return h
 }
 
 // isUnknownCommand recognises cobra's error for `medplum nosuchcommand`.

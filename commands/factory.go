@@ -122,12 +122,21 @@ func newAuthManager(getenv func(string) string, interactive bool) (*auth.Manager
 	}, nil
 }
 
-// newClient builds a client for s with the CLI's user agent and, with
-// --verbose, a redacted trace on stderr.
+// newClient builds a client for s with the CLI's user agent, the request
+// timeout (--timeout, MEDPLUM_TIMEOUT) and, with --verbose, a redacted
+// trace on stderr.
 func newClient(f *cmdutil.Factory, s auth.Settings, authn client.Authenticator) (*client.Client, error) {
 	opts := s.ClientOptions()
 	opts.Auth = authn
 	opts.UserAgent = "medplum-cli/" + f.AppVersion + " (Go)"
+	timeout, err := config.RequestTimeout(f.Flags, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts.Timeout = timeout
+	if timeout == 0 {
+		opts.Timeout = -1 // no limit
+	}
 	if f.Verbose() {
 		errOut := f.IOStreams.ErrOut
 		opts.Trace = func(line string) { fmt.Fprintln(errOut, line) }

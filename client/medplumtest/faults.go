@@ -3,6 +3,7 @@ package medplumtest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"path"
 	"strconv"
@@ -27,6 +28,11 @@ const (
 	// DropMidResponse handles the request, writes the status line, headers
 	// and half of the body, then closes the connection.
 	DropMidResponse
+	// StallMidResponse handles the request, writes the status line,
+	// headers and half of the body, then sends nothing more until Hold is
+	// closed or the client goes away, and closes the connection: an answer
+	// that stops half-way.
+	StallMidResponse
 )
 
 // Fault is an injected failure (or hold) for the next Times requests
@@ -64,7 +70,9 @@ type Fault struct {
 	// the channel is closed or the client goes away: the answer (Status),
 	// the lost connection (Drop), or, for a fault with neither, the
 	// handling of the request. A DropAfterHandling or DropMidResponse
-	// request takes effect at once; only its (lost) answer waits.
+	// request takes effect at once; only its (lost) answer waits. A
+	// never-closed Hold is a server that never answers. StallMidResponse
+	// holds the rest of the answer, whether or not Hold is set.
 	Hold <-chan struct{}
 }
 
@@ -192,7 +200,7 @@ func (c *reqCtx) applyFault(f *Fault) bool {
 			hijackClose(c.w, nil)
 		}
 		return false
-	case DropAfterHandling, DropMidResponse:
+	case DropAfterHandling, DropMidResponse, StallMidResponse:
 		c.w = &capture{ResponseWriter: c.w, header: c.w.Header().Clone(), mode: f.Drop}
 		return true
 	}
@@ -254,20 +262,59 @@ func (w *capture) Write(b []byte) (int, error) {
 	return w.body.Write(b)
 }
 
-// finish loses the connection, after writing half the answer for
-// DropMidResponse.
-func (w *capture) finish() {
+// finish loses the connection once ch is closed (or the client goes
+// away), after writing half the answer for DropMidResponse;
+// StallMidResponse writes half the answer first, then waits.
+func (w *capture) finish(r *http.Request, ch <-chan struct{}) {
+	if w.mode == StallMidResponse {
+		w.stall(ch)
+		return
+	}
+	hold(r, ch)
 	if w.mode != DropMidResponse {
 		hijackClose(w.ResponseWriter, nil)
 		return
 	}
+	hijackClose(w.ResponseWriter, w.half())
+}
+
+// half is the status line, the headers and half of the body.
+func (w *capture) half() []byte {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "HTTP/1.1 %d %s\r\n", w.status, http.StatusText(w.status))
 	_ = w.header.Write(&buf)
 	buf.WriteString("\r\n")
 	body := w.body.Bytes()
 	buf.Write(body[:len(body)/2])
-	hijackClose(w.ResponseWriter, buf.Bytes())
+	return buf.Bytes()
+}
+
+// stall writes half the answer, then waits for ch to be closed or for the
+// client to close the connection (a hijacked connection has no request
+// context to tell), and closes it.
+func (w *capture) stall(ch <-chan struct{}) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		panic("medplumtest: connection cannot be hijacked")
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = rw.Write(w.half())
+	if rw.Flush() != nil {
+		return
+	}
+	gone := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, conn)
+		close(gone)
+	}()
+	select {
+	case <-ch:
+	case <-gone:
+	}
 }
 
 // hijackClose takes the connection over, writes raw bytes and closes it.

@@ -140,10 +140,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if cw, ok := c.w.(*capture); ok {
-			defer func() {
-				hold(r, f.Hold)
-				cw.finish()
-			}()
+			defer cw.finish(r, f.Hold)
 		}
 	}
 	if !s.limits.check(c) {

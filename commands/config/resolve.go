@@ -62,8 +62,9 @@ func LookupKey(name string) (Key, bool) {
 	return Key{}, false
 }
 
-// AddGlobalFlags defines -p/--profile and the global connection flags
-// (--base-url, --fhir-url-path, ...) on a root command's persistent flags.
+// AddGlobalFlags defines -p/--profile, the global connection flags
+// (--base-url, --fhir-url-path, ...) and --timeout on a root command's
+// persistent flags.
 func AddGlobalFlags(fs *pflag.FlagSet) {
 	fs.StringP(profileKey.Flag, "p", "", "profile to use (default: the one chosen by \"medplum profile use\", else \"default\")")
 	for _, k := range Keys {
@@ -71,6 +72,7 @@ func AddGlobalFlags(fs *pflag.FlagSet) {
 			fs.String(k.Flag, "", k.Usage)
 		}
 	}
+	addTimeoutFlag(fs)
 }
 
 // AddProfileFlags defines the non-global settings flags (--auth-type, --scope)
