@@ -140,8 +140,10 @@ func environmentHelp() string {
 		                           $XDG_CACHE_HOME/medplum, else ~/.cache/medplum
 		                           (Linux), ~/Library/Caches/medplum (macOS),
 		                           %LocalAppData%\medplum (Windows)
-		  MEDPLUM_TIMEOUT          how long to wait for the server's answer (like
-		                           --timeout), e.g. 90s; 0 waits forever; default 60s
+		  MEDPLUM_TIMEOUT          how long to wait for the server (like --timeout):
+		                           for each answer, and in invite --csv for the
+		                           server to come back; e.g. 90s; 0 waits forever;
+		                           default 60s
 		  MEDPLUM_KEYRING_TIMEOUT  how long to wait for the system keyring, e.g. 60s;
 		                           default 5s, or 30s on a terminal (an unlock prompt)
 		  MEDPLUM_BROWSER, BROWSER command that opens the sign-in page (the URL is

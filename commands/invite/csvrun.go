@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -119,6 +120,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		Client: c, Project: project, Options: parse, Check: check,
 		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid,
 		Journal: journal, Resume: resume,
+		Outage: outage(c.Timeout()),
 		OnResult: func(r bulk.Result) error {
 			switch {
 			case r.Status == bulk.Failed && len(failed) < maxListed:
@@ -196,6 +198,16 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 			Err: fmt.Errorf("%d of %d rows failed, %d skipped", stats.Counts[bulk.Failed], check.Rows, stats.Counts[bulk.Skipped])}
 	}
 	return nil
+}
+
+// outage is how long a run waits for a server that answers nothing: as
+// long as one request waits for its answer (--timeout); with no timeout,
+// for ever.
+func outage(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return -1
+	}
+	return timeout
 }
 
 func who(r bulk.Result) string {

@@ -52,7 +52,8 @@ status (created, exists, updated, failed, skipped), membership_id, error
 (why a row failed, or a note).
 
 When the answer to an invite is lost (a dropped connection, a gateway
-error), the row is looked up before anything is sent again. Whether the
+error, no answer within --timeout), the row is looked up before anything
+is sent again. Whether the
 user was a member before is decided by the server's own records, not by
 comparing clocks: before sending, the run reads the project's newest
 memberships and notes them in the journal. A membership the lookup finds
@@ -62,6 +63,13 @@ before: the row is "exists". A newer one was made by the row's invite:
 When this cannot be told (those memberships could not be read, or the
 journal comes from an older medplum), the row is "exists" (with --upsert,
 "updated") with a note in the error column, never "created".
+
+While the server answers nothing (connections refused, dropped or timed
+out; 502, 503 or 504 from a gateway), rows wait for it instead of failing.
+When that lasts as long as --timeout (default 60s), the run stops, exit 1,
+with "server unreachable since <time>": finished rows are in the journal,
+rows on their way are looked up by the next run, and rows not sent yet
+stay unsent. Run the same command again to continue.
 `
 
 // NewHelpTopicCSV is `medplum help invite-csv`.

@@ -107,6 +107,11 @@ type RunConfig struct {
 	// cancelled (default 10s); rows not finished by then are looked up by
 	// the next run.
 	Grace time.Duration
+	// Outage is how long the server may go without answering any request
+	// (connections refused, dropped or timed out; 502, 503, 504) before
+	// the run stops with an *UnreachableError (default DefaultOutage;
+	// negative: never). Meanwhile rows wait for it rather than fail.
+	Outage time.Duration
 
 	markEvery int // rows sent between two marks (default defaultMarkEvery); for tests
 }
@@ -115,8 +120,9 @@ type RunConfig struct {
 var ErrInvalidRows = errors.New("the file has invalid rows")
 
 // FatalError stops a run: every further row would fail the same way (the
-// credentials were refused, the project does not exist, the server is
-// unreachable). Rows already finished are in the journal.
+// credentials were refused, the project does not exist, the journal cannot
+// be written). Rows already finished are in the journal. A server that
+// stays unreachable stops a run with an *UnreachableError instead.
 type FatalError struct {
 	Line int
 	Err  error
@@ -133,7 +139,9 @@ func (e *FatalError) Unwrap() error { return e.Err }
 // journal and not sent; rows an earlier run left in flight are looked up on
 // the server first. When ctx is cancelled, no new request is sent, requests
 // in flight get Grace to finish, and Run returns ctx's error with the counts
-// so far.
+// so far. When the server answers nothing for Outage, Run stops the same
+// way (requests in flight finish or time out) and returns an
+// *UnreachableError.
 func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 	if cfg.Check == nil {
 		return Stats{}, errors.New("bulk.Run needs the result of Check")
@@ -153,6 +161,7 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 		lim:       newLimiter(cfg.Concurrency, cfg.MaxConcurrency),
 		inviteURL: "admin/projects/" + url.PathEscape(cfg.Project) + "/invite",
 		markEvery: cmp.Or(cfg.markEvery, defaultMarkEvery),
+		outage:    cmp.Or(cfg.Outage, DefaultOutage),
 		stats:     Stats{Total: cfg.Check.Rows, Counts: map[Status]int{}},
 	}
 	workers := cfg.Concurrency
@@ -219,15 +228,18 @@ type runner struct {
 	lim       *limiter
 	inviteURL string
 	stopAll   context.CancelFunc
+	health    health
+	outage    time.Duration // <= 0: never stop for an outage
 
 	// mark is the latest mark, read by dispatch (its only user) before the
 	// first row is sent and again every markEvery rows sent.
 	mark      *Mark
 	markEvery int
 
-	mu    sync.Mutex // guards what follows, and serialises OnResult and Progress
-	stats Stats
-	fatal error
+	mu        sync.Mutex // guards what follows, and serialises OnResult and Progress
+	stats     Stats
+	fatal     error
+	resultErr bool // OnResult failed: it is not called again
 }
 
 // dispatch reads the file again and hands out the rows that need work.
@@ -287,7 +299,9 @@ func (r *runner) dispatch(ctx context.Context, input io.Reader, jobs chan<- job)
 // previous mark (older, still right) stays. It reports false when the run
 // must stop (the journal failed).
 func (r *runner) refreshMark(ctx context.Context, line int) bool {
+	t0 := time.Now()
 	m, err := readMark(ctx, r.cfg.Client, r.cfg.Project)
+	r.observe(t0, err)
 	if err != nil {
 		return true
 	}
@@ -322,9 +336,12 @@ func (r *runner) finish(res Result) {
 	if res.Earlier {
 		r.stats.Earlier++
 	}
-	if r.cfg.OnResult != nil && r.fatal == nil {
+	if r.cfg.OnResult != nil && !r.resultErr {
 		if err := r.cfg.OnResult(res); err != nil {
-			r.fatal = err
+			r.resultErr = true
+			if r.fatal == nil {
+				r.fatal = err
+			}
 			r.stopAll()
 		}
 	}
@@ -409,10 +426,13 @@ type rowRun struct {
 	note      string // said of the row when it ends well (see maybeMade)
 
 	// failures counts sends and lookups that failed in ways that may last
-	// (5xx, dropped connections); conflicts and 429s, after which the
-	// server says nothing was done, have their own bounds.
+	// (5xx, dropped connections) while the server answered other
+	// requests; conflicts and 429s, after which the server says nothing
+	// was done, have their own bounds.
 	failures, conflicts, throttled, sends int
+	misses                                int // failures, counted or not: the backoff step
 	lastErr                               error
+	lastFailure                           time.Time
 }
 
 // step makes one move and reports whether the row is finished (or
@@ -420,13 +440,15 @@ type rowRun struct {
 func (w *rowRun) step() bool {
 	r := w.r
 	if w.dctx.Err() != nil {
-		if w.journaled && !w.uncertain {
+		if w.journaled && !w.uncertain && !r.unreachable() {
 			// Sent before, and known not to have been done: failed, so
 			// that the next run sends it again without a lookup.
 			w.finish(Failed, "interrupted before it could be sent again")
 		}
-		// Never sent: nothing to record. Uncertain: it stays "started",
-		// and the next run looks it up.
+		// Never sent: nothing to record. Uncertain, or stopped because
+		// the server is unreachable (the row did not fail: the server
+		// was not there): it stays "started", and the next run looks it
+		// up.
 		return true
 	}
 	if w.uncertain {
@@ -452,13 +474,14 @@ func (w *rowRun) step() bool {
 	body := w.req
 	body.Upsert = w.upsert
 	data, _ := json.Marshal(body)
+	t0 := time.Now()
 	resp, err := r.cfg.Client.Do(w.reqCtx, &client.Request{Method: http.MethodPost, URL: r.inviteURL, Body: data, NoRetry: true})
+	r.observe(t0, err)
 	if w.sends++; w.sends > 1 {
 		r.count(func(s *Stats) { s.Retries++ })
 	}
 	a := classify(resp, err)
 	r.lim.release(a.outcome, a.pause)
-	w.lastErr = err
 	return w.handle(a, err)
 }
 
@@ -510,12 +533,10 @@ func (w *rowRun) handle(a attempt, err error) bool {
 			return true // the grace period ran out: the next run looks it up
 		}
 		w.uncertain, w.doubt = true, true
-		w.failures++
-		w.backoff(w.failures)
+		w.failed(err)
 		return false
 	case kindNotSent:
-		w.failures++
-		w.backoff(w.failures)
+		w.failed(err)
 		return false
 	case kindFatal:
 		w.finish(Failed, err.Error())
@@ -532,12 +553,10 @@ func (w *rowRun) settle() bool {
 	m, err := w.r.lookup(w.reqCtx, w.req)
 	switch {
 	case err != nil:
-		w.lastErr = fmt.Errorf("looking the membership up: %w", err)
-		if w.failures++; w.failures >= w.r.retry.MaxFailures {
+		if w.failed(fmt.Errorf("looking the membership up: %w", err)); w.failures >= w.r.retry.MaxFailures {
 			w.fail(fmt.Sprintf("the server may have made the membership, and it could not be checked: %v", w.lastErr))
 			return true
 		}
-		w.backoff(w.failures)
 		return false
 	case m == nil:
 		w.uncertain = false // nothing was made: sending again is safe
@@ -607,6 +626,21 @@ func (w *rowRun) lookupID() string {
 		return m.ID()
 	}
 	return ""
+}
+
+// failed counts a send or lookup that got no usable answer, and waits
+// before the next try. The failure counts against the row only when the
+// server answered some request since the row's previous failure: while it
+// answers nothing at all, the row waits for it (the run stops if that
+// lasts; see RunConfig.Outage) instead of failing because the server is
+// away.
+func (w *rowRun) failed(err error) {
+	if w.r.health.answeredAfter(w.lastFailure) {
+		w.failures++
+	}
+	w.misses++
+	w.lastErr, w.lastFailure = err, time.Now()
+	w.backoff(w.misses)
 }
 
 func (w *rowRun) backoff(n int) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -653,14 +654,15 @@ func TestRunPausesEverySenderOn429(t *testing.T) {
 // outage is a transport whose connections are refused for a while: from
 // the request after the one whose body holds trigger, the next `refused`
 // requests (invites, lookups, marks) fail to dial, as when the network
-// goes down; the trigger itself reaches the server.
+// goes down, or (refused < 0) every request until up is called; the
+// trigger itself reaches the server.
 type outage struct {
 	base    http.RoundTripper
 	trigger []byte
 	refused int
 
 	mu   sync.Mutex
-	left int
+	left int // < 0: down until up
 }
 
 func (o *outage) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -671,8 +673,8 @@ func (o *outage) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	o.mu.Lock()
-	down := o.left > 0
-	if down {
+	down := o.left != 0
+	if o.left > 0 {
 		o.left--
 	}
 	if !down && bytes.Contains(body, o.trigger) {
@@ -685,64 +687,146 @@ func (o *outage) RoundTrip(r *http.Request) (*http.Response, error) {
 	return o.base.RoundTrip(r)
 }
 
-// A network outage mid-run: the invite of line 42 reaches the server and
-// takes effect, its answer is lost, and then nothing gets through for 100
-// requests. Rows that run out of attempts fail (line 42 as one that may
-// have been made), the others finish once the network is back. The same
-// run again looks line 42 up and sends only the rows that never reached the
-// server: in the end the server received exactly one invite per row and
-// holds exactly one membership per row.
-func TestRunNetworkOutage(t *testing.T) {
+// mustDigest is the journal key's digest of a CSV.
+func mustDigest(t *testing.T, data string) string {
+	check, err := Check(strings.NewReader(data), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return check.DigestString()
+}
+
+// up ends the outage.
+func (o *outage) up() {
+	o.mu.Lock()
+	o.left = 0
+	o.mu.Unlock()
+}
+
+// outageFixture is a fixture whose client goes through an outage
+// transport, with fast retries; line 42's invite (user0040) takes effect
+// and its answer is lost, and it triggers the outage.
+func outageFixture(t *testing.T, refused int) (*fixture, *outage) {
 	f := newFixture(t, medplumtest.WithConflictRate(0))
 	const trigger = `"user0040@example.com"`
 	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/admin/projects/*/invite", Body: trigger, Drop: medplumtest.DropAfterHandling})
+	o := &outage{base: http.DefaultTransport.(*http.Transport).Clone(), trigger: []byte(trigger), refused: refused}
 	c, err := client.New(client.Options{BaseURL: f.srv.URL, Auth: bearer(f.srv.IssueToken(f.srv.Seed.Client.MembershipID)),
-		Transport: &outage{base: http.DefaultTransport.(*http.Transport).Clone(), trigger: []byte(trigger), refused: 100},
-		Retry:     client.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
+		Transport: o, Retry: client.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.c = c
-	data := csvRows(100, "Practitioner")
+	return f, o
+}
 
-	out := f.run(context.Background(), data, RunConfig{Concurrency: 4})
-	if out.err != nil {
-		t.Fatal(out.err)
+// expectOnceEach checks that the server received exactly one invite for
+// each of the n rows and holds exactly one membership for each.
+func (f *fixture) expectOnceEach(n int) {
+	f.t.Helper()
+	for i := range n {
+		email := fmt.Sprintf("user%04d@example.com", i)
+		if m := f.membersWith(email); m != 1 {
+			f.t.Errorf("%s: %d memberships", email, m)
+		}
+		if m := f.invitesOf(email); m != 1 {
+			f.t.Errorf("%s: the server received %d invites", email, m)
+		}
 	}
-	if r := out.results[42]; r.Status != Failed || !strings.HasPrefix(r.Error, "the server may have made the membership, and it could not be checked") {
+}
+
+// A short network outage mid-run: the invite of line 42 reaches the server
+// and takes effect, its answer is lost, and then nothing gets through for
+// 100 requests (invites, lookups). No row fails for it: while the server
+// answers nothing, a row's failures do not count against it, so the rows
+// wait for the network, line 42 is looked up and found, and the rest are
+// sent once it is back. The server received exactly one invite per row
+// and holds exactly one membership per row. (Before, rows that ran out of
+// attempts during the outage failed, and needed a second run.)
+func TestRunRidesOutShortOutage(t *testing.T) {
+	f, _ := outageFixture(t, 100)
+	out := f.run(context.Background(), csvRows(100, "Practitioner"), RunConfig{Concurrency: 4})
+	if out.err != nil || out.stats.Counts[Created] != 100 || len(out.results) != 100 {
+		t.Fatalf("err %v, stats %+v", out.err, out.stats)
+	}
+	if r := out.results[42]; r.Status != Created || r.Error != "" {
 		t.Errorf("line 42: %+v", r)
 	}
-	failed := 0
-	for line, r := range out.results {
-		email := fmt.Sprintf("user%04d@example.com", line-2)
-		want := 1
-		if r.Status == Failed {
-			failed++
-			if line != 42 {
-				want = 0
-			}
-		} else if r.Status != Created {
-			t.Errorf("line %d: %+v", line, r)
-		}
-		if n := f.membersWith(email); n != want {
-			t.Errorf("after the outage, %s (%s): %d memberships", email, r.Status, n)
-		}
-	}
-	if failed < 2 || len(out.results) != 100 {
-		t.Fatalf("%d rows failed of %d; the outage should fail line 42 and some rows never sent", failed, len(out.results))
-	}
+	f.expectOnceEach(100)
+}
 
+// The server is unreachable for good mid-run (every connection refused):
+// once nothing has been answered for RunConfig.Outage, the run stops with
+// an *UnreachableError saying since when, instead of failing row after
+// row. Rows that finished are in the journal; no row is called failed:
+// line 42, whose invite was made but not answered, and the rows on their
+// way stay "started", to be looked up; rows never sent stay unsent. The
+// same run again, once the server is back, finishes every row: one invite
+// and one membership per row.
+func TestRunStopsWhenServerUnreachable(t *testing.T) {
+	f, o := outageFixture(t, -1)
+	data := csvRows(100, "Practitioner")
+	out := f.run(context.Background(), data, RunConfig{Concurrency: 4, Outage: 200 * time.Millisecond})
+	var ue *UnreachableError
+	if !errors.As(out.err, &ue) || !errors.Is(out.err, syscall.ECONNREFUSED) {
+		t.Fatalf("run 1: err %v, want an *UnreachableError", out.err)
+	}
+	msg := regexp.MustCompile(`^server unreachable since \d\d:\d\d:\d\d \(dial tcp: connection refused\); run the same command again to continue$`)
+	if !msg.MatchString(out.err.Error()) || time.Since(ue.Since) > time.Minute {
+		t.Errorf("run 1: %q (since %v)", out.err, ue.Since)
+	}
+	var fe *FatalError
+	if errors.As(out.err, &fe) {
+		t.Errorf("an outage is not a FatalError: %v", out.err)
+	}
+	if n := out.stats.Counts[Failed]; n != 0 {
+		t.Errorf("run 1: %d rows failed; an outage fails none", n)
+	}
+	if _, ok := out.results[42]; ok || len(out.results) < 37 || len(out.results) > 45 || out.stats.Done != len(out.results) {
+		t.Fatalf("run 1 reported %d rows (line 42: %+v), stats %+v; want the rows sent before the outage", len(out.results), out.results[42], out.stats)
+	}
+	for line, r := range out.results {
+		if r.Status != Created {
+			t.Errorf("run 1, line %d: %+v", line, r)
+		}
+	}
+	// The journal: line 42 and the rows on their way (at most the other
+	// three workers') are to be looked up.
+	j, resume, err := OpenJournal(filepath.Join(f.dir, "users.csv.journal"), JournalKey{Input: mustDigest(t, data), Server: f.c.BaseURL(), Project: f.srv.Seed.ProjectID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, ok := resume.InFlight[42]; !ok || resume.Failed != 0 || len(resume.Done) != len(out.results) || len(resume.InFlight) > 4 {
+		t.Errorf("journal after the outage: %d done, in flight %v, %d failed", len(resume.Done), resume.InFlight, resume.Failed)
+	}
+	done := len(out.results)
+
+	o.up()
 	out = f.run(context.Background(), data, RunConfig{Concurrency: 4})
-	if out.err != nil || out.stats.Counts[Created] != 100 || out.stats.Earlier != 100-failed {
+	if out.err != nil || out.stats.Counts[Created] != 100 || out.stats.Earlier != done {
 		t.Fatalf("run 2: err %v, stats %+v", out.err, out.stats)
 	}
-	for i := range 100 {
-		email := fmt.Sprintf("user%04d@example.com", i)
-		if n := f.membersWith(email); n != 1 {
-			t.Errorf("%s: %d memberships", email, n)
-		}
-		if n := f.invitesOf(email); n != 1 {
-			t.Errorf("%s: the server received %d invites", email, n)
-		}
+	if r := out.results[42]; r.Status != Created || r.Earlier {
+		t.Errorf("run 2, line 42: %+v", r)
+	}
+	f.expectOnceEach(100)
+}
+
+// A row the server keeps failing while it answers other requests still
+// fails after its attempts, and the run goes on: one row's 503s are not an
+// outage, because the lookup after each one gets an answer.
+func TestRunOneRowFailingIsNotAnOutage(t *testing.T) {
+	f := newFixture(t, medplumtest.WithConflictRate(0))
+	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/admin/projects/*/invite", Body: `"user0001@example.com"`, Status: 503, Times: 1000})
+	out := f.run(context.Background(), csvRows(3, "Practitioner"), RunConfig{Concurrency: 1, Outage: time.Millisecond})
+	if out.err != nil || out.stats.Counts[Created] != 2 || out.stats.Counts[Failed] != 1 {
+		t.Fatalf("err %v, stats %+v", out.err, out.stats)
+	}
+	if r := out.results[3]; !strings.HasPrefix(r.Error, "gave up after 8 failed attempts: the server answered 503") {
+		t.Errorf("line 3: %+v", r)
+	}
+	if n := f.invitesOf("user0001@example.com"); n != 8 {
+		t.Errorf("the failing row was sent %d times, want 8", n)
 	}
 }
