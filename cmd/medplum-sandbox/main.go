@@ -82,6 +82,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.mailer {
 		opts = append(opts, medplumtest.WithMailer())
 	}
+	// Signals are caught before the ready file says the server is up, so
+	// that a stop sent as soon as it is there shuts down cleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)
+	defer stop()
+
 	srv := medplumtest.New(opts...)
 	srv.SetRequestLog(false) // nobody reads it here; memory stays flat
 
@@ -98,8 +103,6 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -108,6 +111,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "medplum-sandbox: stopped")
 	}
 	return err
+}
+
+// stopSignals are the signals that stop the sandbox: SIGTERM, and SIGINT
+// unless it was started with SIGINT ignored. A shell starts a background
+// job that way (make demo's sandbox), so that Ctrl-C at the terminal
+// reaches the foreground command alone; catching SIGINT anyway stopped the
+// sandbox under the medplum command the Ctrl-C was meant for, which then
+// failed with a dropped connection instead of "interrupted".
+func stopSignals() []os.Signal {
+	if signal.Ignored(os.Interrupt) {
+		return []os.Signal{syscall.SIGTERM}
+	}
+	return []os.Signal{os.Interrupt, syscall.SIGTERM}
 }
 
 func parseInviteCost(s string) (parallel, serial time.Duration, err error) {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -233,4 +234,96 @@ func fetchJSON(t *testing.T, base, tok, path string) (int, map[string]any) {
 	var m map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+// A sandbox started with SIGINT ignored, as a shell starts a background
+// job (make demo's), keeps it ignored: Ctrl-C at the terminal is for the
+// foreground medplum command, and stopping the sandbox under it made that
+// command fail with a dropped connection instead of "interrupted" (the
+// flake of TestDemoInterrupted). Started normally, SIGINT stops it.
+func TestSandboxKeepsSIGINTIgnored(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads the signal masks in /proc")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	// sh ignores SIGINT, then execs the sandbox (same pid), which inherits it.
+	ready := filepath.Join(t.TempDir(), "ready")
+	cmd := exec.Command(sh, "-c", `trap "" INT; exec "$0" "$@"`, sandboxBinary(t), "--ready-file", ready, "--invite-cost", "0")
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	url := waitReady(t, ready)
+	if ignored, caught := sigint(t, cmd.Process.Pid); !ignored || caught {
+		t.Fatalf("started with SIGINT ignored: the sandbox has SIGINT ignored=%v, caught=%v; want it left ignored", ignored, caught)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(url + "healthcheck")
+	if err != nil {
+		t.Fatalf("after SIGINT: %v", err)
+	}
+	resp.Body.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Errorf("SIGTERM: %v", err)
+	}
+
+	sb := startSandbox(t)
+	if ignored, caught := sigint(t, sb.cmd.Process.Pid); ignored || !caught {
+		t.Fatalf("started normally: SIGINT ignored=%v, caught=%v; want it caught", ignored, caught)
+	}
+	if err := sb.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	<-sb.exited
+	if sb.err != nil || !strings.HasSuffix(sb.stdout.String(), "medplum-sandbox: stopped\n") {
+		t.Errorf("SIGINT: %v\n%s", sb.err, sb.stdout)
+	}
+}
+
+// waitReady waits for the sandbox's ready file and returns its URL.
+func waitReady(t *testing.T, ready string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // a safety net, not a measurement
+	for {
+		if b, err := os.ReadFile(ready); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not write %s", ready)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sigint reads whether process pid ignores SIGINT and whether it has a
+// handler for it (SigIgn, SigCgt in /proc/<pid>/status).
+func sigint(t *testing.T, pid int) (ignored, caught bool) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bit := uint64(1) << (int(syscall.SIGINT) - 1)
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		mask, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		switch k {
+		case "SigIgn":
+			ignored = mask&bit != 0
+		case "SigCgt":
+			caught = mask&bit != 0
+		}
+	}
+	return ignored, caught
 }
