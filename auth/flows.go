@@ -70,7 +70,12 @@ func (e *RateLimitedError) Error() string {
 	if e.Wait <= 0 {
 		return "too many sign-in attempts: the server refuses more for now; try again in a minute"
 	}
-	return fmt.Sprintf("too many sign-in attempts: the server takes the next one in %d seconds", int((e.Wait+time.Second-1)/time.Second))
+	// (auth cannot use cmdutil.Count: the plural by hand.)
+	n, unit := int((e.Wait+time.Second-1)/time.Second), "seconds"
+	if n == 1 {
+		unit = "second"
+	}
+	return fmt.Sprintf("too many sign-in attempts: the server takes the next one in %d %s", n, unit)
 }
 
 func (e *RateLimitedError) Unwrap() error { return e.Err }

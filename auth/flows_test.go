@@ -348,6 +348,12 @@ func TestPasswordLoginRateLimited(t *testing.T) {
 		client.StatusOf(err) != 429 || errors.Is(err, auth.ErrCredentialsRejected) {
 		t.Fatalf("rate limited: %v", err)
 	}
+	// A one-second window: "1 second", not "1 seconds".
+	srv.SetLoginRateLimit(0, time.Second)
+	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: "ann@example.com", Password: "correct horse"}, &scripted{})
+	if err == nil || err.Error() != "too many sign-in attempts: the server takes the next one in 1 second" {
+		t.Fatalf("rate limited for a second: %v", err)
+	}
 }
 
 // --no-browser where nobody can paste (no terminal) and nothing can take

@@ -299,7 +299,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			return resp, err
 		}
 		if attempt >= c.retry.MaxAttempts {
-			c.tracef("giving up on %s %s after %d attempts: %s", req.method(), RedactURL(u), attempt, why)
+			c.tracef("giving up on %s %s at attempt %d of %d: %s", req.method(), RedactURL(u), attempt, c.retry.MaxAttempts, why)
 			return resp, countAttempts(err, attempt)
 		}
 		if time.Since(start)+wait > c.retry.MaxElapsed {

@@ -82,14 +82,10 @@ func rateLimited(e *client.Error) string {
 		}
 	}
 	const msg = "the server is rate limiting requests: try again in "
-	switch n := int((wait + time.Second - 1) / time.Second); {
-	case n <= 0:
-		return msg + "a minute"
-	case n == 1:
-		return msg + "1 second"
-	default:
-		return fmt.Sprintf("%s%d seconds", msg, n)
+	if n := int((wait + time.Second - 1) / time.Second); n > 0 {
+		return msg + cmdutil.Count(n, "second")
 	}
+	return msg + "a minute"
 }
 
 func hint(cmd *cobra.Command, err error) string {

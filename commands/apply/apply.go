@@ -141,7 +141,7 @@ func applyRun(o *Options) error {
 		return err
 	}
 	if o.Format == "text" {
-		fmt.Fprintf(o.IO.Out, "Applied %d change%s to project %q.\n", done, plural(done), plan.ProjectName)
+		fmt.Fprintf(o.IO.Out, "Applied %s to project %q.\n", cmdutil.Count(done, "change"), plan.ProjectName)
 	}
 	return nil
 }

@@ -380,7 +380,7 @@ func (p *planner) prunePolicies() {
 		case defaults[ref]:
 			ch.Action, ch.Note = Keep, "a default access policy of the project"
 		case used[ref] > 0:
-			ch.Action, ch.Note = Keep, fmt.Sprintf("still used by %d membership%s", used[ref], plural(used[ref]))
+			ch.Action, ch.Note = Keep, "still used by "+cmdutil.Count(used[ref], "membership")
 		default:
 			ch.Action, ch.phase, ch.do = Remove, phaseRemovePolicies, removePolicy
 		}
@@ -506,13 +506,6 @@ func cloneResource(r client.Resource) client.Resource {
 		out[k] = v
 	}
 	return out
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // sortChanges orders changes for execution.

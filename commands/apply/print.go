@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -69,26 +70,12 @@ func summary(p *Plan) string {
 		s = fmt.Sprintf("No changes: project %q matches the file.", p.ProjectName)
 	}
 	if n := p.Count(WouldRemove); n > 0 {
-		s += fmt.Sprintf(" %d object%s not in the file %s kept (--prune removes %s).", n, plural(n), isAre(n), themIt(n))
+		s += fmt.Sprintf(" %s not in the file %s kept (--prune removes %s).", cmdutil.Count(n, "object"), cmdutil.Noun(n, "is", "are"), cmdutil.Noun(n, "it", "them"))
 	}
 	if n := p.Count(Keep); n > 0 {
-		s += fmt.Sprintf(" %d object%s not in the file must stay.", n, plural(n))
+		s += fmt.Sprintf(" %s not in the file must stay.", cmdutil.Count(n, "object"))
 	}
 	return s
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
-}
-
-func themIt(n int) string {
-	if n == 1 {
-		return "it"
-	}
-	return "them"
 }
 
 // jsonPlan is the plan with -o json.

@@ -67,7 +67,7 @@ func (x *executor) run(ctx context.Context, p *Plan) (done int, err error) {
 			}
 		}
 		done += n
-		fmt.Fprintf(x.log, "wrote the project's settings (%d change%s)\n", n, plural(n))
+		fmt.Fprintf(x.log, "wrote the project's settings (%s)\n", cmdutil.Count(n, "change"))
 	}
 	for _, ch := range sortChanges(p.Changes) {
 		if ch.do == nil {
@@ -85,7 +85,7 @@ func (x *executor) run(ctx context.Context, p *Plan) (done int, err error) {
 
 func (x *executor) stopped(done int, what string, err error) error {
 	return cmdutil.WithHint(fmt.Errorf("apply stopped while %s: %w", what, err),
-		fmt.Sprintf("%d change%s made before that; once the cause is fixed, run apply again: it starts from what the server holds now", done, plural(done)))
+		fmt.Sprintf("%s made before that; once the cause is fixed, run apply again: it starts from what the server holds now", cmdutil.Count(done, "change")))
 }
 
 func verb(a Action) string {

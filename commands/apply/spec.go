@@ -151,11 +151,7 @@ type InvalidError struct {
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s is not valid (%d problem", e.File, len(e.Problems))
-	if len(e.Problems) != 1 {
-		b.WriteByte('s')
-	}
-	b.WriteString("); nothing was sent:")
+	fmt.Fprintf(&b, "%s is not valid (%s); nothing was sent:", e.File, cmdutil.Count(len(e.Problems), "problem"))
 	for _, p := range e.Problems {
 		b.WriteString("\n  ")
 		b.WriteString(p.String())

@@ -317,7 +317,7 @@ func logoutProfile(ctx context.Context, o *LogoutOptions, m *auth.Manager, r *co
 	}
 	revoked := "no session was still active on the server"
 	if n > 0 {
-		revoked = plural(n, "session") + " revoked on " + strings.TrimSuffix(sess.BaseURL, "/")
+		revoked = cmdutil.Count(n, "session") + " revoked on " + strings.TrimSuffix(sess.BaseURL, "/")
 	}
 	fmt.Fprintf(o.IO.ErrOut, "Signed out of profile %q: %s; local credentials removed.\n", profile, revoked)
 	return nil
@@ -344,11 +344,4 @@ func logoutSettings(o *LogoutOptions, r *config.Resolved, profile string, sess *
 		}
 	}
 	return auth.Settings{Profile: profile, BaseURL: sess.BaseURL}
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

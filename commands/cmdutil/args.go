@@ -31,7 +31,7 @@ func argError(cmd *cobra.Command, args []string, what string) error {
 	if len(args) == 0 {
 		return FlagErrorf("%s needs %s", cmd.CommandPath(), what)
 	}
-	return FlagErrorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))
+	return FlagErrorf("%s takes %s, got %s", cmd.CommandPath(), what, Count(len(args), "argument"))
 }
 
 // NoArgs rejects arguments.

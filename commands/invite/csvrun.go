@@ -66,11 +66,11 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		fmt.Fprintf(errOut, "%s:%s\n", name, problemText(p))
 	}
 	if check.Dropped > 0 {
-		fmt.Fprintf(errOut, "%s: ... and %d more problems\n", name, check.Dropped)
+		fmt.Fprintf(errOut, "%s: ... and %s\n", name, cmdutil.Count(check.Dropped, "more problem"))
 	}
 	if check.Invalid > 0 && !o.SkipInvalid {
-		return cmdutil.InputErrorf("%s: %d of %d rows are invalid; nothing was sent (fix them, or pass --skip-invalid to send the other %d)",
-			name, check.Invalid, check.Rows, check.Valid)
+		return cmdutil.InputErrorf("%s: %d of %s %s invalid; nothing was sent (fix them, or pass --skip-invalid to send the other %d)",
+			name, check.Invalid, cmdutil.Count(check.Rows, "row"), cmdutil.Noun(check.Invalid, "is", "are"), check.Valid)
 	}
 	if o.DryRun {
 		return dryRun(o, parse, check)
@@ -106,7 +106,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		}
 	}()
 	if n := len(resume.Done) + len(resume.InFlight) + resume.Failed; n > 0 {
-		fmt.Fprintf(errOut, "resuming from %s: %d rows done, %d to look up, %d failed before\n", statePath, len(resume.Done), len(resume.InFlight), resume.Failed)
+		fmt.Fprintf(errOut, "resuming from %s: %s done, %d to look up, %d failed before\n", statePath, cmdutil.Count(len(resume.Done), "row"), len(resume.InFlight), resume.Failed)
 	}
 
 	results, err := o.resultWriters()
@@ -152,20 +152,20 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	jerr := journal.Close()
 	journalOpen = false
 
-	fmt.Fprintf(errOut, "%d rows: %s\n", check.Rows, counts(stats.Counts))
+	fmt.Fprintf(errOut, "%s: %s\n", cmdutil.Count(check.Rows, "row"), counts(stats.Counts))
 	slices.SortFunc(failed, func(a, b bulk.Result) int { return a.Line - b.Line })
 	for _, r := range failed {
 		fmt.Fprintf(errOut, "%s:%d: %s: %s\n", name, r.Line, who(r), r.Error)
 	}
 	if n := stats.Counts[bulk.Failed]; n > len(failed) {
-		fmt.Fprintf(errOut, "... and %d more failed rows (see --report)\n", n-len(failed))
+		fmt.Fprintf(errOut, "... and %s (see --report)\n", cmdutil.Count(n-len(failed), "more failed row"))
 	}
 	slices.SortFunc(noted, func(a, b bulk.Result) int { return a.Line - b.Line })
 	for _, r := range noted {
 		fmt.Fprintf(errOut, "%s:%d: %s (%s): %s\n", name, r.Line, who(r), r.Status, r.Error)
 	}
 	if notes > len(noted) {
-		fmt.Fprintf(errOut, "... and %d more rows with notes (see --report)\n", notes-len(noted))
+		fmt.Fprintf(errOut, "... and %s (see --report)\n", cmdutil.Count(notes-len(noted), "more row with notes", "more rows with notes"))
 	}
 	if o.Report != "" && closeErr == nil {
 		fmt.Fprintf(errOut, "report: %s\n", o.Report)
@@ -178,9 +178,10 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 			fmt.Fprintf(errOut, "medplum: warning: could not remove the journal: %v\n", err)
 		}
 	case !complete:
-		fmt.Fprintf(errOut, "%d rows not done; run the same command again to finish them (journal: %s)\n", check.Rows-stats.Done, statePath)
+		n := check.Rows - stats.Done
+		fmt.Fprintf(errOut, "%s not done; run the same command again to finish %s (journal: %s)\n", cmdutil.Count(n, "row"), cmdutil.Noun(n, "it", "them"), statePath)
 	case stats.Counts[bulk.Failed] > 0:
-		fmt.Fprintf(errOut, "run the same command again to retry the failed rows (journal: %s)\n", statePath)
+		fmt.Fprintf(errOut, "run the same command again to retry the failed %s (journal: %s)\n", cmdutil.Noun(stats.Counts[bulk.Failed], "row"), statePath)
 	}
 
 	switch {
@@ -195,7 +196,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		return jerr
 	case !allGood:
 		return &cmdutil.ExitError{Code: cmdutil.ExitPartial,
-			Err: fmt.Errorf("%d of %d rows failed, %d skipped", stats.Counts[bulk.Failed], check.Rows, stats.Counts[bulk.Skipped])}
+			Err: fmt.Errorf("%d of %s failed, %d skipped", stats.Counts[bulk.Failed], cmdutil.Count(check.Rows, "row"), stats.Counts[bulk.Skipped])}
 	}
 	return nil
 }

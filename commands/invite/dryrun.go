@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -72,8 +73,8 @@ func dryRun(o *Options, parse bulk.Options, check *bulk.CheckResult) error {
 	if project == "" {
 		project = "<signed-in project>"
 	}
-	fmt.Fprintf(o.IO.ErrOut, "dry run: %d invites would be sent to admin/projects/%s/invite%s; nothing was sent\n",
-		n, project, skippedNote(check))
+	fmt.Fprintf(o.IO.ErrOut, "dry run: %s would be sent to admin/projects/%s/invite%s; nothing was sent\n",
+		cmdutil.Count(n, "invite"), project, skippedNote(check))
 	return nil
 }
 
@@ -81,5 +82,5 @@ func skippedNote(c *bulk.CheckResult) string {
 	if c.Invalid == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d invalid rows skipped)", c.Invalid)
+	return fmt.Sprintf(" (%s skipped)", cmdutil.Count(c.Invalid, "invalid row"))
 }

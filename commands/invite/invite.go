@@ -126,7 +126,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			if len(args) == 0 || len(args) == 3 {
 				return nil
 			}
-			return cmdutil.FlagErrorf("%s takes a first name, a last name and an e-mail (or flags), got %d arguments", c.CommandPath(), len(args))
+			return cmdutil.FlagErrorf("%s takes a first name, a last name and an e-mail (or flags), got %s", c.CommandPath(), cmdutil.Count(len(args), "argument"))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args

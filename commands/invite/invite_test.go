@@ -116,7 +116,7 @@ func TestInviteCSVSmall(t *testing.T) {
 		"3 rows: 1 created, 1 exists, 0 updated, 1 failed, 0 skipped\n"+
 			"users.csv:4: riviera@example.com: Access policy AccessPolicy/missing does not exist\n"+
 			"report: results.csv\n"+
-			"run the same command again to retry the failed rows (journal: users.csv.journal)\n"+
+			"run the same command again to retry the failed row (journal: users.csv.journal)\n"+
 			"medplum: 1 of 3 rows failed, 0 skipped\n")
 	report, err := os.ReadFile(filepath.Join(e.Home, "results.csv"))
 	if err != nil || string(report) != r.Stdout {
@@ -238,10 +238,10 @@ func TestInviteCSVDryRun(t *testing.T) {
 	e.Run("invite", "--csv", "u.csv", "--dry-run", "--skip-invalid", "--project", "p1").Expect(t, 0,
 		`{"line":2,"body":{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"membership":{"admin":true}}}`+"\n",
 		"u.csv:3: lastName: is required\n"+
-			"dry run: 1 invites would be sent to admin/projects/p1/invite (1 invalid rows skipped); nothing was sent\n")
+			"dry run: 1 invite would be sent to admin/projects/p1/invite (1 invalid row skipped); nothing was sent\n")
 	e.Run("invite", "--csv", "u.csv", "--dry-run").Expect(t, 2, "",
 		"u.csv:3: lastName: is required\n"+
-			"medplum: u.csv: 1 of 2 rows are invalid; nothing was sent (fix them, or pass --skip-invalid to send the other 1)\n")
+			"medplum: u.csv: 1 of 2 rows is invalid; nothing was sent (fix them, or pass --skip-invalid to send the other 1)\n")
 }
 
 func TestInviteCSVProgressLines(t *testing.T) {
@@ -593,7 +593,7 @@ func TestInviteCSVFlags(t *testing.T) {
 		`  {"line":5,"email":"lisa@example.com","status":"failed","error":"Precondition Failed"}`+"\n]\n",
 		"4 rows: 2 created, 0 exists, 1 updated, 1 failed, 0 skipped\n"+
 			"users.csv:5: lisa@example.com: Precondition Failed\n"+
-			"run the same command again to retry the failed rows (journal: state.journal)\n"+
+			"run the same command again to retry the failed row (journal: state.journal)\n"+
 			"medplum: 1 of 4 rows failed, 0 skipped\n")
 	expectSent(t, srv,
 		`{"resourceType":"Patient","firstName":"Ned","lastName":"Flanders","email":"ned@example.com","sendEmail":true,"membership":{"admin":true}}`,
@@ -654,5 +654,37 @@ func TestInviteCSVListsRowsWithNotes(t *testing.T) {
 			"users.csv:4: jackie@example.com (created): "+why+"\n")
 	for _, email := range []string{"patty@example.com", "selma@example.com", "jackie@example.com"} {
 		member(t, srv, email)
+	}
+}
+
+// Counts of one are singular everywhere a bulk run reports them: the
+// summary, the resume line, the rows not done or failed, the rows listed
+// only in the report.
+func TestInviteCSVSaysOneRow(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(7), medplumtest.WithConflictRate(0))
+	e := signedIn(t, srv)
+	writeFile(t, e, "one.csv", users(1))
+	e.Run("invite", "--csv", "one.csv", "-q").Expect(t, 0, "", "1 row: 1 created, 0 exists, 0 updated, 0 failed, 0 skipped\n")
+
+	// 22 rows, 21 refused: 20 listed, "1 more failed row" in the report.
+	writeFile(t, e, "many.csv", users(22))
+	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: inviteRoute, Skip: 1, Times: 21, Status: 412})
+	r := e.Run("invite", "--csv", "many.csv", "-q", "--concurrency", "1")
+	if r.Code != 3 || !strings.Contains(r.Stderr, "\n... and 1 more failed row (see --report)\n") ||
+		!strings.HasSuffix(r.Stderr, "\nmedplum: 21 of 22 rows failed, 0 skipped\n") {
+		t.Errorf("exit %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+	r = e.Run("invite", "--csv", "many.csv", "-q", "--concurrency", "1")
+	if r.Code != 0 || !strings.HasPrefix(r.Stderr, "resuming from many.csv.journal: 1 row done, 0 to look up, 21 failed before\n") {
+		t.Errorf("exit %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+
+	// One row of two refused, the other never sent (Ctrl-C is not needed:
+	// the credentials are refused after the first).
+	writeFile(t, e, "two.csv", users(2)+"Practitioner,Last,Row,last@example.com\n")
+	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: inviteRoute, Body: `"user0001@example.com"`, Status: 403})
+	r = e.Run("invite", "--csv", "two.csv", "-q", "--concurrency", "1")
+	if r.Code != 5 || !strings.Contains(r.Stderr, "\n1 row not done; run the same command again to finish it (journal: two.csv.journal)\n") {
+		t.Errorf("exit %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 }

@@ -426,6 +426,7 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 			"  --access AccessPolicy/2?bad name=x: parameter name \"bad name\": use letters, digits, _ . -\n" +
 			"  --access Patient/1: not an access policy: \"Patient/1\" (want AccessPolicy/<id> or an id)\n"},
 		{[]string{"invite", "Oz", "Ra", "--external-id", "x", "--scope", "server"}, "", "medplum: medplum invite takes a first name, a last name and an e-mail (or flags), got 2 arguments\nRun 'medplum invite --help' for usage.\n"},
+		{[]string{"invite", "oz@example.com"}, "", "medplum: medplum invite takes a first name, a last name and an e-mail (or flags), got 1 argument\nRun 'medplum invite --help' for usage.\n"},
 		{[]string{"invite", "--first", "Oz", "--last", "Ra", "--external-id", "x", "--scope", "server"}, "", pre +
 			"  scope: users with an externalId are always project-scoped; leave scope empty or say project\n"},
 		{[]string{"invite", "-r", "Patient", "--first", "Oz", "--last", "Ra"}, "", pre + "  email: is required (or an externalId)\n"},

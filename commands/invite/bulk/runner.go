@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // Result is the final state of one row.
@@ -455,7 +456,7 @@ func (w *rowRun) step() bool {
 		return w.settle()
 	}
 	if w.failures >= r.retry.MaxFailures {
-		w.fail(fmt.Sprintf("gave up after %d failed attempts: %v", w.failures, w.lastErr))
+		w.fail(fmt.Sprintf("gave up after %s: %v", cmdutil.Count(w.failures, "failed attempt"), w.lastErr))
 		return true
 	}
 	if err := r.lim.acquire(w.dctx); err != nil {
@@ -514,7 +515,7 @@ func (w *rowRun) handle(a attempt, err error) bool {
 	case kindConflict:
 		r.count(func(s *Stats) { s.Conflicts++ })
 		if w.conflicts++; w.conflicts >= r.retry.MaxConflicts {
-			w.finish(Failed, fmt.Sprintf("gave up after %d serialization conflicts: %v", w.conflicts, err))
+			w.finish(Failed, fmt.Sprintf("gave up after %s: %v", cmdutil.Count(w.conflicts, "serialization conflict"), err))
 			return true
 		}
 		w.backoff(min(w.conflicts, 4))
@@ -524,7 +525,7 @@ func (w *rowRun) handle(a attempt, err error) bool {
 		// server asked.
 		r.count(func(s *Stats) { s.Throttled++ })
 		if w.throttled++; w.throttled >= r.retry.MaxThrottled {
-			w.finish(Failed, fmt.Sprintf("still rate limited after %d tries: %v", w.throttled, err))
+			w.finish(Failed, fmt.Sprintf("still rate limited after %s: %v", cmdutil.Count(w.throttled, "try", "tries"), err))
 			return true
 		}
 		return false
