@@ -217,9 +217,31 @@ type Proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	args   []string
-	stdout bytes.Buffer
-	stderr bytes.Buffer
+	stdout lockedBuffer
+	stderr lockedBuffer
 	cancel context.CancelFunc
+}
+
+// Stderr is what the running binary has written to stderr so far.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// lockedBuffer is a bytes.Buffer the binary's output is copied into while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // Start starts the binary and returns at once; Wait collects the result.

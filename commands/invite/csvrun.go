@@ -121,6 +121,15 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid,
 		Journal: journal, Resume: resume,
 		Outage: outage(c.Timeout()),
+		Interrupted: func(n int, grace time.Duration) {
+			msg := fmt.Sprintf("interrupted: waiting up to %s for the %s in flight (Ctrl-C again to stop at once)",
+				grace, cmdutil.Count(n, "invite"))
+			if prog != nil {
+				prog.Notice(msg)
+			} else {
+				fmt.Fprintln(errOut, msg)
+			}
+		},
 		OnResult: func(r bulk.Result) error {
 			switch {
 			case r.Status == bulk.Failed && len(failed) < maxListed:

@@ -24,6 +24,8 @@ func newProgress(w io.Writer, tty, quiet bool, total int) progress {
 
 type progress interface {
 	bulk.Progress
+	// Notice prints a line of its own (the bar redraws below it).
+	Notice(line string)
 	Done()
 }
 
@@ -31,12 +33,13 @@ type progress interface {
 // failures and requests in flight in its description.
 type bar struct {
 	b    *progressbar.ProgressBar
+	w    io.Writer
 	last string
 }
 
 // newBar redraws at most once per throttle.
 func newBar(w io.Writer, total int, throttle time.Duration) *bar {
-	return &bar{b: progressbar.NewOptions(total,
+	return &bar{w: w, b: progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetVisibility(true),
 		progressbar.OptionSetDescription("inviting"),
@@ -58,6 +61,11 @@ func (b *bar) Update(st bulk.Stats) {
 		b.last = desc
 	}
 	_ = b.b.Set(st.Done)
+}
+
+func (b *bar) Notice(line string) {
+	_ = b.b.Clear()
+	fmt.Fprintln(b.w, line)
 }
 
 func (b *bar) Done() { _ = b.b.Exit() }
@@ -87,6 +95,8 @@ func (l *lines) Update(st bulk.Stats) {
 	l.lastTick, l.last = tick, now
 	fmt.Fprintf(l.w, "invite: %d/%d rows (%d%%): %s\n", st.Done, st.Total, st.Done*100/st.Total, counts(st.Counts))
 }
+
+func (l *lines) Notice(line string) { fmt.Fprintln(l.w, line) }
 
 func (l *lines) Done() {}
 

@@ -108,6 +108,11 @@ type RunConfig struct {
 	// cancelled (default 10s); rows not finished by then are looked up by
 	// the next run.
 	Grace time.Duration
+	// Interrupted, if set, is called once when ctx is cancelled while
+	// invites are in flight, after dispatching has stopped: no invite
+	// beyond those inFlight is sent from then on, and they have Grace to
+	// finish. It is called like OnResult, one call at a time.
+	Interrupted func(inFlight int, grace time.Duration)
 	// Outage is how long the server may go without answering any request
 	// (connections refused, dropped or timed out; 502, 503, 504) before
 	// the run stops with an *UnreachableError (default DefaultOutage;
@@ -174,14 +179,16 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 	// way is recorded; dispatching and retrying stop at once.
 	reqCtx, cancelReq := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelReq()
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(cfg.Grace, cancelReq)
-		context.AfterFunc(reqCtx, func() { t.Stop() })
-	})
-	defer stopGrace()
 	dctx, cancelDispatch := context.WithCancel(ctx)
 	defer cancelDispatch()
 	r.stopAll = cancelDispatch
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(cfg.Grace, cancelReq)
+		context.AfterFunc(reqCtx, func() { t.Stop() })
+		<-dctx.Done() // ctx's child: dispatching has stopped
+		r.interrupted()
+	})
+	defer stopGrace()
 
 	r.progress()
 	jobs := make(chan job)
@@ -349,6 +356,15 @@ func (r *runner) finish(res Result) {
 	r.progressLocked()
 }
 
+// interrupted tells cfg.Interrupted how many invites are still in flight.
+func (r *runner) interrupted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.lim.InFlight(); n > 0 && r.cfg.Interrupted != nil {
+		r.cfg.Interrupted(n, r.cfg.Grace)
+	}
+}
+
 func (r *runner) progress() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -471,6 +487,12 @@ func (w *rowRun) step() bool {
 			return true
 		}
 		w.journaled = true
+	}
+	if w.dctx.Err() != nil {
+		// Interrupted while the journal was written: not sent after all
+		// (it stays "started"; the next run looks it up).
+		r.lim.release(outcomeError, 0)
+		return true
 	}
 	body := w.req
 	body.Upsert = w.upsert
