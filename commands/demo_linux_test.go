@@ -1,14 +1,12 @@
 package commands_test
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +23,7 @@ func TestDemoInterrupted(t *testing.T) {
 	// Invites take a second (Alice's before Homer's too), so that the step
 	// is still running when Ctrl-C comes.
 	d := newDemo(t, "--invite-cost 1s,0s")
-	var out syncBuffer
+	var out clitest.LockedBuffer
 	d.cmd.Stdout, d.cmd.Stderr = &out, &out
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
@@ -91,23 +89,4 @@ func inRequest(pid int, bin string) bool {
 		}
 	}
 	return false
-}
-
-// syncBuffer is a bytes.Buffer that a running process writes to while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -217,28 +217,28 @@ type Proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	args   []string
-	stdout lockedBuffer
-	stderr lockedBuffer
+	stdout LockedBuffer
+	stderr LockedBuffer
 	cancel context.CancelFunc
 }
 
 // Stderr is what the running binary has written to stderr so far.
 func (p *Proc) Stderr() string { return p.stderr.String() }
 
-// lockedBuffer is a bytes.Buffer the binary's output is copied into while
+// LockedBuffer is a bytes.Buffer that a running process writes to while
 // the test reads it.
-type lockedBuffer struct {
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
