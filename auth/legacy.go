@@ -161,7 +161,7 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 			return nil, err
 		}
 		res.What, res.Stored = "client secret", 1
-		return res, m.writeImported(profile, old, s)
+		return res, m.writeReplacing(profile, old, s)
 
 	case lp.ActiveLogin != nil || len(lp.Logins) > 0:
 		// The official CLI signs people in through medplum-cli without
@@ -220,7 +220,7 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 				res.Cached = true
 			}
 		}
-		if err := m.writeImported(profile, old, s); err != nil {
+		if err := m.writeReplacing(profile, old, s); err != nil {
 			return nil, err
 		}
 		res.What = fmt.Sprintf("%d project logins", len(s.Logins))
@@ -236,17 +236,7 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 			return nil, err
 		}
 		res.What, res.Stored = "access token", 1
-		return res, m.writeImported(profile, old, s)
+		return res, m.writeReplacing(profile, old, s)
 	}
 	return res, nil
-}
-
-// writeImported saves an imported session and drops the secrets of the one
-// it replaced (profile import --force).
-func (m *Manager) writeImported(profile string, old, s *Session) error {
-	if err := writeSession(m.sessionPath(profile), s); err != nil {
-		return err
-	}
-	m.dropReplaced(profile, old, s)
-	return nil
 }

@@ -223,6 +223,16 @@ func (m *Manager) dropReplaced(profile string, old, s *Session) {
 	}
 }
 
+// writeReplacing writes the session a sign-in or import made and drops the
+// secrets of the one it replaced: the last step of every save.
+func (m *Manager) writeReplacing(profile string, old, s *Session) error {
+	if err := writeSession(m.sessionPath(profile), s); err != nil {
+		return err
+	}
+	m.dropReplaced(profile, old, s)
+	return nil
+}
+
 // UserLogin is the outcome of a person's sign-in.
 type UserLogin struct {
 	Token        *client.TokenResponse
@@ -285,10 +295,9 @@ func (m *Manager) SaveUserLogin(profile string, o SaveOptions, l *UserLogin) (*S
 	if err := m.cacheToken(profile, s, tok); err != nil {
 		return nil, err
 	}
-	if err := writeSession(m.sessionPath(profile), s); err != nil {
+	if err := m.writeReplacing(profile, old, s); err != nil {
 		return nil, err
 	}
-	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
@@ -312,10 +321,9 @@ func (m *Manager) SaveClientLogin(profile string, o SaveOptions, secret string, 
 	if err := m.cacheToken(profile, s, tok); err != nil {
 		return nil, err
 	}
-	if err := writeSession(m.sessionPath(profile), s); err != nil {
+	if err := m.writeReplacing(profile, old, s); err != nil {
 		return nil, err
 	}
-	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
@@ -348,10 +356,9 @@ func (m *Manager) SaveTokenLogin(profile string, o SaveOptions, token string, me
 		return nil, err
 	}
 	_ = removeCachedToken(m.cachePath(profile))
-	if err := writeSession(m.sessionPath(profile), s); err != nil {
+	if err := m.writeReplacing(profile, old, s); err != nil {
 		return nil, err
 	}
-	m.dropReplaced(profile, old, s)
 	return s, nil
 }
 
