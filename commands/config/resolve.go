@@ -274,26 +274,35 @@ func must(err error) {
 	}
 }
 
-// Get returns a stored setting by key name ("" for a nil profile).
+// field is the Profile field that stores the setting name, or nil for a
+// setting a profile does not store (secrets, unknown names).
+func (p *Profile) field(name string) *string {
+	switch name {
+	case "base_url":
+		return &p.BaseURL
+	case "fhir_url_path":
+		return &p.FHIRURLPath
+	case "token_url":
+		return &p.TokenURL
+	case "authorize_url":
+		return &p.AuthorizeURL
+	case "client_id":
+		return &p.ClientID
+	case "auth_type":
+		return &p.AuthType
+	case "scope":
+		return &p.Scope
+	}
+	return nil
+}
+
+// get returns a stored setting by key name ("" for a nil profile).
 func (p *Profile) get(name string) string {
 	if p == nil {
 		return ""
 	}
-	switch name {
-	case "base_url":
-		return p.BaseURL
-	case "fhir_url_path":
-		return p.FHIRURLPath
-	case "token_url":
-		return p.TokenURL
-	case "authorize_url":
-		return p.AuthorizeURL
-	case "client_id":
-		return p.ClientID
-	case "auth_type":
-		return p.AuthType
-	case "scope":
-		return p.Scope
+	if f := p.field(name); f != nil {
+		return *f
 	}
 	return ""
 }
@@ -310,23 +319,10 @@ func (p *Profile) Set(name, value string) error {
 	if err := CheckValue(k, value); err != nil {
 		return err
 	}
-	switch name {
-	case "base_url":
-		p.BaseURL = value
-	case "fhir_url_path":
-		p.FHIRURLPath = value
-	case "token_url":
-		p.TokenURL = value
-	case "authorize_url":
-		p.AuthorizeURL = value
-	case "client_id":
-		p.ClientID = value
-	case "auth_type":
-		p.AuthType = value
-	case "scope":
-		p.Scope = value
-	default:
+	f := p.field(name)
+	if f == nil {
 		return &Error{Msg: fmt.Sprintf("setting %q cannot be stored in a profile", name)}
 	}
+	*f = value
 	return nil
 }
