@@ -123,11 +123,7 @@ func NewCmdSecretsUnset(f *cmdutil.Factory, runF func(*SecretsOptions) error) *c
 }
 
 func secretsListRun(o *SecretsOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	st, err := secrets.read(o.Ctx, c)
+	_, st, err := secrets.read(o.Ctx, o.Client)
 	if err != nil {
 		return err
 	}
@@ -158,23 +154,12 @@ func secretsSetRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	st, err := secrets.read(o.Ctx, c)
-	if err != nil {
-		return err
-	}
-	if !st.set(o.Name, "valueString", value) {
-		fmt.Fprintf(o.IO.ErrOut, "Secret %s of project %s already has this value.\n", o.Name, st.who.Describe())
-		return nil
-	}
-	if err := secrets.write(o.Ctx, c, st); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.ErrOut, "Set secret %s in project %s.\n", o.Name, st.who.Describe())
-	return nil
+	return secrets.change(o.Ctx, o.IO, o.Client, func(st *listState) (string, bool, error) {
+		if !st.set(o.Name, "valueString", value) {
+			return fmt.Sprintf("Secret %s of project %s already has this value.", o.Name, st.who.Describe()), false, nil
+		}
+		return fmt.Sprintf("Set secret %s in project %s.", o.Name, st.who.Describe()), true, nil
+	})
 }
 
 // readSecret reads a secret value: without echo from a terminal (after a

@@ -159,22 +159,26 @@ type listState struct {
 	raw     []json.RawMessage // the entries as the server sent them
 }
 
-// read reads the signed-in project and the list.
-func (l projectList) read(ctx context.Context, c *client.Client) (*listState, error) {
+// read signs in and reads the signed-in project and the list.
+func (l projectList) read(ctx context.Context, connect func() (*client.Client, error)) (*client.Client, *listState, error) {
+	c, err := connect()
+	if err != nil {
+		return nil, nil, err
+	}
 	who, err := cmdutil.WhoAmI(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p, err := c.AdminProject(ctx, who.ProjectID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var fields map[string]json.RawMessage
 	var raw []json.RawMessage
 	if err := json.Unmarshal(p.Raw, &fields); err != nil || (fields[l.key] != nil && json.Unmarshal(fields[l.key], &raw) != nil) {
-		return nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), l.key)
+		return nil, nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), l.key)
 	}
-	return &listState{who: who, entries: client.SettingsList(p.Resource, l.key), raw: raw}, nil
+	return c, &listState{who: who, entries: client.SettingsList(p.Resource, l.key), raw: raw}, nil
 }
 
 // index finds the entry with that name, or -1.
@@ -207,42 +211,43 @@ func (st *listState) set(name, key string, v any) bool {
 	return true
 }
 
-// write sends the whole list back.
-func (l projectList) write(ctx context.Context, c *client.Client, st *listState) error {
-	_, err := l.replace(c, ctx, st.who.ProjectID, st.entries)
-	return err
-}
-
-// unset removes the entry name, keeping the others: `project settings
-// unset` and `project secrets unset`.
-func (l projectList) unset(ctx context.Context, ios *iostreams.IOStreams, connect func() (*client.Client, error), name string) error {
-	c, err := connect()
+// change is the read-change-write of `project settings set|unset` and
+// `project secrets set|unset`: it reads the list and lets edit change one
+// entry. When edit reports a change the whole list is sent back; msg, what
+// edit says happened (or that there was nothing to do), goes to stderr
+// only after that write succeeded.
+func (l projectList) change(ctx context.Context, ios *iostreams.IOStreams, connect func() (*client.Client, error), edit func(st *listState) (msg string, changed bool, err error)) error {
+	c, st, err := l.read(ctx, connect)
 	if err != nil {
 		return err
 	}
-	st, err := l.read(ctx, c)
+	msg, changed, err := edit(st)
 	if err != nil {
 		return err
 	}
-	i := st.index(name)
-	if i < 0 {
-		fmt.Fprintf(ios.ErrOut, "Project %s has no %s %s; nothing to do.\n", st.who.Describe(), l.key, name)
-		return nil
+	if changed {
+		if _, err := l.replace(c, ctx, st.who.ProjectID, st.entries); err != nil {
+			return err
+		}
 	}
-	st.entries = append(st.entries[:i], st.entries[i+1:]...)
-	if err := l.write(ctx, c, st); err != nil {
-		return err
-	}
-	fmt.Fprintf(ios.ErrOut, "Removed %s %s from project %s.\n", l.key, name, st.who.Describe())
+	fmt.Fprintln(ios.ErrOut, msg)
 	return nil
 }
 
+// unset removes the entry name, keeping the others.
+func (l projectList) unset(ctx context.Context, ios *iostreams.IOStreams, connect func() (*client.Client, error), name string) error {
+	return l.change(ctx, ios, connect, func(st *listState) (string, bool, error) {
+		i := st.index(name)
+		if i < 0 {
+			return fmt.Sprintf("Project %s has no %s %s; nothing to do.", st.who.Describe(), l.key, name), false, nil
+		}
+		st.entries = append(st.entries[:i], st.entries[i+1:]...)
+		return fmt.Sprintf("Removed %s %s from project %s.", l.key, name, st.who.Describe()), true, nil
+	})
+}
+
 func settingsGetRun(o *SettingsOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	st, err := settings.read(o.Ctx, c)
+	_, st, err := settings.read(o.Ctx, o.Client)
 	if err != nil {
 		return err
 	}
@@ -270,35 +275,24 @@ func settingsGetRun(o *SettingsOptions) error {
 }
 
 func settingsSetRun(o *SettingsOptions) error {
-	c, err := o.Client()
-	if err != nil {
-		return err
-	}
-	st, err := settings.read(o.Ctx, c)
-	if err != nil {
-		return err
-	}
-	typ := o.Type
-	if i := st.index(o.Name); typ == "" && i >= 0 {
-		k, _, _ := client.SettingValue(st.entries[i])
-		typ = typeName(k)
-	}
-	if typ == "" {
-		typ = InferType(o.Value)
-	}
-	v, err := typedValue(typ, o.Value)
-	if err != nil {
-		return err
-	}
-	if !st.set(o.Name, "value"+strings.ToUpper(typ[:1])+typ[1:], v) {
-		fmt.Fprintf(o.IO.ErrOut, "Setting %s is already %s in project %s.\n", o.Name, FormatValue(v), st.who.Describe())
-		return nil
-	}
-	if err := settings.write(o.Ctx, c, st); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.IO.ErrOut, "Set %s = %s (%s) in project %s.\n", o.Name, FormatValue(v), typ, st.who.Describe())
-	return nil
+	return settings.change(o.Ctx, o.IO, o.Client, func(st *listState) (string, bool, error) {
+		typ := o.Type
+		if i := st.index(o.Name); typ == "" && i >= 0 {
+			k, _, _ := client.SettingValue(st.entries[i])
+			typ = typeName(k)
+		}
+		if typ == "" {
+			typ = InferType(o.Value)
+		}
+		v, err := typedValue(typ, o.Value)
+		if err != nil {
+			return "", false, err
+		}
+		if !st.set(o.Name, "value"+strings.ToUpper(typ[:1])+typ[1:], v) {
+			return fmt.Sprintf("Setting %s is already %s in project %s.", o.Name, FormatValue(v), st.who.Describe()), false, nil
+		}
+		return fmt.Sprintf("Set %s = %s (%s) in project %s.", o.Name, FormatValue(v), typ, st.who.Describe()), true, nil
+	})
 }
 
 func checkName(what, name string) error {
