@@ -44,15 +44,7 @@ func (s *Server) SetClientKeys(clientID string, keys ...crypto.PublicKey) {
 
 // SetClientJWKSURI sets a ClientApplication's jwksUri.
 func (s *Server) SetClientJWKSURI(clientID, uri string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec := s.st.live("ClientApplication", clientID)
-	if rec == nil {
-		panic("medplumtest: SetClientJWKSURI: no ClientApplication " + clientID)
-	}
-	r := deepCopy(rec.res)
-	r["jwksUri"] = uri
-	s.seedWrite(r, rec.project)
+	s.setClientField(clientID, "jwksUri", uri)
 }
 
 // serveJWKS is GET /.well-known/medplumtest-jwks/:id, the JWK sets

@@ -65,14 +65,20 @@ func (s *Server) oauthClient(id string) *oauthApp {
 
 // SetClientRedirectURI registers a redirect URI on a ClientApplication.
 func (s *Server) SetClientRedirectURI(clientID, uri string) {
+	s.setClientField(clientID, "redirectUri", uri)
+}
+
+// setClientField sets one field of a stored ClientApplication, as seeding
+// does: SetClientRedirectURI and SetClientJWKSURI.
+func (s *Server) setClientField(clientID, field, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec := s.st.live("ClientApplication", clientID)
 	if rec == nil {
-		panic("medplumtest: SetClientRedirectURI: no ClientApplication " + clientID)
+		panic("medplumtest: setting " + field + ": no ClientApplication " + clientID)
 	}
 	r := deepCopy(rec.res)
-	r["redirectUri"] = uri
+	r[field] = value
 	s.seedWrite(r, rec.project)
 }
 
