@@ -131,6 +131,7 @@ func environmentHelp() string {
 		                           chosen by "medplum profile use", else "default"
 		  MEDPLUM_CONFIG_DIR       directory of config.yaml; default
 		                           $XDG_CONFIG_HOME/medplum, else ~/.config/medplum
+		                           (Linux, macOS), %AppData%\medplum (Windows)
 		  MEDPLUM_FORCE_TTY        treat stdout as a terminal (tables instead of TSV);
 		                           a number ("120") or percentage ("50%") sets the width
 		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
