@@ -53,8 +53,10 @@ func TestMain(m *testing.M) { clitest.Main(m, cleanups...) }
 //     (usage lines, not commands), or <!-- tested by: TestName --> (another
 //     test runs it; that test must exist). <!-- as: super admin --> runs
 //     the block signed in as the sandbox's super-admin client instead.
-//   - Other fences (```text, ```yaml, ```json, ```console) are not run;
-//     ```bash, ```shell and ```zsh are refused: write ```sh.
+//   - Other fences (```text, ```yaml, ```json) are not run; shell under
+//     any other name (```bash, ```shell, ```zsh, ```console, ...), in any
+//     case, and ```sh with anything after it or a longer fence are
+//     refused: write exactly ```sh. So is a fence never closed.
 func TestREADMEExamples(t *testing.T) {
 	blocks := readmeBlocks(t, "README.md")
 	if len(blocks) == 0 {
@@ -102,49 +104,122 @@ type readmeMark struct {
 var markRE = regexp.MustCompile(`^<!--\s*(needs|synopsis|tested by|as)\s*(?::\s*(.*?))?\s*-->$`)
 
 // readmeBlocks parses the ```sh blocks of a Markdown file, and fails the
-// test on a shell block under another name or a malformed marker.
+// test on a shell block under another name, a malformed marker or an
+// unclosed fence.
 func readmeBlocks(t *testing.T, name string) []readmeBlock {
 	t.Helper()
 	raw, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(raw), "\n")
+	blocks, problems := parseReadme(name, string(raw))
+	for _, p := range problems {
+		t.Error(p)
+	}
+	return blocks
+}
+
+// fenceRE is a code fence: three or more backticks or tildes, then the
+// info string. Any indentation counts (a fence in a list item is indented).
+var fenceRE = regexp.MustCompile("^[ \t]*(`{3,}|~{3,})(.*)$")
+
+// shellLangs are the names GitHub highlights as shell, which must be
+// written ```sh to run (anything else would be skipped without a word).
+var shellLangs = []string{"bash", "shell", "zsh", "ksh", "fish", "console", "shell-session", "sh-session", "shellsession", "shell-script"}
+
+// parseReadme returns the ```sh blocks of a Markdown text with their
+// markers, and every problem that would let a shell example go unchecked.
+// A block's language is the first word of its fence's info string, in any
+// case (GitHub highlights ``` sh {.x} and ```SH as shell too).
+func parseReadme(name, text string) ([]readmeBlock, []string) {
 	var out []readmeBlock
+	var problems []string
+	lines := strings.Split(text, "\n")
 	for i := 0; i < len(lines); i++ {
-		fence := strings.TrimSpace(lines[i])
-		if !strings.HasPrefix(fence, "```") {
+		m := fenceRE.FindStringSubmatch(lines[i])
+		if m == nil {
 			continue
 		}
-		lang := strings.TrimPrefix(fence, "```")
+		fence, info := m[1], strings.TrimSpace(m[2])
+		lang := ""
+		if f := strings.Fields(info); len(f) > 0 {
+			lang = strings.ToLower(f[0])
+		}
 		b := readmeBlock{line: i + 1, lang: lang}
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+		closed := false
+		for i++; i < len(lines); i++ {
+			// The closing fence: the same character, at least as many, nothing after.
+			if c := strings.TrimSpace(lines[i]); strings.HasPrefix(c, fence) && strings.Trim(c, fence[:1]) == "" {
+				closed = true
+				break
+			}
 			b.lines = append(b.lines, lines[i])
 		}
-		switch lang {
-		case "bash", "shell", "zsh", "shell-session":
-			t.Errorf("%s:%d: a ```%s block: write ```sh so that TestREADMEExamples runs it (or mark it)", name, b.line, lang)
+		if !closed {
+			problems = append(problems, fmt.Sprintf("%s:%d: the code fence %s is never closed", name, b.line, strings.TrimSpace(lines[b.line-1])))
+		}
+		switch {
+		case slices.Contains(shellLangs, lang):
+			problems = append(problems, fmt.Sprintf("%s:%d: a %s%s block: write ```sh so that TestREADMEExamples runs it (or mark it)", name, b.line, fence, info))
 			continue
-		case "sh":
-		default:
+		case lang != "sh":
 			continue
+		case info != "sh" || fence != "```":
+			problems = append(problems, fmt.Sprintf("%s:%d: write the fence %s%s as ```sh", name, b.line, fence, info))
 		}
 		if prev := previousNonEmpty(lines, b.line-1); strings.HasPrefix(prev, "<!--") {
 			m := markRE.FindStringSubmatch(prev)
 			switch {
 			case m == nil:
-				t.Errorf("%s:%d: %q above a ```sh block is not a marker: use <!-- needs: WHAT -->, <!-- synopsis -->, <!-- tested by: TestName --> or <!-- as: super admin -->", name, b.line, prev)
+				problems = append(problems, fmt.Sprintf("%s:%d: %q above a ```sh block is not a marker: use <!-- needs: WHAT -->, <!-- synopsis -->, <!-- tested by: TestName --> or <!-- as: super admin -->", name, b.line, prev))
 			case m[1] != "synopsis" && m[2] == "":
-				t.Errorf("%s:%d: %q: say what (<!-- %s: ... -->)", name, b.line, prev, m[1])
+				problems = append(problems, fmt.Sprintf("%s:%d: %q: say what (<!-- %s: ... -->)", name, b.line, prev, m[1]))
 			case m[1] == "as" && m[2] != "super admin":
-				t.Errorf("%s:%d: %q: the only other identity is <!-- as: super admin -->", name, b.line, prev)
+				problems = append(problems, fmt.Sprintf("%s:%d: %q: the only other identity is <!-- as: super admin -->", name, b.line, prev))
 			default:
 				b.mark = readmeMark{kind: m[1], arg: m[2]}
 			}
 		}
 		out = append(out, b)
 	}
-	return out
+	return out, problems
+}
+
+// No spelling of a shell block escapes TestREADMEExamples: each either
+// runs (a block of language sh) or is reported.
+func TestREADMEParserLeavesNoShellBlockUnchecked(t *testing.T) {
+	for _, c := range []struct {
+		doc     string
+		runs    bool   // parsed as a block that runs
+		problem string // the start of the one problem reported, if any
+	}{
+		{"```sh\nmedplum version\n```\n", true, ""},
+		{"1. a step\n\n    ```sh\n    medplum version\n    ```\n", true, ""},
+		{"```text\nmedplum version\n```\n", false, ""},
+		{"```\nmedplum version\n```\n", false, ""},
+		{"```bash\nmedplum version\n```\n", false, "R:1: a ```bash block: write ```sh"},
+		{"```Console\n$ medplum version\n```\n", false, "R:1: a ```Console block: write ```sh"},
+		{"~~~zsh\nmedplum version\n~~~\n", false, "R:1: a ~~~zsh block: write ```sh"},
+		{"``` sh\nmedplum version\n```\n", true, ""},
+		{"```SH\nmedplum version\n```\n", true, "R:1: write the fence ```SH as ```sh"},
+		{"```sh {.copy}\nmedplum version\n```\n", true, "R:1: write the fence ```sh {.copy} as ```sh"},
+		{"````sh\nmedplum version\n```\nstill inside\n````\n", true, "R:1: write the fence ````sh as ```sh"},
+		{"```sh\nmedplum version\n", true, "R:1: the code fence ```sh is never closed"},
+		{"<!-- need: a server -->\n```sh\nmedplum version\n```\n", true, "R:2: \"<!-- need: a server -->\" above a ```sh block is not a marker"},
+		// A shell block inside another fence is an example of Markdown, not a command.
+		{"````markdown\n```sh\nmedplum version\n```\n````\n", false, ""},
+	} {
+		blocks, problems := parseReadme("R", c.doc)
+		if runs := len(blocks) == 1 && blocks[0].mark.kind == ""; runs != c.runs || len(blocks) > 1 {
+			t.Errorf("%q: %d blocks %+v, want runs=%v", c.doc, len(blocks), blocks, c.runs)
+		}
+		switch {
+		case c.problem == "" && len(problems) > 0:
+			t.Errorf("%q: problems %q, want none", c.doc, problems)
+		case c.problem != "" && (len(problems) != 1 || !strings.HasPrefix(problems[0], c.problem)):
+			t.Errorf("%q: problems %q, want one starting %q", c.doc, problems, c.problem)
+		}
+	}
 }
 
 func previousNonEmpty(lines []string, fence int) string {
