@@ -69,7 +69,7 @@ func TestDemo(t *testing.T) {
 		"$ medplum apply -f testdata/apply/project.yaml --dry-run\nPlan for project \"Acme Clinic\" (",
 		"\n  unchanged     access policy \"Front desk\"\n",
 		"\n  create        member carol@example.com (Practitioner, access \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/east-clinic)\n",
-		"\nPlan: 9 to create, 0 to update, 0 to remove, 1 unchanged. 6 objects not in the file are kept (--prune removes them).\n" +
+		"\nPlan: 9 to create, 0 to update, 0 to remove, 1 unchanged. 4 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n" +
 			"medplum: dry run: changes are pending; nothing was changed\n",
 		`\ninvited member pt-1001 \(ProjectMembership/(ID)\)\nApplied 9 changes to project "Acme Clinic"\.\n`,
 		"$ medplum logout\nSigned out of profile \"default\": 1 session revoked on http://127.0.0.1:",

@@ -112,14 +112,14 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 		"  create        access policy \"Front desk\"\n" +
 		"  create        client \"CI deployer\" (admin)\n" +
 		"  create        client \"Reporting\" (access policy \"Clinician\")\n" +
-		"  would-remove  client \"Acme Clinic Admin Client\" (not in the file; --prune removes it)\n" +
+		"  keep          client \"Acme Clinic Admin Client\" (kept: apply is signed in as this client)\n" +
 		"  create        member alice@example.com (Practitioner, admin)\n" +
 		"  create        member bob@example.com (Practitioner, access policy \"Clinician\")\n" +
 		"  create        member carol@example.com (Practitioner, access \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/east-clinic)\n" +
 		"  create        member pt-1001 (Patient)\n" +
-		"  would-remove  member admin@example.com (not in the file; --prune removes it)\n" +
+		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"Plan: 10 to create, 0 to update, 0 to remove, 0 unchanged. 3 objects not in the file are kept (--prune removes them).\n"
+		"Plan: 10 to create, 0 to update, 0 to remove, 0 unchanged. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
 
 	srv.ResetRequests()
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 6, plan, "medplum: dry run: changes are pending; nothing was changed\n")
@@ -187,14 +187,14 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 		"  unchanged     access policy \"Front desk\"\n" +
 		"  unchanged     client \"CI deployer\"\n" +
 		"  unchanged     client \"Reporting\"\n" +
-		"  would-remove  client \"Acme Clinic Admin Client\" (not in the file; --prune removes it)\n" +
+		"  keep          client \"Acme Clinic Admin Client\" (kept: apply is signed in as this client)\n" +
 		"  unchanged     member alice@example.com\n" +
 		"  unchanged     member bob@example.com\n" +
 		"  unchanged     member carol@example.com\n" +
 		"  unchanged     member pt-1001\n" +
-		"  would-remove  member admin@example.com (not in the file; --prune removes it)\n" +
+		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"No changes: project \"Acme Clinic\" matches the file. 3 objects not in the file are kept (--prune removes them).\n"
+		"No changes: project \"Acme Clinic\" matches the file. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
 	e.Run("apply", "-f", "project.yaml", "--yes").Expect(t, 0, again, "")
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, again, "")
 	provtest.ExpectWrites(t, srv)
@@ -229,15 +229,15 @@ func TestApplyChangedFile(t *testing.T) {
 		"  unchanged     access policy \"Front desk\"\n" +
 		"  update        client \"CI deployer\": description \"Deploys bots from CI\" -> \"Deploys bots and more\"; admin true -> false\n" +
 		"  update        client \"Reporting\": access policy \"Clinician\" -> \"Front desk\"\n" +
-		"  would-remove  client \"Acme Clinic Admin Client\" (not in the file; --prune removes it)\n" +
+		"  keep          client \"Acme Clinic Admin Client\" (kept: apply is signed in as this client)\n" +
 		"  update        member alice@example.com: admin true -> false\n" +
 		"  update        member bob@example.com: admin false -> true; access policy \"Clinician\" -> none\n" +
 		"  update        member carol@example.com: access \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/east-clinic -> \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/north-clinic\n" +
 		"  update        member pt-1001: active true -> false\n" +
 		"  create        member erin@example.com (Practitioner)\n" +
-		"  would-remove  member admin@example.com (not in the file; --prune removes it)\n" +
+		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"Plan: 2 to create, 8 to update, 0 to remove, 2 unchanged. 3 objects not in the file are kept (--prune removes them).\n"
+		"Plan: 2 to create, 8 to update, 0 to remove, 2 unchanged. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 6, plan, "medplum: dry run: changes are pending; nothing was changed\n")
 	r := e.Run("apply", "-f", "project.yaml", "--yes")
 	if r.Code != 0 || r.Stdout != plan+"Applied 10 changes to project \"Acme Clinic\".\n" {
@@ -318,6 +318,18 @@ members:
 		"  keep          access policy \"Used by Homer\" (kept: still used by 1 membership)\n" +
 		"  keep          access policy \"Default\" (kept: a default access policy of the project)\n" +
 		"Plan: 0 to create, 0 to update, 3 to remove, 2 unchanged. 3 objects not in the file must stay.\n"
+	// Without --prune the plan says the same of what must stay: only what
+	// --prune would remove is "would-remove".
+	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, "Plan for project \"Acme Clinic\" ("+pid+"):\n"+
+		"  would-remove  setting legacy (not in the file; --prune removes it)\n"+
+		"  unchanged     client \"Acme Clinic Admin Client\"\n"+
+		"  would-remove  client \"old exporter\" (not in the file; --prune removes it)\n"+
+		"  unchanged     member homer@example.com\n"+
+		"  keep          member admin@example.com (kept: the project's owner)\n"+
+		"  would-remove  access policy \"Old\" (not in the file; --prune removes it)\n"+
+		"  keep          access policy \"Used by Homer\" (kept: still used by 1 membership)\n"+
+		"  keep          access policy \"Default\" (kept: a default access policy of the project)\n"+
+		"No changes: project \"Acme Clinic\" matches the file. 3 objects not in the file are kept (--prune removes them). 3 objects not in the file must stay.\n", "")
 	oldMem := membershipOfUser(srv, "ClientApplication/"+old.ID())
 	srv.ResetRequests()
 	e.Run("apply", "-f", "project.yaml", "--prune", "--dry-run").Expect(t, 6, plan, "medplum: dry run: changes are pending; nothing was changed\n")

@@ -23,7 +23,7 @@ const (
 	Unchanged   Action = "unchanged"
 	Remove      Action = "remove"       // not in the file, --prune
 	WouldRemove Action = "would-remove" // not in the file, no --prune
-	Keep        Action = "keep"         // not in the file, --prune, but must stay
+	Keep        Action = "keep"         // not in the file, but stays even with --prune
 )
 
 // The kinds of objects, in the order the plan lists them.
@@ -112,7 +112,7 @@ type planner struct {
 	fileRefs    map[string]client.Resource // placeholder -> matched server policy
 	fileNames   map[string]string          // placeholder -> name
 	byUser      map[string][]client.Resource
-	removed     map[string]bool // membership ids the plan removes
+	removed     map[string]bool // membership ids the plan removes, or would with --prune
 }
 
 // makePlan compares the file with the server's state.
@@ -350,7 +350,8 @@ func sameJSON(a, b any) bool {
 
 // prunePolicies handles the project's policies the file does not list.
 // Some must stay even with --prune: the project's default policies, and
-// policies that memberships still use after this apply.
+// policies that memberships still use after this apply with --prune. The
+// plan without --prune says so too, rather than that --prune removes them.
 func (p *planner) prunePolicies() {
 	if !p.spec.ManagesPolicies {
 		return
@@ -375,12 +376,12 @@ func (p *planner) prunePolicies() {
 		ref := "AccessPolicy/" + pol.ID()
 		ch := &Change{Kind: KindPolicy, Name: pol.String("name"), ID: ref, res: pol}
 		switch {
-		case !p.prune:
-			ch.Action = WouldRemove
 		case defaults[ref]:
 			ch.Action, ch.Note = Keep, "a default access policy of the project"
 		case used[ref] > 0:
 			ch.Action, ch.Note = Keep, "still used by "+cmdutil.Count(used[ref], "membership")
+		case !p.prune:
+			ch.Action = WouldRemove
 		default:
 			ch.Action, ch.phase, ch.do = Remove, phaseRemovePolicies, removePolicy
 		}

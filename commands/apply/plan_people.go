@@ -66,12 +66,13 @@ func (p *planner) clients() {
 		ref := "ClientApplication/" + app.ID()
 		ch := &Change{Kind: KindClient, Name: app.String("name"), ID: ref, res: app, mem: p.membershipOf(ref)}
 		switch {
-		case !p.prune:
-			ch.Action = WouldRemove
 		case p.st.Who.Profile == ref:
 			ch.Action, ch.Note = Keep, "apply is signed in as this client"
 		default:
-			ch.Action, ch.phase, ch.do = Remove, phaseRemoveClients, removeClient
+			ch.Action = WouldRemove
+			if p.prune {
+				ch.Action, ch.phase, ch.do = Remove, phaseRemoveClients, removeClient
+			}
 			for _, m := range p.byUser[ref] {
 				p.removed[m.ID()] = true
 			}
@@ -193,14 +194,15 @@ func (p *planner) members() {
 		}
 		ch := &Change{Kind: KindMember, Name: memberLabel(m), ID: "ProjectMembership/" + m.ID(), res: m, mem: m}
 		switch {
-		case !p.prune:
-			ch.Action = WouldRemove
 		case m.ID() == p.st.Who.MembershipID:
 			ch.Action, ch.Note = Keep, "apply is signed in as this member"
 		case owner != "" && m.Ref("user") == owner:
 			ch.Action, ch.Note = Keep, "the project's owner"
 		default:
-			ch.Action, ch.phase, ch.do = Remove, phaseRemoveMembers, removeMember
+			ch.Action = WouldRemove
+			if p.prune {
+				ch.Action, ch.phase, ch.do = Remove, phaseRemoveMembers, removeMember
+			}
 			p.removed[m.ID()] = true
 		}
 		p.add(ch)
