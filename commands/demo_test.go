@@ -45,7 +45,7 @@ func TestDemo(t *testing.T) {
 		// The REST commands with the seed guide's examples.
 		"$ medplum get 'ProjectMembership?profile-type:not=ClientApplication,Bot' -o table\n",
 		"\tAlice Smith\ttrue\t\n",
-		"medplum: User is already a member of this project\n",
+		"medplum: User is already a member of this project\n(exit 1)\n",
 		"\"name\": \"ProjectName\",\n",
 		"DISPLAY,ADMIN\nMedplum Admin,true\nAcme Clinic Admin Client,true\nHomer Simpson,true\nSandbox Bot,\nAlice Smith,true\n",
 		"Authorization: [REDACTED]\n",
@@ -70,7 +70,7 @@ func TestDemo(t *testing.T) {
 		"\n  unchanged     access policy \"Front desk\"\n",
 		"\n  create        member carol@example.com (Practitioner, access \"Front desk\"?provider_organization=Organization/west-clinic, \"Front desk\"?provider_organization=Organization/east-clinic)\n",
 		"\nPlan: 9 to create, 0 to update, 0 to remove, 1 unchanged. 4 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n" +
-			"medplum: dry run: changes are pending; nothing was changed\n",
+			"medplum: dry run: changes are pending; nothing was changed\n(exit 6)\n",
 		`\ninvited member pt-1001 \(ProjectMembership/(ID)\)\nApplied 9 changes to project "Acme Clinic"\.\n`,
 		"$ medplum logout\nSigned out of profile \"default\": 1 session revoked on http://127.0.0.1:",
 		"\n# Done. The sandbox stops now; see README.md for more.\n",
