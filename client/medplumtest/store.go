@@ -26,7 +26,22 @@ type store struct {
 	index  map[string]map[string]*record
 	seq    uint64
 
+	// writes lists every write of each type in order, for newest: an
+	// entry is the record's current version while their seqs agree.
+	// unordered holds the types of which a write went back in time (a
+	// test's clock; an invite's membership is stamped with the time the
+	// invite began).
+	writes    map[string][]written
+	lastWrite map[string]time.Time
+	unordered map[string]bool
+
 	journal *[]undo // while a transaction runs: how to undo each write
+}
+
+// written is one entry of store.writes.
+type written struct {
+	rec *record
+	seq uint64
 }
 
 // undo is one write of a transaction: the record's state before it.
@@ -69,9 +84,12 @@ func (st *store) rollback() {
 
 func newStore() *store {
 	return &store{
-		byType: map[string]map[string]*record{},
-		order:  map[string][]*record{},
-		index:  map[string]map[string]*record{},
+		byType:    map[string]map[string]*record{},
+		order:     map[string][]*record{},
+		index:     map[string]map[string]*record{},
+		writes:    map[string][]written{},
+		lastWrite: map[string]time.Time{},
+		unordered: map[string]bool{},
 	}
 }
 
@@ -149,7 +167,35 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 	}
 	rec.res, rec.project, rec.updated, rec.seq, rec.deleted = res, project, now, st.seq, false
 	st.reindex(rec)
+	st.writes[typ] = append(st.writes[typ], written{rec, st.seq})
+	if now.Before(st.lastWrite[typ]) {
+		st.unordered[typ] = true
+	}
+	st.lastWrite[typ] = now
 	return rec
+}
+
+// newest calls yield with the live records of typ, newest first (by
+// lastUpdated, then write order: what sortRecords does descending), until
+// yield returns false, without looking at older records: what an index on
+// lastUpdated gives a real server for _sort=-_lastUpdated. It reports false,
+// having yielded nothing, when it cannot (a write went back in time): the
+// caller sorts instead.
+func (st *store) newest(typ string, yield func(*record) bool) bool {
+	if st.unordered[typ] {
+		return false
+	}
+	ws := st.writes[typ]
+	for i := len(ws) - 1; i >= 0; i-- {
+		r := ws[i].rec
+		if r.seq != ws[i].seq || r.deleted || st.byType[typ][r.id] != r {
+			continue // an older version, a tombstone, or a create rolled back
+		}
+		if !yield(r) {
+			break
+		}
+	}
+	return true
 }
 
 // remove turns a record into a tombstone.
