@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,4 +136,34 @@ func BenchmarkDoConcurrent(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(conns.Load())*1000/float64(b.N), "conns/1k-req")
+}
+
+// chunked reads at most 32 KiB at a time, as a socket does.
+type chunked struct{ r *strings.Reader }
+
+func (c chunked) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), 32<<10)]) }
+
+// BenchmarkReadBody reads a 780 KB body (one page of get --all) with and
+// without a Content-Length, against io.ReadAll.
+func BenchmarkReadBody(b *testing.B) {
+	body := strings.Repeat("x", 780_000)
+	for _, c := range []struct {
+		name string
+		read func(io.Reader, int64) ([]byte, error)
+		cl   int64
+	}{
+		{"readBody/content-length", readBody, int64(len(body))},
+		{"readBody/chunked", readBody, -1},
+		{"io.ReadAll", func(r io.Reader, _ int64) ([]byte, error) { return io.ReadAll(r) }, int64(len(body))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if got, err := c.read(chunked{strings.NewReader(body)}, c.cl); err != nil || len(got) != len(body) {
+					b.Fatal(len(got), err)
+				}
+			}
+		})
+	}
 }

@@ -382,7 +382,7 @@ func (c *Client) send(ctx context.Context, req *Request, u string, authed bool) 
 		c.tracef("! %s %s: %s", hr.Method, RedactURL(u), causeText(err))
 		return nil, err
 	}
-	body, err := io.ReadAll(dl.body(hresp.Body))
+	body, err := readBody(dl.body(hresp.Body), hresp.ContentLength)
 	hresp.Body.Close()
 	dur := time.Since(t0)
 	if err != nil {
@@ -415,6 +415,25 @@ func countAttempts(err error, n int) error {
 	}
 	return err
 }
+
+// readBody reads a response body to its end. When the server announced
+// its length n (up to maxPrealloc), into one buffer of that size: io.ReadAll
+// reads into growing chunks and copies them into a final slice, 2.5 times
+// the bytes allocated and twice the time for a 780 KB search page
+// (BenchmarkReadBody).
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 || n > maxPrealloc {
+		return io.ReadAll(r)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(n) + bytes.MinRead) // room to read the end without growing
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// maxPrealloc bounds what a Content-Length can make readBody allocate
+// before the bytes arrive.
+const maxPrealloc = 64 << 20
 
 func roundDur(d time.Duration) time.Duration {
 	switch {
