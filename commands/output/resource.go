@@ -66,16 +66,10 @@ func WriteJSONArray(w io.Writer, docs []json.RawMessage) error {
 	return WriteJSON(w, append(arr, ']'))
 }
 
-// WriteNDJSON writes each document compacted on its own line.
+// WriteNDJSON writes each document compacted on its own line. The
+// documents must be valid JSON (see AppendNDJSON).
 func WriteNDJSON(w io.Writer, docs []json.RawMessage) error {
-	var buf bytes.Buffer
-	for _, d := range docs {
-		if err := json.Compact(&buf, d); err != nil {
-			return err
-		}
-		buf.WriteByte('\n')
-	}
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(AppendNDJSON(nil, docs))
 	return err
 }
 

@@ -12,20 +12,22 @@ import (
 	"github.com/medplumcli/medplum/commands/output"
 )
 
-// getAll reads every page of a search. ndjson is streamed page by page;
-// json prints one searchset Bundle: the first page's fields in the server's
+// getAll reads every page of a search. ndjson is streamed page by page; json
+// prints one searchset Bundle: the first page's fields in the server's
 // order, every page's entries, and only the self link; table and csv print
 // a row per resource of every page.
 func getAll(ctx context.Context, opts *Options, c *client.Client, u string) error {
 	var first *ojson.Node
 	var entries []*ojson.Node
 	var resources []json.RawMessage
+	var lines []byte // ndjson, one page at a time
 	for page, err := range c.Pages(ctx, u) {
 		if err != nil {
 			return offsetLimitHint(err)
 		}
 		if opts.Output.Format == output.NDJSON && !opts.AsTransaction {
-			if err := output.WriteNDJSON(opts.IO.Out, pageEntries(page)); err != nil {
+			lines = output.AppendNDJSON(lines[:0], pageEntries(page))
+			if _, err := opts.IO.Out.Write(lines); err != nil {
 				return err
 			}
 			continue
