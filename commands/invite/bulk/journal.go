@@ -100,27 +100,45 @@ func (e *MismatchError) Error() string {
 		e.Path, e.What, e.Have, e.Want)
 }
 
-// Journal is an append-only, fsync'd log of what a bulk run did. Every
-// record is on disk before Start or Finish returns; concurrent callers share
-// one write and one fsync (group commit).
+// Journal is an append-only, fsync'd log of what a bulk run did, written
+// with group commit: a writer appends its record to a shared buffer; the
+// first writer to wait while no commit is under way commits whatever has
+// accumulated (one write, one fsync) and wakes every writer whose record
+// that made durable, while the records queued during its fsync wait for
+// the next commit. Two buffers swap roles.
+//
+// The file grows in preallocated chunks of zeros, written and synced once,
+// so that a commit overwrites blocks that exist and syncs only their data
+// (fdatasync), not the file's size and extents. Close cuts the zeros off;
+// after a crash they are a torn tail that the next open cuts off.
+//
+// Start, Mark and Finish return once their record is on disk. FinishLater
+// queues a record and returns a Ticket at once; Wait(ticket) returns once
+// the record, and every record queued before it, is on disk.
 type Journal struct {
 	path   string
 	f      *os.File
 	unlock func()
-	reqs   chan journalWrite
-	done   chan struct{}
 
-	sendMu sync.RWMutex // held to send on reqs; Close takes it to close reqs
-	closed bool
-
-	mu  sync.Mutex // guards err
-	err error
+	mu         sync.Mutex
+	synced     sync.Cond // L is &mu; broadcast when a commit ends
+	buf, spare []byte    // records queued for the next commit; the other buffer
+	queued     Ticket    // records queued since the journal was opened
+	flushd     Ticket    // records on disk
+	committing bool      // a writer is writing and syncing (without mu)
+	size       int64     // bytes of records in the file, all on disk
+	allocated  int64     // bytes of the file, zeros after size
+	syncs      int       // commits so far
+	err        error     // the first failed commit; every later write fails with it
+	closed     bool
 }
 
-type journalWrite struct {
-	data []byte
-	done chan error
-}
+// Ticket identifies a queued record: Wait(t) returns once it is on disk.
+type Ticket uint64
+
+// preallocate is how much the file grows at most at a time: about 10,000
+// records.
+const preallocate = 1 << 20
 
 // OpenJournal opens (or creates) the journal at path for key and returns
 // what an earlier run recorded in it. A journal written for another key is
@@ -153,8 +171,8 @@ func OpenJournal(path string, key JournalKey) (*Journal, *Resume, error) {
 	if _, err := f.Seek(good, io.SeekStart); err != nil {
 		return fail(fmt.Errorf("journal %s: %w", path, err))
 	}
-	j := &Journal{path: path, f: f, unlock: unlock, reqs: make(chan journalWrite), done: make(chan struct{})}
-	go j.loop()
+	j := &Journal{path: path, f: f, unlock: unlock, size: good, allocated: good}
+	j.synced.L = &j.mu
 	if good == 0 {
 		k := key
 		if err := j.write(record{Journal: journalMagic, Version: journalVersion, JournalKey: &k, At: time.Now().UnixMilli()}); err != nil {
@@ -168,7 +186,7 @@ func OpenJournal(path string, key JournalKey) (*Journal, *Resume, error) {
 
 // loadJournal reads the records and returns the state and the length of the
 // well-formed prefix of the file.
-func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error) {
+func loadJournal(f io.Reader, path string, key JournalKey) (*Resume, int64, error) {
 	res := &Resume{Done: map[int]Entry{}, InFlight: map[int]InFlight{}}
 	failed := map[int]bool{}
 	var mark *Mark // the last mark line so far
@@ -181,6 +199,11 @@ func loadJournal(f *os.File, path string, key JournalKey) (*Resume, int64, error
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("read journal %s: %w", path, err)
+		}
+		if bytes.IndexByte(line, 0) >= 0 {
+			// The preallocated zeros after the last commit, with whatever
+			// part of an unsynced commit reached the disk: never relied on.
+			break
 		}
 		var rec record
 		if err := json.Unmarshal(line, &rec); err != nil {
@@ -259,94 +282,148 @@ func (j *Journal) Mark(m *Mark) error {
 
 // Finish records a row's final state. uncertain marks a failure after which
 // the membership may exist anyway: a later run looks it up before sending.
+// The record is on disk when Finish returns.
 func (j *Journal) Finish(line int, e Entry, uncertain bool) error {
-	return j.write(record{Line: line, State: string(e.Status), At: time.Now().UnixMilli(),
+	t, err := j.FinishLater(line, e, uncertain)
+	if err != nil {
+		return err
+	}
+	return j.Wait(t)
+}
+
+// FinishLater queues the record Finish writes and returns without waiting
+// for it: it goes to disk with the next commit, and the row's result may be
+// reported once Wait(ticket) returns nil.
+func (j *Journal) FinishLater(line int, e Entry, uncertain bool) (Ticket, error) {
+	return j.queue(record{Line: line, State: string(e.Status), At: time.Now().UnixMilli(),
 		Membership: e.Membership, Error: e.Error, Uncertain: uncertain && e.Status == Failed})
 }
 
 func (j *Journal) write(rec record) error {
+	t, err := j.queue(rec)
+	if err != nil {
+		return err
+	}
+	return j.Wait(t)
+}
+
+// queue appends rec to the next commit.
+func (j *Journal) queue(rec record) (Ticket, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	data = append(data, '\n')
-	j.mu.Lock()
-	err = j.err
-	j.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	w := journalWrite{data: data, done: make(chan error, 1)}
-	j.sendMu.RLock()
-	if j.closed {
-		j.sendMu.RUnlock()
-		return fmt.Errorf("journal %s is closed", j.path)
-	}
-	j.reqs <- w
-	j.sendMu.RUnlock()
-	return <-w.done
-}
-
-// loop writes batches: whatever is waiting goes out in one write and one
-// fsync, and every writer in the batch gets the result.
-func (j *Journal) loop() {
-	defer close(j.done)
-	var buf bytes.Buffer
-	for w := range j.reqs {
-		batch := []journalWrite{w}
-	drain:
-		for {
-			select {
-			case more, ok := <-j.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, more)
-			default:
-				break drain
-			}
-		}
-		buf.Reset()
-		for _, b := range batch {
-			buf.Write(b.data)
-		}
-		j.mu.Lock()
-		err := j.err
-		j.mu.Unlock()
-		if err == nil {
-			if _, err = j.f.Write(buf.Bytes()); err == nil {
-				err = j.f.Sync()
-			}
-			if err != nil {
-				err = fmt.Errorf("write journal %s: %w", j.path, err)
-				j.mu.Lock()
-				j.err = err
-				j.mu.Unlock()
-			}
-		}
-		for _, b := range batch {
-			b.done <- err
-		}
-	}
-}
-
-// Close waits for pending writes and releases the file.
-func (j *Journal) Close() error {
-	j.sendMu.Lock()
-	if j.closed {
-		j.sendMu.Unlock()
-		return nil
-	}
-	j.closed = true
-	close(j.reqs)
-	j.sendMu.Unlock()
-	<-j.done
-	j.unlock()
-	err := j.f.Close()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil {
-		return j.err
+		return 0, j.err
+	}
+	if j.closed {
+		return 0, fmt.Errorf("journal %s is closed", j.path)
+	}
+	j.buf = append(append(j.buf, data...), '\n')
+	j.queued++
+	return j.queued, nil
+}
+
+// Wait returns once the record of t, and every record queued before it, is
+// on disk, or with the error that kept it from getting there. It commits
+// them itself when no commit is under way.
+func (j *Journal) Wait(t Ticket) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for j.flushd < t && j.err == nil {
+		if j.committing {
+			j.synced.Wait()
+			continue
+		}
+		j.commitLocked()
+	}
+	if j.flushd >= t {
+		return nil
+	}
+	return j.err
+}
+
+// commitLocked writes and syncs every record queued so far (j.mu held, and
+// released meanwhile), then wakes the waiters.
+func (j *Journal) commitLocked() {
+	j.committing = true
+	out := j.buf
+	j.buf = j.spare[:0]
+	upto, at := j.queued, j.size
+	grow := at+int64(len(out)) > j.allocated
+	j.mu.Unlock()
+
+	var err error
+	if grow {
+		err = j.grow(at + int64(len(out)))
+	}
+	if err == nil {
+		_, err = j.f.WriteAt(out, at)
+	}
+	if err == nil {
+		err = datasync(j.f)
+	}
+
+	j.mu.Lock()
+	j.committing = false
+	j.spare = out
+	if err != nil {
+		j.err = fmt.Errorf("write journal %s: %w", j.path, err)
+	} else {
+		j.flushd = upto
+		j.size += int64(len(out))
+		j.syncs++
+	}
+	j.synced.Broadcast()
+}
+
+// grow extends the file with zeros past need, and syncs it whole: its new
+// size and blocks are on disk before any record is written into them. The
+// chunks double from 64 KiB (a run of a few rows writes little) to 1 MiB.
+func (j *Journal) grow(need int64) error {
+	chunk := min(max(j.allocated, 64<<10), preallocate)
+	n := (need - j.allocated + chunk - 1) / chunk * chunk
+	if _, err := j.f.WriteAt(make([]byte, n), j.allocated); err != nil {
+		return err
+	}
+	if err := j.f.Sync(); err != nil {
+		return err
+	}
+	j.allocated += n // only the committer touches it
+	return nil
+}
+
+// Close commits what is queued, cuts the preallocated zeros off and
+// releases the file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.closed = true
+	for j.committing {
+		j.synced.Wait()
+	}
+	if j.err == nil && len(j.buf) > 0 {
+		j.commitLocked()
+	}
+	err := j.err
+	size, allocated := j.size, j.allocated
+	j.mu.Unlock()
+	if err == nil && allocated > size {
+		if err = j.f.Truncate(size); err == nil {
+			err = j.f.Sync()
+		}
+		if err != nil {
+			err = fmt.Errorf("write journal %s: %w", j.path, err)
+		}
+	}
+	j.unlock()
+	if cerr := j.f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

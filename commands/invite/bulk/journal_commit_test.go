@@ -1,0 +1,225 @@
+package bulk
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// Group commit under many concurrent writers, and a crash at every byte
+// of the file that results. Each writer does what a row does: write its
+// "started" record, "send" (noted with how much of the file was durable at
+// that moment), then queue its finished record and wait for it before
+// "reporting" the row, or leave the row in flight. A crash can leave any
+// prefix of the file that is at least as long as what was durable when it
+// struck (a torn batch, a torn record), followed by the preallocated zeros
+// (with or without parts of an unsynced commit). For every such prefix the
+// journal must open, and every row whose request could have been sent
+// before the crash (its "sent" came before the crash, so the durable
+// length then was at most the prefix) must come back started or finished;
+// every row reported finished before the crash must come back finished.
+func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "users.csv.journal")
+	j, _, err := OpenJournal(path, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rows, writers = 64, 16
+	type event struct {
+		line    int
+		durable int64 // bytes of the file on disk when it happened
+	}
+	var (
+		mu            sync.Mutex
+		sent, reports []event
+		next          = 2
+	)
+	durable := func() int64 {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.size
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				line := next
+				next++
+				mu.Unlock()
+				if line >= rows+2 {
+					return
+				}
+				if err := j.Start(line, false); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				sent = append(sent, event{line, durable()})
+				mu.Unlock()
+				if line%6 == 0 {
+					continue // in flight when the process dies
+				}
+				tk, err := j.FinishLater(line, Entry{Status: Created, Membership: fmt.Sprintf("m%d", line)}, false)
+				if err == nil {
+					err = j.Wait(tk) // what the runner's report waits for
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				reports = append(reports, event{line, durable()})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := bytes.Count(data, []byte("\n"))
+	if len(sent) != rows || j.syncs >= records {
+		t.Fatalf("%d rows sent, %d records in %d commits; want %d rows, and commits shared", len(sent), records, j.syncs, rows)
+	}
+	t.Logf("%d records in %d commits", records, j.syncs)
+	header := bytes.IndexByte(data, '\n') + 1
+
+	states := replay(t, data[header:])
+	crash := filepath.Join(dir, "crash.journal")
+	zeros := make([]byte, 100)
+	for k := header; k <= len(data); k++ {
+		res, good, err := loadJournal(bytes.NewReader(data[:k]), crash, testKey)
+		if err != nil {
+			t.Fatalf("crash at byte %d: %v", k, err)
+		}
+		if want := bytes.LastIndexByte(data[:k], '\n') + 1; good != int64(want) {
+			t.Fatalf("crash at byte %d: %d bytes kept, want %d (whole lines)", k, good, want)
+		}
+		// The same with the preallocated zeros after it, and with the next
+		// record written past them (an unsynced commit of which only a
+		// later block reached the disk).
+		next := min(k+len(zeros)+60, len(data))
+		for _, tail := range [][]byte{zeros, append(slices.Clip(zeros), data[min(k+len(zeros), len(data)):next]...)} {
+			zres, zgood, err := loadJournal(bytes.NewReader(append(slices.Clip(data[:k]), tail...)), crash, testKey)
+			if err != nil || zgood != good || !sameResume(zres, res) {
+				t.Fatalf("crash at byte %d, then zeros: %v, %d bytes kept (want %d), %+v", k, err, zgood, good, zres)
+			}
+		}
+		if k%61 == 0 || k == len(data) { // the file itself, now and then
+			if err := os.WriteFile(crash, data[:k], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cj, fres, err := OpenJournal(crash, testKey)
+			if err != nil {
+				t.Fatalf("crash at byte %d: %v", k, err)
+			}
+			cj.Close()
+			if !sameResume(fres, res) {
+				t.Fatalf("crash at byte %d: the file opens as %+v, the bytes read as %+v", k, fres, res)
+			}
+		}
+		for _, e := range sent {
+			_, inFlight := res.InFlight[e.line]
+			_, done := res.Done[e.line]
+			if e.durable <= int64(k) && !inFlight && !done {
+				t.Fatalf("crash at byte %d: line %d was sent with %d bytes on disk, and is neither started nor done", k, e.line, e.durable)
+			}
+		}
+		for _, e := range reports {
+			if got := res.Done[e.line]; e.durable <= int64(k) && got.Membership != fmt.Sprintf("m%d", e.line) {
+				t.Fatalf("crash at byte %d: line %d was reported with %d bytes on disk, and comes back %+v", k, e.line, e.durable, got)
+			}
+		}
+		// What came back is what the whole lines of the prefix say.
+		if want := states[bytes.Count(data[header:k], []byte("\n"))]; !sameResume(res, want) {
+			t.Fatalf("crash at byte %d: got %+v, want %+v", k, res, want)
+		}
+	}
+}
+
+// replay returns the state after each whole line of records (states[n]
+// after n lines), read the simplest way: the last record of a row wins.
+func replay(t *testing.T, records []byte) []*Resume {
+	cur := &Resume{Done: map[int]Entry{}, InFlight: map[int]InFlight{}}
+	states := []*Resume{cur}
+	for l := range bytes.Lines(records) {
+		if l[len(l)-1] != '\n' {
+			break // torn
+		}
+		var rec record
+		if err := json.Unmarshal(l, &rec); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		cur = &Resume{Done: maps.Clone(cur.Done), InFlight: maps.Clone(cur.InFlight)}
+		switch {
+		case rec.State == stateStarted:
+			cur.InFlight[rec.Line] = InFlight{}
+		case Status(rec.State) == Created:
+			delete(cur.InFlight, rec.Line)
+			cur.Done[rec.Line] = Entry{Status: Created, Membership: rec.Membership}
+		default:
+			t.Fatalf("unexpected record %s", l)
+		}
+		states = append(states, cur)
+	}
+	return states
+}
+
+func sameResume(a, b *Resume) bool {
+	return maps.Equal(a.Done, b.Done) && maps.Equal(a.InFlight, b.InFlight) && a.Failed == b.Failed
+}
+
+// BenchmarkJournalRows: one op is one row's two records (Start, then
+// Finish), each waited for, from 16 goroutines at once: what group commit
+// and the encoding cost per row.
+//
+//	go test -run '^$' -bench JournalRows -benchmem ./commands/invite/bulk/
+func BenchmarkJournalRows(b *testing.B) {
+	for _, dir := range []string{"", "/dev/shm"} {
+		name := "disk"
+		if dir != "" {
+			name = "tmpfs"
+			if _, err := os.Stat(dir); err != nil {
+				continue
+			}
+		} else {
+			dir = b.TempDir()
+		}
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(dir, fmt.Sprintf("bench-%d.journal", os.Getpid()))
+			defer os.Remove(path)
+			j, _, err := OpenJournal(path, testKey)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer j.Close()
+			var line atomic.Int64
+			b.SetParallelism(8) // 16 writers on 2 CPUs
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					n := int(line.Add(1))
+					if err := j.Start(n, false); err != nil {
+						b.Fatal(err)
+					}
+					if err := j.Finish(n, Entry{Status: Created, Membership: "3f2a9c1e-7d41-4c2b-9a8e-0c5d6f7e8a9b"}, false); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
