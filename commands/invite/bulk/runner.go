@@ -191,6 +191,15 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 	defer stopGrace()
 
 	r.progress()
+	// Finished rows are reported once their record is on disk, by one
+	// goroutine, so that a worker goes on to its next row meanwhile: its
+	// next "started" record and this finished one share a commit.
+	r.reports = make(chan pendingResult, reportBacklog)
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		r.report()
+	}()
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range workers {
@@ -203,6 +212,8 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 	readErr := r.dispatch(dctx, input, jobs)
 	close(jobs)
 	wg.Wait()
+	close(r.reports)
+	<-reported
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -244,10 +255,22 @@ type runner struct {
 	mark      *Mark
 	markEvery int
 
+	reports chan pendingResult // finished rows whose record is being written
+
 	mu        sync.Mutex // guards what follows, and serialises OnResult and Progress
 	stats     Stats
 	fatal     error
 	resultErr bool // OnResult failed: it is not called again
+}
+
+// reportBacklog is how many finished rows may wait for their record to be
+// on disk before a worker waits too: the rows of a few commits.
+const reportBacklog = 1024
+
+// pendingResult is a finished row waiting for its record to be on disk.
+type pendingResult struct {
+	res    Result
+	ticket Ticket
 }
 
 // dispatch reads the file again and hands out the rows that need work.
@@ -400,13 +423,28 @@ func (r *runner) stop(line int, err error) {
 	r.stopAll()
 }
 
-// record writes a row's final state to the journal, then reports it.
+// record queues a row's final state for the journal; report reports the
+// row once the record is on disk (durable before counted). The worker goes
+// on meanwhile.
 func (r *runner) record(res Result, uncertain bool) {
-	if err := r.cfg.Journal.Finish(res.Line, Entry{Status: res.Status, Membership: res.Membership, Error: res.Error}, uncertain); err != nil {
+	t, err := r.cfg.Journal.FinishLater(res.Line, Entry{Status: res.Status, Membership: res.Membership, Error: res.Error}, uncertain)
+	if err != nil {
 		r.stop(res.Line, err)
 		return
 	}
-	r.finish(res)
+	r.reports <- pendingResult{res: res, ticket: t}
+}
+
+// report reports each recorded row once its record is on disk, in the
+// order they were recorded.
+func (r *runner) report() {
+	for p := range r.reports {
+		if err := r.cfg.Journal.Wait(p.ticket); err != nil {
+			r.stop(p.res.Line, err)
+			continue
+		}
+		r.finish(p.res)
+	}
 }
 
 // process takes one row to its final state.
