@@ -25,6 +25,7 @@ import (
 
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 )
 
@@ -406,16 +407,22 @@ func rawGetAll(ctx context.Context, hc *http.Client, next, token string) (int, e
 	return n, nil
 }
 
-// Bulk invite overhead: inviteRows invites at inviteConcurrency in flight,
-// against a sandbox whose invites cost nothing and never conflict, so that
-// the client is what is measured.
+// Bulk invite overhead: invites at inviteConcurrency in flight against a
+// sandbox that never answers with a conflict, so that the raw loop needs no
+// retries and every variant sends the same requests. Two servers:
+// inviteRows invites that cost nothing (the client alone is measured), and
+// costRows invites that cost what Medplum's do, scaled down by
+// inviteCostScale (what an administrator waits for).
 const (
 	inviteRows        = 2000
 	inviteConcurrency = 8
+	costRows          = 1000
+	inviteCostScale   = 50
 )
 
 // BenchmarkInviteOverhead: one op invites 2,000 new users, 8 at a time,
-// in each of these ways, in turn:
+// against a sandbox whose invites cost nothing, in each of these ways, in
+// turn:
 //
 //	raw         8 goroutines POSTing admin/projects/<p>/invite (the limit)
 //	bulk        the bulk engine in this process: CSV check, journal (fsync'd
@@ -426,13 +433,31 @@ const (
 //
 // Metrics carry the variant after a colon. Run with -benchtime 5x.
 func BenchmarkInviteOverhead(b *testing.B) {
+	benchInvites(b, inviteRows, true, "--invite-cost", "0")
+}
+
+// BenchmarkInviteOverheadAtCost: the same comparison (raw, bulk, medplum;
+// 1,000 invites, 8 at a time) against a sandbox whose invites cost what
+// medplumtest's realistic model charges (RealisticInviteParallel outside,
+// RealisticInviteSerial inside the project's serialized section), divided
+// by inviteCostScale: 1.2 ms + 0.8 ms, so that an op takes seconds, not
+// minutes. Conflicts stay off. Run with -benchtime 5x.
+func BenchmarkInviteOverheadAtCost(b *testing.B) {
+	cost := fmt.Sprintf("%s,%s", medplumtest.RealisticInviteParallel/inviteCostScale, medplumtest.RealisticInviteSerial/inviteCostScale)
+	benchInvites(b, costRows, false, "--invite-cost", cost)
+}
+
+// benchInvites runs the invite comparison: n invites per variant and op,
+// against a sandbox started with args (plus no conflicts and a mailer);
+// withTmpfs adds the bulk engine with its journal in /dev/shm.
+func benchInvites(b *testing.B, n int, withTmpfs bool, args ...string) {
 	bin, _ := benchBinaries(b)
-	sb := startSandbox(b, "--invite-cost", "0", "--conflict-rate", "0", "--mailer")
+	sb := startSandbox(b, append(args, "--conflict-rate", "0", "--mailer")...)
 	var run atomic.Int64 // makes every op's e-mails new
 	rows := func(prefix string) string {
 		var s strings.Builder
 		s.WriteString("role,firstName,lastName,email\n")
-		for i := range inviteRows {
+		for i := range n {
 			fmt.Fprintf(&s, "Practitioner,First%d,Last%d,%s-%d@example.com\n", i, i, prefix, i)
 		}
 		return s.String()
@@ -450,12 +475,12 @@ func BenchmarkInviteOverhead(b *testing.B) {
 
 	variants := []benchVariant{
 		{name: "raw", op: inProcess(b, func() {
-			if err := rawInvites(hc, inviteURL, sb.Token, fmt.Sprintf("raw%d", run.Add(1))); err != nil {
+			if err := rawInvites(hc, inviteURL, sb.Token, fmt.Sprintf("raw%d", run.Add(1)), n); err != nil {
 				b.Fatal(err)
 			}
 		})},
 		{name: "bulk", prep: func() { bulkData = rows(fmt.Sprintf("bulk%d", run.Add(1))) },
-			op: inProcess(b, func() { runBulk(b, c, sb, bulkData, dir) })},
+			op: inProcess(b, func() { runBulk(b, c, sb, bulkData, dir, n) })},
 		{name: "medplum", prep: func() {
 			if err := os.WriteFile(csv, []byte(rows(fmt.Sprintf("cli%d", run.Add(1)))), 0o600); err != nil {
 				b.Fatal(err)
@@ -467,16 +492,18 @@ func BenchmarkInviteOverhead(b *testing.B) {
 	}
 	// The same engine with its journal in memory (tmpfs): what it costs
 	// without waiting for the disk.
-	if shm, err := os.MkdirTemp("/dev/shm", "medplum-bench-"); err == nil {
-		b.Cleanup(func() { os.RemoveAll(shm) })
-		variants = append(variants, benchVariant{name: "bulk-tmpfs", prep: func() { bulkData = rows(fmt.Sprintf("shm%d", run.Add(1))) },
-			op: inProcess(b, func() { runBulk(b, c, sb, bulkData, shm) })})
+	if withTmpfs {
+		if shm, err := os.MkdirTemp("/dev/shm", "medplum-bench-"); err == nil {
+			b.Cleanup(func() { os.RemoveAll(shm) })
+			variants = append(variants, benchVariant{name: "bulk-tmpfs", prep: func() { bulkData = rows(fmt.Sprintf("shm%d", run.Add(1))) },
+				op: inProcess(b, func() { runBulk(b, c, sb, bulkData, shm, n) })})
+		}
 	}
-	benchInterleaved(b, inviteRows, variants)
+	benchInterleaved(b, n, variants)
 }
 
-// runBulk runs the bulk engine on data, its journal in dir.
-func runBulk(b *testing.B, c *client.Client, sb *benchSandbox, data, dir string) {
+// runBulk runs the bulk engine on data (n rows), its journal in dir.
+func runBulk(b *testing.B, c *client.Client, sb *benchSandbox, data, dir string, n int) {
 	check, err := bulk.Check(strings.NewReader(data), bulk.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -491,13 +518,13 @@ func runBulk(b *testing.B, c *client.Client, sb *benchSandbox, data, dir string)
 	})
 	j.Close()
 	os.Remove(path)
-	if err != nil || st.Counts[bulk.Created] != inviteRows {
+	if err != nil || st.Counts[bulk.Created] != n {
 		b.Fatalf("%v %v", st.Counts, err)
 	}
 }
 
-// rawInvites sends inviteRows invites from inviteConcurrency goroutines.
-func rawInvites(hc *http.Client, u, token, prefix string) error {
+// rawInvites sends n invites from inviteConcurrency goroutines.
+func rawInvites(hc *http.Client, u, token, prefix string, n int) error {
 	var next atomic.Int64
 	errs := make(chan error, inviteConcurrency)
 	var wg sync.WaitGroup
@@ -505,7 +532,7 @@ func rawInvites(hc *http.Client, u, token, prefix string) error {
 		wg.Go(func() {
 			for {
 				i := next.Add(1) - 1
-				if i >= inviteRows {
+				if i >= int64(n) {
 					errs <- nil
 					return
 				}

@@ -44,6 +44,32 @@ func TestConflictModelRates(t *testing.T) {
 	}
 }
 
+// Conflicts turn off on their own: with invites that cost time (where the
+// automatic rate is the realistic one) a rate of 0 never conflicts, so a
+// benchmark can keep the cost and send exactly one request per invite.
+func TestConflictRateZeroKeepsCost(t *testing.T) {
+	for _, tt := range []struct {
+		q    float64
+		none bool
+	}{{0, true}, {-1, false}} {
+		m := newInviteModel(42, tt.q, time.Millisecond, time.Millisecond)
+		m.inflight["p"] = 16
+		hits := 0
+		for range 1000 {
+			if m.conflicts("p") {
+				hits++
+			}
+		}
+		if (hits == 0) != tt.none {
+			t.Errorf("q=%v with a cost, 16 in flight: %d of 1000 invites conflict", tt.q, hits)
+		}
+	}
+	s := New(WithInviteCost(time.Millisecond, time.Millisecond), WithConflictRate(0))
+	if s.invites.q != 0 || s.invites.parallel != time.Millisecond || s.invites.serialD != time.Millisecond {
+		t.Errorf("WithInviteCost with WithConflictRate(0): q=%v cost %v,%v", s.invites.q, s.invites.parallel, s.invites.serialD)
+	}
+}
+
 // A conflicting invite rolls its membership back (the profile may stay, as
 // on the real server), and the retry succeeds without duplicates.
 func TestConflictingInviteLeavesNoMembership(t *testing.T) {
