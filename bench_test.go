@@ -433,24 +433,24 @@ const (
 //
 // Metrics carry the variant after a colon. Run with -benchtime 5x.
 func BenchmarkInviteOverhead(b *testing.B) {
-	benchInvites(b, inviteRows, true, "--invite-cost", "0")
+	benchInvites(b, inviteRows, "--invite-cost", "0")
 }
 
-// BenchmarkInviteOverheadAtCost: the same comparison (raw, bulk, medplum;
-// 1,000 invites, 8 at a time) against a sandbox whose invites cost what
-// medplumtest's realistic model charges (RealisticInviteParallel outside,
-// RealisticInviteSerial inside the project's serialized section), divided
-// by inviteCostScale: 1.2 ms + 0.8 ms, so that an op takes seconds, not
-// minutes. Conflicts stay off. Run with -benchtime 5x.
+// BenchmarkInviteOverheadAtCost: the same comparison (raw, bulk,
+// bulk-tmpfs, medplum; 1,000 invites, 8 at a time) against a sandbox whose
+// invites cost what medplumtest's realistic model charges
+// (RealisticInviteParallel outside, RealisticInviteSerial inside the
+// project's serialized section), divided by inviteCostScale: 1.2 ms + 0.8
+// ms, so that an op takes seconds, not minutes. Conflicts stay off. Run
+// with -benchtime 5x.
 func BenchmarkInviteOverheadAtCost(b *testing.B) {
 	cost := fmt.Sprintf("%s,%s", medplumtest.RealisticInviteParallel/inviteCostScale, medplumtest.RealisticInviteSerial/inviteCostScale)
-	benchInvites(b, costRows, false, "--invite-cost", cost)
+	benchInvites(b, costRows, "--invite-cost", cost)
 }
 
 // benchInvites runs the invite comparison: n invites per variant and op,
-// against a sandbox started with args (plus no conflicts and a mailer);
-// withTmpfs adds the bulk engine with its journal in /dev/shm.
-func benchInvites(b *testing.B, n int, withTmpfs bool, args ...string) {
+// against a sandbox started with args (plus no conflicts and a mailer).
+func benchInvites(b *testing.B, n int, args ...string) {
 	bin, _ := benchBinaries(b)
 	sb := startSandbox(b, append(args, "--conflict-rate", "0", "--mailer")...)
 	var run atomic.Int64 // makes every op's e-mails new
@@ -492,12 +492,10 @@ func benchInvites(b *testing.B, n int, withTmpfs bool, args ...string) {
 	}
 	// The same engine with its journal in memory (tmpfs): what it costs
 	// without waiting for the disk.
-	if withTmpfs {
-		if shm, err := os.MkdirTemp("/dev/shm", "medplum-bench-"); err == nil {
-			b.Cleanup(func() { os.RemoveAll(shm) })
-			variants = append(variants, benchVariant{name: "bulk-tmpfs", prep: func() { bulkData = rows(fmt.Sprintf("shm%d", run.Add(1))) },
-				op: inProcess(b, func() { runBulk(b, c, sb, bulkData, shm, n) })})
-		}
+	if shm, err := os.MkdirTemp("/dev/shm", "medplum-bench-"); err == nil {
+		b.Cleanup(func() { os.RemoveAll(shm) })
+		variants = append(variants, benchVariant{name: "bulk-tmpfs", prep: func() { bulkData = rows(fmt.Sprintf("shm%d", run.Add(1))) },
+			op: inProcess(b, func() { runBulk(b, c, sb, bulkData, shm, n) })})
 	}
 	benchInterleaved(b, n, variants)
 }
