@@ -88,7 +88,7 @@ fuzz:
 # against a raw net/http loop, bulk invite throughput against medplumtest's
 # realistic invite model (about 20 invites/s, so BULK_BENCH_ROWS rows take
 # ~15s per concurrency level) and peak RSS for 10k and 100k-row CSVs, as
-# one table (.ci/bench; raw output in bin/bench.txt). About 6 minutes.
+# one table (.ci/bench; raw output in bin/bench.txt). About 10 minutes.
 # bench-micro runs every other benchmark (ns/op, allocations).
 BULK_BENCH_ROWS ?= 300
 bench:
