@@ -112,6 +112,19 @@ func (e *env) homerBody(t *testing.T) []byte {
 	return b
 }
 
+// cancelOnFirstRequest returns a context that is cancelled as soon as the
+// server has received a request: Ctrl-C while the client waits.
+func (e *env) cancelOnFirstRequest() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for len(e.srv.Requests()) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	return ctx
+}
+
 func (e *env) homerURL() string { return "ProjectMembership/" + e.srv.Seed.Homer.MembershipID }
 
 func TestRetriesAgainstMedplumtest(t *testing.T) {
@@ -237,14 +250,7 @@ func TestRetryHonoursRateLimit(t *testing.T) {
 func TestRetryWaitStopsOnCancel(t *testing.T) {
 	e := newEnv(t)
 	e.srv.Inject(medplumtest.Fault{Method: "GET", Status: 429, RetryAfter: 20 * time.Second})
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(e.srv.Requests()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	_, err := e.c.Do(ctx, &client.Request{URL: e.homerURL()})
+	_, err := e.c.Do(e.cancelOnFirstRequest(), &client.Request{URL: e.homerURL()})
 	if !errors.Is(err, context.Canceled) || len(e.srv.Requests()) != 1 {
 		t.Errorf("err = %v, %d requests", err, len(e.srv.Requests()))
 	}

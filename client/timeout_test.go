@@ -112,14 +112,7 @@ func TestTimeoutYieldsToCancel(t *testing.T) {
 	e := newEnv(t)
 	e.c = e.client(t, client.Options{Auth: e.auth, Retry: fast, Timeout: time.Hour})
 	e.srv.Inject(medplumtest.Fault{Method: "GET", Hold: never})
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(e.srv.Requests()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	_, err := e.c.Do(ctx, &client.Request{URL: e.homerURL()})
+	_, err := e.c.Do(e.cancelOnFirstRequest(), &client.Request{URL: e.homerURL()})
 	if !errors.Is(err, context.Canceled) || client.IsTimeout(err) || len(e.srv.Requests()) != 1 {
 		t.Errorf("err = %v after %d requests", err, len(e.srv.Requests()))
 	}
