@@ -133,7 +133,10 @@ func NormalizeBaseURL(u string) string {
 
 // SaveOptions say how a new sign-in is stored.
 type SaveOptions struct {
-	BaseURL  string
+	BaseURL string
+	// TokenURL is the token endpoint the sign-in was made at: renewals go
+	// there only. Empty means the token URLs of BaseURL's server.
+	TokenURL string
 	ClientID string
 	Scope    string
 	AuthType string
@@ -155,7 +158,7 @@ func (o SaveOptions) storage() string {
 // logins when it signs in to the same server again.
 func (m *Manager) newSession(profile string, o SaveOptions) (s, old *Session) {
 	s = &Session{
-		BaseURL: NormalizeBaseURL(o.BaseURL), AuthType: o.AuthType, ClientID: o.ClientID,
+		BaseURL: NormalizeBaseURL(o.BaseURL), TokenURL: o.TokenURL, AuthType: o.AuthType, ClientID: o.ClientID,
 		Scope: o.Scope, Storage: o.storage(),
 		PrivateKeyPath: o.PrivateKeyPath, Alg: o.Alg, KeyID: o.KeyID,
 	}

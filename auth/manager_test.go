@@ -416,6 +416,55 @@ func TestSessionForAnotherServerDoesNotCount(t *testing.T) {
 	}
 }
 
+// The stored secrets go only to the token URL the sign-in was made at or,
+// for a sign-in that did not record one, to a token URL on its own server.
+func TestSessionSendsSecretsToItsTokenURLOnly(t *testing.T) {
+	f := newFixture(t)
+	f.userLogin(t, "default") // no TokenURL recorded
+	foreign, err := client.New(client.Options{BaseURL: f.srv.URL, TokenURL: "https://elsewhere.example.com/oauth2/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.manager()
+	f.srv.ResetRequests()
+	_, err = m.Authenticator("default", f.srv.URL, foreign)
+	if !errors.Is(err, auth.ErrNotSignedIn) || err.Error() != `profile "default": signed in to `+f.srv.URL+
+		", but the profile now sends credentials to the token URL https://elsewhere.example.com/oauth2/token on another server" {
+		t.Fatalf("foreign token URL: %v", err)
+	}
+	n, err := m.Revoke(context.Background(), "default", foreign, func(a client.Authenticator) (*client.Client, error) {
+		return client.New(client.Options{BaseURL: f.srv.URL, Auth: a})
+	})
+	if n != 0 || !errors.Is(err, auth.ErrNotSignedIn) {
+		t.Fatalf("Revoke with a foreign token URL: %d %v", n, err)
+	}
+	if reqs := f.srv.Requests(); len(reqs) > 0 {
+		t.Fatalf("%d requests sent, first %s %s", len(reqs), reqs[0].Method, reqs[0].Path)
+	}
+	// Another token URL on the same server is the same server's.
+	same, err := client.New(client.Options{BaseURL: f.srv.URL, TokenURL: "oauth2/token?x=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Authenticator("default", f.srv.URL, same); err != nil {
+		t.Fatalf("token URL on the same server: %v", err)
+	}
+
+	// A sign-in made at a token URL on another server renews there, and
+	// nowhere else.
+	l := f.userLogin(t, "ext")
+	if _, err := m.SaveUserLogin("ext", auth.SaveOptions{BaseURL: f.srv.URL, TokenURL: foreign.TokenURL(), AuthType: auth.AuthTypePassword}, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Authenticator("ext", f.srv.URL, foreign); err != nil {
+		t.Fatalf("the recorded token URL: %v", err)
+	}
+	_, err = m.Authenticator("ext", f.srv.URL, tokenClient(t, f.srv))
+	if !errors.Is(err, auth.ErrNotSignedIn) || err.Error() != `profile "ext": signed in at the token URL https://elsewhere.example.com/oauth2/token, but the profile now sends credentials to `+f.srv.URL+"oauth2/token" {
+		t.Fatalf("another token URL than the recorded one: %v", err)
+	}
+}
+
 func TestManagerNewAuthenticatorPrecedence(t *testing.T) {
 	f := newFixture(t)
 	tc := tokenClient(t, f.srv)

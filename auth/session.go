@@ -28,8 +28,12 @@ const (
 // secrets: those are in a Store under the keys SecretKey returns, and the
 // short-lived access token is in the token cache.
 type Session struct {
-	Version  int    `json:"version"`
-	BaseURL  string `json:"base_url"`
+	Version int    `json:"version"`
+	BaseURL string `json:"base_url"`
+	// TokenURL is the token endpoint the sign-in was made at; the stored
+	// secrets are sent to no other (checkTokenURL). Empty for an imported
+	// sign-in: then only a token URL on BaseURL's server is used.
+	TokenURL string `json:"token_url,omitempty"`
 	AuthType string `json:"auth_type"`
 	ClientID string `json:"client_id,omitempty"`
 	Scope    string `json:"scope,omitempty"`
@@ -83,6 +87,24 @@ func (s *Session) putLogin(l LoginInfo) {
 		s.Logins = append(s.Logins, l)
 	}
 	s.Active = l.Key
+}
+
+// checkTokenURL refuses a token endpoint the stored secrets must not be sent
+// to: one other than the sign-in was made at, on another server than the
+// sign-in's (a .env in the working directory may set MEDPLUM_TOKEN_URL). A
+// token given with --with-token is never sent to a token endpoint.
+func (s *Session) checkTokenURL(profile string, tc *client.Client) error {
+	if s.AuthType == AuthTypeToken {
+		return nil
+	}
+	got := tc.TokenURL()
+	if got == s.TokenURL || (s.TokenURL == "" && tc.SameOrigin(got)) {
+		return nil
+	}
+	if s.TokenURL == "" {
+		return &SignInError{Profile: profile, Reason: fmt.Sprintf("signed in to %s, but the profile now sends credentials to the token URL %s on another server", s.BaseURL, got)}
+	}
+	return &SignInError{Profile: profile, Reason: fmt.Sprintf("signed in at the token URL %s, but the profile now sends credentials to %s", s.TokenURL, got)}
 }
 
 // IsUser reports whether the session is a person's login (with projects),

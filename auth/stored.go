@@ -51,6 +51,9 @@ func (m *Manager) Authenticator(profile, baseURL string, tokenClient *client.Cli
 	if b := NormalizeBaseURL(baseURL); b != "" && b != s.BaseURL {
 		return nil, &SignInError{Profile: profile, Reason: fmt.Sprintf("signed in to %s, but the profile now points at %s", s.BaseURL, b)}
 	}
+	if err := s.checkTokenURL(profile, tokenClient); err != nil {
+		return nil, err
+	}
 	st, err := m.store(s.Storage)
 	if err != nil {
 		return nil, err
@@ -313,6 +316,9 @@ func renewAt(tr *client.TokenResponse, now time.Time) (renew, expires time.Time)
 func (m *Manager) Revoke(ctx context.Context, profile string, tc *client.Client, newClient func(client.Authenticator) (*client.Client, error)) (int, error) {
 	s, err := m.Session(profile)
 	if err != nil || s == nil {
+		return 0, err
+	}
+	if err := s.checkTokenURL(profile, tc); err != nil {
 		return 0, err
 	}
 	st, err := m.store(s.Storage)

@@ -69,7 +69,7 @@ func SaveClientProfile(ctx context.Context, f *cmdutil.Factory, name, clientID, 
 	if err != nil {
 		return "", "", err
 	}
-	save := auth.SaveOptions{BaseURL: tc.BaseURL(), ClientID: clientID, AuthType: auth.AuthTypeClientCredentials, Insecure: insecure}
+	save := auth.SaveOptions{BaseURL: tc.BaseURL(), TokenURL: tc.TokenURL(), ClientID: clientID, AuthType: auth.AuthTypeClientCredentials, Insecure: insecure}
 	if _, err := m.SaveClientLogin(name, save, secret, tr); err != nil {
 		return "", "", err
 	}

@@ -268,7 +268,7 @@ func loginRun(ctx context.Context, o *LoginOptions) error {
 	if s.AccessToken != "" {
 		fmt.Fprintln(o.IO.ErrOut, "medplum: warning: MEDPLUM_CLIENT_ACCESS_TOKEN is set; other commands keep using it instead of this sign-in until you unset it")
 	}
-	save := auth.SaveOptions{BaseURL: tc.BaseURL(), Scope: s.Scope, Insecure: o.Insecure, AuthType: authType}
+	save := auth.SaveOptions{BaseURL: tc.BaseURL(), TokenURL: tc.TokenURL(), Scope: s.Scope, Insecure: o.Insecure, AuthType: authType}
 	var done *loginResult
 	switch {
 	case o.WithToken:

@@ -271,7 +271,7 @@ func projectSwitchRun(ctx context.Context, o *ProjectSwitchOptions) error {
 		}
 		return fmt.Errorf("the sign-in chose %s, not Project/%s; nothing was changed", got, o.ProjectID)
 	}
-	save := auth.SaveOptions{BaseURL: tc.BaseURL(), Scope: s.Scope, AuthType: authType, ClientID: sess.ClientID,
+	save := auth.SaveOptions{BaseURL: tc.BaseURL(), TokenURL: tc.TokenURL(), Scope: s.Scope, AuthType: authType, ClientID: sess.ClientID,
 		Insecure: sess.Storage == auth.StorageFile}
 	who, err := completeUserLogin(ctx, lo, s, m, save, ul)
 	if err != nil {

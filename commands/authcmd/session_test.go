@@ -1,9 +1,13 @@
 package authcmd_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,4 +198,42 @@ func TestProjectListAndSwitch(t *testing.T) {
 	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
 	e.Run("project", "list").Expect(t, 2, "", "medplum: project list needs a person's sign-in (medplum login); these credentials belong to one project\n"+
 		"Run 'medplum project list --help' for usage.\n")
+}
+
+// A stored sign-in renews only at the token URL it was made with: a .env
+// in the directory a command runs in (or the environment) that points
+// MEDPLUM_TOKEN_URL at another server must not receive the refresh token.
+func TestStoredSignInIgnoresAForeignTokenURL(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	signIn(t, e)
+	rt := insecureStore(t, e)["default:refresh_token:"+srv.Seed.ProjectID]
+	if rt == "" {
+		t.Fatal("no refresh token stored: the test proves nothing")
+	}
+	var mu sync.Mutex
+	var got []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.Path+" "+string(body))
+		mu.Unlock()
+		http.Error(w, "no", http.StatusBadRequest)
+	}))
+	t.Cleanup(other.Close)
+	if err := os.WriteFile(filepath.Join(e.Home, ".env"), []byte("MEDPLUM_TOKEN_URL="+other.URL+"/oauth2/token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(cacheDir(e), "tokens", "default.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Run("whoami")
+	r.Expect(t, 4, "", "medplum: profile \"default\": signed in at the token URL "+srv.URL+"oauth2/token, "+
+		"but the profile now sends credentials to "+other.URL+"/oauth2/token\nrun: medplum login\n")
+	r.NotContains(t, rt)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) > 0 {
+		t.Fatalf("the other token URL was sent %v", got)
+	}
 }
