@@ -4,9 +4,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
@@ -52,6 +55,19 @@ func TestVerboseTracesHoldNoSecrets(t *testing.T) {
 	run(srv.Seed.Client.Secret, "-v", "-p", "ci", "login", "--auth-type", "client-credentials", "--client-id", srv.Seed.Client.ID, "--client-secret-stdin", "--insecure-storage")
 	run("", "-v", "-p", "ci", "get", "Patient")
 	run("", "-v", "logout", "--all")
+	// The authenticator code goes to auth/mfa/verify as "token".
+	srv.AddUser(medplumtest.UserSpec{Email: "mfa@example.com", Password: pw, MFASecret: medplumtest.TOTPSecret})
+	code := medplumtest.TOTP(medplumtest.TOTPSecret, time.Now())
+	run(pw, "-v", "-p", "mfa", "login", "--auth-type", "password", "--email", "mfa@example.com", "--password-stdin", "--mfa-code", code, "--insecure-storage")
+	mfa := runs[len(runs)-1].Stderr
+	if !regexp.MustCompile(`(?m)^> body: \{"login":"[^"]+","token":"` + regexp.QuoteMeta(client.Redacted) + `"\}$`).MatchString(mfa) {
+		t.Errorf("the trace shows no redacted auth/mfa/verify body:\n%s", mfa)
+	}
+	for _, line := range strings.Split(mfa, "\n") {
+		if strings.HasPrefix(line, "> ") && strings.Contains(line, code) {
+			t.Errorf("a request in the trace shows the authenticator code %s: %s", code, line)
+		}
+	}
 
 	if !strings.Contains(runs[0].Stderr, "POST "+srv.URL+"auth/login") || !strings.Contains(runs[1].Stderr, "POST "+srv.URL+"oauth2/token") {
 		t.Fatalf("the trace does not show the requests:\n%s\n%s", runs[0].Stderr, runs[1].Stderr)
