@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medplumcli/medplum/client"
@@ -148,6 +149,9 @@ func (m *Manager) ImportLegacy(profile, baseURL string, lp *LegacyProfile, insec
 	}
 	o := lp.Options
 	save := SaveOptions{BaseURL: baseURL, ClientID: o.ClientID, Scope: o.Scope, Insecure: insecure}
+	if l := strings.ToLower(o.TokenURL); strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+		save.TokenURL = o.TokenURL // a relative one is on baseURL's server
+	}
 	st, err := m.store(save.storage())
 	if err != nil {
 		return nil, err

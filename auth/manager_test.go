@@ -463,6 +463,18 @@ func TestSessionSendsSecretsToItsTokenURLOnly(t *testing.T) {
 	if !errors.Is(err, auth.ErrNotSignedIn) || err.Error() != `profile "ext": signed in at the token URL https://elsewhere.example.com/oauth2/token, but the profile now sends credentials to `+f.srv.URL+"oauth2/token" {
 		t.Fatalf("another token URL than the recorded one: %v", err)
 	}
+
+	// An official CLI profile's absolute tokenUrl is the one it signed in at.
+	lp := &auth.LegacyProfile{Options: auth.LegacyOptions{ClientID: "cid", ClientSecret: "cs", TokenURL: foreign.TokenURL()}}
+	if _, err := m.ImportLegacy("imported", f.srv.URL, lp, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Authenticator("imported", f.srv.URL, foreign); err != nil {
+		t.Fatalf("the imported profile's token URL: %v", err)
+	}
+	if _, err := m.Authenticator("imported", f.srv.URL, tokenClient(t, f.srv)); !errors.Is(err, auth.ErrNotSignedIn) {
+		t.Fatalf("another token URL than the imported one: %v", err)
+	}
 }
 
 func TestManagerNewAuthenticatorPrecedence(t *testing.T) {
