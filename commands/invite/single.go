@@ -447,7 +447,7 @@ func (p *payload) normaliseBools(m map[string]any, prefix string, keys []string,
 			p.notes = append(p.notes, fmt.Sprintf("%s%s %q is a string; sent as the boolean %s", prefix, k, s, lower))
 			continue
 		}
-		bad(prefix+k, "must be true or false, not %s", jsonText(v))
+		bad(prefix+k, "must be true or false, not %s", jsonText(k, v))
 	}
 }
 
@@ -456,27 +456,42 @@ func checkKinds(m map[string]any, bad func(string, string, ...any)) {
 	for _, k := range stringFields {
 		if v, ok := m[k]; ok && v != nil {
 			if _, isString := v.(string); !isString {
-				bad(k, "must be a string, not %s", jsonText(v))
+				bad(k, "must be a string, not %s", jsonText(k, v))
 			}
 		}
 	}
 	for _, k := range objectFields {
 		if v, ok := m[k]; ok && v != nil {
 			if _, isObject := v.(map[string]any); !isObject && k != "membership" {
-				bad(k, "must be a JSON object like {\"reference\": \"Type/<id>\"}, not %s", jsonText(v))
+				bad(k, "must be a JSON object like {\"reference\": \"Type/<id>\"}, not %s", jsonText(k, v))
 			}
 		}
 	}
 	for _, k := range arrayFields {
 		if v, ok := m[k]; ok && v != nil {
 			if _, isArray := v.([]any); !isArray {
-				bad(k, "must be a JSON array, not %s", jsonText(v))
+				bad(k, "must be a JSON array, not %s", jsonText(k, v))
 			}
 		}
 	}
 }
 
-func jsonText(v any) string {
+// jsonText shows a field's value in a problem; a secret's (the password)
+// is named by its kind only, so that stderr never holds it.
+func jsonText(field string, v any) string {
+	if client.IsSecretName(field) {
+		switch v.(type) {
+		case bool:
+			return "a boolean"
+		case string:
+			return "a string"
+		case []any:
+			return "a JSON array"
+		case map[string]any:
+			return "a JSON object"
+		}
+		return "a number"
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprint(v)

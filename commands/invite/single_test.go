@@ -456,6 +456,11 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 			"  membership.profile: not a Patient reference: \"Practitioner/1\" (an existing profile of the invite's resourceType)\n" +
 			"  membership.access[0].policy: is required\n" +
 			"  membership.access[0].parameter[0]: parameter org has both a valueString and a valueReference\n"},
+		// A password of the wrong kind is named by its kind: its value never reaches stderr.
+		{[]string{"invite", "-f", "-"}, `{"firstName":"A","lastName":"B","email":"a@b.co","password":["hunter2-secret-value"]}`, pre +
+			"  password: must be a string, not a JSON array\n"},
+		{[]string{"invite", "-f", "-"}, `{"firstName":"A","lastName":"B","email":"a@b.co","password":73619245810}`, pre +
+			"  password: must be a string, not a number\n"},
 		{[]string{"invite", "-f", write("bad.json", "{\n  \"firstName\": \"A\",\n  \"lastName\": B\n}\n")}, "", "medplum: the invite payload in " + filepath.Join(dir, "bad.json") + " is not valid JSON: line 3, column 15: invalid character 'B' looking for beginning of value\n"},
 		{[]string{"invite", "-f", write("array.json", "[]")}, "", "medplum: the invite payload in " + filepath.Join(dir, "array.json") + " is not a JSON object\n"},
 		{[]string{"invite", "-f", filepath.Join(dir, "missing.json")}, "", "medplum: reading the invite payload: open " + filepath.Join(dir, "missing.json") + ": no such file or directory\n"},
