@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
@@ -21,16 +22,6 @@ import (
 func TestMain(m *testing.M) { clitest.Main(m) }
 
 const inviteRoute = "/admin/projects/*/invite"
-
-// signedIn is an environment signed in as the seeded project-admin client.
-func signedIn(t *testing.T, srv *medplumtest.Server) *clitest.Env {
-	t.Helper()
-	e := clitest.New(t)
-	e.Set("MEDPLUM_BASE_URL", srv.URL)
-	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID)
-	e.Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
-	return e
-}
 
 func writeFile(t *testing.T, e *clitest.Env, name, content string) string {
 	t.Helper()
@@ -97,7 +88,7 @@ func invitesByEmail(t *testing.T, srv *medplumtest.Server) map[string]int {
 
 func TestInviteCSVSmall(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1), medplumtest.WithMailer())
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "id": "ap1", "name": "Staff"})
 	writeFile(t, e, "users.csv", "\uFEFFRole,FirstName,LastName,Email,accessPolicy,param:provider_organization,sendEmail\r\n"+
 		"Practitioner,\"Hibbert, Julius\",Hibbert,hibbert@example.com,ap1,Organization/abc,true\r\n"+
@@ -158,7 +149,7 @@ func TestInviteCSVSmall(t *testing.T) {
 // nothing at all is sent (not even a sign-in).
 func TestInviteCSVBadRowsRefused(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "bad.csv", "\uFEFFrole,firstName,lastName,email\r\n"+
 		"Practitioner,\"Smith, Jr.\",Alice,alice@example.com\r\n"+ // 2 fine: quoted comma
 		"Practitioner,,Jones,bob@example.com\r\n"+ // 3 missing first name
@@ -246,7 +237,7 @@ func TestInviteCSVDryRun(t *testing.T) {
 
 func TestInviteCSVProgressLines(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "u.csv", users(20))
 	var want strings.Builder
 	for i := 2; i < 20; i += 2 {
@@ -296,9 +287,9 @@ func (rf rowFaults) sends(i int) int {
 // membership per row.
 func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(7))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	// Five users are members already; two rows name a policy that does not exist.
-	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(srv.Seed.Client.MembershipID)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,15 +381,6 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	}
 }
 
-// bearer is a fixed-token Authenticator for seeding through the client.
-type bearer string
-
-func (b bearer) Apply(_ context.Context, r *http.Request) error {
-	r.Header.Set("Authorization", "Bearer "+string(b))
-	return nil
-}
-func (b bearer) Refresh(context.Context) (bool, error) { return false, nil }
-
 // journalState reads a journal as the next run will: rows finished, and rows
 // started but not finished (in flight when the process died).
 func journalState(t *testing.T, path string) (done, inFlight map[int]bool) {
@@ -454,7 +436,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // 98 rows done, four in flight (two made, two not) and 98 never sent.
 func TestInviteCSVSurvivesKill9(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(3), medplumtest.WithConflictRate(0))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
 	never := make(chan struct{}) // the kill ends what waits on it
@@ -527,7 +509,7 @@ func TestInviteCSVSurvivesKill9(t *testing.T) {
 // the run completed and removed its journal, and the test failed.)
 func TestInviteCSVCtrlC(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(4), medplumtest.WithConflictRate(0))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
 	gate := make(chan struct{})
@@ -577,7 +559,7 @@ func TestInviteCSVCtrlC(t *testing.T) {
 // and --state puts the journal where it says, for the next run to resume.
 func TestInviteCSVFlags(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1), medplumtest.WithMailer())
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	project := srv.Seed.ProjectID
 	writeFile(t, e, "users.csv", "FirstName,LastName,EMAIL,Nickname,Admin,sendEmail\n"+
 		"Ned,Flanders,ned@example.com,neddy,true,\n"+ // 2 --send-email applies
@@ -648,7 +630,7 @@ func TestInviteCSVFlags(t *testing.T) {
 // look as if it did when it did not. The exit status is still 0.
 func TestInviteCSVListsRowsWithNotes(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1)) // no mailer: like a server without SES
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "users.csv", "firstName,lastName,email,sendEmail\n"+
 		"Patty,Bouvier,patty@example.com,true\n"+
 		"Selma,Bouvier,selma@example.com,false\n"+
@@ -669,7 +651,7 @@ func TestInviteCSVListsRowsWithNotes(t *testing.T) {
 // only in the report.
 func TestInviteCSVSaysOneRow(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(7), medplumtest.WithConflictRate(0))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "one.csv", users(1))
 	e.Run("invite", "--csv", "one.csv", "-q").Expect(t, 0, "", "1 row: 1 created, 0 exists, 0 updated, 0 failed, 0 skipped\n")
 

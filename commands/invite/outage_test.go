@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
 )
 
 // The server goes down mid-run (it drops every connection from the 30th
@@ -15,7 +16,7 @@ import (
 // finishes the rest: one membership per row.
 func TestInviteCSVStopsWhenServerUnreachable(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(6), medplumtest.WithConflictRate(0))
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "users.csv", users(200))
 	before := len(srv.Memberships(srv.Seed.ProjectID))
 	srv.Inject(medplumtest.Fault{Skip: 30, Times: 1 << 30, Drop: medplumtest.DropBeforeHandling})

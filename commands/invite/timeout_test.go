@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
 )
 
 // In a bulk run, an invite the server made but never answered ends after
@@ -20,7 +21,7 @@ func TestInviteCSVTimedOutInviteIsLookedUp(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(5), medplumtest.WithConflictRate(0))
 	never := make(chan struct{})
 	t.Cleanup(func() { close(never) })
-	e := signedIn(t, srv)
+	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "users.csv", users(5))
 	const held = `"user0002@example.com"`
 	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: inviteRoute, Body: held, Drop: medplumtest.DropAfterHandling, Hold: never})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
@@ -31,7 +32,7 @@ func BenchmarkBulkInvite(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			srv := medplumtest.NewServer(b, medplumtest.WithSeed(42),
 				medplumtest.WithInviteCost(medplumtest.RealisticInviteParallel, medplumtest.RealisticInviteSerial))
-			c, err := client.New(client.Options{BaseURL: srv.URL, Auth: bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
+			c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(srv.Seed.Client.MembershipID)}})
 			if err != nil {
 				b.Fatal(err)
 			}

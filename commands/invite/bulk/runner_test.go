@@ -17,18 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
-
-// bearer is the simplest Authenticator: a fixed token.
-type bearer string
-
-func (b bearer) Apply(_ context.Context, r *http.Request) error {
-	r.Header.Set("Authorization", "Bearer "+string(b))
-	return nil
-}
-func (b bearer) Refresh(context.Context) (bool, error) { return false, nil }
 
 // fixture is a server, a signed-in client and a directory for files.
 type fixture struct {
@@ -40,7 +32,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts ...medplumtest.Option) *fixture {
 	srv := medplumtest.NewServer(t, append([]medplumtest.Option{medplumtest.WithSeed(1)}, opts...)...)
-	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: bearer(srv.IssueToken(srv.Seed.Client.MembershipID))})
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(srv.Seed.Client.MembershipID)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +703,7 @@ func outageFixture(t *testing.T, refused int) (*fixture, *outage) {
 	const trigger = `"user0040@example.com"`
 	f.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/admin/projects/*/invite", Body: trigger, Drop: medplumtest.DropAfterHandling})
 	o := &outage{base: http.DefaultTransport.(*http.Transport).Clone(), trigger: []byte(trigger), refused: refused}
-	c, err := client.New(client.Options{BaseURL: f.srv.URL, Auth: bearer(f.srv.IssueToken(f.srv.Seed.Client.MembershipID)),
+	c, err := client.New(client.Options{BaseURL: f.srv.URL, Auth: &auth.BearerToken{Token: f.srv.IssueToken(f.srv.Seed.Client.MembershipID)},
 		Transport: o, Retry: client.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
