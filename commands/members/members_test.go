@@ -383,14 +383,19 @@ func TestPromoteAndDemoteChangeOnlyAdmin(t *testing.T) {
 	homer["userName"] = "homer"
 	srv.Update(homer)
 	route := adminRoute(srv, sd.Homer.MembershipID)
+	var read, sent map[string]any // the membership as read before the change, and as posted
+	if err := json.Unmarshal([]byte(e.Run("members", "get", sd.Homer.MembershipID, "-o", "json").Stdout), &read); err != nil {
+		t.Fatal(err)
+	}
 
 	srv.ResetRequests()
 	r := e.Run("members", "promote", sd.Homer.MembershipID)
 	after := mem(t, srv, sd.Homer.MembershipID)
 	r.Expect(t, 0, listHeader+row(after), "Homer Simpson (Patient, homer@example.com) is now a project admin\n")
 	clitest.ExpectPaths(t, srv, me(), "GET "+route, "POST "+route)
-	// The POST body is the GET answer with admin: true, nothing else changed.
-	var read, sent map[string]any
+	// The POST body is the membership as read with admin: true, nothing
+	// else changed (compared with the read before the change: the stored
+	// state after it holds whatever was posted).
 	for _, q := range srv.Requests() {
 		if q.Path == route && q.Method == "POST" {
 			if err := json.Unmarshal(q.Body, &sent); err != nil {
@@ -398,8 +403,8 @@ func TestPromoteAndDemoteChangeOnlyAdmin(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal([]byte(e.Run("members", "get", sd.Homer.MembershipID, "-o", "json").Stdout), &read); err != nil {
-		t.Fatal(err)
+	if read["identifier"] == nil {
+		t.Fatalf("the membership as read has no identifier: %v", read)
 	}
 	if sent["admin"] != true {
 		t.Errorf("sent admin %v", sent["admin"])
