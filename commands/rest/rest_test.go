@@ -515,6 +515,10 @@ func TestVerboseRedactsSecrets(t *testing.T) {
 		"Content-Type: application/fhir+json\nUser-Agent: medplum-cli/"+clitest.Version+" (Go)\nX-Medplum: extended\n\n"+
 		"{\n  \"resourceType\": \"ClientApplication\",\n  \"secret\": \"[REDACTED]\"\n}\n", "")
 	r.NotContains(t, "app-secret-5678", token)
+	// ... and in the URL's query.
+	r = e.Run("delete", "ClientApplication?secret=app-secret-5678&name=x", "--dry-run")
+	r.Expect(t, 0, "DELETE "+srv.URL+"fhir/R4/ClientApplication?secret=[REDACTED]&name=x\nAccept: application/fhir+json\nAuthorization: [REDACTED]\n"+
+		"User-Agent: medplum-cli/"+clitest.Version+" (Go)\nX-Medplum: extended\n", "")
 }
 
 func TestDryRunSendsNothing(t *testing.T) {
