@@ -95,12 +95,34 @@ func build() {
 	if raceBuild {
 		args, cgo = append(args, "-race"), "CGO_ENABLED=1" // -race needs cgo
 	}
+	noteSources(root)
 	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), cgo)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = fmt.Errorf("%v\n%s", err, out)
 	}
+}
+
+// noteSources stats every file of the module (but tests and .git) from the
+// test process. The binary is built by a child `go build`, whose reads go's
+// test cache does not see: it keys a package's result on the test binary
+// and on the files the test itself touches. Without this, a change to
+// product code the test binary does not link (a command only reached
+// through the built binary) left `go test` answering "ok (cached)" from
+// before the change.
+func noteSources(root string) {
+	_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return nil
+		case d.IsDir() && d.Name() == ".git":
+			return filepath.SkipDir
+		case d.Type().IsRegular() && !strings.HasSuffix(path, "_test.go"):
+			_, _ = os.Stat(path)
+		}
+		return nil
+	})
 }
 
 // moduleRoot finds the directory of go.mod above the working directory.
