@@ -104,10 +104,10 @@ func build() {
 	}
 }
 
-// noteSources stats every file of the module (but tests and .git) from the
-// test process. The binary is built by a child `go build`, whose reads go's
-// test cache does not see: it keys a package's result on the test binary
-// and on the files the test itself touches. Without this, a change to
+// noteSources stats every file of the module (but tests, .git and
+// node_modules) from the test process. The binary is built by a child `go
+// build`, whose reads go's test cache does not see: it keys a package's
+// result on the test binary and on the files the test itself touches. Without this, a change to
 // product code the test binary does not link (a command only reached
 // through the built binary) left `go test` answering "ok (cached)" from
 // before the change.
@@ -116,7 +116,7 @@ func noteSources(root string) {
 		switch {
 		case err != nil:
 			return nil
-		case d.IsDir() && d.Name() == ".git":
+		case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules"):
 			return filepath.SkipDir
 		case d.Type().IsRegular() && !strings.HasSuffix(path, "_test.go"):
 			_, _ = os.Stat(path)
