@@ -237,7 +237,8 @@ func TestSecrets(t *testing.T) {
 		}
 	}
 	e.Run("project", "secrets", "list").Expect(t, 0, "NAME\nSMTP_PASSWORD\nAPI_KEY\n", "")
-	e.Run("project", "secrets", "list", "-o", "json").Expect(t, 0, "[\n  \"SMTP_PASSWORD\",\n  \"API_KEY\"\n]\n", "")
+	e.Run("project", "secrets", "list", "-o", "json").Expect(t, 0, "[\n  {\n    \"name\": \"SMTP_PASSWORD\"\n  },\n  {\n    \"name\": \"API_KEY\"\n  }\n]\n", "")
+	e.Run("project", "secrets", "list", "-o", "ndjson").Expect(t, 0, "{\"name\":\"SMTP_PASSWORD\"}\n{\"name\":\"API_KEY\"}\n", "")
 	// Settings never show secrets either.
 	e.Run("project", "settings", "get", "-o", "json", "-v").NotContains(t, v1, v2)
 

@@ -127,24 +127,19 @@ func secretsListRun(o *SecretsOptions) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(st.entries))
-	for i, s := range st.entries {
-		names[i] = s.String("name")
+	type secretItem struct {
+		Name string `json:"name"`
 	}
-	switch o.Output.Format {
-	case output.JSON:
-		return output.WriteValue(o.IO.Out, names)
-	case output.NDJSON:
-		for _, n := range names {
-			if err := output.WriteCompact(o.IO.Out, map[string]string{"name": n}); err != nil {
-				return err
-			}
-		}
-		return nil
+	items := make([]secretItem, len(st.entries))
+	for i, s := range st.entries {
+		items[i].Name = s.String("name")
+	}
+	if done, err := output.WriteItems(o.IO, &o.Output, items); done {
+		return err
 	}
 	rows := output.Rows{Default: []string{"name"}, Known: []string{"name"}}
-	for _, n := range names {
-		rows.Records = append(rows.Records, output.MapRecord{"name": n})
+	for _, it := range items {
+		rows.Records = append(rows.Records, output.MapRecord{"name": it.Name})
 	}
 	return o.Output.WriteRows(o.IO, rows)
 }
