@@ -18,6 +18,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // NewCmdClients is the `clients` command group.
@@ -57,11 +58,18 @@ func newCommon(f *cmdutil.Factory) common {
 
 // addProjectFlag registers --project.
 func (o *common) addProjectFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Project, "project", "", "project id (super admins; default: the signed-in project)")
+	cmd.Flags().StringVar(&o.Project, "project", "", membership.ProjectFlagHelp+"; another project needs a super admin")
 }
 
-// connect signs in and resolves the project to act on.
+// connect checks --project, signs in and resolves the project to act on.
 func (o *common) connect() (*client.Client, *target, error) {
+	if o.Project != "" {
+		p, err := membership.ParseProject(o.Project)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Project = p
+	}
 	c, err := o.Client()
 	if err != nil {
 		return nil, nil, err
@@ -96,7 +104,7 @@ func resolveTarget(ctx context.Context, c *client.Client, project string) (*targ
 		return nil, err
 	}
 	t := &target{who: who, projectID: who.ProjectID}
-	if project = strings.TrimPrefix(project, "Project/"); project != "" && project != who.ProjectID {
+	if project != "" && project != who.ProjectID {
 		if !who.SuperAdmin {
 			return nil, cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", project, who.Describe())
 		}

@@ -125,6 +125,11 @@ func TestSuperAdminProvisionsAnotherProject(t *testing.T) {
 	provtest.Admin(t, srv).Run("clients", "create", "x", "--project", pid).Expect(t, 2, "",
 		fmt.Sprintf("medplum: --project %s: you are signed in to project %q (%s), and only a super admin can act on another project\n", pid, srv.Seed.ProjectName, srv.Seed.ProjectID))
 	provtest.ExpectWrites(t, srv)
+	// A --project that is no project id is refused before anything is sent.
+	srv.ResetRequests()
+	sa.Run("clients", "list", "--project", "no such/project").Expect(t, 2, "",
+		"medplum: --project: not a project: \"no such/project\" (want an id or Project/<id>)\nRun 'medplum clients list --help' for usage.\n")
+	clitest.ExpectNothingSent(t, srv)
 }
 
 func TestListNeverShowsSecrets(t *testing.T) {
