@@ -485,7 +485,7 @@ func loginJWTAssertion(ctx context.Context, o *LoginOptions, s auth.Settings, tc
 		return nil, err
 	}
 	abs := o.PrivateKeyPath
-	if a, err := absPath(abs); err == nil {
+	if a, err := filepath.Abs(abs); err == nil {
 		abs = a
 	}
 	save.ClientID, save.PrivateKeyPath, save.Alg, save.KeyID = s.ClientID, abs, o.Alg, o.KeyID
@@ -660,5 +660,3 @@ func writeProfile(cfg func() (*config.File, error), name, baseURL string, values
 	}
 	return nil
 }
-
-func absPath(p string) (string, error) { return filepath.Abs(p) }

@@ -18,11 +18,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/medplumcli/medplum/auth"
 )
 
 // FileName is the settings file's name inside the config directory.
@@ -154,11 +155,10 @@ func (f *File) Remove(name string) bool {
 	return true
 }
 
-var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
-// CheckProfileName rejects names that would be awkward in a shell or a file.
+// CheckProfileName rejects names that would be awkward in a shell or a file
+// (auth.CheckProfileName's rule: a sign-in is stored under the same name).
 func CheckProfileName(name string) error {
-	if !profileName.MatchString(name) {
+	if auth.CheckProfileName(name) != nil {
 		return &Error{Msg: fmt.Sprintf("invalid profile name %q: use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)", name)}
 	}
 	return nil
