@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
 
@@ -157,4 +158,33 @@ func TestLoadRefusesSecretInFile(t *testing.T) {
 	r.Expect(t, 2, "", "medplum: "+configFile(e)+": profile \"a\" holds client_secret, but the settings file never holds secrets\n"+
 		"remove it from the file and pass it in the environment instead (medplum help environment)\n")
 	r.NotContains(t, "hand-written")
+}
+
+// A signed-in profile is not removed: its secrets would stay behind with
+// nothing to find them by. After logout it is.
+func TestRemoveSignedInProfile(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
+	e.Run("profile", "set", "ci", "--base-url", srv.URL).Expect(t, 0, "", "Created profile ci in "+configFile(e)+"\n")
+	store := filepath.Join(e.ConfigDir, "secrets", "credentials.json")
+	e.RunStdin(srv.Seed.Client.Secret, "-p", "ci", "login", "--auth-type", "client-credentials",
+		"--client-id", srv.Seed.Client.ID, "--client-secret-stdin", "--insecure-storage").Expect(t, 0, "",
+		"Signed in to "+srv.URL+" as Sandbox Project Admin Client (ClientApplication/"+srv.Seed.Client.ID+") in project Sandbox Project.\n"+
+			"Credentials are stored in plain text in "+store+" (readable only by you), as --insecure-storage asked.\n")
+	holds := func() bool {
+		data, err := os.ReadFile(store)
+		return err == nil && strings.Contains(string(data), srv.Seed.Client.Secret)
+	}
+	if !holds() {
+		t.Fatal("the login stored no secret: the test proves nothing")
+	}
+	e.Run("profile", "remove", "ci").Expect(t, 2, "",
+		"medplum: profile \"ci\" is signed in to "+srv.URL+": sign out first, so its credentials do not stay behind\nrun: medplum -p ci logout\n")
+	e.Run("profile", "list", "--columns", "name", "--no-header").Expect(t, 0, "ci\n", "")
+	e.Run("-p", "ci", "logout").Expect(t, 0, "", "Signed out of profile \"ci\": 1 session revoked on "+strings.TrimSuffix(srv.URL, "/")+"; local credentials removed.\n")
+	if holds() {
+		t.Fatal("logout left the secret")
+	}
+	e.Run("profile", "remove", "ci").Expect(t, 0, "", "Removed profile ci\n")
 }
