@@ -470,6 +470,9 @@ func TestExitCodes(t *testing.T) {
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "t").Set("MEDPLUM_BASE_URL", "http://127.0.0.1:1/")
 	e.Run("get", "Patient/"+homer).Expect(t, 1, "", "medplum: GET http://127.0.0.1:1/fhir/R4/Patient/"+homer+
 		": dial tcp 127.0.0.1:1: connect: connection refused\ncheck that the server is up and the base URL is right (medplum profile describe)\n")
+	// A secret in the URL's query stays out of the message.
+	e.Run("get", "Patient?client_secret=leaked-5678&_count=1").Expect(t, 1, "", "medplum: GET http://127.0.0.1:1/fhir/R4/Patient?client_secret=[REDACTED]&_count=1"+
+		": dial tcp 127.0.0.1:1: connect: connection refused\ncheck that the server is up and the base URL is right (medplum profile describe)\n")
 }
 
 func TestInterruptExits130(t *testing.T) {
