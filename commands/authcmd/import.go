@@ -252,12 +252,8 @@ func noRefreshWarning(m *auth.Manager, name string, res *auth.LegacyImport) stri
 // roundDuration is d in whole minutes ("42 minutes"), or "less than a
 // minute".
 func roundDuration(d time.Duration) string {
-	switch n := int(d / time.Minute); n {
-	case 0:
-		return "less than a minute"
-	case 1:
-		return "1 minute"
-	default:
-		return fmt.Sprintf("%d minutes", n)
+	if n := int(d / time.Minute); n > 0 {
+		return cmdutil.Count(n, "minute")
 	}
+	return "less than a minute"
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,7 +196,7 @@ func checkLoginFlags(o *LoginOptions) error {
 	if stdin > 1 {
 		return cmdutil.FlagErrorf("only one of --with-token, --password-stdin and --client-secret-stdin can read stdin")
 	}
-	if o.AuthTypeGiven && !contains(authTypes, o.AuthType) {
+	if o.AuthTypeGiven && !slices.Contains(authTypes, o.AuthType) {
 		return cmdutil.FlagErrorf("--auth-type %q: use one of %s", o.AuthType, strings.Join(authTypes, ", "))
 	}
 	if err := checkCallbackPort(o.CallbackPort); err != nil {
@@ -223,15 +224,6 @@ func checkCallbackPort(port int) error {
 		return cmdutil.FlagErrorf("--callback-port %d is not a port number", port)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // loginRun signs in and stores the result.
@@ -317,7 +309,7 @@ func chooseAuthType(o *LoginOptions, s auth.Settings) (string, error) {
 		t = o.AuthType
 	}
 	if t != "" {
-		if !contains(authTypes, t) {
+		if !slices.Contains(authTypes, t) {
 			return "", cmdutil.FlagErrorf("auth type %q (from the profile): login supports %s", t, strings.Join(authTypes, ", "))
 		}
 		return t, nil
