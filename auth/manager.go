@@ -453,7 +453,7 @@ func (m *Manager) NewAuthenticator(s Settings, tokenClient *client.Client) (clie
 	}
 	if sess == nil {
 		a, err := NewAuthenticator(s, tokenClient)
-		if errors.Is(err, ErrNotSignedIn) && !strings.Contains(err.Error(), ":") && s.Profile != "" {
+		if err == ErrNotSignedIn && s.Profile != "" { // bare: nothing at all is set
 			return nil, &SignInError{Profile: s.Profile, Reason: "not signed in"}
 		}
 		return a, err
