@@ -450,8 +450,8 @@ func TestSessionSendsSecretsToItsTokenURLOnly(t *testing.T) {
 		t.Fatalf("token URL on the same server: %v", err)
 	}
 
-	// A sign-in made at a token URL on another server renews there, and
-	// nowhere else.
+	// A sign-in made at a token URL on another server renews there (or on
+	// its own server), and nowhere else.
 	l := f.userLogin(t, "ext")
 	if _, err := m.SaveUserLogin("ext", auth.SaveOptions{BaseURL: f.srv.URL, TokenURL: foreign.TokenURL(), AuthType: auth.AuthTypePassword}, l); err != nil {
 		t.Fatal(err)
@@ -459,8 +459,15 @@ func TestSessionSendsSecretsToItsTokenURLOnly(t *testing.T) {
 	if _, err := m.Authenticator("ext", f.srv.URL, foreign); err != nil {
 		t.Fatalf("the recorded token URL: %v", err)
 	}
-	_, err = m.Authenticator("ext", f.srv.URL, tokenClient(t, f.srv))
-	if !errors.Is(err, auth.ErrNotSignedIn) || err.Error() != `profile "ext": signed in at the token URL https://elsewhere.example.com/oauth2/token, but the profile now sends credentials to `+f.srv.URL+"oauth2/token" {
+	if _, err := m.Authenticator("ext", f.srv.URL, tokenClient(t, f.srv)); err != nil {
+		t.Fatalf("a token URL on the sign-in's own server: %v", err)
+	}
+	third, err := client.New(client.Options{BaseURL: f.srv.URL, TokenURL: "https://third.example.com/oauth2/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Authenticator("ext", f.srv.URL, third)
+	if !errors.Is(err, auth.ErrNotSignedIn) || err.Error() != `profile "ext": signed in at the token URL https://elsewhere.example.com/oauth2/token, but the profile now sends credentials to https://third.example.com/oauth2/token` {
 		t.Fatalf("another token URL than the recorded one: %v", err)
 	}
 
@@ -472,7 +479,7 @@ func TestSessionSendsSecretsToItsTokenURLOnly(t *testing.T) {
 	if _, err := m.Authenticator("imported", f.srv.URL, foreign); err != nil {
 		t.Fatalf("the imported profile's token URL: %v", err)
 	}
-	if _, err := m.Authenticator("imported", f.srv.URL, tokenClient(t, f.srv)); !errors.Is(err, auth.ErrNotSignedIn) {
+	if _, err := m.Authenticator("imported", f.srv.URL, third); !errors.Is(err, auth.ErrNotSignedIn) {
 		t.Fatalf("another token URL than the imported one: %v", err)
 	}
 }

@@ -30,9 +30,9 @@ const (
 type Session struct {
 	Version int    `json:"version"`
 	BaseURL string `json:"base_url"`
-	// TokenURL is the token endpoint the sign-in was made at; the stored
-	// secrets are sent to no other (checkTokenURL). Empty for an imported
-	// sign-in: then only a token URL on BaseURL's server is used.
+	// TokenURL is the token endpoint the sign-in was made at: besides
+	// BaseURL's server, the only one the stored secrets are sent to
+	// (checkTokenURL). Empty for an imported sign-in whose token URL was relative.
 	TokenURL string `json:"token_url,omitempty"`
 	AuthType string `json:"auth_type"`
 	ClientID string `json:"client_id,omitempty"`
@@ -90,18 +90,15 @@ func (s *Session) putLogin(l LoginInfo) {
 }
 
 // checkTokenURL refuses a token endpoint the stored secrets must not be sent
-// to: one other than the sign-in was made at, on another server than the
-// sign-in's (a .env in the working directory may set MEDPLUM_TOKEN_URL). A
+// to: one on another server than the sign-in's (a .env in the working
+// directory may set MEDPLUM_TOKEN_URL), unless the sign-in was made there. A
 // token given with --with-token is never sent to a token endpoint.
 func (s *Session) checkTokenURL(profile string, tc *client.Client) error {
-	if s.AuthType == AuthTypeToken {
-		return nil
-	}
 	got := tc.TokenURL()
-	if got == s.TokenURL || (s.TokenURL == "" && tc.SameOrigin(got)) {
+	if s.AuthType == AuthTypeToken || got == s.TokenURL || tc.SameOrigin(got) {
 		return nil
 	}
-	if s.TokenURL == "" {
+	if s.TokenURL == "" || tc.SameOrigin(s.TokenURL) {
 		return &SignInError{Profile: profile, Reason: fmt.Sprintf("signed in to %s, but the profile now sends credentials to the token URL %s on another server", s.BaseURL, got)}
 	}
 	return &SignInError{Profile: profile, Reason: fmt.Sprintf("signed in at the token URL %s, but the profile now sends credentials to %s", s.TokenURL, got)}

@@ -228,8 +228,8 @@ func TestStoredSignInIgnoresAForeignTokenURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := e.Run("whoami")
-	r.Expect(t, 4, "", "medplum: profile \"default\": signed in at the token URL "+srv.URL+"oauth2/token, "+
-		"but the profile now sends credentials to "+other.URL+"/oauth2/token\nrun: medplum login\n")
+	r.Expect(t, 4, "", "medplum: profile \"default\": signed in to "+srv.URL+", "+
+		"but the profile now sends credentials to the token URL "+other.URL+"/oauth2/token on another server\nrun: medplum login\n")
 	r.NotContains(t, rt)
 	mu.Lock()
 	defer mu.Unlock()
