@@ -173,18 +173,7 @@ var searchParams = map[string]map[string]searchParam{
 	"Organization":      {"name": strParam("name"), "identifier": identParam, "active": tokenParam("active")},
 	"Patient":           humanParams,
 	"Practitioner":      humanParams,
-	"RelatedPerson":     withParams(humanParams, map[string]searchParam{"patient": refParam("patient")}),
-}
-
-func withParams(a, b map[string]searchParam) map[string]searchParam {
-	m := map[string]searchParam{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
-	return m
+	"RelatedPerson":     merged(humanParams, map[string]searchParam{"patient": refParam("patient")}),
 }
 
 // commonParams apply to every resource type.

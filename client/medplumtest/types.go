@@ -3,6 +3,7 @@ package medplumtest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -74,12 +75,12 @@ var humanProps = map[string]byte{
 }
 
 var typeProps = map[string]map[string]byte{
-	"Patient": withProps(humanProps, map[string]byte{
+	"Patient": merged(humanProps, map[string]byte{
 		"deceasedBoolean": 'b', "deceasedDateTime": 's', "maritalStatus": 'o', "multipleBirthBoolean": 'b',
 		"multipleBirthInteger": 'n', "contact": 'a', "generalPractitioner": 'a', "managingOrganization": 'o', "link": 'a',
 	}),
-	"Practitioner": withProps(humanProps, map[string]byte{"qualification": 'a'}),
-	"RelatedPerson": withProps(humanProps, map[string]byte{
+	"Practitioner": merged(humanProps, map[string]byte{"qualification": 'a'}),
+	"RelatedPerson": merged(humanProps, map[string]byte{
 		"patient": 'o', "relationship": 'a', "period": 'o',
 	}),
 	"Organization": {
@@ -117,14 +118,11 @@ var typeProps = map[string]map[string]byte{
 	},
 }
 
-func withProps(a, b map[string]byte) map[string]byte {
-	m := map[string]byte{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
+// merged is a new map holding a's entries and then b's (b wins): a type's
+// own properties or search parameters added to a shared set.
+func merged[V any](a, b map[string]V) map[string]V {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
 	return m
 }
 
