@@ -179,16 +179,40 @@ func TestSandboxBanner(t *testing.T) {
 }
 
 func TestSandboxBadFlags(t *testing.T) {
-	for _, args := range [][]string{{"--invite-cost", "fast"}, {"extra"}, {"--no-such-flag"}} {
-		cmd := exec.Command(sandboxBinary(t), args...)
-		out, err := cmd.CombinedOutput()
+	usage := "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n\n"
+	for _, tc := range []struct {
+		args                 []string
+		code                 int
+		stderrPrefix, suffix string // stderr is prefix + (usage) + suffix
+	}{
+		{[]string{"--invite-cost", "fast"}, 2, "", "medplum-sandbox: --invite-cost \"fast\": want realistic, 0, or PARALLEL,SERIAL (e.g. 60ms,40ms)\n"},
+		{[]string{"extra"}, 2, "", "medplum-sandbox: unexpected argument \"extra\"\n"},
+		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag\n" + usage, "medplum-sandbox: flag provided but not defined: -no-such-flag\n"},
+		{[]string{"--help"}, 0, usage, ""},
+	} {
+		cmd := exec.Command(sandboxBinary(t), tc.args...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "medplum-sandbox") {
-			t.Errorf("%v: %v\n%s", args, err, out)
+		switch {
+		case errors.As(err, &ee):
+			code = ee.ExitCode()
+		case err != nil:
+			t.Fatal(err)
 		}
-	}
-	if out, err := exec.Command(sandboxBinary(t), "--help").CombinedOutput(); err != nil || !strings.Contains(string(out), "-print-env") {
-		t.Errorf("--help: %v\n%s", err, out)
+		got := stderr.String()
+		// The usage text, when printed, lists every flag between prefix and suffix.
+		bad := code != tc.code || stdout.Len() != 0 || !strings.HasPrefix(got, tc.stderrPrefix) || !strings.HasSuffix(got, tc.suffix)
+		if tc.stderrPrefix == "" {
+			bad = bad || got != tc.suffix
+		} else {
+			bad = bad || !strings.Contains(got, "\n  -print-env\n")
+		}
+		if bad {
+			t.Errorf("%v: exit %d, want %d\nstdout: %q\nstderr:\n%s", tc.args, code, tc.code, stdout.String(), got)
+		}
 	}
 }
 
