@@ -101,18 +101,8 @@ func startSandbox(t *testing.T, args ...string) *sandbox {
 		_ = cmd.Process.Kill()
 		<-sb.exited
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(ready)
-		if err == nil {
-			sb.url = strings.TrimSpace(string(b))
-			return sb
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sandbox did not write %s", ready)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	sb.url = waitReady(t, ready)
+	return sb
 }
 
 // stop sends SIGTERM and waits for a clean exit.
