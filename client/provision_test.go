@@ -69,6 +69,12 @@ func TestProjectSettingsAndSecrets(t *testing.T) {
 	if _, err := c.ReplaceProjectSecrets(ctx, pid, nil); err != nil {
 		t.Fatal(err)
 	}
+	// (medplumtest takes null as clearing too; Medplum's JSON body parser
+	// accepts only objects and arrays.)
+	sent := srv.RequestsTo("POST", "/admin/projects/*/secrets")
+	if body := string(sent[len(sent)-1].Body); body != "[]" {
+		t.Errorf("clearing sent %s, want []", body)
+	}
 	if got, _ := c.AdminProject(ctx, pid); len(client.SettingsList(got.Resource, "secret")) != 0 {
 		t.Errorf("secrets not cleared: %v", got.Resource["secret"])
 	}
