@@ -180,6 +180,19 @@ func TestInviteAndMembershipRoutes(t *testing.T) {
 	}
 }
 
+// An update answered with something other than a membership (a proxy's or
+// another route's 2xx) is an error, not a Doc to print.
+func TestUpdateMembershipWrongAnswer(t *testing.T) {
+	srv := httptest.NewServer(status(200, `{"resourceType":"Patient","id":"x"}`))
+	defer srv.Close()
+	c := newTestClient(t, Options{BaseURL: srv.URL})
+	d, err := c.UpdateMembership(context.Background(), "p", Resource{"resourceType": "ProjectMembership", "id": "m"})
+	want := "POST admin/projects/p/members/m: expected a ProjectMembership, got Patient"
+	if err == nil || err.Error() != want || d.Raw != nil {
+		t.Errorf("UpdateMembership = %s, %v; want the error %q", d.Raw, err, want)
+	}
+}
+
 // status answers with a fixed status and FHIR JSON body.
 func status(code int, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
