@@ -109,11 +109,15 @@ func TestResourceWritesAndSearchAll(t *testing.T) {
 	if e := client.AsError(err); e == nil || !e.IsGone() {
 		t.Errorf("second delete: %v", err)
 	}
-	if _, err := c.UpdateResource(ctx, client.Resource{"resourceType": "AccessPolicy"}); err == nil {
-		t.Error("update without an id was sent")
+	sent := len(srv.Requests())
+	if _, err := c.UpdateResource(ctx, client.Resource{"resourceType": "AccessPolicy"}); err == nil || err.Error() != "a project or membership id is empty" {
+		t.Errorf("update without an id: %v", err)
 	}
-	if _, err := c.CreateResource(ctx, client.Resource{"name": "x"}); err == nil {
-		t.Error("create without a resourceType was sent")
+	if _, err := c.CreateResource(ctx, client.Resource{"name": "x"}); err == nil || err.Error() != "the resource has no resourceType" {
+		t.Errorf("create without a resourceType: %v", err)
+	}
+	if n := len(srv.Requests()) - sent; n != 0 {
+		t.Errorf("the invalid writes sent %d requests", n)
 	}
 }
 
@@ -148,8 +152,12 @@ func TestRotateAndRetireClientSecret(t *testing.T) {
 	if e := client.AsError(err); e == nil || e.Status != 400 || e.Error() != "Provided secret does not match client" {
 		t.Errorf("retiring again: %v", err)
 	}
-	if _, err := c.RotateClientSecret(ctx, app.ID(), ""); err == nil {
-		t.Error("an empty secret was sent")
+	sent := len(srv.Requests())
+	if _, err := c.RotateClientSecret(ctx, app.ID(), ""); err == nil || err.Error() != "rotate secret: the secret to rotate is empty" {
+		t.Errorf("empty secret: %v", err)
+	}
+	if n := len(srv.Requests()) - sent; n != 0 {
+		t.Errorf("rotating an empty secret sent %d requests", n)
 	}
 	all := strings.Join(trace, "\n")
 	for _, s := range []string{old, cur} {
