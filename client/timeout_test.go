@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -102,6 +104,34 @@ func TestTimeoutThenAnswer(t *testing.T) {
 	}
 	if !strings.Contains(e.trace.String(), ": no answer from ") || e.trace.count("retry 1/3 of GET ") != 1 {
 		t.Errorf("trace:\n%s", e.trace)
+	}
+}
+
+// The timeout bounds the pauses in an answer, not its length: a body that
+// keeps arriving for longer than the timeout is read to its end.
+func TestTimeoutIsPerPauseWhileTheBodyArrives(t *testing.T) {
+	const chunks, pause, timeout = 12, 50 * time.Millisecond, 300 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"resourceType":"Bundle","entry":[`))
+		for i := range chunks {
+			w.(http.Flusher).Flush()
+			time.Sleep(pause)
+			if i > 0 {
+				w.Write([]byte(","))
+			}
+			w.Write([]byte(`{}`))
+		}
+		w.Write([]byte(`]}`))
+	}))
+	defer srv.Close()
+	c, err := client.New(client.Options{BaseURL: srv.URL, Timeout: timeout, Retry: client.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(context.Background(), &client.Request{URL: "Patient"})
+	if err != nil || resp.Attempts != 1 || !strings.HasSuffix(string(resp.Body), `{},{}]}`) || resp.Duration < chunks*pause {
+		t.Fatalf("Do = %+v, %v; want the whole body, read over %v with pauses of %v", resp, err, chunks*pause, pause)
 	}
 }
 
