@@ -81,6 +81,42 @@ func TestPagesAndSearch(t *testing.T) {
 	}
 }
 
+// SearchDocs keeps each resource's bytes as sent (spacing, number
+// spelling, escapes); it and Search skip entries without a resource.
+func TestSearchDocsKeepsBytesAndSkipsEmptyEntries(t *testing.T) {
+	const first = `{ "resourceType" : "Patient", "id":"a", "n": 1.50, "s":"\u003c" }`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page") == "2" {
+			w.Write([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"b"}}]}`))
+			return
+		}
+		w.Write([]byte(`{"resourceType":"Bundle","entry":[{"resource":` + first + `},{"search":{"mode":"outcome"}}],` +
+			`"link":[{"relation":"next","url":"http://` + r.Host + `/fhir/R4/Patient?page=2"}]}`))
+	}))
+	defer srv.Close()
+	c := newTestClient(t, Options{BaseURL: srv.URL})
+	var raws []string
+	for d, err := range c.SearchDocs(context.Background(), "Patient") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, string(d.Raw)+" "+d.ID())
+	}
+	if want := []string{first + " a", `{"resourceType":"Patient","id":"b"} b`}; fmt.Sprint(raws) != fmt.Sprint(want) {
+		t.Errorf("SearchDocs: %q\nwant %q", raws, want)
+	}
+	var ids []string
+	for r, err := range c.Search(context.Background(), "Patient") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID())
+	}
+	if fmt.Sprint(ids) != "[a b]" {
+		t.Errorf("Search: %q", ids)
+	}
+}
+
 func TestPagesErrors(t *testing.T) {
 	cases := map[string]struct {
 		handler http.HandlerFunc
