@@ -635,6 +635,15 @@ func TestFaultMatchingBodyAndSkip(t *testing.T) {
 	if p := c.srv.PendingFaults(); len(p) != 0 {
 		t.Errorf("pending faults: %+v", p)
 	}
+
+	// Of two faults for the same request, the one added first takes it.
+	c.srv.Inject(medplumtest.Fault{Method: "GET", Path: "/healthcheck", Status: 503})
+	c.srv.Inject(medplumtest.Fault{Path: "/health*", Status: 502})
+	for i, want := range []int{503, 502, 200} {
+		if status, _ := c.raw("GET", "healthcheck", nil, ""); status != want {
+			t.Errorf("overlapping faults, request %d: %d, want %d", i, status, want)
+		}
+	}
 }
 
 // Hold holds back what a fault does until the test lets it go: the answer
