@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -750,6 +751,45 @@ func TestRateLimitAndRequestLog(t *testing.T) {
 	c.srv.ResetRequests()
 	if len(c.srv.Requests()) != 0 {
 		t.Error("ResetRequests")
+	}
+}
+
+// SetFHIRQuota enforces Medplum's FHIR interaction quota per member (a
+// search costs 20 points), reported as a second RateLimit value; super
+// admins are exempt. auth/me counts against the default category, not the
+// sign-in one.
+func TestFHIRQuotaAndRateLimitCategories(t *testing.T) {
+	c := newTC(t)
+	c.srv.SetFHIRQuota(40)
+	h := map[string]string{"Authorization": "Bearer " + c.tok}
+	for i, want := range []int{200, 200, 429} {
+		resp := c.resp("GET", "fhir/R4/Patient?name=x", h, "")
+		resp.Body.Close()
+		quota := `"fhirInteractions";r=` + strconv.Itoa(max(0, 20-20*i)) + ";t=60"
+		if got := resp.Header.Values("RateLimit"); resp.StatusCode != want || len(got) != 2 || got[1] != quota {
+			t.Errorf("search %d: %d, RateLimit %q; want %d and %s", i, resp.StatusCode, got, want, quota)
+		}
+	}
+	sa := c.token(c.srv.Seed.SuperAdminClient.ID, c.srv.Seed.SuperAdminClient.Secret)
+	if status, body := c.raw("GET", "fhir/R4/Patient?name=x", map[string]string{"Authorization": "Bearer " + sa}, ""); status != 200 {
+		t.Errorf("super admin over the quota: %d %s", status, body)
+	}
+
+	c.srv.SetRateLimit(medplumtest.RateLimitAuth, 1, time.Minute)
+	login := func() int {
+		status, _ := c.raw("POST", "auth/login", map[string]string{"Content-Type": "application/json"}, `{}`)
+		return status
+	}
+	if status := login(); status != 400 {
+		t.Fatalf("auth/login within the sign-in budget: %d, want 400", status)
+	}
+	for i := range 2 {
+		if status, body := c.raw("GET", "auth/me", h, ""); status != 200 {
+			t.Fatalf("auth/me %d with the sign-in budget spent: %d %s", i, status, body)
+		}
+	}
+	if status := login(); status != 429 {
+		t.Errorf("auth/login with the sign-in budget spent: %d, want 429", status)
 	}
 }
 
