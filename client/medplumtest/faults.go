@@ -215,7 +215,7 @@ func (c *reqCtx) applyFault(f *Fault) bool {
 		if t <= 0 {
 			t = time.Second
 		}
-		rawSet(c.w.Header(), "RateLimit", fmt.Sprintf(`"requests";r=0;t=%d`, int((t+time.Second-1)/time.Second)))
+		rawSet(c.w.Header(), "RateLimit", fmt.Sprintf(`"requests";r=0;t=%d`, seconds(t)))
 		c.sendOutcome(tooManyRequests(0, t))
 	case http.StatusConflict:
 		c.sendOutcome(serializationConflict())
