@@ -75,15 +75,40 @@ var secretWords = []string{"token", "secret", "password", "passwd", "assertion",
 
 func isCodeName(name string) bool { return strings.EqualFold(name, "code") }
 
-// RedactURL hides the values of query parameters named like credentials
+// RedactURL hides the password of a URL's user info
+// (https://user:[REDACTED]@host/, which net/http sends as Basic
+// credentials) and the values of query parameters named like credentials
 // (access_token=..., client_secret=...). Search parameters such as code= are
 // left alone.
 func RedactURL(raw string) string {
+	raw = redactPassword(raw)
 	i := strings.IndexByte(raw, '?')
 	if i < 0 || !strings.Contains(raw[i:], "=") {
 		return raw
 	}
 	return raw[:i+1] + redactPairs(raw[i+1:], false)
+}
+
+// redactPassword hides what follows the first ':' of the user info in
+// scheme://user:password@host, keeping every other byte.
+func redactPassword(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		return raw
+	}
+	authority := raw[i+3:]
+	if end := strings.IndexAny(authority, "/?#"); end >= 0 {
+		authority = authority[:end]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return raw
+	}
+	colon := strings.IndexByte(authority[:at], ':')
+	if colon < 0 {
+		return raw
+	}
+	return raw[:i+3+colon+1] + Redacted + raw[i+3+at:]
 }
 
 // redactPairs rewrites k=v&k=v, keeping order and encoding, hiding the

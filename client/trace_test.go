@@ -176,3 +176,31 @@ func TestTraceSecretBody(t *testing.T) {
 		t.Errorf("the answer's body is missing from the trace:\n%s", trace)
 	}
 }
+
+// A base URL with user info (sent by net/http as Basic credentials) keeps
+// its password out of the trace and of transport errors.
+func TestTraceHidesURLPassword(t *testing.T) {
+	const password = "url-pa55word-0123"
+	var gotUser, gotPass string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotUser, gotPass, _ = r.BasicAuth()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"resourceType":"Patient","id":"p"}`))
+	}))
+	defer srv.Close()
+	var lines []string
+	base := strings.Replace(srv.URL, "://", "://admin:"+password+"@", 1)
+	c := newTestClient(t, Options{BaseURL: base, Trace: func(l string) { lines = append(lines, l) }})
+	if _, err := c.Do(context.Background(), &Request{URL: "Patient/p"}); err != nil {
+		t.Fatal(err)
+	}
+	if gotUser != "admin" || gotPass != password {
+		t.Fatalf("the server got %q:%q; the test proves nothing", gotUser, gotPass)
+	}
+	srv.Close()
+	_, err := c.Do(context.Background(), &Request{URL: "Patient/p", NoRetry: true})
+	trace := strings.Join(lines, "\n")
+	if err == nil || strings.Contains(trace, password) || !strings.Contains(trace, "://admin:[REDACTED]@") {
+		t.Errorf("trace:\n%s", trace)
+	}
+}
