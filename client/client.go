@@ -149,7 +149,7 @@ func New(opts Options) (*Client, error) {
 		c.tokenURL = baseStr + strings.TrimLeft(tok, "/")
 	}
 	if _, err := url.Parse(c.tokenURL); err != nil {
-		return nil, fmt.Errorf("token URL %q: %w", opts.TokenURL, err)
+		return nil, fmt.Errorf("token URL %q: %w", RedactURL(opts.TokenURL), parseCause(err))
 	}
 	return c, nil
 }

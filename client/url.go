@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -37,7 +38,7 @@ func (c *Client) ResolveURL(s string) (string, error) {
 	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
 		raw = s
 	case hasOtherScheme(s):
-		return "", fmt.Errorf("URL %q: only http and https URLs are supported", s)
+		return "", fmt.Errorf("URL %q: only http and https URLs are supported", RedactURL(s))
 	default:
 		p := strings.TrimLeft(s, "/")
 		if c.isBaseRelative(p) {
@@ -48,10 +49,10 @@ func (c *Client) ResolveURL(s string) (string, error) {
 	}
 	u, err := url.Parse(escapeQuery(raw))
 	if err != nil {
-		return "", fmt.Errorf("URL %q: %w", s, err)
+		return "", fmt.Errorf("URL %q: %w", RedactURL(s), parseCause(err))
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("URL %q has no host", s)
+		return "", fmt.Errorf("URL %q has no host", RedactURL(s))
 	}
 	return u.String(), nil
 }
@@ -163,15 +164,24 @@ func normaliseBase(s string) (*url.URL, string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, "", fmt.Errorf("base URL %q: %w", s, err)
+		return nil, "", fmt.Errorf("base URL %q: %w", RedactURL(s), parseCause(err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, "", fmt.Errorf("base URL %q must be an absolute http or https URL", s)
+		return nil, "", fmt.Errorf("base URL %q must be an absolute http or https URL", RedactURL(s))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, "", fmt.Errorf("base URL %q must not have a query or fragment", s)
+		return nil, "", fmt.Errorf("base URL %q must not have a query or fragment", RedactURL(s))
 	}
 	u.Path = strings.TrimRight(u.Path, "/") + "/"
 	u.RawPath = ""
 	return u, u.String(), nil
+}
+
+// parseCause is url.Parse's error without the URL it repeats (unredacted).
+func parseCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }

@@ -132,3 +132,26 @@ func TestSameOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A URL that cannot be used is named in the error without its password,
+// and url.Parse's cause without the URL a second time.
+func TestURLErrorsHidePasswords(t *testing.T) {
+	c := newTestClient(t, Options{})
+	_, e1 := New(Options{BaseURL: "https://u:hunter2@exa mple.com/"})
+	_, e2 := New(Options{BaseURL: "https://x/", TokenURL: "https://u:hunter2@ex ample.com/t"})
+	_, e3 := c.ResolveURL("ftp://u:hunter2@example.com/")
+	_, e4 := c.ResolveURL("https://u:hunter2@x/%zz")
+	for i, tc := range []struct {
+		err  error
+		want string
+	}{
+		{e1, `base URL "https://u:[REDACTED]@exa mple.com/": invalid character " " in host name`},
+		{e2, `token URL "https://u:[REDACTED]@ex ample.com/t": invalid character " " in host name`},
+		{e3, `URL "ftp://u:[REDACTED]@example.com/": only http and https URLs are supported`},
+		{e4, `URL "https://u:[REDACTED]@x/%zz": invalid URL escape "%zz"`},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("%d: %v\nwant %s", i, tc.err, tc.want)
+		}
+	}
+}
