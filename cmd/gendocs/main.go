@@ -73,15 +73,15 @@ func run(args []string, stderr io.Writer) error {
 }
 
 // newRoot builds the command tree the binary runs, on streams that lead
-// nowhere, with the flags and commands cobra adds only when it executes
-// (--version, completion). Each generator gets a fresh tree because the
-// generators themselves add cobra's help command and flag as they go.
+// nowhere, with the --version flag cobra adds only when it executes
+// (NewCmdRoot makes the completion command itself). Each generator gets a
+// fresh tree because the generators themselves add cobra's help command and
+// flag as they go.
 func newRoot() *cobra.Command {
 	f := commands.NewFactory()
 	f.IOStreams, _, _, _ = iostreams.Test()
 	root := commands.NewCmdRoot(f)
 	root.DisableAutoGenTag = true
 	root.InitDefaultVersionFlag()
-	root.InitDefaultCompletionCmd()
 	return root
 }
