@@ -308,6 +308,18 @@ func TestMFA(t *testing.T) {
 	if got := medplumtest.TOTP(medplumtest.TOTPSecret, time.Unix(59, 0)); got != "287082" {
 		t.Fatalf("TOTP(59) = %s, want 287082", got)
 	}
+	// A code of the step before or after is accepted (clock drift), one
+	// two steps away is not.
+	now := time.Unix(1_800_000_015, 0) // mid-step
+	for drift, want := range map[time.Duration]bool{0: true, -30 * time.Second: true, 30 * time.Second: true,
+		-60 * time.Second: false, 60 * time.Second: false} {
+		if got := medplumtest.CheckTOTP(medplumtest.TOTPSecret, medplumtest.TOTP(medplumtest.TOTPSecret, now.Add(drift)), now); got != want {
+			t.Errorf("CheckTOTP of the code %v away = %v, want %v", drift, got, want)
+		}
+	}
+	if medplumtest.CheckTOTP("", "123456", now) || medplumtest.CheckTOTP(medplumtest.TOTPSecret, "12345", now) {
+		t.Error("CheckTOTP accepted an empty secret or a short code")
+	}
 }
 
 func TestAuthMethodExternalIdP(t *testing.T) {
