@@ -135,6 +135,30 @@ func TestTimeoutIsPerPauseWhileTheBodyArrives(t *testing.T) {
 	}
 }
 
+// A silent server that is not the base's (a next link or a pasted URL to
+// another host) is the one the timeout names.
+func TestTimeoutNamesTheHostThatWasSilent(t *testing.T) {
+	never := make(chan struct{})
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-never:
+		case <-r.Context().Done():
+		}
+	}))
+	defer other.Close()
+	defer close(never)
+	c, err := client.New(client.Options{BaseURL: "http://127.0.0.1:1/", Timeout: 100 * time.Millisecond, Retry: client.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(context.Background(), &client.Request{URL: other.URL + "/fhir/R4/Patient"})
+	var te *client.TimeoutError
+	host := strings.TrimPrefix(other.URL, "http://")
+	if !errors.As(err, &te) || te.Host != host || te.Error() != "no answer from "+host+" within 100ms" {
+		t.Errorf("err = %v; want a timeout naming %s", err, host)
+	}
+}
+
 // Ctrl-C while the server is silent is an interruption, not a timeout.
 func TestTimeoutYieldsToCancel(t *testing.T) {
 	never := make(chan struct{})
