@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/medplumcli/medplum/client"
 	"net/url"
 	"os"
 	"strings"
@@ -241,10 +242,20 @@ func source(k Key, flags *pflag.FlagSet, p *Profile) string {
 	return ""
 }
 
+// checkBaseURL refuses a base URL that is not an absolute http(s) URL, or
+// that carries a password (https://user:password@host/): it would be kept
+// in the settings file and shown wherever the URL is. Errors show the URL
+// with its password hidden.
 func checkBaseURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &Error{Msg: fmt.Sprintf("invalid base URL %q: it must be an absolute http(s) URL such as https://api.medplum.com/", s)}
+		return &Error{Msg: fmt.Sprintf("invalid base URL %q: it must be an absolute http(s) URL such as https://api.medplum.com/", client.RedactURL(s))}
+	}
+	if _, ok := u.User.Password(); ok {
+		return &Error{
+			Msg: fmt.Sprintf("invalid base URL %q: a password in the URL would be kept in the settings file and shown wherever the URL is", client.RedactURL(s)),
+			Tip: "remove user:password@ from the URL; medplum signs in with medplum login",
+		}
 	}
 	return nil
 }

@@ -82,6 +82,19 @@ func TestRemoveAndUseErrors(t *testing.T) {
 	e.Run("profile", "set", "bad/name").Expect(t, 2, "", "medplum: invalid profile name \"bad/name\": use letters, digits, '.', '_' and '-' (at most 64, starting with a letter or digit)\n")
 	e.Run("profile", "set", "x", "--base-url", "api.medplum.com").Expect(t, 2, "",
 		"medplum: invalid base URL \"api.medplum.com\": it must be an absolute http(s) URL such as https://api.medplum.com/\n")
+	// A password in the base URL is refused wherever the URL comes from,
+	// and the message does not repeat it.
+	e.Run("profile", "set", "x", "--base-url", "https://admin:pw-s3cr3t@medplum.example.com/").Expect(t, 2, "",
+		"medplum: invalid base URL \"https://admin:[REDACTED]@medplum.example.com/\": a password in the URL would be kept in the settings file and shown wherever the URL is\n"+
+			"remove user:password@ from the URL; medplum signs in with medplum login\n")
+	e.Set("MEDPLUM_BASE_URL", "https://admin:pw-s3cr3t@medplum.example.com/")
+	e.Run("get", "Patient").Expect(t, 2, "",
+		"medplum: invalid base URL \"https://admin:[REDACTED]@medplum.example.com/\": a password in the URL would be kept in the settings file and shown wherever the URL is\n"+
+			"remove user:password@ from the URL; medplum signs in with medplum login\n")
+	e.Set("MEDPLUM_BASE_URL", "https://admin:pw-s3cr3t@[bad/")
+	e.Run("get", "Patient").Expect(t, 2, "",
+		"medplum: invalid base URL \"https://admin:[REDACTED]@[bad/\": it must be an absolute http(s) URL such as https://api.medplum.com/\n")
+	e.Set("MEDPLUM_BASE_URL", "")
 	e.Run("-p", "ghost", "profile", "describe").Expect(t, 2, "", "medplum: profile \"ghost\" does not exist\nrun: medplum profile list\n")
 	e.Set("MEDPLUM_PROFILE", "ghost")
 	e.Run("profile", "describe").Expect(t, 2, "", "medplum: profile \"ghost\" does not exist\nrun: medplum profile list\n")
