@@ -1,8 +1,6 @@
 package medplumtest_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -10,15 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/medplumcli/medplum/client/internal/realcapture"
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
@@ -41,40 +37,45 @@ var notImplemented = map[string]string{
 	"87-newuser-recaptcha":     "self-registration",
 }
 
-const capturesDir = "../../testdata/real-server"
-
-type capture struct {
-	status int
-	header http.Header
-	body   []byte
+// leftOutRanges are captures whose replay other work adds; until it does,
+// each says which and why (numbered as the files are, 100 to 124 ...).
+var leftOutRanges = []struct {
+	from, to int
+	why      string
+}{
+	{100, 124, "bots (issue 10): medplumtest has no Bot routes yet; the bots work adds them with these replays"},
+	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
+	{140, 175, "member lifecycle, MFA, logins, paging and clients (issue 15): replays being added"},
 }
+
+// leftOut says why a capture is not replayed, or "".
+func leftOut(name string) string {
+	if why := notImplemented[name]; why != "" {
+		return why
+	}
+	n := 0
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	for _, r := range leftOutRanges {
+		if n >= r.from && n <= r.to {
+			return r.why
+		}
+	}
+	return ""
+}
+
+type capture = realcapture.Capture
 
 func readCapture(t *testing.T, name string) capture {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(capturesDir, name+".http"))
+	c, err := realcapture.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	head, body, ok := bytes.Cut(data, []byte("\n\n"))
-	if !ok {
-		t.Fatalf("%s: no blank line after the headers", name)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(head))
-	sc.Scan()
-	var c capture
-	if _, err := fmt.Sscanf(sc.Text(), "HTTP/1.1 %d", &c.status); err != nil {
-		t.Fatalf("%s: status line %q", name, sc.Text())
-	}
-	c.header = http.Header{}
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ": ")
-		c.header.Add(k, v)
-	}
-	// The capture files end with a newline the response did not have.
-	if n, err := strconv.Atoi(c.header.Get("Content-Length")); err == nil && len(body) == n+1 {
-		body = bytes.TrimSuffix(body, []byte("\n"))
-	}
-	c.body = body
 	return c
 }
 
@@ -511,17 +512,16 @@ func (e *contractEnv) patchMember(ct, body string) *http.Response {
 }
 
 func TestContractCapturesCovered(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(capturesDir, "*.http"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no captures in %s: %v", capturesDir, err)
+	names, err := realcapture.Names()
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no captures in %s: %v", realcapture.Dir(), err)
 	}
 	covered := map[string]bool{}
 	for _, s := range steps() {
 		covered[s.name] = true
 	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".http")
-		if covered[name] == (notImplemented[name] != "") {
+	for _, name := range names {
+		if covered[name] == (leftOut(name) != "") {
 			t.Errorf("%s: must be either a contract step or listed as not implemented (not both)", name)
 		}
 	}
@@ -562,33 +562,33 @@ var presenceHeaders = []string{"ETag", "Last-Modified", "Location", "Content-Loc
 
 func compareResponse(t *testing.T, want capture, resp *http.Response, got []byte, firstEntry bool) {
 	t.Helper()
-	if resp.StatusCode != want.status {
-		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, want.status, got)
+	if resp.StatusCode != want.Status {
+		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, want.Status, got)
 	}
 	for _, h := range fixedHeaders {
-		if g, w := resp.Header.Get(h), want.header.Get(h); g != w {
+		if g, w := resp.Header.Get(h), want.Header.Get(h); g != w {
 			t.Errorf("header %s = %q, want %q", h, g, w)
 		}
 	}
 	for _, h := range presenceHeaders {
-		if g, w := resp.Header.Get(h) != "", want.header.Get(h) != ""; g != w {
+		if g, w := resp.Header.Get(h) != "", want.Header.Get(h) != ""; g != w {
 			t.Errorf("header %s present = %v, want %v", h, g, w)
 		}
 	}
-	if g, w := rateLimitKinds(resp.Header), rateLimitKinds(want.header); g != w {
+	if g, w := rateLimitKinds(resp.Header), rateLimitKinds(want.Header); g != w {
 		t.Errorf("RateLimit values %s, want %s", g, w)
 	}
 	if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("401 without WWW-Authenticate")
 	}
-	if !strings.Contains(want.header.Get("Content-Type"), "json") {
-		if g, w := uuidRE.ReplaceAllString(string(got), "<id>"), uuidRE.ReplaceAllString(string(want.body), "<id>"); g != w {
+	if !strings.Contains(want.Header.Get("Content-Type"), "json") {
+		if g, w := uuidRE.ReplaceAllString(string(got), "<id>"), uuidRE.ReplaceAllString(string(want.Body), "<id>"); g != w {
 			t.Errorf("body\n%s\nwant\n%s", g, w)
 		}
 		return
 	}
 	var wv, gv any
-	if err := json.Unmarshal(want.body, &wv); err != nil {
+	if err := json.Unmarshal(want.Body, &wv); err != nil {
 		t.Fatalf("capture body: %v", err)
 	}
 	if err := json.Unmarshal(got, &gv); err != nil {
