@@ -160,27 +160,20 @@ func (o *ListOptions) query(project string, count int) url.Values {
 	if len(o.ExcludeTypes) > 0 {
 		q.Set("profile-type:not", strings.Join(o.ExcludeTypes, ","))
 	}
-	// Medplum keeps admin and active in columns of the membership table,
-	// and a column's :not never matches a membership without the field
-	// (SQL: NULL <> 'true' is not true), so admin:not=true would leave
-	// out every member whose membership says nothing of admin. The
-	// negative filters are applied here instead (see keep).
-	if o.AdminSet && o.Admin {
-		q.Set("admin", "true")
-	}
-	if o.Inactive {
-		q.Set("active", "false")
-	}
+	// Medplum 5.0.10 has no admin or active search parameter on
+	// ProjectMembership ("Unknown search parameter: admin"): --admin,
+	// --active and --inactive are filters of keep.
 	return q
 }
 
-// keep applies the filters the search cannot: not an admin (admin absent
-// or false) and active (active absent or true).
+// keep applies the filters the server cannot: --admin (admin: true),
+// --admin=false (admin absent or false), --active (active absent or true)
+// and --inactive (active: false).
 func (o *ListOptions) keep(m client.Resource) bool {
-	if admin, _ := m.Bool("admin"); o.AdminSet && !o.Admin && admin {
+	if o.AdminSet && membership.IsAdmin(m) != o.Admin {
 		return false
 	}
-	if active, ok := m.Bool("active"); o.Active && ok && !active {
+	if (o.Active || o.Inactive) && membership.IsActive(m) != o.Active {
 		return false
 	}
 	return true
