@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/medplumcli/medplum/client"
 )
@@ -31,7 +33,6 @@ const (
 	kindReference
 	kindString
 	kindDate
-	kindGeneric // a token, reference or string, whichever matches
 )
 
 // searchParam describes one search parameter: its kind and how to read the
@@ -40,6 +41,11 @@ type searchParam struct {
 	kind   paramKind
 	values func(client.Resource) []string
 	fold   bool // token compared case-insensitively (e-mail)
+	// words: a string Medplum keeps in a lookup table (HumanName) and
+	// searches with PostgreSQL's full text search: every word of the
+	// query must begin a word of the same value (name=homer simp finds
+	// Homer Simpson), whatever the case.
+	words bool
 	// column: a code or boolean token, which Medplum keeps in a column of
 	// the resource's table rather than in its token table. Its :not is SQL
 	// (NOT (col = v), col <> v), which no row without a value matches:
@@ -76,33 +82,55 @@ func identifiers(r client.Resource) []string {
 	return out
 }
 
+// humanNames gives, for each HumanName of the resource, the string Medplum
+// indexes for part ("given", "family", or "" for the whole name: given
+// names, family name and text, as getNameString).
 func humanNames(part string) func(client.Resource) []string {
 	return func(r client.Resource) []string {
 		var out []string
 		names, _ := r["name"].([]any)
 		for _, n := range names {
 			m, _ := n.(map[string]any)
-			if part != "given" {
-				if f, ok := m["family"].(string); ok {
-					out = append(out, f)
-				}
-			}
+			var words []string
 			if part != "family" {
 				given, _ := m["given"].([]any)
 				for _, g := range given {
 					if s, ok := g.(string); ok {
-						out = append(out, s)
+						words = append(words, s)
 					}
 				}
 			}
-			if part == "" {
-				if t, ok := m["text"].(string); ok {
-					out = append(out, t)
-				}
+			if f, ok := m["family"].(string); ok && part != "given" {
+				words = append(words, f)
+			}
+			if t, ok := m["text"].(string); ok && part == "" {
+				words = append(words, t)
+			}
+			if len(words) > 0 {
+				out = append(out, strings.Join(words, " "))
 			}
 		}
 		return out
 	}
+}
+
+// wordsMatch reports whether every word of query begins a word of value,
+// ignoring case: PostgreSQL's to_tsvector('simple', value) @@
+// to_tsquery('simple', 'w1:* & w2:*'), which Medplum's lookup tables use.
+func wordsMatch(value, query string) bool {
+	split := func(s string) []string {
+		return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	}
+	have, want := split(value), split(query)
+	if len(want) == 0 {
+		return false
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, w) }) {
+			return false
+		}
+	}
+	return true
 }
 
 func profileType(r client.Resource) []string {
@@ -126,21 +154,25 @@ func accessPolicies(r client.Resource) []string {
 }
 
 var (
-	tokenParam  = func(name string) searchParam { return searchParam{kind: kindToken, values: field(name), column: true} }
-	refParam    = func(name string) searchParam { return searchParam{kind: kindReference, values: field(name)} }
-	strParam    = func(name string) searchParam { return searchParam{kind: kindString, values: field(name)} }
-	identParam  = searchParam{kind: kindToken, values: identifiers}
-	emailParam  = searchParam{kind: kindToken, values: telecomEmails, fold: true}
+	tokenParam = func(name string) searchParam { return searchParam{kind: kindToken, values: field(name), column: true} }
+	refParam   = func(name string) searchParam { return searchParam{kind: kindReference, values: field(name)} }
+	strParam   = func(name string) searchParam { return searchParam{kind: kindString, values: field(name)} }
+	identParam = searchParam{kind: kindToken, values: identifiers}
+	emailParam = searchParam{kind: kindToken, values: telecomEmails, fold: true}
+	// The parameters of Patient, Practitioner and RelatedPerson the CLI
+	// uses; each type has only those its definitions give it.
 	humanParams = map[string]searchParam{
 		"identifier": identParam,
 		"active":     tokenParam("active"),
-		"name":       {kind: kindString, values: humanNames("")},
-		"given":      {kind: kindString, values: humanNames("given")},
-		"family":     {kind: kindString, values: humanNames("family")},
+		"name":       {kind: kindString, values: humanNames(""), words: true},
 		"email":      emailParam,
 		"gender":     tokenParam("gender"),
-		"birthdate":  {kind: kindDate, values: field("birthDate")},
 	}
+	nameParts = map[string]searchParam{
+		"given":  {kind: kindString, values: humanNames("given"), words: true},
+		"family": {kind: kindString, values: humanNames("family"), words: true},
+	}
+	birthDate = map[string]searchParam{"birthdate": {kind: kindDate, values: field("birthDate")}}
 )
 
 var searchParams = map[string]map[string]searchParam{
@@ -153,11 +185,9 @@ var searchParams = map[string]map[string]searchParam{
 		"external-id":   strParam("externalId"),
 		"access-policy": {kind: kindReference, values: accessPolicies},
 		"identifier":    identParam,
-		"admin":         tokenParam("admin"),
-		"active":        tokenParam("active"),
 	},
 	"User": {
-		"email":       {kind: kindToken, values: field("email"), fold: true},
+		"email":       strParam("email"),
 		"external-id": strParam("externalId"),
 		"identifier":  identParam,
 		"project":     refParam("project"),
@@ -171,9 +201,9 @@ var searchParams = map[string]map[string]searchParam{
 	"ClientApplication": {"name": strParam("name")},
 	"Bot":               {"name": strParam("name"), "identifier": identParam},
 	"Organization":      {"name": strParam("name"), "identifier": identParam, "active": tokenParam("active")},
-	"Patient":           humanParams,
-	"Practitioner":      humanParams,
-	"RelatedPerson":     merged(humanParams, map[string]searchParam{"patient": refParam("patient")}),
+	"Patient":           merged(merged(humanParams, nameParts), birthDate),
+	"Practitioner":      merged(humanParams, nameParts),
+	"RelatedPerson":     merged(merged(humanParams, birthDate), map[string]searchParam{"patient": refParam("patient")}),
 }
 
 // commonParams apply to every resource type.
@@ -202,6 +232,11 @@ func prefixed(p string, vals []string) []string {
 
 // ignoredParams are accepted and have no effect here.
 var ignoredParams = setOf("_format", "_pretty")
+
+// specialParams are search parameters the real server has for every type
+// (packages/server/src/fhir/search.ts, trySpecialSearchParameter) that
+// medplumtest does not model.
+var specialParams = setOf("_deleted", "_filter")
 
 type filter struct {
 	param    searchParam
@@ -293,7 +328,13 @@ func (sr *searchRequest) add(k, v string) error {
 		case "_lastUpdated", "-_lastUpdated", "_id", "-_id":
 			sr.sort = v
 		default:
-			return fmt.Errorf("Unknown search parameter: %s", strings.TrimPrefix(v, "-"))
+			for _, f := range strings.Split(v, ",") {
+				code := strings.TrimPrefix(f, "-")
+				if _, ok := defined(sr.typ, code); !ok {
+					return fmt.Errorf("Unknown search parameter: %s", code)
+				}
+			}
+			return fmt.Errorf("medplumtest does not model _sort=%s (only _lastUpdated or _id, either way)", v)
 		}
 	case "_total":
 		switch v {
@@ -318,19 +359,42 @@ func (sr *searchRequest) add(k, v string) error {
 			return nil
 		}
 		code, mod, _ := strings.Cut(k, ":")
-		p, ok := commonParams[code]
-		if !ok {
-			p, ok = searchParams[sr.typ][code]
+		p, err := sr.param(code)
+		if err != nil {
+			return err
 		}
-		if !ok && searchParams[sr.typ] == nil {
-			p, ok = genericParam(code)
-		}
-		if !ok || !modifierOK(p.kind, mod) {
-			return fmt.Errorf("Unknown search parameter: %s", k)
+		if !modifierOK(p.kind, mod) {
+			return fmt.Errorf("medplumtest does not model the modifier :%s of %s", mod, code)
 		}
 		sr.filters = append(sr.filters, filter{param: p, modifier: mod, values: strings.Split(v, ",")})
 	}
 	return nil
+}
+
+// param finds how to search by code. A code the real server does not have
+// for the type is refused as it refuses it (capture 49-search-bad-param:
+// the code without its modifier); one it has that medplumtest cannot
+// search by (chains, _has, _filter, composite and number parameters,
+// expressions that are not a plain path) is refused in words that say so,
+// rather than answered wrongly.
+func (sr *searchRequest) param(code string) (searchParam, error) {
+	if p, ok := commonParams[code]; ok {
+		return p, nil
+	}
+	if code == "_has" || strings.Contains(code, ".") || specialParams[code] {
+		return searchParam{}, fmt.Errorf("medplumtest does not model the search parameter %s", code)
+	}
+	def, ok := defined(sr.typ, code)
+	if !ok {
+		return searchParam{}, fmt.Errorf("Unknown search parameter: %s", code)
+	}
+	if p, ok := searchParams[sr.typ][code]; ok {
+		return p, nil
+	}
+	if p, ok := definedSearchParam(def); ok {
+		return p, nil
+	}
+	return searchParam{}, fmt.Errorf("medplumtest does not model the search parameter %s of %s (%s %s)", code, sr.typ, def.kind, strings.Join(def.paths, ","))
 }
 
 func modifierOK(k paramKind, mod string) bool {
@@ -338,9 +402,9 @@ func modifierOK(k paramKind, mod string) bool {
 	case "", "missing":
 		return true
 	case "not":
-		return k == kindToken || k == kindReference || k == kindGeneric
+		return k == kindToken || k == kindReference
 	case "exact", "contains":
-		return k == kindString || k == kindGeneric
+		return k == kindString
 	}
 	return false
 }
@@ -397,19 +461,12 @@ func (f filter) matchOne(have []string, want string) bool {
 					return true
 				}
 			default:
-				if strings.HasPrefix(hl, wl) {
+				if f.param.words && wordsMatch(h, want) || !f.param.words && strings.HasPrefix(hl, wl) {
 					return true
 				}
 			}
 		case kindDate:
 			if matchDate(h, want) {
-				return true
-			}
-		case kindGeneric:
-			token := filter{param: searchParam{kind: kindToken}, modifier: f.modifier}
-			ref := filter{param: searchParam{kind: kindReference}, modifier: f.modifier}
-			str := filter{param: searchParam{kind: kindString}, modifier: f.modifier}
-			if token.matchOne([]string{h}, want) || ref.matchOne([]string{h}, want) || str.matchOne([]string{h}, want) {
 				return true
 			}
 		}
@@ -484,13 +541,19 @@ func (s *Server) fhirSearch(c *reqCtx) {
 			}
 		}
 	}
-	sr, err := parseSearch(typ, q)
-	if err != nil {
-		c.sendOutcome(badRequest(err.Error()))
+	// As the real server: the type first (validateSearchResourceType),
+	// then the search's parameters.
+	if typ == "Binary" {
+		c.sendOutcome(badRequest("Cannot search on Binary resource type"))
 		return
 	}
 	if !c.auth.canAccessType(typ) {
 		c.sendOutcome(forbidden())
+		return
+	}
+	sr, err := parseSearch(typ, q)
+	if err != nil {
+		c.sendOutcome(badRequest(err.Error()))
 		return
 	}
 	s.mu.Lock()
@@ -664,36 +727,6 @@ func subset(r client.Resource, fields []string) client.Resource {
 	return r
 }
 
-// genericParams are the common FHIR search parameters accepted on resource
-// types without their own table above, matched by the property of the same
-// name (kebab-case to camelCase): a token matches a code, a reference its
-// target, a string its prefix. "patient" also matches a subject that is a
-// Patient.
-var genericParams = setOf("identifier", "status", "code", "category", "subject", "patient", "encounter",
-	"name", "type", "organization", "performer", "requester", "author", "based-on", "part-of", "owner",
-	"recipient", "sender", "focus", "intent", "priority", "active", "title", "url", "version")
-
-func genericParam(code string) (searchParam, bool) {
-	if !genericParams[code] {
-		return searchParam{}, false
-	}
-	field := camel(code)
-	return searchParam{kind: kindGeneric, values: func(r client.Resource) []string {
-		vals := scalarValues(r[field])
-		if code == "patient" {
-			for _, v := range scalarValues(r["subject"]) {
-				if strings.HasPrefix(v, "Patient/") {
-					vals = append(vals, v)
-				}
-			}
-		}
-		if code == "identifier" {
-			return identifiers(r)
-		}
-		return vals
-	}}, true
-}
-
 func camel(kebab string) string {
 	parts := strings.Split(kebab, "-")
 	for i := 1; i < len(parts); i++ {
@@ -702,37 +735,4 @@ func camel(kebab string) string {
 		}
 	}
 	return strings.Join(parts, "")
-}
-
-// scalarValues collects what a search can match in a value: strings and
-// booleans, Reference.reference, Coding/CodeableConcept codes, and the
-// same inside arrays.
-func scalarValues(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case bool:
-		return []string{strconv.FormatBool(t)}
-	case []any:
-		var out []string
-		for _, x := range t {
-			out = append(out, scalarValues(x)...)
-		}
-		return out
-	case map[string]any:
-		if ref, ok := t["reference"].(string); ok {
-			return []string{ref}
-		}
-		if code, ok := t["code"].(string); ok {
-			sys, _ := t["system"].(string)
-			return []string{sys + "|" + code}
-		}
-		if coding, ok := t["coding"].([]any); ok {
-			return scalarValues(coding)
-		}
-		if text, ok := t["text"].(string); ok {
-			return []string{text}
-		}
-	}
-	return nil
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/medplumcli/medplum/client"
 )
 
-// resourceTypes are the FHIR R4 resource types plus Medplum's own.
+// resourceTypes are the FHIR R4 resource types plus Medplum's own, as
+// Medplum 5.0.10 serves them (TestSearchParamTableShape holds them to its
+// definitions: no IdentityProvider or PasswordChangeRequest, which answer
+// "Unknown resource type").
 var resourceTypes = setOf(
 	// FHIR R4
 	"Account", "ActivityDefinition", "AdverseEvent", "AllergyIntolerance", "Appointment", "AppointmentResponse",
@@ -42,7 +45,7 @@ var resourceTypes = setOf(
 	"VerificationResult", "VisionPrescription",
 	// Medplum
 	"AccessPolicy", "Agent", "AsyncJob", "Bot", "BulkDataExport", "ClientApplication", "DomainConfiguration",
-	"IdentityProvider", "JsonWebKey", "Login", "PasswordChangeRequest", "Project", "ProjectMembership",
+	"JsonWebKey", "Login", "Project", "ProjectMembership",
 	"SmartAppLaunch", "User", "UserConfiguration", "UserSecurityRequest",
 )
 
@@ -50,7 +53,7 @@ var resourceTypes = setOf(
 // are readable and writable only by project admins; super-admin types only by
 // super admins.
 var (
-	projectAdminTypes = setOf("Project", "ProjectMembership", "User", "UserSecurityRequest", "PasswordChangeRequest")
+	projectAdminTypes = setOf("Project", "ProjectMembership", "User", "UserSecurityRequest")
 	superAdminTypes   = setOf("Login", "JsonWebKey", "DomainConfiguration", "SmartAppLaunch")
 )
 
