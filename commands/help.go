@@ -40,6 +40,11 @@ func helpTopics() []*cobra.Command {
 			Short: "Environment variables that medplum reads",
 			Long:  environmentHelp(),
 		},
+		{
+			Use:   "formatting",
+			Short: "Output formats: -o json|yaml|ndjson|table|csv, --jq, --template",
+			Long:  formattingHelp,
+		},
 	}
 	for _, t := range topics {
 		t.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
@@ -169,3 +174,44 @@ func environmentHelp() string {
 	`))
 	return b.String()
 }
+
+// formattingHelp is `medplum help formatting`.
+const formattingHelp = `The commands that print data take -o (--output):
+
+  json     the server's JSON as it sent it, indented (a list is an array)
+  yaml     the same document as YAML, keys in the same order
+  ndjson   one compact resource per line
+  table    a table on a terminal, tab-separated when piped
+  csv      comma-separated, with a header row
+
+--columns and --no-header shape table and csv.
+
+--jq EXPR filters the JSON document (what -o json prints) with a jq
+expression (gojq: https://github.com/itchyny/gojq). Strings are printed as
+they are, other values as JSON: indented on a terminal, compact when piped.
+Object keys come out sorted.
+
+  $ medplum get 'ProjectMembership?profile-type=Practitioner' --jq '.entry[].resource.profile.display'
+  $ medplum members list --jq '.[] | select(.admin) | .id'
+
+--template TEMPLATE formats the JSON document with a Go template
+(https://pkg.go.dev/text/template). Fields are read with .name; besides
+Go's own functions (range, if, index, printf, len, ...) there are gh's:
+
+  tablerow FIELD...     a row of a table; the columns are aligned on a
+                        terminal and tab-separated when piped
+  tablerender           print the rows so far (else they come at the end)
+  join SEP LIST         the items of LIST joined with SEP
+  pluck FIELD LIST      FIELD of each object in LIST
+  timeago TIME          how long ago an instant was ("5 minutes ago")
+  timefmt LAYOUT TIME   an instant in a Go layout ("2006-01-02 15:04")
+  truncate N TEXT       at most N characters, "…" where it was cut
+  json VALUE            VALUE as compact JSON
+
+  $ medplum members list --template '{{range .}}{{tablerow .id .profile.display (timeago .meta.lastUpdated)}}{{end}}'
+
+--jq and --template work on the JSON output: they cannot be combined with
+each other or with another -o. An expression that does not parse is a usage
+error (exit 2) that names the column (--jq) or the line (--template), and
+nothing is sent; one that fails on the data is exit 1.
+`

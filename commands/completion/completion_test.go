@@ -88,7 +88,7 @@ func TestFlagValues(t *testing.T) {
 		lines("authorization-code", "password", "client-credentials", "jwt-assertion")+noFile, noFileStderr)
 	e.Run("__complete", "invite", "--csv", "").Expect(t, 0, lines("csv")+":8\n",
 		"Completion ended with directive: ShellCompDirectiveFilterFileExt\n")
-	e.Run("__complete", "get", "Patient", "-o", "").Expect(t, 0, lines("json", "ndjson", "table", "csv")+noFile, noFileStderr)
+	e.Run("__complete", "get", "Patient", "-o", "").Expect(t, 0, lines("json", "yaml", "ndjson", "table", "csv")+noFile, noFileStderr)
 }
 
 // --columns completes a comma-separated list: the columns of the command's

@@ -34,6 +34,9 @@ func (o *Options) checkBulkFlags() error {
 	if o.Concurrency < 0 {
 		return cmdutil.FlagErrorf("--concurrency must be a positive number (or leave it out for adaptive)")
 	}
+	if o.Output.JQ != "" || o.Output.Template != "" {
+		return cmdutil.FlagErrorf("--jq and --template are not used with --csv (its results are streamed as each row finishes)")
+	}
 	if o.outputSet {
 		switch o.Output.Format {
 		case output.JSON, output.NDJSON, output.CSV:

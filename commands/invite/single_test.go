@@ -464,7 +464,7 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 		{[]string{"invite", "-f", write("bad.json", "{\n  \"firstName\": \"A\",\n  \"lastName\": B\n}\n")}, "", "medplum: the invite payload in " + filepath.Join(dir, "bad.json") + " is not valid JSON: line 3, column 15: invalid character 'B' looking for beginning of value\n"},
 		{[]string{"invite", "-f", write("array.json", "[]")}, "", "medplum: the invite payload in " + filepath.Join(dir, "array.json") + " is not a JSON object\n"},
 		{[]string{"invite", "-f", filepath.Join(dir, "missing.json")}, "", "medplum: reading the invite payload: open " + filepath.Join(dir, "missing.json") + ": no such file or directory\n"},
-		{[]string{"invite", "A", "B", "a@b.co", "-o", "yaml"}, "", "medplum: invalid argument \"yaml\" for \"-o, --output\" flag: unknown format \"yaml\" (use json, ndjson, table, csv)\nRun 'medplum invite --help' for usage.\n"},
+		{[]string{"invite", "A", "B", "a@b.co", "-o", "xml"}, "", "medplum: invalid argument \"xml\" for \"-o, --output\" flag: unknown format \"xml\" (use json, yaml, ndjson, table, csv)\nRun 'medplum invite --help' for usage.\n"},
 	}
 	for _, c := range cases {
 		e.RunStdin(c.stdin, c.args...).Expect(t, 2, "", c.stderr)

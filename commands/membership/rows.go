@@ -21,7 +21,8 @@ var (
 )
 
 // Print writes memberships in o's format: -o json prints the server's JSON
-// (one object when single, else an array), ndjson one compact membership
+// (one object when single, else an array; -o yaml, --jq and --template
+// work on that document), ndjson one compact membership
 // per line, table and csv one row per membership with cols by default.
 func Print(ios *iostreams.IOStreams, o *output.Options, docs []client.Doc, single bool, cols []string) error {
 	raws := make([]json.RawMessage, len(docs))
@@ -29,11 +30,11 @@ func Print(ios *iostreams.IOStreams, o *output.Options, docs []client.Doc, singl
 		raws[i] = d.Raw
 	}
 	switch o.Format {
-	case output.JSON:
+	case output.JSON, output.YAML:
 		if single && len(docs) == 1 {
-			return output.WriteJSON(ios.Out, docs[0].Raw)
+			return o.WriteDoc(ios, docs[0].Raw)
 		}
-		return output.WriteJSONArray(ios.Out, raws)
+		return o.WriteDocs(ios, raws)
 	case output.NDJSON:
 		return output.WriteNDJSON(ios.Out, raws)
 	}

@@ -1,14 +1,18 @@
 // Package output prints command results in the format the user asked for:
-// -o json (the server's JSON, re-indented, byte-faithful), ndjson (one
-// compact resource per line), table (tablewriter on a terminal, TSV when
-// piped) or csv, with --columns and --no-header for the tabular formats.
+// -o json (the server's JSON, re-indented, byte-faithful), yaml (the same
+// document as YAML), ndjson (one compact resource per line), table
+// (tablewriter on a terminal, TSV when piped) or csv, with --columns and
+// --no-header for the tabular formats, and --jq or --template over the
+// JSON document.
 package output
 
 import (
 	"fmt"
 	"slices"
 	"strings"
+	"text/template"
 
+	"github.com/itchyny/gojq"
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
@@ -21,13 +25,14 @@ type Format string
 // The output formats.
 const (
 	JSON   Format = "json"
+	YAML   Format = "yaml"
 	NDJSON Format = "ndjson"
 	Table  Format = "table"
 	CSV    Format = "csv"
 )
 
 // AllFormats is every format, in the order help lists them.
-var AllFormats = []Format{JSON, NDJSON, Table, CSV}
+var AllFormats = []Format{JSON, YAML, NDJSON, Table, CSV}
 
 // Options are the output flags of one command.
 type Options struct {
@@ -38,11 +43,20 @@ type Options struct {
 	// from the command's arguments: ColumnList(...) for fixed columns,
 	// URLColumns for a REST command. Nil completes nothing.
 	CompleteColumns func(args []string) []string
+	// JQ is --jq (a jq expression over the JSON document), Template is
+	// --template (a Go template over it); either implies -o json.
+	JQ       string
+	Template string
 
-	allowed []Format
+	allowed   []Format
+	formatSet bool
+	jq        *gojq.Code
+	tmpl      *template.Template
 }
 
-// AddFlags registers -o/--output (default def), --columns and --no-header.
+// AddFlags registers -o/--output (default def), --columns, --no-header,
+// --jq and --template. A command prints documents with WriteBody, WriteDoc,
+// WriteDocs or WriteData, which honour -o json|yaml, --jq and --template.
 func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	if len(allowed) == 0 {
 		allowed = AllFormats
@@ -56,6 +70,10 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, ", "))
 	cmd.Flags().StringSliceVar(&o.Columns, "columns", nil, "table/csv columns to show, comma-separated (e.g. id,display,meta.versionId)")
 	cmd.Flags().BoolVar(&o.NoHeader, "no-header", false, "table/csv: omit the header row")
+	cmd.Flags().StringVar(&o.JQ, "jq", "", "filter the JSON output with a jq expression (e.g. '.entry[].resource.id')")
+	cmd.Flags().StringVar(&o.Template, "template", "", "format the JSON output with a Go template (functions: tablerow, join, pluck, timeago, ...; see medplum help formatting)")
+	_ = cmd.RegisterFlagCompletionFunc("jq", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("template", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -70,8 +88,13 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 // Tabular reports whether the format is table or csv.
 func (o *Options) Tabular() bool { return o.Format == Table || o.Format == CSV }
 
-// Check rejects --columns/--no-header with a non-tabular format.
+// Check rejects --columns/--no-header with a non-tabular format, and
+// compiles --jq and --template (a syntax error is exit 2, naming its
+// position, before anything is sent).
 func (o *Options) Check() error {
+	if err := o.checkFilters(); err != nil {
+		return err
+	}
 	if !o.Tabular() && (len(o.Columns) > 0 || o.NoHeader) {
 		return cmdutil.FlagErrorf("--columns and --no-header need -o table or -o csv")
 	}
@@ -98,5 +121,6 @@ func (v *formatValue) Set(s string) error {
 		return fmt.Errorf("unknown format %q (use %s)", s, strings.Join(names, ", "))
 	}
 	v.o.Format = f
+	v.o.formatSet = true
 	return nil
 }

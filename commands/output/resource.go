@@ -38,7 +38,7 @@ func (o *Options) WriteBody(ios *iostreams.IOStreams, body []byte) error {
 		}
 		return o.WriteRows(ios, rows)
 	default:
-		return WriteJSON(ios.Out, body)
+		return o.WriteDoc(ios, body)
 	}
 }
 
@@ -74,15 +74,16 @@ func WriteNDJSON(w io.Writer, docs []json.RawMessage) error {
 }
 
 // WriteItems prints a list of the CLI's own data (not server JSON) for -o
-// json (an array, [] when empty) and ndjson (one compact item per line),
-// and reports whether it did: for table and csv the caller prints rows.
+// json or yaml (an array, [] when empty; --jq and --template see that
+// array) and ndjson (one compact item per line), and reports whether it
+// did: for table and csv the caller prints rows.
 func WriteItems[T any](ios *iostreams.IOStreams, o *Options, items []T) (bool, error) {
 	switch o.Format {
-	case JSON:
+	case JSON, YAML:
 		if items == nil {
 			items = []T{}
 		}
-		return true, WriteValue(ios.Out, items)
+		return true, o.WriteData(ios, items)
 	case NDJSON:
 		for _, it := range items {
 			if err := WriteCompact(ios.Out, it); err != nil {

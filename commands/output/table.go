@@ -321,6 +321,10 @@ var wholeRE = regexp.MustCompile(`^(?:` +
 	`|urn:\S+` +
 	`)$`)
 
+// displayWidth is the width of text on a terminal (wide characters count
+// two, combining marks and ANSI color codes nothing).
+func displayWidth(s string) int { return twwidth.Width(s) }
+
 // keepWhole reports whether a cell is an id, a reference, an e-mail address
 // or a URL, or a ", "-separated list of them (a member's access policies).
 func keepWhole(cell string) bool {

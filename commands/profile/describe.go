@@ -96,8 +96,8 @@ func describeRun(opts *DescribeOptions) error {
 		rows.Records = append(rows.Records, output.MapRecord{"setting": v.Key.Name, "value": val, "source": v.Origin()})
 	}
 	switch opts.Output.Format {
-	case output.JSON:
-		return output.WriteValue(opts.IO.Out, d)
+	case output.JSON, output.YAML:
+		return opts.Output.WriteData(opts.IO, d)
 	case output.NDJSON:
 		return output.WriteCompact(opts.IO.Out, d)
 	}

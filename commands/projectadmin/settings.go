@@ -261,8 +261,8 @@ func settingsGetRun(o *SettingsOptions) error {
 		return err
 	}
 	switch o.Output.Format {
-	case output.JSON:
-		return output.WriteJSONArray(o.IO.Out, st.raw)
+	case output.JSON, output.YAML:
+		return o.Output.WriteDocs(o.IO, st.raw)
 	case output.NDJSON:
 		return output.WriteNDJSON(o.IO.Out, st.raw)
 	}

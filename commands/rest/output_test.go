@@ -79,3 +79,61 @@ func TestAbsoluteURLOnAnotherHostGetsNoToken(t *testing.T) {
 		t.Errorf("the base URL's host: %+v", got)
 	}
 }
+
+// -o yaml, --jq and --template work on what -o json prints.
+func TestGetDocumentFlags(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	clitest.ExpectDocumentFlags(t, e, srv, "get", "Project/"+srv.Seed.ProjectID)
+	clitest.ExpectDocumentFlags(t, e, srv, "get", "ProjectMembership?profile-type=Patient")
+
+	// A search's resources, one per line, with jq; a decimal keeps its digits
+	// and a string is printed raw.
+	out := e.Run("post", "Observation", `{"resourceType":"Observation","status":"final","code":{"text":"a <b> & c"},`+
+		`"valueQuantity":{"value":12345678901234567890.125,"unit":"kg"}}`, "--jq", ".id").ExpectCode(t, 0, "")
+	id := strings.TrimSpace(out)
+	e.Run("get", "Observation?_id="+id, "--jq", ".entry[].resource | .code.text, .valueQuantity.value").
+		Expect(t, 0, "a <b> & c\n12345678901234567890.125\n", "")
+
+	// -o yaml quotes what YAML would read as another type and writes
+	// multi-line text as a block (keys in the order the server sent them:
+	// the sandbox's, resourceType first; TestWriteYAML).
+	doc := e.Run("post", "Patient", `{"resourceType":"Patient","active":true,"name":[{"family":"true","given":["007"]}],`+
+		`"birthDate":"1970-01-01","multipleBirthInteger":2,"extension":[{"url":"u","valueString":"line 1\nline 2"}]}`, "--jq", ".id").ExpectCode(t, 0, "")
+	pid := strings.TrimSpace(doc)
+	p := srv.Resource("Patient", pid)
+	meta := p["meta"].(map[string]any)
+	e.Run("get", "Patient/"+pid, "-o", "yaml").Expect(t, 0, "resourceType: Patient\n"+
+		"active: true\n"+
+		"birthDate: \"1970-01-01\"\n"+
+		"extension:\n"+
+		"  - url: u\n"+
+		"    valueString: |-\n"+
+		"      line 1\n"+
+		"      line 2\n"+
+		"id: "+pid+"\n"+
+		"meta:\n"+
+		"  author:\n"+
+		"    display: Sandbox Project Admin Client\n"+
+		"    reference: ClientApplication/"+srv.Seed.Client.ID+"\n"+
+		"  compartment:\n"+
+		"    - reference: Project/"+srv.Seed.ProjectID+"\n"+
+		"  lastUpdated: \""+meta["lastUpdated"].(string)+"\"\n"+
+		"  project: "+srv.Seed.ProjectID+"\n"+
+		"  versionId: "+meta["versionId"].(string)+"\n"+
+		"multipleBirthInteger: 2\n"+
+		"name:\n"+
+		"  - family: \"true\"\n"+
+		"    given:\n"+
+		"      - \"007\"\n", "")
+
+	// --template with gh's helpers: tablerow aligns on a terminal and is
+	// tab-separated when piped; join and pluck.
+	tmpl := `{{range .entry}}{{tablerow .resource.id (join "," (pluck "family" .resource.name))}}{{end}}`
+	e.Run("get", "Patient?_id="+pid, "--template", tmpl).Expect(t, 0, pid+"\ttrue\n", "")
+	e.Set("MEDPLUM_FORCE_TTY", "120")
+	e.Run("get", "Patient?_id="+pid, "--template", `{{tablerow "ID" "FAMILY"}}`+tmpl).Expect(t, 0,
+		"ID"+strings.Repeat(" ", len(pid))+"FAMILY\n"+pid+"  true\n", "")
+	// On a terminal --jq indents.
+	e.Run("get", "Patient/"+pid, "--jq", ".name[0]").Expect(t, 0, "{\n  \"family\": \"true\",\n  \"given\": [\n    \"007\"\n  ]\n}\n", "")
+}

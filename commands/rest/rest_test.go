@@ -464,7 +464,7 @@ func TestExitCodes(t *testing.T) {
 	// 2: usage.
 	e.Run("get").Expect(t, 2, "", "medplum: medplum get needs a URL\nRun 'medplum get --help' for usage.\n")
 	e.Run("get", "Patient", "-o", "xml").Expect(t, 2, "",
-		"medplum: invalid argument \"xml\" for \"-o, --output\" flag: unknown format \"xml\" (use json, ndjson, table, csv)\nRun 'medplum get --help' for usage.\n")
+		"medplum: invalid argument \"xml\" for \"-o, --output\" flag: unknown format \"xml\" (use json, yaml, ndjson, table, csv)\nRun 'medplum get --help' for usage.\n")
 	e.Run("get", "Patient", "--no-header").Expect(t, 2, "", "medplum: --columns and --no-header need -o table or -o csv\nRun 'medplum get --help' for usage.\n")
 	// 1: the network.
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "t").Set("MEDPLUM_BASE_URL", "http://127.0.0.1:1/")
