@@ -173,23 +173,7 @@ func (s *Server) adminCreateClient(c *reqCtx) {
 	s.createProfiledApp(c, app, body)
 }
 
-// adminCreateBot is POST /admin/projects/:id/bot.
-func (s *Server) adminCreateBot(c *reqCtx) {
-	body := c.bodyObject()
-	if str, _ := body["name"].(string); strings.TrimSpace(str) == "" {
-		c.sendOutcome(invalidRequest([]fieldError{{"name", "Bot name is required"}}))
-		return
-	}
-	rt, _ := body["runtimeVersion"].(string)
-	if rt != "awslambda" && rt != "vmcontext" {
-		rt = "vmcontext"
-	}
-	bot := client.Resource{"resourceType": "Bot", "runtimeVersion": rt, "description": ""}
-	delete(body, "runtimeVersion")
-	s.createProfiledApp(c, bot, body)
-}
-
-// createProfiledApp creates a ClientApplication or Bot from body in the
+// createProfiledApp creates a ClientApplication from body in the
 // target project, plus the membership that makes it a project member, and
 // answers 201 with the new resource.
 func (s *Server) createProfiledApp(c *reqCtx, res client.Resource, body map[string]any) {

@@ -43,7 +43,6 @@ var leftOutRanges = []struct {
 	from, to int
 	why      string
 }{
-	{100, 124, "bots (issue 10): medplumtest has no Bot routes yet; the bots work adds them with these replays"},
 	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
 	{140, 175, "member lifecycle, MFA, logins, paging and clients (issue 15): replays being added"},
 }
@@ -100,6 +99,7 @@ type contractEnv struct {
 	loginCode string // the last auth/login code (or, after 84, the membership to choose)
 	loginID   string
 	refresh   string
+	bots      *botEnv // the bot captures' project (contract_bots_test.go)
 }
 
 type req struct {
@@ -185,7 +185,7 @@ type step struct {
 
 func steps() []step {
 	homer := `{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false}`
-	return []step{
+	list := []step{
 		{name: "01-me", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "auth/me", bearer(e.saUserTok), ""})
 		}},
@@ -487,6 +487,7 @@ func steps() []step {
 			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=1&_fields=id&_total=accurate&profile-type=Patient", bearer(e.tcTok), ""})
 		}},
 	}
+	return append(list, botSteps()...)
 }
 
 // postMember reads a membership via the admin route, changes it and posts it back.

@@ -12,6 +12,7 @@ import (
 func (s *Server) fhirRoutes() {
 	s.handle("GET", "/fhir/R4/metadata", s.capabilityStatement)
 	s.use("/fhir/R4", s.authenticate)
+	s.binaryRoutes()
 	s.handle("POST", "/fhir/R4", s.fhirBatch)
 	s.handle("GET", "/fhir/R4/:type", s.fhirSearch)
 	s.handle("POST", "/fhir/R4/:type/_search", s.fhirSearch)
@@ -68,7 +69,16 @@ func (c *reqCtx) extended() bool {
 // fields removed, and without X-Medplum: extended the meta fields
 // author/project/account/compartment removed (repo.ts removeHiddenFields).
 func (c *reqCtx) present(rec *record) client.Resource {
-	return presentResource(rec.res, c.extended())
+	out := presentResource(rec.res, c.extended())
+	if rec.typ == "Project" && c.auth != nil && !c.auth.superAdmin() {
+		for _, k := range projectHiddenFields {
+			delete(out, k)
+		}
+	}
+	if rec.attach {
+		c.presignAttachments(out)
+	}
+	return out
 }
 
 func presentResource(r client.Resource, extended bool) client.Resource {
@@ -175,6 +185,7 @@ func (s *Server) fhirCreate(c *reqCtx) {
 		return
 	}
 	delete(res, "id")
+	normalizeAttachments(res, s.baseURL(c.r))
 	if oo := validateResource(res); oo != nil {
 		c.sendOutcome(oo)
 		return
@@ -195,13 +206,17 @@ func (s *Server) fhirCreate(c *reqCtx) {
 	c.fhirResource(http.StatusCreated, out)
 }
 
+// projectHiddenFields of a Project are hidden from everyone but super
+// admins (fhir/accesspolicy.ts applyProjectAdminAccessPolicy; capture 107b).
+var projectHiddenFields = []string{"superAdmin", "systemSecret", "strictMode"}
+
 // readonlyFields are restored from the stored version on writes by
 // non-super-admins (fhir/repo.ts restoreReadonlyFields); hiddenFields too,
 // since the caller never saw them.
 var readonlyFields = map[string][]string{
 	"ProjectMembership": {"project", "user"},
 	"User":              {"email", "emailVerified", "mfaEnrolled", "project", "passwordHash", "mfaSecret"},
-	"Project":           {"superAdmin", "features", "link", "systemSetting", "systemSecret", "owner"},
+	"Project":           {"superAdmin", "strictMode", "features", "link", "systemSetting", "systemSecret", "owner"},
 }
 
 func restoreReadonly(a *authState, next, prev client.Resource) {
@@ -242,6 +257,7 @@ func (c *reqCtx) updateRecord(rec *record, next client.Resource) (*record, *clie
 		return nil, badRequest("Incorrect resource type")
 	}
 	restoreReadonly(c.auth, next, rec.res)
+	normalizeAttachments(next, c.s.baseURL(c.r))
 	if oo := validateResource(next); oo != nil {
 		return nil, oo
 	}

@@ -113,6 +113,8 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.fhirRoutes()
 	s.provisionRoutes()
+	s.botRoutes()
+	s.storageRoutes()
 }
 
 // serveHTTP is the entry point: request log, faults, rate limit, dispatch.
@@ -319,17 +321,21 @@ func (c *reqCtx) fhir(status int, v any) { c.write(status, ctFHIR, marshal(v)) }
 // fhirResource writes a resource with ETag and Last-Modified, as the FHIR
 // routes and sendFhirResponse do.
 func (c *reqCtx) fhirResource(status int, res client.Resource) {
-	if meta, ok := res["meta"].(map[string]any); ok {
-		if v, ok := meta["versionId"].(string); ok {
-			rawSet(c.w.Header(), "ETag", `W/"`+v+`"`)
-		}
-		if lu, ok := meta["lastUpdated"].(string); ok {
-			if t, err := time.Parse(time.RFC3339Nano, lu); err == nil {
-				c.w.Header().Set("Last-Modified", t.UTC().Format(http.TimeFormat))
-			}
+	setVersionHeaders(c.w.Header(), res)
+	c.fhir(status, res)
+}
+
+// setVersionHeaders sets ETag and Last-Modified from a resource's meta.
+func setVersionHeaders(h http.Header, res client.Resource) {
+	meta, _ := res["meta"].(map[string]any)
+	if v, ok := meta["versionId"].(string); ok {
+		rawSet(h, "ETag", `W/"`+v+`"`)
+	}
+	if lu, ok := meta["lastUpdated"].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, lu); err == nil {
+			h.Set("Last-Modified", t.UTC().Format(http.TimeFormat))
 		}
 	}
-	c.fhir(status, res)
 }
 
 // expressNotFound answers like Express's final handler.

@@ -70,7 +70,11 @@ func (s *Server) seed() {
 	sd.SuperAdmin = s.seedHuman(sa, admin, "Practitioner", "Medplum", "Admin", true)
 	sd.SuperAdminClient = s.seedClient(sa, "Super Admin Client", cfg.saClientID, cfg.saClientSecret)
 
-	p := s.seedProject(cfg.projectName, false, owner)
+	var features []any
+	if !cfg.noBots {
+		features = []any{"bots"} // a super admin enabled bots (WithoutBots: not)
+	}
+	p := s.seedProject(cfg.projectName, false, owner, features...)
 	sd.ProjectID, sd.ProjectName = p.id, cfg.projectName
 	sd.Admin = s.seedHuman(p, admin, "Practitioner", "Medplum", "Admin", true)
 	sd.Client = s.seedClient(p, cfg.projectName+" Admin Client", cfg.clientID, cfg.clientSecret)
@@ -102,11 +106,14 @@ func (s *Server) seedWrite(r client.Resource, project string) *record {
 	return s.st.write(r, project, systemAuthor, s.now())
 }
 
-func (s *Server) seedProject(name string, superAdmin bool, owner map[string]any) *record {
+func (s *Server) seedProject(name string, superAdmin bool, owner map[string]any, features ...any) *record {
 	id := newID()
 	r := client.Resource{"resourceType": "Project", "id": id, "name": name, "strictMode": true, "owner": owner}
 	if superAdmin {
 		r["superAdmin"] = true
+	}
+	if len(features) > 0 {
+		r["features"] = features
 	}
 	return s.seedWrite(r, id)
 }

@@ -41,16 +41,18 @@ type Server struct {
 	st     *store
 	logins map[string]*login
 	mail   []SentEmail
+	blobs  map[string]*blob // Binary content by id
 
 	layers []layer              // Express-style route table, in registration order
 	grants map[string]grantFunc // oauth2/token grant types
 	flows  loginFlows           // interactive sign-in state (login.go)
 	key    []byte               // HS256 signing key for access tokens
 
-	faults  *faults
-	reqlog  requestLog
-	limits  *rateLimiter
-	invites *inviteModel
+	faults     *faults
+	botHandler BotHandler
+	reqlog     requestLog
+	limits     *rateLimiter
+	invites    *inviteModel
 
 	hs      *httptest.Server
 	httpSrv *http.Server
@@ -74,6 +76,8 @@ type config struct {
 	mailer                     bool
 	baseURL                    string
 	tokenLifetime              time.Duration
+	noBots                     bool
+	botDeployCost              time.Duration
 }
 
 // WithClient fixes the project-admin ClientApplication's id and secret
@@ -173,6 +177,7 @@ func New(opts ...Option) *Server {
 		cfg:    cfg,
 		st:     newStore(),
 		logins: map[string]*login{},
+		blobs:  map[string]*blob{},
 		grants: map[string]grantFunc{},
 		key:    randomBytes(32),
 		faults: &faults{},

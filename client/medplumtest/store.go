@@ -17,6 +17,7 @@ type record struct {
 	updated time.Time       // meta.lastUpdated, millisecond precision
 	seq     uint64          // write sequence: orders records with equal timestamps
 	deleted bool
+	attach  bool // names a Binary in an attachment url: answers presign it
 }
 
 // store holds every resource of every project. Callers hold Server.mu.
@@ -166,6 +167,7 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 		}
 	}
 	rec.res, rec.project, rec.updated, rec.seq, rec.deleted = res, project, now, st.seq, false
+	rec.attach = hasBinaryRef(res)
 	st.reindex(rec)
 	st.writes[typ] = append(st.writes[typ], written{rec, st.seq})
 	if now.Before(st.lastWrite[typ]) {
