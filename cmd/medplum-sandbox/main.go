@@ -42,6 +42,8 @@ type options struct {
 	printEnv     bool
 	readyFile    string
 	mailer       bool
+	bots         bool
+	deployCost   time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -58,8 +60,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.printEnv, "print-env", false, "print export lines for MEDPLUM_* variables instead of the banner")
 	fs.StringVar(&o.readyFile, "ready-file", "", "write the base URL to this file once listening")
 	fs.BoolVar(&o.mailer, "mailer", false, "accept invite e-mails (recorded, never sent) instead of failing like a server without SES")
+	fs.BoolVar(&o.bots, "bots", true, `"bots" in the project's features (--bots=false: $deploy and $execute answer "Bots not enabled")`)
+	fs.DurationVar(&o.deployCost, "bot-deploy-cost", 0, "server-side time of one bot $deploy, e.g. 40ms")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n\n")
+		fmt.Fprintf(stderr, "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n"+
+			"It does not run bot code: a bot's $execute answers with what would run (the\n"+
+			"bot, its code's SHA-256 and size) and the input, never with a result.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -82,6 +88,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.mailer {
 		opts = append(opts, medplumtest.WithMailer())
 	}
+	if !o.bots {
+		opts = append(opts, medplumtest.WithoutBots())
+	}
+	if o.deployCost < 0 {
+		return fmt.Errorf("--bot-deploy-cost %s: must not be negative", o.deployCost)
+	}
+	opts = append(opts, medplumtest.WithBotDeployCost(o.deployCost))
 	// Signals are caught before the ready file says the server is up, so
 	// that a stop sent as soon as it is there shuts down cleanly.
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals()...)

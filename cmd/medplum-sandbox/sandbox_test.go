@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -169,7 +170,9 @@ func TestSandboxBanner(t *testing.T) {
 }
 
 func TestSandboxBadFlags(t *testing.T) {
-	usage := "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n\n"
+	usage := "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n" +
+		"It does not run bot code: a bot's $execute answers with what would run (the\n" +
+		"bot, its code's SHA-256 and size) and the input, never with a result.\n\n"
 	for _, tc := range []struct {
 		args                 []string
 		code                 int
@@ -177,6 +180,7 @@ func TestSandboxBadFlags(t *testing.T) {
 	}{
 		{[]string{"--invite-cost", "fast"}, 2, "", "medplum-sandbox: --invite-cost \"fast\": want realistic, 0, or PARALLEL,SERIAL (e.g. 60ms,40ms)\n"},
 		{[]string{"extra"}, 2, "", "medplum-sandbox: unexpected argument \"extra\"\n"},
+		{[]string{"--bot-deploy-cost", "-1s"}, 2, "", "medplum-sandbox: --bot-deploy-cost -1s: must not be negative\n"},
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag\n" + usage, "medplum-sandbox: flag provided but not defined: -no-such-flag\n"},
 		{[]string{"--help"}, 0, usage, ""},
 	} {
@@ -340,4 +344,41 @@ func sigint(t *testing.T, pid int) (ignored, caught bool) {
 		}
 	}
 	return ignored, caught
+}
+
+// postJSON sends a JSON body with a token and decodes the JSON answer.
+func postJSON(t *testing.T, base, tok, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func TestSandboxBotsKnob(t *testing.T) {
+	deploy := `{"code":"exports.handler = async () => 1;","filename":"index.js"}`
+	for _, tc := range []struct {
+		args   []string
+		status int
+	}{
+		{nil, 200},
+		{[]string{"--bots=false"}, 400},
+	} {
+		sb := startSandbox(t, append([]string{"--client-id", "c1", "--client-secret", "s1"}, tc.args...)...)
+		tok := clientToken(t, sb.url, "c1", "s1")
+		pid := getJSON(t, sb.url, tok, "auth/me")["project"].(map[string]any)["id"].(string)
+		_, bot := postJSON(t, sb.url, tok, "admin/projects/"+pid+"/bot", `{"name":"b"}`)
+		status, out := postJSON(t, sb.url, tok, "fhir/R4/Bot/"+bot["id"].(string)+"/$deploy", deploy)
+		if status != tc.status || (status == 400 && !strings.Contains(fmt.Sprint(out), "Bots not enabled")) {
+			t.Errorf("%v: deploy answered %d %v", tc.args, status, out)
+		}
+		sb.stop(t)
+	}
 }
