@@ -14,6 +14,7 @@ import (
 func (s *Server) adminRoutes() {
 	s.use("/admin/projects", s.authenticate)
 	s.use("/admin/projects", s.verifyProjectAdmin)
+	s.handle("POST", "/admin/projects/setpassword", s.adminSetPassword)
 	s.handle("POST", "/admin/projects/:projectId/bot", s.adminCreateBot)
 	s.handle("POST", "/admin/projects/:projectId/client", s.adminCreateClient)
 	s.handle("POST", "/admin/projects/:projectId/invite", s.invite)
@@ -71,6 +72,41 @@ func (s *Server) adminReplaceProjectArray(field string) handlerFunc {
 		}
 		c.storeUpdate(p, next, c.jsonResource)
 	}
+}
+
+// adminSetPassword is POST admin/projects/setpassword {email, password}:
+// a project admin sets the password of a project-scoped user of the
+// caller's project (captures 207-210). A server-scoped user, even a member
+// of the project, is "User not found" (208); no breached-password check.
+func (s *Server) adminSetPassword(c *reqCtx) {
+	email, password := validatorString(c.bodyObject()["email"]), validatorString(c.bodyObject()["password"])
+	var errs []fieldError
+	if !isEmail(email) {
+		errs = append(errs, fieldError{"email", "Valid email address is required"})
+	}
+	if len([]rune(password)) < 8 {
+		errs = append(errs, fieldError{"password", "Invalid password, must be at least 8 characters"})
+	}
+	if len(errs) > 0 {
+		c.sendOutcome(invalidRequest(errs))
+		return
+	}
+	s.mu.Lock()
+	var user *record
+	for _, u := range s.st.lookup("User|email|" + strings.ToLower(email)) {
+		if u.res.Ref("project") == "Project/"+c.auth.projectID() {
+			user = u
+		}
+	}
+	if user == nil {
+		c.unlockOutcome(badRequest("User not found"))
+		return
+	}
+	next := deepCopy(user.res)
+	next["passwordHash"] = hashPassword(password)
+	s.st.write(next, user.project, systemAuthor, s.now())
+	s.mu.Unlock()
+	c.sendOutcome(allOk())
 }
 
 // memberForAdmin reads a membership for the members routes: 404 unknown or

@@ -99,7 +99,8 @@ type contractEnv struct {
 	loginCode string // the last auth/login code (or, after 84, the membership to choose)
 	loginID   string
 	refresh   string
-	bots      *botEnv // the bot captures' project (contract_bots_test.go)
+	bots      *botEnv           // the bot captures' project (contract_bots_test.go)
+	vars      map[string]string // what later steps of inviteSteps need
 }
 
 type req struct {
@@ -487,7 +488,7 @@ func steps() []step {
 			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=1&_fields=id&_total=accurate&profile-type=Patient", bearer(e.tcTok), ""})
 		}},
 	}
-	return append(list, botSteps()...)
+	return append(append(list, botSteps()...), inviteSteps()...)
 }
 
 // postMember reads a membership via the admin route, changes it and posts it back.
@@ -531,7 +532,7 @@ func TestContractCapturesCovered(t *testing.T) {
 func TestContract(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	srv.SetLoginRateLimit(100, time.Minute) // the session signs in more than 5 times a minute
-	e := &contractEnv{t: t, srv: srv, saUserTok: srv.IssueToken(srv.Seed.SuperAdmin.MembershipID)}
+	e := &contractEnv{t: t, srv: srv, saUserTok: srv.IssueToken(srv.Seed.SuperAdmin.MembershipID), vars: map[string]string{}}
 	for _, s := range steps() {
 		want := readCapture(t, s.name)
 		resp := s.run(e)

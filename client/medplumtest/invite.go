@@ -212,15 +212,24 @@ func (s *Server) inviteUser(c *reqCtx, req *inviteRequest, project *record) (mem
 	}
 
 	// Step 6: the membership template and default policies. (Medplum 5.0.10
-	// does not set invitedBy; capture 25 has none.)
+	// does not set invitedBy; capture 25 has none.) The server builds it as
+	// {externalId, accessPolicy, access, admin, ...membership}: those four
+	// keys are always there, undefined when the request leaves them out,
+	// and an upsert spreads them over the existing membership, so that it
+	// loses what the request does not name (captures 201-203). unset holds
+	// them.
 	partial := map[string]any{}
-	for _, k := range []string{"externalId", "accessPolicy", "access", "admin"} {
+	unset := map[string]bool{}
+	for _, k := range upsertKeys {
 		if v, ok := req.raw[k]; ok && v != nil && !(k == "externalId" && v == "") {
 			partial[k] = deepCopy(v)
+		} else {
+			unset[k] = true
 		}
 	}
 	for k, v := range req.membership {
 		partial[k] = deepCopy(v)
+		delete(unset, k)
 	}
 	applyDefaultPolicies(req.resourceType, project.res, profile.res, partial)
 
@@ -239,6 +248,9 @@ func (s *Server) inviteUser(c *reqCtx, req *inviteRequest, project *record) (mem
 				return nil, nil, false, &inviteError{serializationConflict()}
 			}
 			next := deepCopy(existing.res)
+			for k := range unset {
+				delete(next, k)
+			}
 			for k, v := range partial {
 				next[k] = v
 			}
@@ -254,6 +266,10 @@ func (s *Server) inviteUser(c *reqCtx, req *inviteRequest, project *record) (mem
 	setMembershipRefs(m, project, user, profile)
 	return s.st.write(m, project.id, systemAuthor, now), user, isNewUser, nil
 }
+
+// upsertKeys are the membership fields an invite always sets (to undefined
+// when the request does not name them).
+var upsertKeys = []string{"externalId", "accessPolicy", "access", "admin"}
 
 func userProject(scoped bool, projectID string) string {
 	if scoped {
@@ -297,7 +313,7 @@ func (s *Server) newUser(req *inviteRequest, project *record) client.Resource {
 		u["externalId"] = req.externalID
 	}
 	if req.projectScoped() {
-		u["project"] = map[string]any{"reference": "Project/" + project.id}
+		u["project"] = createReference(project) // with the project's name (capture 211)
 	}
 	if req.mfaRequired {
 		u["mfaRequired"] = true
@@ -393,15 +409,14 @@ func refString(v any) string {
 	return s
 }
 
-// validateAccessPolicies checks accessPolicy, access[].policy,
-// membership.accessPolicy and membership.access[].policy (the merged
-// membership template), as the real server does.
+// validateAccessPolicies checks accessPolicy, access[].policy and
+// membership.access[].policy, as Medplum 5.0.10 does: membership.accessPolicy
+// is not checked, so a membership may point at a policy that does not exist
+// (capture 204; 205 is the top-level field, checked).
 func (s *Server) validateAccessPolicies(req *inviteRequest, projectID string) *inviteError {
 	var refs []string
-	for _, v := range []any{req.raw["accessPolicy"], req.membership["accessPolicy"]} {
-		if r := refString(v); r != "" {
-			refs = append(refs, r)
-		}
+	if r := refString(req.raw["accessPolicy"]); r != "" {
+		refs = append(refs, r)
 	}
 	for _, list := range []any{req.raw["access"], req.membership["access"]} {
 		arr, _ := list.([]any)

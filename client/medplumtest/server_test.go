@@ -495,12 +495,22 @@ func TestInviteContract(t *testing.T) {
 	if status != 400 || issueText(m) != "Access policy AccessPolicy/123 does not exist" {
 		t.Errorf("%d %v", status, m)
 	}
-	status, m = c.invite(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"ab@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nope"}}}`)
+	status, m = c.invite(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"ab@example.com","sendEmail":false,"accessPolicy":{"reference":"AccessPolicy/nope"}}`)
 	if status != 400 || issueText(m) != "Access policy AccessPolicy/nope does not exist" {
-		t.Errorf("membership.accessPolicy: %d %v", status, m)
+		t.Errorf("accessPolicy: %d %v", status, m)
 	}
 	if c.srv.MembershipByEmail(sd.ProjectID, "ab@example.com") != nil {
 		t.Error("a refused invite left a membership")
+	}
+	// ... but membership.accessPolicy is not checked (capture 204).
+	status, m = c.invite(`{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"ab@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nope"}}}`)
+	if status != 200 || m["accessPolicy"].(map[string]any)["reference"] != "AccessPolicy/nope" {
+		t.Errorf("membership.accessPolicy: %d %v", status, m)
+	}
+	// An upsert that does not name admin takes it away (captures 201-203).
+	status, m = c.invite(`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"upsert":true}`)
+	if status != 200 || m["id"] != sd.Homer.MembershipID || m["admin"] != nil {
+		t.Fatalf("upsert naming nothing: %d %v", status, m)
 	}
 	// Patients are project-scoped, Practitioners server-scoped by default.
 	c.invite(`{"resourceType":"Practitioner","firstName":"Moe","lastName":"Szyslak","email":"moe@example.com","sendEmail":false}`)

@@ -477,9 +477,11 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 func TestInviteServerRefusals(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
-	// An access policy that does not exist: the server's 400, exit 1.
-	e.Run("invite", "Bob", "Jones", "bob@example.com", "--access-policy", "nope").
-		Expect(t, 1, "", "medplum: Access policy AccessPolicy/nope does not exist\n")
+	// What the server refuses (a patient that does not exist): its 400,
+	// exit 1. (An access policy that does not exist is refused before
+	// anything is sent: TestInviteChecksPoliciesBeforeSending.)
+	e.Run("invite", "-r", "RelatedPerson", "Bob", "Jones", "bob@example.com", "--patient", "Patient/nope").
+		Expect(t, 1, "", "medplum: Patient Patient/nope does not exist\n")
 
 	// A member who is not an admin: 403, exit 5.
 	project := srv.Seed.ProjectID
