@@ -283,7 +283,7 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 		t.Fatal(err)
 	}
 	for _, r := range []client.Resource{
-		{"resourceType": "AccessPolicy", "id": "123", "name": "README policy"},
+		{"resourceType": "AccessPolicy", "id": "123", "name": "Clinic staff"},
 		{"resourceType": "Patient", "id": "123", "name": []any{map[string]any{"given": []any{"Bart"}, "family": "Simpson"}}},
 		{"resourceType": "Organization", "id": "abc", "name": "Organization abc"},
 		{"resourceType": "Organization", "id": "def", "name": "Organization def"},

@@ -810,9 +810,9 @@ members:
 		stderr string
 	}{
 		{e, "inline.yaml", "medplum: the file cannot be applied to this project; nothing was changed:\n" +
-			"  clients[0].accessPolicy: there is no AccessPolicy/missing-1 on the server (policies of the file are named by their name)\n" +
-			"  members[0].access[1].policy: there is no AccessPolicy/missing-2 on the server (policies of the file are named by their name)\n"},
-		{e, "csv.yaml", "medplum: users.csv:3: accessPolicy: there is no AccessPolicy/Clinicain on the server (policies of the file are named by their name); nothing was changed\n"},
+			"  clients[0].accessPolicy: no access policy AccessPolicy/missing-1 in the project (the file's own policies are named by their name)\n" +
+			"  members[0].access[1].policy: no access policy AccessPolicy/missing-2 in the project (the file's own policies are named by their name)\n"},
+		{e, "csv.yaml", "medplum: users.csv:3: accessPolicy: no access policy AccessPolicy/Clinicain in the project (the file's own policies are named by their name); nothing was changed\n"},
 		{sa, "sa.yaml", "medplum: clients[0].accessPolicy: AccessPolicy/" + known.ID() + " belongs to another project (" + pid + "); nothing was changed\n"},
 	}
 	srv.ResetRequests()

@@ -2,11 +2,11 @@ package apply
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // State is what the server holds for the sections a file manages.
@@ -56,39 +56,27 @@ func readState(ctx context.Context, c *client.Client, spec *Spec) (*State, error
 	return st, nil
 }
 
-// badPolicies reads each policy the file names by id, unless the
-// project's policies were read and hold it, and returns those a write
-// would be refused for (reference 2.5, step 5: the policy must exist and
-// belong to the project), so that apply stops before it writes anything
-// rather than half-way through.
+// badPolicies looks up each policy the file names by id (the project's
+// policies, when they were read, are known already) and returns those a
+// write would be refused for, or would point at nothing (reference 2.5,
+// step 5; Medplum 5.0.10 does not check membership.accessPolicy), so that
+// apply stops before it writes anything rather than half-way through.
 func badPolicies(ctx context.Context, c *client.Client, spec *Spec, projectID string, known []client.Resource) (map[string]string, error) {
-	seen := map[string]bool{}
+	pols := membership.NewPolicies(c, projectID)
 	for _, p := range known {
-		seen["AccessPolicy/"+p.ID()] = true
+		pols.Add(p)
 	}
 	bad := map[string]string{}
 	for _, u := range spec.PolicyUses() {
-		if seen[u.Ref] {
-			continue
-		}
-		seen[u.Ref] = true
-		pol, err := c.ReadResource(ctx, u.Ref)
-		switch s := client.StatusOf(err); {
-		case s == 404 || s == 410:
-			bad[u.Ref] = fmt.Sprintf("there is no %s on the server (policies of the file are named by their name)", u.Ref)
+		_, problem, err := pols.Resolve(ctx, u.Ref)
+		switch {
 		case err != nil:
 			return nil, err
-		case metaProject(pol) != "" && metaProject(pol) != projectID:
-			bad[u.Ref] = fmt.Sprintf("%s belongs to another project (%s)", u.Ref, metaProject(pol))
+		case problem != "" && pols.Missing(u.Ref):
+			bad[u.Ref] = problem + " (the file's own policies are named by their name)"
+		case problem != "":
+			bad[u.Ref] = problem
 		}
 	}
 	return bad, nil
-}
-
-// metaProject is meta.project, the project a resource belongs to ("" when
-// the server does not say).
-func metaProject(r client.Resource) string {
-	meta, _ := r["meta"].(map[string]any)
-	s, _ := meta["project"].(string)
-	return s
 }

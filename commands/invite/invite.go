@@ -81,9 +81,22 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			"-" for stdin) in the shape the endpoint takes, including its
 			"membership" object; flags given with -f override the payload's fields,
 			and fields medplum does not know are sent as they are. Every problem is
-			listed before anything is sent (exit 2). The new membership is printed
-			(-o table, json, ndjson or csv). A user who is already a member is
-			refused (exit 1) unless --upsert.
+			listed before anything is sent (exit 2). Access policies are named by
+			their name, their id or AccessPolicy/<id>, and must be policies of the
+			project: they are looked up before anything is sent. The new membership
+			is printed (-o table, json, ndjson or csv). A user who is already a
+			member is refused (exit 1) unless --upsert.
+
+			--upsert changes only what the invite names (the CSV's row, or the
+			flags): the membership is read first, and a member keeps every right
+			the invite does not mention (admin, access policies, external id,
+			active); names and e-mail are never changed. The changes are shown as
+			before -> after (with --dry-run, before anything is sent); when there
+			is none, nothing is sent. The invite does not change the password of a
+			user who exists: with --upsert --password-stdin, a member's password is
+			set through admin/projects/setpassword, which Medplum allows only for
+			the project's own (project-scoped) users; for others it is refused
+			before anything is sent.
 
 			The server e-mails the user unless the request says "sendEmail": false,
 			so medplum always sends an explicit boolean: false unless --send-email.
@@ -97,7 +110,8 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			run in parallel, as many at a time as the server handles best (or
 			--concurrency N), retrying serialization conflicts (409 with code
 			40001), rate limits (429) and gateway errors. A user who is already a
-			member counts as "exists" (with --upsert the membership is updated).
+			member counts as "exists" (with --upsert, "updated" when the row
+			changes something, as above).
 
 			A journal (--state, default <file>.journal next to the CSV) records each
 			row before and after its request, so the same command run again after
@@ -112,6 +126,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			refused; 130 after Ctrl-C.
 		`) + "\n--access takes " + membership.AccessSyntax,
 		Example: `  $ medplum invite Alice Smith alice@example.com --admin
+  $ medplum invite Alice Smith alice@example.com --access-policy 'Clinic staff' --upsert --dry-run
   $ medplum invite --role Patient --first Homer --last Simpson --email homer@example.com
   $ medplum invite -r RelatedPerson --first Marge --last Simpson --email marge@example.com --patient Patient/123
   $ medplum invite Bob Jones bob@example.com \
@@ -169,7 +184,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Role, "role", "r", "Practitioner", "profile type: Patient, Practitioner or RelatedPerson (with --csv: for rows without one)")
 	fl.BoolVar(&opts.SendEmail, "send-email", false, "send the invitation e-mail (with --csv: for rows without a sendEmail value)")
-	fl.BoolVar(&opts.Upsert, "upsert", false, "update the membership of a user who is already a member")
+	fl.BoolVar(&opts.Upsert, "upsert", false, "update the membership of a user who is already a member: only what the invite names")
 	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be sent; send nothing")
 	output.AddFlags(cmd, &opts.Output, output.Table)
@@ -180,11 +195,11 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVar(&opts.Email, "email", "", "e-mail address (the user's login)")
 	fl.StringVar(&opts.ExternalID, "external-id", "", "external id (makes a project-scoped user; e-mail optional)")
 	fl.BoolVar(&opts.Admin, "admin", false, "make the user a project admin (membership.admin)")
-	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "access policy: an id or AccessPolicy/<id> (membership.accessPolicy)")
-	fl.StringArrayVar(&opts.Access, "access", nil, "access policy with parameters, repeatable: 'AccessPolicy/<id>?name=Type/<id>' (membership.access)")
+	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "access policy: its name, its id or AccessPolicy/<id> (membership.accessPolicy)")
+	fl.StringArrayVar(&opts.Access, "access", nil, "access policy with parameters, repeatable: 'POLICY?name=Type/<id>' (membership.access)")
 	fl.StringVar(&opts.Scope, "scope", "", "user scope: project or server (default: the server's, by role)")
 	fl.StringVar(&opts.Patient, "patient", "", "the Patient a RelatedPerson is related to: an id or Patient/<id>")
-	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the new user's password from stdin (8 to 72 bytes)")
+	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the user's password from stdin (8 to 72 bytes; for a member, with --upsert)")
 	fl.BoolVar(&opts.MfaRequired, "mfa-required", false, "require the new user to set up MFA")
 	fl.BoolVar(&opts.ForceNew, "force-new-membership", false, "create another membership even if the user is already a member")
 	fl.StringVarP(&opts.File, "file", "f", "", "JSON invite payload to send (\"-\" for stdin)")

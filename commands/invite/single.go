@@ -24,7 +24,9 @@ import (
 	"github.com/medplumcli/medplum/commands/output"
 )
 
-// singleRun sends one invite.
+// singleRun sends one invite. Everything is checked before anything is
+// written: the payload locally, then against the server the access
+// policies it names and, with --upsert, the user's membership.
 func singleRun(cmd *cobra.Command, opts *Options) error {
 	ctx := cmd.Context()
 	if err := opts.checkSources(); err != nil {
@@ -46,7 +48,7 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 		}
 		password = pw
 	}
-	p, err := opts.payload(file, password)
+	p, err := opts.payload(file, password, nil)
 	if err != nil {
 		return err
 	}
@@ -54,43 +56,253 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 		fmt.Fprintf(opts.IO.ErrOut, "medplum: note: %s\n", n)
 	}
 	if len(p.problems) > 0 {
-		return invalid(p.problems)
+		return invalid(p.problems) // before asking the server anything
 	}
-
 	c, err := opts.Client()
 	if err != nil {
 		return err
 	}
 	project := opts.Project // a dry run asks the server nothing it need not
-	if !opts.DryRun || project == "" {
+	if !opts.DryRun || project == "" || len(p.policies) > 0 || upserts(&p.req) {
 		if project, err = membership.Project(ctx, c, opts.Project); err != nil {
 			return err
 		}
 	}
-	path := "admin/projects/" + url.PathEscape(project) + "/invite"
+	if len(p.policies) > 0 {
+		resolved, probs, err := resolvePolicies(ctx, c, project, p.policies)
+		if err != nil {
+			return err
+		}
+		if len(probs) > 0 {
+			return invalid(probs)
+		}
+		if p, err = opts.payload(file, password, resolved); err != nil {
+			return err
+		}
+	}
+	plan, err := opts.planSingle(ctx, c, project, p, password)
+	if err != nil {
+		return err
+	}
 	if opts.DryRun {
+		return plan.dryRun(opts, c)
+	}
+	return plan.run(ctx, opts, c)
+}
+
+// singlePlan is what one invite will send.
+type singlePlan struct {
+	project string
+	p       *payload
+	who     string
+	// member is the user's membership when --upsert found one; changes
+	// are what the invite changes on it (none: nothing is sent).
+	member  *client.Doc
+	changes []string
+	body    []byte // the invite to send, nil when nothing is to be sent
+	// setPassword sends the password through admin/projects/setpassword
+	// after the invite (the invite itself ignores it for a user who exists).
+	setPassword string
+	note        string // said of the password when it cannot be known to take
+}
+
+func (o *Options) planSingle(ctx context.Context, c *client.Client, project string, p *payload, password string) (*singlePlan, error) {
+	pl := &singlePlan{project: project, p: p, body: p.body, who: p.req.Email}
+	if pl.who == "" {
+		pl.who = p.req.ExternalID
+	}
+	if upserts(&p.req) {
+		m, err := membership.FindInvited(ctx, c, project, &p.req)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s's membership: %w", pl.who, err)
+		}
+		body, err := client.DecodeResource(p.body)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			pl.member = m
+			pl.changes = membership.MergeUpsert(body, m.Resource)
+		} else {
+			// Not a member: a plain invite, which refuses (rather than
+			// overwrites) a membership made in the meantime.
+			delete(body, "upsert")
+		}
+		if pl.body, err = client.EncodeBody(body); err != nil {
+			return nil, err
+		}
+		if m != nil && len(pl.changes) == 0 {
+			pl.body = nil
+		}
+	}
+	if password == "" {
+		return pl, nil
+	}
+	switch {
+	case pl.member != nil:
+		// The invite ignores the password of a user who exists; only
+		// admin/projects/setpassword sets it, and only for the project's
+		// own (project-scoped) users (captures 207, 208).
+		if err := passwordSettable(ctx, c, project, pl); err != nil {
+			return nil, err
+		}
+		pl.setPassword = password
+	case !projectScoped(&p.req):
+		pl.note = fmt.Sprintf("the password is set only if %s is new to this Medplum server: the server keeps the password of an existing account, "+
+			"and a project admin can set the passwords of project-scoped users only", pl.who)
+	case p.req.Email != "":
+		// A project-scoped user who exists (a former member) keeps the
+		// old password through the invite: set it.
+		pl.setPassword = password
+	}
+	return pl, nil
+}
+
+// upserts reports whether the invite may update a membership: with
+// forceNewMembership the server makes a new one whatever upsert says.
+func upserts(req *client.InviteRequest) bool { return req.Upsert && !req.ForceNewMembership }
+
+// projectScoped reports whether the invite makes (or finds) a user of the
+// project rather than of the server: Patients, users with an external id
+// and scope project (admin/invite.ts makeUserResource).
+func projectScoped(req *client.InviteRequest) bool {
+	return req.ResourceType == "Patient" || req.ExternalID != "" || req.Scope == "project"
+}
+
+// passwordSettable refuses, before anything is sent, a password the server
+// could not set: the member's user must be readable as a user of the
+// project (a server-scoped one is not: capture 212) with an e-mail.
+func passwordSettable(ctx context.Context, c *client.Client, project string, pl *singlePlan) error {
+	refuse := func(why string) error {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: fmt.Errorf("%s is already a member, and %s; nothing was sent", pl.who, why),
+			Tip: "leave out --password-stdin to update the membership; the user can reset the password from the sign-in page"}
+	}
+	if pl.p.req.Email == "" {
+		return refuse("has no e-mail: Medplum sets an existing user's password by e-mail (admin/projects/setpassword)")
+	}
+	u, err := c.ReadResource(ctx, pl.member.Resource.Ref("user"))
+	switch s := client.StatusOf(err); {
+	case s == 404 || s == 403:
+		return refuse("their account is server-scoped: Medplum lets a project admin set the password of the project's own (project-scoped) users only")
+	case err != nil:
+		return fmt.Errorf("reading %s's user: %w", pl.who, err)
+	case u.Ref("project") != "Project/"+project:
+		return refuse("their account is not one of the project's own users: Medplum lets a project admin set the password of project-scoped users only")
+	}
+	return nil
+}
+
+// dryRun prints what would be sent, and sends nothing.
+func (pl *singlePlan) dryRun(o *Options, c *client.Client) error {
+	errOut := o.IO.ErrOut
+	if pl.member != nil {
+		fmt.Fprintf(errOut, "%s is already a member (ProjectMembership/%s)", pl.who, pl.member.Resource.ID())
+		if len(pl.changes) == 0 {
+			fmt.Fprintln(errOut, "; nothing to change")
+		} else {
+			fmt.Fprintf(errOut, "; --upsert would change: %s\n", strings.Join(pl.changes, "; "))
+		}
+	}
+	if pl.note != "" {
+		fmt.Fprintf(errOut, "medplum: note: %s\n", pl.note)
+	}
+	first := true
+	show := func(path string, body []byte) error {
 		u, err := c.ResolveURL(path)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.IO.Out, "POST %s\n\n", client.RedactURL(u))
-		return output.WriteJSON(opts.IO.Out, client.RedactBody(client.ContentTypeJSON, p.body))
+		if !first {
+			fmt.Fprintln(o.IO.Out)
+		}
+		first = false
+		fmt.Fprintf(o.IO.Out, "POST %s\n\n", client.RedactURL(u))
+		return output.WriteJSON(o.IO.Out, client.RedactBody(client.ContentTypeJSON, body))
 	}
-	resp, err := c.Do(ctx, &client.Request{Method: http.MethodPost, URL: path, Body: p.body})
-	if err != nil {
-		return opts.inviteFailed(ctx, c, project, p, err)
+	if pl.body != nil {
+		if err := show(inviteURL(pl.project), pl.body); err != nil {
+			return err
+		}
 	}
-	doc, err := client.NewDoc(resp.Body)
-	if err != nil || doc.Resource.ResourceType() != "ProjectMembership" {
-		return fmt.Errorf("the invite answered %d without a ProjectMembership: %s", resp.Status, oneLine(resp.Body))
-	}
-	if err := membership.Print(opts.IO, &opts.Output, []client.Doc{doc}, true, membership.InviteColumns); err != nil {
-		return err
-	}
-	if *p.req.SendEmail && p.req.Email != "" {
-		fmt.Fprintf(opts.IO.ErrOut, "Invitation e-mail sent to %s\n", p.req.Email)
+	if pl.setPassword != "" {
+		b, _ := client.EncodeBody(map[string]string{"email": pl.p.req.Email, "password": pl.setPassword})
+		if err := show(setPasswordURL, b); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+const setPasswordURL = "admin/projects/setpassword"
+
+func inviteURL(project string) string { return "admin/projects/" + url.PathEscape(project) + "/invite" }
+
+// run sends the invite (and the password), and prints the membership.
+func (pl *singlePlan) run(ctx context.Context, o *Options, c *client.Client) error {
+	errOut := o.IO.ErrOut
+	doc := client.Doc{}
+	if pl.member != nil {
+		doc = *pl.member
+	}
+	if pl.body != nil {
+		resp, err := c.Do(ctx, &client.Request{Method: http.MethodPost, URL: inviteURL(pl.project), Body: pl.body})
+		if err != nil {
+			return o.inviteFailed(ctx, c, pl.project, pl.p, err)
+		}
+		d, err := client.NewDoc(resp.Body)
+		if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
+			return fmt.Errorf("the invite answered %d without a ProjectMembership: %s", resp.Status, oneLine(resp.Body))
+		}
+		doc = d
+	}
+	if err := membership.Print(o.IO, &o.Output, []client.Doc{doc}, true, membership.InviteColumns); err != nil {
+		return err
+	}
+	switch {
+	case pl.member != nil && len(pl.changes) == 0:
+		fmt.Fprintf(errOut, "%s is already a member (ProjectMembership/%s); nothing to change\n", pl.who, doc.Resource.ID())
+	case pl.member != nil:
+		fmt.Fprintf(errOut, "updated %s's membership (ProjectMembership/%s): %s\n", pl.who, doc.Resource.ID(), strings.Join(pl.changes, "; "))
+	}
+	if pl.body != nil && *pl.p.req.SendEmail && pl.p.req.Email != "" {
+		fmt.Fprintf(errOut, "Invitation e-mail sent to %s\n", pl.p.req.Email)
+	}
+	if pl.note != "" {
+		fmt.Fprintf(errOut, "medplum: note: %s\n", pl.note)
+	}
+	if pl.setPassword == "" {
+		return nil
+	}
+	b, _ := client.EncodeBody(map[string]string{"email": pl.p.req.Email, "password": pl.setPassword})
+	if _, err := c.Do(ctx, &client.Request{Method: http.MethodPost, URL: setPasswordURL, Body: b, SecretBody: true}); err != nil {
+		what := "the membership is as shown"
+		if pl.body == nil {
+			what = "nothing else was changed"
+		}
+		return fmt.Errorf("setting %s's password failed (%s): %w", pl.who, what, err)
+	}
+	fmt.Fprintf(errOut, "password set for %s\n", pl.who)
+	return nil
+}
+
+// resolvePolicies looks up each distinct access policy the invite names
+// (by name, id or AccessPolicy/<id>) in the project.
+func resolvePolicies(ctx context.Context, c *client.Client, project string, uses []policyUse) (map[string]string, []membership.Problem, error) {
+	pol := membership.NewPolicies(c, project)
+	resolved := map[string]string{}
+	var probs []membership.Problem
+	for _, u := range uses {
+		ref, problem, err := pol.Resolve(ctx, u.value)
+		if err != nil {
+			return nil, nil, fmt.Errorf("looking up the access policy %q: %w", u.value, err)
+		}
+		if problem != "" {
+			probs = append(probs, membership.Problem{Field: u.field, Reason: problem})
+			continue
+		}
+		resolved[u.value] = ref
+	}
+	return resolved, probs, nil
 }
 
 // checkSources refuses ambiguous ways of naming the user.
@@ -153,7 +365,18 @@ type payload struct {
 	req      client.InviteRequest
 	notes    []string
 	problems []membership.Problem
+	policies []policyUse // the access policies to look up on the server
 }
+
+// policyUse is an access policy the invite names, where it names it.
+type policyUse struct {
+	field string // --access-policy, --access, membership.accessPolicy, ...
+	value string // as written: a name, an id or AccessPolicy/<id>
+}
+
+// namedPrefix stands, until it is looked up, for a policy given by name or
+// bare id: a valid reference, so the local checks pass; never sent.
+const namedPrefix = "AccessPolicy/named-policy."
 
 // Known invite fields (reference 2.5) and their JSON kinds.
 var (
@@ -166,8 +389,9 @@ var (
 )
 
 // payload builds the invite from the file (if any), the arguments and the
-// flags, then checks it.
-func (o *Options) payload(file []byte, password string) (*payload, error) {
+// flags, then checks it. resolved maps the policies the flags name to their
+// references; nil on the first pass, which lists them in p.policies.
+func (o *Options) payload(file []byte, password string, resolved map[string]string) (*payload, error) {
 	p := &payload{}
 	m := client.Resource{}
 	if file != nil {
@@ -246,17 +470,22 @@ func (o *Options) payload(file []byte, password string) (*payload, error) {
 		mem["admin"] = o.Admin
 	}
 	if o.changed("access-policy") {
-		mem["accessPolicy"] = reference(o.AccessPolicy, "AccessPolicy")
+		if _, _, err := membership.SplitAccess(o.AccessPolicy); err != nil || strings.Contains(o.AccessPolicy, "?") {
+			flagProblems = append(flagProblems, membership.Problem{Field: "--access-policy",
+				Reason: fmt.Sprintf("not an access policy: %q (want a name, an id or AccessPolicy/<id>)", strings.TrimSpace(o.AccessPolicy))})
+		} else {
+			mem["accessPolicy"] = map[string]any{"reference": p.policyRef("--access-policy", o.AccessPolicy, resolved)}
+		}
 	}
 	if len(o.Access) > 0 {
 		var list []any
 		for _, spec := range o.Access {
-			a, err := membership.ParseAccess(spec)
+			policy, params, err := membership.SplitAccess(spec)
 			if err != nil {
 				flagProblems = append(flagProblems, membership.Problem{Field: "--access " + spec, Reason: err.Error()})
 				continue
 			}
-			list = append(list, a)
+			list = append(list, client.MembershipAccess{Policy: client.Ref(p.policyRef("--access "+spec, policy, resolved)), Parameter: params})
 		}
 		mem["access"] = list
 	}
@@ -299,7 +528,52 @@ func (o *Options) payload(file []byte, password string) (*payload, error) {
 	p.problems = addProblems(p.problems, kindProblems)
 	p.problems = addProblems(p.problems, membership.CheckInvite(&p.req))
 	p.problems = append(p.problems, flagProblems...)
+	if resolved == nil {
+		p.payloadPolicies()
+	}
 	return p, nil
+}
+
+// policyRef is the reference to send for a policy a flag names (checked by
+// SplitAccess): the one it resolved to, an AccessPolicy/<id> as given, or
+// (first pass) a stand-in for a name or bare id. The value is recorded to
+// be looked up.
+func (p *payload) policyRef(field, value string, resolved map[string]string) string {
+	value = strings.TrimSpace(value)
+	if ref, ok := resolved[value]; ok {
+		return ref
+	}
+	p.policies = append(p.policies, policyUse{field: field, value: value})
+	if strings.HasPrefix(value, "AccessPolicy/") {
+		return value
+	}
+	return fmt.Sprintf("%s%d", namedPrefix, len(p.policies))
+}
+
+// payloadPolicies records the policy references the payload itself holds
+// (-f): they must exist in the project too.
+func (p *payload) payloadPolicies() {
+	add := func(field string, ref *client.Reference) {
+		if ref == nil || strings.HasPrefix(ref.Reference, namedPrefix) ||
+			slices.ContainsFunc(p.policies, func(u policyUse) bool { return u.value == ref.Reference }) {
+			return
+		}
+		if r, ok := membership.TypedRef(ref.Reference, "AccessPolicy"); ok && r == ref.Reference {
+			p.policies = append(p.policies, policyUse{field: field, value: ref.Reference})
+		} // else CheckInvite has said what is wrong with it
+	}
+	addList := func(field string, list []client.MembershipAccess) {
+		for i, a := range list {
+			add(fmt.Sprintf("%s[%d].policy", field, i), a.Policy)
+		}
+	}
+	r := &p.req
+	add("accessPolicy", r.AccessPolicy)
+	addList("access", r.Access)
+	if m := r.Membership; m != nil {
+		add("membership.accessPolicy", m.AccessPolicy)
+		addList("membership.access", m.Access)
+	}
 }
 
 // decodeInvite decodes the body into the typed invite. A field of the wrong
@@ -559,6 +833,11 @@ func (o *Options) inviteFailed(ctx context.Context, c *client.Client, project st
 		if strings.Contains(e.Error(), "different profile") {
 			return cmdutil.WithHint(fmt.Errorf("%s is already a member of project %s with a different profile: %v", who, project, e),
 				"--upsert only updates a membership with the same profile")
+		}
+		if upserts(&p.req) {
+			// The lookup found no membership with a profile of this type.
+			return cmdutil.WithHint(fmt.Errorf("%s is already a member of project %s, with a profile that is not a %s", who, project, p.req.ResourceType),
+				"--upsert only updates a membership with the same profile; see medplum members get "+who)
 		}
 		return cmdutil.WithHint(fmt.Errorf("%s is already a member of project %s", who, project),
 			"add --upsert to update the existing membership instead")

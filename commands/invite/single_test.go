@@ -271,7 +271,13 @@ func TestInviteEveryFlag(t *testing.T) {
 	if r.Stdout != header+row(lenny) {
 		t.Errorf("stdout %q", r.Stdout)
 	}
-	if !strings.HasSuffix(r.Stderr, "Invitation e-mail sent to lenny@example.com\n") {
+	// A project-scoped user's password is also set through
+	// admin/projects/setpassword: the invite ignores it for a user who
+	// exists already.
+	if !strings.Contains(r.Stderr, "Invitation e-mail sent to lenny@example.com\n"+
+		"> POST "+srv.URL+"admin/projects/setpassword [Accept: application/fhir+json] [Authorization: Bearer [REDACTED]] "+
+		"[Content-Type: application/fhir+json] [User-Agent: medplum-cli/"+clitest.Version+" (Go)] [X-Medplum: extended]\n"+
+		"> body: [REDACTED] (71 bytes, secret)\n") || !strings.HasSuffix(r.Stderr, "password set for lenny@example.com\n") {
 		t.Errorf("stderr %q", r.Stderr)
 	}
 	// The password is sent, and never shown (not even with --verbose).
@@ -279,8 +285,10 @@ func TestInviteEveryFlag(t *testing.T) {
 	expectSent(t, srv, `{"email":"lenny@example.com","externalId":"ext-lenny","firstName":"Lenny","forceNewMembership":true,"lastName":"Leonard",`+
 		`"membership":{"accessPolicy":{"reference":"AccessPolicy/p1"},"admin":true},"mfaRequired":true,"password":"`+password+`",`+
 		`"resourceType":"Practitioner","scope":"project","sendEmail":true,"upsert":true}`)
-	// --project names the project of the invite (checked against auth/me).
-	clitest.ExpectPaths(t, srv, "GET /auth/me", inviteCall(srv))
+	// --project names the project of the invite (checked against auth/me);
+	// the policy is checked first; --force-new-membership makes --upsert
+	// look nothing up.
+	clitest.ExpectPaths(t, srv, "GET /auth/me", "GET /fhir/R4/AccessPolicy/p1", inviteCall(srv), "POST /admin/projects/setpassword")
 	if lenny["externalId"] != "ext-lenny" || lenny["admin"] != true || lenny.Ref("accessPolicy") != "AccessPolicy/p1" {
 		t.Errorf("membership %v", lenny)
 	}
@@ -339,16 +347,15 @@ func TestInviteAlreadyAMember(t *testing.T) {
 	// --upsert updates it (same profile): here, makes Homer an admin.
 	r := e.Run("invite", "-r", "Patient", "Homer", "Simpson", "homer@example.com", "--upsert", "--admin")
 	homer := member(t, srv, "homer@example.com")
-	r.Expect(t, 0, header+row(homer), "")
+	r.Expect(t, 0, header+row(homer), "updated homer@example.com's membership (ProjectMembership/"+homer.ID()+"): admin false -> true\n")
 	if homer.ID() != srv.Seed.Homer.MembershipID || homer["admin"] != true {
 		t.Errorf("membership %v", homer)
 	}
 
 	// Another profile type for the same user cannot be upserted.
 	e.Run("invite", "-r", "Practitioner", "Homer", "Simpson", "homer@example.com", "--upsert", "--scope", "project").
-		Expect(t, 1, "", "medplum: homer@example.com is already a member of project "+project+
-			" with a different profile: User is already a member of this project with a different profile\n"+
-			"--upsert only updates a membership with the same profile\n")
+		Expect(t, 1, "", "medplum: homer@example.com is already a member of project "+project+", with a profile that is not a Practitioner\n"+
+			"--upsert only updates a membership with the same profile; see medplum members get homer@example.com\n")
 }
 
 func TestInviteEmailFailureStillCreatesTheMembership(t *testing.T) {
@@ -386,7 +393,8 @@ func TestInviteDryRun(t *testing.T) {
   "resourceType": "Practitioner",
   "sendEmail": false
 }
-`, "")
+`, "medplum: note: the password is set only if bob@example.com is new to this Medplum server: the server keeps the password of an existing account, "+
+		"and a project admin can set the passwords of project-scoped users only\n")
 	r.NotContains(t, "s3cret-passw0rd")
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("--dry-run with --project sent %d requests", n)
@@ -421,10 +429,10 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 			"--access", "AccessPolicy/1?org", "--access", "AccessPolicy/2?bad name=x", "--access", "Patient/1"}, "", pre +
 			"  patient: not a Patient reference: \"Practitioner/1\" (want Patient/<id>)\n" +
 			"  patient: only applies to a RelatedPerson; this invite is for a Practitioner\n" +
-			"  membership.accessPolicy: not an access policy: \"Organization/1\" (want AccessPolicy/<id> or an id)\n" +
+			"  --access-policy: not an access policy: \"Organization/1\" (want a name, an id or AccessPolicy/<id>)\n" +
 			"  --access AccessPolicy/1?org: parameter \"org\" has no value (want NAME=VALUE)\n" +
 			"  --access AccessPolicy/2?bad name=x: parameter name \"bad name\": use letters, digits, _ . -\n" +
-			"  --access Patient/1: not an access policy: \"Patient/1\" (want AccessPolicy/<id> or an id)\n"},
+			"  --access Patient/1: not an access policy: \"Patient/1\" (want a name, an id or AccessPolicy/<id>)\n"},
 		{[]string{"invite", "Oz", "Ra", "--external-id", "x", "--scope", "server"}, "", "medplum: medplum invite takes a first name, a last name and an e-mail (or flags), got 2 arguments\nRun 'medplum invite --help' for usage.\n"},
 		{[]string{"invite", "oz@example.com"}, "", "medplum: medplum invite takes a first name, a last name and an e-mail (or flags), got 1 argument\nRun 'medplum invite --help' for usage.\n"},
 		{[]string{"invite", "--first", "Oz", "--last", "Ra", "--external-id", "x", "--scope", "server"}, "", pre +

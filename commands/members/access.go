@@ -1,7 +1,9 @@
 package members
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,9 +25,12 @@ func NewCmdSetAccess(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra
 			"each --access adds an entry to ProjectMembership.access (a policy with\n" +
 			"parameters). Together they replace what the member had: a field not\n" +
 			"given is removed. --clear removes both, which gives the member\n" +
-			"unrestricted access to the project.\n\n" +
+			"unrestricted access to the project. A policy is named by its name,\n" +
+			"its id or AccessPolicy/<id>, and must be one of the project's: it is\n" +
+			"looked up before anything is written.\n\n" +
 			"--access takes " + membership.AccessSyntax + "\n\n" + membership.SelectorHelp,
 		Example: `  $ medplum members set-access alice@example.com --access-policy AccessPolicy/123
+  $ medplum members set-access carol@example.com --access-policy 'Clinic staff'
   $ medplum members set-access bob@example.com \
       --access 'AccessPolicy/123?provider_organization=Organization/abc' \
       --access 'AccessPolicy/123?provider_organization=Organization/def'`,
@@ -42,13 +47,15 @@ func NewCmdSetAccess(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra
 		return updateRun(o)
 	}
 	cmd = newUpdateCmd(f, cmd, Change{}, wrapped)
-	cmd.Flags().StringVar(&policy, "access-policy", "", "the access policy: an id or AccessPolicy/<id>")
-	cmd.Flags().StringArrayVar(&access, "access", nil, "an access entry with parameters, repeatable: 'AccessPolicy/<id>?name=Type/<id>'")
+	cmd.Flags().StringVar(&policy, "access-policy", "", "the access policy: its name, its id or AccessPolicy/<id>")
+	cmd.Flags().StringArrayVar(&access, "access", nil, "an access entry with parameters, repeatable: 'POLICY?name=Type/<id>'")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the access policy and every access entry")
 	return cmd
 }
 
-// accessChange checks the flags (exit 2, nothing sent) and builds the change.
+// accessChange checks the flags (exit 2, nothing sent) and builds the
+// change. The policies are looked up in the project before the membership
+// is written (Medplum would store one that does not exist: capture 213).
 func accessChange(policy string, specs []string, clear, policySet bool) (Change, error) {
 	switch {
 	case clear && (policySet || len(specs) > 0):
@@ -57,40 +64,65 @@ func accessChange(policy string, specs []string, clear, policySet bool) (Change,
 		return Change{}, cmdutil.FlagErrorf("give --access-policy, --access or --clear")
 	}
 	var probs []string
-	var ref string
+	policy = strings.TrimSpace(policy)
 	if policySet {
-		r, ok := membership.TypedRef(strings.TrimSpace(policy), "AccessPolicy")
-		if !ok {
-			probs = append(probs, "--access-policy: not an access policy: "+quote(policy)+" (want AccessPolicy/<id> or an id)")
+		if _, _, err := membership.SplitAccess(policy); err != nil || strings.Contains(policy, "?") {
+			probs = append(probs, "--access-policy: not an access policy: "+quote(policy)+" (want a name, an id or AccessPolicy/<id>)")
 		}
-		ref = r
 	}
-	var entries []client.MembershipAccess
+	type entry struct {
+		spec, policy string
+		params       []client.AccessParameter
+	}
+	var entries []entry
 	for _, s := range specs {
-		a, err := membership.ParseAccess(s)
+		pol, params, err := membership.SplitAccess(s)
 		if err != nil {
 			probs = append(probs, "--access "+s+": "+err.Error())
 			continue
 		}
-		entries = append(entries, a)
+		entries = append(entries, entry{s, pol, params})
 	}
 	if len(probs) > 0 {
 		return Change{}, cmdutil.InputErrorf("nothing was sent:\n  %s", strings.Join(probs, "\n  "))
 	}
+	if clear {
+		return wantAccess(client.Resource{}), nil
+	}
+	return Change{Prepare: func(ctx context.Context, c *client.Client, project string) (Change, error) {
+		pols := membership.NewPolicies(c, project)
+		resolve := func(field, value string) string {
+			ref, problem, err := pols.Resolve(ctx, value)
+			if err == nil && problem != "" {
+				probs = append(probs, field+": "+problem)
+			} else if err != nil {
+				probs = append(probs, fmt.Sprintf("%s: looking the policy up: %v", field, err))
+			}
+			return ref
+		}
+		want := client.Resource{}
+		if policySet {
+			want["accessPolicy"] = map[string]any{"reference": resolve("--access-policy", policy)}
+		}
+		var list []client.MembershipAccess
+		for _, e := range entries {
+			list = append(list, client.MembershipAccess{Policy: client.Ref(resolve("--access "+e.spec, e.policy)), Parameter: e.params})
+		}
+		if len(probs) > 0 {
+			return Change{}, cmdutil.InputErrorf("nothing was sent:\n  %s", strings.Join(probs, "\n  "))
+		}
+		if len(list) > 0 {
+			var v any
+			b, _ := json.Marshal(list)
+			_ = json.Unmarshal(b, &v)
+			want["access"] = v
+		}
+		return wantAccess(want), nil
+	}}, nil
+}
 
-	// The wanted access, in the membership's JSON shape.
-	var accessValue any
-	if len(entries) > 0 {
-		b, _ := json.Marshal(entries)
-		_ = json.Unmarshal(b, &accessValue)
-	}
-	want := client.Resource{}
-	if ref != "" {
-		want["accessPolicy"] = map[string]any{"reference": ref}
-	}
-	if accessValue != nil {
-		want["access"] = accessValue
-	}
+// wantAccess is the change to the access in want (accessPolicy, access).
+func wantAccess(want client.Resource) Change {
 	summary := membership.AccessSummary(want)
 	done := "%s now has access " + strings.ReplaceAll(summary, "%", "%%")
 	same := "%s already has access " + strings.ReplaceAll(summary, "%", "%%") + "; nothing changed"
@@ -112,7 +144,7 @@ func accessChange(policy string, specs []string, clear, policySet bool) (Change,
 		},
 		Done: done,
 		Same: same,
-	}, nil
+	}
 }
 
 func quote(s string) string {

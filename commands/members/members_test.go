@@ -531,7 +531,7 @@ func TestSetAccess(t *testing.T) {
 	e.Run("members", "set-access", "homer@example.com").Expect(t, 2, "", "medplum: give --access-policy, --access or --clear"+usage)
 	e.Run("members", "set-access", "homer@example.com", "--clear", "--access", "1").Expect(t, 2, "", "medplum: --clear cannot be used with --access-policy or --access"+usage)
 	e.Run("members", "set-access", "homer@example.com", "--access-policy", "Organization/1", "--access", "1?x", "--access", "2?ok=1").Expect(t, 2, "",
-		"medplum: nothing was sent:\n  --access-policy: not an access policy: \"Organization/1\" (want AccessPolicy/<id> or an id)\n  --access 1?x: parameter \"x\" has no value (want NAME=VALUE)\n")
+		"medplum: nothing was sent:\n  --access-policy: not an access policy: \"Organization/1\" (want a name, an id or AccessPolicy/<id>)\n  --access 1?x: parameter \"x\" has no value (want NAME=VALUE)\n")
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("%d requests sent", n)
 	}

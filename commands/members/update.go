@@ -1,6 +1,7 @@
 package members
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -25,6 +26,10 @@ type Change struct {
 	// Done and Same are the messages on stderr after a change and when
 	// there was nothing to change; %s is the member.
 	Done, Same string
+	// Prepare, if set, is called before the membership is changed, with
+	// what it needs of the server (the access policies set-access names),
+	// and returns the Change to apply.
+	Prepare func(ctx context.Context, c *client.Client, project string) (Change, error)
 }
 
 // newUpdateCmd builds a command that applies a Change to one member.
@@ -48,6 +53,11 @@ func updateRun(o *UpdateOptions) error {
 		return err
 	}
 	who := membership.Describe(d.Resource)
+	if o.Change.Prepare != nil {
+		if o.Change, err = o.Change.Prepare(o.context(), c, project); err != nil {
+			return err
+		}
+	}
 	if !o.Change.Apply(d.Resource) {
 		fmt.Fprintf(o.IO.ErrOut, o.Change.Same+"\n", who)
 		return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)

@@ -9,37 +9,42 @@ import (
 )
 
 // AccessSyntax describes an --access entry for help texts.
-const AccessSyntax = `POLICY[?NAME=VALUE[&NAME=VALUE...]]: POLICY is an access policy id or
-AccessPolicy/<id>; each NAME=VALUE is a policy parameter. A VALUE shaped
-like Type/<id> (Organization/abc) is sent as a valueReference, anything else
-as a valueString; %-escape "&", "=", "%" and "#" inside a VALUE (%26 %3D %25
-%23). Repeat --access for several entries, e.g. the same policy twice with
-different parameters.`
+const AccessSyntax = `POLICY[?NAME=VALUE[&NAME=VALUE...]]: POLICY is an access policy of the
+project (its name, its id, or AccessPolicy/<id>); each NAME=VALUE is a
+policy parameter. A VALUE shaped like Type/<id> (Organization/abc) is sent
+as a valueReference, anything else as a valueString; %-escape "&", "=",
+"%" and "#" inside a VALUE (%26 %3D %25 %23). Repeat --access for several
+entries, e.g. the same policy twice with different parameters.`
 
-// ParseAccess parses one --access entry (see AccessSyntax).
-func ParseAccess(spec string) (client.MembershipAccess, error) {
-	var a client.MembershipAccess
+// SplitAccess parses one --access entry (see AccessSyntax): the policy as
+// written (a name, an id or AccessPolicy/<id>, for Policies to look up),
+// and the parameters.
+func SplitAccess(spec string) (policy string, params []client.AccessParameter, err error) {
 	policy, query, hasQuery := strings.Cut(strings.TrimSpace(spec), "?")
-	ref, ok := TypedRef(policy, "AccessPolicy")
-	if !ok {
-		return a, fmt.Errorf("not an access policy: %q (want AccessPolicy/<id> or an id)", policy)
+	policy = strings.TrimSpace(policy)
+	isRef := strings.HasPrefix(policy, "AccessPolicy/")
+	if policy == "" || (isRef && !ValidID(strings.TrimPrefix(policy, "AccessPolicy/"))) || (!isRef && LooksLikeReference(policy)) {
+		return "", nil, fmt.Errorf("not an access policy: %q (want a name, an id or AccessPolicy/<id>)", policy)
 	}
-	a.Policy = client.Ref(ref)
 	if !hasQuery {
-		return a, nil
+		return policy, nil, nil
+	}
+	ref := policy
+	if r, ok := TypedRef(policy, "AccessPolicy"); ok {
+		ref = r
 	}
 	if query == "" {
-		return a, fmt.Errorf("no parameters after %q (want %s?NAME=VALUE)", "?", ref)
+		return "", nil, fmt.Errorf("no parameters after %q (want %s?NAME=VALUE)", "?", ref)
 	}
 	for pair := range strings.SplitSeq(query, "&") {
 		rawName, rawValue, ok := strings.Cut(pair, "=")
 		if !ok {
-			return a, fmt.Errorf("parameter %q has no value (want NAME=VALUE)", pair)
+			return "", nil, fmt.Errorf("parameter %q has no value (want NAME=VALUE)", pair)
 		}
 		name, err1 := url.PathUnescape(rawName)
 		value, err2 := url.PathUnescape(rawValue)
 		if err1 != nil || err2 != nil {
-			return a, fmt.Errorf("parameter %q: bad %%-escape", pair)
+			return "", nil, fmt.Errorf("parameter %q: bad %%-escape", pair)
 		}
 		p := client.AccessParameter{Name: name}
 		if LooksLikeReference(value) {
@@ -48,11 +53,11 @@ func ParseAccess(spec string) (client.MembershipAccess, error) {
 			p.ValueString = value
 		}
 		if probs := CheckParameter(p); len(probs) > 0 {
-			return a, fmt.Errorf("%s", probs[0])
+			return "", nil, fmt.Errorf("%s", probs[0])
 		}
-		a.Parameter = append(a.Parameter, p)
+		params = append(params, p)
 	}
-	return a, nil
+	return policy, params, nil
 }
 
 // FormatAccess writes an access entry in the --access syntax, so that what
