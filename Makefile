@@ -51,6 +51,16 @@ test: fmt-check vet $(OFFICIAL_CLI)
 	else echo "make test: real keyring tests skipped (install dbus and gnome-keyring to run them)"; fi
 	@$(MAKE) --no-print-directory fuzz
 
+# The black-box command tests written against clitest.NewTarget, run
+# against a real Medplum named by REAL_* variables, or by REAL_ENV_DIR (a
+# directory with the real.env, super.env and scale.env that
+# ../shared/real-medplum writes); they clean up what they create. make test
+# and CI run the same tests against medplumtest and never this target.
+# See DESIGN.md ("make test-real") for the variables and how to add a test.
+.PHONY: test-real
+test-real:
+	@GO='$(GO)' RACE='$(RACE)' bash .ci/test-real
+
 # Real Secret Service tests (build tag keyring, tests named TestRealKeyring*):
 # a private session bus and a gnome-keyring unlocked with a throwaway password
 # in a fresh HOME; both daemons exit with the bus. Go's caches stay where they

@@ -2,6 +2,7 @@ package medplumtest
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/medplumcli/medplum/client"
@@ -282,6 +283,9 @@ func (c *reqCtx) updateRecord(rec *record, next client.Resource) (*record, *clie
 
 func (s *Server) fhirUpdate(c *reqCtx) {
 	m := client.Resource(c.bodyObject())
+	if s.createByUpdate(c, m) {
+		return
+	}
 	rec := c.fhirTarget(pointsWrite, func(typ string) *client.OperationOutcome {
 		switch {
 		case m == nil || m.ResourceType() != typ:
@@ -460,3 +464,45 @@ func parameters(body map[string]any) map[string]any {
 	}
 	return out
 }
+
+// createByUpdate answers a super admin's PUT of a resource that does not
+// exist by creating it with the id of the path (repo.ts: canSetId, capture
+// 176: 200, as an update), and reports whether it did. Everyone else gets
+// the update's 404.
+func (s *Server) createByUpdate(c *reqCtx, m client.Resource) bool {
+	typ, id := c.params["type"], c.params["id"]
+	a := c.auth
+	if a == nil || !a.superAdmin() || m == nil || m.ResourceType() != typ || m.ID() != id || !validID.MatchString(id) {
+		return false
+	}
+	s.mu.Lock()
+	exists := s.st.get(typ, id) != nil
+	s.mu.Unlock()
+	if exists || !c.charge(pointsWrite) {
+		return !exists
+	}
+	if _, ok := c.fhirType(); !ok {
+		return true
+	}
+	if oo := validateResource(m); oo != nil {
+		c.sendOutcome(oo)
+		return true
+	}
+	project := a.projectID()
+	if typ == "Project" {
+		project = id
+	}
+	s.mu.Lock()
+	if s.st.get(typ, id) != nil { // created meanwhile: update it as usual
+		s.mu.Unlock()
+		return false
+	}
+	rec := s.st.write(m, project, a.author(), s.now())
+	out := c.present(rec)
+	s.mu.Unlock()
+	c.fhirResource(http.StatusOK, out)
+	return true
+}
+
+// validID is the form of a resource id the server accepts (isUUID).
+var validID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

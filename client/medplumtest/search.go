@@ -22,7 +22,7 @@ import (
 const (
 	defaultCount   = 20
 	maxCount       = 1000
-	maxOffset      = 10000
+	maxOffset      = 10000 // the server's default maxSearchOffset (WithMaxSearchOffset)
 	cursorMinCount = 20
 )
 
@@ -254,6 +254,8 @@ type searchRequest struct {
 	fields  []string
 	filters []filter
 	params  url.Values // as given, for links
+
+	maxOffset int // the largest _offset accepted
 }
 
 type cursorPos struct {
@@ -276,8 +278,8 @@ func parseCursor(s string) (*cursorPos, bool) {
 	return &cursorPos{ms, seq}, true
 }
 
-func parseSearch(typ string, q url.Values) (*searchRequest, error) {
-	sr := &searchRequest{typ: typ, count: defaultCount, params: url.Values{}}
+func parseSearch(typ string, q url.Values, maxOffset int) (*searchRequest, error) {
+	sr := &searchRequest{typ: typ, count: defaultCount, maxOffset: maxOffset, params: url.Values{}}
 	for k, vs := range q {
 		sr.params[k] = append([]string(nil), vs...)
 	}
@@ -313,8 +315,8 @@ func (sr *searchRequest) add(k, v string) error {
 		if err != nil || n < 0 {
 			return fmt.Errorf("Invalid _offset: %s", v)
 		}
-		if n > maxOffset {
-			return fmt.Errorf("Search offset exceeds maximum (got %d, max %d)", n, maxOffset)
+		if n > sr.maxOffset {
+			return fmt.Errorf("Search offset exceeds maximum (got %d, max %d)", n, sr.maxOffset)
 		}
 		sr.offset = n
 	case "_cursor":
@@ -551,7 +553,7 @@ func (s *Server) fhirSearch(c *reqCtx) {
 		c.sendOutcome(forbidden())
 		return
 	}
-	sr, err := parseSearch(typ, q)
+	sr, err := parseSearch(typ, q, s.cfg.maxOffset)
 	if err != nil {
 		c.sendOutcome(badRequest(err.Error()))
 		return

@@ -78,6 +78,7 @@ type config struct {
 	tokenLifetime              time.Duration
 	noBots                     bool
 	botDeployCost              time.Duration
+	maxOffset                  int
 }
 
 // WithClient fixes the project-admin ClientApplication's id and secret
@@ -156,6 +157,11 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = u } }
 // WithTokenLifetime sets the access-token lifetime (default 1 hour).
 func WithTokenLifetime(d time.Duration) Option { return func(c *config) { c.tokenLifetime = d } }
 
+// WithMaxSearchOffset sets the largest _offset a search accepts (Medplum's
+// maxSearchOffset setting, default 10,000; capture 171), so that a test can
+// page past it with a few hundred resources instead of ten thousand.
+func WithMaxSearchOffset(n int) Option { return func(c *config) { c.maxOffset = n } }
+
 // New returns a seeded Server that is not listening yet: serve Handler
 // yourself or call Start.
 func New(opts ...Option) *Server {
@@ -166,6 +172,7 @@ func New(opts ...Option) *Server {
 		now:           time.Now,
 		conflictQ:     -1, // automatic: RealisticConflictRate when invites cost time
 		tokenLifetime: time.Hour,
+		maxOffset:     maxOffset,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -168,9 +168,11 @@ func Environ() []string {
 	return []string{strings.TrimSpace("GORACE=atexit_sleep_ms=0 " + os.Getenv("GORACE"))}
 }
 
-// New returns an Env with a fresh HOME and config directory.
+// New returns an Env with a fresh HOME and config directory. In make
+// test-real it skips a test that does not run against a Target.
 func New(t testing.TB) *Env {
 	t.Helper()
+	skipOutsideTarget(t)
 	Binary(t)
 	home := t.TempDir()
 	e := &Env{t: t, Home: home, ConfigDir: filepath.Join(home, "config"), vars: map[string]string{}}
