@@ -17,6 +17,17 @@ func ProjectURL(projectID string) string {
 	return "admin/projects/" + url.PathEscape(projectID)
 }
 
+// ProjectSearch is the search parameter that keeps a search to one
+// project: "_project=Project%2F<id>". Medplum's search parser does not know
+// _project as a search parameter, so it reads a value that starts with a
+// FHIR prefix and a digit as that prefix: a bare id starting with "eb1"
+// (one project in about 400) would mean "ends before 1..." and match
+// nothing (captures 178, 179). The reference form starts with "Pr", which
+// is no prefix.
+func ProjectSearch(projectID string) string {
+	return "_project=" + url.QueryEscape("Project/"+projectID)
+}
+
 // AdminProject reads GET admin/projects/:id and returns its "project"
 // object: {id, name, setting, secret, site}, with its bytes. It holds the
 // values of the project's secrets: callers must never print it whole. For

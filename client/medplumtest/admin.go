@@ -198,16 +198,27 @@ func (s *Server) adminDeleteMember(c *reqCtx) {
 }
 
 // adminCreateClient is POST /admin/projects/:id/client: a ClientApplication
-// with a generated secret (the body may override it) and its membership.
+// with a generated secret and its membership. Of the body only the fields
+// of CreateClientRequest are kept (admin/client.ts); jwksUri, pkceOptional,
+// a secret and the rest are dropped (capture 177).
 func (s *Server) adminCreateClient(c *reqCtx) {
 	body := c.bodyObject()
 	if str, _ := body["name"].(string); strings.TrimSpace(str) == "" {
 		c.sendOutcome(invalidRequest([]fieldError{{"name", "Client name is required"}}))
 		return
 	}
+	for k := range body {
+		if !createClientFields[k] {
+			delete(body, k)
+		}
+	}
 	app := client.Resource{"resourceType": "ClientApplication", "secret": newSecret(32)}
 	s.createProfiledApp(c, app, body)
 }
+
+// createClientFields are what POST admin/projects/:id/client reads.
+var createClientFields = setOf("name", "description", "redirectUri", "redirectUris", "identityProvider",
+	"accessTokenLifetime", "refreshTokenLifetime", "accessPolicy")
 
 // createProfiledApp creates a ClientApplication from body in the
 // target project, plus the membership that makes it a project member, and

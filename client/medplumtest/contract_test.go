@@ -45,6 +45,7 @@ var leftOutRanges = []struct {
 }{
 	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
 	{140, 175, "member lifecycle, MFA, logins, paging and clients (issue 15): replays being added"},
+	{180, 192, "settings, logins and $init (issue 15): replays being added"},
 }
 
 // leftOut says why a capture is not replayed, or "".
@@ -101,6 +102,9 @@ type contractEnv struct {
 	refresh   string
 	bots      *botEnv           // the bot captures' project (contract_bots_test.go)
 	vars      map[string]string // what later steps of inviteSteps need
+
+	ebPid string // the project made with a chosen id in 176, starting with "eb1"
+	ebTok string // its admin client's token
 }
 
 type req struct {
@@ -488,7 +492,41 @@ func steps() []step {
 			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=1&_fields=id&_total=accurate&profile-type=Patient", bearer(e.tcTok), ""})
 		}},
 	}
-	return append(append(list, botSteps()...), inviteSteps()...)
+	return append(append(append(list, botSteps()...), inviteSteps()...), realfixSteps()...)
+}
+
+// realfixSteps are the captures 176-199, taken for issue 15 (defects
+// against a real 5.0.10) from the same kind of server.
+func realfixSteps() []step {
+	return []step{
+		{name: "176-project-put-create-superadmin", run: func(e *contractEnv) *http.Response {
+			e.ebPid = "eb111bdc-ed66-434c-a98a-ac415a36a43e"
+			return e.do(req{"PUT", "fhir/R4/Project/" + e.ebPid, map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},
+				`{"resourceType":"Project","id":"` + e.ebPid + `","name":"realfix eb eb111bdc"}`})
+		}, after: func(e *contractEnv, _ map[string]any) {
+			// The project's admin client, as the capture session made it.
+			app := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/client", bearerJSON(e.saTok),
+				`{"name":"realfix eb admin client","description":"captures for issue 15","redirectUri":"https://example.com/cb"}`}))
+			id, secret := app["id"].(string), app["secret"].(string)
+			b := jsonBody(e.t, e.do(req{"GET", "fhir/R4/ProjectMembership?user=ClientApplication/" + id, bearer(e.saTok), ""}))
+			m := b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)
+			m["admin"] = true
+			mb, _ := json.Marshal(m)
+			e.do(req{"PUT", "fhir/R4/ProjectMembership/" + m["id"].(string), map[string]string{
+				"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"}, string(mb)}).Body.Close()
+			e.ebTok = e.token(id, secret)
+		}},
+		{name: "177-client-create-extra-fields", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/" + e.ebPid + "/client", bearerJSON(e.ebTok),
+				`{"name":"realfix-extra","description":"captured: extra fields","jwksUri":"https://example.com/jwks.json","redirectUri":"https://example.com/cb","pkceOptional":true,"accessTokenLifetime":"5m"}`})
+		}},
+		{name: "178-client-search-project-bare-eb", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ClientApplication?_project=" + e.ebPid + "&_count=1000&_sort=_lastUpdated", bearer(e.ebTok), ""})
+		}},
+		{name: "179-client-search-project-reference-eb", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ClientApplication?_project=Project/" + e.ebPid + "&_count=1000&_sort=_lastUpdated", bearer(e.ebTok), ""})
+		}},
+	}
 }
 
 // postMember reads a membership via the admin route, changes it and posts it back.

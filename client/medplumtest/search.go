@@ -368,6 +368,15 @@ func (sr *searchRequest) add(k, v string) error {
 		if !modifierOK(p.kind, mod) {
 			return fmt.Errorf("medplumtest does not model the modifier :%s of %s", mod, code)
 		}
+		if code == "_project" && mod == "" && hasSearchPrefix(v) {
+			// _project is not in the schema's search parameters, so the
+			// parser reads a leading eq, ne, lt, le, gt, ge, sa, eb, ap or
+			// sw followed by a digit as a prefix (parseUnknownParameter):
+			// _project=eb1<rest of an id> looks for a project id "ending
+			// before" "1<rest>", which is no id, and matches nothing
+			// (capture 178; _project=Project/<id> works, capture 179).
+			p = searchParam{kind: kindToken, values: func(client.Resource) []string { return nil }}
+		}
 		sr.filters = append(sr.filters, filter{param: p, modifier: mod, values: strings.Split(v, ",")})
 	}
 	return nil
@@ -397,6 +406,16 @@ func (sr *searchRequest) param(code string) (searchParam, error) {
 		return p, nil
 	}
 	return searchParam{}, fmt.Errorf("medplumtest does not model the search parameter %s of %s (%s %s)", code, sr.typ, def.kind, strings.Join(def.paths, ","))
+}
+
+// searchPrefixes are FHIR's search prefixes (core's PREFIX_OPERATORS).
+var searchPrefixes = setOf("eq", "ne", "lt", "le", "gt", "ge", "sa", "eb", "ap", "sw")
+
+// hasSearchPrefix reports whether Medplum's parser takes the start of the
+// value of a parameter it does not know as a prefix: one of
+// searchPrefixes, alone or followed by a digit.
+func hasSearchPrefix(v string) bool {
+	return len(v) >= 2 && searchPrefixes[v[:2]] && (len(v) == 2 || (v[2] >= '0' && v[2] <= '9'))
 }
 
 func modifierOK(k paramKind, mod string) bool {
@@ -619,7 +638,9 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
 
 	base := s.baseURL(c.r) + "fhir/R4/" + sr.typ
 	bundle := map[string]any{"resourceType": "Bundle", "type": "searchset"}
-	if sr.count > 0 {
+	// No match: no entry and only the self link (getSearchLinks; captures
+	// 141, 178).
+	if sr.count > 0 && len(page) > 0 {
 		entries := make([]any, 0, len(page))
 		for _, rec := range page {
 			entries = append(entries, map[string]any{
@@ -634,7 +655,7 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
 		bundle["total"] = total
 	}
 	links := []any{link("self", base, sr.params)}
-	if sr.count > 0 {
+	if sr.count > 0 && len(page) > 0 {
 		first := withoutKeys(sr.params, "_offset", "_cursor")
 		links = append(links, link("first", base, first))
 		cursorMode := sr.sort == "_lastUpdated" && sr.offset == 0 && sr.count >= cursorMinCount

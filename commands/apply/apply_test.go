@@ -868,3 +868,33 @@ members:
 		t.Errorf("second run: %+v", r)
 	}
 }
+
+// In a project whose id starts with "eb" and a digit, apply finds what it
+// made (its searches of policies and clients used _project=<id>, which
+// Medplum reads as the prefix "ends before": capture 178), so a second run
+// has nothing to do instead of creating everything again.
+func TestApplyIsIdempotentInAnEBProject(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("apply-eb")
+	eb := tg.NewProject(t, clitest.RandomID("eb1"), name)
+	e := eb.SignedIn(t)
+	writeFile(t, e, "project.yaml", "version: 1\nproject:\n  name: "+name+"\n"+
+		"accessPolicies:\n  - name: Reader\n    resource:\n      - resourceType: Patient\n        readonly: true\n"+
+		"clients:\n  - name: Reporter\n    accessPolicy: Reader\n")
+	head := "Plan for project \"" + name + "\" (" + eb.ProjectID + "):\n"
+	kept := "  keep          client \"" + name + " admin client\" (kept: apply is signed in as this client)\n"
+	r := e.Run("apply", "-f", "project.yaml", "--yes")
+	if r.Code != 0 {
+		t.Fatalf("first apply: %+v", r)
+	}
+	if !strings.HasPrefix(r.Stdout, head+"  create        access policy \"Reader\"\n"+
+		"  create        client \"Reporter\" (access policy \"Reader\")\n"+kept) {
+		t.Errorf("first apply's plan:\n%s", r.Stdout)
+	}
+	again := head +
+		"  unchanged     access policy \"Reader\"\n" +
+		"  unchanged     client \"Reporter\"\n" + kept +
+		"No changes: project \"" + name + "\" matches the file. 1 object not in the file must stay.\n"
+	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, again, "")
+	e.Run("apply", "-f", "project.yaml", "--yes").Expect(t, 0, again, "")
+}

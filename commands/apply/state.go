@@ -36,12 +36,12 @@ func readState(ctx context.Context, c *client.Client, spec *Spec) (*State, error
 	pid := url.QueryEscape(who.ProjectID)
 	const page = "&_count=1000&_sort=_lastUpdated"
 	if spec.ManagesPolicies {
-		if st.Policies, err = c.SearchAll(ctx, "AccessPolicy?_project="+pid+page); err != nil {
+		if st.Policies, err = c.SearchAll(ctx, "AccessPolicy?"+client.ProjectSearch(pid)+page); err != nil {
 			return nil, err
 		}
 	}
 	if spec.ManagesClients {
-		if st.Clients, err = c.SearchAll(ctx, "ClientApplication?_project="+pid+page); err != nil {
+		if st.Clients, err = c.SearchAll(ctx, "ClientApplication?"+client.ProjectSearch(pid)+page); err != nil {
 			return nil, err
 		}
 	}

@@ -151,7 +151,7 @@ func findClient(ctx context.Context, c *client.Client, t *target, arg string) (c
 // server sent them.
 func clientsNamed(ctx context.Context, c *client.Client, projectID, name string) ([]client.Doc, error) {
 	var out []client.Doc
-	for a, err := range c.SearchDocs(ctx, "ClientApplication?_project="+url.QueryEscape(projectID)+"&name:exact="+url.QueryEscape(name)+"&_count=1000") {
+	for a, err := range c.SearchDocs(ctx, "ClientApplication?"+client.ProjectSearch(projectID)+"&name:exact="+url.QueryEscape(name)+"&_count=1000") {
 		if err != nil {
 			return nil, err
 		}

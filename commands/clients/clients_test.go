@@ -413,3 +413,15 @@ func TestSaveProfileFailsAfterTheSecretIsMade(t *testing.T) {
 		"medplum: client "+lbl+" has a new secret, but saving its sign-in in profile ci failed: the server answered 500: Internal Server Error\n"+
 		"save the sign-in of the client as it is now: medplum clients create CI --if-not-exists --save-profile ci --insecure-storage\n")
 }
+
+// In a project whose id starts with "eb" and a digit (one in about 400),
+// clients list shows the project's clients: a search with _project=<id>
+// finds nothing there, because Medplum reads "eb" as the search prefix
+// "ends before" (captures 178, 179).
+func TestClientsListInAnEBProject(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("clients-eb")
+	eb := tg.NewProject(t, clitest.RandomID("eb1"), name)
+	e := eb.SignedIn(t)
+	e.Run("clients", "list", "--columns", "name,admin").Expect(t, 0, "NAME\tADMIN\n"+name+" admin client\ttrue\n", "")
+}

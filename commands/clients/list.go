@@ -68,7 +68,7 @@ func listRun(o *ListOptions) error {
 		return err
 	}
 	pid := url.QueryEscape(t.projectID)
-	apps, err := c.SearchAll(o.Ctx, "ClientApplication?_project="+pid+"&_count=1000&_sort=_lastUpdated")
+	apps, err := c.SearchAll(o.Ctx, "ClientApplication?"+client.ProjectSearch(pid)+"&_count=1000&_sort=_lastUpdated")
 	if err != nil {
 		return err
 	}
