@@ -334,7 +334,8 @@ func TestGetBySelector(t *testing.T) {
 	}
 
 	// Nobody, or a malformed selector.
-	e.Run("members", "get", "nope").Expect(t, 1, "", "medplum: no membership nope in project "+sd.ProjectID+"\n")
+	e.Run("members", "get", "nope").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is nope\n") // no such id, nor name
+	e.Run("members", "get", "00000000-0000-0000-0000-000000000000").Expect(t, 1, "", "medplum: no membership 00000000-0000-0000-0000-000000000000 in project "+sd.ProjectID+"\n")
 	e.Run("members", "get", "nobody@example.com").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is nobody@example.com\n")
 	e.Run("members", "get", "Patient/nope").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Patient/nope\n")
 	srv.ResetRequests()
@@ -614,4 +615,60 @@ func TestMembersProjectFlag(t *testing.T) {
 	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", sd.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", sd.SuperAdminClient.Secret)
 	sa.Run("members", "list", "--type", "Patient", "--project", sd.ProjectID).Expect(t, 0, listHeader+rows(homer), "")
 	sa.Run("members", "get", sd.Homer.MembershipID, "--project", sd.ProjectID).Expect(t, 5, "", "medplum: Forbidden\n")
+}
+
+// A member can be named by their name as members list shows it (the
+// profile's display), in any case, when no other member has it.
+func TestSelectByName(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	sd := srv.Seed
+	homer := mem(t, srv, sd.Homer.MembershipID)
+
+	srv.ResetRequests()
+	e.Run("members", "get", "homer  SIMPSON").Expect(t, 0, listHeader+row(homer), "")
+	byName := []string{me()}
+	for _, typ := range []string{"Patient", "Practitioner", "RelatedPerson", "Bot", "ClientApplication"} {
+		byName = append(byName, "GET /fhir/R4/"+typ+"?"+url.Values{"_count": {"20"}, "name": {"homer SIMPSON"}}.Encode())
+	}
+	clitest.ExpectPaths(t, srv, append(byName, search(srv, url.Values{"_count": {"20"}, "profile": {sd.Homer.Profile}}),
+		"GET "+adminRoute(srv, sd.Homer.MembershipID))...)
+	e.Run("members", "get", "Sandbox Bot", "--no-header", "--columns", "id").Expect(t, 0, sd.Bot.MembershipID+"\n", "")
+	e.Run("members", "get", "sandbox project admin client", "--no-header", "--columns", "id").Expect(t, 0, sd.Client.MembershipID+"\n", "")
+
+	// One word: a membership id first, then a name.
+	app := srv.Create(sd.ProjectID, client.Resource{"resourceType": "ClientApplication", "name": "Reporter"})
+	ref := map[string]any{"reference": "ClientApplication/" + app.ID(), "display": "Reporter"}
+	rep := srv.Create(sd.ProjectID, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + sd.ProjectID},
+		"user": ref, "profile": ref})
+	srv.ResetRequests()
+	e.Run("members", "get", "reporter", "--no-header", "--columns", "id").Expect(t, 0, rep.ID()+"\n", "")
+	if p := clitest.Paths(srv); len(p) != 9 || p[1] != "GET "+adminRoute(srv, "reporter") {
+		t.Errorf("requests: %v", p)
+	}
+
+	// Part of a name: nobody, and the members whose names are like it.
+	e.Run("members", "get", "Homer").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Homer; members with a name like it:\n"+
+		"  "+sd.Homer.MembershipID+"  Homer Simpson (Patient, homer@example.com)\n")
+	e.Run("members", "get", "Ned Flanders").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Ned Flanders\n")
+
+	// Two members with one name: listed, nothing changed (exit 2).
+	e.Run("invite", "Alice", "Smith", "alice@example.com", "-o", "csv", "--no-header", "--columns", "id")
+	e.Run("invite", "Alice", "Smith", "alice.smith@example.com", "--role", "Patient", "-o", "csv", "--no-header", "--columns", "id")
+	var alice []client.Resource
+	for _, m := range srv.Memberships(sd.ProjectID) {
+		if m.Display("profile") == "Alice Smith" {
+			alice = append(alice, m)
+		}
+	}
+	if len(alice) != 2 {
+		t.Fatalf("%d Alices", len(alice))
+	}
+	srv.ResetRequests()
+	e.Run("members", "promote", "Alice Smith").Expect(t, 2, "", "medplum: Alice Smith matches 2 members of project "+sd.ProjectID+"; name one by its membership id:\n"+
+		"  "+alice[0].ID()+"  Alice Smith (Practitioner, alice@example.com)\n"+
+		"  "+alice[1].ID()+"  Alice Smith (Patient, alice.smith@example.com)\n")
+	if n := len(srv.RequestsTo("POST", "/admin/projects/*/members/*")); n != 0 {
+		t.Errorf("%d updates sent", n)
+	}
 }

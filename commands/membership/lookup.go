@@ -123,3 +123,41 @@ func keep(ds []client.Doc, f func(client.Resource) bool) []client.Doc {
 	}
 	return out
 }
+
+// FindByName returns the memberships of project whose member has this
+// name (the profile's display, as members list shows it; any case, spaces
+// collapsed), and near: the others the search found (names that begin the
+// same way), for a helpful error.
+//
+// Profiles of every type are searched by name (<Type>?name=<name>: Medplum
+// finds people whose names hold every word, and bots and clients whose
+// name begins with it), then their memberships (ProjectMembership?profile=).
+func FindByName(ctx context.Context, c *client.Client, project, name string) (found, near []client.Doc, err error) {
+	var refs []string
+	for _, t := range ProfileTypes {
+		q := url.Values{"name": {name}, "_count": {strconv.Itoa(maxCandidates)}}
+		profiles, err := searchAll(ctx, c, t, q, maxCandidates)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, p := range profiles {
+			refs = append(refs, t+"/"+p.Resource.ID())
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil, nil
+	}
+	ms, err := memberships(ctx, c, project, url.Values{"profile": {strings.Join(refs, ",")}})
+	if err != nil {
+		return nil, nil, err
+	}
+	want := strings.Join(strings.Fields(name), " ")
+	for _, m := range ms {
+		if strings.EqualFold(strings.Join(strings.Fields(Name(m.Resource)), " "), want) {
+			found = append(found, m)
+		} else {
+			near = append(near, m)
+		}
+	}
+	return found, near, nil
+}

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,26 +16,29 @@ import (
 
 // SelectorHelp describes <member> for help texts.
 const SelectorHelp = `<member> is a membership id (or ProjectMembership/<id>), the member's
-e-mail, or their profile (Patient/<id>, Practitioner/<id>, RelatedPerson/<id>,
-Bot/<id>, ClientApplication/<id>) or user (User/<id>). When it matches more
-than one membership, the candidates are listed (exit 2): name one by id.`
+e-mail, their name as members list shows it ("Homer Simpson": the whole
+name, any case), or their profile (Patient/<id>, Practitioner/<id>,
+RelatedPerson/<id>, Bot/<id>, ClientApplication/<id>) or user (User/<id>).
+When it matches more than one membership, the candidates are listed
+(exit 2): name one by id.`
 
 // SelectorKind says how a selector names a member.
 type SelectorKind int
 
 // The kinds of selector.
 const (
-	ByMembership SelectorKind = iota // a membership id
+	ByMembership SelectorKind = iota // a membership id (or, failing that, a one-word name)
 	ByEmail                          // the e-mail of the member's user and profile
 	ByProfile                        // the profile reference
 	ByUser                           // the User reference
+	ByName                           // the member's name (the profile's display)
 )
 
 // Selector names a member of a project.
 type Selector struct {
 	Kind SelectorKind
-	// Value is the membership id, the e-mail (lowercase), or the reference
-	// (Type/<id>).
+	// Value is the membership id, the e-mail (lowercase), the reference
+	// (Type/<id>), or the name (spaces collapsed).
 	Value string
 }
 
@@ -42,14 +46,23 @@ type Selector struct {
 // back as the same selector.
 func (s Selector) String() string { return s.Value }
 
+// maxName is the longest name a selector takes.
+const maxName = 200
+
 // ParseSelector reads a <member> argument (see SelectorHelp).
 func ParseSelector(arg string) (Selector, error) {
 	s := strings.TrimSpace(arg)
 	switch {
 	case s == "":
-		return Selector{}, fmt.Errorf("empty member: want a membership id, an e-mail, or Patient/<id> and the like")
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
-		return Selector{}, fmt.Errorf("member %q: contains spaces or control characters", arg)
+		return Selector{}, fmt.Errorf("empty member: want a membership id, an e-mail, a name, or Patient/<id> and the like")
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }):
+		return Selector{}, fmt.Errorf("member %q: contains control characters", arg)
+	case strings.ContainsFunc(s, unicode.IsSpace):
+		name := strings.Join(strings.Fields(s), " ")
+		if len(name) > maxName {
+			return Selector{}, fmt.Errorf("member %q: a name longer than %d bytes", arg, maxName)
+		}
+		return Selector{Kind: ByName, Value: name}, nil
 	case strings.Contains(s, "@"):
 		if !ValidEmail(s) {
 			return Selector{}, fmt.Errorf("member %q: not a valid e-mail address", arg)
@@ -58,10 +71,13 @@ func ParseSelector(arg string) (Selector, error) {
 	}
 	typ, id, isRef := strings.Cut(s, "/")
 	if !isRef {
-		if !ValidID(s) {
-			return Selector{}, fmt.Errorf("member %q: not a membership id, an e-mail or a reference like Patient/<id>", arg)
+		switch {
+		case ValidID(s):
+			return Selector{Kind: ByMembership, Value: s}, nil
+		case oneWordName(s):
+			return Selector{Kind: ByName, Value: s}, nil
 		}
-		return Selector{Kind: ByMembership, Value: s}, nil
+		return Selector{}, fmt.Errorf("member %q: not a membership id, an e-mail, a name or a reference like Patient/<id>", arg)
 	}
 	if !ValidID(id) {
 		return Selector{}, fmt.Errorf("member %q: %q is not a FHIR id", arg, id)
@@ -77,36 +93,89 @@ func ParseSelector(arg string) (Selector, error) {
 	return Selector{}, fmt.Errorf("member %q: a reference must be to ProjectMembership, User or a profile (%s)", arg, strings.Join(ProfileTypes, ", "))
 }
 
+// oneWordName reports whether s can be a name of one word that is not a
+// membership id: letters (any script), marks, digits, and the ' - . of
+// names such as O'Brien or Jean-Luc, at most maxName bytes.
+func oneWordName(s string) bool {
+	return len(s) <= maxName && !strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r) && !strings.ContainsRune("'-.’", r)
+	})
+}
+
 // Resolve finds the one membership of project a selector names and reads
 // it through the admin route (GET admin/projects/<p>/members/<id>), as it
 // must be written back. No match is an error naming the selector; several
-// matches an *AmbiguousError (exit 2) listing them.
+// matches an *AmbiguousError (exit 2) listing them. A membership id that
+// no membership has is looked up as a one-word name, unless it is a UUID.
 func Resolve(ctx context.Context, c *client.Client, project string, sel Selector) (client.Doc, error) {
-	id := sel.Value
-	if sel.Kind != ByMembership {
-		var found []client.Doc
-		var err error
-		switch sel.Kind {
-		case ByEmail:
-			found, err = FindByEmail(ctx, c, project, sel.Value, nil)
-		case ByProfile:
-			found, err = memberships(ctx, c, project, url.Values{"profile": {sel.Value}})
-		case ByUser:
-			found, err = memberships(ctx, c, project, url.Values{"user": {sel.Value}})
+	if sel.Kind == ByMembership {
+		d, err := Read(ctx, c, project, sel.Value)
+		var nf *notFoundError
+		if !errors.As(err, &nf) || looksLikeUUID(sel.Value) || !oneWordName(sel.Value) {
+			return d, err
 		}
-		if err != nil {
-			return client.Doc{}, err
-		}
-		switch len(found) {
-		case 0:
-			return client.Doc{}, fmt.Errorf("no member of project %s is %s", project, sel)
-		case 1:
-			id = found[0].Resource.ID()
-		default:
-			return client.Doc{}, &AmbiguousError{Selector: sel, Project: project, Candidates: found}
+		sel.Kind = ByName
+	}
+	var found, near []client.Doc
+	var err error
+	switch sel.Kind {
+	case ByEmail:
+		found, err = FindByEmail(ctx, c, project, sel.Value, nil)
+	case ByProfile:
+		found, err = memberships(ctx, c, project, url.Values{"profile": {sel.Value}})
+	case ByUser:
+		found, err = memberships(ctx, c, project, url.Values{"user": {sel.Value}})
+	case ByName:
+		found, near, err = FindByName(ctx, c, project, sel.Value)
+	}
+	if err != nil {
+		return client.Doc{}, err
+	}
+	switch len(found) {
+	case 0:
+		return client.Doc{}, &NoMemberError{Selector: sel, Project: project, Near: near}
+	case 1:
+		return Read(ctx, c, project, found[0].Resource.ID())
+	}
+	return client.Doc{}, &AmbiguousError{Selector: sel, Project: project, Candidates: found}
+}
+
+// NoMemberError is a selector that matches no member of the project. Near
+// are members whose name begins like the name asked for.
+type NoMemberError struct {
+	Selector Selector
+	Project  string
+	Near     []client.Doc
+}
+
+func (e *NoMemberError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no member of project %s is %s", e.Project, e.Selector)
+	if len(e.Near) > 0 {
+		b.WriteString("; members with a name like it:")
+		for _, d := range e.Near {
+			fmt.Fprintf(&b, "\n  %s  %s", d.Resource.ID(), Describe(d.Resource))
 		}
 	}
-	return Read(ctx, c, project, id)
+	return b.String()
+}
+
+// looksLikeUUID reports whether s has the shape of the ids Medplum makes.
+func looksLikeUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
 }
 
 // Read reads a membership through the admin route, as the server sent it.
@@ -115,7 +184,7 @@ func Read(ctx context.Context, c *client.Client, project, id string) (client.Doc
 	if err != nil {
 		switch e := client.AsError(err); {
 		case e != nil && e.IsNotFound():
-			return client.Doc{}, fmt.Errorf("no membership %s in project %s", id, project)
+			return client.Doc{}, &notFoundError{ID: id, Project: project}
 		case e != nil && e.IsGone():
 			return client.Doc{}, &GoneError{ID: id, Project: project}
 		}
@@ -126,6 +195,13 @@ func Read(ctx context.Context, c *client.Client, project, id string) (client.Doc
 		return client.Doc{}, fmt.Errorf("GET %s: the answer is not a ProjectMembership", client.MembershipURL(project, id))
 	}
 	return d, nil
+}
+
+// notFoundError is a membership id the project does not have.
+type notFoundError struct{ ID, Project string }
+
+func (e *notFoundError) Error() string {
+	return fmt.Sprintf("no membership %s in project %s", e.ID, e.Project)
 }
 
 // GoneError is a membership that was deleted.
