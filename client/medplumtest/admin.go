@@ -188,10 +188,10 @@ func (s *Server) adminDeleteMember(c *reqCtx) {
 		c.sendOutcome(badRequest("Cannot delete the owner of the project"))
 		return
 	}
-	s.st.remove(rec)
+	s.st.remove(rec, s.now())
 	if u := s.st.liveRef(userRef); u != nil && u.res.Ref("project") == "Project/"+project.id {
 		if len(s.st.lookup("ProjectMembership|user|"+userRef)) == 0 {
-			s.st.remove(u)
+			s.st.remove(u, s.now())
 		}
 	}
 	c.sendOutcome(allOk())

@@ -20,6 +20,7 @@ func (s *Server) fhirRoutes() {
 	s.handle("POST", "/fhir/R4/Project/$init", s.projectInit)
 	s.handle("POST", "/fhir/R4/:type", s.fhirCreate)
 	s.handle("GET", "/fhir/R4/:type/:id", s.fhirRead)
+	s.handle("GET", "/fhir/R4/:type/:id/_history", s.fhirHistory)
 	s.handle("PUT", "/fhir/R4/:type/:id", s.fhirUpdate)
 	s.handle("PATCH", "/fhir/R4/:type/:id", s.fhirPatch)
 	s.handle("DELETE", "/fhir/R4/:type/:id", s.fhirDelete)
@@ -371,7 +372,7 @@ func (s *Server) fhirDelete(c *reqCtx) {
 	if rec == nil {
 		return
 	}
-	s.st.remove(rec)
+	s.st.remove(rec, s.now())
 	c.unlockOutcome(allOk())
 }
 

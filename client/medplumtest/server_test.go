@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
@@ -983,4 +984,44 @@ func TestBatchAndTransaction(t *testing.T) {
 		t.Errorf("batch statuses %q, %d patients", statuses, patients())
 	}
 	c.must(400, "POST", "fhir/R4", `{"resourceType":"Bundle","type":"searchset"}`)
+}
+
+// The history of a resource: every version newest first, _count and
+// _offset, a deletion as an entry without a resource, 404 for a resource
+// that never was (or is another project's).
+func TestHistory(t *testing.T) {
+	c := newTC(t)
+	created := c.must(201, "POST", "fhir/R4/Patient", `{"resourceType":"Patient","name":[{"family":"One"}]}`)
+	id := created["id"].(string)
+	c.must(200, "PATCH", "fhir/R4/Patient/"+id, `[{"op":"replace","path":"/name/0/family","value":"Two"}]`)
+	c.must(200, "PATCH", "fhir/R4/Patient/"+id, `[{"op":"replace","path":"/name/0/family","value":"Three"}]`)
+	families := func(m map[string]any) string {
+		var out []string
+		for _, e := range m["entry"].([]any) {
+			r, ok := e.(map[string]any)["resource"].(map[string]any)
+			if !ok {
+				out = append(out, "(deleted)")
+				continue
+			}
+			out = append(out, r["name"].([]any)[0].(map[string]any)["family"].(string))
+		}
+		return strings.Join(out, " ")
+	}
+	m := c.must(200, "GET", "fhir/R4/Patient/"+id+"/_history", "")
+	if got := families(m); got != "Three Two One" || m["total"] != float64(3) || m["link"] != nil {
+		t.Errorf("history: %s, total %v, link %v", got, m["total"], m["link"])
+	}
+	if got := families(c.must(200, "GET", "fhir/R4/Patient/"+id+"/_history?_count=1&_offset=1", "")); got != "Two" {
+		t.Errorf("_count=1&_offset=1: %s", got)
+	}
+	c.must(200, "DELETE", "fhir/R4/Patient/"+id, "")
+	m = c.must(200, "GET", "fhir/R4/Patient/"+id+"/_history", "")
+	deleted := m["entry"].([]any)[0].(map[string]any)
+	if got := families(m); got != "(deleted) Three Two One" || deleted["response"].(map[string]any)["status"] != "410" ||
+		!strings.HasPrefix(issueText(deleted["response"].(map[string]any)["outcome"].(map[string]any)), "Deleted on ") {
+		t.Errorf("after delete: %s %v", got, deleted)
+	}
+	c.must(404, "GET", "fhir/R4/Patient/nope/_history", "")
+	other := c.srv.Create(c.srv.Seed.SuperAdminProjectID, client.Resource{"resourceType": "Patient"})
+	c.must(404, "GET", "fhir/R4/Patient/"+other.ID()+"/_history", "")
 }

@@ -18,6 +18,16 @@ type record struct {
 	seq     uint64          // write sequence: orders records with equal timestamps
 	deleted bool
 	attach  bool // names a Binary in an attachment url: answers presign it
+	// history is every version, oldest first: what was written (never
+	// changed afterwards: a write stores a copy), or nil at a deletion.
+	history []version
+}
+
+// version is one entry of a record's history.
+type version struct {
+	res client.Resource // nil: deleted
+	at  time.Time
+	vid string // of a deletion (a version's own is in res.meta)
 }
 
 // store holds every resource of every project. Callers hold Server.mu.
@@ -168,6 +178,7 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 	}
 	rec.res, rec.project, rec.updated, rec.seq, rec.deleted = res, project, now, st.seq, false
 	rec.attach = hasBinaryRef(res)
+	rec.history = append(rec.history, version{res: res, at: now})
 	st.reindex(rec)
 	st.writes[typ] = append(st.writes[typ], written{rec, st.seq})
 	if now.Before(st.lastWrite[typ]) {
@@ -200,8 +211,8 @@ func (st *store) newest(typ string, yield func(*record) bool) bool {
 	return true
 }
 
-// remove turns a record into a tombstone.
-func (st *store) remove(rec *record) {
+// remove turns a record into a tombstone, deleted at now.
+func (st *store) remove(rec *record, now time.Time) {
 	if st.journal != nil {
 		*st.journal = append(*st.journal, undo{rec: rec, prev: *rec})
 	}
@@ -209,6 +220,7 @@ func (st *store) remove(rec *record) {
 	rec.deleted = true
 	st.seq++
 	rec.seq = st.seq
+	rec.history = append(rec.history, version{at: now.UTC().Truncate(time.Millisecond), vid: newID()})
 }
 
 // all returns the live records of a type in creation order.

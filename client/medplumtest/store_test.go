@@ -55,7 +55,7 @@ func TestStoreNewestIsTheSort(t *testing.T) {
 			}
 		case op < 8:
 			if r := st.live("Patient", ids[rng.IntN(len(ids))]); r != nil {
-				st.remove(r)
+				st.remove(r, time.Now())
 			}
 		default: // a transaction that fails: its writes are undone
 			st.begin()
@@ -64,7 +64,7 @@ func TestStoreNewestIsTheSort(t *testing.T) {
 				st.write(r.res, "p", nil, now)
 			}
 			if r := st.live("Patient", ids[rng.IntN(len(ids))]); r != nil {
-				st.remove(r)
+				st.remove(r, time.Now())
 			}
 			st.rollback()
 		}
