@@ -37,7 +37,8 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
   $ medplum members promote alice@example.com
   $ medplum members deactivate Patient/123
   $ medplum members set-access bob@example.com --access 'AccessPolicy/1?provider_organization=Organization/abc'
-  $ medplum members remove homer@example.com --yes`,
+  $ medplum members remove homer@example.com --yes
+  $ medplum members history homer@example.com`,
 		Args: cobra.ArbitraryArgs,
 		RunE: cmdutil.GroupRunE,
 	}
@@ -47,6 +48,7 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(NewCmdActivate(f, nil), NewCmdDeactivate(f, nil))
 	cmd.AddCommand(NewCmdSetAccess(f, nil))
 	cmd.AddCommand(NewCmdRemove(f, nil))
+	cmd.AddCommand(NewCmdHistory(f, nil))
 	return cmd
 }
 

@@ -43,15 +43,26 @@ func (o *Options) columns(r Rows) ([]string, error) {
 	if len(o.Columns) == 0 {
 		return r.Default, nil
 	}
+	if err := o.CheckColumns(r.Known); err != nil {
+		return nil, err
+	}
 	cols := make([]string, len(o.Columns))
 	for i, c := range o.Columns {
-		c = strings.TrimSpace(c)
-		if r.Known != nil && !slices.Contains(r.Known, c) {
-			return nil, cmdutil.FlagErrorf("--columns: unknown column %q (choose from %s)", c, strings.Join(r.Known, ", "))
-		}
-		cols[i] = c
+		cols[i] = strings.TrimSpace(c)
 	}
 	return cols, nil
+}
+
+// CheckColumns rejects a --columns name that is not in known (nil: any
+// name), as WriteRows would: a command whose columns are fixed calls it
+// before it sends anything.
+func (o *Options) CheckColumns(known []string) error {
+	for _, c := range o.Columns {
+		if c = strings.TrimSpace(c); known != nil && !slices.Contains(known, c) {
+			return cmdutil.FlagErrorf("--columns: unknown column %q (choose from %s)", c, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }
 
 // WriteRows prints r as a table on a terminal, TSV when piped, or CSV.
