@@ -28,7 +28,9 @@ type TokenSource interface {
 //     every request (as the official CLI's basic auth type); otherwise the
 //     client-credentials grant: a form POST to the token URL through
 //     tokenClient, once per process, the token reused until shortly before
-//     it expires.
+//     it expires. Without an AuthType or a Scope the first request goes
+//     with Basic credentials instead of waiting for a token (BasicFirst):
+//     a command that makes one request makes one round trip.
 //  3. Nothing usable: ErrNotSignedIn (also when only one of the client id
 //     and secret is set; the error says which is missing).
 //
@@ -46,7 +48,9 @@ func NewAuthenticator(s Settings, tokenClient *client.Client) (client.Authentica
 		if tokenClient == nil {
 			return nil, fmt.Errorf("auth: client credentials need a token client")
 		}
-		return NewClientCredentials(tokenClient, id, secret), nil
+		cc := NewClientCredentials(tokenClient, id, secret)
+		cc.BasicFirst = s.AuthType == "" && s.Scope == ""
+		return cc, nil
 	case id != "":
 		return nil, fmt.Errorf("%w: client id %s has no client secret (set MEDPLUM_CLIENT_SECRET or --client-secret)", ErrNotSignedIn, id)
 	case secret != "":
@@ -105,12 +109,23 @@ var (
 // A token is requested once and reused by every request until shortly
 // before it expires; concurrent callers share one token request.
 type ClientCredentials struct {
+	// BasicFirst sends the first request with the client id and secret as
+	// HTTP Basic credentials, which Medplum accepts on every authenticated
+	// route (captures 45, 46b, 231), and only the requests after it with a
+	// token: one round trip for a command that makes one request, one
+	// token for all the requests of a longer one. A server that refuses
+	// the Basic credentials (401: 5.0.10 checks them against the client's
+	// secret only, not its retiringSecret, capture 230) gets the request
+	// again with a token (Refresh).
+	BasicFirst bool
+
 	tc       *client.Client
 	clientID string
 	secret   string
 	now      func() time.Time
 
 	mu        sync.Mutex
+	basicSent bool
 	token     string
 	expiry    time.Time // when to stop using token
 	fetchedAt time.Time
@@ -129,8 +144,18 @@ func NewClientCredentials(tc *client.Client, clientID, clientSecret string) *Cli
 	return &ClientCredentials{tc: tc, clientID: clientID, secret: clientSecret, now: time.Now}
 }
 
-// Apply implements client.Authenticator.
+// Apply implements client.Authenticator: Basic credentials on the first
+// request with BasicFirst (while no token is there or on its way), else
+// the token.
 func (c *ClientCredentials) Apply(ctx context.Context, r *http.Request) error {
+	c.mu.Lock()
+	basic := c.BasicFirst && !c.basicSent && c.token == "" && c.inflight == nil
+	c.basicSent = c.basicSent || basic
+	c.mu.Unlock()
+	if basic {
+		r.SetBasicAuth(c.clientID, c.secret)
+		return nil
+	}
 	tok, err := c.AccessToken(ctx)
 	if err != nil {
 		return err
@@ -140,20 +165,36 @@ func (c *ClientCredentials) Apply(ctx context.Context, r *http.Request) error {
 }
 
 // Refresh implements client.Authenticator: the cached token is dropped and a
-// new one fetched, unless one was fetched moments ago.
+// new one fetched, unless one was fetched moments ago. After the first
+// request's Basic credentials were refused (no token yet), a token is
+// fetched, and if that fails its error is the command's error
+// (basicRefusedError), not the 401.
 func (c *ClientCredentials) Refresh(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	if c.token != "" && c.now().Sub(c.fetchedAt) < freshWindow {
 		c.mu.Unlock()
 		return true, nil
 	}
+	afterBasic := c.basicSent && c.token == ""
 	c.token = ""
 	c.mu.Unlock()
 	if _, err := c.AccessToken(ctx); err != nil {
+		if afterBasic {
+			return false, &basicRefusedError{err}
+		}
 		return false, err
 	}
 	return true, nil
 }
+
+// basicRefusedError is a failed token request after the server refused the
+// same credentials as Basic: the token endpoint's answer says more than the
+// 401 did, so it replaces it (client.Authenticator).
+type basicRefusedError struct{ err error }
+
+func (e *basicRefusedError) Error() string              { return e.err.Error() }
+func (e *basicRefusedError) Unwrap() error              { return e.err }
+func (e *basicRefusedError) ReplacesUnauthorized() bool { return true }
 
 // AccessToken returns a valid token, fetching one if needed.
 func (c *ClientCredentials) AccessToken(ctx context.Context) (string, error) {

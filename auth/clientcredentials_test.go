@@ -27,7 +27,9 @@ func newCCEnv(t *testing.T, secret string, opts ...medplumtest.Option) *ccEnv {
 	if secret == "" {
 		secret = srv.Seed.Client.Secret
 	}
-	s := Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret}
+	// The token path from the first request (basicfirst_test.go has the
+	// Basic first request).
+	s := Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret, AuthType: AuthTypeClientCredentials}
 	tc, err := client.New(s.ClientOptions())
 	if err != nil {
 		t.Fatal(err)

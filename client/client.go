@@ -41,7 +41,10 @@ type Authenticator interface {
 	Apply(ctx context.Context, req *http.Request) error
 	// Refresh is called once after the server answered 401 to a request
 	// that carried credentials. With retry true the request is sent once
-	// more (Apply is called again).
+	// more (Apply is called again). Its error is the Cause of the 401's
+	// *Error, or, when it has a method ReplacesUnauthorized() returning
+	// true, what Do returns instead of the 401 (the 401 only said that a
+	// first try with other credentials did not do).
 	Refresh(ctx context.Context) (retry bool, err error)
 }
 
@@ -282,6 +285,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			refreshed = true
 			retry, rerr := c.auth.Refresh(ctx)
 			if rerr != nil {
+				if r, ok := rerr.(interface{ ReplacesUnauthorized() bool }); ok && r.ReplacesUnauthorized() {
+					return resp, rerr
+				}
 				if e := AsError(err); e != nil {
 					e.Cause = rerr
 				}

@@ -21,6 +21,8 @@ func TestRateLimitedSaysWhenToTryAgain(t *testing.T) {
 		t.Errorf("%d requests, want 1", n)
 	}
 
+	// The token endpoint, once the server refuses Basic credentials.
+	srv.SetBasicAuth(false)
 	srv.Inject(medplumtest.Fault{Path: "/oauth2/token", Status: 429, RetryAfter: 150 * time.Second})
 	e.Run("get", "Patient").Expect(t, 1, "",
 		"medplum: client credentials sign-in for client "+srv.Seed.Client.ID+" failed: the server is rate limiting requests: try again in 150 seconds\n")

@@ -161,8 +161,14 @@ func (s *Server) basicAuth(cred string) *authState {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refuseBasic {
+		return nil
+	}
 	app := s.st.live("ClientApplication", id)
-	if app == nil || !clientSecretOK(app.res, secret) {
+	// Basic credentials are checked against the client's secret only, not
+	// its retiringSecret (oauth/utils.ts getLoginForBasicAuth; capture 230,
+	// where the token endpoint takes the same retiring secret: 230b).
+	if app == nil || subtle.ConstantTimeCompare([]byte(app.res.String("secret")), []byte(secret)) != 1 || secret == "" {
 		return nil
 	}
 	m := s.clientMembership(app)

@@ -129,6 +129,17 @@ func (s *Server) ClearFaults() {
 	s.faults.list, s.faults.delay = nil, 0
 }
 
+// SetBasicAuth turns HTTP Basic client credentials on API routes on (the
+// default, as Medplum) or off. Off, every request with Basic credentials is
+// answered as one with a wrong secret is (401 Unauthorized, capture 46), as
+// by a server or proxy that does not take them; the token endpoint still
+// does.
+func (s *Server) SetBasicAuth(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuseBasic = !on
+}
+
 // SetLatency delays every request by d before it is handled.
 func (s *Server) SetLatency(d time.Duration) {
 	s.faults.mu.Lock()

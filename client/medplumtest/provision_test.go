@@ -34,12 +34,13 @@ func TestRotateClientSecret(t *testing.T) {
 	if rotated["resourceType"] != "ClientApplication" || len(cur) != 32 || cur == old || rotated["retiringSecret"] != old {
 		t.Fatalf("rotated: %v", rotated)
 	}
-	// Both secrets sign in, by form and by Basic auth.
+	// Both secrets sign in by form; Basic auth takes the current one only
+	// (captures 230, 230b).
 	c.token(id, old)
 	c.token(id, cur)
-	for _, s := range []string{old, cur} {
-		if status, _ := c.raw("GET", "fhir/R4/Patient", map[string]string{"Authorization": basic(id, s)}, ""); status != 200 {
-			t.Errorf("Basic auth with a valid secret: %d", status)
+	for s, want := range map[string]int{old: 401, cur: 200} {
+		if status, _ := c.raw("GET", "fhir/R4/Patient", map[string]string{"Authorization": basic(id, s)}, ""); status != want {
+			t.Errorf("Basic auth with the %s secret: %d, want %d", map[int]string{401: "retiring", 200: "current"}[want], status, want)
 		}
 	}
 

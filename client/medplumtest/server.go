@@ -36,12 +36,13 @@ type Server struct {
 
 	cfg config
 
-	mu     sync.Mutex   // guards st, logins, projects' derived state, mail
-	txMu   sync.RWMutex // held shared by every request, exclusively by batches
-	st     *store
-	logins map[string]*login
-	mail   []SentEmail
-	blobs  map[string]*blob // Binary content by id
+	mu          sync.Mutex   // guards st, logins, projects' derived state, mail, refuseBasic
+	txMu        sync.RWMutex // held shared by every request, exclusively by batches
+	st          *store
+	logins      map[string]*login
+	mail        []SentEmail
+	blobs       map[string]*blob // Binary content by id
+	refuseBasic bool             // SetBasicAuth(false)
 
 	layers []layer              // Express-style route table, in registration order
 	grants map[string]grantFunc // oauth2/token grant types

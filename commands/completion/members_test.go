@@ -58,10 +58,11 @@ func TestMembersNotSignedIn(t *testing.T) {
 	if reqs := srv.Requests(); len(reqs) != 0 {
 		t.Errorf("%d requests sent without credentials: %+v", len(reqs), reqs)
 	}
-	// Credentials the server refuses: nothing either, and no search.
+	// Credentials the server refuses: nothing but the one search with them
+	// as Basic credentials (refused: 401) and the token request after it.
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong")
 	e.Run("__complete", "members", "get", "").Expect(t, 0, noFile, noFileStderr)
-	clitest.ExpectPaths(t, srv)
+	clitest.ExpectPaths(t, srv, "GET /fhir/R4/ProjectMembership?_count=1000&_sort=-_lastUpdated")
 }
 
 // A server slower than completion.Timeout (2s) gives no suggestions rather

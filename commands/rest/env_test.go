@@ -41,7 +41,9 @@ func TestEveryOfficialVariable(t *testing.T) {
 	get = append(get, "--fhir-url-path", "fhir/R4")
 
 	// MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET beat the profile's client
-	// id; MEDPLUM_TOKEN_URL beats the profile's token URL.
+	// id; MEDPLUM_TOKEN_URL beats the profile's token URL (a server that
+	// refuses Basic credentials, so that a token is asked for).
+	srv.SetBasicAuth(false)
 	tokenQueries := func() []string {
 		var q []string
 		for _, r := range srv.RequestsTo("POST", "/oauth2/token") {

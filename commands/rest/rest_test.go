@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -450,7 +451,9 @@ func TestExitCodes(t *testing.T) {
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
 	// 1, not 4: a token endpoint that is not there (a wrong token URL) or
-	// that is rate limited did not reject the credentials.
+	// that is rate limited did not reject the credentials (reached once the
+	// server refuses Basic credentials).
+	srv.SetBasicAuth(false)
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_TOKEN_URL", "oauth2/nottoken")
 	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: the server answered 404 text/html: Cannot POST /oauth2/nottoken\n")
@@ -458,6 +461,7 @@ func TestExitCodes(t *testing.T) {
 	e = clitest.SignedIn(t, srv)
 	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: the server is rate limiting requests: try again in 1 second\n")
+	srv.SetBasicAuth(true)
 	// 5: permission denied (only a super admin may create a project).
 	e = clitest.SignedIn(t, srv)
 	e.Run("post", "Project", `{"resourceType":"Project","name":"X"}`).Expect(t, 5, "", "medplum: Forbidden\n")
@@ -496,12 +500,26 @@ func TestVerboseRedactsSecrets(t *testing.T) {
 	if r.Code != 0 || r.Stdout != "Lisa Simpson\n" {
 		t.Fatalf("invite: %+v", r)
 	}
-	for _, want := range []string{"> POST " + srv.URL + "oauth2/token", "> POST " + srv.URL + "admin/projects/", "Authorization: Bearer [REDACTED]", "< 200 OK"} {
+	for _, want := range []string{"> POST " + srv.URL + "admin/projects/", "Authorization: Basic [REDACTED]", "< 200 OK"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("-v lacks %q:\n%s", want, r.Stderr)
 		}
 	}
-	r.NotContains(t, srv.Seed.Client.Secret, "lisa-pass-1234", "eyJ")
+	basic := base64.StdEncoding.EncodeToString([]byte(srv.Seed.Client.ID + ":" + srv.Seed.Client.Secret))
+	r.NotContains(t, srv.Seed.Client.Secret, basic, basic[:20], "lisa-pass-1234", "eyJ")
+
+	// Refused Basic credentials, then the token request: neither shows the
+	// secret or the token.
+	srv.SetBasicAuth(false)
+	r = e.Run("-v", "get", "Patient/"+id(srv.Seed.Homer.Profile), "-o", "csv", "--columns", "id", "--no-header")
+	for _, want := range []string{"Authorization: Basic [REDACTED]", "< 401 Unauthorized", "> POST " + srv.URL + "oauth2/token",
+		"Authorization: Bearer [REDACTED]", "< 200 OK"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("-v lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+	r.NotContains(t, srv.Seed.Client.Secret, basic, basic[:20], "eyJ")
+	srv.SetBasicAuth(true)
 
 	// A bearer token from the environment is never shown either.
 	token := srv.IssueToken(srv.Seed.Client.MembershipID)

@@ -1,0 +1,57 @@
+package rest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// requestLog is each request the sandbox saw: method, path and query, and
+// the scheme of its credentials.
+func requestLog(srv *medplumtest.Server) string {
+	var b strings.Builder
+	for _, r := range srv.Requests() {
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		q := ""
+		if r.RawQuery != "" {
+			q = "?" + r.RawQuery
+		}
+		b.WriteString(r.Method + " " + r.Path + q + " " + scheme + "\n")
+	}
+	return b.String()
+}
+
+// The README's CI recipe (MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET in
+// the environment): a single get is a single request, with the client's
+// credentials as HTTP Basic; a long command (get --all) still uses one
+// token for every request after its first.
+func TestOneRoundTripWithEnvironmentCredentials(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(5))
+	e := clitest.SignedIn(t, srv)
+	srv.ResetRequests()
+	e.Run("get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
+	if got, want := requestLog(srv), "GET /fhir/R4/ProjectMembership?profile-type=Patient Basic\n"; got != want {
+		t.Errorf("requests:\n%swant:\n%s", got, want)
+	}
+
+	srv.ResetRequests()
+	e.Run("get", "ProjectMembership?_count=4&_sort=_lastUpdated", "--all", "--jq", ".entry | length").Expect(t, 0, "9\n", "")
+	log := strings.Split(strings.TrimSuffix(requestLog(srv), "\n"), "\n")
+	if len(log) != 4 || !strings.HasSuffix(log[0], " Basic") || log[1] != "POST /oauth2/token " ||
+		!strings.HasSuffix(log[2], " Bearer") || !strings.HasSuffix(log[3], " Bearer") {
+		t.Errorf("get --all over 3 pages: want Basic, one token request, Bearer, Bearer:\n%s", strings.Join(log, "\n"))
+	}
+
+	// A server that refuses Basic credentials: the same request again with
+	// a token, and the answer as before.
+	srv.SetBasicAuth(false)
+	srv.ResetRequests()
+	e.Run("get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
+	if got, want := requestLog(srv), "GET /fhir/R4/ProjectMembership?profile-type=Patient Basic\n"+
+		"POST /oauth2/token \n"+
+		"GET /fhir/R4/ProjectMembership?profile-type=Patient Bearer\n"; got != want {
+		t.Errorf("requests:\n%swant:\n%s", got, want)
+	}
+}
