@@ -219,5 +219,11 @@ func botSteps() []step {
 		{name: "124-bot-deploy-no-code", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "fhir/R4/Bot/" + e.bots.fresh + "/$deploy", e.fhirJSON(e.bots.tok), `{}`})
 		}},
+		{name: "124b-bot-deploy-too-large", run: func(e *contractEnv) *http.Response {
+			return e.deploy(e.bots.fresh, "//"+strings.Repeat("x", 2100000)+"\n")
+		}},
+		{name: "124c-bot-execute-text-too-large", run: func(e *contractEnv) *http.Response {
+			return e.execute(e.bots.fresh, "text/plain", strings.Repeat("x", 150000))
+		}},
 	}
 }

@@ -162,6 +162,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // dispatch parses the body and routes the request through the layers.
 func (s *Server) dispatch(c *reqCtx) {
+	if c.tooLarge() {
+		c.sendOutcome(badRequest("File too large"))
+		return
+	}
 	c.parseBody()
 	if c.bodyErr {
 		c.sendOutcome(badRequest("Content could not be parsed"))
@@ -214,6 +218,31 @@ func (c *reqCtx) parseBody() {
 	if err := dec.Decode(&c.body); err != nil || dec.More() {
 		c.body, c.bodyErr = nil, true
 	}
+}
+
+// Body size limits of the real server's parsers (app.ts): JSON
+// (application/json, application/*+json) up to maxJsonSize, 1mb by
+// default; text/plain and HL7 v2 up to body-parser's default, 100kb. A
+// larger body is 400 "File too large" before any route or authentication
+// (captures 124b, 124c). Binary content is not parsed, so not limited.
+const (
+	maxJSONBody = 1 << 20
+	maxTextBody = 100 << 10
+)
+
+// tooLarge reports whether the body is over its parser's limit.
+func (c *reqCtx) tooLarge() bool {
+	if c.path == "/fhir/R4/Binary" || strings.HasPrefix(c.path, "/fhir/R4/Binary/") {
+		return false
+	}
+	mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	switch {
+	case mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")):
+		return len(c.raw) > maxJSONBody
+	case mt == "text/plain" || mt == "x-application/hl7-v2+er7":
+		return len(c.raw) > maxTextBody
+	}
+	return false
 }
 
 // bodyObject returns the JSON body as an object, or nil.
