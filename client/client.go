@@ -172,6 +172,7 @@ type Request struct {
 	URL         string      // resolved with ResolveURL
 	Body        []byte      // nil: no body
 	ContentType string      // with a body; default application/fhir+json
+	Accept      string      // default application/fhir+json (a Binary's content: */*)
 	Header      http.Header // extra headers (e.g. Prefer); the standard ones win
 	// NoAuth sends the request without credentials (token endpoint, auth/*).
 	NoAuth bool
@@ -246,7 +247,11 @@ func (c *Client) newHTTPRequest(ctx context.Context, req *Request, u string) (*h
 			hr.Header.Add(k, v)
 		}
 	}
-	hr.Header.Set("Accept", ContentTypeFHIR)
+	accept := req.Accept
+	if accept == "" {
+		accept = ContentTypeFHIR
+	}
+	hr.Header.Set("Accept", accept)
 	hr.Header.Set("X-Medplum", "extended")
 	hr.Header.Set("User-Agent", c.userAgent)
 	if req.Body != nil {
