@@ -248,7 +248,7 @@ func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, ap
 // saveAgain is the command that stores the sign-in of an existing client
 // (its secret as the server has it now) in the profile.
 func (s *secretOutput) saveAgain(name string, t *target) string {
-	cmd := "medplum clients create " + shellQuote(name) + " --if-not-exists --save-profile " + s.SaveProfile
+	cmd := "medplum clients create " + cmdutil.ShellQuote(name) + " --if-not-exists --save-profile " + s.SaveProfile
 	if t.projectID != t.who.ProjectID {
 		cmd += " --project " + t.projectID
 	}
@@ -256,12 +256,4 @@ func (s *secretOutput) saveAgain(name string, t *target) string {
 		cmd += " --insecure-storage"
 	}
 	return cmd
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,/@%+=:") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -181,16 +181,23 @@ func (f *File) Save() error {
 	if err := enc.Close(); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".config-*.yaml")
+	return WriteFileAtomic(f.path, buf.Bytes(), 0o600)
+}
+
+// WriteFileAtomic replaces path with data: a temporary file in the same
+// directory, given perm, synced, then renamed over path, so that a failure
+// or a crash leaves either the old file or the new one, never half of one.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -201,7 +208,7 @@ func (f *File) Save() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), f.path)
+	return os.Rename(tmp.Name(), path)
 }
 
 // Error is a problem with the settings or the profile choice. It is the
