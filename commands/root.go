@@ -8,6 +8,7 @@ import (
 
 	"github.com/medplumcli/medplum/commands/apply"
 	"github.com/medplumcli/medplum/commands/authcmd"
+	"github.com/medplumcli/medplum/commands/bot"
 	"github.com/medplumcli/medplum/commands/clients"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/completion"
@@ -76,6 +77,8 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root.AddCommand(clients.NewCmdClients(f))
 	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
 	root.AddCommand(apply.NewCmdApply(f, nil))
+	root.AddCommand(bot.NewCmdBot(f))
+	root.AddCommand(bot.NewCmdsDeprecated(f)...)
 	root.SetHelpCommand(newCmdHelp())
 	for _, t := range helpTopics() {
 		root.AddCommand(t)

@@ -65,10 +65,10 @@ func TestHelpTopics(t *testing.T) {
   0    success
   1    the request failed (server error, network, unexpected answer)
   2    invalid usage or input; nothing was sent
-  3    a bulk run finished with some rows failed
+  3    a bulk run finished with some rows failed (invite --csv, bot deploy)
   4    not signed in, or the server rejected the credentials (401)
   5    permission denied (403)
-  6    apply --dry-run: changes are pending
+  6    apply --dry-run, bot deploy --dry-run: changes are pending
   130  interrupted (Ctrl-C)
 
 Errors are printed once on stderr as "medplum: <message>", sometimes

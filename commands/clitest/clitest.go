@@ -249,6 +249,9 @@ type Proc struct {
 // Stderr is what the running binary has written to stderr so far.
 func (p *Proc) Stderr() string { return p.stderr.String() }
 
+// Stdout is what the running binary has written to stdout so far.
+func (p *Proc) Stdout() string { return p.stdout.String() }
+
 // LockedBuffer is a bytes.Buffer that a running process writes to while
 // the test reads it.
 type LockedBuffer struct {
