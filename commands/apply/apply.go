@@ -37,12 +37,14 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "apply -f <file>",
-		Short: "Make a project match a file: settings, access policies, clients, members",
+		Short: "Make a project match a file: settings, access policies, clients, members, bots",
 		Long: heredoc.Doc(`
 			Make the project you are signed in to match a file (YAML or JSON): its
 			settings, access policies (matched by name), client applications
-			(matched by name) and members (matched by e-mail or external id; listed
-			inline or in a CSV in the format of "medplum invite --csv").
+			(matched by name), members (matched by e-mail or external id; listed
+			inline or in a CSV in the format of "medplum invite --csv") and bots
+			(matched by name; their code is uploaded and deployed when it differs
+			from what the bot runs).
 
 			apply reads the project, prints a plan (create, update, unchanged, and
 			what the file does not list), and carries it out with --yes or when you
@@ -50,8 +52,8 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			says so. A section the file leaves out is not managed at all.
 
 			Objects the file does not list are only removed with --prune, never
-			without it; even then apply keeps the client or member it is signed in
-			as, the project's owner, the project's default access policies and
+			without it (a bot goes with its membership); even then apply keeps the
+			client, bot or member it is signed in as, the project's owner, the project's default access policies and
 			policies that memberships still use.
 
 			--dry-run prints the plan and changes nothing. Its exit code is for CI
@@ -85,7 +87,7 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "file", "f", "", `the project file (YAML or JSON; "-" for stdin)`)
-	fl.BoolVar(&opts.Prune, "prune", false, "remove members, clients, policies and settings the file does not list")
+	fl.BoolVar(&opts.Prune, "prune", false, "remove members, clients, bots, policies and settings the file does not list")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan only (exit 0: no change needed, 6: changes pending)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "apply without asking")
 	fl.StringVarP(&opts.Format, "output", "o", "text", "plan output: text or json")

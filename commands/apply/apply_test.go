@@ -119,7 +119,9 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 		"  create        member pt-1001 (Patient)\n" +
 		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"Plan: 10 to create, 0 to update, 0 to remove, 0 unchanged. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
+		"  create        bot \"appointment-reminders\" (access policy \"Front desk\")\n" +
+		"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n" +
+		"Plan: 11 to create, 0 to update, 0 to remove, 0 unchanged. 2 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n"
 
 	srv.ResetRequests()
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 6, plan, "medplum: dry run: changes are pending; nothing was changed\n")
@@ -133,7 +135,8 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 	if alice == nil || bob == nil || carol == nil || dan == nil {
 		t.Fatalf("members missing: %v %v %v %v", alice, bob, carol, dan)
 	}
-	r.Expect(t, 0, plan+"Applied 10 changes to project \"Acme Clinic\".\n",
+	reminders := named(t, srv, "Bot", "appointment-reminders")
+	r.Expect(t, 0, plan+"Applied 11 changes to project \"Acme Clinic\".\n",
 		"wrote the project's settings (2 changes)\n"+
 			"created access policy \"Clinician\" (AccessPolicy/"+clinician.ID()+")\n"+
 			"created access policy \"Front desk\" (AccessPolicy/"+desk.ID()+")\n"+
@@ -142,7 +145,11 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 			"invited member alice@example.com (ProjectMembership/"+alice.ID()+")\n"+
 			"invited member bob@example.com (ProjectMembership/"+bob.ID()+")\n"+
 			"invited member carol@example.com (ProjectMembership/"+carol.ID()+")\n"+
-			"invited member pt-1001 (ProjectMembership/"+dan.ID()+")\n")
+			"invited member pt-1001 (ProjectMembership/"+dan.ID()+")\n"+
+			"created bot \"appointment-reminders\" (Bot/"+reminders.ID()+")\n")
+	if m := membershipOfUser(srv, "Bot/"+reminders.ID()); m == nil || m.Ref("accessPolicy") != "AccessPolicy/"+desk.ID() || reminders["description"] != "Sends appointment reminders" {
+		t.Errorf("appointment-reminders %v, membership %v", reminders, m)
+	}
 	r.NotContains(t, ci.String("secret"), rep.String("secret"))
 
 	// What the server holds.
@@ -194,7 +201,9 @@ func TestApplyFromEmptyThenAgain(t *testing.T) {
 		"  unchanged     member pt-1001\n" +
 		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"No changes: project \"Acme Clinic\" matches the file. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
+		"  unchanged     bot \"appointment-reminders\"\n" +
+		"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n" +
+		"No changes: project \"Acme Clinic\" matches the file. 2 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n"
 	e.Run("apply", "-f", "project.yaml", "--yes").Expect(t, 0, again, "")
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, again, "")
 	provtest.ExpectWrites(t, srv)
@@ -237,7 +246,9 @@ func TestApplyChangedFile(t *testing.T) {
 		"  create        member erin@example.com (Practitioner)\n" +
 		"  keep          member admin@example.com (kept: the project's owner)\n" +
 		"  would-remove  member homer@example.com (not in the file; --prune removes it)\n" +
-		"Plan: 2 to create, 8 to update, 0 to remove, 2 unchanged. 1 object not in the file is kept (--prune removes it). 2 objects not in the file must stay.\n"
+		"  unchanged     bot \"appointment-reminders\"\n" +
+		"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n" +
+		"Plan: 2 to create, 8 to update, 0 to remove, 3 unchanged. 2 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n"
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 6, plan, "medplum: dry run: changes are pending; nothing was changed\n")
 	r := e.Run("apply", "-f", "project.yaml", "--yes")
 	if r.Code != 0 || r.Stdout != plan+"Applied 10 changes to project \"Acme Clinic\".\n" {
@@ -513,7 +524,7 @@ members:
     acess: []
 `, `medplum: p.yaml is not valid (4 problems); nothing was sent:
   p.yaml:3: project.owner: unknown key (known keys: name, id)
-  p.yaml:4: setings: unknown key (known keys: version, project, settings, accessPolicies, clients, members)
+  p.yaml:4: setings: unknown key (known keys: version, project, settings, accessPolicies, clients, members, bots)
   p.yaml:8: clients[0].admn: unknown key (known keys: name, description, admin, accessPolicy)
   p.yaml:13: members[0].acess: unknown key (known keys: email, externalId, firstName, lastName, role, admin, accessPolicy, access, active, scope, patient, mfaRequired, sendEmail)
 `},
@@ -688,7 +699,7 @@ func TestApplyStoppedHalfWayConverges(t *testing.T) {
 		t.Fatal("the drop did not land between alice and bob")
 	}
 	r = e.Run("apply", "-f", "project.yaml", "--yes")
-	for _, want := range []string{"  unchanged     member alice@example.com\n", "  create        member bob@example.com (", "Plan: 3 to create, 0 to update, 0 to remove, 7 unchanged."} {
+	for _, want := range []string{"  unchanged     member alice@example.com\n", "  create        member bob@example.com (", "Plan: 4 to create, 0 to update, 0 to remove, 7 unchanged."} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("second plan lacks %q:\n%s", want, r.Stdout)
 		}

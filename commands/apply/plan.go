@@ -62,6 +62,8 @@ type Plan struct {
 	Changes     []*Change
 	// Settings is the whole new Project.setting when any setting changes.
 	Settings []client.Resource
+
+	botDiffs map[string]botDiff // what the bots' code changes (readBots)
 }
 
 // Pending reports whether applying the plan would change anything.
@@ -142,6 +144,8 @@ func makePlan(spec *Spec, st *State, prune bool) (*Plan, error) {
 	p.policies()
 	p.clients()
 	p.members()
+	p.bots()
+	p.plan.botDiffs = st.BotDiffs
 	p.prunePolicies()
 	if len(p.probs) > 0 {
 		return nil, &ConflictError{Problems: p.probs}
@@ -407,6 +411,10 @@ func (p *planner) usedPolicies() map[string]int {
 				}
 			}
 		case *ClientSpec:
+			if s.AccessPolicy != nil {
+				managed[c.mem.ID()] = []string{p.resolve(*s.AccessPolicy)}
+			}
+		case *BotSpec:
 			if s.AccessPolicy != nil {
 				managed[c.mem.ID()] = []string{p.resolve(*s.AccessPolicy)}
 			}

@@ -59,19 +59,26 @@ func (p *planner) clients() {
 		}
 		p.add(ch)
 	}
-	for _, app := range p.st.Clients {
-		if matched[app.ID()] {
+	p.unlisted(p.st.Clients, matched, "ClientApplication", KindClient, phaseRemoveClients, removeClient)
+}
+
+// unlisted adds the project's clients or bots (resources of typ) the file
+// does not list: kept when apply is signed in as one, else removed, with
+// their memberships, by --prune.
+func (p *planner) unlisted(all []client.Resource, matched map[string]bool, typ, kind string, phase int, do step) {
+	for _, r := range all {
+		if matched[r.ID()] {
 			continue
 		}
-		ref := "ClientApplication/" + app.ID()
-		ch := &Change{Kind: KindClient, Name: app.String("name"), ID: ref, res: app, mem: p.membershipOf(ref)}
+		ref := typ + "/" + r.ID()
+		ch := &Change{Kind: kind, Name: r.String("name"), ID: ref, res: r, mem: p.membershipOf(ref)}
 		switch {
 		case p.st.Who.Profile == ref:
-			ch.Action, ch.Note = Keep, "apply is signed in as this client"
+			ch.Action, ch.Note = Keep, "apply is signed in as this "+kind
 		default:
 			ch.Action = WouldRemove
 			if p.prune {
-				ch.Action, ch.phase, ch.do = Remove, phaseRemoveClients, removeClient
+				ch.Action, ch.phase, ch.do = Remove, phase, do
 			}
 			for _, m := range p.byUser[ref] {
 				p.removed[m.ID()] = true

@@ -13,7 +13,7 @@ import (
 // and clients quoted (their names may hold spaces).
 func display(c *Change) string {
 	switch c.Kind {
-	case KindPolicy, KindClient:
+	case KindPolicy, KindClient, KindBot:
 		return fmt.Sprintf("%q", c.Name)
 	}
 	return c.Name

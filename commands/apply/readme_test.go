@@ -89,7 +89,7 @@ func TestREADMEPipeline(t *testing.T) {
 			t.Errorf("the pipeline's output shows a secret:\n%s\n%s", out, errOut)
 		}
 	}
-	if !strings.Contains(out, "Applied 9 changes to project \"Acme Clinic\".\n") {
+	if !strings.Contains(out, "Applied 10 changes to project \"Acme Clinic\".\n") {
 		t.Errorf("first run:\n%s\n%s", out, errOut)
 	}
 	if got := compact(t, srv.Resource("Project", pid)["secret"]); got != `[{"name":"SMTP_PASSWORD","valueString":"`+smtp+`"}]` {

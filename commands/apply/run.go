@@ -19,6 +19,7 @@ const (
 	phaseWrite
 	phaseRemoveMembers
 	phaseRemoveClients
+	phaseRemoveBots
 	phaseRemovePolicies
 )
 
@@ -28,14 +29,15 @@ type step func(ctx context.Context, x *executor, c *Change) (string, error)
 // executor carries out a plan. refs maps the file's policy placeholders to
 // server references, for the policies that exist and those just created.
 type executor struct {
-	c    *client.Client
-	pid  string
-	refs map[string]string
-	log  io.Writer
+	c        *client.Client
+	pid      string
+	refs     map[string]string
+	log      io.Writer
+	botDiffs map[string]botDiff
 }
 
 func newExecutor(c *client.Client, p *Plan, log io.Writer) *executor {
-	x := &executor{c: c, pid: p.ProjectID, refs: map[string]string{}, log: log}
+	x := &executor{c: c, pid: p.ProjectID, refs: map[string]string{}, log: log, botDiffs: p.botDiffs}
 	for _, ch := range p.Changes {
 		if ps, ok := ch.spec.(*PolicySpec); ok && ch.res != nil {
 			x.refs[ps.Ref] = "AccessPolicy/" + ch.res.ID()
@@ -193,19 +195,25 @@ func updateClient(ctx context.Context, x *executor, c *Change) (string, error) {
 }
 
 func removeClient(ctx context.Context, x *executor, c *Change) (string, error) {
-	ms, err := x.c.SearchAll(ctx, "ProjectMembership?user=ClientApplication/"+c.res.ID())
-	if err != nil {
-		return "", err
-	}
-	for _, m := range ms {
-		if err := ignoreGone(x.c.DeleteResource(ctx, "ProjectMembership", m.ID())); err != nil {
-			return "", err
-		}
-	}
-	if err := ignoreGone(x.c.DeleteResource(ctx, "ClientApplication", c.res.ID())); err != nil {
+	if err := x.removeWithMemberships(ctx, "ClientApplication", c.res.ID()); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("removed client %q (%s)", c.Name, c.ID), nil
+}
+
+// removeWithMemberships deletes a ClientApplication or Bot and its
+// memberships first: deleting the resource leaves them behind (capture 117).
+func (x *executor) removeWithMemberships(ctx context.Context, typ, id string) error {
+	ms, err := x.c.SearchAll(ctx, "ProjectMembership?user="+typ+"/"+id)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := ignoreGone(x.c.DeleteResource(ctx, "ProjectMembership", m.ID())); err != nil {
+			return err
+		}
+	}
+	return ignoreGone(x.c.DeleteResource(ctx, typ, id))
 }
 
 // ---- members

@@ -28,8 +28,9 @@ type Spec struct {
 	Policies []*PolicySpec
 	Clients  []*ClientSpec
 	Members  []*MemberSpec
+	Bots     []*BotSpec
 
-	ManagesSettings, ManagesPolicies, ManagesClients, ManagesMembers bool
+	ManagesSettings, ManagesPolicies, ManagesClients, ManagesMembers, ManagesBots bool
 }
 
 // SettingSpec is one Project.setting entry.
@@ -77,7 +78,7 @@ type MemberSpec struct {
 
 // The keys of each part of the file.
 var (
-	rootKeys    = []string{"version", "project", "settings", "accessPolicies", "clients", "members"}
+	rootKeys    = []string{"version", "project", "settings", "accessPolicies", "clients", "members", "bots"}
 	projectKeys = []string{"name", "id"}
 	policyKeys  = []string{"name", "resourceType", "resource", "compartment", "basedOn", "ipAccessRule"}
 	clientKeys  = []string{"name", "description", "admin", "accessPolicy"}
@@ -202,6 +203,10 @@ func (p *parser) root(at node) {
 	if v, ok := top["members"]; ok {
 		p.spec.ManagesMembers = true
 		p.members(v)
+	}
+	if v, ok := top["bots"]; ok {
+		p.spec.ManagesBots = true
+		p.bots(v)
 	}
 }
 
@@ -412,6 +417,11 @@ func (s *Spec) PolicyUses() []PolicyUse {
 	for _, c := range s.Clients {
 		if c.AccessPolicy != nil {
 			add(*c.AccessPolicy, c.Path+".accessPolicy")
+		}
+	}
+	for _, b := range s.Bots {
+		if b.AccessPolicy != nil {
+			add(*b.AccessPolicy, b.Path+".accessPolicy")
 		}
 	}
 	for _, m := range s.Members {

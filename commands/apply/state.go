@@ -16,6 +16,8 @@ type State struct {
 	Policies    []client.Resource
 	Clients     []client.Resource
 	Memberships []client.Resource // every membership of the project
+	Bots        []client.Resource
+	BotDiffs    map[string]botDiff // by Bot id: what differs from the file's code
 	// BadPolicies are the policies the file names by id that no write
 	// could use, with the reason: the server does not have them (or does
 	// not show them to the caller), or they belong to another project.
@@ -45,7 +47,12 @@ func readState(ctx context.Context, c *client.Client, spec *Spec) (*State, error
 			return nil, err
 		}
 	}
-	if spec.ManagesClients || spec.ManagesMembers || spec.ManagesPolicies {
+	if spec.ManagesBots {
+		if err := readBots(ctx, c, spec, st); err != nil {
+			return nil, err
+		}
+	}
+	if spec.ManagesClients || spec.ManagesMembers || spec.ManagesPolicies || spec.ManagesBots {
 		if st.Memberships, err = c.SearchAll(ctx, "ProjectMembership?project=Project/"+pid+page); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,314 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/bot"
+)
+
+// The bots section: Bots matched by name, with their description, runtime,
+// the access policy of their membership, and their code (source, and dist
+// to deploy), which apply uploads and deploys when it differs from what the
+// bot runs.
+
+// KindBot is a Bot in the plan.
+const KindBot = "bot"
+
+// BotSpec is one Bot, matched by name.
+type BotSpec struct {
+	Name        string
+	Description *string // nil: not managed
+	Runtime     *string // nil: not managed
+	// AccessPolicy is a reference (a file policy's placeholder or
+	// AccessPolicy/<id>) for the bot's membership; nil: not managed, "" none.
+	AccessPolicy *string
+	Source, Dist string     // as the file writes them; "" Source: the code is not managed
+	Files        *bot.Files // their contents, read with the file
+	Path         string
+	Line         int
+}
+
+var botKeys = []string{"name", "description", "runtime", "accessPolicy", "source", "dist"}
+
+func (p *parser) bots(at node) {
+	p.spec.Bots = []*BotSpec{}
+	if at.isNull() {
+		return
+	}
+	list, ok := p.seq(at, "bots")
+	if !ok {
+		return
+	}
+	first := map[string]string{}
+	for _, it := range list {
+		m, ok := p.mapping(it, "a bot", botKeys...)
+		if !ok {
+			continue
+		}
+		nameNode, hasName := m["name"]
+		if !hasName {
+			p.errf(it.child("name"), "is required: bots are matched by name")
+			continue
+		}
+		name, ok := p.str(nameNode, "the bot name")
+		if !ok {
+			continue
+		}
+		if prev, dup := first[name]; dup {
+			p.errf(nameNode, "duplicate bot name %q (also %s)", name, prev)
+			continue
+		}
+		first[name] = it.path
+		b := &BotSpec{Name: name, Path: it.path, Line: it.n.Line}
+		if v, ok := m["description"]; ok {
+			if s, ok := p.str(v, "the description"); ok {
+				b.Description = &s
+			}
+		}
+		if v, ok := m["runtime"]; ok {
+			if s, ok := p.str(v, "the runtime"); ok {
+				if !slices.Contains(bot.Runtimes, s) {
+					p.errf(v, "unknown runtime %q (use %s)", s, strings.Join(bot.Runtimes, " or "))
+				}
+				b.Runtime = &s
+			}
+		}
+		if v, ok := m["accessPolicy"]; ok {
+			none := ""
+			b.AccessPolicy = &none
+			if !v.isNull() {
+				if ref, ok := p.policyRef(v); ok {
+					b.AccessPolicy = &ref
+				}
+			}
+		}
+		src, hasSrc := m["source"]
+		if v, ok := m["dist"]; ok && !hasSrc {
+			p.errf(v, "dist needs source: apply uploads the source and deploys the dist")
+		}
+		if hasSrc {
+			b.Source, _ = p.str(src, "the source file")
+			at := src
+			if v, ok := m["dist"]; ok {
+				b.Dist, _ = p.str(v, "the dist file")
+				at = v
+			}
+			if b.Source != "" {
+				files, problems := bot.ReadFiles(p.rel(b.Source), p.rel(b.Dist))
+				for _, msg := range problems {
+					p.errf(at, "%s", msg)
+				}
+				b.Files = files
+			}
+		}
+		p.spec.Bots = append(p.spec.Bots, b)
+	}
+}
+
+// rel resolves a path the file names relative to the file.
+func (p *parser) rel(name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(p.dir, name)
+}
+
+// codeFile is the file a bot spec deploys: the dist, else the source.
+func (b *BotSpec) codeFile() string {
+	if b.Dist != "" {
+		return b.Dist
+	}
+	return b.Source
+}
+
+// botDiff is what differs between a bot's files and what it holds.
+type botDiff struct{ source, code bool }
+
+// readBots reads the project's bots and compares the code of each the
+// file names with the server's copy.
+func readBots(ctx context.Context, c *client.Client, spec *Spec, st *State) error {
+	var err error
+	if st.Bots, err = c.SearchAll(ctx, "Bot?"+client.ProjectSearch(st.Who.ProjectID)+"&_count=1000&_sort=_lastUpdated"); err != nil {
+		return err
+	}
+	st.BotDiffs = map[string]botDiff{}
+	for _, bs := range spec.Bots {
+		if bs.Files == nil {
+			continue
+		}
+		for _, b := range st.Bots {
+			if b.String("name") == bs.Name {
+				src, code := bs.Files.Differ(ctx, c, b, true)
+				st.BotDiffs[b.ID()] = botDiff{source: src, code: code}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *planner) bots() {
+	if !p.spec.ManagesBots {
+		return
+	}
+	byName := map[string][]client.Resource{}
+	for _, b := range p.st.Bots {
+		byName[b.String("name")] = append(byName[b.String("name")], b)
+	}
+	var deploys []string // the bots whose code would be deployed
+	matched := map[string]bool{}
+	for _, bs := range p.spec.Bots {
+		found := byName[bs.Name]
+		if len(found) == 0 {
+			ch := &Change{Action: Create, Kind: KindBot, Name: bs.Name, phase: phaseWrite, spec: bs, do: createBot}
+			if bs.Runtime != nil {
+				ch.Details = append(ch.Details, "runtime "+*bs.Runtime)
+			}
+			if bs.AccessPolicy != nil && *bs.AccessPolicy != "" {
+				ch.Details = append(ch.Details, "access policy "+p.policyLabel(*bs.AccessPolicy))
+			}
+			if bs.Files != nil {
+				ch.Details = append(ch.Details, "deploy "+bs.codeFile())
+				deploys = append(deploys, bs.Name)
+			}
+			p.add(ch)
+			continue
+		}
+		if len(found) > 1 {
+			p.conflict("%s: bot %q: %d bots of the project have this name (%s); rename or delete all but one", bs.Path, bs.Name, len(found), ids(found))
+			continue
+		}
+		b := found[0]
+		matched[b.ID()] = true
+		ch := &Change{Kind: KindBot, Name: bs.Name, ID: "Bot/" + b.ID(), spec: bs, res: b, mem: p.membershipOf("Bot/" + b.ID())}
+		if bs.Description != nil && b.String("description") != *bs.Description {
+			ch.Details = append(ch.Details, fmt.Sprintf("description %q -> %q", b.String("description"), *bs.Description))
+		}
+		if bs.Runtime != nil && b.String("runtimeVersion") != *bs.Runtime {
+			ch.Details = append(ch.Details, fmt.Sprintf("runtime %s -> %s", b.String("runtimeVersion"), *bs.Runtime))
+		}
+		if bs.AccessPolicy != nil {
+			if ch.mem == nil {
+				p.conflict("%s: bot %q (Bot/%s) has no membership in the project", bs.Path, bs.Name, b.ID())
+				continue
+			}
+			if cur, want := ch.mem.Ref("accessPolicy"), p.resolve(*bs.AccessPolicy); cur != want {
+				ch.Details = append(ch.Details, fmt.Sprintf("access policy %s -> %s", p.policyLabel(cur), p.policyLabel(*bs.AccessPolicy)))
+			}
+		}
+		if d := p.st.BotDiffs[b.ID()]; d.source || d.code {
+			if d.source {
+				ch.Details = append(ch.Details, "source "+bs.Source+" changed")
+			}
+			if d.code {
+				ch.Details = append(ch.Details, "deploy "+bs.codeFile())
+				deploys = append(deploys, bs.Name)
+			}
+		}
+		ch.Action = Unchanged
+		if len(ch.Details) > 0 {
+			ch.Action, ch.phase, ch.do = Update, phaseWrite, updateBot
+		}
+		p.add(ch)
+	}
+	p.unlisted(p.st.Bots, matched, "Bot", KindBot, phaseRemoveBots, removeBot)
+	if features, _ := p.st.Project["features"].([]any); len(deploys) > 0 && !slices.Contains(features, any("bots")) {
+		p.conflict("bots: deploying %s needs \"bots\" in the project's features, which only a super admin can add (Medplum answers \"Bots not enabled\")",
+			strings.Join(quoted(deploys), ", "))
+	}
+}
+
+func quoted(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+func createBot(ctx context.Context, x *executor, c *Change) (string, error) {
+	bs := c.spec.(*BotSpec)
+	body := map[string]any{"name": bs.Name}
+	if bs.Description != nil {
+		body["description"] = *bs.Description
+	}
+	if bs.Runtime != nil {
+		body["runtimeVersion"] = *bs.Runtime
+	}
+	if bs.AccessPolicy != nil && *bs.AccessPolicy != "" {
+		body["accessPolicy"] = map[string]any{"reference": x.ref(*bs.AccessPolicy)}
+	}
+	b, err := x.c.CreateBot(ctx, x.pid, body)
+	if err != nil {
+		return "", err
+	}
+	msg := fmt.Sprintf("created bot %q (Bot/%s)", bs.Name, b.ID())
+	if bs.Files != nil {
+		if err := bs.Files.Save(ctx, x.c, b.ID()); err != nil {
+			return "", fmt.Errorf("%s, but uploading %s failed: %w", msg, bs.Source, err)
+		}
+		if err := bs.Files.Deploy(ctx, x.c, b.ID()); err != nil {
+			return "", fmt.Errorf("%s, but deploying %s failed: %w", msg, bs.codeFile(), err)
+		}
+		msg += ", deployed " + bs.codeFile()
+	}
+	return msg, nil
+}
+
+func updateBot(ctx context.Context, x *executor, c *Change) (string, error) {
+	bs := c.spec.(*BotSpec)
+	id := c.res.ID()
+	var ops []map[string]any
+	if bs.Description != nil && c.res.String("description") != *bs.Description {
+		ops = append(ops, map[string]any{"op": "add", "path": "/description", "value": *bs.Description})
+	}
+	if bs.Runtime != nil && c.res.String("runtimeVersion") != *bs.Runtime {
+		ops = append(ops, map[string]any{"op": "add", "path": "/runtimeVersion", "value": *bs.Runtime})
+	}
+	if len(ops) > 0 {
+		patch, err := json.Marshal(ops)
+		if err != nil {
+			return "", err
+		}
+		if _, err := x.c.Do(ctx, &client.Request{Method: http.MethodPatch, URL: client.ResourceURL("Bot", id),
+			Body: patch, ContentType: client.ContentTypeJSONPatch}); err != nil {
+			return "", err
+		}
+	}
+	if bs.AccessPolicy != nil && c.mem != nil && c.mem.Ref("accessPolicy") != x.ref(*bs.AccessPolicy) {
+		if _, err := x.setMembership(ctx, c.mem.ID(), func(m client.Resource) { setRef(m, "accessPolicy", x.ref(*bs.AccessPolicy)) }); err != nil {
+			return "", err
+		}
+	}
+	msg := fmt.Sprintf("updated bot %q (%s)", c.Name, c.ID)
+	if d := x.botDiffs[id]; bs.Files != nil && (d.source || d.code) {
+		if d.source {
+			if err := bs.Files.Save(ctx, x.c, id); err != nil {
+				return "", fmt.Errorf("uploading %s: %w", bs.Source, err)
+			}
+		}
+		if d.code {
+			if err := bs.Files.Deploy(ctx, x.c, id); err != nil {
+				return "", fmt.Errorf("deploying %s: %w", bs.codeFile(), err)
+			}
+			msg += ", deployed " + bs.codeFile()
+		}
+	}
+	return msg, nil
+}
+
+func removeBot(ctx context.Context, x *executor, c *Change) (string, error) {
+	if err := x.removeWithMemberships(ctx, "Bot", c.res.ID()); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("removed bot %q (%s) and its membership", c.Name, c.ID), nil
+}

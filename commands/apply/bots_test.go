@@ -1,0 +1,154 @@
+package apply_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/internal/provtest"
+)
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const botsFile = `version: 1
+project:
+  name: Acme Clinic
+accessPolicies:
+  - name: Bots
+    resource:
+      - resourceType: Patient
+bots:
+  - name: reminders
+    description: Sends reminders
+    runtime: vmcontext
+    accessPolicy: Bots
+    source: bots/reminders.ts
+    dist: dist/reminders.js
+  - name: intake
+`
+
+func TestApplyBots(t *testing.T) {
+	srv, e := newAcme(t)
+	pid := srv.Seed.ProjectID
+	writeFiles(t, e.Home, map[string]string{
+		"project.yaml":      botsFile,
+		"bots/reminders.ts": "export async function handler() { return 'remind'; }\n",
+		"dist/reminders.js": "exports.handler = async () => 'remind';\n",
+	})
+	sandbox := strings.TrimPrefix(srv.Seed.Bot.Profile, "Bot/")
+	head := fmt.Sprintf("Plan for project \"Acme Clinic\" (%s):\n", pid)
+	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 6, head+
+		"  create        access policy \"Bots\"\n"+
+		"  create        bot \"reminders\" (runtime vmcontext, access policy \"Bots\", deploy dist/reminders.js)\n"+
+		"  create        bot \"intake\"\n"+
+		"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n"+
+		"Plan: 3 to create, 0 to update, 0 to remove, 0 unchanged. 1 object not in the file is kept (--prune removes it).\n",
+		"medplum: dry run: changes are pending; nothing was changed\n")
+
+	r := e.Run("apply", "-f", "project.yaml", "--yes")
+	rem := named(t, srv, "Bot", "reminders")
+	intake := named(t, srv, "Bot", "intake")
+	pol := named(t, srv, "AccessPolicy", "Bots")
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("created bot \"reminders\" (Bot/%s), deployed dist/reminders.js\n", rem.ID())) ||
+		!strings.HasSuffix(r.Stdout, "Applied 3 changes to project \"Acme Clinic\".\n") {
+		t.Fatalf("apply: %+v", r)
+	}
+	exec := rem["executableCode"].(map[string]any)
+	code, _, _ := srv.BinaryContent(strings.TrimPrefix(exec["url"].(string), "Binary/"))
+	if string(code) != "exports.handler = async () => 'remind';\n" || exec["title"] != "reminders.js" || rem["description"] != "Sends reminders" {
+		t.Errorf("reminders: %v, code %q", rem, code)
+	}
+	if m := membershipOfUser(srv, "Bot/"+rem.ID()); m == nil || m.Ref("accessPolicy") != "AccessPolicy/"+pol.ID() {
+		t.Errorf("reminders' membership: %v", m)
+	}
+
+	// Again: nothing to do.
+	srv.ResetRequests()
+	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, head+
+		"  unchanged     access policy \"Bots\"\n"+
+		"  unchanged     bot \"reminders\"\n"+
+		"  unchanged     bot \"intake\"\n"+
+		"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n"+
+		"No changes: project \"Acme Clinic\" matches the file. 1 object not in the file is kept (--prune removes it).\n", "")
+	provtest.ExpectWrites(t, srv)
+
+	// A new build and a new description: updated and deployed; then
+	// --prune removes the bot the file no longer lists, with its membership.
+	writeFiles(t, e.Home, map[string]string{
+		"dist/reminders.js": "exports.handler = async () => 'remind v2';\n",
+		"project.yaml":      strings.Replace(strings.Replace(botsFile, "Sends reminders", "Sends reminders by SMS", 1), "  - name: intake\n", "", 1),
+	})
+	e.Run("apply", "-f", "project.yaml", "--dry-run", "--prune").Expect(t, 6, head+
+		"  unchanged     access policy \"Bots\"\n"+
+		"  update        bot \"reminders\": description \"Sends reminders\" -> \"Sends reminders by SMS\"; deploy dist/reminders.js\n"+
+		fmt.Sprintf("  remove        bot \"Sandbox Bot\"\n  remove        bot \"intake\"\n")+
+		"Plan: 0 to create, 1 to update, 2 to remove, 1 unchanged.\n",
+		"medplum: dry run: changes are pending; nothing was changed\n")
+	intakeMember := membershipOfUser(srv, "Bot/"+intake.ID())
+	r = e.Run("apply", "-f", "project.yaml", "--prune", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("updated bot \"reminders\" (Bot/%s), deployed dist/reminders.js\n", rem.ID())) ||
+		!strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"intake\" (Bot/%s) and its membership\n", intake.ID())) {
+		t.Fatalf("apply --prune: %+v", r)
+	}
+	if !srv.Deleted("Bot", intake.ID()) || !srv.Deleted("ProjectMembership", intakeMember.ID()) || !srv.Deleted("Bot", sandbox) {
+		t.Errorf("pruned bots or memberships left behind")
+	}
+	rem = named(t, srv, "Bot", "reminders")
+	exec = rem["executableCode"].(map[string]any)
+	code, _, _ = srv.BinaryContent(strings.TrimPrefix(exec["url"].(string), "Binary/"))
+	if string(code) != "exports.handler = async () => 'remind v2';\n" || rem["description"] != "Sends reminders by SMS" {
+		t.Errorf("reminders after the update: %v, code %q", rem, code)
+	}
+	e.Run("apply", "-f", "project.yaml", "--dry-run", "--prune").Expect(t, 0, head+
+		"  unchanged     access policy \"Bots\"\n"+
+		"  unchanged     bot \"reminders\"\n"+
+		"No changes: project \"Acme Clinic\" matches the file.\n", "")
+}
+
+func TestApplyBotsRefused(t *testing.T) {
+	srv, e := newAcme(t, medplumtest.WithoutBots())
+	writeFiles(t, e.Home, map[string]string{"bots/a.ts": "export {};\n", "empty.js": ""})
+	writeFile(t, e, "bad.yaml", `version: 1
+project:
+  name: Acme Clinic
+bots:
+  - name: a
+    runtime: python
+    dist: d.js
+  - name: a
+  - name: b
+    source: bots/missing.ts
+  - name: c
+    source: bots/a.ts
+    dist: empty.js
+    accessPolicy: Nobody
+`)
+	e.Run("apply", "-f", "bad.yaml", "--dry-run").Expect(t, 2, "", "medplum: bad.yaml is not valid (6 problems); nothing was sent:\n"+
+		"  bad.yaml:6: bots[0].runtime: unknown runtime \"python\" (use vmcontext or awslambda)\n"+
+		"  bad.yaml:7: bots[0].dist: dist needs source: apply uploads the source and deploys the dist\n"+
+		"  bad.yaml:8: bots[1].name: duplicate bot name \"a\" (also bots[0])\n"+
+		"  bad.yaml:10: bots[2].source: source file bots/missing.ts does not exist\n"+
+		"  bad.yaml:13: bots[3].dist: dist file empty.js is empty\n"+
+		"  bad.yaml:14: bots[3].accessPolicy: no access policy named \"Nobody\": the file has no accessPolicies (give AccessPolicy/<id> for a policy it does not manage)\n")
+
+	// A project without "bots" in its features cannot take code: refused
+	// before anything is sent.
+	writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: a\n    source: bots/a.ts\n")
+	srv.ResetRequests()
+	e.Run("apply", "-f", "p.yaml", "--yes").Expect(t, 2, "", "medplum: bots: deploying \"a\" needs \"bots\" in the project's features, which only a super admin can add (Medplum answers \"Bots not enabled\"); nothing was changed\n")
+	provtest.ExpectWrites(t, srv)
+}
