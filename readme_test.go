@@ -292,14 +292,19 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 	}
 	dir := t.TempDir()
 	for dst, src := range map[string]string{
-		"homer.json":   "commands/invite/testdata/seed-homer.json",
-		"users.csv":    "testdata/invite/users.csv",
-		"project.yaml": "testdata/apply/project.yaml",
-		"members.csv":  "testdata/apply/members.csv",
+		"homer.json":          "commands/invite/testdata/seed-homer.json",
+		"users.csv":           "testdata/invite/users.csv",
+		"project.yaml":        "testdata/apply/project.yaml",
+		"members.csv":         "testdata/apply/members.csv",
+		"src/hello-world.ts":  "testdata/bots/src/hello-world.ts",
+		"dist/hello-world.js": "testdata/bots/dist/hello-world.js",
 	} {
 		b, err := os.ReadFile(src)
 		if err != nil {
 			t.Fatalf("README fixture %s: %v", dst, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, dst)), 0o700); err != nil {
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o600); err != nil {
 			t.Fatal(err)
