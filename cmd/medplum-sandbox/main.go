@@ -44,6 +44,7 @@ type options struct {
 	mailer       bool
 	bots         bool
 	deployCost   time.Duration
+	latency      time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.mailer, "mailer", false, "accept invite e-mails (recorded, never sent) instead of failing like a server without SES")
 	fs.BoolVar(&o.bots, "bots", true, `"bots" in the project's features (--bots=false: $deploy and $execute answer "Bots not enabled")`)
 	fs.DurationVar(&o.deployCost, "bot-deploy-cost", 0, "server-side time of one bot $deploy, e.g. 40ms")
+	fs.DurationVar(&o.latency, "latency", 0, "time every request waits before it is handled, e.g. 5ms (a model of a real server's work)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: medplum-sandbox [flags]\n\nRuns an in-memory Medplum server for demos and tests.\n"+
 			"It does not run bot code: a bot's $execute answers with what would run (the\n"+
@@ -91,8 +93,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if !o.bots {
 		opts = append(opts, medplumtest.WithoutBots())
 	}
-	if o.deployCost < 0 {
-		return fmt.Errorf("--bot-deploy-cost %s: must not be negative", o.deployCost)
+	if o.deployCost < 0 || o.latency < 0 {
+		return fmt.Errorf("--bot-deploy-cost %s, --latency %s: must not be negative", o.deployCost, o.latency)
 	}
 	opts = append(opts, medplumtest.WithBotDeployCost(o.deployCost))
 	// Signals are caught before the ready file says the server is up, so
@@ -102,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	srv := medplumtest.New(opts...)
 	srv.SetRequestLog(false) // nobody reads it here; memory stays flat
+	srv.SetLatency(o.latency)
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {

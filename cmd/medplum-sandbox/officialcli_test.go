@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medplumcli/medplum/commands/clitest"
 )
 
 // Conformance with a client nobody here wrote: the official @medplum/cli
@@ -257,4 +262,82 @@ func readFile(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// The official CLI's bot commands against the sandbox, then ours on the
+// same medplum.config.json: both tools read and write the file alike and
+// agree on what the server holds.
+func TestOfficialCLIBots(t *testing.T) {
+	node, cli := officialCLI(t)
+	const clientID, clientSecret = "official-bot-client", "official-bot-secret"
+	sb := startSandbox(t, "--invite-cost", "0", "--client-id", clientID, "--client-secret", clientSecret)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", sb.url).Set("MEDPLUM_CLIENT_ID", clientID).Set("MEDPLUM_CLIENT_SECRET", clientSecret)
+	r := &officialRunner{t: t, node: node, cli: cli, home: e.Home}
+	tok := clientToken(t, sb.url, clientID, clientSecret)
+	projectID := getJSON(t, sb.url, tok, "auth/me")["project"].(map[string]any)["id"].(string)
+	r.ok("login", "--auth-type", "client-credentials", "--base-url", sb.url, "--client-id", clientID, "--client-secret", clientSecret)
+	files := map[string]string{
+		"src/greet.ts":  "export async function handler(medplum, event) { return 'hello ' + event.input; }\n",
+		"dist/greet.js": "exports.handler = async function (medplum, event) { return 'hello ' + event.input; };\n",
+	}
+	for name, content := range files {
+		if err := os.MkdirAll(filepath.Join(e.Home, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.Home, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code := func(id string) string {
+		bot := getJSON(t, sb.url, tok, "fhir/R4/Bot/"+id)
+		u := bot["executableCode"].(map[string]any)["url"].(string)
+		resp, err := http.Get(u) // a presigned storage URL
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+
+	// bot create <name> <projectId> <source> <dist>: the official form.
+	out := r.ok("bot", "create", "greet", projectID, "src/greet.ts", "dist/greet.js")
+	m := regexp.MustCompile(`Success! Bot created: ([0-9a-f-]{36})\n`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "Deploy result: All OK\n") || !strings.Contains(out, "Bot added to config: "+m[1]+"\n") {
+		t.Fatalf("bot create printed:\n%s", out)
+	}
+	id := m[1]
+	cfg := decodeJSON(t, readFile(t, filepath.Join(e.Home, "medplum.config.json")))
+	if fmt.Sprint(cfg["bots"]) != fmt.Sprintf("[map[dist:dist/greet.js id:%s name:greet source:src/greet.ts]]", id) {
+		t.Errorf("medplum.config.json: %v", cfg)
+	}
+	if got := code(id); got != files["dist/greet.js"] {
+		t.Errorf("deployed %q", got)
+	}
+
+	// Ours agrees: nothing to deploy, and the bot is listed as the config's.
+	e.Run("bot", "deploy", "greet").Expect(t, 0, fmt.Sprintf("%-13sgreet (Bot/%s)\n", "unchanged", id), "1 bot: 1 unchanged.\n")
+	if out := e.Run("bot", "list", "--columns", "name,config").Stdout; !strings.Contains(out, "greet\tgreet\n") {
+		t.Errorf("bot list:\n%s", out)
+	}
+
+	// The official bot save and bot deploy, by pattern, after a change.
+	newDist := "exports.handler = async function (medplum, event) { return 'hi ' + event.input; };\n"
+	if err := os.WriteFile(filepath.Join(e.Home, "dist/greet.js"), []byte(newDist), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = r.ok("bot", "save", "gr*")
+	if !strings.Contains(out, "Saving source code...\nUpdating bot...\nSuccess! New bot version: ") || !strings.HasSuffix(out, "Number of bots saved: 1\nNumber of bots deployed: 0\nNumber of errors: 0\n") {
+		t.Errorf("bot save printed:\n%s", out)
+	}
+	out = r.ok("bot", "deploy", "greet")
+	if !strings.Contains(out, "Deploy result: All OK\n") || !strings.HasSuffix(out, "Number of bots saved: 1\nNumber of bots deployed: 1\nNumber of errors: 0\n") {
+		t.Errorf("bot deploy printed:\n%s", out)
+	}
+	if got := code(id); got != newDist {
+		t.Errorf("after the official deploy the bot runs %q", got)
+	}
+	e.Run("bot", "deploy", "*").Expect(t, 0, fmt.Sprintf("%-13sgreet (Bot/%s)\n", "unchanged", id), "1 bot: 1 unchanged.\n")
+	sb.stop(t)
 }

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/medplumcli/medplum/commands/clitest"
 )
 
 var (
@@ -57,11 +59,12 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + ": " + string(e.out) }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
-	os.Exit(code)
+	// clitest builds the medplum binary for the tests that run both CLIs.
+	clitest.Main(m, func() {
+		if builtBin != "" {
+			os.RemoveAll(filepath.Dir(builtBin))
+		}
+	})
 }
 
 // sandbox is a running medplum-sandbox process.
@@ -180,7 +183,7 @@ func TestSandboxBadFlags(t *testing.T) {
 	}{
 		{[]string{"--invite-cost", "fast"}, 2, "", "medplum-sandbox: --invite-cost \"fast\": want realistic, 0, or PARALLEL,SERIAL (e.g. 60ms,40ms)\n"},
 		{[]string{"extra"}, 2, "", "medplum-sandbox: unexpected argument \"extra\"\n"},
-		{[]string{"--bot-deploy-cost", "-1s"}, 2, "", "medplum-sandbox: --bot-deploy-cost -1s: must not be negative\n"},
+		{[]string{"--bot-deploy-cost", "-1s"}, 2, "", "medplum-sandbox: --bot-deploy-cost -1s, --latency 0s: must not be negative\n"},
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag\n" + usage, "medplum-sandbox: flag provided but not defined: -no-such-flag\n"},
 		{[]string{"--help"}, 0, usage, ""},
 	} {
