@@ -97,8 +97,9 @@ fuzz:
 # Benchmarks (docs/benchmarks.md): start-up, get --all and bulk invite
 # against a raw net/http loop, bulk invite throughput against medplumtest's
 # realistic invite model (about 20 invites/s, so BULK_BENCH_ROWS rows take
-# ~15s per concurrency level) and peak RSS for 10k and 100k-row CSVs, as
-# one table (.ci/bench; raw output in bin/bench.txt). About 10 minutes.
+# ~15s per concurrency level), peak RSS for 10k and 100k-row CSVs, and 20
+# bot deploys by pattern against a loop of single deploys, as one table
+# (.ci/bench; raw output in bin/bench.txt). About 11 minutes.
 # bench-micro runs every other benchmark (ns/op, allocations).
 BULK_BENCH_ROWS ?= 300
 bench:
@@ -106,7 +107,7 @@ bench:
 
 .PHONY: bench-micro
 bench-micro:
-	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost' ./...
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost|BotDeploy' ./...
 
 # Release: the targets of .goreleaser.yaml (release_test.go keeps the two in
 # sync). `make cross` builds the binary for each with plain `go build` and
