@@ -43,9 +43,10 @@ func TestMain(m *testing.M) { clitest.Main(m, cleanups...) }
 //     https://api.staging.example.com/ point at the sandbox, which starts
 //     without Homer (the examples invite him, as the Medplum guide does). $PASSWORD and
 //     $CLIENT_SECRET are set. The sandbox also holds the ids the examples
-//     use (AccessPolicy/123, Patient/123, Organization/abc and /def), and the
-//     working directory the files they read (homer.json, users.csv,
-//     project.yaml, members.csv). Any other <placeholder> fails the test.
+//     use (AccessPolicy/123, named "Clinic staff", Patient/123,
+//     Organization/abc and /def), and the working directory the files they
+//     read (homer.json, users.csv, staff-export.csv, project.yaml,
+//     members.csv). Any other <placeholder> fails the test.
 //   - A block that cannot run against the sandbox says so with an HTML
 //     comment on the line just above its fence (invisible on GitHub):
 //     <!-- needs: WHAT --> (not run: it needs a real server, a browser, a
@@ -294,6 +295,7 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 	for dst, src := range map[string]string{
 		"homer.json":          "commands/invite/testdata/seed-homer.json",
 		"users.csv":           "testdata/invite/users.csv",
+		"staff-export.csv":    "testdata/invite/staff-export.csv",
 		"project.yaml":        "testdata/apply/project.yaml",
 		"members.csv":         "testdata/apply/members.csv",
 		"src/hello-world.ts":  "testdata/bots/src/hello-world.ts",

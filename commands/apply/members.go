@@ -229,15 +229,28 @@ func (p *parser) membersCSV(at node, rel string) {
 		return
 	}
 	defer f.Close()
-	opts := bulk.Options{DefaultRole: "Practitioner", AccessPolicyRef: func(v string) (string, bool) {
-		ref, ok := p.policyRefs[v]
-		return ref, ok
+	// A policy is one of the file's, by name, or AccessPolicy/<id> (or a
+	// bare id), which readState looks up.
+	opts := bulk.Options{DefaultRole: "Practitioner", Policy: func(v string) (string, string, error) {
+		if ref, ok := p.policyRefs[v]; ok {
+			return ref, "", nil
+		}
+		if ref, ok := membership.TypedRef(v, "AccessPolicy"); ok {
+			return ref, "", nil
+		}
+		if p.spec.ManagesPolicies {
+			return "", fmt.Sprintf("no access policy named %q in accessPolicies (name one of the file's policies, or give AccessPolicy/<id>)", v), nil
+		}
+		return "", fmt.Sprintf("no access policy named %q: the file has no accessPolicies (give AccessPolicy/<id> for a policy it does not manage)", v), nil
 	}}
 	rd, err := bulk.NewReader(f, opts)
 	var he *bulk.HeaderError
 	if errors.As(err, &he) {
 		for _, pr := range he.Problems {
 			p.probs = append(p.probs, csvProblem(path, pr))
+		}
+		if advice := csvHeaderAdvice(he); advice != "" {
+			p.probs = append(p.probs, Problem{File: path, Line: he.Problems[0].Line, Msg: advice})
 		}
 		return
 	}
@@ -264,13 +277,24 @@ func (p *parser) membersCSV(at node, rel string) {
 	}
 }
 
+// csvHeaderAdvice says once what a members CSV's columns may be, and how
+// to fix the header: apply has no flag for it, the file is edited.
+func csvHeaderAdvice(he *bulk.HeaderError) string {
+	if len(he.Unknown) == 0 && len(he.Missing) == 0 {
+		return ""
+	}
+	return "the columns of a members CSV are " + bulk.KnownColumns + " (names are matched without regard to case, " +
+		"spaces, hyphens and underscores); rename or remove the others"
+}
+
 func csvProblem(file string, pr bulk.Problem) Problem {
 	return Problem{File: file, Line: pr.Line, Path: pr.Column, Msg: pr.Reason}
 }
 
-// csvMember turns a valid CSV row into a member. A blank admin cell means
-// not an admin; a blank accessPolicy cell leaves the member's policies as
-// the server has them.
+// csvMember turns a valid CSV row into a member. As with invite --csv, a
+// blank cell changes nothing: a blank admin or active cell leaves the
+// member's as the server has it (a new member is then not an admin, and
+// active), a blank accessPolicy cell the member's policies.
 func csvMember(file string, row bulk.Row) *MemberSpec {
 	req := row.Request
 	m := &MemberSpec{Where: Problem{File: file, Line: row.Line}}
@@ -279,8 +303,10 @@ func csvMember(file string, row bulk.Row) *MemberSpec {
 	}
 	if req.Membership.Admin != nil {
 		m.Admin = *req.Membership.Admin
+	} else {
+		m.AdminKept = true
 	}
-	req.Membership.Admin = &m.Admin
+	m.Active = req.Membership.Active
 	if req.Membership.AccessPolicy != nil || len(req.Membership.Access) > 0 {
 		m.AccessManaged = true
 		if req.Membership.AccessPolicy != nil {

@@ -109,18 +109,6 @@ func (p *planner) membershipOf(ref string) client.Resource {
 
 // ---- members
 
-// matchKeys are the keys a membership matches file members by.
-func matchKeys(m client.Resource) []string {
-	var keys []string
-	if u := strings.ToLower(m.Display("user")); strings.Contains(u, "@") {
-		keys = append(keys, "email:"+u)
-	}
-	if x := m.String("externalId"); x != "" {
-		keys = append(keys, "externalId:"+x)
-	}
-	return keys
-}
-
 func isPerson(m client.Resource) bool {
 	return slices.Contains(membership.Roles, membership.ProfileType(m))
 }
@@ -134,7 +122,7 @@ func (p *planner) members() {
 		if !isPerson(m) {
 			continue
 		}
-		for _, k := range matchKeys(m) {
+		for _, k := range membership.MemberKeys(m) {
 			byKey[k] = append(byKey[k], m)
 		}
 	}
@@ -166,7 +154,7 @@ func (p *planner) members() {
 		}
 		ch := &Change{Kind: KindMember, Name: ms.Label, ID: "ProjectMembership/" + mem.ID(), spec: ms, mem: mem, res: mem}
 		self := mem.ID() == p.st.Who.MembershipID
-		if cur := membership.IsAdmin(mem); cur != ms.Admin {
+		if cur := membership.IsAdmin(mem); cur != ms.Admin && !ms.AdminKept {
 			ch.Details = append(ch.Details, fmt.Sprintf("admin %v -> %v", cur, ms.Admin))
 			if self && !ms.Admin {
 				p.conflict("%s: member %s is who apply is signed in as: making them a non-admin would cut apply off", where, ms.Label)

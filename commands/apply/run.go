@@ -274,7 +274,9 @@ func updateMember(ctx context.Context, x *executor, c *Change) (string, error) {
 // memberChange makes a membership what the file says of the member.
 func (x *executor) memberChange(ms *MemberSpec) func(client.Resource) {
 	return func(m client.Resource) {
-		setBool(m, "admin", ms.Admin, false)
+		if !ms.AdminKept {
+			setBool(m, "admin", ms.Admin, false)
+		}
 		if ms.AccessManaged {
 			setRef(m, "accessPolicy", x.ref(ms.AccessPolicy))
 			if acc := x.access(ms.Access); len(acc) > 0 {

@@ -67,6 +67,10 @@ type MemberSpec struct {
 	Key    string               // "email:<e-mail>" or "externalId:<id>"
 	Label  string               // the e-mail or external id
 	Admin  bool
+	// AdminKept: the file leaves admin as the server has it (a blank admin
+	// cell of a members CSV, as invite --csv does); a new member is not
+	// an admin.
+	AdminKept bool
 	// Access is managed when AccessManaged: the membership's accessPolicy
 	// ("" none) and access entries, with file policies as placeholders.
 	AccessManaged bool

@@ -1,16 +1,19 @@
 package invite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 	"github.com/medplumcli/medplum/commands/membership"
@@ -50,7 +53,71 @@ func (o *Options) checkBulkFlags() error {
 	if _, ok := membership.CanonicalRole(o.Role); !ok {
 		return cmdutil.FlagErrorf("--role %q: want Patient, Practitioner or RelatedPerson", o.Role)
 	}
+	_, err := o.columnMap()
+	return err
+}
+
+// columnMap reads --map 'COLUMN=TARGET' (repeatable): TARGET is a column
+// (firstName, email, param:org, ...) or ignore; the reader checks both
+// against the file.
+func (o *Options) columnMap() (map[string]string, error) {
+	if len(o.Map) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, spec := range o.Map {
+		from, to, ok := strings.Cut(spec, "=")
+		from, to = strings.TrimSpace(from), strings.TrimSpace(to)
+		if !ok || from == "" || to == "" {
+			return nil, cmdutil.FlagErrorf("--map %q: want 'COLUMN=TARGET', e.g. --map 'Work Email=email' or --map 'Job Title=ignore'", spec)
+		}
+		n := bulk.NormalizeColumn(from)
+		for prev := range m {
+			if bulk.NormalizeColumn(prev) == n {
+				return nil, cmdutil.FlagErrorf("--map names the column %q twice", from)
+			}
+		}
+		m[from] = to
+	}
+	return m, nil
+}
+
+// server is the signed-in client and project of a bulk run, made when
+// first needed: a file that names no access policy is checked without it.
+type server struct {
+	o       *Options
+	ctx     context.Context
+	c       *client.Client
+	project string
+	pols    *membership.Policies
+}
+
+func (sv *server) connect() error {
+	if sv.c != nil {
+		return nil
+	}
+	c, err := sv.o.Client()
+	if err != nil {
+		return err
+	}
+	project, err := membership.Project(sv.ctx, c, sv.o.Project)
+	if err != nil {
+		return err
+	}
+	sv.c, sv.project = c, project
 	return nil
+}
+
+// policy is bulk.Options.Policy: each distinct accessPolicy cell is looked
+// up once in the project (a name, an id or AccessPolicy/<id>).
+func (sv *server) policy(value string) (string, string, error) {
+	if sv.pols == nil {
+		if err := sv.connect(); err != nil {
+			return "", "", err
+		}
+		sv.pols = membership.NewPolicies(sv.c, sv.project)
+	}
+	return sv.pols.Resolve(sv.ctx, value)
 }
 
 // bulkRun is `medplum invite --csv FILE`: check the whole file, then send.
@@ -58,7 +125,13 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	ctx := cmd.Context()
 	errOut := o.IO.ErrOut
 	role, _ := membership.CanonicalRole(o.Role)
-	parse := bulk.Options{DefaultRole: role, SendEmail: o.SendEmail, IgnoreUnknownColumns: o.IgnoreUnknownColumns}
+	columns, err := o.columnMap()
+	if err != nil {
+		return err
+	}
+	sv := &server{o: o, ctx: ctx}
+	parse := bulk.Options{DefaultRole: role, SendEmail: o.SendEmail, IgnoreUnknownColumns: o.IgnoreUnknownColumns,
+		Map: columns, Policy: sv.policy}
 
 	check, err := checkFile(o.CSV, parse)
 	if err != nil {
@@ -76,20 +149,16 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 			name, check.Invalid, cmdutil.Count(check.Rows, "row"), cmdutil.Noun(check.Invalid, "is", "are"), check.Valid)
 	}
 	if o.DryRun {
-		return dryRun(o, parse, check)
+		return dryRun(o, sv, parse, check)
 	}
 	if check.Valid == 0 {
 		return cmdutil.InputErrorf("%s: no rows to send", name)
 	}
 
-	c, err := o.Client()
-	if err != nil {
+	if err := sv.connect(); err != nil {
 		return err
 	}
-	project, err := membership.Project(ctx, c, o.Project)
-	if err != nil {
-		return err
-	}
+	c, project := sv.c, sv.project
 	statePath := o.State
 	if statePath == "" {
 		statePath = o.CSV + ".journal"
@@ -164,7 +233,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	jerr := journal.Close()
 	journalOpen = false
 
-	fmt.Fprintf(errOut, "%s: %s\n", cmdutil.Count(check.Rows, "row"), counts(stats.Counts))
+	fmt.Fprintf(errOut, "%s: %s\n", cmdutil.Count(check.Rows, "row"), summary(stats))
 	slices.SortFunc(failed, func(a, b bulk.Result) int { return a.Line - b.Line })
 	for _, r := range failed {
 		fmt.Fprintf(errOut, "%s:%d: %s: %s\n", name, r.Line, who(r), r.Error)
@@ -182,8 +251,11 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	if o.Report != "" && closeErr == nil {
 		fmt.Fprintf(errOut, "report: %s\n", o.Report)
 	}
+	// Rows skipped with --skip-invalid are not failures: the run exits 0,
+	// as its --dry-run does, and the journal goes (the same file would skip
+	// them again; a corrected file is another file, with another journal).
 	complete := runErr == nil && stats.Done == check.Rows
-	allGood := complete && stats.Counts[bulk.Failed] == 0 && stats.Counts[bulk.Skipped] == 0
+	allGood := complete && stats.Counts[bulk.Failed] == 0
 	switch {
 	case allGood && jerr == nil:
 		if err := os.Remove(statePath); err != nil {
@@ -208,9 +280,29 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		return jerr
 	case !allGood:
 		return &cmdutil.ExitError{Code: cmdutil.ExitPartial,
-			Err: fmt.Errorf("%d of %s failed, %d skipped", stats.Counts[bulk.Failed], cmdutil.Count(check.Rows, "row"), stats.Counts[bulk.Skipped])}
+			Err: fmt.Errorf("%d of %s failed", stats.Counts[bulk.Failed], cmdutil.Count(check.Rows, "row"))}
 	}
 	return nil
+}
+
+// summary is the last line's counts: this run's rows by status, then those
+// an earlier run finished (read from the journal, not sent again).
+func summary(st bulk.Stats) string {
+	now := map[bulk.Status]int{}
+	for k, v := range st.Counts {
+		now[k] = v - st.EarlierCounts[k]
+	}
+	s := counts(now)
+	if st.Earlier > 0 {
+		var parts []string
+		for _, k := range []bulk.Status{bulk.Created, bulk.Exists, bulk.Updated} {
+			if n := st.EarlierCounts[k]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, k))
+			}
+		}
+		s += fmt.Sprintf("; %s done by an earlier run (%s)", cmdutil.Count(st.Earlier, "row"), strings.Join(parts, ", "))
+	}
+	return s
 }
 
 // outage is how long a run waits for a server that answers nothing: as
@@ -263,12 +355,38 @@ func checkFile(path string, parse bulk.Options) (*bulk.CheckResult, error) {
 			}
 			msg += path + ":" + problemText(p)
 		}
-		return nil, cmdutil.InputErrorf("%s\nnothing was sent", msg)
+		return nil, cmdutil.WithHint(cmdutil.InputErrorf("%s\nnothing was sent", msg), headerAdvice(he))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return check, nil
+}
+
+// headerAdvice says once what the columns may be, and the way out that
+// leads somewhere: a column the file needs is mapped with --map (ignoring
+// unknown columns would not give it one).
+func headerAdvice(he *bulk.HeaderError) string {
+	if len(he.Unknown) == 0 && len(he.Missing) == 0 {
+		return ""
+	}
+	lines := []string{"known columns: " + bulk.KnownColumns + " (matched without regard to case, spaces, hyphens and underscores)"}
+	example := "COLUMN"
+	if len(he.Unknown) > 0 {
+		example = he.Unknown[0]
+	}
+	if len(he.Missing) > 0 {
+		lines = append(lines, fmt.Sprintf("say which column holds %s with --map, e.g. --map '%s=%s'",
+			strings.Join(he.Missing, " and "), example, he.Missing[0]))
+	}
+	if len(he.Unknown) > 0 {
+		way := "--map '" + example + "=ignore'"
+		if len(he.Missing) == 0 {
+			way += " (or --ignore-unknown-columns for all of them)"
+		}
+		lines = append(lines, "leave out a column the invites do not need with "+way)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // resultWriters opens --report and the -o stream.

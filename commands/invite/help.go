@@ -8,10 +8,16 @@ import (
 
 // CSVHelp documents the CSV columns; testdata/invite/README.md carries the
 // same text (a test keeps them equal).
-const CSVHelp = `The first line of the file names the columns, in any order; names are
-matched without regard to case. A UTF-8 byte-order mark, CRLF line ends,
-quoted fields (with commas or line breaks inside) and blank lines are fine.
-Every row must have as many fields as the header.
+const CSVHelp = `The first line of the file names the columns, in any order. Names are
+matched without regard to case, spaces, hyphens, underscores and dots, so
+"First Name", "first_name" and "FIRSTNAME" are all firstName, and the names
+HR exports use are known too ("Email Address" and "E-mail" are email,
+"Given Name" firstName, "Surname" and "Family Name" lastName). Say what any
+other column is with --map 'Work Email=email', or leave it out with
+--map 'Job Title=ignore' (--ignore-unknown-columns leaves out every column
+it does not know). A UTF-8 byte-order mark, CRLF line ends, quoted fields
+(with commas or line breaks inside) and blank lines are fine. Every row
+must have as many fields as the header.
 
   resourceType (or role)  Patient, Practitioner or RelatedPerson, any case.
                           Blank: --role (default Practitioner).
@@ -20,8 +26,11 @@ Every row must have as many fields as the header.
                           Required unless externalId is set.
   externalId              An id from your system; makes a project-scoped user.
   admin                   Boolean: project administrator. Blank: not sent.
-  accessPolicy            AccessPolicy/<id> or a bare id. Blank: the
-                          project's default policy.
+  accessPolicy            An access policy of the project: its name, its id
+                          or AccessPolicy/<id>. Each one the file names is
+                          looked up once before anything is sent; a row
+                          naming one the project does not have is invalid.
+                          Blank: the project's default policy.
   param:<name>            A parameter of the row's access policy, e.g.
                           param:provider_organization. A reference such as
                           Organization/abc is sent as a valueReference,
@@ -37,19 +46,35 @@ Every row must have as many fields as the header.
                           --send-email (default false). Always sent as an
                           explicit boolean, because the server e-mails unless
                           it gets false.
+  active                  Boolean: false makes the membership inactive (the
+                          user cannot sign in to the project). Blank: not
+                          sent.
 
 Booleans are true/false, yes/no, y/n or 1/0, in any case.
 
-Unknown columns are refused unless --ignore-unknown-columns. Every row is
-checked before anything is sent: missing names, bad e-mails, unknown roles,
-bad references and booleans, and e-mails or external ids that appear twice
-in the file are reported as FILE:LINE: COLUMN: REASON, and nothing is sent
-unless --skip-invalid.
+Every row is checked before anything is sent: missing names, bad e-mails,
+unknown roles, bad references and booleans, access policies the project
+does not have, and e-mails or external ids that appear twice in the file
+(also when the first row has problems of its own) are reported as
+FILE:LINE: COLUMN: REASON, and nothing is sent unless --skip-invalid.
+Rows skipped with --skip-invalid are not failures: the run exits 0, as
+its --dry-run does, and its journal is removed (the same file would skip
+them again, and a corrected file is a new file with a journal of its own).
+
+With --upsert, a row changes only what it names on a user who is already
+a member: a blank cell keeps what the member has (admin, access policy,
+active, external id); names and e-mail are never changed. The membership
+is read first; a row that changes nothing sends nothing and ends "exists",
+one that does ends "updated" with the change as before -> after. --dry-run
+shows the same, per row, before anything is sent.
 
 Results (--report FILE, or -o csv|json|ndjson on stdout) have one row per
 line of the file, in the order the rows finish: line, email, external_id,
 status (created, exists, updated, failed, skipped), membership_id, error
-(why a row failed, or a note).
+(why a row failed, or a note), change (what --upsert changed) and
+earlier_run (true when an earlier run of the same command finished the
+row: it is read from the journal, not sent again, and the summary counts
+it apart).
 
 When the answer to an invite is lost (a dropped connection, a gateway
 error, no answer within --timeout), the row is looked up before anything

@@ -57,6 +57,7 @@ type Options struct {
 	Concurrency          int
 	SkipInvalid          bool
 	IgnoreUnknownColumns bool
+	Map                  []string // --map 'COLUMN=firstName', 'COLUMN=ignore'
 	Quiet                bool
 
 	outputSet   bool     // -o was given
@@ -117,13 +118,17 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			row before and after its request, so the same command run again after
 			Ctrl-C, a crash or a network outage finishes the remaining rows and
 			never invites a row twice; a row whose request was in flight is looked
-			up on the server. The journal is removed when every row succeeded.
+			up on the server; the rows it finished are reported as done by an
+			earlier run, and counted apart. The journal is removed when no row
+			failed.
 
-			The CSV columns are described in "medplum help invite-csv".
+			The CSV columns are described in "medplum help invite-csv"; their
+			names are matched without regard to case and spaces ("First Name",
+			"Email Address"), and --map says what any other column is.
 
-			Exit status with --csv: 0 when every row was created, exists or was
-			updated; 3 when some failed or were skipped; 2 when the file is
-			refused; 130 after Ctrl-C.
+			Exit status with --csv: 0 when every row was created, exists, was
+			updated, or was skipped with --skip-invalid (as its --dry-run); 3
+			when some failed; 2 when the file is refused; 130 after Ctrl-C.
 		`) + "\n--access takes " + membership.AccessSyntax,
 		Example: `  $ medplum invite Alice Smith alice@example.com --admin
   $ medplum invite Alice Smith alice@example.com --access-policy 'Clinic staff' --upsert --dry-run
@@ -135,6 +140,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
   $ medplum invite -f homer.json --upsert
   $ printf '%s' "$PASSWORD" | medplum invite -r Patient Lisa Simpson lisa@example.com --password-stdin
   $ medplum invite --csv users.csv --report results.csv
+  $ medplum invite --csv staff-export.csv --map 'Job Title=ignore' --map 'Work Email=email'
   $ medplum invite --csv users.csv --dry-run
   $ medplum invite --csv users.csv --skip-invalid -o ndjson > results.ndjson`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -213,12 +219,13 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "with --csv: invites in flight (default: adaptive, 1 to 16)")
 	fl.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "with --csv: send the valid rows even if some are invalid")
 	fl.BoolVar(&opts.IgnoreUnknownColumns, "ignore-unknown-columns", false, "with --csv: ignore columns it does not know")
+	fl.StringArrayVar(&opts.Map, "map", nil, "with --csv, repeatable: what a column of the file is, 'Work Email=email', or 'Job Title=ignore'")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "with --csv: no progress on stderr")
 	return cmd
 }
 
 // bulkFlags only make sense with --csv.
-var bulkFlags = []string{"report", "state", "concurrency", "skip-invalid", "ignore-unknown-columns", "quiet"}
+var bulkFlags = []string{"report", "state", "concurrency", "skip-invalid", "ignore-unknown-columns", "map", "quiet"}
 
 // singleFlags only make sense for one user.
 var singleFlags = []string{"first", "last", "email", "external-id", "admin", "access-policy", "access",

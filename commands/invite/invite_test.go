@@ -86,6 +86,10 @@ func invitesByEmail(t *testing.T, srv *medplumtest.Server) map[string]int {
 	return out
 }
 
+// knownColumns is the list of columns invite --csv prints once.
+const knownColumns = "resourceType (or role), firstName, lastName, email, externalId, admin, accessPolicy, param:<name>, scope, patient, " +
+	"mfaRequired, sendEmail, active (matched without regard to case, spaces, hyphens and underscores)"
+
 func TestInviteCSVSmall(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1), medplumtest.WithMailer())
 	e := clitest.SignedIn(t, srv)
@@ -93,22 +97,23 @@ func TestInviteCSVSmall(t *testing.T) {
 	writeFile(t, e, "users.csv", "\uFEFFRole,FirstName,LastName,Email,accessPolicy,param:provider_organization,sendEmail\r\n"+
 		"Practitioner,\"Hibbert, Julius\",Hibbert,hibbert@example.com,ap1,Organization/abc,true\r\n"+
 		"Patient,Homer,Simpson,homer@example.com,,,\r\n"+
-		"Practitioner,Nick,Riviera,riviera@example.com,missing,Organization/abc,\r\n")
+		"Practitioner,Nick,Riviera,riviera@example.com,Staff,Organization/abc,\r\n")
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: inviteRoute, Body: `"riviera@example.com"`, Status: 412})
 	r := e.Run("invite", "--csv", "users.csv", "--concurrency", "1", "-q", "-o", "csv", "--report", "results.csv")
 	hib := srv.MembershipByEmail(srv.Seed.ProjectID, "hibbert@example.com")
 	if hib == nil {
 		t.Fatal("hibbert was not invited")
 	}
 	r.Expect(t, 3,
-		"line,email,external_id,status,membership_id,error\n"+
-			"2,hibbert@example.com,,created,"+hib.ID()+",\n"+
-			"3,homer@example.com,,exists,"+srv.Seed.Homer.MembershipID+",\n"+
-			"4,riviera@example.com,,failed,,Access policy AccessPolicy/missing does not exist\n",
+		"line,email,external_id,status,membership_id,error,change,earlier_run\n"+
+			"2,hibbert@example.com,,created,"+hib.ID()+",,,false\n"+
+			"3,homer@example.com,,exists,"+srv.Seed.Homer.MembershipID+",,,false\n"+
+			"4,riviera@example.com,,failed,,Precondition Failed,,false\n",
 		"3 rows: 1 created, 1 exists, 0 updated, 1 failed, 0 skipped\n"+
-			"users.csv:4: riviera@example.com: Access policy AccessPolicy/missing does not exist\n"+
+			"users.csv:4: riviera@example.com: Precondition Failed\n"+
 			"report: results.csv\n"+
 			"run the same command again to retry the failed row (journal: users.csv.journal)\n"+
-			"medplum: 1 of 3 rows failed, 0 skipped\n")
+			"medplum: 1 of 3 rows failed\n")
 	report, err := os.ReadFile(filepath.Join(e.Home, "results.csv"))
 	if err != nil || string(report) != r.Stdout {
 		t.Errorf("report file (%v):\n%s\nwant the same as stdout", err, report)
@@ -116,8 +121,8 @@ func TestInviteCSVSmall(t *testing.T) {
 	if len(srv.SentEmails()) != 1 {
 		t.Errorf("%d e-mails sent; only hibbert's row asked for one", len(srv.SentEmails()))
 	}
-	// The failed row is retried by the same command; the others are not sent again.
-	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "id": "missing", "name": "Found"})
+	// The failed row is retried by the same command; the others are not
+	// sent again, and are said to be done by the earlier run.
 	srv.ResetRequests()
 	r = e.Run("invite", "--csv", "users.csv", "-q", "-o", "ndjson")
 	nick := srv.MembershipByEmail(srv.Seed.ProjectID, "riviera@example.com")
@@ -134,7 +139,8 @@ func TestInviteCSVSmall(t *testing.T) {
 	if r.Code != 0 || strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("second run: code %d\n%s\nwant\n%s\nstderr:\n%s", r.Code, strings.Join(lines, "\n"), strings.Join(want, "\n"), r.Stderr)
 	}
-	if want := "resuming from users.csv.journal: 2 rows done, 0 to look up, 1 failed before\n3 rows: 2 created, 1 exists, 0 updated, 0 failed, 0 skipped\n"; r.Stderr != want {
+	if want := "resuming from users.csv.journal: 2 rows done, 0 to look up, 1 failed before\n" +
+		"3 rows: 1 created, 0 exists, 0 updated, 0 failed, 0 skipped; 2 rows done by an earlier run (1 created, 1 exists)\n"; r.Stderr != want {
 		t.Errorf("stderr:\n%s\nwant\n%s", r.Stderr, want)
 	}
 	if n := len(srv.RequestsTo(http.MethodPost, inviteRoute)); n != 1 {
@@ -172,8 +178,9 @@ func TestInviteCSVBadRowsRefused(t *testing.T) {
 		t.Errorf("the server saw %d requests", n)
 	}
 
+	// Rows skipped on purpose are not failures: exit 0, as the dry run.
 	r = e.Run("invite", "--csv", "bad.csv", "--skip-invalid", "-q", "--report", "out.csv")
-	if r.Code != 3 {
+	if r.Code != 0 {
 		t.Fatalf("--skip-invalid: code %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 	_, rows := readReport(t, filepath.Join(e.Home, "out.csv"))
@@ -194,10 +201,13 @@ func TestInviteCSVHeaderRefused(t *testing.T) {
 	e := clitest.New(t)
 	writeFile(t, e, "h.csv", "firstName,lastName,mail,nickname\nA,B,a@b.co,x\n")
 	e.Run("invite", "--csv", "h.csv").Expect(t, 2, "",
-		"medplum: h.csv:1: mail: unknown column (known: resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>; use --ignore-unknown-columns to ignore it)\n"+
-			"h.csv:1: nickname: unknown column (known: resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>; use --ignore-unknown-columns to ignore it)\n"+
+		"medplum: h.csv:1: mail: unknown column\n"+
+			"h.csv:1: nickname: unknown column\n"+
 			"h.csv:1: missing column email (or externalId)\n"+
-			"nothing was sent\n")
+			"nothing was sent\n"+
+			"known columns: "+knownColumns+"\n"+
+			"say which column holds email with --map, e.g. --map 'mail=email'\n"+
+			"leave out a column the invites do not need with --map 'mail=ignore'\n")
 	e.Run("invite", "--csv", "missing.csv").Expect(t, 2, "", "medplum: --csv: open missing.csv: no such file or directory\n")
 	e.Run("invite", "--csv", "-").Expect(t, 2, "",
 		"medplum: --csv needs a file, not stdin: the journal that makes a run resumable is tied to the file's contents\nRun 'medplum invite --help' for usage.\n")
@@ -209,11 +219,13 @@ func TestInviteCSVHeaderRefused(t *testing.T) {
 	writeFile(t, e, "u.csv", "firstName,lastName,email\nA,B,a@b.co\n")
 	usage := "\nRun 'medplum invite --help' for usage.\n"
 	for stderr, args := range map[string][]string{
-		"medplum: --report would overwrite the input file" + usage:                                     {"--report", "./u.csv"},
-		"medplum: --concurrency must be a positive number (or leave it out for adaptive)" + usage:      {"--concurrency", "-1"},
-		"medplum: --first, --admin cannot be used with --csv (put them in the file's columns)" + usage: {"--first", "X", "--admin"},
-		"medplum: --columns is not used with --csv" + usage:                                            {"-o", "csv", "--columns", "id"},
-		"medplum: --role \"Doctor\": want Patient, Practitioner or RelatedPerson" + usage:              {"-r", "Doctor"},
+		"medplum: --report would overwrite the input file" + usage:                                                              {"--report", "./u.csv"},
+		"medplum: --concurrency must be a positive number (or leave it out for adaptive)" + usage:                               {"--concurrency", "-1"},
+		"medplum: --first, --admin cannot be used with --csv (put them in the file's columns)" + usage:                          {"--first", "X", "--admin"},
+		"medplum: --columns is not used with --csv" + usage:                                                                     {"-o", "csv", "--columns", "id"},
+		"medplum: --role \"Doctor\": want Patient, Practitioner or RelatedPerson" + usage:                                       {"-r", "Doctor"},
+		"medplum: --map \"Job Title\": want 'COLUMN=TARGET', e.g. --map 'Work Email=email' or --map 'Job Title=ignore'" + usage: {"--map", "Job Title"},
+		"medplum: --map names the column \"job_title\" twice" + usage:                                                           {"--map", "Job Title=ignore", "--map", "job_title=email"},
 	} {
 		e.Run(append([]string{"invite", "--csv", "u.csv"}, args...)...).Expect(t, 2, "", stderr)
 	}
@@ -288,7 +300,8 @@ func (rf rowFaults) sends(i int) int {
 func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithSeed(7))
 	e := clitest.SignedIn(t, srv)
-	// Five users are members already; two rows name a policy that does not exist.
+	// Five users are members already; two rows name a patient that does not
+	// exist (the server refuses them: 400).
 	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(srv.Seed.Client.MembershipID)}})
 	if err != nil {
 		t.Fatal(err)
@@ -302,11 +315,11 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 		pre[i] = true
 	}
 	failing := map[int]bool{42: true, 777: true}
-	data := strings.Replace(users(1000), "role,firstName,lastName,email\n", "role,firstName,lastName,email,accessPolicy,param:org\n", 1)
-	data = strings.ReplaceAll(data, "example.com\n", "example.com,,\n")
+	data := strings.Replace(users(1000), "role,firstName,lastName,email\n", "role,firstName,lastName,email,patient\n", 1)
+	data = strings.ReplaceAll(data, "example.com\n", "example.com,\n")
 	for i := range failing {
-		u := fmt.Sprintf("user%04d@example.com", i)
-		data = strings.Replace(data, u+",,", u+",nope,Organization/1", 1)
+		row := fmt.Sprintf("Practitioner,First%d,Last%d,user%04d@example.com,", i, i, i)
+		data = strings.Replace(data, row, "RelatedPerson"+strings.TrimPrefix(row, "Practitioner")+"Patient/nope", 1)
 	}
 	writeFile(t, e, "users.csv", data)
 	before := len(srv.Memberships(srv.Seed.ProjectID))
@@ -334,13 +347,13 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
 	r.Expect(t, 3, "",
 		"1000 rows: 993 created, 5 exists, 0 updated, 2 failed, 0 skipped\n"+
-			"users.csv:44: user0042@example.com: Access policy AccessPolicy/nope does not exist\n"+
-			"users.csv:779: user0777@example.com: Access policy AccessPolicy/nope does not exist\n"+
+			"users.csv:44: user0042@example.com: Patient Patient/nope does not exist\n"+
+			"users.csv:779: user0777@example.com: Patient Patient/nope does not exist\n"+
 			"report: results.csv\n"+
 			"run the same command again to retry the failed rows (journal: users.csv.journal)\n"+
-			"medplum: 2 of 1000 rows failed, 0 skipped\n")
+			"medplum: 2 of 1000 rows failed\n")
 	header, rows := readReport(t, filepath.Join(e.Home, "results.csv"))
-	if strings.Join(header, ",") != "line,email,external_id,status,membership_id,error" || len(rows) != 1000 {
+	if strings.Join(header, ",") != "line,email,external_id,status,membership_id,error,change,earlier_run" || len(rows) != 1000 {
 		t.Fatalf("report: header %v, %d rows", header, len(rows))
 	}
 	members := membershipsByEmail(srv)
@@ -349,10 +362,10 @@ func TestInviteCSVThousandRowsUnderFaults(t *testing.T) {
 	for i := range 1000 {
 		email := fmt.Sprintf("user%04d@example.com", i)
 		m := srv.MembershipByEmail(srv.Seed.ProjectID, email)
-		want := []string{fmt.Sprint(i + 2), email, "", "created", "", ""}
+		want := []string{fmt.Sprint(i + 2), email, "", "created", "", "", "", "false"}
 		switch {
 		case failing[i]:
-			want[3], want[5] = "failed", "Access policy AccessPolicy/nope does not exist"
+			want[3], want[5] = "failed", "Patient Patient/nope does not exist"
 		case pre[i]:
 			want[3] = "exists"
 		}
@@ -470,7 +483,7 @@ func TestInviteCSVSurvivesKill9(t *testing.T) {
 
 	r := e.Run("invite", "--csv", "users.csv", "-q", "--report", "results.csv")
 	r.Expect(t, 0, "", "resuming from users.csv.journal: 98 rows done, 4 to look up, 0 failed before\n"+
-		"200 rows: 200 created, 0 exists, 0 updated, 0 failed, 0 skipped\n"+
+		"200 rows: 102 created, 0 exists, 0 updated, 0 failed, 0 skipped; 98 rows done by an earlier run (98 created)\n"+
 		"report: results.csv\n")
 	_, rows := readReport(t, filepath.Join(e.Home, "results.csv"))
 	members := membershipsByEmail(srv)
@@ -541,7 +554,7 @@ func TestInviteCSVCtrlC(t *testing.T) {
 
 	e.Run("invite", "--csv", "users.csv", "-q").Expect(t, 0, "",
 		fmt.Sprintf("resuming from users.csv.journal: %d rows done, 0 to look up, 0 failed before\n", made)+
-			"200 rows: 200 created, 0 exists, 0 updated, 0 failed, 0 skipped\n")
+			fmt.Sprintf("200 rows: %d created, 0 exists, 0 updated, 0 failed, 0 skipped; %d rows done by an earlier run (%d created)\n", 200-made, made, made))
 	for email, n := range invitesByEmail(t, srv) {
 		if n != 1 {
 			t.Errorf("%s: %d invite requests", email, n)
@@ -570,24 +583,24 @@ func TestInviteCSVFlags(t *testing.T) {
 	args := []string{"invite", "--csv", "users.csv", "--ignore-unknown-columns", "-r", "patient", "--send-email", "--upsert",
 		"--project", project, "--state", "state.journal", "--concurrency", "1", "-q", "-o", "json"}
 
-	e.Run("invite", "--csv", "users.csv", "--project", project).ExpectCode(t, 2, "medplum: users.csv:1: Nickname: unknown column (known: "+
-		"resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>; "+
-		"use --ignore-unknown-columns to ignore it)\nnothing was sent\n")
+	e.Run("invite", "--csv", "users.csv", "--project", project).ExpectCode(t, 2, "medplum: users.csv:1: Nickname: unknown column\nnothing was sent\n"+
+		"known columns: "+knownColumns+"\n"+
+		"leave out a column the invites do not need with --map 'Nickname=ignore' (or --ignore-unknown-columns for all of them)\n")
 	r := e.Run(args...)
 	ned, homer, maude := member(t, srv, "ned@example.com"), member(t, srv, "homer@example.com"), member(t, srv, "maude@example.com")
 	r.Expect(t, 3, "[\n"+
 		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`"},`+"\n"+
-		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`"},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -\u003e true"},`+"\n"+
 		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`"},`+"\n"+
 		`  {"line":5,"email":"lisa@example.com","status":"failed","error":"Precondition Failed"}`+"\n]\n",
 		"4 rows: 2 created, 0 exists, 1 updated, 1 failed, 0 skipped\n"+
 			"users.csv:5: lisa@example.com: Precondition Failed\n"+
 			"run the same command again to retry the failed row (journal: state.journal)\n"+
-			"medplum: 1 of 4 rows failed, 0 skipped\n")
+			"medplum: 1 of 4 rows failed\n")
 	expectSent(t, srv,
 		`{"resourceType":"Patient","firstName":"Ned","lastName":"Flanders","email":"ned@example.com","sendEmail":true,"membership":{"admin":true}}`,
 		`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"membership":{"admin":true}}`,
-		`{"resourceType":"Patient","firstName":"Homer","lastName":"Simpson","email":"homer@example.com","sendEmail":false,"membership":{"admin":true},"upsert":true}`,
+		`{"email":"homer@example.com","firstName":"Homer","lastName":"Simpson","membership":{"admin":true},"resourceType":"Patient","sendEmail":false,"upsert":true}`,
 		`{"resourceType":"Patient","firstName":"Maude","lastName":"Flanders","email":"maude@example.com","sendEmail":false}`,
 		`{"resourceType":"Patient","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","sendEmail":true}`)
 	if homer.ID() != srv.Seed.Homer.MembershipID || homer["admin"] != true || ned["admin"] != true || maude["admin"] != nil ||
@@ -613,11 +626,11 @@ func TestInviteCSVFlags(t *testing.T) {
 	lisa := member(t, srv, "lisa@example.com")
 	r.Expect(t, 0, "[\n"+
 		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`","earlierRun":true},`+"\n"+
-		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","earlierRun":true},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -\u003e true","earlierRun":true},`+"\n"+
 		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`","earlierRun":true},`+"\n"+
 		`  {"line":5,"email":"lisa@example.com","status":"created","membershipId":"`+lisa.ID()+`"}`+"\n]\n",
 		"resuming from state.journal: 3 rows done, 0 to look up, 1 failed before\n"+
-			"4 rows: 3 created, 0 exists, 1 updated, 0 failed, 0 skipped\n")
+			"4 rows: 1 created, 0 exists, 0 updated, 0 failed, 0 skipped; 3 rows done by an earlier run (2 created, 1 updated)\n")
 	expectSent(t, srv, `{"resourceType":"Patient","firstName":"Lisa","lastName":"Simpson","email":"lisa@example.com","sendEmail":true}`)
 	if _, err := os.Stat(filepath.Join(e.Home, "state.journal")); !os.IsNotExist(err) {
 		t.Errorf("journal left after a complete run: %v", err)
@@ -660,7 +673,7 @@ func TestInviteCSVSaysOneRow(t *testing.T) {
 	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: inviteRoute, Skip: 1, Times: 21, Status: 412})
 	r := e.Run("invite", "--csv", "many.csv", "-q", "--concurrency", "1")
 	if r.Code != 3 || !strings.Contains(r.Stderr, "\n... and 1 more failed row (see --report)\n") ||
-		!strings.HasSuffix(r.Stderr, "\nmedplum: 21 of 22 rows failed, 0 skipped\n") {
+		!strings.HasSuffix(r.Stderr, "\nmedplum: 21 of 22 rows failed\n") {
 		t.Errorf("exit %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 	r = e.Run("invite", "--csv", "many.csv", "-q", "--concurrency", "1")

@@ -19,7 +19,9 @@ type resultWriter interface {
 }
 
 // reportColumns are the columns of --report and -o csv.
-var reportColumns = []string{"line", "email", "external_id", "status", "membership_id", "error"}
+// change is what --upsert changed on a member; earlier_run says that an
+// earlier run finished the row (it was read from the journal, not sent).
+var reportColumns = []string{"line", "email", "external_id", "status", "membership_id", "error", "change", "earlier_run"}
 
 type csvResults struct {
 	w *csv.Writer
@@ -36,7 +38,7 @@ func newCSVResults(w io.Writer, header bool) (*csvResults, error) {
 }
 
 func (c *csvResults) Write(r bulk.Result) error {
-	return c.w.Write([]string{strconv.Itoa(r.Line), r.Email, r.ExternalID, string(r.Status), r.Membership, r.Error})
+	return c.w.Write([]string{strconv.Itoa(r.Line), r.Email, r.ExternalID, string(r.Status), r.Membership, r.Error, r.Change, strconv.FormatBool(r.Earlier)})
 }
 
 func (c *csvResults) Close() error {
@@ -52,12 +54,13 @@ type jsonResult struct {
 	Status       string `json:"status"`
 	MembershipID string `json:"membershipId,omitempty"`
 	Error        string `json:"error,omitempty"`
+	Change       string `json:"change,omitempty"`
 	EarlierRun   bool   `json:"earlierRun,omitempty"`
 }
 
 func toJSON(r bulk.Result) jsonResult {
 	return jsonResult{Line: r.Line, Email: r.Email, ExternalID: r.ExternalID, Status: string(r.Status),
-		MembershipID: r.Membership, Error: r.Error, EarlierRun: r.Earlier}
+		MembershipID: r.Membership, Error: r.Error, Change: r.Change, EarlierRun: r.Earlier}
 }
 
 // jsonResults writes one JSON array, element by element, or NDJSON.

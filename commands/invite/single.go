@@ -116,23 +116,25 @@ func (o *Options) planSingle(ctx context.Context, c *client.Client, project stri
 		if err != nil {
 			return nil, fmt.Errorf("looking up %s's membership: %w", pl.who, err)
 		}
-		body, err := client.DecodeResource(p.body)
-		if err != nil {
-			return nil, err
-		}
 		if m != nil {
 			pl.member = m
-			pl.changes = membership.MergeUpsert(body, m.Resource)
+			if pl.body, pl.changes, err = membership.UpsertBody(p.body, m.Resource); err != nil {
+				return nil, err
+			}
+			if len(pl.changes) == 0 {
+				pl.body = nil
+			}
 		} else {
 			// Not a member: a plain invite, which refuses (rather than
 			// overwrites) a membership made in the meantime.
+			body, err := client.DecodeResource(p.body)
+			if err != nil {
+				return nil, err
+			}
 			delete(body, "upsert")
-		}
-		if pl.body, err = client.EncodeBody(body); err != nil {
-			return nil, err
-		}
-		if m != nil && len(pl.changes) == 0 {
-			pl.body = nil
+			if pl.body, err = client.EncodeBody(body); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if password == "" {

@@ -39,7 +39,7 @@ func TestInviteCSVTimedOutInviteIsLookedUp(t *testing.T) {
 		if byEmail[email] != 1 {
 			t.Errorf("%s: %d memberships", email, byEmail[email])
 		}
-		if m := srv.MembershipByEmail(srv.Seed.ProjectID, email); m == nil || !strings.Contains(r.Stdout, ","+email+",,created,"+m.ID()+",\n") {
+		if m := srv.MembershipByEmail(srv.Seed.ProjectID, email); m == nil || !strings.Contains(r.Stdout, ","+email+",,created,"+m.ID()+",,,false\n") {
 			t.Errorf("%s is not reported created with its membership:\n%s", email, r.Stdout)
 		}
 	}

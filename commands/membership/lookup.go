@@ -161,3 +161,26 @@ func FindByName(ctx context.Context, c *client.Client, project, name string) (fo
 	}
 	return found, near, nil
 }
+
+// MemberKeys are the keys a membership is matched with people of a file
+// by (apply's members, invite --csv --dry-run --upsert): "email:<e-mail>"
+// (the user's display, lowercase) and "externalId:<id>".
+func MemberKeys(m client.Resource) []string {
+	var keys []string
+	if u := strings.ToLower(m.Display("user")); strings.Contains(u, "@") {
+		keys = append(keys, "email:"+u)
+	}
+	if x := m.String("externalId"); x != "" {
+		keys = append(keys, "externalId:"+x)
+	}
+	return keys
+}
+
+// InviteKey is the MemberKeys key of the membership an invite finds, as
+// FindInvited looks it up: by external id when it has one, else by e-mail.
+func InviteKey(req *client.InviteRequest) string {
+	if req.ExternalID != "" {
+		return "externalId:" + req.ExternalID
+	}
+	return "email:" + strings.ToLower(req.Email)
+}

@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -100,6 +101,20 @@ func MergeUpsert(body map[string]any, cur client.Resource) []string {
 		body["membership"] = mem
 	}
 	return changes
+}
+
+// UpsertBody is the invite --upsert sends for a member whose membership is
+// cur: the invite body (JSON) merged by MergeUpsert, with "upsert": true,
+// and the changes. Keys come out sorted (a map is encoded).
+func UpsertBody(invite []byte, cur client.Resource) ([]byte, []string, error) {
+	body, err := client.DecodeResource(invite)
+	if err != nil {
+		return nil, nil, err
+	}
+	changes := MergeUpsert(body, cur)
+	body["upsert"] = true
+	b, err := client.EncodeBody(body)
+	return bytes.TrimSuffix(b, []byte("\n")), changes, err
 }
 
 func orNone(s string) string {

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -19,7 +21,8 @@ import (
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
-// Column names, as they are matched (case-insensitively) in the header.
+// Column keys: a header name is matched without regard to case, spaces,
+// hyphens, underscores and dots ("First Name", "E-mail", "first_name").
 const (
 	colRole         = "resourcetype" // "role" is an alias
 	colFirstName    = "firstname"
@@ -32,15 +35,23 @@ const (
 	colPatient      = "patient"
 	colMfaRequired  = "mfarequired"
 	colSendEmail    = "sendemail"
+	colActive       = "active"
 	paramPrefix     = "param:"
 )
 
+// knownColumns maps a normalised header name to its column: the names of
+// the invite's fields, and the usual names of HR exports for the people
+// columns.
 var knownColumns = map[string]string{
 	"resourcetype": colRole,
 	"role":         colRole,
 	"firstname":    colFirstName,
+	"givenname":    colFirstName,
 	"lastname":     colLastName,
+	"familyname":   colLastName,
+	"surname":      colLastName,
 	"email":        colEmail,
+	"emailaddress": colEmail,
 	"externalid":   colExternalID,
 	"admin":        colAdmin,
 	"accesspolicy": colAccessPolicy,
@@ -48,6 +59,41 @@ var knownColumns = map[string]string{
 	"patient":      colPatient,
 	"mfarequired":  colMfaRequired,
 	"sendemail":    colSendEmail,
+	"active":       colActive,
+}
+
+// KnownColumns lists the columns a file may have, for messages and help.
+const KnownColumns = "resourceType (or role), firstName, lastName, email, externalId, admin, accessPolicy, " +
+	"param:<name>, scope, patient, mfaRequired, sendEmail, active"
+
+// Ignore is the Options.Map target that drops a column.
+const Ignore = "ignore"
+
+// NormalizeColumn is how header names (and Options.Map's names) are
+// compared: lowercase, without spaces, hyphens, underscores and dots.
+func NormalizeColumn(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(name)) {
+		switch r {
+		case ' ', '\t', '-', '_', '.':
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ColumnKey is the column a name stands for ("First Name" is firstName,
+// "param:org" an access parameter), or "" when it is none of them.
+func ColumnKey(name string) string {
+	name = strings.TrimSpace(name)
+	if strings.HasPrefix(strings.ToLower(name), paramPrefix) {
+		if p := strings.TrimSpace(name[len(paramPrefix):]); membership.ValidParameterName(p) {
+			return paramPrefix + p
+		}
+		return ""
+	}
+	return knownColumns[NormalizeColumn(name)]
 }
 
 // Options say how rows become invite requests.
@@ -62,11 +108,17 @@ type Options struct {
 	// IgnoreUnknownColumns drops columns the reader does not know instead of
 	// refusing the file.
 	IgnoreUnknownColumns bool
-	// AccessPolicyRef, if set, is asked first about every accessPolicy
-	// value: when it answers ok, its reference is used as it is; otherwise
-	// the value must be an id or AccessPolicy/<id>. medplum apply uses it
-	// so that a members CSV can name the access policies of the apply file.
-	AccessPolicyRef func(value string) (ref string, ok bool)
+	// Map says what some of the file's columns are, by their header name
+	// (compared as NormalizeColumn does): a column ("Work Email" ->
+	// "email", "Org" -> "param:org"), or Ignore. It comes before the
+	// reader's own matching, so it can also move a known name elsewhere.
+	Map map[string]string
+	// Policy, if set, turns every accessPolicy cell into a reference: ref,
+	// or problem (the row cannot be sent: the project has no such policy),
+	// or err (the lookup failed: reading stops). Without it a cell must be
+	// an id or AccessPolicy/<id>. invite looks the project's policies up
+	// (each distinct value once); apply resolves the names of its file's.
+	Policy func(value string) (ref, problem string, err error)
 }
 
 // Problem is one reason a file or row cannot be sent.
@@ -84,7 +136,13 @@ func (p Problem) String() string {
 }
 
 // HeaderError means the header line itself is unusable; no row was read.
-type HeaderError struct{ Problems []Problem }
+// Unknown and Missing name the columns behind its problems, for the
+// caller's advice (a flag of its own, a file to edit).
+type HeaderError struct {
+	Problems []Problem
+	Unknown  []string // the file's columns the reader does not know, as spelled
+	Missing  []string // the required columns the file does not have
+}
 
 func (e *HeaderError) Error() string {
 	msgs := make([]string, len(e.Problems))
@@ -128,6 +186,7 @@ type Reader struct {
 	params  []int          // indexes of param: columns, in header order
 	seen    map[[16]byte]int32
 	lastRow int
+	err     error // a failed policy lookup: reading stops
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -158,46 +217,70 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		return nil, err
 	}
 	line, _ := cr.FieldPos(0)
-	if probs := rd.parseHeader(header, line); len(probs) > 0 {
-		return nil, &HeaderError{Problems: probs}
+	if he := rd.parseHeader(header, line); he != nil {
+		return nil, he
 	}
 	return rd, nil
 }
 
-func (rd *Reader) parseHeader(header []string, line int) []Problem {
-	var probs []Problem
+func (rd *Reader) parseHeader(header []string, line int) *HeaderError {
+	he := &HeaderError{}
 	bad := func(col, format string, a ...any) {
-		probs = append(probs, Problem{Line: line, Column: col, Reason: fmt.Sprintf(format, a...)})
+		he.Problems = append(he.Problems, Problem{Line: line, Column: col, Reason: fmt.Sprintf(format, a...)})
+	}
+	// The map, by normalised name; each entry must name a column of the
+	// file and say what it is.
+	mapped := map[string]string{}
+	mapUsed := map[string]bool{}
+	for _, from := range slices.Sorted(maps.Keys(rd.opts.Map)) {
+		to := rd.opts.Map[from]
+		key := ColumnKey(to)
+		if strings.EqualFold(strings.TrimSpace(to), Ignore) {
+			key = Ignore
+		}
+		if key == "" {
+			bad(from, "cannot be mapped to %q: not a column (known: %s; or %s)", to, KnownColumns, Ignore)
+			continue
+		}
+		mapped[NormalizeColumn(from)] = key
 	}
 	rd.cols = make([]column, len(header))
 	spelled := map[string]string{} // key -> name as first spelled
 	for i, raw := range header {
 		name := strings.TrimSpace(raw)
 		c := column{name: name}
-		lower := strings.ToLower(name)
+		norm := NormalizeColumn(name)
+		key, isMapped := mapped[norm]
+		if isMapped {
+			mapUsed[norm] = true
+		} else {
+			key = ColumnKey(name)
+		}
 		switch {
 		case !utf8.ValidString(name):
 			bad(fmt.Sprintf("column %d", i+1), "the header is not valid UTF-8 (save the file as UTF-8)")
 			continue
-		case strings.HasPrefix(lower, paramPrefix):
-			c.param = strings.TrimSpace(name[len(paramPrefix):])
-			if !membership.ValidParameterName(c.param) {
-				bad(name, "an access parameter column needs a name like param:provider_organization")
+		case key == Ignore:
+			continue
+		case key == "" && strings.HasPrefix(strings.ToLower(name), paramPrefix):
+			bad(name, "an access parameter column needs a name like param:provider_organization")
+			continue
+		case key == "":
+			if rd.opts.IgnoreUnknownColumns {
 				continue
 			}
-			c.key = paramPrefix + c.param
-		case knownColumns[lower] != "":
-			c.key = knownColumns[lower]
-		case name == "":
-			if !rd.opts.IgnoreUnknownColumns {
-				bad(fmt.Sprintf("column %d", i+1), "has no name (use --ignore-unknown-columns to ignore it)")
+			if name == "" {
+				name = fmt.Sprintf("column %d", i+1)
+				bad(name, "has no name")
+			} else {
+				bad(name, "unknown column")
 			}
+			he.Unknown = append(he.Unknown, name)
 			continue
-		default:
-			if !rd.opts.IgnoreUnknownColumns {
-				bad(name, "unknown column (known: %s; use --ignore-unknown-columns to ignore it)", knownColumnList)
-			}
-			continue
+		}
+		c.key = key
+		if p, ok := strings.CutPrefix(key, paramPrefix); ok {
+			c.param = p
 		}
 		if first, dup := spelled[c.key]; dup {
 			bad(name, "given twice (also as %s)", first)
@@ -210,20 +293,28 @@ func (rd *Reader) parseHeader(header []string, line int) []Problem {
 			rd.params = append(rd.params, i)
 		}
 	}
+	for _, from := range slices.Sorted(maps.Keys(rd.opts.Map)) {
+		if n := NormalizeColumn(from); mapped[n] != "" && !mapUsed[n] {
+			bad(from, "is mapped, but the file has no such column")
+		}
+	}
 	for _, req := range []string{colFirstName, colLastName} {
 		if _, ok := rd.index[req]; !ok {
 			bad("", "missing column %s", displayName(req))
+			he.Missing = append(he.Missing, displayName(req))
 		}
 	}
 	_, hasEmail := rd.index[colEmail]
 	_, hasExt := rd.index[colExternalID]
 	if !hasEmail && !hasExt {
 		bad("", "missing column email (or externalId)")
+		he.Missing = append(he.Missing, "email")
 	}
-	return probs
+	if len(he.Problems) == 0 {
+		return nil
+	}
+	return he
 }
-
-const knownColumnList = "resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>"
 
 func displayName(key string) string {
 	switch key {
@@ -249,6 +340,9 @@ func displayName(key string) string {
 // back with its problems (and a zero Request); err is io.EOF at the end of
 // the file, or a read error.
 func (rd *Reader) Next() (Row, []Problem, error) {
+	if rd.err != nil {
+		return Row{}, nil, rd.err
+	}
 	for {
 		rec, err := rd.cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -275,6 +369,9 @@ func (rd *Reader) Next() (Row, []Problem, error) {
 			continue
 		}
 		row, probs := rd.parseRow(rec, line)
+		if rd.err != nil {
+			return Row{}, nil, rd.err
+		}
 		return row, probs, nil
 	}
 }
@@ -351,6 +448,12 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	if admin := rd.boolean(rec, colAdmin, bad); admin != nil {
 		req.Membership = &client.InviteMembership{Admin: admin}
 	}
+	if active := rd.boolean(rec, colActive, bad); active != nil {
+		if req.Membership == nil {
+			req.Membership = &client.InviteMembership{}
+		}
+		req.Membership.Active = active
+	}
 	if mfa := rd.boolean(rec, colMfaRequired, bad); mfa != nil {
 		req.MfaRequired = *mfa
 	}
@@ -363,7 +466,18 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 	var policy *client.Reference
 	if p := rd.field(rec, colAccessPolicy); p != "" {
 		policy = client.Ref(p)
-		if ref, ok := rd.policyRef(p); ok {
+		if rd.opts.Policy != nil {
+			ref, problem, err := rd.opts.Policy(p)
+			switch {
+			case err != nil:
+				rd.err = fmt.Errorf("line %d: looking up the access policy %q: %w", line, p, err)
+				return Row{Line: line}, nil
+			case problem != "":
+				bad(colAccessPolicy, "%s", problem)
+				ref = "AccessPolicy/unknown" // checked no further
+			}
+			policy = client.Ref(ref)
+		} else if ref, ok := membership.TypedRef(p, "AccessPolicy"); ok {
 			policy = client.Ref(ref)
 		}
 	}
@@ -398,9 +512,9 @@ func (rd *Reader) parseRow(rec []string, line int) (Row, []Problem) {
 		probs = append(probs, Problem{Line: line, Column: rd.name(columnOf(p.Field)), Reason: p.Reason})
 	}
 
-	if len(probs) == 0 {
-		probs = rd.checkDuplicate(req, line)
-	}
+	// Every row's e-mail and external id count, valid or not, so that a
+	// duplicate is listed with the other problems.
+	probs = append(probs, rd.checkDuplicate(req, line)...)
 	if len(probs) > 0 {
 		return Row{Line: line}, probs
 	}
@@ -421,42 +535,25 @@ func columnOf(field string) string {
 	return field
 }
 
-// policyRef resolves an accessPolicy value: Options.AccessPolicyRef first,
-// then an id or AccessPolicy/<id>.
-func (rd *Reader) policyRef(v string) (string, bool) {
-	if rd.opts.AccessPolicyRef != nil {
-		if ref, ok := rd.opts.AccessPolicyRef(v); ok {
-			return ref, true
-		}
-	}
-	return membership.TypedRef(v, "AccessPolicy")
-}
-
 // checkDuplicate remembers the row's e-mail and external id and reports one
-// already seen. Only valid rows are remembered, so a row is reported as a
-// duplicate of a row that would otherwise have been sent.
+// already seen on an earlier row, valid or not (the first line is kept).
 func (rd *Reader) checkDuplicate(req client.InviteRequest, line int) []Problem {
 	var probs []Problem
-	var keys [][16]byte
-	if req.Email != "" {
-		k := hashKey("email", req.Email)
+	check := func(kind, col, v string) {
+		if v == "" {
+			return
+		}
+		k := hashKey(kind, v)
 		if first, ok := rd.seen[k]; ok {
-			probs = append(probs, Problem{Line: line, Column: rd.name(colEmail), Reason: fmt.Sprintf("duplicate: %s is already on line %d", req.Email, first)})
+			probs = append(probs, Problem{Line: line, Column: rd.name(col), Reason: fmt.Sprintf("duplicate: %s is already on line %d", v, first)})
+			return
 		}
-		keys = append(keys, k)
+		rd.seen[k] = int32(line)
 	}
-	if req.ExternalID != "" {
-		k := hashKey("externalId", req.ExternalID)
-		if first, ok := rd.seen[k]; ok {
-			probs = append(probs, Problem{Line: line, Column: rd.name(colExternalID), Reason: fmt.Sprintf("duplicate: %s is already on line %d", req.ExternalID, first)})
-		}
-		keys = append(keys, k)
+	if membership.ValidEmail(req.Email) { // a bad one is reported as such
+		check("email", colEmail, strings.ToLower(req.Email))
 	}
-	if len(probs) == 0 {
-		for _, k := range keys {
-			rd.seen[k] = int32(line)
-		}
-	}
+	check("externalId", colExternalID, req.ExternalID)
 	return probs
 }
 

@@ -3,6 +3,7 @@ package bulk
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -87,25 +88,43 @@ func TestReaderDefaults(t *testing.T) {
 	}
 }
 
-// TestReaderAccessPolicyRef: names the caller knows become its references;
-// anything else is still checked as an id or AccessPolicy/<id>.
-func TestReaderAccessPolicyRef(t *testing.T) {
-	named := map[string]string{"Front desk": "AccessPolicy/apply.policy.0"}
-	opts := Options{AccessPolicyRef: func(v string) (string, bool) { ref, ok := named[v]; return ref, ok }}
+// TestReaderPolicy: Options.Policy turns every accessPolicy cell into a
+// reference, or into a problem of its row; a lookup that fails stops the
+// reading.
+func TestReaderPolicy(t *testing.T) {
+	named := map[string]string{"Front desk": "AccessPolicy/p-1", "AccessPolicy/p-2": "AccessPolicy/p-2"}
+	asked := map[string]int{}
+	opts := Options{Policy: func(v string) (string, string, error) {
+		asked[v]++
+		if ref, ok := named[v]; ok {
+			return ref, "", nil
+		}
+		return "", fmt.Sprintf("no access policy named %q in the project", v), nil
+	}}
 	rows, probs := readAll(t, "firstName,lastName,email,accessPolicy,param:team\n"+
 		"A,B,a@b.co,Front desk,west\n"+
 		"C,D,c@d.co,AccessPolicy/p-2,\n"+
 		"E,F,e@f.co,Back office,\n", opts)
-	if want := []string{`line 4: accessPolicy: not an access policy: "Back office" (want AccessPolicy/<id> or an id)`}; strings.Join(probs, "\n") != strings.Join(want, "\n") {
+	if want := []string{`line 4: accessPolicy: no access policy named "Back office" in the project`}; strings.Join(probs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("problems %q, want %q", probs, want)
 	}
 	want := map[int]string{
-		2: `{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"a@b.co","sendEmail":false,"membership":{"access":[{"policy":{"reference":"AccessPolicy/apply.policy.0"},"parameter":[{"name":"team","valueString":"west"}]}]}}`,
+		2: `{"resourceType":"Practitioner","firstName":"A","lastName":"B","email":"a@b.co","sendEmail":false,"membership":{"access":[{"policy":{"reference":"AccessPolicy/p-1"},"parameter":[{"name":"team","valueString":"west"}]}]}}`,
 		3: `{"resourceType":"Practitioner","firstName":"C","lastName":"D","email":"c@d.co","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/p-2"}}}`,
 	}
 	for line, w := range want {
 		if rows[line] != w {
 			t.Errorf("line %d:\n got %s\nwant %s", line, rows[line], w)
+		}
+	}
+	failing := Options{Policy: func(v string) (string, string, error) { return "", "", errors.New("connection refused") }}
+	rd, err := NewReader(strings.NewReader("firstName,lastName,email,accessPolicy\nA,B,a@b.co,x\nC,D,c@d.co,y\n"), failing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, _, err := rd.Next(); err == nil || err.Error() != `line 2: looking up the access policy "x": connection refused` {
+			t.Fatalf("Next: %v", err)
 		}
 	}
 }
@@ -117,7 +136,7 @@ func TestReaderProblems(t *testing.T) {
 		"Practitioner,Bob,Jones,bob@,,,,,,",                        // 3 bad e-mail
 		"Doctor,Carol,King,carol@example.com,,,,,,",                // 4 unknown role
 		"Practitioner,Dan,Brown,dan@example.com,maybe,,,,,",        // 5 bad boolean
-		"Practitioner,Eve,Adams,alice@EXAMPLE.com,,,,,,",           // 6 duplicate of 2? no: 2 is invalid
+		"Practitioner,Eve,Adams,alice@EXAMPLE.com,,,,,,",           // 6 duplicate of 2, listed though 2 is invalid too
 		"Practitioner,Fay,Lee,fay@example.com,,Organization/1,,,,", // 7 bad policy
 		"RelatedPerson,Gus,Ray,gus@example.com,,,,,,",              // 8 RelatedPerson without patient
 		"Patient,Hal,Ng,hal@example.com,,,Practitioner/1,,,",       // 9 bad patient ref, not RelatedPerson
@@ -138,6 +157,7 @@ func TestReaderProblems(t *testing.T) {
 		`line 3: email: not a valid e-mail address: "bob@"`,
 		`line 4: role: unknown role "Doctor" (want Patient, Practitioner or RelatedPerson)`,
 		`line 5: admin: not a boolean: "maybe" (want true or false)`,
+		`line 6: email: duplicate: alice@example.com is already on line 2`,
 		`line 7: accessPolicy: not an access policy: "Organization/1" (want AccessPolicy/<id> or an id)`,
 		`line 8: patient: is required for a RelatedPerson (the Patient/<id> they are related to)`,
 		`line 9: patient: not a Patient reference: "Practitioner/1" (want Patient/<id>)`,
@@ -158,8 +178,8 @@ func TestReaderProblems(t *testing.T) {
 	for l := range rows {
 		lines = append(lines, l)
 	}
-	if len(rows) != 3 || rows[6] == "" || rows[14] == "" || rows[17] == "" {
-		t.Errorf("valid rows on lines %v, want 6, 14, 17", lines)
+	if len(rows) != 2 || rows[14] == "" || rows[17] == "" {
+		t.Errorf("valid rows on lines %v, want 14, 17", lines)
 	}
 }
 
@@ -171,7 +191,15 @@ func TestReaderHeaderProblems(t *testing.T) {
 	}{
 		{"empty", "", Options{}, "invalid CSV header: line 1: the file is empty; the first line must name the columns"},
 		{"unknown", "firstName,lastName,email,nickname\n", Options{},
-			"invalid CSV header: line 1: nickname: unknown column (known: resourceType or role, firstName, lastName, email, externalId, admin, accessPolicy, scope, patient, mfaRequired, sendEmail, param:<name>; use --ignore-unknown-columns to ignore it)"},
+			"invalid CSV header: line 1: nickname: unknown column"},
+		{"unknown names needed", "Given,Family,Work Email,Job Title\n", Options{},
+			"invalid CSV header: line 1: Given: unknown column; line 1: Family: unknown column; line 1: Work Email: unknown column; line 1: Job Title: unknown column; " +
+				"line 1: missing column firstName; line 1: missing column lastName; line 1: missing column email (or externalId)"},
+		{"map", "first,last,mail\n", Options{Map: map[string]string{"First": "firstname", "LAST": "Last Name", "Nope": "email", "mail": "e-mail address", "x": "salary"}},
+			"invalid CSV header: line 1: x: cannot be mapped to \"salary\": not a column (known: " +
+				KnownColumns + "; or ignore); line 1: Nope: is mapped, but the file has no such column"},
+		{"map moves a known name", "email,Work Email,firstName,lastName\n", Options{Map: map[string]string{"workemail": "email"}},
+			"invalid CSV header: line 1: Work Email: given twice (also as email)"},
 		{"missing", "role,email\n", Options{},
 			"invalid CSV header: line 1: missing column firstName; line 1: missing column lastName"},
 		{"no identity", "firstName,lastName\n", Options{},
@@ -181,7 +209,7 @@ func TestReaderHeaderProblems(t *testing.T) {
 		{"bad param", "firstName,lastName,email,param:\n", Options{},
 			"invalid CSV header: line 1: param:: an access parameter column needs a name like param:provider_organization"},
 		{"unnamed", "firstName,lastName,email,\n", Options{},
-			"invalid CSV header: line 1: column 4: has no name (use --ignore-unknown-columns to ignore it)"},
+			"invalid CSV header: line 1: column 4: has no name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -194,6 +222,32 @@ func TestReaderHeaderProblems(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", err, c.want)
 			}
 		})
+	}
+}
+
+// Headers as HR systems write them match the columns without regard to
+// case, spaces, hyphens, underscores and dots; Options.Map says what the
+// others are, or drops them. The caller learns which columns were unknown
+// and which were missing, to advise.
+func TestReaderHeadersAsHRWritesThem(t *testing.T) {
+	data := "\uFEFFFirst Name,LAST_NAME,E-mail,Job Title,Is Admin,Access-Policy,Active\r\nAda,Lovelace,ada@example.com,Countess,yes,p1,no\r\n"
+	rows, probs := readAll(t, data, Options{Map: map[string]string{"job title": Ignore, "IS ADMIN": "admin"}})
+	if len(probs) != 0 {
+		t.Fatal(probs)
+	}
+	if want := `{"resourceType":"Practitioner","firstName":"Ada","lastName":"Lovelace","email":"ada@example.com","sendEmail":false,` +
+		`"membership":{"admin":true,"accessPolicy":{"reference":"AccessPolicy/p1"},"active":false}}`; rows[2] != want {
+		t.Errorf("got  %s\nwant %s", rows[2], want)
+	}
+	for _, name := range []string{"Email Address", "email address", "E-Mail", "e_mail", "Given Name", "Surname", "Family-Name", "Param:Org", "param:org"} {
+		if ColumnKey(name) == "" {
+			t.Errorf("%q is no column", name)
+		}
+	}
+	_, err := NewReader(strings.NewReader("Given,Surname,Work Email\n"), Options{})
+	var he *HeaderError
+	if !errors.As(err, &he) || strings.Join(he.Unknown, ",") != "Given,Work Email" || strings.Join(he.Missing, ",") != "firstName,email" {
+		t.Errorf("%v: unknown %q, missing %q", err, he.Unknown, he.Missing)
 	}
 }
 

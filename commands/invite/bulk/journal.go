@@ -46,6 +46,7 @@ type Entry struct {
 	Status     Status
 	Membership string
 	Error      string
+	Change     string // what an --upsert changed ("admin true -> false; ...")
 }
 
 // Resume is what an earlier run left in the journal.
@@ -82,7 +83,8 @@ type record struct {
 	Upsert      bool   `json:"upsert,omitempty"` // a started record of the --upsert resend
 	Membership  string `json:"membership,omitempty"`
 	Error       string `json:"error,omitempty"`
-	Mark        *Mark  `json:"mark,omitempty"` // a mark line: what the next rows are judged against
+	Change      string `json:"change,omitempty"` // Entry.Change (older journals have none)
+	Mark        *Mark  `json:"mark,omitempty"`   // a mark line: what the next rows are judged against
 	// Uncertain marks a failure after which the server may still have
 	// made the membership (a dropped connection, a gateway timeout).
 	Uncertain bool `json:"uncertain,omitempty"`
@@ -237,7 +239,7 @@ func loadJournal(f io.Reader, path string, key JournalKey) (*Resume, int64, erro
 			res.InFlight[rec.Line] = f
 			delete(failed, rec.Line)
 		case st.Done():
-			res.Done[rec.Line] = Entry{Status: st, Membership: rec.Membership, Error: rec.Error}
+			res.Done[rec.Line] = Entry{Status: st, Membership: rec.Membership, Error: rec.Error, Change: rec.Change}
 			delete(res.InFlight, rec.Line)
 			delete(failed, rec.Line)
 		case st == Failed && !rec.Uncertain:
@@ -296,7 +298,7 @@ func (j *Journal) Finish(line int, e Entry, uncertain bool) error {
 // reported once Wait(ticket) returns nil.
 func (j *Journal) FinishLater(line int, e Entry, uncertain bool) (Ticket, error) {
 	return j.queue(record{Line: line, State: string(e.Status), At: time.Now().UnixMilli(),
-		Membership: e.Membership, Error: e.Error, Uncertain: uncertain && e.Status == Failed})
+		Membership: e.Membership, Error: e.Error, Change: e.Change, Uncertain: uncertain && e.Status == Failed})
 }
 
 func (j *Journal) write(rec record) error {

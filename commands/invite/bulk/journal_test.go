@@ -42,7 +42,7 @@ func TestJournalResume(t *testing.T) {
 	must(j.Start(5, true)) // the --upsert resend
 	must(j.Finish(5, Entry{Status: Failed, Error: "connection reset"}, true))
 	start(6)
-	must(j.Finish(6, Entry{Status: Exists, Membership: "m6"}, false))
+	must(j.Finish(6, Entry{Status: Updated, Membership: "m6", Change: "admin true -> false"}, false))
 	start(7)
 	must(j.Finish(7, Entry{Status: Failed, Error: "boom"}, false))
 	start(7) // retried in a later run and finished
@@ -55,7 +55,7 @@ func TestJournalResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	want := map[int]Entry{2: {Created, "m2", ""}, 6: {Exists, "m6", ""}, 7: {Created, "m7", "Could not send email"}}
+	want := map[int]Entry{2: {Created, "m2", "", ""}, 6: {Updated, "m6", "", "admin true -> false"}, 7: {Created, "m7", "Could not send email", ""}}
 	if len(res.Done) != len(want) {
 		t.Errorf("done = %+v", res.Done)
 	}

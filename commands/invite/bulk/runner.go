@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/membership"
 )
 
 // Result is the final state of one row.
@@ -26,20 +28,23 @@ type Result struct {
 	Status     Status
 	Membership string // membership id, when known
 	Error      string // why it failed, or a note (the invite e-mail could not be sent)
-	Earlier    bool   // finished by an earlier run (read from the journal)
+	Change     string // with --upsert, what changed on the membership: "admin true -> false; ..."
+	Earlier    bool   // finished by an earlier run (read from the journal), not by this one
 }
 
 // Stats is the running count the Progress sees.
 type Stats struct {
-	Total     int            // rows in the file
-	Done      int            // rows with a final state (Counts summed)
-	Counts    map[Status]int // by status; do not modify
-	Earlier   int            // of Done, finished by an earlier run
-	InFlight  int            // requests being sent now
-	Limit     int            // current concurrency limit
-	Conflicts int            // 409/40001 answers retried so far
-	Throttled int            // 429 answers so far
-	Retries   int            // attempts beyond the first, all causes
+	Total   int            // rows in the file
+	Done    int            // rows with a final state (Counts summed)
+	Counts  map[Status]int // by status, this run's and earlier runs'; do not modify
+	Earlier int            // of Done, finished by an earlier run (read from the journal)
+	// EarlierCounts are the rows of Earlier by status; do not modify.
+	EarlierCounts map[Status]int
+	InFlight      int // requests being sent now
+	Limit         int // current concurrency limit
+	Conflicts     int // 409/40001 answers retried so far
+	Throttled     int // 429 answers so far
+	Retries       int // attempts beyond the first, all causes
 }
 
 // Failed is the number of rows that failed.
@@ -90,7 +95,10 @@ type RunConfig struct {
 	Concurrency    int
 	MaxConcurrency int
 	// Upsert updates the membership of users who are already members
-	// (their row ends "updated") instead of leaving it ("exists").
+	// instead of leaving it ("exists"): the membership is looked up and
+	// the row merged into it (membership.MergeUpsert), so that only what
+	// the row names changes; the row ends "updated" with the change, or
+	// "exists" when there is nothing to change (nothing is sent).
 	Upsert bool
 	// SkipInvalid sends the valid rows of a file with invalid ones; the
 	// invalid rows end "skipped". Without it, a file with invalid rows is
@@ -168,7 +176,7 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 		inviteURL: "admin/projects/" + url.PathEscape(cfg.Project) + "/invite",
 		markEvery: cmp.Or(cfg.markEvery, defaultMarkEvery),
 		outage:    cmp.Or(cfg.Outage, DefaultOutage),
-		stats:     Stats{Total: cfg.Check.Rows, Counts: map[Status]int{}},
+		stats:     Stats{Total: cfg.Check.Rows, Counts: map[Status]int{}, EarlierCounts: map[Status]int{}},
 	}
 	workers := cfg.Concurrency
 	if workers <= 0 {
@@ -296,7 +304,7 @@ func (r *runner) dispatch(ctx context.Context, input io.Reader, jobs chan<- job)
 		}
 		if e, ok := r.cfg.Resume.Done[row.Line]; ok {
 			r.finish(Result{Line: row.Line, Email: row.Request.Email, ExternalID: row.Request.ExternalID,
-				Status: e.Status, Membership: e.Membership, Error: e.Error, Earlier: true})
+				Status: e.Status, Membership: e.Membership, Error: e.Error, Change: e.Change, Earlier: true})
 			continue
 		}
 		j := job{row: row}
@@ -366,6 +374,7 @@ func (r *runner) finish(res Result) {
 	r.stats.Done++
 	if res.Earlier {
 		r.stats.Earlier++
+		r.stats.EarlierCounts[res.Status]++
 	}
 	if r.cfg.OnResult != nil && !r.resultErr {
 		if err := r.cfg.OnResult(res); err != nil {
@@ -427,7 +436,7 @@ func (r *runner) stop(line int, err error) {
 // row once the record is on disk (durable before counted). The worker goes
 // on meanwhile.
 func (r *runner) record(res Result, uncertain bool) {
-	t, err := r.cfg.Journal.FinishLater(res.Line, Entry{Status: res.Status, Membership: res.Membership, Error: res.Error}, uncertain)
+	t, err := r.cfg.Journal.FinishLater(res.Line, Entry{Status: res.Status, Membership: res.Membership, Error: res.Error, Change: res.Change}, uncertain)
 	if err != nil {
 		r.stop(res.Line, err)
 		return
@@ -455,7 +464,10 @@ func (r *runner) process(dctx, reqCtx context.Context, j job) {
 	if j.reconcile {
 		w.mark = j.inFlight.Mark
 		if j.inFlight.Upsert {
-			w.upsert = true // the user was a member already: resending the upsert is harmless
+			// The user was a member already: the membership is read and
+			// merged again before the upsert is sent again (harmless: the
+			// row's fields over what the membership is now).
+			w.upsert, w.resumed = true, true
 		} else {
 			w.uncertain, w.doubt = true, true
 		}
@@ -474,6 +486,8 @@ type rowRun struct {
 	res          Result
 
 	upsert    bool   // the next send is the --upsert resend
+	body      []byte // the --upsert resend: the row merged into the membership (nil: read it first)
+	resumed   bool   // an earlier run sent the --upsert resend without recording its answer
 	uncertain bool   // a request may have been done without its answer reaching us
 	doubt     bool   // some request of this row may have been done (uncertain at some point)
 	journaled bool   // the journal has a "started" record for the row
@@ -509,6 +523,9 @@ func (w *rowRun) step() bool {
 	if w.uncertain {
 		return w.settle()
 	}
+	if w.upsert && w.body == nil {
+		return w.readForUpsert()
+	}
 	if w.failures >= r.retry.MaxFailures {
 		w.fail(fmt.Sprintf("gave up after %s: %v", cmdutil.Count(w.failures, "failed attempt"), w.lastErr))
 		return true
@@ -532,9 +549,10 @@ func (w *rowRun) step() bool {
 		r.lim.release(outcomeError, 0)
 		return true
 	}
-	body := w.req
-	body.Upsert = w.upsert
-	data, _ := json.Marshal(body)
+	data := w.body
+	if !w.upsert {
+		data, _ = json.Marshal(w.req)
+	}
 	t0 := time.Now()
 	resp, err := r.cfg.Client.Do(w.reqCtx, &client.Request{Method: http.MethodPost, URL: r.inviteURL, Body: data, NoRetry: true})
 	r.observe(t0, err)
@@ -614,11 +632,7 @@ func (w *rowRun) settle() bool {
 	m, err := w.r.lookup(w.reqCtx, w.req)
 	switch {
 	case err != nil:
-		if w.failed(fmt.Errorf("looking the membership up: %w", err)); w.failures >= w.r.retry.MaxFailures {
-			w.fail(fmt.Sprintf("the server may have made the membership, and it could not be checked: %v", w.lastErr))
-			return true
-		}
-		return false
+		return w.lookupFailed(err, "the server may have made the membership, and it could not be checked")
 	case m == nil:
 		w.uncertain = false // nothing was made: sending again is safe
 		return false
@@ -631,6 +645,16 @@ func (w *rowRun) settle() bool {
 		return true
 	}
 	return w.found(m, w.mark.judge(m))
+}
+
+// lookupFailed counts a lookup that got no answer, as failed does, and
+// reports whether the row has failed for good (giveUp says why).
+func (w *rowRun) lookupFailed(err error, giveUp string) bool {
+	if w.failed(fmt.Errorf("looking the membership up: %w", err)); w.failures >= w.r.retry.MaxFailures {
+		w.fail(fmt.Sprintf("%s: %v", giveUp, w.lastErr))
+		return true
+	}
+	return false
 }
 
 // maybeMade is the note of a row whose lost answer leaves it open whether
@@ -654,12 +678,62 @@ func (w *rowRun) found(m client.Resource, v verdict) bool {
 	case v == after:
 		w.finish(Created, "")
 	case w.r.cfg.Upsert:
+		if m != nil && w.merge(m) {
+			w.finish(Exists, w.note) // nothing to change: nothing is sent
+			return true
+		}
 		w.res.Membership = ""
 		return !w.startUpsert()
 	default:
 		w.finish(Exists, w.note)
 	}
 	return true
+}
+
+// merge prepares the --upsert resend for the member whose membership is m:
+// the row's fields over it (membership.MergeUpsert: Medplum removes what an
+// upsert leaves out). It reports whether there is nothing to change.
+func (w *rowRun) merge(m client.Resource) (nothing bool) {
+	b, _ := json.Marshal(w.req)
+	body, changes, err := membership.UpsertBody(b, m)
+	if err != nil {
+		panic("bulk: an invite that does not encode: " + err.Error()) // marshalled just above
+	}
+	w.body, w.res.Change = body, strings.Join(changes, "; ")
+	return len(changes) == 0
+}
+
+// readForUpsert reads the membership the --upsert resend is merged into
+// (when found() could not, or an earlier run left the resend in flight).
+func (w *rowRun) readForUpsert() bool {
+	m, err := w.r.lookup(w.reqCtx, w.req)
+	switch {
+	case err != nil:
+		return w.lookupFailed(err, "the membership to update could not be read")
+	case m == nil && w.resumed:
+		// No longer a member: a plain invite (the journal's "started"
+		// upsert makes a lost answer to it harmless to resend).
+		w.upsert, w.resumed = false, false
+		return false
+	case m == nil:
+		// The server said the user is a member, but not with a profile
+		// of the row's type.
+		w.finish(Failed, fmt.Sprintf("already a member of the project, with a profile that is not a %s; --upsert only updates a membership with the same profile",
+			w.req.ResourceType))
+		return true
+	}
+	w.res.Membership = m.ID()
+	if w.merge(m) {
+		if w.resumed {
+			// The update an earlier run sent went through.
+			w.finish(Updated, "updated by an earlier run whose answer was lost; the membership has what the row names")
+		} else {
+			w.finish(Exists, w.note)
+		}
+		return true
+	}
+	w.res.Membership = ""
+	return false
 }
 
 // startUpsert records that the next send is the --upsert resend. It returns

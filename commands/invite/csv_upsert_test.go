@@ -1,0 +1,53 @@
+package invite_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// Issue 13, defect 1, with --csv: over a file, --upsert demoted every
+// admin it touched (Medplum 5.0.10 removes what an upsert leaves out,
+// captures 201-203). A row changes only what it names; a blank cell keeps
+// the member's; the dry run and the report show before -> after.
+func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
+	e := clitest.SignedIn(t, srv)
+	project := srv.Seed.ProjectID
+	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "staff", "name": "Clinic staff"})
+	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "nurses", "name": "Nurses"})
+	homer := promote(t, srv, "homer@example.com", "AccessPolicy/staff")
+	admin := promote(t, srv, srv.Seed.AdminEmail, "AccessPolicy/staff")
+	writeFile(t, e, "staff.csv", "role,firstName,lastName,email,admin,accessPolicy\n"+
+		"Patient,Homer,Simpson,homer@example.com,,\n"+ // 2 nothing named: unchanged
+		"Practitioner,Medplum,Admin,"+srv.Seed.AdminEmail+",,Nurses\n"+ // 3 a new policy; still an admin
+		"Practitioner,Carl,Carlson,carl@example.com,,Nurses\n") // 4 new
+	srv.ResetRequests()
+
+	r := e.Run("invite", "--csv", "staff.csv", "--upsert", "--dry-run")
+	r.Expect(t, 0, `{"line":2,"membership":"`+homer.ID()+`"}`+"\n"+
+		`{"line":3,"membership":"`+admin.ID()+`","change":"access AccessPolicy/staff -\u003e AccessPolicy/nurses",`+
+		`"body":{"email":"`+srv.Seed.AdminEmail+`","firstName":"Medplum","lastName":"Admin","membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"},"admin":true},"resourceType":"Practitioner","sendEmail":false,"upsert":true}}`+"\n"+
+		`{"line":4,"body":{"resourceType":"Practitioner","firstName":"Carl","lastName":"Carlson","email":"carl@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"}}}}`+"\n",
+		"dry run: 2 invites would be sent to admin/projects/"+project+"/invite (1 update to members, 1 member unchanged); nothing was sent\n")
+	if n := len(srv.RequestsTo(http.MethodPost, "/admin/projects/*")); n != 0 {
+		t.Fatalf("the dry run sent %d requests", n)
+	}
+
+	r = e.Run("invite", "--csv", "staff.csv", "--upsert", "-q", "-o", "csv", "--concurrency", "1")
+	carl := member(t, srv, "carl@example.com")
+	r.Expect(t, 0, "line,email,external_id,status,membership_id,error,change,earlier_run\n"+
+		"2,homer@example.com,,exists,"+homer.ID()+",,,false\n"+
+		"3,"+srv.Seed.AdminEmail+",,updated,"+admin.ID()+",,access AccessPolicy/staff -> AccessPolicy/nurses,false\n"+
+		"4,carl@example.com,,created,"+carl.ID()+",,,false\n",
+		"3 rows: 1 created, 1 exists, 1 updated, 0 failed, 0 skipped\n")
+	for email, want := range map[string]string{"homer@example.com": "true AccessPolicy/staff", srv.Seed.AdminEmail: "true AccessPolicy/nurses"} {
+		m := member(t, srv, email)
+		if got := boolText(m["admin"]) + " " + accessText(m); got != want {
+			t.Errorf("%s: admin and access %s, want %s", email, got, want)
+		}
+	}
+}
