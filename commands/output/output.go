@@ -29,10 +29,18 @@ const (
 	NDJSON Format = "ndjson"
 	Table  Format = "table"
 	CSV    Format = "csv"
+	// Wide is a table with every default column even on a terminal, where
+	// -o table shows the essential ones (Rows.Compact); only the commands
+	// that have such columns offer it (WithWide).
+	Wide Format = "wide"
 )
 
 // AllFormats is every format, in the order help lists them.
 var AllFormats = []Format{JSON, YAML, NDJSON, Table, CSV}
+
+// WithWide is AllFormats and wide: the formats of a command whose table is
+// compact on a terminal.
+func WithWide() []Format { return append(slices.Clone(AllFormats), Wide) }
 
 // Options are the output flags of one command.
 type Options struct {
@@ -85,8 +93,8 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	})
 }
 
-// Tabular reports whether the format is table or csv.
-func (o *Options) Tabular() bool { return o.Format == Table || o.Format == CSV }
+// Tabular reports whether the format is table, wide or csv.
+func (o *Options) Tabular() bool { return o.Format == Table || o.Format == Wide || o.Format == CSV }
 
 // Check rejects --columns/--no-header with a non-tabular format, and
 // compiles --jq and --template (a syntax error is exit 2, naming its

@@ -1,7 +1,9 @@
 package output
 
 import (
+	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -228,5 +230,63 @@ func TestWithoutSecrets(t *testing.T) {
 	plain := `{"b": 1, "a": 2}`
 	if got, _ := WithoutSecrets([]byte(plain)); string(got) != plain {
 		t.Errorf("a document without secrets changed: %s", got)
+	}
+}
+
+// JSONArrayWriter writes, one document at a time, the bytes WriteJSON
+// gives the whole array.
+func TestJSONArrayWriterIsWriteJSONOfTheArray(t *testing.T) {
+	for _, docs := range [][]string{
+		nil,
+		{`{"a":1}`},
+		{`{"resourceType":"ProjectMembership","id":"1","profile":{"reference":"Patient/1","display":"A <b> & c"}}`, `{ "b" : [ 1, 2.50, {"c": []} ], "d": {} }`, `[]`, `"x"`},
+	} {
+		var whole bytes.Buffer
+		if err := WriteJSON(&whole, []byte("["+strings.Join(docs, ",")+"]")); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		a := NewJSONArrayWriter(&got)
+		for _, d := range docs {
+			if err := a.Write([]byte(d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != whole.String() {
+			t.Errorf("%v:\ngot\n%s\nwant\n%s", docs, got.String(), whole.String())
+		}
+	}
+}
+
+// Rows.Compact is what -o table shows on a terminal without --columns;
+// -o wide, a pipe and CSV show Default.
+func TestCompactColumnsOnATerminalOnly(t *testing.T) {
+	rows := Rows{Default: []string{"id", "name", "note"}, Compact: []string{"name"},
+		Records: []Record{MapRecord{"id": "1", "name": "Ann", "note": "n"}}}
+	for _, c := range []struct {
+		format Format
+		tty    bool
+		cols   []string
+		want   string
+	}{
+		{Table, true, nil, "NAME\nAnn\n"},
+		{Wide, true, nil, "ID  NAME  NOTE\n1   Ann   n\n"},
+		{Table, false, nil, "ID\tNAME\tNOTE\n1\tAnn\tn\n"},
+		{Wide, false, nil, "ID\tNAME\tNOTE\n1\tAnn\tn\n"},
+		{CSV, true, nil, "ID,NAME,NOTE\n1,Ann,n\n"},
+		{Table, true, []string{"note", "id"}, "NOTE  ID\nn     1\n"},
+	} {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetStdoutTTY(c.tty)
+		o := &Options{Format: c.format, Columns: c.cols}
+		if err := o.WriteRows(ios, rows); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != c.want {
+			t.Errorf("%s tty=%v %v: got %q, want %q", c.format, c.tty, c.cols, out.String(), c.want)
+		}
 	}
 }

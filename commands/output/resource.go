@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -56,14 +57,55 @@ func WriteJSON(w io.Writer, doc []byte) error {
 // WriteJSONArray writes documents as one indented JSON array, each as the
 // server wrote it (json.Marshal would re-escape <, > and &).
 func WriteJSONArray(w io.Writer, docs []json.RawMessage) error {
-	arr := []byte{'['}
-	for i, d := range docs {
-		if i > 0 {
-			arr = append(arr, ',')
+	a := NewJSONArrayWriter(w)
+	for _, d := range docs {
+		if err := a.Write(d); err != nil {
+			return err
 		}
-		arr = append(arr, d...)
 	}
-	return WriteJSON(w, append(arr, ']'))
+	return a.Close()
+}
+
+// JSONArrayWriter writes an indented JSON array one document at a time,
+// the bytes WriteJSON gives the whole array, in constant memory. A list
+// that fails half-way stays without its closing bracket: not JSON, so
+// that no reader takes it for the whole list.
+type JSONArrayWriter struct {
+	w   *bufio.Writer
+	n   int
+	buf bytes.Buffer
+}
+
+// NewJSONArrayWriter starts an array on w; nothing is written before the
+// first Write or Close.
+func NewJSONArrayWriter(w io.Writer) *JSONArrayWriter {
+	return &JSONArrayWriter{w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// Write adds a document (valid JSON) to the array.
+func (a *JSONArrayWriter) Write(doc []byte) error {
+	a.buf.Reset()
+	if err := json.Indent(&a.buf, doc, "  ", "  "); err != nil {
+		return err
+	}
+	sep := ",\n  "
+	if a.n == 0 {
+		sep = "[\n  "
+	}
+	a.n++
+	a.w.WriteString(sep)
+	_, err := a.w.Write(a.buf.Bytes())
+	return err
+}
+
+// Close ends the array ([] when empty) and flushes it.
+func (a *JSONArrayWriter) Close() error {
+	if a.n == 0 {
+		a.w.WriteString("[]\n")
+	} else {
+		a.w.WriteString("\n]\n")
+	}
+	return a.w.Flush()
 }
 
 // WriteNDJSON writes each document compacted on its own line. The
@@ -195,6 +237,9 @@ func ResourceRows(docs []json.RawMessage) (Rows, error) {
 }
 
 type resourceRecord client.Resource
+
+// ResourceRecord is a resource as a table row: the columns of ResourceRows.
+func ResourceRecord(r client.Resource) Record { return resourceRecord(r) }
 
 // Field implements Record.
 func (r resourceRecord) Field(col string) string {

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"io"
@@ -31,16 +32,23 @@ func (m MapRecord) Field(col string) string { return m[col] }
 
 // Rows describes tabular data: the columns shown by default, the columns
 // --columns may name (nil: any name, e.g. a path into a FHIR resource), and
-// the records.
+// the records. Compact, if set, are the essential columns a table on a
+// terminal shows when --columns names none (Default are what a pipe, a CSV
+// and -o wide get): a list of 7 columns of ids and references does not fit
+// 100 columns, its name, e-mail and flags do.
 type Rows struct {
 	Default []string
+	Compact []string
 	Known   []string
 	Records []Record
 }
 
 // columns returns the columns to print, checking --columns against r.Known.
-func (o *Options) columns(r Rows) ([]string, error) {
+func (o *Options) columns(r Rows, tty bool) ([]string, error) {
 	if len(o.Columns) == 0 {
+		if o.Format == Table && tty && r.Compact != nil {
+			return r.Compact, nil
+		}
 		return r.Default, nil
 	}
 	if err := o.CheckColumns(r.Known); err != nil {
@@ -67,33 +75,117 @@ func (o *Options) CheckColumns(known []string) error {
 
 // WriteRows prints r as a table on a terminal, TSV when piped, or CSV.
 func (o *Options) WriteRows(ios *iostreams.IOStreams, r Rows) error {
-	cols, err := o.columns(r)
+	w, err := o.NewRowWriter(ios, r)
 	if err != nil {
 		return err
 	}
-	cells := make([][]string, len(r.Records))
-	for i, rec := range r.Records {
-		row := make([]string, len(cols))
-		for j, c := range cols {
-			row[j] = rec.Field(c)
+	for _, rec := range r.Records {
+		if err := w.Write(rec); err != nil {
+			return err
 		}
-		cells[i] = row
 	}
-	var header []string
+	return w.Close()
+}
+
+// RowWriter prints records as they come, in constant memory: CSV and TSV
+// line by line (through a buffer that Close flushes). A table on a
+// terminal needs every row for its column widths: it keeps their cells
+// (not the records) until Close.
+type RowWriter struct {
+	ios    *iostreams.IOStreams
+	cols   []string
+	header []string
+	table  bool
+	w      *bufio.Writer
+	csv    *csv.Writer
+	cells  [][]string // a terminal's table
+	row    []string
+	begun  bool
+}
+
+// NewRowWriter starts printing rows of r's columns (r.Records is not
+// used). Nothing is written before the first Write or Close.
+func (o *Options) NewRowWriter(ios *iostreams.IOStreams, r Rows) (*RowWriter, error) {
+	tty := ios.IsStdoutTTY()
+	cols, err := o.columns(r, tty)
+	if err != nil {
+		return nil, err
+	}
+	rw := &RowWriter{ios: ios, cols: cols, row: make([]string, len(cols))}
 	if !o.NoHeader {
-		header = make([]string, len(cols))
+		rw.header = make([]string, len(cols))
 		for i, c := range cols {
-			header[i] = Header(c)
+			rw.header[i] = Header(c)
 		}
 	}
 	switch {
 	case o.Format == CSV:
-		return writeCSV(ios.Out, header, cells)
-	case ios.IsStdoutTTY():
-		return writeTable(ios.Out, cols, header, cells, ios.TerminalWidth())
+		rw.w = bufio.NewWriterSize(ios.Out, 64<<10)
+		rw.csv = csv.NewWriter(rw.w)
+	case tty:
+		rw.table = true
 	default:
-		return writeTSV(ios.Out, header, cells)
+		rw.w = bufio.NewWriterSize(ios.Out, 64<<10)
 	}
+	return rw, nil
+}
+
+// begin writes the header of CSV and TSV.
+func (rw *RowWriter) begin() error {
+	if rw.begun {
+		return nil
+	}
+	rw.begun = true
+	if rw.header == nil || rw.table {
+		return nil
+	}
+	return rw.line(rw.header)
+}
+
+func (rw *RowWriter) line(cells []string) error {
+	if rw.csv != nil {
+		return rw.csv.Write(cells)
+	}
+	for i, c := range cells {
+		if i > 0 {
+			rw.w.WriteByte('\t')
+		}
+		rw.w.WriteString(oneLine(c))
+	}
+	return rw.w.WriteByte('\n')
+}
+
+// Write prints (or, for a terminal's table, keeps) one record.
+func (rw *RowWriter) Write(rec Record) error {
+	if err := rw.begin(); err != nil {
+		return err
+	}
+	for j, c := range rw.cols {
+		rw.row[j] = rec.Field(c)
+	}
+	if rw.table {
+		rw.cells = append(rw.cells, slices.Clone(rw.row))
+		return nil
+	}
+	return rw.line(rw.row)
+}
+
+// Close prints what is left: the header when there were no records, a
+// terminal's table, the buffered lines.
+func (rw *RowWriter) Close() error {
+	if err := rw.begin(); err != nil {
+		return err
+	}
+	if rw.table {
+		return writeTable(rw.ios.Out, rw.cols, rw.header, rw.cells, rw.ios.TerminalWidth())
+	}
+	if rw.csv != nil {
+		rw.csv.Flush()
+		if err := rw.csv.Error(); err != nil {
+			return err
+		}
+	}
+	return rw.w.Flush()
 }
 
 // Header turns a column name into a header: lastUpdated -> LAST UPDATED,
@@ -116,43 +208,8 @@ func Header(col string) string {
 	return b.String()
 }
 
-func writeCSV(w io.Writer, header []string, rows [][]string) error {
-	cw := csv.NewWriter(w)
-	if header != nil {
-		if err := cw.Write(header); err != nil {
-			return err
-		}
-	}
-	if err := cw.WriteAll(rows); err != nil {
-		return err
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// writeTSV writes tab-separated lines; tabs and line breaks inside a cell
-// become spaces so every record stays on one line.
-func writeTSV(w io.Writer, header []string, rows [][]string) error {
-	var b bytes.Buffer
-	line := func(cells []string) {
-		for i, c := range cells {
-			if i > 0 {
-				b.WriteByte('\t')
-			}
-			b.WriteString(oneLine(c))
-		}
-		b.WriteByte('\n')
-	}
-	if header != nil {
-		line(header)
-	}
-	for _, r := range rows {
-		line(r)
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
+// lineBreaks: in TSV, tabs and line breaks inside a cell become spaces so
+// every record stays on one line.
 var lineBreaks = strings.NewReplacer("\t", " ", "\r\n", " ", "\n", " ", "\r", " ")
 
 func oneLine(s string) string { return lineBreaks.Replace(s) }
