@@ -309,6 +309,50 @@ func BenchmarkGetAll(b *testing.B) {
 	})
 }
 
+// BenchmarkMembersListAll: one op is one process, `medplum members list
+// --all` over a project of 10,000 or 100,000 memberships (the sandbox's
+// generated members), printing -o ndjson or -o json to /dev/null, run
+// under GNU time. The members are printed as they come, so the peak RSS
+// must stay flat from 10k to 100k (issue 15: it held every membership,
+// 106 MB for 12,013 on a real server). Reports the median wall and CPU
+// time and peak RSS. Run with -benchtime 1x (100,000 members take the
+// sandbox, which scans and sorts the project for each of the 100 pages,
+// about half a minute).
+func BenchmarkMembersListAll(b *testing.B) {
+	bin, _ := benchBinaries(b)
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		b.Skip("needs GNU time (/usr/bin/time) for the peak RSS")
+	}
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("members=%dk", n/1000), func(b *testing.B) {
+			sb := startSandbox(b, "--members", strconv.Itoa(n-4), "--invite-cost", "0")
+			home := b.TempDir()
+			env := sb.env(home)
+			for _, format := range []string{"ndjson", "json"} {
+				b.Run(format, func(b *testing.B) {
+					var wall, cpu, rss []float64
+					out := filepath.Join(b.TempDir(), "time")
+					for range b.N {
+						runProc(b, home, env, "/usr/bin/time", "-f", "%e %U %S %M", "-o", out, bin, "members", "list", "--all", "-o", format)
+						raw, err := os.ReadFile(out)
+						if err != nil {
+							b.Fatal(err)
+						}
+						var e, u, s, kb float64
+						if _, err := fmt.Sscanf(string(raw), "%g %g %g %g", &e, &u, &s, &kb); err != nil {
+							b.Fatalf("GNU time wrote %q", raw)
+						}
+						wall, cpu, rss = append(wall, e*1000), append(cpu, (u+s)*1000), append(rss, kb/1024)
+					}
+					b.ReportMetric(median(wall), "ms/run")
+					b.ReportMetric(median(cpu), "cpu-ms/run")
+					b.ReportMetric(median(rss), "MB-peak-RSS")
+				})
+			}
+		})
+	}
+}
+
 // benchVariant is one way of doing a benchmark's op: op does it once and
 // returns the CPU time it took; rss, if set, measures peak RSS afterwards.
 type benchVariant struct {

@@ -81,5 +81,5 @@ func TestMembersListFlags(t *testing.T) {
 		lines("ClientApplication,Bot")+noSpace, noSpaceStderr)
 	e.Run("__complete", "members", "list", "--type", "Patient,P").Expect(t, 0, lines("Patient,Practitioner")+noSpace, noSpaceStderr)
 	e.Run("__complete", "members", "list", "--columns", "id,").Expect(t, 0,
-		lines("id,name", "id,profileType", "id,user", "id,admin", "id,accessPolicy", "id,active")+noSpace, noSpaceStderr)
+		lines("id,name", "id,profileType", "id,user", "id,admin", "id,accessPolicy", "id,active", "id,email", "id,type")+noSpace, noSpaceStderr)
 }

@@ -257,7 +257,7 @@ func (pl *singlePlan) run(ctx context.Context, o *Options, c *client.Client) err
 		}
 		doc = d
 	}
-	if err := membership.Print(o.IO, &o.Output, []client.Doc{doc}, true, membership.InviteColumns); err != nil {
+	if err := membership.Print(o.IO, &o.Output, []client.Doc{doc}, true, membership.InviteTable); err != nil {
 		return err
 	}
 	switch {
@@ -817,7 +817,7 @@ func (o *Options) inviteFailed(ctx context.Context, c *client.Client, project st
 		}
 		doc, lerr := membership.FindInvited(ctx, c, project, &p.req)
 		if lerr == nil && doc != nil {
-			if perr := membership.Print(o.IO, &o.Output, []client.Doc{*doc}, true, membership.InviteColumns); perr != nil {
+			if perr := membership.Print(o.IO, &o.Output, []client.Doc{*doc}, true, membership.InviteTable); perr != nil {
 				return perr
 			}
 			return cmdutil.WithHint(fmt.Errorf("%s was invited (membership %s), but the invitation e-mail was not sent: %v", who, doc.Resource.ID(), e),

@@ -36,5 +36,5 @@ func getRun(o *GetOptions) error {
 	if err != nil {
 		return err
 	}
-	return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)
+	return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListTable)
 }

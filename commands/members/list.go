@@ -193,11 +193,16 @@ func listRun(o *ListOptions) error {
 		// One more than asked for, to know whether there are more.
 		count = min(limit+1, maxPage)
 	}
-	var docs []client.Doc
-	more := false
-	// The search stops after the members needed (one more than the limit,
-	// to know whether there are more); the pages are read lazily, so the
-	// filters of keep only read further when they leave members out.
+	// Each member is printed as it comes (membership.Printer), so that
+	// --all over any number of members takes the same memory. The search
+	// stops after the members needed (one more than the limit, to know
+	// whether there are more); the pages are read lazily, so the filters
+	// of keep only read further when they leave members out.
+	p, err := membership.NewPrinter(o.IO, &o.Output, membership.ListTable)
+	if err != nil {
+		return err
+	}
+	n, more := 0, false
 	for d, err := range membership.Search(o.context(), c, "ProjectMembership", o.query(project, count), 0) {
 		if err != nil {
 			return err
@@ -205,13 +210,16 @@ func listRun(o *ListOptions) error {
 		if !o.keep(d.Resource) {
 			continue
 		}
-		if limit > 0 && len(docs) == limit {
+		if limit > 0 && n == limit {
 			more = true
 			break
 		}
-		docs = append(docs, d)
+		if err := p.Add(d); err != nil {
+			return err
+		}
+		n++
 	}
-	if err := membership.Print(o.IO, &o.Output, docs, false, membership.ListColumns); err != nil {
+	if err := p.Close(); err != nil {
 		return err
 	}
 	if more && o.Limit == 0 {

@@ -5,6 +5,7 @@ package members
 
 import (
 	"context"
+	"slices"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -145,10 +146,11 @@ func (o *memberOptions) bind(f *cmdutil.Factory, cmd *cobra.Command, run func() 
 	return cmd
 }
 
-// addOutputFlags registers -o, --columns and --no-header, table by default.
+// addOutputFlags registers -o (table by default; wide: every column on a
+// terminal too), --columns and --no-header.
 func addOutputFlags(cmd *cobra.Command, o *output.Options) {
-	output.AddFlags(cmd, o, output.Table)
-	o.CompleteColumns = output.ColumnList(membership.ListColumns...)
+	output.AddFlags(cmd, o, output.Table, output.WithWide()...)
+	o.CompleteColumns = output.ColumnList(append(slices.Clone(membership.ListColumns), "email", "type")...)
 }
 
 // memberArg is the Args of commands that take one <member>.

@@ -672,3 +672,39 @@ func TestSelectByName(t *testing.T) {
 		t.Errorf("%d updates sent", n)
 	}
 }
+
+// On a terminal of 80 to 120 columns members list shows the essential
+// columns as a table (name, e-mail, type, admin, active); -o wide shows
+// every column, piped output and CSV keep them all.
+func TestListCompactOnATerminal(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	compact := "NAME                          EMAIL              TYPE               ADMIN  ACTIVE\n" +
+		"Medplum Admin                 admin@example.com  Practitioner       true   true\n" +
+		"Sandbox Project Admin Client                     ClientApplication  true   true\n" +
+		"Homer Simpson                 homer@example.com  Patient            false  true\n" +
+		"Sandbox Bot                                      Bot                false  true\n"
+	for _, width := range []string{"100", "120"} {
+		e.Set("MEDPLUM_FORCE_TTY", width)
+		e.Run("members", "list").Expect(t, 0, compact, "")
+	}
+	// At 80 the free text gives way; the e-mail addresses stay whole.
+	e.Set("MEDPLUM_FORCE_TTY", "80")
+	e.Run("members", "list").Expect(t, 0,
+		"NAME                         EMAIL              TYPE               ADMIN  ACTIVE\n"+
+			"Medplum Admin                admin@example.com  Practitioner       true   true\n"+
+			"Sandbox Project Admin Clie…                     ClientApplication  true   true\n"+
+			"Homer Simpson                homer@example.com  Patient            false  true\n"+
+			"Sandbox Bot                                     Bot                false  true\n", "")
+	// -o wide: every column, on a terminal too.
+	homer := mem(t, srv, srv.Seed.Homer.MembershipID)
+	e.Set("MEDPLUM_FORCE_TTY", "160")
+	e.Run("members", "list", "--type", "Patient", "-o", "wide").Expect(t, 0,
+		"ID                                    NAME           PROFILE TYPE  USER               ADMIN  ACCESS POLICY  ACTIVE\n"+
+			homer.ID()+"  Homer Simpson  Patient       homer@example.com  false                 true\n", "")
+	// Piped and CSV: every column, as before.
+	e.Set("MEDPLUM_FORCE_TTY", "")
+	e.Run("members", "list", "--type", "Patient", "-o", "wide").Expect(t, 0, listHeader+row(homer), "")
+	e.Run("members", "list", "--type", "Patient").Expect(t, 0, listHeader+row(homer), "")
+	e.Run("members", "list", "--type", "Patient", "-o", "csv", "--columns", "email,type").Expect(t, 0, "EMAIL,TYPE\nhomer@example.com,Patient\n", "")
+}

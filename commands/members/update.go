@@ -60,13 +60,13 @@ func updateRun(o *UpdateOptions) error {
 	}
 	if !o.Change.Apply(d.Resource) {
 		fmt.Fprintf(o.IO.ErrOut, o.Change.Same+"\n", who)
-		return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListColumns)
+		return membership.Print(o.IO, &o.Output, []client.Doc{d}, true, membership.ListTable)
 	}
 	updated, err := c.UpdateMembership(o.context(), project, d.Resource)
 	if err != nil {
 		return err
 	}
-	if err := membership.Print(o.IO, &o.Output, []client.Doc{updated}, true, membership.ListColumns); err != nil {
+	if err := membership.Print(o.IO, &o.Output, []client.Doc{updated}, true, membership.ListTable); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.ErrOut, o.Change.Done+"\n", who)
