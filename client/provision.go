@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Typed calls for provisioning projects (reference 2.4): the project's
@@ -28,63 +29,82 @@ func ProjectSearch(projectID string) string {
 	return "_project=" + url.QueryEscape("Project/"+projectID)
 }
 
-// AdminProject reads GET admin/projects/:id and returns its "project"
-// object: {id, name, setting, secret, site}, with its bytes. It holds the
-// values of the project's secrets: callers must never print it whole. For
-// anyone but a super admin the server answers for the caller's own project
-// whatever the id says.
-func (c *Client) AdminProject(ctx context.Context, projectID string) (Doc, error) {
+// ReadProject reads fhir/R4/Project/:id: the Project as the caller's access
+// policy shows it, with its bytes. A project admin sees its setting and
+// secret arrays (not strictMode or superAdmin: capture 181) and its
+// meta.versionId, which PatchProjectList needs. It holds the values of
+// the project's secrets: callers must never print it whole.
+func (c *Client) ReadProject(ctx context.Context, projectID string) (Doc, error) {
 	if err := needIDs(projectID); err != nil {
 		return Doc{}, err
 	}
-	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: ProjectURL(projectID)})
+	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: ResourceURL("Project", projectID)})
 	if err != nil {
 		return Doc{}, err
 	}
-	var answer struct {
-		Project json.RawMessage `json:"project"`
+	d, err := decodeDoc(resp)
+	if err == nil && d.ResourceType() != "Project" {
+		err = fmt.Errorf("GET %s: expected a Project, got %s", ResourceURL("Project", projectID), describeType(d.ResourceType()))
 	}
-	if err := json.Unmarshal(resp.Body, &answer); err != nil {
-		return Doc{}, answerError(resp, err)
-	}
-	p, err := NewDoc(answer.Project)
-	if err != nil {
-		return Doc{}, fmt.Errorf("GET %s: the answer has no project object", ProjectURL(projectID))
-	}
-	return p, nil
+	return d, err
 }
 
-// ReplaceProjectSettings writes Project.setting (POST
-// admin/projects/:id/settings). The array replaces the whole list: read it,
-// change one entry, write all of them back. Returns the updated Project.
-func (c *Client) ReplaceProjectSettings(ctx context.Context, projectID string, settings []Resource) (Resource, error) {
-	return c.replaceProjectArray(ctx, projectID, "settings", settings, false)
+// VersionID is meta.versionId of a resource, or "".
+func VersionID(r Resource) string {
+	meta, _ := r["meta"].(map[string]any)
+	v, _ := meta["versionId"].(string)
+	return v
 }
 
-// ReplaceProjectSecrets writes Project.secret (POST
-// admin/projects/:id/secrets), the whole list as for settings. The request
-// body is traced by size only. The answer (the Project) holds the secrets.
-func (c *Client) ReplaceProjectSecrets(ctx context.Context, projectID string, secrets []Resource) (Resource, error) {
-	return c.replaceProjectArray(ctx, projectID, "secrets", secrets, true)
+// PatchProjectList writes the whole Project.setting or Project.secret
+// array (key "setting" or "secret") of the version of the Project read
+// (versionID), with one JSON Patch (PATCH fhir/R4/Project/:id) whose first
+// operation tests /meta/versionId: if anyone changed the Project since it
+// was read, the server answers 400 "Test failed: ..." and writes nothing
+// (IsVersionConflict), so a concurrent change is never overwritten. An
+// empty list removes the array. 5.0.10 has no admin route for settings
+// (capture 180) and reads no If-Match on a PATCH (184); the patch works
+// there (182, 183) and on newer servers alike. A secret array's body is
+// traced by its size only. Returns the updated Project.
+func (c *Client) PatchProjectList(ctx context.Context, projectID, versionID, key string, list []Resource) (Doc, error) {
+	if err := needIDs(projectID, versionID); err != nil {
+		return Doc{}, err
+	}
+	if key != "setting" && key != "secret" {
+		return Doc{}, fmt.Errorf("PatchProjectList: unknown list %q", key)
+	}
+	ops := []map[string]any{{"op": "test", "path": "/meta/versionId", "value": versionID}}
+	if len(list) == 0 {
+		ops = append(ops, map[string]any{"op": "remove", "path": "/" + key})
+	} else {
+		ops = append(ops, map[string]any{"op": "add", "path": "/" + key, "value": list})
+	}
+	body, err := EncodeBody(ops)
+	if err != nil {
+		return Doc{}, err
+	}
+	resp, err := c.Do(ctx, &Request{Method: http.MethodPatch, URL: ResourceURL("Project", projectID),
+		Body: body, ContentType: ContentTypeJSONPatch, SecretBody: key == "secret"})
+	if err != nil {
+		return Doc{}, err
+	}
+	return decodeDoc(resp)
 }
 
-func (c *Client) replaceProjectArray(ctx context.Context, projectID, route string, list []Resource, secret bool) (Resource, error) {
-	if err := needIDs(projectID); err != nil {
-		return nil, err
+// IsVersionConflict reports whether err is the server's refusal of a JSON
+// Patch whose test of /meta/versionId failed: the resource changed since
+// it was read (capture 183), and nothing was written.
+func IsVersionConflict(err error) bool {
+	e := AsError(err)
+	if e == nil || e.Status != http.StatusBadRequest || e.Outcome == nil {
+		return false
 	}
-	if list == nil {
-		list = []Resource{}
+	for _, is := range e.Outcome.Issue {
+		if strings.HasPrefix(is.Text(), "Test failed: ") {
+			return true
+		}
 	}
-	body, err := EncodeBody(list)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: ProjectURL(projectID) + "/" + route,
-		Body: body, ContentType: ContentTypeJSON, SecretBody: secret})
-	if err != nil {
-		return nil, err
-	}
-	return decodeAnswer(resp)
+	return false
 }
 
 // SettingValueKeys are the value[x] names of a ProjectSetting (Project.setting

@@ -32,21 +32,32 @@ func TestProjectSettingsAndSecrets(t *testing.T) {
 	ctx := context.Background()
 	pid := srv.Seed.ProjectID
 
-	p, err := c.ReplaceProjectSettings(ctx, pid, []client.Resource{
+	read := func() client.Doc {
+		t.Helper()
+		d, err := c.ReadProject(ctx, pid)
+		if err != nil || d.ID() != pid || client.VersionID(d.Resource) == "" {
+			t.Fatalf("ReadProject: %v %v", d.Resource, err)
+		}
+		return d
+	}
+	v0 := client.VersionID(read().Resource)
+	p, err := c.PatchProjectList(ctx, pid, v0, "setting", []client.Resource{
 		{"name": "mfaRequired", "valueBoolean": true},
 		{"name": "allowedMfaMethods", "valueString": "totp"},
 	})
-	if err != nil || p.ResourceType() != "Project" || p.ID() != pid {
-		t.Fatalf("settings: %v %v", p, err)
+	if err != nil || p.ResourceType() != "Project" || p.ID() != pid || client.VersionID(p.Resource) == v0 {
+		t.Fatalf("settings: %v %v", p.Resource, err)
+	}
+	// The version read is stale now: the same patch writes nothing.
+	_, err = c.PatchProjectList(ctx, pid, v0, "setting", []client.Resource{{"name": "x", "valueBoolean": true}})
+	if !client.IsVersionConflict(err) || client.StatusOf(err) != 400 {
+		t.Fatalf("stale version: %v", err)
 	}
 	const secretValue = "smtp-password-0123456789"
-	if _, err := c.ReplaceProjectSecrets(ctx, pid, []client.Resource{{"name": "SMTP", "valueString": secretValue}}); err != nil {
+	if _, err := c.PatchProjectList(ctx, pid, client.VersionID(p.Resource), "secret", []client.Resource{{"name": "SMTP", "valueString": secretValue}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.AdminProject(ctx, pid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := read()
 	settings := client.SettingsList(got.Resource, "setting")
 	if len(settings) != 2 || settings[0].String("name") != "mfaRequired" {
 		t.Fatalf("settings read back: %v", got.Resource["setting"])
@@ -65,18 +76,19 @@ func TestProjectSettingsAndSecrets(t *testing.T) {
 		t.Errorf("trace shows the project secret:\n%s", all)
 	}
 
-	// An empty list clears the array (sent as [], not null).
-	if _, err := c.ReplaceProjectSecrets(ctx, pid, nil); err != nil {
+	// An empty list removes the array.
+	if _, err := c.PatchProjectList(ctx, pid, client.VersionID(got.Resource), "secret", nil); err != nil {
 		t.Fatal(err)
 	}
-	// (medplumtest takes null as clearing too; Medplum's JSON body parser
-	// accepts only objects and arrays.)
-	sent := srv.RequestsTo("POST", "/admin/projects/*/secrets")
-	if body := string(sent[len(sent)-1].Body); body != "[]" {
-		t.Errorf("clearing sent %s, want []", body)
+	sent := srv.RequestsTo("PATCH", "/fhir/R4/Project/*")
+	if body := string(sent[len(sent)-1].Body); !strings.HasSuffix(body, `{"op":"remove","path":"/secret"}]`) {
+		t.Errorf("clearing sent %s", body)
 	}
-	if got, _ := c.AdminProject(ctx, pid); len(client.SettingsList(got.Resource, "secret")) != 0 {
-		t.Errorf("secrets not cleared: %v", got.Resource["secret"])
+	if _, ok := read().Resource["secret"]; ok {
+		t.Errorf("secrets not cleared: %v", read().Resource["secret"])
+	}
+	if _, err := c.PatchProjectList(ctx, pid, "v", "site", nil); err == nil {
+		t.Error("PatchProjectList wrote a list it does not know")
 	}
 }
 

@@ -19,7 +19,6 @@ func (s *Server) adminRoutes() {
 	s.handle("POST", "/admin/projects/:projectId/client", s.adminCreateClient)
 	s.handle("POST", "/admin/projects/:projectId/invite", s.invite)
 	s.handle("GET", "/admin/projects/:projectId", s.adminGetProject)
-	s.handle("POST", "/admin/projects/:projectId/settings", s.adminReplaceProjectArray("setting"))
 	s.handle("POST", "/admin/projects/:projectId/secrets", s.adminReplaceProjectArray("secret"))
 	s.handle("POST", "/admin/projects/:projectId/sites", s.adminReplaceProjectArray("site"))
 	s.handle("GET", "/admin/projects/:projectId/members/:membershipId", s.adminGetMember)
@@ -49,7 +48,9 @@ func (s *Server) adminGetProject(c *reqCtx) {
 	s.mu.Lock()
 	p := s.st.live("Project", c.auth.projectID())
 	out := map[string]any{"id": p.id}
-	for _, k := range []string{"name", "setting", "secret", "site"} {
+	// 5.0.10 leaves setting out (capture 185) and has no settings route
+	// (180): settings are read and written through FHIR.
+	for _, k := range []string{"name", "secret", "site"} {
 		if v, ok := p.res[k]; ok {
 			out[k] = deepCopy(v)
 		}
@@ -58,7 +59,7 @@ func (s *Server) adminGetProject(c *reqCtx) {
 	c.json(200, map[string]any{"project": out})
 }
 
-// adminReplaceProjectArray replaces Project.setting, .secret or .site with
+// adminReplaceProjectArray replaces Project.secret or .site with
 // the body, through the caller's repository.
 func (s *Server) adminReplaceProjectArray(field string) handlerFunc {
 	return func(c *reqCtx) {

@@ -299,14 +299,15 @@ func (s *Server) fhirUpdate(c *reqCtx) {
 	if rec == nil {
 		return
 	}
-	c.replaceRecord(rec, func() (client.Resource, *client.OperationOutcome) { return m, nil })
+	c.replaceRecord(rec, true, func() (client.Resource, *client.OperationOutcome) { return m, nil })
 }
 
-// replaceRecord finishes an update of rec, held under s.mu: If-Match (412),
-// then the new content from next (computed only after that check), stored
-// through the caller's repository and sent back (200). It releases s.mu.
-func (c *reqCtx) replaceRecord(rec *record, next func() (client.Resource, *client.OperationOutcome)) {
-	if !ifMatch(c, rec) {
+// replaceRecord finishes an update of rec, held under s.mu: If-Match (412)
+// when ifMatchHeader, then the new content from next (computed only after
+// that check), stored through the caller's repository and sent back (200).
+// It releases s.mu.
+func (c *reqCtx) replaceRecord(rec *record, ifMatchHeader bool, next func() (client.Resource, *client.OperationOutcome)) {
+	if ifMatchHeader && !ifMatch(c, rec) {
 		c.unlockOutcome(preconditionFailed())
 		return
 	}
@@ -354,7 +355,10 @@ func (s *Server) fhirPatch(c *reqCtx) {
 	if rec == nil {
 		return
 	}
-	c.replaceRecord(rec, func() (client.Resource, *client.OperationOutcome) {
+	// 5.0.10 reads no If-Match on a PATCH (capture 184): a patch that must
+	// not overwrite a newer version tests /meta/versionId instead (182,
+	// 183).
+	c.replaceRecord(rec, false, func() (client.Resource, *client.OperationOutcome) {
 		doc, err := applyPatch(any(map[string]any(deepCopy(rec.res))), ops)
 		if err != nil {
 			return nil, badRequest(err.Error())

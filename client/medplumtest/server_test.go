@@ -835,10 +835,17 @@ func TestFHIRQuotaAndRateLimitCategories(t *testing.T) {
 func TestSettingsSecretsSites(t *testing.T) {
 	c := newTC(t)
 	base := "admin/projects/" + c.srv.Seed.ProjectID
-	c.must(200, "POST", base+"/settings", `[{"name":"a","valueString":"1"},{"name":"b","valueBoolean":true}]`)
+	// 5.0.10 has no settings route (capture 180), and its project answer
+	// leaves setting out (185).
+	if status, body := c.raw("POST", base+"/settings", map[string]string{"Authorization": "Bearer " + c.tok, "Content-Type": "application/json"}, `[{"name":"a","valueString":"1"}]`); status != 404 || !strings.Contains(string(body), "Cannot POST /"+base+"/settings") {
+		t.Errorf("POST settings: %d %s", status, body)
+	}
+	pr := c.srv.Resource("Project", c.srv.Seed.ProjectID)
+	pr["setting"] = []any{map[string]any{"name": "a", "valueString": "1"}}
+	c.srv.Update(pr)
 	c.must(200, "POST", base+"/secrets", `[{"name":"s","valueString":"x"}]`)
 	p := c.must(200, "GET", base, "")["project"].(map[string]any)
-	if len(p["setting"].([]any)) != 2 || len(p["secret"].([]any)) != 1 {
+	if _, ok := p["setting"]; ok || len(p["secret"].([]any)) != 1 {
 		t.Errorf("%v", p)
 	}
 	m := c.must(400, "POST", base+"/sites", `{"name":"not an array"}`)
@@ -877,7 +884,7 @@ func TestConcurrentUse(t *testing.T) {
 					}
 				}
 				c.must(200, "GET", "fhir/R4/ProjectMembership?_count=5&profile-type=Practitioner", "")
-				c.must(200, "POST", "admin/projects/"+sd.ProjectID+"/settings", fmt.Sprintf(`[{"name":"w%d","valueInteger":%d}]`, w, i))
+				c.must(200, "POST", "admin/projects/"+sd.ProjectID+"/secrets", fmt.Sprintf(`[{"name":"w%d","valueString":"%d"}]`, w, i))
 				m := c.must(200, "GET", "admin/projects/"+sd.ProjectID+"/members/"+sd.Homer.MembershipID, "")
 				m["active"] = i%2 == 0
 				b, _ := json.Marshal(m)

@@ -350,15 +350,15 @@ members:
 			"removed client \"old exporter\" (ClientApplication/"+old.ID()+")\n"+
 			"removed access policy \"Old\" (AccessPolicy/"+unused.ID()+")\n")
 	provtest.ExpectWrites(t, srv,
-		"POST /admin/projects/"+pid+"/settings",
+		"PATCH /fhir/R4/Project/"+pid,
 		"DELETE /fhir/R4/ProjectMembership/"+oldMem.ID(),
 		"DELETE /fhir/R4/ClientApplication/"+old.ID(),
 		"DELETE /fhir/R4/AccessPolicy/"+unused.ID())
 	if !srv.Deleted("AccessPolicy", unused.ID()) || srv.Resource("AccessPolicy", used.ID()) == nil || srv.Resource("AccessPolicy", def.ID()) == nil {
 		t.Error("policies")
 	}
-	if got := compact(t, srv.Resource("Project", pid)["setting"]); got != `[]` {
-		t.Errorf("settings %s", got)
+	if got, ok := srv.Resource("Project", pid)["setting"]; ok {
+		t.Errorf("settings %v, want none", got)
 	}
 
 	// Dropping Homer from the file removes him (the admin route, which also
@@ -772,7 +772,7 @@ func TestApplyAsksAtATerminal(t *testing.T) {
 	if err != nil || stderr != question+"wrote the project's settings (1 change)\n" || !strings.HasSuffix(out, "Applied 1 change to project \"Acme Clinic\".\n") {
 		t.Errorf("answer y: %q %q %v", out, stderr, err)
 	}
-	provtest.ExpectWrites(t, srv, "POST /admin/projects/"+srv.Seed.ProjectID+"/settings")
+	provtest.ExpectWrites(t, srv, "PATCH /fhir/R4/Project/"+srv.Seed.ProjectID)
 }
 
 // TestApplyVerboseShowsNoSecret: the --verbose trace of an apply that
@@ -908,4 +908,91 @@ func TestApplyIsIdempotentInAnEBProject(t *testing.T) {
 		"No changes: project \"" + name + "\" matches the file. 1 object not in the file must stay.\n"
 	e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 0, again, "")
 	e.Run("apply", "-f", "project.yaml", "--yes").Expect(t, 0, again, "")
+}
+
+// apply with a settings: section writes them on Medplum 5.0.10, which has
+// no settings route (capture 180), and a second run has nothing to do.
+// When the project changes between the plan and the write, the settings
+// are written over the newer version if its settings are still those the
+// plan saw; if they are not, apply stops without writing any.
+func TestApplySettingsOnTheServer(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	e := tg.SignedIn(t)
+	flag, text := tg.Unique("realfixApplyFlag"), tg.Unique("realfixApplyText")
+	tg.Cleanup(t, provtest.RemoveSettings(flag, text))
+	api := tg.API(t)
+	p, err := api.ReadProject(context.Background(), tg.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := p.Resource.String("name")
+	writeFile(t, e, "project.yaml", fmt.Sprintf("version: 1\nproject:\n  name: %q\nsettings:\n  %s: true\n  %s: hello\n", name, flag, text))
+
+	r := e.Run("apply", "-f", "project.yaml", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "  create        setting "+flag+" = true\n  create        setting "+text+" = \"hello\"\n") ||
+		r.Stderr != "wrote the project's settings (2 changes)\n" {
+		t.Fatalf("apply: %+v", r)
+	}
+	r = e.Run("apply", "-f", "project.yaml", "--dry-run")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "  unchanged     setting "+flag+"\n  unchanged     setting "+text+"\n") ||
+		!strings.Contains(r.Stdout, "No changes: project \""+name+"\" matches the file.") || r.Stderr != "" {
+		t.Errorf("apply --dry-run after apply: %+v", r)
+	}
+
+	srv := tg.Sandbox
+	if srv == nil {
+		return
+	}
+	// Between the plan and the write, (1) someone adds a secret: the
+	// settings are written over the newer version; (2) someone changes a
+	// setting: apply stops and writes none.
+	writeFile(t, e, "project.yaml", fmt.Sprintf("version: 1\nproject:\n  name: %q\nsettings:\n  %s: false\n  %s: hello\n", name, flag, text))
+	for i, meanwhile := range []struct {
+		key    string
+		list   func([]client.Resource) []client.Resource
+		code   int
+		stderr string
+	}{
+		{"secret", func([]client.Resource) []client.Resource {
+			return []client.Resource{{"name": "SMTP", "valueString": "s3cret-value"}}
+		}, 0, "wrote the project's settings (1 change)\n"},
+		{"setting", func(l []client.Resource) []client.Resource {
+			return append(l, client.Resource{"name": "someoneElse", "valueBoolean": true})
+		}, 1, "medplum: apply stopped while writing the project's settings: the project's settings changed since the plan was made, so none were written\n" +
+			"0 changes made before that; once the cause is fixed, run apply again: it starts from what the server holds now\n"},
+	} {
+		if i == 1 {
+			writeFile(t, e, "project.yaml", fmt.Sprintf("version: 1\nproject:\n  name: %q\nsettings:\n  %s: true\n  %s: hello\n", name, flag, text))
+		}
+		hold := make(chan struct{})
+		srv.Inject(medplumtest.Fault{Method: "PATCH", Path: "/fhir/R4/Project/*", Hold: hold})
+		proc := e.Start("apply", "-f", "project.yaml", "--yes")
+		ended := make(chan clitest.Result, 1)
+		go func() { ended <- proc.Wait() }()
+		for len(srv.PendingFaults()) > 0 { // until apply's PATCH is held
+			select {
+			case r := <-ended:
+				close(hold)
+				t.Fatalf("apply ended before it wrote: %+v", r)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		cur, err := api.ReadProject(context.Background(), tg.ProjectID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.PatchProjectList(context.Background(), tg.ProjectID, client.VersionID(cur.Resource), meanwhile.key,
+			meanwhile.list(client.SettingsList(cur.Resource, meanwhile.key))); err != nil {
+			t.Fatal(err)
+		}
+		close(hold)
+		r := <-ended
+		if r.Code != meanwhile.code || r.Stderr != meanwhile.stderr {
+			t.Errorf("apply with a concurrent change of the %s: exit %d, stderr\n%s\nwant exit %d, stderr\n%s", meanwhile.key, r.Code, r.Stderr, meanwhile.code, meanwhile.stderr)
+		}
+	}
+	got, _ := json.Marshal(srv.Resource("Project", tg.ProjectID)["setting"])
+	if want := `[{"name":"` + flag + `","valueBoolean":false},{"name":"` + text + `","valueString":"hello"},{"name":"someoneElse","valueBoolean":true}]`; string(got) != want {
+		t.Errorf("settings\n%s\nwant\n%s", got, want)
+	}
 }

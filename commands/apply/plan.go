@@ -60,8 +60,12 @@ type Plan struct {
 	ProjectID   string
 	ProjectName string
 	Changes     []*Change
-	// Settings is the whole new Project.setting when any setting changes.
-	Settings []client.Resource
+	// Settings is the whole new Project.setting when any setting changes,
+	// to be written over the Project's version SettingsOf (meta.versionId)
+	// whose settings were SettingsWere.
+	Settings     []client.Resource
+	SettingsOf   string
+	SettingsWere []client.Resource
 
 	botDiffs map[string]botDiff // what the bots' code changes (readBots)
 }
@@ -226,7 +230,7 @@ func (p *planner) settings() {
 		p.add(&Change{Action: Create, Kind: KindSetting, Name: s.Name, Details: []string{settingText(s.Key, s.Value)}})
 	}
 	if changed {
-		p.plan.Settings = next
+		p.plan.Settings, p.plan.SettingsOf, p.plan.SettingsWere = next, client.VersionID(p.st.Project), current
 	}
 }
 

@@ -27,5 +27,5 @@ func TestApplyAsksOnARealTerminal(t *testing.T) {
 	if want := plan + question + "y\nwrote the project's settings (1 change)\nApplied 1 change to project \"Acme Clinic\".\n"; code != 0 || screen != want {
 		t.Errorf("answer y: exit %d, screen\n%s\nwant\n%s", code, screen, want)
 	}
-	provtest.ExpectWrites(t, srv, "POST /admin/projects/"+pid+"/settings")
+	provtest.ExpectWrites(t, srv, "PATCH /fhir/R4/Project/"+pid)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/medplumcli/medplum/client"
@@ -59,7 +60,7 @@ func (x *executor) ref(r string) string {
 // from what the server then holds.
 func (x *executor) run(ctx context.Context, p *Plan) (done int, err error) {
 	if p.Settings != nil {
-		if _, err := x.c.ReplaceProjectSettings(ctx, x.pid, p.Settings); err != nil {
+		if err := x.writeSettings(ctx, p); err != nil {
 			return 0, x.stopped(0, "writing the project's settings", err)
 		}
 		n := 0
@@ -88,6 +89,45 @@ func (x *executor) run(ctx context.Context, p *Plan) (done int, err error) {
 func (x *executor) stopped(done int, what string, err error) error {
 	return cmdutil.WithHint(fmt.Errorf("apply stopped while %s: %w", what, err),
 		fmt.Sprintf("%s made before that; once the cause is fixed, run apply again: it starts from what the server holds now", cmdutil.Count(done, "change")))
+}
+
+// writeSettings writes the plan's Project.setting over the version of the
+// Project the plan was made from (a JSON Patch that tests it: Medplum 5.0.10
+// has no settings route, capture 180). When the Project changed since, the
+// write is refused and made again over the newer version if that one's
+// settings are still the ones the plan saw (something else changed); if
+// the settings changed, apply stops rather than undo someone's change
+// without having shown it in the plan.
+func (x *executor) writeSettings(ctx context.Context, p *Plan) error {
+	version := p.SettingsOf
+	for range 5 {
+		_, err := x.c.PatchProjectList(ctx, x.pid, version, "setting", p.Settings)
+		if !client.IsVersionConflict(err) {
+			return err
+		}
+		now, err := x.c.ReadProject(ctx, x.pid)
+		if err != nil {
+			return err
+		}
+		if !sameSettings(client.SettingsList(now.Resource, "setting"), p.SettingsWere) {
+			return fmt.Errorf("the project's settings changed since the plan was made, so none were written")
+		}
+		version = client.VersionID(now.Resource)
+	}
+	return fmt.Errorf("the project kept changing while its settings were being written, so none were written")
+}
+
+// sameSettings compares two Project.setting lists entry by entry.
+func sameSettings(a, b []client.Resource) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !reflect.DeepEqual(map[string]any(a[i]), map[string]any(b[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 func verb(a Action) string {

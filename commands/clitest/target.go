@@ -316,7 +316,36 @@ func (tg *Target) NewProject(t testing.TB, id, name string) *Target {
 	if err != nil {
 		t.Fatalf("creating project %q: %v", name, err)
 	}
-	pid := doc.ID()
+	return tg.finishProject(t, sc, doc.ID(), name)
+}
+
+// InitProject is NewProject through Project/$init, as the web app makes
+// projects: the server adds a non-admin "<name> Default Client" (captures
+// 190-193).
+func (tg *Target) InitProject(t testing.TB, name string) *Target {
+	t.Helper()
+	sc := tg.Super(t)
+	body := map[string]any{"resourceType": "Parameters", "parameter": []any{map[string]any{"name": "name", "valueString": name}}}
+	b, err := client.EncodeBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := sc.Do(context.Background(), &client.Request{Method: http.MethodPost, URL: "Project/$init", Body: b})
+	if err != nil {
+		t.Fatalf("Project/$init %q: %v", name, err)
+	}
+	var p struct{ ID string }
+	if err := json.Unmarshal(resp.Body, &p); err != nil || p.ID == "" {
+		t.Fatalf("Project/$init %q: %s", name, resp.Body)
+	}
+	return tg.finishProject(t, sc, p.ID, name)
+}
+
+// finishProject gives a new project its admin client (and, on a real
+// server, its removal when the test ends).
+func (tg *Target) finishProject(t testing.TB, sc *client.Client, pid, name string) *Target {
+	t.Helper()
+	ctx := context.Background()
 	if tg.Real() { // (medplumtest has no $expunge; its server goes with the test)
 		t.Cleanup(func() {
 			// $expunge of a Project deletes everything in it (an async job).

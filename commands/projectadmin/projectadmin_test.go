@@ -1,10 +1,12 @@
 package projectadmin_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
@@ -104,17 +106,15 @@ func TestSettingsJSONIsTheServersAnswer(t *testing.T) {
 	}
 	srv.Update(p)
 	var doc struct {
-		Project struct {
-			Setting []json.RawMessage `json:"setting"`
-		} `json:"project"`
+		Setting []json.RawMessage `json:"setting"`
 	}
-	raw := clitest.ServerGet(t, srv, srv.IssueToken(srv.Seed.Client.MembershipID), "admin/projects/"+pid)
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Project.Setting) != 2 {
-		t.Fatalf("admin/projects: %v %s", err, raw)
+	raw := clitest.ServerGet(t, srv, srv.IssueToken(srv.Seed.Client.MembershipID), "fhir/R4/Project/"+pid)
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Setting) != 2 {
+		t.Fatalf("fhir/R4/Project: %v %s", err, raw)
 	}
-	arr := "[" + string(doc.Project.Setting[0]) + "," + string(doc.Project.Setting[1]) + "]"
+	arr := "[" + string(doc.Setting[0]) + "," + string(doc.Setting[1]) + "]"
 	e.Run("project", "settings", "get", "-o", "json").Expect(t, 0, clitest.Indented(t, []byte(arr)), "")
-	e.Run("project", "settings", "get", "-o", "ndjson").Expect(t, 0, string(doc.Project.Setting[0])+"\n"+string(doc.Project.Setting[1])+"\n", "")
+	e.Run("project", "settings", "get", "-o", "ndjson").Expect(t, 0, string(doc.Setting[0])+"\n"+string(doc.Setting[1])+"\n", "")
 }
 
 // project create prints the Project it found or made, but never the
@@ -194,7 +194,7 @@ func TestSettingsKeepTheOthers(t *testing.T) {
 	provtest.ExpectWrites(t, srv)
 	e.Run("project", "settings", "unset", "ratio").Expect(t, 0, "", "Removed setting ratio from project "+proj+".\n")
 	e.Run("project", "settings", "unset", "ratio").Expect(t, 0, "", "Project "+proj+" has no setting ratio; nothing to do.\n")
-	provtest.ExpectWrites(t, srv, "POST /admin/projects/"+pid+"/settings")
+	provtest.ExpectWrites(t, srv, "PATCH /fhir/R4/Project/"+pid)
 	if n := len(srv.Resource("Project", pid)["setting"].([]any)); n != 5 {
 		t.Errorf("%d settings after unset", n)
 	}
@@ -251,4 +251,97 @@ func TestSecrets(t *testing.T) {
 	srv.ResetRequests()
 	e.RunStdin("\n", "project", "secrets", "set", "EMPTY").Expect(t, 2, "", "medplum: the secret value is empty: pipe it to standard input\n")
 	clitest.ExpectNothingSent(t, srv)
+}
+
+// project settings set|unset|get on the server itself: Medplum 5.0.10 has
+// no admin route for settings (capture 180: 404 "Cannot POST"), so they go
+// through a FHIR JSON Patch of the Project that tests the version read
+// (182-184), and a setting written by someone else meanwhile is kept.
+func TestSettingsOnTheServer(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	e := tg.SignedIn(t)
+	flag, other, third := tg.Unique("realfixFlag"), tg.Unique("realfixOther"), tg.Unique("realfixThird")
+	tg.Cleanup(t, provtest.RemoveSettings(flag, other, third))
+	api := tg.API(t)
+	p, err := api.ReadProject(context.Background(), tg.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := fmt.Sprintf("%q (%s)", p.Resource.String("name"), tg.ProjectID)
+
+	e.Run("project", "settings", "set", flag, "true").Expect(t, 0, "", "Set "+flag+" = true (boolean) in project "+proj+".\n")
+	e.Run("project", "settings", "get", flag).Expect(t, 0, "true\n", "")
+	e.Run("project", "settings", "set", other, "hello").Expect(t, 0, "", "Set "+other+" = hello (string) in project "+proj+".\n")
+	e.Run("project", "settings", "set", flag, "false").Expect(t, 0, "", "Set "+flag+" = false (boolean) in project "+proj+".\n")
+	e.Run("project", "settings", "get", other).Expect(t, 0, "hello\n", "")
+	e.Run("project", "settings", "unset", flag).Expect(t, 0, "", "Removed setting "+flag+" from project "+proj+".\n")
+	e.Run("project", "settings", "get", flag).Expect(t, 1, "", "medplum: project "+proj+" has no setting \""+flag+"\"\n")
+	e.Run("project", "settings", "get", other).Expect(t, 0, "hello\n", "")
+
+	srv := tg.Sandbox
+	if srv == nil {
+		return
+	}
+	// Someone else writes a setting after the command read the project and
+	// before its write arrives: the write is refused (the version it tests
+	// is gone), the command reads again and writes both.
+	hold := make(chan struct{})
+	srv.Inject(medplumtest.Fault{Method: "PATCH", Path: "/fhir/R4/Project/*", Hold: hold})
+	proc := e.Start("project", "settings", "set", flag, "true")
+	ended := make(chan clitest.Result, 1)
+	go func() { ended <- proc.Wait() }()
+	for len(srv.PendingFaults()) > 0 { // until the command's PATCH is held
+		select {
+		case r := <-ended:
+			close(hold)
+			t.Fatalf("the command ended before it wrote: %+v", r)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cur, err := api.ReadProject(context.Background(), tg.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := append(client.SettingsList(cur.Resource, "setting"), client.Resource{"name": third, "valueInteger": json.Number("3")})
+	if _, err := api.PatchProjectList(context.Background(), tg.ProjectID, client.VersionID(cur.Resource), "setting", list); err != nil {
+		t.Fatal(err)
+	}
+	close(hold)
+	(<-ended).Expect(t, 0, "", "Set "+flag+" = true (boolean) in project "+proj+".\n")
+	e.Run("project", "settings", "get", "--columns", "name,value").Expect(t, 0, "NAME\tVALUE\n"+other+"\thello\n"+third+"\t3\n"+flag+"\ttrue\n", "")
+	if n := len(srv.RequestsTo("PATCH", "/fhir/R4/Project/*")); n != 7 {
+		t.Errorf("%d PATCH requests, want 7 (4 writes, the test's own, the refused one and its retry)", n)
+	}
+}
+
+// project secrets set|list|unset on the server itself: read through FHIR
+// and written as a patch of the version read, like the settings; the value
+// shows nowhere.
+func TestSecretsOnTheServer(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	e := tg.SignedIn(t)
+	name := tg.Unique("REALFIX_SECRET")
+	value := "realfix-secret-" + clitest.RandomID("")
+	tg.Cleanup(t, provtest.RemoveSecrets(name))
+	p, err := tg.API(t).ReadProject(context.Background(), tg.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := fmt.Sprintf("%q (%s)", p.Resource.String("name"), tg.ProjectID)
+
+	r := e.RunStdin(value+"\n", "project", "secrets", "set", name, "--verbose")
+	if r.Code != 0 || r.Stdout != "" || !strings.HasSuffix(r.Stderr, "Set secret "+name+" in project "+proj+".\n") {
+		t.Errorf("set: %+v", r)
+	}
+	r.NotContains(t, value)
+	e.RunStdin(value, "project", "secrets", "set", name).Expect(t, 0, "", "Secret "+name+" of project "+proj+" already has this value.\n")
+	r = e.Run("project", "secrets", "list", "-v")
+	r.NotContains(t, value)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "\n"+name+"\n") {
+		t.Errorf("list: %+v", r)
+	}
+	e.Run("project", "secrets", "unset", name).Expect(t, 0, "", "Removed secret "+name+" from project "+proj+".\n")
+	if strings.Contains(e.Run("project", "secrets", "list").Stdout, name) {
+		t.Errorf("%s listed after unset", name)
+	}
 }

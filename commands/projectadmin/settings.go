@@ -24,9 +24,10 @@ func NewCmdSettings(f *cmdutil.Factory) *cobra.Command {
 		Short: "Read and change the project's settings (Project.setting)",
 		Long: heredoc.Doc(`
 			Read and change the settings of the project you are signed in to
-			(Project.setting, e.g. mfaRequired or allowedMfaMethods). The server's
-			route replaces the whole list, so set and unset read it, change one
-			entry and write all of them back: the other settings are kept.
+			(Project.setting, e.g. mfaRequired or allowedMfaMethods). set and unset
+			read the project, change one entry and write the list back as a patch
+			of the version they read: a setting someone else changes meanwhile is
+			kept (the change is made again on the newer version).
 		`),
 		Args: cobra.ArbitraryArgs,
 		RunE: cmdutil.GroupRunE,
@@ -138,23 +139,29 @@ func NewCmdSettingsUnset(f *cmdutil.Factory, runF func(*SettingsOptions) error) 
 	return cmd
 }
 
-// projectList is one of the project's lists of named values that the
-// server's admin routes only ever replace whole: Project.setting or
-// Project.secret. Commands read the list, change one entry and write all of
-// them back, so the other entries are never lost.
+// projectList is one of the project's lists of named values: Project.setting
+// or Project.secret. Commands read the Project (FHIR), change one entry and
+// write the whole list back with a JSON Patch that tests the version read
+// (client.PatchProjectList), so an entry someone else changed meanwhile is
+// never lost: the write is refused, and the change is made again on what
+// the server then holds.
 type projectList struct {
-	key     string // the Project field, and the word in messages: "setting", "secret"
-	replace func(*client.Client, context.Context, string, []client.Resource) (client.Resource, error)
+	key string // the Project field, and the word in messages: "setting", "secret"
 }
 
 var (
-	settings = projectList{"setting", (*client.Client).ReplaceProjectSettings}
-	secrets  = projectList{"secret", (*client.Client).ReplaceProjectSecrets}
+	settings = projectList{"setting"}
+	secrets  = projectList{"secret"}
 )
+
+// maxVersionConflicts is how often a change is made again on a Project that
+// changed between its read and its write before the command gives up.
+const maxVersionConflicts = 5
 
 // listState is the signed-in project and one of its lists, as read.
 type listState struct {
 	who     *cmdutil.SignedIn
+	version string // the Project's meta.versionId
 	entries []client.Resource
 	raw     []json.RawMessage // the entries as the server sent them
 }
@@ -169,16 +176,22 @@ func (l projectList) read(ctx context.Context, connect func() (*client.Client, e
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := c.AdminProject(ctx, who.ProjectID)
+	st, err := l.readProject(ctx, c, who)
+	return c, st, err
+}
+
+// readProject reads the list of the project who is signed in to.
+func (l projectList) readProject(ctx context.Context, c *client.Client, who *cmdutil.SignedIn) (*listState, error) {
+	p, err := c.ReadProject(ctx, who.ProjectID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var fields map[string]json.RawMessage
 	var raw []json.RawMessage
 	if err := json.Unmarshal(p.Raw, &fields); err != nil || (fields[l.key] != nil && json.Unmarshal(fields[l.key], &raw) != nil) {
-		return nil, nil, fmt.Errorf("GET %s: project.%s is not an array", client.ProjectURL(who.ProjectID), l.key)
+		return nil, fmt.Errorf("GET %s: Project.%s is not an array", client.ResourceURL("Project", who.ProjectID), l.key)
 	}
-	return c, &listState{who: who, entries: client.SettingsList(p.Resource, l.key), raw: raw}, nil
+	return &listState{who: who, version: client.VersionID(p.Resource), entries: client.SettingsList(p.Resource, l.key), raw: raw}, nil
 }
 
 // index finds the entry with that name, or -1.
@@ -213,25 +226,39 @@ func (st *listState) set(name, key string, v any) bool {
 
 // change is the read-change-write of `project settings set|unset` and
 // `project secrets set|unset`: it reads the list and lets edit change one
-// entry. When edit reports a change the whole list is sent back; msg, what
-// edit says happened (or that there was nothing to do), goes to stderr
-// only after that write succeeded.
+// entry. When edit reports a change the whole list is written back, as a
+// patch of the version read; when the Project changed meanwhile, it is
+// read again and edited again. msg, what edit says happened (or that there
+// was nothing to do), goes to stderr only after the write succeeded.
 func (l projectList) change(ctx context.Context, ios *iostreams.IOStreams, connect func() (*client.Client, error), edit func(st *listState) (msg string, changed bool, err error)) error {
 	c, st, err := l.read(ctx, connect)
 	if err != nil {
 		return err
 	}
-	msg, changed, err := edit(st)
-	if err != nil {
-		return err
-	}
-	if changed {
-		if _, err := l.replace(c, ctx, st.who.ProjectID, st.entries); err != nil {
+	for conflicts := 0; ; conflicts++ {
+		msg, changed, err := edit(st)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			fmt.Fprintln(ios.ErrOut, msg)
+			return nil
+		}
+		_, err = c.PatchProjectList(ctx, st.who.ProjectID, st.version, l.key, st.entries)
+		if err == nil {
+			fmt.Fprintln(ios.ErrOut, msg)
+			return nil
+		}
+		if !client.IsVersionConflict(err) || conflicts+1 >= maxVersionConflicts {
+			if client.IsVersionConflict(err) {
+				return fmt.Errorf("project %s changed %d times while its %ss were being written; nothing was written: %w", st.who.Describe(), maxVersionConflicts, l.key, err)
+			}
+			return err
+		}
+		if st, err = l.readProject(ctx, c, st.who); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(ios.ErrOut, msg)
-	return nil
 }
 
 // unset removes the entry name, keeping the others.

@@ -5,11 +5,13 @@ package provtest
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
@@ -71,3 +73,50 @@ func (b Bearer) Apply(_ context.Context, r *http.Request) error {
 
 // Refresh implements client.Authenticator: a fixed token has none.
 func (Bearer) Refresh(context.Context) (bool, error) { return false, nil }
+
+// RemoveSettings is a clitest.Target cleanup: it takes the settings named
+// off the signed-in project again (a JSON Patch of the version it read,
+// made again when the project changed meanwhile), keeping everyone else's.
+func RemoveSettings(names ...string) func(ctx context.Context, c *client.Client) error {
+	return removeEntries("setting", names)
+}
+
+// RemoveSecrets is RemoveSettings for Project.secret.
+func RemoveSecrets(names ...string) func(ctx context.Context, c *client.Client) error {
+	return removeEntries("secret", names)
+}
+
+func removeEntries(key string, names []string) func(ctx context.Context, c *client.Client) error {
+	return func(ctx context.Context, c *client.Client) error {
+		drop := map[string]bool{}
+		for _, n := range names {
+			drop[n] = true
+		}
+		me, err := c.Me(ctx)
+		if err != nil {
+			return err
+		}
+		pid := me.Project.ID()
+		for range 5 {
+			p, err := c.ReadProject(ctx, pid)
+			if err != nil {
+				return err
+			}
+			all := client.SettingsList(p.Resource, key)
+			var keep []client.Resource
+			for _, s := range all {
+				if !drop[s.String("name")] {
+					keep = append(keep, s)
+				}
+			}
+			if len(keep) == len(all) {
+				return nil
+			}
+			_, err = c.PatchProjectList(ctx, pid, client.VersionID(p.Resource), key, keep)
+			if !client.IsVersionConflict(err) {
+				return err
+			}
+		}
+		return fmt.Errorf("project %s kept changing", pid)
+	}
+}
