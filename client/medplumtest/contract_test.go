@@ -566,6 +566,11 @@ func realfixSteps() []step {
 		{name: "192-membership-search-after-init", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/ProjectMembership?project=Project/" + e.vars["p190"], bearer(e.saTok), ""})
 		}},
+		{name: "193-client-search-after-init-extended", run: func(e *contractEnv) *http.Response {
+			tok := e.adminClientOf(e.vars["p190"], `{"name":"realfix init admin client"}`)
+			return e.do(req{"GET", "fhir/R4/ClientApplication?_project=Project/" + e.vars["p190"] + "&_count=1000&_sort=_lastUpdated",
+				map[string]string{"Authorization": "Bearer " + tok, "X-Medplum": "extended"}, ""})
+		}},
 	}
 }
 

@@ -996,3 +996,29 @@ func TestApplySettingsOnTheServer(t *testing.T) {
 		t.Errorf("settings\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Project/$init makes a non-admin "<name> Default Client" that no person
+// made (meta.author is "system": capture 193). apply --prune keeps it, as
+// it keeps the client it is signed in as, and says so: a file that lists
+// its clients should not cut off an integration the server set up unless
+// it names that client.
+func TestApplyPruneKeepsTheDefaultClient(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("apply-init")
+	p := tg.InitProject(t, name)
+	e := p.SignedIn(t)
+	writeFile(t, e, "project.yaml", "version: 1\nproject:\n  name: "+name+"\nclients: []\n")
+	plan := "Plan for project \"" + name + "\" (" + p.ProjectID + "):\n" +
+		"  keep          client \"" + name + " Default Client\" (kept: made by the server with the project (Project/$init); name it in the file to manage it)\n" +
+		"  keep          client \"" + name + " admin client\" (kept: apply is signed in as this client)\n" +
+		"No changes: project \"" + name + "\" matches the file. 2 objects not in the file must stay.\n"
+	e.Run("apply", "-f", "project.yaml", "--prune", "--dry-run").Expect(t, 0, plan, "")
+	e.Run("apply", "-f", "project.yaml", "--prune", "--yes").Expect(t, 0, plan, "")
+
+	// Named in the file, it is managed like any other client.
+	writeFile(t, e, "project.yaml", "version: 1\nproject:\n  name: "+name+"\nclients:\n  - name: "+name+" Default Client\n    description: Default client for "+name+"\n")
+	e.Run("apply", "-f", "project.yaml", "--prune", "--dry-run").Expect(t, 0, "Plan for project \""+name+"\" ("+p.ProjectID+"):\n"+
+		"  unchanged     client \""+name+" Default Client\"\n"+
+		"  keep          client \""+name+" admin client\" (kept: apply is signed in as this client)\n"+
+		"No changes: project \""+name+"\" matches the file. 1 object not in the file must stay.\n", "")
+}

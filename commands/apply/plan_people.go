@@ -63,8 +63,9 @@ func (p *planner) clients() {
 }
 
 // unlisted adds the project's clients or bots (resources of typ) the file
-// does not list: kept when apply is signed in as one, else removed, with
-// their memberships, by --prune.
+// does not list: kept when apply is signed in as one, or when it is a
+// client the server made (madeByServer), else removed, with their
+// memberships, by --prune.
 func (p *planner) unlisted(all []client.Resource, matched map[string]bool, typ, kind string, phase int, do step) {
 	for _, r := range all {
 		if matched[r.ID()] {
@@ -75,6 +76,8 @@ func (p *planner) unlisted(all []client.Resource, matched map[string]bool, typ, 
 		switch {
 		case p.st.Who.Profile == ref:
 			ch.Action, ch.Note = Keep, "apply is signed in as this "+kind
+		case kind == KindClient && madeByServer(r):
+			ch.Action, ch.Note = Keep, "made by the server with the project (Project/$init); name it in the file to manage it"
 		default:
 			ch.Action = WouldRemove
 			if p.prune {
@@ -249,4 +252,18 @@ func (p *planner) sameAccess(cur, want []client.MembershipAccess) bool {
 		}
 	}
 	return true
+}
+
+// madeByServer reports whether no person or client made a resource: the
+// server wrote it on its own account (meta.author "system", which the
+// CLI's X-Medplum: extended requests see), as Project/$init writes the
+// project's "<name> Default Client" (capture 193). apply --prune keeps
+// such a client unless the file names it: removing it could cut off an
+// integration that nobody listed because nobody created it. Once someone
+// changes it, it is theirs (meta.author names them) and pruned like any
+// other.
+func madeByServer(r client.Resource) bool {
+	meta, _ := r["meta"].(map[string]any)
+	author, _ := meta["author"].(map[string]any)
+	return author["reference"] == "system"
 }
