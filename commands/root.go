@@ -2,8 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"slices"
 
-	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/apply"
@@ -21,20 +21,185 @@ import (
 	"github.com/medplumcli/medplum/commands/version"
 )
 
-// NewCmdRoot builds the whole command tree on f.
+// TopCommand is a top-level command as `medplum help` and completion list
+// it (Name, Aliases, Short), and how to build it (Build, a gh-style
+// NewCmdX). The root holds a stub for each; the real command, with its
+// flags, subcommands and help texts, is built only when the arguments name
+// it (NewCmdRootFor), so that --version, help and completion build none and
+// a command builds only itself. TestTopCommandsMatch checks that the
+// listing is what Build makes.
+type TopCommand struct {
+	Name    string
+	Aliases []string
+	Short   string
+	Hidden  bool // not listed (an old spelling), still run and completed
+	Build   func(*cmdutil.Factory) *cobra.Command
+}
+
+// TopCommands are the top-level commands, in help order. A new command
+// family is one entry here.
+var TopCommands = []TopCommand{
+	{Name: "apply", Short: "Make a project match a file: settings, access policies, clients, members, bots",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return apply.NewCmdApply(f, nil) }},
+	{Name: "bot", Aliases: []string{"bots"}, Short: "Create, deploy, list and run the project's bots", Build: bot.NewCmdBot},
+	{Name: "clients", Aliases: []string{"client"}, Short: "Create, list, rotate and delete the project's client applications",
+		Build: clients.NewCmdClients},
+	{Name: "delete", Short: "DELETE a URL", Build: restCmd("delete")},
+	{Name: "get", Short: "GET a URL and print the answer", Build: restCmd("get")},
+	{Name: "invite", Short: "Invite users to the project: one, or thousands from a CSV file",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return invite.NewCmdInvite(f, nil) }},
+	{Name: "login", Short: "Sign in and keep the credentials in the system keyring",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdLogin(f, nil) }},
+	{Name: "logout", Short: "Sign out: revoke the session on the server and forget the credentials",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdLogout(f, nil) }},
+	{Name: "members", Aliases: []string{"member"}, Short: "List and manage the members of a project", Build: members.NewCmdMembers},
+	{Name: "patch", Short: "PATCH a URL with a JSON Patch (RFC 6902)", Build: restCmd("patch")},
+	{Name: "post", Short: "POST a JSON body to a URL", Build: restCmd("post")},
+	{Name: "profile", Short: "Manage named connection profiles", Build: func(f *cmdutil.Factory) *cobra.Command {
+		c := profile.NewCmdProfile(f)
+		c.AddCommand(authcmd.NewCmdProfileImport(f, nil))
+		return c
+	}},
+	{Name: "project", Short: "Work with projects", Build: projectcmd.NewCmdProject},
+	{Name: "put", Short: "PUT a JSON body to a URL", Build: restCmd("put")},
+	{Name: "token", Short: "Print a valid access token",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdToken(f, nil) }},
+	{Name: "create-bot", Short: "Deprecated: use medplum bot create", Hidden: true, Build: deprecatedBot("create-bot")},
+	{Name: "deploy-bot", Short: "Deprecated: use medplum bot deploy", Hidden: true, Build: deprecatedBot("deploy-bot")},
+	{Name: "save-bot", Short: "Deprecated: use medplum bot save", Hidden: true, Build: deprecatedBot("save-bot")},
+	{Name: "version", Short: "Show the version, commit and build date", Build: version.NewCmdVersion},
+	{Name: "whoami", Short: "Show who the credentials sign in as",
+		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdWhoami(f, nil) }},
+}
+
+// HelpTopics are the `medplum help <topic>` pages, listed and built the
+// same way as TopCommands (a topic's text is made only when it is asked for).
+var HelpTopics = []TopCommand{
+	{Name: "apply-file", Short: "The project file of medplum apply, as a commented example",
+		Build: func(*cmdutil.Factory) *cobra.Command { return apply.NewHelpTopic() }},
+	{Name: "environment", Short: "Environment variables that medplum reads", Build: helpTopic("environment")},
+	{Name: "exit-codes", Short: "Exit codes and what they mean", Build: helpTopic("exit-codes")},
+	{Name: "formatting", Short: "Output formats: -o json|yaml|ndjson|table|csv, --jq, --template", Build: helpTopic("formatting")},
+	{Name: "invite-csv", Short: "The CSV file of medplum invite --csv",
+		Build: func(*cmdutil.Factory) *cobra.Command { return invite.NewHelpTopicCSV() }},
+}
+
+// helpTopic builds one of helpTopics.
+func helpTopic(name string) func(*cmdutil.Factory) *cobra.Command {
+	return func(*cmdutil.Factory) *cobra.Command {
+		for _, c := range helpTopics() {
+			if c.Name() == name {
+				return c
+			}
+		}
+		panic("commands: no help topic " + name)
+	}
+}
+
+// deprecatedBot builds one of the official CLI's old bot commands.
+func deprecatedBot(name string) func(*cmdutil.Factory) *cobra.Command {
+	return func(f *cmdutil.Factory) *cobra.Command {
+		for _, c := range bot.NewCmdsDeprecated(f) {
+			if c.Name() == name {
+				return c
+			}
+		}
+		panic("commands: no command " + name)
+	}
+}
+
+// restCmd builds one of the REST commands.
+func restCmd(name string) func(*cmdutil.Factory) *cobra.Command {
+	return func(f *cmdutil.Factory) *cobra.Command {
+		for _, c := range rest.NewCmds(f) {
+			if c.Name() == name {
+				return c
+			}
+		}
+		panic("commands: no REST command " + name)
+	}
+}
+
+// NewCmdRoot builds the whole command tree on f (docs, tests).
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := newRoot(f)
+	for _, tc := range append(slices.Clone(TopCommands), HelpTopics...) {
+		root.AddCommand(tc.Build(f))
+	}
+	finish(f, root)
+	return root
+}
+
+// NewCmdRootFor builds the root for one run with these arguments: every
+// top-level command is a stub that help and completion list, except the
+// one the arguments name (also after help, or in a completion request),
+// which is built whole.
+func NewCmdRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
+	root := newRoot(f)
+	for _, tc := range TopCommands {
+		root.AddCommand(stub(tc))
+	}
+	for _, tc := range HelpTopics {
+		root.AddCommand(&cobra.Command{Use: tc.Name, Short: tc.Short}) // not runnable: a help topic
+	}
+	if name := target(root, args); name != "" {
+		for _, tc := range append(slices.Clone(TopCommands), HelpTopics...) {
+			if tc.Name == name {
+				for _, c := range root.Commands() {
+					if c.Name() == name {
+						root.RemoveCommand(c)
+					}
+				}
+				root.AddCommand(tc.Build(f))
+			}
+		}
+	}
+	finish(f, root)
+	return root
+}
+
+// stub is a top-level command that is never run: it names the command for
+// help and completion until the arguments name it.
+func stub(tc TopCommand) *cobra.Command {
+	return &cobra.Command{
+		Use: tc.Name, Aliases: tc.Aliases, Short: tc.Short, Hidden: tc.Hidden,
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("internal error: command %q was not built", tc.Name)
+		},
+	}
+}
+
+// target is the name of the top-level command args name, or "".
+func target(root *cobra.Command, args []string) string {
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		args = args[1:]
+	}
+	if len(args) > 0 && args[0] == "help" {
+		args = args[1:]
+	}
+	c, _, err := root.Find(args)
+	if err != nil || c == nil || c == root {
+		return ""
+	}
+	for c.Parent() != nil && c.Parent() != root {
+		c = c.Parent()
+	}
+	return c.Name()
+}
+
+// newRoot is the root command with its global flags and hooks, without
+// subcommands.
+func newRoot(f *cmdutil.Factory) *cobra.Command {
 	// Every PersistentPreRunE on the path runs, not only the nearest one.
 	cobra.EnableTraverseRunHooks = true
 
 	root := &cobra.Command{
 		Use:   "medplum <command>",
 		Short: "Administer Medplum projects and users from a terminal",
-		Long: heredoc.Doc(`
-			Administer Medplum projects and users from a terminal or a CI job.
-
-			The REST commands (get, post, put, patch, delete) mirror the official
-			Medplum CLI, so its scripts and habits carry over.
-		`),
+		Long: "Administer Medplum projects and users from a terminal or a CI job.\n\n" +
+			"The REST commands (get, post, put, patch, delete) mirror the official\n" +
+			"Medplum CLI, so its scripts and habits carry over.\n",
 		Example: `  $ medplum get 'ProjectMembership?profile-type=Practitioner' -o table
   $ medplum post Project '{"resourceType":"Project","name":"ProjectName"}'
   $ medplum -p staging get Patient/123`,
@@ -63,33 +228,16 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	config.AddGlobalFlags(pf)
 	pf.BoolP("verbose", "v", false, "trace requests and responses on stderr (secrets redacted)")
 	root.SetGlobalNormalizationFunc(config.NormalizeFlag)
+	return root
+}
 
-	for _, c := range rest.NewCmds(f) {
-		root.AddCommand(c)
-	}
-	root.AddCommand(version.NewCmdVersion(f))
-	profileCmd := profile.NewCmdProfile(f)
-	profileCmd.AddCommand(authcmd.NewCmdProfileImport(f, nil))
-	root.AddCommand(profileCmd)
-	root.AddCommand(invite.NewCmdInvite(f, nil))
-	root.AddCommand(projectcmd.NewCmdProject(f))
-	root.AddCommand(members.NewCmdMembers(f))
-	root.AddCommand(clients.NewCmdClients(f))
-	root.AddCommand(authcmd.NewCmdLogin(f, nil), authcmd.NewCmdLogout(f, nil), authcmd.NewCmdWhoami(f, nil), authcmd.NewCmdToken(f, nil))
-	root.AddCommand(apply.NewCmdApply(f, nil))
-	root.AddCommand(bot.NewCmdBot(f))
-	root.AddCommand(bot.NewCmdsDeprecated(f)...)
+// finish adds what every root has after its commands: help and completion.
+func finish(f *cmdutil.Factory, root *cobra.Command) {
 	root.SetHelpCommand(newCmdHelp())
-	for _, t := range helpTopics() {
-		root.AddCommand(t)
-	}
-	root.AddCommand(invite.NewHelpTopicCSV())
-	root.AddCommand(apply.NewHelpTopic())
 
 	_ = root.RegisterFlagCompletionFunc("profile", completion.Profiles(f))
 	completion.NoFilesByDefault(root)
 	strictBuiltins(root)
-	return root
 }
 
 // strictBuiltins makes cobra's own `completion` command treat an unknown

@@ -1,0 +1,75 @@
+package commands
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+// The stubs help and completion list are the commands Build makes: same
+// name, aliases and one-line help; and every top-level command is one of
+// TopCommands (a command added to the root some other way would be missing
+// from the stubs' listing).
+func TestTopCommandsMatch(t *testing.T) {
+	f := NewFactory()
+	f.IOStreams, _, _, _ = iostreams.Test()
+	builtins := []string{"help", "completion"}
+	full := NewCmdRoot(f)
+	all := append(slices.Clone(TopCommands), HelpTopics...)
+	for _, c := range full.Commands() {
+		if slices.Contains(builtins, c.Name()) {
+			continue
+		}
+		i := slices.IndexFunc(all, func(tc TopCommand) bool { return tc.Name == c.Name() })
+		if i < 0 {
+			t.Errorf("command %q is not in TopCommands or HelpTopics", c.Name())
+			continue
+		}
+		if topic := slices.ContainsFunc(HelpTopics, func(tc TopCommand) bool { return tc.Name == c.Name() }); topic != c.IsAdditionalHelpTopicCommand() {
+			t.Errorf("%q: in HelpTopics %v, a help topic %v", c.Name(), topic, c.IsAdditionalHelpTopicCommand())
+		}
+		tc := all[i]
+		if c.Short != tc.Short || !slices.Equal(c.Aliases, tc.Aliases) || c.Hidden != tc.Hidden {
+			t.Errorf("TopCommands says %q %q %q (hidden %v); the command is %q %q %q (hidden %v)",
+				tc.Name, tc.Aliases, tc.Short, tc.Hidden, c.Name(), c.Aliases, c.Short, c.Hidden)
+		}
+	}
+	for _, tc := range all {
+		if c, _, err := full.Find([]string{tc.Name}); err != nil || c.Name() != tc.Name {
+			t.Errorf("TopCommands has %q, the tree does not", tc.Name)
+		}
+	}
+}
+
+// NewCmdRootFor builds the command the arguments name, after global flags,
+// after help and in a completion request, and nothing else: the others are
+// stubs.
+func TestNewCmdRootForBuildsOnlyTheNamedCommand(t *testing.T) {
+	f := NewFactory()
+	f.IOStreams, _, _, _ = iostreams.Test()
+	for args, want := range map[string][]string{
+		"--version":                           nil,
+		"help":                                nil,
+		"completion bash":                     nil,
+		"-p staging --base-url x get Patient": {"get"},
+		"help members list":                   {"members"},
+		"__complete members l":                {"members"},
+		"__complete mem":                      nil,
+		"member ls":                           {"members"},
+		"nosuch":                              nil,
+		"help environment":                    {"environment"},
+	} {
+		var built []string
+		for _, c := range NewCmdRootFor(f, strings.Fields(args)).Commands() {
+			if slices.ContainsFunc(TopCommands, func(tc TopCommand) bool { return tc.Name == c.Name() }) && !c.DisableFlagParsing ||
+				c.Long != "" && slices.ContainsFunc(HelpTopics, func(tc TopCommand) bool { return tc.Name == c.Name() }) {
+				built = append(built, c.Name())
+			}
+		}
+		if !slices.Equal(built, want) {
+			t.Errorf("%s: built %q, want %q", args, built, want)
+		}
+	}
+}
