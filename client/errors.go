@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -280,23 +281,23 @@ func looksLikeHTML(b []byte) bool {
 }
 
 var (
-	preRE   = regexp.MustCompile(`(?is)<pre[^>]*>(.*?)</pre>`)
-	titleRE = regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`)
-	bodyRE  = regexp.MustCompile(`(?is)<body[^>]*>(.*?)</body>`)
-	tagRE   = regexp.MustCompile(`(?s)<[^>]*>`)
+	preRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<pre[^>]*>(.*?)</pre>`) })
+	titleRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<title[^>]*>(.*?)</title>`) })
+	bodyRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?is)<body[^>]*>(.*?)</body>`) })
+	tagRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)<[^>]*>`) })
 )
 
 // htmlText reduces an HTML error page to one line: Express's <pre> text,
 // else the body's text, else the title.
 func htmlText(b []byte) string {
-	for _, re := range []*regexp.Regexp{preRE, bodyRE, titleRE} {
+	for _, re := range []*regexp.Regexp{preRE(), bodyRE(), titleRE()} {
 		if m := re.FindSubmatch(b); m != nil {
-			if s := oneLine(html.UnescapeString(tagRE.ReplaceAllString(string(m[1]), " "))); s != "" {
+			if s := oneLine(html.UnescapeString(tagRE().ReplaceAllString(string(m[1]), " "))); s != "" {
 				return s
 			}
 		}
 	}
-	return oneLine(html.UnescapeString(tagRE.ReplaceAllString(string(b), " ")))
+	return oneLine(html.UnescapeString(tagRE().ReplaceAllString(string(b), " ")))
 }
 
 // oneLine collapses whitespace and bounds the length.

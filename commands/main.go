@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
@@ -16,20 +19,25 @@ import (
 // Main runs the CLI with os.Args and returns the process exit code. Ctrl-C
 // (or SIGTERM) cancels the context every request runs under; the run then
 // ends with exit code 130. A second Ctrl-C kills the process at once.
+// Signals are watched from when a command starts running (the root's
+// PersistentPreRunE): --version and --help end before, and start no
+// goroutine or thread for it.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // restore default signal handling for a second Ctrl-C
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
 	f := NewFactory()
 	// As the official CLI, read ./.env first (config.LoadDotenv).
 	if _, err := config.LoadDotenv(); err != nil {
 		fmt.Fprintf(f.IOStreams.ErrOut, "medplum: warning: %v\n", err)
 	}
-	root := NewCmdRoot(f)
+	root := NewCmdRootFor(f, os.Args[1:])
+	watch := watchInterrupts(cancel)
+	pre := root.PersistentPreRunE
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		watch()
+		return pre(cmd, args)
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
@@ -39,4 +47,19 @@ func Main() int {
 		return cmdutil.ExitInterrupted
 	}
 	return reportError(f.IOStreams.ErrOut, cmd, err)
+}
+
+// watchInterrupts returns a function that, called once or more, starts
+// relaying the first Ctrl-C or SIGTERM to cancel; after it, the signals'
+// default action is back (a second Ctrl-C kills at once).
+func watchInterrupts(cancel context.CancelFunc) func() {
+	return sync.OnceFunc(func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-ch
+			signal.Stop(ch)
+			cancel()
+		}()
+	})
 }

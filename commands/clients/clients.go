@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -113,13 +114,13 @@ func resolveTarget(ctx context.Context, c *client.Client, project string) (*targ
 	return t, nil
 }
 
-var fhirIDRE = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+var fhirIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`) })
 
 // findClient resolves <client> (an id, ClientApplication/<id> or an exact
 // name) to the whole ClientApplication, secrets included.
 func findClient(ctx context.Context, c *client.Client, t *target, arg string) (client.Resource, error) {
 	id, isRef := strings.CutPrefix(arg, "ClientApplication/")
-	if isRef || fhirIDRE.MatchString(arg) {
+	if isRef || fhirIDRE().MatchString(arg) {
 		app, err := c.ReadResource(ctx, client.ResourceURL("ClientApplication", id))
 		switch {
 		case err == nil:
@@ -179,7 +180,7 @@ func (e *goneError) Unwrap() error { return e.err }
 // policyRef checks --access-policy: an id or AccessPolicy/<id>.
 func policyRef(s string) (string, error) {
 	id := strings.TrimPrefix(s, "AccessPolicy/")
-	if !fhirIDRE.MatchString(id) {
+	if !fhirIDRE().MatchString(id) {
 		return "", cmdutil.FlagErrorf("--access-policy %q: want an AccessPolicy id or AccessPolicy/<id>", s)
 	}
 	return "AccessPolicy/" + id, nil

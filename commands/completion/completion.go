@@ -15,6 +15,7 @@ package completion
 import (
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -24,12 +25,13 @@ import (
 
 const noFile = cobra.ShellCompDirectiveNoFileComp
 
-// ResourceTypes are FHIRTypes and MedplumTypes, sorted.
-var ResourceTypes = func() []string {
+// ResourceTypes are FHIRTypes and MedplumTypes, sorted (made on first use,
+// not at start-up).
+var ResourceTypes = sync.OnceValue(func() []string {
 	all := append(slices.Clone(FHIRTypes), MedplumTypes...)
 	slices.Sort(all)
 	return all
-}()
+})
 
 // Values completes one value from a fixed list.
 func Values(values ...string) cobra.CompletionFunc {
@@ -80,7 +82,7 @@ func URL(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completi
 	if cmd.Name() != "post" {
 		dir |= cobra.ShellCompDirectiveNoSpace
 	}
-	return withPrefix(ResourceTypes, toComplete), dir
+	return withPrefix(ResourceTypes(), toComplete), dir
 }
 
 // Profiles completes profile names from the settings file (described by

@@ -36,8 +36,8 @@ func TestURLCompletesResourceTypes(t *testing.T) {
 
 	out := e.Run("__complete", "get", "").ExpectCode(t, 0, noSpaceStderr)
 	got := strings.Fields(strings.TrimSuffix(out, noSpace))
-	if len(got) != len(completion.ResourceTypes) || got[0] != "AccessPolicy" || got[len(got)-1] != "VisionPrescription" {
-		t.Errorf("get '': %d types from %q to %q, want %d", len(got), got[0], got[len(got)-1], len(completion.ResourceTypes))
+	if len(got) != len(completion.ResourceTypes()) || got[0] != "AccessPolicy" || got[len(got)-1] != "VisionPrescription" {
+		t.Errorf("get '': %d types from %q to %q, want %d", len(got), got[0], got[len(got)-1], len(completion.ResourceTypes()))
 	}
 }
 
@@ -46,7 +46,7 @@ func TestResourceTypeList(t *testing.T) {
 		t.Errorf("%d FHIR R4 resource types, want 146", n)
 	}
 	seen := map[string]bool{}
-	for _, ty := range completion.ResourceTypes {
+	for _, ty := range completion.ResourceTypes() {
 		if seen[ty] {
 			t.Errorf("%s listed twice", ty)
 		}

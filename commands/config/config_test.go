@@ -59,9 +59,9 @@ func TestPrecedenceFlagEnvProfileDefault(t *testing.T) {
 	}
 }
 
-// TestSourceMatchesViper checks that the reported source's value is the one
-// viper picked, for every combination of layers on one key.
-func TestSourceMatchesViper(t *testing.T) {
+// TestPrecedence: flag > environment > profile, for every combination of
+// layers on one key, with the source each value is reported from.
+func TestPrecedence(t *testing.T) {
 	for mask := range 8 {
 		clearEnv(t)
 		var args []string
@@ -86,9 +86,17 @@ func TestSourceMatchesViper(t *testing.T) {
 				got = v
 			}
 		}
-		want := map[string]string{"flag": "from-flag", "env": "from-env", "profile": "from-profile", "": ""}[got.Source]
-		if got.Value != want {
-			t.Errorf("mask %03b: value %q but source %q", mask, got.Value, got.Source)
+		want, source := "", ""
+		switch {
+		case mask&1 != 0:
+			want, source = "from-flag", "flag"
+		case mask&2 != 0:
+			want, source = "from-env", "env"
+		case mask&4 != 0:
+			want, source = "from-profile", "profile"
+		}
+		if got.Value != want || got.Source != source {
+			t.Errorf("mask %03b: value %q from %q, want %q from %q", mask, got.Value, got.Source, want, source)
 		}
 	}
 }

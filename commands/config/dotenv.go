@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // DotenvFile is the file the official CLI reads at start (dotenv's
@@ -99,11 +100,13 @@ func readDotenv(path string) ([]byte, error) {
 // `[export ]KEY=value` and `KEY: value`; a value is 'single', "double" or
 // `backtick` quoted (and may then span lines), or runs to a # or the end of
 // the line; # starts a comment.
-var dotenvLine = regexp.MustCompile("(?m)^\\s*(?:export\\s+)?([\\w.-]+)(?:\\s*=\\s*?|:\\s+?)" +
-	"(\\s*'(?:\\\\'|[^'])*'|\\s*\"(?:\\\\\"|[^\"])*\"|\\s*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?" +
-	"\\s*(?:#.*)?$")
+var dotenvLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile("(?m)^\\s*(?:export\\s+)?([\\w.-]+)(?:\\s*=\\s*?|:\\s+?)" +
+		"(\\s*'(?:\\\\'|[^'])*'|\\s*\"(?:\\\\\"|[^\"])*\"|\\s*`(?:\\\\`|[^`])*`|[^#\\r\\n]+)?" +
+		"\\s*(?:#.*)?$")
+})
 
-var crlf = regexp.MustCompile(`\r\n?`)
+var crlf = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\r\n?`) })
 
 // ParseDotenv reads a .env file as npm dotenv 17 does: lines that do not
 // match are skipped, a later assignment wins, the value is trimmed and
@@ -111,9 +114,9 @@ var crlf = regexp.MustCompile(`\r\n?`)
 // Nothing is expanded ($VAR stays as it is).
 func ParseDotenv(src []byte) map[string]string {
 	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
-	text := crlf.ReplaceAllString(string(src), "\n")
+	text := crlf().ReplaceAllString(string(src), "\n")
 	out := map[string]string{}
-	for _, m := range dotenvLine.FindAllStringSubmatch(text, -1) {
+	for _, m := range dotenvLine().FindAllStringSubmatch(text, -1) {
 		v := strings.TrimSpace(m[2])
 		quote := byte(0)
 		if v != "" {

@@ -5,9 +5,9 @@
 // The file is YAML at $MEDPLUM_CONFIG_DIR/config.yaml, else
 // $XDG_CONFIG_HOME/medplum/config.yaml, else ~/.config/medplum/config.yaml
 // (%AppData%\medplum on Windows). It never holds a secret. It is read with
-// go.yaml.in/yaml/v3 rather than viper because viper folds keys to lower case
-// and profile names are the user's; viper does the layering (resolve.go).
-// It is written by this package, atomically, never with viper.WriteConfig.
+// go.yaml.in/yaml/v3 (profile names are the user's, case kept); resolve.go
+// layers flags, environment, profile and defaults. It is written by this
+// package, atomically.
 package config
 
 import (

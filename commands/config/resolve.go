@@ -8,15 +8,14 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
 	"github.com/medplumcli/medplum/auth"
 )
 
-// Key is one connection setting: its name in a profile (and in viper), its
+// Key is one connection setting: its name in a profile, its
 // flag, its environment variable and its default.
 type Key struct {
-	Name    string // profile key and viper key, e.g. "base_url"
+	Name    string // profile key, e.g. "base_url"
 	Flag    string // long flag name, "" if none
 	Global  bool   // the flag is a persistent flag of the root command
 	Env     string // environment variable, "" if none
@@ -154,12 +153,7 @@ func (r *Resolved) Settings() auth.Settings {
 // SelectProfile returns the profile this run uses, and checks that it exists.
 // flags may be nil.
 func (f *File) SelectProfile(flags *pflag.FlagSet) (string, error) {
-	v := viper.New()
-	bind(v, profileKey, flags)
-	if f.Current != "" {
-		must(v.MergeConfigMap(map[string]any{profileKey.Name: f.Current}))
-	}
-	name := v.GetString(profileKey.Name)
+	name, _ := layered(profileKey, flags, f.Current)
 	if name == "" {
 		name = DefaultProfile
 	}
@@ -183,25 +177,18 @@ func NoSuchProfile(name string) error {
 	return &Error{Msg: fmt.Sprintf("profile %q does not exist", name), Tip: "run: medplum profile list"}
 }
 
-// Resolve computes every setting of the named profile with viper, one layer
-// per source: flag > environment > profile > default. Each key is bound
-// explicitly (BindEnv, BindPFlag, SetDefault) and read with Get, never with
-// AutomaticEnv + Unmarshal, which misses keys viper has not seen.
+// Resolve computes every setting of the named profile, one layer per
+// source: flag > environment > profile > default (see layered).
 func (f *File) Resolve(profile string, flags *pflag.FlagSet) (*Resolved, error) {
 	p, _ := f.Profile(profile)
-	v := viper.New()
-	stored := map[string]any{}
-	for _, k := range Keys {
-		bind(v, k, flags)
-		if s := p.get(k.Name); s != "" && !k.Secret {
-			stored[k.Name] = s
-		}
-	}
-	must(v.MergeConfigMap(stored))
 	r := &Resolved{Profile: profile}
 	for _, k := range Keys {
-		val := Value{Key: k, Value: v.GetString(k.Name)}
-		val.Source = source(k, flags, p)
+		stored := ""
+		if !k.Secret {
+			stored = p.get(k.Name)
+		}
+		val := Value{Key: k}
+		val.Value, val.Source = layered(k, flags, stored)
 		r.Values = append(r.Values, val)
 	}
 	if err := checkBaseURL(r.Get("base_url")); err != nil {
@@ -210,36 +197,29 @@ func (f *File) Resolve(profile string, flags *pflag.FlagSet) (*Resolved, error) 
 	return r, nil
 }
 
-// bind registers the flag, environment variable and default of k with v.
-func bind(v *viper.Viper, k Key, flags *pflag.FlagSet) {
-	if k.Default != "" {
-		v.SetDefault(k.Name, k.Default)
-	}
-	if k.Env != "" {
-		must(v.BindEnv(k.Name, k.Env))
-	}
+// layered is k's value and where it came from: the flag when it was
+// passed (even empty), else the environment variable when it is not empty,
+// else stored (the profile's value, or the file's current profile), else
+// k's default. (viper did this, with the same rules, and cost start-up
+// time for nothing else: issue 12.)
+func layered(k Key, flags *pflag.FlagSet, stored string) (value, source string) {
 	if k.Flag != "" && flags != nil {
-		if fl := flags.Lookup(k.Flag); fl != nil {
-			must(v.BindPFlag(k.Name, fl))
+		if fl := flags.Lookup(k.Flag); fl != nil && fl.Changed {
+			return fl.Value.String(), "flag"
 		}
 	}
-}
-
-// source reports which layer viper took k from, by the same rules (a flag
-// counts when it was passed, an environment variable when it is non-empty).
-// TestSourceMatchesViper keeps the two in step.
-func source(k Key, flags *pflag.FlagSet, p *Profile) string {
-	switch {
-	case k.Flag != "" && flags != nil && flags.Lookup(k.Flag) != nil && flags.Lookup(k.Flag).Changed:
-		return "flag"
-	case k.Env != "" && os.Getenv(k.Env) != "":
-		return "env"
-	case !k.Secret && p.get(k.Name) != "":
-		return "profile"
-	case k.Default != "":
-		return "default"
+	if k.Env != "" {
+		if v := os.Getenv(k.Env); v != "" {
+			return v, "env"
+		}
 	}
-	return ""
+	if stored != "" {
+		return stored, "profile"
+	}
+	if k.Default != "" {
+		return k.Default, "default"
+	}
+	return "", ""
 }
 
 // checkBaseURL refuses a base URL that is not an absolute http(s) URL, or
@@ -275,14 +255,6 @@ func CheckValue(k Key, s string) error {
 		return &Error{Msg: fmt.Sprintf("--%s must be a single line", k.Flag)}
 	}
 	return nil
-}
-
-// must panics on errors that only a programming mistake can cause (viper
-// returns an error from BindEnv/BindPFlag only for an empty key or nil flag).
-func must(err error) {
-	if err != nil {
-		panic(err)
-	}
 }
 
 // field is the Profile field that stores the setting name, or nil for a

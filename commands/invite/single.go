@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -678,9 +679,9 @@ func addProblems(have, more []membership.Problem) []membership.Problem {
 	return have
 }
 
-var indexPattern = regexp.MustCompile(`\[[0-9]+\]`)
+var indexPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[[0-9]+\]`) })
 
-func fieldPath(f string) string { return indexPattern.ReplaceAllString(f, "") }
+func fieldPath(f string) string { return indexPattern().ReplaceAllString(f, "") }
 
 // flagBool reads a boolean flag's value.
 func flagBool(o *Options, flag string) bool {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/medplumcli/medplum/client"
 )
@@ -47,10 +48,10 @@ func ParseBool(s string) (bool, bool) {
 }
 
 // idRE is FHIR's id syntax.
-var idRE = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`) })
 
 // ValidID reports whether s is a FHIR id.
-func ValidID(s string) bool { return idRE.MatchString(s) }
+func ValidID(s string) bool { return idRE().MatchString(s) }
 
 // TypedRef accepts "Type/<id>" or a bare id and returns "Type/<id>".
 func TypedRef(s, typ string) (string, bool) {
@@ -67,11 +68,11 @@ func TypedRef(s, typ string) (string, bool) {
 	return typ + "/" + id, true
 }
 
-var referenceRE = regexp.MustCompile(`^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$`)
+var referenceRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$`) })
 
 // LooksLikeReference reports whether an access parameter value is a FHIR
 // reference (Organization/abc) rather than a plain string.
-func LooksLikeReference(s string) bool { return referenceRE.MatchString(s) }
+func LooksLikeReference(s string) bool { return referenceRE().MatchString(s) }
 
 // Problem is one reason an invite cannot be sent. Field is the invite
 // body's JSON path (firstName, membership.accessPolicy, patient, ...).
@@ -187,11 +188,11 @@ func CheckInvite(req *client.InviteRequest) []Problem {
 	return probs
 }
 
-var paramNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`)
+var paramNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]*$`) })
 
 // ValidParameterName reports whether s can name an access-policy parameter
 // (letters, digits, _ . -).
-func ValidParameterName(s string) bool { return paramNameRE.MatchString(s) }
+func ValidParameterName(s string) bool { return paramNameRE().MatchString(s) }
 
 // CheckParameter lists what is wrong with one access parameter.
 func CheckParameter(p client.AccessParameter) []string {

@@ -1,7 +1,7 @@
 // Package output prints command results in the format the user asked for:
 // -o json (the server's JSON, re-indented, byte-faithful), yaml (the same
 // document as YAML), ndjson (one compact resource per line), table
-// (tablewriter on a terminal, TSV when piped) or csv, with --columns and
+// (aligned on a terminal, TSV when piped) or csv, with --columns and
 // --no-header for the tabular formats, and --jq or --template over the
 // JSON document.
 package output

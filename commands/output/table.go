@@ -8,12 +8,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/pkg/twwidth"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/clipperhouse/displaywidth"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -217,10 +215,11 @@ func oneLine(s string) string { return lineBreaks.Replace(s) }
 // colGap is the space between table columns.
 const colGap = 2
 
-// writeTable renders a borderless, left-aligned table with tablewriter that
-// fits the terminal, without the trailing spaces tablewriter leaves on each
-// line. Ids, references, e-mail addresses and URLs are shown whole (an
-// administrator copies them out of tables); free text is shortened with an
+// writeTable renders a borderless, left-aligned table that fits the
+// terminal: columns two spaces apart, no trailing spaces. (tablewriter drew
+// it; its package initialisation cost more start-up time than the table is
+// worth: issue 12.) Ids, references, e-mail addresses and URLs are shown
+// whole (an administrator copies them out of tables); free text is shortened with an
 // ellipsis to make room. When even the whole ids leave no room, each record
 // is printed as a block of "LABEL  value" lines instead (as psql's expanded
 // display does), every value whole.
@@ -244,42 +243,28 @@ func writeTable(w io.Writer, cols, header []string, rows [][]string, width int) 
 	}
 	for _, r := range all {
 		for i, c := range r {
-			if twwidth.Width(c) > widths[i] {
-				r[i] = twwidth.Truncate(c, widths[i], "…")
+			if displayWidth(c) > widths[i] {
+				r[i] = displaywidth.TruncateString(c, widths[i], "…")
 			}
 		}
 	}
-	var buf bytes.Buffer
-	t := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithTrimSpace(tw.Off),
-		tablewriter.WithPadding(tw.Padding{Right: strings.Repeat(" ", colGap), Overwrite: true}),
-	)
-	if header != nil {
-		hdr := make([]any, len(header))
-		for i, h := range header {
-			hdr[i] = h
+	colw := make([]int, ncol)
+	for _, r := range all {
+		for i, c := range r {
+			colw[i] = max(colw[i], displayWidth(c))
 		}
-		t.Header(hdr...)
 	}
-	if err := t.Bulk(rows); err != nil {
-		return err
+	var b strings.Builder
+	for _, r := range all {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", colw[i]-displayWidth(c)+colGap))
+			}
+		}
+		b.WriteByte('\n')
 	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	return writeTrimmed(w, buf.String())
+	return writeTrimmed(w, b.String())
 }
 
 // writeRecords prints each record as "LABEL  value" lines, a blank line
@@ -291,7 +276,7 @@ func writeRecords(w io.Writer, cols []string, rows [][]string) error {
 	lw := 0
 	for i, c := range cols {
 		labels[i] = Header(c)
-		lw = max(lw, twwidth.Width(labels[i]))
+		lw = max(lw, displayWidth(labels[i]))
 	}
 	var b strings.Builder
 	for n, r := range rows {
@@ -300,7 +285,7 @@ func writeRecords(w io.Writer, cols []string, rows [][]string) error {
 		}
 		for i, v := range r {
 			b.WriteString(labels[i])
-			b.WriteString(strings.Repeat(" ", lw-twwidth.Width(labels[i])+colGap))
+			b.WriteString(strings.Repeat(" ", lw-displayWidth(labels[i])+colGap))
 			b.WriteString(v)
 			b.WriteByte('\n')
 		}
@@ -332,11 +317,11 @@ func fit(cols, header []string, rows [][]string, width int) (widths []int, ok bo
 	widths = make([]int, len(cols))
 	floor := make([]int, len(cols))
 	for i, h := range header {
-		widths[i] = twwidth.Width(h)
+		widths[i] = displayWidth(h)
 	}
 	for _, r := range rows {
 		for i, c := range r {
-			cw := twwidth.Width(c)
+			cw := displayWidth(c)
 			widths[i] = max(widths[i], cw)
 			if cw > 0 && (idColumn(cols[i]) || keepWhole(c)) {
 				floor[i] = max(floor[i], cw)
@@ -381,23 +366,25 @@ func idColumn(col string) bool {
 // (a UUID, a version id; not a word such as Practitioner), a reference
 // (Patient/<id>, with a _history version or the ?name=value parameters of
 // the --access syntax), an e-mail address, a URL or a urn.
-var wholeRE = regexp.MustCompile(`^(?:` +
-	`[A-Za-z0-9\-.]*[0-9][A-Za-z0-9\-.]*` +
-	`|[A-Z][A-Za-z]*/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?(?:\?\S*)?` +
-	`|[^\s@]+@[^\s@]+` +
-	`|[a-z][a-z0-9+.\-]*://\S+` +
-	`|urn:\S+` +
-	`)$`)
+var wholeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:` +
+		`[A-Za-z0-9\-.]*[0-9][A-Za-z0-9\-.]*` +
+		`|[A-Z][A-Za-z]*/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?(?:\?\S*)?` +
+		`|[^\s@]+@[^\s@]+` +
+		`|[a-z][a-z0-9+.\-]*://\S+` +
+		`|urn:\S+` +
+		`)$`)
+})
 
 // displayWidth is the width of text on a terminal (wide characters count
 // two, combining marks and ANSI color codes nothing).
-func displayWidth(s string) int { return twwidth.Width(s) }
+func displayWidth(s string) int { return displaywidth.String(s) }
 
 // keepWhole reports whether a cell is an id, a reference, an e-mail address
 // or a URL, or a ", "-separated list of them (a member's access policies).
 func keepWhole(cell string) bool {
 	for part := range strings.SplitSeq(cell, ", ") {
-		if !wholeRE.MatchString(part) {
+		if !wholeRE().MatchString(part) {
 			return false
 		}
 	}

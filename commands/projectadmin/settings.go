@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -337,8 +338,8 @@ var settingTypes = map[string]string{
 func typeName(valueKey string) string { return settingTypes[valueKey] }
 
 var (
-	integerRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	decimalRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+	integerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })
+	decimalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`) })
 )
 
 // InferType is the type of a value given as text: boolean for true/false,
@@ -347,9 +348,9 @@ func InferType(s string) string {
 	switch {
 	case s == "true" || s == "false":
 		return "boolean"
-	case integerRE.MatchString(s):
+	case integerRE().MatchString(s):
 		return "integer"
-	case decimalRE.MatchString(s):
+	case decimalRE().MatchString(s):
 		return "decimal"
 	}
 	return "string"
@@ -367,7 +368,7 @@ func typedValue(typ, s string) (any, error) {
 		}
 		return nil, cmdutil.InputErrorf("%q is not a boolean (want true or false)", s)
 	case "integer":
-		if !integerRE.MatchString(s) {
+		if !integerRE().MatchString(s) {
 			return nil, cmdutil.InputErrorf("%q is not an integer", s)
 		}
 		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
@@ -375,7 +376,7 @@ func typedValue(typ, s string) (any, error) {
 		}
 		return json.Number(s), nil
 	case "decimal":
-		if !decimalRE.MatchString(s) {
+		if !decimalRE().MatchString(s) {
 			return nil, cmdutil.InputErrorf("%q is not a decimal number", s)
 		}
 		return json.Number(s), nil

@@ -30,7 +30,7 @@ func TestGetPrintsTheServersJSON(t *testing.T) {
 
 // -o table: a row per resource with type, id, lastUpdated and a short
 // display (plus a few columns per type); tab-separated when piped, a
-// tablewriter table on a terminal.
+// table on a terminal.
 func TestGetTable(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
@@ -89,13 +90,13 @@ func checkPointer(op map[string]json.RawMessage, field string) error {
 
 // membershipRoute matches the admin route of one membership, relative to
 // the base URL.
-var membershipRoute = regexp.MustCompile(`^admin/projects/([^/?#]+)/members/([^/?#]+)/?$`)
+var membershipRoute = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^admin/projects/([^/?#]+)/members/([^/?#]+)/?$`) })
 
 // adminMembership reports whether resolved (an absolute URL) is the admin
 // route of a membership on the base URL, and returns the route.
 func adminMembership(resolved, base string) (string, bool) {
 	rel, ok := strings.CutPrefix(resolved, base)
-	if !ok || !membershipRoute.MatchString(rel) {
+	if !ok || !membershipRoute().MatchString(rel) {
 		return "", false
 	}
 	return strings.TrimSuffix(rel, "/"), true
