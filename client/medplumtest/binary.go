@@ -59,6 +59,9 @@ func (s *Server) binaryWrite(c *reqCtx) {
 		c.sendOutcome(forbidden())
 		return
 	}
+	if !c.consume(pointsWrite, false) {
+		return
+	}
 	id := c.params["id"]
 	ct := c.r.Header.Get("Content-Type")
 	res := client.Resource{"resourceType": "Binary", "contentType": ct}

@@ -225,5 +225,39 @@ func botSteps() []step {
 		{name: "124c-bot-execute-text-too-large", run: func(e *contractEnv) *http.Response {
 			return e.execute(e.bots.fresh, "text/plain", strings.Repeat("x", 150000))
 		}},
+		{name: "124d-binary-create-over-quota", run: func(e *contractEnv) *http.Response {
+			// Spend the bot project client's quota (a write costs 100 points).
+			e.srv.SetFHIRQuota(100)
+			e.do(req{"PATCH", "fhir/R4/Bot/" + e.bots.fresh, map[string]string{"Authorization": "Bearer " + e.bots.tok, "Content-Type": "application/json-patch+json"},
+				`[{"op":"add","path":"/description","value":"spent"}]`}).Body.Close()
+			return e.do(req{"POST", "fhir/R4/Binary?_filename=index.ts", map[string]string{"Authorization": "Bearer " + e.bots.tok, "Content-Type": "text/typescript"}, "export {};"})
+		}, after: func(e *contractEnv, b map[string]any) { sameDiagnostics(e, "124d-binary-create-over-quota", b) }},
+		{name: "124e-bot-patch-over-quota", run: func(e *contractEnv) *http.Response {
+			defer e.srv.SetFHIRQuota(50000) // Medplum's default, for the steps after these
+			return e.do(req{"PATCH", "fhir/R4/Bot/" + e.bots.fresh, map[string]string{"Authorization": "Bearer " + e.bots.tok, "Content-Type": "application/json-patch+json"},
+				`[{"op":"add","path":"/description","value":"x"}]`})
+		}, after: func(e *contractEnv, b map[string]any) { sameDiagnostics(e, "124e-bot-patch-over-quota", b) }},
+	}
+}
+
+// sameDiagnostics requires the JSON in an outcome's diagnostics to have the
+// captured shape: clients read how long to wait from it.
+func sameDiagnostics(e *contractEnv, name string, got map[string]any) {
+	e.t.Helper()
+	diag := func(m map[string]any) any {
+		var v any
+		issues, _ := m["issue"].([]any)
+		if len(issues) > 0 {
+			s, _ := issues[0].(map[string]any)["diagnostics"].(string)
+			_ = json.Unmarshal([]byte(s), &v)
+		}
+		return v
+	}
+	var want map[string]any
+	if err := json.Unmarshal(readCapture(e.t, name).Body, &want); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, d := range shapeDiff("$.issue[0].diagnostics", diag(want), diag(got)) {
+		e.t.Errorf("%s: %s", name, d)
 	}
 }

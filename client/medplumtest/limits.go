@@ -114,9 +114,17 @@ func (l *rateLimiter) check(c *reqCtx) bool {
 	return ok
 }
 
-// charge counts a FHIR interaction against the caller's quota; false means
-// it was answered 429.
-func (c *reqCtx) charge(points int) bool {
+// charge counts a FHIR interaction against the caller's quota and reports
+// it in the fhirInteractions RateLimit header; false means it was answered
+// 429.
+func (c *reqCtx) charge(points int) bool { return c.consume(points, true) }
+
+// consume counts points against the caller's quota, as Medplum's repository
+// does for every write, Binary uploads included, and answers 429 when it is
+// spent. Only the FHIR routes add the fhirInteractions RateLimit header
+// (header), to their 429 too (capture 124e); a Binary upload's 429 has none
+// (124d).
+func (c *reqCtx) consume(points int, header bool) bool {
 	if c.auth == nil || c.auth.superAdmin() {
 		return true
 	}
@@ -129,14 +137,32 @@ func (c *reqCtx) charge(points int) bool {
 	}
 	w.limit = l.fhirLimit
 	ok, remaining, reset := w.take(l.now(), points)
-	enforce := l.enforce
+	enforce, limit, used := l.enforce, l.fhirLimit, w.used
 	l.mu.Unlock()
-	c.fhirHeader = fmt.Sprintf(`"fhirInteractions";r=%d;t=%d`, remaining, seconds(reset))
+	if header {
+		c.fhirHeader = fmt.Sprintf(`"fhirInteractions";r=%d;t=%d`, remaining, seconds(reset))
+	}
 	if !ok && enforce {
-		c.sendOutcome(tooManyRequests(0, reset))
+		c.sendOutcome(quotaExceeded(limit, used, reset))
 		return false
 	}
 	return true
+}
+
+// quotaExceeded is the 429 of a spent FHIR quota: its diagnostics are the
+// rate limiter's state as rate-limiter-flexible serializes it, underscores
+// and all, plus the limit (fhir/fhirquota.ts; captures 124d, 124e).
+func quotaExceeded(limit, used int, reset time.Duration) *client.OperationOutcome {
+	o := outcome("too-many-requests", "error", "throttled", "Too Many Requests")
+	diag, _ := json.Marshal(map[string]any{
+		"_remainingPoints":   0,
+		"_msBeforeNext":      reset.Milliseconds(),
+		"_consumedPoints":    used,
+		"_isFirstInDuration": false,
+		"limit":              limit,
+	})
+	o.Issue[0].Diagnostics = string(diag)
+	return o
 }
 
 func tooManyRequests(remaining int, reset time.Duration) *client.OperationOutcome {
