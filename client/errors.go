@@ -30,7 +30,7 @@ type Error struct {
 	Body    []byte            // the raw body as received
 
 	// RateLimitWait is how long the server asked to wait (a RateLimit header
-	// with r=0), or 0.
+	// with r=0, else a 429's diagnostics), or 0.
 	RateLimitWait time.Duration
 	// Location is the Location header of a 3xx answer (redirects are not followed).
 	Location string
@@ -229,6 +229,9 @@ func newError(status int, method, url string, header http.Header, body []byte) *
 			switch {
 			case b.ResourceType == "OperationOutcome":
 				e.Outcome = &OperationOutcome{ResourceType: b.ResourceType, ID: b.ID, Issue: b.Issue, Extension: b.Extension}
+				if status == http.StatusTooManyRequests && e.RateLimitWait == 0 {
+					e.RateLimitWait = LimiterWait(b.Issue)
+				}
 				return e
 			case b.OAuthCode != nil:
 				if code, ok := b.OAuthCode.(string); ok && code != "" {
@@ -247,6 +250,26 @@ func newError(status int, method, url string, header http.Header, body []byte) *
 		e.Message = oneLine(string(trimmed))
 	}
 	return e
+}
+
+// LimiterWait is how long a 429's diagnostics say to wait: Medplum puts
+// its rate limiter's state there, msBeforeNext (the requests limiter) or
+// _msBeforeNext (the FHIR quota, whose 429 from a route that does not
+// report it has no RateLimit value at r=0: capture 124d). 0 when none does.
+func LimiterWait(issues []OutcomeIssue) time.Duration {
+	for _, is := range issues {
+		var d struct {
+			Plain float64 `json:"msBeforeNext"`
+			Under float64 `json:"_msBeforeNext"`
+		}
+		if json.Unmarshal([]byte(is.Diagnostics), &d) != nil {
+			continue
+		}
+		if ms := max(d.Plain, d.Under); ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	return 0
 }
 
 // successOutcomeError returns an *Error for a 2xx answer whose body is a

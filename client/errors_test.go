@@ -201,3 +201,21 @@ func TestErrorCauseAfterFailedRefresh(t *testing.T) {
 		t.Error("accessors")
 	}
 }
+
+// Medplum's FHIR quota (fhirInteractions) is also spent by routes that do
+// not report it: a Binary upload's 429 has only the "requests" RateLimit,
+// with points left, and says how long to wait in its diagnostics, the rate
+// limiter's state with underscored keys (capture 124d; 124e, a FHIR route,
+// has both).
+func TestErrorRateLimitWaitFromQuotaDiagnostics(t *testing.T) {
+	for name, want := range map[string]time.Duration{
+		"124d-binary-create-over-quota": 20379 * time.Millisecond,
+		"124e-bot-patch-over-quota":     21 * time.Second, // the header's t, rounded up
+	} {
+		c := loadCapture(t, name)
+		e := newError(c.Status, "POST", "http://x/y", c.Header, c.Body)
+		if e.RateLimitWait != want || !e.Retryable() {
+			t.Errorf("%s: RateLimitWait=%s Retryable=%v, want %s", name, e.RateLimitWait, e.Retryable(), want)
+		}
+	}
+}

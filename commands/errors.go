@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -62,30 +60,9 @@ func message(err error) string {
 		msg = strings.Replace(msg, ue.Error(), plain, 1)
 	}
 	if e := client.AsError(err); e != nil && e.Status == http.StatusTooManyRequests {
-		msg = strings.Replace(msg, e.Error(), rateLimited(e), 1)
+		msg = strings.Replace(msg, e.Error(), cmdutil.RateLimited(e), 1)
 	}
 	return msg
-}
-
-// rateLimited says what a 429 means and when to try again, instead of
-// Medplum's "Too Many Requests (<the limiter's JSON>)", as the sign-in
-// flows do (auth.RateLimitedError). The wait is the RateLimit header's,
-// else the diagnostics' msBeforeNext, else a minute (Medplum's window).
-func rateLimited(e *client.Error) string {
-	wait := e.RateLimitWait
-	for _, is := range e.Issues() {
-		var d struct {
-			MsBeforeNext float64 `json:"msBeforeNext"`
-		}
-		if wait <= 0 && json.Unmarshal([]byte(is.Diagnostics), &d) == nil && d.MsBeforeNext > 0 {
-			wait = time.Duration(d.MsBeforeNext * float64(time.Millisecond))
-		}
-	}
-	const msg = "the server is rate limiting requests: try again in "
-	if n := int((wait + time.Second - 1) / time.Second); n > 0 {
-		return msg + cmdutil.Count(n, "second")
-	}
-	return msg + "a minute"
 }
 
 func hint(cmd *cobra.Command, err error) string {

@@ -5,6 +5,9 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
 )
 
 // Exit codes of the medplum binary (DESIGN.md, `medplum help exit-codes`).
@@ -97,4 +100,20 @@ func (e *SilentError) ExitCode() int { return e.Code }
 func IsSilent(err error) bool {
 	var s *SilentError
 	return errors.As(err, &s)
+}
+
+// RateLimited says what a 429 means and when to try again, instead of
+// Medplum's "Too Many Requests (<the limiter's JSON>)", as the sign-in
+// flows do (auth.RateLimitedError). The wait is the RateLimit header's,
+// else the diagnostics' msBeforeNext, else a minute (Medplum's window).
+func RateLimited(e *client.Error) string {
+	wait := e.RateLimitWait
+	if wait <= 0 {
+		wait = client.LimiterWait(e.Issues())
+	}
+	const msg = "the server is rate limiting requests: try again in "
+	if n := int((wait + time.Second - 1) / time.Second); n > 0 {
+		return msg + Count(n, "second")
+	}
+	return msg + "a minute"
 }

@@ -1,13 +1,14 @@
-package commands
+package cmdutil_test
 
 import (
 	"testing"
 	"time"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
-func TestRateLimitedWait(t *testing.T) {
+func TestRateLimited(t *testing.T) {
 	diag := func(d string) *client.Error {
 		return &client.Error{Status: 429, Outcome: &client.OperationOutcome{Issue: []client.OutcomeIssue{{Diagnostics: d}}}}
 	}
@@ -21,7 +22,7 @@ func TestRateLimitedWait(t *testing.T) {
 		{diag(`not json`), "try again in a minute"},
 		{&client.Error{Status: 429, Message: "Too many requests"}, "try again in a minute"},
 	} {
-		if got := rateLimited(c.err); got != "the server is rate limiting requests: "+c.want {
+		if got := cmdutil.RateLimited(c.err); got != "the server is rate limiting requests: "+c.want {
 			t.Errorf("%+v: %q", c.err, got)
 		}
 	}
