@@ -284,7 +284,7 @@ func TestDeployByPatternOneFails(t *testing.T) {
 	// All failing is exit 1; -o json lists the results.
 	write(t, p.e, map[string]string{"dist/other.js": dist("other v3")})
 	p.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4/Bot/*/$deploy", Status: 500})
-	out := p.e.Run("bot", "deploy", "other", "-o", "json").ExpectCode(t, 1, "1 bot: 1 failed.\nmedplum: the bot failed\n")
+	out := p.e.Run("bot", "deploy", "other", "-o", "json").ExpectCode(t, 1, "1 bot: 1 failed.\nmedplum: bot other failed\n")
 	var got []map[string]any
 	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 || got[0]["result"] != "failed" || got[0]["id"] != p.ids["other"] ||
 		got[0]["error"] != "the server answered 500: Internal Server Error" {
@@ -299,6 +299,18 @@ func TestDeployByPatternOneFails(t *testing.T) {
 	if n := len(p.srv.RequestsTo("POST", "/fhir/R4/Bot/*/$deploy")); n != 2 {
 		t.Errorf("%d deploys sent, want 2 (one refused with 429, then its retry)", n)
 	}
+	// When the quota stays spent past the retries, the bot's line says so
+	// in words, not as the limiter's JSON.
+	write(t, p.e, map[string]string{"dist/other.js": dist("other v4")})
+	p.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4/Bot/*/$deploy", Status: 429, RetryAfter: time.Second, Times: 4})
+	p.e.Run("bot", "deploy", "other").Expect(t, 1, p.line("failed", "other", "the server is rate limiting requests: try again in 1 second"),
+		"1 bot: 1 failed.\nmedplum: bot other failed\n")
+
+	write(t, p.e, map[string]string{"dist/lab-a.js": dist("lab-a v5"), "dist/lab-c.js": dist("lab-c v5")})
+	p.srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4/Bot/*/$deploy", Status: 500, Times: 2})
+	p.e.Run("bot", "deploy", "lab-a", "lab-c").Expect(t, 1,
+		p.line("failed", "lab-a", "the server answered 500: Internal Server Error")+p.line("failed", "lab-c", "the server answered 500: Internal Server Error"),
+		"2 bots: 2 failed.\nmedplum: all 2 bots failed\n")
 }
 
 func TestDeployRefusesBeforeSending(t *testing.T) {

@@ -347,7 +347,7 @@ func (o *DeployOptions) work(c *client.Client, l *local, bot client.Doc) Result 
 	ctx := o.Ctx
 	r := Result{Name: l.entry.Name, ID: l.entry.ID, Source: l.entry.Source, Dist: l.entry.Dist}
 	fail := func(err error) Result {
-		r.Result, r.Error = Failed, err.Error()
+		r.Result, r.Error = Failed, explain(err).Error()
 		return r
 	}
 	srcDiffers, codeDiffers := l.Differ(ctx, c, bot.Resource, o.Deploy)
@@ -443,11 +443,26 @@ func (f *Files) Deploy(ctx context.Context, c *client.Client, botID string) erro
 // explain adds the fix to a failure where Medplum's message does not
 // give it.
 func explain(err error) error {
-	if e := client.AsError(err); e != nil && e.Status == 400 && strings.Contains(e.Error(), "Bots not enabled") {
+	e := client.AsError(err)
+	switch {
+	case e == nil:
+	case e.Status == 400 && strings.Contains(e.Error(), "Bots not enabled"):
 		return fmt.Errorf(`%w (a super admin must add "bots" to the project's features)`, err)
+	case e.Status == 429:
+		return &rateLimitedError{err: err, msg: strings.Replace(err.Error(), e.Error(), cmdutil.RateLimited(e), 1)}
 	}
 	return err
 }
+
+// rateLimitedError is a 429 said in words, as Main says it for a whole
+// command (Medplum's message is the limiter's JSON).
+type rateLimitedError struct {
+	err error
+	msg string
+}
+
+func (e *rateLimitedError) Error() string { return e.msg }
+func (e *rateLimitedError) Unwrap() error { return e.err }
 
 // each runs fn(0..n-1), conc at a time, until ctx is done.
 func each(ctx context.Context, n, conc int, fn func(i int)) {
@@ -561,18 +576,14 @@ func (p *resultPrinter) finish() error {
 	n := len(list)
 	switch {
 	case len(failed) == n && n > 0:
-		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("%s failed", plural(n, "the bot", "all %d bots"))}
+		if n == 1 {
+			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("bot %s failed", failed[0])}
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: fmt.Errorf("all %d bots failed", n)}
 	case len(failed) > 0:
 		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d bots failed: %s", len(failed), n, strings.Join(failed, ", "))}
 	case o.DryRun && counts[WouldDeploy]+counts[WouldSave] > 0:
 		return &cmdutil.ExitError{Code: cmdutil.ExitPending, Err: errors.New("dry run: changes are pending; nothing was sent")}
 	}
 	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return fmt.Sprintf(many, n)
 }
