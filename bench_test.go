@@ -220,38 +220,159 @@ func selfCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkStartup: one op is one process, `medplum --version` or `medplum
-// get` of one resource from the sandbox (one request, with a bearer token
-// from MEDPLUM_CLIENT_ACCESS_TOKEN). Run with -benchtime 30x.
+// BenchmarkStartup: one op runs one process of each kind below, in turn,
+// so that all of them see the same machine (run with -benchtime 30x):
+//
+//	hello    a hello-world Go binary built with the same flags: the floor
+//	version  medplum --version
+//	help     medplum --help
+//	raw      a minimal Go binary that sends one GET with the client's id
+//	         and secret as HTTP Basic credentials and copies the answer to
+//	         stdout: the floor of a single request
+//	get-env  medplum get of the same URL with MEDPLUM_CLIENT_ID and
+//	         MEDPLUM_CLIENT_SECRET in the environment (the README's CI
+//	         recipe)
+//	get      medplum get Project/<id> with MEDPLUM_CLIENT_ACCESS_TOKEN
+//
+// Metrics per variant (ms/run:hello, ...): the medians of wall and CPU
+// time, peak RSS for some, and x-floor, the median wall time over the
+// floor's (version and help over hello; get-env and get over raw). Goals
+// (issue 12): version within 2x hello, get-env within 1.2x raw.
 func BenchmarkStartup(b *testing.B) {
 	bin, _ := benchBinaries(b)
+	hello, raw := floorBinaries(b)
 	sb := startSandbox(b, "--invite-cost", "0")
 	home := b.TempDir()
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"version", []string{"--version"}},
-		{"get", []string{"get", "Project/" + sb.Project}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			env := sb.env(home)
-			runProc(b, home, env, bin, c.args...) // warm the page cache
-			var wall, cpu []float64
-			b.ResetTimer()
-			for range b.N {
-				r := runProc(b, home, env, bin, c.args...)
-				wall = append(wall, ms(r.wall))
-				cpu = append(cpu, ms(r.cpu))
-			}
-			b.StopTimer()
-			b.ReportMetric(median(wall), "ms/run")
-			b.ReportMetric(median(cpu), "cpu-ms/run")
-			if rss := peakRSS(b, 5, home, env, bin, c.args...); rss >= 0 {
-				b.ReportMetric(rss, "MB-peak-RSS")
-			}
-		})
+	search := sb.URL + "fhir/R4/ProjectMembership?profile-type=Patient"
+	tokenEnv := sb.env(home)
+	clientEnv := sb.clientEnv(home)
+	type variant struct {
+		name, floor string
+		env         []string
+		bin         string
+		args        []string
+		rss         bool
 	}
+	variants := []variant{
+		{name: "hello", env: tokenEnv, bin: hello, rss: true},
+		{name: "version", floor: "hello", env: tokenEnv, bin: bin, args: []string{"--version"}, rss: true},
+		{name: "help", floor: "hello", env: tokenEnv, bin: bin, args: []string{"--help"}},
+		{name: "raw", env: clientEnv, bin: raw, args: []string{search}},
+		{name: "get-env", floor: "raw", env: clientEnv, bin: bin, args: []string{"get", "ProjectMembership?profile-type=Patient"}, rss: true},
+		{name: "get", floor: "raw", env: tokenEnv, bin: bin, args: []string{"get", "Project/" + sb.Project}},
+	}
+	wall := map[string][]float64{}
+	cpu := map[string][]float64{}
+	for _, v := range variants { // warm the page cache
+		runProc(b, home, v.env, v.bin, v.args...)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, v := range variants {
+			r := runProc(b, home, v.env, v.bin, v.args...)
+			wall[v.name] = append(wall[v.name], ms(r.wall))
+			cpu[v.name] = append(cpu[v.name], ms(r.cpu))
+		}
+	}
+	b.StopTimer()
+	for _, v := range variants {
+		b.ReportMetric(median(wall[v.name]), "ms/run:"+v.name)
+		b.ReportMetric(median(cpu[v.name]), "cpu-ms/run:"+v.name)
+		if v.floor != "" {
+			b.ReportMetric(median(wall[v.name])/median(wall[v.floor]), "x-floor:"+v.name)
+		}
+		if v.rss {
+			if rss := peakRSS(b, 5, home, v.env, v.bin, v.args...); rss >= 0 {
+				b.ReportMetric(rss, "MB-peak-RSS:"+v.name)
+			}
+		}
+	}
+}
+
+// The floors of BenchmarkStartup, built like the medplum binary
+// (-trimpath -s -w, CGO off), each as a module of its own.
+const (
+	helloSource = `package main
+
+import "os"
+
+func main() { os.Stdout.WriteString("hello\n") }
+`
+	// rawSource sends one GET with Basic client credentials and the
+	// headers medplum sends, and copies the answer to stdout.
+	rawSource = `package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+)
+
+func main() {
+	req, err := http.NewRequest("GET", os.Args[1], nil)
+	if err != nil {
+		os.Exit(2)
+	}
+	req.SetBasicAuth(os.Getenv("MEDPLUM_CLIENT_ID"), os.Getenv("MEDPLUM_CLIENT_SECRET"))
+	req.Header.Set("Accept", "application/fhir+json")
+	req.Header.Set("X-Medplum", "extended")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		os.Exit(1)
+	}
+	io.Copy(os.Stdout, resp.Body)
+}
+`
+)
+
+var (
+	floorOnce     sync.Once
+	floorHello    string
+	floorRaw      string
+	floorBuildErr error
+)
+
+func floorBinaries(b *testing.B) (hello, raw string) {
+	b.Helper()
+	benchBinaries(b) // the directory
+	floorOnce.Do(func() {
+		for _, p := range []struct {
+			name, src string
+			out       *string
+		}{{"hello", helloSource, &floorHello}, {"rawget", rawSource, &floorRaw}} {
+			dir := filepath.Join(benchBinDir, p.name+"-src")
+			if floorBuildErr = os.MkdirAll(dir, 0o755); floorBuildErr != nil {
+				return
+			}
+			if floorBuildErr = os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+p.name+"\n\ngo 1.26\n"), 0o644); floorBuildErr != nil {
+				return
+			}
+			if floorBuildErr = os.WriteFile(filepath.Join(dir, "main.go"), []byte(p.src), 0o644); floorBuildErr != nil {
+				return
+			}
+			*p.out = filepath.Join(benchBinDir, p.name)
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", *p.out, ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				floorBuildErr = fmt.Errorf("go build %s: %v\n%s", p.name, err, out)
+				return
+			}
+		}
+	})
+	if floorBuildErr != nil {
+		b.Fatal(floorBuildErr)
+	}
+	return floorHello, floorRaw
+}
+
+// clientEnv is the environment of a medplum process with the project-admin
+// client's id and secret (the README's CI recipe).
+func (sb *benchSandbox) clientEnv(home string) []string {
+	return []string{"HOME=" + home, "MEDPLUM_CONFIG_DIR=" + filepath.Join(home, "config"),
+		"MEDPLUM_CACHE_DIR=" + filepath.Join(home, "cache"), "PATH=" + os.Getenv("PATH"),
+		"MEDPLUM_BASE_URL=" + sb.URL, "MEDPLUM_CLIENT_ID=" + sb.Env["MEDPLUM_CLIENT_ID"],
+		"MEDPLUM_CLIENT_SECRET=" + sb.Env["MEDPLUM_CLIENT_SECRET"]}
 }
 
 // getAllMembers is the number of memberships BenchmarkGetAll reads, in

@@ -16,23 +16,9 @@ import (
 // secret as the environment gives them (no auth type, no scope).
 func newBasicFirst(t *testing.T, srv *medplumtest.Server, secret string) *client.Client {
 	t.Helper()
-	s := Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret}
-	tc, err := client.New(s.ClientOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := NewAuthenticator(s, tc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, a := authedClient(t, Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret})
 	if cc, ok := a.(*ClientCredentials); !ok || !cc.BasicFirst {
 		t.Fatalf("authenticator %T %+v, want *ClientCredentials with BasicFirst", a, a)
-	}
-	o := s.ClientOptions()
-	o.Auth = a
-	c, err := client.New(o)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return c
 }

@@ -30,6 +30,14 @@ func newCCEnv(t *testing.T, secret string, opts ...medplumtest.Option) *ccEnv {
 	// The token path from the first request (basicfirst_test.go has the
 	// Basic first request).
 	s := Settings{Profile: "default", BaseURL: srv.URL, ClientID: srv.Seed.Client.ID, ClientSecret: secret, AuthType: AuthTypeClientCredentials}
+	c, a := authedClient(t, s)
+	return &ccEnv{srv: srv, c: c, cc: a.(*ClientCredentials)}
+}
+
+// authedClient is a client with the authenticator NewAuthenticator makes
+// for s (token requests through a client without one).
+func authedClient(t *testing.T, s Settings) (*client.Client, client.Authenticator) {
+	t.Helper()
 	tc, err := client.New(s.ClientOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -38,13 +46,13 @@ func newCCEnv(t *testing.T, secret string, opts ...medplumtest.Option) *ccEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts2 := s.ClientOptions()
-	opts2.Auth = a
-	c, err := client.New(opts2)
+	o := s.ClientOptions()
+	o.Auth = a
+	c, err := client.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ccEnv{srv: srv, c: c, cc: a.(*ClientCredentials)}
+	return c, a
 }
 
 func (e *ccEnv) get() error {

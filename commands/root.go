@@ -44,8 +44,8 @@ var TopCommands = []TopCommand{
 	{Name: "bot", Aliases: []string{"bots"}, Short: "Create, deploy, list and run the project's bots", Build: bot.NewCmdBot},
 	{Name: "clients", Aliases: []string{"client"}, Short: "Create, list, rotate and delete the project's client applications",
 		Build: clients.NewCmdClients},
-	{Name: "delete", Short: "DELETE a URL", Build: restCmd("delete")},
-	{Name: "get", Short: "GET a URL and print the answer", Build: restCmd("get")},
+	{Name: "delete", Short: "DELETE a URL", Build: pick("delete", rest.NewCmds)},
+	{Name: "get", Short: "GET a URL and print the answer", Build: pick("get", rest.NewCmds)},
 	{Name: "invite", Short: "Invite users to the project: one, or thousands from a CSV file",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return invite.NewCmdInvite(f, nil) }},
 	{Name: "login", Short: "Sign in and keep the credentials in the system keyring",
@@ -53,20 +53,20 @@ var TopCommands = []TopCommand{
 	{Name: "logout", Short: "Sign out: revoke the session on the server and forget the credentials",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdLogout(f, nil) }},
 	{Name: "members", Aliases: []string{"member"}, Short: "List and manage the members of a project", Build: members.NewCmdMembers},
-	{Name: "patch", Short: "PATCH a URL with a JSON Patch (RFC 6902)", Build: restCmd("patch")},
-	{Name: "post", Short: "POST a JSON body to a URL", Build: restCmd("post")},
+	{Name: "patch", Short: "PATCH a URL with a JSON Patch (RFC 6902)", Build: pick("patch", rest.NewCmds)},
+	{Name: "post", Short: "POST a JSON body to a URL", Build: pick("post", rest.NewCmds)},
 	{Name: "profile", Short: "Manage named connection profiles", Build: func(f *cmdutil.Factory) *cobra.Command {
 		c := profile.NewCmdProfile(f)
 		c.AddCommand(authcmd.NewCmdProfileImport(f, nil))
 		return c
 	}},
 	{Name: "project", Short: "Work with projects", Build: projectcmd.NewCmdProject},
-	{Name: "put", Short: "PUT a JSON body to a URL", Build: restCmd("put")},
+	{Name: "put", Short: "PUT a JSON body to a URL", Build: pick("put", rest.NewCmds)},
 	{Name: "token", Short: "Print a valid access token",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdToken(f, nil) }},
-	{Name: "create-bot", Short: "Deprecated: use medplum bot create", Hidden: true, Build: deprecatedBot("create-bot")},
-	{Name: "deploy-bot", Short: "Deprecated: use medplum bot deploy", Hidden: true, Build: deprecatedBot("deploy-bot")},
-	{Name: "save-bot", Short: "Deprecated: use medplum bot save", Hidden: true, Build: deprecatedBot("save-bot")},
+	{Name: "create-bot", Short: "Deprecated: use medplum bot create", Hidden: true, Build: pick("create-bot", bot.NewCmdsDeprecated)},
+	{Name: "deploy-bot", Short: "Deprecated: use medplum bot deploy", Hidden: true, Build: pick("deploy-bot", bot.NewCmdsDeprecated)},
+	{Name: "save-bot", Short: "Deprecated: use medplum bot save", Hidden: true, Build: pick("save-bot", bot.NewCmdsDeprecated)},
 	{Name: "version", Short: "Show the version, commit and build date", Build: version.NewCmdVersion},
 	{Name: "whoami", Short: "Show who the credentials sign in as",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdWhoami(f, nil) }},
@@ -77,46 +77,23 @@ var TopCommands = []TopCommand{
 var HelpTopics = []TopCommand{
 	{Name: "apply-file", Short: "The project file of medplum apply, as a commented example",
 		Build: func(*cmdutil.Factory) *cobra.Command { return apply.NewHelpTopic() }},
-	{Name: "environment", Short: "Environment variables that medplum reads", Build: helpTopic("environment")},
-	{Name: "exit-codes", Short: "Exit codes and what they mean", Build: helpTopic("exit-codes")},
-	{Name: "formatting", Short: "Output formats: -o json|yaml|ndjson|table|csv, --jq, --template", Build: helpTopic("formatting")},
+	{Name: "environment", Short: "Environment variables that medplum reads", Build: pick("environment", func(*cmdutil.Factory) []*cobra.Command { return helpTopics() })},
+	{Name: "exit-codes", Short: "Exit codes and what they mean", Build: pick("exit-codes", func(*cmdutil.Factory) []*cobra.Command { return helpTopics() })},
+	{Name: "formatting", Short: "Output formats: -o json|yaml|ndjson|table|csv, --jq, --template", Build: pick("formatting", func(*cmdutil.Factory) []*cobra.Command { return helpTopics() })},
 	{Name: "invite-csv", Short: "The CSV file of medplum invite --csv",
 		Build: func(*cmdutil.Factory) *cobra.Command { return invite.NewHelpTopicCSV() }},
 }
 
-// helpTopic builds one of helpTopics.
-func helpTopic(name string) func(*cmdutil.Factory) *cobra.Command {
-	return func(*cmdutil.Factory) *cobra.Command {
-		for _, c := range helpTopics() {
-			if c.Name() == name {
-				return c
-			}
-		}
-		panic("commands: no help topic " + name)
-	}
-}
-
-// deprecatedBot builds one of the official CLI's old bot commands.
-func deprecatedBot(name string) func(*cmdutil.Factory) *cobra.Command {
+// pick builds the command named name out of several that build makes
+// together (the REST commands, the help topics, the old bot spellings).
+func pick(name string, build func(*cmdutil.Factory) []*cobra.Command) func(*cmdutil.Factory) *cobra.Command {
 	return func(f *cmdutil.Factory) *cobra.Command {
-		for _, c := range bot.NewCmdsDeprecated(f) {
+		for _, c := range build(f) {
 			if c.Name() == name {
 				return c
 			}
 		}
 		panic("commands: no command " + name)
-	}
-}
-
-// restCmd builds one of the REST commands.
-func restCmd(name string) func(*cmdutil.Factory) *cobra.Command {
-	return func(f *cmdutil.Factory) *cobra.Command {
-		for _, c := range rest.NewCmds(f) {
-			if c.Name() == name {
-				return c
-			}
-		}
-		panic("commands: no REST command " + name)
 	}
 }
 

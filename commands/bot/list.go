@@ -14,6 +14,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -200,7 +201,8 @@ the server sends it (its sourceCode and executableCode are links to the code,
 valid for an hour).`,
 		Example: `  $ medplum bot get hello-world
   $ medplum bot get Bot/123 -o json`,
-		Args: cmdutil.ExactArgs(1, "a bot (name, id or Bot/<id>)"),
+		Args:              cmdutil.ExactArgs(1, "a bot (name, id or Bot/<id>)"),
+		ValidArgsFunction: completion.FirstArg(completion.Named(f, "Bot")),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Bot = args[0]

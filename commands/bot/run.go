@@ -12,6 +12,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 )
 
 // RunOptions are the inputs of `bot run`.
@@ -43,7 +44,8 @@ run (its SHA-256) and echoes the input, and is never the bot's result.`,
 		Example: `  $ medplum bot run hello-world '{"name":"Homer"}'
   $ medplum bot run hl7-router --input message.hl7 --content-type x-application/hl7-v2+er7
   $ echo hello | medplum bot run echo --input - --content-type text/plain`,
-		Args: cmdutil.RangeArgs(1, 2, "a bot and, optionally, its input"),
+		Args:              cmdutil.RangeArgs(1, 2, "a bot and, optionally, its input"),
+		ValidArgsFunction: completion.FirstArg(completion.Named(f, "Bot")),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Bot = args[0]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 )
 
 // DeleteOptions are the inputs of `clients delete`.
@@ -27,8 +28,9 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(*DeleteOptions) error) *cobra.Co
 		Long: `Delete a client: first its project membership (from then on it can no longer
 sign in), then the ClientApplication. Asks for confirmation on a terminal;
 scripts pass --yes. Deleting a client that is already deleted succeeds.`,
-		Example: `  $ medplum clients delete "old exporter" --yes`,
-		Args:    cmdutil.ExactArgs(1, "a client (id, ClientApplication/<id> or name)"),
+		Example:           `  $ medplum clients delete "old exporter" --yes`,
+		Args:              cmdutil.ExactArgs(1, "a client (id, ClientApplication/<id> or name)"),
+		ValidArgsFunction: completion.FirstArg(completion.Named(f, "ClientApplication")),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Arg = args[0]

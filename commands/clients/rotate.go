@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 )
 
 // RotateOptions are the inputs of `clients rotate-secret`.
@@ -38,7 +39,8 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 		`),
 		Example: `  $ medplum clients rotate-secret "CI deployer" -o json | jq -r .secret
   $ medplum clients rotate-secret "CI deployer" --finish`,
-		Args: cmdutil.ExactArgs(1, "a client (id, ClientApplication/<id> or name)"),
+		Args:              cmdutil.ExactArgs(1, "a client (id, ClientApplication/<id> or name)"),
+		ValidArgsFunction: completion.FirstArg(completion.Named(f, "ClientApplication")),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Arg = args[0]

@@ -29,29 +29,13 @@ func Members(f *cmdutil.Factory) cobra.CompletionFunc {
 		if len(args) > 0 {
 			return nil, noFile
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-		defer cancel()
-		type result struct {
-			members []member
-			err     error
-		}
-		done := make(chan result, 1)
-		go func() {
-			m, err := listMembers(ctx, f, cmd)
-			done <- result{m, err}
-		}()
-		var r result
-		select {
-		case r = <-done:
-		case <-ctx.Done():
-			r.err = fmt.Errorf("no answer within %v", Timeout)
-		}
-		if r.err != nil {
-			cobra.CompDebugln("members: "+r.err.Error(), false)
+		members, err := fromServer(cmd, func(ctx context.Context) ([]member, error) { return listMembers(ctx, f, cmd) })
+		if err != nil {
+			cobra.CompDebugln("members: "+err.Error(), false)
 			return nil, noFile
 		}
 		var ids, emails []cobra.Completion
-		for _, m := range r.members {
+		for _, m := range members {
 			if strings.HasPrefix(m.id, toComplete) {
 				ids = append(ids, cobra.CompletionWithDesc(m.id, m.describe()))
 			}

@@ -214,6 +214,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	_ = cmd.MarkFlagFilename("csv", "csv")
 	_ = cmd.RegisterFlagCompletionFunc("role", completion.Values(completion.InviteRoles...))
 	_ = cmd.RegisterFlagCompletionFunc("scope", completion.Values("project", "server"))
+	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
 	fl.StringVar(&opts.Report, "report", "", "with --csv: write each row's result to this CSV file")
 	fl.StringVar(&opts.State, "state", "", "with --csv: the journal file (default: <csv>.journal)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "with --csv: invites in flight (default: adaptive, 1 to 16)")

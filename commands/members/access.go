@@ -10,6 +10,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
@@ -50,6 +51,7 @@ func NewCmdSetAccess(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra
 	cmd.Flags().StringVar(&policy, "access-policy", "", "the access policy: its name, its id or AccessPolicy/<id>")
 	cmd.Flags().StringArrayVar(&access, "access", nil, "an access entry with parameters, repeatable: 'POLICY?name=Type/<id>'")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the access policy and every access entry")
+	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
 	return cmd
 }
 

@@ -28,7 +28,7 @@ func templateFuncs(tab *templateTable, out writeTo) template.FuncMap {
 		"tablerow": func(fields ...any) string {
 			row := make([]string, len(fields))
 			for i, f := range fields {
-				row[i] = oneLine(cell(f))
+				row[i] = oneLine(str(f))
 			}
 			tab.rows = append(tab.rows, row)
 			return ""
@@ -44,7 +44,7 @@ func templateFuncs(tab *templateTable, out writeTo) template.FuncMap {
 			}
 			s := make([]string, len(items))
 			for i, it := range items {
-				s[i] = cell(it)
+				s[i] = str(it)
 			}
 			return strings.Join(s, sep), nil
 		},
@@ -78,7 +78,7 @@ func templateFuncs(tab *templateTable, out writeTo) template.FuncMap {
 			return t.Format(layout), nil
 		},
 		"truncate": func(n int, v any) string {
-			s := cell(v)
+			s := str(v)
 			r := []rune(s)
 			if n < 1 || len(r) <= n {
 				return s
@@ -93,22 +93,6 @@ func templateFuncs(tab *templateTable, out writeTo) template.FuncMap {
 			return strings.TrimSuffix(b.String(), "\n"), err
 		},
 	}
-}
-
-// cell renders a value as text: strings as they are, numbers with their
-// digits, null as nothing, anything else as compact JSON.
-func cell(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case fmt.Stringer:
-		return x.String()
-	}
-	return str(v)
 }
 
 func listOf(v any, fn string) ([]any, error) {
