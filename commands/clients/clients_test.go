@@ -339,7 +339,7 @@ func TestDeleteAsksAtATerminal(t *testing.T) {
 		}
 		return errOut.String()
 	}
-	question := "Delete client \"old\" (ClientApplication/" + app.ID() + ")? It will no longer be able to sign in. [y/N] "
+	question := "Delete client \"old\" (ClientApplication/" + app.ID() + ") of project " + fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID) + "? It will no longer be able to sign in. [y/N] "
 	srv.ResetRequests()
 	if got := run("n\n"); got != question+"Nothing was deleted.\n" {
 		t.Errorf("n: %q", got)

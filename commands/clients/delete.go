@@ -66,7 +66,7 @@ func deleteRun(o *DeleteOptions) error {
 		if !o.IO.CanPrompt() {
 			return cmdutil.InputErrorf("refusing to delete client %s without confirmation: pass --yes", label(app))
 		}
-		ok, err := cmdutil.Confirm(o.Ctx, o.IO, fmt.Sprintf("Delete client %s? It will no longer be able to sign in.", label(app)))
+		ok, err := cmdutil.Confirm(o.Ctx, o.IO, fmt.Sprintf("Delete client %s of project %s? It will no longer be able to sign in.", label(app), t.describe()))
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +25,15 @@ const memberPage = 1000
 // once something is typed that is not the start of an id. It asks the
 // server only when the profile is signed in, with the command's flags
 // (-p, --project), and only within Timeout; otherwise it suggests nothing.
-func Members(f *cmdutil.Factory) cobra.CompletionFunc {
+func Members(f *cmdutil.Factory) cobra.CompletionFunc { return memberCompletion(f, false) }
+
+// EachMember is Members for a command that takes several <member>
+// arguments: it completes each of them, leaving out those already given.
+func EachMember(f *cmdutil.Factory) cobra.CompletionFunc { return memberCompletion(f, true) }
+
+func memberCompletion(f *cmdutil.Factory, many bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 {
+		if len(args) > 0 && !many {
 			return nil, noFile
 		}
 		members, err := fromServer(cmd, func(ctx context.Context) ([]member, error) { return listMembers(ctx, f, cmd) })
@@ -36,6 +43,9 @@ func Members(f *cmdutil.Factory) cobra.CompletionFunc {
 		}
 		var ids, emails []cobra.Completion
 		for _, m := range members {
+			if slices.Contains(args, m.id) || m.email != "" && slices.Contains(args, m.email) {
+				continue
+			}
 			if strings.HasPrefix(m.id, toComplete) {
 				ids = append(ids, cobra.CompletionWithDesc(m.id, m.describe()))
 			}

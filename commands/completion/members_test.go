@@ -34,8 +34,13 @@ func TestMembersFromTheServer(t *testing.T) {
 	e.Run("__complete", "members", "promote", sd.Homer.MembershipID[:8]).Expect(t, 0, homer+"\n"+noFile, noFileStderr)
 	e.Run("__complete", "members", "remove", "HOMER@").Expect(t, 0, "homer@example.com\t"+sd.Homer.MembershipID+"\n"+noFile, noFileStderr)
 	e.Run("__complete", "members", "set-access", "nobody").Expect(t, 0, noFile, noFileStderr)
-	// Only the first argument.
-	e.Run("__complete", "members", "deactivate", sd.Homer.MembershipID, "").Expect(t, 0, noFile, noFileStderr)
+	// A command that takes one member completes only the first argument;
+	// one that takes several completes each, without those given.
+	e.Run("__complete", "members", "get", sd.Homer.MembershipID, "").Expect(t, 0, noFile, noFileStderr)
+	out = e.Run("__complete", "members", "deactivate", sd.Homer.MembershipID, "").ExpectCode(t, 0, noFileStderr)
+	if strings.Contains(out, sd.Homer.MembershipID) || !strings.Contains(out, admin+"\n") {
+		t.Errorf("second argument of deactivate:\n%s", out)
+	}
 }
 
 // A super admin completes the members of the project --project names.

@@ -20,7 +20,7 @@ func NewCmdSetAccess(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra
 	var access []string
 	var clear bool
 	cmd := &cobra.Command{
-		Use:   "set-access <member> (--access-policy POLICY | --access ENTRY... | --clear)",
+		Use:   "set-access <member>... (--access-policy POLICY | --access ENTRY... | --clear)",
 		Short: "Set a member's access policy",
 		Long: "Set a member's access: --access-policy sets ProjectMembership.accessPolicy,\n" +
 			"each --access adds an entry to ProjectMembership.access (a policy with\n" +

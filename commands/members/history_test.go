@@ -76,7 +76,7 @@ func TestHistory(t *testing.T) {
 
 	// A removed member's history is read by membership id; it ends with
 	// the removal, whose author Medplum does not keep.
-	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 0, "", "Removed Homer Simpson (Patient, homer@example.com) from project "+sd.ProjectID+"\n")
+	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 0, "", "Removed Homer Simpson (Patient, homer@example.com) from project "+projectName(srv)+"\n")
 	srv.ResetRequests()
 	r := e.Run("members", "history", sd.Homer.MembershipID, "--columns", "change,who")
 	r.ExpectCode(t, 0, "")

@@ -36,7 +36,7 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
 		Example: `  $ medplum members list --humans
   $ medplum members list --type Practitioner --admin -o csv
   $ medplum members promote alice@example.com
-  $ medplum members deactivate Patient/123
+  $ medplum members deactivate Patient/123 lisa@example.com
   $ medplum members set-access bob@example.com --access 'AccessPolicy/1?provider_organization=Organization/abc'
   $ medplum members remove homer@example.com --yes
   $ medplum members history homer@example.com`,
@@ -59,6 +59,8 @@ type common struct {
 	Client  func() (*client.Client, error)
 	Ctx     context.Context
 	Project string // checked; "" is the signed-in project
+
+	target membership.Target // what connect found
 }
 
 func newCommon(f *cmdutil.Factory) common {
@@ -96,11 +98,24 @@ func (o *common) connect() (*client.Client, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := membership.Project(o.context(), c, o.Project)
+	t, err := membership.ProjectOf(o.context(), c, o.Project)
 	if err != nil {
 		return nil, "", err
 	}
-	return c, p, nil
+	o.target = t
+	return c, t.ID, nil
+}
+
+// projectName names the project connect found for questions and
+// messages: "Name" (id). A super admin's --project is read for its name
+// (once; the id alone if that fails).
+func (o *common) projectName(c *client.Client) string {
+	if o.target.Name == "" && o.target.ID != "" {
+		if p, err := c.ReadResource(o.context(), "Project/"+o.target.ID); err == nil {
+			o.target.Name = p.String("name")
+		}
+	}
+	return o.target.Describe()
 }
 
 // resolve parses a <member> argument (exit 2 when it is malformed, before
@@ -118,12 +133,14 @@ func (o *common) resolve(arg string) (*client.Client, string, client.Doc, error)
 	return c, project, d, err
 }
 
-// memberOptions are the inputs of the commands that act on one <member> and
-// print it (get, promote, demote, activate, deactivate, set-access).
+// memberOptions are the inputs of the commands that act on a <member> (or
+// several) and print it (get, history, promote, demote, activate,
+// deactivate, set-access).
 type memberOptions struct {
 	common
-	Member string
-	Output output.Options
+	Member  string   // the first <member>
+	Members []string // every <member> of a command that takes several ("-": more on stdin)
+	Output  output.Options
 }
 
 // bind completes cmd as such a command: <member> (completed from the
@@ -135,7 +152,7 @@ func (o *memberOptions) bind(f *cmdutil.Factory, cmd *cobra.Command, run func() 
 		if err := o.prepare(c); err != nil {
 			return err
 		}
-		o.Member = args[0]
+		o.Member, o.Members = args[0], args
 		if err := o.Output.Check(); err != nil {
 			return err
 		}
@@ -154,4 +171,4 @@ func addOutputFlags(cmd *cobra.Command, o *output.Options) {
 }
 
 // memberArg is the Args of commands that take one <member>.
-var memberArg = cmdutil.ExactArgs(1, "a member (a membership id, an e-mail, or Patient/<id> and the like)")
+var memberArg = cmdutil.ExactArgs(1, "a member (a membership id, an e-mail, a name, or Patient/<id> and the like)")

@@ -83,6 +83,11 @@ func search(srv *medplumtest.Server, q url.Values) string {
 
 func me() string { return "GET /auth/me" }
 
+// projectName is how messages and questions name the seeded project.
+func projectName(srv *medplumtest.Server) string {
+	return fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID)
+}
+
 // emailLookup are the requests that find a member by e-mail: the profiles
 // carrying it, then their memberships.
 func emailLookup(srv *medplumtest.Server, email string, profiles ...string) []string {
@@ -341,7 +346,7 @@ func TestGetBySelector(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("members", "get", "Organization/1").Expect(t, 2, "", "medplum: member \"Organization/1\": a reference must be to ProjectMembership, User or a profile (Patient, Practitioner, RelatedPerson, Bot, ClientApplication)\nRun 'medplum members get --help' for usage.\n")
 	e.Run("members", "get", "homer@").Expect(t, 2, "", "medplum: member \"homer@\": not a valid e-mail address\nRun 'medplum members get --help' for usage.\n")
-	e.Run("members", "get").Expect(t, 2, "", "medplum: medplum members get needs a member (a membership id, an e-mail, or Patient/<id> and the like)\nRun 'medplum members get --help' for usage.\n")
+	e.Run("members", "get").Expect(t, 2, "", "medplum: medplum members get needs a member (a membership id, an e-mail, a name, or Patient/<id> and the like)\nRun 'medplum members get --help' for usage.\n")
 	if n := len(srv.Requests()); n != 0 {
 		t.Errorf("malformed selectors sent %d requests", n)
 	}
@@ -552,7 +557,7 @@ func TestRemove(t *testing.T) {
 	}
 
 	srv.ResetRequests()
-	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 0, "", "Removed Homer Simpson (Patient, homer@example.com) from project "+sd.ProjectID+"\n")
+	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 0, "", "Removed Homer Simpson (Patient, homer@example.com) from project "+projectName(srv)+"\n")
 	route := adminRoute(srv, sd.Homer.MembershipID)
 	clitest.ExpectPaths(t, srv, append(append([]string{me()}, emailLookup(srv, "homer@example.com", sd.Homer.Profile)...), "GET "+route, "DELETE "+route)...)
 	if !srv.Deleted("ProjectMembership", sd.Homer.MembershipID) || srv.Resource("Patient", profileID) == nil {
@@ -564,12 +569,12 @@ func TestRemove(t *testing.T) {
 	}
 
 	// Again: by id it is already gone (exit 0); by e-mail there is nobody.
-	e.Run("members", "remove", sd.Homer.MembershipID, "-y").Expect(t, 0, "", "membership "+sd.Homer.MembershipID+" was already removed from project "+sd.ProjectID+"\n")
+	e.Run("members", "remove", sd.Homer.MembershipID, "-y").Expect(t, 0, "", "membership "+sd.Homer.MembershipID+" was already removed from project "+projectName(srv)+"\n")
 	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is homer@example.com\n")
 
 	// The owner cannot be removed; the server says so and medplum explains.
 	e.Run("members", "remove", sd.AdminEmail, "--yes").Expect(t, 1, "",
-		"medplum: cannot remove Medplum Admin (Practitioner, admin@example.com): they own project "+sd.ProjectID+
+		"medplum: cannot remove Medplum Admin (Practitioner, admin@example.com): they own project "+projectName(srv)+
 			", and the server refuses to remove a project's owner (Cannot delete the owner of the project)\n"+
 			"a super admin can give the project another owner (Project.owner) first\n")
 	if srv.Deleted("ProjectMembership", sd.Admin.MembershipID) {

@@ -26,15 +26,32 @@ func ParseProject(s string) (string, error) {
 // searches see only that project, so a flag naming another project is
 // refused (exit 2) unless the credentials are a super admin's.
 func Project(ctx context.Context, c *client.Client, flag string) (string, error) {
+	t, err := ProjectOf(ctx, c, flag)
+	return t.ID, err
+}
+
+// Target is the project a command acts on: its id, and its name when the
+// command knows it (the signed-in project's, from auth/me).
+type Target struct{ ID, Name string }
+
+// Describe names the project for messages and questions: "Name" (id), or
+// the id alone.
+func (t Target) Describe() string {
+	return (&cmdutil.SignedIn{ProjectID: t.ID, ProjectName: t.Name}).Describe()
+}
+
+// ProjectOf is Project with the project's name when it is the signed-in
+// one (a super admin's --project naming another has none).
+func ProjectOf(ctx context.Context, c *client.Client, flag string) (Target, error) {
 	who, err := cmdutil.WhoAmI(ctx, c)
 	if err != nil {
-		return "", err
+		return Target{}, err
 	}
 	if flag == "" || flag == who.ProjectID {
-		return who.ProjectID, nil
+		return Target{ID: who.ProjectID, Name: who.ProjectName}, nil
 	}
 	if !who.SuperAdmin {
-		return "", cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", flag, who.Describe())
+		return Target{}, cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", flag, who.Describe())
 	}
-	return flag, nil
+	return Target{ID: flag}, nil
 }
