@@ -38,8 +38,8 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
   $ medplum members promote alice@example.com
   $ medplum members deactivate Patient/123 lisa@example.com
   $ medplum members set-access bob@example.com --access 'AccessPolicy/1?provider_organization=Organization/abc'
-  $ medplum members remove homer@example.com --yes
-  $ medplum members history homer@example.com`,
+  $ medplum members history homer@example.com
+  $ medplum members remove homer@example.com --yes`,
 		Args: cobra.ArbitraryArgs,
 		RunE: cmdutil.GroupRunE,
 	}

@@ -44,7 +44,7 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 		`) + "\n" + manyHelp + "\n\n" + membership.SelectorHelp,
 		Example: `  $ medplum members remove homer@example.com
   $ medplum members remove 82399b9d-4910-43c8-a667-64e4d3ee3dad --yes
-  $ medplum members remove lisa@example.com bart@example.com --yes
+  $ medplum members remove carol@example.com 'Bob Jones' --yes
   $ cut -d, -f3 leavers.csv | medplum members remove - --yes`,
 		Args:              manyMembers,
 		ValidArgsFunction: completion.EachMember(f),
