@@ -332,6 +332,39 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 			return nil, err
 		}
 	}
+	ul, err := passwordSignIn(ctx, tc, o, p, password, false)
+	if err != nil || o.ProjectID == "" || loginProject(ul) == o.ProjectID {
+		return ul, err
+	}
+	// The user's only membership is in another project. With the
+	// project's id, auth/login also finds a user scoped to that project
+	// (getUserByEmail): try that before saying no. The sign-in made for
+	// the other project is signed out again.
+	other := loginProject(ul)
+	revokeLogin(ctx, tc, ul.Token.AccessToken)
+	if o.ClientID == "" {
+		scoped, err := passwordSignIn(ctx, tc, o, p, password, true)
+		if err == nil && loginProject(scoped) == o.ProjectID {
+			return scoped, nil
+		}
+		if err == nil {
+			revokeLogin(ctx, tc, scoped.Token.AccessToken)
+		} else if !isUserNotFound(err) {
+			return nil, err
+		}
+	}
+	return nil, needInput("you are not a member of project %s; your project is Project/%s", o.ProjectID, other)
+}
+
+// passwordSignIn runs the stages of PasswordLogin from auth/login on.
+// auth/login is sent a projectId only with withProject: it narrows the
+// memberships the server offers to that project's (getMembershipsForLogin),
+// so a later project list would miss the others, and the built-in
+// medplum-cli client refuses it (capture 186). The project is chosen with
+// auth/profile from everything offered instead; a user scoped to a project
+// is the one case that needs the id (the server finds such a user only
+// with it), and then only when auth/login found nobody without it.
+func passwordSignIn(ctx context.Context, tc *client.Client, o PasswordOptions, p Prompter, password string, withProject bool) (*UserLogin, error) {
 	pk := NewPKCE()
 	req := map[string]any{
 		"email": o.Email, "password": password, "scope": o.Scope,
@@ -340,11 +373,15 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 	if o.ClientID != "" {
 		req["clientId"] = o.ClientID
 	}
-	if o.ProjectID != "" {
+	if withProject {
 		req["projectId"] = o.ProjectID
 	}
 	var lr client.LoginResponse
-	if err := tc.AuthPost(ctx, "auth/login", req, &lr); err != nil {
+	err := tc.AuthPost(ctx, "auth/login", req, &lr)
+	if err != nil && !withProject && o.ProjectID != "" && o.ClientID == "" && isUserNotFound(err) {
+		return passwordSignIn(ctx, tc, o, p, password, true)
+	}
+	if err != nil {
 		if e := client.AsError(err); e != nil && e.IsNotFound() && o.ClientID != "" {
 			// The server reads the client first and answers a plain 404.
 			return nil, &rejectedError{fmt.Errorf("sign-in refused: the server has no client %s (%w)", o.ClientID, err)}
@@ -353,7 +390,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 		if o.ProjectID != "" {
 			refused = "sign-in to project " + o.ProjectID + " refused"
 		}
-		return nil, rejected(refused, err)
+		return nil, rejected(refused, notActive(err))
 	}
 	membership := ""
 	var offered []client.LoginMembership
@@ -373,7 +410,7 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 			membership, err = chooseMembership(ctx, p, lr.Memberships, o)
 			if err == nil {
 				err = tc.AuthPost(ctx, "auth/profile", map[string]string{"login": lr.Login, "profile": membership}, &next)
-				err = rejected("choosing the project was refused", err)
+				err = rejected("choosing the project was refused", notActive(err))
 			}
 		default:
 			// Scope: the server wants the scope confirmed.
@@ -397,6 +434,67 @@ func PasswordLogin(ctx context.Context, tc *client.Client, o PasswordOptions, p 
 		return nil, rejected("the server refused the sign-in code", err)
 	}
 	return &UserLogin{Token: tr, Email: o.Email, MembershipID: membership, Memberships: offered}, nil
+}
+
+// loginProject is the id of the project a sign-in is in.
+func loginProject(ul *UserLogin) string {
+	if ul == nil || ul.Token == nil || ul.Token.Project == nil {
+		return ""
+	}
+	return strings.TrimPrefix(ul.Token.Project.Reference, "Project/")
+}
+
+// isUserNotFound reports whether auth/login found no user for the e-mail
+// (400 "User not found"; a wrong password is "Email or password is
+// invalid").
+func isUserNotFound(err error) bool {
+	e := client.AsError(err)
+	if e == nil || e.Status != http.StatusBadRequest || e.Outcome == nil {
+		return false
+	}
+	for _, is := range e.Outcome.Issue {
+		if is.Text() == "User not found" {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileNotActiveError is a sign-in to a membership the project's admins
+// deactivated (active: false): Medplum answers 400 "Profile not active"
+// (captures 187, 189).
+type ProfileNotActiveError struct{ Err error }
+
+func (e *ProfileNotActiveError) Error() string {
+	return "your membership of this project is deactivated: a project admin turned it off; ask one of them to activate it again"
+}
+
+func (e *ProfileNotActiveError) Unwrap() error { return e.Err }
+
+// notActive turns Medplum's "Profile not active" into a
+// *ProfileNotActiveError.
+func notActive(err error) error {
+	e := client.AsError(err)
+	if e == nil || e.Status != http.StatusBadRequest || e.Outcome == nil {
+		return err
+	}
+	for _, is := range e.Outcome.Issue {
+		if is.Text() == "Profile not active" {
+			return &ProfileNotActiveError{Err: err}
+		}
+	}
+	return err
+}
+
+// revokeLogin signs a sign-in the CLI will not keep out again
+// (oauth2/logout with its access token), so that its refresh token does not
+// outlive it on the server. Best effort: the sign-in was never stored.
+func revokeLogin(ctx context.Context, tc *client.Client, accessToken string) {
+	if accessToken == "" {
+		return
+	}
+	_, _ = tc.Do(ctx, &client.Request{Method: http.MethodPost, URL: "oauth2/logout", NoAuth: true,
+		Header: http.Header{"Authorization": {"Bearer " + accessToken}}, ContentType: client.ContentTypeJSON, Body: []byte("{}")})
 }
 
 func verifyMFA(ctx context.Context, tc *client.Client, p Prompter, login, given string) (client.LoginResponse, error) {

@@ -150,10 +150,12 @@ func TestPasswordLoginChoosesProject(t *testing.T) {
 	if err != nil || l.MembershipID != srv.Seed.SuperAdmin.MembershipID || l.Token.Project.Reference != "Project/"+srv.Seed.SuperAdminProjectID {
 		t.Fatalf("--membership: %v %+v", err, l)
 	}
-	// --project names a project the user is not a member of: the server
-	// answers "User not found"; the error says for which project.
+	// --project names a project the user is not a member of: the
+	// memberships the server offers say so (no projectId is sent, which
+	// would narrow them), and the error lists them.
 	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, ProjectID: "no-such-project"}, &scripted{})
-	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "sign-in to project no-such-project refused: User not found" {
+	var need *auth.InputNeededError
+	if !errors.As(err, &need) || !strings.HasPrefix(err.Error(), "you are not a member of that project; your projects are:\n  ") {
 		t.Fatalf("--project of another project: %v", err)
 	}
 	_, err = auth.PasswordLogin(ctx, tc, auth.PasswordOptions{Email: email, Password: pw, MembershipID: "nope"}, &scripted{})
@@ -398,5 +400,99 @@ func TestBrowserLoginRefusedRequest(t *testing.T) {
 	_, err = auth.BrowserLogin(context.Background(), tc, other, opened, &scripted{})
 	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != fmt.Sprintf("the server refused to start a sign-in for client %s, redirect http://localhost:%d: Incorrect redirect_uri", opts.ClientID, other.Port) {
 		t.Errorf("unregistered redirect: %v", err)
+	}
+}
+
+// adminAPI is a client signed in as the seeded project-admin client.
+func adminAPI(t *testing.T, srv *medplumtest.Server) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Options{BaseURL: srv.URL, Auth: &auth.BearerToken{Token: srv.IssueToken(srv.Seed.Client.MembershipID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func loginBodies(srv *medplumtest.Server) []string {
+	var out []string
+	for _, r := range srv.RequestsTo("POST", "/auth/login") {
+		out = append(out, string(r.Body))
+	}
+	return out
+}
+
+// A user scoped to a project is found by auth/login only with that
+// project's id: after "User not found" without it, --project is sent.
+func TestPasswordLoginProjectScopedUser(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute)
+	ctx := context.Background()
+	pid := srv.Seed.ProjectID
+	if _, err := adminAPI(t, srv).Invite(ctx, pid, map[string]any{"resourceType": "Practitioner", "firstName": "Pat", "lastName": "Scoped",
+		"email": "pat@example.com", "password": "pat-password", "scope": "project", "sendEmail": false}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "pat@example.com", Password: "pat-password", ProjectID: pid}, &scripted{})
+	if err != nil || l.Token.Project.Reference != "Project/"+pid {
+		t.Fatalf("project-scoped user: %v %+v", err, l)
+	}
+	if b := loginBodies(srv); len(b) != 2 || strings.Contains(b[0], "projectId") || !strings.Contains(b[1], `"projectId":"`+pid+`"`) {
+		t.Errorf("auth/login bodies: %d, projectId first %v", len(b), len(b) > 0 && strings.Contains(b[0], "projectId"))
+	}
+	// Without --project such a user is unknown, as on the server.
+	_, err = auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "pat@example.com", Password: "pat-password"}, &scripted{})
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != "sign-in refused: User not found" {
+		t.Errorf("without --project: %v", err)
+	}
+}
+
+// A user whose only membership is in another project than --project gets
+// a code at once (nothing to choose from); the sign-in is checked after the
+// exchange, signed out again, and refused in words.
+func TestPasswordLoginOnlyMembershipElsewhere(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute)
+	ctx := context.Background()
+	other := srv.AddProject("Other")
+	srv.AddUser(medplumtest.UserSpec{Email: "solo@example.com", Password: "solo-password", ProjectID: other})
+	_, err := auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "solo@example.com", Password: "solo-password", ProjectID: srv.Seed.ProjectID}, &scripted{})
+	var need *auth.InputNeededError
+	if !errors.As(err, &need) || err.Error() != "you are not a member of project "+srv.Seed.ProjectID+"; your project is Project/"+other {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(srv.RequestsTo("POST", "/oauth2/logout")); n != 1 {
+		t.Errorf("%d oauth2/logout, want the unwanted sign-in signed out", n)
+	}
+	if b := loginBodies(srv); len(b) != 2 || !strings.Contains(b[1], `"projectId"`) {
+		t.Errorf("auth/login bodies: %d", len(b))
+	}
+}
+
+// A deactivated membership is refused in plain words (Medplum says
+// "Profile not active": captures 187, 189), with the credentials-rejected
+// exit code.
+func TestPasswordLoginDeactivatedMembership(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetLoginRateLimit(100, time.Minute)
+	ctx := context.Background()
+	m := srv.AddUser(medplumtest.UserSpec{Email: "ina@example.com", Password: "ina-password"})
+	r := srv.Resource("ProjectMembership", m.MembershipID)
+	r["active"] = false
+	srv.Update(r)
+	const want = "sign-in refused: your membership of this project is deactivated: a project admin turned it off; ask one of them to activate it again"
+	_, err := auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "ina@example.com", Password: "ina-password"}, &scripted{})
+	var pna *auth.ProfileNotActiveError
+	if !errors.Is(err, auth.ErrCredentialsRejected) || !errors.As(err, &pna) || err.Error() != want {
+		t.Errorf("only membership deactivated: %v", err)
+	}
+	// One of two memberships deactivated: offered, refused when chosen.
+	srv.AddUser(medplumtest.UserSpec{Email: "ina@example.com", ProjectID: srv.Seed.SuperAdminProjectID})
+	_, err = auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "ina@example.com", Password: "ina-password", ProjectID: srv.Seed.ProjectID}, &scripted{})
+	if !errors.As(err, &pna) || err.Error() != "choosing the project was refused: your membership of this project is deactivated: a project admin turned it off; ask one of them to activate it again" {
+		t.Errorf("chosen membership deactivated: %v", err)
+	}
+	l, err := auth.PasswordLogin(ctx, tokenClient(t, srv), auth.PasswordOptions{Email: "ina@example.com", Password: "ina-password", ProjectID: srv.Seed.SuperAdminProjectID}, &scripted{})
+	if err != nil || l.Token.Project.Reference != "Project/"+srv.Seed.SuperAdminProjectID {
+		t.Errorf("the active one: %v", err)
 	}
 }

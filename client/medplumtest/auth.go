@@ -128,13 +128,13 @@ func (s *Server) bearerAuth(token string) *authState {
 }
 
 // stateForMembership resolves a membership into an authState; nil when the
-// membership, its project or its profile are gone or inactive. Holds s.mu.
+// membership or its project are gone. A deactivated membership (active:
+// false) still acts: 5.0.10 checks it only when a password sign-in chooses
+// it, not for the tokens it already has, their refresh, or a client's
+// client_credentials (captures 194-197). Holds s.mu.
 func (s *Server) stateForMembership(membershipID string, l *login) *authState {
 	m := s.st.live("ProjectMembership", membershipID)
 	if m == nil {
-		return nil
-	}
-	if active, ok := m.res.Bool("active"); ok && !active {
 		return nil
 	}
 	_, pid, _ := client.SplitReference(m.res.Ref("project"))
@@ -392,11 +392,6 @@ func (s *Server) clientCredentialsGrant(c *reqCtx, form formValues) {
 		c.oauthError(400, "invalid_request", "Invalid client")
 		return
 	}
-	if active, ok := m.res.Bool("active"); ok && !active {
-		s.mu.Unlock()
-		c.oauthError(400, "access_denied", "Profile not active")
-		return
-	}
 	scope := form["scope"]
 	if scope == "" {
 		scope = "openid"
@@ -432,6 +427,7 @@ func (s *Server) IssueToken(membershipID string) string {
 	l := s.newLogin(&login{
 		UserRef: m.res.Ref("user"), MembershipID: m.id, ProjectID: pid,
 		Scope: "openid", AuthMethod: "password", Granted: true,
+		UserAgent: "medplumtest", // as if signed in by some program (capture 01)
 	})
 	tok, _ := s.accessToken(s.URL, l)
 	return tok

@@ -45,7 +45,6 @@ var leftOutRanges = []struct {
 }{
 	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
 	{140, 173, "member lifecycle, MFA, logins, paging and clients (issue 15): replays being added"},
-	{186, 189, "logins (issue 15): replays being added"},
 }
 
 // leftOut says why a capture is not replayed, or "".
@@ -556,6 +555,55 @@ func realfixSteps() []step {
 		{name: "185-admin-project-after-settings", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "admin/projects/" + e.ebPid, bearer(e.ebTok), ""})
 		}},
+		{name: "186-login-cli-client-with-projectid", run: func(e *contractEnv) *http.Response {
+			return e.login(`{"email":"cli-admin@example.com","password":"cli-admin-password","scope":"openid offline_access","clientId":"medplum-cli","projectId":"` + e.pid + `"}`)
+		}},
+		{name: "187-login-deactivated-member", run: func(e *contractEnv) *http.Response {
+			m := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/invite", bearerJSON(e.ebTok),
+				`{"resourceType":"Practitioner","firstName":"Ina","lastName":"Ctive","email":"realfix-inactive@example.com","password":"realfix-inactive-pw","sendEmail":false}`}))
+			e.deactivate(m["id"].(string))
+			return e.login(`{"email":"realfix-inactive@example.com","password":"realfix-inactive-pw","scope":"openid offline_access","codeChallenge":"` + pkceS256 + `","codeChallengeMethod":"S256"}`)
+		}},
+		{name: "188-login-two-memberships-one-inactive", run: func(e *contractEnv) *http.Response {
+			e.invite(e.tcTok, `{"resourceType":"Practitioner","firstName":"Acc","lastName":"Admin","email":"realfix-two@example.com","password":"realfix-two-pw","sendEmail":false}`)
+			m := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/invite", bearerJSON(e.ebTok),
+				`{"resourceType":"Practitioner","firstName":"Acc","lastName":"Admin","email":"realfix-two@example.com","sendEmail":false}`}))
+			e.vars["inactive188"] = m["id"].(string)
+			e.deactivate(m["id"].(string))
+			return e.login(`{"email":"realfix-two@example.com","password":"realfix-two-pw","scope":"openid offline_access","codeChallenge":"` + pkceS256 + `","codeChallengeMethod":"S256"}`)
+		}, after: func(e *contractEnv, b map[string]any) {
+			if len(b["memberships"].([]any)) != 2 {
+				e.t.Errorf("188: the deactivated membership is not offered: %v", b)
+			}
+			e.loginID = b["login"].(string)
+		}},
+		{name: "189-auth-profile-inactive", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "auth/profile", map[string]string{"Content-Type": "application/json"},
+				`{"login":"` + e.loginID + `","profile":"` + e.vars["inactive188"] + `"}`})
+		}},
+		{name: "194-me-deactivated-member", run: func(e *contractEnv) *http.Response {
+			m := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/invite", bearerJSON(e.ebTok),
+				`{"resourceType":"Practitioner","firstName":"De","lastName":"Act","email":"realfix-deact@example.com","password":"realfix-deact-pw","sendEmail":false}`}))
+			// (The capture session's client sent no User-Agent.)
+			l := jsonBody(e.t, e.do(req{"POST", "auth/login", map[string]string{"Content-Type": "application/json", "User-Agent": ""},
+				`{"email":"realfix-deact@example.com","password":"realfix-deact-pw","scope":"openid offline_access","clientId":"medplum-cli"}`}))
+			tok := jsonBody(e.t, e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "authorization_code", "code", l["code"].(string), "client_id", "medplum-cli")}))
+			e.refresh = tok["refresh_token"].(string)
+			e.deactivate(m["id"].(string))
+			return e.do(req{"GET", "auth/me", bearer(tok["access_token"].(string)), ""})
+		}},
+		{name: "195-refresh-deactivated-member", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "refresh_token", "refresh_token", e.refresh)})
+		}},
+		{name: "196-cc-token-deactivated-client", run: func(e *contractEnv) *http.Response {
+			app := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/client", bearerJSON(e.ebTok), `{"name":"realfix deactivated client"}`}))
+			b := jsonBody(e.t, e.do(req{"GET", "fhir/R4/ProjectMembership?user=ClientApplication/" + app["id"].(string), bearer(e.ebTok), ""}))
+			e.deactivate(b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["id"].(string))
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", app["id"].(string), "client_secret", app["secret"].(string))})
+		}, after: func(e *contractEnv, b map[string]any) { e.vars["tok196"] = b["access_token"].(string) }},
+		{name: "197-fhir-search-deactivated-client", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient?_count=1", bearer(e.vars["tok196"]), ""})
+		}},
 		{name: "190-project-init", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "fhir/R4/Project/$init", map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},
 				`{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"realfix init 190"}]}`})
@@ -587,6 +635,21 @@ func (e *contractEnv) rotatedClient() [2]string {
 		e.t.Fatalf("rotated client: %v then %v", app, rot)
 	}
 	return [2]string{id, old}
+}
+
+// pkceS256 is an S256 code challenge (of a verifier the contract never
+// redeems).
+const pkceS256 = "g6UWvoqQtJ5BUVgnGmYFqadBHPP7mwodpRaFJb9Plf0"
+
+// deactivate sets active:false on a membership of the eb project (a FHIR
+// PATCH as its admin client, as the capture session did).
+func (e *contractEnv) deactivate(mid string) {
+	resp := e.do(req{"PATCH", "fhir/R4/ProjectMembership/" + mid, map[string]string{
+		"Authorization": "Bearer " + e.ebTok, "Content-Type": "application/json-patch+json"}, `[{"op":"add","path":"/active","value":false}]`})
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("deactivating %s: %d", mid, resp.StatusCode)
+	}
 }
 
 // adminClientOf makes a client in a project as the super admin (body is

@@ -224,7 +224,11 @@ func (s *Server) authLogin(c *reqCtx) {
 		c.unlockOutcome(badRequest("Email or password is invalid"))
 		return
 	}
-	l := s.startLogin(c, user, clientID, projectID, scope, challenge, method)
+	l, oo := s.startLogin(c, user, clientID, projectID, scope, challenge, method)
+	if oo != nil {
+		c.unlockOutcome(oo)
+		return
+	}
 	s.mu.Unlock()
 	s.sendLoginResult(c, l)
 }
@@ -250,8 +254,10 @@ func includesOffline(scope string) bool {
 }
 
 // startLogin creates the Login of a password sign-in and, when the user has
-// exactly one eligible membership, chooses it. Holds s.mu.
-func (s *Server) startLogin(c *reqCtx, user *record, clientID, projectID, scope, challenge, method string) *login {
+// exactly one membership to choose from, chooses it (tryLogin), which a
+// deactivated one refuses: 400 "Profile not active" (capture 187). Holds
+// s.mu.
+func (s *Server) startLogin(c *reqCtx, user *record, clientID, projectID, scope, challenge, method string) (*login, *client.OperationOutcome) {
 	l := &login{
 		UserRef: "User/" + user.id, ClientID: clientID, ProjectID: projectID, Scope: scope,
 		AuthMethod: "password", Code: newSecret(32), CodeChallenge: challenge, CodeChallengeMethod: method,
@@ -263,19 +269,29 @@ func (s *Server) startLogin(c *reqCtx, user *record, clientID, projectID, scope,
 	s.newLogin(l)
 	s.flowOf(l.ID).projectID = projectID
 	if ms := s.eligibleMemberships(l); len(ms) == 1 {
+		if !isActive(ms[0]) {
+			return nil, badRequest("Profile not active")
+		}
 		l.MembershipID = ms[0].id
 	}
-	return l
+	return l, nil
 }
 
-// eligibleMemberships are the active memberships a login may choose. Holds s.mu.
+// isActive reports whether a membership is not deactivated (active:false).
+func isActive(m *record) bool {
+	active, ok := m.res.Bool("active")
+	return !ok || active
+}
+
+// eligibleMemberships are the memberships a login offers
+// (getMembershipsForLogin): the user's, of the login's project when it has
+// one (auth/login's projectId, or its client's project), deactivated ones
+// included (capture 188; choosing one is "Profile not active", 189). Holds
+// s.mu.
 func (s *Server) eligibleMemberships(l *login) []*record {
 	pid := s.flowOf(l.ID).projectID
 	var out []*record
 	for _, m := range s.st.lookup("ProjectMembership|user|" + l.UserRef) {
-		if active, ok := m.res.Bool("active"); ok && !active {
-			continue
-		}
 		if pid != "" && m.res.Ref("project") != "Project/"+pid {
 			continue
 		}
@@ -390,7 +406,7 @@ func (s *Server) authProfile(c *reqCtx) {
 		c.unlockOutcome(badRequest("Invalid profile"))
 		return
 	}
-	if active, ok := m.res.Bool("active"); ok && !active {
+	if !isActive(m) {
 		c.unlockOutcome(badRequest("Profile not active"))
 		return
 	}

@@ -67,13 +67,18 @@ func (s *Server) sessions(userRef string) []any {
 		if l.UserRef != userRef || l.Revoked || l.MembershipID == "" || l.Created.Before(since) {
 			continue
 		}
-		out = append(out, map[string]any{
+		sess := map[string]any{
 			"id":            l.ID,
 			"lastUpdated":   formatInstant(l.Created),
 			"authMethod":    l.AuthMethod,
 			"remoteAddress": remoteHost(l.RemoteAddress),
-			"browser":       "",
-		})
+		}
+		// The browser the User-Agent names ("" for a program's); none
+		// without a User-Agent (captures 01, 194).
+		if l.UserAgent != "" {
+			sess["browser"] = ""
+		}
+		out = append(out, sess)
 	}
 	return out
 }

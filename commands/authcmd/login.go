@@ -343,9 +343,13 @@ func readStdin(ios *iostreams.IOStreams, what string) (string, error) {
 // missing answer (no terminal to ask on) exit 2.
 func rejectedErr(err error, tip string) error {
 	var in *auth.InputNeededError
+	var inactive *auth.ProfileNotActiveError
 	switch {
 	case errors.As(err, &in):
 		return &cmdutil.ExitError{Code: cmdutil.ExitUsage, Err: err}
+	case errors.As(err, &inactive):
+		// (Signing in again cannot help until an admin acts.)
+		return &cmdutil.ExitError{Code: cmdutil.ExitAuth, Err: err, Tip: "nothing was stored"}
 	case errors.Is(err, auth.ErrCredentialsRejected) || errors.Is(err, auth.ErrNotSignedIn):
 		return &cmdutil.ExitError{Code: cmdutil.ExitAuth, Err: err, Tip: tip}
 	}

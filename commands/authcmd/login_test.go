@@ -314,3 +314,25 @@ func TestEnvironmentCredentialsLeaveNothingBehind(t *testing.T) {
 		t.Errorf("environment credentials left files behind: %v", files)
 	}
 }
+
+// A member whose membership a project admin deactivated is told so in
+// plain words when signing in (Medplum: 400 "Profile not active", capture
+// 187). A sign-in made before the deactivation goes on working: 5.0.10
+// checks the membership only when a password sign-in chooses it, not its
+// tokens or their refresh (captures 194, 195).
+func TestLoginDeactivatedMember(t *testing.T) {
+	srv := newServer(t)
+	e := env(t, srv)
+	ann := srv.MembershipByEmail(srv.Seed.ProjectID, "ann@example.com")
+	e.RunStdin(pw+"\n", "login", "--auth-type", "password", "--email", "ann@example.com", "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
+		"Signed in to "+srv.URL+" as ann@example.com in project Sandbox Project.\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	ann["active"] = false
+	srv.Update(ann)
+	if r := e.Run("project", "current"); r.Code != 0 {
+		t.Errorf("the earlier sign-in: %+v", r)
+	}
+	e.RunStdin(pw+"\n", "login", "--auth-type", "password", "--email", "ann@example.com", "--password-stdin", "--insecure-storage").Expect(t, 4, "",
+		"medplum: sign-in refused: your membership of this project is deactivated: a project admin turned it off; ask one of them to activate it again\n"+
+			"nothing was stored\n")
+}

@@ -1,11 +1,13 @@
 package authcmd_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,4 +238,55 @@ func TestStoredSignInIgnoresAForeignTokenURL(t *testing.T) {
 	if len(got) > 0 {
 		t.Fatalf("the other token URL was sent %v", got)
 	}
+}
+
+// A person in projects A and B who signs in with --project A can list and
+// switch to B: the project is chosen with auth/profile from every
+// membership the server offers, not by sending projectId to auth/login,
+// which narrows the offer to A (and which 5.0.10 refuses with the
+// medplum-cli client: capture 186).
+func TestProjectListAfterLoginWithProject(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	a := tg.NewProject(t, "", tg.Unique("login-a"))
+	b := tg.NewProject(t, "", tg.Unique("login-b"))
+	email := strings.ToLower(tg.Unique("realfix-login")) + "@example.com"
+	pw := "pw-" + clitest.RandomID("")
+	a.AddPerson(t, email, pw, false)
+	b.AddPerson(t, email, pw, false)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
+	nameA, nameB := projectName(t, a), projectName(t, b)
+
+	e.RunStdin(pw, "login", "--auth-type", "password", "--email", email, "--project", a.ProjectID, "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
+		"Signed in to "+tg.URL+" as "+email+" in project "+nameA+".\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	out := e.Run("project", "list", "-o", "csv", "--columns", "id,name,current,signed_in", "--no-header").ExpectCode(t, 0, "")
+	if got, want := sortedLines(out), sortedLines(a.ProjectID+","+nameA+",*,yes\n"+b.ProjectID+","+nameB+",,no\n"); got != want {
+		t.Errorf("project list:\n%s\nwant\n%s", got, want)
+	}
+	e.RunStdin(pw, "project", "switch", b.ProjectID, "--password-stdin").Expect(t, 0, "",
+		"Switched to project "+nameB+" (Project/"+b.ProjectID+"), signed in as "+email+" in project "+nameB+".\n")
+	e.Run("project", "current").Expect(t, 0, nameB+" (Project/"+b.ProjectID+")\n", "")
+	if srv := tg.Sandbox; srv != nil {
+		for _, r := range srv.RequestsTo("POST", "/auth/login") {
+			if strings.Contains(string(r.Body), "projectId") {
+				t.Error("auth/login was sent a projectId")
+			}
+		}
+	}
+}
+
+func projectName(t *testing.T, tg *clitest.Target) string {
+	t.Helper()
+	p, err := tg.API(t).ReadProject(context.Background(), tg.ProjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Resource.String("name")
+}
+
+func sortedLines(s string) string {
+	l := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	slices.Sort(l)
+	return strings.Join(l, "\n")
 }
