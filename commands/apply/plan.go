@@ -481,15 +481,7 @@ func (p *planner) accessLabel(list []client.MembershipAccess) string {
 	if len(list) == 0 {
 		return "none"
 	}
-	parts := make([]string, len(list))
-	for i, a := range list {
-		s := membership.FormatAccess(a)
-		if a.Policy != nil {
-			s = p.policyLabel(a.Policy.Reference) + strings.TrimPrefix(s, a.Policy.Reference)
-		}
-		parts[i] = s
-	}
-	return strings.Join(parts, ", ")
+	return membership.AccessLabels(list, p.policyLabel)
 }
 
 // ---- helpers

@@ -29,7 +29,7 @@ func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
 
 	r := e.Run("invite", "--csv", "staff.csv", "--upsert", "--dry-run")
 	r.Expect(t, 0, `{"line":2,"membership":"`+homer.ID()+`"}`+"\n"+
-		`{"line":3,"membership":"`+admin.ID()+`","change":"access AccessPolicy/staff -\u003e AccessPolicy/nurses",`+
+		`{"line":3,"membership":"`+admin.ID()+`","change":"access \"Clinic staff\" -\u003e \"Nurses\"",`+
 		`"body":{"email":"`+srv.Seed.AdminEmail+`","firstName":"Medplum","lastName":"Admin","membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"},"admin":true},"resourceType":"Practitioner","sendEmail":false,"upsert":true}}`+"\n"+
 		`{"line":4,"body":{"resourceType":"Practitioner","firstName":"Carl","lastName":"Carlson","email":"carl@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"}}}}`+"\n",
 		"dry run: 2 invites would be sent to admin/projects/"+project+"/invite (1 update to members, 1 member unchanged); nothing was sent\n")
@@ -41,7 +41,7 @@ func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
 	carl := member(t, srv, "carl@example.com")
 	r.Expect(t, 0, "line,email,external_id,status,membership_id,error,change,earlier_run\n"+
 		"2,homer@example.com,,exists,"+homer.ID()+",,,false\n"+
-		"3,"+srv.Seed.AdminEmail+",,updated,"+admin.ID()+",,access AccessPolicy/staff -> AccessPolicy/nurses,false\n"+
+		"3,"+srv.Seed.AdminEmail+",,updated,"+admin.ID()+",,"+`"access ""Clinic staff"" -> ""Nurses"""`+",false\n"+
 		"4,carl@example.com,,created,"+carl.ID()+",,,false\n",
 		"3 rows: 1 created, 1 exists, 1 updated, 0 failed, 0 skipped\n")
 	for email, want := range map[string]string{"homer@example.com": "true AccessPolicy/staff", srv.Seed.AdminEmail: "true AccessPolicy/nurses"} {

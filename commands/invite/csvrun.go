@@ -120,6 +120,17 @@ func (sv *server) policy(value string) (string, string, error) {
 	return sv.pols.Resolve(sv.ctx, value)
 }
 
+// label shows a policy by its name in an --upsert row's change.
+func (sv *server) label(ref string) string {
+	if sv.pols == nil {
+		if err := sv.connect(); err != nil {
+			return ref
+		}
+		sv.pols = membership.NewPolicies(sv.c, sv.project)
+	}
+	return sv.pols.Label(sv.ctx, ref)
+}
+
 // bulkRun is `medplum invite --csv FILE`: check the whole file, then send.
 func bulkRun(cmd *cobra.Command, o *Options) error {
 	ctx := cmd.Context()
@@ -190,7 +201,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	prog := newProgress(errOut, o.IO.IsStderrTTY(), o.Quiet, check.Rows)
 	cfg := bulk.RunConfig{
 		Client: c, Project: project, Options: parse, Check: check,
-		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid,
+		Concurrency: o.Concurrency, Upsert: o.Upsert, SkipInvalid: o.SkipInvalid, PolicyLabel: sv.label,
 		Journal: journal, Resume: resume,
 		Outage: outage(c.Timeout()),
 		Interrupted: func(n int, grace time.Duration) {

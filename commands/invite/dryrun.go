@@ -77,7 +77,7 @@ func dryRun(o *Options, sv *server, parse bulk.Options, check *bulk.CheckResult)
 		if o.Upsert {
 			switch m, other := memberOf(members, &row.Request); {
 			case m != nil:
-				body, changes, err := membership.UpsertBody(b, m)
+				body, changes, err := membership.UpsertBody(b, m, sv.label)
 				if err != nil {
 					return err
 				}

@@ -60,8 +60,9 @@ type Options struct {
 	Map                  []string // --map 'COLUMN=firstName', 'COLUMN=ignore'
 	Quiet                bool
 
-	outputSet   bool     // -o was given
-	bulkOnly    []string // bulk-only flags that were given
+	policies    *membership.Policies // the policies the invite named, once looked up
+	outputSet   bool                 // -o was given
+	bulkOnly    []string             // bulk-only flags that were given
 	changedFlag func(string) bool
 }
 

@@ -70,7 +70,7 @@ func singleRun(cmd *cobra.Command, opts *Options) error {
 		}
 	}
 	if len(p.policies) > 0 {
-		resolved, probs, err := resolvePolicies(ctx, c, project, p.policies)
+		resolved, probs, err := opts.resolvePolicies(ctx, c, project, p.policies)
 		if err != nil {
 			return err
 		}
@@ -119,7 +119,12 @@ func (o *Options) planSingle(ctx context.Context, c *client.Client, project stri
 		}
 		if m != nil {
 			pl.member = m
-			if pl.body, pl.changes, err = membership.UpsertBody(p.body, m.Resource); err != nil {
+			pols := o.policies
+			if pols == nil {
+				pols = membership.NewPolicies(c, project)
+			}
+			label := func(ref string) string { return pols.Label(ctx, ref) }
+			if pl.body, pl.changes, err = membership.UpsertBody(p.body, m.Resource, label); err != nil {
 				return nil, err
 			}
 			if len(pl.changes) == 0 {
@@ -290,8 +295,9 @@ func (pl *singlePlan) run(ctx context.Context, o *Options, c *client.Client) err
 
 // resolvePolicies looks up each distinct access policy the invite names
 // (by name, id or AccessPolicy/<id>) in the project.
-func resolvePolicies(ctx context.Context, c *client.Client, project string, uses []policyUse) (map[string]string, []membership.Problem, error) {
+func (o *Options) resolvePolicies(ctx context.Context, c *client.Client, project string, uses []policyUse) (map[string]string, []membership.Problem, error) {
 	pol := membership.NewPolicies(c, project)
+	o.policies = pol // their names show in --upsert's changes
 	resolved := map[string]string{}
 	var probs []membership.Problem
 	for _, u := range uses {

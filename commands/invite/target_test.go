@@ -70,7 +70,8 @@ func memberJSON(t *testing.T, e *clitest.Env, email string) client.Resource {
 // rights, a policy is taken by name, one the project lacks is refused.
 func TestTargetInviteUpsertAndPolicies(t *testing.T) {
 	p, e, c := ownProject(t, "invite-upsert")
-	staff, nurses := newPolicy(t, c, "Clinic staff"), newPolicy(t, c, "Nurses")
+	newPolicy(t, c, "Clinic staff")
+	nurses := newPolicy(t, c, "Nurses")
 	email := strings.ToLower(p.Unique("grace")) + "@example.com"
 	invite := []string{"invite", "Grace", "Hopper", email, "--scope", "project"}
 
@@ -79,9 +80,9 @@ func TestTargetInviteUpsertAndPolicies(t *testing.T) {
 	id := m.ID()
 	e.Run(append(invite, "--upsert")...).ExpectCode(t, 0, email+" is already a member (ProjectMembership/"+id+"); nothing to change\n")
 	e.Run(append(invite, "--upsert", "--access-policy", "Nurses", "--dry-run")...).ExpectCode(t, 0,
-		email+" is already a member (ProjectMembership/"+id+"); --upsert would change: access "+staff+" -> "+nurses+"\n")
+		email+" is already a member (ProjectMembership/"+id+"); --upsert would change: access \"Clinic staff\" -> \"Nurses\"\n")
 	e.Run(append(invite, "--upsert", "--access-policy", "Nurses")...).ExpectCode(t, 0,
-		"updated "+email+"'s membership (ProjectMembership/"+id+"): access "+staff+" -> "+nurses+"\n")
+		"updated "+email+"'s membership (ProjectMembership/"+id+"): access \"Clinic staff\" -> \"Nurses\"\n")
 	if m := memberJSON(t, e, email); m["admin"] != true || m.Ref("accessPolicy") != nurses {
 		t.Errorf("after the upserts: %v", m)
 	}

@@ -59,11 +59,11 @@ func TestInviteUpsertChangesOnlyWhatItNames(t *testing.T) {
   "sendEmail": false,
   "upsert": true
 }
-`, "homer@example.com is already a member (ProjectMembership/"+id+"); --upsert would change: access AccessPolicy/staff -> AccessPolicy/nurses\n")
+`, "homer@example.com is already a member (ProjectMembership/"+id+"); --upsert would change: access \"Clinic staff\" -> \"Nurses\"\n")
 	expectSent(t, srv)
 	r := e.Run(append(invite, "--access-policy", "Nurses")...)
 	homer = member(t, srv, "homer@example.com")
-	r.Expect(t, 0, header+row(homer), "updated homer@example.com's membership (ProjectMembership/"+id+"): access AccessPolicy/staff -> AccessPolicy/nurses\n")
+	r.Expect(t, 0, header+row(homer), "updated homer@example.com's membership (ProjectMembership/"+id+"): access \"Clinic staff\" -> \"Nurses\"\n")
 	if homer.ID() != id || homer["admin"] != true || homer.Ref("accessPolicy") != "AccessPolicy/nurses" {
 		t.Errorf("membership: %v", homer)
 	}
@@ -73,7 +73,7 @@ func TestInviteUpsertChangesOnlyWhatItNames(t *testing.T) {
 	r = e.Run(append(invite, "--access", "nurses?ward=north", "--admin=false")...)
 	homer = member(t, srv, "homer@example.com")
 	r.Expect(t, 0, header+row(homer), "updated homer@example.com's membership (ProjectMembership/"+id+"): admin true -> false; "+
-		"access AccessPolicy/nurses -> AccessPolicy/nurses?ward=north\n")
+		"access \"Nurses\" -> \"Nurses\"?ward=north\n")
 	if homer["admin"] != false || homer["accessPolicy"] != nil || accessText(homer) != "AccessPolicy/nurses?ward=north" {
 		t.Errorf("membership: %v", homer)
 	}

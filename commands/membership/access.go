@@ -98,3 +98,31 @@ func escapeValue(s string) string {
 	}
 	return b.String()
 }
+
+// AccessLabels writes access entries as FormatAccess does, each policy as
+// label shows it (apply and invite --upsert show names: "Clinic staff"),
+// separated by ", ".
+func AccessLabels(list []client.MembershipAccess, label func(ref string) string) string {
+	parts := make([]string, len(list))
+	for i, a := range list {
+		s := FormatAccess(a)
+		if a.Policy != nil {
+			s = label(a.Policy.Reference) + strings.TrimPrefix(s, a.Policy.Reference)
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AccessLabel is a membership's access policy and access entries, with
+// AccessLabels' labels ("" when it has none).
+func AccessLabel(m client.Resource, label func(ref string) string) string {
+	var parts []string
+	if p := m.Ref("accessPolicy"); p != "" {
+		parts = append(parts, label(p))
+	}
+	if list := Access(m); len(list) > 0 {
+		parts = append(parts, AccessLabels(list, label))
+	}
+	return strings.Join(parts, ", ")
+}

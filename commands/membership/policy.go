@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/medplumcli/medplum/client"
 )
@@ -22,7 +24,9 @@ const PolicyHelp = `an access policy of the project: its name, its id, or Access
 type Policies struct {
 	c       *client.Client
 	project string
+	mu      sync.Mutex // Resolve and Label may be called from several goroutines
 	known   map[string]policyResult
+	names   map[string]string // AccessPolicy/<id> -> name, of the policies seen
 }
 
 type policyResult struct {
@@ -33,19 +37,39 @@ type policyResult struct {
 
 // NewPolicies looks policies up in project.
 func NewPolicies(c *client.Client, project string) *Policies {
-	return &Policies{c: c, project: project, known: map[string]policyResult{}}
+	return &Policies{c: c, project: project, known: map[string]policyResult{}, names: map[string]string{}}
 }
 
 // Add records a policy already read (a search of the project's policies),
 // so that a reference to it is not read again.
 func (p *Policies) Add(policy client.Resource) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	ref := "AccessPolicy/" + policy.ID()
 	p.known[ref] = p.check(ref, policy)
+}
+
+// Label shows a policy as apply's plans do: its name, quoted, read once
+// when it was not seen yet; its reference when it cannot be read.
+func (p *Policies) Label(ctx context.Context, ref string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n, ok := p.names[ref]; ok {
+		return n
+	}
+	label := ref
+	if pol, err := p.c.ReadResource(ctx, ref); err == nil && pol.String("name") != "" {
+		label = strconv.Quote(pol.String("name"))
+	}
+	p.names[ref] = label
+	return label
 }
 
 // Missing reports whether value, once resolved, named a policy the server
 // does not have (rather than an ambiguous name or another project's).
 func (p *Policies) Missing(value string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return p.known[strings.TrimSpace(value)].missing
 }
 
@@ -55,6 +79,8 @@ func (p *Policies) Missing(value string) bool {
 // of the project (exit 2 for the caller: nothing was sent); err is a
 // failure to ask the server.
 func (p *Policies) Resolve(ctx context.Context, value string) (ref, problem string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	value = strings.TrimSpace(value)
 	if r, ok := p.known[value]; ok {
 		return r.ref, r.problem, r.err
@@ -83,7 +109,9 @@ func (p *Policies) resolve(ctx context.Context, value string) policyResult {
 	}
 	switch len(found) {
 	case 1:
-		return policyResult{ref: "AccessPolicy/" + found[0].ID()}
+		ref := "AccessPolicy/" + found[0].ID()
+		p.names[ref] = strconv.Quote(found[0].String("name"))
+		return policyResult{ref: ref}
 	case 0:
 	default:
 		refs := make([]string, len(found))
@@ -123,6 +151,9 @@ func (p *Policies) read(ctx context.Context, ref string) policyResult {
 }
 
 func (p *Policies) check(ref string, pol client.Resource) policyResult {
+	if n := pol.String("name"); n != "" {
+		p.names[ref] = strconv.Quote(n)
+	}
 	if mp := MetaProject(pol); mp != "" && mp != p.project {
 		return policyResult{problem: fmt.Sprintf("%s belongs to another project (%s)", ref, mp)}
 	}

@@ -22,7 +22,12 @@ import (
 // So each of them that the invite does not name is sent as cur has it. An
 // access policy (accessPolicy, or access entries) is one thing: naming
 // either replaces both.
-func MergeUpsert(body map[string]any, cur client.Resource) []string {
+//
+// label shows an access policy in the changes (nil: its reference).
+func MergeUpsert(body map[string]any, cur client.Resource, label func(ref string) string) []string {
+	if label == nil {
+		label = func(ref string) string { return ref }
+	}
 	mem, _ := body["membership"].(map[string]any)
 	if mem == nil {
 		mem = map[string]any{}
@@ -67,8 +72,8 @@ func MergeUpsert(body map[string]any, cur client.Resource) []string {
 	if b, a := IsAdmin(cur), IsAdmin(after); b != a {
 		changes = append(changes, fmt.Sprintf("admin %v -> %v", b, a))
 	}
-	if b, a := AccessSummary(cur), AccessSummary(after); b != a {
-		changes = append(changes, fmt.Sprintf("access %s -> %s", orNone(b), orNone(a)))
+	if AccessSummary(cur) != AccessSummary(after) {
+		changes = append(changes, fmt.Sprintf("access %s -> %s", orNone(AccessLabel(cur, label)), orNone(AccessLabel(after, label))))
 	}
 	if b, a := cur.String("externalId"), after.String("externalId"); b != a {
 		changes = append(changes, fmt.Sprintf("externalId %s -> %s", orNone(strconv.Quote(b)), strconv.Quote(a)))
@@ -105,13 +110,14 @@ func MergeUpsert(body map[string]any, cur client.Resource) []string {
 
 // UpsertBody is the invite --upsert sends for a member whose membership is
 // cur: the invite body (JSON) merged by MergeUpsert, with "upsert": true,
-// and the changes. Keys come out sorted (a map is encoded).
-func UpsertBody(invite []byte, cur client.Resource) ([]byte, []string, error) {
+// and the changes (policies shown by label, nil: by reference). Keys come
+// out sorted (a map is encoded).
+func UpsertBody(invite []byte, cur client.Resource, label func(ref string) string) ([]byte, []string, error) {
 	body, err := client.DecodeResource(invite)
 	if err != nil {
 		return nil, nil, err
 	}
-	changes := MergeUpsert(body, cur)
+	changes := MergeUpsert(body, cur, label)
 	body["upsert"] = true
 	b, err := client.EncodeBody(body)
 	return bytes.TrimSuffix(b, []byte("\n")), changes, err

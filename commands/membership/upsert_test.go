@@ -29,7 +29,7 @@ func TestMergeUpsert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, changes, err := UpsertBody([]byte(c.invite), m)
+		body, changes, err := UpsertBody([]byte(c.invite), m, nil)
 		if err != nil || string(body) != c.body || strings.Join(changes, "; ") != c.changes {
 			t.Errorf("%s:\n got %s %q (%v)\nwant %s %q", c.invite, body, strings.Join(changes, "; "), err, c.body, c.changes)
 		}

@@ -100,6 +100,10 @@ type RunConfig struct {
 	// the row names changes; the row ends "updated" with the change, or
 	// "exists" when there is nothing to change (nothing is sent).
 	Upsert bool
+	// PolicyLabel, if set, shows an access policy in an --upsert row's
+	// Change ("Clinic staff" rather than AccessPolicy/<id>). It is called
+	// from several goroutines.
+	PolicyLabel func(ref string) string
 	// SkipInvalid sends the valid rows of a file with invalid ones; the
 	// invalid rows end "skipped". Without it, a file with invalid rows is
 	// refused before anything is sent.
@@ -695,7 +699,7 @@ func (w *rowRun) found(m client.Resource, v verdict) bool {
 // upsert leaves out). It reports whether there is nothing to change.
 func (w *rowRun) merge(m client.Resource) (nothing bool) {
 	b, _ := json.Marshal(w.req)
-	body, changes, err := membership.UpsertBody(b, m)
+	body, changes, err := membership.UpsertBody(b, m, w.r.cfg.PolicyLabel)
 	if err != nil {
 		panic("bulk: an invite that does not encode: " + err.Error()) // marshalled just above
 	}
