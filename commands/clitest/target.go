@@ -373,6 +373,37 @@ func (tg *Target) finishProject(t testing.TB, sc *client.Client, pid, name strin
 	return &Target{URL: tg.URL, ProjectID: pid, ClientID: app.ID(), ClientSecret: secret, Sandbox: tg.Sandbox, super: tg.super}
 }
 
+// OwnProject is NewTarget and NewProject for a test that needs a project
+// of its own: it returns the project, an Env signed in to it and an API
+// client of it. On a real server the users of its members are deleted when
+// the test ends (server-scoped users outlive a project), then the project
+// is expunged.
+func OwnProject(t *testing.T, what string) (*Target, *Env, *client.Client) {
+	t.Helper()
+	tg := NewTarget(t)
+	p := tg.NewProject(t, "", tg.Unique(what))
+	sc := tg.Super(t)
+	c := p.API(t)
+	if p.Real() {
+		t.Cleanup(func() {
+			ctx := context.Background()
+			ms, err := sc.SearchAll(ctx, "ProjectMembership?project=Project/"+p.ProjectID+"&_count=1000")
+			if err != nil {
+				t.Errorf("cleanup: the members of %s: %v", p.ProjectID, err)
+				return
+			}
+			for _, m := range ms {
+				if typ, id, ok := client.SplitReference(m.Ref("user")); ok && typ == "User" {
+					if err := sc.DeleteResource(ctx, typ, id); err != nil && client.StatusOf(err) != http.StatusGone && client.StatusOf(err) != http.StatusNotFound {
+						t.Errorf("cleanup: deleting User/%s: %v", id, err)
+					}
+				}
+			}
+		})
+	}
+	return p, p.SignedIn(t), c
+}
+
 // AddPerson invites a person into the target's project with a password
 // (a server-scoped Practitioner, no e-mail sent), as an admin if asked,
 // and returns the membership id. The same e-mail in several projects is

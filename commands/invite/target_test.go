@@ -17,34 +17,6 @@ import (
 // Medplum in make test-real, each in a project of its own (expunged at the
 // end), with the users it makes deleted.
 
-// ownProject makes the test's project, and deletes the users of its
-// members when the test ends (server-scoped users outlive a project).
-func ownProject(t *testing.T, what string) (*clitest.Target, *clitest.Env, *client.Client) {
-	t.Helper()
-	tg := clitest.NewTarget(t)
-	p := tg.NewProject(t, "", tg.Unique(what))
-	sc := tg.Super(t)
-	c := p.API(t)
-	if p.Real() {
-		t.Cleanup(func() {
-			ctx := context.Background()
-			ms, err := sc.SearchAll(ctx, "ProjectMembership?project=Project/"+p.ProjectID+"&_count=1000")
-			if err != nil {
-				t.Errorf("cleanup: the members of %s: %v", p.ProjectID, err)
-				return
-			}
-			for _, m := range ms {
-				if typ, id, ok := client.SplitReference(m.Ref("user")); ok && typ == "User" {
-					if err := sc.DeleteResource(ctx, typ, id); err != nil && client.StatusOf(err) != http.StatusGone && client.StatusOf(err) != http.StatusNotFound {
-						t.Errorf("cleanup: deleting User/%s: %v", id, err)
-					}
-				}
-			}
-		})
-	}
-	return p, p.SignedIn(t), c
-}
-
 func newPolicy(t *testing.T, c *client.Client, name string) string {
 	t.Helper()
 	d, err := c.CreateResource(context.Background(), client.Resource{"resourceType": "AccessPolicy", "name": name,
@@ -69,7 +41,7 @@ func memberJSON(t *testing.T, e *clitest.Env, email string) client.Resource {
 // Issue 13, defects 1 and 5, on any server: --upsert keeps an admin's
 // rights, a policy is taken by name, one the project lacks is refused.
 func TestTargetInviteUpsertAndPolicies(t *testing.T) {
-	p, e, c := ownProject(t, "invite-upsert")
+	p, e, c := clitest.OwnProject(t, "invite-upsert")
 	newPolicy(t, c, "Clinic staff")
 	nurses := newPolicy(t, c, "Nurses")
 	email := strings.ToLower(p.Unique("grace")) + "@example.com"
@@ -114,7 +86,7 @@ func loginWorks(t *testing.T, p *clitest.Target, email, password string) bool {
 // set (and works), a server-scoped member's is refused before anything is
 // sent.
 func TestTargetInviteUpsertPassword(t *testing.T) {
-	p, e, _ := ownProject(t, "invite-password")
+	p, e, _ := clitest.OwnProject(t, "invite-password")
 	pw := p.Unique("pw-Aa1")
 	ada := strings.ToLower(p.Unique("ada")) + "@example.com"
 	e.Run("invite", "Ada", "Lovelace", ada, "--scope", "project").ExpectCode(t, 0, "")
@@ -145,7 +117,7 @@ func TestTargetInviteUpsertPassword(t *testing.T) {
 // Issue 13, on any server: the HR export goes in with --map and no hand
 // edits, twice: the second run finds everyone a member.
 func TestTargetInviteCSVFromAnHRExport(t *testing.T) {
-	p, e, _ := ownProject(t, "invite-hr")
+	p, e, _ := clitest.OwnProject(t, "invite-hr")
 	b, err := os.ReadFile("../../testdata/invite/staff-export.csv")
 	if err != nil {
 		t.Fatal(err)
