@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 		"client_secret\t(hidden)\tenv MEDPLUM_CLIENT_SECRET\n",
 		`\$ medplum whoami\nServer:      http://127\.0\.0\.1:\d+/\nClient:      Acme Clinic Admin Client \(ClientApplication/(ID)\)\n` +
 			`Profile:     Acme Clinic Admin Client \(ClientApplication/(ID)\)\nProject:     Acme Clinic \(Project/(ID)\)\n` +
-			`Membership:  ProjectMembership/(ID) \(project admin\)\nCredentials: client (ID) with a secret from the environment or the command line \(never stored\)\n`,
+			`Membership:  ProjectMembership/(ID) \(project admin\)\nCredentials: client (ID) with a secret from MEDPLUM_CLIENT_SECRET \(never stored\)\n`,
 		// The REST commands with the seed guide's examples.
 		"$ medplum get 'ProjectMembership?profile-type:not=ClientApplication,Bot' -o table\n",
 		"\tAlice Smith\ttrue\t\n",

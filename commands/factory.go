@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,11 +39,13 @@ func NewFactory() *cmdutil.Factory {
 		}
 		return file.Resolve(name, f.Flags)
 	})
+	var note sync.Once
 	f.Settings = func() (auth.Settings, error) {
 		r, err := f.Resolved()
 		if err != nil {
 			return auth.Settings{}, err
 		}
+		note.Do(func() { noteDotenv(f, r) })
 		return r.Settings(), nil
 	}
 	f.BareClient = lazy(func() (*client.Client, error) {
@@ -84,6 +87,21 @@ func NewFactory() *cmdutil.Factory {
 		return newClient(f, s, authn)
 	})
 	return f
+}
+
+// noteDotenv says on stderr, once, which settings of a command that
+// connects come from ./.env: an application's .env can change the server
+// and the credentials without anyone noticing. Only for a person (stderr
+// is a terminal) or with --verbose: a script that means to use .env, as
+// the official CLI's users do, gets no line per command; "medplum whoami"
+// names the file either way.
+func noteDotenv(f *cmdutil.Factory, r *config.Resolved) {
+	vars := r.FromDotenv()
+	if len(vars) == 0 || !(f.IOStreams.IsStderrTTY() || f.Verbose()) {
+		return
+	}
+	fmt.Fprintf(f.IOStreams.ErrOut, "medplum: using %s from %s (%s=1 ignores the file)\n",
+		strings.Join(vars, ", "), config.DotenvPath(), config.NoDotenvEnv)
 }
 
 // interactiveKeyringTimeout is the keyring wait when a person can answer an

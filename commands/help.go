@@ -128,7 +128,13 @@ func environmentHelp() string {
 		value may span lines), # comments. A variable set in the environment
 		wins, even when empty; other variables in the file are ignored; medplum
 		never writes it. "medplum profile describe" shows such a value's source
-		as .env.
+		as .env, and "medplum whoami" names the file. When the file sets a
+		variable that a command uses to connect (one the environment does not
+		set and no flag overrides), the command says so on stderr, once:
+		  medplum: using MEDPLUM_CLIENT_ID, MEDPLUM_CLIENT_SECRET from /app/.env (...)
+		It says it when stderr is a terminal, or with --verbose; a script whose
+		stderr is not a terminal gets no line per command (export the
+		variables, or set MEDPLUM_NO_DOTENV=1, to leave the file out).
 
 		Other variables:
 

@@ -96,7 +96,11 @@ func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
 			fmt.Fprintf(w, "%-13s%s\n", k+":", v)
 		}
 	}
-	line("Server", c.BaseURL())
+	server := c.BaseURL()
+	if v := r.Lookup("base_url"); v.FromDotenv() {
+		server += " (" + v.EnvOrigin() + ")"
+	}
+	line("Server", server)
 	var m, project, prof client.Resource = me.Membership, me.Project, me.Profile
 	if me.User != nil && me.User.String("email") != "" {
 		line("User", me.User.String("email"))
@@ -135,10 +139,7 @@ func refText(display, ref string) string {
 
 // tokenOrigin names where the bearer token in use comes from.
 func tokenOrigin(r *config.Resolved) string {
-	if r.Lookup("access_token").Source == "flag" {
-		return "--access-token"
-	}
-	return "MEDPLUM_CLIENT_ACCESS_TOKEN"
+	return r.Lookup("access_token").EnvOrigin()
 }
 
 // credentialSource says where the credentials in use come from.
@@ -147,7 +148,7 @@ func credentialSource(mgr func() (*auth.Manager, error), r *config.Resolved, a c
 	case *auth.BearerToken:
 		return "access token from " + tokenOrigin(r) + " (never stored)", nil
 	case *auth.ClientCredentials, *auth.BasicCredentials:
-		return "client " + r.Get("client_id") + " with a secret from the environment or the command line (never stored)", nil
+		return "client " + r.Get("client_id") + " with a secret from " + r.Lookup("client_secret").EnvOrigin() + " (never stored)", nil
 	case *auth.StoredAuth:
 		m, err := mgr()
 		if err != nil {
@@ -158,7 +159,11 @@ func credentialSource(mgr func() (*auth.Manager, error), r *config.Resolved, a c
 		if sess.Storage == auth.StorageFile {
 			where = "secrets in " + m.InsecureStorePath() + " (--insecure-storage)"
 		}
-		return fmt.Sprintf("%s sign-in of profile %q, %s", sess.AuthType, r.Profile, where), nil
+		chosen := ""
+		if r.ProfileFromDotenv {
+			chosen = " (chosen by MEDPLUM_PROFILE in " + config.DotenvPath() + ")"
+		}
+		return fmt.Sprintf("%s sign-in of profile %q%s, %s", sess.AuthType, r.Profile, chosen, where), nil
 	}
 	return "", nil
 }

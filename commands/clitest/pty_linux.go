@@ -111,3 +111,43 @@ func (e *Env) RunOnPTY(steps []PTYStep, args ...string) (string, int) {
 	}
 	return strings.ReplaceAll(shown(), "\r\n", "\n"), code
 }
+
+// RunStderrOnPTY runs the binary with only stderr on a pseudo-terminal, as
+// when a person pipes a command's output (`medplum get ... | jq`) and
+// watches its messages: stdin is empty, stdout is collected apart. The
+// Result's Stderr is what the terminal showed (line ends as "\n").
+func (e *Env) RunStderrOnPTY(args ...string) Result {
+	t := e.t
+	t.Helper()
+	master, slave := OpenPTY(t)
+	cmd := e.Command(args...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var screen bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			screen.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	<-done // the slave's last holder has exited: the read ends with EIO
+	return Result{Args: args, Stdout: stdout.String(), Stderr: strings.ReplaceAll(screen.String(), "\r\n", "\n"), Code: code}
+}

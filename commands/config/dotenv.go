@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,8 +38,16 @@ func DotenvVars() []string {
 	return vars
 }
 
-// fromDotenv holds the variables LoadDotenv set, for Value.Origin.
-var fromDotenv = map[string]bool{}
+// fromDotenv holds the variables LoadDotenv set, for Value.Origin;
+// dotenvPath is the absolute path of the file they came from.
+var (
+	fromDotenv = map[string]bool{}
+	dotenvPath = DotenvFile
+)
+
+// DotenvPath is the absolute path of the .env file LoadDotenv read
+// (".env" before it has read one).
+func DotenvPath() string { return dotenvPath }
 
 // LoadDotenv reads ./.env, unless MEDPLUM_NO_DOTENV is set (to anything
 // but "", 0 or false), and sets each variable of DotenvVars it assigns
@@ -53,6 +62,9 @@ func LoadDotenv() ([]string, error) {
 	src, err := readDotenv(DotenvFile)
 	if err != nil || src == nil {
 		return nil, err
+	}
+	if abs, err := filepath.Abs(DotenvFile); err == nil {
+		dotenvPath = abs
 	}
 	vals := ParseDotenv(src)
 	var set []string

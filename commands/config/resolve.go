@@ -106,7 +106,7 @@ func (v Value) Origin() string {
 	case "flag":
 		return "flag --" + v.Key.Flag
 	case "env":
-		if fromDotenv[v.Key.Env] {
+		if v.FromDotenv() {
 			return DotenvFile + " " + v.Key.Env
 		}
 		return "env " + v.Key.Env
@@ -115,10 +115,46 @@ func (v Value) Origin() string {
 	}
 }
 
+// FromDotenv reports whether the value came from ./.env.
+func (v Value) FromDotenv() bool { return v.Source == "env" && fromDotenv[v.Key.Env] }
+
+// EnvOrigin names where a value from the environment came from: the
+// variable, and the .env file's path when the file set it
+// ("MEDPLUM_CLIENT_SECRET in /home/me/app/.env"). Other values: Origin.
+func (v Value) EnvOrigin() string {
+	switch {
+	case v.FromDotenv():
+		return v.Key.Env + " in " + DotenvPath()
+	case v.Source == "env":
+		return v.Key.Env
+	case v.Source == "flag":
+		return "--" + v.Key.Flag
+	}
+	return v.Origin()
+}
+
 // Resolved is the outcome of resolving one profile.
 type Resolved struct {
 	Profile string
 	Values  []Value
+	// ProfileFromDotenv: MEDPLUM_PROFILE in ./.env chose the profile.
+	ProfileFromDotenv bool
+}
+
+// FromDotenv lists the variables of ./.env this resolution uses, in the
+// order of Keys, MEDPLUM_PROFILE first when the file chose the profile:
+// what the file changes about where and as whom a command runs.
+func (r *Resolved) FromDotenv() []string {
+	var out []string
+	if r.ProfileFromDotenv {
+		out = append(out, profileKey.Env)
+	}
+	for _, v := range r.Values {
+		if v.FromDotenv() {
+			out = append(out, v.Key.Env)
+		}
+	}
+	return out
 }
 
 // Get returns the value of a setting.
@@ -182,6 +218,9 @@ func NoSuchProfile(name string) error {
 func (f *File) Resolve(profile string, flags *pflag.FlagSet) (*Resolved, error) {
 	p, _ := f.Profile(profile)
 	r := &Resolved{Profile: profile}
+	if name, src := layered(profileKey, flags, f.Current); src == "env" && name == profile && fromDotenv[profileKey.Env] {
+		r.ProfileFromDotenv = true
+	}
 	for _, k := range Keys {
 		stored := ""
 		if !k.Secret {
