@@ -66,10 +66,14 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			If apply stops half-way (an error, Ctrl-C), run it again: the next plan
 			starts from what the server holds and finishes the job. apply never
 			prints a client secret; see "medplum help apply-file" for the format.
+
+			"medplum apply export" writes the project as such a file, to take a
+			project made by hand under management.
 		`),
 		Example: `  $ medplum apply -f project.yaml --dry-run
   $ medplum apply -f project.yaml --yes
-  $ medplum apply -f project.yaml --prune --yes`,
+  $ medplum apply -f project.yaml --prune --yes
+  $ medplum apply export > project.yaml`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			opts.Ctx = c.Context()
@@ -91,6 +95,7 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan only (exit 0: no change needed, 6: changes pending)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "apply without asking")
 	fl.StringVarP(&opts.Format, "output", "o", "text", "plan output: text or json")
+	cmd.AddCommand(NewCmdExport(f, nil))
 	return cmd
 }
 

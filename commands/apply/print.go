@@ -10,8 +10,12 @@ import (
 )
 
 // display names an object in the plan: settings and members bare, policies
-// and clients quoted (their names may hold spaces).
+// and clients quoted (their names may hold spaces); one without a name by
+// its reference.
 func display(c *Change) string {
+	if c.Name == "" && c.ID != "" {
+		return c.ID // a policy or client without a name
+	}
 	switch c.Kind {
 	case KindPolicy, KindClient, KindBot:
 		return fmt.Sprintf("%q", c.Name)

@@ -84,9 +84,11 @@ type MemberSpec struct {
 var (
 	rootKeys    = []string{"version", "project", "settings", "accessPolicies", "clients", "members", "bots"}
 	projectKeys = []string{"name", "id"}
-	policyKeys  = []string{"name", "resourceType", "resource", "compartment", "basedOn", "ipAccessRule"}
-	clientKeys  = []string{"name", "description", "admin", "accessPolicy"}
-	memberKeys  = []string{"email", "externalId", "firstName", "lastName", "role", "admin", "accessPolicy", "access",
+	// policyKeys are AccessPolicy's elements in Medplum 5.0.10's definitions.
+	policyKeys = []string{"name", "resourceType", "resource", "compartment", "basedOn", "ipAccessRule",
+		"text", "extension", "modifierExtension", "implicitRules", "language", "contained"}
+	clientKeys = []string{"name", "description", "admin", "accessPolicy"}
+	memberKeys = []string{"email", "externalId", "firstName", "lastName", "role", "admin", "accessPolicy", "access",
 		"active", "scope", "patient", "mfaRequired", "sendEmail"}
 	accessKeys = []string{"policy", "parameters"}
 )
