@@ -288,11 +288,7 @@ func (x *exporter) settings() *yaml.Node {
 // by name (no name, a name two share) or whose fields the file cannot hold
 // is left out; the file then names it by AccessPolicy/<id>.
 func (x *exporter) policyList(all []client.Resource) *yaml.Node {
-	count := map[string]int{}
-	for _, p := range all {
-		count[p.String("name")]++
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].String("name") < all[j].String("name") })
+	count := sortByName(all)
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, p := range all {
 		ref := "AccessPolicy/" + p.ID()
@@ -349,22 +345,14 @@ func (x *exporter) policyRef(ref string) (string, bool) {
 }
 
 func (x *exporter) clientList(all []client.Resource) *yaml.Node {
-	sort.SliceStable(all, func(i, j int) bool { return all[i].String("name") < all[j].String("name") })
-	count := map[string]int{}
-	for _, a := range all {
-		count[a.String("name")]++
-	}
+	count := sortByName(all)
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, a := range all {
 		ref := "ClientApplication/" + a.ID()
 		name := a.String("name")
 		mem := x.apps[ref]
 		switch {
-		case strings.TrimSpace(name) == "":
-			x.note(x.warn("client %s is not listed: it has no name", ref))
-			continue
-		case count[name] > 1:
-			x.note(x.warn("client %s is not listed: %d clients are named %q", ref, count[name], name))
+		case x.unnamed("client", ref, name, count):
 			continue
 		case mem == nil:
 			x.note(x.warn("client %q (%s) is not listed: it has no membership in the project", name, ref))
@@ -382,27 +370,11 @@ func (x *exporter) clientList(all []client.Resource) *yaml.Node {
 		if madeByServer(a) {
 			notes = append(notes, "made by the server with the project (Project/$init); delete these lines to leave it to the server")
 		}
-		if p := mem.Ref("accessPolicy"); p != "" {
-			if name, ok := x.policyRef(p); ok {
-				add(item, "accessPolicy", strNode(name))
-			} else {
-				notes = append(notes, x.warn("client %q: its access policy %s is not one of the project's: not managed", a.String("name"), p))
-			}
-		}
+		notes = append(notes, x.appPolicy(item, "client", name, mem)...)
 		if len(membership.Access(mem)) > 0 {
 			notes = append(notes, "its membership's access entries are not managed by apply")
 		}
-		var other []string
-		for _, k := range sortedKeys(a) {
-			switch k {
-			case "resourceType", "id", "meta", "name", "description", "secret", "retiringSecret":
-			default:
-				other = append(other, k)
-			}
-		}
-		if len(other) > 0 {
-			notes = append(notes, "not managed by apply: "+strings.Join(other, ", "))
-		}
+		notes = append(notes, otherFields(a, "description", "secret", "retiringSecret")...)
 		item.HeadComment = strings.Join(notes, "\n")
 		seq.Content = append(seq.Content, item)
 	}
@@ -410,21 +382,12 @@ func (x *exporter) clientList(all []client.Resource) *yaml.Node {
 }
 
 func (x *exporter) botList(all []client.Resource) *yaml.Node {
-	sort.SliceStable(all, func(i, j int) bool { return all[i].String("name") < all[j].String("name") })
-	count := map[string]int{}
-	for _, b := range all {
-		count[b.String("name")]++
-	}
+	count := sortByName(all)
 	seq := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, b := range all {
 		ref := "Bot/" + b.ID()
 		name := b.String("name")
-		switch {
-		case strings.TrimSpace(name) == "":
-			x.note(x.warn("bot %s is not listed: it has no name", ref))
-			continue
-		case count[name] > 1:
-			x.note(x.warn("bot %s is not listed: %d bots are named %q", ref, count[name], name))
+		if x.unnamed("bot", ref, name, count) {
 			continue
 		}
 		item := &yaml.Node{Kind: yaml.MappingNode}
@@ -444,32 +407,69 @@ func (x *exporter) botList(all []client.Resource) *yaml.Node {
 			notes = append(notes, fmt.Sprintf("runtime %q: not one apply writes, not managed", rt))
 		}
 		if mem := x.apps[ref]; mem != nil {
-			if p := mem.Ref("accessPolicy"); p != "" {
-				if name, ok := x.policyRef(p); ok {
-					add(item, "accessPolicy", strNode(name))
-				} else {
-					notes = append(notes, x.warn("bot %q: its access policy %s is not one of the project's: not managed", name, p))
-				}
-			}
+			notes = append(notes, x.appPolicy(item, "bot", name, mem)...)
 			if membership.IsAdmin(mem) {
 				notes = append(notes, "its membership is a project admin: not managed by apply")
 			}
 		}
-		var other []string
-		for _, k := range sortedKeys(b) {
-			switch k {
-			case "resourceType", "id", "meta", "name", "description", "runtimeVersion", "sourceCode", "executableCode", "code":
-			default:
-				other = append(other, k)
-			}
-		}
-		if len(other) > 0 {
-			notes = append(notes, "not managed by apply: "+strings.Join(other, ", "))
-		}
+		notes = append(notes, otherFields(b, "description", "runtimeVersion", "sourceCode", "executableCode", "code")...)
 		item.HeadComment = strings.Join(notes, "\n")
 		seq.Content = append(seq.Content, item)
 	}
 	return x.emptyFlow(seq)
+}
+
+// appPolicy adds the accessPolicy of a client's or bot's membership to its
+// item, or returns the note why it is not managed.
+func (x *exporter) appPolicy(item *yaml.Node, kind, name string, mem client.Resource) []string {
+	p := mem.Ref("accessPolicy")
+	if p == "" {
+		return nil
+	}
+	if ref, ok := x.policyRef(p); ok {
+		add(item, "accessPolicy", strNode(ref))
+		return nil
+	}
+	return []string{x.warn("%s %q: its access policy %s is not one of the project's: not managed", kind, name, p)}
+}
+
+// sortByName sorts resources by name and counts the resources of each name.
+func sortByName(all []client.Resource) map[string]int {
+	sort.SliceStable(all, func(i, j int) bool { return all[i].String("name") < all[j].String("name") })
+	count := map[string]int{}
+	for _, r := range all {
+		count[r.String("name")]++
+	}
+	return count
+}
+
+// unnamed reports (and notes) a client or bot apply cannot match by name:
+// it has none, or shares it.
+func (x *exporter) unnamed(kind, ref, name string, count map[string]int) bool {
+	switch {
+	case strings.TrimSpace(name) == "":
+		x.note(x.warn("%s %s is not listed: it has no name", kind, ref))
+	case count[name] > 1:
+		x.note(x.warn("%s %s is not listed: %d %ss are named %q", kind, ref, count[name], kind, name))
+	default:
+		return false
+	}
+	return true
+}
+
+// otherFields is the note naming the fields of r apply does not manage
+// (none besides resourceType, id, meta, name and those listed).
+func otherFields(r client.Resource, managed ...string) []string {
+	var other []string
+	for _, k := range sortedKeys(r) {
+		if k != "resourceType" && k != "id" && k != "meta" && k != "name" && !slices.Contains(managed, k) {
+			other = append(other, k)
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	return []string{"not managed by apply: " + strings.Join(other, ", ")}
 }
 
 // note adds a comment above the section being written: what the file
