@@ -73,6 +73,10 @@ func TestDemo(t *testing.T) {
 			"Plan: 10 to create, 0 to update, 0 to remove, 1 unchanged. 5 objects not in the file are kept (--prune removes them). 2 objects not in the file must stay.\n" +
 			"medplum: dry run: changes are pending; nothing was changed\n(exit 6)\n",
 		`\ncreated bot "appointment-reminders" \(Bot/(ID)\)\nApplied 10 changes to project "Acme Clinic"\.\n`,
+		`\$ medplum apply export --no-members\n# Project "Acme Clinic" \(Project/(ID)\)\n`,
+		"\nclients:\n  # made by the server with the project (Project/$init); delete these lines to leave it to the server\n  - name: Acme Clinic Admin Client\n",
+		"$ medplum apply -f exported.yaml --dry-run\nPlan for project \"Acme Clinic\" (",
+		"\n  unchanged     bot \"appointment-reminders\"\nNo changes: project \"Acme Clinic\" matches the file.\n",
 		// Bots.
 		`\$ medplum bot create hello --source src/hello\.ts --dist dist/hello\.js\nCreated bot "hello" \(Bot/(ID)\) in project "Acme Clinic" \((ID)\)\.\nAdded it to medplum\.config\.json\.\nSaved src/hello\.ts and deployed dist/hello\.js\.\n(ID)\n`,
 		`\$ medplum bot deploy '\*'\ndeployed     hello \(Bot/(ID)\): code changed\n1 bot: 1 deployed\.\n`,

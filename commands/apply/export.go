@@ -128,6 +128,14 @@ func exportRun(o *ExportOptions) error {
 	if x.who, err = cmdutil.WhoAmI(o.Ctx, c); err != nil {
 		return err
 	}
+	if !x.who.Admin && !x.who.SuperAdmin {
+		// A member sees only part of the project (or nothing of its
+		// policies, clients and memberships): a file of that would have
+		// apply --prune remove the rest.
+		return &cmdutil.ExitError{Code: cmdutil.ExitForbidden, Err: fmt.Errorf(
+			"apply export needs a project admin: %s is not an admin of project %s, so the file would miss what only admins see; nothing was written",
+			x.who.Profile, x.who.Describe())}
+	}
 	if x.proj, err = c.ReadResource(o.Ctx, client.ResourceURL("Project", x.who.ProjectID)); err != nil {
 		return err
 	}

@@ -413,3 +413,25 @@ func TestExportRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// A member who is not an admin sees part of the project at most: a file of
+// that would have apply --prune remove the rest, so export refuses.
+func TestExportNeedsAnAdmin(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("export-member")
+	p := tg.NewProject(t, "", name)
+	email, pw := strings.ToLower(tg.Unique("member"))+"@example.com", tg.Unique("pw-Aa1")
+	m := p.AddPerson(t, email, pw, false)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", p.URL)
+	if r := e.RunStdin(pw+"\n", "login", "--auth-type", "password", "--email", email, "--password-stdin", "--project", p.ProjectID, "--insecure-storage"); r.Code != 0 {
+		t.Fatalf("login: %+v", r)
+	}
+	api := p.API(t)
+	pm, err := api.ReadResource(context.Background(), client.ResourceURL("ProjectMembership", m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Run("apply", "export").Expect(t, 5, "", "medplum: apply export needs a project admin: "+pm.Ref("profile")+" is not an admin of project \""+
+		name+"\" ("+p.ProjectID+"), so the file would miss what only admins see; nothing was written\n")
+}

@@ -15,6 +15,7 @@ type SignedIn struct {
 	SuperAdmin   bool   // the project is a super-admin project
 	MembershipID string // the caller's ProjectMembership
 	Profile      string // "ClientApplication/<id>", "Practitioner/<id>", ...
+	Admin        bool   // the membership is a project admin
 }
 
 // WhoAmI reads auth/me. Admin routes act on this project whatever id their
@@ -31,6 +32,7 @@ func WhoAmI(ctx context.Context, c *client.Client) (*SignedIn, error) {
 	}
 	if me.Membership != nil {
 		s.MembershipID, s.Profile = me.Membership.ID(), me.Membership.Ref("profile")
+		s.Admin, _ = me.Membership.Bool("admin")
 	}
 	if s.ProjectID == "" {
 		return nil, fmt.Errorf("GET auth/me: the answer names no project")
