@@ -74,7 +74,7 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 			directory, since apply reads the CSV relative to the YAML).
 		`),
 		Example: `  $ medplum apply export > project.yaml
-  $ medplum apply -f project.yaml --dry-run
+  $ medplum apply -f project.yaml --dry-run && echo "the file matches the project"
   $ medplum apply export --members-csv members.csv > project.yaml`,
 		Args: cmdutil.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
