@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -23,7 +24,32 @@ func (p *parser) members(at node) {
 	case at.isNull():
 	case at.n.Kind == yaml.ScalarNode:
 		if path, ok := p.str(at, "members"); ok {
-			p.membersCSV(at, path)
+			p.membersCSV(at, path, nil)
+		}
+	case at.n.Kind == yaml.MappingNode:
+		// csv: the file, map: what its other columns are (as invite
+		// --csv --map 'Job Title=ignore'), so an HR export goes in as it is.
+		m, ok := p.mapping(at, "members (a list, the path of a CSV file, or csv: and map:)", "csv", "map")
+		if !ok {
+			return
+		}
+		f, hasCSV := m["csv"]
+		if !hasCSV {
+			p.errf(at.child("csv"), "is required: the path of the members CSV")
+			return
+		}
+		path, ok := p.str(f, "members.csv")
+		colMap := map[string]string{}
+		if v, has := m["map"]; has && !v.isNull() {
+			ps, _ := p.pairs(v, "members.map (a column name: what it is, or ignore)")
+			for _, kv := range ps {
+				if to, ok := p.str(kv.val, "what the column is"); ok {
+					colMap[kv.key] = to
+				}
+			}
+		}
+		if ok {
+			p.membersCSV(f, path, colMap)
 		}
 	default:
 		list, ok := p.seq(at, "members (a list, or the path of a CSV file)")
@@ -217,8 +243,9 @@ func memberKey(req client.InviteRequest) (key, label string) {
 	return "externalId:" + req.ExternalID, req.ExternalID
 }
 
-// membersCSV reads members from a CSV, with the reader of invite --csv.
-func (p *parser) membersCSV(at node, rel string) {
+// membersCSV reads members from a CSV, with the reader of invite --csv;
+// colMap is its --map.
+func (p *parser) membersCSV(at node, rel string, colMap map[string]string) {
 	path := rel
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(p.dir, rel)
@@ -231,7 +258,7 @@ func (p *parser) membersCSV(at node, rel string) {
 	defer f.Close()
 	// A policy is one of the file's, by name, or AccessPolicy/<id> (or a
 	// bare id), which readState looks up.
-	opts := bulk.Options{DefaultRole: "Practitioner", Policy: func(v string) (string, string, error) {
+	opts := bulk.Options{DefaultRole: "Practitioner", Map: colMap, Policy: func(v string) (string, string, error) {
 		if ref, ok := p.policyRefs[v]; ok {
 			return ref, "", nil
 		}
@@ -278,13 +305,19 @@ func (p *parser) membersCSV(at node, rel string) {
 }
 
 // csvHeaderAdvice says once what a members CSV's columns may be, and how
-// to fix the header: apply has no flag for it, the file is edited.
+// to say what the others are: a map in the apply file (apply has no flag
+// for it: the file says it, so that every run reads the CSV alike).
 func csvHeaderAdvice(he *bulk.HeaderError) string {
 	if len(he.Unknown) == 0 && len(he.Missing) == 0 {
 		return ""
 	}
+	example := "Job Title"
+	if len(he.Unknown) > 0 {
+		example = he.Unknown[0]
+	}
 	return "the columns of a members CSV are " + bulk.KnownColumns + " (names are matched without regard to case, " +
-		"spaces, hyphens and underscores); rename or remove the others"
+		"spaces, hyphens and underscores); say what the others are in the apply file, e.g. members: {csv: FILE, map: {" +
+		strconv.Quote(example) + ": ignore}}, with a column name or ignore"
 }
 
 func csvProblem(file string, pr bulk.Problem) Problem {
