@@ -188,6 +188,10 @@ clients:
   - name: Reporter
     description: Reads reports
     accessPolicy: Reader
+bots:
+  - name: `+low+`-bot
+    description: Files reports
+    accessPolicy: Org
 members:
   - email: `+mary+`
     firstName: Mary Ann
@@ -274,6 +278,8 @@ members:
 		"  # made by the server with the project (Project/$init); delete these lines to leave it to the server\n" +
 			"  - name: " + name + " Default Client\n",
 		"  # not managed by apply: redirectUri\n  - name: Reporter\n    description: Reads reports\n    accessPolicy: Reader\n",
+		"\nbots:\n  # its code is not exported: add source (and dist) to manage it\n  - name: " + low + "-bot\n    description: Files reports\n",
+		"    accessPolicy: Org\nmembers:\n",
 		"  - email: " + mary + "\n    firstName: Mary Ann\n    lastName: van Dyke\n    admin: true\n",
 		"  - email: " + bea + "\n    firstName: Bea\n    lastName: Chu\n    accessPolicy: Reader\n    active: false\n",
 		"  - email: " + cy + "\n    firstName: Cy\n    lastName: Ode\n    access:\n      - policy: Org\n        parameters:\n          org: Organization/x-1\n      - policy: Reader\n",
