@@ -44,7 +44,8 @@ var leftOutRanges = []struct {
 	why      string
 }{
 	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
-	{140, 173, "member lifecycle, MFA, logins, paging and clients (issue 15): replays being added"},
+	{140, 168, "member lifecycle, MFA, logins and resetpassword (issue 15): replays being added"},
+	{172, 173, "client create and secret rotation (issue 15): replays being added"},
 }
 
 // leftOut says why a capture is not replayed, or "".
@@ -516,6 +517,44 @@ func steps() []step {
 // against a real 5.0.10) from the same kind of server.
 func realfixSteps() []step {
 	return []step{
+		{name: "169-pm-search-sorted-page1", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			// (The captured project had ~1000 memberships; this one gets 25
+			// more than the steps before gave it, so that there is a page 2.)
+			for i := range 25 {
+				e.srv.AddUser(medplumtest.UserSpec{Email: fmt.Sprintf("paged%02d@example.com", i), ProjectID: e.pid})
+			}
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_sort=_lastUpdated&_count=20", bearer(e.tcTok), ""})
+		}, after: func(e *contractEnv, b map[string]any) {
+			for _, l := range b["link"].([]any) {
+				if l.(map[string]any)["relation"] == "next" {
+					e.vars["next169"] = l.(map[string]any)["url"].(string)
+				}
+			}
+			if !strings.Contains(e.vars["next169"], "_cursor=2-") {
+				e.t.Errorf("169: the next link has no cursor: %q", e.vars["next169"])
+			}
+		}},
+		{name: "169b-pm-search-unsorted", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=5", bearer(e.tcTok), ""})
+		}},
+		{name: "169c-pm-search-sorted-desc", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			// The captured project's newest membership had access, active
+			// and admin.
+			m := e.srv.MembershipByEmail(e.pid, "paged24@example.com")
+			m["access"] = []any{map[string]any{"policy": map[string]any{"reference": "AccessPolicy/00000000-0000-4000-8000-000000000000"},
+				"parameter": []any{map[string]any{"name": "org", "valueReference": map[string]any{"reference": "Organization/acc-org-1"}},
+					map[string]any{"name": "label", "valueString": "hello&world"}}}}
+			m["active"], m["admin"] = true, false
+			e.srv.Update(m)
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_count=5&_sort=-_lastUpdated", bearer(e.tcTok), ""})
+		}},
+		{name: "170-pm-search-sorted-page2", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			next := e.vars["next169"]
+			return e.do(req{"GET", next[strings.Index(next, "fhir/R4/"):], bearer(e.tcTok), ""})
+		}},
+		{name: "171-pm-search-offset-10001", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/ProjectMembership?_offset=10001", bearer(e.tcTok), ""})
+		}},
 		{name: "176-project-put-create-superadmin", run: func(e *contractEnv) *http.Response {
 			e.ebPid = "eb111bdc-ed66-434c-a98a-ac415a36a43e"
 			return e.do(req{"PUT", "fhir/R4/Project/" + e.ebPid, map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},

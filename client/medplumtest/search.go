@@ -258,24 +258,49 @@ type searchRequest struct {
 	maxOffset int // the largest _offset accepted
 }
 
+// cursorPos is a _cursor as Medplum writes it (fhir/search.ts, captures
+// 169, 170): "2-<epoch ms>[-<id>,<id>...]", the lastUpdated of the first
+// resource of the next page and the ids of this page that share it, which
+// the next page leaves out. (Version 1, "1-<ms>-<id>", is read too.)
 type cursorPos struct {
-	ms  int64
-	seq uint64
+	ms       int64
+	excluded map[string]bool
 }
 
-func (p cursorPos) String() string { return fmt.Sprintf("2-%d-%d", p.ms, p.seq) }
+func (p cursorPos) String() string {
+	s := "2-" + strconv.FormatInt(p.ms, 10)
+	if len(p.excluded) > 0 {
+		ids := make([]string, 0, len(p.excluded))
+		for id := range p.excluded {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		s += "-" + strings.Join(ids, ",")
+	}
+	return s
+}
 
+// parseCursor reads a _cursor; an unreadable one is no cursor (the server
+// ignores it).
 func parseCursor(s string) (*cursorPos, bool) {
-	parts := strings.Split(s, "-")
-	if len(parts) != 3 || parts[0] != "2" {
+	version, rest, _ := strings.Cut(s, "-")
+	instant, tail, _ := strings.Cut(rest, "-")
+	ms, err := strconv.ParseInt(instant, 10, 64)
+	switch {
+	case err != nil:
 		return nil, false
+	case version == "1" && tail != "":
+		return &cursorPos{ms: ms}, true
+	case version == "2":
+		p := &cursorPos{ms: ms, excluded: map[string]bool{}}
+		for _, id := range strings.Split(tail, ",") {
+			if id != "" {
+				p.excluded[id] = true
+			}
+		}
+		return p, true
 	}
-	ms, err1 := strconv.ParseInt(parts[1], 10, 64)
-	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return nil, false
-	}
-	return &cursorPos{ms, seq}, true
+	return nil, false
 }
 
 func parseSearch(typ string, q url.Values, maxOffset int) (*searchRequest, error) {
@@ -295,8 +320,8 @@ func parseSearch(typ string, q url.Values, maxOffset int) (*searchRequest, error
 			}
 		}
 	}
-	if sr.cursor != nil && q.Has("_offset") {
-		return nil, errors.New("Cannot use both _offset and _cursor")
+	if sr.cursor != nil && sr.offset > 0 {
+		return nil, errors.New("Cannot use both offset and cursor")
 	}
 	return sr, nil
 }
@@ -320,11 +345,9 @@ func (sr *searchRequest) add(k, v string) error {
 		}
 		sr.offset = n
 	case "_cursor":
-		c, ok := parseCursor(v)
-		if !ok {
-			return errors.New("Invalid cursor")
+		if c, ok := parseCursor(v); ok {
+			sr.cursor = c
 		}
-		sr.cursor = c
 	case "_sort":
 		switch v {
 		case "_lastUpdated", "-_lastUpdated", "_id", "-_id":
@@ -536,13 +559,19 @@ func parseDate(s string) (time.Time, error) {
 // sortRecords orders records by (lastUpdated, write sequence), or by
 // creation when byCreation.
 func sortRecords(recs []*record, desc bool) {
-	sort.SliceStable(recs, func(i, j int) bool {
+	less := func(i, j int) bool {
 		a, b := recs[i], recs[j]
 		if !a.updated.Equal(b.updated) {
 			return a.updated.Before(b.updated) != desc
 		}
 		return (a.seq < b.seq) != desc
-	})
+	}
+	// Records come in creation order, which is mostly the order of their
+	// writes: a project's members that nobody changed since need no sort
+	// (each page of a cursor search sorts them all again).
+	if !sort.SliceIsSorted(recs, less) {
+		sort.SliceStable(recs, less)
+	}
 }
 
 func (s *Server) fhirSearch(c *reqCtx) {
@@ -578,13 +607,17 @@ func (s *Server) fhirSearch(c *reqCtx) {
 		return
 	}
 	s.mu.Lock()
-	bundle := s.search(c, sr)
+	bundle, oo := s.search(c, sr)
 	s.mu.Unlock()
+	if oo != nil {
+		c.sendOutcome(oo)
+		return
+	}
 	c.fhir(200, bundle)
 }
 
 // search runs a parsed search for the caller. Holds s.mu.
-func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
+func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.OperationOutcome) {
 	var matches []*record
 	match := func(rec *record) bool {
 		if !c.auth.visible(rec) {
@@ -624,12 +657,19 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
 	}
 	total := len(matches)
 	if sr.cursor != nil {
-		i := sort.Search(len(matches), func(i int) bool {
-			r := matches[i]
-			ms := r.updated.UnixMilli()
-			return ms > sr.cursor.ms || (ms == sr.cursor.ms && r.seq > sr.cursor.seq)
-		})
-		matches = matches[i:]
+		// lastUpdated >= the cursor's instant, ordered by it, without the
+		// ids the previous page gave.
+		if sr.sort != "_lastUpdated" {
+			sortRecords(matches, false)
+		}
+		i := sort.Search(len(matches), func(i int) bool { return matches[i].updated.UnixMilli() >= sr.cursor.ms })
+		rest := matches[i:]
+		matches = make([]*record, 0, len(rest))
+		for _, r := range rest {
+			if !sr.cursor.excluded[r.id] {
+				matches = append(matches, r)
+			}
+		}
 	} else {
 		matches = matches[min(sr.offset, len(matches)):]
 	}
@@ -662,8 +702,21 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
 		if more && len(page) > 0 {
 			next := withoutKeys(sr.params, "_offset", "_cursor")
 			if cursorMode {
-				last := page[len(page)-1]
-				next.Set("_cursor", cursorPos{last.updated.UnixMilli(), last.seq}.String())
+				ms := matches[len(page)].updated.UnixMilli()
+				if page[0].updated.UnixMilli() == ms {
+					// A whole page written in one millisecond: the next
+					// cursor would give the same page again (getSearchLinks).
+					return nil, &client.OperationOutcome{ResourceType: "OperationOutcome", Issue: []client.OutcomeIssue{{
+						Severity: "error", Code: "exception", Details: &client.CodeableConcept{Text: "Internal server error"},
+						Diagnostics: "Error: Cursor fails to make progress"}}}
+				}
+				cur := cursorPos{ms: ms, excluded: map[string]bool{}}
+				for _, r := range page {
+					if r.updated.UnixMilli() == ms {
+						cur.excluded[r.id] = true
+					}
+				}
+				next.Set("_cursor", cur.String())
 			} else {
 				next.Set("_offset", strconv.Itoa(sr.offset+sr.count))
 			}
@@ -676,7 +729,7 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) map[string]any {
 		}
 	}
 	bundle["link"] = links
-	return bundle
+	return bundle, nil
 }
 
 func withoutKeys(v url.Values, keys ...string) url.Values {

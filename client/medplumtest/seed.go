@@ -2,6 +2,7 @@ package medplumtest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/medplumcli/medplum/client"
 )
@@ -56,6 +57,18 @@ func (s *Server) seed() {
 	defer s.mu.Unlock()
 	cfg := s.cfg
 	sd := &s.Seed
+	// The seed was written before now, the generated members one
+	// millisecond apart, ending now, as a server writes them one request
+	// at a time: a page of a search sorted by _lastUpdated is then never one
+	// instant, which Medplum's cursor cannot page past ("Cursor fails to
+	// make progress"). With WithClock, everything is written at the
+	// clock's time.
+	start := s.now().Add(-time.Duration(cfg.members) * time.Millisecond)
+	if cfg.clockSet {
+		start = time.Time{}
+	}
+	s.seedAt = start
+	defer func() { s.seedAt = time.Time{} }()
 	sd.AdminEmail, sd.AdminPassword = cfg.adminEmail, cfg.adminPassword
 
 	admin := s.seedWrite(client.Resource{
@@ -93,6 +106,9 @@ func (s *Server) seed() {
 	sd.Bot = Member{MembershipID: m.id, Profile: "Bot/" + bot.id, User: "Bot/" + bot.id}
 
 	for i := 1; i <= cfg.members; i++ {
+		if !cfg.clockSet {
+			s.seedAt = start.Add(time.Duration(i) * time.Millisecond)
+		}
 		email := fmt.Sprintf("member%05d@example.com", i)
 		u := s.seedWrite(client.Resource{
 			"resourceType": "User", "firstName": "Member", "lastName": fmt.Sprintf("%05d", i),
@@ -103,7 +119,11 @@ func (s *Server) seed() {
 }
 
 func (s *Server) seedWrite(r client.Resource, project string) *record {
-	return s.st.write(r, project, systemAuthor, s.now())
+	at := s.seedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	return s.st.write(r, project, systemAuthor, at)
 }
 
 func (s *Server) seedProject(name string, superAdmin bool, owner map[string]any, features ...any) *record {

@@ -55,6 +55,8 @@ type Server struct {
 	limits     *rateLimiter
 	invites    *inviteModel
 
+	seedAt time.Time // when seed() writes a generated member (zero: now)
+
 	hs      *httptest.Server
 	httpSrv *http.Server
 }
@@ -80,6 +82,7 @@ type config struct {
 	noBots                     bool
 	botDeployCost              time.Duration
 	maxOffset                  int
+	clockSet                   bool // WithClock: seed at the clock's time
 }
 
 // WithClient fixes the project-admin ClientApplication's id and secret
@@ -108,7 +111,9 @@ func WithMembers(n int) Option { return func(c *config) { c.members = n } }
 
 // WithClock sets the server's clock (time.Now by default). Token expiry,
 // meta.lastUpdated and rate-limit windows read it.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now, c.clockSet = now, true }
+}
 
 // WithSeed makes the random parts of the fault model (invite conflicts)
 // deterministic.

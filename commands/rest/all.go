@@ -17,6 +17,10 @@ import (
 // order, every page's entries, and only the self link; table and csv print
 // a row per resource of every page.
 func getAll(ctx context.Context, opts *Options, c *client.Client, u string) error {
+	u, err := pagedURL(ctx, c, u)
+	if err != nil {
+		return err
+	}
 	var first *ojson.Node
 	var entries []*ojson.Node
 	var resources []json.RawMessage
@@ -95,7 +99,8 @@ func pageEntries(page *client.Page) []json.RawMessage {
 }
 
 // offsetLimitHint says how to read past Medplum's _offset limit (10,000 by
-// default): with _sort=_lastUpdated the server's next links use a cursor.
+// default) when get --all meets it anyway (a search of no single type):
+// with _sort=_lastUpdated the server's next links use a cursor.
 func offsetLimitHint(err error) error {
 	if e := client.AsError(err); e != nil && e.Status == http.StatusBadRequest &&
 		strings.Contains(e.Error(), "Search offset exceeds maximum") {

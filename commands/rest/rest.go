@@ -61,8 +61,13 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 
 			With --all, a search follows Bundle.link[relation=next] to the last page
 			and prints one searchset Bundle (-o json) or one resource per line
-			(-o ndjson). With --as-transaction, the Bundle is turned into a transaction
-			that recreates its resources (as the official CLI does).
+			(-o ndjson). A search of one type without _sort is read sorted by
+			_lastUpdated (oldest first), at least 20 per page, which Medplum pages
+			with a cursor past the 10,000 results it pages with _offset; a search
+			whose own _sort or _offset rules that out is refused before anything is
+			printed when its end lies past the server's limit. With
+			--as-transaction, the Bundle is turned into a transaction that recreates
+			its resources (as the official CLI does).
 		`) + "\n" + urlHelp,
 		Example: `  $ medplum get 'ProjectMembership?profile-type:not=ClientApplication,Bot'
   $ medplum get Patient/123

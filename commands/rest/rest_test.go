@@ -297,7 +297,8 @@ func TestGetAllFollowsNextLinks(t *testing.T) {
 		}
 	}
 	gets := clitest.Paths(srv)
-	if len(gets) != 3 || gets[0] != "GET /fhir/R4/ProjectMembership?_count=1000" {
+	// (Sorted by _lastUpdated, so that the server pages with a cursor.)
+	if len(gets) != 3 || gets[0] != "GET /fhir/R4/ProjectMembership?_count=1000&_sort=_lastUpdated" || !strings.Contains(gets[1], "_cursor=") {
 		t.Errorf("pages read: %v", gets)
 	}
 	// One token for the whole run, not one per page.
@@ -349,7 +350,9 @@ func TestGetAllNeverSendsTheTokenToAnotherHost(t *testing.T) {
 	token := srv.IssueToken(srv.Seed.Client.MembershipID)
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", token)
 
-	out := e.Run("get", "ProjectMembership?_count=2", "--all", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 0, "")
+	// (Sorted newest first, so that the server pages with _offset, two
+	// at a time.)
+	out := e.Run("get", "ProjectMembership?_count=2&_sort=-_lastUpdated", "--all", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 0, "")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || lines[2] != "from-other-host" {
 		t.Errorf("merged rows: %q", lines)
@@ -364,10 +367,17 @@ func TestGetAllNeverSendsTheTokenToAnotherHost(t *testing.T) {
 			}
 		}
 	}
-	// The first page, on the base URL's host, did carry it.
+	// The requests to the base URL's host did carry it: the two reads that
+	// check the search's _offset paging reaches its end, then the first
+	// page.
 	first := srv.RequestsTo("GET", "/fhir/R4/ProjectMembership")
-	if len(first) != 1 || first[0].Header.Get("Authorization") != "Bearer "+token {
-		t.Errorf("the base host's request: %+v", first)
+	if len(first) != 3 {
+		t.Errorf("%d requests to the base host, want 3", len(first))
+	}
+	for _, r := range first {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			t.Errorf("the base host's request %s came without the token", r.RawQuery)
+		}
 	}
 }
 
@@ -634,18 +644,19 @@ func TestAsTransaction(t *testing.T) {
 		Expect(t, 1, "", "medplum: --as-transaction needs a Bundle (a search), but the answer is a Patient\n")
 }
 
-// A real server refuses _offset past 10,000; get --all on offset pages then
-// stops there, and says how to page further (a cursor, which Medplum uses
-// for _sort=_lastUpdated).
-func TestGetAllPastTheOffsetLimit(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithMembers(10010))
+// Medplum refuses an _offset past its limit (10,000 by default; capture
+// 171), and pages with a cursor only from offset 0: get --all from an
+// offset whose last page lies past the limit is refused before anything is
+// printed, and says how to page further.
+func TestGetAllFromAnOffsetPastTheLimit(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(30), medplumtest.WithMaxSearchOffset(20))
 	e := clitest.SignedIn(t, srv)
-	r := e.Run("get", "ProjectMembership?_count=10&_offset=9990", "--all", "-o", "ndjson")
-	if n := strings.Count(r.Stdout, "\n"); n != 20 {
-		t.Errorf("%d resources printed before the limit, want 20", n)
+	e.Run("get", "ProjectMembership?_count=10&_offset=10", "--all", "-o", "ndjson").Expect(t, 1, "",
+		"medplum: --all: this search has 34 results, more than Medplum pages through with _offset (Search offset exceeds maximum (got 30, max 20)), and with _offset=10 it cannot page with a cursor; nothing was printed\n"+
+			"drop _sort and _offset (the results then come oldest first, _sort=_lastUpdated, and the server pages with a cursor), or narrow the search\n")
+	// Within the limit, the offset is followed.
+	out := e.Run("get", "ProjectMembership?_count=14&_offset=20", "--all", "-o", "ndjson").ExpectCode(t, 0, "")
+	if n := strings.Count(out, "\n"); n != 14 {
+		t.Errorf("%d memberships from offset 20, want the last 14", n)
 	}
-	r.Stdout = ""
-	r.Expect(t, 1, "", "medplum: Search offset exceeds maximum (got 10010, max 10000)\n"+
-		"past 10,000 results Medplum pages with a cursor: add _sort=_lastUpdated to the search\n")
-
 }

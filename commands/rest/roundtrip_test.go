@@ -28,7 +28,7 @@ func requestLog(srv *medplumtest.Server) string {
 // credentials as HTTP Basic; a long command (get --all) still uses one
 // token for every request after its first.
 func TestOneRoundTripWithEnvironmentCredentials(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithMembers(5))
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(41))
 	e := clitest.SignedIn(t, srv)
 	srv.ResetRequests()
 	e.Run("get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
@@ -37,7 +37,7 @@ func TestOneRoundTripWithEnvironmentCredentials(t *testing.T) {
 	}
 
 	srv.ResetRequests()
-	e.Run("get", "ProjectMembership?_count=4&_sort=_lastUpdated", "--all", "--jq", ".entry | length").Expect(t, 0, "9\n", "")
+	e.Run("get", "ProjectMembership?_count=20&_sort=_lastUpdated", "--all", "--jq", ".entry | length").Expect(t, 0, "45\n", "")
 	log := strings.Split(strings.TrimSuffix(requestLog(srv), "\n"), "\n")
 	if len(log) != 4 || !strings.HasSuffix(log[0], " Basic") || log[1] != "POST /oauth2/token " ||
 		!strings.HasSuffix(log[2], " Bearer") || !strings.HasSuffix(log[3], " Bearer") {

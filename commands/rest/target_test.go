@@ -2,6 +2,8 @@ package rest_test
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,5 +61,48 @@ func TestClientCredentialsAndFiltersOnTarget(t *testing.T) {
 		if !strings.HasSuffix(log, "GET /auth/me Basic\nPOST /oauth2/token \nGET /auth/me Bearer\n") {
 			t.Errorf("a retiring secret: want Basic refused, then the token:\n%s", log)
 		}
+	}
+}
+
+// get --all reads every result of a search without _sort, past the offset
+// Medplum stops at (10,000; capture 171): it sorts the search by
+// _lastUpdated, whose next links carry a cursor (captures 169, 170). A
+// search whose own _sort rules the cursor out is refused before anything
+// is printed, rather than after the first 10,000 rows; one whose results
+// fit keeps its sort.
+func TestGetAllPastTheOffsetLimit(t *testing.T) {
+	tg := clitest.NewScaleTarget(t)
+	e := tg.SignedIn(t)
+	count := strconv.Itoa(tg.MaxOffset / 10)
+
+	r := e.Run("get", "ProjectMembership?_count="+count, "--all", "-o", "ndjson")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("get --all without _sort: exit %d after %d lines, stderr:\n%s", r.Code, strings.Count(r.Stdout, "\n"), r.Stderr)
+	}
+	out := r.Stdout
+	seen := map[string]bool{}
+	for line := range strings.Lines(out) {
+		var r struct{ ResourceType, ID string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.ResourceType != "ProjectMembership" || seen[r.ID] {
+			t.Fatalf("line %q: %v (or a repeat)", line, err)
+		}
+		seen[r.ID] = true
+	}
+	if len(seen) != tg.Memberships {
+		t.Errorf("get --all printed %d memberships, want all %d", len(seen), tg.Memberships)
+	}
+
+	r = e.Run("get", "ProjectMembership?_count="+count+"&_sort=-_lastUpdated", "--all", "-o", "ndjson")
+	if r.Code != 1 || r.Stdout != "" ||
+		!strings.HasPrefix(r.Stderr, "medplum: --all: this search has "+strconv.Itoa(tg.Memberships)+" results, more than Medplum pages through with _offset (Search offset exceeds maximum (got ") ||
+		!strings.HasSuffix(r.Stderr, "), and with _sort=-_lastUpdated it cannot page with a cursor; nothing was printed\n"+
+			"drop _sort and _offset (the results then come oldest first, _sort=_lastUpdated, and the server pages with a cursor), or narrow the search\n") {
+		t.Errorf("a _sort that rules the cursor out: exit %d, %d lines printed, stderr:\n%s", r.Code, strings.Count(r.Stdout, "\n"), r.Stderr)
+	}
+
+	// Few results: the search's own sort is kept.
+	out = e.Run("get", "ProjectMembership?profile-type=ClientApplication&_sort=-_lastUpdated", "--all", "-o", "ndjson").ExpectCode(t, 0, "")
+	if n := strings.Count(out, "\n"); n < 1 || n > 10 {
+		t.Errorf("a small sorted search printed %d lines", n)
 	}
 }

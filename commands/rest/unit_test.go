@@ -1,11 +1,13 @@
 package rest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/ojson"
 )
 
@@ -162,5 +164,41 @@ func TestToTransactionCycle(t *testing.T) {
 	want := "POST urn:uuid:1,POST urn:uuid:2,PUT urn:uuid:1,PUT urn:uuid:2"
 	if strings.Join(got, ",") != want {
 		t.Errorf("got %v want %s", got, want)
+	}
+}
+
+// pagedURL: a search of one type that Medplum can page with a cursor is
+// sorted by _lastUpdated with at least 20 per page; everything else is left
+// as written (a search whose _sort or _offset rules the cursor out is
+// checked against the server, in TestGetAllPastTheOffsetLimit).
+func TestPagedURL(t *testing.T) {
+	c, err := client.New(client.Options{BaseURL: "https://m.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "https://m.example/fhir/R4/"
+	for in, want := range map[string]string{
+		"Patient":                                  "Patient?_sort=_lastUpdated",
+		"Patient?_count=1000":                      "Patient?_count=1000&_sort=_lastUpdated",
+		"Patient?_count=5&name=a%20b":              "Patient?name=a%20b&_sort=_lastUpdated&_count=20",
+		"Patient?_sort=_lastUpdated&_count=5":      "Patient?_sort=_lastUpdated&_count=20",
+		"Patient?_sort=_lastUpdated":               "Patient?_sort=_lastUpdated",
+		"ProjectMembership?profile-type:not=Bot,X": "ProjectMembership?profile-type:not=Bot,X&_sort=_lastUpdated",
+		"Patient?_cursor=2-1796595377388":          "Patient?_cursor=2-1796595377388",
+		"Patient?_count=0&_total=accurate":         "Patient?_count=0&_total=accurate",
+		"Patient/123/_history":                     "Patient/123/_history",
+		"Patient/$everything":                      "Patient/$everything",
+		"?_type=Patient":                           "?_type=Patient",
+	} {
+		got, err := pagedURL(context.Background(), c, base+in)
+		if err != nil || got != base+want {
+			t.Errorf("%s: %s (%v), want %s", in, strings.TrimPrefix(got, base), err, want)
+		}
+	}
+	// Not a FHIR search of the base at all.
+	for _, u := range []string{"https://m.example/admin/projects/p", "https://other.example/fhir/R4/Patient"} {
+		if got, err := pagedURL(context.Background(), c, u); err != nil || got != u {
+			t.Errorf("%s: %s %v", u, got, err)
+		}
 	}
 }
