@@ -62,8 +62,8 @@ type Options struct {
 	tmpl      *template.Template
 }
 
-// AddFlags registers -o/--output (default def), --columns, --no-header,
-// --jq and --template. A command prints documents with WriteBody, WriteDoc,
+// AddFlags registers -o/--output (default def), --columns and --no-header
+// (when allowed has table, wide or csv), --jq and --template. A command prints documents with WriteBody, WriteDoc,
 // WriteDocs or WriteData, which honour -o json|yaml, --jq and --template.
 func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	if len(allowed) == 0 {
@@ -76,8 +76,13 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 		names[i] = string(f)
 	}
 	cmd.Flags().VarP(&formatValue{o}, "output", "o", "output format: "+strings.Join(names, ", "))
-	cmd.Flags().StringSliceVar(&o.Columns, "columns", nil, "table/csv columns to show, comma-separated (e.g. id,display,meta.versionId)")
-	cmd.Flags().BoolVar(&o.NoHeader, "no-header", false, "table/csv: omit the header row")
+	// --columns and --no-header only where a table or CSV can be asked for:
+	// a command offers only flags that work.
+	tabular := slices.ContainsFunc(allowed, func(f Format) bool { return f == Table || f == Wide || f == CSV })
+	if tabular {
+		cmd.Flags().StringSliceVar(&o.Columns, "columns", nil, "table/csv columns to show, comma-separated (e.g. id,display,meta.versionId)")
+		cmd.Flags().BoolVar(&o.NoHeader, "no-header", false, "table/csv: omit the header row")
+	}
 	cmd.Flags().StringVar(&o.JQ, "jq", "", "filter the JSON output with a jq expression (e.g. '.entry[].resource.id')")
 	cmd.Flags().StringVar(&o.Template, "template", "", "format the JSON output with a Go template (functions: tablerow, join, pluck, timeago, ...; see medplum help formatting)")
 	_ = cmd.RegisterFlagCompletionFunc("jq", cobra.NoFileCompletions)
@@ -85,6 +90,9 @@ func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
+	if !tabular {
+		return
+	}
 	_ = cmd.RegisterFlagCompletionFunc("columns", func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if o.CompleteColumns == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
