@@ -246,7 +246,7 @@ func TestDeployOnlyWhatChanged(t *testing.T) {
 
 	// --force sends everything; a plain name picks one bot.
 	p.srv.ResetRequests()
-	e.Run("bot", "deploy", "alpha", "--force").Expect(t, 0, p.line("deployed", "alpha", "source and code changed"), "1 bot: 1 deployed.\n")
+	e.Run("bot", "deploy", "alpha", "--force").Expect(t, 0, p.line("deployed", "alpha", "forced (unchanged)"), "1 bot: 1 deployed.\n")
 	provtest.ExpectWrites(t, p.srv, "POST /fhir/R4/Binary", "PATCH /fhir/R4/Bot/"+p.ids["alpha"], "POST /fhir/R4/Bot/"+p.ids["alpha"]+"/$deploy")
 
 	// A renamed build (another file name) is deployed again: the server
@@ -257,6 +257,23 @@ func TestDeployOnlyWhatChanged(t *testing.T) {
 	e.Run("bot", "deploy", "alpha").Expect(t, 0, p.line("deployed", "alpha", "code changed"), "1 bot: 1 deployed.\n")
 	if _, title := p.deployed("alpha"); title != "alpha.cjs" {
 		t.Errorf("title %q", title)
+	}
+}
+
+// --force sends a bot whose files equal the server's copy: its line says
+// it was forced, not that something changed.
+func TestForceSaysUnchanged(t *testing.T) {
+	p := newProject(t, "f1")
+	p.e.Run("bot", "deploy", "f1", "--force").Expect(t, 0, p.line("deployed", "f1", "forced (unchanged)"), "1 bot: 1 deployed.\n")
+	p.e.Run("save-bot", "*", "--force").Expect(t, 0, p.line("saved", "f1", "forced (unchanged)"),
+		"medplum: save-bot is deprecated; use: medplum bot save\n1 bot: 1 saved.\n")
+	// A new build with --force: what changed is named, and what did not is
+	// said to be forced.
+	write(t, p.e, map[string]string{"dist/f1.js": dist("f1 v2")})
+	p.e.Run("bot", "deploy", "f1", "--force").Expect(t, 0, p.line("deployed", "f1", "code changed; source forced (unchanged)"), "1 bot: 1 deployed.\n")
+	out := p.e.Run("bot", "deploy", "f1", "--force", "-o", "json").ExpectCode(t, 0, "1 bot: 1 deployed.\n")
+	if !strings.Contains(out, `"forced": [`) || strings.Contains(out, `"changed"`) {
+		t.Errorf("-o json of a forced deploy:\n%s", out)
 	}
 }
 

@@ -133,6 +133,7 @@ type Result struct {
 	ID      string   `json:"id"`
 	Result  string   `json:"result"`            // deployed, saved, unchanged, failed; with --dry-run: would-deploy, would-save
 	Changed []string `json:"changed,omitempty"` // what differed: source, code
+	Forced  []string `json:"forced,omitempty"`  // what --force sent though it equalled the server's
 	Error   string   `json:"error,omitempty"`
 	Source  string   `json:"source"`
 	Dist    string   `json:"dist,omitempty"`
@@ -353,11 +354,16 @@ func (o *DeployOptions) work(c *client.Client, l *local, bot client.Doc) Result 
 	srcDiffers, codeDiffers := l.Differ(ctx, c, bot.Resource, o.Deploy)
 	saveSrc := o.Force || srcDiffers
 	sendCode := o.Deploy && (o.Force || codeDiffers)
-	if saveSrc {
-		r.Changed = append(r.Changed, "source")
-	}
-	if sendCode {
-		r.Changed = append(r.Changed, "code")
+	for _, part := range []struct {
+		name           string
+		send, differed bool
+	}{{"source", saveSrc, srcDiffers}, {"code", sendCode, codeDiffers}} {
+		switch {
+		case part.send && part.differed:
+			r.Changed = append(r.Changed, part.name)
+		case part.send:
+			r.Forced = append(r.Forced, part.name)
+		}
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -538,8 +544,18 @@ func writeLine(w io.Writer, r *Result) {
 	switch {
 	case r.Error != "":
 		line += ": " + r.Error
-	case len(r.Changed) > 0 && r.Result != Unchanged:
-		line += ": " + strings.Join(r.Changed, " and ") + " changed"
+	case r.Result != Unchanged && len(r.Changed)+len(r.Forced) > 0:
+		var parts []string
+		if len(r.Changed) > 0 {
+			parts = append(parts, strings.Join(r.Changed, " and ")+" changed")
+		}
+		switch {
+		case len(r.Forced) > 0 && len(r.Changed) == 0:
+			parts = append(parts, "forced (unchanged)")
+		case len(r.Forced) > 0:
+			parts = append(parts, strings.Join(r.Forced, " and ")+" forced (unchanged)")
+		}
+		line += ": " + strings.Join(parts, "; ")
 	}
 	fmt.Fprintln(w, line)
 }
