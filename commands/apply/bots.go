@@ -81,13 +81,7 @@ func (p *parser) bots(at node) {
 			}
 		}
 		if v, ok := m["accessPolicy"]; ok {
-			none := ""
-			b.AccessPolicy = &none
-			if !v.isNull() {
-				if ref, ok := p.policyRef(v); ok {
-					b.AccessPolicy = &ref
-				}
-			}
+			b.AccessPolicy = p.optionalPolicy(v)
 		}
 		src, hasSrc := m["source"]
 		if v, ok := m["dist"]; ok && !hasSrc {
@@ -95,15 +89,15 @@ func (p *parser) bots(at node) {
 		}
 		if hasSrc {
 			b.Source, _ = p.str(src, "the source file")
-			at := src
+			at := map[string]node{"source": src}
 			if v, ok := m["dist"]; ok {
 				b.Dist, _ = p.str(v, "the dist file")
-				at = v
+				at["dist"] = v
 			}
 			if b.Source != "" {
 				files, problems := bot.ReadFiles(p.rel(b.Source), p.rel(b.Dist))
-				for _, msg := range problems {
-					p.errf(at, "%s", msg)
+				for _, pr := range problems {
+					p.errf(at[pr.Key], "%s", pr.Msg)
 				}
 				b.Files = files
 			}

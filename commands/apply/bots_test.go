@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/internal/provtest"
 )
@@ -151,4 +152,57 @@ bots:
 	srv.ResetRequests()
 	e.Run("apply", "-f", "p.yaml", "--yes").Expect(t, 2, "", "medplum: bots: deploying \"a\" needs \"bots\" in the project's features, which only a super admin can add (Medplum answers \"Bots not enabled\"); nothing was changed\n")
 	provtest.ExpectWrites(t, srv)
+}
+
+// accessPolicy: "" is "no policy", as `medplum help apply-file` says, for
+// bots and clients alike: the same as an empty value or null.
+func TestApplyEmptyAccessPolicyIsNone(t *testing.T) {
+	srv, e := newAcme(t)
+	pid := srv.Seed.ProjectID
+	pol := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Old"})
+	r := e.Run("bot", "create", "router", "--access-policy", "Old")
+	router := named(t, srv, "Bot", "router")
+	r.Expect(t, 0, router.ID()+"\n", fmt.Sprintf("Created bot \"router\" (Bot/%s) in project \"Acme Clinic\" (%s).\n", router.ID(), pid))
+	if m := membershipOfUser(srv, "Bot/"+router.ID()); m.Ref("accessPolicy") != "AccessPolicy/"+pol.ID() {
+		t.Fatalf("router's membership: %v", m)
+	}
+	for _, empty := range []string{`""`, "''", "", "null"} {
+		writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: router\n    accessPolicy: "+empty+"\n  - name: new\n    accessPolicy: "+empty+"\n")
+		e.Run("apply", "-f", "p.yaml", "--dry-run").Expect(t, 6, fmt.Sprintf("Plan for project \"Acme Clinic\" (%s):\n", pid)+
+			"  update        bot \"router\": access policy AccessPolicy/"+pol.ID()+" -> none\n"+
+			"  create        bot \"new\"\n"+
+			"  would-remove  bot \"Sandbox Bot\" (not in the file; --prune removes it)\n"+
+			"Plan: 1 to create, 1 to update, 0 to remove, 0 unchanged. 1 object not in the file is kept (--prune removes it).\n",
+			"medplum: dry run: changes are pending; nothing was changed\n")
+	}
+	writeFile(t, e, "c.yaml", "version: 1\nproject:\n  name: Acme Clinic\nclients:\n  - name: Reporting\n    accessPolicy: \"\"\n")
+	if r := e.Run("apply", "-f", "c.yaml", "--dry-run"); r.Code != 6 || !strings.Contains(r.Stdout, "  create        client \"Reporting\"\n") {
+		t.Errorf("a client with accessPolicy \"\": %+v", r)
+	}
+}
+
+// A missing file is reported at its own key and line: a missing source
+// under source, even when the entry has a dist.
+func TestApplyBotFileProblemsAtTheirKey(t *testing.T) {
+	_, e := newAcme(t)
+	writeFiles(t, e.Home, map[string]string{"dist/a.js": "exports.handler = async () => 1;\n", "src/b.ts": "export {};\n"})
+	writeFile(t, e, "p.yaml", `version: 1
+project:
+  name: Acme Clinic
+bots:
+  - name: a
+    source: src/a.ts
+    dist: dist/a.js
+  - name: b
+    source: src/b.ts
+    dist: dist/b.js
+  - name: c
+    source: src/c.ts
+    dist: dist/c.js
+`)
+	e.Run("apply", "-f", "p.yaml", "--dry-run").Expect(t, 2, "", "medplum: p.yaml is not valid (4 problems); nothing was sent:\n"+
+		"  p.yaml:6: bots[0].source: source file src/a.ts does not exist\n"+
+		"  p.yaml:10: bots[1].dist: dist file dist/b.js does not exist\n"+
+		"  p.yaml:12: bots[2].source: source file src/c.ts does not exist\n"+
+		"  p.yaml:13: bots[2].dist: dist file dist/c.js does not exist\n")
 }

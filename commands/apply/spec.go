@@ -327,6 +327,19 @@ func (p *parser) policies(at node) {
 }
 
 // policyRef resolves a policy named in the file, or an AccessPolicy/<id>.
+// optionalPolicy reads the accessPolicy of a client or bot: a reference,
+// or "" (no policy) for an empty value, null or "".
+func (p *parser) optionalPolicy(v node) *string {
+	none := ""
+	if v.isNull() || (v.n.Kind == yaml.ScalarNode && v.n.ShortTag() == "!!str" && v.n.Value == "") {
+		return &none
+	}
+	if ref, ok := p.policyRef(v); ok {
+		return &ref
+	}
+	return &none
+}
+
 func (p *parser) policyRef(at node) (string, bool) {
 	v, ok := p.str(at, "the access policy")
 	if !ok {
@@ -387,13 +400,7 @@ func (p *parser) clients(at node) {
 			c.Admin, _ = p.boolean(v, "admin")
 		}
 		if v, ok := m["accessPolicy"]; ok {
-			none := ""
-			c.AccessPolicy = &none
-			if !v.isNull() {
-				if ref, ok := p.policyRef(v); ok {
-					c.AccessPolicy = &ref
-				}
-			}
+			c.AccessPolicy = p.optionalPolicy(v)
 		}
 		p.spec.Clients = append(p.spec.Clients, c)
 	}

@@ -123,7 +123,11 @@ func createRun(o *CreateOptions) error {
 	if o.Source != "" {
 		f, problems := ReadFiles(o.Source, o.Dist)
 		if len(problems) > 0 {
-			return configError("the bot's files", problems)
+			msgs := make([]string, len(problems))
+			for i, p := range problems {
+				msgs[i] = p.Msg
+			}
+			return configError("the bot's files", msgs)
 		}
 		files = f
 	}

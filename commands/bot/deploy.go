@@ -177,7 +177,7 @@ func codeContentType(name string) string {
 }
 
 // readLocal reads an entry's files; problems say what is wrong with them.
-func readLocal(e *Entry, deploy bool) (*local, []string) {
+func readLocal(e *Entry, deploy bool) (*local, []FileProblem) {
 	dist := ""
 	if deploy {
 		dist = e.Dist
@@ -186,23 +186,34 @@ func readLocal(e *Entry, deploy bool) (*local, []string) {
 	return &local{Files: f, entry: e}, problems
 }
 
+// FileProblem is what is wrong with a bot's source or dist file: Key is
+// "source" or "dist", for the caller to point at the right place.
+type FileProblem struct {
+	Key string
+	Msg string // "source file src/a.ts does not exist"
+}
+
+func (p FileProblem) String() string { return p.Msg }
+
 // ReadFiles reads a bot's source and, when given, its dist (the built file
 // $deploy sends instead of the source). problems says what is missing,
 // unreadable or empty.
-func ReadFiles(source, dist string) (*Files, []string) {
-	var problems []string
+func ReadFiles(source, dist string) (*Files, []FileProblem) {
+	var problems []FileProblem
 	read := func(key, name string) []byte {
 		b, err := os.ReadFile(name)
+		var msg string
 		switch {
 		case errors.Is(err, os.ErrNotExist):
-			problems = append(problems, fmt.Sprintf("%s file %s does not exist", key, name))
+			msg = fmt.Sprintf("%s file %s does not exist", key, name)
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s file %s: %v", key, name, unwrapPath(err)))
+			msg = fmt.Sprintf("%s file %s: %v", key, name, unwrapPath(err))
 		case len(bytes.TrimSpace(b)) == 0:
-			problems = append(problems, fmt.Sprintf("%s file %s is empty", key, name))
+			msg = fmt.Sprintf("%s file %s is empty", key, name)
 		default:
 			return b
 		}
+		problems = append(problems, FileProblem{Key: key, Msg: msg})
 		return nil
 	}
 	f := &Files{SourceName: filepath.Base(source), SourceType: codeContentType(source)}
@@ -266,7 +277,7 @@ func deployRun(o *DeployOptions) error {
 // file's order, before anything is sent (exit 2).
 func prepare(ctx context.Context, c *client.Client, path string, entries []*Entry, deploy bool, conc int) ([]*local, []client.Doc, error) {
 	files := make([]*local, len(entries))
-	problems := make([][]string, len(entries))
+	problems := make([][]FileProblem, len(entries))
 	for i, e := range entries {
 		files[i], problems[i] = readLocal(e, deploy)
 	}
@@ -290,7 +301,7 @@ func prepare(ctx context.Context, c *client.Client, path string, entries []*Entr
 			return nil, nil, err
 		}
 		for _, p := range problems[i] {
-			all = append(all, e.Where(path)+": "+p)
+			all = append(all, e.Where(path)+": "+p.Msg)
 		}
 	}
 	if len(all) > 0 {
