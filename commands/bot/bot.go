@@ -34,7 +34,22 @@ func NewCmdBot(f *cmdutil.Factory) *cobra.Command {
 			current directory: its "bots" array names each bot, its id, its source
 			file and its built file ("dist"). Give one or more names; "*" matches any
 			text ('*' deploys every bot). deploy uploads only what changed, several
-			bots at a time. bot create adds the new bot to medplum.config.json.
+			bots at a time. bot create adds the new bot to medplum.config.json, and
+			bot create --if-not-exists adds a bot the project already has.
+
+			Every command finds a <bot> the same way: the name medplum.config.json
+			gives it, else its id, Bot/<id> or its name in the project. An entry of
+			the file with a problem only stops the commands that need that entry.
+
+			The deployed file is JavaScript that sets exports.handler (CommonJS):
+			  exports.handler = async (medplum, event) => { return event.input; };
+			Medplum's default runtime (vmcontext) runs it as a script, and only then
+			finds what is wrong: "export" or "import" statements fail ("Unexpected
+			token 'export'", "Cannot use import statement outside a module"), and so
+			does a bundle that only sets module.exports ("exports.handler is not a
+			function"). Build TypeScript to CommonJS and name the built file in
+			"dist"; Medplum's example bots use esbuild --format=cjs with the footer
+			Object.assign(exports, module.exports).
 
 			Deploying needs "bots" in the project's features, which only a super
 			admin can set. A bot is also a member of the project (profile type Bot).
@@ -102,46 +117,85 @@ func label(name, id string) string {
 	return fmt.Sprintf("%q (Bot/%s)", name, id)
 }
 
-// find signs in and resolves <bot> in the signed-in project.
-func (o *common) find(arg string) (*client.Client, client.Doc, error) {
+// find signs in and resolves <bot> as every bot command does: a name
+// medplum.config.json (cfg) gives it, else Bot/<id>, an id or its exact
+// name in the project. entry is the config's entry of the bot, if any.
+func (o *common) find(arg string, cfg *Config) (c *client.Client, bot client.Doc, entry *Entry, err error) {
 	c, who, err := o.connect()
 	if err != nil {
-		return nil, client.Doc{}, err
+		return nil, client.Doc{}, nil, err
 	}
-	bot, err := findBot(o.Ctx, c, who, arg)
-	return c, bot, err
+	bot, entry, err = resolveBot(o.Ctx, c, who, cfg, arg)
+	return c, bot, entry, err
 }
 
-// findBot resolves <bot>: Bot/<id>, an id, or a bot's exact name among the
-// project's bots. It returns the Bot as the server sent it.
-func findBot(ctx context.Context, c *client.Client, who *cmdutil.SignedIn, arg string) (client.Doc, error) {
-	id, isRef := strings.CutPrefix(arg, "Bot/")
-	if isRef || membership.ValidID(arg) {
-		d, err := readBot(ctx, c, id)
-		switch {
-		case err == nil:
-			return d, nil
-		case client.StatusOf(err) == 410:
-			return client.Doc{}, fmt.Errorf("bot %s was deleted", arg)
-		case client.StatusOf(err) != 404 || isRef:
-			return client.Doc{}, err
+// resolveBot finds <bot>: the entry of medplum.config.json with that name
+// (its bot must exist), else a bot of the project (lookupBot), with the
+// entry of its id.
+func resolveBot(ctx context.Context, c *client.Client, who *cmdutil.SignedIn, cfg *Config, arg string) (client.Doc, *Entry, error) {
+	var named []*Entry
+	for _, e := range cfg.ByName(arg) {
+		if e.HasID() {
+			named = append(named, e)
 		}
 	}
-	list, err := botsNamed(ctx, c, who.ProjectID, arg)
+	if len(named) > 1 {
+		_, err := cfg.Select([]string{arg}, nil)
+		return client.Doc{}, nil, err
+	}
+	if len(named) == 1 {
+		e := named[0]
+		d, err := readBot(ctx, c, e.ID)
+		switch client.StatusOf(err) {
+		case 0:
+			return d, e, err
+		case 404, 410:
+			return client.Doc{}, nil, cmdutil.WithHint(cmdutil.InputErrorf("%s: %s", e.Where(cfg.Path), missingBot(e.ID, err)), goneHint(e.Name, client.StatusOf(err)))
+		}
+		return client.Doc{}, nil, err
+	}
+	list, err := lookupBot(ctx, c, who, arg)
 	if err != nil {
-		return client.Doc{}, err
+		return client.Doc{}, nil, err
 	}
 	switch len(list) {
 	case 0:
-		return client.Doc{}, cmdutil.InputErrorf("no bot %q in project %s (give an id, Bot/<id> or the exact name)", arg, who.Describe())
+		return client.Doc{}, nil, cmdutil.InputErrorf("no bot %q in project %s (give an id, Bot/<id> or the exact name)", arg, who.Describe())
 	case 1:
-		return list[0], nil
+		return list[0], cfg.ByID(list[0].ID()), nil
 	}
 	ids := make([]string, len(list))
 	for i, b := range list {
 		ids[i] = "Bot/" + b.ID()
 	}
-	return client.Doc{}, cmdutil.InputErrorf("%d bots in project %s are named %q (%s); give the id", len(list), who.Describe(), arg, strings.Join(ids, ", "))
+	return client.Doc{}, nil, cmdutil.InputErrorf("%d bots in project %s are named %q (%s); give the id", len(list), who.Describe(), arg, strings.Join(ids, ", "))
+}
+
+// missingBot says why a config entry's Bot cannot be read (404 or 410).
+func missingBot(id string, err error) string {
+	if client.StatusOf(err) == 410 {
+		return fmt.Sprintf("Bot/%s was deleted", id)
+	}
+	return fmt.Sprintf("there is no Bot/%s on the server (or you may not read it)", id)
+}
+
+// lookupBot finds the bots <bot> names in the project: Bot/<id> or an id
+// (read directly), else the bots with exactly that name. A deleted bot
+// named by id is an error.
+func lookupBot(ctx context.Context, c *client.Client, who *cmdutil.SignedIn, arg string) ([]client.Doc, error) {
+	id, isRef := strings.CutPrefix(arg, "Bot/")
+	if isRef || membership.ValidID(arg) {
+		d, err := readBot(ctx, c, id)
+		switch {
+		case err == nil:
+			return []client.Doc{d}, nil
+		case client.StatusOf(err) == 410:
+			return nil, fmt.Errorf("bot %s was deleted", arg)
+		case client.StatusOf(err) != 404 || isRef:
+			return nil, err
+		}
+	}
+	return botsNamed(ctx, c, who.ProjectID, arg)
 }
 
 // readBot reads Bot/<id>.

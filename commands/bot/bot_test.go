@@ -176,7 +176,8 @@ func TestCreateWritesConfigAndDeploys(t *testing.T) {
 	// A bot without files: created, not added to the config.
 	r = e.Run("bot", "create", "empty", "--runtime", "awslambda")
 	id2 := strings.TrimSpace(r.Stdout)
-	r.Expect(t, 0, id2+"\n", fmt.Sprintf("Created bot \"empty\" (Bot/%s) in project %s.\n", id2, proj))
+	r.Expect(t, 0, id2+"\n", fmt.Sprintf("Created bot \"empty\" (Bot/%s) in project %s.\n", id2, proj)+
+		"Not added to medplum.config.json (no --source); to add it and deploy its code: medplum bot create empty --if-not-exists --source FILE [--dist FILE]\n")
 	if got := read(t, e, "medplum.config.json"); got != want {
 		t.Errorf("the config changed for a bot without files:\n%s", got)
 	}
@@ -195,8 +196,10 @@ func TestCreateRefusesBeforeCreating(t *testing.T) {
 		code   int
 		stderr string
 	}{
-		{[]string{"taken", "--source", "src/a.ts"}, 2, "medplum: medplum.config.json already lists a bot named \"taken\" (line 1, Bot/11111111-1111-4111-8111-111111111111); nothing was created\n"},
-		{[]string{"Sandbox Bot"}, 2, fmt.Sprintf("medplum: project %q (%s) already has a bot named \"Sandbox Bot\" (%s); nothing was created\n", srv.Seed.ProjectName, srv.Seed.ProjectID, srv.Seed.Bot.Profile)},
+		{[]string{"taken", "--source", "src/a.ts"}, 2, "medplum: medplum.config.json:1 (bots[0] \"taken\"): there is no Bot/11111111-1111-4111-8111-111111111111 on the server (or you may not read it); nothing was created\n" +
+			"check that you are signed in to the project medplum.config.json is for; if so, correct the entry's id or remove the entry\n"},
+		{[]string{"Sandbox Bot"}, 2, fmt.Sprintf("medplum: project %q (%s) already has a bot named \"Sandbox Bot\" (%s); nothing was created\n", srv.Seed.ProjectName, srv.Seed.ProjectID, srv.Seed.Bot.Profile) +
+			"to add that bot to medplum.config.json and deploy its code, add --if-not-exists\n"},
 		{[]string{"new", "--source", "src/missing.ts"}, 2, "medplum: source file src/missing.ts does not exist; nothing was sent\n"},
 		{[]string{"new", "--dist", "d.js"}, 2, "medplum: --dist needs --source: medplum.config.json lists both, and bot save uploads the source\nRun 'medplum bot create --help' for usage.\n"},
 		{[]string{"new", "--runtime", "python"}, 2, "medplum: --runtime \"python\": want vmcontext or awslambda\nRun 'medplum bot create --help' for usage.\n"},
@@ -348,9 +351,11 @@ func TestDeployRefusesBeforeSending(t *testing.T) {
 	deleteBot(t, p, "one")
 	check(2, fmt.Sprintf("medplum: medplum.config.json has 2 problems; nothing was sent:\n"+
 		"  medplum.config.json:3 (bots[0] \"one\"): Bot/%s was deleted\n"+
-		"  medplum.config.json:9 (bots[1] \"two\"): dist file dist/two.js does not exist\n", p.ids["one"]), "bot", "deploy", "*")
+		"  medplum.config.json:9 (bots[1] \"two\"): dist file dist/two.js does not exist\n"+
+		"remove the entry, or create the bot again and fill in its id: medplum bot create one --if-not-exists\n", p.ids["one"]), "bot", "deploy", "*")
 	// save needs no dist.
-	check(2, fmt.Sprintf("medplum: medplum.config.json:3 (bots[0] \"one\"): Bot/%s was deleted; nothing was sent\n", p.ids["one"]), "bot", "save", "*")
+	check(2, fmt.Sprintf("medplum: medplum.config.json:3 (bots[0] \"one\"): Bot/%s was deleted; nothing was sent\n"+
+		"remove the entry, or create the bot again and fill in its id: medplum bot create one --if-not-exists\n", p.ids["one"]), "bot", "save", "*")
 	write(t, e, map[string]string{"medplum.config.json": cfg})
 
 	// Bad entries, each with its line.
@@ -359,7 +364,13 @@ func TestDeployRefusesBeforeSending(t *testing.T) {
 		"  medplum.config.json:3 (bots[0] \"x\"): \"id\" is missing\n"+
 		"  medplum.config.json:4 (bots[1] \"y\"): \"id\" must be a string, not 7\n"+
 		"  medplum.config.json:4 (bots[1] \"y\"): \"source\" is empty\n"+
-		"  medplum.config.json:5 (bots[2]): an entry must be an object with name, id and source\n", "bot", "deploy", "*")
+		"  medplum.config.json:5 (bots[2]): an entry must be an object with name, id and source\n"+
+		"fill it in with: medplum bot create x --if-not-exists (it uses the project's bot of that name, or creates one)\n"+
+		"fill it in with: medplum bot create y --if-not-exists (it uses the project's bot of that name, or creates one)\n"+
+		"each entry of \"bots\" needs \"name\", \"id\" and \"source\" (\"dist\", the built file, is optional)\n", "bot", "deploy", "*")
+	// Only the commands that need a bad entry refuse it.
+	check(2, "medplum: medplum.config.json:3 (bots[0] \"x\"): \"id\" is missing; nothing was sent\n"+
+		"fill it in with: medplum bot create x --if-not-exists (it uses the project's bot of that name, or creates one)\n", "bot", "deploy", "x")
 	write(t, e, map[string]string{"medplum.config.json": "{\"bots\": [\n"})
 	check(2, "medplum: medplum.config.json is not valid JSON: line 1, column 11: unexpected end of JSON input\n", "bot", "deploy", "*")
 	os.Remove(filepath.Join(e.Home, "medplum.config.json"))
@@ -466,7 +477,7 @@ func TestRun(t *testing.T) {
 	e.Run("bot", "run", "nope").Expect(t, 2, "", fmt.Sprintf("medplum: no bot \"nope\" in project %q (%s) (give an id, Bot/<id> or the exact name)\n", srv.Seed.ProjectName, srv.Seed.ProjectID))
 
 	// A bot never deployed.
-	e.Run("bot", "run", "Sandbox Bot").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"Sandbox Bot\" (%s) failed: No executable code\ndeploy it first: medplum bot deploy 'Sandbox Bot'\n", srv.Seed.Bot.Profile))
+	e.Run("bot", "run", "Sandbox Bot").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"Sandbox Bot\" (%s) failed: No executable code\ndeploy it first: medplum bot create 'Sandbox Bot' --if-not-exists --source FILE [--dist FILE]\n", srv.Seed.Bot.Profile))
 }
 
 func TestListAndGet(t *testing.T) {

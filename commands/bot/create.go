@@ -2,10 +2,12 @@ package bot
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
@@ -22,7 +24,10 @@ type CreateOptions struct {
 	AccessPolicy string
 	Runtime      string
 	NoWrite      bool
+	IfNotExists  bool
 	Output       output.Options
+
+	policyRef string // --access-policy, resolved
 }
 
 // Runtimes are the values of --runtime.
@@ -40,19 +45,33 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 			AccessPolicy/<id>). With --source (and --dist, the built file), upload the
 			source and deploy the code, then add {name, id, source, dist} to
 			medplum.config.json in the current directory, as the official CLI does
-			(--no-write-config leaves the file alone; its other keys and entries are
-			kept as they are).
+			(--no-write-config leaves the file alone; its other keys, entries and
+			indentation are kept). A bot without --source is not added: an entry needs
+			a source file.
+
+			When medplum.config.json has an entry of that name without an id, or whose
+			bot was deleted, the new bot's id is filled in, and the entry's files are
+			used unless --source and --dist are given.
+
+			--if-not-exists uses the project's bot of that name (or the bot of the
+			name's entry) when there is one: it is added to medplum.config.json (or its
+			entry's id filled in), and its source and code are sent where they differ
+			from the files. Its description, runtime and access policy are left as they
+			are. This is how a bot made elsewhere (the web app, apply) gets into
+			medplum.config.json.
 
 			The official CLI's form "bot create <name> <project-id> <source> <dist>"
 			works too; the project id must be the one you are signed in to.
 
-			Nothing is created when the name is taken (by a bot of the project or an
-			entry of medplum.config.json), a file is missing, the access policy is not
-			the project's, or --source is given to a project without "bots" in its
-			features. Prints the new bot's id (-o json: the Bot).
+			Without --if-not-exists, nothing is created when the name is taken (by a
+			bot of the project or an entry of medplum.config.json whose bot exists).
+			Nothing is created either when a file is missing, the access policy is not
+			the project's, or code is given to a project without "bots" in its
+			features. Prints the bot's id (-o json: the Bot).
 		`),
 		Example: `  $ medplum bot create hello-world --source src/hello-world.ts --dist dist/hello-world.js
-  $ medplum bot create intake --description "Patient intake" --access-policy "Intake bots"`,
+  $ medplum bot create intake --description "Patient intake" --access-policy "Intake bots"
+  $ medplum bot create intake --if-not-exists --source src/intake.ts --dist dist/intake.js`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 && len(args) != 4 {
 				return cmdutil.FlagErrorf("%s takes a name (and, as the official CLI, <project-id> <source> <dist>), got %s", c.CommandPath(), cmdutil.Count(len(args), "argument"))
@@ -89,6 +108,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.StringVar(&opts.Runtime, "runtime-version", "", "the official CLI's name for --runtime")
 	_ = fl.MarkHidden("runtime-version")
 	fl.BoolVar(&opts.NoWrite, "no-write-config", false, "do not add the bot to medplum.config.json")
+	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's bot of this name if there is one: add it to medplum.config.json and deploy what differs")
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML)
 	return cmd
 }
@@ -109,19 +129,30 @@ func (o *CreateOptions) check() error {
 
 func createRun(o *CreateOptions) error {
 	// What can be checked without the server first: the config and the files.
-	write := !o.NoWrite && o.Source != ""
-	if write {
-		cfg, err := LoadConfig(ConfigFile)
-		if err != nil {
+	var cfg *Config
+	var entry *Entry // the config's entry of this name
+	if !o.NoWrite {
+		var err error
+		if cfg, err = LoadConfig(ConfigFile); err != nil {
+			return cmdutil.WithHint(err, "to create the bot without adding it to "+ConfigFile+": --no-write-config")
+		}
+		switch same := cfg.ByName(o.Name); len(same) {
+		case 0:
+		case 1:
+			entry = same[0]
+		default:
+			_, err := cfg.Select([]string{o.Name}, nil)
 			return err
 		}
-		if taken := cfg.ByName(o.Name); len(taken) > 0 {
-			return cmdutil.InputErrorf("%s already lists a bot named %q (line %d, Bot/%s); nothing was created", ConfigFile, o.Name, taken[0].Line, taken[0].ID)
-		}
+	}
+	// The files: the flags', else those of the name's entry.
+	source, dist := o.Source, o.Dist
+	if source == "" && entry != nil && entry.Source != "" {
+		source, dist = entry.Source, entry.Dist
 	}
 	var files *Files
-	if o.Source != "" {
-		f, problems := ReadFiles(o.Source, o.Dist)
+	if source != "" {
+		f, problems := ReadFiles(source, dist)
 		if len(problems) > 0 {
 			msgs := make([]string, len(problems))
 			for i, p := range problems {
@@ -138,52 +169,68 @@ func createRun(o *CreateOptions) error {
 	if o.Project != "" && o.Project != who.ProjectID {
 		return cmdutil.InputErrorf("project %s: you are signed in to project %s, and Medplum creates a bot in the project of the credentials (a super admin's too); nothing was created", o.Project, who.Describe())
 	}
-	if same, err := botsNamed(o.Ctx, c, who.ProjectID, o.Name); err != nil {
-		return err
-	} else if len(same) > 0 {
-		return cmdutil.InputErrorf("project %s already has a bot named %q (Bot/%s); nothing was created", who.Describe(), o.Name, same[0].ID())
-	}
-	body := map[string]any{"name": o.Name}
-	if o.Description != "" {
-		body["description"] = o.Description
-	}
-	if o.Runtime != "" {
-		body["runtimeVersion"] = o.Runtime
-	}
-	if o.AccessPolicy != "" {
-		ref, err := resolvePolicy(o.Ctx, c, who.ProjectID, o.AccessPolicy)
-		if err != nil {
-			return err
-		}
-		body["accessPolicy"] = map[string]any{"reference": ref}
-	}
-	if files != nil {
-		if err := checkBotsEnabled(o.Ctx, c, who.ProjectID); err != nil {
-			return err
-		}
-	}
-
-	bot, err := c.CreateBot(o.Ctx, who.ProjectID, body)
+	existing, err := o.existing(c, who, entry)
 	if err != nil {
 		return err
 	}
+	if existing == nil && o.AccessPolicy != "" {
+		if o.policyRef, err = resolvePolicy(o.Ctx, c, who.ProjectID, o.AccessPolicy); err != nil {
+			return err
+		}
+	}
+	var send struct{ source, code bool }
+	if files != nil {
+		send.source, send.code = true, true
+		if existing != nil {
+			send.source, send.code = files.Differ(o.Ctx, c, existing.Resource, true)
+		}
+		if send.code {
+			if err := checkBotsEnabled(o.Ctx, c, who.ProjectID); err != nil {
+				return err
+			}
+		}
+	}
+
+	bot := existing
+	if bot == nil {
+		created, err := c.CreateBot(o.Ctx, who.ProjectID, o.body())
+		if err != nil {
+			return err
+		}
+		bot = &created
+		fmt.Fprintf(o.IO.ErrOut, "Created bot %s in project %s.\n", label(o.Name, bot.ID()), who.Describe())
+	} else {
+		fmt.Fprintf(o.IO.ErrOut, "Bot %s already exists in project %s.\n", label(bot.String("name"), bot.ID()), who.Describe())
+		if left := o.notApplied(); left != "" {
+			fmt.Fprintf(o.IO.ErrOut, "Left its %s as it is (medplum apply manages them: medplum help apply-file).\n", left)
+		}
+	}
 	name := label(o.Name, bot.ID())
-	fmt.Fprintf(o.IO.ErrOut, "Created bot %s in project %s.\n", name, who.Describe())
-	if write {
-		e := Entry{Name: o.Name, ID: bot.ID(), Source: o.Source, Dist: o.Dist}
-		if err := AppendEntry(ConfigFile, e); err != nil {
-			return fmt.Errorf("bot %s was created, but adding it to %s failed: %w", name, ConfigFile, err)
+	written := false
+	switch {
+	case o.NoWrite:
+	case source == "":
+		fmt.Fprintf(o.IO.ErrOut, "Not added to %s (no --source); to add it and deploy its code: %s\n", ConfigFile, addHint(o.Name))
+	case entry == nil:
+		if err := AppendEntry(ConfigFile, Entry{Name: o.Name, ID: bot.ID(), Source: source, Dist: dist}); err != nil {
+			return fmt.Errorf("bot %s is there, but adding it to %s failed: %w", name, ConfigFile, err)
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Added it to %s.\n", ConfigFile)
+		written = true
+	default:
+		changed, err := SetEntry(ConfigFile, entry.Index, bot.ID(), o.Source, o.Dist)
+		if err != nil {
+			return fmt.Errorf("bot %s is there, but setting its entry in %s failed: %w", name, ConfigFile, err)
+		}
+		if len(changed) > 0 {
+			fmt.Fprintf(o.IO.ErrOut, "Set its %s in %s.\n", strings.Join(changed, " and "), ConfigFile)
+		}
+		written = true
 	}
 	if files != nil {
-		if err := files.Save(o.Ctx, c, bot.ID()); err != nil {
-			return o.unfinished(name, write, fmt.Errorf("uploading %s failed: %w", o.Source, err))
+		if err := o.sendCode(c, bot.ID(), files, source, dist, send.source, send.code, written); err != nil {
+			return err
 		}
-		if err := files.Deploy(o.Ctx, c, bot.ID()); err != nil {
-			return o.unfinished(name, write, fmt.Errorf("the source was saved, but deploying %s failed: %w", codeFile(o.Source, o.Dist), err))
-		}
-		fmt.Fprintf(o.IO.ErrOut, "Saved %s and deployed %s.\n", o.Source, codeFile(o.Source, o.Dist))
 	}
 	if o.Output.Document() {
 		d, err := readBot(o.Ctx, c, bot.ID())
@@ -193,6 +240,104 @@ func createRun(o *CreateOptions) error {
 		return o.Output.WriteDoc(o.IO, d.Raw)
 	}
 	fmt.Fprintln(o.IO.Out, bot.ID())
+	return nil
+}
+
+// existing is the bot create must not make again: with --if-not-exists,
+// the bot of the name's config entry or the project's bot of that name;
+// without, either is refused. An entry without an id, or whose bot was
+// deleted, is filled in with the new bot's.
+func (o *CreateOptions) existing(c *client.Client, who *cmdutil.SignedIn, entry *Entry) (*client.Doc, error) {
+	if entry != nil && entry.HasID() {
+		d, err := readBot(o.Ctx, c, entry.ID)
+		switch s := client.StatusOf(err); {
+		case err == nil && membershipProject(d.Resource) != "" && membershipProject(d.Resource) != who.ProjectID:
+			return nil, cmdutil.InputErrorf("%s: Bot/%s is a bot of another project than %s; nothing was created", entry.Where(ConfigFile), entry.ID, who.Describe())
+		case err == nil && o.IfNotExists:
+			return &d, nil
+		case err == nil:
+			return nil, cmdutil.WithHint(cmdutil.InputErrorf("%s already lists a bot named %q (line %d, Bot/%s); nothing was created", ConfigFile, o.Name, entry.Line, entry.ID),
+				"to deploy it: medplum bot deploy "+cmdutil.ShellQuote(entry.Name))
+		case s == 404:
+			// Maybe a bot of another project: never re-pointed silently.
+			return nil, cmdutil.WithHint(cmdutil.InputErrorf("%s: %s; nothing was created", entry.Where(ConfigFile), missingBot(entry.ID, err)), goneHint(entry.Name, s))
+		case s != 410:
+			return nil, err
+		}
+	}
+	same, err := botsNamed(o.Ctx, c, who.ProjectID, o.Name)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(same) == 0:
+		return nil, nil
+	case len(same) > 1 && o.IfNotExists:
+		ids := make([]string, len(same))
+		for i, b := range same {
+			ids[i] = "Bot/" + b.ID()
+		}
+		return nil, cmdutil.InputErrorf("%d bots in project %s are named %q (%s); --if-not-exists needs the name to be unique", len(same), who.Describe(), o.Name, strings.Join(ids, ", "))
+	case o.IfNotExists:
+		return &same[0], nil
+	}
+	return nil, cmdutil.WithHint(cmdutil.InputErrorf("project %s already has a bot named %q (Bot/%s); nothing was created", who.Describe(), o.Name, same[0].ID()),
+		"to add that bot to "+ConfigFile+" and deploy its code, add --if-not-exists")
+}
+
+// body is the new Bot.
+func (o *CreateOptions) body() map[string]any {
+	body := map[string]any{"name": o.Name}
+	if o.Description != "" {
+		body["description"] = o.Description
+	}
+	if o.Runtime != "" {
+		body["runtimeVersion"] = o.Runtime
+	}
+	if o.policyRef != "" {
+		body["accessPolicy"] = map[string]any{"reference": o.policyRef}
+	}
+	return body
+}
+
+// notApplied names the flags an existing bot does not get.
+func (o *CreateOptions) notApplied() string {
+	var left []string
+	if o.Description != "" {
+		left = append(left, "description")
+	}
+	if o.Runtime != "" {
+		left = append(left, "runtime")
+	}
+	if o.AccessPolicy != "" {
+		left = append(left, "access policy")
+	}
+	return strings.Join(left, ", ")
+}
+
+// sendCode saves the source and deploys the code, as far as they differ
+// from the bot's, and says what it did.
+func (o *CreateOptions) sendCode(c *client.Client, id string, files *Files, source, dist string, saveSrc, sendCode, written bool) error {
+	name := label(o.Name, id)
+	if saveSrc {
+		if err := files.Save(o.Ctx, c, id); err != nil {
+			return o.unfinished(name, written, fmt.Errorf("uploading %s failed: %w", source, err))
+		}
+	}
+	if sendCode {
+		if err := files.Deploy(o.Ctx, c, id); err != nil {
+			return o.unfinished(name, written, fmt.Errorf("the source was saved, but deploying %s failed: %w", codeFile(source, dist), err))
+		}
+	}
+	switch {
+	case saveSrc && sendCode:
+		fmt.Fprintf(o.IO.ErrOut, "Saved %s and deployed %s.\n", source, codeFile(source, dist))
+	case sendCode:
+		fmt.Fprintf(o.IO.ErrOut, "Deployed %s (its source was unchanged).\n", codeFile(source, dist))
+	case saveSrc:
+		fmt.Fprintf(o.IO.ErrOut, "Saved %s (its code was unchanged).\n", source)
+	default:
+		fmt.Fprintln(o.IO.ErrOut, "Its source and code are unchanged.")
+	}
 	return nil
 }
 

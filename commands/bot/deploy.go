@@ -239,13 +239,25 @@ func deployRun(o *DeployOptions) error {
 	if err != nil {
 		return err
 	}
-	entries, err := cfg.Select(o.Patterns)
+	// A name the file does not have is looked up in the project, to say
+	// which entry (or which bot to add) it means.
+	var c *client.Client
+	lookup := func(arg string) ([]client.Doc, error) {
+		var who *cmdutil.SignedIn
+		var err error
+		if c, who, err = o.connect(); err != nil {
+			return nil, err
+		}
+		return lookupBot(o.Ctx, c, who, arg)
+	}
+	entries, err := cfg.Select(o.Patterns, lookup)
 	if err != nil {
 		return err
 	}
-	c, err := o.Client()
-	if err != nil {
-		return err
+	if c == nil {
+		if c, err = o.Client(); err != nil {
+			return err
+		}
 	}
 	files, bots, err := prepare(o.Ctx, c, cfg.Path, entries, o.Deploy, o.Concurrency)
 	if err != nil {
@@ -286,17 +298,16 @@ func prepare(ctx context.Context, c *client.Client, path string, entries []*Entr
 	each(ctx, len(entries), conc, func(i int) {
 		bots[i], errs[i] = readBot(ctx, c, entries[i].ID)
 	})
-	var all []string
+	var all, hints []string
 	for i, e := range entries {
 		switch err := errs[i]; client.StatusOf(err) {
 		case 0:
 			if err != nil {
 				return nil, nil, err
 			}
-		case 404:
-			all = append(all, fmt.Sprintf("%s: there is no Bot/%s on the server (or you may not read it)", e.Where(path), e.ID))
-		case 410:
-			all = append(all, fmt.Sprintf("%s: Bot/%s was deleted", e.Where(path), e.ID))
+		case 404, 410:
+			all = append(all, e.Where(path)+": "+missingBot(e.ID, err))
+			hints = append(hints, goneHint(e.Name, client.StatusOf(err)))
 		default:
 			return nil, nil, err
 		}
@@ -305,7 +316,7 @@ func prepare(ctx context.Context, c *client.Client, path string, entries []*Entr
 		}
 	}
 	if len(all) > 0 {
-		return nil, nil, configError(path, all)
+		return nil, nil, configError(path, all, hints...)
 	}
 	return files, bots, nil
 }

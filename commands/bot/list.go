@@ -71,7 +71,7 @@ type Item struct {
 var listColumns = []string{"name", "id", "runtime", "access_policy", "deployed", "config", "description", "membership"}
 
 func listRun(o *ListOptions) error {
-	cfg := o.localConfig()
+	cfg := o.localConfig(true)
 	c, who, err := o.connect()
 	if err != nil {
 		return err
@@ -93,13 +93,25 @@ func listRun(o *ListOptions) error {
 	return o.Output.WriteRows(o.IO, rows(items))
 }
 
-// localConfig reads medplum.config.json for the config column; a file that
-// cannot be read is named on stderr and left out.
-func (o *common) localConfig() *Config {
+// localConfig reads medplum.config.json for the names it gives bots and
+// the config column; a file that cannot be read is named on stderr and
+// left out. With entries, what is wrong with an entry is said too, with
+// the fix (the entry is left out of the config column).
+func (o *common) localConfig(entries bool) *Config {
 	cfg, err := LoadConfig(ConfigFile)
 	if err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: the config column is empty: %v\n", err)
+		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %v (its bot names are not used)\n", err)
 		return &Config{Path: ConfigFile}
+	}
+	if entries {
+		for _, e := range cfg.Entries {
+			for _, p := range e.Problems {
+				fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s: %s\n", e.Where(cfg.Path), p)
+			}
+			for _, h := range e.hints() {
+				fmt.Fprintln(o.IO.ErrOut, h)
+			}
+		}
 	}
 	return cfg
 }
@@ -221,7 +233,8 @@ valid for an hour).`,
 }
 
 func getRun(o *GetOptions) error {
-	c, bot, err := o.find(o.Bot)
+	cfg := o.localConfig(false)
+	c, bot, _, err := o.find(o.Bot, cfg)
 	if err != nil {
 		return err
 	}
@@ -235,6 +248,6 @@ func getRun(o *GetOptions) error {
 	if err != nil {
 		return err
 	}
-	items := describe(o.Ctx, c, []client.Resource{bot.Resource}, ms, o.localConfig())
+	items := describe(o.Ctx, c, []client.Resource{bot.Resource}, ms, cfg)
 	return o.Output.WriteRows(o.IO, rows(items))
 }

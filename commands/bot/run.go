@@ -79,13 +79,13 @@ func runRun(o *RunOptions) error {
 			return cmdutil.WithHint(err, "to send it as text: --content-type text/plain")
 		}
 	}
-	c, bot, err := o.find(o.Bot)
+	c, bot, entry, err := o.find(o.Bot, o.localConfig(false))
 	if err != nil {
 		return err
 	}
 	resp, err := c.ExecuteBot(o.Ctx, bot.ID(), input, o.ContentType)
 	if err != nil {
-		return botFailed(bot, err)
+		return botFailed(bot, entry, err)
 	}
 	if _, err := o.IO.Out.Write(resp.Body); err != nil {
 		return err
@@ -120,16 +120,18 @@ func isJSON(ct string) bool {
 }
 
 // botFailed says which bot failed and, where Medplum's message does not,
-// what to do.
-func botFailed(bot client.Doc, err error) error {
+// what to do. entry is the bot's entry in medplum.config.json, if any.
+func botFailed(bot client.Doc, entry *Entry, err error) error {
 	e := client.AsError(err)
 	if e == nil || e.Status != 400 {
 		return err
 	}
 	err = fmt.Errorf("bot %s failed: %w", label(bot.String("name"), bot.ID()), err)
 	switch msg := e.Error(); {
+	case strings.Contains(msg, "No executable code") && entry != nil:
+		return cmdutil.WithHint(err, "deploy it first: medplum bot deploy "+cmdutil.ShellQuote(entry.Name))
 	case strings.Contains(msg, "No executable code"):
-		return cmdutil.WithHint(err, "deploy it first: medplum bot deploy "+cmdutil.ShellQuote(bot.String("name")))
+		return cmdutil.WithHint(err, "deploy it first: "+addHint(bot.String("name")))
 	case strings.Contains(msg, "Bots not enabled"):
 		return cmdutil.WithHint(err, `a super admin must add "bots" to the project's features`)
 	}
