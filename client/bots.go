@@ -73,6 +73,12 @@ func (c *Client) ReadAttachment(ctx context.Context, attachmentURL string) ([]by
 	return resp.Body, nil
 }
 
+// DeployBody is the JSON body DeployBot sends: its size is what the
+// server's maxJsonSize limits.
+func DeployBody(code []byte, filename string) ([]byte, error) {
+	return EncodeBody(map[string]string{"code": string(code), "filename": filename})
+}
+
 // DeployBot runs Bot/:id/$deploy with the code and its file name. An answer
 // other than 2xx (400 "Bots not enabled", "Bot missing executable code") is
 // an *Error.
@@ -80,7 +86,7 @@ func (c *Client) DeployBot(ctx context.Context, botID string, code []byte, filen
 	if err := needIDs(botID); err != nil {
 		return err
 	}
-	body, err := EncodeBody(map[string]string{"code": string(code), "filename": filename})
+	body, err := DeployBody(code, filename)
 	if err != nil {
 		return err
 	}

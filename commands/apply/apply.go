@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/bot"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -30,6 +31,8 @@ type Options struct {
 	DryRun bool
 	Yes    bool
 	Format string // "text" or "json"
+
+	MaxJSONSize bot.Size // the server's maxJsonSize: bots' code over it is refused
 }
 
 // NewCmdApply is `medplum apply`.
@@ -95,6 +98,7 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan only (exit 0: no change needed, 6: changes pending)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "apply without asking")
 	fl.StringVarP(&opts.Format, "output", "o", "text", "plan output: text or json")
+	bot.MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	cmd.AddCommand(NewCmdExport(f, nil))
 	return cmd
 }
@@ -116,6 +120,9 @@ func applyRun(o *Options) error {
 	if err != nil {
 		return err
 	}
+	if err := plan.checkBotSizes(spec, o.MaxJSONSize); err != nil {
+		return err
+	}
 	if o.Format == "json" {
 		err = writePlanJSON(o.IO.Out, plan)
 	} else {
@@ -123,6 +130,9 @@ func applyRun(o *Options) error {
 	}
 	if err != nil {
 		return err
+	}
+	for _, w := range plan.botWarnings(spec) {
+		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s\n", w)
 	}
 	pending := plan.Pending()
 	switch {

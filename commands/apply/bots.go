@@ -11,6 +11,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/bot"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // The bots section: Bots matched by name, with their description, runtime,
@@ -33,6 +34,8 @@ type BotSpec struct {
 	Files        *bot.Files // their contents, read with the file
 	Path         string
 	Line         int
+
+	keyLines map[string]int // the lines of its source and dist
 }
 
 var botKeys = []string{"name", "description", "runtime", "accessPolicy", "source", "dist"}
@@ -93,6 +96,13 @@ func (p *parser) bots(at node) {
 			if v, ok := m["dist"]; ok {
 				b.Dist, _ = p.str(v, "the dist file")
 				at["dist"] = v
+			}
+			b.keyLines = map[string]int{}
+			for k, n := range at {
+				b.keyLines[k] = n.line
+				if n.n != nil {
+					b.keyLines[k] = n.n.Line
+				}
 			}
 			if b.Source != "" {
 				files, problems := bot.ReadFiles(p.rel(b.Source), p.rel(b.Dist))
@@ -247,11 +257,8 @@ func createBot(ctx context.Context, x *executor, c *Change) (string, error) {
 	}
 	msg := fmt.Sprintf("created bot %q (Bot/%s)", bs.Name, b.ID())
 	if bs.Files != nil {
-		if err := bs.Files.Save(ctx, x.c, b.ID()); err != nil {
-			return "", fmt.Errorf("%s, but uploading %s failed: %w", msg, bs.Source, err)
-		}
-		if err := bs.Files.Deploy(ctx, x.c, b.ID()); err != nil {
-			return "", fmt.Errorf("%s, but deploying %s failed: %w", msg, bs.codeFile(), err)
+		if err := bs.Files.Send(ctx, x.c, b.ID(), true, true, bs.Source, bs.codeFile()); err != nil {
+			return "", fmt.Errorf("%s, but %w", msg, err)
 		}
 		msg += ", deployed " + bs.codeFile()
 	}
@@ -285,19 +292,69 @@ func updateBot(ctx context.Context, x *executor, c *Change) (string, error) {
 	}
 	msg := fmt.Sprintf("updated bot %q (%s)", c.Name, c.ID)
 	if d := x.botDiffs[id]; bs.Files != nil && (d.source || d.code) {
-		if d.source {
-			if err := bs.Files.Save(ctx, x.c, id); err != nil {
-				return "", fmt.Errorf("uploading %s: %w", bs.Source, err)
-			}
+		if err := bs.Files.Send(ctx, x.c, id, d.source, d.code, bs.Source, bs.codeFile()); err != nil {
+			return "", err
 		}
 		if d.code {
-			if err := bs.Files.Deploy(ctx, x.c, id); err != nil {
-				return "", fmt.Errorf("deploying %s: %w", bs.codeFile(), err)
-			}
 			msg += ", deployed " + bs.codeFile()
 		}
 	}
 	return msg, nil
+}
+
+// deploys lists the bot changes of the plan that send code.
+func (p *Plan) deploys() []*Change {
+	var out []*Change
+	for _, c := range p.Changes {
+		bs, ok := c.spec.(*BotSpec)
+		if !ok || bs.Files == nil {
+			continue
+		}
+		if c.Action == Create || (c.Action == Update && p.botDiffs[c.res.ID()].code) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// checkBotSizes refuses (exit 2, before anything is sent) a plan that
+// would deploy code over the server's maxJsonSize (limit): Medplum would
+// answer "File too large" half-way through the apply.
+func (p *Plan) checkBotSizes(spec *Spec, limit bot.Size) error {
+	var problems []string
+	for _, c := range p.deploys() {
+		bs := c.spec.(*BotSpec)
+		if pr := bs.Files.SizeProblem(limit, bs.Source, bs.Dist); pr != nil {
+			line := bs.Line
+			if l, ok := bs.keyLines[pr.Key]; ok {
+				line = l
+			}
+			problems = append(problems, fmt.Sprintf("%s:%d: %s.%s: %s", spec.File, line, bs.Path, pr.Key, pr.Msg))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return cmdutil.WithHint(&ConflictError{Problems: problems}, bot.SizeHint)
+}
+
+// botWarnings says why Medplum may fail to run code the plan deploys.
+func (p *Plan) botWarnings(spec *Spec) []string {
+	var out []string
+	for _, c := range p.deploys() {
+		bs := c.spec.(*BotSpec)
+		runtime := ""
+		if c.res != nil {
+			runtime = c.res.String("runtimeVersion")
+		}
+		if bs.Runtime != nil {
+			runtime = *bs.Runtime
+		}
+		for _, w := range bs.Files.Warnings(runtime) {
+			out = append(out, fmt.Sprintf("%s:%d: bot %q: %s", spec.File, bs.Line, bs.Name, w))
+		}
+	}
+	return out
 }
 
 func removeBot(ctx context.Context, x *executor, c *Change) (string, error) {

@@ -160,7 +160,7 @@ func TestApplyEmptyAccessPolicyIsNone(t *testing.T) {
 	srv, e := newAcme(t)
 	pid := srv.Seed.ProjectID
 	pol := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Old"})
-	r := e.Run("bot", "create", "router", "--access-policy", "Old")
+	r := e.Run("bot", "create", "router", "--access-policy", "Old", "--no-write-config")
 	router := named(t, srv, "Bot", "router")
 	r.Expect(t, 0, router.ID()+"\n", fmt.Sprintf("Created bot \"router\" (Bot/%s) in project \"Acme Clinic\" (%s).\n", router.ID(), pid))
 	if m := membershipOfUser(srv, "Bot/"+router.ID()); m.Ref("accessPolicy") != "AccessPolicy/"+pol.ID() {
@@ -205,4 +205,25 @@ bots:
 		"  p.yaml:10: bots[1].dist: dist file dist/b.js does not exist\n"+
 		"  p.yaml:12: bots[2].source: source file src/c.ts does not exist\n"+
 		"  p.yaml:13: bots[2].dist: dist file dist/c.js does not exist\n")
+}
+
+// Code apply would deploy is checked first: over the server's
+// maxJsonSize it is refused before anything is sent; code Medplum could not
+// run is deployed with a warning that says why.
+func TestApplyBotCodeChecked(t *testing.T) {
+	srv, e := newAcme(t)
+	big := "exports.handler = async () => 1;\n//" + strings.Repeat("x", 1<<20) + "\n"
+	writeFiles(t, e.Home, map[string]string{"src/a.ts": "export async function handler() {}\n", "dist/big.js": big})
+	writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: big\n    source: src/a.ts\n    dist: dist/big.js\n  - name: ts\n    source: src/a.ts\n")
+	body, _ := client.DeployBody([]byte(big), "big.js")
+	srv.ResetRequests()
+	e.Run("apply", "-f", "p.yaml", "--yes").Expect(t, 2, "", fmt.Sprintf("medplum: p.yaml:7: bots[0].dist: dist file dist/big.js is too large to deploy: its $deploy request would be %d bytes, "+
+		"over the server's maxJsonSize (1mb), and Medplum would answer \"File too large\"; nothing was changed\n", len(body))+
+		"make the build smaller (minify it, leave out inline source maps); if the server's maxJsonSize is larger than Medplum's default, say so: --max-json-size 5mb\n")
+	provtest.ExpectWrites(t, srv)
+	writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: ts\n    source: src/a.ts\n")
+	r := e.Run("apply", "-f", "p.yaml", "--yes")
+	if warn := "medplum: warning: p.yaml:5: bot \"ts\": it would deploy the TypeScript source a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"; r.Code != 0 || !strings.HasPrefix(r.Stderr, warn) {
+		t.Errorf("apply of a TypeScript bot: %+v", r)
+	}
 }

@@ -250,7 +250,8 @@ func TestDeployOnlyWhatChanged(t *testing.T) {
 	// --force sends everything; a plain name picks one bot.
 	p.srv.ResetRequests()
 	e.Run("bot", "deploy", "alpha", "--force").Expect(t, 0, p.line("deployed", "alpha", "forced (unchanged)"), "1 bot: 1 deployed.\n")
-	provtest.ExpectWrites(t, p.srv, "POST /fhir/R4/Binary", "PATCH /fhir/R4/Bot/"+p.ids["alpha"], "POST /fhir/R4/Bot/"+p.ids["alpha"]+"/$deploy")
+	// The code goes first: a deploy the server refuses leaves the source as it was.
+	provtest.ExpectWrites(t, p.srv, "POST /fhir/R4/Bot/"+p.ids["alpha"]+"/$deploy", "POST /fhir/R4/Binary", "PATCH /fhir/R4/Bot/"+p.ids["alpha"])
 
 	// A renamed build (another file name) is deployed again: the server
 	// picks the module type from the name.

@@ -25,6 +25,7 @@ type CreateOptions struct {
 	Runtime      string
 	NoWrite      bool
 	IfNotExists  bool
+	MaxJSONSize  Size
 	Output       output.Options
 
 	policyRef string // --access-policy, resolved
@@ -108,6 +109,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.StringVar(&opts.Runtime, "runtime-version", "", "the official CLI's name for --runtime")
 	_ = fl.MarkHidden("runtime-version")
 	fl.BoolVar(&opts.NoWrite, "no-write-config", false, "do not add the bot to medplum.config.json")
+	MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's bot of this name if there is one: add it to medplum.config.json and deploy what differs")
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML)
 	return cmd
@@ -159,6 +161,9 @@ func createRun(o *CreateOptions) error {
 				msgs[i] = p.Msg
 			}
 			return configError("the bot's files", msgs)
+		}
+		if p := f.SizeProblem(o.MaxJSONSize, source, dist); p != nil {
+			return configError("the bot's files", []string{p.Msg}, SizeHint)
 		}
 		files = f
 	}
@@ -228,7 +233,7 @@ func createRun(o *CreateOptions) error {
 		written = true
 	}
 	if files != nil {
-		if err := o.sendCode(c, bot.ID(), files, source, dist, send.source, send.code, written); err != nil {
+		if err := o.sendCode(c, *bot, files, source, dist, send.source, send.code, written); err != nil {
 			return err
 		}
 	}
@@ -316,17 +321,16 @@ func (o *CreateOptions) notApplied() string {
 
 // sendCode saves the source and deploys the code, as far as they differ
 // from the bot's, and says what it did.
-func (o *CreateOptions) sendCode(c *client.Client, id string, files *Files, source, dist string, saveSrc, sendCode, written bool) error {
+func (o *CreateOptions) sendCode(c *client.Client, bot client.Doc, files *Files, source, dist string, saveSrc, sendCode, written bool) error {
+	id := bot.ID()
 	name := label(o.Name, id)
-	if saveSrc {
-		if err := files.Save(o.Ctx, c, id); err != nil {
-			return o.unfinished(name, written, fmt.Errorf("uploading %s failed: %w", source, err))
+	if sendCode {
+		for _, w := range files.Warnings(bot.String("runtimeVersion")) {
+			fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s\n", w)
 		}
 	}
-	if sendCode {
-		if err := files.Deploy(o.Ctx, c, id); err != nil {
-			return o.unfinished(name, written, fmt.Errorf("the source was saved, but deploying %s failed: %w", codeFile(source, dist), err))
-		}
+	if err := files.Send(o.Ctx, c, id, saveSrc, sendCode, source, codeFile(source, dist)); err != nil {
+		return o.unfinished(name, written, err)
 	}
 	switch {
 	case saveSrc && sendCode:
@@ -341,14 +345,14 @@ func (o *CreateOptions) sendCode(c *client.Client, id string, files *Files, sour
 	return nil
 }
 
-// unfinished is a failure after the bot was created: say what exists and
+// unfinished is a failure after the bot was there: say what exists and
 // how to finish.
 func (o *CreateOptions) unfinished(name string, written bool, err error) error {
-	hint := "run: medplum bot deploy " + cmdutil.ShellQuote(o.Name)
+	hint := "once the cause is fixed: medplum bot deploy " + cmdutil.ShellQuote(o.Name)
 	if !written {
-		hint = fmt.Sprintf("add it to %s (or run bot create again without --no-write-config), then: medplum bot deploy %s", ConfigFile, cmdutil.ShellQuote(o.Name))
+		hint = "once the cause is fixed: " + addHint(o.Name)
 	}
-	return cmdutil.WithHint(fmt.Errorf("bot %s was created, but %w", name, err), hint)
+	return cmdutil.WithHint(fmt.Errorf("bot %s is there, but %w", name, err), hint)
 }
 
 // codeFile is the file $deploy sends: the dist, else the source.

@@ -30,6 +30,7 @@ type DeployOptions struct {
 	Force       bool
 	DryRun      bool
 	Concurrency int
+	MaxJSONSize Size
 	Output      output.Options
 }
 
@@ -123,6 +124,9 @@ func newCmdSaveDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error, deplo
 	fl.BoolVar(&opts.Force, "force", false, "send every bot named, even when the server has the same code")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "compare with the server and list what would change; send nothing (exit 6 when something would)")
 	fl.IntVar(&opts.Concurrency, "concurrency", DefaultConcurrency, "how many bots to work on at once")
+	if deploy {
+		MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
+	}
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML, output.NDJSON)
 	return cmd
 }
@@ -134,9 +138,11 @@ type Result struct {
 	Result  string   `json:"result"`            // deployed, saved, unchanged, failed; with --dry-run: would-deploy, would-save
 	Changed []string `json:"changed,omitempty"` // what differed: source, code
 	Forced  []string `json:"forced,omitempty"`  // what --force sent though it equalled the server's
-	Error   string   `json:"error,omitempty"`
-	Source  string   `json:"source"`
-	Dist    string   `json:"dist,omitempty"`
+	// Warnings say why Medplum may fail to run the code deployed (Files.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
+	Error    string   `json:"error,omitempty"`
+	Source   string   `json:"source"`
+	Dist     string   `json:"dist,omitempty"`
 }
 
 // The results.
@@ -259,7 +265,11 @@ func deployRun(o *DeployOptions) error {
 			return err
 		}
 	}
-	files, bots, err := prepare(o.Ctx, c, cfg.Path, entries, o.Deploy, o.Concurrency)
+	limit := Size(0)
+	if o.Deploy {
+		limit = o.MaxJSONSize
+	}
+	files, bots, err := prepare(o.Ctx, c, cfg.Path, entries, limit, o.Deploy, o.Concurrency)
 	if err != nil {
 		return err
 	}
@@ -287,18 +297,25 @@ func deployRun(o *DeployOptions) error {
 // and its Bot from the server. Every problem (a file missing, unreadable or
 // empty, a bot not on the server) is reported with its entry, in the
 // file's order, before anything is sent (exit 2).
-func prepare(ctx context.Context, c *client.Client, path string, entries []*Entry, deploy bool, conc int) ([]*local, []client.Doc, error) {
+func prepare(ctx context.Context, c *client.Client, path string, entries []*Entry, limit Size, deploy bool, conc int) ([]*local, []client.Doc, error) {
 	files := make([]*local, len(entries))
 	problems := make([][]FileProblem, len(entries))
+	var hints []string
 	for i, e := range entries {
 		files[i], problems[i] = readLocal(e, deploy)
+		if len(problems[i]) == 0 && deploy {
+			if p := files[i].SizeProblem(limit, e.Source, e.Dist); p != nil {
+				problems[i] = append(problems[i], *p)
+				hints = append(hints, SizeHint)
+			}
+		}
 	}
 	bots := make([]client.Doc, len(entries))
 	errs := make([]error, len(entries))
 	each(ctx, len(entries), conc, func(i int) {
 		bots[i], errs[i] = readBot(ctx, c, entries[i].ID)
 	})
-	var all, hints []string
+	var all []string
 	for i, e := range entries {
 		switch err := errs[i]; client.StatusOf(err) {
 		case 0:
@@ -376,6 +393,9 @@ func (o *DeployOptions) work(c *client.Client, l *local, bot client.Doc) Result 
 	srcDiffers, codeDiffers := l.Differ(ctx, c, bot.Resource, o.Deploy)
 	saveSrc := o.Force || srcDiffers
 	sendCode := o.Deploy && (o.Force || codeDiffers)
+	if sendCode {
+		r.Warnings = l.Warnings(bot.String("runtimeVersion"))
+	}
 	for _, part := range []struct {
 		name           string
 		send, differed bool
@@ -400,22 +420,37 @@ func (o *DeployOptions) work(c *client.Client, l *local, bot client.Doc) Result 
 		r.Result = WouldSave
 		return r
 	}
-	if saveSrc {
-		if err := l.Save(ctx, c, l.entry.ID); err != nil {
-			return fail(fmt.Errorf("uploading %s: %w", l.entry.Source, err))
-		}
-		r.Result = Saved
+	if err := l.Send(ctx, c, l.entry.ID, saveSrc, sendCode, l.entry.Source, codeFile(l.entry.Source, l.entry.Dist)); err != nil {
+		return fail(err)
 	}
+	r.Result = Saved
 	if sendCode {
-		if err := l.Deploy(ctx, c, l.entry.ID); err != nil {
-			if saveSrc {
-				err = fmt.Errorf("the source was saved, but %w", err)
-			}
-			return fail(err)
-		}
 		r.Result = Deployed
 	}
 	return r
+}
+
+// Send deploys the code, then saves the source (each if asked), so that a
+// deploy the server refuses never leaves the bot with a new source and the
+// old code. The error says what state the bot is in.
+func (f *Files) Send(ctx context.Context, c *client.Client, botID string, saveSrc, sendCode bool, source, code string) error {
+	if sendCode {
+		if err := f.Deploy(ctx, c, botID); err != nil {
+			if saveSrc {
+				return fmt.Errorf("%w; its source was not saved either", err)
+			}
+			return err
+		}
+	}
+	if saveSrc {
+		if err := f.Save(ctx, c, botID); err != nil {
+			if sendCode {
+				return fmt.Errorf("%s was deployed, but uploading %s failed: %w (the bot runs the new code; its saved source is the old one until a new run saves it)", code, source, err)
+			}
+			return fmt.Errorf("uploading %s: %w", source, err)
+		}
+	}
+	return nil
 }
 
 // Differ compares the files with what the Bot holds: its saved source,
@@ -462,8 +497,8 @@ func (f *Files) Save(ctx context.Context, c *client.Client, botID string) error 
 func (f *Files) Deploy(ctx context.Context, c *client.Client, botID string) error {
 	err := c.DeployBot(ctx, botID, f.Code, f.CodeName)
 	if e := client.AsError(err); e != nil && e.Status == 400 && strings.Contains(e.Error(), "File too large") {
-		return fmt.Errorf("%w (%s is %s: Medplum takes a JSON body of up to its maxJsonSize, 1 MB unless the server says otherwise)",
-			err, f.CodeName, cmdutil.Count(len(f.Code), "byte"))
+		body, _ := client.DeployBody(f.Code, f.CodeName)
+		return fmt.Errorf("%w (the $deploy request was %s, over the server's maxJsonSize)", err, cmdutil.Count(len(body), "byte"))
 	}
 	return explain(err)
 }
@@ -540,8 +575,20 @@ func (p *resultPrinter) done(i int, r Result) {
 		return
 	}
 	for p.next < len(p.results) && p.results[p.next] != nil {
-		writeLine(p.o.IO.Out, p.results[p.next])
+		p.write(p.results[p.next])
 		p.next++
+	}
+}
+
+// write prints a result's line, after its warnings (on stderr).
+func (p *resultPrinter) write(r *Result) {
+	writeWarnings(p.o.IO.ErrOut, r)
+	writeLine(p.o.IO.Out, r)
+}
+
+func writeWarnings(w io.Writer, r *Result) {
+	for _, msg := range r.Warnings {
+		fmt.Fprintf(w, "medplum: warning: %s (Bot/%s): %s\n", r.Name, r.ID, msg)
 	}
 }
 
@@ -555,7 +602,7 @@ func (p *resultPrinter) flush() {
 	}
 	for ; p.next < len(p.results); p.next++ {
 		if r := p.results[p.next]; r != nil {
-			writeLine(p.o.IO.Out, r)
+			p.write(r)
 		}
 	}
 }
@@ -600,6 +647,9 @@ func (p *resultPrinter) finish() error {
 		}
 	}
 	if o.Output.Format != Text {
+		for i := range list {
+			writeWarnings(o.IO.ErrOut, &list[i])
+		}
 		if _, err := output.WriteItems(o.IO, &o.Output, list); err != nil {
 			return err
 		}

@@ -96,18 +96,29 @@ func TestBotsOnTarget(t *testing.T) {
 	}
 	e.Run("bot", "deploy", "lab-*").Expect(t, 0, line("unchanged", "lab-a", "")+line("unchanged", "lab-b", "")+line("unchanged", "lab-c", ""), "3 bots: 3 unchanged.\n")
 
-	// A new build of each; lab-b's is over the server's 1 MB body limit.
+	// A new build of each and a new source of lab-b, whose build is over
+	// the server's 1 MB body limit: refused before anything is sent, in the
+	// dry run as in the deploy.
 	big := "//" + strings.Repeat("x", 1100000) + "\n" + botCode("lab-b", "")
-	write(t, e, map[string]string{"dist/lab-a.js": botCode("lab-a", ", v: 2"), "dist/lab-b.js": big, "dist/lab-c.js": botCode("lab-c", ", v: 2")})
-	tooLarge := fmt.Sprintf("File too large (lab-b.js is %d bytes: Medplum takes a JSON body of up to its maxJsonSize, 1 MB unless the server says otherwise)", len(big))
-	e.Run("bot", "deploy", "lab-*").Expect(t, 3,
+	write(t, e, map[string]string{"dist/lab-a.js": botCode("lab-a", ", v: 2"), "dist/lab-b.js": big, "dist/lab-c.js": botCode("lab-c", ", v: 2"), "src/lab-b.ts": src("lab-b v2")})
+	body, _ := client.DeployBody([]byte(big), "lab-b.js")
+	for _, dry := range [][]string{{"--dry-run"}, nil} {
+		e.Run(append([]string{"bot", "deploy", "lab-*"}, dry...)...).Expect(t, 2, "", fmt.Sprintf("medplum: medplum.config.json:9 (bots[1] \"lab-b\"): dist file dist/lab-b.js is too large to deploy: "+
+			"its $deploy request would be %d bytes, over the server's maxJsonSize (1mb), and Medplum would answer \"File too large\"; nothing was sent\n", len(body))+
+			"make the build smaller (minify it, leave out inline source maps); if the server's maxJsonSize is larger than Medplum's default, say so: --max-json-size 5mb\n")
+	}
+	// Told not to check (--max-json-size 0), it goes out and the server
+	// refuses it: lab-b is left as it was, its new source not saved; the
+	// other bots are deployed.
+	tooLarge := fmt.Sprintf("File too large (the $deploy request was %d bytes, over the server's maxJsonSize); its source was not saved either", len(body))
+	e.Run("bot", "deploy", "lab-*", "--max-json-size", "0").Expect(t, 3,
 		line("deployed", "lab-a", "code changed")+line("failed", "lab-b", tooLarge)+line("deployed", "lab-c", "code changed"),
 		"3 bots: 2 deployed, 1 failed.\nmedplum: 1 of 3 bots failed: lab-b\n")
-	e.Run("bot", "deploy", "lab-*").Expect(t, 3,
-		line("unchanged", "lab-a", "")+line("failed", "lab-b", tooLarge)+line("unchanged", "lab-c", ""),
-		"3 bots: 2 unchanged, 1 failed.\nmedplum: 1 of 3 bots failed: lab-b\n")
+	e.Run("bot", "save", "lab-*", "--dry-run").Expect(t, 6,
+		line("unchanged", "lab-a", "")+line("would save", "lab-b", "source changed")+line("unchanged", "lab-c", ""),
+		"3 bots: 1 would save, 2 unchanged.\nmedplum: dry run: changes are pending; nothing was sent\n")
 	write(t, e, map[string]string{"dist/lab-b.js": botCode("lab-b", ", v: 2")})
-	e.Run("bot", "deploy", "lab-b").Expect(t, 0, line("deployed", "lab-b", "code changed"), "1 bot: 1 deployed.\n")
+	e.Run("bot", "deploy", "lab-b").Expect(t, 0, line("deployed", "lab-b", "source and code changed"), "1 bot: 1 deployed.\n")
 
 	// Run: the bot's answer, as the server sends it.
 	e.Run("bot", "run", "lab-a", `{"name":"Homer"}`).Expect(t, 0, `{"bot":"lab-a","input":{"name":"Homer"},"v":2}`, "")
@@ -131,7 +142,9 @@ func TestBotsOnTarget(t *testing.T) {
 		"  create        bot \"lab-d\" (deploy src/lab-a.ts)\n"+
 		"  remove        bot \"lab-b\"\n"+
 		"  remove        bot \"lab-c\"\n"+
-		"Plan: 1 to create, 1 to update, 2 to remove, 0 unchanged.\n", "medplum: dry run: changes are pending; nothing was changed\n")
+		"Plan: 1 to create, 1 to update, 2 to remove, 0 unchanged.\n",
+		"medplum: warning: bots.yaml:9: bot \"lab-d\": it would deploy the TypeScript source lab-a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"+
+			"medplum: dry run: changes are pending; nothing was changed\n")
 	r := e.Run("apply", "-f", "bots.yaml", "--prune", "--yes")
 	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"lab-b\" (Bot/%s) and its membership\n", ids["lab-b"])) {
 		t.Fatalf("apply --prune: %+v", r)
