@@ -146,6 +146,7 @@ var helpSetups = map[string]helpSetup{
 	"medplum invite":         {bare: true},
 	"medplum project invite": {bare: true},
 	"medplum apply":          {projectName: "Acme Clinic"},
+	"medplum bot create":     {script: "cp src/hello-world.ts src/intake.ts && cp dist/hello-world.js dist/intake.js\n"},
 	"medplum bot deploy":     {script: botSetup},
 	"medplum bot save":       {script: botSetup},
 	"medplum bot get":        {script: botSetup},
