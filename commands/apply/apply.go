@@ -47,7 +47,10 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			(matched by name), members (matched by e-mail or external id; listed
 			inline or in a CSV in the format of "medplum invite --csv") and bots
 			(matched by name; their code is uploaded and deployed when it differs
-			from what the bot runs).
+			from what the bot runs, and refused first when it is over the server's
+			--max-json-size). When the working directory has a medplum.config.json,
+			apply adds the bots it creates with code to it and removes the entries of
+			the bots it deletes, so that "medplum bot deploy '*'" keeps working there.
 
 			apply reads the project, prints a plan (create, update, unchanged, and
 			what the file does not list), and carries it out with --yes or when you
@@ -133,6 +136,9 @@ func applyRun(o *Options) error {
 	}
 	for _, w := range plan.botWarnings(spec) {
 		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s\n", w)
+	}
+	if st.BotConfigErr != nil && plan.changesBots() {
+		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %v: apply does not add the bots it creates to it, nor remove those it deletes\n", st.BotConfigErr)
 	}
 	pending := plan.Pending()
 	switch {

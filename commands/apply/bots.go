@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,6 +37,9 @@ type BotSpec struct {
 	Line         int
 
 	keyLines map[string]int // the lines of its source and dist
+	// cfgSource and cfgDist are Source and Dist relative to the working
+	// directory, as medplum.config.json lists them.
+	cfgSource, cfgDist string
 }
 
 var botKeys = []string{"name", "description", "runtime", "accessPolicy", "source", "dist"}
@@ -105,6 +109,7 @@ func (p *parser) bots(at node) {
 				}
 			}
 			if b.Source != "" {
+				b.cfgSource, b.cfgDist = fromWorkDir(p.rel(b.Source)), fromWorkDir(p.rel(b.Dist))
 				files, problems := bot.ReadFiles(p.rel(b.Source), p.rel(b.Dist))
 				for _, pr := range problems {
 					p.errf(at[pr.Key], "%s", pr.Msg)
@@ -124,6 +129,22 @@ func (p *parser) rel(name string) string {
 	return filepath.Join(p.dir, name)
 }
 
+// fromWorkDir is a path as medplum.config.json lists it: relative to the
+// working directory, with slashes ("" stays "").
+func fromWorkDir(name string) string {
+	if name == "" {
+		return ""
+	}
+	if filepath.IsAbs(name) {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, name); err == nil {
+				name = rel
+			}
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(name))
+}
+
 // codeFile is the file a bot spec deploys: the dist, else the source.
 func (b *BotSpec) codeFile() string {
 	if b.Dist != "" {
@@ -134,6 +155,37 @@ func (b *BotSpec) codeFile() string {
 
 // botDiff is what differs between a bot's files and what it holds.
 type botDiff struct{ source, code bool }
+
+// goneBots reads the Bot of each medplum.config.json entry named like a bot
+// the file would create whose id is not one of the project's bots, and
+// returns those that were deleted (a 404 may be another project's bot).
+func goneBots(ctx context.Context, c *client.Client, spec *Spec, st *State) (map[string]bool, error) {
+	live := map[string]bool{}
+	names := map[string]bool{}
+	for _, b := range st.Bots {
+		live[b.ID()] = true
+		names[b.String("name")] = true
+	}
+	gone := map[string]bool{}
+	for _, bs := range spec.Bots {
+		if names[bs.Name] || bs.Files == nil {
+			continue
+		}
+		for _, e := range st.BotConfig.ByName(bs.Name) {
+			if !e.HasID() || live[e.ID] {
+				continue
+			}
+			_, err := c.ReadResource(ctx, client.ResourceURL("Bot", e.ID))
+			switch s := client.StatusOf(err); {
+			case s == 410:
+				gone[e.ID] = true
+			case err != nil && s != 404 && s != 403:
+				return nil, err
+			}
+		}
+	}
+	return gone, nil
+}
 
 // readBots reads the project's bots and compares the code of each the
 // file names with the server's copy.
@@ -184,6 +236,7 @@ func (p *planner) bots() {
 				ch.Details = append(ch.Details, "deploy "+bs.codeFile())
 				deploys = append(deploys, bs.Name)
 			}
+			p.configOnCreate(ch, bs)
 			p.add(ch)
 			continue
 		}
@@ -224,11 +277,52 @@ func (p *planner) bots() {
 		}
 		p.add(ch)
 	}
+	n := len(p.plan.Changes)
 	p.unlisted(p.st.Bots, matched, "Bot", KindBot, phaseRemoveBots, removeBot)
+	for _, ch := range p.plan.Changes[n:] {
+		if e := p.st.BotConfig.ByID(ch.res.ID()); ch.Action == Remove && e != nil {
+			ch.config = &configStep{entry: e}
+			ch.Details = append(ch.Details, "and its entry in "+bot.ConfigFile)
+		}
+	}
 	if features, _ := p.st.Project["features"].([]any); len(deploys) > 0 && !slices.Contains(features, any("bots")) {
 		p.conflict("bots: deploying %s needs \"bots\" in the project's features, which only a super admin can add (Medplum answers \"Bots not enabled\")",
 			strings.Join(quoted(deploys), ", "))
 	}
+}
+
+// configStep is what a created or removed bot changes in the working
+// directory's medplum.config.json, which apply keeps in step with the
+// bots it creates and removes (so that bot deploy '*' finds every bot and
+// no deleted one): a new bot's entry is added, or an entry of that name
+// without a usable id gets the new id; a removed bot's entry goes.
+type configStep struct {
+	entry *bot.Entry // the entry to fill in or remove; nil: add one
+}
+
+// configOnCreate plans the config entry of a bot apply creates with code,
+// when the working directory has a medplum.config.json (an entry needs a
+// source file; a bot without one is not added).
+func (p *planner) configOnCreate(ch *Change, bs *BotSpec) {
+	cfg := p.st.BotConfig
+	if cfg == nil || bs.Files == nil {
+		return
+	}
+	for _, e := range cfg.ByName(bs.Name) {
+		if e.HasID() && !p.st.GoneBots[e.ID] {
+			// The entry names another bot (of this project, or maybe of
+			// another): left as it is.
+			ch.Details = append(ch.Details, fmt.Sprintf("not added to %s: its entry %q is Bot/%s", bot.ConfigFile, e.Name, e.ID))
+			return
+		}
+	}
+	if same := cfg.ByName(bs.Name); len(same) > 0 {
+		ch.config = &configStep{entry: same[0]}
+		ch.Details = append(ch.Details, "set its id in "+bot.ConfigFile)
+		return
+	}
+	ch.config = &configStep{}
+	ch.Details = append(ch.Details, "add it to "+bot.ConfigFile)
 }
 
 func quoted(list []string) []string {
@@ -256,6 +350,26 @@ func createBot(ctx context.Context, x *executor, c *Change) (string, error) {
 		return "", err
 	}
 	msg := fmt.Sprintf("created bot %q (Bot/%s)", bs.Name, b.ID())
+	if cs := c.config; cs != nil {
+		// Right after the bot exists, so that a deploy that fails leaves
+		// it where bot deploy finds it.
+		var err error
+		if e := cs.entry; e != nil {
+			// The entry's own files stay; only missing ones are filled in.
+			source, dist := bs.cfgSource, bs.cfgDist
+			if e.Source != "" {
+				source, dist = "", ""
+			}
+			_, err = bot.SetEntry(bot.ConfigFile, e.Index, b.ID(), source, dist)
+			msg += ", set its id in " + bot.ConfigFile
+		} else {
+			err = bot.AppendEntry(bot.ConfigFile, bot.Entry{Name: bs.Name, ID: b.ID(), Source: bs.cfgSource, Dist: bs.cfgDist})
+			msg += ", added it to " + bot.ConfigFile
+		}
+		if err != nil {
+			return "", fmt.Errorf("created bot %q (Bot/%s), but writing %s failed: %w", bs.Name, b.ID(), bot.ConfigFile, err)
+		}
+	}
 	if bs.Files != nil {
 		if err := bs.Files.Send(ctx, x.c, b.ID(), true, true, bs.Source, bs.codeFile()); err != nil {
 			return "", fmt.Errorf("%s, but %w", msg, err)
@@ -300,6 +414,16 @@ func updateBot(ctx context.Context, x *executor, c *Change) (string, error) {
 		}
 	}
 	return msg, nil
+}
+
+// changesBots reports whether the plan creates or removes a bot.
+func (p *Plan) changesBots() bool {
+	for _, c := range p.Changes {
+		if c.Kind == KindBot && (c.Action == Create || c.Action == Remove) {
+			return true
+		}
+	}
+	return false
 }
 
 // deploys lists the bot changes of the plan that send code.
@@ -361,5 +485,12 @@ func removeBot(ctx context.Context, x *executor, c *Change) (string, error) {
 	if err := x.removeWithMemberships(ctx, "Bot", c.res.ID()); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("removed bot %q (%s) and its membership", c.Name, c.ID), nil
+	msg := fmt.Sprintf("removed bot %q (%s) and its membership", c.Name, c.ID)
+	if c.config != nil {
+		if _, err := bot.RemoveEntries(bot.ConfigFile, c.res.ID()); err != nil {
+			return "", fmt.Errorf("%s, but removing its entry from %s failed: %w", msg, bot.ConfigFile, err)
+		}
+		msg += ", and its entry in " + bot.ConfigFile
+	}
+	return msg, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
 	"github.com/medplumcli/medplum/commands/internal/provtest"
 )
 
@@ -226,4 +227,105 @@ func TestApplyBotCodeChecked(t *testing.T) {
 	if warn := "medplum: warning: p.yaml:5: bot \"ts\": it would deploy the TypeScript source a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"; r.Code != 0 || !strings.HasPrefix(r.Stderr, warn) {
 		t.Errorf("apply of a TypeScript bot: %+v", r)
 	}
+}
+
+// apply keeps the working directory's medplum.config.json in step with the
+// bots it creates and removes, so that bot deploy '*' neither misses a
+// bot apply made nor stops at one apply deleted; the plan says so. Paths
+// go into the file relative to the working directory.
+func TestApplyKeepsBotConfigInStep(t *testing.T) {
+	srv, e := newAcme(t)
+	pid := srv.Seed.ProjectID
+	writeFiles(t, e.Home, map[string]string{
+		"src/router.ts": "export async function handler() {}\n", "dist/router.js": "exports.handler = async () => 'router';\n",
+		"infra/bots/hello.ts": "export async function handler() {}\n", "infra/dist/hello.js": "exports.handler = async () => 'hello';\n",
+	})
+	r := e.Run("bot", "create", "lab-router", "--source", "src/router.ts", "--dist", "dist/router.js")
+	router := strings.TrimSpace(r.Stdout)
+	if r.Code != 0 {
+		t.Fatalf("bot create: %+v", r)
+	}
+	writeFiles(t, e.Home, map[string]string{"infra/project.yaml": "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: hello\n    source: bots/hello.ts\n    dist: dist/hello.js\n"})
+	head := fmt.Sprintf("Plan for project \"Acme Clinic\" (%s):\n", pid)
+	sandbox := strings.TrimPrefix(srv.Seed.Bot.Profile, "Bot/")
+	e.Run("apply", "-f", "infra/project.yaml", "--prune", "--dry-run").Expect(t, 6, head+
+		"  create        bot \"hello\" (deploy dist/hello.js, add it to medplum.config.json)\n"+
+		"  remove        bot \"Sandbox Bot\"\n"+
+		"  remove        bot \"lab-router\" (and its entry in medplum.config.json)\n"+
+		"Plan: 1 to create, 0 to update, 2 to remove, 0 unchanged.\n", "medplum: dry run: changes are pending; nothing was changed\n")
+	r = e.Run("apply", "-f", "infra/project.yaml", "--prune", "--yes")
+	hello := named(t, srv, "Bot", "hello")
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("created bot \"hello\" (Bot/%s), added it to medplum.config.json, deployed dist/hello.js\n", hello.ID())) ||
+		!strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"lab-router\" (Bot/%s) and its membership, and its entry in medplum.config.json\n", router)) ||
+		!strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"Sandbox Bot\" (Bot/%s) and its membership\n", sandbox)) {
+		t.Fatalf("apply --prune: %+v", r)
+	}
+	want := "{\n  \"bots\": [\n    {\n      \"name\": \"hello\",\n      \"id\": \"" + hello.ID() + "\",\n      \"source\": \"infra/bots/hello.ts\",\n      \"dist\": \"infra/dist/hello.js\"\n    }\n  ]\n}\n"
+	if got := readFile(t, e, "medplum.config.json"); got != want {
+		t.Errorf("medplum.config.json:\n%s\nwant:\n%s", got, want)
+	}
+	e.Run("bot", "deploy", "*").Expect(t, 0, fmt.Sprintf("%-13shello (Bot/%s)\n", "unchanged", hello.ID()), "1 bot: 1 unchanged.\n")
+
+	// A bot deleted elsewhere, then made again by apply: its entry gets the
+	// new id.
+	e.Run("delete", "Bot/"+hello.ID()).ExpectCode(t, 0, "")
+	r = e.Run("apply", "-f", "infra/project.yaml", "--yes")
+	again := named(t, srv, "Bot", "hello")
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("created bot \"hello\" (Bot/%s), set its id in medplum.config.json, deployed dist/hello.js\n", again.ID())) {
+		t.Fatalf("apply after a deletion: %+v", r)
+	}
+	if got := readFile(t, e, "medplum.config.json"); got != strings.Replace(want, hello.ID(), again.ID(), 1) {
+		t.Errorf("medplum.config.json:\n%s", got)
+	}
+
+	// An entry of that name without an id gets the new id and keeps its
+	// own files.
+	cfg := strings.Replace(want, hello.ID(), again.ID(), 1)
+	cfg = strings.Replace(cfg, "    }\n  ]", "    },\n    {\n      \"name\": \"third\",\n      \"source\": \"custom/third.ts\"\n    }\n  ]", 1)
+	writeFiles(t, e.Home, map[string]string{"medplum.config.json": cfg,
+		"infra/project.yaml": "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: hello\n    source: bots/hello.ts\n    dist: dist/hello.js\n  - name: third\n    source: bots/hello.ts\n    dist: dist/hello.js\n"})
+	e.Run("apply", "-f", "infra/project.yaml", "--dry-run").Expect(t, 6, head+
+		"  unchanged     bot \"hello\"\n"+
+		"  create        bot \"third\" (deploy dist/hello.js, set its id in medplum.config.json)\n"+
+		"Plan: 1 to create, 0 to update, 0 to remove, 1 unchanged.\n", "medplum: dry run: changes are pending; nothing was changed\n")
+	r = e.Run("apply", "-f", "infra/project.yaml", "--yes")
+	third := named(t, srv, "Bot", "third")
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("created bot \"third\" (Bot/%s), set its id in medplum.config.json, deployed dist/hello.js\n", third.ID())) {
+		t.Fatalf("apply with an entry without an id: %+v", r)
+	}
+	if got, want := readFile(t, e, "medplum.config.json"), strings.Replace(cfg, "\"third\",\n", "\"third\",\n      \"id\": \""+third.ID()+"\",\n", 1); got != want {
+		t.Errorf("medplum.config.json:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Without a medplum.config.json, apply writes none.
+	if err := os.Remove(filepath.Join(e.Home, "medplum.config.json")); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, e.Home, map[string]string{"infra/project.yaml": "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: hello\n    source: bots/hello.ts\n    dist: dist/hello.js\n  - name: third\n    source: bots/hello.ts\n    dist: dist/hello.js\n  - name: second\n    source: bots/hello.ts\n    dist: dist/hello.js\n"})
+	if r := e.Run("apply", "-f", "infra/project.yaml", "--yes"); r.Code != 0 || strings.Contains(r.Stderr, "medplum.config.json") {
+		t.Fatalf("apply without a config: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(e.Home, "medplum.config.json")); !os.IsNotExist(err) {
+		t.Errorf("apply wrote a medplum.config.json: %v", err)
+	}
+
+	// A medplum.config.json apply cannot read is left alone, with a word.
+	writeFiles(t, e.Home, map[string]string{"medplum.config.json": "{\"bots\": {}}\n",
+		"infra/project.yaml": "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: fourth\n    source: bots/hello.ts\n    dist: dist/hello.js\n"})
+	r = e.Run("apply", "-f", "infra/project.yaml", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "medplum: warning: medplum.config.json:1: \"bots\" must be an array: apply does not add the bots it creates to it, nor remove those it deletes\n") {
+		t.Fatalf("apply with a broken config: %+v", r)
+	}
+	if got := readFile(t, e, "medplum.config.json"); got != "{\"bots\": {}}\n" {
+		t.Errorf("medplum.config.json: %s", got)
+	}
+}
+
+func readFile(t *testing.T, e *clitest.Env, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.Home, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -48,6 +48,8 @@ type Change struct {
 	spec  any             // the file's object
 	res   client.Resource // the server's object
 	mem   client.Resource // the server's membership of a client or member
+
+	config *configStep // a bot's entry in medplum.config.json
 }
 
 // Pending reports whether the change writes something.

@@ -58,7 +58,7 @@ func detailText(c *Change) string {
 		return ""
 	case c.Kind == KindSetting && c.Action == Create:
 		return " = " + c.Details[0]
-	case c.Action == Create:
+	case c.Action == Create || c.Action == Remove:
 		return " (" + strings.Join(c.Details, ", ") + ")"
 	}
 	return ": " + strings.Join(c.Details, "; ")

@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/bot"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/membership"
 )
@@ -18,6 +19,13 @@ type State struct {
 	Memberships []client.Resource // every membership of the project
 	Bots        []client.Resource
 	BotDiffs    map[string]botDiff // by Bot id: what differs from the file's code
+	// BotConfig is the working directory's medplum.config.json, when it
+	// exists and can be read (nil otherwise); BotConfigErr why it cannot.
+	BotConfig    *bot.Config
+	BotConfigErr error
+	// GoneBots are the deleted bots (410) that entries of medplum.config.json
+	// name for bots the file creates: their entries get the new ids.
+	GoneBots map[string]bool
 	// BadPolicies are the policies the file names by id that no write
 	// could use, with the reason: the server does not have them (or does
 	// not show them to the caller), or they belong to another project.
@@ -50,6 +58,16 @@ func readState(ctx context.Context, c *client.Client, spec *Spec) (*State, error
 	if spec.ManagesBots {
 		if err := readBots(ctx, c, spec, st); err != nil {
 			return nil, err
+		}
+		cfg, err := bot.LoadConfig(bot.ConfigFile)
+		switch {
+		case err != nil:
+			st.BotConfigErr = err
+		case cfg.Exists:
+			st.BotConfig = cfg
+			if st.GoneBots, err = goneBots(ctx, c, spec, st); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if spec.ManagesClients || spec.ManagesMembers || spec.ManagesPolicies || spec.ManagesBots {

@@ -336,8 +336,11 @@ func (c *Config) noMatch(p string) string {
 	return fmt.Sprintf("no bot in %s matches %q (it has %s)", c.Path, p, strings.Join(names, ", "))
 }
 
-// ByID returns the first entry of a Bot id, or nil.
+// ByID returns the first entry of a Bot id, or nil (also for a nil Config).
 func (c *Config) ByID(id string) *Entry {
+	if c == nil {
+		return nil
+	}
 	for _, e := range c.Entries {
 		if e.HasID() && e.ID == id {
 			return e
@@ -348,6 +351,9 @@ func (c *Config) ByID(id string) *Entry {
 
 // ByName returns the entries with exactly this name.
 func (c *Config) ByName(name string) []*Entry {
+	if c == nil {
+		return nil
+	}
 	var out []*Entry
 	for _, e := range c.Entries {
 		if e.Name == name {

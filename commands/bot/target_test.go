@@ -134,21 +134,29 @@ func TestBotsOnTarget(t *testing.T) {
 	}
 
 	// apply: lab-a is the file's, with a new description; lab-b and lab-c
-	// are not, and --prune removes them with their memberships.
+	// are not, and --prune removes them with their memberships and their
+	// entries in medplum.config.json, to which it adds lab-d.
 	write(t, e, map[string]string{"bots.yaml": fmt.Sprintf("version: 1\nproject:\n  name: %s\nbots:\n  - name: lab-a\n    description: Lab results\n    source: src/lab-a.ts\n    dist: dist/lab-a.js\n  - name: lab-d\n    source: src/lab-a.ts\n", name)})
 	head := fmt.Sprintf("Plan for project %q (%s):\n", name, pid)
 	e.Run("apply", "-f", "bots.yaml", "--dry-run", "--prune").Expect(t, 6, head+
 		"  update        bot \"lab-a\": description \"\" -> \"Lab results\"\n"+
-		"  create        bot \"lab-d\" (deploy src/lab-a.ts)\n"+
-		"  remove        bot \"lab-b\"\n"+
-		"  remove        bot \"lab-c\"\n"+
+		"  create        bot \"lab-d\" (deploy src/lab-a.ts, add it to medplum.config.json)\n"+
+		"  remove        bot \"lab-b\" (and its entry in medplum.config.json)\n"+
+		"  remove        bot \"lab-c\" (and its entry in medplum.config.json)\n"+
 		"Plan: 1 to create, 1 to update, 2 to remove, 0 unchanged.\n",
 		"medplum: warning: bots.yaml:9: bot \"lab-d\": it would deploy the TypeScript source lab-a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"+
 			"medplum: dry run: changes are pending; nothing was changed\n")
 	r := e.Run("apply", "-f", "bots.yaml", "--prune", "--yes")
-	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"lab-b\" (Bot/%s) and its membership\n", ids["lab-b"])) {
+	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"lab-b\" (Bot/%s) and its membership, and its entry in medplum.config.json\n", ids["lab-b"])) {
 		t.Fatalf("apply --prune: %+v", r)
 	}
+	// bot deploy '*' goes on working: it has lab-d, not lab-b nor lab-c.
+	var labD struct{ ID string }
+	if err := json.Unmarshal([]byte(e.Run("bot", "get", "lab-d", "-o", "json").Stdout), &labD); err != nil {
+		t.Fatal(err)
+	}
+	ids["lab-d"] = labD.ID
+	e.Run("bot", "deploy", "*").Expect(t, 0, line("unchanged", "lab-a", "")+line("unchanged", "lab-d", ""), "2 bots: 2 unchanged.\n")
 	e.Run("apply", "-f", "bots.yaml", "--dry-run", "--prune").Expect(t, 0, head+
 		"  unchanged     bot \"lab-a\"\n  unchanged     bot \"lab-d\"\n"+
 		fmt.Sprintf("No changes: project %q matches the file.\n", name), "")
