@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 
+	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 )
 
@@ -104,46 +103,28 @@ func (j *jsonResults) Close() error {
 	return err
 }
 
-// reportFile writes --report to a temporary file next to it and renames it
-// into place on Close, so that an interrupted run never leaves half a
-// report over a complete one.
+// reportFile writes --report through the bulk engine's ReportFile: a
+// temporary file next to it, renamed into place on Close, so that an
+// interrupted run never leaves half a report over a complete one.
 type reportFile struct {
 	*csvResults
-	f    *os.File
-	path string
+	f *bulkengine.ReportFile
 }
 
 func createReport(path string) (*reportFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	f, err := bulkengine.CreateReport(path, "--report")
 	if err != nil {
-		return nil, fmt.Errorf("--report: %w", err)
+		return nil, err
 	}
 	c, err := newCSVResults(f, true)
 	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
+		f.Commit(err)
 		return nil, err
 	}
-	return &reportFile{csvResults: c, f: f, path: path}, nil
+	return &reportFile{csvResults: c, f: f}, nil
 }
 
-func (r *reportFile) Close() error {
-	err := r.csvResults.Close()
-	if err == nil {
-		err = r.f.Chmod(0o600)
-	}
-	if cerr := r.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(r.f.Name(), r.path)
-	}
-	if err != nil {
-		os.Remove(r.f.Name())
-		return fmt.Errorf("writing the report %s: %w", r.path, err)
-	}
-	return nil
-}
+func (r *reportFile) Close() error { return r.f.Commit(r.csvResults.Close()) }
 
 // multiResults fans results out.
 type multiResults []resultWriter

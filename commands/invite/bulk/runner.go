@@ -8,15 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
@@ -55,33 +54,14 @@ type Progress interface {
 	Update(Stats)
 }
 
-// RetryPolicy bounds the retries of one row.
-type RetryPolicy struct {
-	MaxFailures  int           // sends and lookups failed by 5xx or dropped connections (default 8)
-	MaxConflicts int           // 409/40001 answers tolerated for one row (default 30)
-	MaxThrottled int           // 429 answers tolerated for one row (default 30)
-	BaseDelay    time.Duration // first backoff step (default 250ms)
-	MaxDelay     time.Duration // backoff cap (default 10s)
-}
+// RetryPolicy bounds the retries of one row (the bulk engine's).
+type RetryPolicy = bulkengine.RetryPolicy
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxFailures <= 0 {
-		p.MaxFailures = 8
-	}
-	if p.MaxConflicts <= 0 {
-		p.MaxConflicts = 30
-	}
-	if p.MaxThrottled <= 0 {
-		p.MaxThrottled = 30
-	}
-	if p.BaseDelay <= 0 {
-		p.BaseDelay = 250 * time.Millisecond
-	}
-	if p.MaxDelay <= 0 {
-		p.MaxDelay = 10 * time.Second
-	}
-	return p
-}
+// Defaults of the adaptive limiter (see BenchmarkBulkInvite).
+const (
+	DefaultStartConcurrency = bulkengine.DefaultStartConcurrency
+	DefaultMaxConcurrency   = bulkengine.DefaultMaxConcurrency
+)
 
 // RunConfig says how to run the invites of a file that passed Check.
 type RunConfig struct {
@@ -175,70 +155,34 @@ func Run(ctx context.Context, input io.Reader, cfg RunConfig) (Stats, error) {
 	}
 	r := &runner{
 		cfg:       cfg,
-		retry:     cfg.Retry.withDefaults(),
-		lim:       newLimiter(cfg.Concurrency, cfg.MaxConcurrency),
+		retry:     cfg.Retry.WithDefaults(),
+		lim:       bulkengine.NewLimiter(cfg.Concurrency, cfg.MaxConcurrency),
 		inviteURL: "admin/projects/" + url.PathEscape(cfg.Project) + "/invite",
 		markEvery: cmp.Or(cfg.markEvery, defaultMarkEvery),
-		outage:    cmp.Or(cfg.Outage, DefaultOutage),
 		stats:     Stats{Total: cfg.Check.Rows, Counts: map[Status]int{}, EarlierCounts: map[Status]int{}},
 	}
 	workers := cfg.Concurrency
 	if workers <= 0 {
-		workers = r.lim.max
+		workers = r.lim.Max()
 	}
-
 	// Requests outlive a Ctrl-C by Grace, so that an answer already on its
-	// way is recorded; dispatching and retrying stop at once.
-	reqCtx, cancelReq := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelReq()
-	dctx, cancelDispatch := context.WithCancel(ctx)
-	defer cancelDispatch()
-	r.stopAll = cancelDispatch
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(cfg.Grace, cancelReq)
-		context.AfterFunc(reqCtx, func() { t.Stop() })
-		<-dctx.Done() // ctx's child: dispatching has stopped
-		r.interrupted()
-	})
-	defer stopGrace()
-
+	// way is recorded; dispatching and retrying stop at once. Finished
+	// rows are reported once their record is on disk, by one goroutine,
+	// so that a worker goes on to its next row meanwhile: its next
+	// "started" record and this finished one share a commit.
+	r.run = bulkengine.Start(ctx, bulkengine.Config{Journal: cfg.Journal.Journal, Limiter: r.lim,
+		Grace: cfg.Grace, Outage: cfg.Outage, Interrupted: cfg.Interrupted})
 	r.progress()
-	// Finished rows are reported once their record is on disk, by one
-	// goroutine, so that a worker goes on to its next row meanwhile: its
-	// next "started" record and this finished one share a commit.
-	r.reports = make(chan pendingResult, reportBacklog)
-	reported := make(chan struct{})
-	go func() {
-		defer close(reported)
-		r.report()
-	}()
-	jobs := make(chan job)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range jobs {
-				r.process(dctx, reqCtx, j)
-			}
-		})
-	}
-	readErr := r.dispatch(dctx, input, jobs)
-	close(jobs)
-	wg.Wait()
-	close(r.reports)
-	<-reported
+	readErr := bulkengine.Work(r.run, workers, func(dctx context.Context, jobs chan<- job) error {
+		return r.dispatch(dctx, input, jobs)
+	}, func(j job) { r.process(j) })
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := r.snapshot()
-	switch {
-	case r.fatal != nil:
-		return st, r.fatal
-	case ctx.Err() != nil:
-		return st, ctx.Err()
-	case readErr != nil:
-		return st, readErr
+	var st Stats
+	r.run.Locked(func() { st = r.snapshot() })
+	if err := r.run.Err(); err != nil {
+		return st, err
 	}
-	return st, nil
+	return st, readErr
 }
 
 type job struct {
@@ -256,33 +200,19 @@ const defaultMarkEvery = 500
 type runner struct {
 	cfg       RunConfig
 	retry     RetryPolicy
-	lim       *limiter
+	lim       *bulkengine.Limiter
 	inviteURL string
-	stopAll   context.CancelFunc
-	health    health
-	outage    time.Duration // <= 0: never stop for an outage
+	run       *bulkengine.Run
 
 	// mark is the latest mark, read by dispatch (its only user) before the
 	// first row is sent and again every markEvery rows sent.
 	mark      *Mark
 	markEvery int
 
-	reports chan pendingResult // finished rows whose record is being written
-
-	mu        sync.Mutex // guards what follows, and serialises OnResult and Progress
+	// Under the run's lock (run.Locked), which also serialises OnResult
+	// and Progress:
 	stats     Stats
-	fatal     error
 	resultErr bool // OnResult failed: it is not called again
-}
-
-// reportBacklog is how many finished rows may wait for their record to be
-// on disk before a worker waits too: the rows of a few commits.
-const reportBacklog = 1024
-
-// pendingResult is a finished row waiting for its record to be on disk.
-type pendingResult struct {
-	res    Result
-	ticket Ticket
 }
 
 // dispatch reads the file again and hands out the rows that need work.
@@ -372,40 +302,28 @@ func joinProblems(probs []Problem) string {
 
 // finish reports a row's final state. It does not touch the journal.
 func (r *runner) finish(res Result) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stats.Counts[res.Status]++
-	r.stats.Done++
-	if res.Earlier {
-		r.stats.Earlier++
-		r.stats.EarlierCounts[res.Status]++
-	}
-	if r.cfg.OnResult != nil && !r.resultErr {
-		if err := r.cfg.OnResult(res); err != nil {
-			r.resultErr = true
-			if r.fatal == nil {
-				r.fatal = err
-			}
-			r.stopAll()
+	var stop error
+	r.run.Locked(func() {
+		r.stats.Counts[res.Status]++
+		r.stats.Done++
+		if res.Earlier {
+			r.stats.Earlier++
+			r.stats.EarlierCounts[res.Status]++
 		}
+		if r.cfg.OnResult != nil && !r.resultErr {
+			if err := r.cfg.OnResult(res); err != nil {
+				r.resultErr = true
+				stop = err
+			}
+		}
+		r.progressLocked()
+	})
+	if stop != nil {
+		r.run.Stop(stop)
 	}
-	r.progressLocked()
 }
 
-// interrupted tells cfg.Interrupted how many invites are still in flight.
-func (r *runner) interrupted() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if n := r.lim.InFlight(); n > 0 && r.cfg.Interrupted != nil {
-		r.cfg.Interrupted(n, r.cfg.Grace)
-	}
-}
-
-func (r *runner) progress() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.progressLocked()
-}
+func (r *runner) progress() { r.run.Locked(r.progressLocked) }
 
 func (r *runner) progressLocked() {
 	if r.cfg.Progress != nil {
@@ -420,49 +338,36 @@ func (r *runner) snapshot() Stats {
 	return st
 }
 
-func (r *runner) count(f func(*Stats)) {
-	r.mu.Lock()
-	f(&r.stats)
-	r.mu.Unlock()
-}
+func (r *runner) count(f func(*Stats)) { r.run.Locked(func() { f(&r.stats) }) }
 
 // stop records the first fatal error and stops dispatching.
-func (r *runner) stop(line int, err error) {
-	r.mu.Lock()
-	if r.fatal == nil {
-		r.fatal = &FatalError{Line: line, Err: err}
-	}
-	r.mu.Unlock()
-	r.stopAll()
-}
+func (r *runner) stop(line int, err error) { r.run.Stop(&FatalError{Line: line, Err: err}) }
 
-// record queues a row's final state for the journal; report reports the
-// row once the record is on disk (durable before counted). The worker goes
-// on meanwhile.
+// unreachable reports whether the run stopped because the server was
+// unreachable.
+func (r *runner) unreachable() bool { return r.run.Unreachable() }
+
+// record queues a row's final state for the journal, and reports the row
+// once the record is on disk (durable before counted). The worker goes on
+// meanwhile.
 func (r *runner) record(res Result, uncertain bool) {
 	t, err := r.cfg.Journal.FinishLater(res.Line, Entry{Status: res.Status, Membership: res.Membership, Error: res.Error, Change: res.Change}, uncertain)
 	if err != nil {
 		r.stop(res.Line, err)
 		return
 	}
-	r.reports <- pendingResult{res: res, ticket: t}
-}
-
-// report reports each recorded row once its record is on disk, in the
-// order they were recorded.
-func (r *runner) report() {
-	for p := range r.reports {
-		if err := r.cfg.Journal.Wait(p.ticket); err != nil {
-			r.stop(p.res.Line, err)
-			continue
+	r.run.Report(t, func(err error) {
+		if err != nil {
+			r.stop(res.Line, err)
+			return
 		}
-		r.finish(p.res)
-	}
+		r.finish(res)
+	})
 }
 
 // process takes one row to its final state.
-func (r *runner) process(dctx, reqCtx context.Context, j job) {
-	w := &rowRun{r: r, dctx: dctx, reqCtx: reqCtx, req: j.row.Request,
+func (r *runner) process(j job) {
+	w := &rowRun{r: r, dctx: r.run.Dispatch, reqCtx: r.run.Request, req: j.row.Request,
 		res:       Result{Line: j.row.Line, Email: j.row.Request.Email, ExternalID: j.row.Request.ExternalID},
 		journaled: j.reconcile, mark: j.mark}
 	if j.reconcile {
@@ -534,14 +439,14 @@ func (w *rowRun) step() bool {
 		w.fail(fmt.Sprintf("gave up after %s: %v", cmdutil.Count(w.failures, "failed attempt"), w.lastErr))
 		return true
 	}
-	if err := r.lim.acquire(w.dctx); err != nil {
+	if err := r.lim.Acquire(w.dctx); err != nil {
 		return false // interrupted: the next step records it
 	}
 	if !w.journaled {
 		// On disk before the request leaves: a crash from here on leaves
 		// a row the next run looks up.
 		if err := r.cfg.Journal.Start(w.res.Line, false); err != nil {
-			r.lim.release(outcomeError, 0)
+			r.lim.Release(bulkengine.OutcomeError, 0)
 			r.stop(w.res.Line, err)
 			return true
 		}
@@ -550,7 +455,7 @@ func (w *rowRun) step() bool {
 	if w.dctx.Err() != nil {
 		// Interrupted while the journal was written: not sent after all
 		// (it stays "started"; the next run looks it up).
-		r.lim.release(outcomeError, 0)
+		r.lim.Release(bulkengine.OutcomeError, 0)
 		return true
 	}
 	data := w.body
@@ -564,7 +469,7 @@ func (w *rowRun) step() bool {
 		r.count(func(s *Stats) { s.Retries++ })
 	}
 	a := classify(resp, err)
-	r.lim.release(a.outcome, a.pause)
+	r.lim.Release(a.outcome, a.pause)
 	return w.handle(a, err)
 }
 
@@ -774,7 +679,7 @@ func (w *rowRun) lookupID() string {
 // lasts; see RunConfig.Outage) instead of failing because the server is
 // away.
 func (w *rowRun) failed(err error) {
-	if w.r.health.answeredAfter(w.lastFailure) {
+	if w.r.run.AnsweredAfter(w.lastFailure) {
 		w.failures++
 	}
 	w.misses++
@@ -784,7 +689,7 @@ func (w *rowRun) failed(err error) {
 
 func (w *rowRun) backoff(n int) {
 	d := client.RetryPolicy{BaseDelay: w.r.retry.BaseDelay, MaxDelay: w.r.retry.MaxDelay}.Backoff(n)
-	_ = sleepCtx(w.dctx, d) // an interruption is seen by the next step
+	_ = bulkengine.Sleep(w.dctx, d) // an interruption is seen by the next step
 }
 
 // finish records a final state known for sure.
@@ -816,7 +721,7 @@ const (
 
 type attempt struct {
 	kind       attemptKind
-	outcome    outcome
+	outcome    bulkengine.Outcome
 	pause      time.Duration
 	membership string
 }
@@ -831,44 +736,36 @@ func classify(resp *client.Response, err error) attempt {
 			ID           string `json:"id"`
 		}
 		if derr := json.Unmarshal(resp.Body, &m); derr != nil || m.ResourceType != "ProjectMembership" {
-			return attempt{kind: kindUncertain, outcome: outcomeError}
+			return attempt{kind: kindUncertain, outcome: bulkengine.OutcomeError}
 		}
-		return attempt{kind: kindCreated, outcome: outcomeSuccess, membership: m.ID}
+		return attempt{kind: kindCreated, outcome: bulkengine.OutcomeSuccess, membership: m.ID}
 	}
-	e := client.AsError(err)
-	if e == nil {
-		if isDialError(err) {
-			return attempt{kind: kindNotSent, outcome: outcomeError}
+	if e := client.AsError(err); e != nil {
+		switch {
+		case e.IsPartialSuccess():
+			return attempt{kind: kindPartial, outcome: bulkengine.OutcomeSuccess}
+		case e.Status == http.StatusConflict && !e.IsSerializationConflict():
+			return attempt{kind: kindMember, outcome: bulkengine.OutcomeSuccess}
 		}
-		return attempt{kind: kindUncertain, outcome: outcomeError}
 	}
-	switch {
-	case e.IsPartialSuccess():
-		return attempt{kind: kindPartial, outcome: outcomeSuccess}
-	case e.IsSerializationConflict():
-		return attempt{kind: kindConflict, outcome: outcomeConflict}
-	case e.Status == http.StatusConflict:
-		return attempt{kind: kindMember, outcome: outcomeSuccess}
-	case e.Status == http.StatusTooManyRequests:
-		return attempt{kind: kindThrottled, outcome: outcomeThrottled, pause: e.RateLimitWait}
-	case e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout:
-		return attempt{kind: kindUncertain, outcome: outcomeError}
-	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound:
-		return attempt{kind: kindFatal, outcome: outcomeError}
-	}
-	return attempt{kind: kindFailed, outcome: outcomeError}
+	a := bulkengine.Classify(err)
+	return attempt{kind: engineKind(a.Kind), outcome: a.Outcome, pause: a.Pause}
 }
 
-// isDialError reports a request that never left: the connection could not
-// be opened.
-func isDialError(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+// engineKind is a kind of failed request, as the bulk engine tells it, as
+// a row sees it.
+func engineKind(k bulkengine.Kind) attemptKind {
+	switch k {
+	case bulkengine.KindThrottled:
+		return kindThrottled
+	case bulkengine.KindConflict:
+		return kindConflict
+	case bulkengine.KindUncertain:
+		return kindUncertain
+	case bulkengine.KindNotSent:
+		return kindNotSent
+	case bulkengine.KindFatal:
+		return kindFatal
 	}
-	return waitFor(ctx, nil, d)
+	return kindFailed
 }

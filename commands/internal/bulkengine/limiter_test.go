@@ -1,4 +1,4 @@
-package bulk
+package bulkengine
 
 import (
 	"context"
@@ -54,9 +54,9 @@ func simulate(seed uint64, n int) map[int]int {
 		seen[limit]++
 		// With `limit` slots busy, one attempt completes every rt/limit.
 		now = now.Add(roundTrip(limit) / time.Duration(limit))
-		o := outcomeSuccess
+		o := OutcomeSuccess
 		if m.rng.Float64() < conflictRate(limit) {
-			o = outcomeConflict
+			o = OutcomeConflict
 		}
 		limit = c.observe(o, now, limit, 1, DefaultMaxConcurrency)
 	}
@@ -107,9 +107,9 @@ func TestControllerComesDownFromTheTop(t *testing.T) {
 	limit := DefaultMaxConcurrency
 	for range 3000 {
 		now = now.Add(roundTrip(limit) / time.Duration(limit))
-		o := outcomeSuccess
+		o := OutcomeSuccess
 		if rng.Float64() < conflictRate(limit) {
-			o = outcomeConflict
+			o = OutcomeConflict
 		}
 		limit = c.observe(o, now, limit, 1, DefaultMaxConcurrency)
 	}
@@ -122,10 +122,10 @@ func TestControllerHalvesOn429(t *testing.T) {
 	c := controller{}
 	now := time.Unix(0, 0)
 	c.begin(now)
-	if got := c.observe(outcomeThrottled, now, 8, 1, 16); got != 4 {
+	if got := c.observe(OutcomeThrottled, now, 8, 1, 16); got != 4 {
 		t.Errorf("after a 429 at 8: %d, want 4", got)
 	}
-	if got := c.observe(outcomeThrottled, now, 1, 1, 16); got != 1 {
+	if got := c.observe(OutcomeThrottled, now, 1, 1, 16); got != 1 {
 		t.Errorf("after a 429 at 1: %d, want 1", got)
 	}
 }
@@ -137,9 +137,9 @@ func TestControllerCutsOnConflictStorm(t *testing.T) {
 	limit := 12
 	for i := range windowAttempts(12) {
 		now = now.Add(time.Millisecond)
-		o := outcomeConflict
+		o := OutcomeConflict
 		if i%4 == 0 {
-			o = outcomeSuccess
+			o = OutcomeSuccess
 		}
 		limit = c.observe(o, now, limit, 1, 16)
 	}
@@ -149,25 +149,25 @@ func TestControllerCutsOnConflictStorm(t *testing.T) {
 }
 
 func TestLimiterFixedIsASemaphore(t *testing.T) {
-	l := newLimiter(3, 0)
+	l := NewLimiter(3, 0)
 	ctx := context.Background()
 	// Three fit; a fourth waits until one is released.
 	for range 3 {
-		if err := l.acquire(ctx); err != nil {
+		if err := l.Acquire(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := l.acquire(short); err == nil {
+	if err := l.Acquire(short); err == nil {
 		t.Fatal("a fourth acquired while three were in flight")
 	}
-	l.release(outcomeConflict, 0)
-	if err := l.acquire(ctx); err != nil {
+	l.Release(OutcomeConflict, 0)
+	if err := l.Acquire(ctx); err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
 	for range 3 {
-		l.release(outcomeConflict, 0)
+		l.Release(OutcomeConflict, 0)
 	}
 	// Many at once never exceed it.
 	var mu sync.Mutex
@@ -175,7 +175,7 @@ func TestLimiterFixedIsASemaphore(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			if err := l.acquire(ctx); err != nil {
+			if err := l.Acquire(ctx); err != nil {
 				t.Error(err)
 				return
 			}
@@ -187,7 +187,7 @@ func TestLimiterFixedIsASemaphore(t *testing.T) {
 			mu.Lock()
 			cur--
 			mu.Unlock()
-			l.release(outcomeConflict, 0)
+			l.Release(OutcomeConflict, 0)
 		})
 	}
 	wg.Wait()
@@ -197,25 +197,25 @@ func TestLimiterFixedIsASemaphore(t *testing.T) {
 }
 
 func TestLimiterPausesAfter429(t *testing.T) {
-	l := newLimiter(2, 0)
+	l := NewLimiter(2, 0)
 	clock := time.Unix(100, 0)
 	var mu sync.Mutex
 	l.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	ctx := context.Background()
-	if err := l.acquire(ctx); err != nil {
+	if err := l.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
-	l.release(outcomeThrottled, 30*time.Second)
+	l.Release(OutcomeThrottled, 30*time.Second)
 	// Paused: an acquire with a short deadline must give up.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := l.acquire(short); err == nil {
+	if err := l.Acquire(short); err == nil {
 		t.Fatal("acquired during a 30s pause")
 	}
 	mu.Lock()
 	clock = clock.Add(31 * time.Second)
 	mu.Unlock()
-	if err := l.acquire(ctx); err != nil {
+	if err := l.Acquire(ctx); err != nil {
 		t.Fatalf("after the pause: %v", err)
 	}
 }

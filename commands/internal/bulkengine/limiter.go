@@ -1,4 +1,4 @@
-package bulk
+package bulkengine
 
 import (
 	"context"
@@ -6,17 +6,17 @@ import (
 	"time"
 )
 
-// outcome is what one attempt told the limiter about the server.
-type outcome int
+// Outcome is what one attempt told the limiter about the server.
+type Outcome int
 
 const (
-	outcomeSuccess   outcome = iota // the server did the work (created, exists, updated)
-	outcomeConflict                 // 409 with coding 40001: rolled back, try again
-	outcomeThrottled                // 429
-	outcomeError                    // anything else (5xx, dropped connection, a 400)
+	OutcomeSuccess   Outcome = iota // the server did the work (created, exists, updated)
+	OutcomeConflict                 // 409 with coding 40001: rolled back, try again
+	OutcomeThrottled                // 429
+	OutcomeError                    // anything else (5xx, dropped connection, a 400)
 )
 
-// limiter bounds the number of invites in flight. With a fixed limit it is a
+// Limiter bounds the units of work in flight. With a fixed limit it is a
 // semaphore. Adaptive, it is a controller that keeps the limit where the
 // server completes the most invites per second: Medplum's invites run in
 // serializable transactions that conflict more and more often as more run
@@ -30,7 +30,7 @@ const (
 // a 429 halves the limit and pauses every sender for the time the server's
 // RateLimit header asks; a window where conflicts dominate cuts the limit
 // by a third whatever the goodput said.
-type limiter struct {
+type Limiter struct {
 	mu       sync.Mutex
 	changed  chan struct{} // closed and replaced whenever a waiter may proceed
 	inFlight int
@@ -43,8 +43,11 @@ type limiter struct {
 	ctl controller
 }
 
-func newLimiter(fixed, maxLimit int) *limiter {
-	l := &limiter{changed: make(chan struct{}), now: time.Now, min: 1}
+// NewLimiter returns a semaphore of fixed slots when fixed > 0; otherwise
+// an adaptive limiter that starts at DefaultStartConcurrency and moves
+// between 1 and maxLimit (DefaultMaxConcurrency when 0).
+func NewLimiter(fixed, maxLimit int) *Limiter {
+	l := &Limiter{changed: make(chan struct{}), now: time.Now, min: 1}
 	if fixed > 0 {
 		l.limit, l.max = fixed, fixed
 		return l
@@ -66,22 +69,26 @@ const (
 	DefaultMaxConcurrency   = 16
 )
 
+// Max is the most attempts it ever lets in flight: as many workers as a
+// run needs.
+func (l *Limiter) Max() int { return l.max }
+
 // Limit is the current limit.
-func (l *limiter) Limit() int {
+func (l *Limiter) Limit() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.limit
 }
 
 // InFlight is the number of attempts holding a slot.
-func (l *limiter) InFlight() int {
+func (l *Limiter) InFlight() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.inFlight
 }
 
-// acquire waits for a free slot and the end of any pause.
-func (l *limiter) acquire(ctx context.Context) error {
+// Acquire waits for a free slot and the end of any pause.
+func (l *Limiter) Acquire(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -117,14 +124,14 @@ func waitFor(ctx context.Context, ch <-chan struct{}, d time.Duration) error {
 	return nil
 }
 
-// release frees a slot and feeds the attempt's outcome to the controller.
+// Release frees a slot and feeds the attempt's outcome to the controller.
 // pause is how long the server asked everyone to wait (after a 429).
-func (l *limiter) release(o outcome, pause time.Duration) {
+func (l *Limiter) Release(o Outcome, pause time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inFlight--
 	now := l.now()
-	if o == outcomeThrottled {
+	if o == OutcomeThrottled {
 		if pause <= 0 {
 			pause = time.Second
 		}
@@ -176,14 +183,14 @@ func (c *controller) begin(now time.Time) {
 
 // observe counts one attempt and, at the end of a window, returns the new
 // limit (else the current one).
-func (c *controller) observe(o outcome, now time.Time, limit, lo, hi int) int {
+func (c *controller) observe(o Outcome, now time.Time, limit, lo, hi int) int {
 	c.attempts++
 	switch o {
-	case outcomeSuccess:
+	case OutcomeSuccess:
 		c.successes++
-	case outcomeConflict:
+	case OutcomeConflict:
 		c.conflicts++
-	case outcomeThrottled:
+	case OutcomeThrottled:
 		// Multiplicative decrease at once, and a fresh window: what was
 		// measured while throttled says nothing about the limit.
 		c.exploring, c.holding, c.prevGoodput = false, 0, 0

@@ -1,9 +1,10 @@
-package bulk
+package bulkengine
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -11,7 +12,79 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
+
+// The records of these tests: a unit "started", then "created" (with a
+// membership id), the last record of a line winning, as the invite journal
+// does.
+var testFormat = Format{Magic: "medplum-test-journal", Version: 1, Kind: "test", Flag: "--state"}
+
+var testKey = Key{Input: "sha256:aa", Server: "http://localhost:1/", Project: "p1"}
+
+type testRecord struct {
+	Line       int    `json:"line"`
+	State      string `json:"state"`
+	At         int64  `json:"at,omitempty"`
+	Membership string `json:"membership,omitempty"`
+}
+
+type Entry struct{ Membership string }
+
+type InFlight struct{}
+
+type Resume struct {
+	Done     map[int]Entry
+	InFlight map[int]InFlight
+	Failed   int
+}
+
+func resumeOf(path string) (*Resume, Replay) {
+	res := &Resume{Done: map[int]Entry{}, InFlight: map[int]InFlight{}}
+	return res, func(n int, line []byte, _ int) error {
+		var rec testRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return &DamagedError{Path: path, N: n}
+		}
+		switch rec.State {
+		case "started":
+			res.InFlight[rec.Line] = InFlight{}
+		case "created":
+			delete(res.InFlight, rec.Line)
+			res.Done[rec.Line] = Entry{Membership: rec.Membership}
+		default:
+			return &DamagedError{Path: path, N: n, Reason: "unknown state " + rec.State}
+		}
+		return nil
+	}
+}
+
+// testJournal is a journal of testRecords, as the invite journal is one of
+// its rows.
+type testJournal struct{ *Journal }
+
+func openTest(path string) (*testJournal, *Resume, error) {
+	res, replay := resumeOf(path)
+	j, err := Open(path, testFormat, testKey, replay)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &testJournal{j}, res, nil
+}
+
+func loadTest(r io.Reader, path string) (*Resume, int64, error) {
+	res, replay := resumeOf(path)
+	good, err := Load(r, path, testFormat, testKey, replay)
+	return res, good, err
+}
+
+func (j *testJournal) Start(line int) error {
+	return j.Write(testRecord{Line: line, State: "started", At: time.Now().UnixMilli()})
+}
+
+func (j *testJournal) FinishLater(line int, membership string) (Ticket, error) {
+	return j.Queue(testRecord{Line: line, State: "created", At: time.Now().UnixMilli(), Membership: membership})
+}
 
 // Group commit under many concurrent writers, and a crash at every byte
 // of the file that results. Each writer does what a row does: write its
@@ -28,7 +101,7 @@ import (
 func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "users.csv.journal")
-	j, _, err := OpenJournal(path, testKey)
+	j, _, err := openTest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +115,7 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 		sent, reports []event
 		next          = 2
 	)
-	durable := func() int64 {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		return j.size
-	}
+	durable := j.Durable
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Go(func() {
@@ -58,7 +127,7 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 				if line >= rows+2 {
 					return
 				}
-				if err := j.Start(line, false); err != nil {
+				if err := j.Start(line); err != nil {
 					t.Error(err)
 					return
 				}
@@ -68,7 +137,7 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 				if line%6 == 0 {
 					continue // in flight when the process dies
 				}
-				tk, err := j.FinishLater(line, Entry{Status: Created, Membership: fmt.Sprintf("m%d", line)}, false)
+				tk, err := j.FinishLater(line, fmt.Sprintf("m%d", line))
 				if err == nil {
 					err = j.Wait(tk) // what the runner's report waits for
 				}
@@ -91,17 +160,17 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 		t.Fatal(err)
 	}
 	records := bytes.Count(data, []byte("\n"))
-	if len(sent) != rows || j.syncs >= records {
+	if len(sent) != rows || j.Commits() >= records {
 		t.Fatalf("%d rows sent, %d records in %d commits; want %d rows, and commits shared", len(sent), records, j.syncs, rows)
 	}
-	t.Logf("%d records in %d commits", records, j.syncs)
+	t.Logf("%d records in %d commits", records, j.Commits())
 	header := bytes.IndexByte(data, '\n') + 1
 
 	states := replay(t, data[header:])
 	crash := filepath.Join(dir, "crash.journal")
 	zeros := make([]byte, 100)
 	for k := header; k <= len(data); k++ {
-		res, good, err := loadJournal(bytes.NewReader(data[:k]), crash, testKey)
+		res, good, err := loadTest(bytes.NewReader(data[:k]), crash)
 		if err != nil {
 			t.Fatalf("crash at byte %d: %v", k, err)
 		}
@@ -113,7 +182,7 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 		// later block reached the disk).
 		next := min(k+len(zeros)+60, len(data))
 		for _, tail := range [][]byte{zeros, append(slices.Clip(zeros), data[min(k+len(zeros), len(data)):next]...)} {
-			zres, zgood, err := loadJournal(bytes.NewReader(append(slices.Clip(data[:k]), tail...)), crash, testKey)
+			zres, zgood, err := loadTest(bytes.NewReader(append(slices.Clip(data[:k]), tail...)), crash)
 			if err != nil || zgood != good || !sameResume(zres, res) {
 				t.Fatalf("crash at byte %d, then zeros: %v, %d bytes kept (want %d), %+v", k, err, zgood, good, zres)
 			}
@@ -122,7 +191,7 @@ func TestJournalGroupCommitCrashAtEveryByte(t *testing.T) {
 			if err := os.WriteFile(crash, data[:k], 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cj, fres, err := OpenJournal(crash, testKey)
+			cj, fres, err := openTest(crash)
 			if err != nil {
 				t.Fatalf("crash at byte %d: %v", k, err)
 			}
@@ -159,17 +228,17 @@ func replay(t *testing.T, records []byte) []*Resume {
 		if l[len(l)-1] != '\n' {
 			break // torn
 		}
-		var rec record
+		var rec testRecord
 		if err := json.Unmarshal(l, &rec); err != nil {
 			t.Fatalf("%q: %v", l, err)
 		}
 		cur = &Resume{Done: maps.Clone(cur.Done), InFlight: maps.Clone(cur.InFlight)}
 		switch {
-		case rec.State == stateStarted:
+		case rec.State == "started":
 			cur.InFlight[rec.Line] = InFlight{}
-		case Status(rec.State) == Created:
+		case rec.State == "created":
 			delete(cur.InFlight, rec.Line)
-			cur.Done[rec.Line] = Entry{Status: Created, Membership: rec.Membership}
+			cur.Done[rec.Line] = Entry{Membership: rec.Membership}
 		default:
 			t.Fatalf("unexpected record %s", l)
 		}
@@ -186,7 +255,7 @@ func sameResume(a, b *Resume) bool {
 // Finish), each waited for, from 16 goroutines at once: what group commit
 // and the encoding cost per row.
 //
-//	go test -run '^$' -bench JournalRows -benchmem ./commands/invite/bulk/
+//	go test -run '^$' -bench JournalRows -benchmem ./commands/internal/bulkengine/
 func BenchmarkJournalRows(b *testing.B) {
 	for _, dir := range []string{"", "/dev/shm"} {
 		name := "disk"
@@ -201,7 +270,7 @@ func BenchmarkJournalRows(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			path := filepath.Join(dir, fmt.Sprintf("bench-%d.journal", os.Getpid()))
 			defer os.Remove(path)
-			j, _, err := OpenJournal(path, testKey)
+			j, _, err := openTest(path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -212,10 +281,14 @@ func BenchmarkJournalRows(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					n := int(line.Add(1))
-					if err := j.Start(n, false); err != nil {
+					if err := j.Start(n); err != nil {
 						b.Fatal(err)
 					}
-					if err := j.Finish(n, Entry{Status: Created, Membership: "3f2a9c1e-7d41-4c2b-9a8e-0c5d6f7e8a9b"}, false); err != nil {
+					tk, err := j.FinishLater(n, "3f2a9c1e-7d41-4c2b-9a8e-0c5d6f7e8a9b")
+					if err == nil {
+						err = j.Wait(tk)
+					}
+					if err != nil {
 						b.Fatal(err)
 					}
 				}
