@@ -84,6 +84,9 @@ type inviteRequest struct {
 	forceNew     bool
 	mfaRequired  bool
 	membership   map[string]any
+	// resetURL is the set-password link of the invite's
+	// UserSecurityRequest, when it made a new user.
+	resetURL string
 }
 
 func decodeInvite(b map[string]any) *inviteRequest {
@@ -151,7 +154,7 @@ func (s *Server) invite(c *reqCtx) {
 	out := presentResource(membership.res, true)
 	emailed := false
 	if req.email != "" && req.sendEmail && s.cfg.mailer {
-		s.mail = append(s.mail, inviteEmail(project.res, user.res, isNewUser))
+		s.mail = append(s.mail, inviteEmail(project.res, user.res, isNewUser, req.resetURL))
 		emailed = true
 	}
 	s.mu.Unlock()
@@ -192,12 +195,8 @@ func (s *Server) inviteUser(c *reqCtx, req *inviteRequest, project *record) (mem
 	if user == nil {
 		user = s.st.write(s.newUser(req, project), userProject(scoped, project.id), systemAuthor, now)
 		isNewUser = true
-		s.st.write(client.Resource{
-			"resourceType": "UserSecurityRequest",
-			"type":         "invite",
-			"user":         map[string]any{"reference": "User/" + user.id},
-			"secret":       newSecret(16),
-		}, "", systemAuthor, now)
+		usr := s.newSecurityRequest(user, "invite", now)
+		req.resetURL = appBaseURL + "setpassword/" + usr.id + "/" + usr.res.String("secret")
 	}
 
 	// Step 4: the profile.
@@ -527,17 +526,17 @@ type SentEmail struct {
 	Text    string
 }
 
-func inviteEmail(project, user client.Resource, isNew bool) SentEmail {
+func inviteEmail(project, user client.Resource, isNew bool, resetURL string) SentEmail {
 	name := project.String("name")
 	e := SentEmail{To: user.String("email")}
 	if isNew {
 		e.Subject = "Welcome to Medplum"
 		e.Text = "You were invited to " + name + "\n\nPlease click on the following link to create your account:\n\n" +
-			"http://localhost:3000/setpassword/" + newID() + "\n\nThank you,\nMedplum\n"
+			resetURL + "\n\nThank you,\nMedplum\n"
 	} else {
 		e.Subject = "Medplum: Welcome to " + name
 		e.Text = "You were invited to " + name + "\n\nThe next time you sign in, you will see " + name +
-			" as an option.\n\nYou can sign in here: http://localhost:3000/signin\n\nThank you,\nMedplum\n"
+			" as an option.\n\nYou can sign in here: " + appBaseURL + "signin\n\nThank you,\nMedplum\n"
 	}
 	return e
 }

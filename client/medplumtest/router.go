@@ -109,6 +109,7 @@ func (s *Server) routes() {
 	s.use("/auth/me", s.authenticate)
 	s.handle("GET", "/auth/me", s.me)
 	s.loginRoutes()
+	s.securityRoutes()
 
 	s.adminRoutes()
 	s.fhirRoutes()
