@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -93,6 +94,63 @@ func (c *Client) SearchDocs(ctx context.Context, rawURL string) iter.Seq2[Doc, e
 					return
 				}
 			}
+		}
+	}
+}
+
+// SearchPost runs a search as POST fhir/R4/<type>/_search with the
+// parameters as a form, for searches too long for a URL (an _id or a
+// reference parameter with hundreds of values): it yields every entry's
+// resource with its bytes, page after page. A page with a next link is
+// followed by posting the same form again with _offset past it (the next
+// link itself is a GET URL holding every parameter), so the search must not
+// use _cursor paging (no _sort=_lastUpdated) and stays within the server's
+// offset limit. The request is a read, safe to retry.
+func (c *Client) SearchPost(ctx context.Context, resourceType string, form url.Values) iter.Seq2[Doc, error] {
+	return func(yield func(Doc, error) bool) {
+		f := url.Values{}
+		for k, v := range form {
+			f[k] = v
+		}
+		u := url.PathEscape(resourceType) + "/_search" // relative to the FHIR base
+		for offset := 0; ; {
+			if offset > 0 {
+				f.Set("_offset", strconv.Itoa(offset))
+			}
+			resp, err := c.Do(ctx, &Request{Method: http.MethodPost, URL: u, Body: []byte(f.Encode()),
+				ContentType: "application/x-www-form-urlencoded", Idempotent: true})
+			if err != nil {
+				yield(Doc{}, err)
+				return
+			}
+			var b Bundle
+			if err := json.Unmarshal(resp.Body, &b); err != nil {
+				yield(Doc{}, fmt.Errorf("POST %s: the answer is not a JSON Bundle: %w", RedactURL(resp.URL), err))
+				return
+			}
+			if b.ResourceType != "Bundle" {
+				yield(Doc{}, fmt.Errorf("POST %s: expected a Bundle, got %s", RedactURL(resp.URL), describeType(b.ResourceType)))
+				return
+			}
+			n := 0
+			for _, e := range b.Entry {
+				if len(e.Resource) == 0 {
+					continue
+				}
+				n++
+				d, err := NewDoc(e.Resource)
+				if err != nil {
+					yield(Doc{}, fmt.Errorf("POST %s: an entry is not a JSON object: %w", RedactURL(resp.URL), err))
+					return
+				}
+				if !yield(d, nil) {
+					return
+				}
+			}
+			if b.NextLink() == "" || n == 0 {
+				return
+			}
+			offset += len(b.Entry)
 		}
 	}
 }

@@ -534,3 +534,42 @@ func TestVerboseTraceHidesRealSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchPostPagesByOffset(t *testing.T) {
+	e := newEnv(t, medplumtest.WithMembers(30))
+	e.auth.token = e.srv.IssueToken(e.srv.Seed.SuperAdmin.MembershipID) // server-scoped users: a super admin's to read
+	var ids []string
+	for _, m := range e.srv.Seed.Generated {
+		ids = append(ids, strings.TrimPrefix(m.User, "User/"))
+	}
+	form := url.Values{"_id": {strings.Join(ids, ",")}, "_count": {"20"}}
+	got := map[string]bool{}
+	for d, err := range e.c.SearchPost(context.Background(), "User", form) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ResourceType() != "User" || got[d.ID()] || len(d.Raw) == 0 {
+			t.Fatalf("bad or repeated entry %s/%s", d.ResourceType(), d.ID())
+		}
+		got[d.ID()] = true
+	}
+	if len(got) != 30 {
+		t.Errorf("%d users, want 30", len(got))
+	}
+	// Two POSTs of the form, the second with _offset=20; nothing in the URL.
+	reqs := e.srv.RequestsTo("POST", "/fhir/R4/User/_search")
+	if len(reqs) != 2 {
+		t.Fatalf("%d POSTs, want 2", len(reqs))
+	}
+	for i, want := range []string{"", "20"} {
+		r := reqs[i]
+		body, _ := url.ParseQuery(string(r.Body))
+		if r.RawQuery != "" || body.Get("_offset") != want || body.Get("_count") != "20" || len(strings.Split(body.Get("_id"), ",")) != 30 ||
+			r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+			t.Errorf("POST %d: query %q, body %v, content type %q", i, r.RawQuery, body, r.Header.Get("Content-Type"))
+		}
+	}
+	if len(e.srv.RequestsTo("GET", "/fhir/R4/User")) != 0 {
+		t.Errorf("a GET followed the next link")
+	}
+}
