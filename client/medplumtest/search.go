@@ -3,6 +3,7 @@ package medplumtest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"sort"
@@ -242,6 +243,30 @@ type filter struct {
 	param    searchParam
 	modifier string
 	values   []string
+	// set holds the values of a plain filter with many of them (an _id or
+	// reference list of a batch lookup): matched by lookup instead of one
+	// comparison per value, as an index does for the real server.
+	set map[string]bool
+	id  bool // the _id parameter
+}
+
+// manyValues is where a filter's values are looked up in a set.
+const manyValues = 16
+
+// index prepares the set lookup of a filter with many plain values.
+func (f *filter) index() {
+	if f.modifier != "" || len(f.values) < manyValues || f.param.fold || (f.param.kind != kindToken && f.param.kind != kindReference) {
+		return
+	}
+	for _, v := range f.values {
+		if strings.Contains(v, "|") {
+			return
+		}
+	}
+	f.set = make(map[string]bool, len(f.values))
+	for _, v := range f.values {
+		f.set[v] = true
+	}
 }
 
 type searchRequest struct {
@@ -400,7 +425,9 @@ func (sr *searchRequest) add(k, v string) error {
 			// (capture 178; _project=Project/<id> works, capture 179).
 			p = searchParam{kind: kindToken, values: func(client.Resource) []string { return nil }}
 		}
-		sr.filters = append(sr.filters, filter{param: p, modifier: mod, values: strings.Split(v, ",")})
+		f := filter{param: p, modifier: mod, values: strings.Split(v, ","), id: code == "_id"}
+		f.index()
+		sr.filters = append(sr.filters, f)
 	}
 	return nil
 }
@@ -460,10 +487,23 @@ func (f filter) match(r client.Resource) bool {
 		return (len(have) == 0) == want
 	}
 	hit := false
-	for _, v := range f.values {
-		if f.matchOne(have, v) {
-			hit = true
-			break
+	if f.set != nil {
+		for _, h := range have {
+			_, code, _ := strings.Cut(h, "|")
+			if f.param.kind == kindReference {
+				_, code, _ = client.SplitReference(h)
+			}
+			if f.set[h] || (code != "" && f.set[code]) {
+				hit = true
+				break
+			}
+		}
+	} else {
+		for _, v := range f.values {
+			if f.matchOne(have, v) {
+				hit = true
+				break
+			}
 		}
 	}
 	if f.modifier == "not" {
@@ -640,15 +680,32 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.O
 			}
 			return len(matches) <= sr.count // one more tells whether there is a next page
 		})
-	if !newest {
-		for _, rec := range s.st.all(sr.typ) {
+	// The pages of cursor paging likewise come from the write log, from
+	// the cursor's instant on, without the ids it excludes (an index on
+	// lastUpdated).
+	var from int64 = math.MinInt64
+	if sr.cursor != nil {
+		from = sr.cursor.ms
+	}
+	ascending := !newest && sr.sort == "_lastUpdated" && sr.offset == 0 && sr.count >= cursorMinCount && sr.total == "" &&
+		!hasIDFilter(sr) && s.st.oldest(sr.typ, from, func(rec *record) bool {
+		if (sr.cursor == nil || !sr.cursor.excluded[rec.id]) && match(rec) {
+			matches = append(matches, rec)
+		}
+		return len(matches) <= sr.count
+	})
+	if ascending {
+		sr.cursor = nil // matches start at the cursor already
+	}
+	if !newest && !ascending {
+		for _, rec := range s.candidates(sr) {
 			if match(rec) {
 				matches = append(matches, rec)
 			}
 		}
 	}
 	switch {
-	case newest: // in order already
+	case newest, ascending: // in order already
 	case sr.sort == "_lastUpdated" || sr.sort == "-_lastUpdated":
 		sortRecords(matches, sr.sort[0] == '-')
 	case sr.sort == "_id" || sr.sort == "-_id":
@@ -730,6 +787,36 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.O
 	}
 	bundle["link"] = links
 	return bundle, nil
+}
+
+func hasIDFilter(sr *searchRequest) bool {
+	for _, f := range sr.filters {
+		if f.id && f.modifier == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// candidates are the records a search looks at: those an _id filter
+// names (looked up, as by a primary key), else every live record of the
+// type, in creation order. Holds s.mu.
+func (s *Server) candidates(sr *searchRequest) []*record {
+	for _, f := range sr.filters {
+		if !f.id || f.modifier != "" {
+			continue
+		}
+		var out []*record
+		seen := map[string]bool{}
+		for _, id := range f.values {
+			if rec := s.st.live(sr.typ, id); rec != nil && !seen[id] {
+				seen[id] = true
+				out = append(out, rec)
+			}
+		}
+		return out
+	}
+	return s.st.all(sr.typ)
 }
 
 func withoutKeys(v url.Values, keys ...string) url.Values {

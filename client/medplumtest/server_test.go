@@ -1033,3 +1033,82 @@ func TestHistory(t *testing.T) {
 	other := c.srv.Create(c.srv.Seed.SuperAdminProjectID, client.Resource{"resourceType": "Patient"})
 	c.must(404, "GET", "fhir/R4/Patient/"+other.ID()+"/_history", "")
 }
+
+// Filters with many values (the batch lookups of members review) match as
+// one value at a time would: _id by lookup, visibility and deletion kept;
+// a reference list by id or by Type/id.
+func TestManyValueFilters(t *testing.T) {
+	c := newTC(t, medplumtest.WithMembers(40))
+	sd := c.srv.Seed
+	var ids, refs, bare []string
+	for _, m := range sd.Generated {
+		ids = append(ids, strings.TrimPrefix(m.Profile, "Practitioner/"))
+		refs = append(refs, m.Profile)
+	}
+	for _, m := range sd.Generated[:20] {
+		bare = append(bare, strings.TrimPrefix(m.Profile, "Practitioner/"))
+	}
+	// One deleted, one of another project (invisible), one that never was.
+	c.must(200, "DELETE", "fhir/R4/"+sd.Generated[0].Profile, "")
+	other := c.srv.Create(sd.SuperAdminProjectID, client.Resource{"resourceType": "Practitioner"})
+	ids = append(ids, other.ID(), "no-such-id")
+	total := func(typ string, form url.Values) float64 {
+		t.Helper()
+		form.Set("_total", "accurate")
+		status, body := c.raw("POST", "fhir/R4/"+typ+"/_search", map[string]string{"Authorization": "Bearer " + c.tok,
+			"Content-Type": "application/x-www-form-urlencoded"}, form.Encode())
+		var m map[string]any
+		if status != 200 || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("%s: %d %s", typ, status, body)
+		}
+		return m["total"].(float64)
+	}
+	if n := total("Practitioner", url.Values{"_id": {strings.Join(ids, ",")}}); n != 39 {
+		t.Errorf("_id: %v, want 39", n)
+	}
+	if n := total("ProjectMembership", url.Values{"profile": {strings.Join(refs, ",")}}); n != 40 {
+		t.Errorf("profile=Type/id: %v, want 40", n)
+	}
+	if n := total("ProjectMembership", url.Values{"profile": {strings.Join(bare, ",")}}); n != 20 {
+		t.Errorf("profile=id: %v, want 20", n)
+	}
+	if n := total("ProjectMembership", url.Values{"profile:not": {strings.Join(refs, ",")}}); n != 4 {
+		t.Errorf("profile:not: %v, want the 4 seeded members", n)
+	}
+}
+
+// Cursor pages come from the write log (no sort of every record): the
+// same members, in the same order, as the sorted search, with a filter,
+// and a member changed between two pages comes again at the end (its
+// lastUpdated moved), as on the real server.
+func TestCursorPagesFromTheWriteLog(t *testing.T) {
+	c := newTC(t, medplumtest.WithMembers(150))
+	sorted := c.must(200, "GET", "fhir/R4/ProjectMembership?_count=1000&_sort=_lastUpdated&_total=accurate&profile-type=Practitioner", "")
+	var want []string
+	for _, e := range sorted["entry"].([]any) {
+		want = append(want, e.(map[string]any)["resource"].(map[string]any)["id"].(string))
+	}
+	first := c.must(200, "GET", "fhir/R4/ProjectMembership?_count=50&_sort=_lastUpdated&profile-type=Practitioner", "")
+	// A member of the first page changes before the second is read.
+	moved := first["entry"].([]any)[3].(map[string]any)["resource"].(map[string]any)["id"].(string)
+	m := c.srv.Resource("ProjectMembership", moved)
+	m["admin"] = true
+	c.srv.Update(m)
+	var got []string
+	for _, e := range first["entry"].([]any) {
+		got = append(got, e.(map[string]any)["resource"].(map[string]any)["id"].(string))
+	}
+	next := ""
+	for _, l := range first["link"].([]any) {
+		if l.(map[string]any)["relation"] == "next" {
+			next = l.(map[string]any)["url"].(string)
+		}
+	}
+	rest, _ := c.pageAll(strings.TrimPrefix(next, c.srv.URL))
+	for _, r := range rest {
+		got = append(got, r["id"].(string))
+	}
+	if len(want) != 151 || strings.Join(got, ",") != strings.Join(append(want, moved), ",") {
+		t.Errorf("pages:\n%v\nwant the sorted search and then the changed member %s:\n%v", got, moved, want)
+	}
+}

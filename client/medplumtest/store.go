@@ -2,6 +2,7 @@ package medplumtest
 
 import (
 	"encoding/json"
+	"sort"
 	"strings"
 	"time"
 
@@ -53,6 +54,7 @@ type store struct {
 type written struct {
 	rec *record
 	seq uint64
+	ms  int64 // the write's lastUpdated, in milliseconds
 }
 
 // undo is one write of a transaction: the record's state before it.
@@ -180,7 +182,7 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 	rec.attach = hasBinaryRef(res)
 	rec.history = append(rec.history, version{res: res, at: now})
 	st.reindex(rec)
-	st.writes[typ] = append(st.writes[typ], written{rec, st.seq})
+	st.writes[typ] = append(st.writes[typ], written{rec, st.seq, now.UnixMilli()})
 	if now.Before(st.lastWrite[typ]) {
 		st.unordered[typ] = true
 	}
@@ -200,15 +202,39 @@ func (st *store) newest(typ string, yield func(*record) bool) bool {
 	}
 	ws := st.writes[typ]
 	for i := len(ws) - 1; i >= 0; i-- {
-		r := ws[i].rec
-		if r.seq != ws[i].seq || r.deleted || st.byType[typ][r.id] != r {
-			continue // an older version, a tombstone, or a create rolled back
-		}
-		if !yield(r) {
+		if r := st.current(typ, ws[i]); r != nil && !yield(r) {
 			break
 		}
 	}
 	return true
+}
+
+// oldest calls yield with the live records of typ last written at or after
+// the instant from (milliseconds), oldest first (by lastUpdated, then write order: what
+// sortRecords does ascending), until yield returns false: the next page
+// of cursor paging (_sort=_lastUpdated) without a scan and a sort of every
+// record. It reports false, having yielded nothing, when it cannot (a
+// write went back in time).
+func (st *store) oldest(typ string, from int64, yield func(*record) bool) bool {
+	if st.unordered[typ] {
+		return false
+	}
+	ws := st.writes[typ]
+	for i := sort.Search(len(ws), func(i int) bool { return ws[i].ms >= from }); i < len(ws); i++ {
+		if r := st.current(typ, ws[i]); r != nil && !yield(r) {
+			break
+		}
+	}
+	return true
+}
+
+// current is the record of a write while it is the record's live version:
+// nil for an older version, a tombstone, or a create rolled back.
+func (st *store) current(typ string, w written) *record {
+	if r := w.rec; r.seq == w.seq && !r.deleted && st.byType[typ][r.id] == r {
+		return r
+	}
+	return nil
 }
 
 // remove turns a record into a tombstone, deleted at now.
