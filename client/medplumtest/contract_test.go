@@ -35,6 +35,10 @@ var notImplemented = map[string]string{
 	"82-token-newproject":      "self-registration",
 	"83-newproject-short-name": "self-registration",
 	"87-newuser-recaptcha":     "self-registration",
+	"147-setpassword-invite": "a failed capture: the server answered 500 because it could not reach the breached-password " +
+		"service (no network), an environment problem, not API behaviour (147b shows the route's own refusal)",
+	"160-auditevent-as-project-admin": "medplumtest keeps no AuditEvents (the captured ones record bot executions); " +
+		"the CLI reads none",
 }
 
 // leftOutRanges are captures whose replay other work adds; until it does,
@@ -44,9 +48,6 @@ var leftOutRanges = []struct {
 	why      string
 }{
 	{125, 139, "bulk export and batch (issue 14): medplumtest has no $export yet; the bulk work adds it with these replays"},
-	{147, 158, "setpassword, MFA enrolment and login (issue 15): replays being added"},
-	{160, 163, "AuditEvent, Login as a super admin, logout (issue 15): replays being added"},
-	{172, 173, "client create and secret rotation (issue 15): replays being added"},
 }
 
 // leftOut says why a capture is not replayed, or "".
@@ -511,7 +512,7 @@ func steps() []step {
 			return e.do(req{"GET", "auth/me", map[string]string{"Authorization": basic(e.tcID, e.tcSec)}, ""})
 		}},
 	}
-	return append(append(append(append(append(list, botSteps()...), inviteSteps()...), realfixSteps()...), memberSteps()...), reviewSteps()...)
+	return append(append(append(append(append(list, botSteps()...), inviteSteps()...), lifecycleSteps()...), realfixSteps()...), memberSteps()...)
 }
 
 // realfixSteps are the captures 176-199, taken for issue 15 (defects

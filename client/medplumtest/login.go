@@ -324,7 +324,7 @@ func (s *Server) sendLoginResult(c *reqCtx, l *login) {
 		return
 	}
 	if enrolled && l.AuthMethod == "password" && !l.MFAVerified {
-		c.json(200, map[string]any{"login": l.ID, "mfaRequired": true, "mfaMethods": []string{"totp"}, "email": user.res.String("email")})
+		c.json(200, map[string]any{"login": l.ID, "mfaRequired": true}) // capture 157
 		return
 	}
 	if l.MembershipID != "" {

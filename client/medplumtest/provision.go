@@ -14,13 +14,12 @@ func (s *Server) provisionRoutes() {
 // old one becomes retiringSecret (still accepted by the token endpoint and
 // Basic auth); with the "retiringSecret", that one is forgotten. The
 // client is read and written through the system repository, as on the
-// real server. The answer is the ClientApplication itself.
+// real server: its meta.author stays who made it, the answer (the
+// ClientApplication itself) has its whole meta, and the FHIR quota is not
+// charged (captures 173, 173b).
 func (s *Server) rotateClientSecret(c *reqCtx) {
 	if !c.auth.admin() {
 		c.sendOutcome(forbidden())
-		return
-	}
-	if !c.charge(pointsWrite) {
 		return
 	}
 	params := parameters(c.bodyObject())
@@ -51,8 +50,8 @@ func (s *Server) rotateClientSecret(c *reqCtx) {
 		c.unlockOutcome(badRequest("Provided secret does not match client"))
 		return
 	}
-	rec = s.st.write(next, rec.project, systemAuthor, s.now())
-	out := c.present(rec)
+	rec = s.st.write(next, rec.project, nil, s.now())
+	out := presentResource(rec.res, true)
 	s.mu.Unlock()
 	c.fhirResource(200, client.Resource(out))
 }

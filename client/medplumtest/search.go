@@ -673,7 +673,7 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.O
 	// The newest few (a bulk invite's mark reads the 20 newest memberships
 	// every 500 rows) come from the write log, as from an index, instead
 	// of a scan and a sort of every record under the server's lock.
-	newest := sr.sort == "-_lastUpdated" && sr.cursor == nil && sr.offset == 0 && sr.count > 0 && sr.total == "" &&
+	newest := sr.sort == "-_lastUpdated" && sr.typ != "Login" && sr.cursor == nil && sr.offset == 0 && sr.count > 0 && sr.total == "" &&
 		s.st.newest(sr.typ, func(rec *record) bool {
 			if match(rec) {
 				matches = append(matches, rec)
@@ -687,7 +687,7 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.O
 	if sr.cursor != nil {
 		from = sr.cursor.ms
 	}
-	ascending := !newest && sr.sort == "_lastUpdated" && sr.offset == 0 && sr.count >= cursorMinCount && sr.total == "" &&
+	ascending := !newest && sr.typ != "Login" && sr.sort == "_lastUpdated" && sr.offset == 0 && sr.count >= cursorMinCount && sr.total == "" &&
 		!hasIDFilter(sr) && s.st.oldest(sr.typ, from, func(rec *record) bool {
 		if (sr.cursor == nil || !sr.cursor.excluded[rec.id]) && match(rec) {
 			matches = append(matches, rec)
@@ -698,7 +698,11 @@ func (s *Server) search(c *reqCtx, sr *searchRequest) (map[string]any, *client.O
 		sr.cursor = nil // matches start at the cursor already
 	}
 	if !newest && !ascending {
-		for _, rec := range s.candidates(sr) {
+		all := s.candidates(sr)
+		if sr.typ == "Login" {
+			all = s.loginRecords() // sign-ins are not in the store (logins.go)
+		}
+		for _, rec := range all {
 			if match(rec) {
 				matches = append(matches, rec)
 			}
