@@ -13,9 +13,12 @@ import (
 
 // POST /fhir/R4 with a batch or transaction Bundle (fhir/batch.ts). Each
 // entry runs as its own request through the route table, with the caller's
-// credentials. A transaction replaces urn:uuid references with the ids of
-// the resources created before them and is all or nothing: the first failing
-// entry rolls everything back and its OperationOutcome is the answer.
+// credentials, and urn:uuid references are replaced with the ids of the
+// resources created before them. As on 5.0.10, a transaction is all or
+// nothing only in a project with the "transaction-bundles" feature (the first
+// failing entry rolls everything back and its OperationOutcome is the
+// answer); elsewhere it answers entry by entry as a batch does, keeping the
+// entries that worked (captures 133, 134).
 
 var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
@@ -30,29 +33,28 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		c.sendOutcome(badRequest("Unrecognized bundle type"))
 		return
 	}
-	tx := typ == "transaction"
+	s.mu.Lock()
+	tx := typ == "transaction" && c.auth != nil && s.hasFeature(c.auth.projectID(), "transaction-bundles")
 	if tx {
-		s.mu.Lock()
 		s.st.begin()
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	ids := map[string]string{} // urn:uuid:... -> Type/id
 	list, _ := b["entry"].([]any)
 	out := make([]any, 0, len(list))
-	for _, e := range list {
+	for i, e := range list {
 		entry, _ := e.(map[string]any)
 		req, _ := entry["request"].(map[string]any)
 		method, _ := req["method"].(string)
 		u, _ := req["url"].(string)
 		resource := entry["resource"]
-		if tx {
-			resource = rewriteURNs(resource, ids)
-			u = rewriteURNs(u, ids).(string)
-		}
+		resource = rewriteURNs(resource, ids)
+		u = rewriteURNs(u, ids).(string)
 		status, body := s.subrequest(c, method, u, resource)
 		resp := map[string]any{"status": strconv.Itoa(status)}
 		res := map[string]any{"response": resp}
 		if body.ResourceType() == "OperationOutcome" {
+			delete(body, "extension") // an entry's outcome has no tracing (132, 134)
 			resp["outcome"] = body
 		} else if body != nil {
 			res["resource"] = body
@@ -80,6 +82,14 @@ func (s *Server) fhirBatch(c *reqCtx) {
 			ids[full] = body.ResourceType() + "/" + body.ID()
 		}
 		out = append(out, res)
+		if status == http.StatusTooManyRequests {
+			// The quota is spent: the rest are not tried and answer the
+			// same 429 (fhir-router batch.ts).
+			for range list[i+1:] {
+				out = append(out, res)
+			}
+			break
+		}
 	}
 	if tx {
 		s.mu.Lock()
@@ -114,6 +124,9 @@ func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, cli
 	rec := httptest.NewRecorder()
 	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath()}
 	s.dispatch(sub)
+	if sub.fhirHeader != "" {
+		c.fhirHeader = sub.fhirHeader // the batch's answer reports the quota its entries used
+	}
 	body, _ := client.DecodeResource(rec.Body.Bytes()) // nil for an HTML 404
 	return rec.Code, body
 }

@@ -102,13 +102,17 @@ func (s *Server) botRoutes() {
 }
 
 // botsEnabled reports whether a project has "bots" in its features. Holds s.mu.
-func (s *Server) botsEnabled(project string) bool {
+func (s *Server) botsEnabled(project string) bool { return s.hasFeature(project, "bots") }
+
+// hasFeature reports whether a project has that feature in Project.features.
+// Holds s.mu.
+func (s *Server) hasFeature(project, feature string) bool {
 	p := s.st.live("Project", project)
 	if p == nil {
 		return false
 	}
 	list, _ := p.res["features"].([]any)
-	return slices.Contains(list, any("bots"))
+	return slices.Contains(list, any(feature))
 }
 
 // adminCreateBot is POST /admin/projects/:id/bot.

@@ -973,23 +973,40 @@ func TestBatchAndTransaction(t *testing.T) {
 		obs["subject"].(map[string]any)["reference"] != "Patient/"+pat["id"].(string) {
 		t.Fatalf("transaction: %v", m)
 	}
-	// A failing entry rolls the whole transaction back.
 	bad := `{"resourceType":"Bundle","type":"transaction","entry":[
 	  {"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient"}},
 	  {"request":{"method":"PUT","url":"Patient/` + pat["id"].(string) + `"},"resource":{"resourceType":"Patient","id":"` + pat["id"].(string) + `","active":true}},
-	  {"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","foo":1}}]}`
+	  {"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","birthDate":"not-a-date"}}]}`
+	statuses := func(m map[string]any) string {
+		out := ""
+		for _, e := range m["entry"].([]any) {
+			out += e.(map[string]any)["response"].(map[string]any)["status"].(string) + " "
+		}
+		return out
+	}
+	// A batch keeps going, and so does a transaction in a project without
+	// the "transaction-bundles" feature (5.0.10, capture 134).
+	for i, typ := range []string{"batch", "transaction"} {
+		m = c.must(200, "POST", "fhir/R4", strings.Replace(bad, `"transaction"`, `"`+typ+`"`, 1))
+		if got := statuses(m); got != "201 200 400 " || m["type"] != typ+"-response" || patients() != before+2+i {
+			t.Errorf("%s: statuses %q, type %v, %d patients", typ, got, m["type"], patients())
+		}
+	}
+	// A spent quota stops a batch: the entries after it answer the same 429.
+	c.srv.SetFHIRQuota(150)
+	m = c.must(200, "POST", "fhir/R4", strings.Replace(strings.Replace(bad, `"transaction"`, `"batch"`, 1), `"not-a-date"`, `"1970-01-01"`, 1))
+	if got := statuses(m); got != "201 429 429 " || patients() != before+4 {
+		t.Errorf("batch over quota: statuses %q, %d patients", got, patients())
+	}
+	c.srv.SetFHIRQuota(1 << 30)
+	// With the feature, a failing entry rolls the whole transaction back.
+	project := c.srv.Resource("Project", c.srv.Seed.ProjectID)
+	project["features"] = append(project["features"].([]any), "transaction-bundles")
+	c.srv.Update(project)
+	c.srv.Update(client.Resource{"resourceType": "Patient", "id": pat["id"].(string), "name": pat["name"]})
 	m = c.must(400, "POST", "fhir/R4", bad)
-	if issueText(m) != `Invalid additional property "foo"` || patients() != before+1 || c.srv.Resource("Patient", pat["id"].(string))["active"] != nil {
+	if issueText(m) != "Invalid date format" || patients() != before+4 || c.srv.Resource("Patient", pat["id"].(string))["active"] != nil {
 		t.Fatalf("rollback: %v, %d patients", m, patients())
-	}
-	// A batch keeps going.
-	m = c.must(200, "POST", "fhir/R4", strings.Replace(bad, `"transaction"`, `"batch"`, 1))
-	statuses := ""
-	for _, e := range m["entry"].([]any) {
-		statuses += e.(map[string]any)["response"].(map[string]any)["status"].(string) + " "
-	}
-	if statuses != "201 200 400 " || patients() != before+2 {
-		t.Errorf("batch statuses %q, %d patients", statuses, patients())
 	}
 	c.must(400, "POST", "fhir/R4", `{"resourceType":"Bundle","type":"searchset"}`)
 }

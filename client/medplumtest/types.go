@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -129,6 +130,13 @@ func merged[V any](a, b map[string]V) map[string]V {
 	return m
 }
 
+// dateProps are the properties of FHIR type date among typeProps, and
+// fhirDate is that type's regular expression in the FHIR specification.
+var (
+	dateProps = setOf("birthDate")
+	fhirDate  = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$`)
+)
+
 // required fields per type (min cardinality 1).
 var requiredProps = map[string][]string{
 	"ProjectMembership": {"project", "user", "profile"},
@@ -170,6 +178,8 @@ func validateResource(r client.Resource) *client.OperationOutcome {
 		}
 		if got := jsonKind(r[k]); got != kind {
 			add(fmt.Sprintf("Invalid JSON type: expected %s, but got %s", kindName(kind), kindName(got)), typ+"."+k)
+		} else if v, _ := r[k].(string); dateProps[k] && !fhirDate.MatchString(v) {
+			add("Invalid date format", typ+"."+k) // captures 132, 134
 		}
 	}
 	for _, k := range requiredProps[typ] {
