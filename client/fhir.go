@@ -304,16 +304,16 @@ type TokenResponse struct {
 }
 
 // LoginResponse is the body of POST auth/login, auth/profile, auth/scope and
-// auth/mfa/verify: exactly one of the shapes in reference 2.6 is filled.
+// auth/mfa/verify: exactly one of the shapes in reference 2.6 is filled. On
+// 5.0.10 an MFA stage is only {login, mfaRequired: true} (capture 157) or
+// {login, mfaEnrollRequired: true, enrollUri, enrollQrCode} (auth/utils.ts).
 type LoginResponse struct {
 	Login             string            `json:"login,omitempty"`
 	Code              string            `json:"code,omitempty"`
 	Memberships       []LoginMembership `json:"memberships,omitempty"`
 	MfaRequired       bool              `json:"mfaRequired,omitempty"`
-	MfaMethods        []string          `json:"mfaMethods,omitempty"`
 	MfaEnrollRequired bool              `json:"mfaEnrollRequired,omitempty"`
 	EnrollURI         string            `json:"enrollUri,omitempty"`
-	Email             string            `json:"email,omitempty"`
 }
 
 // LoginMembership is one choice offered by auth/login.

@@ -316,11 +316,9 @@ func (s *Server) sendLoginResult(c *reqCtx, l *login) {
 		if secret == "" {
 			secret = TOTPSecret
 		}
-		uri := "otpauth://totp/medplum.com:" + user.res.String("email") + "?secret=" + secret + "&issuer=medplum.com"
-		c.json(200, map[string]any{
-			"login": l.ID, "mfaEnrollRequired": true, "enrollUri": uri,
-			"enrollQrCode": "data:image/png;base64,", "allowedMfaMethods": []string{"totp"},
-		})
+		uri := enrollURI(user.res.String("email"), secret)
+		// As auth/utils.ts of 5.0.10 answers (no allowedMfaMethods; not captured).
+		c.json(200, map[string]any{"login": l.ID, "mfaEnrollRequired": true, "enrollUri": uri, "enrollQrCode": "data:image/png;base64,"})
 		return
 	}
 	if enrolled && l.AuthMethod == "password" && !l.MFAVerified {

@@ -305,6 +305,18 @@ func TestMFA(t *testing.T) {
 	if ok.str("code") == "" {
 		t.Fatalf("right code: %s", ok.raw)
 	}
+	// A user who must use MFA and has not enrolled is asked to, in the
+	// shape of 5.0.10's auth/utils.ts: login, mfaEnrollRequired, enrollUri
+	// and enrollQrCode, nothing else.
+	m := srv.AddUser(medplumtest.UserSpec{Email: "enrol@example.com", Password: "correct horse"})
+	u := srv.Resource("User", strings.TrimPrefix(m.User, "User/"))
+	u["mfaRequired"] = true
+	srv.Update(u)
+	en := postJSON(t, srv, "auth/login", map[string]any{"email": "enrol@example.com", "password": "correct horse", "codeChallenge": s256(verifier), "codeChallengeMethod": "S256"})
+	if en.body["mfaEnrollRequired"] != true || !strings.HasPrefix(en.str("enrollUri"), "otpauth://totp/medplum.com:Medplum%20-%20enrol@example.com?secret=") ||
+		!strings.HasPrefix(en.str("enrollQrCode"), "data:image/png;base64,") || en.str("login") == "" || len(en.body) != 4 {
+		t.Fatalf("login of a user who must enroll = %s", en.raw)
+	}
 	// RFC 6238 appendix B, SHA-1, T = 59 s.
 	if got := medplumtest.TOTP(medplumtest.TOTPSecret, time.Unix(59, 0)); got != "287082" {
 		t.Fatalf("TOTP(59) = %s, want 287082", got)

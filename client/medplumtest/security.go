@@ -169,9 +169,14 @@ func (s *Server) mfaStatus(c *reqCtx) {
 	}
 	email := user.res.String("email")
 	s.mu.Unlock()
-	uri := "otpauth://totp/medplum.com:" + url.PathEscape("Medplum - "+email) + "?secret=" + secret +
+	c.json(200, map[string]any{"enrolled": false, "enrollUri": enrollURI(email, secret), "enrollQrCode": "data:image/png;base64,"})
+}
+
+// enrollURI is the otpauth URI of a TOTP secret, as Medplum writes it for an
+// authenticator app (capture 151).
+func enrollURI(email, secret string) string {
+	return "otpauth://totp/medplum.com:" + url.PathEscape("Medplum - "+email) + "?secret=" + secret +
 		"&period=30&digits=6&algorithm=SHA1&issuer=medplum.com"
-	c.json(200, map[string]any{"enrolled": false, "enrollUri": uri, "enrollQrCode": "data:image/png;base64,"})
 }
 
 // mfaEnroll is POST auth/mfa/enroll {token}: a current code of the secret
