@@ -21,8 +21,12 @@ type Page struct {
 }
 
 // Pages reads a search and follows Bundle.link[relation=next] until there is
-// none, yielding each page. A next link on another host is followed without
-// credentials (Do never sends them there). Iteration stops at the first
+// none, yielding each page. Medplum writes its links with its configured
+// baseUrl, which need not be the address the CLI reaches it by (localhost
+// against 127.0.0.1, a proxy's name against the server's): a next link on
+// another host whose path holds the FHIR path (fhir/R4/...) is read from
+// the base URL (NextOnBase). Any other next link on another host is
+// followed without credentials (Do never sends them there). Iteration stops at the first
 // error, which is yielded; a next link that repeats a URL already read is an
 // error rather than an endless loop.
 func (c *Client) Pages(ctx context.Context, rawURL string) iter.Seq2[*Page, error] {
@@ -181,10 +185,38 @@ func (c *Client) walk(ctx context.Context, rawURL string, page func(u string, bo
 			fail(err)
 			return
 		}
+		next = c.NextOnBase(next)
 		if !more {
 			return
 		}
 	}
+}
+
+// NextOnBase is a server's next link as the CLI reads it: on the base URL's
+// scheme and host when the link is on another but its path holds the FHIR
+// path (".../fhir/R4/<rest>" becomes FHIRBaseURL()+"<rest>", query kept),
+// else unchanged. Medplum builds links from its configured baseUrl, so a
+// server reached by another name (127.0.0.1 for localhost, a proxy) would
+// otherwise send page 2 of every search to an address the credentials are
+// never sent to, and answer 401.
+func (c *Client) NextOnBase(link string) string {
+	if link == "" || c.SameOrigin(link) {
+		return link
+	}
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" {
+		return link
+	}
+	marker := "/" + c.fhirPath + "/"
+	i := strings.Index(u.EscapedPath(), marker)
+	if i < 0 {
+		return link
+	}
+	out := c.fhirStr + u.EscapedPath()[i+len(marker):]
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
 }
 
 func notBundle(u string, err error) error {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -344,7 +345,11 @@ func TestSearchFollowsEveryPage(t *testing.T) {
 	}
 }
 
-func TestNextLinkToAnotherHostGetsNoCredentials(t *testing.T) {
+// Medplum builds next links from its configured baseUrl; a server reached
+// by another name (the real 5.0.10 one as localhost, its links 127.0.0.1)
+// gets page 2 and on at the base URL, with credentials, and the host the
+// links name gets nothing.
+func TestNextLinkOfTheServersOtherNameIsReadFromTheBaseURL(t *testing.T) {
 	other, seen := recorder(t)
 	e := newEnv(t, medplumtest.WithBaseURL(other.URL+"/"))
 	var ids []string
@@ -354,17 +359,59 @@ func TestNextLinkToAnotherHostGetsNoCredentials(t *testing.T) {
 		}
 		ids = append(ids, r.ID())
 	}
-	if len(ids) != 3 || ids[2] != "elsewhere" {
+	if want := len(e.srv.Memberships(e.srv.Seed.ProjectID)); len(ids) != want || slices.Contains(ids, "elsewhere") {
+		t.Errorf("ids %v, want %d from the base URL", ids, want)
+	}
+	reqs := e.srv.RequestsTo("GET", "/fhir/R4/ProjectMembership")
+	if len(reqs) < 2 || len(*seen) != 0 {
+		t.Errorf("%d requests to the base URL, %d to the other host", len(reqs), len(*seen))
+	}
+	for _, r := range reqs {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			t.Errorf("the base host saw %q on %s", r.Header.Get("Authorization"), r.RawQuery)
+		}
+	}
+	for link, want := range map[string]string{
+		other.URL + "/fhir/R4/Patient?_count=2&_cursor=2-1": e.c.FHIRBaseURL() + "Patient?_count=2&_cursor=2-1",
+		"https://proxy.example/medplum/fhir/R4/Patient":     e.c.FHIRBaseURL() + "Patient",
+		other.URL + "/elsewhere?page=2":                     other.URL + "/elsewhere?page=2",
+		e.c.FHIRBaseURL() + "Patient?_offset=2":             e.c.FHIRBaseURL() + "Patient?_offset=2",
+	} {
+		if got := e.c.NextOnBase(link); got != want {
+			t.Errorf("NextOnBase(%s) = %s, want %s", link, got, want)
+		}
+	}
+}
+
+// A next link on another host outside the FHIR path, and an absolute URL
+// of another host, are read without credentials.
+func TestNextLinkToAnotherHostGetsNoCredentials(t *testing.T) {
+	other, seen := recorder(t)
+	base := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.Write([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"ProjectMembership","id":"here"}}],` +
+			`"link":[{"relation":"next","url":"` + other.URL + `/elsewhere?page=2"}]}`))
+	}))
+	t.Cleanup(base.Close)
+	c, err := client.New(client.Options{BaseURL: base.URL + "/", Auth: &bearer{token: "secret-token"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for r, err := range c.Search(context.Background(), "ProjectMembership") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID())
+	}
+	if len(ids) != 2 || ids[1] != "elsewhere" {
 		t.Errorf("ids %v", ids)
 	}
 	if len(*seen) != 1 || (*seen)[0] != "" {
 		t.Errorf("the other host saw Authorization %q", *seen)
 	}
-	if got := e.srv.RequestsTo("GET", "/fhir/R4/ProjectMembership")[0].Header.Get("Authorization"); !strings.HasPrefix(got, "Bearer ") {
-		t.Errorf("the base host saw %q", got)
-	}
 	// Pasting an absolute URL of the other host behaves the same.
-	if _, err := e.c.Do(context.Background(), &client.Request{URL: other.URL + "/fhir/R4/Patient"}); err != nil || (*seen)[1] != "" {
+	if _, err := c.Do(context.Background(), &client.Request{URL: other.URL + "/fhir/R4/Patient"}); err != nil || (*seen)[1] != "" {
 		t.Errorf("err %v, other host saw %q", err, *seen)
 	}
 }

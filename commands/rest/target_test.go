@@ -106,3 +106,24 @@ func TestGetAllPastTheOffsetLimit(t *testing.T) {
 		t.Errorf("a small sorted search printed %d lines", n)
 	}
 }
+
+// Medplum writes its next links with its configured baseUrl. A user who
+// reaches it by another name (localhost for 127.0.0.1, as the scale
+// project's env file does on the real server) still gets every page:
+// against the real 5.0.10 server, get --all stopped after the first page
+// with "Unauthorized" (exit 4), its credentials rightly never sent to the
+// host the links named.
+func TestGetAllByAnotherNameOfTheServer(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	if !strings.Contains(tg.URL, "//127.0.0.1:") {
+		t.Skipf("the server is not reached as 127.0.0.1 (%s): no other name to try", tg.URL)
+	}
+	e := tg.SignedIn(t)
+	args := []string{"get", "ProjectMembership?_count=2", "--all", "-o", "csv", "--no-header", "--columns", "id"}
+	want := e.Run(args...).ExpectCode(t, 0, "")
+	if strings.Count(want, "\n") < 3 {
+		t.Fatalf("the project has too few members to page: %q", want)
+	}
+	e.Set("MEDPLUM_BASE_URL", strings.Replace(tg.URL, "//127.0.0.1:", "//localhost:", 1))
+	e.Run(args...).Expect(t, 0, want, "")
+}
