@@ -224,7 +224,7 @@ func TestApplyBotCodeChecked(t *testing.T) {
 	provtest.ExpectWrites(t, srv)
 	writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: Acme Clinic\nbots:\n  - name: ts\n    source: src/a.ts\n")
 	r := e.Run("apply", "-f", "p.yaml", "--yes")
-	if warn := "medplum: warning: p.yaml:5: bot \"ts\": it would deploy the TypeScript source a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"; r.Code != 0 || !strings.HasPrefix(r.Stderr, warn) {
+	if warn := "medplum: warning: p.yaml:5: bot \"ts\": the code to deploy is the TypeScript source a.ts: Medplum runs it as JavaScript, so build it and name the built file in \"dist\"\n"; r.Code != 0 || !strings.HasPrefix(r.Stderr, warn) {
 		t.Errorf("apply of a TypeScript bot: %+v", r)
 	}
 }

@@ -106,7 +106,7 @@ func (f *Files) Warnings(runtime string) []string {
 	name := f.CodeName
 	switch strings.ToLower(filepath.Ext(name)) {
 	case ".ts", ".mts", ".cts":
-		return []string{fmt.Sprintf(`it would deploy the TypeScript source %s: Medplum runs the deployed code as JavaScript, so build it and name the built file in "dist"`, name)}
+		return []string{fmt.Sprintf(`the code to deploy is the TypeScript source %s: Medplum runs it as JavaScript, so build it and name the built file in "dist"`, name)}
 	}
 	if runtime != "" && runtime != Runtimes[0] {
 		return nil

@@ -85,7 +85,7 @@ func TestDeployWarnsOfCodeThatCannotRun(t *testing.T) {
 	warn := func(name, msg string) string {
 		return fmt.Sprintf("medplum: warning: %s (Bot/%s): %s\n", name, p.ids[name], msg)
 	}
-	warnings := warn("ts", `it would deploy the TypeScript source ts.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in "dist"`) +
+	warnings := warn("ts", `the code to deploy is the TypeScript source ts.ts: Medplum runs it as JavaScript, so build it and name the built file in "dist"`) +
 		warn("esm", `esm.js is an ES module (line 1: import { x } from './x';): Medplum's vmcontext runtime runs it as a CommonJS script, which fails ("Unexpected token 'export'", "Cannot use import statement outside a module"); build it to CommonJS (esbuild --format=cjs)`) +
 		warn("bundle", `bundle.js does not seem to set exports.handler, which Medplum's vmcontext runtime calls ("exports.handler is not a function"); a bundle that sets module.exports needs the footer Object.assign(exports, module.exports)`)
 	e.Run("bot", "deploy", "*", "--dry-run").Expect(t, 6,

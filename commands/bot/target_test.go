@@ -144,7 +144,7 @@ func TestBotsOnTarget(t *testing.T) {
 		"  remove        bot \"lab-b\" (and its entry in medplum.config.json)\n"+
 		"  remove        bot \"lab-c\" (and its entry in medplum.config.json)\n"+
 		"Plan: 1 to create, 1 to update, 2 to remove, 0 unchanged.\n",
-		"medplum: warning: bots.yaml:9: bot \"lab-d\": it would deploy the TypeScript source lab-a.ts: Medplum runs the deployed code as JavaScript, so build it and name the built file in \"dist\"\n"+
+		"medplum: warning: bots.yaml:9: bot \"lab-d\": the code to deploy is the TypeScript source lab-a.ts: Medplum runs it as JavaScript, so build it and name the built file in \"dist\"\n"+
 			"medplum: dry run: changes are pending; nothing was changed\n")
 	r := e.Run("apply", "-f", "bots.yaml", "--prune", "--yes")
 	if r.Code != 0 || !strings.Contains(r.Stderr, fmt.Sprintf("removed bot \"lab-b\" (Bot/%s) and its membership, and its entry in medplum.config.json\n", ids["lab-b"])) {
