@@ -112,6 +112,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's bot of this name if there is one: add it to medplum.config.json and deploy what differs")
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".id")
 	return cmd
 }
 

@@ -128,6 +128,7 @@ func newCmdSaveDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error, deplo
 		MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	}
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML, output.NDJSON)
+	output.SetExamples(cmd, "", `.[] | select(.result == "failed") | .name`)
 	return cmd
 }
 

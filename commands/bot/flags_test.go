@@ -1,6 +1,8 @@
 package bot_test
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,5 +27,46 @@ func TestOutputFlagsOfferedWork(t *testing.T) {
 	// list and get have tables: the flags are there and work.
 	if help := e.Run("bot", "list", "--help").Stdout; !strings.Contains(help, "--columns") || !strings.Contains(help, "--no-header") {
 		t.Errorf("bot list --help lacks --columns or --no-header:\n%s", help)
+	}
+}
+
+// The --jq and --columns examples in each bot command's --help fit what the
+// command prints: run as given, they print what they say.
+func TestOutputFlagExamplesWork(t *testing.T) {
+	p := newProject(t, "alpha")
+	write(t, p.e, map[string]string{"dist/alpha.js": "exports.handler = async () => 'alpha v2';\n"})
+	example := func(args []string, flag string) string {
+		t.Helper()
+		help := p.e.Run(append(slices.Clone(args), "--help")...).ExpectCode(t, 0, "")
+		m := regexp.MustCompile(`(?m)--` + flag + ` .*\(e\.g\. (.*)\)$`).FindStringSubmatch(help)
+		if m == nil {
+			t.Fatalf("%s --help has no --%s example:\n%s", strings.Join(args, " "), flag, help)
+		}
+		return strings.Trim(m[1], "'")
+	}
+	for _, c := range []struct {
+		args   []string
+		flag   string
+		stdout string
+	}{
+		{[]string{"bot", "list"}, "jq", "\nalpha\n"}, // after the sandbox's own bot
+		{[]string{"bot", "list", "-o", "csv", "--columns"}, "columns", "NAME,DEPLOYED,CONFIG\n"},
+		{[]string{"bot", "get", "alpha"}, "jq", p.ids["alpha"] + "\n"},
+		{[]string{"bot", "deploy", "alpha", "--force"}, "jq", ""}, // nothing failed
+		{[]string{"bot", "create", "beta", "--no-write-config"}, "jq", "-"},
+	} {
+		ex := example(slices.Clone(c.args[:2]), c.flag)
+		args := slices.Clone(c.args)
+		if c.flag == "jq" {
+			args = append(args, "--jq")
+		}
+		args = append(args, ex)
+		r := p.e.Run(args...)
+		if c.stdout == "-" { // the new bot's id
+			c.stdout = strings.TrimSpace(p.e.Run("bot", "get", "beta", "-o", "json", "--jq", ".id").Stdout) + "\n"
+		}
+		if r.Code != 0 || !strings.Contains(r.Stdout, c.stdout) || (c.stdout == "" && r.Stdout != "") || (c.stdout == "\n") {
+			t.Errorf("%s %q: %+v", strings.Join(args, " "), ex, r)
+		}
 	}
 }

@@ -52,6 +52,7 @@ gives it (empty when the file does not list it).`,
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	output.SetExamples(cmd, "name,deployed,config", ".[].name")
 	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
 	return cmd
 }
@@ -228,6 +229,7 @@ valid for an hour).`,
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	output.SetExamples(cmd, "name,deployed,config", ".id")
 	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
 	return cmd
 }

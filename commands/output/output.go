@@ -62,6 +62,18 @@ type Options struct {
 	tmpl      *template.Template
 }
 
+// SetExamples replaces the generic examples in the help of --columns and
+// --jq with the command's own (those that fit its output; "" keeps one), so
+// that an example copied from --help works.
+func SetExamples(cmd *cobra.Command, columns, jq string) {
+	if f := cmd.Flags().Lookup("columns"); f != nil && columns != "" {
+		f.Usage = "table/csv columns to show, comma-separated (e.g. " + columns + ")"
+	}
+	if f := cmd.Flags().Lookup("jq"); f != nil && jq != "" {
+		f.Usage = "filter the JSON output with a jq expression (e.g. '" + jq + "')"
+	}
+}
+
 // AddFlags registers -o/--output (default def), --columns and --no-header
 // (when allowed has table, wide or csv), --jq and --template. A command prints documents with WriteBody, WriteDoc,
 // WriteDocs or WriteData, which honour -o json|yaml, --jq and --template.
