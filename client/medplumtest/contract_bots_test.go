@@ -237,6 +237,9 @@ func botSteps() []step {
 			return e.do(req{"PATCH", "fhir/R4/Bot/" + e.bots.fresh, map[string]string{"Authorization": "Bearer " + e.bots.tok, "Content-Type": "application/json-patch+json"},
 				`[{"op":"add","path":"/description","value":"x"}]`})
 		}, after: func(e *contractEnv, b map[string]any) { sameDiagnostics(e, "124e-bot-patch-over-quota", b) }},
+		{name: "124f-bot-execute-json-scalar", run: func(e *contractEnv) *http.Response {
+			return e.execute(e.bots.fresh, "application/json", `"Marge"`)
+		}},
 	}
 }
 

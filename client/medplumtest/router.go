@@ -207,7 +207,8 @@ func unescapeSegment(s string) (string, error) {
 }
 
 // parseBody parses JSON bodies like the real server's body parsers:
-// application/json and any application/*+json. Other bodies stay raw.
+// application/json and any application/*+json, an object or an array.
+// Other bodies stay raw.
 func (c *reqCtx) parseBody() {
 	mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	c.isJSON = mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
@@ -217,6 +218,14 @@ func (c *reqCtx) parseBody() {
 	dec := json.NewDecoder(bytes.NewReader(c.raw))
 	dec.UseNumber()
 	if err := dec.Decode(&c.body); err != nil || dec.More() {
+		c.body, c.bodyErr = nil, true
+	}
+	// Strict, as body-parser's json() is by default: only an object or an
+	// array (capture 124f: "Marge" is 400 "Content could not be parsed";
+	// so are 42 and null).
+	switch c.body.(type) {
+	case map[string]any, []any:
+	default:
 		c.body, c.bodyErr = nil, true
 	}
 }
