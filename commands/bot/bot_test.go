@@ -474,7 +474,13 @@ func TestRun(t *testing.T) {
 	// Input that is not JSON is refused before sending.
 	srv.ResetRequests()
 	e.Run("bot", "run", "echo", "{x").Expect(t, 2, "", "medplum: the input is not valid JSON: line 1, column 2: invalid character 'x' looking for beginning of object key string\nto send it as text: --content-type text/plain\n")
+	// Nor is JSON that Medplum's strict parser refuses (capture 124f).
+	e.Run("bot", "run", "echo", `"Marge"`).Expect(t, 2, "", "medplum: the input is JSON, but not an object or an array, the only JSON bodies Medplum reads (it would answer \"Content could not be parsed\"); nothing was sent\n"+
+		"wrap it in an object ({\"input\": ...}) or send it as text: --content-type text/plain\n")
+	e.RunStdin(" 42\n", "bot", "run", "echo", "--input", "-").ExpectCode(t, 2, "medplum: the input (stdin) is JSON, but not an object or an array, the only JSON bodies Medplum reads (it would answer \"Content could not be parsed\"); nothing was sent\n"+
+		"wrap it in an object ({\"input\": ...}) or send it as text: --content-type text/plain\n")
 	clitest.ExpectNothingSent(t, srv)
+	e.Run("bot", "run", "echo", ` [1, 2]`).Expect(t, 0, `[1,2]`, "")
 	e.Run("bot", "run", "nope").Expect(t, 2, "", fmt.Sprintf("medplum: no bot \"nope\" in project %q (%s) (give an id, Bot/<id> or the exact name)\n", srv.Seed.ProjectName, srv.Seed.ProjectID))
 
 	// A bot never deployed.

@@ -32,8 +32,8 @@ func NewCmdRun(f *cmdutil.Factory, runF func(*RunOptions) error) *cobra.Command 
 		Use:   "run <bot> [input]",
 		Short: "Run a bot ($execute) and print its answer",
 		Long: `Run a deployed bot with $execute: the input (an argument, or --input FILE, "-"
-for stdin) is sent as --content-type (default application/json, checked
-before sending), and the bot's answer is printed exactly as the server sends
+for stdin) is sent as --content-type (default application/json: an object
+or an array, checked before sending), and the bot's answer is printed exactly as the server sends
 it. A bot that fails (it throws, has no handler, or has no deployed code)
 exits 1 with the server's message.
 
@@ -77,6 +77,12 @@ func runRun(o *RunOptions) error {
 	if isJSON(o.ContentType) && len(bytes.TrimSpace(input)) > 0 {
 		if err := cmdutil.CheckJSON(input, name); err != nil {
 			return cmdutil.WithHint(err, "to send it as text: --content-type text/plain")
+		}
+		// Medplum's JSON parser is strict (capture 124f): "Content could
+		// not be parsed", which would read as the bot's failure.
+		if c := bytes.TrimSpace(input)[0]; c != '{' && c != '[' {
+			return cmdutil.WithHint(cmdutil.InputErrorf("%s is JSON, but not an object or an array, the only JSON bodies Medplum reads (it would answer \"Content could not be parsed\"); nothing was sent", name),
+				`wrap it in an object ({"input": ...}) or send it as text: --content-type text/plain`)
 		}
 	}
 	c, bot, entry, err := o.find(o.Bot, o.localConfig(false))
