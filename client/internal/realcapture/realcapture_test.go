@@ -2,6 +2,8 @@ package realcapture
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -73,6 +75,43 @@ func TestEveryCaptureParses(t *testing.T) {
 		}
 		if strings.Contains(c.Header.Get("Content-Type"), "json") && len(bytes.TrimSpace(c.Body)) > 0 && c.Body[0] != '{' && c.Body[0] != '[' {
 			t.Errorf("%s: a JSON body that does not start with { or [", n)
+		}
+	}
+}
+
+// The shared reference (../shared/reference/real-server next to the
+// repository, or MEDPLUM_REFERENCE_CAPTURES) is where new captures of the
+// real server appear first; every one of them must be in testdata too,
+// byte for byte, so that the contract tests (which list testdata) replay it
+// or say why not. Without the reference (a fresh checkout, CI) there is
+// nothing to compare.
+func TestEveryReferenceCaptureIsInTestdata(t *testing.T) {
+	ref := os.Getenv("MEDPLUM_REFERENCE_CAPTURES")
+	if ref == "" {
+		// Next to the repository, or (in a git worktree) next to the
+		// checkout whose .git it shares.
+		root := filepath.Join(Dir(), "..", "..")
+		if b, err := os.ReadFile(filepath.Join(root, ".git")); err == nil {
+			if gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: "); ok {
+				if i := strings.Index(gitdir, string(filepath.Separator)+".git"+string(filepath.Separator)+"worktrees"+string(filepath.Separator)); i >= 0 {
+					root = gitdir[:i]
+				}
+			}
+		}
+		ref = filepath.Join(root, "..", "shared", "reference", "real-server")
+	}
+	files, err := filepath.Glob(filepath.Join(ref, "*.http"))
+	if err != nil || len(files) == 0 {
+		t.Skipf("no reference captures in %s", ref)
+	}
+	for _, f := range files {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(Dir(), filepath.Base(f)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: not in %s as it is in the reference (copy it: %v)", filepath.Base(f), Dir(), err)
 		}
 	}
 }
