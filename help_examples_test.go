@@ -140,19 +140,24 @@ medplum bot deploy '*' >/dev/null 2>&1
 `
 
 var helpSetups = map[string]helpSetup{
-	"medplum":                {superAdmin: true},
-	"medplum post":           {superAdmin: true},
-	"medplum project create": {superAdmin: true},
-	"medplum invite":         {bare: true},
-	"medplum project invite": {bare: true},
-	"medplum apply":          {projectName: "Acme Clinic"},
-	"medplum bot create":     {script: "cp src/hello-world.ts src/intake.ts && cp dist/hello-world.js dist/intake.js\n"},
-	"medplum bot deploy":     {script: botSetup},
-	"medplum bot save":       {script: botSetup},
-	"medplum bot get":        {script: botSetup},
-	"medplum bot run":        {script: botSetup},
-	"medplum bot list":       {script: botSetup},
-	"medplum login":          {placeholders: map[string]string{"0a1b...": "<client id>"}},
+	"medplum":                     {superAdmin: true},
+	"medplum post":                {superAdmin: true},
+	"medplum project create":      {superAdmin: true},
+	"medplum invite":              {bare: true},
+	"medplum project invite":      {bare: true},
+	"medplum apply":               {projectName: "Acme Clinic"},
+	"medplum bot create":          {script: "cp src/hello-world.ts src/intake.ts && cp dist/hello-world.js dist/intake.js\n"},
+	"medplum bot deploy":          {script: botSetup},
+	"medplum bot save":            {script: botSetup},
+	"medplum bot get":             {script: botSetup},
+	"medplum bot run":             {script: botSetup},
+	"medplum bot list":            {script: botSetup},
+	"medplum login":               {placeholders: map[string]string{"0a1b...": "<client id>"}},
+	"medplum members invite-link": {script: "medplum invite Dana Scully dana@example.com --scope project >/dev/null\n"},
+	// The example's earlier review and accepted risks (the sandbox's admin
+	// client, the one high finding).
+	"medplum members review": {script: "medplum members review -o json > review-2026-11.json\n" +
+		"printf -- '- rule: client-admin\\n  member: \"*\"\\n  reason: the sandbox admin client\\n' > accepted-risks.yaml\n"},
 }
 
 // helpExitCodes are the examples that succeed with another exit code.

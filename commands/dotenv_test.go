@@ -41,7 +41,8 @@ func TestDotenv(t *testing.T) {
 			"client_secret\t.env MEDPLUM_CLIENT_SECRET\n"+
 			"access_token\t\n"+
 			"auth_type\t\n"+
-			"scope\t\n", "")
+			"scope\t\n"+
+			"app_url\tdefault\n", "")
 	// The environment wins, even an empty variable.
 	e.Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Project/"+srv.Seed.ProjectID).ExpectCode(t, 4,
@@ -57,13 +58,14 @@ func TestDotenv(t *testing.T) {
 			"client_secret\t\t\n"+
 			"access_token\t\t\n"+
 			"auth_type\t\t\n"+
-			"scope\t\t\n", "")
+			"scope\t\t\n"+
+			"app_url\thttps://app.medplum.com/\tdefault\n", "")
 
 	// MEDPLUM_NO_DOTENV=1: no .env at all.
 	e.Unset("MEDPLUM_CLIENT_SECRET").Unset("MEDPLUM_BASE_URL").Set("MEDPLUM_NO_DOTENV", "1")
 	e.Run("profile", "describe", "--columns", "setting,source", "--no-header").Expect(t, 0,
 		"base_url\tdefault\nfhir_url_path\tdefault\ntoken_url\tdefault\nauthorize_url\tdefault\n"+
-			"client_id\t\nclient_secret\t\naccess_token\t\nauth_type\t\nscope\t\n", "")
+			"client_id\t\nclient_secret\t\naccess_token\t\nauth_type\t\nscope\t\napp_url\tdefault\n", "")
 
 	// A client-credentials sign-in with the .env's secret stores nothing
 	// secret; one with a secret from stdin caches its token in the default

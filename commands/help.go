@@ -28,7 +28,7 @@ func helpTopics() []*cobra.Command {
 				  3    a bulk run finished with some rows failed (invite --csv, bot deploy)
 				  4    not signed in, or the server rejected the credentials (401)
 				  5    permission denied (403)
-				  6    apply --dry-run, bot deploy --dry-run: changes are pending
+				  6    apply --dry-run, bot deploy --dry-run: changes are pending; members review --fail-on: findings
 				  130  interrupted (Ctrl-C)
 
 				Errors are printed once on stderr as "medplum: <message>", sometimes
@@ -103,7 +103,7 @@ func environmentHelp() string {
 	`))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, k := range config.Keys {
-		if k.Env == "" {
+		if k.Env == "" || k.Name == "app_url" { // app_url: ours, listed below
 			continue
 		}
 		desc, _, _ := strings.Cut(k.Usage, " (")
@@ -147,6 +147,12 @@ func environmentHelp() string {
 		                           a number ("120") or percentage ("50%") sets the width
 		  MEDPLUM_PROMPT_DISABLED  never ask questions; fail and name the flag instead
 		  MEDPLUM_NO_DOTENV=1      do not read ./.env
+		  MEDPLUM_APP_URL          the Medplum app of the server, where links such
+		                           as set-password links point (like --app-url);
+		                           default https://app.medplum.com/
+		  MEDPLUM_REVIEW_TIME      the time of a members review (RFC 3339), for a
+		                           report that must come out the same twice;
+		                           default now
 		  MEDPLUM_CACHE_DIR        where "medplum login" caches the short-lived access
 		                           token (0600); default the user cache directory:
 		                           $XDG_CACHE_HOME/medplum, else ~/.cache/medplum

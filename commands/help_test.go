@@ -180,7 +180,7 @@ func exitCodes(t *testing.T) map[int]string {
 // at any depth.
 func TestHelpUnknownTopic(t *testing.T) {
 	e := clitest.New(t)
-	const hint = "help topics: apply-file, environment, exit-codes, formatting, invite-csv; or a command: medplum help <command>\n"
+	const hint = "help topics: apply-file, environment, exit-codes, formatting, invite-csv, review-rules; or a command: medplum help <command>\n"
 	e.Run("help", "enviroment").Expect(t, 2, "", "medplum: unknown help topic \"enviroment\"\n"+hint)
 	e.Run("help", "members", "lst").Expect(t, 2, "", "medplum: unknown help topic \"members lst\"\n"+hint)
 	if out := e.Run("help", "members", "list").ExpectCode(t, 0, ""); !strings.HasPrefix(out, "List the members of the project") {

@@ -18,6 +18,7 @@ import (
 	"github.com/medplumcli/medplum/commands/profile"
 	"github.com/medplumcli/medplum/commands/projectcmd"
 	"github.com/medplumcli/medplum/commands/rest"
+	"github.com/medplumcli/medplum/commands/review"
 	"github.com/medplumcli/medplum/commands/version"
 )
 
@@ -82,6 +83,8 @@ var HelpTopics = []TopCommand{
 	{Name: "formatting", Short: "Output formats: -o json|yaml|ndjson|table|csv, --jq, --template", Build: pick("formatting", func(*cmdutil.Factory) []*cobra.Command { return helpTopics() })},
 	{Name: "invite-csv", Short: "The CSV file of medplum invite --csv",
 		Build: func(*cmdutil.Factory) *cobra.Command { return invite.NewHelpTopicCSV() }},
+	{Name: "review-rules", Short: "The rules of medplum members review: what each checks, why, how to fix it",
+		Build: func(*cmdutil.Factory) *cobra.Command { return review.NewHelpTopic() }},
 }
 
 // pick builds the command named name out of several that build makes

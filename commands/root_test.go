@@ -68,7 +68,7 @@ func TestHelpTopics(t *testing.T) {
   3    a bulk run finished with some rows failed (invite --csv, bot deploy)
   4    not signed in, or the server rejected the credentials (401)
   5    permission denied (403)
-  6    apply --dry-run, bot deploy --dry-run: changes are pending
+  6    apply --dry-run, bot deploy --dry-run: changes are pending; members review --fail-on: findings
   130  interrupted (Ctrl-C)
 
 Errors are printed once on stderr as "medplum: <message>", sometimes
@@ -92,7 +92,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	e.Run("profile", "nope").Expect(t, 2, "", "medplum: unknown command \"nope\" for \"medplum profile\"\nRun 'medplum profile --help' for usage.\n")
 	e.Run("profile", "use").Expect(t, 2, "", "medplum: medplum profile use needs a profile name\nRun 'medplum profile use --help' for usage.\n")
 	e.Run("completion", "tcsh").Expect(t, 2, "", "medplum: unknown command \"tcsh\" for \"medplum completion\"\nRun 'medplum completion --help' for usage.\n")
-	e.Run("help", "nope").Expect(t, 2, "", "medplum: unknown help topic \"nope\"\nhelp topics: apply-file, environment, exit-codes, formatting, invite-csv; or a command: medplum help <command>\n")
+	e.Run("help", "nope").Expect(t, 2, "", "medplum: unknown help topic \"nope\"\nhelp topics: apply-file, environment, exit-codes, formatting, invite-csv, review-rules; or a command: medplum help <command>\n")
 	e.Run("profile", "list", "-o", "xml").Expect(t, 2, "", "medplum: invalid argument \"xml\" for \"-o, --output\" flag: unknown format \"xml\" (use json, yaml, ndjson, table, csv)\nRun 'medplum profile list --help' for usage.\n")
 }
 

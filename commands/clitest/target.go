@@ -292,6 +292,21 @@ func (tg *Target) Super(t testing.TB) *client.Client {
 	return apiClient(t, tg.URL, tg.super.id, tg.super.secret)
 }
 
+// SuperSignedIn returns an Env signed in as a super admin (the sandbox's
+// seeded client, or REAL_SUPER_CLIENT_ID/SECRET), through the official
+// CLI's environment variables; a real server without one skips the test.
+func (tg *Target) SuperSignedIn(t testing.TB) *Env {
+	t.Helper()
+	if tg.super == nil {
+		t.Skip("make test-real: no super-admin client (REAL_SUPER_CLIENT_ID, from super.env)")
+	}
+	e := New(t)
+	e.Set("MEDPLUM_BASE_URL", tg.URL)
+	e.Set("MEDPLUM_CLIENT_ID", tg.super.id)
+	e.Set("MEDPLUM_CLIENT_SECRET", tg.super.secret)
+	return e
+}
+
 // NewProject creates a project for the test with a super-admin client, with
 // the id given (a UUID; "" lets the server choose), an admin
 // ClientApplication and nobody else; on a real server it is expunged when

@@ -18,7 +18,7 @@ const (
 	ExitPartial     = 3   // a bulk run (invite --csv, bot deploy) finished with some rows failed
 	ExitAuth        = 4   // not signed in, or the server rejected the credentials (401)
 	ExitForbidden   = 5   // permission denied (403)
-	ExitPending     = 6   // apply or bot deploy --dry-run: changes are pending
+	ExitPending     = 6   // apply or bot deploy --dry-run: changes are pending; members review --fail-on: findings
 	ExitInterrupted = 130 // interrupted (Ctrl-C)
 )
 

@@ -52,6 +52,7 @@ type Profile struct {
 	ClientID     string `yaml:"client_id,omitempty"`
 	AuthType     string `yaml:"auth_type,omitempty"`
 	Scope        string `yaml:"scope,omitempty"`
+	AppURL       string `yaml:"app_url,omitempty"`
 
 	// Extra keeps settings this version does not know, so rewriting the file
 	// never drops what a newer medplum wrote.

@@ -45,6 +45,8 @@ var Keys = []Key{
 		Usage: "how to sign in: client-credentials, basic, authorization-code, ..."},
 	{Name: "scope", Flag: "scope",
 		Usage: "OAuth2 scope to request"},
+	{Name: "app_url", Flag: "app-url", Env: "MEDPLUM_APP_URL", Default: "https://app.medplum.com/",
+		Usage: "the Medplum app of this server, where links such as set-password links point"},
 }
 
 // profileKey chooses the profile: -p/--profile > MEDPLUM_PROFILE > the file's
@@ -314,6 +316,8 @@ func (p *Profile) field(name string) *string {
 		return &p.AuthType
 	case "scope":
 		return &p.Scope
+	case "app_url":
+		return &p.AppURL
 	}
 	return nil
 }

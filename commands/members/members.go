@@ -16,6 +16,7 @@ import (
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
+	"github.com/medplumcli/medplum/commands/review"
 )
 
 // NewCmdMembers is the `medplum members` group.
@@ -50,6 +51,7 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(NewCmdSetAccess(f, nil))
 	cmd.AddCommand(NewCmdRemove(f, nil))
 	cmd.AddCommand(NewCmdHistory(f, nil))
+	cmd.AddCommand(review.NewCmdReview(f, nil), NewCmdInviteLink(f, nil), NewCmdResetPassword(f, nil))
 	return cmd
 }
 

@@ -108,8 +108,17 @@ func oneWordName(s string) bool {
 // matches an *AmbiguousError (exit 2) listing them. A membership id that
 // no membership has is looked up as a one-word name, unless it is a UUID.
 func Resolve(ctx context.Context, c *client.Client, project string, sel Selector) (client.Doc, error) {
+	return ResolveWith(ctx, c, project, sel, Read)
+}
+
+// A Reader reads one membership of a project by id: Read (the admin
+// route, for what is written back) or ReadFHIR.
+type Reader func(ctx context.Context, c *client.Client, project, id string) (client.Doc, error)
+
+// ResolveWith is Resolve reading the membership found with read.
+func ResolveWith(ctx context.Context, c *client.Client, project string, sel Selector, read Reader) (client.Doc, error) {
 	if sel.Kind == ByMembership {
-		d, err := Read(ctx, c, project, sel.Value)
+		d, err := read(ctx, c, project, sel.Value)
 		var nf *notFoundError
 		if !errors.As(err, &nf) || looksLikeUUID(sel.Value) || !oneWordName(sel.Value) {
 			return d, err
@@ -135,7 +144,7 @@ func Resolve(ctx context.Context, c *client.Client, project string, sel Selector
 	case 0:
 		return client.Doc{}, &NoMemberError{Selector: sel, Project: project, Near: near}
 	case 1:
-		return Read(ctx, c, project, found[0].Resource.ID())
+		return read(ctx, c, project, found[0].Resource.ID())
 	}
 	return client.Doc{}, &AmbiguousError{Selector: sel, Project: project, Candidates: found}
 }
@@ -180,7 +189,25 @@ func looksLikeUUID(s string) bool {
 
 // Read reads a membership through the admin route, as the server sent it.
 func Read(ctx context.Context, c *client.Client, project, id string) (client.Doc, error) {
-	resp, err := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: client.MembershipURL(project, id)})
+	return readAt(ctx, c, project, id, client.MembershipURL(project, id))
+}
+
+// ReadFHIR reads a membership as a FHIR resource (fhir/R4/ProjectMembership/<id>),
+// for commands that only read it: a super admin can read any project's
+// this way, where the admin route of another project is 403 to them
+// (captures 19, 20). A membership of another project is not found.
+func ReadFHIR(ctx context.Context, c *client.Client, project, id string) (client.Doc, error) {
+	d, err := readAt(ctx, c, project, id, client.ResourceURL("ProjectMembership", id))
+	if err == nil && d.Ref("project") != "Project/"+project {
+		return client.Doc{}, &notFoundError{ID: id, Project: project}
+	}
+	return d, err
+}
+
+// readAt reads membership id of project at u: 404 is a *notFoundError,
+// 410 a *GoneError.
+func readAt(ctx context.Context, c *client.Client, project, id, u string) (client.Doc, error) {
+	resp, err := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: u})
 	if err != nil {
 		switch e := client.AsError(err); {
 		case e != nil && e.IsNotFound():
@@ -192,7 +219,7 @@ func Read(ctx context.Context, c *client.Client, project, id string) (client.Doc
 	}
 	d, err := client.NewDoc(resp.Body)
 	if err != nil || d.Resource.ResourceType() != "ProjectMembership" {
-		return client.Doc{}, fmt.Errorf("GET %s: the answer is not a ProjectMembership", client.MembershipURL(project, id))
+		return client.Doc{}, fmt.Errorf("GET %s: the answer is not a ProjectMembership", u)
 	}
 	return d, nil
 }

@@ -132,7 +132,8 @@ func TestPrecedence(t *testing.T) {
 		"client_secret\t(hidden)\tenv MEDPLUM_CLIENT_SECRET\n"+
 		"access_token\t(hidden)\tenv MEDPLUM_CLIENT_ACCESS_TOKEN\n"+
 		"auth_type\t\t\n"+
-		"scope\t\t\n", "")
+		"scope\t\t\n"+
+		"app_url\thttps://app.medplum.com/\tdefault\n", "")
 	r.NotContains(t, "env-secret-value-1", "env-token-value-2")
 
 	r = e.Run("profile", "describe", "-o", "json", "--client-secret", "flag-secret-value-3")
@@ -154,7 +155,8 @@ func TestPrecedence(t *testing.T) {
 			"client_secret\t(hidden)\n"+
 			"access_token\t(hidden)\n"+
 			"auth_type\t\n"+
-			"scope\t\n", "")
+			"scope\t\n"+
+			"app_url\thttps://app.medplum.com/\n", "")
 	data, _ := os.ReadFile(configFile(e))
 	for _, s := range []string{"env-secret-value-1", "env-token-value-2", "flag-secret-value-3"} {
 		if strings.Contains(string(data), s) {

@@ -1,0 +1,187 @@
+package review
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+)
+
+// A baseline is an earlier review's -o json, which --baseline compares
+// with: who was added or removed, who became (or stopped being) an admin,
+// who was deactivated or reactivated, whose access changed. It is read as
+// a stream, keeping a few strings per member.
+type Baseline struct {
+	File       string
+	ReviewedAt string
+	Project    string
+	members    map[string]*baseMember
+}
+
+type baseMember struct {
+	Name   string
+	Kind   string
+	Admin  bool
+	Active bool
+	Access string // the policies as the table shows them
+}
+
+// Change is one difference from the baseline.
+type Change struct {
+	Change string `json:"change"` // added, removed, admin-granted, admin-revoked, deactivated, reactivated, access-changed
+	Member string `json:"member"`
+	Name   string `json:"name"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// LoadBaseline reads a review's -o json.
+func LoadBaseline(path string) (*Baseline, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cmdutil.InputErrorf("--baseline: %v", err)
+	}
+	defer f.Close()
+	b, err := readBaseline(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		return nil, cmdutil.InputErrorf("--baseline %s: %v (want the -o json of an earlier medplum members review)", path, err)
+	}
+	b.File = path
+	return b, nil
+}
+
+func readBaseline(r io.Reader) (*Baseline, error) {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	b := &Baseline{members: map[string]*baseMember{}}
+	sawMembers := false
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case "project":
+			var p struct {
+				ID string `json:"id"`
+			}
+			if err := dec.Decode(&p); err != nil {
+				return nil, fmt.Errorf("project: %v", err)
+			}
+			b.Project = p.ID
+		case "reviewedAt":
+			if err := dec.Decode(&b.ReviewedAt); err != nil {
+				return nil, fmt.Errorf("reviewedAt: %v", err)
+			}
+		case "members":
+			sawMembers = true
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return nil, fmt.Errorf("members: not a list")
+			}
+			for dec.More() {
+				var m struct {
+					ID     string   `json:"id"`
+					Name   string   `json:"name"`
+					Kind   string   `json:"kind"`
+					Admin  bool     `json:"admin"`
+					Active bool     `json:"active"`
+					Access []Access `json:"access"`
+				}
+				if err := dec.Decode(&m); err != nil {
+					return nil, fmt.Errorf("members: %v", err)
+				}
+				if m.ID == "" {
+					return nil, fmt.Errorf("members: a member without an id")
+				}
+				b.members[m.ID] = &baseMember{Name: m.Name, Kind: m.Kind, Admin: m.Admin, Active: m.Active, Access: accessText(m.Access)}
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !sawMembers || b.Project == "" {
+		return nil, fmt.Errorf("no project and members")
+	}
+	return b, nil
+}
+
+func accessText(as []Access) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.String()
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// compare lists what changed for one current member, and forgets it (the
+// members left at the end were removed).
+func (b *Baseline) compare(m *Member) []Change {
+	prev, ok := b.members[m.ID]
+	if !ok {
+		what := m.Kind
+		if m.Admin {
+			what += ", admin"
+		}
+		if !m.Active {
+			what += ", deactivated"
+		}
+		return []Change{{Change: "added", Member: m.ID, Name: m.Name, To: what}}
+	}
+	delete(b.members, m.ID)
+	var out []Change
+	add := func(change, from, to string) {
+		out = append(out, Change{Change: change, Member: m.ID, Name: m.Name, From: from, To: to})
+	}
+	switch {
+	case m.Admin && !prev.Admin:
+		add("admin-granted", "", "")
+	case !m.Admin && prev.Admin:
+		add("admin-revoked", "", "")
+	}
+	switch {
+	case !m.Active && prev.Active:
+		add("deactivated", "", "")
+	case m.Active && !prev.Active:
+		add("reactivated", "", "")
+	}
+	if now := accessText(m.Access); now != prev.Access {
+		add("access-changed", prev.Access, now)
+	}
+	return out
+}
+
+// removed lists the baseline's members that the review did not see, by
+// name.
+func (b *Baseline) removed() []Change {
+	out := make([]Change, 0, len(b.members))
+	for id, m := range b.members {
+		what := m.Kind
+		if m.Admin {
+			what += ", admin"
+		}
+		out = append(out, Change{Change: "removed", Member: id, Name: m.Name, From: what})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Member < out[j].Member
+	})
+	return out
+}

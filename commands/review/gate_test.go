@@ -1,0 +1,235 @@
+package review_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+	"github.com/medplumcli/medplum/commands/review"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// --fail-on: exit 6 when a finding at or above the severity is not
+// accepted, 0 otherwise; the output is the same either way.
+func TestReviewFailOn(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	rows := tsvHeader + seedRows(t, srv)
+	e.Run("members", "review", "--fail-on", "high").Expect(t, 6, rows,
+		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n")
+	e.Run("members", "review", "--fail-on", "medium").Expect(t, 6, rows,
+		seedSummary+"medplum: 2 findings at or above medium (--fail-on medium)\n")
+	e.Run("members", "review", "--fail-on", "LOW", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 6,
+		seedSummary+"medplum: 2 findings at or above low (--fail-on low)\n")
+
+	// Once the project requires MFA and the client's admin rights are
+	// accepted, nothing fails at any level.
+	srv.Update(func() client.Resource {
+		p := srv.Resource("Project", srv.Seed.ProjectID)
+		p["setting"] = []any{map[string]any{"name": "mfaRequired", "valueBoolean": true}}
+		return p
+	}())
+	ign := writeFile(t, "accepted.yaml", "- rule: client-admin\n  member: Sandbox Project Admin Client\n  reason: provisions the project from CI\n")
+	out := e.Run("members", "review", "--fail-on", "low", "--ignore", ign, "-o", "csv", "--no-header", "--columns", "name").ExpectCode(t, 0,
+		"Findings: 0 high, 0 medium, 0 low (and 1 accepted)\n"+
+			"  accepted  client-admin  Sandbox Project Admin Client  provisions the project from CI ["+ign+":1]\n"+
+			"Not checked (the data is not visible to these credentials):\n"+
+			"  admin-without-mfa  1 member  "+hidden+": Medplum Admin\n"+
+			"  stale-invite       1 member  "+hidden+": Medplum Admin\n"+
+			"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n")
+	if out != "Medplum Admin\nSandbox Project Admin Client\nHomer Simpson\nSandbox Bot\n" {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
+
+// An ignore file accepts findings by rule and member (any selector), with
+// a reason and an optional expiry; expired and stale entries are reported.
+func TestReviewIgnoreFile(t *testing.T) {
+	f := newFixture(t)
+	f.policy("Clinician")
+	ada := f.person("Ada", "Admin", true, false)
+	f.person("Bob", "Open", false, false)
+	carl := f.person("Carl", "Open", false, false)
+	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+	nextYear := time.Now().UTC().AddDate(1, 0, 0).Format("2006-01-02")
+	ign := writeFile(t, "accepted.yaml", `# accepted risks, reviewed monthly
+- rule: admin-without-mfa
+  member: ada.admin@example.com
+  reason: hardware key on order (J. Doe)
+  expires: `+nextYear+`
+- rule: member-without-access-policy
+  member: "*"
+  reason: everyone may read everything until the policies are written
+  expires: `+yesterday+`
+- rule: member-without-access-policy
+  member: `+carl.Ref("profile")+`
+  reason: Carl is the data steward
+- rule: project-mfa-not-required
+  reason: enforced by the identity provider
+- rule: client-admin
+  member: `+ada.ID()+`
+  reason: nothing to accept here
+`)
+	rv := f.review("--ignore", ign)
+	var accepted, open []string
+	for _, fd := range rv.Findings {
+		who := fd.Name
+		if fd.Member == "" {
+			who = "(project)"
+		}
+		if fd.Accepted != nil {
+			accepted = append(accepted, fd.Rule+" "+who+": "+fd.Accepted.Reason+" until "+fd.Accepted.Expires+" "+fd.Accepted.Where)
+		} else {
+			open = append(open, fd.Rule+" "+who)
+		}
+	}
+	expectList(t, "accepted", sorted(accepted),
+		"admin-without-mfa Ada Admin: hardware key on order (J. Doe) until "+nextYear+" "+ign+":2",
+		"member-without-access-policy Carl Open: Carl is the data steward until  "+ign+":10",
+		"project-mfa-not-required (project): enforced by the identity provider until  "+ign+":13")
+	expectList(t, "not accepted", sorted(open),
+		"client-admin Sandbox Project Admin Client",
+		"member-without-access-policy Bob Open",
+		"member-without-access-policy Homer Simpson",
+		"member-without-access-policy Sandbox Bot")
+	expectList(t, "ignore notes", func() []string {
+		var out []string
+		for _, n := range rv.IgnoreNotes {
+			out = append(out, n.Where+" "+n.Rule+" "+n.Member+": "+n.Note)
+		}
+		return sorted(out)
+	}(),
+		ign+":6 member-without-access-policy *: expired on "+yesterday+": no longer applies",
+		ign+":15 client-admin "+ada.ID()+": matches no finding")
+	for _, r := range rv.Rules {
+		if r.ID == review.RuleAdminMFA && (r.Result != "incomplete" || r.Accepted != 1 || r.Findings != 0) {
+			t.Errorf("admin-without-mfa: %+v", r)
+		}
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string{}, s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// Every problem of an ignore file at once, each with its line: exit 2,
+// nothing sent.
+func TestReviewIgnoreFileErrors(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	ign := writeFile(t, "bad.yaml", `- rule: admin-without-mfaa
+  member: x@example.com
+  reason: typo
+- rule: stale-invite
+  reason: no member
+- rule: client-admin
+  member: "a b@c"
+  reason: ""
+- rule: project-mfa-not-required
+  member: someone
+  reason: a project rule
+  expires: next week
+- rule: inactive-admin
+  member: Bob
+  reason: ok
+  owner: me
+- just a string
+`)
+	e.Run("members", "review", "--ignore", ign).Expect(t, 2, "", "medplum: --ignore: "+
+		ign+":1: rule: unknown rule \"admin-without-mfaa\" (one of "+review.RuleIDs()+")\n  "+
+		ign+":4: member: missing (the member stale-invite is accepted for: a membership id, e-mail, name or reference; \"*\" for all)\n  "+
+		ign+":8: reason: missing (say why the risk is accepted, and who accepted it)\n  "+
+		ign+":10: member: project-mfa-not-required is a rule of the project, not of a member: leave member out\n  "+
+		ign+":12: expires: want a date (2027-06-30) or an instant (2027-06-30T12:00:00Z), got \"next week\"\n  "+
+		ign+":16: unknown key \"owner\" (want rule, member, reason, expires)\n  "+
+		ign+":17: entry 6: want rule, member, reason and expires\n")
+	clitest.ExpectNothingSent(t, srv)
+
+	notYAML := writeFile(t, "notyaml.yaml", "- rule: [unclosed\n")
+	e.Run("members", "review", "--ignore", notYAML).ExpectCode(t, 2, "medplum: --ignore "+notYAML+": not YAML: line 1: did not find expected ',' or ']'\n")
+	asMap := writeFile(t, "map.yaml", "rule: x\n")
+	e.Run("members", "review", "--ignore", asMap).ExpectCode(t, 2, "medplum: "+asMap+":1: want a list of entries (- rule: ..., member: ..., reason: ...)\n")
+	e.Run("members", "review", "--ignore", writeFile(t, "empty.yaml", "# nothing accepted yet\n"), "-o", "csv", "--columns", "id").ExpectCode(t, 0, seedSummary)
+}
+
+// --baseline: what changed since an earlier review.
+func TestReviewBaseline(t *testing.T) {
+	f := newFixture(t)
+	p := f.policy("Clinician")
+	stays := f.person("Stays", "Same", false, false)
+	f.set(stays, withPolicy(p))
+	leaves := f.person("Will", "Leave", true, false)
+	promoted := f.person("Gets", "Promoted", false, false)
+	paused := f.person("Gets", "Paused", false, false)
+	base := filepath.Join(t.TempDir(), "before.json")
+	r := f.e.Run("members", "review", "-o", "json")
+	if r.Code != 0 {
+		t.Fatal(r.Stderr)
+	}
+	os.WriteFile(base, []byte(r.Stdout), 0o600)
+	before := decodeReview(t, r)
+
+	// A month of changes.
+	if err := f.api.DeleteMembership(t.Context(), f.srv.Seed.ProjectID, leaves.ID()); err != nil {
+		t.Fatal(err)
+	}
+	f.set(promoted, func(m client.Resource) { m["admin"] = true })
+	f.set(paused, func(m client.Resource) { m["active"] = false })
+	f.set(stays, func(m client.Resource) {
+		delete(m, "accessPolicy")
+		m["access"] = []any{map[string]any{"policy": map[string]any{"reference": p},
+			"parameter": []any{map[string]any{"name": "org", "valueReference": map[string]any{"reference": "Organization/west"}}}}}
+	})
+	added := f.person("New", "Admin", true, false)
+
+	rv := f.review("--baseline", base)
+	var got []string
+	for _, c := range rv.Changes {
+		got = append(got, c.Change+" "+c.Name+" ("+c.Member+") "+c.From+" -> "+c.To)
+	}
+	expectList(t, "changes", sorted(got),
+		"access-changed Stays Same ("+stays.ID()+") Clinician -> Clinician (org=Organization/west)",
+		"added New Admin ("+added.ID()+")  -> person, admin",
+		"admin-granted Gets Promoted ("+promoted.ID()+")  -> ",
+		"deactivated Gets Paused ("+paused.ID()+")  -> ",
+		"removed Will Leave ("+leaves.ID()+") person, admin -> ")
+
+	// The summary says it too, and when the baseline was taken.
+	out := f.e.Run("members", "review", "--baseline", base, "-o", "csv", "--columns", "id").Stderr
+	if !strings.Contains(out, "Changes since "+before.ReviewedAt+" ("+base+"): 5 changes\n"+
+		"  admin-granted   Gets Promoted\n"+
+		"  deactivated     Gets Paused\n"+
+		"  access-changed  Stays Same     Clinician -> Clinician (org=Organization/west)\n"+
+		"  added           New Admin      person, admin\n"+
+		"  removed         Will Leave     person, admin\n") {
+		t.Errorf("summary:\n%s", out)
+	}
+
+	// A review of another project is no baseline for this one.
+	other := writeFile(t, "other.json", strings.Replace(r.Stdout, f.srv.Seed.ProjectID, "other-project", 1))
+	f.srv.ResetRequests()
+	f.e.Run("members", "review", "--baseline", other).Expect(t, 2, "",
+		"medplum: --baseline "+other+" is a review of project other-project, not of "+f.srv.Seed.ProjectID+"\n")
+	clitest.ExpectPaths(t, f.srv, "GET /auth/me")
+}

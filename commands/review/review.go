@@ -1,0 +1,443 @@
+// Package review is `medplum members review`: who can do what in a
+// project, and what is unsafe about it, for periodic access reviews
+// (HIPAA, SOC 2) in a terminal, in CI and as an HTML page for auditors.
+package review
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
+	"github.com/medplumcli/medplum/commands/version"
+)
+
+// Options are the inputs of `members review`.
+type Options struct {
+	IO      *iostreams.IOStreams
+	Client  func() (*client.Client, error)
+	Ctx     context.Context
+	Now     func() time.Time
+	Project string
+
+	StaleInvite  string
+	SecretMaxAge string
+	FailOn       string
+	IgnoreFile   string
+	BaselineFile string
+	HTMLFile     string
+	Output       output.Options
+	formatSet    bool
+
+	staleInvite, secretMaxAge time.Duration
+	failOn                    Severity
+	ignores                   *Ignores
+	baseline                  *Baseline
+}
+
+// NewCmdReview is `medplum members review`.
+func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Client: f.Client, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Review who can do what in the project, and what is unsafe",
+		Long: heredoc.Docf(`
+			Review the project's access: one row per membership (person, client
+			application or bot) with what it can do and what is known about it,
+			and the findings of a fixed set of rules (medplum help review-rules):
+			admins without MFA, stale invites, client applications with admin
+			rights or old secrets, members without access policies, memberships
+			pointing at what no longer exists, people with several memberships.
+
+			%s
+			Each is a value, "none", "n/a" (not for this kind of member), or
+			"unknown: <why>" when the credentials cannot read it: a project
+			admin cannot read a server-scoped user (MFA, invites), so those
+			are unknown unless a super admin runs the review. -o json writes
+			null for both, with the reason under "unknown"; a column that does
+			not apply to the member's kind is left out. A rule that cannot be
+			checked for some members says so ("Not checked"), it never passes
+			silently.
+
+			The project is read once: the memberships 1000 at a time (cursor
+			paging, past the 10,000 of offset paging) and, for each page, the
+			users, invites and profiles it names. A terminal shows progress.
+
+			Output: a table on a terminal with the findings after it; piped,
+			TSV (or -o csv) on stdout and the findings on stderr; -o json one
+			document (project, reviewer, members, findings, rules, counts),
+			-o ndjson one line per member, finding and rule. --html FILE writes
+			one self-contained page (no scripts, nothing fetched) with the
+			findings first, for an auditor; with --html and no -o, only the
+			summary is printed.
+
+			The review's time is now (MEDPLUM_REVIEW_TIME, an RFC 3339 instant,
+			sets another, for a report that must come out the same twice).
+
+			--fail-on high|medium|low exits 6 when a finding at or above that
+			severity is not accepted: a CI gate. --baseline takes an earlier
+			review's -o json and lists what changed since: members added and
+			removed, admin rights granted and revoked, deactivations, access
+			changes.
+
+		`, strings.TrimSuffix(wrap("Columns: "+strings.Join(Columns, ", ")+".", "", 72), "\n")) + IgnoreHelp,
+		Example: `  $ medplum members review
+  $ medplum members review --html review.html
+  $ medplum members review -o json > review-2026-12.json
+  $ medplum members review --baseline review-2026-11.json --fail-on high --ignore accepted-risks.yaml
+  $ medplum members review -o csv --columns name,email,admin,mfaEnrolled`,
+		Args: cmdutil.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			opts.Ctx = c.Context()
+			opts.formatSet = c.Flags().Changed("output")
+			if c.Flags().Changed("project") {
+				p, err := membership.ParseProject(opts.Project)
+				if err != nil {
+					return err
+				}
+				opts.Project = p
+			}
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return reviewRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
+	fl.StringVar(&opts.StaleInvite, "stale-invite", strconv.Itoa(defaultStaleInvite)+"d", "an invite pending longer than this is a finding (days: 14d, or a duration: 36h)")
+	fl.StringVar(&opts.SecretMaxAge, "secret-max-age", strconv.Itoa(defaultSecretMaxDays)+"d", "a client secret older than this is a finding (days: 90d, or a duration)")
+	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 6 when a finding at or above this severity is not accepted: high, medium or low")
+	fl.StringVar(&opts.IgnoreFile, "ignore", "", "accepted risks: a YAML file of rule, member, reason and expires (see above)")
+	fl.StringVar(&opts.BaselineFile, "baseline", "", "an earlier review's -o json: list what changed since")
+	fl.StringVar(&opts.HTMLFile, "html", "", "also write the review as one self-contained HTML page to this file")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return []cobra.Completion{"high", "medium", "low"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.MarkFlagFilename("ignore", "yaml", "yml", "json")
+	_ = cmd.MarkFlagFilename("baseline", "json")
+	_ = cmd.MarkFlagFilename("html", "html")
+	output.AddFlags(cmd, &opts.Output, output.Table, output.WithWide()...)
+	opts.Output.CompleteColumns = output.ColumnList(Columns...)
+	return cmd
+}
+
+// check reads and checks everything local before anything is sent.
+func (o *Options) check() error {
+	if err := o.Output.Check(); err != nil {
+		return err
+	}
+	if err := o.Output.CheckColumns(Columns); err != nil {
+		return err
+	}
+	var err error
+	if o.staleInvite, err = parseDays("--stale-invite", o.StaleInvite); err != nil {
+		return err
+	}
+	if o.secretMaxAge, err = parseDays("--secret-max-age", o.SecretMaxAge); err != nil {
+		return err
+	}
+	if o.FailOn != "" {
+		s, ok := ParseSeverity(o.FailOn)
+		if !ok {
+			return cmdutil.FlagErrorf("--fail-on: want high, medium or low, not %q", o.FailOn)
+		}
+		o.failOn = s
+	}
+	if o.IgnoreFile != "" {
+		if o.ignores, err = LoadIgnores(o.IgnoreFile); err != nil {
+			return err
+		}
+	}
+	if o.HTMLFile != "" {
+		if err := writable(filepath.Dir(o.HTMLFile)); err != nil {
+			return cmdutil.InputErrorf("--html %s: cannot write in %s: %v", o.HTMLFile, filepath.Dir(o.HTMLFile), err)
+		}
+	}
+	if o.BaselineFile != "" {
+		if o.baseline, err = LoadBaseline(o.BaselineFile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reviewTime is when the review happens: now, or MEDPLUM_REVIEW_TIME (an
+// RFC 3339 instant) for a report that must come out the same twice (tests,
+// golden files): the thresholds count from it.
+func reviewTime(now func() time.Time) (time.Time, error) {
+	v := os.Getenv("MEDPLUM_REVIEW_TIME")
+	if v == "" {
+		return now().UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, cmdutil.InputErrorf("MEDPLUM_REVIEW_TIME: want an instant such as 2026-12-01T09:00:00Z, not %q", v)
+	}
+	return t.UTC(), nil
+}
+
+// writable checks that a file can be made in dir.
+func writable(dir string) error {
+	if _, err := os.Stat(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".medplum-review-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// parseDays reads a number of days (14, 14d) or a Go duration (36h).
+func parseDays(flag, s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	n, err := strconv.Atoi(strings.TrimSuffix(t, "d"))
+	if err == nil && n >= 0 {
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	if d, err := time.ParseDuration(t); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, cmdutil.FlagErrorf("%s: want a number of days (14d) or a duration (36h), not %q", flag, s)
+}
+
+func (o *Options) context() context.Context {
+	if o.Ctx == nil {
+		return context.Background()
+	}
+	return o.Ctx
+}
+
+func reviewRun(o *Options) error {
+	ctx := o.context()
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	who, err := cmdutil.WhoAmI(ctx, c)
+	if err != nil {
+		return err
+	}
+	project := who.ProjectID
+	if o.Project != "" && o.Project != project {
+		if !who.SuperAdmin {
+			return cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", o.Project, who.Describe())
+		}
+		project = o.Project
+	}
+	if o.baseline != nil && o.baseline.Project != project {
+		return cmdutil.InputErrorf("--baseline %s is a review of project %s, not of %s", o.BaselineFile, o.baseline.Project, project)
+	}
+	now, err := reviewTime(o.Now)
+	if err != nil {
+		return err
+	}
+
+	r := newReport(now)
+	defer r.close()
+	r.ignores, r.baseline = o.ignores, o.baseline
+	r.Reviewer = Reviewer{Profile: who.Profile, SuperAdmin: who.SuperAdmin, Server: client.RedactURL(c.BaseURL())}
+	r.Settings = Settings{StaleInviteDays: days(o.staleInvite), SecretMaxAgeDays: days(o.secretMaxAge),
+		FailOn: o.FailOn, Ignore: o.IgnoreFile, Baseline: o.BaselineFile}
+
+	col := &collector{r: r}
+	if o.HTMLFile != "" {
+		col.rows = newSpool[[]string]()
+		defer col.rows.close()
+	}
+	out, err := o.newWriter(r)
+	if err != nil {
+		return err
+	}
+	col.write = out.member
+
+	prog := newProgress(o.IO)
+	e := &engine{cfg: Config{
+		Client: c, Project: project, SuperAdmin: who.SuperAdmin, Caller: who.Profile, Now: now,
+		StaleInvite: o.staleInvite, SecretMaxAge: o.secretMaxAge, Ignores: o.ignores,
+		Progress: prog.update, WantTotal: prog.on,
+	}, out: col}
+	// The header of the JSON document needs the project, which the
+	// engine reads first: the writer starts with the first member.
+	col.start = func() error {
+		r.Project = ReportProject{ID: project, Name: e.project.Name, Policies: e.project.Policies}
+		if e.project.MFARequired.state == known {
+			r.Project.MFARequired = e.project.MFARequired.val
+		}
+		return out.begin()
+	}
+	err = e.run(ctx)
+	prog.done()
+	if err != nil {
+		return err
+	}
+	if err := col.begin(); err != nil { // a project without members
+		return err
+	}
+	if err := r.finish(); err != nil {
+		return err
+	}
+	if err := out.end(); err != nil {
+		return err
+	}
+	if o.HTMLFile != "" {
+		v, _, _ := version.Info()
+		if err := r.writeHTML(o.HTMLFile, v, col.rows.each); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+		fmt.Fprintf(o.IO.ErrOut, "Wrote the report to %s\n", o.HTMLFile)
+	}
+	if o.failOn != 0 {
+		if n := r.Failing(o.failOn); n > 0 {
+			return &cmdutil.ExitError{Code: cmdutil.ExitPending,
+				Err: fmt.Errorf("%s at or above %s (--fail-on %s)", plural(n, "finding"), o.failOn, o.failOn)}
+		}
+	}
+	return nil
+}
+
+// collector is the engine's sink: it counts, keeps the HTML rows and
+// hands each member to the output.
+type collector struct {
+	r       *Report
+	rows    *spool[[]string]
+	write   func(*Member) error
+	start   func() error
+	started bool
+}
+
+func (c *collector) begin() error {
+	if c.started {
+		return nil
+	}
+	c.started = true
+	return c.start()
+}
+
+func (c *collector) member(m *Member) error {
+	if err := c.begin(); err != nil {
+		return err
+	}
+	if err := c.r.count(m); err != nil {
+		return err
+	}
+	if c.rows != nil {
+		cells := make([]string, len(Columns))
+		for i, col := range Columns {
+			cells[i] = m.Field(col)
+		}
+		if err := c.rows.add(cells); err != nil {
+			return err
+		}
+	}
+	return c.write(m)
+}
+
+func (c *collector) finding(f Finding) error { return c.r.finding(f) }
+
+func (c *collector) notChecked(rule string, m *Member, reason string) {
+	c.r.notChecked(rule, m, reason)
+}
+
+// writer prints the review in the format asked for.
+type writer struct {
+	begin  func() error
+	member func(*Member) error
+	end    func() error
+}
+
+func (o *Options) newWriter(r *Report) (*writer, error) {
+	ios := o.IO
+	summaryErr := func() error { return r.summary(ios.ErrOut) }
+	switch {
+	case o.HTMLFile != "" && !o.formatSet && o.Output.JQ == "" && o.Output.Template == "" && len(o.Output.Columns) == 0:
+		return &writer{begin: func() error { return nil }, member: func(*Member) error { return nil }, end: summaryErr}, nil
+	case o.Output.Document():
+		var buf bytes.Buffer
+		w := ios.Out
+		if o.Output.Filtered() {
+			w = &buf // yaml, --jq and --template work on the whole document
+		}
+		d := newJSONDoc(w)
+		return &writer{begin: func() error { return d.begin(r) }, member: d.member, end: func() error {
+			if err := d.end(r); err != nil {
+				return err
+			}
+			if o.Output.Filtered() {
+				return o.Output.WriteDoc(ios, bytes.TrimSpace(buf.Bytes()))
+			}
+			return nil
+		}}, nil
+	case o.Output.Format == output.NDJSON:
+		n := newNDJSON(ios.Out)
+		return &writer{begin: func() error { return nil }, member: n.member, end: func() error { return n.end(r) }}, nil
+	}
+	rw, err := o.Output.NewRowWriter(ios, output.Rows{Default: Columns, Compact: CompactColumns, Known: Columns})
+	if err != nil {
+		return nil, err
+	}
+	terminal := o.Output.Format != output.CSV && ios.IsStdoutTTY()
+	notes := &footnotes{}
+	return &writer{begin: func() error { return nil }, member: func(m *Member) error {
+		if terminal {
+			return rw.Write(noted{m, notes})
+		}
+		return rw.Write(m)
+	}, end: func() error {
+		if err := rw.Close(); err != nil {
+			return err
+		}
+		if terminal {
+			for i, why := range notes.reasons {
+				fmt.Fprintf(ios.Out, "[%d] unknown: %s\n", i+1, why)
+			}
+			fmt.Fprintln(ios.Out)
+			return r.summary(ios.Out)
+		}
+		return summaryErr()
+	}}, nil
+}
+
+// footnotes number the reasons of unknown cells in a terminal's table,
+// where "unknown [1]" fits and the reason is printed once below.
+type footnotes struct{ reasons []string }
+
+func (n *footnotes) ref(why string) string {
+	for i, r := range n.reasons {
+		if r == why {
+			return fmt.Sprintf("unknown [%d]", i+1)
+		}
+	}
+	n.reasons = append(n.reasons, why)
+	return fmt.Sprintf("unknown [%d]", len(n.reasons))
+}
+
+// noted is a member as a terminal's table shows it.
+type noted struct {
+	m     *Member
+	notes *footnotes
+}
+
+func (r noted) Field(col string) string {
+	if c := r.m.cell(col); c.state == unknown {
+		return r.notes.ref(c.why)
+	}
+	return r.m.Field(col)
+}
