@@ -1,7 +1,8 @@
 # Turns `go test -bench` output into one Markdown table: a row per
 # benchmark (a metric named unit:variant, e.g. req/s:raw, goes to the row
 # benchmark/variant), a column per metric. Rows of a benchmark with a "raw"
-# variant get a "vs raw" column: req/s and CPU per request relative to it.
+# variant get a "vs raw" column: req/s and CPU per request relative to it
+# (or, without req/s, wall and CPU time per run).
 # POSIX awk (mawk, gawk, BSD awk).
 function addcol(u) { if (!(u in hascol)) { hascol[u] = 1; cols[++ncol] = u } }
 BEGIN {
@@ -51,6 +52,8 @@ END {
 		rel = ""; raw = base(row) "/raw"
 		if (row != raw && (raw in hasrow) && val[raw, "req/s"] > 0 && val[raw, "cpu-us/req"] > 0) {
 			rel = sprintf("req/s %+.0f%%, CPU/req %+.0f%%", (val[row, "req/s"] / val[raw, "req/s"] - 1) * 100, (val[row, "cpu-us/req"] / val[raw, "cpu-us/req"] - 1) * 100)
+		} else if (row != raw && (raw in hasrow) && val[raw, "ms/run"] > 0 && val[raw, "cpu-ms/run"] > 0) {
+			rel = sprintf("wall %+.0f%%, CPU %+.0f%%", (val[row, "ms/run"] / val[raw, "ms/run"] - 1) * 100, (val[row, "cpu-ms/run"] / val[raw, "cpu-ms/run"] - 1) * 100)
 		}
 		print line " " rel " |"
 	}
