@@ -17,6 +17,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
@@ -436,51 +437,35 @@ func (w *membersCSV) finish() error {
 	if _, err := w.spool.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(w.path), "."+filepath.Base(w.path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	cw := csv.NewWriter(tmp)
-	header := append([]string{}, csvColumns...)
-	for _, p := range params {
-		header = append(header, "param:"+p)
-	}
-	if err := cw.Write(header); err != nil {
-		tmp.Close()
-		return err
-	}
-	dec := json.NewDecoder(w.spool)
-	for {
-		var row csvRow
-		if err := dec.Decode(&row); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			tmp.Close()
-			return fmt.Errorf("reading back %s: %w", w.spool.Name(), err)
-		}
+	// As a file the shell's > makes (0644), complete or not at all.
+	err := config.WriteFileAtomicFunc(w.path, 0o644, func(out io.Writer) error {
+		cw := csv.NewWriter(out)
+		header := append([]string{}, csvColumns...)
 		for _, p := range params {
-			row.Cells = append(row.Cells, row.Params[p])
+			header = append(header, "param:"+p)
 		}
-		if err := cw.Write(row.Cells); err != nil {
-			tmp.Close()
+		if err := cw.Write(header); err != nil {
 			return err
 		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		tmp.Close()
-		return err
-	}
-	// As a file the shell's > makes (CreateTemp makes it 0600).
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), w.path); err != nil {
+		dec := json.NewDecoder(w.spool)
+		for {
+			var row csvRow
+			if err := dec.Decode(&row); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return fmt.Errorf("reading back %s: %w", w.spool.Name(), err)
+			}
+			for _, p := range params {
+				row.Cells = append(row.Cells, row.Params[p])
+			}
+			if err := cw.Write(row.Cells); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
 		return err
 	}
 	w.done = true

@@ -11,6 +11,7 @@
 package config
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -189,6 +190,16 @@ func (f *File) Save() error {
 // directory, given perm, synced, then renamed over path, so that a failure
 // or a crash leaves either the old file or the new one, never half of one.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return WriteFileAtomicFunc(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFileAtomicFunc is WriteFileAtomic for a file written as it is made
+// (a report, an export): write gets the temporary file, buffered; when it
+// fails, path is left as it was.
+func WriteFileAtomicFunc(path string, perm fs.FileMode, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -198,7 +209,12 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if _, err := tmp.Write(data); err != nil {
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(w); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -1,13 +1,12 @@
 package review
 
 import (
-	"bufio"
 	"html/template"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/medplumcli/medplum/commands/config"
 )
 
 // The HTML report: one self-contained page (styles inline, no scripts, no
@@ -41,28 +40,7 @@ type htmlData struct {
 // directory, renamed when complete: a failed review leaves no half page.
 // rows calls its argument with every member's cells, in Columns order.
 func (r *Report) writeHTML(path, version string, rows func(func([]string) error) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	if err := r.html(w, version, rows); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return config.WriteFileAtomicFunc(path, 0o644, func(w io.Writer) error { return r.html(w, version, rows) })
 }
 
 // html writes the page part by part, the findings, changes and members
