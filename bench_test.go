@@ -88,6 +88,7 @@ type benchSandbox struct {
 	Env     map[string]string // what --print-env printed
 	Token   string            // an access token of the project-admin client
 	Project string
+	Pid     int // the sandbox process
 }
 
 // startSandbox runs the sandbox binary on a loopback port with args, and
@@ -118,7 +119,7 @@ func startSandbox(b *testing.B, args ...string) *benchSandbox {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // --print-env is written before the ready file; let stdout settle
-	sb := &benchSandbox{Env: map[string]string{}}
+	sb := &benchSandbox{Env: map[string]string{}, Pid: cmd.Process.Pid}
 	for line := range strings.Lines(out.String()) {
 		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
 			k, v, _ := strings.Cut(kv, "=")
