@@ -18,6 +18,7 @@ import (
 	"github.com/medplumcli/medplum/commands/bot"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // Options are the inputs of `apply`.
@@ -30,7 +31,7 @@ type Options struct {
 	Prune  bool
 	DryRun bool
 	Yes    bool
-	Format string // "text" or "json"
+	Output output.Options // the plan: -o text (the default), json, yaml, --jq, --template
 
 	MaxJSONSize bot.Size // the server's maxJsonSize: bots' code over it is refused
 }
@@ -86,8 +87,8 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 			if opts.File == "" {
 				return cmdutil.FlagErrorf("apply needs -f <file> (a YAML or JSON project file, - for stdin)")
 			}
-			if opts.Format != "text" && opts.Format != "json" {
-				return cmdutil.FlagErrorf("unknown output %q (use text or json)", opts.Format)
+			if err := opts.Output.Check(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -100,7 +101,8 @@ func NewCmdApply(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	fl.BoolVar(&opts.Prune, "prune", false, "remove members, clients, bots, policies and settings the file does not list")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan only (exit 0: no change needed, 6: changes pending)")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "apply without asking")
-	fl.StringVarP(&opts.Format, "output", "o", "text", "plan output: text or json")
+	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".pending")
 	bot.MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	cmd.AddCommand(NewCmdExport(f, nil))
 	return cmd
@@ -126,8 +128,8 @@ func applyRun(o *Options) error {
 	if err := plan.checkBotSizes(spec, o.MaxJSONSize); err != nil {
 		return err
 	}
-	if o.Format == "json" {
-		err = writePlanJSON(o.IO.Out, plan)
+	if o.Output.Document() {
+		err = writePlanJSON(o.IO, &o.Output, plan)
 	} else {
 		err = writePlan(o.IO.Out, plan)
 	}
@@ -163,7 +165,7 @@ func applyRun(o *Options) error {
 	if err != nil {
 		return err
 	}
-	if o.Format == "text" {
+	if !o.Output.Document() {
 		fmt.Fprintf(o.IO.Out, "Applied %s to project %q.\n", cmdutil.Count(done, "change"), plan.ProjectName)
 	}
 	return nil

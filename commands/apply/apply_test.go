@@ -411,6 +411,16 @@ func TestApplyDryRunAndConfirmation(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &j); err != nil || j.Pending || j.Summary["unchanged"] != 1 || len(j.Changes) != 1 || j.Changes[0]["name"] != "mfaRequired" {
 		t.Errorf("-o json: %s (%v)", out, err)
 	}
+	// The plan through commands/output: -o yaml, --jq, --template.
+	clitest.ExpectDocumentFlags(t, e, srv, "apply", "-f", "p.yaml", "--dry-run")
+	if help := e.Run("apply", "--help").ExpectCode(t, 0, ""); !strings.Contains(help, "(e.g. '.pending')") {
+		t.Errorf("apply --help has another --jq example:\n%s", help)
+	}
+	e.Run("apply", "-f", "p.yaml", "--dry-run", "--jq", ".pending").Expect(t, 0, "false\n", "")
+	e.Run("apply", "-f", "p.yaml", "--dry-run", "--jq", ".changes[] | \"\\(.action) \\(.name)\"").Expect(t, 0, "unchanged mfaRequired\n", "")
+	writeFile(t, e, "p.yaml", "project:\n  name: Acme Clinic\nsettings:\n  mfaRequired: false\n")
+	e.Run("apply", "-f", "p.yaml", "--dry-run", "--template", "{{range .changes}}{{.action}} {{.name}}{{end}}").
+		Expect(t, 6, "update mfaRequired", "medplum: dry run: changes are pending; nothing was changed\n")
 	e.Run("apply").Expect(t, 2, "", "medplum: apply needs -f <file> (a YAML or JSON project file, - for stdin)\nRun 'medplum apply --help' for usage.\n")
 }
 

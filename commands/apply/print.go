@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -82,7 +83,7 @@ func summary(p *Plan) string {
 	return s
 }
 
-// jsonPlan is the plan with -o json.
+// jsonPlan is the plan with -o json (yaml, --jq, --template).
 type jsonPlan struct {
 	Project struct {
 		ID   string `json:"id"`
@@ -93,7 +94,7 @@ type jsonPlan struct {
 	Changes []*Change      `json:"changes"`
 }
 
-func writePlanJSON(w io.Writer, p *Plan) error {
+func writePlanJSON(ios *iostreams.IOStreams, o *output.Options, p *Plan) error {
 	var j jsonPlan
 	j.Project.ID, j.Project.Name = p.ProjectID, p.ProjectName
 	j.Pending = p.Pending()
@@ -105,5 +106,5 @@ func writePlanJSON(w io.Writer, p *Plan) error {
 	if j.Changes == nil {
 		j.Changes = []*Change{}
 	}
-	return output.WriteValue(w, j)
+	return o.WriteData(ios, j)
 }

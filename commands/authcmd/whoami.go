@@ -26,29 +26,25 @@ type WhoamiOptions struct {
 	Client        func() (*client.Client, error)
 	Authenticator func() (client.Authenticator, error)
 	Auth          func() (*auth.Manager, error)
-	JSON          bool
+	Output        output.Options
 }
 
 // NewCmdWhoami is `medplum whoami`.
 func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Command {
 	opts := &WhoamiOptions{IO: f.IOStreams, Resolved: f.Resolved, Client: f.Client, Authenticator: f.Authenticator, Auth: f.Auth}
-	var format string
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show who the credentials sign in as",
 		Long: "Ask the server (auth/me) who the current credentials belong to: user or client, profile,\n" +
 			"project, membership, and where the credentials come from. Exits 4 when not signed in.\n\n" +
-			"-o json prints the server's auth/me answer as it came, except that fields holding\n" +
-			"credentials (a client's secret and retiringSecret, a project's secrets) are left out.\n" +
+			"-o json (or yaml, --jq, --template) prints the server's auth/me answer as it came,\n" +
+			"except that fields holding credentials (a client's secret and retiringSecret, a\n" +
+			"project's secrets) are left out.\n" +
 			"\"medplum token\" prints the access token.",
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch format {
-			case "text":
-			case "json":
-				opts.JSON = true
-			default:
-				return cmdutil.FlagErrorf("-o %q: use text or json", format)
+			if err := opts.Output.Check(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -56,7 +52,8 @@ func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Co
 			return whoamiRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text, or json (the server's auth/me answer, without secrets)")
+	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".project.name")
 	return cmd
 }
 
@@ -69,14 +66,14 @@ func whoamiRun(ctx context.Context, o *WhoamiOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.JSON {
+	if o.Output.Document() {
 		// auth/me holds the signed-in ClientApplication whole, secret
 		// included: never print it.
 		doc, err := output.WithoutSecrets(me.Raw)
 		if err != nil {
 			return fmt.Errorf("GET auth/me: %w", err)
 		}
-		return output.WriteJSON(o.IO.Out, doc)
+		return o.Output.WriteDoc(o.IO, doc)
 	}
 	r, err := o.Resolved()
 	if err != nil {

@@ -44,6 +44,22 @@ func TestWhoamiJSONHidesClientSecrets(t *testing.T) {
 	if want := clitest.Indented(t, doc.Bytes()); out != want {
 		t.Errorf("whoami -o json:\n%s\nwant:\n%s", out, want)
 	}
+	// -o yaml, --jq and --template: the same document, secrets left out.
+	clitest.ExpectDocumentFlags(t, e, srv, "whoami")
+	for _, args := range [][]string{{"-o", "yaml"}, {"--jq", "."}, {"--template", "{{json .}}"}, {"--jq", ".profile.secret"}} {
+		r := e.Run(append([]string{"whoami"}, args...)...)
+		r.NotContains(t, cc.Secret, "retiring-"+cc.Secret)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
+	}
+	e.Run("whoami", "--jq", ".profile.secret").Expect(t, 0, "null\n", "")
+	e.Run("whoami", "--jq", ".profile.resourceType").Expect(t, 0, "ClientApplication\n", "")
+	// The --jq example of --help works.
+	if help := e.Run("whoami", "--help").ExpectCode(t, 0, ""); !strings.Contains(help, "(e.g. '.project.name')") {
+		t.Errorf("whoami --help has another --jq example:\n%s", help)
+	}
+	e.Run("whoami", "--jq", ".project.name").Expect(t, 0, srv.Seed.ProjectName+"\n", "")
 }
 
 // For a person, whoami -o json is the server's auth/me answer unchanged.

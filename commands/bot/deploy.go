@@ -35,7 +35,7 @@ type DeployOptions struct {
 }
 
 // Text is the default output of save and deploy: one line per bot.
-const Text output.Format = "text"
+const Text = output.Text
 
 // DefaultConcurrency is how many bots save and deploy work on at once.
 const DefaultConcurrency = 4

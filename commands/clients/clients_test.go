@@ -16,6 +16,7 @@ import (
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/internal/provtest"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 func TestMain(m *testing.M) { clitest.Main(m) }
@@ -193,7 +194,8 @@ func TestRotateSecret(t *testing.T) {
 	r = e.Run("clients", "rotate-secret", "CI", "--show-secret")
 	next := srv.Resource("ClientApplication", app.ID()).String("secret")
 	r.Expect(t, 0, app.ID()+"\n"+next+"\n", "Rotated the secret of client "+lbl+". The old secret keeps signing in until: medplum clients rotate-secret "+app.ID()+" --finish\n")
-	e.Run("clients", "rotate-secret", "CI", "--finish", "--show-secret").Expect(t, 2, "", "medplum: --finish makes no secret: leave out --show-secret, -o and --save-profile\nRun 'medplum clients rotate-secret --help' for usage.\n")
+	e.Run("clients", "rotate-secret", "CI", "--finish", "--show-secret").Expect(t, 2, "", "medplum: --finish makes no secret: leave out --show-secret, -o, --jq, --template and --save-profile\nRun 'medplum clients rotate-secret --help' for usage.\n")
+	e.Run("clients", "rotate-secret", "CI", "--finish", "--jq", ".secret").Expect(t, 2, "", "medplum: --finish makes no secret: leave out --show-secret, -o, --jq, --template and --save-profile\nRun 'medplum clients rotate-secret --help' for usage.\n")
 }
 
 func TestDelete(t *testing.T) {
@@ -376,6 +378,40 @@ func TestJSONIsTheServersAnswer(t *testing.T) {
 	if r.Code != 0 || r.Stdout != server() {
 		t.Errorf("rotate-secret -o json: %+v\nwant:\n%s", r, server())
 	}
+
+	// -o yaml, --jq and --template: the same document, through
+	// commands/output (create --if-not-exists gives the same one each time).
+	clitest.ExpectDocumentFlagsStderr(t, e, srv, "Client \"Raw\" (ClientApplication/"+app.ID()+") already exists in project "+
+		fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID)+".\n", "clients", "create", "Raw", "--if-not-exists")
+	for _, cmd := range []string{"create", "rotate-secret"} {
+		if help := e.Run("clients", cmd, "--help").ExpectCode(t, 0, ""); !strings.Contains(help, "(e.g. '.secret')") {
+			t.Errorf("clients %s --help has another --jq example:\n%s", cmd, help)
+		}
+	}
+	e.Run("clients", "create", "Raw", "--if-not-exists", "--jq", ".secret").Expect(t, 0, srv.Resource("ClientApplication", app.ID()).String("secret")+"\n", "Client \"Raw\" (ClientApplication/"+app.ID()+") already exists in project "+
+		fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, srv.Seed.ProjectID)+".\n")
+	// rotate-secret makes a new secret each time: its --jq sees the new one.
+	rotated := "Rotated the secret of client \"Raw\" (ClientApplication/" + app.ID() + "). The old secret keeps signing in until: medplum clients rotate-secret " + app.ID() + " --finish\n"
+	e.Run("clients", "rotate-secret", "Raw", "--finish").ExpectCode(t, 0, "Retired the old secret of client \"Raw\" (ClientApplication/"+app.ID()+"): only the current secret signs in now.\n")
+	r = e.Run("clients", "rotate-secret", "Raw", "--jq", "[.id, .secret, .retiringSecret] | join(\" \")")
+	cur := srv.Resource("ClientApplication", app.ID())
+	r.Expect(t, 0, app.ID()+" "+cur.String("secret")+" "+cur.String("retiringSecret")+"\n", rotated)
+	e.Run("clients", "rotate-secret", "Raw", "--finish").ExpectCode(t, 0, "Retired the old secret of client \"Raw\" (ClientApplication/"+app.ID()+"): only the current secret signs in now.\n")
+	r = e.Run("clients", "rotate-secret", "Raw", "-o", "yaml")
+	r.Expect(t, 0, yamlOf(t, server()), rotated)
+	srv.ResetRequests()
+	e.Run("clients", "rotate-secret", "Raw", "--template", "{{.secret").Expect(t, 2, "", "medplum: invalid --template: line 1: unclosed action\n")
+	clitest.ExpectNothingSent(t, srv)
+}
+
+// yamlOf is what -o yaml prints for a JSON document.
+func yamlOf(t *testing.T, doc string) string {
+	t.Helper()
+	var b strings.Builder
+	if err := output.WriteYAML(&b, []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // TestSaveProfileFailsAfterTheSecretIsMade: the client (or its new secret)

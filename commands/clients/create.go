@@ -40,7 +40,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 			makes its membership a project admin; --access-policy puts a policy on it.
 
 			The secret is printed only with --show-secret (on a second line) or
-			-o json (the whole ClientApplication), or stored with --save-profile in
+			-o json or yaml (the whole ClientApplication; --jq and --template work on
+			it too), or stored with --save-profile in
 			the named profile's keyring entry, so a CI job can create a client and
 			sign in with it without the secret touching a log.
 
@@ -168,11 +169,11 @@ func (o *CreateOptions) setMembership(ctx context.Context, c *client.Client, app
 }
 
 // secretOutput decides where a new client secret goes: stdout (with
-// --show-secret or -o json), a profile (--save-profile), or nowhere.
+// --show-secret, -o json/yaml, --jq, --template), a profile (--save-profile), or nowhere.
 type secretOutput struct {
 	factory     *cmdutil.Factory
 	ShowSecret  bool
-	Format      string // "id" or "json"
+	Output      output.Options // -o id (the default), json, yaml, --jq, --template
 	SaveProfile string
 	Insecure    bool
 }
@@ -180,14 +181,15 @@ type secretOutput struct {
 func (s *secretOutput) addFlags(cmd *cobra.Command, showUsage string) {
 	fl := cmd.Flags()
 	fl.BoolVar(&s.ShowSecret, "show-secret", false, showUsage)
-	fl.StringVarP(&s.Format, "output", "o", "id", "output: id, or json (the ClientApplication, secret included)")
+	output.AddFlags(cmd, &s.Output, output.ID, output.ID, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".secret")
 	fl.StringVar(&s.SaveProfile, "save-profile", "", "sign in as the client and store the sign-in (secret in the system keyring) in this profile")
 	fl.BoolVar(&s.Insecure, "insecure-storage", false, "with --save-profile: keep the secret in a file readable only by you instead of the keyring")
 }
 
 func (s *secretOutput) check() error {
-	if s.Format != "id" && s.Format != "json" {
-		return cmdutil.FlagErrorf("unknown output %q (use id or json)", s.Format)
+	if err := s.Output.Check(); err != nil {
+		return err
 	}
 	if s.Insecure && s.SaveProfile == "" {
 		return cmdutil.FlagErrorf("--insecure-storage goes with --save-profile")
@@ -210,7 +212,8 @@ func (s *secretOutput) precheck() error {
 	return authcmd.CheckClientProfile(s.factory, s.SaveProfile, s.Insecure)
 }
 
-// deliver prints the client as asked (-o json: as the server sent it),
+// deliver prints the client as asked (-o json, yaml, --jq, --template: the
+// ClientApplication as the server sent it, secret included),
 // stores its sign-in with --save-profile, and says where its secret went.
 // The client and its secret exist whatever happens here, so stdout gets
 // what was asked for even when storing the sign-in fails, and the error
@@ -227,8 +230,8 @@ func (s *secretOutput) deliver(ctx context.Context, ios *iostreams.IOStreams, ap
 				who, s.SaveProfile, where, s.SaveProfile)
 		}
 	}
-	if s.Format == "json" {
-		if err := output.WriteJSON(ios.Out, app.Raw); err != nil {
+	if s.Output.Document() {
+		if err := s.Output.WriteDoc(ios, app.Raw); err != nil {
 			return err
 		}
 		return saveErr

@@ -35,7 +35,8 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 			   only the new one signs in.
 
 			A client with a retiring secret cannot be rotated again until --finish.
-			The new secret is printed only with --show-secret or -o json.
+			The new secret is printed only with --show-secret, or -o json or yaml (or
+			--jq, --template).
 		`),
 		Example: `  $ medplum clients rotate-secret "CI deployer" -o json | jq -r .secret
   $ medplum clients rotate-secret "CI deployer" --finish`,
@@ -47,8 +48,8 @@ func NewCmdRotateSecret(f *cmdutil.Factory, runF func(*RotateOptions) error) *co
 			if err := opts.Secret.check(); err != nil {
 				return err
 			}
-			if opts.Finish && (opts.Secret.ShowSecret || c.Flags().Changed("output") || opts.Secret.SaveProfile != "") {
-				return cmdutil.FlagErrorf("--finish makes no secret: leave out --show-secret, -o and --save-profile")
+			if opts.Finish && (opts.Secret.ShowSecret || c.Flags().Changed("output") || c.Flags().Changed("jq") || c.Flags().Changed("template") || opts.Secret.SaveProfile != "") {
+				return cmdutil.FlagErrorf("--finish makes no secret: leave out --show-secret, -o, --jq, --template and --save-profile")
 			}
 			if runF != nil {
 				return runF(opts)

@@ -26,8 +26,18 @@ import (
 // may be nil (a clitest.Target on a real server: tg.Sandbox).
 func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...string) {
 	t.Helper()
+	ExpectDocumentFlagsStderr(t, e, srv, "", args...)
+}
+
+// ExpectDocumentFlagsStderr is ExpectDocumentFlags for a command that
+// says something on stderr when it succeeds (the same each time: a command
+// that creates something checks it with --if-not-exists after its first
+// run, apply with a file the project already matches): every run that
+// prints the document must print exactly stderr.
+func ExpectDocumentFlagsStderr(t testing.TB, e *Env, srv *medplumtest.Server, stderr string, args ...string) {
+	t.Helper()
 	run := func(extra ...string) Result { return e.Run(append(append([]string{}, args...), extra...)...) }
-	doc := run("-o", "json").ExpectCode(t, 0, "")
+	doc := run("-o", "json").ExpectCode(t, 0, stderr)
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.UseNumber()
 	var v any
@@ -36,7 +46,7 @@ func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...
 	}
 
 	// -o yaml: the same values, the same key order.
-	y := run("-o", "yaml").ExpectCode(t, 0, "")
+	y := run("-o", "yaml").ExpectCode(t, 0, stderr)
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(y), &node); err != nil {
 		t.Fatalf("-o yaml is not YAML: %v\n%s", err, y)
@@ -54,8 +64,8 @@ func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...
 
 	// --jq . and --template '{{json .}}': the document, compact.
 	compact := compactSorted(t, v)
-	run("--jq", ".").Expect(t, 0, compact+"\n", "")
-	run("--template", "{{json .}}").Expect(t, 0, compact, "")
+	run("--jq", ".").Expect(t, 0, compact+"\n", stderr)
+	run("--template", "{{json .}}").Expect(t, 0, compact, stderr)
 
 	// A field, through both: the id of the document or of its first item.
 	jq, tmpl, want := ".id", "{{.id}}", ""
@@ -71,8 +81,8 @@ func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...
 		}
 	}
 	if want != "" {
-		run("--jq", jq).Expect(t, 0, want+"\n", "")
-		run("--template", tmpl).Expect(t, 0, want, "")
+		run("--jq", jq).Expect(t, 0, want+"\n", stderr)
+		run("--template", tmpl).Expect(t, 0, want, stderr)
 	}
 
 	// Broken expressions: exit 2, the position named, nothing sent (the
@@ -82,8 +92,8 @@ func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...
 	}
 	run("--jq", ".id |").ExpectCode(t, 2, "medplum: invalid --jq expression \".id |\": unexpected EOF at column 6 (the end)\n")
 	run("--template", "{{.id").ExpectCode(t, 2, "medplum: invalid --template: line 1: unclosed action\n")
-	run("--jq", ".", "-o", "table").ExpectCode(t, 2,
-		"medplum: --jq works on the JSON output: leave out -o table (or use -o json)\nRun 'medplum "+strings.Join(commandPath(args), " ")+" --help' for usage.\n")
+	run("--jq", ".", "-o", "yaml").ExpectCode(t, 2,
+		"medplum: --jq works on the JSON output: leave out -o yaml (or use -o json)\nRun 'medplum "+strings.Join(commandPath(args), " ")+" --help' for usage.\n")
 	if srv != nil {
 		ExpectNothingSent(t, srv)
 	}

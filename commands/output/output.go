@@ -33,6 +33,13 @@ const (
 	// -o table shows the essential ones (Rows.Compact); only the commands
 	// that have such columns offer it (WithWide).
 	Wide Format = "wide"
+	// Text is the default of a command whose usual output is sentences or
+	// a short summary (whoami, apply's plan, bot deploy), and ID that of a
+	// command that prints the id of what it made (clients create, project
+	// create); such a command offers json and yaml (and --jq, --template)
+	// next to it.
+	Text Format = "text"
+	ID   Format = "id"
 )
 
 // AllFormats is every format, in the order help lists them.
@@ -74,9 +81,10 @@ func SetExamples(cmd *cobra.Command, columns, jq string) {
 	}
 }
 
-// AddFlags registers -o/--output (default def), --columns and --no-header
-// (when allowed has table, wide or csv), --jq and --template. A command prints documents with WriteBody, WriteDoc,
-// WriteDocs or WriteData, which honour -o json|yaml, --jq and --template.
+// AddFlags registers -o/--output (default def), --jq and --template, and
+// --columns and --no-header when a tabular format is allowed. A command
+// prints documents with WriteBody, WriteDoc, WriteDocs or WriteData, which
+// honour -o json|yaml, --jq and --template.
 func AddFlags(cmd *cobra.Command, o *Options, def Format, allowed ...Format) {
 	if len(allowed) == 0 {
 		allowed = AllFormats

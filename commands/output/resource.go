@@ -137,14 +137,6 @@ func WriteItems[T any](ios *iostreams.IOStreams, o *Options, items []T) (bool, e
 	return false, nil
 }
 
-// WriteValue prints a Go value as indented JSON without HTML escaping.
-func WriteValue(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func writeRaw(w io.Writer, body []byte) error {
 	if _, err := w.Write(body); err != nil {
 		return err

@@ -38,7 +38,7 @@ type CreateOptions struct {
 	OwnerLast   string
 	SendEmail   bool
 	IfNotExists bool
-	Format      string // "id" or "json"
+	Output      output.Options // -o id (the default), json, yaml, --jq, --template
 }
 
 // NewCmdCreate is `medplum project create <name>`.
@@ -54,7 +54,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 			super-admin credentials, e.g. a ClientApplication of the Super Admin
 			project.
 
-			Prints the new project's id (-o json: the Project, without its secrets).
+			Prints the new project's id (-o json or yaml, --jq, --template: the
+			Project, without its secrets).
 			With --if-not-exists, a project that already has exactly this name is
 			used instead of creating another one, so a pipeline can run the command
 			again; the owner invite is an upsert and is safe to repeat too.
@@ -82,7 +83,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.StringVar(&opts.OwnerLast, "owner-last", "", "the owner's last name (with --owner-email)")
 	fl.BoolVar(&opts.SendEmail, "send-email", false, "e-mail the owner an invitation (off by default)")
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project that already has this name, if there is exactly one")
-	fl.StringVarP(&opts.Format, "output", "o", "id", "output: id (the project's id) or json (the Project)")
+	output.AddFlags(cmd, &opts.Output, output.ID, output.ID, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".id")
 	return cmd
 }
 
@@ -90,8 +92,8 @@ func (o *CreateOptions) check() error {
 	if o.Name == "" {
 		return cmdutil.FlagErrorf("the project name is empty")
 	}
-	if o.Format != "id" && o.Format != "json" {
-		return cmdutil.FlagErrorf("unknown output %q (use id or json)", o.Format)
+	if err := o.Output.Check(); err != nil {
+		return err
 	}
 	if o.OwnerEmail == "" {
 		if o.OwnerFirst != "" || o.OwnerLast != "" || o.SendEmail {
@@ -195,16 +197,16 @@ func (o *CreateOptions) inviteOwner(ctx context.Context, c *client.Client, proje
 		"run the same command with --if-not-exists to finish")
 }
 
-// print writes the project's id, or with -o json the Project as the server
-// sent it, without its secrets (Project.secret, a site's reCAPTCHA secret
+// print writes the project's id, or with -o json or yaml (--jq,
+// --template) the Project as the server sent it, without its secrets (Project.secret, a site's reCAPTCHA secret
 // key).
 func (o *CreateOptions) print(project client.Doc) error {
-	if o.Format == "json" {
+	if o.Output.Document() {
 		doc, err := output.WithoutSecrets(project.Raw)
 		if err != nil {
 			return err
 		}
-		return output.WriteJSON(o.IO.Out, doc)
+		return o.Output.WriteDoc(o.IO, doc)
 	}
 	_, err := fmt.Fprintln(o.IO.Out, project.ID())
 	return err
