@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -24,7 +23,20 @@ import (
 // cursorMinCount is the smallest _count that gets cursor links.
 const cursorMinCount = 20
 
-var typeSegment = regexp.MustCompile(`^[A-Z][A-Za-z]+$`)
+// isTypeSegment reports whether s is a resource type: an upper-case ASCII
+// letter, then one or more ASCII letters (no regexp: it would be compiled
+// at start-up by every command, DESIGN.md "Start-up").
+func isTypeSegment(s string) bool {
+	if len(s) < 2 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
 
 // searchQuery is the query of a type-level FHIR search URL (<FHIR
 // base><Type>?...), as name=value pairs in the order given, so that the
@@ -43,7 +55,7 @@ func typeSearch(c *client.Client, u string) (*searchQuery, bool) {
 		return nil, false
 	}
 	typ, _, _ := strings.Cut(rest, "?")
-	if !typeSegment.MatchString(typ) {
+	if !isTypeSegment(typ) {
 		return nil, false
 	}
 	parsed, err := url.Parse(u)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -199,6 +200,23 @@ func TestPagedURL(t *testing.T) {
 	for _, u := range []string{"https://m.example/admin/projects/p", "https://other.example/fhir/R4/Patient"} {
 		if got, err := pagedURL(context.Background(), c, u); err != nil || got != u {
 			t.Errorf("%s: %s %v", u, got, err)
+		}
+	}
+}
+
+// isTypeSegment is the regexp ^[A-Z][A-Za-z]+$ without a regexp.
+func TestIsTypeSegment(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Z][A-Za-z]+$`)
+	for _, s := range []string{"", "P", "Patient", "ProjectMembership", "patient", "Patient1", "Pa_t", "Pa`t", "Pa{t", "Pa@t", "Pa[t",
+		"PÄtient", "Pa\xe1t", "AZaz", "Z", "Zz", "Patient/1", "Patient?x", "_history", "$export"} {
+		if got, want := isTypeSegment(s), re.MatchString(s); got != want {
+			t.Errorf("isTypeSegment(%q) = %v, want %v", s, got, want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		s := "A" + string([]byte{byte(c)})
+		if got, want := isTypeSegment(s), re.MatchString(s); got != want {
+			t.Errorf("isTypeSegment(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
