@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -45,8 +46,8 @@ var TopCommands = []TopCommand{
 	{Name: "bot", Aliases: []string{"bots"}, Short: "Create, deploy, list and run the project's bots", Build: bot.NewCmdBot},
 	{Name: "clients", Aliases: []string{"client"}, Short: "Create, list, rotate and delete the project's client applications",
 		Build: clients.NewCmdClients},
-	{Name: "delete", Short: "DELETE a URL", Build: pick("delete", rest.NewCmds)},
-	{Name: "get", Short: "GET a URL and print the answer", Build: pick("get", rest.NewCmds)},
+	{Name: "delete", Short: "DELETE a URL", Build: restWrite(http.MethodDelete)},
+	{Name: "get", Short: "GET a URL and print the answer", Build: func(f *cmdutil.Factory) *cobra.Command { return rest.NewCmdGet(f, nil) }},
 	{Name: "invite", Short: "Invite users to the project: one, or thousands from a CSV file",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return invite.NewCmdInvite(f, nil) }},
 	{Name: "login", Short: "Sign in and keep the credentials in the system keyring",
@@ -54,15 +55,15 @@ var TopCommands = []TopCommand{
 	{Name: "logout", Short: "Sign out: revoke the session on the server and forget the credentials",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdLogout(f, nil) }},
 	{Name: "members", Aliases: []string{"member"}, Short: "List and manage the members of a project", Build: members.NewCmdMembers},
-	{Name: "patch", Short: "PATCH a URL with a JSON Patch (RFC 6902)", Build: pick("patch", rest.NewCmds)},
-	{Name: "post", Short: "POST a JSON body to a URL", Build: pick("post", rest.NewCmds)},
+	{Name: "patch", Short: "PATCH a URL with a JSON Patch (RFC 6902)", Build: restWrite(http.MethodPatch)},
+	{Name: "post", Short: "POST a JSON body to a URL", Build: restWrite(http.MethodPost)},
 	{Name: "profile", Short: "Manage named connection profiles", Build: func(f *cmdutil.Factory) *cobra.Command {
 		c := profile.NewCmdProfile(f)
 		c.AddCommand(authcmd.NewCmdProfileImport(f, nil))
 		return c
 	}},
 	{Name: "project", Short: "Work with projects", Build: projectcmd.NewCmdProject},
-	{Name: "put", Short: "PUT a JSON body to a URL", Build: pick("put", rest.NewCmds)},
+	{Name: "put", Short: "PUT a JSON body to a URL", Build: restWrite(http.MethodPut)},
 	{Name: "token", Short: "Print a valid access token",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return authcmd.NewCmdToken(f, nil) }},
 	{Name: "create-bot", Short: "Deprecated: use medplum bot create", Hidden: true, Build: pick("create-bot", bot.NewCmdsDeprecated)},
@@ -87,8 +88,13 @@ var HelpTopics = []TopCommand{
 		Build: func(*cmdutil.Factory) *cobra.Command { return review.NewHelpTopic() }},
 }
 
+// restWrite builds one of post, put, patch and delete (and not the others).
+func restWrite(method string) func(*cmdutil.Factory) *cobra.Command {
+	return func(f *cmdutil.Factory) *cobra.Command { return rest.NewCmdWrite(f, method, nil) }
+}
+
 // pick builds the command named name out of several that build makes
-// together (the REST commands, the help topics, the old bot spellings).
+// together (the help topics, the old bot spellings).
 func pick(name string, build func(*cmdutil.Factory) []*cobra.Command) func(*cmdutil.Factory) *cobra.Command {
 	return func(f *cmdutil.Factory) *cobra.Command {
 		for _, c := range build(f) {
@@ -122,7 +128,16 @@ func NewCmdRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
 	for _, tc := range HelpTopics {
 		root.AddCommand(&cobra.Command{Use: tc.Name, Short: tc.Short}) // not runnable: a help topic
 	}
-	if name := target(root, args); name != "" {
+	// cobra's completion command (four subcommands and their long help) is
+	// built only when the arguments name it; help and completion list the
+	// stub, and cobra adds no other when one has the name.
+	compStub := stub(TopCommand{Name: completionName, Short: completionShort})
+	root.AddCommand(compStub)
+	name := target(root, args)
+	if name == completionName {
+		root.RemoveCommand(compStub)
+	}
+	if name != "" {
 		for _, tc := range append(slices.Clone(TopCommands), HelpTopics...) {
 			if tc.Name == name {
 				for _, c := range root.Commands() {
@@ -137,6 +152,13 @@ func NewCmdRootFor(f *cmdutil.Factory, args []string) *cobra.Command {
 	finish(f, root)
 	return root
 }
+
+// cobra's completion command: its name and its Short, as cobra's
+// InitDefaultCompletionCmd makes it (TestCompletionStubMatches).
+const (
+	completionName  = "completion"
+	completionShort = "Generate the autocompletion script for the specified shell"
+)
 
 // stub is a top-level command that is never run: it names the command for
 // help and completion until the arguments name it.
@@ -225,9 +247,9 @@ func finish(f *cmdutil.Factory, root *cobra.Command) {
 // is newCmdHelp.) Execute keeps the commands made here.
 func strictBuiltins(root *cobra.Command) {
 	root.InitDefaultHelpCmd()
-	root.InitDefaultCompletionCmd()
+	root.InitDefaultCompletionCmd() // nothing when the stub is there
 	for _, c := range root.Commands() {
-		if c.Name() == "completion" {
+		if c.Name() == completionName && c.HasSubCommands() { // cobra's, not the stub
 			c.Use = "completion <command>"
 			c.Args = cobra.ArbitraryArgs
 			c.RunE = cmdutil.GroupRunE

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
@@ -70,6 +72,38 @@ func TestNewCmdRootForBuildsOnlyTheNamedCommand(t *testing.T) {
 		}
 		if !slices.Equal(built, want) {
 			t.Errorf("%s: built %q, want %q", args, built, want)
+		}
+	}
+}
+
+// cobra's completion command is built only when the arguments name it; the
+// stub that stands for it otherwise lists the same name and one-line help.
+func TestCompletionStubMatches(t *testing.T) {
+	f := NewFactory()
+	f.IOStreams, _, _, _ = iostreams.Test()
+	completionOf := func(root interface {
+		Find([]string) (*cobra.Command, []string, error)
+	}) *cobra.Command {
+		c, _, err := root.Find([]string{"completion"})
+		if err != nil || c.Name() != "completion" {
+			t.Fatalf("no completion command: %v", err)
+		}
+		return c
+	}
+	real := completionOf(NewCmdRoot(f))
+	if real.Short != completionShort || len(real.Commands()) != 4 {
+		t.Errorf("cobra's completion command: %q, %d subcommands; the stub says %q", real.Short, len(real.Commands()), completionShort)
+	}
+	for args, built := range map[string]bool{
+		"--version": false, "--help": false, "get Patient": false, "__complete ": false, "help": false,
+		"completion bash": true, "completion": true, "help completion": true, "__complete completion b": true,
+	} {
+		c := completionOf(NewCmdRootFor(f, strings.Fields(args)))
+		if got := len(c.Commands()) == 4 && c.Short == real.Short; got != built {
+			t.Errorf("%q: completion built %v, want %v", args, got, built)
+		}
+		if c.Short != completionShort || c.Hidden {
+			t.Errorf("%q: completion listed as %q (hidden %v)", args, c.Short, c.Hidden)
 		}
 	}
 }
