@@ -22,6 +22,24 @@ var (
 // falls back to the module version and VCS data Go records in the binary.
 func Info() (version, commit, date string) {
 	version, commit, date = Version, Commit, Date
+	if version == "" || commit == "" || date == "" { // a release build sets all three: no build info to parse
+		version, commit, date = fromBuildInfo(version, commit, date)
+	}
+	if version == "" {
+		version = "dev"
+	}
+	if commit == "" {
+		commit = "unknown"
+	}
+	if date == "" {
+		date = "unknown"
+	}
+	return version, commit, date
+}
+
+// fromBuildInfo fills what the linker flags left empty from the module's
+// build info (go install, a build from a git checkout).
+func fromBuildInfo(version, commit, date string) (string, string, string) {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 			version = bi.Main.Version
@@ -34,15 +52,6 @@ func Info() (version, commit, date string) {
 				date = s.Value
 			}
 		}
-	}
-	if version == "" {
-		version = "dev"
-	}
-	if commit == "" {
-		commit = "unknown"
-	}
-	if date == "" {
-		date = "unknown"
 	}
 	return version, commit, date
 }
