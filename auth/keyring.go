@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -94,13 +95,18 @@ type KeyringStore struct {
 	service string
 	timeout time.Duration
 	backend keyringBackend
-	// unavailable is set when the platform check already ruled the keyring out.
+	// unavailable is set when the platform check ruled the keyring out. The
+	// check (a look for the session bus) runs at the first keyring call, so
+	// a command that never needs the keyring (credentials from the
+	// environment) does not look.
+	getenv      func(string) string
+	busOnce     sync.Once
 	unavailable error
 }
 
 // NewKeyringStore returns a KeyringStore. It never fails: when the keyring is
-// ruled out up front (Linux without a session bus), every call returns a
-// *KeyringUnavailableError.
+// ruled out (Linux without a session bus, found at the first call), every
+// call returns a *KeyringUnavailableError.
 func NewKeyringStore(opts KeyringOptions) *KeyringStore {
 	return newKeyringStore(opts, zalandoBackend{})
 }
@@ -115,11 +121,7 @@ func newKeyringStore(opts KeyringOptions, b keyringBackend) *KeyringStore {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
-	s := &KeyringStore{service: opts.Service, timeout: opts.Timeout, backend: b}
-	if reason := sessionBusMissing(opts.Getenv); reason != "" {
-		s.unavailable = &KeyringUnavailableError{Reason: reason}
-	}
-	return s
+	return &KeyringStore{service: opts.Service, timeout: opts.Timeout, backend: b, getenv: opts.Getenv}
 }
 
 // ParseKeyringTimeout parses a MEDPLUM_KEYRING_TIMEOUT value: a Go duration
@@ -279,6 +281,11 @@ func (s *KeyringStore) setRaw(key, value string) error {
 // goroutine finishes (or not) in the background, which a short-lived CLI can
 // afford.
 func (s *KeyringStore) call(op func() error) error {
+	s.busOnce.Do(func() {
+		if reason := sessionBusMissing(s.getenv); reason != "" {
+			s.unavailable = &KeyringUnavailableError{Reason: reason}
+		}
+	})
 	if s.unavailable != nil {
 		return s.unavailable
 	}
