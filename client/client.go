@@ -91,6 +91,20 @@ type Client struct {
 	traceBody bool
 }
 
+// NewTransport is the transport a Client uses unless Options.Transport
+// names another: a clone of http.DefaultTransport (proxy from the
+// environment, HTTP/2, timeouts) that keeps a connection per request in
+// flight. With net/http's default of 2 idle connections per host, bulk
+// invite's 8 or 16 concurrent requests closed and re-dialed (and
+// re-handshook, over TLS) connections all the time (BenchmarkDoConcurrent).
+// Clients that share one (the CLI's token client and its API client) share
+// its connections: a token request and the request after it use one.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = MaxConnsPerHost
+	return t
+}
+
 // New checks the options and returns a Client.
 func New(opts Options) (*Client, error) {
 	base, baseStr, err := normaliseBase(opts.BaseURL)
@@ -127,13 +141,7 @@ func New(opts Options) (*Client, error) {
 	}
 	rt := opts.Transport
 	if rt == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// Keep a connection per request in flight: with net/http's default
-		// of 2 idle connections per host, bulk invite's 8 or 16 concurrent
-		// requests closed and re-dialed (and re-handshook, over TLS)
-		// connections all the time (BenchmarkDoConcurrent).
-		t.MaxIdleConnsPerHost = MaxConnsPerHost
-		rt = t
+		rt = NewTransport()
 	}
 	c.hc = &http.Client{
 		Transport: rt,

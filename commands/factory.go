@@ -140,12 +140,17 @@ func newAuthManager(getenv func(string) string, interactive bool) (*auth.Manager
 	}, nil
 }
 
+// sharedTransport is the one transport of every client a command builds
+// (the token client, the API client): one set of connections, built once.
+var sharedTransport = sync.OnceValue(client.NewTransport)
+
 // newClient builds a client for s with the CLI's user agent, the request
 // timeout (--timeout, MEDPLUM_TIMEOUT) and, with --verbose, a redacted
 // trace on stderr.
 func newClient(f *cmdutil.Factory, s auth.Settings, authn client.Authenticator) (*client.Client, error) {
 	opts := s.ClientOptions()
 	opts.Auth = authn
+	opts.Transport = sharedTransport()
 	opts.UserAgent = "medplum-cli/" + f.AppVersion + " (Go)"
 	timeout, err := config.RequestTimeout(f.Flags, os.Getenv)
 	if err != nil {

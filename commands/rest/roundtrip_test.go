@@ -1,7 +1,9 @@
 package rest_test
 
 import (
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
@@ -53,5 +55,48 @@ func TestOneRoundTripWithEnvironmentCredentials(t *testing.T) {
 		"POST /oauth2/token \n"+
 		"GET /fhir/R4/ProjectMembership?profile-type=Patient Bearer\n"; got != want {
 		t.Errorf("requests:\n%swant:\n%s", got, want)
+	}
+}
+
+// countingListener counts the connections the server accepts.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// The token client and the API client share one transport: a command that
+// needs a token (Basic refused, or get --all after its first page) makes
+// one connection, not one per client.
+func TestTokenAndRequestsShareAConnection(t *testing.T) {
+	srv := medplumtest.New(medplumtest.WithMembers(41))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &countingListener{Listener: ln}
+	srv.Start(cl)
+	t.Cleanup(srv.Close)
+	e := clitest.SignedIn(t, srv)
+
+	e.Run("get", "ProjectMembership?_count=20&_sort=_lastUpdated", "--all", "--jq", ".entry | length").Expect(t, 0, "45\n", "")
+	if n := cl.n.Swap(0); n != 1 {
+		t.Errorf("get --all (Basic, a token, two pages with it): %d connections, want 1", n)
+	}
+	srv.SetBasicAuth(false)
+	srv.ResetRequests()
+	e.Run("get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
+	if len(srv.Requests()) != 3 {
+		t.Fatalf("Basic refused: want 3 requests (Basic, token, Bearer):\n%s", requestLog(srv))
+	}
+	if n := cl.n.Swap(0); n != 1 {
+		t.Errorf("Basic refused, then a token: %d connections, want 1", n)
 	}
 }
