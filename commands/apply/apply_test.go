@@ -1032,3 +1032,31 @@ func TestApplyPruneKeepsTheDefaultClient(t *testing.T) {
 		"  keep          client \""+name+" admin client\" (kept: apply is signed in as this client)\n"+
 		"No changes: project \""+name+"\" matches the file. 1 object not in the file must stay.\n", "")
 }
+
+// On any Medplum (make test-real runs it against a real one): whoami,
+// apply's plan and clients create print their JSON through commands/output,
+// so -o yaml, --jq and --template agree with -o json, and a broken
+// expression is exit 2 before anything is sent.
+func TestDocumentFlagsOnTarget(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("floor-filters")
+	p := tg.NewProject(t, "", name)
+	e := p.SignedIn(t)
+	clitest.ExpectDocumentFlags(t, e, p.Sandbox, "whoami")
+
+	writeFile(t, e, "p.yaml", "version: 1\nproject:\n  name: "+name+"\n"+
+		"accessPolicies:\n  - name: Reader\n    resource:\n      - resourceType: Patient\n        readonly: true\n")
+	if r := e.Run("apply", "-f", "p.yaml", "--yes"); r.Code != 0 || !strings.HasPrefix(r.Stderr, "created access policy \"Reader\" (AccessPolicy/") {
+		t.Fatalf("apply: %+v", r)
+	}
+	clitest.ExpectDocumentFlags(t, e, p.Sandbox, "apply", "-f", "p.yaml", "--dry-run")
+	e.Run("apply", "-f", "p.yaml", "--dry-run", "--jq", `.changes[] | select(.kind == "access policy") | "\(.action) \(.name)"`).
+		Expect(t, 0, "unchanged Reader\n", "")
+
+	r := e.Run("clients", "create", "Reporter", "--jq", ".id")
+	id := strings.TrimSpace(r.Stdout)
+	in := fmt.Sprintf("project %q (%s)", name, p.ProjectID)
+	r.Expect(t, 0, id+"\n", "Created client \"Reporter\" (ClientApplication/"+id+") in "+in+".\n")
+	clitest.ExpectDocumentFlagsStderr(t, e, p.Sandbox, "Client \"Reporter\" (ClientApplication/"+id+") already exists in "+in+".\n",
+		"clients", "create", "Reporter", "--if-not-exists")
+}
