@@ -14,6 +14,7 @@ func (s *Server) fhirRoutes() {
 	s.handle("GET", "/fhir/R4/metadata", s.capabilityStatement)
 	s.use("/fhir/R4", s.authenticate)
 	s.binaryRoutes()
+	s.exportRoutes()
 	s.handle("POST", "/fhir/R4", s.fhirBatch)
 	s.handle("GET", "/fhir/R4/:type", s.fhirSearch)
 	s.handle("POST", "/fhir/R4/:type/_search", s.fhirSearch)

@@ -343,6 +343,11 @@ func (c *reqCtx) write(status int, contentType string, body []byte) {
 		h["RateLimit"] = append(h["RateLimit"], c.fhirHeader)
 	}
 	h.Set("Content-Type", contentType)
+	if strings.HasPrefix(contentType, "application/fhir+ndjson") {
+		// Express's compression leaves alone (and without Vary) what
+		// mime-db does not call compressible (captures 135, 136c).
+		h.Del("Vary")
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)

@@ -42,7 +42,9 @@ type Server struct {
 	logins      map[string]*login
 	mail        []SentEmail
 	blobs       map[string]*blob // Binary content by id
-	refuseBasic bool             // SetBasicAuth(false)
+	exports     map[string]*exportJob
+	exportPolls int  // SetExportPolls
+	refuseBasic bool // SetBasicAuth(false)
 
 	layers []layer              // Express-style route table, in registration order
 	grants map[string]grantFunc // oauth2/token grant types
@@ -187,13 +189,15 @@ func New(opts ...Option) *Server {
 		cfg.seed = mrand.Uint64()
 	}
 	s := &Server{
-		cfg:    cfg,
-		st:     newStore(),
-		logins: map[string]*login{},
-		blobs:  map[string]*blob{},
-		grants: map[string]grantFunc{},
-		key:    randomBytes(32),
-		faults: &faults{},
+		cfg:         cfg,
+		st:          newStore(),
+		logins:      map[string]*login{},
+		blobs:       map[string]*blob{},
+		exports:     map[string]*exportJob{},
+		exportPolls: 1,
+		grants:      map[string]grantFunc{},
+		key:         randomBytes(32),
+		faults:      &faults{},
 	}
 	s.limits = newRateLimiter(s.now)
 	s.invites = newInviteModel(cfg.seed, cfg.conflictQ, cfg.inviteParallel, cfg.inviteSerial)

@@ -249,6 +249,16 @@ func (st *store) remove(rec *record, now time.Time) {
 	rec.history = append(rec.history, version{at: now.UTC().Truncate(time.Millisecond), vid: newID()})
 }
 
+// types lists the types that have records, sorted.
+func (st *store) types() []string {
+	out := make([]string, 0, len(st.order))
+	for t := range st.order {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // all returns the live records of a type in creation order.
 func (st *store) all(typ string) []*record {
 	src := st.order[typ]
