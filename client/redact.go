@@ -75,6 +75,12 @@ var secretWords = []string{"token", "secret", "password", "passwd", "assertion",
 
 func isCodeName(name string) bool { return strings.EqualFold(name, "code") }
 
+// isSignatureName reports the signature of a presigned URL (Medplum's
+// storage links: ?Expires=..&Signature=..; S3's X-Amz-Signature), which
+// grants whoever holds it the file it names. (Only in URLs: FHIR has
+// signature elements that are data.)
+func isSignatureName(name string) bool { return strings.Contains(strings.ToLower(name), "signature") }
+
 // RedactURL hides the password of a URL's user info
 // (https://user:[REDACTED]@host/, which net/http sends as Basic
 // credentials) and the values of query parameters named like credentials
@@ -124,7 +130,7 @@ func redactPairs(s string, withCode bool) string {
 		if err != nil {
 			name = k
 		}
-		if IsSecretName(name) || (withCode && isCodeName(name)) {
+		if IsSecretName(name) || (withCode && isCodeName(name)) || isSignatureName(name) {
 			pairs[j] = k + "=" + Redacted
 		}
 	}
