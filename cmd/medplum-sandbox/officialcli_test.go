@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,4 +341,46 @@ func TestOfficialCLIBots(t *testing.T) {
 	}
 	e.Run("bot", "deploy", "*").Expect(t, 0, fmt.Sprintf("%-13sgreet (Bot/%s)\n", "unchanged", id), "1 bot: 1 unchanged.\n")
 	sb.stop(t)
+}
+
+// The official CLI's bulk export against the sandbox (it POSTs the system
+// $export, polls every second, downloads each output with its token), then
+// ours in another directory: the same file names for the same types, and
+// the same resources in them.
+func TestOfficialCLIBulkExport(t *testing.T) {
+	node, cli := officialCLI(t)
+	const clientID, clientSecret = "official-bulk-client", "official-bulk-secret"
+	sb := startSandbox(t, "--invite-cost", "0", "--client-id", clientID, "--client-secret", clientSecret)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", sb.url).Set("MEDPLUM_CLIENT_ID", clientID).Set("MEDPLUM_CLIENT_SECRET", clientSecret)
+	r := &officialRunner{t: t, node: node, cli: cli, home: e.Home}
+	r.ok("login", "--auth-type", "client-credentials", "--base-url", sb.url, "--client-id", clientID, "--client-secret", clientSecret)
+	if err := os.Mkdir(filepath.Join(e.Home, "official"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := r.ok("bulk", "export", "-d", "official")
+	e.Run("bulk", "export", "-d", "ours", "-q").ExpectCode(t, 0, "")
+
+	// Each tool's files: type -> sorted ids, from "<type>_storage_..." names.
+	read := func(dir string) map[string]string {
+		got := map[string]string{}
+		names, _ := filepath.Glob(filepath.Join(e.Home, dir, "*_storage_*.ndjson"))
+		for _, name := range names {
+			typ, _, _ := strings.Cut(filepath.Base(name), "_storage_")
+			var ids []string
+			for line := range strings.Lines(readFile(t, name)) {
+				ids = append(ids, decodeJSON(t, line)["id"].(string))
+			}
+			sort.Strings(ids)
+			got[typ] = strings.Join(ids, ",")
+		}
+		return got
+	}
+	official, ours := read("official"), read("ours")
+	if len(official) < 4 || fmt.Sprint(official) != fmt.Sprint(ours) {
+		t.Errorf("the official export (printed %q) holds\n%v\nours\n%v", out, official, ours)
+	}
+	if strings.Count(out, " is created\n") != len(official) {
+		t.Errorf("the official CLI printed:\n%s", out)
+	}
 }

@@ -1,0 +1,342 @@
+package bulk_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/bulk"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+const warning = "medplum: warning: the exported files hold whatever the project holds, client secrets and password-reset requests included: they are created readable by you only (0600); keep them private\n"
+
+// exported is what an export left in dir: the manifest's files, by name.
+type exported struct {
+	manifest struct {
+		Output []struct{ Type, URL string }
+	}
+	paths []string // absolute, in manifest order
+}
+
+func readExport(t *testing.T, e *clitest.Env, dir string) *exported {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.Home, dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &exported{}
+	if err := json.Unmarshal(b, &x.manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range x.manifest.Output {
+		x.paths = append(x.paths, filepath.Join(e.Home, dir, bulk.FileName(o.Type, o.URL)))
+	}
+	return x
+}
+
+// created is the stdout of the files, in any order (they download in
+// parallel), sorted.
+func created(paths []string) string {
+	var lines []string
+	for _, p := range paths {
+		lines = append(lines, p+" is created\n")
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "")
+}
+
+// expectFiles asserts exit 0, stderr, and a stdout line for every file in
+// any order.
+func expectFiles(t *testing.T, r clitest.Result, x *exported, stderr string) {
+	t.Helper()
+	r.ExpectCode(t, 0, stderr)
+	if sortLines(r.Stdout) != created(x.paths) {
+		t.Errorf("stdout:\n%s\nwant (in any order):\n%s", r.Stdout, created(x.paths))
+	}
+}
+
+func sortLines(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "")
+}
+
+func (x *exported) summary(t *testing.T, dir string, now, earlier int) string {
+	t.Helper()
+	var size int64
+	for _, p := range x.paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", p, fi.Mode().Perm())
+		}
+		size += fi.Size()
+	}
+	n := len(x.paths)
+	noun := "files"
+	if n == 1 {
+		noun = "file"
+	}
+	return fmt.Sprintf("exported %d %s (%s) into %s; %d downloaded now, %d earlier\n", n, noun, bulk.HumanBytes(size), dir, now, earlier)
+}
+
+// resourcesIn reads the NDJSON files of an export: resource type -> ids.
+func resourcesIn(t *testing.T, x *exported) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for i, p := range x.paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(b)) {
+			var r struct{ ResourceType, ID string }
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if r.ResourceType != x.manifest.Output[i].Type {
+				t.Errorf("%s holds a %s", p, r.ResourceType)
+			}
+			out[r.ResourceType] = append(out[r.ResourceType], r.ID)
+		}
+	}
+	return out
+}
+
+func TestExportWholeProject(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Export"}}})
+	e := clitest.SignedIn(t, srv)
+	r := e.Run("bulk", "export", "-d", "backup")
+	x := readExport(t, e, "backup")
+	if len(x.paths) < 4 {
+		t.Fatalf("only %d files: %v", len(x.paths), x.manifest.Output)
+	}
+	if sortLines(r.Stdout) != created(x.paths) {
+		t.Errorf("stdout:\n%s\nwant (in any order):\n%s", r.Stdout, created(x.paths))
+	}
+	r.ExpectCode(t, 0, warning+x.summary(t, "backup", len(x.paths), 0))
+	got := resourcesIn(t, x)
+	if len(got["Patient"]) != srv.Count("Patient", srv.Seed.ProjectID) || len(got["ClientApplication"]) == 0 {
+		t.Errorf("exported %d Patients of %d, %d ClientApplications", len(got["Patient"]), srv.Count("Patient", srv.Seed.ProjectID), len(got["ClientApplication"]))
+	}
+	// The files hold the client's secret (as 5.0.10's do, capture 127):
+	// that is why they are 0600 and the warning is printed.
+	if b, _ := os.ReadFile(x.paths[slices.IndexFunc(x.manifest.Output, func(o struct{ Type, URL string }) bool { return o.Type == "ClientApplication" })]); !strings.Contains(string(b), srv.Seed.Client.Secret) {
+		t.Errorf("the ClientApplication file has no secret: %s", b)
+	}
+	r.NotContains(t, srv.Seed.Client.Secret, "Signature=")
+	// Kick-off with GET and Prefer: respond-async; downloads without a token.
+	kick := srv.RequestsTo("GET", "/fhir/R4/$export")
+	if len(kick) != 1 || kick[0].Header.Get("Prefer") != "respond-async" {
+		t.Errorf("kick-offs: %+v", kick)
+	}
+	for _, d := range srv.RequestsTo("GET", "/storage/*/*") {
+		if d.Header.Get("Authorization") != "" {
+			t.Errorf("a download sent credentials (requiresAccessToken is false)")
+		}
+	}
+	// Run again: the same job, nothing downloaded again.
+	srv.ResetRequests()
+	r = e.Run("bulk", "export", "-d", "backup")
+	b, _ := os.ReadFile(filepath.Join(e.Home, "backup", ".medplum-export.json"))
+	var st struct{ Started time.Time }
+	json.Unmarshal(b, &st)
+	r.Expect(t, 0, "", warning+x.summary(t, "backup", 0, len(x.paths))+
+		"medplum: note: this is the export started "+st.Started.Format(time.RFC3339)+", finished earlier; --restart exports the project again\n")
+	if n := len(srv.RequestsTo("GET", "/fhir/R4/$export")) + len(srv.RequestsTo("GET", "/storage/*/*")); n != 0 {
+		t.Errorf("a finished export sent %d kick-offs or downloads again", n)
+	}
+}
+
+func TestExportLevelsTypesSince(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	p := srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Grouped"}}})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"}, "subject": map[string]any{"reference": "Patient/" + p.ID()}})
+	g := srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Group", "type": "person", "actual": true, "member": []any{map[string]any{"entity": map[string]any{"reference": "Patient/" + p.ID()}}}})
+	e := clitest.SignedIn(t, srv)
+
+	r := e.Run("bulk", "export", "-e", "Group/"+g.ID(), "-d", "group", "-q")
+	x := readExport(t, e, "group")
+	expectFiles(t, r, x, "")
+	got := resourcesIn(t, x)
+	if fmt.Sprint(got["Patient"], got["Group"], len(got["Observation"])) != fmt.Sprint([]string{p.ID()}, []string{g.ID()}, 1) || len(got) != 3 {
+		t.Errorf("Group export: %v", got)
+	}
+	if kick := srv.RequestsTo("GET", "/fhir/R4/Group/*/$export"); len(kick) != 1 {
+		t.Errorf("the Group export was not a GET (5.0.10 answers a POST 404, capture 412)")
+	}
+
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	r = e.Run("bulk", "export", "-t", "Patient,Patinet", "-s", since, "-d", "typed")
+	x = readExport(t, e, "typed")
+	r.ExpectCode(t, 0, warning+x.summary(t, "typed", 1, 0)+"medplum: note: nothing exported for Patinet (no such resources, or no such type)\n")
+	if q := srv.RequestsTo("GET", "/fhir/R4/$export")[0].RawQuery; q != "_since="+strings.ReplaceAll(since, ":", "%3A")+"&_type=Patient%2CPatinet" {
+		t.Errorf("kick-off query %s", q)
+	}
+	if got := resourcesIn(t, x); len(got) != 1 || len(got["Patient"]) != srv.Count("Patient", srv.Seed.ProjectID) {
+		t.Errorf("typed export: %v", got)
+	}
+}
+
+func TestExportRefusesBadFlagsBeforeSending(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"-s", "yesterday"}, `medplum: --since "yesterday": not a date or an instant (e.g. 2026-12-01 or 2026-12-01T10:00:00Z); Medplum never finishes an export with a _since it cannot read`},
+		{[]string{"-e", "Practitioner"}, `medplum: --export-level "Practitioner": use "Patient" or "Group/<id>" (or nothing: the whole project)`},
+		{[]string{"-e", "Group/"}, `medplum: --export-level "Group/": use "Patient" or "Group/<id>" (or nothing: the whole project)`},
+		{[]string{"-t", "Patient,observation"}, `medplum: --types: "observation" is not a resource type (e.g. Patient,Observation)`},
+		{[]string{"--restart", "--cancel"}, `medplum: --restart and --cancel cannot be used together`},
+	} {
+		r := e.Run(append([]string{"bulk", "export"}, c.args...)...)
+		r.Expect(t, 2, "", c.err+"\nRun 'medplum bulk export --help' for usage.\n")
+	}
+	r := e.Run("bulk", "export", "--cancel", "-d", "nothing")
+	r.Expect(t, 2, "", "medplum: no export job to cancel in nothing (it has no .medplum-export.json)\n")
+	clitest.ExpectNothingSent(t, srv)
+}
+
+// A download killed half-way (kill -9) leaves a part file and a job: the
+// same command downloads only the files that are missing, from the same
+// job.
+func TestExportResumesAfterAKilledDownload(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	hold := make(chan struct{})
+	defer close(hold)
+	// The third download stalls half-way; two finish first (one at a time).
+	srv.Inject(medplumtest.Fault{Method: "GET", Path: "/storage/*/*", Skip: 2, Times: 1, Drop: medplumtest.StallMidResponse, Hold: hold})
+	p := e.Start("bulk", "export", "-d", "backup", "--concurrency", "1")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RequestsTo("GET", "/storage/*/*")) < 3 || strings.Count(p.Stdout(), " is created\n") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the third download never started: %s", p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	killed := p.Kill()
+	parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.part*"))
+	if len(parts) != 1 {
+		t.Errorf("part files after kill -9: %v", parts)
+	}
+	srv.ResetRequests()
+	r := e.Run("bulk", "export", "-d", "backup")
+	x := readExport(t, e, "backup")
+	first := strings.Count(killed.Stdout, "\n")
+	r.ExpectCode(t, 0, warning+x.summary(t, "backup", len(x.paths)-first, first))
+	if sortLines(killed.Stdout+r.Stdout) != created(x.paths) {
+		t.Errorf("stdout of both runs:\n%s%s\nwant every file once", killed.Stdout, r.Stdout)
+	}
+	if n := len(srv.RequestsTo("GET", "/fhir/R4/$export")); n != 0 {
+		t.Errorf("the second run started %d new jobs", n)
+	}
+	if n := len(srv.RequestsTo("GET", "/storage/*/*")); n != len(x.paths)-first {
+		t.Errorf("the second run downloaded %d files, want %d", n, len(x.paths)-first)
+	}
+	if parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.part*")); len(parts) != 0 {
+		t.Errorf("part files left: %v", parts)
+	}
+	resourcesIn(t, x) // every file whole
+}
+
+// Dropped downloads, 429s and slow jobs are waited out.
+func TestExportRetriesDropsThrottlingAndSlowJobs(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetExportPolls(3)
+	srv.Inject(medplumtest.Fault{Method: "GET", Path: "/storage/*/*", Times: 2, Drop: medplumtest.DropMidResponse})
+	srv.Inject(medplumtest.Fault{Method: "GET", Path: "/storage/*/*", Times: 1, Status: 429, RetryAfter: time.Second})
+	srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/bulkdata/export/*", Times: 1, Status: 503})
+	e := clitest.SignedIn(t, srv)
+	r := e.Run("bulk", "export", "-d", "backup")
+	x := readExport(t, e, "backup")
+	r.ExpectCode(t, 0, warning+x.summary(t, "backup", len(x.paths), 0))
+	if sortLines(r.Stdout) != created(x.paths) {
+		t.Errorf("stdout %s", r.Stdout)
+	}
+	if n := len(srv.RequestsTo("GET", "/storage/*/*")); n != len(x.paths)+3 {
+		t.Errorf("%d downloads for %d files and 3 faults", n, len(x.paths))
+	}
+	if n := len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")); n != 5 {
+		t.Errorf("%d polls, want 1 refused + 3 in progress + the manifest", n)
+	}
+	if f := srv.PendingFaults(); len(f) != 0 {
+		t.Errorf("faults not used: %v", f)
+	}
+	resourcesIn(t, x)
+}
+
+func TestExportInterruptedThenCancelled(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetExportPolls(1 << 30) // a job that does not finish
+	e := clitest.SignedIn(t, srv)
+	p := e.Start("bulk", "export", "-d", "backup")
+	state := filepath.Join(e.Home, "backup", ".medplum-export.json")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no polls: %s", p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Signal(os.Interrupt)
+	p.Wait().Expect(t, 130, "", warning+"medplum: interrupted\n")
+	b, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Status string }
+	json.Unmarshal(b, &st)
+	if fi, _ := os.Stat(state); fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v", fi.Mode().Perm())
+	}
+
+	// Other flags in the same directory are refused before anything is sent.
+	srv.ResetRequests()
+	r := e.Run("bulk", "export", "-d", "backup", "-e", "Patient")
+	r.Expect(t, 2, "", fmt.Sprintf("medplum: %s holds an export job of %sfhir/R4/$export, not of %sfhir/R4/Patient/$export; use the same flags to resume it, --restart to start this one, or another directory\n",
+		filepath.Join("backup", ".medplum-export.json"), srv.URL, srv.URL))
+	clitest.ExpectPaths(t, srv, "GET /auth/me")
+
+	srv.ResetRequests()
+	r = e.Run("bulk", "export", "-d", "backup", "--cancel")
+	r.Expect(t, 0, "", "cancelled the export job "+st.Status+"\n")
+	clitest.ExpectPaths(t, srv, "GET /auth/me", "DELETE "+strings.TrimPrefix(st.Status, strings.TrimSuffix(srv.URL, "/")))
+	if srv.ExportJobs() != 0 {
+		t.Errorf("%d jobs left on the server", srv.ExportJobs())
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("the state file is still there: %v", err)
+	}
+}
+
+func TestExportRestartStartsANewJob(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	e.Run("bulk", "export", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	srv.ResetRequests()
+	r := e.Run("bulk", "export", "-d", "backup", "-q", "--restart")
+	x := readExport(t, e, "backup")
+	expectFiles(t, r, x, "")
+	if n := len(srv.RequestsTo("GET", "/fhir/R4/$export")); n != 1 {
+		t.Errorf("--restart sent %d kick-offs", n)
+	}
+	if n := len(srv.RequestsTo("DELETE", "/fhir/R4/bulkdata/export/*")); n != 1 {
+		t.Errorf("--restart cancelled %d earlier jobs, want 1", n)
+	}
+}
