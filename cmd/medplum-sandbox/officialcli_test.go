@@ -265,19 +265,28 @@ func readFile(t *testing.T, name string) string {
 	return string(b)
 }
 
-// The official CLI's bot commands against the sandbox, then ours on the
-// same medplum.config.json: both tools read and write the file alike and
-// agree on what the server holds.
-func TestOfficialCLIBots(t *testing.T) {
+// signedInBoth starts a sandbox with a project-admin client, and signs both
+// CLIs in to it with that client: ours through the environment, the
+// official one with its login (client credentials), in the same HOME.
+func signedInBoth(t *testing.T, clientID, clientSecret string) (*sandbox, *clitest.Env, *officialRunner) {
+	t.Helper()
 	node, cli := officialCLI(t)
-	const clientID, clientSecret = "official-bot-client", "official-bot-secret"
 	sb := startSandbox(t, "--invite-cost", "0", "--client-id", clientID, "--client-secret", clientSecret)
 	e := clitest.New(t)
 	e.Set("MEDPLUM_BASE_URL", sb.url).Set("MEDPLUM_CLIENT_ID", clientID).Set("MEDPLUM_CLIENT_SECRET", clientSecret)
 	r := &officialRunner{t: t, node: node, cli: cli, home: e.Home}
+	r.ok("login", "--auth-type", "client-credentials", "--base-url", sb.url, "--client-id", clientID, "--client-secret", clientSecret)
+	return sb, e, r
+}
+
+// The official CLI's bot commands against the sandbox, then ours on the
+// same medplum.config.json: both tools read and write the file alike and
+// agree on what the server holds.
+func TestOfficialCLIBots(t *testing.T) {
+	const clientID, clientSecret = "official-bot-client", "official-bot-secret"
+	sb, e, r := signedInBoth(t, clientID, clientSecret)
 	tok := clientToken(t, sb.url, clientID, clientSecret)
 	projectID := getJSON(t, sb.url, tok, "auth/me")["project"].(map[string]any)["id"].(string)
-	r.ok("login", "--auth-type", "client-credentials", "--base-url", sb.url, "--client-id", clientID, "--client-secret", clientSecret)
 	files := map[string]string{
 		"src/greet.ts":  "export async function handler(medplum, event) { return 'hello ' + event.input; }\n",
 		"dist/greet.js": "exports.handler = async function (medplum, event) { return 'hello ' + event.input; };\n",
@@ -348,13 +357,7 @@ func TestOfficialCLIBots(t *testing.T) {
 // ours in another directory: the same file names for the same types, and
 // the same resources in them.
 func TestOfficialCLIBulkExport(t *testing.T) {
-	node, cli := officialCLI(t)
-	const clientID, clientSecret = "official-bulk-client", "official-bulk-secret"
-	sb := startSandbox(t, "--invite-cost", "0", "--client-id", clientID, "--client-secret", clientSecret)
-	e := clitest.New(t)
-	e.Set("MEDPLUM_BASE_URL", sb.url).Set("MEDPLUM_CLIENT_ID", clientID).Set("MEDPLUM_CLIENT_SECRET", clientSecret)
-	r := &officialRunner{t: t, node: node, cli: cli, home: e.Home}
-	r.ok("login", "--auth-type", "client-credentials", "--base-url", sb.url, "--client-id", clientID, "--client-secret", clientSecret)
+	_, e, r := signedInBoth(t, "official-bulk-client", "official-bulk-secret")
 	if err := os.Mkdir(filepath.Join(e.Home, "official"), 0o755); err != nil {
 		t.Fatal(err)
 	}
