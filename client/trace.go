@@ -3,8 +3,10 @@ package client
 import (
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // maxTraceBody bounds a body shown in the trace.
@@ -67,8 +69,18 @@ func formatHeaders(h http.Header) string {
 	return b.String()
 }
 
+// signatureRE finds the signature of a presigned URL inside a body (a bulk
+// export's manifest lists one per file).
+var signatureRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)((?:^|[?&])(?:x-amz-)?signature=)[^&"\s]*`)
+})
+
+func redactSignatures(b []byte) []byte {
+	return signatureRE().ReplaceAll(b, []byte("${1}"+Redacted))
+}
+
 func traceBody(contentType string, body []byte) string {
-	red := RedactBody(contentType, body)
+	red := redactSignatures(RedactBody(contentType, body))
 	s := strings.ReplaceAll(strings.ReplaceAll(string(red), "\r", `\r`), "\n", `\n`)
 	if len(s) > maxTraceBody {
 		cut := maxTraceBody

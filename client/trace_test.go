@@ -145,6 +145,16 @@ func TestTraceBodyTruncated(t *testing.T) {
 	}
 }
 
+// A bulk export's manifest lists presigned storage URLs: their signatures
+// grant the files, so a trace shows them redacted (the rest stays).
+func TestTraceHidesSignaturesInBodies(t *testing.T) {
+	manifest := `{"output":[{"type":"Patient","url":"http://h/storage/b/v?Expires=1796599865&Signature=VQX%2Bj%3D%3D"}],"x":"?signature=abc"}`
+	want := `{"output":[{"type":"Patient","url":"http://h/storage/b/v?Expires=1796599865&Signature=[REDACTED]"}],"x":"?signature=[REDACTED]"}`
+	if got := traceBody("application/json", []byte(manifest)); got != want {
+		t.Errorf("trace body\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestTraceSecretBody: a body that is secret as a whole (no field name says
 // so) is shown by size only, while ordinary bodies still appear.
 func TestTraceSecretBody(t *testing.T) {

@@ -161,6 +161,21 @@ func TestExportWholeProject(t *testing.T) {
 	}
 }
 
+// --verbose traces every request, the manifest's body included: the signed
+// links in it (each grants a file) and the client's secret stay hidden.
+func TestExportVerboseHidesSignatures(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	r := e.Run("bulk", "export", "-d", "backup", "-q", "--verbose")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "Signature=[REDACTED]") {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.Stderr)
+	}
+	if n := strings.Count(r.Stderr, "Signature="); n != strings.Count(r.Stderr, "Signature=[REDACTED]") {
+		t.Errorf("%d signatures in the trace, not all redacted:\n%s", n, r.Stderr)
+	}
+	r.NotContains(t, srv.Seed.Client.Secret)
+}
+
 func TestExportLevelsTypesSince(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	p := srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Grouped"}}})
