@@ -855,3 +855,89 @@ func BenchmarkBotDeploy(b *testing.B) {
 		b.ReportMetric(loop/w, "vs-loop:"+v.name)
 	}
 }
+
+// benchExportMembers is the size of the sandbox project whose export
+// BenchmarkExportDownload downloads (memberships, users and profiles: about
+// 8 files, some MB).
+const benchExportMembers = 20000
+
+// BenchmarkExportDownload: downloading an export's files. raw is a loop of
+// plain HTTP GETs of the manifest's URLs, one at a time, each written to a
+// file; medplum is `bulk export` resuming the same finished job in a
+// directory whose files were deleted (one status poll, then the downloads,
+// --concurrency 4, each streamed to a part file, synced and renamed).
+// Every request waits benchExportLatency in the sandbox first (a model of
+// a real server's work per request). MB-peak-RSS is medplum's.
+func BenchmarkExportDownload(b *testing.B) {
+	bin, _ := benchBinaries(b)
+	sb := startSandbox(b, "--invite-cost", "0", "--members", strconv.Itoa(benchExportMembers), "--latency", "20ms")
+	home := b.TempDir()
+	env := sb.env(home)
+	runProc(b, home, env, bin, "bulk", "export", "-d", "out", "-q")
+	raw, err := os.ReadFile(filepath.Join(home, "out", "manifest.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m struct{ Output []struct{ Type, URL string } }
+	if err := json.Unmarshal(raw, &m); err != nil {
+		b.Fatal(err)
+	}
+	clear := func() {
+		names, _ := filepath.Glob(filepath.Join(home, "out", "*.ndjson"))
+		for _, n := range names {
+			os.Remove(n)
+		}
+	}
+	var size int64
+	rawLoop := func() time.Duration {
+		size = 0
+		for i, o := range m.Output {
+			resp, err := http.Get(o.URL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := os.Create(filepath.Join(home, "raw-"+strconv.Itoa(i)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(f, resp.Body)
+			resp.Body.Close()
+			f.Close()
+			if err != nil || resp.StatusCode != 200 {
+				b.Fatalf("GET %s: %d %v", o.Type, resp.StatusCode, err)
+			}
+			size += n
+		}
+		return 0
+	}
+	variants := []benchVariant{
+		{name: "raw", op: rawLoop},
+		{name: "medplum", prep: clear, op: func() time.Duration {
+			return runProc(b, home, env, bin, "bulk", "export", "-d", "out", "-q").cpu
+		}},
+	}
+	walls := make([][]float64, len(variants))
+	b.ResetTimer()
+	for range b.N {
+		for i, v := range variants {
+			b.StopTimer()
+			if v.prep != nil {
+				v.prep()
+			}
+			b.StartTimer()
+			t0 := time.Now()
+			v.op()
+			walls[i] = append(walls[i], ms(time.Since(t0)))
+		}
+	}
+	b.StopTimer()
+	clear()
+	rss := peakRSS(b, 1, home, env, bin, "bulk", "export", "-d", "out", "-q")
+	for i, v := range variants {
+		w := median(walls[i])
+		b.ReportMetric(w, "ms/run:"+v.name)
+		b.ReportMetric(float64(size)/(1<<20)/(w/1000), "MiB/s:"+v.name)
+		b.ReportMetric(float64(len(m.Output)), "files:"+v.name)
+	}
+	b.ReportMetric(rss, "MB-peak-RSS:medplum")
+}
