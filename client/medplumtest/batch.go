@@ -18,7 +18,8 @@ import (
 // nothing only in a project with the "transaction-bundles" feature (the first
 // failing entry rolls everything back and its OperationOutcome is the
 // answer); elsewhere it answers entry by entry as a batch does, keeping the
-// entries that worked (captures 133, 134).
+// entries that worked (captures 133, 134). request.ifNoneExist makes a POST
+// a conditional create (401, 402).
 
 var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
@@ -50,7 +51,8 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		resource := entry["resource"]
 		resource = rewriteURNs(resource, ids)
 		u = rewriteURNs(u, ids).(string)
-		status, body := s.subrequest(c, method, u, resource)
+		ifNoneExist, _ := req["ifNoneExist"].(string)
+		status, body := s.conditional(c, method, u, resource, ifNoneExist)
 		resp := map[string]any{"status": strconv.Itoa(status)}
 		res := map[string]any{"response": resp}
 		if body.ResourceType() == "OperationOutcome" {
@@ -78,7 +80,7 @@ func (s *Server) fhirBatch(c *reqCtx) {
 			c.sendOutcome(oo)
 			return
 		}
-		if full, _ := entry["fullUrl"].(string); strings.HasPrefix(full, "urn:uuid:") && status == http.StatusCreated {
+		if full, _ := entry["fullUrl"].(string); strings.HasPrefix(full, "urn:uuid:") && (status == http.StatusCreated || status == http.StatusOK) && body.ID() != "" {
 			ids[full] = body.ResourceType() + "/" + body.ID()
 		}
 		out = append(out, res)
@@ -97,6 +99,28 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		s.mu.Unlock()
 	}
 	c.fhir(200, map[string]any{"resourceType": "Bundle", "type": typ + "-response", "entry": out})
+}
+
+// conditional runs an entry; a POST with request.ifNoneExist searches first
+// (captures 401, 402): no match creates (201), one match is answered as it
+// is (200 "All OK"), more than one is 412.
+func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist string) (int, client.Resource) {
+	if ifNoneExist != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
+		status, found := s.subrequest(c, "GET", u+"?"+ifNoneExist, nil)
+		if status != http.StatusOK {
+			return status, found
+		}
+		list, _ := found["entry"].([]any)
+		switch len(list) {
+		case 0:
+		case 1:
+			r, _ := list[0].(map[string]any)["resource"].(map[string]any)
+			return http.StatusOK, client.Resource(r)
+		default:
+			return http.StatusPreconditionFailed, toResource(multipleMatches())
+		}
+	}
+	return s.subrequest(c, method, u, resource)
 }
 
 // subrequest runs one entry through the route table as the caller.

@@ -1129,3 +1129,23 @@ func TestCursorPagesFromTheWriteLog(t *testing.T) {
 		t.Errorf("pages:\n%v\nwant the sorted search and then the changed member %s:\n%v", got, moved, want)
 	}
 }
+
+// request.ifNoneExist in a batch: created the first time, the match the
+// second (captures 401, 402), 412 when several match.
+func TestBatchConditionalCreate(t *testing.T) {
+	c := newTC(t)
+	cond := `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:x|1"},
+	  "resource":{"resourceType":"Patient","identifier":[{"system":"urn:x","value":"1"}]}}]}`
+	status := func() string {
+		m := c.must(200, "POST", "fhir/R4", cond)
+		return m["entry"].([]any)[0].(map[string]any)["response"].(map[string]any)["status"].(string)
+	}
+	before := c.srv.Count("Patient", c.srv.Seed.ProjectID)
+	if first, again := status(), status(); first != "201" || again != "200" || c.srv.Count("Patient", c.srv.Seed.ProjectID) != before+1 {
+		t.Errorf("conditional create: %s then %s, %d Patients more", first, again, c.srv.Count("Patient", c.srv.Seed.ProjectID)-before)
+	}
+	c.srv.Create(c.srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": []any{map[string]any{"system": "urn:x", "value": "1"}}})
+	if s := status(); s != "412" {
+		t.Errorf("with two matches: %s", s)
+	}
+}
