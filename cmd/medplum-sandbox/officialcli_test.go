@@ -387,3 +387,26 @@ func TestOfficialCLIBulkExport(t *testing.T) {
 		t.Errorf("the official CLI printed:\n%s", out)
 	}
 }
+
+// The official CLI's bulk import against the sandbox: 30 lines of NDJSON
+// in transactions of 25 (its default), each entry answered on its own.
+func TestOfficialCLIBulkImport(t *testing.T) {
+	const clientID, clientSecret = "official-import-client", "official-import-secret"
+	sb, e, r := signedInBoth(t, clientID, clientSecret)
+	var lines strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&lines, `{"resourceType":"Patient","id":"old-%d","name":[{"family":"OfficialImport","given":["%d"]}]}`+"\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(e.Home, "patients.ndjson"), []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := r.ok("bulk", "import", "patients.ndjson")
+	if n := strings.Count(out, `"status": "201"`); n != 30 {
+		t.Errorf("the official import printed %d created entries:\n%s", n, out)
+	}
+	tok := clientToken(t, sb.url, clientID, clientSecret)
+	got := getJSON(t, sb.url, tok, "fhir/R4/Patient?family=OfficialImport&_count=100")
+	if n := len(entries(got)); n != 30 {
+		t.Errorf("%d Patients on the server after the official import, want 30", n)
+	}
+}
