@@ -355,3 +355,73 @@ func TestExportRestartStartsANewJob(t *testing.T) {
 		t.Errorf("--restart cancelled %d earlier jobs, want 1", n)
 	}
 }
+
+// On the sandbox and, in make test-real, on a real Medplum: an export of a
+// project of its own (Patient and Group levels), run again (nothing left
+// to download), and a job cancelled half-way.
+func TestExportOwnProject(t *testing.T) {
+	_, e, c := clitest.OwnProject(t, "bulk-export")
+	ctx := t.Context()
+	var pats []string
+	for i := range 3 {
+		d, err := c.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "BulkExport", "given": []any{fmt.Sprint(i)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pats = append(pats, d.ID())
+	}
+	obs, err := c.CreateResource(ctx, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"}, "subject": map[string]any{"reference": "Patient/" + pats[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grp, err := c.CreateResource(ctx, client.Resource{"resourceType": "Group", "type": "person", "actual": true,
+		"member": []any{map[string]any{"entity": map[string]any{"reference": "Patient/" + pats[1]}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.Run("bulk", "export", "-t", "Patient,Observation", "-d", "typed")
+	x := readExport(t, e, "typed")
+	expectFiles(t, r, x, warning+x.summary(t, "typed", 2, 0))
+	got := resourcesIn(t, x)
+	slices.Sort(got["Patient"])
+	if sorted := slices.Sorted(slices.Values(pats)); !slices.Equal(got["Patient"], sorted) || fmt.Sprint(got["Observation"]) != fmt.Sprint([]string{obs.ID()}) || len(got) != 2 {
+		t.Errorf("exported %v, want Patients %v and Observation %s", got, pats, obs.ID())
+	}
+	r = e.Run("bulk", "export", "-t", "Patient,Observation", "-d", "typed", "-q")
+	r.Expect(t, 0, "", "")
+
+	r = e.Run("bulk", "export", "-e", "Group/"+grp.ID(), "-d", "group", "-q")
+	x = readExport(t, e, "group")
+	expectFiles(t, r, x, "")
+	if got := resourcesIn(t, x); fmt.Sprint(got["Patient"], got["Group"]) != fmt.Sprint([]string{pats[1]}, []string{grp.ID()}) {
+		t.Errorf("Group export: %v", got)
+	}
+
+	// A Group without members never finishes on 5.0.10 (414b): Ctrl-C,
+	// then --cancel.
+	empty, err := c.CreateResource(ctx, client.Resource{"resourceType": "Group", "type": "person", "actual": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.Start("bulk", "export", "-e", "Group/"+empty.ID(), "-d", "empty", "-q")
+	state := filepath.Join(e.Home, "empty", ".medplum-export.json")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(state); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no job started: %s", p.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a few polls
+	p.Signal(os.Interrupt)
+	p.Wait().Expect(t, 130, "", "medplum: interrupted\n")
+	b, _ := os.ReadFile(state)
+	var st struct{ Status string }
+	json.Unmarshal(b, &st)
+	e.Run("bulk", "export", "-e", "Group/"+empty.ID(), "-d", "empty", "--cancel").Expect(t, 0, "", "cancelled the export job "+st.Status+"\n")
+	e.Run("bulk", "export", "-d", "empty", "--cancel").Expect(t, 2, "", "medplum: no export job to cancel in empty (it has no .medplum-export.json)\n")
+}
