@@ -782,6 +782,29 @@ const (
 	benchDeployExtra = "12ms"
 )
 
+// timeVariants runs every variant once per op, in turn, its prep untimed,
+// and returns each one's wall and CPU times in ms, op by op.
+func timeVariants(b *testing.B, variants []benchVariant) (walls, cpus [][]float64) {
+	walls = make([][]float64, len(variants))
+	cpus = make([][]float64, len(variants))
+	b.ResetTimer()
+	for range b.N {
+		for i, v := range variants {
+			b.StopTimer()
+			if v.prep != nil {
+				v.prep()
+			}
+			b.StartTimer()
+			t0 := time.Now()
+			cpu := v.op()
+			walls[i] = append(walls[i], ms(time.Since(t0)))
+			cpus[i] = append(cpus[i], ms(cpu))
+		}
+	}
+	b.StopTimer()
+	return walls, cpus
+}
+
 func BenchmarkBotDeploy(b *testing.B) {
 	bin, _ := benchBinaries(b)
 	sb := startSandbox(b, "--invite-cost", "0", "--latency", benchBotLatency, "--bot-deploy-cost", benchDeployExtra)
@@ -829,23 +852,7 @@ func BenchmarkBotDeploy(b *testing.B) {
 		{name: "medplum", prep: build, op: proc("bot", "deploy", "bench-*")},
 		{name: "unchanged", op: proc("bot", "deploy", "bench-*")},
 	}
-	walls := make([][]float64, len(variants))
-	cpus := make([][]float64, len(variants))
-	b.ResetTimer()
-	for range b.N {
-		for i, v := range variants {
-			b.StopTimer()
-			if v.prep != nil {
-				v.prep()
-			}
-			b.StartTimer()
-			t0 := time.Now()
-			cpu := v.op()
-			walls[i] = append(walls[i], ms(time.Since(t0)))
-			cpus[i] = append(cpus[i], ms(cpu))
-		}
-	}
-	b.StopTimer()
+	walls, cpus := timeVariants(b, variants)
 	loop := median(walls[0])
 	for i, v := range variants {
 		w := median(walls[i])
@@ -916,21 +923,7 @@ func BenchmarkExportDownload(b *testing.B) {
 			return runProc(b, home, env, bin, "bulk", "export", "-d", "out", "-q").cpu
 		}},
 	}
-	walls := make([][]float64, len(variants))
-	b.ResetTimer()
-	for range b.N {
-		for i, v := range variants {
-			b.StopTimer()
-			if v.prep != nil {
-				v.prep()
-			}
-			b.StartTimer()
-			t0 := time.Now()
-			v.op()
-			walls[i] = append(walls[i], ms(time.Since(t0)))
-		}
-	}
-	b.StopTimer()
+	walls, _ := timeVariants(b, variants)
 	clear()
 	rss := peakRSS(b, 1, home, env, bin, "bulk", "export", "-d", "out", "-q")
 	for i, v := range variants {
