@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 )
 
@@ -42,9 +44,9 @@ func (o *ExportOptions) download(c *client.Client, dir string, m *manifest, prog
 			f.size = fi.Size()
 			continue
 		}
-		// A part left by a run that was killed (kill -9, a crash) is
-		// never finished: the file starts over.
-		if parts, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".part*")); len(parts) > 0 {
+		// A temporary file left by a run that was killed (kill -9, a
+		// crash) is never finished: the file starts over.
+		if parts, _ := filepath.Glob(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".*")); len(parts) > 0 {
 			for _, x := range parts {
 				os.Remove(x)
 			}
@@ -143,43 +145,25 @@ func (o *ExportOptions) fetch(ctx context.Context, c *client.Client, f *file, no
 	}
 }
 
-// fetchOnce streams the file to a temporary name next to it and renames it
-// into place once whole and on disk.
+// fetchOnce streams the file into place through config.WriteFileAtomicFunc:
+// a temporary file next to it (0600), synced and renamed once whole; a
+// failed download leaves nothing under the file's name.
 func (o *ExportOptions) fetchOnce(ctx context.Context, c *client.Client, f *file, noAuth bool, progress func(int64)) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(f.path), "."+filepath.Base(f.path)+".part*")
-	if err != nil {
-		return 0, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return 0, err
-	}
-	n, err := c.Download(ctx, &client.Request{URL: f.url, Accept: "*/*", NoAuth: noAuth}, &countingWriter{w: tmp, add: progress})
+	var n int64
+	err := config.WriteFileAtomicFunc(f.path, 0o600, func(w io.Writer) error {
+		var err error
+		n, err = c.Download(ctx, &client.Request{URL: f.url, Accept: "*/*", NoAuth: noAuth}, &countingWriter{w: w, add: progress})
+		return err
+	})
 	if err != nil {
 		progress(-n)
 		return 0, err
 	}
-	if err := tmp.Sync(); err != nil {
-		return 0, err
-	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
-		return 0, err
-	}
-	ok = true
 	return n, nil
 }
 
 type countingWriter struct {
-	w   *os.File
+	w   io.Writer
 	add func(int64)
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -207,31 +208,6 @@ func readState(path string) (*exportState, error) {
 	return &st, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file, 0600.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o600)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
-}
-
 func exportRun(o *ExportOptions) error {
 	dir := o.dir()
 	statePath := filepath.Join(dir, stateFile)
@@ -295,7 +271,7 @@ func exportRun(o *ExportOptions) error {
 		}
 		st = &exportState{Server: c.BaseURL(), Project: who.ProjectID, Request: want, Status: loc, Started: time.Now().UTC()}
 		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := writeFileAtomic(statePath, append(b, '\n')); err != nil {
+		if err := config.WriteFileAtomic(statePath, append(b, '\n'), 0o600); err != nil {
 			return fmt.Errorf("remembering the export job in %s: %w", statePath, err)
 		}
 		prog.notice(fmt.Sprintf("export job started: %s", loc))
@@ -307,7 +283,7 @@ func exportRun(o *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "manifest.json"), raw); err != nil {
+	if err := config.WriteFileAtomic(filepath.Join(dir, "manifest.json"), raw, 0o600); err != nil {
 		return fmt.Errorf("writing manifest.json: %w", err)
 	}
 	files, err := o.download(c, dir, m, prog)

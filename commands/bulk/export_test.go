@@ -246,7 +246,7 @@ func TestExportResumesAfterAKilledDownload(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	killed := p.Kill()
-	parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.part*"))
+	parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.ndjson.*"))
 	if len(parts) != 1 {
 		t.Errorf("part files after kill -9: %v", parts)
 	}
@@ -264,7 +264,7 @@ func TestExportResumesAfterAKilledDownload(t *testing.T) {
 	if n := len(srv.RequestsTo("GET", "/storage/*/*")); n != len(x.paths)-first {
 		t.Errorf("the second run downloaded %d files, want %d", n, len(x.paths)-first)
 	}
-	if parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.part*")); len(parts) != 0 {
+	if parts, _ := filepath.Glob(filepath.Join(e.Home, "backup", ".*.ndjson.*")); len(parts) != 0 {
 		t.Errorf("part files left: %v", parts)
 	}
 	resourcesIn(t, x) // every file whole
