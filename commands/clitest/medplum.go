@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
@@ -21,6 +22,20 @@ func SignedIn(t testing.TB, srv *medplumtest.Server) *Env {
 	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID)
 	e.Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
 	return e
+}
+
+// SignedInAsMember is SignedIn as a new client of the seeded project that
+// is a member but not an admin ("Reader"): what project admins' commands
+// must refuse with the server's 403.
+func SignedInAsMember(t testing.TB, srv *medplumtest.Server) *Env {
+	t.Helper()
+	project := srv.Seed.ProjectID
+	const secret = "reader-secret-0123456789"
+	app := srv.Create(project, client.Resource{"resourceType": "ClientApplication", "name": "Reader", "secret": secret})
+	ref := map[string]any{"reference": "ClientApplication/" + app.ID(), "display": "Reader"}
+	srv.Create(project, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + project},
+		"user": ref, "profile": ref})
+	return SignedIn(t, srv).Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", secret)
 }
 
 // Paths lists "METHOD /path?query" for every request srv received, token

@@ -492,12 +492,7 @@ func TestInviteServerRefusals(t *testing.T) {
 		Expect(t, 1, "", "medplum: Patient Patient/nope does not exist\n")
 
 	// A member who is not an admin: 403, exit 5.
-	project := srv.Seed.ProjectID
-	app := srv.Create(project, client.Resource{"resourceType": "ClientApplication", "name": "Reader", "secret": "reader-secret-0123456789"})
-	ref := map[string]any{"reference": "ClientApplication/" + app.ID(), "display": "Reader"}
-	srv.Create(project, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + project},
-		"user": ref, "profile": ref})
-	e.Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", "reader-secret-0123456789")
+	e = clitest.SignedInAsMember(t, srv)
 	e.Run("invite", "Bob", "Jones", "bob@example.com").Expect(t, 5, "", "medplum: Forbidden\n")
 }
 

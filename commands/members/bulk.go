@@ -99,6 +99,16 @@ func (o *common) readTargets(args []string) (ts []target, many bool, err error) 
 	return ts, true, nil
 }
 
+// start reads the <member> arguments (readTargets), then connects: what
+// the commands that take several members do first.
+func (o *common) start(args []string) (ts []target, many bool, c *client.Client, project string, err error) {
+	if ts, many, err = o.readTargets(args); err != nil {
+		return nil, false, nil, "", err
+	}
+	c, project, err = o.connect()
+	return ts, many, c, project, err
+}
+
 // stopsTheRun reports whether an error about one member would be the same
 // for every other: the run stops rather than fail them all one by one.
 func stopsTheRun(err error) bool {

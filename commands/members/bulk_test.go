@@ -105,12 +105,7 @@ func TestSeveralMembersBadInput(t *testing.T) {
 func TestSeveralMembersStopWhenRefused(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
-	project := srv.Seed.ProjectID
-	app := srv.Create(project, client.Resource{"resourceType": "ClientApplication", "name": "Reader", "secret": "reader-secret-0123456789"})
-	ref := map[string]any{"reference": "ClientApplication/" + app.ID(), "display": "Reader"}
-	srv.Create(project, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + project},
-		"user": ref, "profile": ref})
-	e.Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", "reader-secret-0123456789")
+	e = clitest.SignedInAsMember(t, srv)
 	e.Run("members", "promote", srv.Seed.Homer.MembershipID, "homer@example.com").Expect(t, 5, "", "2 members: 2 not attempted.\nmedplum: Forbidden\n")
 	e.Run("members", "remove", srv.Seed.Homer.MembershipID, "homer@example.com", "--yes").Expect(t, 5, "", "2 members: 2 not attempted.\nmedplum: Forbidden\n")
 }

@@ -68,11 +68,7 @@ func removeRun(o *RemoveOptions) error {
 	if !o.Yes && !o.IO.CanPrompt() {
 		return cmdutil.FlagErrorf("removing a member needs confirmation: pass --yes (there is no terminal to ask on)")
 	}
-	ts, many, err := o.readTargets(o.Members)
-	if err != nil {
-		return err
-	}
-	c, project, err := o.connect()
+	ts, many, c, project, err := o.start(o.Members)
 	if err != nil {
 		return err
 	}

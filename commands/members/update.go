@@ -52,11 +52,7 @@ func newUpdateCmd(f *cmdutil.Factory, cmd *cobra.Command, change Change, runF fu
 // error's own code; with several (bulk.go) a line each and a summary on
 // stderr, the memberships on stdout.
 func updateRun(o *UpdateOptions) error {
-	ts, many, err := o.readTargets(o.Members)
-	if err != nil {
-		return err
-	}
-	c, project, err := o.connect()
+	ts, many, c, project, err := o.start(o.Members)
 	if err != nil {
 		return err
 	}

@@ -162,11 +162,16 @@ func (e *NoMemberError) Error() string {
 	fmt.Fprintf(&b, "no member of project %s is %s", e.Project, e.Selector)
 	if len(e.Near) > 0 {
 		b.WriteString("; members with a name like it:")
-		for _, d := range e.Near {
-			fmt.Fprintf(&b, "\n  %s  %s", d.Resource.ID(), Describe(d.Resource))
-		}
+		listMembers(&b, e.Near)
 	}
 	return b.String()
+}
+
+// listMembers writes a line per membership: its id and who it is.
+func listMembers(b *strings.Builder, ds []client.Doc) {
+	for _, d := range ds {
+		fmt.Fprintf(b, "\n  %s  %s", d.Resource.ID(), Describe(d.Resource))
+	}
 }
 
 // looksLikeUUID reports whether s has the shape of the ids Medplum makes.
@@ -248,9 +253,7 @@ type AmbiguousError struct {
 func (e *AmbiguousError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s matches %d members of project %s; name one by its membership id:", e.Selector, len(e.Candidates), e.Project)
-	for _, d := range e.Candidates {
-		fmt.Fprintf(&b, "\n  %s  %s", d.Resource.ID(), Describe(d.Resource))
-	}
+	listMembers(&b, e.Candidates)
 	return b.String()
 }
 
