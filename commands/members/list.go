@@ -205,6 +205,7 @@ func listRun(o *ListOptions) error {
 	n, more := 0, false
 	for d, err := range membership.Search(o.context(), c, "ProjectMembership", o.query(project, count), 0) {
 		if err != nil {
+			_ = p.Abort() // the members read so far
 			return err
 		}
 		if !o.keep(d.Resource) {

@@ -708,3 +708,22 @@ func TestListCompactOnATerminal(t *testing.T) {
 	e.Run("members", "list", "--type", "Patient").Expect(t, 0, listHeader+row(homer), "")
 	e.Run("members", "list", "--type", "Patient", "-o", "csv", "--columns", "email,type").Expect(t, 0, "EMAIL,TYPE\nhomer@example.com,Patient\n", "")
 }
+
+// A list that fails half-way (here the second page of 1,000) prints the
+// members it read before the error, in every format that prints as it
+// goes, instead of leaving them in a buffer.
+func TestListAllKeepsWhatItReadWhenAPageFails(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(1000))
+	e := clitest.SignedIn(t, srv)
+	for format, member := range map[string]string{
+		"ndjson": `"resourceType":"ProjectMembership"`,
+		"json":   `"resourceType": "ProjectMembership"`,
+		"csv":    ",true\n", // active
+	} {
+		srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/ProjectMembership", Skip: 1, Status: 500})
+		r := e.Run("members", "list", "--all", "-o", format)
+		if n := strings.Count(r.Stdout, member); r.Code != 1 || n != 1000 || r.Stderr != "medplum: the server answered 500: Internal Server Error\n" {
+			t.Errorf("-o %s: exit %d, %d members, stderr:\n%s", format, r.Code, n, r.Stderr)
+		}
+	}
+}

@@ -107,6 +107,21 @@ func (p *Printer) Add(d client.Doc) error {
 	return p.rows.Write(record{res: d.Resource, base: output.ResourceRecord(d.Resource)})
 }
 
+// Abort writes what was printed so far of a list that failed half-way,
+// without ending it (a JSON array stays open, a terminal's table is not
+// drawn), so that the output holds every member read.
+func (p *Printer) Abort() error {
+	switch {
+	case p.whole != nil:
+		return nil
+	case p.array != nil:
+		return p.array.Flush()
+	case p.lines != nil:
+		return p.lines.Flush()
+	}
+	return p.rows.Abort()
+}
+
 // Close ends the list and flushes it.
 func (p *Printer) Close() error {
 	switch {

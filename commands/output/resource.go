@@ -98,6 +98,10 @@ func (a *JSONArrayWriter) Write(doc []byte) error {
 	return err
 }
 
+// Flush writes what is buffered without ending the array: what a list that
+// fails half-way leaves (not JSON, on purpose).
+func (a *JSONArrayWriter) Flush() error { return a.w.Flush() }
+
 // Close ends the array ([] when empty) and flushes it.
 func (a *JSONArrayWriter) Close() error {
 	if a.n == 0 {

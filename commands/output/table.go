@@ -168,6 +168,19 @@ func (rw *RowWriter) Write(rec Record) error {
 	return rw.line(rw.row)
 }
 
+// Abort writes the rows buffered so far, for a list that fails half-way:
+// CSV and TSV keep what was read; a terminal's table, which is not drawn
+// yet, prints nothing.
+func (rw *RowWriter) Abort() error {
+	if rw.table || !rw.begun {
+		return nil
+	}
+	if rw.csv != nil {
+		rw.csv.Flush()
+	}
+	return rw.w.Flush()
+}
+
 // Close prints what is left: the header when there were no records, a
 // terminal's table, the buffered lines.
 func (rw *RowWriter) Close() error {
