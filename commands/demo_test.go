@@ -47,7 +47,7 @@ func TestDemo(t *testing.T) {
 		"\tAlice Smith\ttrue\t\n",
 		"medplum: User is already a member of this project\n(exit 1)\n",
 		"\"name\": \"ProjectName\",\n",
-		"DISPLAY,ADMIN\nMedplum Admin,true\nAcme Clinic Admin Client,true\nSandbox Bot,\nAlice Smith,true\nHomer Simpson,true\n",
+		"display,admin\nMedplum Admin,true\nAcme Clinic Admin Client,true\nSandbox Bot,\nAlice Smith,true\nHomer Simpson,true\n",
 		"Authorization: [REDACTED]\n",
 		// Inviting and managing members.
 		"\tPractitioner\tned@example.com\tfalse\tAccessPolicy/" + policy[1] + "?provider_organization=Organization/west, AccessPolicy/" + policy[1] + "?provider_organization=Organization/east\n",

@@ -196,7 +196,9 @@ const formattingHelp = `The commands that print data take -o (--output):
   table    a table on a terminal, tab-separated when piped
   csv      comma-separated, with a header row
 
---columns and --no-header shape table and csv.
+--columns and --no-header shape table and csv. A table's header says the
+columns in capitals (accessPolicy is ACCESS POLICY); a CSV's names them as
+--columns does (accessPolicy), for the programs that read it.
 
 --jq EXPR filters the JSON document (what -o json prints) with a jq
 expression (gojq: https://github.com/itchyny/gojq). Strings are printed as

@@ -50,7 +50,7 @@ func TestOutputFlagExamplesWork(t *testing.T) {
 		stdout string
 	}{
 		{[]string{"bot", "list"}, "jq", "\nalpha\n"}, // after the sandbox's own bot
-		{[]string{"bot", "list", "-o", "csv", "--columns"}, "columns", "NAME,DEPLOYED,CONFIG\n"},
+		{[]string{"bot", "list", "-o", "csv", "--columns"}, "columns", "name,deployed,config\n"},
 		{[]string{"bot", "get", "alpha"}, "jq", p.ids["alpha"] + "\n"},
 		{[]string{"bot", "deploy", "alpha", "--force"}, "jq", ""}, // nothing failed
 		{[]string{"bot", "create", "beta", "--no-write-config"}, "jq", "-"},

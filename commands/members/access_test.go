@@ -23,6 +23,9 @@ func TestSetAccessByNameAndOnlyExistingPolicies(t *testing.T) {
 
 	e.Run(append([]string{"members", "set-access", "homer@example.com", "--access-policy", "Clinic staff"}, cols...)...).
 		Expect(t, 0, "AccessPolicy/staff\n", who+" now has access AccessPolicy/staff\n")
+	// A CSV's header names the columns as --columns does (not "ACCESS POLICY").
+	e.Run("members", "set-access", "homer@example.com", "--access-policy", "staff", "-o", "csv", "--columns", "accessPolicy").
+		Expect(t, 0, "accessPolicy\nAccessPolicy/staff\n", who+" already has access AccessPolicy/staff; nothing changed\n")
 	e.Run(append([]string{"members", "set-access", "homer@example.com", "--access", "Clinic staff?org=Organization/1", "--access", "t1"}, cols...)...).
 		Expect(t, 0, "\"AccessPolicy/staff?org=Organization/1, AccessPolicy/t1\"\n",
 			who+" now has access AccessPolicy/staff?org=Organization/1, AccessPolicy/t1\n")

@@ -143,7 +143,7 @@ func TestListSeedSearches(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("members", "list", "--admin", "--project", "Project/"+sd.ProjectID).Expect(t, 0, listHeader+rows(admin, app), "")
 	e.Run("members", "list", "--admin=false", "--project", sd.ProjectID).Expect(t, 0, listHeader+rows(homer, bot), "")
-	e.Run("members", "list", "--type", "Practitioner", "--admin", "-o", "csv", "--columns", "name,admin").Expect(t, 0, "NAME,ADMIN\nMedplum Admin,true\n", "")
+	e.Run("members", "list", "--type", "Practitioner", "--admin", "-o", "csv", "--columns", "name,admin").Expect(t, 0, "name,admin\nMedplum Admin,true\n", "")
 	clitest.ExpectPaths(t, srv,
 		me(), search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}}),
 		me(), search(srv, url.Values{"_count": {"101"}, "_sort": {"_lastUpdated"}}),
@@ -208,7 +208,7 @@ func TestListFormats(t *testing.T) {
 
 	// csv, --columns (named or dotted paths), --no-header.
 	e.Run("members", "list", "--humans", "-o", "csv", "--columns", "name,user,profile,meta.versionId").Expect(t, 0,
-		"NAME,USER,PROFILE,META.VERSION ID\n"+
+		"name,user,profile,meta.versionId\n"+
 			"Medplum Admin,admin@example.com,"+admin.Ref("profile")+","+admin["meta"].(map[string]any)["versionId"].(string)+"\n"+
 			"Homer Simpson,homer@example.com,"+homer.Ref("profile")+","+homer["meta"].(map[string]any)["versionId"].(string)+"\n", "")
 	e.Run("members", "list", "--type", "Patient", "--no-header", "--columns", "id,admin,active").Expect(t, 0, homer.ID()+"\tfalse\ttrue\n", "")
@@ -439,7 +439,7 @@ func TestPromoteAndDemoteChangeOnlyAdmin(t *testing.T) {
 	}
 
 	r = e.Run("members", "demote", sd.Homer.Profile, "-o", "csv", "--columns", "name,admin")
-	r.Expect(t, 0, "NAME,ADMIN\nHomer Simpson,false\n", "Homer Simpson (Patient, homer@example.com) is no longer a project admin\n")
+	r.Expect(t, 0, "name,admin\nHomer Simpson,false\n", "Homer Simpson (Patient, homer@example.com) is no longer a project admin\n")
 	if m := mem(t, srv, sd.Homer.MembershipID); m["admin"] != false || m["userName"] != "homer" {
 		t.Errorf("stored %v", m)
 	}
@@ -706,7 +706,7 @@ func TestListCompactOnATerminal(t *testing.T) {
 	e.Set("MEDPLUM_FORCE_TTY", "")
 	e.Run("members", "list", "--type", "Patient", "-o", "wide").Expect(t, 0, listHeader+row(homer), "")
 	e.Run("members", "list", "--type", "Patient").Expect(t, 0, listHeader+row(homer), "")
-	e.Run("members", "list", "--type", "Patient", "-o", "csv", "--columns", "email,type").Expect(t, 0, "EMAIL,TYPE\nhomer@example.com,Patient\n", "")
+	e.Run("members", "list", "--type", "Patient", "-o", "csv", "--columns", "email,type").Expect(t, 0, "email,type\nhomer@example.com,Patient\n", "")
 }
 
 // A list that fails half-way (here the second page of 1,000) prints the

@@ -276,7 +276,7 @@ func TestCompactColumnsOnATerminalOnly(t *testing.T) {
 		{Wide, true, nil, "ID  NAME  NOTE\n1   Ann   n\n"},
 		{Table, false, nil, "ID\tNAME\tNOTE\n1\tAnn\tn\n"},
 		{Wide, false, nil, "ID\tNAME\tNOTE\n1\tAnn\tn\n"},
-		{CSV, true, nil, "ID,NAME,NOTE\n1,Ann,n\n"},
+		{CSV, true, nil, "id,name,note\n1,Ann,n\n"},
 		{Table, true, []string{"note", "id"}, "NOTE  ID\nn     1\n"},
 	} {
 		ios, _, out, _ := iostreams.Test()

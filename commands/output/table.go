@@ -113,7 +113,12 @@ func (o *Options) NewRowWriter(ios *iostreams.IOStreams, r Rows) (*RowWriter, er
 	if !o.NoHeader {
 		rw.header = make([]string, len(cols))
 		for i, c := range cols {
-			rw.header[i] = Header(c)
+			// A CSV is read by programs: its header names each column as
+			// --columns does (as invite's report and apply export's members
+			// CSV do); a table, read by people, says it in capitals.
+			if rw.header[i] = c; o.Format != CSV {
+				rw.header[i] = Header(c)
+			}
 		}
 	}
 	switch {

@@ -76,7 +76,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 	project := srv.Seed.ProjectID
 
 	e.Run("get", "ProjectMembership?profile-type:not=ClientApplication,Bot", "-o", "csv", "--columns", "display,admin").
-		Expect(t, 0, "DISPLAY,ADMIN\nMedplum Admin,true\nHomer Simpson,\n", "")
+		Expect(t, 0, "display,admin\nMedplum Admin,true\nHomer Simpson,\n", "")
 
 	e.Run("get", "ProjectMembership?profile-type=Patient", "-o", "csv", "--columns", "id,display", "--no-header").
 		Expect(t, 0, srv.Seed.Homer.MembershipID+",Homer Simpson\n", "")
@@ -102,7 +102,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
   "lastName": "Smith",
   "email": "alicesmith@example.com",
   "admin": true
-}`, "-o", "csv", "--columns", "type,display,admin").Expect(t, 0, "TYPE,DISPLAY,ADMIN\nProjectMembership,Alice Smith,true\n", "")
+}`, "-o", "csv", "--columns", "type,display,admin").Expect(t, 0, "type,display,admin\nProjectMembership,Alice Smith,true\n", "")
 	if m := srv.MembershipByEmail(project, "alicesmith@example.com"); m == nil || m["admin"] != true {
 		t.Errorf("Alice is not an admin member: %v", m)
 	}
@@ -112,7 +112,7 @@ func TestSeedExamplesVerbatim(t *testing.T) {
 	route := "admin/projects/" + project + "/members/" + srv.Seed.Homer.MembershipID
 	srv.ResetRequests()
 	e.Run("patch", route, `[{"op": "replace", "path": "/admin", "value": true}]`, "-o", "csv", "--columns", "id,display,admin").
-		Expect(t, 0, "ID,DISPLAY,ADMIN\n"+srv.Seed.Homer.MembershipID+",Homer Simpson,true\n", "")
+		Expect(t, 0, "id,display,admin\n"+srv.Seed.Homer.MembershipID+",Homer Simpson,true\n", "")
 	clitest.ExpectPaths(t, srv, "GET /"+route, "POST /"+route)
 	if m := srv.Resource("ProjectMembership", srv.Seed.Homer.MembershipID); m["admin"] != true {
 		t.Errorf("Homer is not an admin: %v", m)
@@ -216,7 +216,7 @@ func TestAdminMembershipPatchEmulation(t *testing.T) {
 	srv.ResetRequests()
 	patch := `[{"op":"add","path":"/active","value":false},{"op":"add","path":"/externalId","value":"<ext&1>"},{"op":"test","path":"/admin","value":false}]`
 	e.Run("patch", srv.URL+route, patch, "-o", "csv", "--columns", "active,externalId").
-		Expect(t, 0, "ACTIVE,EXTERNAL ID\nfalse,<ext&1>\n", "")
+		Expect(t, 0, "active,externalId\nfalse,<ext&1>\n", "")
 	clitest.ExpectPaths(t, srv, "GET /"+route, "POST /"+route)
 	posted := srv.RequestsTo("POST", "/"+route)[0]
 	var sent map[string]any
@@ -433,7 +433,7 @@ func TestErrorAnswers(t *testing.T) {
 	e.Run("post", "admin/projects/"+srv.Seed.ProjectID+"/invite",
 		`{"resourceType":"Patient","firstName":"Bart","lastName":"Simpson","email":"bart@example.com"}`,
 		"-o", "csv", "--columns", "type,display").
-		Expect(t, 1, "TYPE,DISPLAY\nOperationOutcome,Could not send email. Make sure you have AWS SES set up.\n",
+		Expect(t, 1, "type,display\nOperationOutcome,Could not send email. Make sure you have AWS SES set up.\n",
 			"medplum: Could not send email. Make sure you have AWS SES set up. (Error sending email: Could not load credentials from any providers)\n"+
 				"the server answered 200, so the request may have taken effect despite the error\n")
 	if srv.MembershipByEmail(srv.Seed.ProjectID, "bart@example.com") == nil {

@@ -65,7 +65,7 @@ func TestReviewTSVAndCSV(t *testing.T) {
 	e.Run("members", "review").Expect(t, 0, tsvHeader+seedRows(t, srv), seedSummary)
 
 	out := e.Run("members", "review", "-o", "csv", "--columns", "name,kind,admin,mfaEnrolled,access").ExpectCode(t, 0, seedSummary)
-	want := "NAME,KIND,ADMIN,MFA ENROLLED,ACCESS\n" +
+	want := "name,kind,admin,mfaEnrolled,access\n" +
 		"Medplum Admin,person,true,unknown: " + hidden + ",none\n" +
 		"Sandbox Project Admin Client,client,true,n/a,none\n" +
 		"Homer Simpson,person,false,false,none\n" +
