@@ -23,9 +23,10 @@ import (
 // can rot (issue 13: the example of `members --help` failed on a real
 // server). The rules, for whoever writes an Example:
 //
-//   - Every line that starts with "$ " is a command, with the lines after
-//     it while it ends with a backslash. Other lines (output shown after a
-//     command) are not run.
+//   - Every line of an Example, or of a help text (help topics such as
+//     `medplum help formatting` have no Example), that starts with "$ " is
+//     a command, with the lines after it while it ends with a backslash.
+//     Other lines (output shown after a command) are not run.
 //   - Each help page runs in a sandbox of its own (medplumtest, as a real
 //     5.0.10 answers), its examples in order, each with `bash -o pipefail`,
 //     signed in as the project-admin client (or, for the pages of
@@ -181,7 +182,8 @@ func helpPages(t *testing.T) []helpPage {
 		if c.Hidden {
 			return
 		}
-		if exs := exampleCommands(c.Example); len(exs) > 0 {
+		// A help topic (medplum help formatting) has its examples in its text.
+		if exs := append(exampleCommands(c.Example), exampleCommands(c.Long)...); len(exs) > 0 {
 			pages = append(pages, helpPage{path: c.CommandPath(), examples: exs})
 		}
 		for _, sub := range c.Commands() {
