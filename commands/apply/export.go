@@ -68,7 +68,9 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 			is listed like any client: apply then manages it (delete its lines to
 			leave it to the server; apply --prune keeps it while nobody changed
 			it). Members come in the order the server last changed them, and are
-			written as they are read, so a project of any size streams; with
+			written as they are read, so a project of any size streams (an export
+			that fails half-way ends the file with "incomplete:", which apply
+			refuses: the file would miss members that --prune removes); with
 			--members-csv FILE they go to a CSV in the format of "medplum invite
 			--csv", which the YAML names (as given: write both files into the same
 			directory, since apply reads the CSV relative to the YAML).
@@ -92,6 +94,19 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 	fl.StringVar(&opts.MembersCSV, "members-csv", "", "write the members to this CSV file (invite --csv format) and name it in the YAML")
 	fl.BoolVar(&opts.NoMembers, "no-members", false, "leave the members out: apply then does not manage them")
 	return cmd
+}
+
+// IncompleteKey ends a file whose export failed half-way (the members are
+// written as they are read): apply refuses a file that has it, since
+// --prune would remove every member the file misses.
+const IncompleteKey = "incomplete"
+
+// stopped ends the file written so far with IncompleteKey and returns err.
+func (x *exporter) stopped(err error) error {
+	fmt.Fprintf(x.w, "# apply export stopped here: the members after this line are missing.\n"+
+		"%s: the export failed half-way; export again (apply refuses this file)\n", IncompleteKey)
+	_ = x.w.Flush()
+	return err
 }
 
 // exporter writes one project.
@@ -178,7 +193,7 @@ func exportRun(o *ExportOptions) error {
 	if !o.NoMembers {
 		n, err := x.members(csvw, o.MembersCSV)
 		if err != nil {
-			return err
+			return x.stopped(err)
 		}
 		if csvw == nil && n > bigInline {
 			fmt.Fprintf(o.IO.ErrOut, "%s written inline: --members-csv members.csv writes them to a CSV next to the YAML instead\n",

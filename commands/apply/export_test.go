@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
 
@@ -440,4 +441,33 @@ func TestExportNeedsAnAdmin(t *testing.T) {
 	}
 	e.Run("apply", "export").Expect(t, 5, "", "medplum: apply export needs a project admin: "+pm.Ref("profile")+" is not an admin of project \""+
 		name+"\" ("+p.ProjectID+"), so the file would miss what only admins see; nothing was written\n")
+}
+
+// An export that fails half-way has written the members read so far: the
+// file ends with a key apply refuses, so that it cannot be applied as the
+// whole project (apply --prune would remove every member it misses).
+func TestExportStoppedHalfWayIsRefused(t *testing.T) {
+	srv, e := newAcme(t, medplumtest.WithMembers(1100))
+	// The clients' and bots' memberships, the first page of members, then
+	// the second page fails.
+	srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/ProjectMembership", Skip: 2, Status: 500})
+	for _, args := range [][]string{{"apply", "export"}, {"apply", "export", "--members-csv", "members.csv"}} {
+		r := e.Run(args...)
+		trailer := "# apply export stopped here: the members after this line are missing.\n" +
+			"incomplete: the export failed half-way; export again (apply refuses this file)\n"
+		if r.Code != 1 || !strings.HasSuffix(r.Stdout, trailer) || !strings.HasSuffix(r.Stderr, ": Internal Server Error\n") {
+			t.Fatalf("%v: exit %d, stdout ends %q, stderr %s", args, r.Code, r.Stdout[max(0, len(r.Stdout)-300):], r.Stderr)
+		}
+		if len(args) == 2 && strings.Count(r.Stdout, "\n  - email: ") < 900 {
+			t.Errorf("the members read before the failure are not there: %d", strings.Count(r.Stdout, "\n  - email: "))
+		}
+		writeFile(t, e, "project.yaml", r.Stdout)
+		line := strings.Count(r.Stdout, "\n")
+		srv.ResetRequests()
+		e.Run("apply", "-f", "project.yaml", "--dry-run").Expect(t, 2, "", fmt.Sprintf("medplum: project.yaml is not valid (1 problem); nothing was sent:\n"+
+			"  project.yaml:%d: incomplete: this file is an apply export that failed half-way: it misses part of the project "+
+			"(apply --prune would remove it); run apply export again\n", line))
+		clitest.ExpectNothingSent(t, srv)
+		srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/ProjectMembership", Skip: 2, Status: 500})
+	}
 }

@@ -178,6 +178,15 @@ type parser struct {
 }
 
 func (p *parser) root(at node) {
+	if at.n != nil && at.n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(at.n.Content); i += 2 {
+			if k := at.n.Content[i]; k.Kind == yaml.ScalarNode && k.Value == IncompleteKey {
+				p.errf(node{n: k, path: IncompleteKey}, "this file is an apply export that failed half-way: it misses part of "+
+					"the project (apply --prune would remove it); run apply export again")
+				return
+			}
+		}
+	}
 	top, ok := p.mapping(at, "the file", rootKeys...)
 	if !ok {
 		return
