@@ -98,8 +98,9 @@ fuzz:
 # against a raw net/http loop, bulk invite throughput against medplumtest's
 # realistic invite model (about 20 invites/s, so BULK_BENCH_ROWS rows take
 # ~15s per concurrency level), peak RSS for 10k and 100k-row CSVs, and 20
-# bot deploys by pattern against a loop of single deploys, as one table
-# (.ci/bench; raw output in bin/bench.txt). About 11 minutes.
+# bot deploys by pattern against a loop of single deploys, members list --all
+# and apply export over 10k and 100k members, as one table (.ci/bench; raw
+# output in bin/bench.txt). About 20 minutes.
 # bench-micro runs every other benchmark (ns/op, allocations).
 BULK_BENCH_ROWS ?= 300
 bench:
@@ -107,7 +108,7 @@ bench:
 
 .PHONY: bench-micro
 bench-micro:
-	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost|BotDeploy' ./...
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost|BotDeploy|MembersListAll|ApplyExport' ./...
 
 # Release: the targets of .goreleaser.yaml (release_test.go keeps the two in
 # sync). `make cross` builds the binary for each with plain `go build` and

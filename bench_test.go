@@ -455,6 +455,22 @@ func BenchmarkGetAll(b *testing.B) {
 // sandbox, which scans and sorts the project for each of the 100 pages,
 // about half a minute).
 func BenchmarkMembersListAll(b *testing.B) {
+	timedAtScales(b,
+		timedVariant{"ndjson", []string{"members", "list", "--all", "-o", "ndjson"}},
+		timedVariant{"json", []string{"members", "list", "--all", "-o", "json"}})
+}
+
+// timedVariant is one way of running the binary: a sub-benchmark's name and
+// the arguments.
+type timedVariant struct {
+	name string
+	args []string
+}
+
+// timedAtScales runs each variant (timedRuns) against a sandbox project of
+// 10,000 and one of 100,000 members (sub-benchmarks members=10k and
+// members=100k), in a directory of its own.
+func timedAtScales(b *testing.B, variants ...timedVariant) {
 	bin, _ := benchBinaries(b)
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
 		b.Skip("needs GNU time (/usr/bin/time) for the peak RSS")
@@ -464,29 +480,44 @@ func BenchmarkMembersListAll(b *testing.B) {
 			sb := startSandbox(b, "--members", strconv.Itoa(n-4), "--invite-cost", "0")
 			home := b.TempDir()
 			env := sb.env(home)
-			for _, format := range []string{"ndjson", "json"} {
-				b.Run(format, func(b *testing.B) {
-					var wall, cpu, rss []float64
-					out := filepath.Join(b.TempDir(), "time")
-					for range b.N {
-						runProc(b, home, env, "/usr/bin/time", "-f", "%e %U %S %M", "-o", out, bin, "members", "list", "--all", "-o", format)
-						raw, err := os.ReadFile(out)
-						if err != nil {
-							b.Fatal(err)
-						}
-						var e, u, s, kb float64
-						if _, err := fmt.Sscanf(string(raw), "%g %g %g %g", &e, &u, &s, &kb); err != nil {
-							b.Fatalf("GNU time wrote %q", raw)
-						}
-						wall, cpu, rss = append(wall, e*1000), append(cpu, (u+s)*1000), append(rss, kb/1024)
-					}
-					b.ReportMetric(median(wall), "ms/run")
-					b.ReportMetric(median(cpu), "cpu-ms/run")
-					b.ReportMetric(median(rss), "MB-peak-RSS")
-				})
+			for _, v := range variants {
+				b.Run(v.name, func(b *testing.B) { timedRuns(b, home, env, bin, v.args...) })
 			}
 		})
 	}
+}
+
+// timedRuns runs the binary b.N times under GNU time and reports the
+// median wall time, CPU time and peak resident set.
+func timedRuns(b *testing.B, home string, env []string, bin string, args ...string) {
+	b.Helper()
+	var wall, cpu, rss []float64
+	out := filepath.Join(b.TempDir(), "time")
+	for range b.N {
+		runProc(b, home, env, "/usr/bin/time", append([]string{"-f", "%e %U %S %M", "-o", out, bin}, args...)...)
+		raw, err := os.ReadFile(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var e, u, s, kb float64
+		if _, err := fmt.Sscanf(string(raw), "%g %g %g %g", &e, &u, &s, &kb); err != nil {
+			b.Fatalf("GNU time wrote %q", raw)
+		}
+		wall, cpu, rss = append(wall, e*1000), append(cpu, (u+s)*1000), append(rss, kb/1024)
+	}
+	b.ReportMetric(median(wall), "ms/run")
+	b.ReportMetric(median(cpu), "cpu-ms/run")
+	b.ReportMetric(median(rss), "MB-peak-RSS")
+}
+
+// BenchmarkApplyExport: apply export of a project of 10,000 and 100,000
+// members, the members inline (the YAML on stdout) and in a CSV. Members
+// are written a page at a time, so the peak memory should grow with the
+// keys kept to list each person once, not with the members' documents.
+func BenchmarkApplyExport(b *testing.B) {
+	timedAtScales(b,
+		timedVariant{"inline", []string{"apply", "export"}},
+		timedVariant{"csv", []string{"apply", "export", "--members-csv", "members.csv"}})
 }
 
 // benchVariant is one way of doing a benchmark's op: op does it once and
