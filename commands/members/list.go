@@ -97,6 +97,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 	fl.IntVar(&opts.Limit, "limit", 0, fmt.Sprintf("at most N members (default %d unless --all)", defaultLimit))
 	opts.addProjectFlag(cmd)
 	addOutputFlags(cmd, &opts.Output)
+	output.SetExamples(cmd, "", ".[].id") // the JSON is an array of memberships
 	return cmd
 }
 

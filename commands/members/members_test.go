@@ -727,3 +727,20 @@ func TestListAllKeepsWhatItReadWhenAPageFails(t *testing.T) {
 		}
 	}
 }
+
+// The --jq and --columns examples of members list --help fit what it
+// prints (the generic ones, '.entry[].resource.id' and
+// id,display,meta.versionId, fail on its array and columns).
+func TestListOutputFlagExamplesWork(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	help := e.Run("members", "list", "--help").ExpectCode(t, 0, "")
+	for _, want := range []string{"(e.g. '.[].id')", "(e.g. name,email,admin)"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("members list --help lacks %s:\n%s", want, help)
+		}
+	}
+	e.Run("members", "list", "--type", "Patient", "--jq", ".[].id").Expect(t, 0, srv.Seed.Homer.MembershipID+"\n", "")
+	e.Run("members", "list", "--type", "Patient", "-o", "csv", "--columns", "name,email,admin").
+		Expect(t, 0, "name,email,admin\nHomer Simpson,homer@example.com,false\n", "")
+}
