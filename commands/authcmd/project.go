@@ -50,6 +50,7 @@ func NewCmdProjectList(f *cmdutil.Factory, runF func(*ProjectListOptions) error)
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
 	opts.Output.CompleteColumns = output.ColumnList(projectColumns...)
+	output.SetExamples(cmd, "id,name,current", ".[] | select(.current) | .id")
 	return cmd
 }
 

@@ -45,6 +45,7 @@ never shown.`,
 	opts.addProjectFlag(cmd)
 	output.AddFlags(cmd, &opts.Output, output.Table)
 	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
+	output.SetExamples(cmd, "name,admin,access_policy", ".[].name")
 	return cmd
 }
 

@@ -196,6 +196,7 @@ func NewCmdInvite(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "check and print what would be sent; send nothing")
 	output.AddFlags(cmd, &opts.Output, output.Table)
 	opts.Output.CompleteColumns = output.ColumnList(membership.InviteColumns...)
+	output.SetExamples(cmd, "id,user,admin", ".id")
 
 	fl.StringVar(&opts.First, "first", "", "first name")
 	fl.StringVar(&opts.Last, "last", "", "last name")

@@ -47,6 +47,7 @@ never shown.`,
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	output.SetExamples(cmd, "setting,value", ".settings[].name")
 	return cmd
 }
 

@@ -39,6 +39,7 @@ func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Comman
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
 	opts.Output.CompleteColumns = output.ColumnList(listColumns...)
+	output.SetExamples(cmd, "name,base_url,client_id", ".[].name")
 	return cmd
 }
 

@@ -67,6 +67,7 @@ func NewCmdSecretsList(f *cmdutil.Factory, runF func(*SecretsOptions) error) *co
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	output.SetExamples(cmd, "name", ".[].name")
 	return cmd
 }
 

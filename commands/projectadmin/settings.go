@@ -76,6 +76,7 @@ func NewCmdSettingsGet(f *cmdutil.Factory, runF func(*SettingsOptions) error) *c
 		},
 	}
 	output.AddFlags(cmd, &opts.Output, output.Table)
+	output.SetExamples(cmd, "name,value", ".[].name")
 	return cmd
 }
 

@@ -134,6 +134,7 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	_ = cmd.MarkFlagFilename("html", "html")
 	output.AddFlags(cmd, &opts.Output, output.Table, output.WithWide()...)
 	opts.Output.CompleteColumns = output.ColumnList(Columns...)
+	output.SetExamples(cmd, "name,email,admin,mfaEnrolled", ".findings[].rule")
 	return cmd
 }
 
