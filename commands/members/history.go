@@ -60,7 +60,7 @@ func NewCmdHistory(f *cmdutil.Factory, runF func(*HistoryOptions) error) *cobra.
 		return historyRun(opts)
 	})
 	opts.Output.CompleteColumns = output.ColumnList(historyKnownColumns...)
-	output.SetExamples(cmd, "when,who,change", "")
+	output.SetExamples(cmd, "when,who,change", ".[].event")
 	return cmd
 }
 

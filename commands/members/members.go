@@ -169,7 +169,7 @@ func (o *memberOptions) bind(f *cmdutil.Factory, cmd *cobra.Command, run func() 
 // terminal too), --columns and --no-header.
 func addOutputFlags(cmd *cobra.Command, o *output.Options) {
 	output.AddFlags(cmd, o, output.Table, output.WithWide()...)
-	output.SetExamples(cmd, "name,email,admin", "")
+	output.SetExamples(cmd, "name,email,admin", "[.] | flatten | .[].id") // one member is an object, several an array
 	o.CompleteColumns = output.ColumnList(append(slices.Clone(membership.ListColumns), "email", "type")...)
 }
 
