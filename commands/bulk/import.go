@@ -1,0 +1,710 @@
+package bulk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/MakeNowJust/heredoc"
+	"github.com/spf13/cobra"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/internal/bulkengine"
+	"github.com/medplumcli/medplum/commands/iostreams"
+)
+
+// ImportOptions are the inputs of `bulk import`.
+type ImportOptions struct {
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
+	Ctx    context.Context
+
+	Args             []string
+	PerRequest       int    // --num-resources-per-request
+	MissingValueExts bool   // --add-extensions-for-missing-values
+	Dir              string // -d: where relative names are read
+	Mode             string // batch or transaction
+	SourceID         bool   // --source-id
+	State            string // --state
+	Concurrency      int    // 0: adaptive
+	Quiet            bool
+
+	Retry bulkengine.RetryPolicy
+}
+
+// NewCmdImport is `medplum bulk import`.
+func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Command {
+	opts := &ImportOptions{IO: f.IOStreams, Client: f.Client}
+	cmd := &cobra.Command{
+		Use:   "import <file|dir|->...",
+		Short: "Import NDJSON files of FHIR resources into the project",
+		Long: heredoc.Doc(`
+			Create the resources of NDJSON files (one resource a line, as bulk
+			export writes them) in the project, in Bundles of
+			--num-resources-per-request entries (25), several at a time.
+
+			Every line is checked first: a line that is not a JSON object with a
+			resourceType is reported with its file and line number, and nothing
+			is sent. A directory stands for its *.ndjson files; - reads stdin.
+
+			Ids: the server gives every resource a new id. A reference to another
+			resource of the input ("Patient/<old id>") is rewritten to its new id:
+			inside a Bundle through its urn:uuid, across Bundles from the ids
+			recorded so far; a resource sent before the one it points at is
+			updated once that one exists (the summary counts these updates).
+
+			Re-runs converge. Each resource is sent as a conditional create keyed
+			on its first identifier with a system and a value; one without gets an
+			identifier {system: "urn:medplum-cli:source-id", value: <old id>} and
+			is keyed on it (--source-id=false leaves resources as they are). A
+			journal (--state; by default .medplum-import-<digest>.journal in the
+			working directory) records every Bundle before it leaves and every
+			answer: after Ctrl-C, a crash or kill -9, the same command sends only
+			what was not answered, and a keyed resource whose answer was lost is
+			found, not created again. Only a resource without a key (no id, or a
+			type Medplum cannot search by identifier, or --source-id=false) can
+			be created twice, when its Bundle's answer was lost: the run lists
+			those lines ("may have been created twice").
+
+			The server answers entry by entry: each Bundle's counts go to stdout,
+			each failed entry to stderr with its file and line, and the exit code
+			is 3 when some failed. 429s (Medplum charges every entry to the FHIR
+			quota) are waited out and the entries not done are sent again.
+			--mode transaction sends transaction Bundles (all or nothing only in a
+			project with the transaction-bundles feature).
+		`),
+		Example: heredoc.Doc(`
+			$ medplum bulk export -d backup
+			$ medplum --profile other bulk import backup
+			$ medplum bulk import Patient.ndjson Observation.ndjson --num-resources-per-request 100
+		`),
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Ctx = c.Context()
+			opts.Args = args
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return importRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&opts.PerRequest, "num-resources-per-request", 25, "resources in each Bundle")
+	fl.BoolVar(&opts.MissingValueExts, "add-extensions-for-missing-values", false, "give an ExplanationOfBenefit's missing provider and item productOrService the data-absent-reason extension")
+	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "the directory relative file names are read from")
+	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
+	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier")
+	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default .medplum-import-<digest>.journal)")
+	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
+	return cmd
+}
+
+func (o *ImportOptions) check() error {
+	if o.PerRequest < 1 {
+		return cmdutil.FlagErrorf("--num-resources-per-request must be at least 1")
+	}
+	if o.Mode != "batch" && o.Mode != "transaction" {
+		return cmdutil.FlagErrorf(`--mode %q: use "batch" or "transaction"`, o.Mode)
+	}
+	if o.Concurrency < 0 {
+		return cmdutil.FlagErrorf("--concurrency must be at least 1 (or 0: adaptive)")
+	}
+	stdin := 0
+	for _, a := range o.Args {
+		if a == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return cmdutil.FlagErrorf("- (stdin) can be named once")
+	}
+	return nil
+}
+
+// chunk is one Bundle's worth of entries, of one file.
+type chunk struct {
+	N       int // 1-based, in input order
+	Entries []*entry
+	Fix     []int // with fixing: the entries to update
+}
+
+func (c *chunk) label(files []inputFile) string {
+	first, last := c.Entries[0].Line, c.Entries[len(c.Entries)-1].Line
+	return fmt.Sprintf("%s:%d-%d", files[first.File].Name, first.N, last.N)
+}
+
+// importer is one run.
+type importer struct {
+	o      *ImportOptions
+	c      *client.Client
+	files  []inputFile
+	in     *checked
+	rs     *resumeState
+	j      *bulkengine.Journal
+	lim    *bulkengine.Limiter
+	run    *bulkengine.Run
+	prog   *progressLine
+	retry  bulkengine.RetryPolicy
+	mu     sync.RWMutex
+	ids    map[string]string // old "Type/id" -> new "Type/id"
+	total  counts            // this run
+	before counts            // done by an earlier run
+	sent   int               // resources answered this run (progress)
+	fixed  int
+	fixErr int
+	maybe  []string // file:line of unkeyed entries resent after a lost answer
+}
+
+func importRun(o *ImportOptions) error {
+	files, cleanup, err := expandInputs(o.Args, o.Dir, o.IO.In)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	in, err := checkInput(files)
+	if err != nil {
+		return err
+	}
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	who, err := cmdutil.WhoAmI(o.Ctx, c)
+	if err != nil {
+		return err
+	}
+	state := o.State
+	if state == "" {
+		state = defaultState(in.Digest)
+	}
+	rs, replay := replayImport(state)
+	j, err := bulkengine.Open(state, importFormat, bulkengine.Key{Input: in.Digest, Server: c.BaseURL(), Project: who.ProjectID}, replay)
+	if err != nil {
+		return cmdutil.InputErrorf("%v", err)
+	}
+	defer j.Close()
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, ids: rs.IDs,
+		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
+	for _, d := range rs.Done {
+		im.before.add(*d.Counts)
+	}
+	return im.do()
+}
+
+func (im *importer) do() error {
+	o := im.o
+	im.run = bulkengine.Start(o.Ctx, bulkengine.Config{
+		Journal: im.j, Limiter: im.lim, Outage: outageOf(im.c),
+		Interrupted: func(n int, grace time.Duration) {
+			im.prog.clear()
+			fmt.Fprintf(o.IO.ErrOut, "interrupted: waiting up to %s for the %d Bundles in flight; run the same command again to continue\n", grace, n)
+		},
+	})
+	err := bulkengine.Work(im.run, im.lim.Max(), im.dispatch(false), im.process)
+	if err == nil {
+		err = im.run.Err()
+	}
+	if err == nil {
+		// The references to resources of later Bundles, now that every
+		// resource has its id.
+		im.run = bulkengine.Start(o.Ctx, bulkengine.Config{Journal: im.j, Limiter: im.lim, Outage: outageOf(im.c)})
+		err = bulkengine.Work(im.run, im.lim.Max(), im.dispatch(true), im.fixup)
+		if err == nil {
+			err = im.run.Err()
+		}
+	}
+	im.prog.clear()
+	im.summary()
+	if err != nil {
+		return err
+	}
+	if f := im.total.Failed + im.before.Failed + im.fixErr; f > 0 {
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources were not imported (or not updated); the journal %s holds the run", f, im.in.Total, im.j.Path())}
+	}
+	return nil
+}
+
+func outageOf(c *client.Client) time.Duration {
+	if t := c.Timeout(); t > 0 {
+		return t
+	}
+	return bulkengine.DefaultOutage
+}
+
+func (im *importer) summary() {
+	var b strings.Builder
+	fmt.Fprintf(&b, "imported %d resources: %d created, %d already there, %d failed", im.total.Created+im.total.Matched+im.total.Failed,
+		im.total.Created, im.total.Matched, im.total.Failed)
+	if n := im.before.Created + im.before.Matched + im.before.Failed; n > 0 {
+		fmt.Fprintf(&b, "; %d done by an earlier run (%d failed)", n, im.before.Failed)
+	}
+	if im.fixed+im.fixErr > 0 {
+		fmt.Fprintf(&b, "; %d updated to point at resources sent after them", im.fixed)
+		if im.fixErr > 0 {
+			fmt.Fprintf(&b, " (%d failed)", im.fixErr)
+		}
+	}
+	fmt.Fprintln(im.o.IO.ErrOut, b.String())
+	if len(im.maybe) > 0 {
+		fmt.Fprintf(im.o.IO.ErrOut, "medplum: warning: %d resources without a key were sent again after their answer was lost and may have been created twice: %s\n",
+			len(im.maybe), strings.Join(im.maybe, ", "))
+	}
+}
+
+// dispatch hands out the chunks the journal does not hold as done (or,
+// fixing, those with entries to fix that are not fixed yet).
+func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- *chunk) error {
+	return func(ctx context.Context, jobs chan<- *chunk) error {
+		var cur *chunk
+		n := 0
+		send := func() error {
+			if cur == nil {
+				return nil
+			}
+			ch := cur
+			cur = nil
+			if fixing {
+				rec, ok := im.rs.Done[ch.N]
+				if !ok || len(rec.Fix) == 0 || im.rs.Fixed[ch.N] {
+					return nil
+				}
+				ch.Fix = rec.Fix
+			} else if _, done := im.rs.Done[ch.N]; done {
+				return nil
+			}
+			select {
+			case jobs <- ch:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := eachLine(im.files, func(l line) error {
+			if cur != nil && (len(cur.Entries) == im.o.PerRequest || cur.Entries[0].Line.File != l.File) {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			if cur == nil {
+				n++
+				cur = &chunk{N: n}
+			}
+			e, err := newEntry(l, entryOptions{SourceID: im.o.SourceID, MissingValueExts: im.o.MissingValueExts})
+			if err != nil {
+				return err
+			}
+			cur.Entries = append(cur.Entries, e)
+			return nil
+		})
+		if err == nil {
+			err = send()
+		}
+		if ctx.Err() != nil {
+			return nil // the run's Err says why
+		}
+		return err
+	}
+}
+
+func (im *importer) inInput(ref string) bool { _, ok := im.in.IDs[ref]; return ok }
+
+func (im *importer) lookup(ref string) string {
+	im.mu.RLock()
+	defer im.mu.RUnlock()
+	return im.ids[ref]
+}
+
+// result is what the server answered for one entry.
+type result struct {
+	done   bool   // created or found
+	status int    // the entry's status
+	newRef string // "Type/id"
+	err    string // why it failed
+}
+
+// process sends a chunk until every entry has a final answer.
+func (im *importer) process(ch *chunk) {
+	if im.run.Dispatch.Err() != nil {
+		return
+	}
+	resent := im.rs.Started[ch.N]
+	if err := im.j.Write(importRecord{Chunk: ch.N, State: "started"}); err != nil {
+		im.run.Stop(err)
+		return
+	}
+	results := make([]*result, len(ch.Entries))
+	local := map[string]string{} // old ref -> new ref, of this chunk's done entries
+	fix := map[int]bool{}
+	var failures, throttled, conflicts int
+	for {
+		var todo []int
+		for i, r := range results {
+			if r == nil {
+				todo = append(todo, i)
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		pending := map[string]string{} // old ref -> urn of entries in this Bundle
+		for _, i := range todo {
+			if r := ch.Entries[i].ref(); r != "" {
+				pending[r] = ch.Entries[i].URN
+			}
+		}
+		resolve := func(ref string) string {
+			if n := local[ref]; n != "" {
+				return n
+			}
+			if u := pending[ref]; u != "" {
+				return u
+			}
+			return im.lookup(ref)
+		}
+		list := make([]any, 0, len(todo))
+		for _, i := range todo {
+			e := ch.Entries[i]
+			unresolved := 0
+			res := rewrite(e.Resource, im.inInput, resolve, &unresolved)
+			fix[i] = unresolved > 0
+			req := map[string]any{"method": "POST", "url": e.Type}
+			if e.Key != "" {
+				req["ifNoneExist"] = e.Key
+			}
+			list = append(list, map[string]any{"fullUrl": e.URN, "resource": res, "request": req})
+		}
+		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": im.o.Mode, "entry": list})
+		if err := im.lim.Acquire(im.run.Dispatch); err != nil {
+			return // stopped: the chunk stays "started"
+		}
+		start := time.Now()
+		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true})
+		im.run.Observe(start, err)
+		if err != nil {
+			a := bulkengine.Classify(err)
+			im.lim.Release(a.Outcome, a.Pause)
+			if im.run.Request.Err() != nil {
+				return
+			}
+			switch a.Kind {
+			case bulkengine.KindFatal:
+				im.run.Stop(err)
+				return
+			case bulkengine.KindRefused:
+				msg := entryError(err)
+				for _, i := range todo {
+					results[i] = &result{status: statusOf(err), err: msg}
+				}
+				continue
+			case bulkengine.KindThrottled:
+				throttled++
+				if throttled > im.retry.MaxThrottled {
+					im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
+					continue
+				}
+			case bulkengine.KindConflict:
+				conflicts++
+				if conflicts > im.retry.MaxConflicts {
+					im.failRest(results, todo, 409, bulkengine.Cause(err))
+					continue
+				}
+			default: // no answer: may have been done
+				if a.Kind == bulkengine.KindUncertain {
+					resent = true
+				}
+				if im.run.AnsweredAfter(start) {
+					failures++
+				}
+				if failures > im.retry.MaxFailures {
+					im.failRest(results, todo, 0, bulkengine.Cause(err))
+					continue
+				}
+				if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
+					return
+				}
+			}
+			continue
+		}
+		answered, wait := im.read(ch, todo, resp, results, local)
+		outcome := bulkengine.OutcomeSuccess
+		if wait > 0 || answered < len(todo) {
+			outcome = bulkengine.OutcomeThrottled
+			throttled++
+		}
+		im.lim.Release(outcome, wait)
+		if throttled > im.retry.MaxThrottled {
+			for _, i := range todo {
+				if results[i] == nil {
+					results[i] = &result{status: 429, err: "still throttled after " + fmt.Sprint(throttled) + " tries"}
+				}
+			}
+		}
+	}
+	im.finish(ch, results, fix, resent)
+}
+
+func (im *importer) failRest(results []*result, todo []int, status int, msg string) {
+	for _, i := range todo {
+		if results[i] == nil {
+			results[i] = &result{status: status, err: msg}
+		}
+	}
+}
+
+// read takes a Bundle's answer apart: each entry's status, new id or error.
+// Entries answered 429 stay to be sent again; it returns how many entries
+// got a final answer and how long the server asked to wait.
+func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results []*result, local map[string]string) (int, time.Duration) {
+	var b struct {
+		Entry []struct {
+			Response struct {
+				Status   string          `json:"status"`
+				Location string          `json:"location"`
+				Outcome  json.RawMessage `json:"outcome"`
+			} `json:"response"`
+			Resource struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
+		for _, i := range todo {
+			results[i] = &result{status: resp.Status, err: fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry))}
+		}
+		return len(todo), 0
+	}
+	answered := 0
+	var wait time.Duration
+	for k, i := range todo {
+		a := b.Entry[k]
+		var st int
+		fmt.Sscanf(a.Response.Status, "%d", &st)
+		switch {
+		case st == http.StatusTooManyRequests:
+			wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
+			continue
+		case st == http.StatusCreated || st == http.StatusOK:
+			ref := a.Resource.ResourceType + "/" + a.Resource.ID
+			if a.Resource.ID == "" {
+				ref = strings.Join(strings.SplitN(a.Response.Location, "/", 3)[:min(2, strings.Count(a.Response.Location, "/")+1)], "/")
+			}
+			results[i] = &result{done: true, status: st, newRef: ref}
+			if old := ch.Entries[i].ref(); old != "" {
+				local[old] = ref
+			}
+		default:
+			results[i] = &result{status: st, err: outcomeText(a.Response.Outcome)}
+		}
+		answered++
+	}
+	return answered, wait
+}
+
+// finish journals the chunk's answers and reports them once on disk.
+func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resent bool) {
+	rec := importRecord{Chunk: ch.N, State: "done", Counts: &counts{}}
+	for i, r := range results {
+		e := ch.Entries[i]
+		switch {
+		case !r.done:
+			rec.Counts.Failed++
+		case r.status == http.StatusCreated:
+			rec.Counts.Created++
+		default:
+			rec.Counts.Matched++
+		}
+		if r.done && e.ref() != "" {
+			rec.IDs = append(rec.IDs, [2]string{e.ref(), r.newRef})
+		}
+		if r.done && fix[i] {
+			rec.Fix = append(rec.Fix, i)
+		}
+		if r.done && resent && e.Key == "" && r.status == http.StatusCreated {
+			rec.Doubled = append(rec.Doubled, i)
+		}
+	}
+	im.mu.Lock()
+	for _, p := range rec.IDs {
+		im.ids[p[0]] = p[1]
+	}
+	im.mu.Unlock()
+	t, err := im.j.Queue(rec)
+	if err != nil {
+		im.run.Stop(err)
+		return
+	}
+	im.run.Report(t, func(err error) {
+		if err != nil {
+			im.run.Stop(err)
+			return
+		}
+		im.run.Locked(func() {
+			im.rs.Done[ch.N] = rec
+			im.total.add(*rec.Counts)
+			im.sent += len(ch.Entries)
+			im.prog.clear()
+			out := im.o.IO
+			for i, r := range results {
+				if !r.done {
+					e := ch.Entries[i]
+					what := e.Type
+					if e.OldID != "" {
+						what = e.ref()
+					}
+					fmt.Fprintf(out.ErrOut, "%s:%d: %s: %s\n", im.files[e.Line.File].Name, e.Line.N, what, describe(r))
+				}
+			}
+			for _, i := range rec.Doubled {
+				e := ch.Entries[i]
+				im.maybe = append(im.maybe, fmt.Sprintf("%s:%d", im.files[e.Line.File].Name, e.Line.N))
+			}
+			if !im.o.Quiet {
+				fmt.Fprintf(out.Out, "%s: %d created, %d already there, %d failed\n", ch.label(im.files), rec.Counts.Created, rec.Counts.Matched, rec.Counts.Failed)
+			}
+			im.prog.set(fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total))
+		})
+	})
+}
+
+func describe(r *result) string {
+	if r.status == 0 {
+		return r.err
+	}
+	if r.err == "" {
+		return fmt.Sprintf("%d", r.status)
+	}
+	return fmt.Sprintf("%d %s", r.status, r.err)
+}
+
+func statusOf(err error) int {
+	if e := client.AsError(err); e != nil {
+		return e.Status
+	}
+	return 0
+}
+
+// entryError is a refused request's message, without its status (said
+// apart).
+func entryError(err error) string {
+	if e := client.AsError(err); e != nil {
+		return e.Error()
+	}
+	return bulkengine.Cause(err)
+}
+
+// outcomeText is an entry's OperationOutcome in words.
+func outcomeText(raw json.RawMessage) string {
+	var oo client.OperationOutcome
+	if err := json.Unmarshal(raw, &oo); err != nil || len(oo.Issue) == 0 {
+		return ""
+	}
+	return client.OutcomeString(&oo)
+}
+
+// fixup updates the entries of a chunk that pointed at resources of later
+// chunks: PUT of each at its new id, with every reference resolved, in one
+// batch.
+func (im *importer) fixup(ch *chunk) {
+	if im.run.Dispatch.Err() != nil {
+		return
+	}
+	rec := im.rs.Done[ch.N]
+	newRef := map[string]string{}
+	for _, p := range rec.IDs {
+		newRef[p[0]] = p[1]
+	}
+	var list []any
+	var which []*entry
+	for _, i := range ch.Fix {
+		e := ch.Entries[i]
+		target := newRef[e.ref()]
+		if target == "" {
+			continue
+		}
+		unresolved := 0
+		res := rewrite(e.Resource, im.inInput, im.lookup, &unresolved).(map[string]any)
+		res["id"] = strings.SplitN(target, "/", 2)[1]
+		list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": target}})
+		which = append(which, e)
+	}
+	var failed []string
+	if len(list) > 0 {
+		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch", "entry": list})
+		var resp *client.Response
+		for try := 0; ; try++ {
+			if err := im.lim.Acquire(im.run.Dispatch); err != nil {
+				return
+			}
+			start := time.Now()
+			var err error
+			resp, err = im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true, Idempotent: true})
+			im.run.Observe(start, err)
+			if err == nil {
+				im.lim.Release(bulkengine.OutcomeSuccess, 0)
+				break
+			}
+			a := bulkengine.Classify(err)
+			im.lim.Release(a.Outcome, a.Pause)
+			if a.Kind == bulkengine.KindFatal || a.Kind == bulkengine.KindRefused || try >= im.retry.MaxFailures {
+				im.run.Stop(err)
+				return
+			}
+			if err := im.run.Wait(max(a.Pause, im.retry.Backoff(try+1))); err != nil {
+				return
+			}
+		}
+		var b struct {
+			Entry []struct {
+				Response struct {
+					Status  string          `json:"status"`
+					Outcome json.RawMessage `json:"outcome"`
+				} `json:"response"`
+			} `json:"entry"`
+		}
+		_ = json.Unmarshal(resp.Body, &b)
+		for k, e := range which {
+			st := ""
+			var oc json.RawMessage
+			if k < len(b.Entry) {
+				st, oc = b.Entry[k].Response.Status, b.Entry[k].Response.Outcome
+			}
+			if st != "200" && st != "201" {
+				failed = append(failed, fmt.Sprintf("%s:%d: %s: updating its references: %s %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), st, outcomeText(oc)))
+			}
+		}
+	}
+	t, err := im.j.Queue(importRecord{Chunk: ch.N, State: "fixed", Failed: len(failed)})
+	if err != nil {
+		im.run.Stop(err)
+		return
+	}
+	im.run.Report(t, func(err error) {
+		if err != nil {
+			im.run.Stop(err)
+			return
+		}
+		im.run.Locked(func() {
+			im.fixed += len(which) - len(failed)
+			im.fixErr += len(failed)
+			for _, f := range failed {
+				fmt.Fprintln(im.o.IO.ErrOut, f)
+			}
+		})
+	})
+}
+
+// defaultState is where the journal of an input lives by default.
+func defaultState(digest string) string {
+	return filepath.Join(".", ".medplum-import-"+strings.TrimPrefix(digest, "sha256:")[:16]+".journal")
+}

@@ -1,0 +1,188 @@
+package bulk
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// SourceIDSystem is the system of the identifier `bulk import` adds to a
+// resource that has no identifier of its own: its value is the resource's
+// id in the project it was exported from. The import keys its conditional
+// create on it, so that sending the same resource again (a re-run, a
+// retry after a lost answer) finds it instead of creating it twice.
+const SourceIDSystem = "urn:medplum-cli:source-id"
+
+// entry is one resource of a chunk, as it will be sent.
+type entry struct {
+	Line     line
+	Type     string
+	OldID    string         // its id in the input ("" if it has none)
+	Resource map[string]any // without id and server meta; references as in the input
+	Key      string         // the ifNoneExist query ("" for a plain create)
+	URN      string         // its fullUrl inside the Bundle
+}
+
+// ref is "Type/id".
+func (e *entry) ref() string {
+	if e.OldID == "" {
+		return ""
+	}
+	return e.Type + "/" + e.OldID
+}
+
+// entryOptions are the choices that shape every entry.
+type entryOptions struct {
+	SourceID         bool // add SourceIDSystem identifiers (--source-id, default on)
+	MissingValueExts bool // --add-extensions-for-missing-values
+}
+
+// serverMeta are the meta fields the server sets; the rest (profile, tag,
+// security, source) are the resource's own and are kept.
+var serverMeta = []string{"versionId", "lastUpdated", "project", "compartment", "author", "account", "accounts", "onBehalfOf"}
+
+// newEntry builds an entry from a checked line.
+func newEntry(l line, o entryOptions) (*entry, error) {
+	var r map[string]any
+	if err := json.Unmarshal(l.Data, &r); err != nil {
+		return nil, err
+	}
+	e := &entry{Line: l, Type: r["resourceType"].(string), URN: newURN()}
+	e.OldID, _ = r["id"].(string)
+	delete(r, "id")
+	if m, ok := r["meta"].(map[string]any); ok {
+		for _, k := range serverMeta {
+			delete(m, k)
+		}
+		if len(m) == 0 {
+			delete(r, "meta")
+		}
+	}
+	if o.MissingValueExts && e.Type == "ExplanationOfBenefit" {
+		addMissingValueExtensions(r)
+	}
+	e.Key = conditionKey(r, e.Type, e.OldID, o.SourceID)
+	e.Resource = r
+	return e, nil
+}
+
+// addMissingValueExtensions does what the official CLI's
+// --add-extensions-for-missing-values does: an ExplanationOfBenefit without
+// a provider, or an item without a productOrService, gets the
+// data-absent-reason extension ("unsupported") in its place.
+func addMissingValueExtensions(r map[string]any) {
+	absent := func() map[string]any {
+		return map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unsupported"}
+	}
+	if r["provider"] == nil {
+		r["provider"] = absent()
+	}
+	items, _ := r["item"].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok && m["productOrService"] == nil {
+			m["productOrService"] = absent()
+		}
+	}
+}
+
+// conditionKey is the search that finds the resource if it was created
+// already: its first identifier with a system and a value; else, with
+// sourceID, an identifier recording its old id, added to it. A resource
+// whose type cannot be searched by identifier, or that has neither, gets
+// none (a plain create).
+func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
+	if !identifierTypes[typ] {
+		return ""
+	}
+	key := func(system, value string) string {
+		return url.Values{"identifier": {system + "|" + value}}.Encode()
+	}
+	switch id := r["identifier"].(type) {
+	case map[string]any:
+		if s, v := str(id["system"]), str(id["value"]); s != "" && v != "" {
+			return key(s, v)
+		}
+		return ""
+	case []any:
+		for _, x := range id {
+			if m, ok := x.(map[string]any); ok {
+				if s, v := str(m["system"]), str(m["value"]); s != "" && v != "" {
+					return key(s, v)
+				}
+			}
+		}
+	case nil:
+	default:
+		return ""
+	}
+	if !sourceID || oldID == "" {
+		return ""
+	}
+	src := map[string]any{"system": SourceIDSystem, "value": oldID}
+	switch {
+	case singleIdentifierTypes[typ]:
+		if r["identifier"] != nil {
+			return ""
+		}
+		r["identifier"] = src
+	default:
+		list, _ := r["identifier"].([]any)
+		r["identifier"] = append(list, src)
+	}
+	return key(SourceIDSystem, oldID)
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// newURN is a random urn:uuid (version 4).
+func newURN() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("urn:uuid:%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// rewrite returns a copy of v whose references to resources of the input
+// ("Type/<old id>", with or without "/_history/<v>") point where they are
+// now: resolve(ref) gives the new reference (a "Type/<new id>", or the
+// urn:uuid of an entry of the same Bundle) or "" when it is not known yet.
+// pending counts the references to the input's resources left unresolved.
+func rewrite(v any, inInput func(string) bool, resolve func(string) string, pending *int) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if s, ok := val.(string); ok && k == "reference" {
+				out[k] = rewriteRef(s, inInput, resolve, pending)
+				continue
+			}
+			out[k] = rewrite(val, inInput, resolve, pending)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, val := range x {
+			out[i] = rewrite(val, inInput, resolve, pending)
+		}
+		return out
+	}
+	return v
+}
+
+func rewriteRef(s string, inInput func(string) bool, resolve func(string) string, pending *int) string {
+	ref := s
+	if i := strings.Index(ref, "/_history/"); i > 0 {
+		ref = ref[:i]
+	}
+	if strings.Count(ref, "/") != 1 || !inInput(ref) {
+		return s
+	}
+	if n := resolve(ref); n != "" {
+		return n
+	}
+	*pending++
+	return s
+}

@@ -1,0 +1,233 @@
+package bulk
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+)
+
+// An import's input: NDJSON files, named one by one, as directories (their
+// *.ndjson files, sorted by name), or "-" (stdin, spooled to a private
+// temporary file so that it can be read twice: once to check it, once to
+// send it).
+
+// inputFile is one file of the input, as the user named it.
+type inputFile struct {
+	Name string // as shown in messages
+	Path string // where to read it
+}
+
+// expandInputs turns the arguments into files. dir is -d (relative names
+// are resolved against it, as the official CLI does).
+func expandInputs(args []string, dir string, stdin io.Reader) (files []inputFile, cleanup func(), err error) {
+	cleanup = func() {}
+	for _, a := range args {
+		if a == "-" {
+			f, err := os.CreateTemp("", ".medplum-import-stdin-*")
+			if err != nil {
+				return nil, cleanup, err
+			}
+			prev := cleanup
+			cleanup = func() { os.Remove(f.Name()); prev() }
+			if _, err := io.Copy(f, stdin); err != nil {
+				f.Close()
+				return nil, cleanup, fmt.Errorf("reading stdin: %w", err)
+			}
+			if err := f.Close(); err != nil {
+				return nil, cleanup, err
+			}
+			files = append(files, inputFile{Name: "stdin", Path: f.Name()})
+			continue
+		}
+		p := a
+		if dir != "" && !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, cleanup, cmdutil.InputErrorf("%s: %v", a, errors.Unwrap(err))
+		}
+		if !fi.IsDir() {
+			files = append(files, inputFile{Name: a, Path: p})
+			continue
+		}
+		des, err := os.ReadDir(p)
+		if err != nil {
+			return nil, cleanup, cmdutil.InputErrorf("%s: %v", a, err)
+		}
+		var names []string
+		for _, de := range des {
+			if !de.IsDir() && strings.HasSuffix(de.Name(), ".ndjson") && !strings.HasPrefix(de.Name(), ".") {
+				names = append(names, de.Name())
+			}
+		}
+		if len(names) == 0 {
+			return nil, cleanup, cmdutil.InputErrorf("%s: a directory without .ndjson files", a)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			files = append(files, inputFile{Name: filepath.Join(a, n), Path: filepath.Join(p, n)})
+		}
+	}
+	return files, cleanup, nil
+}
+
+// line is one resource of the input.
+type line struct {
+	File int    // index in the files
+	N    int    // line number in its file (1-based)
+	Data []byte // the JSON object
+}
+
+// eachLine calls fn with every non-blank line of the files, in order.
+func eachLine(files []inputFile, fn func(line) error) error {
+	for i, f := range files {
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Name, err)
+		}
+		br := bufio.NewReaderSize(fh, 256<<10)
+		n := 0
+		for {
+			b, rerr := br.ReadBytes('\n')
+			if len(b) > 0 {
+				n++
+				if t := bytes.TrimSpace(b); len(t) > 0 {
+					if err := fn(line{File: i, N: n, Data: t}); err != nil {
+						fh.Close()
+						return err
+					}
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				fh.Close()
+				return fmt.Errorf("%s: %w", f.Name, rerr)
+			}
+		}
+		fh.Close()
+	}
+	return nil
+}
+
+// maxProblems is how many bad lines are listed before the rest are counted.
+const maxProblems = 20
+
+// checked is what the validation pass learnt about the input.
+type checked struct {
+	Total  int                 // resources
+	Digest string              // sha256 of the files, in order, with their names' lengths between them
+	IDs    map[string]struct{} // "Type/id" of every resource that has an id
+}
+
+// head is the part of a resource the validation reads.
+type head struct {
+	ResourceType *string `json:"resourceType"`
+	ID           *string `json:"id"`
+}
+
+// checkInput reads every line before anything is sent: each must be a JSON
+// object with a resourceType (a capitalised name) and, if it has an id, a
+// string id not seen before in the input (an exported project's ids are
+// what references point at). Every problem names its file and line.
+func checkInput(files []inputFile) (*checked, error) {
+	c := &checked{IDs: map[string]struct{}{}}
+	h := sha256.New()
+	var problems []string
+	bad := 0
+	where := map[string]string{}
+	prob := func(l line, format string, args ...any) {
+		bad++
+		if len(problems) < maxProblems {
+			problems = append(problems, fmt.Sprintf("%s:%d: %s", files[l.File].Name, l.N, fmt.Sprintf(format, args...)))
+		}
+	}
+	lastFile := -1
+	err := eachLine(files, func(l line) error {
+		if l.File != lastFile {
+			fmt.Fprintf(h, "\x00file %d\x00", l.File)
+			lastFile = l.File
+		}
+		h.Write(l.Data)
+		h.Write([]byte{'\n'})
+		c.Total++
+		if l.Data[0] != '{' || !json.Valid(l.Data) {
+			var v any
+			err := json.Unmarshal(l.Data, &v)
+			if err == nil {
+				prob(l, "not a JSON object")
+			} else {
+				prob(l, "not valid JSON (%s)", jsonProblem(err))
+			}
+			return nil
+		}
+		var hd head
+		if err := json.Unmarshal(l.Data, &hd); err != nil {
+			prob(l, "resourceType and id must be strings")
+			return nil
+		}
+		switch {
+		case hd.ResourceType == nil:
+			prob(l, "no resourceType")
+			return nil
+		case !typeRE().MatchString(*hd.ResourceType):
+			prob(l, "resourceType %q is not a resource type", *hd.ResourceType)
+			return nil
+		}
+		if hd.ID != nil {
+			key := *hd.ResourceType + "/" + *hd.ID
+			if at, dup := where[key]; dup {
+				prob(l, "%s appears again (first at %s)", key, at)
+				return nil
+			}
+			where[key] = fmt.Sprintf("%s:%d", files[l.File].Name, l.N)
+			c.IDs[key] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, cmdutil.InputErrorf("%v", err)
+	}
+	if bad > 0 {
+		msg := strings.Join(problems, "\n")
+		if bad > len(problems) {
+			msg += fmt.Sprintf("\n... and %d more", bad-len(problems))
+		}
+		noun := "lines"
+		if bad == 1 {
+			noun = "line"
+		}
+		return nil, cmdutil.InputErrorf("%d bad %s; nothing was sent:\n%s", bad, noun, msg)
+	}
+	if c.Total == 0 {
+		return nil, cmdutil.InputErrorf("nothing to import: the input has no resources")
+	}
+	c.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return c, nil
+}
+
+// jsonProblem is a JSON error without Go's "invalid character" jargon where
+// it can say more simply what is wrong.
+func jsonProblem(err error) string {
+	if strings.Contains(err.Error(), "unexpected end of JSON input") {
+		return "it ends too early"
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s at byte %d", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
