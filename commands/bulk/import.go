@@ -330,6 +330,7 @@ type result struct {
 	status int    // the entry's status
 	newRef string // "Type/id"
 	err    string // why it failed
+	stale  bool   // found, still pointing at ids of the input (an earlier run's resource, not fixed yet)
 }
 
 // process sends a chunk until every entry has a final answer.
@@ -472,10 +473,7 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 				Location string          `json:"location"`
 				Outcome  json.RawMessage `json:"outcome"`
 			} `json:"response"`
-			Resource struct {
-				ResourceType string `json:"resourceType"`
-				ID           string `json:"id"`
-			} `json:"resource"`
+			Resource map[string]any `json:"resource"`
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
@@ -495,11 +493,19 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 			wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
 			continue
 		case st == http.StatusCreated || st == http.StatusOK:
-			ref := a.Resource.ResourceType + "/" + a.Resource.ID
-			if a.Resource.ID == "" {
+			typ, id := str(a.Resource["resourceType"]), str(a.Resource["id"])
+			ref := typ + "/" + id
+			if id == "" {
 				ref = strings.Join(strings.SplitN(a.Response.Location, "/", 3)[:min(2, strings.Count(a.Response.Location, "/")+1)], "/")
 			}
 			results[i] = &result{done: true, status: st, newRef: ref}
+			if st == http.StatusOK {
+				// Found: it needs fixing only if it still points at ids of
+				// the input (made by a run that stopped before its fix-up).
+				old := 0
+				rewrite(map[string]any(a.Resource), im.inInput, func(string) string { return "" }, &old)
+				results[i].stale = old > 0
+			}
 			if old := ch.Entries[i].ref(); old != "" {
 				local[old] = ref
 			}
@@ -527,7 +533,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		if r.done && e.ref() != "" {
 			rec.IDs = append(rec.IDs, [2]string{e.ref(), r.newRef})
 		}
-		if r.done && fix[i] {
+		if r.done && (r.status == http.StatusCreated && fix[i] || r.stale) {
 			rec.Fix = append(rec.Fix, i)
 		}
 		if r.done && resent && e.Key == "" && r.status == http.StatusCreated {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
@@ -54,5 +55,116 @@ bad.ndjson:8: Patient/p1 appears again (first at good.ndjson:1)
 	clitest.ExpectNothingSent(t, srv)
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
 		t.Errorf("%d Patients on the server", n)
+	}
+}
+
+// patientsAndObservations is an exported project's files: Patients (one
+// with an identifier of its own) and Observations pointing at them, one at
+// a Patient of the same Bundle, one at a Patient of an earlier Bundle and
+// one at a Patient of a later Bundle (with Bundles of 2).
+func patientsAndObservations(t *testing.T, e *clitest.Env) {
+	writeFile(t, e, "in/Observation.ndjson", strings.Join([]string{
+		`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"a"},"subject":{"reference":"Patient/p1"},"meta":{"versionId":"9","lastUpdated":"2026-01-01T00:00:00Z","project":"old"}}`,
+		`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/p3/_history/2"}}`,
+		`{"resourceType":"Observation","id":"o3","status":"final","code":{"text":"c"},"subject":{"reference":"Patient/p2"},"hasMember":[{"reference":"Observation/o1"}]}`,
+	}, "\n")+"\n")
+	writeFile(t, e, "in/Patient.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"p1","name":[{"family":"One"}],"identifier":[{"system":"urn:test:mrn","value":"m1"}]}`,
+		`{"resourceType":"Patient","id":"p2","name":[{"family":"Two"}],"link":[{"type":"seealso","other":{"reference":"Patient/p3"}}]}`,
+		`{"resourceType":"Patient","id":"p3","name":[{"family":"Three"}],"generalPractitioner":[{"reference":"Practitioner/elsewhere"}]}`,
+	}, "\n")+"\n")
+}
+
+// byOld finds the resource of the server that an input resource became:
+// by its source-id identifier, or its own.
+func byOld(t *testing.T, srv *medplumtest.Server, typ, system, value string) client.Resource {
+	t.Helper()
+	var found []client.Resource
+	for _, r := range srv.Resources(typ, srv.Seed.ProjectID) {
+		ids, _ := r["identifier"].([]any)
+		for _, x := range ids {
+			m, _ := x.(map[string]any)
+			if m["system"] == system && m["value"] == value {
+				found = append(found, r)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d %s with %s|%s on the server", len(found), typ, system, value)
+	}
+	return found[0]
+}
+
+func refOf(r client.Resource, path ...string) string {
+	var v any = map[string]any(r)
+	for _, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			v = x[0].(map[string]any)[p]
+		}
+	}
+	if l, ok := v.([]any); ok {
+		v = l[0]
+	}
+	m, _ := v.(map[string]any)
+	s, _ := m["reference"].(string)
+	return s
+}
+
+func TestImportRewritesReferencesAndConverges(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	patientsAndObservations(t, e)
+	pats, obs := srv.Count("Patient", srv.Seed.ProjectID), srv.Count("Observation", srv.Seed.ProjectID)
+	r := e.Run("bulk", "import", "in", "--num-resources-per-request", "2", "--concurrency", "1")
+	r.Expect(t, 0, `in/Observation.ndjson:1-2: 2 created, 0 already there, 0 failed
+in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
+in/Patient.ndjson:1-2: 2 created, 0 already there, 0 failed
+in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
+`, "imported 6 resources: 6 created, 0 already there, 0 failed; 4 updated to point at resources sent after them\n")
+	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
+		t.Fatalf("%d Patients and %d Observations created, want 3 and 3", n, m)
+	}
+	const src = "urn:medplum-cli:source-id"
+	p1 := byOld(t, srv, "Patient", "urn:test:mrn", "m1")
+	p2, p3 := byOld(t, srv, "Patient", src, "p2"), byOld(t, srv, "Patient", src, "p3")
+	o1, o2, o3 := byOld(t, srv, "Observation", src, "o1"), byOld(t, srv, "Observation", src, "o2"), byOld(t, srv, "Observation", src, "o3")
+	for _, c := range []struct{ got, want string }{
+		{refOf(o1, "subject"), "Patient/" + p1.ID()},
+		{refOf(o2, "subject"), "Patient/" + p3.ID()},
+		{refOf(o3, "subject"), "Patient/" + p2.ID()},
+		{refOf(o3, "hasMember"), "Observation/" + o1.ID()},
+		{refOf(p2, "link", "other"), "Patient/" + p3.ID()},
+		{refOf(p3, "generalPractitioner"), "Practitioner/elsewhere"},
+	} {
+		if c.got != c.want {
+			t.Errorf("reference %q, want %q", c.got, c.want)
+		}
+	}
+	if len(p1["identifier"].([]any)) != 1 {
+		t.Errorf("a Patient with an identifier of its own got another: %v", p1["identifier"])
+	}
+	if m, _ := o1["meta"].(map[string]any); m["project"] != srv.Seed.ProjectID {
+		t.Errorf("the old meta was sent: %v", m)
+	}
+
+	// The same command again: the journal holds every Bundle; nothing sent.
+	srv.ResetRequests()
+	r = e.Run("bulk", "import", "in", "--num-resources-per-request", "2", "--concurrency", "1")
+	r.Expect(t, 0, "", "imported 0 resources: 0 created, 0 already there, 0 failed; 6 done by an earlier run (0 failed)\n")
+	if n := len(srv.RequestsTo("POST", "/fhir/R4")); n != 0 {
+		t.Errorf("%d Bundles sent again", n)
+	}
+
+	// Without the journal (or into a project that has them): every
+	// resource is found, none is doubled.
+	r = e.Run("bulk", "import", "in", "--state", "other.journal", "--concurrency", "1")
+	r.Expect(t, 0, `in/Observation.ndjson:1-3: 0 created, 3 already there, 0 failed
+in/Patient.ndjson:1-3: 0 created, 3 already there, 0 failed
+`, "imported 6 resources: 0 created, 6 already there, 0 failed\n")
+	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
+		t.Fatalf("after a re-import: %d Patients and %d Observations, want 3 and 3", n, m)
 	}
 }

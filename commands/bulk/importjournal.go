@@ -17,7 +17,7 @@ var importFormat = bulkengine.Format{Magic: "medplum-import-journal", Version: 1
 
 type importRecord struct {
 	Chunk   int         `json:"chunk"`
-	State   string      `json:"state"` // started, done, fixed
+	State   string      `json:"state"`             // started, done, fixed
 	IDs     [][2]string `json:"ids,omitempty"`     // done: [old "Type/id", new "Type/id"]
 	Counts  *counts     `json:"counts,omitempty"`  // done
 	Fix     []int       `json:"fix,omitempty"`     // done: entries (index in the chunk) to fix up
