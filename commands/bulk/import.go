@@ -229,7 +229,7 @@ func (im *importer) do() error {
 		return err
 	}
 	if f := im.total.Failed + im.before.Failed + im.fixErr; f > 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources were not imported (or not updated); the journal %s holds the run", f, im.in.Total, im.j.Path())}
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources failed (listed above); correct them and run the import again: what was imported is found, not created again", f, im.in.Total)}
 	}
 	return nil
 }
@@ -256,8 +256,11 @@ func (im *importer) summary() {
 	}
 	fmt.Fprintln(im.o.IO.ErrOut, b.String())
 	if len(im.maybe) > 0 {
-		fmt.Fprintf(im.o.IO.ErrOut, "medplum: warning: %d resources without a key were sent again after their answer was lost and may have been created twice: %s\n",
-			len(im.maybe), strings.Join(im.maybe, ", "))
+		what := fmt.Sprintf("%d resources without a key were", len(im.maybe))
+		if len(im.maybe) == 1 {
+			what = "1 resource without a key was"
+		}
+		fmt.Fprintf(im.o.IO.ErrOut, "medplum: warning: %s sent again after an answer was lost and may have been created twice: %s\n", what, strings.Join(im.maybe, ", "))
 	}
 }
 

@@ -1,10 +1,12 @@
 package bulk_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
@@ -166,5 +168,109 @@ in/Patient.ndjson:1-3: 0 created, 3 already there, 0 failed
 `, "imported 6 resources: 0 created, 6 already there, 0 failed\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("after a re-import: %d Patients and %d Observations, want 3 and 3", n, m)
+	}
+}
+
+// The server's per-entry refusals are reported with file and line; the
+// rest is imported; exit 3.
+func TestImportEntryFailures(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "mixed.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"a","name":[{"family":"Fine"}]}`,
+		`{"resourceType":"NotAType","id":"b"}`,
+		`{"resourceType":"Patient","id":"c","identifier":[{"system":"urn:test:mrn","value":"twice"}]}`,
+	}, "\n")+"\n")
+	// Two Patients have the identifier already: the conditional create is
+	// ambiguous (412, capture 402's rule).
+	for range 2 {
+		srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": []any{map[string]any{"system": "urn:test:mrn", "value": "twice"}}})
+	}
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	r := e.Run("bulk", "import", "mixed.ndjson")
+	r.Expect(t, 3, "mixed.ndjson:1-3: 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: NotAType/b: 400 Unknown resource type
+mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
+imported 3 resources: 1 created, 0 already there, 2 failed
+medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again
+`)
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 1 {
+		t.Errorf("%d Patients created, want 1", n)
+	}
+}
+
+// Killed with -9 in the middle, then run again: every resource is on the
+// server exactly once, and every reference points at one of them.
+func TestImportKilledAndRunAgain(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	const n = 200
+	var pats, obs []string
+	for i := range n {
+		pats = append(pats, fmt.Sprintf(`{"resourceType":"Patient","id":"p%d","name":[{"family":"Kill%d"}]}`, i, i))
+		obs = append(obs, fmt.Sprintf(`{"resourceType":"Observation","id":"o%d","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/p%d"}}`, i, (i*7)%n))
+	}
+	writeFile(t, e, "kill/1-Patient.ndjson", strings.Join(pats, "\n")+"\n")
+	writeFile(t, e, "kill/2-Observation.ndjson", strings.Join(obs, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID) + srv.Count("Observation", srv.Seed.ProjectID)
+	srv.SetLatency(20 * time.Millisecond)
+	p := e.Start("bulk", "import", "kill", "--num-resources-per-request", "10", "--concurrency", "3")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stdout(), "\n") < 12 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	killed := p.Kill()
+	if lines := strings.Count(killed.Stdout, "\n"); lines < 12 || lines >= 40 {
+		t.Fatalf("killed after %d Bundles of 40", lines)
+	}
+	srv.SetLatency(0)
+	r := e.Run("bulk", "import", "kill", "--num-resources-per-request", "10", "--concurrency", "3")
+	if r.Code != 0 {
+		t.Fatalf("re-run: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var created, matched, earlier int
+	summary := strings.TrimSuffix(r.Stderr[strings.LastIndex(strings.TrimSuffix(r.Stderr, "\n"), "\n")+1:], "\n")
+	if _, err := fmt.Sscanf(summary, "imported %d resources: %d created, %d already there, 0 failed; %d done by an earlier run", new(int), &created, &matched, &earlier); err != nil {
+		t.Fatalf("summary %q: %v", summary, err)
+	}
+	if created+matched+earlier != 2*n || earlier < 120 {
+		t.Errorf("%d created, %d found, %d earlier: want %d in all", created, matched, earlier, 2*n)
+	}
+	if got := srv.Count("Patient", srv.Seed.ProjectID) + srv.Count("Observation", srv.Seed.ProjectID) - before; got != 2*n {
+		t.Fatalf("%d resources on the server, want exactly %d", got, 2*n)
+	}
+	ids := map[string]bool{}
+	for _, p := range srv.Resources("Patient", srv.Seed.ProjectID) {
+		ids["Patient/"+p.ID()] = true
+	}
+	for _, o := range srv.Resources("Observation", srv.Seed.ProjectID) {
+		if ref := refOf(o, "subject"); !ids[ref] {
+			t.Errorf("Observation %s points at %q", o.ID(), ref)
+		}
+	}
+}
+
+// An answer lost after the server did the work: the Bundle is sent again;
+// the keyed resources are found, not doubled; the one without a key (no
+// id) may have been, and its line is named.
+func TestImportLostAnswer(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "lost.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"k1","name":[{"family":"Lost"}]}`,
+		`{"resourceType":"Patient","id":"k2","name":[{"family":"Lost"}]}`,
+		`{"resourceType":"Patient","identifier":[{"system":"urn:test:mrn","value":"lost3"}],"name":[{"family":"Lost"}]}`,
+		`{"resourceType":"Patient","name":[{"family":"Lost"}]}`,
+	}, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
+	r := e.Run("bulk", "import", "lost.ndjson")
+	r.Expect(t, 0, "lost.ndjson:1-4: 1 created, 3 already there, 0 failed\n", `imported 4 resources: 1 created, 3 already there, 0 failed
+medplum: warning: 1 resource without a key was sent again after an answer was lost and may have been created twice: lost.ndjson:4
+`)
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
+		t.Errorf("%d Patients created, want 5 (the 4th twice)", n)
+	}
+	if n := len(srv.RequestsTo("POST", "/fhir/R4")); n != 2 {
+		t.Errorf("%d Bundles sent, want 2", n)
 	}
 }
