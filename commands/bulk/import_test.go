@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +273,100 @@ medplum: warning: 1 resource without a key was sent again after an answer was lo
 	}
 	if n := len(srv.RequestsTo("POST", "/fhir/R4")); n != 2 {
 		t.Errorf("%d Bundles sent, want 2", n)
+	}
+}
+
+// What bulk export writes, bulk import reads into another project: the
+// same resources, their references pointing at each other's new ids.
+func TestImportRoundTrip(t *testing.T) {
+	from, to := medplumtest.NewServer(t), medplumtest.NewServer(t)
+	var pids []string
+	for i := range 30 {
+		p := from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": fmt.Sprintf("Round%d", i)}}})
+		pids = append(pids, p.ID())
+		from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": fmt.Sprint(i)},
+			"subject": map[string]any{"reference": "Patient/" + p.ID()}})
+	}
+	ex := clitest.SignedIn(t, from)
+	if r := ex.Run("bulk", "export", "-t", "Patient,Observation", "-d", "backup", "-q"); r.Code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.Code, r.Stderr)
+	}
+	im := clitest.SignedIn(t, to)
+	toBefore := to.Count("Patient", to.Seed.ProjectID)
+	r := im.Run("bulk", "import", filepath.Join(ex.Home, "backup"), "-q")
+	if r.Code != 0 || r.Stdout != "" {
+		t.Fatalf("import: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The same Patients and Observations, each Observation's subject the
+	// Patient that was its subject.
+	want := map[string]string{} // observation code -> patient family
+	for _, o := range from.Resources("Observation", from.Seed.ProjectID) {
+		p := from.Resource("Patient", strings.TrimPrefix(refOf(o, "subject"), "Patient/"))
+		want[o["code"].(map[string]any)["text"].(string)] = p["name"].([]any)[0].(map[string]any)["family"].(string)
+	}
+	got := map[string]string{}
+	for _, o := range to.Resources("Observation", to.Seed.ProjectID) {
+		p := to.Resource("Patient", strings.TrimPrefix(refOf(o, "subject"), "Patient/"))
+		if p == nil {
+			t.Fatalf("Observation %s points at %q, not at an imported Patient", o.ID(), refOf(o, "subject"))
+		}
+		got[o["code"].(map[string]any)["text"].(string)] = p["name"].([]any)[0].(map[string]any)["family"].(string)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(got) != 30 {
+		t.Errorf("imported:\n%v\nwant:\n%v", got, want)
+	}
+	if n, m := to.Count("Patient", to.Seed.ProjectID)-toBefore-from.Count("Patient", from.Seed.ProjectID), to.Count("Observation", to.Seed.ProjectID); n != 0 || m != 30 {
+		t.Errorf("%d Patients imported more than the source has, %d Observations", n, m)
+	}
+	for _, p := range pids {
+		byOld(t, to, "Patient", "urn:medplum-cli:source-id", p)
+	}
+}
+
+// Past the FHIR quota, a batch answers 429 entry by entry inside a 200
+// Bundle (capture 407): the import waits as the RateLimit header says and
+// sends only the entries that were not done.
+func TestImportWaitsOutTheQuota(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv := medplumtest.NewServer(t, medplumtest.WithClock(clock))
+	e := clitest.SignedIn(t, srv)
+	srv.SetFHIRQuota(500)
+	// A first import starts the quota's minute (140 points, a conditional
+	// create); the second comes at its last half second.
+	writeFile(t, e, "first.ndjson", `{"resourceType":"Patient","id":"q0"}`+"\n")
+	if r := e.Run("bulk", "import", "first.ndjson", "-q"); r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	mu.Lock()
+	now = now.Add(59500 * time.Millisecond)
+	mu.Unlock()
+	var lines []string
+	for i := 1; i <= 5; i++ {
+		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"q%d"}`, i))
+	}
+	writeFile(t, e, "q.ndjson", strings.Join(lines, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.ResetRequests()
+	go func() {
+		// Once the first Bundle is answered, the minute is over.
+		for len(srv.RequestsTo("POST", "/fhir/R4")) == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		mu.Lock()
+		now = now.Add(2 * time.Second)
+		mu.Unlock()
+	}()
+	r := e.Run("bulk", "import", "q.ndjson")
+	r.Expect(t, 0, "q.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
+		t.Errorf("%d Patients created, want 5", n)
+	}
+	sent := srv.RequestsTo("POST", "/fhir/R4")
+	// The quota had room for three of them: the second Bundle is the two
+	// answered 429.
+	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"q4"`) || !strings.Contains(string(sent[1].Body), `"value":"q5"`) {
+		t.Errorf("%d Bundles; want 2, the second with q4 and q5: %s", len(sent), sent[len(sent)-1].Body)
 	}
 }
