@@ -135,8 +135,12 @@ func (o *ImportOptions) check() error {
 type chunk struct {
 	N       int // 1-based, in input order
 	Entries []*entry
-	Fix     []int // with fixing: the entries to update
+	Fix     []int         // with fixing: the entries to update
+	done    chan struct{} // closed once its new ids are known (or it stopped)
+	once    sync.Once
 }
+
+func (c *chunk) finished() { c.once.Do(func() { close(c.done) }) }
 
 func (c *chunk) label(files []inputFile) string {
 	first, last := c.Entries[0].Line, c.Entries[len(c.Entries)-1].Line
@@ -157,6 +161,7 @@ type importer struct {
 	retry  bulkengine.RetryPolicy
 	mu     sync.RWMutex
 	ids    map[string]string // old "Type/id" -> new "Type/id"
+	owner  map[string]*chunk // old "Type/id" -> the chunk sending it, this run
 	total  counts            // this run
 	before counts            // done by an earlier run
 	sent   int               // resources answered this run (progress)
@@ -175,6 +180,13 @@ func importRun(o *ImportOptions) error {
 	if err != nil {
 		return err
 	}
+	// The journal's key is the input as given; the order it is sent in
+	// follows from it.
+	var sorted []inputFile
+	for _, i := range dependencyOrder(in) {
+		sorted = append(sorted, files[i])
+	}
+	files = sorted
 	c, err := o.Client()
 	if err != nil {
 		return err
@@ -193,7 +205,7 @@ func importRun(o *ImportOptions) error {
 		return cmdutil.InputErrorf("%v", err)
 	}
 	defer j.Close()
-	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, ids: rs.IDs,
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, ids: rs.IDs, owner: map[string]*chunk{},
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
 	for _, d := range rs.Done {
 		im.before.add(*d.Counts)
@@ -284,6 +296,14 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 				ch.Fix = rec.Fix
 			} else if _, done := im.rs.Done[ch.N]; done {
 				return nil
+			} else {
+				im.mu.Lock()
+				for _, e := range ch.Entries {
+					if r := e.ref(); r != "" {
+						im.owner[r] = ch
+					}
+				}
+				im.mu.Unlock()
 			}
 			select {
 			case jobs <- ch:
@@ -300,7 +320,7 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 			}
 			if cur == nil {
 				n++
-				cur = &chunk{N: n}
+				cur = &chunk{N: n, done: make(chan struct{})}
 			}
 			e, err := newEntry(l, entryOptions{SourceID: im.o.SourceID, MissingValueExts: im.o.MissingValueExts})
 			if err != nil {
@@ -336,9 +356,40 @@ type result struct {
 	stale  bool   // found, still pointing at ids of the input (an earlier run's resource, not fixed yet)
 }
 
+// waitForTargets waits for the chunks sent before ch whose resources ch's
+// references name, so that it is sent with their new ids (rather than
+// fixed up afterwards). Those chunks are all in workers' hands already:
+// they were handed out before it.
+func (im *importer) waitForTargets(ch *chunk) error {
+	wait := map[*chunk]bool{}
+	for _, e := range ch.Entries {
+		n := 0
+		rewrite(e.Resource, im.inInput, func(ref string) string {
+			im.mu.RLock()
+			defer im.mu.RUnlock()
+			if o := im.owner[ref]; o != nil && o.N < ch.N && im.ids[ref] == "" {
+				wait[o] = true
+			}
+			return ""
+		}, &n)
+	}
+	for o := range wait {
+		select {
+		case <-o.done:
+		case <-im.run.Dispatch.Done():
+			return im.run.Dispatch.Err()
+		}
+	}
+	return nil
+}
+
 // process sends a chunk until every entry has a final answer.
 func (im *importer) process(ch *chunk) {
+	defer ch.finished()
 	if im.run.Dispatch.Err() != nil {
+		return
+	}
+	if err := im.waitForTargets(ch); err != nil {
 		return
 	}
 	resent := im.rs.Started[ch.N]
@@ -548,6 +599,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		im.ids[p[0]] = p[1]
 	}
 	im.mu.Unlock()
+	ch.finished()
 	t, err := im.j.Queue(rec)
 	if err != nil {
 		im.run.Stop(err)

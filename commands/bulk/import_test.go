@@ -68,7 +68,7 @@ bad.ndjson:8: Patient/p1 appears again (first at good.ndjson:1)
 func patientsAndObservations(t *testing.T, e *clitest.Env) {
 	writeFile(t, e, "in/Observation.ndjson", strings.Join([]string{
 		`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"a"},"subject":{"reference":"Patient/p1"},"meta":{"versionId":"9","lastUpdated":"2026-01-01T00:00:00Z","project":"old"}}`,
-		`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/p3/_history/2"}}`,
+		`{"resourceType":"Observation","id":"o2","status":"final","code":{"text":"b"},"subject":{"reference":"Patient/p3/_history/2"},"hasMember":[{"reference":"Observation/o1"}]}`,
 		`{"resourceType":"Observation","id":"o3","status":"final","code":{"text":"c"},"subject":{"reference":"Patient/p2"},"hasMember":[{"reference":"Observation/o1"}]}`,
 	}, "\n")+"\n")
 	writeFile(t, e, "in/Patient.ndjson", strings.Join([]string{
@@ -122,11 +122,14 @@ func TestImportRewritesReferencesAndConverges(t *testing.T) {
 	patientsAndObservations(t, e)
 	pats, obs := srv.Count("Patient", srv.Seed.ProjectID), srv.Count("Observation", srv.Seed.ProjectID)
 	r := e.Run("bulk", "import", "in", "--num-resources-per-request", "2", "--concurrency", "1")
-	r.Expect(t, 0, `in/Observation.ndjson:1-2: 2 created, 0 already there, 0 failed
-in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
-in/Patient.ndjson:1-2: 2 created, 0 already there, 0 failed
+	// Patients first (the Observations point at them), although named
+	// after; Patient/p2 points at Patient/p3 of the next Bundle, and is
+	// updated once that one exists.
+	r.Expect(t, 0, `in/Patient.ndjson:1-2: 2 created, 0 already there, 0 failed
 in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
-`, "imported 6 resources: 6 created, 0 already there, 0 failed; 4 updated to point at resources sent after them\n")
+in/Observation.ndjson:1-2: 2 created, 0 already there, 0 failed
+in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
+`, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 updated to point at resources sent after them\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("%d Patients and %d Observations created, want 3 and 3", n, m)
 	}
@@ -137,6 +140,7 @@ in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
 	for _, c := range []struct{ got, want string }{
 		{refOf(o1, "subject"), "Patient/" + p1.ID()},
 		{refOf(o2, "subject"), "Patient/" + p3.ID()},
+		{refOf(o2, "hasMember"), "Observation/" + o1.ID()}, // the same Bundle: its urn:uuid
 		{refOf(o3, "subject"), "Patient/" + p2.ID()},
 		{refOf(o3, "hasMember"), "Observation/" + o1.ID()},
 		{refOf(p2, "link", "other"), "Patient/" + p3.ID()},
@@ -164,8 +168,8 @@ in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
 	// Without the journal (or into a project that has them): every
 	// resource is found, none is doubled.
 	r = e.Run("bulk", "import", "in", "--state", "other.journal", "--concurrency", "1")
-	r.Expect(t, 0, `in/Observation.ndjson:1-3: 0 created, 3 already there, 0 failed
-in/Patient.ndjson:1-3: 0 created, 3 already there, 0 failed
+	r.Expect(t, 0, `in/Patient.ndjson:1-3: 0 created, 3 already there, 0 failed
+in/Observation.ndjson:1-3: 0 created, 3 already there, 0 failed
 `, "imported 6 resources: 0 created, 6 already there, 0 failed\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("after a re-import: %d Patients and %d Observations, want 3 and 3", n, m)
@@ -369,4 +373,57 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"q4"`) || !strings.Contains(string(sent[1].Body), `"value":"q5"`) {
 		t.Errorf("%d Bundles; want 2, the second with q4 and q5: %s", len(sent), sent[len(sent)-1].Body)
 	}
+}
+
+// On the sandbox and, in make test-real, on a real Medplum: an export of a
+// project of its own imported into another project of its own, then again
+// (every resource found, none doubled).
+func TestImportOwnProjects(t *testing.T) {
+	_, from, fc := clitest.OwnProject(t, "bulk-import-from")
+	_, to, tc := clitest.OwnProject(t, "bulk-import-to")
+	ctx := t.Context()
+	want := map[string]string{} // observation code -> patient family
+	for i := range 4 {
+		p, err := fc.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": fmt.Sprintf("BulkImport%d", i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := fmt.Sprint("code", i)
+		if _, err := fc.CreateResource(ctx, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": code},
+			"subject": map[string]any{"reference": "Patient/" + p.ID()}}); err != nil {
+			t.Fatal(err)
+		}
+		want[code] = fmt.Sprintf("BulkImport%d", i)
+	}
+	if r := from.Run("bulk", "export", "-t", "Patient,Observation", "-d", "backup", "-q"); r.Code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.Code, r.Stderr)
+	}
+	dir := filepath.Join(from.Home, "backup")
+	r := to.Run("bulk", "import", dir, "-q")
+	r.Expect(t, 0, "", "imported 8 resources: 8 created, 0 already there, 0 failed\n")
+	check := func() {
+		t.Helper()
+		obs, err := tc.SearchAll(ctx, "Observation?_count=100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, o := range obs {
+			p, err := tc.ReadResource(ctx, refOf(o, "subject"))
+			if err != nil {
+				t.Fatalf("Observation %s points at %q: %v", o.ID(), refOf(o, "subject"), err)
+			}
+			got[o["code"].(map[string]any)["text"].(string)] = p["name"].([]any)[0].(map[string]any)["family"].(string)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("imported %v, want %v", got, want)
+		}
+		if pats, err := tc.SearchAll(ctx, "Patient?_count=100"); err != nil || len(pats) != 4 {
+			t.Errorf("%d Patients in the project (%v), want 4", len(pats), err)
+		}
+	}
+	check()
+	r = to.Run("bulk", "import", dir, "-q", "--state", "again.journal")
+	r.Expect(t, 0, "", "imported 8 resources: 0 created, 8 already there, 0 failed\n")
+	check()
 }

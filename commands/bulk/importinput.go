@@ -131,6 +131,8 @@ type checked struct {
 	Total  int                 // resources
 	Digest string              // sha256 of the files, in order, with their names' lengths between them
 	IDs    map[string]struct{} // "Type/id" of every resource that has an id
+	Holds  []map[string]bool   // by file: the resource types it holds
+	Refers []map[string]bool   // by file: the resource types its references name
 }
 
 // head is the part of a resource the validation reads.
@@ -145,6 +147,10 @@ type head struct {
 // what references point at). Every problem names its file and line.
 func checkInput(files []inputFile) (*checked, error) {
 	c := &checked{IDs: map[string]struct{}{}}
+	for range files {
+		c.Holds = append(c.Holds, map[string]bool{})
+		c.Refers = append(c.Refers, map[string]bool{})
+	}
 	h := sha256.New()
 	var problems []string
 	bad := 0
@@ -187,6 +193,8 @@ func checkInput(files []inputFile) (*checked, error) {
 			prob(l, "resourceType %q is not a resource type", *hd.ResourceType)
 			return nil
 		}
+		c.Holds[l.File][*hd.ResourceType] = true
+		referencedTypes(l.Data, c.Refers[l.File])
 		if hd.ID != nil {
 			key := *hd.ResourceType + "/" + *hd.ID
 			if at, dup := where[key]; dup {
@@ -217,6 +225,77 @@ func checkInput(files []inputFile) (*checked, error) {
 	}
 	c.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return c, nil
+}
+
+// referencedTypes adds to into the types named by the relative references
+// ("reference": "Type/id") of a resource's JSON, found without decoding it.
+func referencedTypes(data []byte, into map[string]bool) {
+	const key = `"reference"`
+	for {
+		i := bytes.Index(data, []byte(key))
+		if i < 0 {
+			return
+		}
+		data = bytes.TrimLeft(data[i+len(key):], " \t")
+		if len(data) == 0 || data[0] != ':' {
+			continue
+		}
+		data = bytes.TrimLeft(data[1:], " \t")
+		if len(data) == 0 || data[0] != '"' {
+			continue
+		}
+		end := bytes.IndexAny(data[1:], `"/`)
+		if end > 0 && data[1+end] == '/' && typeRE().Match(data[1:1+end]) {
+			into[string(data[1:1+end])] = true
+		}
+	}
+}
+
+// dependencyOrder is the order the files are sent in: a file comes after
+// the files holding the types its references name (so that a reference
+// finds the new id of its target, instead of waiting for the fix-up), and
+// otherwise in the order given. A cycle is broken in the order given.
+func dependencyOrder(c *checked) []int {
+	n := len(c.Holds)
+	left := make([]bool, n)
+	for i := range left {
+		left[i] = true
+	}
+	var order []int
+	for len(order) < n {
+		pick := -1
+		for i := 0; i < n && pick < 0; i++ {
+			if !left[i] {
+				continue
+			}
+			ready := true
+			for j := 0; j < n && ready; j++ {
+				if j == i || !left[j] {
+					continue
+				}
+				for t := range c.Refers[i] {
+					if c.Holds[j][t] && !c.Holds[i][t] {
+						ready = false
+						break
+					}
+				}
+			}
+			if ready {
+				pick = i
+			}
+		}
+		if pick < 0 {
+			for i := range left {
+				if left[i] {
+					pick = i
+					break
+				}
+			}
+		}
+		left[pick] = false
+		order = append(order, pick)
+	}
+	return order
 }
 
 // jsonProblem is a JSON error without Go's "invalid character" jargon where
