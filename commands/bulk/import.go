@@ -457,6 +457,9 @@ func (im *importer) process(ch *chunk) {
 				return
 			case bulkengine.KindRefused:
 				msg := entryError(err)
+				if im.o.Mode == "transaction" {
+					msg = "the transaction was refused, nothing of its Bundle was kept: " + msg
+				}
 				for _, i := range todo {
 					results[i] = &result{status: statusOf(err), err: msg}
 				}

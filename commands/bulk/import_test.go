@@ -427,3 +427,52 @@ func TestImportOwnProjects(t *testing.T) {
 	r.Expect(t, 0, "", "imported 8 resources: 0 created, 8 already there, 0 failed\n")
 	check()
 }
+
+// --mode transaction: in a project with the transaction-bundles feature a
+// Bundle is all or nothing (capture 134's rule), so one bad entry fails
+// its whole Bundle; elsewhere it is answered entry by entry as a batch.
+func TestImportTransactionMode(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "tx.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"t1"}`,
+		`{"resourceType":"NotAType","id":"t2"}`,
+		`{"resourceType":"Patient","id":"t3"}`,
+	}, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	r := e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
+	r.Expect(t, 3, "tx.ndjson:1-2: 1 created, 0 already there, 1 failed\ntx.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
+		"tx.ndjson:2: NotAType/t2: 400 Unknown resource type\nimported 3 resources: 2 created, 0 already there, 1 failed\n"+
+			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
+	for _, req := range srv.RequestsTo("POST", "/fhir/R4") {
+		if !strings.Contains(string(req.Body), `"type":"transaction"`) {
+			t.Errorf("not a transaction: %s", req.Body)
+		}
+	}
+
+	project := srv.Resource("Project", srv.Seed.ProjectID)
+	project["features"] = append(project["features"].([]any), "transaction-bundles")
+	srv.Update(project)
+	r = e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1", "--state", "tx2.journal")
+	r.Expect(t, 3, "tx.ndjson:1-2: 0 created, 0 already there, 2 failed\ntx.ndjson:3-3: 0 created, 1 already there, 0 failed\n",
+		"tx.ndjson:1: Patient/t1: 400 the transaction was refused, nothing of its Bundle was kept: Unknown resource type\n"+
+			"tx.ndjson:2: NotAType/t2: 400 the transaction was refused, nothing of its Bundle was kept: Unknown resource type\nimported 3 resources: 0 created, 1 already there, 2 failed\n"+
+			"medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 2 {
+		t.Errorf("%d Patients created, want 2", n)
+	}
+}
+
+// - reads stdin, checked like a file and named "stdin" in messages.
+func TestImportStdin(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	srv.ResetRequests()
+	e.RunStdin(`{"resourceType":"Patient","id":"s1"}`+"\n"+`{"resourceType":"Patient","id":"s1"}`+"\n", "bulk", "import", "-").
+		Expect(t, 2, "", "medplum: 1 bad line; nothing was sent:\nstdin:2: Patient/s1 appears again (first at stdin:1)\n")
+	clitest.ExpectNothingSent(t, srv)
+	e.RunStdin(`{"resourceType":"Patient","id":"s1"}`+"\n", "bulk", "import", "-").
+		Expect(t, 0, "stdin:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resources: 1 created, 0 already there, 0 failed\n")
+	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
+	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
+}
