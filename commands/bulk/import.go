@@ -80,9 +80,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			project with the transaction-bundles feature).
 		`),
 		Example: heredoc.Doc(`
-			$ medplum bulk export -d backup
-			$ medplum --profile other bulk import backup
-			$ medplum bulk import Patient.ndjson Observation.ndjson --num-resources-per-request 100
+			$ medplum bulk export -t Patient,Observation -d backup
+			$ medplum bulk import backup
+			$ medplum bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal
 		`),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -255,8 +255,12 @@ func outageOf(c *client.Client) time.Duration {
 
 func (im *importer) summary() {
 	var b strings.Builder
-	fmt.Fprintf(&b, "imported %d resources: %d created, %d already there, %d failed", im.total.Created+im.total.Matched+im.total.Failed,
-		im.total.Created, im.total.Matched, im.total.Failed)
+	n := im.total.Created + im.total.Matched + im.total.Failed
+	noun := "resources"
+	if n == 1 {
+		noun = "resource"
+	}
+	fmt.Fprintf(&b, "imported %d %s: %d created, %d already there, %d failed", n, noun, im.total.Created, im.total.Matched, im.total.Failed)
 	if n := im.before.Created + im.before.Matched + im.before.Failed; n > 0 {
 		fmt.Fprintf(&b, "; %d done by an earlier run (%d failed)", n, im.before.Failed)
 	}

@@ -472,7 +472,7 @@ func TestImportStdin(t *testing.T) {
 		Expect(t, 2, "", "medplum: 1 bad line; nothing was sent:\nstdin:2: Patient/s1 appears again (first at stdin:1)\n")
 	clitest.ExpectNothingSent(t, srv)
 	e.RunStdin(`{"resourceType":"Patient","id":"s1"}`+"\n", "bulk", "import", "-").
-		Expect(t, 0, "stdin:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resources: 1 created, 0 already there, 0 failed\n")
+		Expect(t, 0, "stdin:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
 	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
 }

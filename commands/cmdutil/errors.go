@@ -15,7 +15,7 @@ const (
 	ExitOK          = 0   // success
 	ExitFailure     = 1   // the request failed: server error, network, unexpected answer
 	ExitUsage       = 2   // invalid usage or input; nothing was sent
-	ExitPartial     = 3   // a bulk run (invite --csv, bot deploy) finished with some rows failed
+	ExitPartial     = 3   // a bulk run (invite --csv, bot deploy, bulk import) finished with some rows failed
 	ExitAuth        = 4   // not signed in, or the server rejected the credentials (401)
 	ExitForbidden   = 5   // permission denied (403)
 	ExitPending     = 6   // apply or bot deploy --dry-run: changes are pending; members review --fail-on: findings
