@@ -154,6 +154,7 @@ type importer struct {
 	files  []inputFile
 	in     *checked
 	rs     *resumeState
+	early  map[int]bool // chunks done by an earlier run (rs.Done grows during the run)
 	j      *bulkengine.Journal
 	lim    *bulkengine.Limiter
 	run    *bulkengine.Run
@@ -207,8 +208,10 @@ func importRun(o *ImportOptions) error {
 	defer j.Close()
 	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, ids: rs.IDs, owner: map[string]*chunk{},
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
-	for _, d := range rs.Done {
+	im.early = map[int]bool{}
+	for n, d := range rs.Done {
 		im.before.add(*d.Counts)
+		im.early[n] = true
 	}
 	return im.do()
 }
@@ -298,7 +301,7 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 					return nil
 				}
 				ch.Fix = rec.Fix
-			} else if _, done := im.rs.Done[ch.N]; done {
+			} else if im.early[ch.N] {
 				return nil
 			} else {
 				im.mu.Lock()
@@ -607,41 +610,30 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	}
 	im.mu.Unlock()
 	ch.finished()
-	t, err := im.j.Queue(rec)
-	if err != nil {
-		im.run.Stop(err)
-		return
-	}
-	im.run.Report(t, func(err error) {
-		if err != nil {
-			im.run.Stop(err)
-			return
-		}
-		im.run.Locked(func() {
-			im.rs.Done[ch.N] = rec
-			im.total.add(*rec.Counts)
-			im.sent += len(ch.Entries)
-			im.prog.clear()
-			out := im.o.IO
-			for i, r := range results {
-				if !r.done {
-					e := ch.Entries[i]
-					what := e.Type
-					if e.OldID != "" {
-						what = e.ref()
-					}
-					fmt.Fprintf(out.ErrOut, "%s:%d: %s: %s\n", im.files[e.Line.File].Name, e.Line.N, what, describe(r))
-				}
-			}
-			for _, i := range rec.Doubled {
+	im.record(rec, func() {
+		im.rs.Done[ch.N] = rec
+		im.total.add(*rec.Counts)
+		im.sent += len(ch.Entries)
+		im.prog.clear()
+		out := im.o.IO
+		for i, r := range results {
+			if !r.done {
 				e := ch.Entries[i]
-				im.maybe = append(im.maybe, fmt.Sprintf("%s:%d", im.files[e.Line.File].Name, e.Line.N))
+				what := e.Type
+				if e.OldID != "" {
+					what = e.ref()
+				}
+				fmt.Fprintf(out.ErrOut, "%s:%d: %s: %s\n", im.files[e.Line.File].Name, e.Line.N, what, describe(r))
 			}
-			if !im.o.Quiet {
-				fmt.Fprintf(out.Out, "%s: %d created, %d already there, %d failed\n", ch.label(im.files), rec.Counts.Created, rec.Counts.Matched, rec.Counts.Failed)
-			}
-			im.prog.set(fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total))
-		})
+		}
+		for _, i := range rec.Doubled {
+			e := ch.Entries[i]
+			im.maybe = append(im.maybe, fmt.Sprintf("%s:%d", im.files[e.Line.File].Name, e.Line.N))
+		}
+		if !im.o.Quiet {
+			fmt.Fprintf(out.Out, "%s: %d created, %d already there, %d failed\n", ch.label(im.files), rec.Counts.Created, rec.Counts.Matched, rec.Counts.Failed)
+		}
+		im.prog.set(fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total))
 	})
 }
 
@@ -752,7 +744,19 @@ func (im *importer) fixup(ch *chunk) {
 			}
 		}
 	}
-	t, err := im.j.Queue(importRecord{Chunk: ch.N, State: "fixed", Failed: len(failed)})
+	im.record(importRecord{Chunk: ch.N, State: "fixed", Failed: len(failed)}, func() {
+		im.fixed += len(which) - len(failed)
+		im.fixErr += len(failed)
+		for _, f := range failed {
+			fmt.Fprintln(im.o.IO.ErrOut, f)
+		}
+	})
+}
+
+// record queues rec in the journal and, once it is on disk, calls report
+// under the run's lock; a journal that cannot be written stops the run.
+func (im *importer) record(rec importRecord, report func()) {
+	t, err := im.j.Queue(rec)
 	if err != nil {
 		im.run.Stop(err)
 		return
@@ -762,13 +766,7 @@ func (im *importer) fixup(ch *chunk) {
 			im.run.Stop(err)
 			return
 		}
-		im.run.Locked(func() {
-			im.fixed += len(which) - len(failed)
-			im.fixErr += len(failed)
-			for _, f := range failed {
-				fmt.Fprintln(im.o.IO.ErrOut, f)
-			}
-		})
+		im.run.Locked(report)
 	})
 }
 

@@ -353,14 +353,17 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 	writeFile(t, e, "q.ndjson", strings.Join(lines, "\n")+"\n")
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
+	// The second Bundle is held until the minute is over.
+	hold := make(chan struct{})
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Skip: 1, Hold: hold})
 	go func() {
-		// Once the first Bundle is answered, the minute is over.
-		for len(srv.RequestsTo("POST", "/fhir/R4")) == 0 {
+		for len(srv.RequestsTo("POST", "/fhir/R4")) < 2 {
 			time.Sleep(5 * time.Millisecond)
 		}
 		mu.Lock()
 		now = now.Add(2 * time.Second)
 		mu.Unlock()
+		close(hold)
 	}()
 	r := e.Run("bulk", "import", "q.ndjson")
 	r.Expect(t, 0, "q.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
