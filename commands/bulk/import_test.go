@@ -479,3 +479,37 @@ func TestImportStdin(t *testing.T) {
 	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
 }
+
+// Ctrl-C: the Bundles in flight finish (they are journaled), nothing more
+// is sent, exit 130; the same command then finishes the import.
+func TestImportInterrupted(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	var lines []string
+	for i := range 100 {
+		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"i%d"}`, i))
+	}
+	writeFile(t, e, "int.ndjson", strings.Join(lines, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.SetLatency(100 * time.Millisecond)
+	p := e.Start("bulk", "import", "int.ndjson", "--num-resources-per-request", "5", "--concurrency", "2")
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(p.Stdout(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.Signal(os.Interrupt)
+	r := p.Wait()
+	done := strings.Count(r.Stdout, "\n")
+	if r.Code != 130 || !strings.HasSuffix(r.Stderr, "medplum: interrupted\n") || done >= 20 {
+		t.Fatalf("exit %d after %d Bundles, stderr:\n%s", r.Code, done, r.Stderr)
+	}
+	if got := srv.Count("Patient", srv.Seed.ProjectID) - before; got != 5*done {
+		t.Errorf("%d Patients on the server after %d Bundles were reported", got, done)
+	}
+	srv.SetLatency(0)
+	r = e.Run("bulk", "import", "int.ndjson", "--num-resources-per-request", "5", "--concurrency", "2", "-q")
+	r.Expect(t, 0, "", fmt.Sprintf("imported %d resources: %d created, 0 already there, 0 failed; %d done by an earlier run (0 failed)\n", 100-5*done, 100-5*done, 5*done))
+	if got := srv.Count("Patient", srv.Seed.ProjectID) - before; got != 100 {
+		t.Errorf("%d Patients on the server, want 100", got)
+	}
+}
