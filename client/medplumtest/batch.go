@@ -41,6 +41,7 @@ func (s *Server) fhirBatch(c *reqCtx) {
 	}
 	s.mu.Unlock()
 	ids := map[string]string{} // urn:uuid:... -> Type/id
+	conflicts := s.faults.takeBatchConflicts()
 	list, _ := b["entry"].([]any)
 	out := make([]any, 0, len(list))
 	for i, e := range list {
@@ -52,7 +53,16 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		resource = rewriteURNs(resource, ids)
 		u = rewriteURNs(u, ids).(string)
 		ifNoneExist, _ := req["ifNoneExist"].(string)
-		status, body := s.conditional(c, method, u, resource, ifNoneExist)
+		var status int
+		var body client.Resource
+		if conflicts[i] {
+			// Concurrent batches on 5.0.10: an entry's own transaction
+			// fails to serialize and answers 409 (code 40001) inside
+			// the 200 Bundle, the others being kept (capture 417).
+			status, body = http.StatusConflict, toResource(serializationConflict())
+		} else {
+			status, body = s.conditional(c, method, u, resource, ifNoneExist)
+		}
 		resp := map[string]any{"status": strconv.Itoa(status)}
 		res := map[string]any{"response": resp}
 		if body.ResourceType() == "OperationOutcome" {

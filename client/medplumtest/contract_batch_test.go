@@ -91,5 +91,17 @@ func importBatchSteps() []step {
 			}
 			return bundle(e, entries...)
 		}, after: statuses("201 201 201 429 429")},
+		{name: "417-batch-concurrent-conflict", run: func(e *contractEnv) *http.Response {
+			// On 5.0.10 two entries of one of 4 concurrent batches failed to
+			// serialize; the sandbox is told which.
+			e.srv.ConflictBatchEntries(7, 22)
+			var entries []string
+			for i := range 25 {
+				v := fmt.Sprintf("cap417-%s-%d", stamp, i)
+				entries = append(entries, `{"fullUrl":"urn:uuid:00000000-0000-4000-8000-`+fmt.Sprintf("%012d", i)+`","request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:medplum-cli:source-id|`+v+`"},`+
+					`"resource":{"resourceType":"Patient","identifier":[{"system":"urn:medplum-cli:source-id","value":"`+v+`"}],"name":[{"family":"cap417"}]}}`)
+			}
+			return bundle(e, entries...)
+		}, after: statuses("201 201 201 201 201 201 201 409 201 201 201 201 201 201 201 201 201 201 201 201 201 201 409 201 201")},
 	}
 }

@@ -80,6 +80,33 @@ type faults struct {
 	mu    sync.Mutex
 	list  []*Fault
 	delay time.Duration
+	// batchConflicts are the entries of the next batch or transaction
+	// Bundle that answer a serialization conflict (ConflictBatchEntries).
+	batchConflicts map[int]bool
+}
+
+// ConflictBatchEntries makes the entries at these (0-based) positions of
+// the next batch or transaction Bundle fail with a serialization conflict,
+// each answered 409 (an OperationOutcome with details.coding code "40001")
+// inside the Bundle's 200 while the other entries are done: what 5.0.10
+// answers when batches of conditional creates run concurrently (capture
+// 417).
+func (s *Server) ConflictBatchEntries(positions ...int) {
+	s.faults.mu.Lock()
+	defer s.faults.mu.Unlock()
+	s.faults.batchConflicts = map[int]bool{}
+	for _, p := range positions {
+		s.faults.batchConflicts[p] = true
+	}
+}
+
+// takeBatchConflicts returns the conflicting entries of a Bundle, once.
+func (f *faults) takeBatchConflicts() map[int]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.batchConflicts
+	f.batchConflicts = nil
+	return c
 }
 
 // Inject adds a fault. A request is taken by the first fault (in the order

@@ -500,18 +500,26 @@ func (im *importer) process(ch *chunk) {
 			}
 			continue
 		}
-		answered, wait := im.read(ch, todo, resp, results, local)
+		answered, conflicted, wait := im.read(ch, todo, resp, results, local)
 		outcome := bulkengine.OutcomeSuccess
-		if wait > 0 || answered < len(todo) {
+		switch {
+		case wait > 0:
 			outcome = bulkengine.OutcomeThrottled
 			throttled++
+		case conflicted > 0:
+			outcome = bulkengine.OutcomeConflict
+			conflicts++
 		}
 		im.lim.Release(outcome, wait)
-		if throttled > im.retry.MaxThrottled {
-			for _, i := range todo {
-				if results[i] == nil {
-					results[i] = &result{status: 429, err: "still throttled after " + fmt.Sprint(throttled) + " tries"}
-				}
+		switch {
+		case answered == len(todo):
+		case throttled > im.retry.MaxThrottled:
+			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
+		case conflicts > im.retry.MaxConflicts:
+			im.failRest(results, todo, 409, "still conflicting after "+fmt.Sprint(conflicts)+" tries")
+		case wait == 0:
+			if err := im.run.Wait(im.retry.Backoff(conflicts)); err != nil {
+				return
 			}
 		}
 	}
@@ -527,9 +535,11 @@ func (im *importer) failRest(results []*result, todo []int, status int, msg stri
 }
 
 // read takes a Bundle's answer apart: each entry's status, new id or error.
-// Entries answered 429 stay to be sent again; it returns how many entries
-// got a final answer and how long the server asked to wait.
-func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results []*result, local map[string]string) (int, time.Duration) {
+// Entries answered 429 (the quota, capture 407) or 409 with code 40001 (a
+// serialization conflict with a concurrent Bundle, capture 417) stay to be
+// sent again; it returns how many entries got a final answer, how many
+// conflicted, and how long the server asked to wait.
+func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results []*result, local map[string]string) (answered, conflicted int, wait time.Duration) {
 	var b struct {
 		Entry []struct {
 			Response struct {
@@ -544,10 +554,8 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		for _, i := range todo {
 			results[i] = &result{status: resp.Status, err: fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry))}
 		}
-		return len(todo), 0
+		return len(todo), 0, 0
 	}
-	answered := 0
-	var wait time.Duration
 	for k, i := range todo {
 		a := b.Entry[k]
 		var st int
@@ -555,6 +563,9 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		switch {
 		case st == http.StatusTooManyRequests:
 			wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
+			continue
+		case st == http.StatusConflict && serializationConflict(a.Response.Outcome):
+			conflicted++
 			continue
 		case st == http.StatusCreated || st == http.StatusOK:
 			typ, id := str(a.Resource["resourceType"]), str(a.Resource["id"])
@@ -578,7 +589,22 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		}
 		answered++
 	}
-	return answered, wait
+	return answered, conflicted, wait
+}
+
+// serializationConflict reports an entry's OperationOutcome with the code
+// 40001: its transaction was rolled back, and can be tried again.
+func serializationConflict(raw json.RawMessage) bool {
+	var oo client.OperationOutcome
+	if json.Unmarshal(raw, &oo) != nil {
+		return false
+	}
+	for _, is := range oo.Issue {
+		if is.CodingCode() == "40001" {
+			return true
+		}
+	}
+	return false
 }
 
 // finish journals the chunk's answers and reports them once on disk.

@@ -513,3 +513,27 @@ func TestImportInterrupted(t *testing.T) {
 		t.Errorf("%d Patients on the server, want 100", got)
 	}
 }
+
+// Concurrent Bundles of conditional creates conflict on 5.0.10: some
+// entries answer 409 (code 40001) inside the 200 Bundle (capture 417).
+// Those entries alone are sent again.
+func TestImportRetriesConflictingEntries(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	var lines []string
+	for i := range 5 {
+		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"c%d"}`, i))
+	}
+	writeFile(t, e, "c.ndjson", strings.Join(lines, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.ConflictBatchEntries(1, 3)
+	srv.ResetRequests()
+	e.Run("bulk", "import", "c.ndjson").Expect(t, 0, "c.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
+		t.Errorf("%d Patients created, want 5", n)
+	}
+	sent := srv.RequestsTo("POST", "/fhir/R4")
+	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"c1"`) || !strings.Contains(string(sent[1].Body), `"value":"c3"`) {
+		t.Errorf("%d Bundles; want 2, the second with c1 and c3: %s", len(sent), sent[len(sent)-1].Body)
+	}
+}
