@@ -28,6 +28,15 @@ func writeFile(t *testing.T, e *clitest.Env, name, body string) string {
 	return p
 }
 
+// patients is an NDJSON file of n Patients with the ids <prefix>0...
+func patients(prefix string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"resourceType":"Patient","id":"%s%d"}`+"\n", prefix, i)
+	}
+	return b.String()
+}
+
 // Every line is checked before anything is sent; every problem names its
 // file and line; exit 2.
 func TestImportBadLinesSendNothing(t *testing.T) {
@@ -339,18 +348,14 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 	srv.SetFHIRQuota(500)
 	// A first import starts the quota's minute (140 points, a conditional
 	// create); the second comes at its last half second.
-	writeFile(t, e, "first.ndjson", `{"resourceType":"Patient","id":"q0"}`+"\n")
+	writeFile(t, e, "first.ndjson", patients("first", 1))
 	if r := e.Run("bulk", "import", "first.ndjson", "-q"); r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	mu.Lock()
 	now = now.Add(59500 * time.Millisecond)
 	mu.Unlock()
-	var lines []string
-	for i := 1; i <= 5; i++ {
-		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"q%d"}`, i))
-	}
-	writeFile(t, e, "q.ndjson", strings.Join(lines, "\n")+"\n")
+	writeFile(t, e, "q.ndjson", patients("q", 5))
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
 	// The second Bundle is held until the minute is over.
@@ -371,10 +376,10 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 		t.Errorf("%d Patients created, want 5", n)
 	}
 	sent := srv.RequestsTo("POST", "/fhir/R4")
-	// The quota had room for three of them: the second Bundle is the two
-	// answered 429.
-	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"q4"`) || !strings.Contains(string(sent[1].Body), `"value":"q5"`) {
-		t.Errorf("%d Bundles; want 2, the second with q4 and q5: %s", len(sent), sent[len(sent)-1].Body)
+	// The quota had room for three of them (q0-q2): the second Bundle is
+	// the two answered 429.
+	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"q3"`) || !strings.Contains(string(sent[1].Body), `"value":"q4"`) {
+		t.Errorf("%d Bundles; want 2, the second with q3 and q4: %s", len(sent), sent[len(sent)-1].Body)
 	}
 }
 
@@ -485,11 +490,7 @@ func TestImportStdin(t *testing.T) {
 func TestImportInterrupted(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
-	var lines []string
-	for i := range 100 {
-		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"i%d"}`, i))
-	}
-	writeFile(t, e, "int.ndjson", strings.Join(lines, "\n")+"\n")
+	writeFile(t, e, "int.ndjson", patients("i", 100))
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.SetLatency(100 * time.Millisecond)
 	p := e.Start("bulk", "import", "int.ndjson", "--num-resources-per-request", "5", "--concurrency", "2")
@@ -520,11 +521,7 @@ func TestImportInterrupted(t *testing.T) {
 func TestImportRetriesConflictingEntries(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
-	var lines []string
-	for i := range 5 {
-		lines = append(lines, fmt.Sprintf(`{"resourceType":"Patient","id":"c%d"}`, i))
-	}
-	writeFile(t, e, "c.ndjson", strings.Join(lines, "\n")+"\n")
+	writeFile(t, e, "c.ndjson", patients("c", 5))
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ConflictBatchEntries(1, 3)
 	srv.ResetRequests()
