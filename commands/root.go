@@ -45,7 +45,7 @@ var TopCommands = []TopCommand{
 	{Name: "apply", Short: "Make a project match a file: settings, access policies, clients, members, bots",
 		Build: func(f *cmdutil.Factory) *cobra.Command { return apply.NewCmdApply(f, nil) }},
 	{Name: "bot", Aliases: []string{"bots"}, Short: "Create, deploy, list and run the project's bots", Build: bot.NewCmdBot},
-	{Name: "bulk", Short: "Export a project's data to NDJSON files (FHIR Bulk Data)", Build: bulk.NewCmdBulk},
+	{Name: "bulk", Short: "Export a project's data to NDJSON files and import them (FHIR Bulk Data)", Build: bulk.NewCmdBulk},
 	{Name: "clients", Aliases: []string{"client"}, Short: "Create, list, rotate and delete the project's client applications",
 		Build: clients.NewCmdClients},
 	{Name: "delete", Short: "DELETE a URL", Build: restWrite(http.MethodDelete)},

@@ -65,7 +65,7 @@ func TestHelpTopics(t *testing.T) {
   0    success
   1    the request failed (server error, network, unexpected answer)
   2    invalid usage or input; nothing was sent
-  3    a bulk run finished with some rows failed (invite --csv, bot deploy)
+  3    a bulk run finished with some rows failed (invite --csv, bot deploy, bulk import)
   4    not signed in, or the server rejected the credentials (401)
   5    permission denied (403)
   6    apply --dry-run, bot deploy --dry-run: changes are pending; members review --fail-on: findings
