@@ -189,12 +189,11 @@ func (s *Server) adminDeleteMember(c *reqCtx) {
 		c.sendOutcome(badRequest("Cannot delete the owner of the project"))
 		return
 	}
+	// Only the membership goes: 5.0.10's admin/project.ts deletes the
+	// ProjectMembership and nothing else, so a project-scoped user whose
+	// last membership it was stays, with its profile (checked on a real
+	// 5.0.10: GET User/<id> answers 200 after the removal).
 	s.st.remove(rec, s.now())
-	if u := s.st.liveRef(userRef); u != nil && u.res.Ref("project") == "Project/"+project.id {
-		if len(s.st.lookup("ProjectMembership|user|"+userRef)) == 0 {
-			s.st.remove(u, s.now())
-		}
-	}
 	c.sendOutcome(allOk())
 }
 

@@ -378,8 +378,8 @@ members:
 	provtest.ExpectWrites(t, srv,
 		"DELETE /admin/projects/"+pid+"/members/"+srv.Seed.Homer.MembershipID,
 		"DELETE /fhir/R4/AccessPolicy/"+used.ID())
-	if srv.Resource("User", provtest.ID(srv.Seed.Homer.User)) != nil {
-		t.Error("Homer's project-scoped user is still there")
+	if srv.Resource("User", provtest.ID(srv.Seed.Homer.User)) == nil {
+		t.Error("Homer's project-scoped user was deleted: Medplum 5.0.10 removes only the membership")
 	}
 	// Without --prune the same file removes nothing.
 	e.Run("clients", "create", "another")
