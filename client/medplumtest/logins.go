@@ -74,18 +74,26 @@ func (s *Server) loginRecord(l *login) *record {
 // loginRecords are the stored sign-ins as Login resources, oldest first.
 // Holds s.mu.
 func (s *Server) loginRecords() []*record {
-	var out []*record
+	var stored []*login
 	for _, l := range s.logins {
 		if storedLogin(l) {
-			out = append(out, s.loginRecord(l))
+			stored = append(stored, l)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].updated.Equal(out[j].updated) {
-			return out[i].updated.Before(out[j].updated)
+	// By the sign-in's own clock, not the millisecond its lastUpdated
+	// shows: two sign-ins of one millisecond keep the order they happened
+	// in (the contract test's 161 compares the second entry, and ordering
+	// ties by random id made it flaky).
+	sort.SliceStable(stored, func(i, j int) bool {
+		if !stored[i].Created.Equal(stored[j].Created) {
+			return stored[i].Created.Before(stored[j].Created)
 		}
-		return out[i].id < out[j].id
+		return stored[i].ID < stored[j].ID
 	})
+	out := make([]*record, len(stored))
+	for i, l := range stored {
+		out[i] = s.loginRecord(l)
+	}
 	return out
 }
 
