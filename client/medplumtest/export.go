@@ -57,8 +57,15 @@ type exportJob struct {
 	manifest  map[string]any
 }
 
-// exportSkip are types a system export leaves out.
-var exportSkip = map[string]bool{"Binary": true, "Login": true}
+// exportSkip are types an export leaves out: 5.0.10's unexportedResourceTypes
+// and protectedResourceTypes (fhir/operations/export.ts canBeExported,
+// core access.ts). Capture 127 holds only types an export keeps, so it
+// cannot show these; the list is the server's source.
+var exportSkip = map[string]bool{
+	"Binary": true, "CodeSystem": true, "SearchParameter": true, "StructureDefinition": true, "ValueSet": true,
+	"BulkDataExport": true, "AsyncJob": true, "AuditEvent": true,
+	"DomainConfiguration": true, "JsonWebKey": true, "Login": true,
+}
 
 func (s *Server) exportRoutes() {
 	s.handle("GET", "/fhir/R4/$export", s.exportStart)

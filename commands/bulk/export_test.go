@@ -118,6 +118,9 @@ func resourcesIn(t *testing.T, x *exported) map[string][]string {
 func TestExportWholeProject(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Export"}}})
+	// Types 5.0.10 never exports (fhir/operations/export.ts canBeExported).
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "ValueSet", "status": "draft"})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AuditEvent", "recorded": "2026-12-01T00:00:00Z"})
 	e := clitest.SignedIn(t, srv)
 	r := e.Run("bulk", "export", "-d", "backup")
 	x := readExport(t, e, "backup")
@@ -129,6 +132,9 @@ func TestExportWholeProject(t *testing.T) {
 	}
 	r.ExpectCode(t, 0, warning+x.summary(t, "backup", len(x.paths), 0))
 	got := resourcesIn(t, x)
+	if len(got["ValueSet"])+len(got["AuditEvent"]) != 0 {
+		t.Errorf("exported %d ValueSets and %d AuditEvents: 5.0.10 exports neither", len(got["ValueSet"]), len(got["AuditEvent"]))
+	}
 	if len(got["Patient"]) != srv.Count("Patient", srv.Seed.ProjectID) || len(got["ClientApplication"]) == 0 {
 		t.Errorf("exported %d Patients of %d, %d ClientApplications", len(got["Patient"]), srv.Count("Patient", srv.Seed.ProjectID), len(got["ClientApplication"]))
 	}
