@@ -73,14 +73,6 @@ func (c *reqCtx) extended() bool {
 // author/project/account/compartment removed (repo.ts removeHiddenFields).
 func (c *reqCtx) present(rec *record) client.Resource {
 	out := presentResource(rec.res, c.extended())
-	if rec.typ == "User" && c.auth != nil && c.auth.superAdmin() {
-		// A super admin reads a User whole (captures 143b, 156b).
-		for _, k := range []string{"passwordHash", "mfaSecret"} {
-			if v, ok := rec.res[k]; ok {
-				out[k] = v
-			}
-		}
-	}
 	if rec.typ == "Project" && c.auth != nil && !c.auth.superAdmin() {
 		for _, k := range projectHiddenFields {
 			delete(out, k)
