@@ -951,7 +951,20 @@ func BenchmarkExportDownload(b *testing.B) {
 	variants := []benchVariant{
 		{name: "raw", op: rawLoop},
 		{name: "medplum", prep: clear, op: func() time.Duration {
-			return runProc(b, home, env, bin, "bulk", "export", "-d", "out", "-q").cpu
+			cpu := runProc(b, home, env, bin, "bulk", "export", "-d", "out", "-q").cpu
+			// It downloaded every file again, all of it: a resume that
+			// skipped them would time a no-op.
+			names, _ := filepath.Glob(filepath.Join(home, "out", "*.ndjson"))
+			var got int64
+			for _, n := range names {
+				if fi, err := os.Stat(n); err == nil {
+					got += fi.Size()
+				}
+			}
+			if len(names) != len(m.Output) || (size > 0 && got != size) {
+				b.Fatalf("medplum wrote %d files, %d bytes; the export has %d files, %d bytes", len(names), got, len(m.Output), size)
+			}
+			return cpu
 		}},
 	}
 	walls, _ := timeVariants(b, variants)

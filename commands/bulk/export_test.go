@@ -149,7 +149,11 @@ func TestExportWholeProject(t *testing.T) {
 	if len(kick) != 1 || kick[0].Header.Get("Prefer") != "respond-async" {
 		t.Errorf("kick-offs: %+v", kick)
 	}
-	for _, d := range srv.RequestsTo("GET", "/storage/*/*") {
+	downloads := srv.RequestsTo("GET", "/storage/*/*")
+	if len(downloads) != len(x.paths) {
+		t.Errorf("%d downloads for %d files", len(downloads), len(x.paths))
+	}
+	for _, d := range downloads {
 		if d.Header.Get("Authorization") != "" {
 			t.Errorf("a download sent credentials (requiresAccessToken is false)")
 		}
