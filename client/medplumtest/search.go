@@ -1,6 +1,7 @@
 package medplumtest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -246,8 +248,9 @@ type filter struct {
 	// set holds the values of a plain filter with many of them (an _id or
 	// reference list of a batch lookup): matched by lookup instead of one
 	// comparison per value, as an index does for the real server.
-	set map[string]bool
-	id  bool // the _id parameter
+	set   map[string]bool
+	id    bool // the _id parameter
+	ident bool // the identifier parameter
 }
 
 // manyValues is where a filter's values are looked up in a set.
@@ -425,7 +428,7 @@ func (sr *searchRequest) add(k, v string) error {
 			// (capture 178; _project=Project/<id> works, capture 179).
 			p = searchParam{kind: kindToken, values: func(client.Resource) []string { return nil }}
 		}
-		f := filter{param: p, modifier: mod, values: strings.Split(v, ","), id: code == "_id"}
+		f := filter{param: p, modifier: mod, values: strings.Split(v, ","), id: code == "_id", ident: code == "identifier"}
 		f.index()
 		sr.filters = append(sr.filters, f)
 	}
@@ -803,8 +806,10 @@ func hasIDFilter(sr *searchRequest) bool {
 }
 
 // candidates are the records a search looks at: those an _id filter
-// names (looked up, as by a primary key), else every live record of the
-// type, in creation order. Holds s.mu.
+// names (looked up, as by a primary key), else those an identifier filter
+// of system|value pairs names (looked up in the store's identifier index),
+// else every live record of the type, in creation order. The filters still
+// decide which of them match. Holds s.mu.
 func (s *Server) candidates(sr *searchRequest) []*record {
 	for _, f := range sr.filters {
 		if !f.id || f.modifier != "" {
@@ -820,8 +825,59 @@ func (s *Server) candidates(sr *searchRequest) []*record {
 		}
 		return out
 	}
+	for _, f := range sr.filters {
+		if out, ok := s.byIdentifier(sr.typ, f); ok {
+			return out
+		}
+	}
 	return s.st.all(sr.typ)
 }
+
+// byIdentifier looks up the records an identifier filter can match, in
+// creation order, when every one of its values names both a system and a
+// value: a record matches "system|value" exactly when its type's
+// identifier parameter reads that same string from it (matchOne), which is
+// what the index holds. Any other filter (a value alone, "|value",
+// "system|", a modifier) is not looked up (false).
+func (s *Server) byIdentifier(typ string, f filter) ([]*record, bool) {
+	if !f.ident || f.modifier != "" || f.param.kind != kindToken || identifierValues(typ) == nil {
+		return nil, false
+	}
+	for _, v := range f.values {
+		if sys, code, ok := strings.Cut(v, "|"); !ok || sys == "" || code == "" {
+			return nil, false
+		}
+	}
+	var out []*record
+	seen := map[*record]bool{}
+	for _, v := range f.values {
+		for _, rec := range s.st.index[identifierKey(typ, v)] {
+			if !seen[rec] {
+				seen[rec] = true
+				out = append(out, rec)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *record) int { return cmp.Compare(a.born, b.born) })
+	return out, true
+}
+
+// identifierValues is how the identifier search parameter of typ reads a
+// resource's values ("system|value" each), or nil when the type has no such
+// parameter medplumtest models.
+func identifierValues(typ string) func(client.Resource) []string {
+	if v, ok := identifierParams.Load(typ); ok {
+		return v.(func(client.Resource) []string)
+	}
+	var values func(client.Resource) []string
+	if p, err := (&searchRequest{typ: typ}).param("identifier"); err == nil && p.kind == kindToken {
+		values = p.values
+	}
+	identifierParams.Store(typ, values)
+	return values
+}
+
+var identifierParams sync.Map // resource type -> func(client.Resource) []string
 
 func withoutKeys(v url.Values, keys ...string) url.Values {
 	out := url.Values{}

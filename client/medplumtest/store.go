@@ -17,6 +17,7 @@ type record struct {
 	project string          // meta.project
 	updated time.Time       // meta.lastUpdated, millisecond precision
 	seq     uint64          // write sequence: orders records with equal timestamps
+	born    uint64          // the write sequence of its creation: its place in store.order
 	deleted bool
 	attach  bool // names a Binary in an attachment url: answers presign it
 	// history is every version, oldest first: what was written (never
@@ -161,7 +162,7 @@ func (st *store) write(res client.Resource, project string, author *client.Refer
 	st.seq++
 	rec := st.get(typ, id)
 	if rec == nil {
-		rec = &record{typ: typ, id: id}
+		rec = &record{typ: typ, id: id, born: st.seq}
 		if st.byType[typ] == nil {
 			st.byType[typ] = map[string]*record{}
 		}
@@ -273,27 +274,45 @@ func (st *store) all(typ string) []*record {
 
 // Secondary indexes for the lookups an invite makes, so that bulk invites of
 // 100k users stay linear: User by e-mail, profiles by e-mail, memberships by
-// user.
+// user; and every resource by the system|value of its identifiers, for the
+// conditional creates of a bulk import (identifier=system|value), which
+// would otherwise scan every resource of the type for each entry.
 func indexKeys(rec *record) []string {
 	r := rec.res
+	keys := identifierKeys(rec.typ, r)
 	switch rec.typ {
 	case "User":
 		if e := r.String("email"); e != "" {
-			return []string{"User|email|" + strings.ToLower(e)}
+			keys = append(keys, "User|email|"+strings.ToLower(e))
 		}
 	case "ProjectMembership":
 		if u := r.Ref("user"); u != "" {
-			return []string{"ProjectMembership|user|" + u}
+			keys = append(keys, "ProjectMembership|user|"+u)
 		}
 	case "Patient", "Practitioner", "RelatedPerson":
-		var keys []string
 		for _, e := range telecomEmails(r) {
 			keys = append(keys, rec.typ+"|email|"+rec.project+"|"+strings.ToLower(e))
 		}
-		return keys
 	}
-	return nil
+	return keys
 }
+
+// identifierKeys are the index keys of a resource's identifiers: one for
+// each value its type's identifier search parameter reads from it
+// ("system|value"), under identifierKey.
+func identifierKeys(typ string, r client.Resource) []string {
+	values := identifierValues(typ)
+	if values == nil {
+		return nil
+	}
+	var keys []string
+	for _, v := range values(r) {
+		keys = append(keys, identifierKey(typ, v))
+	}
+	return keys
+}
+
+func identifierKey(typ, value string) string { return typ + "|identifier|" + value }
 
 func (st *store) reindex(rec *record) {
 	for _, k := range indexKeys(rec) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -126,5 +127,117 @@ func TestSearchNewestFirstIsTheSort(t *testing.T) {
 		if !slices.Equal(fast, sorted) || fastNext != sortedNext || len(fast) != min(n, len(srv.Memberships(srv.Seed.ProjectID))) {
 			t.Errorf("_count=%d: %v (next %v), the sort gives %v (next %v)", n, fast, fastNext, sorted, sortedNext)
 		}
+	}
+}
+
+// A search by identifier=system|value looks its candidates up in the
+// store's identifier index instead of scanning the type; it must find
+// exactly what the scan finds, in the same order: through creates, updates
+// that change or drop identifiers, deletes, transactions rolled back,
+// identifiers without a system or a value, a single identifier (Bundle's,
+// QuestionnaireResponse's), types with medplumtest's own parameter (Patient)
+// and with the definitions' (Observation), and queries the index does not
+// answer (a value alone, |value, system|, :not).
+func TestIdentifierIndexIsTheScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := &Server{st: newStore()}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	types := []string{"Patient", "Observation", "QuestionnaireResponse"}
+	pick := func(vs ...string) string { return vs[rng.IntN(len(vs))] }
+	ident := func() map[string]any {
+		m := map[string]any{}
+		if rng.IntN(8) > 0 {
+			m["system"] = pick("s1", "s2", "urn:x|y")
+		}
+		if rng.IntN(8) > 0 {
+			m["value"] = pick("v1", "v2", "v3", "a|b")
+		}
+		return m
+	}
+	resource := func(typ string) client.Resource {
+		r := client.Resource{"resourceType": typ}
+		switch n := rng.IntN(4); {
+		case n == 0:
+		case typ == "QuestionnaireResponse":
+			r["identifier"] = ident()
+		default:
+			var list []any
+			for range n {
+				list = append(list, ident())
+			}
+			r["identifier"] = list
+		}
+		return r
+	}
+	ids := map[string][]string{}
+	some := func(typ string) *record {
+		if len(ids[typ]) == 0 {
+			return nil
+		}
+		return s.st.live(typ, ids[typ][rng.IntN(len(ids[typ]))])
+	}
+	queries := []string{"s1|v1", "s2|v2", "s1|v1,s2|v3", "urn:x|y|a|b", "s1|a|b", "|v1", "v2", "s1|", "s1|v9"}
+	check := func(step int) {
+		t.Helper()
+		for _, typ := range types {
+			for _, q := range queries {
+				for _, key := range []string{"identifier", "identifier:not"} {
+					sr, err := parseSearch(typ, url.Values{key: {q}}, maxOffset)
+					if err != nil {
+						t.Fatal(err)
+					}
+					matches := func(all []*record) []*record {
+						var out []*record
+						for _, rec := range all {
+							if sr.filters[0].match(rec.res) {
+								out = append(out, rec)
+							}
+						}
+						return out
+					}
+					got, want := matches(s.candidates(sr)), matches(s.st.all(typ))
+					if !slices.Equal(got, want) {
+						t.Fatalf("step %d: %s?%s=%s: the index finds %d records, the scan %d (or in another order)", step, typ, key, q, len(got), len(want))
+					}
+				}
+			}
+		}
+	}
+	for step := range 600 {
+		now = now.Add(time.Millisecond)
+		typ := types[rng.IntN(len(types))]
+		switch op := rng.IntN(10); {
+		case op < 5:
+			ids[typ] = append(ids[typ], s.st.write(resource(typ), "p", nil, now).id)
+		case op < 7:
+			if r := some(typ); r != nil {
+				res := resource(typ)
+				res["id"] = r.id
+				s.st.write(res, "p", nil, now)
+			}
+		case op < 8:
+			if r := some(typ); r != nil {
+				s.st.remove(r, now)
+			}
+		default:
+			s.st.begin()
+			s.st.write(resource(typ), "p", nil, now)
+			if r := some(typ); r != nil {
+				res := resource(typ)
+				res["id"] = r.id
+				s.st.write(res, "p", nil, now)
+			}
+			if r := some(typ); r != nil {
+				s.st.remove(r, now)
+			}
+			s.st.rollback()
+		}
+		if step%10 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+	if sr, _ := parseSearch("Patient", url.Values{"identifier": {"s1|v1"}}, maxOffset); len(s.candidates(sr)) == len(s.st.all("Patient")) {
+		t.Fatal("identifier=s1|v1 looked at every Patient: the index was not used")
 	}
 }
