@@ -164,6 +164,9 @@ var helpSetups = map[string]helpSetup{
 // helpExitCodes are the examples that succeed with another exit code.
 var helpExitCodes = map[string]int{
 	"medplum apply -f project.yaml --dry-run": 6, // changes are pending
+	// Nothing high found, but the project admin cannot check the
+	// server-scoped Medplum Admin's MFA: the gate does not pass.
+	"medplum members review --baseline review-2026-11.json --fail-on high --ignore accepted-risks.yaml": 7,
 }
 
 // helpPage is one command's help text and its examples.

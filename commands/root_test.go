@@ -69,6 +69,7 @@ func TestHelpTopics(t *testing.T) {
   4    not signed in, or the server rejected the credentials (401)
   5    permission denied (403)
   6    apply --dry-run, bot deploy --dry-run: changes are pending; members review --fail-on: findings
+  7    members review --fail-on: no finding, but a rule at or above the gate could not be checked for some member (--allow-unchecked accepts it)
   130  interrupted (Ctrl-C)
 
 Errors are printed once on stderr as "medplum: <message>", sometimes

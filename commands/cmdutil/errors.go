@@ -19,6 +19,7 @@ const (
 	ExitAuth        = 4   // not signed in, or the server rejected the credentials (401)
 	ExitForbidden   = 5   // permission denied (403)
 	ExitPending     = 6   // apply or bot deploy --dry-run: changes are pending; members review --fail-on: findings
+	ExitUnchecked   = 7   // members review --fail-on: no finding, but a rule at or above the gate could not be checked
 	ExitInterrupted = 130 // interrupted (Ctrl-C)
 )
 

@@ -29,21 +29,26 @@ func TestReviewFailOn(t *testing.T) {
 	e := clitest.SignedIn(t, srv)
 	rows := tsvHeader + seedRows(t, srv)
 	e.Run("members", "review", "--fail-on", "high").Expect(t, 6, rows,
-		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n")
+		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n"+
+			"and 1 check at or above high could not be made: admin-without-mfa for 1 member ("+hidden+")\n")
+	both := "admin-without-mfa for 1 member (" + hidden + "); stale-invite for 1 member (" + hidden + ")\n"
 	e.Run("members", "review", "--fail-on", "medium").Expect(t, 6, rows,
-		seedSummary+"medplum: 2 findings at or above medium (--fail-on medium)\n")
+		seedSummary+"medplum: 2 findings at or above medium (--fail-on medium)\n"+
+			"and 2 checks at or above medium could not be made: "+both)
 	e.Run("members", "review", "--fail-on", "LOW", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 6,
-		seedSummary+"medplum: 2 findings at or above low (--fail-on low)\n")
+		seedSummary+"medplum: 2 findings at or above low (--fail-on low)\n"+
+			"and 2 checks at or above low could not be made: "+both)
 
 	// Once the project requires MFA and the client's admin rights are
-	// accepted, nothing fails at any level.
+	// accepted, nothing fails at any level, when what could not be checked
+	// is accepted too (TestReviewFailOnUnchecked).
 	srv.Update(func() client.Resource {
 		p := srv.Resource("Project", srv.Seed.ProjectID)
 		p["setting"] = []any{map[string]any{"name": "mfaRequired", "valueBoolean": true}}
 		return p
 	}())
 	ign := writeFile(t, "accepted.yaml", "- rule: client-admin\n  member: Sandbox Project Admin Client\n  reason: provisions the project from CI\n")
-	out := e.Run("members", "review", "--fail-on", "low", "--ignore", ign, "-o", "csv", "--no-header", "--columns", "name").ExpectCode(t, 0,
+	out := e.Run("members", "review", "--fail-on", "low", "--allow-unchecked", "--ignore", ign, "-o", "csv", "--no-header", "--columns", "name").ExpectCode(t, 0,
 		"Findings: 0 high, 0 medium, 0 low (and 1 accepted)\n"+
 			"  accepted  client-admin  Sandbox Project Admin Client  provisions the project from CI ["+ign+":1]\n"+
 			"Not checked (the data is not visible to these credentials):\n"+
@@ -232,4 +237,53 @@ func TestReviewBaseline(t *testing.T) {
 	f.e.Run("members", "review", "--baseline", other).Expect(t, 2, "",
 		"medplum: --baseline "+other+" is a review of project other-project, not of "+f.srv.Seed.ProjectID+"\n")
 	clitest.ExpectPaths(t, f.srv, "GET /auth/me")
+}
+
+// A gate does not pass on what it could not see: when a rule at or above
+// --fail-on could not be checked for some member, the review exits 7 and
+// says which rules, for how many members and why; --allow-unchecked
+// accepts it. Findings still exit 6, with the unchecked rules named after.
+func TestReviewFailOnUnchecked(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	// The seed as a project admin: client-admin (high) found,
+	// admin-without-mfa (high) and stale-invite (medium) not checked for
+	// the server-scoped Medplum Admin.
+	e.Run("members", "review", "--fail-on", "high", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 6,
+		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n"+
+			"and 1 check at or above high could not be made: admin-without-mfa for 1 member ("+hidden+")\n")
+	e.Run("members", "review", "--fail-on", "high", "--allow-unchecked", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 6,
+		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n")
+
+	// Nothing found, but two checks at or above medium not made: exit 7.
+	srv.Update(func() client.Resource {
+		p := srv.Resource("Project", srv.Seed.ProjectID)
+		p["setting"] = []any{map[string]any{"name": "mfaRequired", "valueBoolean": true}}
+		return p
+	}())
+	ign := writeFile(t, "accepted.yaml", "- rule: client-admin\n  member: Sandbox Project Admin Client\n  reason: provisions the project from CI\n")
+	summary := "Findings: 0 high, 0 medium, 0 low (and 1 accepted)\n" +
+		"  accepted  client-admin  Sandbox Project Admin Client  provisions the project from CI [" + ign + ":1]\n" +
+		"Not checked (the data is not visible to these credentials):\n" +
+		"  admin-without-mfa  1 member  " + hidden + ": Medplum Admin\n" +
+		"  stale-invite       1 member  " + hidden + ": Medplum Admin\n" +
+		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n"
+	tip := "The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it.\n"
+	args := []string{"members", "review", "--ignore", ign, "-o", "csv", "--columns", "id", "--no-header"}
+	e.Run(append(args, "--fail-on", "high")...).ExpectCode(t, 7, summary+
+		"medplum: --fail-on high: 1 check at or above high could not be made: admin-without-mfa for 1 member ("+hidden+")\n"+tip)
+	e.Run(append(args, "--fail-on", "medium")...).ExpectCode(t, 7, summary+
+		"medplum: --fail-on medium: 2 checks at or above medium could not be made: admin-without-mfa for 1 member ("+hidden+"); stale-invite for 1 member ("+hidden+")\n"+tip)
+	e.Run(append(args, "--fail-on", "medium", "--allow-unchecked")...).ExpectCode(t, 0, summary)
+	// Without a gate, nothing to fail.
+	e.Run(args...).ExpectCode(t, 0, summary)
+	// --allow-unchecked means nothing without a gate.
+	e.Run(append(args, "--allow-unchecked")...).Expect(t, 2, "", "medplum: --allow-unchecked: only with --fail-on\nRun 'medplum members review --help' for usage.\n")
+
+	// A super admin sees the admin's User: the check is made, and fails.
+	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
+	r := e.Run(append(args, "--fail-on", "high", "--project", srv.Seed.ProjectID)...)
+	if r.Code != 6 || !strings.HasSuffix(r.Stderr, "\nmedplum: 1 finding at or above high (--fail-on high)\n") || strings.Contains(r.Stderr, "Not checked") {
+		t.Errorf("as a super admin: exit %d\n%s", r.Code, r.Stderr)
+	}
 }

@@ -48,6 +48,7 @@ type Settings struct {
 	StaleInviteDays  int    `json:"staleInviteDays"`
 	SecretMaxAgeDays int    `json:"secretMaxAgeDays"`
 	FailOn           string `json:"failOn,omitempty"`
+	AllowUnchecked   bool   `json:"allowUnchecked,omitempty"`
 	Ignore           string `json:"ignore,omitempty"`
 	Baseline         string `json:"baseline,omitempty"`
 }
@@ -227,6 +228,29 @@ func (r *Report) Failing(at Severity) int {
 		}
 	}
 	return n
+}
+
+// Unchecked counts the checks that rules at or above a severity could not
+// make, and says which: "rule for N members (reason; reason)", by rule.
+func (r *Report) Unchecked(at Severity) (int, string) {
+	n := 0
+	var parts []string
+	for _, rr := range r.ruleResults() {
+		if rr.Severity < at || rr.NotChecked == 0 {
+			continue
+		}
+		n += rr.NotChecked
+		why := make([]string, len(rr.Reasons))
+		for i, g := range rr.Reasons {
+			why[i] = g.Reason
+		}
+		what := rr.ID
+		if rule, _ := ruleByID(rr.ID); !rule.Project {
+			what += " for " + plural(rr.NotChecked, "member")
+		}
+		parts = append(parts, what+" ("+strings.Join(why, "; ")+")")
+	}
+	return n, strings.Join(parts, "; ")
 }
 
 // IgnoreNote is what the report says about an ignore entry that did not

@@ -35,11 +35,14 @@ type Options struct {
 	StaleInvite  string
 	SecretMaxAge string
 	FailOn       string
-	IgnoreFile   string
-	BaselineFile string
-	HTMLFile     string
-	Output       output.Options
-	formatSet    bool
+	// AllowUnchecked lets a --fail-on gate pass when a rule at or above
+	// it could not be checked for some member.
+	AllowUnchecked bool
+	IgnoreFile     string
+	BaselineFile   string
+	HTMLFile       string
+	Output         output.Options
+	formatSet      bool
 
 	staleInvite, secretMaxAge time.Duration
 	failOn                    Severity
@@ -87,7 +90,12 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			sets another, for a report that must come out the same twice).
 
 			--fail-on high|medium|low exits 6 when a finding at or above that
-			severity is not accepted: a CI gate. --baseline takes an earlier
+			severity is not accepted: a CI gate. A gate does not pass on what
+			it could not see: with no such finding, it exits 7 when a rule at
+			or above its severity could not be checked for some member (a
+			project admin cannot read server-scoped users' MFA and invites),
+			naming the rules, how many members and why; --allow-unchecked
+			accepts that and exits 0. --baseline takes an earlier
 			review's -o json and lists what changed since: members added and
 			removed, admin rights granted and revoked, deactivations, access
 			changes.
@@ -123,6 +131,7 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	fl.StringVar(&opts.StaleInvite, "stale-invite", strconv.Itoa(defaultStaleInvite)+"d", "an invite pending longer than this is a finding (days: 14d, or a duration: 36h)")
 	fl.StringVar(&opts.SecretMaxAge, "secret-max-age", strconv.Itoa(defaultSecretMaxDays)+"d", "a client secret older than this is a finding (days: 90d, or a duration)")
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 6 when a finding at or above this severity is not accepted: high, medium or low")
+	fl.BoolVar(&opts.AllowUnchecked, "allow-unchecked", false, "with --fail-on: pass the gate even when a rule at or above it could not be checked for some member (else exit 7)")
 	fl.StringVar(&opts.IgnoreFile, "ignore", "", "accepted risks: a YAML file of rule, member, reason and expires (see above)")
 	fl.StringVar(&opts.BaselineFile, "baseline", "", "an earlier review's -o json: list what changed since")
 	fl.StringVar(&opts.HTMLFile, "html", "", "also write the review as one self-contained HTML page to this file")
@@ -159,6 +168,8 @@ func (o *Options) check() error {
 			return cmdutil.FlagErrorf("--fail-on: want high, medium or low, not %q", o.FailOn)
 		}
 		o.failOn = s
+	} else if o.AllowUnchecked {
+		return cmdutil.FlagErrorf("--allow-unchecked: only with --fail-on")
 	}
 	if o.IgnoreFile != "" {
 		if o.ignores, err = LoadIgnores(o.IgnoreFile); err != nil {
@@ -256,7 +267,7 @@ func reviewRun(o *Options) error {
 	r.ignores, r.baseline = o.ignores, o.baseline
 	r.Reviewer = Reviewer{Profile: who.Profile, SuperAdmin: who.SuperAdmin, Server: client.RedactURL(c.BaseURL())}
 	r.Settings = Settings{StaleInviteDays: days(o.staleInvite), SecretMaxAgeDays: days(o.secretMaxAge),
-		FailOn: o.FailOn, Ignore: o.IgnoreFile, Baseline: o.BaselineFile}
+		FailOn: o.FailOn, AllowUnchecked: o.AllowUnchecked, Ignore: o.IgnoreFile, Baseline: o.BaselineFile}
 
 	col := &collector{r: r}
 	if o.HTMLFile != "" {
@@ -305,11 +316,33 @@ func reviewRun(o *Options) error {
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Wrote the report to %s\n", o.HTMLFile)
 	}
-	if o.failOn != 0 {
-		if n := r.Failing(o.failOn); n > 0 {
-			return &cmdutil.ExitError{Code: cmdutil.ExitPending,
-				Err: fmt.Errorf("%s at or above %s (--fail-on %s)", plural(n, "finding"), o.failOn, o.failOn)}
+	return o.gate(r)
+}
+
+// uncheckedTip is the hint of a gate that failed on what it could not see.
+const uncheckedTip = "The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it."
+
+// gate is --fail-on: exit 6 when a finding at or above it is not
+// accepted; else exit 7 when a rule at or above it could not be checked
+// for some member, unless --allow-unchecked.
+func (o *Options) gate(r *Report) error {
+	if o.failOn == 0 {
+		return nil
+	}
+	unchecked := ""
+	if n, what := r.Unchecked(o.failOn); n > 0 && !o.AllowUnchecked {
+		unchecked = fmt.Sprintf("%s at or above %s could not be made: %s", plural(n, "check"), o.failOn, what)
+	}
+	if n := r.Failing(o.failOn); n > 0 {
+		e := &cmdutil.ExitError{Code: cmdutil.ExitPending,
+			Err: fmt.Errorf("%s at or above %s (--fail-on %s)", plural(n, "finding"), o.failOn, o.failOn)}
+		if unchecked != "" {
+			e.Tip = "and " + unchecked
 		}
+		return e
+	}
+	if unchecked != "" {
+		return &cmdutil.ExitError{Code: cmdutil.ExitUnchecked, Err: fmt.Errorf("--fail-on %s: %s", o.failOn, unchecked), Tip: uncheckedTip}
 	}
 	return nil
 }

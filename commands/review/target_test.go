@@ -97,12 +97,40 @@ func TestReviewTarget(t *testing.T) {
 		t.Errorf("the server-scoped admin: %v", m)
 	}
 
+	// The CI gate does not pass on what it could not see: with every high
+	// finding accepted, the server-scoped admin's MFA is still unchecked.
+	gateLast := func(r clitest.Result) string {
+		lines := strings.Split(strings.TrimSuffix(r.Stderr, "\n"), "\n")
+		if len(lines) < 2 {
+			return r.Stderr
+		}
+		return strings.Join(lines[len(lines)-2:], "\n") + "\n"
+	}
+	notMade := "1 check at or above high could not be made: admin-without-mfa for 1 member (" + hidden + ")"
+	if g := e.Run("members", "review", "--fail-on", "high", "-o", "csv", "--columns", "id"); g.Code != 6 ||
+		gateLast(g) != "medplum: 3 findings at or above high (--fail-on high)\nand "+notMade+"\n" {
+		t.Errorf("--fail-on high: exit %d\n%s", g.Code, g.Stderr)
+	}
+	ign := writeFile(t, "accepted.yaml", "- rule: admin-without-mfa\n  member: \"*\"\n  reason: test\n"+
+		"- rule: client-admin\n  member: \"*\"\n  reason: test\n- rule: missing-access-policy\n  member: \"*\"\n  reason: test\n")
+	gate := []string{"members", "review", "--fail-on", "high", "--ignore", ign, "-o", "csv", "--columns", "id"}
+	if g := e.Run(gate...); g.Code != 7 || gateLast(g) != "medplum: --fail-on high: "+notMade+"\n"+
+		"The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it.\n" {
+		t.Errorf("--fail-on high, all accepted: exit %d\n%s", g.Code, g.Stderr)
+	}
+	if g := e.Run(append(gate, "--allow-unchecked")...); g.Code != 0 || strings.Contains(g.Stderr, "medplum:") {
+		t.Errorf("--allow-unchecked: exit %d\n%s", g.Code, g.Stderr)
+	}
+
 	// As a super admin: nothing hidden.
 	sa := tg.SuperSignedIn(t)
 	rv = decodeReview(t, sa.Run("members", "review", "-o", "json", "--project", proj.ProjectID))
 	expectList(t, "admin-without-mfa as a super admin", rv.of(review.RuleAdminMFA),
 		name("Ada")+": project admin without MFA enrolled", "Test Person: project admin without MFA enrolled")
 	expectList(t, "not checked as a super admin", rv.notChecked(review.RuleAdminMFA))
+	if g := sa.Run(append(gate, "--project", proj.ProjectID)...); g.Code != 0 {
+		t.Errorf("--fail-on high as a super admin, all accepted: exit %d\n%s", g.Code, g.Stderr)
+	}
 
 	// The invite link of Ada, who has not set a password: it names her
 	// invite request, and never reaches a trace.
