@@ -134,6 +134,10 @@ type reviewDoc struct {
 		SuperAdmin bool
 		Server     string
 	}
+	Settings struct {
+		StaleInvite  string `json:"staleInvite"`
+		SecretMaxAge string `json:"secretMaxAge"`
+	}
 	Members  []map[string]any
 	Findings []finding
 	Rules    []struct {

@@ -3,6 +3,7 @@ package review
 import (
 	"html/template"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,6 +21,7 @@ var htmlTemplates = sync.OnceValue(func() *template.Template {
 		"header":    headerOf,
 		"fix":       func(id string) string { r, _ := ruleByID(id); return r.Fix },
 		"what":      func(id string) string { r, _ := ruleByID(id); return r.What },
+		"threshold": threshold,
 	}).Parse(htmlReport))
 })
 
@@ -106,6 +108,15 @@ func (r *Report) html(w io.Writer, version string, rows func(func([]string) erro
 	return part("foot", d)
 }
 
+// threshold is a --stale-invite or --secret-max-age as the page says it:
+// "14 days" for 14d, a duration (36h) as it was given.
+func threshold(given string) string {
+	if n, err := strconv.Atoi(strings.TrimSuffix(given, "d")); err == nil {
+		return plural(n, "day")
+	}
+	return given
+}
+
 // cellClass is the CSS class of a member cell: unknown, n/a, none or "".
 func cellClass(text string) string {
 	switch {
@@ -174,7 +185,7 @@ footer { color: #6b7280; font-size: 12px; }
 <h1>{{.Title}}</h1>
 <p class="meta">Project <code>{{.R.Project.ID}}</code> on {{.R.Reviewer.Server}}, reviewed {{.R.ReviewedAt}} as <code>{{.R.Reviewer.Profile}}</code>
 ({{if .R.Reviewer.SuperAdmin}}a super admin: every user is visible{{else}}a project admin: server-scoped users' MFA and invites are not visible, and are marked unknown{{end}}).</p>
-<p class="meta">Thresholds: invites pending over {{.R.Settings.StaleInviteDays}} days, client secrets over {{.R.Settings.SecretMaxAgeDays}} days.{{if .R.Settings.Ignore}} Accepted risks: {{.R.Settings.Ignore}}.{{end}}{{if .R.Settings.Baseline}} Compared with {{.R.Settings.Baseline}}.{{end}}</p>
+<p class="meta">Thresholds: invites pending over {{threshold .R.Settings.StaleInvite}}, client secrets over {{threshold .R.Settings.SecretMaxAge}}.{{if .R.Settings.Ignore}} Accepted risks: {{.R.Settings.Ignore}}.{{end}}{{if .R.Settings.Baseline}} Compared with {{.R.Settings.Baseline}}.{{end}}</p>
 </header>
 <section id="findings">
 <h2>Findings</h2>

@@ -68,7 +68,7 @@ func (e *engine) judge(m *Member, r client.Resource) error {
 			if !pending || e.cfg.Now.Sub(since) <= e.cfg.StaleInvite {
 				return false, ""
 			}
-			return true, fmt.Sprintf("invited %s (%d days ago), never accepted", since.UTC().Format("2006-01-02"), days(e.cfg.Now.Sub(since)))
+			return true, "invited " + ago(e.cfg.Now, since) + ", never accepted"
 		})
 	}
 	check(RuleInactiveAdmin, always, func() (bool, string) {
@@ -83,13 +83,14 @@ func (e *engine) judge(m *Member, r client.Resource) error {
 		})
 	}
 	if m.Kind == "client" {
-		check(RuleClientSecretAge, m.SecretAgeDays, func() (bool, string) {
-			d, ok := m.SecretAgeDays.val.(int)
-			if !ok || time.Duration(d)*24*time.Hour <= e.cfg.SecretMaxAge {
+		// The age to the second, not in whole days: --secret-max-age 1h
+		// flags a secret set 5 hours ago.
+		check(RuleClientSecretAge, m.SecretSetAt, func() (bool, string) {
+			set, ok := m.SecretSetAt.val.(time.Time)
+			if !ok || e.cfg.Now.Sub(set) <= e.cfg.SecretMaxAge {
 				return false, ""
 			}
-			set, _ := m.SecretSetAt.val.(time.Time)
-			return true, fmt.Sprintf("secret set %s (%d days ago)", set.UTC().Format("2006-01-02"), d)
+			return true, "secret set " + ago(e.cfg.Now, set)
 		})
 	}
 	if m.Kind != "client" && m.Active && !m.Admin && e.usesPolicies() {
@@ -133,6 +134,20 @@ func (e *engine) policyCount() string {
 }
 
 func days(d time.Duration) int { return int(d.Hours() / 24) }
+
+// ago is when t was and how long before now: the day and whole days for a
+// day or more, the instant and hours and minutes under a day.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%s (%s ago)", t.UTC().Format("2006-01-02"), plural(days(d), "day"))
+	}
+	since := "less than a minute"
+	if d >= time.Minute {
+		since = strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
+	}
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), since)
+}
 
 // profileExists reports whether the member's profile is one of the
 // project's resources, and if not, what is missing.

@@ -45,12 +45,13 @@ type Reviewer struct {
 
 // Settings are the review's thresholds and files.
 type Settings struct {
-	StaleInviteDays  int    `json:"staleInviteDays"`
-	SecretMaxAgeDays int    `json:"secretMaxAgeDays"`
-	FailOn           string `json:"failOn,omitempty"`
-	AllowUnchecked   bool   `json:"allowUnchecked,omitempty"`
-	Ignore           string `json:"ignore,omitempty"`
-	Baseline         string `json:"baseline,omitempty"`
+	// The thresholds as given: 14d, 36h, 5m.
+	StaleInvite    string `json:"staleInvite"`
+	SecretMaxAge   string `json:"secretMaxAge"`
+	FailOn         string `json:"failOn,omitempty"`
+	AllowUnchecked bool   `json:"allowUnchecked,omitempty"`
+	Ignore         string `json:"ignore,omitempty"`
+	Baseline       string `json:"baseline,omitempty"`
 }
 
 // Counts sum up the project and the findings.

@@ -266,7 +266,7 @@ func reviewRun(o *Options) error {
 	defer r.close()
 	r.ignores, r.baseline = o.ignores, o.baseline
 	r.Reviewer = Reviewer{Profile: who.Profile, SuperAdmin: who.SuperAdmin, Server: client.RedactURL(c.BaseURL())}
-	r.Settings = Settings{StaleInviteDays: days(o.staleInvite), SecretMaxAgeDays: days(o.secretMaxAge),
+	r.Settings = Settings{StaleInvite: strings.TrimSpace(o.StaleInvite), SecretMaxAge: strings.TrimSpace(o.SecretMaxAge),
 		FailOn: o.FailOn, AllowUnchecked: o.AllowUnchecked, Ignore: o.IgnoreFile, Baseline: o.BaselineFile}
 
 	col := &collector{r: r}

@@ -3,7 +3,13 @@ package review_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/net/html"
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/review"
@@ -299,4 +305,76 @@ func TestRuleDuplicatePerson(t *testing.T) {
 	expectList(t, "findings", rv.of(review.RuleDuplicatePerson),
 		"Twice Over: the same person as member Twice Over ("+first.ID()+")",
 		"Medplum Patient: the same person as member Medplum Admin ("+f.srv.Seed.Admin.MembershipID+")")
+}
+
+// Thresholds shorter than a day count: a secret set 5.5 hours ago is older
+// than --secret-max-age 1h, 5m and 0d, and an invite sent 5.5 hours ago is
+// pending longer than --stale-invite 1h. The report gives the thresholds
+// as they were given, not in whole days.
+func TestRuleThresholdsUnderADay(t *testing.T) {
+	f := newFixture(t)
+	p := f.policy("Integration")
+	f.skew.Store(int64(-(5*time.Hour + 30*time.Minute)))
+	f.newClient("Fresh", false, p)
+	f.person("Fresh", "Invite", false, false)
+	f.daysAgo(0)
+	names := func(rv *reviewDoc, rule string) []string {
+		var out []string
+		for _, fd := range rv.Findings {
+			if fd.Rule == rule {
+				out = append(out, fd.Name)
+			}
+		}
+		return out
+	}
+	for _, age := range []string{"1h", "5m", "0d", "5h29m"} {
+		rv := f.review("--secret-max-age", age, "--stale-invite", age)
+		got := names(rv, review.RuleClientSecretAge)
+		if !slices.Contains(got, "Fresh") {
+			t.Errorf("--secret-max-age %s: client-secret-old for %v, not for Fresh", age, got)
+		}
+		if got := names(rv, review.RuleStaleInvite); !slices.Contains(got, "Fresh Invite") {
+			t.Errorf("--stale-invite %s: stale-invite for %v, not for Fresh Invite", age, got)
+		}
+		if rv.Settings.StaleInvite != age || rv.Settings.SecretMaxAge != age {
+			t.Errorf("settings: %+v, want %s", rv.Settings, age)
+		}
+	}
+	rv := f.review("--secret-max-age", "5h31m", "--stale-invite", "6h")
+	expectList(t, "client-secret-old with 5h31m", names(rv, review.RuleClientSecretAge))
+	expectList(t, "stale-invite with 6h", names(rv, review.RuleStaleInvite))
+	rv = f.review("--secret-max-age", "1h", "--stale-invite", "1h")
+	var fresh []string
+	for _, d := range append(rv.of(review.RuleClientSecretAge), rv.of(review.RuleStaleInvite)...) {
+		if strings.HasPrefix(d, "Fresh") {
+			fresh = append(fresh, d)
+		}
+	}
+	expectList(t, "details", fresh,
+		"Fresh Invite: invited "+seconds(t, rv.member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "fresh.invite@example.com").ID())["invitedAt"].(string))+" (5h30m ago), never accepted",
+		"Fresh: secret set "+seconds(t, memberNamed(t, rv, "Fresh")["secretSetAt"].(string))+" (5h30m ago)")
+
+	// The HTML page says the thresholds as given too.
+	page := filepath.Join(t.TempDir(), "review.html")
+	if r := f.e.Run("members", "review", "--html", page, "--secret-max-age", "1h", "--stale-invite", "36h"); r.Code != 0 {
+		t.Fatalf("--html: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var meta []string
+	for _, n := range find(parsePage(t, page), func(n *html.Node) bool { return attr(n, "class") == "meta" }) {
+		meta = append(meta, text(n))
+	}
+	if !slices.Contains(meta, "Thresholds: invites pending over 36h, client secrets over 1h.") {
+		t.Errorf("the page's thresholds: %q", meta)
+	}
+}
+
+func memberNamed(t *testing.T, rv *reviewDoc, name string) map[string]any {
+	t.Helper()
+	for _, m := range rv.Members {
+		if m["name"] == name {
+			return m
+		}
+	}
+	t.Fatalf("no member %s", name)
+	return nil
 }
