@@ -38,9 +38,12 @@ func NewCmdInviteLink(f *cmdutil.Factory, runF func(*InviteLinkOptions) error) *
 			Print the link with which an invited member sets their password:
 			<app URL>/setpassword/<id>/<secret>, the link of the invite e-mail,
 			for invites sent with sendEmail: false. The app URL is --app-url,
-			else the profile's app_url or MEDPLUM_APP_URL, else the hosted
-			app (https://app.medplum.com/); a self-hosted server's links point
-			to its own app.
+			else MEDPLUM_APP_URL or the profile's app_url, else, for the hosted
+			server api.medplum.com only, the hosted app (https://app.medplum.com/).
+			A self-hosted server's links open its own app (the server's
+			appBaseUrl), which the server does not tell its clients: without
+			an app URL, invite-link refuses (exit 2) rather than hand the
+			secret to the hosted app.
 
 			The link is a secret: anyone with it can set the password. It is
 			printed on stdout only, never in --verbose traces; send it to the
@@ -52,8 +55,7 @@ func NewCmdInviteLink(f *cmdutil.Factory, runF func(*InviteLinkOptions) error) *
 			project, and every Patient): a server-scoped member's invite needs
 			a super admin (exit 5).
 		`) + "\n" + membership.SelectorHelp,
-		Example: `  $ medplum members invite-link dana@example.com
-  $ medplum members invite-link dana@example.com --app-url https://app.example.com/`,
+		Example: `  $ medplum members invite-link dana@example.com --app-url https://app.example.com/`,
 	}
 	opts.bindMember(f, cmd, &opts.Member, func() error {
 		if runF != nil {
@@ -61,7 +63,7 @@ func NewCmdInviteLink(f *cmdutil.Factory, runF func(*InviteLinkOptions) error) *
 		}
 		return inviteLinkRun(opts)
 	})
-	cmd.Flags().String("app-url", "", "the Medplum app the link opens (default: the profile's app_url, else https://app.medplum.com/)")
+	cmd.Flags().String("app-url", "", "the Medplum app the link opens (default: the profile's app_url, else https://app.medplum.com/ for api.medplum.com)")
 	return cmd
 }
 
@@ -89,6 +91,16 @@ func appURL(f *cmdutil.Factory) func() (string, error) {
 			return "", err
 		}
 		v := r.Get("app_url")
+		if r.Lookup("app_url").Source == "default" {
+			if base := r.Get("base_url"); !hostedAPI(base) {
+				// The server's app is its appBaseUrl, which neither the
+				// server's answers nor its invite requests name; the hosted
+				// app would only receive the secret.
+				return "", &cmdutil.ExitError{Code: cmdutil.ExitUsage,
+					Err: fmt.Errorf("no app URL for %s: the link would open the hosted app %s, which works with api.medplum.com only, and hand it the invite's secret", client.RedactURL(base), v),
+					Tip: "Pass the server's app (its appBaseUrl) with --app-url URL, MEDPLUM_APP_URL, or store it: medplum profile set " + r.Profile + " --app-url URL"}
+			}
+		}
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return "", cmdutil.InputErrorf("app URL %q (%s): want an absolute http(s) URL such as https://app.medplum.com/", v, r.Lookup("app_url").Origin())
@@ -98,6 +110,13 @@ func appURL(f *cmdutil.Factory) func() (string, error) {
 		}
 		return v, nil
 	}
+}
+
+// hostedAPI reports whether base is Medplum's hosted server, whose app is
+// the default app URL.
+func hostedAPI(base string) bool {
+	u, err := url.Parse(base)
+	return err == nil && strings.EqualFold(u.Hostname(), "api.medplum.com")
 }
 
 // person is a member who is a person, with their User as the caller can

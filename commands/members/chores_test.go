@@ -32,7 +32,14 @@ func TestInviteLink(t *testing.T) {
 	usr := inviteRequest(t, srv, m.Ref("user"))
 	tail := "setpassword/" + usr.ID() + "/" + usr.String("secret") + "\n"
 
-	e.Run("members", "invite-link", "alice@example.com").Expect(t, 0, "https://app.medplum.com/"+tail, "")
+	// A server other than api.medplum.com has an app of its own, which
+	// neither it nor its invite requests name: without an app URL, the
+	// link would hand the secret to the hosted app. Refused, nothing sent.
+	srv.ResetRequests()
+	e.Run("members", "invite-link", "alice@example.com").Expect(t, 2, "",
+		"medplum: no app URL for "+srv.URL+": the link would open the hosted app https://app.medplum.com/, which works with api.medplum.com only, and hand it the invite's secret\n"+
+			"Pass the server's app (its appBaseUrl) with --app-url URL, MEDPLUM_APP_URL, or store it: medplum profile set default --app-url URL\n")
+	clitest.ExpectNothingSent(t, srv)
 	// The same link as the invite e-mail, on another app.
 	mails := srv.SentEmails()
 	if len(mails) != 1 || !strings.Contains(mails[0].Text, "http://localhost:3000/"+tail) {
@@ -63,7 +70,7 @@ func TestInviteLink(t *testing.T) {
 // No pending invite, no link: each case says why.
 func TestInviteLinkRefusals(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := clitest.SignedIn(t, srv)
+	e := clitest.SignedIn(t, srv).Set("MEDPLUM_APP_URL", "https://app.example.com/")
 
 	// A server-scoped member: their invite is not visible to a project
 	// admin (exit 5); a super admin gets it.
@@ -75,8 +82,8 @@ func TestInviteLinkRefusals(t *testing.T) {
 	sa := clitest.New(t)
 	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
 	usr := inviteRequest(t, srv, bob.Ref("user"))
-	sa.Run("members", "invite-link", bob.ID(), "--project", srv.Seed.ProjectID).Expect(t, 0,
-		"https://app.medplum.com/setpassword/"+usr.ID()+"/"+usr.String("secret")+"\n", "")
+	sa.Run("members", "invite-link", bob.ID(), "--project", srv.Seed.ProjectID, "--app-url", "https://app.example.com").Expect(t, 0,
+		"https://app.example.com/setpassword/"+usr.ID()+"/"+usr.String("secret")+"\n", "")
 
 	// Used: the member set a password.
 	run(t, e, "invite", "Carol", "Used", "carol@example.com", "--scope", "project")

@@ -140,6 +140,7 @@ func TestReviewTarget(t *testing.T) {
 	}
 	link := "https://app.example.com/setpassword/" + reqs[0].ID() + "/" + reqs[0].String("secret") + "\n"
 	e.Run("members", "invite-link", adaMail, "--app-url", "https://app.example.com").Expect(t, 0, link, "")
+	e.Set("MEDPLUM_APP_URL", "https://app.example.com")
 	v := e.Run("members", "invite-link", adaMail, "-v")
 	if v.Code != 0 || strings.Contains(v.Stderr, reqs[0].String("secret")) {
 		t.Errorf("-v: exit %d; the trace holds the secret: %v", v.Code, strings.Contains(v.Stderr, reqs[0].String("secret")))
