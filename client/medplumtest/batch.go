@@ -24,6 +24,10 @@ import (
 var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
 func (s *Server) fhirBatch(c *reqCtx) {
+	if respondAsync(c.r) {
+		s.asyncBatch(c)
+		return
+	}
 	b := c.bodyObject()
 	if b == nil || b["resourceType"] != "Bundle" {
 		c.sendOutcome(badRequest("Not a bundle"))
@@ -36,14 +40,58 @@ func (s *Server) fhirBatch(c *reqCtx) {
 	}
 	s.mu.Lock()
 	tx := typ == "transaction" && c.auth != nil && s.hasFeature(c.auth.projectID(), "transaction-bundles")
-	if tx {
-		s.st.begin()
-	}
 	s.mu.Unlock()
+	out, oo := s.runBatch(c, b, typ, tx)
+	if oo != nil {
+		c.sendOutcome(oo)
+		return
+	}
+	c.fhir(200, out)
+}
+
+// runBatch runs a Bundle's entries as the caller (c) and returns the
+// response Bundle, or, for an all-or-nothing transaction that failed, the
+// OperationOutcome that answers it. As fhir-router's batch.ts does, every
+// conditional create is first looked up once while the Bundle is
+// preprocessed (to resolve its identity), then again by the create itself:
+// 140 quota points when it creates (20 + 20 + 100), 40 when it finds
+// (captures 401, 402: 420 and 120 points for three entries). An async job
+// (c.job) runs each entry under the shared transaction lock, so that the
+// requests around it go on.
+func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map[string]any, *client.OperationOutcome) {
+	if tx {
+		s.mu.Lock()
+		s.st.begin()
+		s.mu.Unlock()
+	}
 	ids := map[string]string{} // urn:uuid:... -> Type/id
 	conflicts := s.faults.takeBatchConflicts()
 	list, _ := b["entry"].([]any)
 	out := make([]any, 0, len(list))
+	lock := func() func() {
+		if c.job == nil {
+			return func() {}
+		}
+		s.txMu.RLock()
+		return s.txMu.RUnlock
+	}
+	// Preprocessing: a conditional create's lookup; a 429 there is the
+	// entry's answer (batch.ts preprocessEntry).
+	pre := map[int][2]any{}
+	for i, e := range list {
+		entry, _ := e.(map[string]any)
+		req, _ := entry["request"].(map[string]any)
+		method, _ := req["method"].(string)
+		u, _ := req["url"].(string)
+		if q, _ := req["ifNoneExist"].(string); q != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
+			unlock := lock()
+			status, body := s.subrequest(c, "GET", u+"?"+q, nil)
+			unlock()
+			if status == http.StatusTooManyRequests {
+				pre[i] = [2]any{status, body}
+			}
+		}
+	}
 	for i, e := range list {
 		entry, _ := e.(map[string]any)
 		req, _ := entry["request"].(map[string]any)
@@ -55,13 +103,18 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		ifNoneExist, _ := req["ifNoneExist"].(string)
 		var status int
 		var body client.Resource
-		if conflicts[i] {
+		switch p, ok := pre[i]; {
+		case ok:
+			status, body = p[0].(int), p[1].(client.Resource)
+		case conflicts[i]:
 			// Concurrent batches on 5.0.10: an entry's own transaction
 			// fails to serialize and answers 409 (code 40001) inside
 			// the 200 Bundle, the others being kept (capture 417).
 			status, body = http.StatusConflict, toResource(serializationConflict())
-		} else {
+		default:
+			unlock := lock()
 			status, body = s.conditional(c, method, u, resource, ifNoneExist)
+			unlock()
 		}
 		resp := map[string]any{"status": strconv.Itoa(status)}
 		res := map[string]any{"response": resp}
@@ -87,8 +140,7 @@ func (s *Server) fhirBatch(c *reqCtx) {
 			if err := body.Decode(oo); err != nil || oo.ResourceType != "OperationOutcome" {
 				oo = badRequest("Transaction failed at entry " + method + " " + u)
 			}
-			c.sendOutcome(oo)
-			return
+			return nil, oo
 		}
 		if full, _ := entry["fullUrl"].(string); strings.HasPrefix(full, "urn:uuid:") && (status == http.StatusCreated || status == http.StatusOK) && body.ID() != "" {
 			ids[full] = body.ResourceType() + "/" + body.ID()
@@ -108,7 +160,7 @@ func (s *Server) fhirBatch(c *reqCtx) {
 		s.st.commit()
 		s.mu.Unlock()
 	}
-	c.fhir(200, map[string]any{"resourceType": "Bundle", "type": typ + "-response", "entry": out})
+	return map[string]any{"resourceType": "Bundle", "type": typ + "-response", "entry": out}, nil
 }
 
 // conditional runs an entry; a POST with request.ifNoneExist searches first
@@ -156,7 +208,7 @@ func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, cli
 		r.Header.Set("Content-Type", "application/fhir+json")
 	}
 	rec := httptest.NewRecorder()
-	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath()}
+	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath(), job: c.job}
 	s.dispatch(sub)
 	if sub.fhirHeader != "" {
 		c.fhirHeader = sub.fhirHeader // the batch's answer reports the quota its entries used

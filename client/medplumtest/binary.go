@@ -186,7 +186,8 @@ func (s *Server) signature(id, version, expires string) string {
 }
 
 // expressContentType is the Content-Type header Express sets for a type:
-// text/*, application/javascript and application/json get "; charset=utf-8".
+// text/*, application/javascript, application/json and application/fhir+json
+// (capture 406) get "; charset=utf-8", as mime-db gives them a charset.
 func expressContentType(ct string) string {
 	if ct == "" {
 		return "application/octet-stream"
@@ -196,7 +197,7 @@ func expressContentType(ct string) string {
 	}
 	base, _, _ := strings.Cut(ct, ";")
 	base = strings.ToLower(strings.TrimSpace(base))
-	if strings.HasPrefix(base, "text/") || strings.HasPrefix(base, "application/javascript") || strings.HasPrefix(base, "application/json") {
+	if strings.HasPrefix(base, "text/") || strings.HasPrefix(base, "application/javascript") || strings.HasPrefix(base, "application/json") || base == "application/fhir+json" {
 		return ct + "; charset=utf-8"
 	}
 	return ct

@@ -34,11 +34,15 @@ func batchSteps() []step {
 	}
 }
 
-// importBatchSteps replay the captures taken for bulk import (400-402,
-// 407): a project admin cannot create by PUT; a conditional create in a
+// importBatchSteps replay the captures taken for bulk import (400-410,
+// 417): a project admin cannot create by PUT; a conditional create in a
 // batch (request.ifNoneExist on an identifier, or on a tag for a type
 // without identifier) creates the first time and answers the match the
-// second; past the FHIR quota a batch's entries answer 429 one by one.
+// second; an async batch (Prefer: respond-async) answers 202 and a job
+// whose status turns completed with a Binary of the batch-response; past
+// the FHIR quota a batch's entries answer 429 one by one, an async batch
+// 429 at once, and an async job that runs out waits for the next minute
+// while its status answers 429.
 // They run in the seeded project as its admin client.
 func importBatchSteps() []step {
 	stamp := fmt.Sprintf("%012d", time.Now().UnixNano()%1e12)
@@ -81,6 +85,34 @@ func importBatchSteps() []step {
 			}},
 		{name: "402-batch-conditional-create-again", run: func(e *contractEnv) *http.Response { return bundle(e, conditional...) },
 			after: statuses("200 200 200")},
+		{name: "403-batch-respond-async", run: func(e *contractEnv) *http.Response {
+			var entries []string
+			for i := range 20 {
+				v := fmt.Sprintf("async-%s-%d", stamp, i)
+				entries = append(entries, `{"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:medplumcli:source-id|`+v+`"},`+
+					`"resource":{"resourceType":"Patient","identifier":[{"system":"urn:medplumcli:source-id","value":"`+v+`"}],"name":[{"family":"BulkAsync","given":["`+fmt.Sprint(i)+`"]}]}}`)
+			}
+			entries = append(entries, `{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","birthDate":"not-a-date"}}`)
+			return e.asyncBundle(entries...)
+		}, after: func(e *contractEnv, b map[string]any) {
+			e.vars["job"] = b["issue"].([]any)[0].(map[string]any)["diagnostics"].(string)
+		}},
+		{name: "404-async-job-status-in-progress", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", strings.TrimPrefix(e.vars["job"], e.srv.URL), bearer(e.exportTok()), ""})
+		}, after: func(e *contractEnv, b map[string]any) {
+			if b["status"] != "accepted" {
+				e.t.Errorf("404: status %v, want accepted", b["status"])
+			}
+		}},
+		{name: "405-async-job-status-completed", run: func(e *contractEnv) *http.Response {
+			return e.pollJob(e.vars["job"], http.StatusOK)
+		}, after: func(e *contractEnv, b map[string]any) {
+			out := b["output"].(map[string]any)["parameter"].([]any)[0].(map[string]any)
+			e.vars["results"] = out["valueReference"].(map[string]any)["reference"].(string)
+		}},
+		{name: "406-async-results-binary", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["results"], map[string]string{"Authorization": "Bearer " + e.exportTok(), "Accept": "*/*"}, ""})
+		}, after: statuses(strings.TrimSpace(strings.Repeat("201 ", 20)) + " 400")},
 		{name: "407-batch-over-quota", run: func(e *contractEnv) *http.Response {
 			e.exportTok()
 			e.srv.SetFHIRQuota(300) // what the client had left of the minute's points
@@ -91,6 +123,35 @@ func importBatchSteps() []step {
 			}
 			return bundle(e, entries...)
 		}, after: statuses("201 201 201 429 429")},
+		{name: "408-batch-respond-async-over-quota", run: func(e *contractEnv) *http.Response {
+			// The quota spent, as 407 left it.
+			e.srv.SetFHIRQuota(300)
+			defer e.srv.SetFHIRQuota(50000)
+			bundle(e, e.plainPatients("BulkOver", 3)...).Body.Close()
+			return e.asyncBundle(e.plainPatients("BulkOverAsync", 5)...)
+		}},
+		{name: "409-batch-respond-async-quota-low", run: func(e *contractEnv) *http.Response {
+			// About 1,100 points left in the minute: the AsyncJob and ten
+			// of the thirty creates fit, the job then waits.
+			e.srv.SetFHIRQuota(1100)
+			return e.asyncBundle(e.plainPatients("BulkLow", 30)...)
+		}, after: func(e *contractEnv, b map[string]any) {
+			e.vars["job"] = b["issue"].([]any)[0].(map[string]any)["diagnostics"].(string)
+		}},
+		{name: "410-async-job-status-waiting-for-quota", run: func(e *contractEnv) *http.Response {
+			deadline := time.Now().Add(10 * time.Second)
+			for e.srv.AsyncBatchesWaiting() == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return e.do(req{"GET", strings.TrimPrefix(e.vars["job"], e.srv.URL), bearer(e.exportTok()), ""})
+		}, after: func(e *contractEnv, _ map[string]any) {
+			// A new minute: the job finishes its thirty Patients.
+			e.srv.SetFHIRQuota(50000)
+			job := jsonBody(e.t, e.pollJob(e.vars["job"], http.StatusOK))
+			ref := job["output"].(map[string]any)["parameter"].([]any)[0].(map[string]any)["valueReference"].(map[string]any)["reference"].(string)
+			results := jsonBody(e.t, e.do(req{"GET", "fhir/R4/" + ref, map[string]string{"Authorization": "Bearer " + e.exportTok(), "Accept": "*/*"}, ""}))
+			statuses(strings.TrimSpace(strings.Repeat("201 ", 30)))(e, results)
+		}},
 		{name: "417-batch-concurrent-conflict", run: func(e *contractEnv) *http.Response {
 			// On 5.0.10 two entries of one of 4 concurrent batches failed to
 			// serialize; the sandbox is told which.
@@ -103,5 +164,36 @@ func importBatchSteps() []step {
 			}
 			return bundle(e, entries...)
 		}, after: statuses("201 201 201 201 201 201 201 409 201 201 201 201 201 201 201 201 201 201 201 201 201 201 409 201 201")},
+	}
+}
+
+// asyncBundle posts a batch of entries with Prefer: respond-async as the
+// seeded project's admin client.
+func (e *contractEnv) asyncBundle(entries ...string) *http.Response {
+	h := e.fhirJSON(e.exportTok())
+	h["Prefer"] = "respond-async"
+	return e.do(req{"POST", "fhir/R4", h, `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(entries, ",") + `]}`})
+}
+
+// plainPatients are n POST Patient entries without a condition.
+func (e *contractEnv) plainPatients(family string, n int) []string {
+	var entries []string
+	for i := range n {
+		entries = append(entries, fmt.Sprintf(`{"request":{"method":"POST","url":"Patient"},"resource":{"resourceType":"Patient","name":[{"family":%q,"given":["%d"]}]}}`, family, i))
+	}
+	return entries
+}
+
+// pollJob polls an async job's status URL until it answers want (or 10 s
+// pass) and returns that answer.
+func (e *contractEnv) pollJob(loc string, want int) *http.Response {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp := e.do(req{"GET", strings.TrimPrefix(loc, e.srv.URL), bearer(e.exportTok()), ""})
+		if resp.StatusCode == want || time.Now().After(deadline) {
+			return resp
+		}
+		resp.Body.Close()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -41,22 +41,6 @@ var notImplemented = map[string]string{
 		"the CLI reads none",
 }
 
-// noBatchImport is why the async batch captures taken for issue 14 (403-406,
-// 408-410) are not replayed: async batches (Prefer: respond-async), their
-// AsyncJob and the quota's answers to them are modelled when bulk import
-// needs them.
-const noBatchImport = "bulk import (issue 14): async batches, their AsyncJob and the quota's answers to them are not modelled yet"
-
-func init() {
-	for _, name := range []string{
-		"403-batch-respond-async", "404-async-job-status-in-progress", "405-async-job-status-completed",
-		"406-async-results-binary", "408-batch-respond-async-over-quota",
-		"409-batch-respond-async-quota-low", "410-async-job-status-waiting-for-quota",
-	} {
-		notImplemented[name] = noBatchImport
-	}
-}
-
 // leftOut says why a capture is not replayed, or "".
 func leftOut(name string) string { return notImplemented[name] }
 

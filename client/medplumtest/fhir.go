@@ -15,6 +15,7 @@ func (s *Server) fhirRoutes() {
 	s.use("/fhir/R4", s.authenticate)
 	s.binaryRoutes()
 	s.exportRoutes()
+	s.asyncJobRoutes()
 	s.handle("POST", "/fhir/R4", s.fhirBatch)
 	s.handle("GET", "/fhir/R4/:type", s.fhirSearch)
 	s.handle("POST", "/fhir/R4/:type/_search", s.fhirSearch)
@@ -27,7 +28,9 @@ func (s *Server) fhirRoutes() {
 	s.handle("DELETE", "/fhir/R4/:type/:id", s.fhirDelete)
 }
 
-// FHIR interaction quota points (fhir/fhirquota.ts).
+// FHIR interaction quota points (fhir/fhirquota.ts). A conditional create
+// in a batch is 140 (two searches and a write), 40 when it finds its match
+// (runBatch).
 const (
 	pointsRead   = 1
 	pointsSearch = 20

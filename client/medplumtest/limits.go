@@ -81,7 +81,8 @@ func (s *Server) SetRateLimit(cat RateLimitCategory, limit int, window time.Dura
 }
 
 // SetFHIRQuota enforces a FHIR interaction quota of points per minute per
-// member (read 1, search 20, write 100). Without it the quota (50 000) is
+// member (read 1, search 20, write 100; a conditional create in a batch 140,
+// or 40 when it finds its match). Without it the quota (50 000) is
 // reported but never enforced.
 func (s *Server) SetFHIRQuota(points int) {
 	s.limits.mu.Lock()
@@ -129,16 +130,17 @@ func (c *reqCtx) consume(points int, header bool) bool {
 		return true
 	}
 	l := c.s.limits
-	l.mu.Lock()
-	w := l.fhir[c.auth.membership.id]
-	if w == nil {
-		w = &window{period: time.Minute}
-		l.fhir[c.auth.membership.id] = w
+	member := c.auth.membership.id
+	ok, remaining, reset, enforce, limit, used := l.takeFHIR(member, points)
+	for !ok && enforce && c.job != nil {
+		// An async batch job is not refused: it waits until the quota's
+		// minute is over and charges again (fhirquota.ts block, async;
+		// captures 409, 410).
+		if !c.job.waitQuota(member) {
+			break // the server stopped
+		}
+		ok, remaining, reset, enforce, limit, used = l.takeFHIR(member, points)
 	}
-	w.limit = l.fhirLimit
-	ok, remaining, reset := w.take(l.now(), points)
-	enforce, limit, used := l.enforce, l.fhirLimit, w.used
-	l.mu.Unlock()
 	if header {
 		c.fhirHeader = fmt.Sprintf(`"fhirInteractions";r=%d;t=%d`, remaining, seconds(reset))
 	}
@@ -147,6 +149,29 @@ func (c *reqCtx) consume(points int, header bool) bool {
 		return false
 	}
 	return true
+}
+
+// takeFHIR charges points to a member's FHIR quota window.
+func (l *rateLimiter) takeFHIR(member string, points int) (ok bool, remaining int, reset time.Duration, enforce bool, limit, used int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.fhir[member]
+	if w == nil {
+		w = &window{period: time.Minute}
+		l.fhir[member] = w
+	}
+	w.limit = l.fhirLimit
+	ok, remaining, reset = w.take(l.now(), points)
+	return ok, remaining, reset, l.enforce, l.fhirLimit, w.used
+}
+
+// quotaOver reports whether a member's spent quota minute is over: its
+// window ended, or SetFHIRQuota started a new one with points left.
+func (l *rateLimiter) quotaOver(member string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.fhir[member]
+	return w == nil || !l.enforce || !l.now().Before(w.start.Add(w.period)) || w.used < l.fhirLimit
 }
 
 // quotaExceeded is the 429 of a spent FHIR quota: its diagnostics are the

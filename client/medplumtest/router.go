@@ -50,7 +50,8 @@ type reqCtx struct {
 	bodyErr    bool       // JSON content type with an unparsable body
 	auth       *authState // set by the authenticate middleware
 	reqID      string
-	fhirHeader string // the fhirInteractions RateLimit value, once charged
+	fhirHeader string    // the fhirInteractions RateLimit value, once charged
+	job        *asyncJob // set for the entries an async batch job runs
 }
 
 func (s *Server) handle(method, pattern string, h handlerFunc) {

@@ -43,7 +43,11 @@ type Server struct {
 	mail        []SentEmail
 	blobs       map[string]*blob // Binary content by id
 	exports     map[string]*exportJob
-	exportPolls int  // SetExportPolls
+	exportPolls int // SetExportPolls
+	asyncJobs   map[string]*asyncJob
+	asyncPolls  int           // SetAsyncBatchPolls
+	stop        chan struct{} // closed when the server stops: async jobs end
+	stopOnce    sync.Once
 	refuseBasic bool // SetBasicAuth(false)
 
 	layers []layer              // Express-style route table, in registration order
@@ -195,6 +199,9 @@ func New(opts ...Option) *Server {
 		blobs:       map[string]*blob{},
 		exports:     map[string]*exportJob{},
 		exportPolls: 1,
+		asyncJobs:   map[string]*asyncJob{},
+		asyncPolls:  1,
+		stop:        make(chan struct{}),
 		grants:      map[string]grantFunc{},
 		key:         randomBytes(32),
 		faults:      &faults{},
@@ -230,6 +237,7 @@ func (s *Server) Start(ln net.Listener) {
 // Shutdown stops a server started with Start gracefully, waiting for
 // requests in flight until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	if s.httpSrv != nil {
 		return s.httpSrv.Shutdown(ctx)
 	}
@@ -239,6 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops the server immediately.
 func (s *Server) Close() {
+	s.stopOnce.Do(func() { close(s.stop) })
 	if s.hs != nil {
 		s.hs.CloseClientConnections()
 		s.hs.Close()

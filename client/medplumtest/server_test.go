@@ -1150,3 +1150,27 @@ func TestBatchConditionalCreate(t *testing.T) {
 		t.Errorf("with two matches: %s", s)
 	}
 }
+
+// A conditional create in a batch is looked up twice (the Bundle's
+// preprocessing, then the create itself): 140 points when it creates, 40
+// when it finds its match, as captures 401 and 402 show (three entries:
+// 49,900 -> 49,480 -> 49,360 points left).
+func TestBatchConditionalCreateQuota(t *testing.T) {
+	c := newTC(t)
+	c.srv.SetFHIRQuota(50000)
+	h := map[string]string{"Authorization": "Bearer " + c.tok, "Content-Type": "application/fhir+json"}
+	var entries []string
+	for i := range 3 {
+		entries = append(entries, fmt.Sprintf(`{"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:q|%d"},`+
+			`"resource":{"resourceType":"Patient","identifier":[{"system":"urn:q","value":"%d"}]}}`, i, i))
+	}
+	bundle := `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(entries, ",") + `]}`
+	for _, want := range []int{50000 - 420, 50000 - 420 - 120} {
+		resp := c.resp("POST", "fhir/R4", h, bundle)
+		resp.Body.Close()
+		quota := `"fhirInteractions";r=` + strconv.Itoa(want) + ";t=60"
+		if got := resp.Header.Values("RateLimit"); resp.StatusCode != 200 || len(got) != 2 || got[1] != quota {
+			t.Errorf("%d, RateLimit %q; want 200 and %s", resp.StatusCode, got, quota)
+		}
+	}
+}
