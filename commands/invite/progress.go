@@ -3,9 +3,10 @@ package invite
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 )
@@ -30,45 +31,94 @@ type progress interface {
 }
 
 // bar is the terminal progress bar: rows done of total, rate, ETA, and the
-// failures and requests in flight in its description.
+// failures and requests in flight in its description, redrawn in place on
+// one line ("\r", then erase to the end of the line):
+//
+//	inviting (1 failed, 2 in flight)  50% |███████████████               | (75/150, 62 rows/s) [1s:1s]
+//
+// It used to be github.com/schollz/progressbar, whose package init (and
+// its colour library's) ran on every command, --version included; this is
+// the part of it we used.
 type bar struct {
-	b    *progressbar.ProgressBar
-	w    io.Writer
-	last string
+	mu       sync.Mutex
+	w        io.Writer
+	total    int
+	throttle time.Duration
+	now      func() time.Time
+	start    time.Time
+	drawn    time.Time // when the line was last drawn
+	shown    bool      // the line is on the terminal
+	st       bulk.Stats
 }
+
+// barWidth is the number of cells between the bar's | |.
+const barWidth = 30
 
 // newBar redraws at most once per throttle.
 func newBar(w io.Writer, total int, throttle time.Duration) *bar {
-	return &bar{w: w, b: progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetVisibility(true),
-		progressbar.OptionSetDescription("inviting"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("rows"),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(throttle),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionClearOnFinish(),
-	)}
+	return &bar{w: w, total: total, throttle: throttle, now: time.Now}
 }
 
 func (b *bar) Update(st bulk.Stats) {
-	desc := fmt.Sprintf("inviting (%d failed, %d in flight)", st.Failed(), st.InFlight)
-	if desc != b.last {
-		b.b.Describe(desc)
-		b.last = desc
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	if b.start.IsZero() {
+		b.start = now
 	}
-	_ = b.b.Set(st.Done)
+	b.st = st
+	if b.shown && now.Sub(b.drawn) < b.throttle && st.Done < b.total {
+		return
+	}
+	b.drawLocked(now)
 }
 
+func (b *bar) drawLocked(now time.Time) {
+	st := b.st
+	done := min(max(st.Done, 0), b.total)
+	fill := done * barWidth / b.total
+	elapsed := now.Sub(b.start)
+	rate, eta := 0.0, time.Duration(0)
+	if elapsed > 0 && done > 0 {
+		rate = float64(done) / elapsed.Seconds()
+		eta = time.Duration(float64(b.total-done) / rate * float64(time.Second))
+	}
+	fmt.Fprintf(b.w, "\r\033[Kinviting (%d failed, %d in flight) %3d%% |%s%s| (%d/%d, %s rows/s) [%s:%s]",
+		st.Failed(), st.InFlight, done*100/b.total, strings.Repeat("\u2588", fill), strings.Repeat(" ", barWidth-fill),
+		done, b.total, strconv.FormatFloat(rate, 'f', rateDecimals(rate), 64),
+		elapsed.Round(time.Second), eta.Round(time.Second))
+	b.drawn, b.shown = now, true
+}
+
+// rateDecimals shows a slow rate (under 10 rows a second) with a decimal.
+func rateDecimals(rate float64) int {
+	if rate < 10 {
+		return 1
+	}
+	return 0
+}
+
+// Notice prints line above the bar, which is drawn again below it.
 func (b *bar) Notice(line string) {
-	_ = b.b.Clear()
-	fmt.Fprintln(b.w, line)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.shown {
+		fmt.Fprintln(b.w, line)
+		return
+	}
+	fmt.Fprintf(b.w, "\r\033[K%s\n", line)
+	b.drawLocked(b.now())
 }
 
-func (b *bar) Done() { _ = b.b.Exit() }
+// Done clears the bar's line: the summary follows.
+func (b *bar) Done() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.shown {
+		fmt.Fprint(b.w, "\r\033[K")
+		b.shown = false
+	}
+}
 
 // lines prints a plain line at every tenth of the rows, and at least every
 // `every` in between, so that a log shows the run moving.

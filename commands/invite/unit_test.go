@@ -41,6 +41,47 @@ func TestBarOnTTY(t *testing.T) {
 	}
 }
 
+// The bar redraws its line in place, at most once per throttle (the last
+// row always), keeps a notice above it, and clears its line at the end.
+func TestBarDrawsInPlace(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	b := newBar(&buf, 150, 100*time.Millisecond)
+	b.now = func() time.Time { return clock }
+	st := func(done, failed, inFlight int) bulk.Stats {
+		return bulk.Stats{Total: 150, Done: done, InFlight: inFlight,
+			Counts: map[bulk.Status]int{bulk.Created: done - failed, bulk.Failed: failed}}
+	}
+	b.Update(st(0, 0, 4))
+	clock = clock.Add(50 * time.Millisecond)
+	b.Update(st(3, 0, 4)) // within the throttle: not drawn
+	clock = clock.Add(1150 * time.Millisecond)
+	b.Update(st(75, 1, 2))
+	b.Notice("interrupted: waiting")
+	clock = clock.Add(10 * time.Millisecond)
+	b.Update(st(150, 1, 0)) // the last row, within the throttle
+	b.Done()
+	b.Done()
+	full := strings.Repeat("\u2588", 30)
+	want := "\r\x1b[Kinviting (0 failed, 4 in flight)   0% |" + strings.Repeat(" ", 30) + "| (0/150, 0.0 rows/s) [0s:0s]" +
+		"\r\x1b[Kinviting (1 failed, 2 in flight)  50% |" + full[:15*3] + strings.Repeat(" ", 15) + "| (75/150, 62 rows/s) [1s:1s]" +
+		"\r\x1b[Kinterrupted: waiting\n" +
+		"\r\x1b[Kinviting (1 failed, 2 in flight)  50% |" + full[:15*3] + strings.Repeat(" ", 15) + "| (75/150, 62 rows/s) [1s:1s]" +
+		"\r\x1b[Kinviting (1 failed, 0 in flight) 100% |" + full + "| (150/150, 124 rows/s) [1s:0s]" +
+		"\r\x1b[K"
+	if buf.String() != want {
+		t.Errorf("bar wrote\n%q\nwant\n%q", buf.String(), want)
+	}
+	// Without a line drawn, a notice is a line of its own and Done writes nothing.
+	buf.Reset()
+	b = newBar(&buf, 10, 0)
+	b.Notice("note")
+	b.Done()
+	if buf.String() != "note\n" {
+		t.Errorf("got %q", buf.String())
+	}
+}
+
 func TestLinesEveryTenthAndEveryHalfMinute(t *testing.T) {
 	var buf bytes.Buffer
 	clock := time.Unix(0, 0)
