@@ -93,7 +93,7 @@ func addMissingValueExtensions(r map[string]any) {
 // whose type cannot be searched by identifier, or that has neither, gets
 // none (a plain create).
 func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
-	if !identifierTypes[typ] {
+	if !identifierTypes()[typ] {
 		return ""
 	}
 	key := func(system, value string) string {
@@ -122,7 +122,7 @@ func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 	}
 	src := map[string]any{"system": SourceIDSystem, "value": oldID}
 	switch {
-	case singleIdentifierTypes[typ]:
+	case singleIdentifierTypes()[typ]:
 		if r["identifier"] != nil {
 			return ""
 		}

@@ -24,7 +24,7 @@ func TestIdentifierTypes(t *testing.T) {
 			want = append(want, f[0])
 		}
 	}
-	for typ := range identifierTypes {
+	for typ := range identifierTypes() {
 		got = append(got, typ)
 	}
 	slices.Sort(got)

@@ -331,12 +331,20 @@ func checkName(what, name string) error {
 	return nil
 }
 
-// The setting types and their value[x] keys.
-var settingTypes = map[string]string{
-	"valueString": "string", "valueBoolean": "boolean", "valueInteger": "integer", "valueDecimal": "decimal",
+// typeName is the setting type of a value[x] key, or "".
+func typeName(valueKey string) string {
+	switch valueKey {
+	case "valueString":
+		return "string"
+	case "valueBoolean":
+		return "boolean"
+	case "valueInteger":
+		return "integer"
+	case "valueDecimal":
+		return "decimal"
+	}
+	return ""
 }
-
-func typeName(valueKey string) string { return settingTypes[valueKey] }
 
 var (
 	integerRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`) })

@@ -18,8 +18,14 @@ import (
 // jsonPatch is a decoded RFC 6902 patch.
 type jsonPatch = jsonpatch.Patch
 
-// patchOps are the RFC 6902 operations.
-var patchOps = map[string]bool{"add": true, "remove": true, "replace": true, "move": true, "copy": true, "test": true}
+// patchOp says whether kind is one of the RFC 6902 operations.
+func patchOp(kind string) bool {
+	switch kind {
+	case "add", "remove", "replace", "move", "copy", "test":
+		return true
+	}
+	return false
+}
 
 // parsePatch checks that body (already valid JSON) is an RFC 6902 JSON
 // Patch: an array of operations, each with a known op, a JSON Pointer path,
@@ -54,7 +60,7 @@ func checkOp(raw json.RawMessage) error {
 	if err := json.Unmarshal(op["op"], &kind); err != nil || kind == "" {
 		return fmt.Errorf(`"op" is missing (add, remove, replace, move, copy or test)`)
 	}
-	if !patchOps[kind] {
+	if !patchOp(kind) {
 		return fmt.Errorf(`unknown op %q (use add, remove, replace, move, copy or test)`, kind)
 	}
 	if err := checkPointer(op, "path"); err != nil {
@@ -132,9 +138,17 @@ func checkProtected(p jsonpatch.Patch, name string) error {
 	return nil
 }
 
-// membershipDefaults are the values a ProjectMembership's booleans have
-// when they are absent: not an admin, active.
-var membershipDefaults = map[string]string{"admin": "false", "active": "true"}
+// membershipDefault is the value a ProjectMembership's boolean field has
+// when it is absent (not an admin, active), or "".
+func membershipDefault(field string) string {
+	switch field {
+	case "admin":
+		return "false"
+	case "active":
+		return "true"
+	}
+	return ""
+}
 
 // withDefaults makes absent booleans that the patch addresses explicit, so
 // the seed's `replace /admin` works on a membership that never had the field
@@ -151,7 +165,7 @@ func withDefaults(p jsonpatch.Patch, current []byte) ([]byte, error) {
 			continue
 		}
 		field := strings.TrimPrefix(path, "/")
-		if def, ok := membershipDefaults[field]; ok && doc.Get(field) == nil {
+		if def := membershipDefault(field); def != "" && doc.Get(field) == nil {
 			doc.Set(field, ojson.Literal(def))
 			changed = true
 		}

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/medplumcli/medplum/client"
@@ -41,26 +42,29 @@ const (
 
 // knownColumns maps a normalised header name to its column: the names of
 // the invite's fields, and the usual names of HR exports for the people
-// columns.
-var knownColumns = map[string]string{
-	"resourcetype": colRole,
-	"role":         colRole,
-	"firstname":    colFirstName,
-	"givenname":    colFirstName,
-	"lastname":     colLastName,
-	"familyname":   colLastName,
-	"surname":      colLastName,
-	"email":        colEmail,
-	"emailaddress": colEmail,
-	"externalid":   colExternalID,
-	"admin":        colAdmin,
-	"accesspolicy": colAccessPolicy,
-	"scope":        colScope,
-	"patient":      colPatient,
-	"mfarequired":  colMfaRequired,
-	"sendemail":    colSendEmail,
-	"active":       colActive,
-}
+// columns. Built on first use (a map made at package init is made on every
+// command).
+var knownColumns = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"resourcetype": colRole,
+		"role":         colRole,
+		"firstname":    colFirstName,
+		"givenname":    colFirstName,
+		"lastname":     colLastName,
+		"familyname":   colLastName,
+		"surname":      colLastName,
+		"email":        colEmail,
+		"emailaddress": colEmail,
+		"externalid":   colExternalID,
+		"admin":        colAdmin,
+		"accesspolicy": colAccessPolicy,
+		"scope":        colScope,
+		"patient":      colPatient,
+		"mfarequired":  colMfaRequired,
+		"sendemail":    colSendEmail,
+		"active":       colActive,
+	}
+})
 
 // KnownColumns lists the columns a file may have, for messages and help.
 const KnownColumns = "resourceType (or role), firstName, lastName, email, externalId, admin, accessPolicy, " +
@@ -93,7 +97,7 @@ func ColumnKey(name string) string {
 		}
 		return ""
 	}
-	return knownColumns[NormalizeColumn(name)]
+	return knownColumns()[NormalizeColumn(name)]
 }
 
 // Options say how rows become invite requests.
@@ -529,7 +533,7 @@ func columnOf(field string) string {
 	case strings.HasPrefix(field, "membership.access"):
 		return colAccessPolicy
 	}
-	if k := knownColumns[strings.ToLower(field)]; k != "" {
+	if k := knownColumns()[strings.ToLower(field)]; k != "" {
 		return k
 	}
 	return field
