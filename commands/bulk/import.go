@@ -62,15 +62,18 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Re-runs converge. Each resource is sent as a conditional create keyed
 			on its first identifier with a system and a value; one without gets an
 			identifier {system: "urn:medplum-cli:source-id", value: <old id>} and
-			is keyed on it (--source-id=false leaves resources as they are). A
-			journal (--state; by default .medplum-import-<digest>.journal in the
-			working directory) records every Bundle before it leaves and every
-			answer: after Ctrl-C, a crash or kill -9, the same command sends only
-			what was not answered, and a keyed resource whose answer was lost is
-			found, not created again. Only a resource without a key (no id, or a
-			type Medplum cannot search by identifier, or --source-id=false) can
-			be created twice, when its Bundle's answer was lost: the run lists
-			those lines ("may have been created twice").
+			is keyed on it. A type Medplum cannot search by identifier (Provenance,
+			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
+			else an added {system: "urn:medplum-cli:source-id", code: <old id>}.
+			--source-id=false adds neither. A journal (--state; by default
+			.medplum-import-<digest>.journal in the working directory) records
+			every Bundle before it leaves and every answer: after Ctrl-C, a crash
+			or kill -9, the same command sends only what was not answered, and a
+			keyed resource whose answer was lost is found, not created again. Only
+			a resource without a key (no id, a Binary, or --source-id=false
+			without an identifier of its own) can be created twice, when its
+			Bundle's answer was lost: the run lists those lines ("may have been
+			created twice").
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
@@ -102,7 +105,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.BoolVar(&opts.MissingValueExts, "add-extensions-for-missing-values", false, "give an ExplanationOfBenefit's missing provider and item productOrService the data-absent-reason extension")
 	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "the directory relative file names are read from")
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
-	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier")
+	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default .medplum-import-<digest>.journal)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")

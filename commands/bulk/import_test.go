@@ -289,6 +289,57 @@ medplum: warning: 1 resource without a key was sent again after an answer was lo
 	}
 }
 
+// A type Medplum cannot search by identifier (Provenance) is keyed on a
+// meta.tag recording its old id (ifNoneExist _tag=..., captures 401 and
+// 402: 201, then 200): an answer lost after the server did the work finds
+// it again instead of doubling it; a tag of that system it already has (an
+// import of an import) is its key. --source-id=false leaves it unkeyed.
+func TestImportTagKeys(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "prov.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"tp1","name":[{"family":"Tag"}]}`,
+		`{"resourceType":"Provenance","id":"pv1","recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/tp1"}],"agent":[{"who":{"display":"x"}}]}`,
+		`{"resourceType":"Provenance","id":"pv2","meta":{"tag":[{"system":"urn:medplum-cli:source-id","code":"first-pv2"}]},"recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/tp1"}],"agent":[{"who":{"display":"y"}}]}`,
+	}, "\n")+"\n")
+	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
+	r := e.Run("bulk", "import", "prov.ndjson")
+	r.Expect(t, 0, "prov.ndjson:1-3: 0 created, 3 already there, 0 failed\n", "imported 3 resources: 0 created, 3 already there, 0 failed\n")
+	provs := srv.Resources("Provenance", srv.Seed.ProjectID)
+	if len(provs) != 2 {
+		t.Fatalf("%d Provenances on the server, want 2", len(provs))
+	}
+	tags := map[string]bool{}
+	for _, p := range provs {
+		for _, x := range p["meta"].(map[string]any)["tag"].([]any) {
+			m := x.(map[string]any)
+			tags[m["system"].(string)+"|"+m["code"].(string)] = true
+		}
+		if ref := p["target"].([]any)[0].(map[string]any)["reference"]; ref != "Patient/"+byOld(t, srv, "Patient", "urn:medplum-cli:source-id", "tp1").ID() {
+			t.Errorf("target %v", ref)
+		}
+	}
+	if len(tags) != 2 || !tags["urn:medplum-cli:source-id|pv1"] || !tags["urn:medplum-cli:source-id|first-pv2"] {
+		t.Errorf("tags %v", tags)
+	}
+	sent := srv.RequestsTo("POST", "/fhir/R4")
+	if b := string(sent[0].Body); !strings.Contains(b, `"ifNoneExist":"_tag=urn%3Amedplum-cli%3Asource-id%7Cpv1"`) || !strings.Contains(b, `"ifNoneExist":"_tag=urn%3Amedplum-cli%3Asource-id%7Cfirst-pv2"`) {
+		t.Errorf("keys: %s", b)
+	}
+
+	// Without source ids, a Provenance is a plain create, named when its
+	// answer was lost.
+	writeFile(t, e, "plain.ndjson", `{"resourceType":"Provenance","id":"pv3","recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/elsewhere"}],"agent":[{"who":{"display":"z"}}]}`+"\n")
+	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
+	r = e.Run("bulk", "import", "plain.ndjson", "--source-id=false")
+	r.Expect(t, 0, "plain.ndjson:1-1: 1 created, 0 already there, 0 failed\n", `imported 1 resource: 1 created, 0 already there, 0 failed
+medplum: warning: 1 resource without a key was sent again after an answer was lost and may have been created twice: plain.ndjson:1
+`)
+	if n := srv.Count("Provenance", srv.Seed.ProjectID); n != 4 {
+		t.Errorf("%d Provenances, want 4 (pv3 twice)", n)
+	}
+}
+
 // What bulk export writes, bulk import reads into another project: the
 // same resources, their references pointing at each other's new ids.
 func TestImportRoundTrip(t *testing.T) {

@@ -9,8 +9,9 @@ import (
 )
 
 // SourceIDSystem is the system of the identifier `bulk import` adds to a
-// resource that has no identifier of its own: its value is the resource's
-// id in the project it was exported from. The import keys its conditional
+// resource that has no identifier of its own (or of the meta.tag, for a
+// type Medplum cannot search by identifier): its value (code) is the
+// resource's id in the project it was exported from. The import keys its conditional
 // create on it, so that sending the same resource again (a re-run, a
 // retry after a lost answer) finds it instead of creating it twice.
 const SourceIDSystem = "urn:medplum-cli:source-id"
@@ -89,12 +90,15 @@ func addMissingValueExtensions(r map[string]any) {
 
 // conditionKey is the search that finds the resource if it was created
 // already: its first identifier with a system and a value; else, with
-// sourceID, an identifier recording its old id, added to it. A resource
-// whose type cannot be searched by identifier, or that has neither, gets
-// none (a plain create).
+// sourceID, an identifier recording its old id, added to it. A type Medplum
+// cannot search by identifier is keyed on a meta.tag instead: its first tag
+// of SourceIDSystem, else (with sourceID) one recording its old id, added
+// (_tag works in a conditional create: captures 401, 402). A resource that
+// has neither, or of a type without _tag (Binary), gets none (a plain
+// create).
 func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 	if !identifierTypes()[typ] {
-		return ""
+		return tagKey(r, typ, oldID, sourceID)
 	}
 	key := func(system, value string) string {
 		return url.Values{"identifier": {system + "|" + value}}.Encode()
@@ -132,6 +136,35 @@ func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 		r["identifier"] = append(list, src)
 	}
 	return key(SourceIDSystem, oldID)
+}
+
+// tagKey keys a resource on a meta.tag of SourceIDSystem.
+func tagKey(r map[string]any, typ, oldID string, sourceID bool) string {
+	if typ == "Binary" || !sourceID {
+		return ""
+	}
+	key := func(code string) string {
+		return url.Values{"_tag": {SourceIDSystem + "|" + code}}.Encode()
+	}
+	meta, _ := r["meta"].(map[string]any)
+	tags, ok := meta["tag"].([]any)
+	if meta["tag"] != nil && !ok {
+		return "" // not a list: the server will say what is wrong
+	}
+	for _, x := range tags {
+		if m, ok := x.(map[string]any); ok && str(m["system"]) == SourceIDSystem && str(m["code"]) != "" {
+			return key(str(m["code"]))
+		}
+	}
+	if oldID == "" {
+		return ""
+	}
+	if meta == nil {
+		meta = map[string]any{}
+		r["meta"] = meta
+	}
+	meta["tag"] = append(tags, map[string]any{"system": SourceIDSystem, "code": oldID})
+	return key(oldID)
 }
 
 func str(v any) string { s, _ := v.(string); return s }
