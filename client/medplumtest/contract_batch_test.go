@@ -164,6 +164,26 @@ func importBatchSteps() []step {
 			}
 			return bundle(e, entries...)
 		}, after: statuses("201 201 201 201 201 201 201 409 201 201 201 201 201 201 201 201 201 201 201 201 201 201 409 201 201")},
+		// What a whole-project export holds, posted by a project admin: a
+		// ClientApplication is created with the secret it had; a
+		// ProjectMembership loses the project and user it names (400); a
+		// Project is forbidden.
+		{name: "418-batch-create-clientapplication-with-secret", run: func(e *contractEnv) *http.Response {
+			return bundle(e, `{"request":{"method":"POST","url":"ClientApplication"},"resource":{"resourceType":"ClientApplication","name":"bulk import client","secret":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}`)
+		}, after: func(e *contractEnv, b map[string]any) {
+			statuses("201")(e, b)
+			if s := b["entry"].([]any)[0].(map[string]any)["resource"].(map[string]any)["secret"]; s != "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" {
+				e.t.Errorf("418: secret %v, want the one sent", s)
+			}
+		}},
+		{name: "419-batch-create-projectmembership-project-admin", run: func(e *contractEnv) *http.Response {
+			m := e.srv.Resource("ProjectMembership", e.srv.Seed.Client.MembershipID)
+			return bundle(e, `{"request":{"method":"POST","url":"ProjectMembership"},"resource":{"resourceType":"ProjectMembership","project":{"reference":"Project/`+e.srv.Seed.ProjectID+`"},`+
+				`"user":{"reference":"`+m["user"].(map[string]any)["reference"].(string)+`"},"profile":{"reference":"`+m["profile"].(map[string]any)["reference"].(string)+`"}}}`)
+		}, after: statuses("400")},
+		{name: "420-batch-create-project-project-admin", run: func(e *contractEnv) *http.Response {
+			return bundle(e, `{"request":{"method":"POST","url":"Project"},"resource":{"resourceType":"Project","name":"bulk import project"}}`)
+		}, after: statuses("403")},
 	}
 }
 

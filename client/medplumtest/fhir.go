@@ -204,6 +204,10 @@ func (s *Server) fhirCreate(c *reqCtx) {
 	}
 	delete(res, "id")
 	normalizeAttachments(res, s.baseURL(c.r))
+	// A project admin's create loses the readonly fields it sets: a
+	// ProjectMembership its project and user, so that it is refused as
+	// missing them (capture 419).
+	restoreReadonly(a, res, nil)
 	if oo := validateResource(res); oo != nil {
 		c.sendOutcome(oo)
 		return
@@ -214,9 +218,6 @@ func (s *Server) fhirCreate(c *reqCtx) {
 		res["id"] = project
 	}
 	s.mu.Lock()
-	if typ == "ProjectMembership" && !a.superAdmin() {
-		res["project"] = map[string]any{"reference": "Project/" + project}
-	}
 	rec := s.st.write(res, project, a.author(), s.now())
 	out := c.present(rec)
 	s.mu.Unlock()

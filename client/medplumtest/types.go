@@ -182,15 +182,19 @@ func validateResource(r client.Resource) *client.OperationOutcome {
 			add("Invalid date format", typ+"."+k) // captures 132, 134
 		}
 	}
+	id := ""
 	for _, k := range requiredProps[typ] {
 		if _, ok := r[k]; !ok {
-			add("Missing required property", typ+"."+k)
+			// (This outcome has a random id, an invalid value's none:
+			// captures 419, 132.)
+			add(fmt.Sprintf("Missing required property %q", k), k)
+			id = newID()
 		}
 	}
 	if len(issues) == 0 {
 		return nil
 	}
-	return &client.OperationOutcome{ResourceType: "OperationOutcome", Issue: issues}
+	return &client.OperationOutcome{ResourceType: "OperationOutcome", ID: id, Issue: issues}
 }
 
 func jsonKind(v any) byte {
