@@ -31,6 +31,7 @@ type ImportOptions struct {
 	Dir              string // -d: where relative names are read
 	Mode             string // batch or transaction
 	SourceID         bool   // --source-id
+	IncludeClients   bool   // --include-clients
 	State            string // --state
 	Concurrency      int    // 0: adaptive
 	Quiet            bool
@@ -75,12 +76,30 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Bundle's answer was lost: the run lists those lines ("may have been
 			created twice").
 
+			What grants access or holds secrets is not imported: a whole-project
+			export holds the Project, its ProjectMemberships, Users,
+			ClientApplications (with their secrets) and UserSecurityRequests.
+			Medplum refuses a project admin's Project (403) and ProjectMembership
+			(400: it drops the project and user given), a User without a
+			membership cannot sign in, a password-reset request is a secret of the
+			old project. The run says how many of which it left out. Move people
+			with "medplum invite" and clients with "medplum clients create" (or
+			both: "medplum apply export" in the old project, "medplum apply -f" in
+			the new one); --include-clients imports the ClientApplications as they
+			are, secrets included (Medplum keeps a secret it is sent).
+
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
 			is 3 when some failed. 429s (Medplum charges every entry to the FHIR
 			quota) are waited out and the entries not done are sent again.
 			--mode transaction sends transaction Bundles (all or nothing only in a
 			project with the transaction-bundles feature).
+
+			Why not async batches (Prefer: respond-async): Medplum 5.0.10 charges
+			their entries to the same FHIR quota (and 200 points more for the job
+			and its result), and answers them only after polls and a Binary read;
+			a Bundle of --num-resources-per-request entries answers at once, entry
+			by entry, well within an HTTP timeout.
 		`),
 		Example: heredoc.Doc(`
 			$ medplum bulk export -t Patient,Observation -d backup
@@ -105,6 +124,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.BoolVar(&opts.MissingValueExts, "add-extensions-for-missing-values", false, "give an ExplanationOfBenefit's missing provider and item productOrService the data-absent-reason extension")
 	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "the directory relative file names are read from")
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
+	fl.BoolVar(&opts.IncludeClients, "include-clients", false, "import ClientApplications too, with the secrets they hold")
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default .medplum-import-<digest>.journal)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
@@ -180,9 +200,17 @@ func importRun(o *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	in, err := checkInput(files)
+	salt := ""
+	if o.IncludeClients {
+		salt = "include-clients"
+	}
+	in, err := checkInput(files, o.skipped, salt)
 	if err != nil {
 		return err
+	}
+	o.reportSkipped(in)
+	if in.Total == 0 {
+		return cmdutil.InputErrorf("nothing left to import: every resource of the input was skipped")
 	}
 	// The journal's key is the input as given; the order it is sent in
 	// follows from it.
@@ -323,6 +351,13 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 			}
 		}
 		err := eachLine(im.files, func(l line) error {
+			e, err := newEntry(l, entryOptions{SourceID: im.o.SourceID, MissingValueExts: im.o.MissingValueExts})
+			if err != nil {
+				return err
+			}
+			if im.o.skipped(e.Type) {
+				return nil
+			}
 			if cur != nil && (len(cur.Entries) == im.o.PerRequest || cur.Entries[0].Line.File != l.File) {
 				if err := send(); err != nil {
 					return err
@@ -331,10 +366,6 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 			if cur == nil {
 				n++
 				cur = &chunk{N: n, done: make(chan struct{})}
-			}
-			e, err := newEntry(l, entryOptions{SourceID: im.o.SourceID, MissingValueExts: im.o.MissingValueExts})
-			if err != nil {
-				return err
 			}
 			cur.Entries = append(cur.Entries, e)
 			return nil

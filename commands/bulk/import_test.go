@@ -1,9 +1,11 @@
 package bulk_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -585,5 +587,114 @@ func TestImportRetriesConflictingEntries(t *testing.T) {
 	sent := srv.RequestsTo("POST", "/fhir/R4")
 	if len(sent) != 2 || strings.Count(string(sent[1].Body), `"request"`) != 2 || !strings.Contains(string(sent[1].Body), `"value":"c1"`) || !strings.Contains(string(sent[1].Body), `"value":"c3"`) {
 		t.Errorf("%d Bundles; want 2, the second with c1 and c3: %s", len(sent), sent[len(sent)-1].Body)
+	}
+}
+
+// A whole-project export imported into another project: what grants access
+// or holds secrets (the Project, memberships, users, clients, password
+// reset requests) is not imported, and the run says how many of which and
+// how to move people and clients instead; the rest is. --include-clients
+// imports the ClientApplications too, secrets included, and says so
+// without printing them.
+func TestImportWholeProject(t *testing.T) {
+	from, to := medplumtest.NewServer(t), medplumtest.NewServer(t)
+	p := from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Whole"}}})
+	from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "w"},
+		"subject": map[string]any{"reference": "Patient/" + p.ID()}})
+	from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "ClientApplication", "name": "whole app", "secret": "whole-app-secret-0123456789abcdef"})
+	ex := clitest.SignedIn(t, from)
+	if r := ex.Run("bulk", "export", "-d", "whole", "-q"); r.Code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.Code, r.Stderr)
+	}
+	dir := filepath.Join(ex.Home, "whole")
+	exported := map[string]int{}
+	var secrets []string
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r client.Resource
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			exported[r.ResourceType()]++
+			if s, _ := r["secret"].(string); s != "" {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	for _, typ := range []string{"Project", "ProjectMembership", "User", "ClientApplication", "Patient", "Observation"} {
+		if exported[typ] == 0 {
+			t.Fatalf("the export has no %s: %v", typ, exported)
+		}
+	}
+	if len(secrets) == 0 {
+		t.Fatal("the export holds no client secret")
+	}
+	var skipped []string
+	nSkipped, nSent := 0, 0
+	for _, typ := range []string{"ClientApplication", "Project", "ProjectMembership", "User", "UserSecurityRequest"} {
+		if n := exported[typ]; n > 0 {
+			skipped = append(skipped, fmt.Sprintf("%d %s", n, typ))
+			nSkipped += n
+		}
+	}
+	for _, n := range exported {
+		nSent += n
+	}
+	nSent -= nSkipped
+	count := func(typ string) int { return len(to.Resources(typ, to.Seed.ProjectID)) }
+	before := map[string]int{}
+	for _, typ := range []string{"ClientApplication", "ProjectMembership", "User", "Project", "Patient"} {
+		before[typ] = count(typ)
+	}
+	im := clitest.SignedIn(t, to)
+	r := im.Run("bulk", "import", dir, "-q")
+	r.Expect(t, 0, "", fmt.Sprintf(`medplum: %d resources that grant access or hold secrets were not imported: %s
+medplum: move people with "medplum invite" and clients with "medplum clients create" (or both: "medplum apply export" in the old project, "medplum apply -f" in this one); --include-clients imports ClientApplications as they are, secrets included
+imported %d resources: %d created, 0 already there, 0 failed
+`, nSkipped, strings.Join(skipped, ", "), nSent, nSent))
+	for typ, n := range before {
+		want := n
+		if typ == "Patient" {
+			want += exported["Patient"]
+		}
+		if got := count(typ); got != want {
+			t.Errorf("%d %s in the project, want %d", got, typ, want)
+		}
+	}
+	for _, req := range to.RequestsTo("POST", "/fhir/R4") {
+		for _, typ := range []string{"ClientApplication", "ProjectMembership", `"User"`, `"Project"`} {
+			if strings.Contains(string(req.Body), `"resourceType":`+strings.Trim(typ, `"`)+`"`) || strings.Contains(string(req.Body), `"url":"`+strings.Trim(typ, `"`)+`"`) {
+				t.Errorf("a Bundle sent a %s: %s", typ, req.Body)
+			}
+		}
+	}
+
+	// --include-clients: the ClientApplications too (a new journal: the
+	// choice changes what is sent).
+	r = im.Run("bulk", "import", dir, "-q", "--include-clients")
+	skipped = skipped[1:]
+	nc := exported["ClientApplication"]
+	r.Expect(t, 0, "", fmt.Sprintf(`medplum: %d resources that grant access or hold secrets were not imported: %s
+medplum: move people with "medplum invite" and clients with "medplum clients create" (or both: "medplum apply export" in the old project, "medplum apply -f" in this one)
+medplum: warning: %d imported ClientApplications keep the secrets they had in the old project: give them new ones with "medplum clients rotate-secret"
+imported %d resources: %d created, %d already there, 0 failed
+`, nSkipped-nc, strings.Join(skipped, ", "), nc, nSent+nc, nc, nSent))
+	r.NotContains(t, secrets...)
+	if got := count("ClientApplication"); got != before["ClientApplication"]+nc {
+		t.Errorf("%d ClientApplications, want %d", got, before["ClientApplication"]+nc)
+	}
+	kept := 0
+	for _, c := range to.Resources("ClientApplication", to.Seed.ProjectID) {
+		if slices.Contains(secrets, fmt.Sprint(c["secret"])) {
+			kept++
+		}
+	}
+	if kept != len(secrets) {
+		t.Errorf("%d imported clients kept their secret, want %d", kept, len(secrets))
 	}
 }

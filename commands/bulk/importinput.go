@@ -128,11 +128,13 @@ const maxProblems = 20
 
 // checked is what the validation pass learnt about the input.
 type checked struct {
-	Total  int                 // resources
-	Digest string              // sha256 of the files, in order, with their names' lengths between them
-	IDs    map[string]struct{} // "Type/id" of every resource that has an id
-	Holds  []map[string]bool   // by file: the resource types it holds
-	Refers []map[string]bool   // by file: the resource types its references name
+	Total   int                 // resources to send
+	Skipped map[string]int      // by type: resources left out (skip)
+	Types   map[string]int      // by type: resources to send
+	Digest  string              // sha256 of the files, in order, with their names' lengths between them
+	IDs     map[string]struct{} // "Type/id" of every resource that has an id
+	Holds   []map[string]bool   // by file: the resource types it holds
+	Refers  []map[string]bool   // by file: the resource types its references name
 }
 
 // head is the part of a resource the validation reads.
@@ -144,14 +146,20 @@ type head struct {
 // checkInput reads every line before anything is sent: each must be a JSON
 // object with a resourceType (a capitalised name) and, if it has an id, a
 // string id not seen before in the input (an exported project's ids are
-// what references point at). Every problem names its file and line.
-func checkInput(files []inputFile) (*checked, error) {
-	c := &checked{IDs: map[string]struct{}{}}
+// what references point at). Every problem names its file and line. The
+// types skip names are checked too, then counted apart: not sent, and not
+// targets whose references are rewritten. salt, when not empty, is part of
+// the digest (a choice that changes what is sent).
+func checkInput(files []inputFile, skip func(typ string) bool, salt string) (*checked, error) {
+	c := &checked{IDs: map[string]struct{}{}, Skipped: map[string]int{}, Types: map[string]int{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
 		c.Refers = append(c.Refers, map[string]bool{})
 	}
 	h := sha256.New()
+	if salt != "" {
+		fmt.Fprintf(h, "\x00%s\x00", salt)
+	}
 	var problems []string
 	bad := 0
 	where := map[string]string{}
@@ -169,7 +177,6 @@ func checkInput(files []inputFile) (*checked, error) {
 		}
 		h.Write(l.Data)
 		h.Write([]byte{'\n'})
-		c.Total++
 		if l.Data[0] != '{' || !json.Valid(l.Data) {
 			var v any
 			err := json.Unmarshal(l.Data, &v)
@@ -193,6 +200,12 @@ func checkInput(files []inputFile) (*checked, error) {
 			prob(l, "resourceType %q is not a resource type", *hd.ResourceType)
 			return nil
 		}
+		if skip(*hd.ResourceType) {
+			c.Skipped[*hd.ResourceType]++
+			return nil
+		}
+		c.Total++
+		c.Types[*hd.ResourceType]++
 		c.Holds[l.File][*hd.ResourceType] = true
 		referencedTypes(l.Data, c.Refers[l.File])
 		if hd.ID != nil {
@@ -220,7 +233,7 @@ func checkInput(files []inputFile) (*checked, error) {
 		}
 		return nil, cmdutil.InputErrorf("%d bad %s; nothing was sent:\n%s", bad, noun, msg)
 	}
-	if c.Total == 0 {
+	if c.Total == 0 && len(c.Skipped) == 0 {
 		return nil, cmdutil.InputErrorf("nothing to import: the input has no resources")
 	}
 	c.Digest = "sha256:" + hex.EncodeToString(h.Sum(nil))
