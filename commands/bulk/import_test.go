@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -607,25 +608,7 @@ func TestImportWholeProject(t *testing.T) {
 		t.Fatalf("export: exit %d\n%s", r.Code, r.Stderr)
 	}
 	dir := filepath.Join(ex.Home, "whole")
-	exported := map[string]int{}
-	var secrets []string
-	files, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-			var r client.Resource
-			if err := json.Unmarshal([]byte(l), &r); err != nil {
-				t.Fatal(err)
-			}
-			exported[r.ResourceType()]++
-			if s, _ := r["secret"].(string); s != "" {
-				secrets = append(secrets, s)
-			}
-		}
-	}
+	exported, secrets := exportedTypes(t, dir)
 	for _, typ := range []string{"Project", "ProjectMembership", "User", "ClientApplication", "Patient", "Observation"} {
 		if exported[typ] == 0 {
 			t.Fatalf("the export has no %s: %v", typ, exported)
@@ -634,18 +617,7 @@ func TestImportWholeProject(t *testing.T) {
 	if len(secrets) == 0 {
 		t.Fatal("the export holds no client secret")
 	}
-	var skipped []string
-	nSkipped, nSent := 0, 0
-	for _, typ := range []string{"ClientApplication", "Project", "ProjectMembership", "User", "UserSecurityRequest"} {
-		if n := exported[typ]; n > 0 {
-			skipped = append(skipped, fmt.Sprintf("%d %s", n, typ))
-			nSkipped += n
-		}
-	}
-	for _, n := range exported {
-		nSent += n
-	}
-	nSent -= nSkipped
+	skipped, nSkipped, nSent := skippedOf(exported)
 	count := func(typ string) int { return len(to.Resources(typ, to.Seed.ProjectID)) }
 	before := map[string]int{}
 	for _, typ := range []string{"ClientApplication", "ProjectMembership", "User", "Project", "Patient"} {
@@ -653,10 +625,7 @@ func TestImportWholeProject(t *testing.T) {
 	}
 	im := clitest.SignedIn(t, to)
 	r := im.Run("bulk", "import", dir, "-q")
-	r.Expect(t, 0, "", fmt.Sprintf(`medplum: %d resources that grant access or hold secrets were not imported: %s
-medplum: move people with "medplum invite" and clients with "medplum clients create" (or both: "medplum apply export" in the old project, "medplum apply -f" in this one); --include-clients imports ClientApplications as they are, secrets included
-imported %d resources: %d created, 0 already there, 0 failed
-`, nSkipped, strings.Join(skipped, ", "), nSent, nSent))
+	r.Expect(t, 0, "", skippedLines(skipped, nSkipped)+fmt.Sprintf("imported %d resources: %d created, 0 already there, 0 failed\n", nSent, nSent))
 	for typ, n := range before {
 		want := n
 		if typ == "Patient" {
@@ -697,4 +666,125 @@ imported %d resources: %d created, %d already there, 0 failed
 	if kept != len(secrets) {
 		t.Errorf("%d imported clients kept their secret, want %d", kept, len(secrets))
 	}
+}
+
+// exportedTypes counts the resources of an export directory by type and
+// collects the client secrets it holds.
+func exportedTypes(t *testing.T, dir string) (map[string]int, []string) {
+	t.Helper()
+	exported := map[string]int{}
+	var secrets []string
+	files, _ := filepath.Glob(filepath.Join(dir, "*.ndjson"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var r client.Resource
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			exported[r.ResourceType()]++
+			if s, _ := r["secret"].(string); s != "" {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	return exported, secrets
+}
+
+// skippedOf is what bulk import leaves out of an export ("<n> <Type>", by
+// type name), how many, and how many it sends.
+func skippedOf(exported map[string]int) (skipped []string, nSkipped, nSent int) {
+	for _, typ := range []string{"ClientApplication", "Project", "ProjectMembership", "User", "UserSecurityRequest"} {
+		if n := exported[typ]; n > 0 {
+			skipped = append(skipped, fmt.Sprintf("%d %s", n, typ))
+			nSkipped += n
+		}
+	}
+	for _, n := range exported {
+		nSent += n
+	}
+	return skipped, nSkipped, nSent - nSkipped
+}
+
+// skippedLines are the two lines bulk import writes about what it left out
+// (ClientApplications among them).
+func skippedLines(skipped []string, n int) string {
+	return fmt.Sprintf(`medplum: %d resources that grant access or hold secrets were not imported: %s
+medplum: move people with "medplum invite" and clients with "medplum clients create" (or both: "medplum apply export" in the old project, "medplum apply -f" in this one); --include-clients imports ClientApplications as they are, secrets included
+`, n, strings.Join(skipped, ", "))
+}
+
+// On the sandbox and, in make test-real, on a real Medplum: a whole-project
+// export of a project of its own imported into another: its Project,
+// membership and client are left out and said so, its Patient and
+// Provenance imported; sent again (another journal), both are found, the
+// Provenance by the meta.tag that keys it (it cannot be searched by
+// identifier).
+func TestImportWholeOwnProject(t *testing.T) {
+	_, from, fc := clitest.OwnProject(t, "bulk-whole-from")
+	_, to, tc := clitest.OwnProject(t, "bulk-whole-to")
+	ctx := t.Context()
+	p, err := fc.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "BulkWhole"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.CreateResource(ctx, client.Resource{"resourceType": "Provenance", "recorded": "2026-12-07T00:00:00Z",
+		"target": []any{map[string]any{"reference": "Patient/" + p.ID()}}, "agent": []any{map[string]any{"who": map[string]any{"display": "bulk whole"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := from.Run("bulk", "export", "-d", "whole", "-q"); r.Code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.Code, r.Stderr)
+	}
+	dir := filepath.Join(from.Home, "whole")
+	exported, secrets := exportedTypes(t, dir)
+	if exported["Project"] == 0 || exported["ProjectMembership"] == 0 || exported["ClientApplication"] == 0 || exported["Provenance"] != 1 {
+		t.Fatalf("the export holds %v", exported)
+	}
+	skipped, nSkipped, nSent := skippedOf(exported)
+	count := func(typ string) int {
+		t.Helper()
+		list, err := tc.SearchAll(ctx, typ+"?_count=100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	clients, members := count("ClientApplication"), count("ProjectMembership")
+	r := to.Run("bulk", "import", dir, "-q")
+	t.Logf("export %v; bulk import -q:\n%s", exported, r.Stderr)
+	r.Expect(t, 0, "", skippedLines(skipped, nSkipped)+fmt.Sprintf("imported %d resources: %d created, 0 already there, 0 failed\n", nSent, nSent))
+	r.NotContains(t, secrets...)
+	r = to.Run("bulk", "import", dir, "-q", "--state", "again.journal")
+	r.Expect(t, 0, "", skippedLines(skipped, nSkipped)+fmt.Sprintf("imported %d resources: 0 created, %d already there, 0 failed\n", nSent, nSent))
+	if c, m, pv := count("ClientApplication"), count("ProjectMembership"), count("Provenance"); c != clients || m != members || pv != 1 {
+		t.Errorf("%d clients (had %d), %d memberships (had %d), %d Provenances (want 1)", c, clients, m, members, pv)
+	}
+	provs, err := tc.SearchAll(ctx, "Provenance?_tag=urn:medplum-cli:source-id|"+url.QueryEscape(provenanceID(t, dir)))
+	if err != nil || len(provs) != 1 {
+		t.Fatalf("Provenance by its tag: %d (%v)", len(provs), err)
+	}
+	if pat, err := tc.ReadResource(ctx, refOf(provs[0], "target")); err != nil || pat["name"].([]any)[0].(map[string]any)["family"] != "BulkWhole" {
+		t.Errorf("the Provenance's target: %v %v", pat, err)
+	}
+}
+
+// provenanceID is the id of the one Provenance of an export directory.
+func provenanceID(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "Provenance*.ndjson"))
+	if len(files) != 1 {
+		t.Fatalf("Provenance files: %v", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r client.Resource
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.ID()
 }
