@@ -6,23 +6,31 @@ import (
 	"strings"
 )
 
-// accessTypes grant access to a project or hold secrets: a whole-project
-// export has them (its Project, memberships, users, clients with their
-// secrets, password-reset requests), and importing them into another
-// project is either refused by Medplum or unsafe. On 5.0.10 a project
+// accessType reports the types that grant access to a project or hold
+// secrets: a whole-project export has them (its Project, memberships,
+// users, clients with their secrets, password-reset requests), and
+// importing them into another project is either refused by Medplum or
+// unsafe. On 5.0.10 a project
 // admin's POST of a Project is 403 and of a ProjectMembership 400 (the
 // server drops the project and user it was given: captures 419, 420); a
 // User without a membership cannot sign in, and a UserSecurityRequest is a
 // one-time secret of a user of the old project; Login, JsonWebKey,
 // DomainConfiguration and SmartAppLaunch are the super admin's. A
 // ClientApplication is accepted with the secret it holds (418): imported
-// only with --include-clients.
-var accessTypes = setOf("Project", "ProjectMembership", "User", "ClientApplication", "UserSecurityRequest",
-	"Login", "JsonWebKey", "DomainConfiguration", "SmartAppLaunch")
+// only with --include-clients. (A switch, not a map: nothing to build at
+// every start.)
+func accessType(typ string) bool {
+	switch typ {
+	case "Project", "ProjectMembership", "User", "ClientApplication", "UserSecurityRequest",
+		"Login", "JsonWebKey", "DomainConfiguration", "SmartAppLaunch":
+		return true
+	}
+	return false
+}
 
 // skipped reports whether the import leaves a type out.
 func (o *ImportOptions) skipped(typ string) bool {
-	return accessTypes[typ] && !(o.IncludeClients && typ == "ClientApplication")
+	return accessType(typ) && !(o.IncludeClients && typ == "ClientApplication")
 }
 
 // reportSkipped says on stderr what was left out and why, and how to move
