@@ -82,6 +82,18 @@ func lifecycleSteps() []step {
 			return e.do(jsonPost("auth/setpassword", `{"id":"`+usrID+`","secret":"`+usrSecret+`x","password":"a-new-password-0123456789"}`))
 		}},
 		{name: "148-usr-after-failed-setpassword", run: func(e *contractEnv) *http.Response { return usr(e.tcTok, scoped)(e) }},
+		// A password set by the project admin leaves no visible trace but a
+		// new User version: the invite stays unused (232-232d).
+		{name: "232-admin-setpassword-invited", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "admin/projects/setpassword", bearerJSON(e.tcTok), `{"email":"cap-scoped-223204@example.com","password":"an-admin-set-password-0123"}`})
+		}},
+		{name: "232b-user-after-admin-setpassword", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/User/" + scoped, bearer(e.tcTok), ""})
+		}},
+		{name: "232c-usr-after-admin-setpassword", run: func(e *contractEnv) *http.Response { return usr(e.tcTok, scoped)(e) }},
+		{name: "232d-user-history-after-admin-setpassword", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/User/" + scoped + "/_history", bearer(e.tcTok), ""})
+		}},
 		{name: "149-invite-with-password", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "admin/projects/" + e.pid + "/invite", bearerJSON(e.tcTok),
 				`{"resourceType":"Practitioner","firstName":"Cap","lastName":"Mfa223216","email":"cap-mfa-223216@example.com","password":"cap-mfa-password","sendEmail":false,"scope":"project"}`})

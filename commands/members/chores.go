@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -48,7 +49,11 @@ func NewCmdInviteLink(f *cmdutil.Factory, runF func(*InviteLinkOptions) error) *
 			The link is a secret: anyone with it can set the password. It is
 			printed on stdout only, never in --verbose traces; send it to the
 			member privately. It works once, and not after the member set a
-			password.
+			password with it. Medplum does not show a password set another way
+			(an invite with a password, admin/projects/setpassword): the invite
+			stays unused, and the link would set a new password. stderr says
+			so, and when the account changed after the invite, as such a
+			password makes it.
 
 			The invite is the member's UserSecurityRequest, which a project
 			admin can read only for project-scoped users (invited with scope
@@ -191,6 +196,15 @@ func inviteLinkRun(o *InviteLinkOptions) error {
 		return fmt.Errorf("the invite of %s has no secret the server shows", who)
 	}
 	fmt.Fprintf(o.IO.Out, "%ssetpassword/%s/%s\n", app, url.PathEscape(inv.Request.ID()), url.PathEscape(secret))
+	// An unused invite is all 5.0.10 shows: a password given with the
+	// invite (149) or by admin/projects/setpassword (232c) leaves it
+	// unused.
+	changed := ""
+	if at, ok := inv.UserChanged(p.res); ok {
+		changed = fmt.Sprintf(", but their account changed after it (at %s), as a password set by an admin makes it", at.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(o.IO.ErrOut, "The invite of %s is unused%s. Medplum does not show whether they have a password set another way "+
+		"(an invite with a password, admin/projects/setpassword): the invite stays unused, and the link would set a new password.\n", who, changed)
 	if o.IO.IsStdoutTTY() {
 		fmt.Fprintf(o.IO.ErrOut, "The link sets the password of %s, once; anyone who has it can. Send it privately.\n", who)
 	}

@@ -10,6 +10,9 @@ import (
 	"github.com/medplumcli/medplum/commands/clitest"
 )
 
+// unknownPassword is what invite-link says of every link it prints.
+const unknownPassword = "Medplum does not show whether they have a password set another way (an invite with a password, admin/projects/setpassword): the invite stays unused, and the link would set a new password.\n"
+
 // inviteRequest is the invite UserSecurityRequest of a user, as stored.
 func inviteRequest(t *testing.T, srv *medplumtest.Server, user string) client.Resource {
 	t.Helper()
@@ -31,6 +34,7 @@ func TestInviteLink(t *testing.T) {
 	m := srv.MembershipByEmail(srv.Seed.ProjectID, "alice@example.com")
 	usr := inviteRequest(t, srv, m.Ref("user"))
 	tail := "setpassword/" + usr.ID() + "/" + usr.String("secret") + "\n"
+	note := "The invite of Alice Smith (Practitioner, alice@example.com) is unused. " + unknownPassword
 
 	// A server other than api.medplum.com has an app of its own, which
 	// neither it nor its invite requests name: without an app URL, the
@@ -45,12 +49,12 @@ func TestInviteLink(t *testing.T) {
 	if len(mails) != 1 || !strings.Contains(mails[0].Text, "http://localhost:3000/"+tail) {
 		t.Fatalf("the invite e-mail: %+v", mails)
 	}
-	e.Run("members", "invite-link", "Alice Smith", "--app-url", "http://localhost:3000").Expect(t, 0, "http://localhost:3000/"+tail, "")
+	e.Run("members", "invite-link", "Alice Smith", "--app-url", "http://localhost:3000").Expect(t, 0, "http://localhost:3000/"+tail, note)
 	e.Set("MEDPLUM_APP_URL", "https://app.example.com/medplum")
-	e.Run("members", "invite-link", m.ID()).Expect(t, 0, "https://app.example.com/medplum/"+tail, "")
+	e.Run("members", "invite-link", m.ID()).Expect(t, 0, "https://app.example.com/medplum/"+tail, note)
 	e.Unset("MEDPLUM_APP_URL")
 	run(t, e, "profile", "set", "default", "--app-url", "https://app.example.org/")
-	e.Run("members", "invite-link", m.ID()).Expect(t, 0, "https://app.example.org/"+tail, "")
+	e.Run("members", "invite-link", m.ID()).Expect(t, 0, "https://app.example.org/"+tail, note)
 	e.Run("members", "invite-link", m.ID(), "--app-url", "ftp://x").Expect(t, 2, "",
 		"medplum: app URL \"ftp://x\" (flag --app-url): want an absolute http(s) URL such as https://app.medplum.com/\n")
 
@@ -64,7 +68,7 @@ func TestInviteLink(t *testing.T) {
 	}
 	e.Set("MEDPLUM_FORCE_TTY", "1")
 	e.Run("members", "invite-link", m.ID()).Expect(t, 0, "https://app.example.org/"+tail,
-		"The link sets the password of Alice Smith (Practitioner, alice@example.com), once; anyone who has it can. Send it privately.\n")
+		note+"The link sets the password of Alice Smith (Practitioner, alice@example.com), once; anyone who has it can. Send it privately.\n")
 }
 
 // No pending invite, no link: each case says why.
@@ -83,7 +87,7 @@ func TestInviteLinkRefusals(t *testing.T) {
 	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
 	usr := inviteRequest(t, srv, bob.Ref("user"))
 	sa.Run("members", "invite-link", bob.ID(), "--project", srv.Seed.ProjectID, "--app-url", "https://app.example.com").Expect(t, 0,
-		"https://app.example.com/setpassword/"+usr.ID()+"/"+usr.String("secret")+"\n", "")
+		"https://app.example.com/setpassword/"+usr.ID()+"/"+usr.String("secret")+"\n", "The invite of Bob Jones (Practitioner, bob@example.com) is unused. "+unknownPassword)
 
 	// Used: the member set a password.
 	run(t, e, "invite", "Carol", "Used", "carol@example.com", "--scope", "project")
@@ -153,7 +157,8 @@ func TestInviteLinkIsTheEmailedOne(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithMailer())
 	e := clitest.SignedIn(t, srv)
 	run(t, e, "invite", "Dan", "Mail", "dan@example.com", "--scope", "project", "--send-email")
-	link := e.Run("members", "invite-link", "dan@example.com", "--app-url", "http://localhost:3000/").ExpectCode(t, 0, "")
+	link := e.Run("members", "invite-link", "dan@example.com", "--app-url", "http://localhost:3000/").ExpectCode(t, 0,
+		"The invite of Dan Mail (Practitioner, dan@example.com) is unused. "+unknownPassword)
 	if mails := srv.SentEmails(); len(mails) != 1 || !strings.Contains(mails[0].Text, "\n"+link) {
 		t.Errorf("link %q not in the e-mail %+v", link, mails)
 	}
@@ -165,4 +170,33 @@ func run(t *testing.T, e *clitest.Env, args ...string) {
 	if r := e.Run(args...); r.Code != 0 {
 		t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
 	}
+}
+
+// A password set by an admin (admin/projects/setpassword) leaves the invite
+// unused on a real 5.0.10 (captures 232-232d), and an invite with a
+// password leaves one too (149): invite-link cannot know whether the
+// member has a password, and says so; when the account changed after the
+// invite, as a setpassword makes it, it says that too.
+func TestInviteLinkPasswordSetAnotherWay(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv).Set("MEDPLUM_APP_URL", "https://app.example.com/")
+	run(t, e, "invite", "Ann", "Fresh", "ann@example.com", "--scope", "project")
+	run(t, e, "invite", "Sam", "Setpw", "sam@example.com", "--scope", "project")
+	sam := srv.MembershipByEmail(srv.Seed.ProjectID, "sam@example.com")
+	invited := inviteRequest(t, srv, sam.Ref("user"))
+	run(t, e, "post", "admin/projects/setpassword", `{"email":"sam@example.com","password":"an-admin-set-password"}`)
+	if used, _ := srv.Resource("UserSecurityRequest", invited.ID()).Bool("used"); used {
+		t.Fatal("the sandbox marked the invite used; 5.0.10 does not (232c)")
+	}
+	user := srv.Resource("User", strings.TrimPrefix(sam.Ref("user"), "User/"))
+
+	ann := srv.MembershipByEmail(srv.Seed.ProjectID, "ann@example.com")
+	annReq := inviteRequest(t, srv, ann.Ref("user"))
+	e.Run("members", "invite-link", "ann@example.com").Expect(t, 0,
+		"https://app.example.com/setpassword/"+annReq.ID()+"/"+annReq.String("secret")+"\n",
+		"The invite of Ann Fresh (Practitioner, ann@example.com) is unused. "+unknownPassword)
+	e.Run("members", "invite-link", "sam@example.com").Expect(t, 0,
+		"https://app.example.com/setpassword/"+invited.ID()+"/"+invited.String("secret")+"\n",
+		"The invite of Sam Setpw (Practitioner, sam@example.com) is unused, but their account changed after it (at "+
+			lastUpdated(user)[:19]+"Z), as a password set by an admin makes it. "+unknownPassword)
 }

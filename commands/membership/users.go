@@ -104,6 +104,16 @@ func InviteOf(reqs []client.Resource) Invite {
 	return inv
 }
 
+// UserChanged says when user (the invited User, as read) changed after the
+// invite was made. It is the only sign 5.0.10 gives of a password set
+// another way: admin/projects/setpassword writes a new User version and
+// leaves the invite unused (captures 232b, 232c); an invite with a password
+// leaves no sign at all (149).
+func (inv Invite) UserChanged(user client.Resource) (time.Time, bool) {
+	at := LastUpdated(user)
+	return at, inv.Pending && !inv.Since.IsZero() && at.After(inv.Since)
+}
+
 // LastUpdated is a resource's meta.lastUpdated (zero when absent or
 // malformed).
 func LastUpdated(r client.Resource) time.Time {

@@ -495,6 +495,9 @@ func (e *engine) person(m *Member, r client.Resource, pd pageData) {
 	m.InvitePending = value(inv.Pending)
 	if inv.Pending {
 		m.InvitedAt = value(inv.Since)
+		if at, ok := inv.UserChanged(u); ok {
+			m.userChanged = at
+		}
 	} else {
 		m.InvitedAt = noValue()
 	}

@@ -68,7 +68,13 @@ func (e *engine) judge(m *Member, r client.Resource) error {
 			if !pending || e.cfg.Now.Sub(since) <= e.cfg.StaleInvite {
 				return false, ""
 			}
-			return true, "invited " + ago(e.cfg.Now, since) + ", never accepted"
+			// 5.0.10 shows no password set another way (captures 149,
+			// 232c): say so, and when the User changed after the invite.
+			if !m.userChanged.IsZero() {
+				return true, "invited " + ago(e.cfg.Now, since) + ", link never used; the account changed after it (at " +
+					m.userChanged.UTC().Format(time.RFC3339) + "), as a password set by an admin makes it"
+			}
+			return true, "invited " + ago(e.cfg.Now, since) + ", link never used (Medplum does not show a password set another way)"
 		})
 	}
 	check(RuleInactiveAdmin, always, func() (bool, string) {

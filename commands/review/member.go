@@ -101,6 +101,9 @@ type Member struct {
 	Email         cell // person: the User's e-mail (string)
 	MFA           cell // person: User.mfaEnrolled (bool)
 	InvitePending cell // person: an invite not used yet (bool)
+	// userChanged: when the User changed after a pending invite (the only
+	// sign of a password set by an admin); zero otherwise.
+	userChanged   time.Time
 	InvitedAt     cell // person, pending: when (time)
 	LastUpdated   cell // the membership's last change (time)
 	UpdatedBy     cell // and who made it (meta.author, string)

@@ -112,7 +112,9 @@ var Rules = []Rule{
 	{
 		ID: RuleStaleInvite, Severity: Medium,
 		What: "An invitation pending for longer than --stale-invite (default 14 days): the user has not set " +
-			"a password through its link.",
+			"a password through its link. Medplum 5.0.10 does not show a password set another way (an invite " +
+			"with a password, admin/projects/setpassword): such an invite stays unused, and the finding says " +
+			"when the account changed after the invite, as an admin's setpassword makes it.",
 		Why: "A pending invite is a working set-password link for an account that nobody uses yet; " +
 			"forgotten invites are how people who never joined (or left) keep a way in.",
 		Fix: "Remove the member if they should not have access (medplum members remove <member>), or " +

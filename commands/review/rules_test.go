@@ -85,8 +85,15 @@ func TestRuleStaleInvite(t *testing.T) {
 	old := f.person("Old", "Invite", false, false)
 	used := f.person("Used", "Invite", false, false)
 	f.person("Server", "Scoped", false, true)
+	set := f.person("Password", "ByAdmin", false, false)
 	f.daysAgo(5)
 	f.person("New", "Invite", false, false)
+	// An admin set the password of set: the invite stays unused on 5.0.10
+	// (capture 232c), the User gets a new version (232b).
+	if _, err := f.api.Do(context.Background(), &client.Request{Method: "POST", URL: "admin/projects/setpassword", ContentType: client.ContentTypeJSON,
+		Body: []byte(`{"email":"password.byadmin@example.com","password":"set-by-an-admin-0123"}`)}); err != nil {
+		t.Fatal(err)
+	}
 	f.daysAgo(0)
 	// The user of used set a password through the link.
 	for _, r := range f.srv.Resources("UserSecurityRequest", "") {
@@ -96,19 +103,23 @@ func TestRuleStaleInvite(t *testing.T) {
 	}
 	rv := f.review()
 	invited := dayOf(t, rv.member(t, old.ID())["invitedAt"])
-	expectList(t, "findings", rv.of(review.RuleStaleInvite), "Old Invite: invited "+invited+" (20 days ago), never accepted")
+	changed := seconds(t, lastUpdated(f.srv.Resource("User", strings.TrimPrefix(set.Ref("user"), "User/"))))
+	const unseen = ", link never used (Medplum does not show a password set another way)"
+	expectList(t, "findings", rv.of(review.RuleStaleInvite), "Old Invite: invited "+invited+" (20 days ago)"+unseen,
+		"Password ByAdmin: invited "+invited+" (20 days ago), link never used; the account changed after it (at "+changed+"), as a password set by an admin makes it")
 	expectList(t, "not checked", rv.notChecked(review.RuleStaleInvite), hidden+": Server Scoped, Medplum Admin") // oldest change first
 	if m := rv.member(t, used.ID()); m["invitePending"] != false || m["invitedAt"] != nil || m["unknown"] != nil {
 		t.Errorf("the used invite: %v", m)
 	}
-	if rv.Counts["pendingInvites"] != 2.0 {
+	if rv.Counts["pendingInvites"] != 3.0 {
 		t.Errorf("pendingInvites %v", rv.Counts["pendingInvites"])
 	}
 	// A longer threshold: not stale yet.
 	expectList(t, "findings with --stale-invite 30d", f.review("--stale-invite", "30d").of(review.RuleStaleInvite))
 	expectList(t, "findings with --stale-invite 72h", f.review("--stale-invite", "72h").of(review.RuleStaleInvite),
-		"New Invite: invited "+dayOf(t, f.review().member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "new.invite@example.com").ID())["invitedAt"])+" (5 days ago), never accepted",
-		"Old Invite: invited "+invited+" (20 days ago), never accepted")
+		"New Invite: invited "+dayOf(t, f.review().member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "new.invite@example.com").ID())["invitedAt"])+" (5 days ago)"+unseen,
+		"Old Invite: invited "+invited+" (20 days ago)"+unseen,
+		"Password ByAdmin: invited "+invited+" (20 days ago), link never used; the account changed after it (at "+changed+"), as a password set by an admin makes it")
 }
 
 func TestRuleInactiveAdmin(t *testing.T) {
@@ -351,7 +362,7 @@ func TestRuleThresholdsUnderADay(t *testing.T) {
 		}
 	}
 	expectList(t, "details", fresh,
-		"Fresh Invite: invited "+seconds(t, rv.member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "fresh.invite@example.com").ID())["invitedAt"].(string))+" (5h30m ago), never accepted",
+		"Fresh Invite: invited "+seconds(t, rv.member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "fresh.invite@example.com").ID())["invitedAt"].(string))+" (5h30m ago), link never used (Medplum does not show a password set another way)",
 		"Fresh: secret set "+seconds(t, memberNamed(t, rv, "Fresh")["secretSetAt"].(string))+" (5h30m ago)")
 
 	// The HTML page says the thresholds as given too.

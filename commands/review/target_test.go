@@ -139,7 +139,9 @@ func TestReviewTarget(t *testing.T) {
 		t.Fatalf("Ada's requests: %v, %d", err, len(reqs))
 	}
 	link := "https://app.example.com/setpassword/" + reqs[0].ID() + "/" + reqs[0].String("secret") + "\n"
-	e.Run("members", "invite-link", adaMail, "--app-url", "https://app.example.com").Expect(t, 0, link, "")
+	e.Run("members", "invite-link", adaMail, "--app-url", "https://app.example.com").Expect(t, 0, link,
+		"The invite of Ada Review (Practitioner, "+adaMail+") is unused. Medplum does not show whether they have a password set another way "+
+			"(an invite with a password, admin/projects/setpassword): the invite stays unused, and the link would set a new password.\n")
 	e.Set("MEDPLUM_APP_URL", "https://app.example.com")
 	v := e.Run("members", "invite-link", adaMail, "-v")
 	if v.Code != 0 || strings.Contains(v.Stderr, reqs[0].String("secret")) {
