@@ -21,7 +21,18 @@ type Baseline struct {
 	ReviewedAt string
 	Project    string
 	members    map[string]*baseMember
+	// findings are the earlier review's findings by rule and member
+	// ("rule member"), accepted ones included; those seen again are
+	// deleted, the ones left were resolved.
+	findings map[string]baseFinding
 }
+
+type baseFinding struct {
+	Rule, Member, Name string
+	Severity           Severity
+}
+
+func findingKey(rule, member string) string { return rule + " " + member }
 
 type baseMember struct {
 	Name   string
@@ -33,7 +44,7 @@ type baseMember struct {
 
 // Change is one difference from the baseline.
 type Change struct {
-	Change string `json:"change"` // added, removed, admin-granted, admin-revoked, deactivated, reactivated, access-changed
+	Change string `json:"change"` // added, removed, admin-granted, admin-revoked, deactivated, reactivated, access-changed, finding-new, finding-resolved
 	Member string `json:"member"`
 	Name   string `json:"name"`
 	From   string `json:"from,omitempty"`
@@ -60,7 +71,7 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
 	}
-	b := &Baseline{members: map[string]*baseMember{}}
+	b := &Baseline{members: map[string]*baseMember{}, findings: map[string]baseFinding{}}
 	sawMembers := false
 	for dec.More() {
 		t, err := dec.Token()
@@ -104,6 +115,19 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, err
+			}
+		case "findings":
+			var fs []struct {
+				Rule     string   `json:"rule"`
+				Severity Severity `json:"severity"`
+				Member   string   `json:"member"`
+				Name     string   `json:"name"`
+			}
+			if err := dec.Decode(&fs); err != nil {
+				return nil, fmt.Errorf("findings: %v", err)
+			}
+			for _, f := range fs {
+				b.findings[findingKey(f.Rule, f.Member)] = baseFinding{Rule: f.Rule, Member: f.Member, Name: f.Name, Severity: f.Severity}
 			}
 		default:
 			var skip json.RawMessage
@@ -164,6 +188,49 @@ func (b *Baseline) compare(m *Member) []Change {
 		add("access-changed", prev.Access, now)
 	}
 	return out
+}
+
+// finding compares one finding of the review with the baseline's: a new
+// one is a change, one seen before is forgotten (those left at the end
+// were resolved).
+func (b *Baseline) finding(f Finding) (Change, bool) {
+	k := findingKey(f.Rule, f.Member)
+	if _, seen := b.findings[k]; seen {
+		delete(b.findings, k)
+		return Change{}, false
+	}
+	return Change{Change: "finding-new", Member: f.Member, Name: nameOr(f.Name, f.Member), To: f.Rule + " (" + f.Severity.String() + "): " + f.Detail}, true
+}
+
+// resolved lists the baseline's findings that the review did not find,
+// by rule, then name.
+func (b *Baseline) resolved() []Change {
+	fs := make([]baseFinding, 0, len(b.findings))
+	for _, f := range b.findings {
+		fs = append(fs, f)
+	}
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].Severity != fs[j].Severity {
+			return fs[i].Severity > fs[j].Severity
+		}
+		if fs[i].Rule != fs[j].Rule {
+			return fs[i].Rule < fs[j].Rule
+		}
+		return fs[i].Name+fs[i].Member < fs[j].Name+fs[j].Member
+	})
+	out := make([]Change, len(fs))
+	for i, f := range fs {
+		out[i] = Change{Change: "finding-resolved", Member: f.Member, Name: nameOr(f.Name, f.Member), From: f.Rule + " (" + f.Severity.String() + ")"}
+	}
+	return out
+}
+
+// nameOr is a finding's name for a change: "(project)" for the project's.
+func nameOr(name, member string) string {
+	if member == "" {
+		return "(project)"
+	}
+	return name
 }
 
 // removed lists the baseline's members that the review did not see, by

@@ -11,6 +11,7 @@ import (
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 	"github.com/medplumcli/medplum/commands/review"
+	"golang.org/x/net/html"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -218,18 +219,50 @@ func TestReviewBaseline(t *testing.T) {
 		"added New Admin ("+added.ID()+")  -> person, admin",
 		"admin-granted Gets Promoted ("+promoted.ID()+")  -> ",
 		"deactivated Gets Paused ("+paused.ID()+")  -> ",
-		"removed Will Leave ("+leaves.ID()+") person, admin -> ")
+		"removed Will Leave ("+leaves.ID()+") person, admin -> ",
+		// The findings too: new risks and resolved ones, by rule and member.
+		"finding-new Gets Promoted ("+promoted.ID()+")  -> admin-without-mfa (high): project admin without MFA enrolled",
+		"finding-new New Admin ("+added.ID()+")  -> admin-without-mfa (high): project admin without MFA enrolled",
+		"finding-resolved Gets Paused ("+paused.ID()+") member-without-access-policy (medium) -> ",
+		"finding-resolved Gets Promoted ("+promoted.ID()+") member-without-access-policy (medium) -> ",
+		"finding-resolved Will Leave ("+leaves.ID()+") admin-without-mfa (high) -> ")
 
 	// The summary says it too, and when the baseline was taken.
 	out := f.e.Run("members", "review", "--baseline", base, "-o", "csv", "--columns", "id").Stderr
-	if !strings.Contains(out, "Changes since "+before.ReviewedAt+" ("+base+"): 5 changes\n"+
-		"  admin-granted   Gets Promoted\n"+
-		"  deactivated     Gets Paused\n"+
-		"  access-changed  Stays Same     Clinician -> Clinician (org=Organization/west)\n"+
-		"  added           New Admin      person, admin\n"+
-		"  removed         Will Leave     person, admin\n") {
+	if !strings.Contains(out, "Changes since "+before.ReviewedAt+" ("+base+"): 10 changes\n"+
+		"  admin-granted     Gets Promoted\n"+
+		"  finding-new       Gets Promoted  admin-without-mfa (high): project admin without MFA enrolled\n"+
+		"  deactivated       Gets Paused\n"+
+		"  access-changed    Stays Same     Clinician -> Clinician (org=Organization/west)\n"+
+		"  added             New Admin      person, admin\n"+
+		"  finding-new       New Admin      admin-without-mfa (high): project admin without MFA enrolled\n"+
+		"  removed           Will Leave     person, admin\n"+
+		"  finding-resolved  Will Leave     admin-without-mfa (high)\n"+
+		"  finding-resolved  Gets Paused    member-without-access-policy (medium)\n"+
+		"  finding-resolved  Gets Promoted  member-without-access-policy (medium)\n") {
 		t.Errorf("summary:\n%s", out)
 	}
+
+	// The HTML page lists the same changes.
+	page := filepath.Join(t.TempDir(), "review.html")
+	if r := f.e.Run("members", "review", "--baseline", base, "--html", page); r.Code != 0 {
+		t.Fatalf("--html: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var rows []string
+	for _, tr := range find(parsePage(t, page), func(n *html.Node) bool { return n.Data == "tr" && attr(n, "data-change") != "" }) {
+		rows = append(rows, strings.Join(cells(tr), " | "))
+	}
+	expectList(t, "the page's changes", rows,
+		"access-changed | Stays Same "+stays.ID()+" | Clinician | Clinician (org=Organization/west)",
+		"added | New Admin "+added.ID()+" |  | person, admin",
+		"admin-granted | Gets Promoted "+promoted.ID()+" |  | ",
+		"deactivated | Gets Paused "+paused.ID()+" |  | ",
+		"removed | Will Leave "+leaves.ID()+" | person, admin | ",
+		"finding-new | Gets Promoted "+promoted.ID()+" |  | admin-without-mfa (high): project admin without MFA enrolled",
+		"finding-new | New Admin "+added.ID()+" |  | admin-without-mfa (high): project admin without MFA enrolled",
+		"finding-resolved | Gets Paused "+paused.ID()+" | member-without-access-policy (medium) | ",
+		"finding-resolved | Gets Promoted "+promoted.ID()+" | member-without-access-policy (medium) | ",
+		"finding-resolved | Will Leave "+leaves.ID()+" | admin-without-mfa (high) | ")
 
 	// A review of another project is no baseline for this one.
 	other := writeFile(t, "other.json", strings.Replace(r.Stdout, f.srv.Seed.ProjectID, "other-project", 1))

@@ -159,6 +159,13 @@ func (r *Report) finding(f Finding) error {
 		rr.Findings++
 		r.counts.Findings[f.Severity.String()]++
 	}
+	if r.baseline != nil {
+		if ch, isNew := r.baseline.finding(f); isNew {
+			if err := r.changes.add(ch); err != nil {
+				return err
+			}
+		}
+	}
 	return r.findings.add(f)
 }
 
@@ -190,7 +197,7 @@ func (r *Report) notChecked(rule string, m *Member, reason string) {
 // rule results.
 func (r *Report) finish() error {
 	if r.baseline != nil {
-		for _, ch := range r.baseline.removed() {
+		for _, ch := range append(r.baseline.removed(), r.baseline.resolved()...) {
 			if err := r.changes.add(ch); err != nil {
 				return err
 			}

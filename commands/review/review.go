@@ -98,7 +98,8 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			accepts that and exits 0. --baseline takes an earlier
 			review's -o json and lists what changed since: members added and
 			removed, admin rights granted and revoked, deactivations, access
-			changes.
+			changes, and findings new (finding-new) or resolved
+			(finding-resolved) since, by rule and member.
 
 		`, strings.TrimSuffix(wrap("Columns: "+strings.Join(Columns, ", ")+".", "", 72), "\n")) + IgnoreHelp,
 		Example: `  $ medplum members review
