@@ -154,6 +154,13 @@ func (o *common) resolvePerson(arg string) (*client.Client, *person, error) {
 	if !strings.HasPrefix(p.user, "User/") {
 		return nil, nil, fmt.Errorf("%s is a %s, not a person: it has no password or invite", membership.Describe(d.Resource), membership.ProfileType(d.Resource))
 	}
+	if active, ok := d.Bool("active"); ok && !active {
+		// 5.0.10 checks active when a password sign-in chooses the
+		// membership (captures 187, 189): the password is set, the project
+		// stays closed to them.
+		fmt.Fprintf(o.IO.ErrOut, "Note: %s is deactivated in this project: they cannot sign in to it until reactivated (medplum members activate %s).\n",
+			membership.Describe(d.Resource), d.ID())
+	}
 	u, err := c.ReadResource(o.context(), client.ResourceURL("User", strings.TrimPrefix(p.user, "User/")))
 	switch e := client.AsError(err); {
 	case err == nil:
@@ -247,6 +254,11 @@ func NewCmdResetPassword(f *cmdutil.Factory, runF func(*ResetPasswordOptions) er
 			and whether or not it could send the e-mail (a server without an
 			e-mail provider sends none): a success says the request was taken,
 			not that the member got it.
+
+			For a deactivated member, invite-link and reset-password say first
+			that the member cannot sign in to the project until reactivated
+			(medplum members activate <member>), then do their work: the
+			password is the user's, not the membership's.
 		`) + "\n" + membership.SelectorHelp,
 		Example: `  $ medplum members reset-password alice@example.com`,
 	}
@@ -284,8 +296,12 @@ func resetPasswordRun(o *ResetPasswordOptions) error {
 	if err := postReset(o.context(), c, body); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.ErrOut, "Asked the server to e-mail a password reset link to %s (%s).\n"+
-		"Medplum answers the same whether or not it sends the e-mail: ask the member whether it arrived.\n", email, who)
+	to := who // names the address, unless the profile's e-mail is another
+	if !strings.Contains(strings.ToLower(who), strings.ToLower(email)) {
+		to = email + " (" + who + ")"
+	}
+	fmt.Fprintf(o.IO.ErrOut, "Asked the server to e-mail a password reset link to %s.\n"+
+		"Medplum answers the same whether or not it sends the e-mail: ask the member whether it arrived.\n", to)
 	return nil
 }
 

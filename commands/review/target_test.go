@@ -152,7 +152,7 @@ func TestReviewTarget(t *testing.T) {
 
 	// A password reset: the server makes a reset request for her.
 	e.Run("members", "reset-password", adaMail).Expect(t, 0, "",
-		"Asked the server to e-mail a password reset link to "+adaMail+" (Ada Review (Practitioner, "+adaMail+")).\n"+
+		"Asked the server to e-mail a password reset link to Ada Review (Practitioner, "+adaMail+").\n"+
 			"Medplum answers the same whether or not it sends the e-mail: ask the member whether it arrived.\n")
 	reqs, err = c.SearchAll(ctx, "UserSecurityRequest?user="+url.QueryEscape(ada.Ref("user")))
 	if err != nil || len(reqs) != 2 || reqs[0].String("type") == reqs[1].String("type") {
