@@ -188,7 +188,7 @@ func inviteLinkRun(o *InviteLinkOptions) error {
 	if p.res == nil {
 		return &cmdutil.ExitError{Code: cmdutil.ExitForbidden,
 			Err: fmt.Errorf("the invite of %s is not visible to these credentials: %s", who, membership.UserHidden),
-			Tip: "sign in as a super admin, or have the member use the invite e-mail"}
+			Tip: invisibleInviteTip(o.Member, p.project)}
 	}
 	reqs, err := membership.SecurityRequests(o.context(), c, []string{p.user})
 	if err != nil {
@@ -216,6 +216,16 @@ func inviteLinkRun(o *InviteLinkOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "The link sets the password of %s, once; anyone who has it can. Send it privately.\n", who)
 	}
 	return nil
+}
+
+// invisibleInviteTip is what to do when a project admin cannot read the
+// invite: whether it was e-mailed is not visible either (sendEmail: false
+// leaves no trace on the membership).
+func invisibleInviteTip(member, project string) string {
+	return fmt.Sprintf("A super admin can print the link (medplum members invite-link %s --project %s). "+
+		"An invite e-mail, if the invite was sent with one, holds the same link; "+
+		"one sent with sendEmail: false has none: medplum members reset-password %s has the server e-mail a link.",
+		cmdutil.ShellQuote(member), project, cmdutil.ShellQuote(member))
 }
 
 // noPendingInvite says why a person has no invite to link to.

@@ -82,7 +82,9 @@ func TestInviteLinkRefusals(t *testing.T) {
 	bob := srv.MembershipByEmail(srv.Seed.ProjectID, "bob@example.com")
 	e.Run("members", "invite-link", "bob@example.com").Expect(t, 5, "",
 		"medplum: the invite of Bob Jones (Practitioner, bob@example.com) is not visible to these credentials: server-scoped user: only a super admin can read it\n"+
-			"sign in as a super admin, or have the member use the invite e-mail\n")
+			"A super admin can print the link (medplum members invite-link bob@example.com --project "+srv.Seed.ProjectID+"). "+
+			"An invite e-mail, if the invite was sent with one, holds the same link; one sent with sendEmail: false has none: "+
+			"medplum members reset-password bob@example.com has the server e-mail a link.\n")
 	sa := clitest.New(t)
 	sa.Set("MEDPLUM_BASE_URL", srv.URL).Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
 	usr := inviteRequest(t, srv, bob.Ref("user"))

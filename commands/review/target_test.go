@@ -148,7 +148,9 @@ func TestReviewTarget(t *testing.T) {
 		t.Errorf("-v: exit %d; the trace holds the secret: %v", v.Code, strings.Contains(v.Stderr, reqs[0].String("secret")))
 	}
 	e.Run("members", "invite-link", server).Expect(t, 5, "", "medplum: the invite of Test Person (Practitioner, "+srvMail+
-		") is not visible to these credentials: "+hidden+"\nsign in as a super admin, or have the member use the invite e-mail\n")
+		") is not visible to these credentials: "+hidden+"\nA super admin can print the link (medplum members invite-link "+server+" --project "+proj.ProjectID+"). "+
+		"An invite e-mail, if the invite was sent with one, holds the same link; one sent with sendEmail: false has none: "+
+		"medplum members reset-password "+server+" has the server e-mail a link.\n")
 
 	// A password reset: the server makes a reset request for her.
 	e.Run("members", "reset-password", adaMail).Expect(t, 0, "",
