@@ -148,7 +148,7 @@ func (o *common) resolvePerson(arg string) (*client.Client, *person, error) {
 	// project (its admin route is 403 to them).
 	d, err := membership.ResolveWith(o.context(), c, project, sel, membership.ReadFHIR)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, o.target.NotFoundHint(err)
 	}
 	p := &person{doc: d, user: d.Ref("user"), project: project}
 	if !strings.HasPrefix(p.user, "User/") {

@@ -84,7 +84,7 @@ func TestHistory(t *testing.T) {
 		t.Errorf("after remove:\n%s", r.Stdout)
 	}
 	clitest.ExpectPaths(t, srv, me(), "GET /fhir/R4/ProjectMembership/"+sd.Homer.MembershipID+"/_history?_count=1000&_offset=0")
-	e.Run("members", "history", "homer@example.com").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is homer@example.com\n")
+	e.Run("members", "history", "homer@example.com").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is homer@example.com\n")
 	e.Run("members", "history", "homer@example.com", "--columns", "nope").Expect(t, 2, "",
 		"medplum: --columns: unknown column \"nope\" (choose from when, who, change, version, whoReference)\nRun 'medplum members history --help' for usage.\n")
 }

@@ -132,7 +132,7 @@ func (o *common) resolve(arg string) (*client.Client, string, client.Doc, error)
 		return nil, "", client.Doc{}, err
 	}
 	d, err := membership.Resolve(o.context(), c, project, sel)
-	return c, project, d, err
+	return c, project, d, o.target.NotFoundHint(err)
 }
 
 // memberOptions are the inputs of the commands that act on a <member> (or

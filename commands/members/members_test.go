@@ -339,10 +339,20 @@ func TestGetBySelector(t *testing.T) {
 	}
 
 	// Nobody, or a malformed selector.
-	e.Run("members", "get", "nope").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is nope\n") // no such id, nor name
-	e.Run("members", "get", "00000000-0000-0000-0000-000000000000").Expect(t, 1, "", "medplum: no membership 00000000-0000-0000-0000-000000000000 in project "+sd.ProjectID+"\n")
-	e.Run("members", "get", "nobody@example.com").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is nobody@example.com\n")
-	e.Run("members", "get", "Patient/nope").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Patient/nope\n")
+	// A <member> that names nobody is bad input, as an ambiguous one is:
+	// exit 2 (DESIGN.md's table), nothing changed.
+	e.Run("members", "get", "nope").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is nope\n") // no such id, nor name
+	e.Run("members", "get", "00000000-0000-0000-0000-000000000000").Expect(t, 2, "", "medplum: no membership 00000000-0000-0000-0000-000000000000 in project "+sd.ProjectID+"\n")
+	e.Run("members", "get", "nobody@example.com").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is nobody@example.com\n")
+	e.Run("members", "get", "Patient/nope").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is Patient/nope\n")
+	// A super admin without --project looks in their own project, and is
+	// told how to look in another.
+	sa := clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_ID", sd.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", sd.SuperAdminClient.Secret)
+	superHint := "You are a super admin signed in to project \"Super Admin\" (" + sd.SuperAdminProjectID + "): for a member of another project, pass --project <project id>.\n"
+	sa.Run("members", "get", "homer@example.com").Expect(t, 2, "", "medplum: no member of project "+sd.SuperAdminProjectID+" is homer@example.com\n"+superHint)
+	sa.Run("members", "get", "00000000-0000-0000-0000-000000000000").Expect(t, 2, "", "medplum: no membership 00000000-0000-0000-0000-000000000000 in project "+sd.SuperAdminProjectID+"\n"+superHint)
+	sa.Run("members", "invite-link", "homer@example.com", "--app-url", "https://app.example.com/").Expect(t, 2, "", "medplum: no member of project "+sd.SuperAdminProjectID+" is homer@example.com\n"+superHint)
+	sa.Run("members", "invite-link", "nobody@example.com", "--project", sd.ProjectID, "--app-url", "https://app.example.com/").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is nobody@example.com\n")
 	srv.ResetRequests()
 	e.Run("members", "get", "Organization/1").Expect(t, 2, "", "medplum: member \"Organization/1\": a reference must be to ProjectMembership, User or a profile (Patient, Practitioner, RelatedPerson, Bot, ClientApplication)\nRun 'medplum members get --help' for usage.\n")
 	e.Run("members", "get", "homer@").Expect(t, 2, "", "medplum: member \"homer@\": not a valid e-mail address\nRun 'medplum members get --help' for usage.\n")
@@ -571,7 +581,7 @@ func TestRemove(t *testing.T) {
 
 	// Again: by id it is already gone (exit 0); by e-mail there is nobody.
 	e.Run("members", "remove", sd.Homer.MembershipID, "-y").Expect(t, 0, "", "membership "+sd.Homer.MembershipID+" was already removed from project "+projectName(srv)+"\n")
-	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is homer@example.com\n")
+	e.Run("members", "remove", "homer@example.com", "--yes").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is homer@example.com\n")
 
 	// The owner cannot be removed; the server says so and medplum explains.
 	e.Run("members", "remove", sd.AdminEmail, "--yes").Expect(t, 1, "",
@@ -649,9 +659,9 @@ func TestSelectByName(t *testing.T) {
 	}
 
 	// Part of a name: nobody, and the members whose names are like it.
-	e.Run("members", "get", "Homer").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Homer; members with a name like it:\n"+
+	e.Run("members", "get", "Homer").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is Homer; members with a name like it:\n"+
 		"  "+sd.Homer.MembershipID+"  Homer Simpson (Patient, homer@example.com)\n")
-	e.Run("members", "get", "Ned Flanders").Expect(t, 1, "", "medplum: no member of project "+sd.ProjectID+" is Ned Flanders\n")
+	e.Run("members", "get", "Ned Flanders").Expect(t, 2, "", "medplum: no member of project "+sd.ProjectID+" is Ned Flanders\n")
 
 	// Two members with one name: listed, nothing changed (exit 2).
 	e.Run("invite", "Alice", "Smith", "alice@example.com", "-o", "csv", "--no-header", "--columns", "id")

@@ -32,7 +32,20 @@ func Project(ctx context.Context, c *client.Client, flag string) (string, error)
 
 // Target is the project a command acts on: its id, and its name when the
 // command knows it (the signed-in project's, from auth/me).
-type Target struct{ ID, Name string }
+type Target struct {
+	ID, Name string
+	// OwnAsSuperAdmin: a super admin's own project, --project not given.
+	OwnAsSuperAdmin bool
+}
+
+// NotFoundHint adds to an error that names no member, in a super admin's
+// own project, how to look in another.
+func (t Target) NotFoundHint(err error) error {
+	if err == nil || !t.OwnAsSuperAdmin || !IsNotFound(err) {
+		return err
+	}
+	return cmdutil.WithHint(err, "You are a super admin signed in to project "+t.Describe()+": for a member of another project, pass --project <project id>.")
+}
 
 // Describe names the project for messages and questions: "Name" (id), or
 // the id alone.
@@ -48,7 +61,7 @@ func ProjectOf(ctx context.Context, c *client.Client, flag string) (Target, erro
 		return Target{}, err
 	}
 	if flag == "" || flag == who.ProjectID {
-		return Target{ID: who.ProjectID, Name: who.ProjectName}, nil
+		return Target{ID: who.ProjectID, Name: who.ProjectName, OwnAsSuperAdmin: who.SuperAdmin && flag == ""}, nil
 	}
 	if !who.SuperAdmin {
 		return Target{}, cmdutil.InputErrorf("--project %s: you are signed in to project %s, and only a super admin can act on another project", flag, who.Describe())

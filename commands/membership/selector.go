@@ -167,6 +167,10 @@ func (e *NoMemberError) Error() string {
 	return b.String()
 }
 
+// ExitCode implements cmdutil.ExitCoder: a <member> that names nobody is
+// bad input, as an ambiguous one is (exit 2).
+func (e *NoMemberError) ExitCode() int { return cmdutil.ExitUsage }
+
 // listMembers writes a line per membership: its id and who it is.
 func listMembers(b *strings.Builder, ds []client.Doc) {
 	for _, d := range ds {
@@ -234,6 +238,17 @@ type notFoundError struct{ ID, Project string }
 
 func (e *notFoundError) Error() string {
 	return fmt.Sprintf("no membership %s in project %s", e.ID, e.Project)
+}
+
+// ExitCode implements cmdutil.ExitCoder: exit 2, as NoMemberError.
+func (e *notFoundError) ExitCode() int { return cmdutil.ExitUsage }
+
+// IsNotFound reports whether err is a <member> that names no membership of
+// the project (a *NoMemberError, or a membership id it does not have).
+func IsNotFound(err error) bool {
+	var nm *NoMemberError
+	var nf *notFoundError
+	return errors.As(err, &nm) || errors.As(err, &nf)
 }
 
 // GoneError is a membership that was deleted.
