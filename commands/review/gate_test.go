@@ -55,7 +55,7 @@ func TestReviewFailOn(t *testing.T) {
 			"Not checked (the data is not visible to these credentials):\n"+
 			"  admin-without-mfa  1 member  "+hidden+": Medplum Admin\n"+
 			"  stale-invite       1 member  "+hidden+": Medplum Admin\n"+
-			"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n")
+			"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n")
 	if out != "Medplum Admin\nSandbox Project Admin Client\nHomer Simpson\nSandbox Bot\n" {
 		t.Errorf("stdout:\n%s", out)
 	}
@@ -300,7 +300,7 @@ func TestReviewFailOnUnchecked(t *testing.T) {
 		"Not checked (the data is not visible to these credentials):\n" +
 		"  admin-without-mfa  1 member  " + hidden + ": Medplum Admin\n" +
 		"  stale-invite       1 member  " + hidden + ": Medplum Admin\n" +
-		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n"
+		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"
 	tip := "The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it.\n"
 	args := []string{"members", "review", "--ignore", ign, "-o", "csv", "--columns", "id", "--no-header"}
 	e.Run(append(args, "--fail-on", "high")...).ExpectCode(t, 7, summary+

@@ -42,7 +42,9 @@ type htmlData struct {
 // directory, renamed when complete: a failed review leaves no half page.
 // rows calls its argument with every member's cells, in Columns order.
 func (r *Report) writeHTML(path, version string, rows func(func([]string) error) error) error {
-	return config.WriteFileAtomicFunc(path, 0o644, func(w io.Writer) error { return r.html(w, version, rows) })
+	// 0600: the page names every member with their e-mail, as the other
+	// files medplum writes about people (bulk export, journals).
+	return config.WriteFileAtomicFunc(path, 0o600, func(w io.Writer) error { return r.html(w, version, rows) })
 }
 
 // html writes the page part by part, the findings, changes and members
@@ -62,28 +64,27 @@ func (r *Report) html(w io.Writer, version string, rows func(func([]string) erro
 	if err := part("head", d); err != nil {
 		return err
 	}
-	for _, sev := range []Severity{High, Medium, Low} {
-		err := r.findings.each(func(f Finding) error {
-			if f.Accepted == nil && f.Severity == sev {
-				return part("finding", f)
+	// The findings not accepted, then the table of the accepted ones.
+	opened := false
+	err := r.eachFinding(func(f Finding) error {
+		if f.Accepted == nil {
+			return part("finding", f)
+		}
+		if !opened {
+			opened = true
+			if err := part("accepted", d); err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-	}
-	if err := part("accepted", d); err != nil {
-		return err
-	}
-	err := r.findings.each(func(f Finding) error {
-		if f.Accepted != nil {
-			return part("acceptedFinding", f)
-		}
-		return nil
+		return part("acceptedFinding", f)
 	})
 	if err != nil {
 		return err
+	}
+	if !opened {
+		if err := part("accepted", d); err != nil {
+			return err
+		}
 	}
 	if err := part("middle", d); err != nil {
 		return err
@@ -220,6 +221,7 @@ footer { color: #6b7280; font-size: 12px; }
 <div class="card"><b>{{.Counts.Admins}}</b> admins</div>
 <div class="card"><b>{{.Counts.Inactive}}</b> deactivated</div>
 <div class="card"><b>{{.Counts.PendingInvites}}</b> invites pending</div>
+<div class="card"><b>{{.Counts.PendingUnknown}}</b> invites unknown</div>
 <div class="card"><b>{{.Counts.WithUnknowns}}</b> members with unknowns</div>
 </div>
 </section>

@@ -1,6 +1,7 @@
 package review_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -155,7 +156,7 @@ func TestReviewHTML(t *testing.T) {
 
 	// The counts and rules.
 	counts := text(byID(doc, "counts"))
-	for _, want := range []string{"1 high", "2 medium", "0 low", "1 accepted", "6 members", "4 people", "1 clients", "1 bots", "4 admins", "1 deactivated", "2 invites pending", "1 members with unknowns"} {
+	for _, want := range []string{"1 high", "2 medium", "0 low", "1 accepted", "6 members", "4 people", "1 clients", "1 bots", "4 admins", "1 deactivated", "2 invites pending", "1 invites unknown", "1 members with unknowns"} {
 		// whole words: "1 high" must not pass on "11 high"
 		if !regexp.MustCompile(`(^|[^0-9])` + regexp.QuoteMeta(want) + `\b`).MatchString(counts) {
 			t.Errorf("counts %q lack %q", counts, want)
@@ -214,4 +215,99 @@ func TestReviewHTMLUnwritable(t *testing.T) {
 	f.e.Run("members", "review", "--html", filepath.Join(dir, "r.html")).Expect(t, 2, "",
 		"medplum: --html "+filepath.Join(dir, "r.html")+": cannot write in "+dir+": stat "+dir+": no such file or directory\n")
 	clitest.ExpectNothingSent(t, f.srv)
+}
+
+// The findings come in the same order everywhere: high, medium, low, then
+// the accepted ones (the table's summary, -o json, -o ndjson, the page);
+// the page holds names and e-mails, and is readable by its owner only.
+func TestReviewFindingsOrderAndPageMode(t *testing.T) {
+	f := newFixture(t)
+	f.policy("Clinician")
+	f.person("Bob", "Open", false, false) // member-without-access-policy (medium)
+	f.person("Ada", "Admin", true, false) // admin-without-mfa (high), found after Bob's
+	f.person("Twice", "Over", false, true)
+	f.invite(map[string]any{"resourceType": "Practitioner", "firstName": "Twice", "lastName": "Over", "email": "twice.over@example.com",
+		"forceNewMembership": true}) // the same person again: duplicate-person (low)
+	ign := writeFile(t, "accepted.yaml", "- rule: project-mfa-not-required\n  reason: the identity provider enforces it\n")
+	order := func(fs []finding) []string {
+		var out []string
+		for _, fd := range fs {
+			s := fd.Severity
+			if fd.Accepted != nil {
+				s = "accepted"
+			}
+			out = append(out, s+" "+fd.Rule+" "+fd.Name)
+		}
+		return out
+	}
+	rv := f.review("--ignore", ign)
+	want := []string{
+		"high client-admin Sandbox Project Admin Client",
+		"high admin-without-mfa Ada Admin",
+		"medium member-without-access-policy Homer Simpson",
+		"medium member-without-access-policy Sandbox Bot",
+		"medium member-without-access-policy Bob Open",
+		"medium member-without-access-policy Twice Over",
+		"medium member-without-access-policy Twice Over",
+		"low duplicate-person Twice Over",
+		"accepted project-mfa-not-required ",
+	}
+	if got := order(rv.Findings); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("-o json's findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var nd []finding
+	for line := range strings.Lines(f.e.Run("members", "review", "-o", "ndjson", "--ignore", ign).ExpectCode(t, 0, "")) {
+		var rec struct{ Record string }
+		var fd finding
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Record != "finding" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &fd); err != nil {
+			t.Fatal(err)
+		}
+		nd = append(nd, fd)
+	}
+	if got := order(nd); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("-o ndjson's findings:\n%s", strings.Join(got, "\n"))
+	}
+	page := filepath.Join(t.TempDir(), "review.html")
+	r := f.e.Run("members", "review", "--html", page, "--ignore", ign)
+	var rows []string
+	for _, tr := range find(parsePage(t, page), func(n *html.Node) bool {
+		return n.Data == "tr" && attr(n, "data-rule") != "" && strings.Contains(attr(n, "class"), "finding")
+	}) {
+		s := attr(tr, "data-severity")
+		if strings.Contains(attr(tr, "class"), "accepted") {
+			s = "accepted"
+		}
+		name := strings.TrimSuffix(cells(tr)[2], " "+attr(tr, "data-member"))
+		if attr(tr, "data-member") == "" {
+			name = ""
+		}
+		rows = append(rows, s+" "+attr(tr, "data-rule")+" "+name)
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the page's findings:\n%s", strings.Join(rows, "\n"))
+	}
+	if st, err := os.Stat(page); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the page's mode: %v %v", st.Mode(), err)
+	}
+	// The summary's order is the same.
+	var sum []string
+	for line := range strings.Lines(r.Stderr) {
+		if fs := strings.Fields(line); len(fs) >= 3 && strings.HasPrefix(line, "  ") && (fs[0] == "high" || fs[0] == "medium" || fs[0] == "low" || fs[0] == "accepted") {
+			sum = append(sum, fs[0]+" "+fs[1])
+		}
+	}
+	var wantSum []string
+	for _, w := range want {
+		fs := strings.Fields(w)
+		wantSum = append(wantSum, fs[0]+" "+fs[1])
+	}
+	if strings.Join(sum, "\n") != strings.Join(wantSum, "\n") {
+		t.Errorf("the summary's findings:\n%s", r.Stderr)
+	}
 }

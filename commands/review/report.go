@@ -56,13 +56,16 @@ type Settings struct {
 
 // Counts sum up the project and the findings.
 type Counts struct {
-	Members        int            `json:"members"`
-	People         int            `json:"people"`
-	Clients        int            `json:"clients"`
-	Bots           int            `json:"bots"`
-	Admins         int            `json:"admins"`
-	Inactive       int            `json:"inactive"`
-	PendingInvites int            `json:"pendingInvites"`
+	Members        int `json:"members"`
+	People         int `json:"people"`
+	Clients        int `json:"clients"`
+	Bots           int `json:"bots"`
+	Admins         int `json:"admins"`
+	Inactive       int `json:"inactive"`
+	PendingInvites int `json:"pendingInvites"`
+	// PendingUnknown are the people whose invites these credentials cannot
+	// read (server-scoped users, to a project admin).
+	PendingUnknown int            `json:"pendingInvitesUnknown"`
 	WithUnknowns   int            `json:"membersWithUnknowns"`
 	Findings       map[string]int `json:"findings"` // by severity, accepted ones left out
 	Accepted       int            `json:"accepted"`
@@ -133,6 +136,8 @@ func (r *Report) count(m *Member) error {
 	}
 	if p, _ := m.InvitePending.val.(bool); p {
 		c.PendingInvites++
+	} else if m.Kind == "person" && m.InvitePending.state == unknown {
+		c.PendingUnknown++
 	}
 	for _, col := range Columns {
 		if m.cell(col).state == unknown {
@@ -213,6 +218,25 @@ func (r *Report) finish() error {
 			rr.Result = "accepted"
 		default:
 			rr.Result = "pass"
+		}
+	}
+	return nil
+}
+
+// eachFinding calls fn with the findings in the order every format gives
+// them: those not accepted by severity, high first, then the accepted
+// ones; in the order found within each group. The spool is read once per
+// group.
+func (r *Report) eachFinding(fn func(Finding) error) error {
+	for _, group := range []Severity{High, Medium, Low, 0} {
+		err := r.findings.each(func(f Finding) error {
+			if (group == 0) == (f.Accepted != nil) && (group == 0 || f.Severity == group) {
+				return fn(f)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -377,7 +401,7 @@ func (d *jsonDoc) member(m *Member) error { return d.item(m) }
 func (d *jsonDoc) end(r *Report) error {
 	d.close()
 	d.list("findings")
-	if err := r.findings.each(func(f Finding) error { return d.item(f) }); err != nil {
+	if err := r.eachFinding(func(f Finding) error { return d.item(f) }); err != nil {
 		return err
 	}
 	d.close()
@@ -436,16 +460,8 @@ func (r *Report) summary(w io.Writer) error {
 	if err := r.findings.each(func(f Finding) error { widths = widen(widths, row(f)); return nil }); err != nil {
 		return err
 	}
-	for _, group := range []string{"high", "medium", "low", "accepted"} {
-		err := r.findings.each(func(f Finding) error {
-			if cells := row(f); cells[0] == group {
-				writeRow(bw, "  ", widths, cells)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	if err := r.eachFinding(func(f Finding) error { writeRow(bw, "  ", widths, row(f)); return nil }); err != nil {
+		return err
 	}
 
 	var nc [][]string
@@ -494,6 +510,9 @@ func (r *Report) summary(w io.Writer) error {
 	fmt.Fprintf(bw, "%s (%s, %s, %s): %s, %d deactivated, %s pending",
 		plural(c.Members, "member"), plural(c.People, "person"), plural(c.Clients, "client"), plural(c.Bots, "bot"),
 		plural(c.Admins, "admin"), c.Inactive, plural(c.PendingInvites, "invite"))
+	if c.PendingUnknown > 0 {
+		fmt.Fprintf(bw, ", %d unknown", c.PendingUnknown)
+	}
 	if c.WithUnknowns > 0 {
 		fmt.Fprintf(bw, "; %d with values these credentials cannot read", c.WithUnknowns)
 	}

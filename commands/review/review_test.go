@@ -55,7 +55,7 @@ const seedSummary = "Findings: 1 high, 1 medium, 0 low\n" +
 	"Not checked (the data is not visible to these credentials):\n" +
 	"  admin-without-mfa  1 member  " + hidden + ": Medplum Admin\n" +
 	"  stale-invite       1 member  " + hidden + ": Medplum Admin\n" +
-	"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n"
+	"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"
 
 // Piped: every column as TSV on stdout, the findings on stderr; -o csv
 // the same rows as CSV.
@@ -164,7 +164,7 @@ func TestReviewJSON(t *testing.T) {
 		rv.Reviewer.Server != srv.URL || rv.Reviewer.SuperAdmin || len(rv.Members) != 4 {
 		t.Errorf("header: %+v %+v, %d members", rv.Project, rv.Reviewer, len(rv.Members))
 	}
-	wantCounts := `{"accepted":0,"admins":2,"bots":1,"clients":1,"findings":{"high":1,"low":0,"medium":1},"inactive":0,"members":4,"membersWithUnknowns":1,"notChecked":2,"pendingInvites":0,"people":2}`
+	wantCounts := `{"accepted":0,"admins":2,"bots":1,"clients":1,"findings":{"high":1,"low":0,"medium":1},"inactive":0,"members":4,"membersWithUnknowns":1,"notChecked":2,"pendingInvites":0,"pendingInvitesUnknown":1,"people":2}`
 	if b, _ := json.Marshal(rv.Counts); string(b) != wantCounts {
 		t.Errorf("counts %s", b)
 	}

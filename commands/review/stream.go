@@ -42,7 +42,7 @@ func (n *ndjson) member(m *Member) error {
 }
 
 func (n *ndjson) end(r *Report) error {
-	if err := r.findings.each(func(f Finding) error { return n.value("finding", f) }); err != nil {
+	if err := r.eachFinding(func(f Finding) error { return n.value("finding", f) }); err != nil {
 		return err
 	}
 	for _, rr := range r.ruleResults() {
