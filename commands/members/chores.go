@@ -158,8 +158,12 @@ func (o *common) resolvePerson(arg string) (*client.Client, *person, error) {
 		// 5.0.10 checks active when a password sign-in chooses the
 		// membership (captures 187, 189): the password is set, the project
 		// stays closed to them.
-		fmt.Fprintf(o.IO.ErrOut, "Note: %s is deactivated in this project: they cannot sign in to it until reactivated (medplum members activate %s).\n",
-			membership.Describe(d.Resource), d.ID())
+		activate := "medplum members activate " + d.ID()
+		if o.Project != "" {
+			activate += " --project " + project
+		}
+		fmt.Fprintf(o.IO.ErrOut, "Note: %s is deactivated in this project: they cannot sign in to it until reactivated (%s).\n",
+			membership.Describe(d.Resource), activate)
 	}
 	u, err := c.ReadResource(o.context(), client.ResourceURL("User", strings.TrimPrefix(p.user, "User/")))
 	switch e := client.AsError(err); {

@@ -222,4 +222,11 @@ func TestChoresOfADeactivatedMember(t *testing.T) {
 	e.Run("members", "reset-password", "pat@example.com").Expect(t, 0, "",
 		inactive+"Asked the server to e-mail a password reset link to "+who+".\n"+
 			"Medplum answers the same whether or not it sends the e-mail: ask the member whether it arrived.\n")
+	// A super admin acting on the project with --project: the command to
+	// reactivate names it too.
+	sa := clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
+	sa.Run("members", "reset-password", pat.ID(), "--project", srv.Seed.ProjectID).Expect(t, 0, "",
+		"Note: "+who+" is deactivated in this project: they cannot sign in to it until reactivated (medplum members activate "+pat.ID()+" --project "+srv.Seed.ProjectID+").\n"+
+			"Asked the server to e-mail a password reset link to "+who+".\n"+
+			"Medplum answers the same whether or not it sends the e-mail: ask the member whether it arrived.\n")
 }
