@@ -131,8 +131,18 @@ func cellClass(text string) string {
 	return ""
 }
 
-// headerOf is a column's header: lastUpdatedBy -> Last updated by.
+// headers name the columns whose words alone would mislead an auditor:
+// lastUpdated and lastUpdatedBy are the membership's, not the person's.
+var headers = map[string]string{
+	"id": "ID", "mfaEnrolled": "MFA enrolled",
+	"lastUpdated": "Membership changed", "lastUpdatedBy": "Membership changed by",
+}
+
+// headerOf is a column's header: invitedAt -> Invited at.
 func headerOf(col string) string {
+	if h, ok := headers[col]; ok {
+		return h
+	}
 	var b strings.Builder
 	for i, r := range col {
 		switch {

@@ -195,7 +195,7 @@ func TestReviewHTML(t *testing.T) {
 	for _, th := range find(byID(doc, "members"), func(n *html.Node) bool { return n.Data == "th" }) {
 		hdr = append(hdr, text(th))
 	}
-	if got := strings.Join(hdr, "|"); got != "Id|Kind|Name|Email|Profile|User|Admin|Active|Access|Mfa enrolled|Invite pending|Invited at|Last updated|Last updated by|Secret set at|Secret age days" {
+	if got := strings.Join(hdr, "|"); got != "ID|Kind|Name|Email|Profile|User|Admin|Active|Access|MFA enrolled|Invite pending|Invited at|Membership changed|Membership changed by|Secret set at|Secret age days" {
 		t.Errorf("header %q", got)
 	}
 

@@ -74,6 +74,10 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			checked for some members says so ("Not checked"), it never passes
 			silently.
 
+			lastUpdated and lastUpdatedBy are the membership's last change and
+			its author (meta.author: a user or client, or "system" for what the
+			server did itself, such as the invite), not the person's.
+
 			The project is read once: the memberships 1000 at a time (cursor
 			paging, past the 10,000 of offset paging) and, for each page, the
 			users, invites and profiles it names. A terminal shows progress.
