@@ -219,12 +219,23 @@ func (rv *reviewDoc) result(rule string) string {
 // member is the member row of a membership id.
 func (rv *reviewDoc) member(t *testing.T, id string) map[string]any {
 	t.Helper()
+	return rv.row(t, "id", id)
+}
+
+// named is the member row of a name.
+func (rv *reviewDoc) named(t *testing.T, name string) map[string]any {
+	t.Helper()
+	return rv.row(t, "name", name)
+}
+
+func (rv *reviewDoc) row(t *testing.T, key, value string) map[string]any {
+	t.Helper()
 	for _, m := range rv.Members {
-		if m["id"] == id {
+		if m[key] == value {
 			return m
 		}
 	}
-	t.Fatalf("no member %s in the review", id)
+	t.Fatalf("no member with %s %s in the review", key, value)
 	return nil
 }
 

@@ -363,7 +363,7 @@ func TestRuleThresholdsUnderADay(t *testing.T) {
 	}
 	expectList(t, "details", fresh,
 		"Fresh Invite: invited "+seconds(t, rv.member(t, f.srv.MembershipByEmail(f.srv.Seed.ProjectID, "fresh.invite@example.com").ID())["invitedAt"].(string))+" (5h30m ago), link never used (Medplum does not show a password set another way)",
-		"Fresh: secret set "+seconds(t, memberNamed(t, rv, "Fresh")["secretSetAt"].(string))+" (5h30m ago)")
+		"Fresh: secret set "+seconds(t, rv.named(t, "Fresh")["secretSetAt"].(string))+" (5h30m ago)")
 
 	// The HTML page says the thresholds as given too.
 	page := filepath.Join(t.TempDir(), "review.html")
@@ -377,15 +377,4 @@ func TestRuleThresholdsUnderADay(t *testing.T) {
 	if !slices.Contains(meta, "Thresholds: invites pending over 36h, client secrets over 1h.") {
 		t.Errorf("the page's thresholds: %q", meta)
 	}
-}
-
-func memberNamed(t *testing.T, rv *reviewDoc, name string) map[string]any {
-	t.Helper()
-	for _, m := range rv.Members {
-		if m["name"] == name {
-			return m
-		}
-	}
-	t.Fatalf("no member %s", name)
-	return nil
 }
