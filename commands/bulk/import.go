@@ -63,7 +63,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Re-runs converge. Each resource is sent as a conditional create keyed
 			on its first identifier with a system and a value; one without gets an
 			identifier {system: "urn:medplum-cli:source-id", value: <old id>} and
-			is keyed on it. A type Medplum cannot search by identifier (Provenance,
+			is keyed on it. Two resources of one type with the same key (a
+			duplicate MRN) would become one: the check refuses them, naming both
+			lines. A type Medplum cannot search by identifier (Provenance,
 			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
 			else an added {system: "urn:medplum-cli:source-id", code: <old id>}.
 			--source-id=false adds neither. A journal (--state; by default
@@ -204,7 +206,7 @@ func importRun(o *ImportOptions) error {
 	if o.IncludeClients {
 		salt = "include-clients"
 	}
-	in, err := checkInput(files, o.skipped, salt)
+	in, err := checkInput(files, o.skipped, salt, o.SourceID)
 	if err != nil {
 		return err
 	}

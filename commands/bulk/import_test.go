@@ -788,3 +788,26 @@ func provenanceID(t *testing.T, dir string) string {
 	}
 	return r.ID()
 }
+
+// Two resources keyed alike (the same first identifier) would become one on
+// the server: the second "already there", references to it pointing at the
+// first. The check refuses them, naming both places; nothing is sent.
+func TestImportRefusesResourcesWithOneKey(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "a.ndjson", `{"resourceType":"Patient","id":"b1","identifier":[{"system":"urn:test:mrn","value":"m1"}]}`+"\n")
+	writeFile(t, e, "b.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"b2","identifier":[{"system":"urn:test:other"},{"system":"urn:test:mrn","value":"m1"}]}`,
+		`{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"a"},"identifier":[{"system":"urn:test:mrn","value":"m1"}]}`,
+		`{"resourceType":"Patient","id":"b3","identifier":[{"system":"urn:medplum-cli:source-id","value":"b4"}]}`,
+		`{"resourceType":"Patient","id":"b4"}`,
+	}, "\n")+"\n")
+	srv.ResetRequests()
+	r := e.Run("bulk", "import", "a.ndjson", "b.ndjson")
+	r.Expect(t, 2, "", `medplum: 2 bad lines; nothing was sent:
+b.ndjson:1: Patient/b2 has the key of Patient/b1 (a.ndjson:1): identifier urn:test:mrn|m1
+b.ndjson:4: Patient/b4 has the key of Patient/b3 (b.ndjson:3): identifier urn:medplum-cli:source-id|b4
+medplum: the import keys each resource on its first identifier with a system and a value (else on its id, as urn:medplum-cli:source-id): two resources with one key would become one, the second found "already there". Give each its own identifier, or remove the duplicate, and run the import again.
+`)
+	clitest.ExpectNothingSent(t, srv)
+}

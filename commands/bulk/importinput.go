@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,16 +142,52 @@ type checked struct {
 type head struct {
 	ResourceType *string `json:"resourceType"`
 	ID           *string `json:"id"`
+	Identifier   any     `json:"identifier"` // what the key is made of
+	Meta         any     `json:"meta"`
 }
+
+// key is the conditional create's search a line is sent with (see
+// conditionKey), from the parts of it the check decoded.
+func (hd *head) key(sourceID bool) string {
+	r := map[string]any{}
+	if hd.Identifier != nil {
+		r["identifier"] = hd.Identifier
+	}
+	if hd.Meta != nil {
+		r["meta"] = hd.Meta
+	}
+	id := ""
+	if hd.ID != nil {
+		id = *hd.ID
+	}
+	return conditionKey(r, *hd.ResourceType, id, sourceID)
+}
+
+// keyText is a key as the user knows it: "identifier system|value".
+func keyText(key string) string {
+	q, err := url.ParseQuery(key)
+	if err != nil {
+		return key
+	}
+	for k, v := range q {
+		return k + " " + strings.Join(v, ",")
+	}
+	return key
+}
+
+// sameKeyHint says what a key shared by two resources means and what to do.
+const sameKeyHint = `the import keys each resource on its first identifier with a system and a value (else on its id, as ` + SourceIDSystem + `): two resources with one key would become one, the second found "already there". Give each its own identifier, or remove the duplicate, and run the import again.`
 
 // checkInput reads every line before anything is sent: each must be a JSON
 // object with a resourceType (a capitalised name) and, if it has an id, a
 // string id not seen before in the input (an exported project's ids are
-// what references point at). Every problem names its file and line. The
+// what references point at), and a key (the search its conditional create
+// is sent with) no other resource of its type has: two resources keyed
+// alike would become one. Every problem names its file and line. The
 // types skip names are checked too, then counted apart: not sent, and not
 // targets whose references are rewritten. salt, when not empty, is part of
 // the digest (a choice that changes what is sent).
-func checkInput(files []inputFile, skip func(typ string) bool, salt string) (*checked, error) {
+func checkInput(files []inputFile, skip func(typ string) bool, salt string, sourceID bool) (*checked, error) {
 	c := &checked{IDs: map[string]struct{}{}, Skipped: map[string]int{}, Types: map[string]int{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
@@ -163,6 +200,8 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string) (*ch
 	var problems []string
 	bad := 0
 	where := map[string]string{}
+	keys := map[string]string{} // "Type?key" -> "Type/id (file:line)"
+	sameKey := false
 	prob := func(l line, format string, args ...any) {
 		bad++
 		if len(problems) < maxProblems {
@@ -217,6 +256,20 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string) (*ch
 			where[key] = fmt.Sprintf("%s:%d", files[l.File].Name, l.N)
 			c.IDs[key] = struct{}{}
 		}
+		if k := hd.key(sourceID); k != "" {
+			name, first := "this "+*hd.ResourceType, *hd.ResourceType
+			if hd.ID != nil {
+				name = *hd.ResourceType + "/" + *hd.ID
+				first = name
+			}
+			tk := *hd.ResourceType + "?" + k
+			if first, dup := keys[tk]; dup {
+				sameKey = true
+				prob(l, "%s has the key of %s: %s", name, first, keyText(k))
+				return nil
+			}
+			keys[tk] = fmt.Sprintf("%s (%s:%d)", first, files[l.File].Name, l.N)
+		}
 		return nil
 	})
 	if err != nil {
@@ -230,6 +283,9 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string) (*ch
 		noun := "lines"
 		if bad == 1 {
 			noun = "line"
+		}
+		if sameKey {
+			msg += "\nmedplum: " + sameKeyHint
 		}
 		return nil, cmdutil.InputErrorf("%d bad %s; nothing was sent:\n%s", bad, noun, msg)
 	}
