@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +69,13 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 			that are missing (each is written to a temporary name and renamed when
 			complete). --restart starts a new job instead; --cancel deletes the job
 			on the server and forgets it (the files already downloaded stay).
+
+			A directory holds one export: run again once it is finished, the
+			command downloads nothing and says so on stderr, even with -q (exit 0).
+			--restart exports again and, once the new job's files are ready,
+			removes the previous export's files (those its manifest.json named).
+			For nightly backups give each night its own directory:
+			-d "backups/$(date +%F)".
 
 			Levels (-e): the whole project (default), Patient (every Patient and
 			what belongs to them) or Group/<id> (the Group's member Patients and
@@ -184,6 +192,9 @@ type exportState struct {
 	Request string    `json:"request"` // the kick-off URL (level, types, since)
 	Status  string    `json:"status"`  // the job's status URL
 	Started time.Time `json:"started"`
+	// Replaces are the files of the export this one restarted (--restart):
+	// removed once this job's files are ready to download.
+	Replaces []string `json:"replaces,omitempty"`
 }
 
 func (o *ExportOptions) dir() string {
@@ -245,10 +256,12 @@ func exportRun(o *ExportOptions) error {
 		return cmdutil.InputErrorf("%s holds an export job of %s, not of %s; use the same flags to resume it, --restart to start this one, or another directory",
 			statePath, st.Request, want)
 	}
+	var replaces []string
 	if st != nil && o.Restart {
 		if err := cancelJob(o.Ctx, c, st.Status); err != nil && !isNotFound(err) {
 			fmt.Fprintf(o.IO.ErrOut, "medplum: warning: could not cancel the earlier job %s: %v\n", st.Status, err)
 		}
+		replaces = exportedFiles(dir, st)
 		st = nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -269,10 +282,9 @@ func exportRun(o *ExportOptions) error {
 		if resp.Status != http.StatusAccepted || loc == "" {
 			return fmt.Errorf("GET %s: the server answered %d without a Content-Location: no export job to follow", o.kickoffURL(), resp.Status)
 		}
-		st = &exportState{Server: c.BaseURL(), Project: who.ProjectID, Request: want, Status: loc, Started: time.Now().UTC()}
-		b, _ := json.MarshalIndent(st, "", "  ")
-		if err := config.WriteFileAtomic(statePath, append(b, '\n'), 0o600); err != nil {
-			return fmt.Errorf("remembering the export job in %s: %w", statePath, err)
+		st = &exportState{Server: c.BaseURL(), Project: who.ProjectID, Request: want, Status: loc, Started: time.Now().UTC(), Replaces: replaces}
+		if err := writeState(statePath, st); err != nil {
+			return err
 		}
 		prog.notice(fmt.Sprintf("export job started: %s", loc))
 	} else {
@@ -283,6 +295,26 @@ func exportRun(o *ExportOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(st.Replaces) > 0 {
+		// The previous export's files go now that this one's are ready:
+		// not earlier (a failed restart keeps the last good export), and
+		// before the downloads (a file of the same name is not this job's).
+		var removed []string
+		for _, n := range st.Replaces {
+			if err := os.Remove(filepath.Join(dir, n)); err == nil {
+				removed = append(removed, n)
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("removing %s of the previous export: %w", n, err)
+			}
+		}
+		st.Replaces = nil
+		if err := writeState(statePath, st); err != nil {
+			return err
+		}
+		if !o.Quiet && len(removed) > 0 {
+			fmt.Fprintf(o.IO.ErrOut, "medplum: removed the %s of the previous export: %s\n", cmdutil.Count(len(removed), "file"), strings.Join(removed, ", "))
+		}
+	}
 	if err := config.WriteFileAtomic(filepath.Join(dir, "manifest.json"), raw, 0o600); err != nil {
 		return fmt.Errorf("writing manifest.json: %w", err)
 	}
@@ -291,25 +323,56 @@ func exportRun(o *ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.Quiet {
-		var bytes int64
-		fresh := 0
-		for _, f := range files {
-			bytes += f.size
-			if f.fresh {
-				fresh++
-			}
+	var bytes int64
+	fresh := 0
+	for _, f := range files {
+		bytes += f.size
+		if f.fresh {
+			fresh++
 		}
+	}
+	if !o.Quiet {
 		fmt.Fprintf(o.IO.ErrOut, "exported %s (%s) into %s; %d downloaded now, %d earlier\n",
 			cmdutil.Count(len(files), "file"), HumanBytes(bytes), dir, fresh, len(files)-fresh)
-		if fresh == 0 && len(files) > 0 && resumed {
-			fmt.Fprintf(o.IO.ErrOut, "medplum: note: this is the export started %s, finished earlier; --restart exports the project again\n", st.Started.Format(time.RFC3339))
-		}
+	}
+	if fresh == 0 && len(files) > 0 && resumed {
+		// Even with -q: a nightly job run in the same directory would
+		// otherwise back up nothing new, in silence.
+		fmt.Fprintf(o.IO.ErrOut, "medplum: note: this is the export started %s, finished earlier: nothing new was downloaded; --restart exports the project again (replacing these files), or export into a new directory\n", st.Started.Format(time.RFC3339))
+	}
+	if !o.Quiet {
 		if missing := missingTypes(o.Types, m); len(missing) > 0 {
 			fmt.Fprintf(o.IO.ErrOut, "medplum: note: nothing exported for %s (no such resources, or no such type)\n", strings.Join(missing, ", "))
 		}
 	}
 	return nil
+}
+
+func writeState(path string, st *exportState) error {
+	b, _ := json.MarshalIndent(st, "", "  ")
+	if err := config.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("remembering the export job in %s: %w", path, err)
+	}
+	return nil
+}
+
+// exportedFiles are the names of the files the export of st wrote into dir
+// (those its manifest.json names that are there), and those of the export
+// before it it had still to remove: ours, never another file of dir.
+func exportedFiles(dir string, st *exportState) []string {
+	names := slices.Clone(st.Replaces)
+	if b, err := os.ReadFile(filepath.Join(dir, "manifest.json")); err == nil {
+		var m manifest
+		if json.Unmarshal(b, &m) == nil {
+			for _, out := range m.Output {
+				n := FileName(out.Type, out.URL)
+				if _, err := os.Stat(filepath.Join(dir, n)); err == nil && !slices.Contains(names, n) {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	return names
 }
 
 func isNotFound(err error) bool {

@@ -161,11 +161,7 @@ func TestExportWholeProject(t *testing.T) {
 	// Run again: the same job, nothing downloaded again.
 	srv.ResetRequests()
 	r = e.Run("bulk", "export", "-d", "backup")
-	b, _ := os.ReadFile(filepath.Join(e.Home, "backup", ".medplum-export.json"))
-	var st struct{ Started time.Time }
-	json.Unmarshal(b, &st)
-	r.Expect(t, 0, "", warning+x.summary(t, "backup", 0, len(x.paths))+
-		"medplum: note: this is the export started "+st.Started.Format(time.RFC3339)+", finished earlier; --restart exports the project again\n")
+	r.Expect(t, 0, "", warning+x.summary(t, "backup", 0, len(x.paths))+finishedNote(t, e, "backup"))
 	if n := len(srv.RequestsTo("GET", "/fhir/R4/$export")) + len(srv.RequestsTo("GET", "/storage/*/*")); n != 0 {
 		t.Errorf("a finished export sent %d kick-offs or downloads again", n)
 	}
@@ -399,7 +395,7 @@ func TestExportOwnProject(t *testing.T) {
 		t.Errorf("exported %v, want Patients %v and Observation %s", got, pats, obs.ID())
 	}
 	r = e.Run("bulk", "export", "-t", "Patient,Observation", "-d", "typed", "-q")
-	r.Expect(t, 0, "", "")
+	r.Expect(t, 0, "", finishedNote(t, e, "typed"))
 
 	r = e.Run("bulk", "export", "-e", "Group/"+grp.ID(), "-d", "group", "-q")
 	x = readExport(t, e, "group")
@@ -434,4 +430,49 @@ func TestExportOwnProject(t *testing.T) {
 	json.Unmarshal(b, &st)
 	e.Run("bulk", "export", "-e", "Group/"+empty.ID(), "-d", "empty", "--cancel").Expect(t, 0, "", "cancelled the export job "+st.Status+"\n")
 	e.Run("bulk", "export", "-d", "empty", "--cancel").Expect(t, 2, "", "medplum: no export job to cancel in empty (it has no .medplum-export.json)\n")
+}
+
+// A finished export run again downloads nothing: it says so even with -q
+// (a nightly job must not back up nothing new in silence). --restart
+// removes the previous export's files (the ones its manifest names, no
+// others) once the new job's files are ready, so that the directory holds
+// one export, which bulk import can read.
+func TestExportAgainAndRestartReplaceThePreviousFiles(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
+	e := clitest.SignedIn(t, srv)
+	e.Run("bulk", "export", "-d", "backup", "-q", "-t", "Patient").ExpectCode(t, 0, "")
+	old := readExport(t, e, "backup")
+	mine := writeFile(t, e, "backup/mine.ndjson", `{"resourceType":"Patient"}`+"\n")
+	e.Run("bulk", "export", "-d", "backup", "-q", "-t", "Patient").Expect(t, 0, "", finishedNote(t, e, "backup"))
+
+	r := e.Run("bulk", "export", "-d", "backup", "-t", "Patient", "--restart")
+	x := readExport(t, e, "backup")
+	if slices.Equal(x.paths, old.paths) {
+		t.Fatalf("the new export has the old one's files: %v", x.paths)
+	}
+	expectFiles(t, r, x, warning+"medplum: removed the 1 file of the previous export: "+filepath.Base(old.paths[0])+"\n"+x.summary(t, "backup", 1, 0))
+	for _, p := range old.paths {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s of the previous export is still there (%v)", p, err)
+		}
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("a file the export did not write was removed: %v", err)
+	}
+}
+
+// finishedNote is what a run in a directory whose export is finished says
+// on stderr, -q or not.
+func finishedNote(t *testing.T, e *clitest.Env, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.Home, dir, ".medplum-export.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Started time.Time }
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	return "medplum: note: this is the export started " + st.Started.Format(time.RFC3339) + ", finished earlier: nothing new was downloaded; --restart exports the project again (replacing these files), or export into a new directory\n"
 }
