@@ -3,7 +3,6 @@ package commands
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -118,13 +117,9 @@ func newAuthManager(getenv func(string) string, interactive bool) (*auth.Manager
 	if err != nil {
 		return nil, err
 	}
-	cache := getenv("MEDPLUM_CACHE_DIR")
-	if cache == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil, &config.Error{Msg: "cannot find a cache directory: set MEDPLUM_CACHE_DIR"}
-		}
-		cache = filepath.Join(base, "medplum")
+	cache, err := config.CacheDir(getenv)
+	if err != nil {
+		return nil, err
 	}
 	timeout, err := auth.ParseKeyringTimeout(getenv("MEDPLUM_KEYRING_TIMEOUT"))
 	if err != nil {

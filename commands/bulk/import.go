@@ -2,9 +2,12 @@ package bulk
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -69,8 +73,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
 			else an added {system: "urn:medplum-cli:source-id", code: <old id>}.
 			--source-id=false adds neither. A journal (--state; by default
-			.medplum-import-<digest>.journal in the working directory) records
-			every Bundle before it leaves and every answer: after Ctrl-C, a crash
+			one per input and target project, in medplum's cache directory:
+			$MEDPLUM_CACHE_DIR, else ~/.cache/medplum on Linux, under imports/)
+			records every Bundle before it leaves and every answer: after Ctrl-C, a crash
 			or kill -9, the same command sends only what was not answered, and a
 			keyed resource whose answer was lost is found, not created again. Only
 			a resource without a key (no id, a Binary, or --source-id=false
@@ -128,7 +133,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
 	fl.BoolVar(&opts.IncludeClients, "include-clients", false, "import ClientApplications too, with the secrets they hold")
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
-	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default .medplum-import-<digest>.journal)")
+	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default: one per input and project, in the cache directory)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
 	return cmd
@@ -231,7 +236,9 @@ func importRun(o *ImportOptions) error {
 	}
 	state := o.State
 	if state == "" {
-		state = defaultState(in.Digest)
+		if state, err = defaultState(in.Digest, c.BaseURL(), who.ProjectID); err != nil {
+			return err
+		}
 	}
 	rs, replay := replayImport(state)
 	j, err := bulkengine.Open(state, importFormat, bulkengine.Key{Input: in.Digest, Server: c.BaseURL(), Project: who.ProjectID}, replay)
@@ -832,7 +839,19 @@ func (im *importer) record(rec importRecord, report func()) {
 	})
 }
 
-// defaultState is where the journal of an input lives by default.
-func defaultState(digest string) string {
-	return filepath.Join(".", ".medplum-import-"+strings.TrimPrefix(digest, "sha256:")[:16]+".journal")
+// defaultState is where the journal of an import lives by default: in the
+// cache directory (not the working directory, so that a re-run from
+// elsewhere finds it), named by the input and the target together (so
+// that the same input imported into another project has its own).
+func defaultState(digest, server, project string) (string, error) {
+	dir, err := config.CacheDir(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	dir = filepath.Join(dir, "imports")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(digest + "\x00" + server + "\x00" + project))
+	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".journal"), nil
 }

@@ -811,3 +811,40 @@ medplum: the import keys each resource on its first identifier with a system and
 `)
 	clitest.ExpectNothingSent(t, srv)
 }
+
+// The journal is the input's AND the target's, and lives in the cache
+// directory, not the working directory: the same input imported into
+// another project from the same place has a journal of its own, and a
+// re-run from another directory finds the first run's journal (a resource
+// without a key is not created again).
+func TestImportJournalOfInputAndTarget(t *testing.T) {
+	a, b := medplumtest.NewServer(t), medplumtest.NewServer(t)
+	ea, eb := clitest.SignedIn(t, a), clitest.SignedIn(t, b)
+	cache := filepath.Join(ea.Home, "cache")
+	ea.Set("MEDPLUM_CACHE_DIR", cache)
+	eb.Set("MEDPLUM_CACHE_DIR", cache)
+	in := writeFile(t, ea, "in.ndjson", `{"resourceType":"Patient","name":[{"family":"Keyless"}]}`+"\n")
+	before := a.Count("Patient", a.Seed.ProjectID)
+	ea.Run("bulk", "import", in, "-q").Expect(t, 0, "", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
+
+	home := ea.Home
+	ea.Home = filepath.Join(home, "elsewhere")
+	if err := os.Mkdir(ea.Home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a.ResetRequests()
+	ea.Run("bulk", "import", in, "-q").Expect(t, 0, "", "imported 0 resources: 0 created, 0 already there, 0 failed; 1 done by an earlier run (0 failed)\n")
+	clitest.ExpectPaths(t, a, "GET /auth/me")
+	if n := a.Count("Patient", a.Seed.ProjectID); n != before+1 {
+		t.Errorf("%d Patients imported, want 1", n-before)
+	}
+
+	eb.Home = home
+	eb.Run("bulk", "import", in, "-q").Expect(t, 0, "", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
+	if left, _ := filepath.Glob(filepath.Join(home, ".medplum-import-*")); len(left) != 0 {
+		t.Errorf("journals in the working directory: %v", left)
+	}
+	if js, _ := filepath.Glob(filepath.Join(cache, "imports", "*.journal")); len(js) != 2 {
+		t.Errorf("journals in the cache: %v, want 2", js)
+	}
+}

@@ -60,6 +60,20 @@ type Profile struct {
 	Extra map[string]any `yaml:",inline"`
 }
 
+// CacheDir is medplum's cache directory (cached tokens, import journals):
+// $MEDPLUM_CACHE_DIR, else the user cache directory's medplum
+// ($XDG_CACHE_HOME or ~/.cache on Linux).
+func CacheDir(getenv func(string) string) (string, error) {
+	if d := getenv("MEDPLUM_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", &Error{Msg: "cannot find a cache directory: set MEDPLUM_CACHE_DIR"}
+	}
+	return filepath.Join(base, "medplum"), nil
+}
+
 // Dir returns the config directory from the environment (see the package doc).
 func Dir() (string, error) {
 	getenv := os.Getenv
