@@ -113,6 +113,8 @@ var helpNotRun = map[string]string{
 	"medplum login --auth-type jwt-assertion --client-id 0a1b... --private-key-path key.pem": "needs a client registered with the key's public half; TestLoginJWTAssertion makes one",
 	"medplum profile import":                         "reads the official CLI's ~/.medplum; TestProfileImport writes one",
 	"medplum profile import staging --delete-source": "reads the official CLI's ~/.medplum; TestProfileImport writes one",
+	"medplum -p other bulk import backup":            "imports into another project than the export's (the fixture has one); TestImportRoundTrip and TestImportOwnProjects do",
+	"medplum -p other bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal": "imports into another project than the export's (the fixture has one); TestImportTransactionMode runs these flags",
 }
 
 // helpNeedsKeyring are the examples that store credentials in the system

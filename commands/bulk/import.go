@@ -69,7 +69,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			identifier {system: "urn:medplum-cli:source-id", value: <old id>} and
 			is keyed on it. Two resources of one type with the same key (a
 			duplicate MRN) would become one: the check refuses them, naming both
-			lines. A type Medplum cannot search by identifier (Provenance,
+			lines. An export imported into the project it came from (its
+			.medplum-export.json names it) is refused: nothing would be found by
+			its id, so whatever has no identifier would be doubled. A type Medplum cannot search by identifier (Provenance,
 			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
 			else an added {system: "urn:medplum-cli:source-id", code: <old id>}.
 			--source-id=false adds neither. A journal (--state; by default
@@ -110,8 +112,8 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 		`),
 		Example: heredoc.Doc(`
 			$ medplum bulk export -t Patient,Observation -d backup
-			$ medplum bulk import backup
-			$ medplum bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal
+			$ medplum -p other bulk import backup
+			$ medplum -p other bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal
 		`),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -232,6 +234,9 @@ func importRun(o *ImportOptions) error {
 	}
 	who, err := cmdutil.WhoAmI(o.Ctx, c)
 	if err != nil {
+		return err
+	}
+	if err := notFromHere(files, c.BaseURL(), who.ProjectID); err != nil {
 		return err
 	}
 	state := o.State
@@ -837,6 +842,32 @@ func (im *importer) record(rec importRecord, report func()) {
 		}
 		im.run.Locked(report)
 	})
+}
+
+// notFromHere refuses an input that bulk export wrote from the project it
+// is imported into (the .medplum-export.json next to a file names it):
+// every resource is there already, and those without an identifier would
+// be created again, as the import never finds a resource by its id.
+func notFromHere(files []inputFile, server, project string) error {
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f.Name == "stdin" {
+			continue
+		}
+		p := filepath.Join(filepath.Dir(f.Path), stateFile)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		st, err := readState(p)
+		if err != nil || st == nil || st.Server != server || st.Project != project {
+			continue
+		}
+		return cmdutil.InputErrorf("%s says this input is an export of project %s on %s, the project you are importing into; nothing was sent: "+
+			"its resources are here already, and those without an identifier would be created again (the import finds a resource again by its identifiers only, never by its id). "+
+			"Import it into another project (-p PROFILE, or sign in to it), or, to restore resources deleted since, import only the lines of those resources", filepath.Join(filepath.Dir(f.Name), stateFile), project, server)
+	}
+	return nil
 }
 
 // defaultState is where the journal of an import lives by default: in the

@@ -848,3 +848,26 @@ func TestImportJournalOfInputAndTarget(t *testing.T) {
 		t.Errorf("journals in the cache: %v, want 2", js)
 	}
 }
+
+// An export imported into the project it came from would double every
+// resource without an identifier: refused (exit 2), nothing sent, whether
+// the directory or one of its files is named.
+func TestImportRefusesTheProjectItCameFrom(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
+	e := clitest.SignedIn(t, srv)
+	e.Run("bulk", "export", "-t", "Patient", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	x := readExport(t, e, "backup")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	for _, arg := range []string{"backup", x.paths[0]} {
+		srv.ResetRequests()
+		e.Run("bulk", "import", arg, "-q").Expect(t, 2, "", "medplum: "+filepath.Join(strings.TrimSuffix(arg, filepath.Base(x.paths[0])), ".medplum-export.json")+
+			" says this input is an export of project "+srv.Seed.ProjectID+" on "+srv.URL+", the project you are importing into; nothing was sent: "+
+			"its resources are here already, and those without an identifier would be created again (the import finds a resource again by its identifiers only, never by its id). "+
+			"Import it into another project (-p PROFILE, or sign in to it), or, to restore resources deleted since, import only the lines of those resources\n")
+		clitest.ExpectPaths(t, srv, "GET /auth/me")
+	}
+	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
+		t.Errorf("%d Patients created", n-before)
+	}
+}
