@@ -21,6 +21,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -126,8 +127,13 @@ func (o *ExportOptions) check() error {
 	}
 	if o.Types != "" {
 		for t := range strings.SplitSeq(o.Types, ",") {
-			if t = strings.TrimSpace(t); !typeRE().MatchString(t) {
-				return cmdutil.FlagErrorf("--types: %q is not a resource type (e.g. Patient,Observation)", t)
+			// Medplum exports nothing for a type it does not know, and
+			// says nothing either (416): an empty backup, exit 0.
+			if t = strings.TrimSpace(t); !knownTypes()[t] {
+				if near := closestType(t); near != "" {
+					return cmdutil.FlagErrorf("--types: %q is not a resource type; did you mean %s?", t, near)
+				}
+				return cmdutil.FlagErrorf("--types: %q is not a resource type of FHIR R4 or Medplum (e.g. Patient,Observation)", t)
 			}
 		}
 	}
@@ -143,6 +149,53 @@ func (o *ExportOptions) check() error {
 		return cmdutil.FlagErrorf("--restart and --cancel cannot be used together")
 	}
 	return nil
+}
+
+// knownTypes are the resource types of FHIR R4 and Medplum.
+var knownTypes = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range slices.Concat(completion.FHIRTypes, completion.MedplumTypes) {
+		m[t] = true
+	}
+	return m
+})
+
+// closestType is the known type nearest to t: the same name in another
+// case, else the one fewest edits away (at most a third of its length),
+// or "".
+func closestType(t string) string {
+	best, bestD := "", len(t)/3+1
+	for k := range knownTypes() {
+		if strings.EqualFold(k, t) {
+			return k
+		}
+		if d := editDistance(strings.ToLower(k), strings.ToLower(t)); d < bestD || d == bestD && best != "" && k < best {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two strings (by byte: type
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func parseSince(v string) (time.Time, error) {
@@ -342,7 +395,7 @@ func exportRun(o *ExportOptions) error {
 	}
 	if !o.Quiet {
 		if missing := missingTypes(o.Types, m); len(missing) > 0 {
-			fmt.Fprintf(o.IO.ErrOut, "medplum: note: nothing exported for %s (no such resources, or no such type)\n", strings.Join(missing, ", "))
+			fmt.Fprintf(o.IO.ErrOut, "medplum: note: nothing exported for %s (no such resources)\n", strings.Join(missing, ", "))
 		}
 	}
 	return nil

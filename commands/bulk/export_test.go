@@ -201,10 +201,10 @@ func TestExportLevelsTypesSince(t *testing.T) {
 	}
 
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	r = e.Run("bulk", "export", "-t", "Patient,Patinet", "-s", since, "-d", "typed")
+	r = e.Run("bulk", "export", "-t", "Patient,Medication", "-s", since, "-d", "typed")
 	x = readExport(t, e, "typed")
-	r.ExpectCode(t, 0, warning+x.summary(t, "typed", 1, 0)+"medplum: note: nothing exported for Patinet (no such resources, or no such type)\n")
-	if q := srv.RequestsTo("GET", "/fhir/R4/$export")[0].RawQuery; q != "_since="+strings.ReplaceAll(since, ":", "%3A")+"&_type=Patient%2CPatinet" {
+	r.ExpectCode(t, 0, warning+x.summary(t, "typed", 1, 0)+"medplum: note: nothing exported for Medication (no such resources)\n")
+	if q := srv.RequestsTo("GET", "/fhir/R4/$export")[0].RawQuery; q != "_since="+strings.ReplaceAll(since, ":", "%3A")+"&_type=Patient%2CMedication" {
 		t.Errorf("kick-off query %s", q)
 	}
 	if got := resourcesIn(t, x); len(got) != 1 || len(got["Patient"]) != srv.Count("Patient", srv.Seed.ProjectID) {
@@ -222,7 +222,10 @@ func TestExportRefusesBadFlagsBeforeSending(t *testing.T) {
 		{[]string{"-s", "yesterday"}, `medplum: --since "yesterday": not a date or an instant (e.g. 2026-12-01 or 2026-12-01T10:00:00Z); Medplum never finishes an export with a _since it cannot read`},
 		{[]string{"-e", "Practitioner"}, `medplum: --export-level "Practitioner": use "Patient" or "Group/<id>" (or nothing: the whole project)`},
 		{[]string{"-e", "Group/"}, `medplum: --export-level "Group/": use "Patient" or "Group/<id>" (or nothing: the whole project)`},
-		{[]string{"-t", "Patient,observation"}, `medplum: --types: "observation" is not a resource type (e.g. Patient,Observation)`},
+		{[]string{"-t", "Patient,observation"}, `medplum: --types: "observation" is not a resource type; did you mean Observation?`},
+		{[]string{"-t", "Patinet"}, `medplum: --types: "Patinet" is not a resource type; did you mean Patient?`},
+		{[]string{"-t", "Observation, MedicationRequests"}, `medplum: --types: "MedicationRequests" is not a resource type; did you mean MedicationRequest?`},
+		{[]string{"-t", "Xyzzy"}, `medplum: --types: "Xyzzy" is not a resource type of FHIR R4 or Medplum (e.g. Patient,Observation)`},
 		{[]string{"--restart", "--cancel"}, `medplum: --restart and --cancel cannot be used together`},
 	} {
 		r := e.Run(append([]string{"bulk", "export"}, c.args...)...)
