@@ -54,6 +54,10 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			export writes them) in the project, in Bundles of
 			--num-resources-per-request entries (25), several at a time.
 
+			Import creates what is missing and never updates what exists: a
+			resource found again (by its key, below) is counted "already there"
+			and left as the server has it, even when the file's copy differs.
+
 			Every line is checked first: a line that is not a JSON object with a
 			resourceType is reported with its file and line number, and nothing
 			is sent. A directory stands for its *.ndjson files; - reads stdin.
