@@ -140,7 +140,7 @@ func redactPairs(s string, withCode bool) string {
 // RedactBody returns body with credential values hidden, by content type:
 // a form hides the values of secret names and of "code"; JSON hides the
 // value under every secret name at any depth (the whole value when it is an
-// object or array) and a string "code" at the top level (an OAuth code, not
+// object or array; a boolean, number or null is shown) and a string "code" at the top level (an OAuth code, not
 // a FHIR CodeableConcept). JSON that cannot be parsed is not shown at all.
 // Other bodies are returned unchanged.
 func RedactBody(contentType string, body []byte) []byte {
@@ -182,6 +182,16 @@ func redactJSON(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// isPlainScalar is a JSON true, false, number or null: no secret
+// ("requiresAccessToken": false is not one).
+func isPlainScalar(tok json.Token) bool {
+	switch tok.(type) {
+	case bool, json.Number, nil:
+		return true
+	}
+	return false
+}
+
 var redactedJSON = []byte(`"` + Redacted + `"`)
 
 func writeJSONValue(dec *json.Decoder, out *bytes.Buffer, tok json.Token, depth int) error {
@@ -207,7 +217,7 @@ func writeJSONValue(dec *json.Decoder, out *bytes.Buffer, tok json.Token, depth 
 				}
 				_, isStr := vt.(string)
 				switch {
-				case IsSecretName(key):
+				case IsSecretName(key) && !isPlainScalar(vt):
 					if err := skipJSONValue(dec, vt); err != nil {
 						return err
 					}

@@ -4,6 +4,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -44,6 +45,11 @@ func Main() int {
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(f.IOStreams.ErrOut, "medplum: interrupted")
+		// How to go on (bulk export: run it again to resume).
+		var h interface{ Hint() string }
+		if errors.As(err, &h) && h.Hint() != "" {
+			fmt.Fprintln(f.IOStreams.ErrOut, h.Hint())
+		}
 		return cmdutil.ExitInterrupted
 	}
 	return reportError(f.IOStreams.ErrOut, cmd, err)

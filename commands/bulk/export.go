@@ -272,8 +272,18 @@ func readState(path string) (*exportState, error) {
 	return &st, nil
 }
 
-func exportRun(o *ExportOptions) error {
+func exportRun(o *ExportOptions) (err error) {
 	dir := o.dir()
+	defer func() {
+		if err != nil && o.Ctx.Err() != nil && !o.Cancel {
+			if _, serr := os.Stat(filepath.Join(dir, stateFile)); serr == nil {
+				err = cmdutil.WithHint(err, fmt.Sprintf("run the same command again to resume the export (its job is kept in %s); --cancel deletes it on the server", filepath.Join(dir, stateFile)))
+			}
+		}
+	}()
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return cmdutil.InputErrorf("-d %s: not a directory", dir)
+	}
 	statePath := filepath.Join(dir, stateFile)
 	st, err := readState(statePath)
 	if err != nil {
@@ -322,13 +332,16 @@ func exportRun(o *ExportOptions) error {
 	}
 	prog := newProgressLine(o.IO, o.Quiet)
 	defer prog.done()
-	if !o.Quiet {
+	if !o.Quiet && o.mayHoldSecrets() {
 		fmt.Fprintln(o.IO.ErrOut, "medplum: warning: the exported files hold whatever the project holds, client secrets and password-reset requests included: they are created readable by you only (0600); keep them private")
 	}
 	resumed := st != nil
 	if st == nil {
 		resp, err := c.Do(o.Ctx, &client.Request{URL: o.kickoffURL(), Header: http.Header{"Prefer": {"respond-async"}}})
 		if err != nil {
+			if strings.HasPrefix(o.Level, "Group/") && isNotFound(err) {
+				return fmt.Errorf("%s: not found on the server (-e Group/<id> names a Group of the project)", o.Level)
+			}
 			return err
 		}
 		loc := resp.Header.Get("Content-Location")
@@ -399,6 +412,27 @@ func exportRun(o *ExportOptions) error {
 		}
 	}
 	return nil
+}
+
+// secretTypes hold secrets or grant access: a client's secret, a
+// password-reset request, a sign-in, a Bot's code, a membership, ...
+var secretTypes = map[string]bool{"Project": true, "ProjectMembership": true, "User": true, "ClientApplication": true,
+	"UserSecurityRequest": true, "PasswordChangeRequest": true, "Login": true, "Bot": true, "JsonWebKey": true,
+	"DomainConfiguration": true, "SmartAppLaunch": true}
+
+// mayHoldSecrets reports whether the export can hold secrets: a whole
+// project, or types that hold them named with -t (a Patient or Group
+// export holds the Patients' compartments, none of those types).
+func (o *ExportOptions) mayHoldSecrets() bool {
+	if o.Types == "" {
+		return o.Level == "" || o.Level == "system"
+	}
+	for t := range strings.SplitSeq(o.Types, ",") {
+		if secretTypes[strings.TrimSpace(t)] {
+			return true
+		}
+	}
+	return false
 }
 
 func writeState(path string, st *exportState) error {

@@ -180,6 +180,10 @@ func TestExportVerboseHidesSignatures(t *testing.T) {
 		t.Errorf("%d signatures in the trace, not all redacted:\n%s", n, r.Stderr)
 	}
 	r.NotContains(t, srv.Seed.Client.Secret)
+	// A boolean under a secret-ish name is not a secret.
+	if !strings.Contains(r.Stderr, `"requiresAccessToken":false`) {
+		t.Errorf("the manifest's requiresAccessToken is not shown:\n%s", r.Stderr)
+	}
 }
 
 func TestExportLevelsTypesSince(t *testing.T) {
@@ -203,7 +207,7 @@ func TestExportLevelsTypesSince(t *testing.T) {
 	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	r = e.Run("bulk", "export", "-t", "Patient,Medication", "-s", since, "-d", "typed")
 	x = readExport(t, e, "typed")
-	r.ExpectCode(t, 0, warning+x.summary(t, "typed", 1, 0)+"medplum: note: nothing exported for Medication (no such resources)\n")
+	r.ExpectCode(t, 0, x.summary(t, "typed", 1, 0)+"medplum: note: nothing exported for Medication (no such resources)\n")
 	if q := srv.RequestsTo("GET", "/fhir/R4/$export")[0].RawQuery; q != "_since="+strings.ReplaceAll(since, ":", "%3A")+"&_type=Patient%2CMedication" {
 		t.Errorf("kick-off query %s", q)
 	}
@@ -319,7 +323,8 @@ func TestExportInterruptedThenCancelled(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	p.Signal(os.Interrupt)
-	p.Wait().Expect(t, 130, "", warning+"medplum: interrupted\n")
+	p.Wait().Expect(t, 130, "", warning+"medplum: interrupted\n"+
+		"run the same command again to resume the export (its job is kept in "+filepath.Join("backup", ".medplum-export.json")+"); --cancel deletes it on the server\n")
 	b, err := os.ReadFile(state)
 	if err != nil {
 		t.Fatal(err)
@@ -391,7 +396,7 @@ func TestExportOwnProject(t *testing.T) {
 
 	r := e.Run("bulk", "export", "-t", "Patient,Observation", "-d", "typed")
 	x := readExport(t, e, "typed")
-	expectFiles(t, r, x, warning+x.summary(t, "typed", 2, 0))
+	expectFiles(t, r, x, x.summary(t, "typed", 2, 0))
 	got := resourcesIn(t, x)
 	slices.Sort(got["Patient"])
 	if sorted := slices.Sorted(slices.Values(pats)); !slices.Equal(got["Patient"], sorted) || fmt.Sprint(got["Observation"]) != fmt.Sprint([]string{obs.ID()}) || len(got) != 2 {
@@ -427,7 +432,8 @@ func TestExportOwnProject(t *testing.T) {
 	}
 	time.Sleep(time.Second) // a few polls
 	p.Signal(os.Interrupt)
-	p.Wait().Expect(t, 130, "", "medplum: interrupted\n")
+	p.Wait().Expect(t, 130, "", "medplum: interrupted\n"+
+		"run the same command again to resume the export (its job is kept in "+filepath.Join("empty", ".medplum-export.json")+"); --cancel deletes it on the server\n")
 	b, _ := os.ReadFile(state)
 	var st struct{ Status string }
 	json.Unmarshal(b, &st)
@@ -454,7 +460,7 @@ func TestExportAgainAndRestartReplaceThePreviousFiles(t *testing.T) {
 	if slices.Equal(x.paths, old.paths) {
 		t.Fatalf("the new export has the old one's files: %v", x.paths)
 	}
-	expectFiles(t, r, x, warning+"medplum: removed the 1 file of the previous export: "+filepath.Base(old.paths[0])+"\n"+x.summary(t, "backup", 1, 0))
+	expectFiles(t, r, x, "medplum: removed the 1 file of the previous export: "+filepath.Base(old.paths[0])+"\n"+x.summary(t, "backup", 1, 0))
 	for _, p := range old.paths {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s of the previous export is still there (%v)", p, err)
@@ -478,4 +484,31 @@ func finishedNote(t *testing.T, e *clitest.Env, dir string) string {
 		t.Fatal(err)
 	}
 	return "medplum: note: this is the export started " + st.Started.Format(time.RFC3339) + ", finished earlier: nothing new was downloaded; --restart exports the project again (replacing these files), or export into a new directory\n"
+}
+
+// -d naming a file is a usage error (exit 2) that says so, before anything
+// is sent; -e Group/<id> of a Group the server does not have names it.
+func TestExportTargetIsAFileAndMissingGroup(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "afile", "x")
+	srv.ResetRequests()
+	e.Run("bulk", "export", "-d", "afile", "-q").Expect(t, 2, "", "medplum: -d afile: not a directory\n")
+	clitest.ExpectNothingSent(t, srv)
+	r := e.Run("bulk", "export", "-e", "Group/nosuchgroup", "-d", "g", "-q")
+	r.Expect(t, 1, "", "medplum: Group/nosuchgroup: not found on the server (-e Group/<id> names a Group of the project)\n")
+}
+
+// The warning that the files may hold secrets is printed when the types
+// exported can hold them: the whole project, or such types named.
+func TestExportWarnsOfSecretsOnlyForTypesThatHoldThem(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
+	e := clitest.SignedIn(t, srv)
+	r := e.Run("bulk", "export", "-t", "Patient", "-d", "p")
+	x := readExport(t, e, "p")
+	expectFiles(t, r, x, x.summary(t, "p", 1, 0))
+	r = e.Run("bulk", "export", "-t", "Patient,ClientApplication", "-d", "c")
+	x = readExport(t, e, "c")
+	expectFiles(t, r, x, warning+x.summary(t, "c", 2, 0))
 }

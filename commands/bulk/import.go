@@ -292,8 +292,16 @@ func (im *importer) do() error {
 	if err != nil {
 		return err
 	}
-	if f := im.total.Failed + im.before.Failed + im.fixErr; f > 0 {
-		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources failed (listed above); correct them and run the import again: what was imported is found, not created again", f, im.in.Total)}
+	now, earlier := im.total.Failed+im.fixErr, im.before.Failed
+	if f := now + earlier; f > 0 {
+		which := "(listed above)"
+		switch {
+		case earlier > 0 && now == 0:
+			which = "in an earlier run of this import (it listed them; this run does not send them again)"
+		case earlier > 0:
+			which = fmt.Sprintf("(%d listed above, %d in an earlier run of this import, which listed them)", now, earlier)
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources failed %s; correct them and run the import again: what was imported is found, not created again", f, im.in.Total, which)}
 	}
 	return nil
 }

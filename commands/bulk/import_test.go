@@ -213,6 +213,12 @@ medplum: 2 of 3 resources failed (listed above); correct them and run the import
 	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 1 {
 		t.Errorf("%d Patients created, want 1", n)
 	}
+	// Again: nothing is sent, and the summary says the failures are the
+	// earlier run's, not "listed above".
+	r = e.Run("bulk", "import", "mixed.ndjson")
+	r.Expect(t, 3, "", `imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (2 failed)
+medplum: 2 of 3 resources failed in an earlier run of this import (it listed them; this run does not send them again); correct them and run the import again: what was imported is found, not created again
+`)
 }
 
 // Killed with -9 in the middle, then run again: every resource is on the
