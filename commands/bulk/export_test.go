@@ -447,11 +447,7 @@ func TestExportOwnProject(t *testing.T) {
 // others) once the new job's files are ready, so that the directory holds
 // one export, which bulk import can read.
 func TestExportAgainAndRestartReplaceThePreviousFiles(t *testing.T) {
-	srv := medplumtest.NewServer(t)
-	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
-	e := clitest.SignedIn(t, srv)
-	e.Run("bulk", "export", "-d", "backup", "-q", "-t", "Patient").ExpectCode(t, 0, "")
-	old := readExport(t, e, "backup")
+	_, e, old := patientExported(t)
 	mine := writeFile(t, e, "backup/mine.ndjson", `{"resourceType":"Patient"}`+"\n")
 	e.Run("bulk", "export", "-d", "backup", "-q", "-t", "Patient").Expect(t, 0, "", finishedNote(t, e, "backup"))
 
@@ -511,4 +507,15 @@ func TestExportWarnsOfSecretsOnlyForTypesThatHoldThem(t *testing.T) {
 	r = e.Run("bulk", "export", "-t", "Patient,ClientApplication", "-d", "c")
 	x = readExport(t, e, "c")
 	expectFiles(t, r, x, warning+x.summary(t, "c", 2, 0))
+}
+
+// patientExported is a sandbox with a Patient, exported (-t Patient) into
+// backup.
+func patientExported(t *testing.T) (*medplumtest.Server, *clitest.Env, *exported) {
+	t.Helper()
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
+	e := clitest.SignedIn(t, srv)
+	e.Run("bulk", "export", "-t", "Patient", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	return srv, e, readExport(t, e, "backup")
 }

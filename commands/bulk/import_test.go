@@ -859,11 +859,7 @@ func TestImportJournalOfInputAndTarget(t *testing.T) {
 // resource without an identifier: refused (exit 2), nothing sent, whether
 // the directory or one of its files is named.
 func TestImportRefusesTheProjectItCameFrom(t *testing.T) {
-	srv := medplumtest.NewServer(t)
-	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient"})
-	e := clitest.SignedIn(t, srv)
-	e.Run("bulk", "export", "-t", "Patient", "-d", "backup", "-q").ExpectCode(t, 0, "")
-	x := readExport(t, e, "backup")
+	srv, e, x := patientExported(t)
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	for _, arg := range []string{"backup", x.paths[0]} {
 		srv.ResetRequests()
