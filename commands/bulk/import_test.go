@@ -858,18 +858,28 @@ func TestImportJournalOfInputAndTarget(t *testing.T) {
 // An export imported into the project it came from would double every
 // resource without an identifier: refused (exit 2), nothing sent, whether
 // the directory or one of its files is named.
+// On the sandbox and, in make test-real, on a real Medplum.
 func TestImportRefusesTheProjectItCameFrom(t *testing.T) {
-	srv, e, x := patientExported(t)
-	before := srv.Count("Patient", srv.Seed.ProjectID)
+	p, e, c := clitest.OwnProject(t, "bulk-import-same")
+	ctx := t.Context()
+	if _, err := c.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Same"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.Run("bulk", "export", "-t", "Patient", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	x := readExport(t, e, "backup")
 	for _, arg := range []string{"backup", x.paths[0]} {
-		srv.ResetRequests()
+		if p.Sandbox != nil {
+			p.Sandbox.ResetRequests()
+		}
 		e.Run("bulk", "import", arg, "-q").Expect(t, 2, "", "medplum: "+filepath.Join(strings.TrimSuffix(arg, filepath.Base(x.paths[0])), ".medplum-export.json")+
-			" says this input is an export of project "+srv.Seed.ProjectID+" on "+srv.URL+", the project you are importing into; nothing was sent: "+
+			" says this input is an export of project "+p.ProjectID+" on "+c.BaseURL()+", the project you are importing into; nothing was sent: "+
 			"its resources are here already, and those without an identifier would be created again (the import finds a resource again by its identifiers only, never by its id). "+
 			"Import it into another project (-p PROFILE, or sign in to it), or, to restore resources deleted since, import only the lines of those resources\n")
-		clitest.ExpectPaths(t, srv, "GET /auth/me")
+		if p.Sandbox != nil {
+			clitest.ExpectPaths(t, p.Sandbox, "GET /auth/me")
+		}
 	}
-	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
-		t.Errorf("%d Patients created", n-before)
+	if pats, err := c.SearchAll(ctx, "Patient?_count=100"); err != nil || len(pats) != 1 {
+		t.Errorf("%d Patients in the project (%v), want 1", len(pats), err)
 	}
 }
