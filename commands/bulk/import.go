@@ -278,7 +278,7 @@ func (im *importer) do() error {
 	if err == nil {
 		err = im.run.Err()
 	}
-	if err == nil {
+	if err == nil && im.toFix() {
 		// The references to resources of later Bundles, now that every
 		// resource has its id.
 		im.run = bulkengine.Start(o.Ctx, bulkengine.Config{Journal: im.j, Limiter: im.lim, Outage: outageOf(im.c)})
@@ -340,6 +340,24 @@ func (im *importer) summary() {
 	}
 }
 
+// needsFix reports whether chunk n has entries to fix that are not fixed
+// yet.
+func (im *importer) needsFix(n int) bool {
+	rec, ok := im.rs.Done[n]
+	return ok && len(rec.Fix) > 0 && !im.rs.Fixed[n]
+}
+
+// toFix reports whether any chunk needs fixing: if none does, the input is
+// not read a third time.
+func (im *importer) toFix() bool {
+	for n := range im.rs.Done {
+		if im.needsFix(n) {
+			return true
+		}
+	}
+	return false
+}
+
 // dispatch hands out the chunks the journal does not hold as done (or,
 // fixing, those with entries to fix that are not fixed yet).
 func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- *chunk) error {
@@ -353,11 +371,10 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 			ch := cur
 			cur = nil
 			if fixing {
-				rec, ok := im.rs.Done[ch.N]
-				if !ok || len(rec.Fix) == 0 || im.rs.Fixed[ch.N] {
+				if !im.needsFix(ch.N) {
 					return nil
 				}
-				ch.Fix = rec.Fix
+				ch.Fix = im.rs.Done[ch.N].Fix
 			} else if im.early[ch.N] {
 				return nil
 			} else {
@@ -694,10 +711,18 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	for _, p := range rec.IDs {
 		im.ids[p[0]] = p[1]
 	}
+	// Its resources' new ids are known (or they failed): the Bundles after
+	// it no longer wait for it, and it is not kept (with every resource
+	// it sent) until the end of the run.
+	for _, e := range ch.Entries {
+		if r := e.ref(); r != "" && im.owner[r] == ch {
+			delete(im.owner, r)
+		}
+	}
 	im.mu.Unlock()
 	ch.finished()
 	im.record(rec, func() {
-		im.rs.Done[ch.N] = rec
+		im.rs.Done[ch.N] = rec.kept()
 		im.total.add(*rec.Counts)
 		im.sent += len(ch.Entries)
 		im.prog.clear()
@@ -765,16 +790,11 @@ func (im *importer) fixup(ch *chunk) {
 	if im.run.Dispatch.Err() != nil {
 		return
 	}
-	rec := im.rs.Done[ch.N]
-	newRef := map[string]string{}
-	for _, p := range rec.IDs {
-		newRef[p[0]] = p[1]
-	}
 	var list []any
 	var which []*entry
 	for _, i := range ch.Fix {
 		e := ch.Entries[i]
-		target := newRef[e.ref()]
+		target := im.lookup(e.ref())
 		if target == "" {
 			continue
 		}

@@ -25,6 +25,14 @@ type importRecord struct {
 	Doubled []int       `json:"doubled,omitempty"` // done: unkeyed entries resent after a lost answer
 }
 
+// kept is the part of a done record kept in memory for the rest of the
+// run: its ids are in resumeState.IDs (the importer's map of old to new
+// ids) already, and a copy per chunk would hold every pair twice.
+func (rec importRecord) kept() importRecord {
+	rec.IDs = nil
+	return rec
+}
+
 // counts are the outcomes of a chunk's entries.
 type counts struct {
 	Created int `json:"created"`
@@ -40,7 +48,7 @@ func (c *counts) add(o counts) {
 
 // resumeState is what an earlier run's journal says.
 type resumeState struct {
-	Done    map[int]importRecord // chunk -> its done record
+	Done    map[int]importRecord // chunk -> its done record (without its ids: see kept)
 	Started map[int]bool         // chunks sent whose answer was not recorded
 	Fixed   map[int]bool
 	IDs     map[string]string // old -> new
@@ -61,10 +69,10 @@ func replayImport(path string) (*resumeState, bulkengine.Replay) {
 				return &bulkengine.DamagedError{Path: path, N: n, Reason: "a done chunk without counts"}
 			}
 			delete(rs.Started, rec.Chunk)
-			rs.Done[rec.Chunk] = rec
 			for _, p := range rec.IDs {
 				rs.IDs[p[0]] = p[1]
 			}
+			rs.Done[rec.Chunk] = rec.kept()
 		case "fixed":
 			rs.Fixed[rec.Chunk] = true
 		default:
