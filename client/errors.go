@@ -278,7 +278,8 @@ func LimiterWait(issues []OutcomeIssue) time.Duration {
 // not an error.
 func successOutcomeError(status int, method, url string, header http.Header, body []byte) *Error {
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '{' || !bytes.Contains(trimmed, []byte(`"OperationOutcome"`)) {
+	if len(trimmed) == 0 || trimmed[0] != '{' || !bytes.Contains(trimmed, []byte(`"OperationOutcome"`)) ||
+		topResourceType(trimmed) != "OperationOutcome" {
 		return nil
 	}
 	var b errorBody
@@ -292,6 +293,35 @@ func successOutcomeError(status int, method, url string, header http.Header, bod
 	e := newError(status, method, url, header, body)
 	e.Outcome = o
 	return e
+}
+
+// topResourceType is the resourceType of a JSON object, read up to that
+// key only: a batch's answer (a Bundle whose entries hold
+// OperationOutcomes) is not decoded whole to learn it is a Bundle. "" if
+// the object has none, or is not valid up to it.
+func topResourceType(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if k == "resourceType" {
+			var rt string
+			if dec.Decode(&rt) != nil {
+				return ""
+			}
+			return rt
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 func isJSONType(mt string) bool {

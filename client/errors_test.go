@@ -219,3 +219,21 @@ func TestErrorRateLimitWaitFromQuotaDiagnostics(t *testing.T) {
 		}
 	}
 }
+
+// A 2xx answer is an error when the object itself is an OperationOutcome
+// with an error issue, wherever its resourceType key is; a Bundle whose
+// entries hold error outcomes (a batch's answer) is not one.
+func TestSuccessOutcomeErrorReadsTheTopLevelType(t *testing.T) {
+	issue := `"issue":[{"severity":"error","code":"invalid","details":{"text":"Bad"}}]`
+	for body, isErr := range map[string]bool{
+		`{"resourceType":"OperationOutcome",` + issue + `}`:          true,
+		`{"id":"x",` + issue + `,"resourceType":"OperationOutcome"}`: true,
+		`{"resourceType":"Bundle","type":"batch-response","entry":[{"response":{"status":"400","outcome":{"resourceType":"OperationOutcome",` + issue + `}}}]}`: false,
+		`{"entry":[{"resource":{"resourceType":"OperationOutcome",` + issue + `}}],"resourceType":"Bundle"}`:                                                    false,
+		`{"resourceType":"OperationOutcome",` + issue: false, // cut short
+	} {
+		if e := successOutcomeError(200, "POST", "u", nil, []byte(body)); (e != nil) != isErr {
+			t.Errorf("%s: error %v, want one: %v", body, e, isErr)
+		}
+	}
+}
