@@ -38,6 +38,7 @@ type ImportOptions struct {
 	IncludeClients   bool   // --include-clients
 	State            string // --state
 	Concurrency      int    // 0: adaptive
+	Report           string // --report
 	Quiet            bool
 
 	Retry bulkengine.RetryPolicy
@@ -103,8 +104,11 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
-			is 3 when some failed. 429s (Medplum charges every entry to the FHIR
-			quota) are waited out and the entries not done are sent again.
+			is 3 when some failed; --report FILE writes a CSV row for every
+			resource answered (file, line, created, found or failed, its status,
+			its new id, the server's message). 429s (Medplum charges every entry
+			to the FHIR quota) are waited out and the entries not done are sent
+			again.
 			--mode transaction sends transaction Bundles (all or nothing only in a
 			project with the transaction-bundles feature).
 
@@ -141,6 +145,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default: one per input and project, in the cache directory)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
+	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, found or failed) to this CSV file")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
 	return cmd
 }
@@ -205,6 +210,7 @@ type importer struct {
 	fixed  int
 	fixErr int
 	maybe  []string // file:line of unkeyed entries resent after a lost answer
+	rep    *importReport
 }
 
 func importRun(o *ImportOptions) error {
@@ -262,7 +268,18 @@ func importRun(o *ImportOptions) error {
 		im.before.add(*d.Counts)
 		im.early[n] = true
 	}
-	return im.do()
+	if o.Report != "" {
+		if im.rep, err = createImportReport(o.Report); err != nil {
+			return err
+		}
+	}
+	err = im.do()
+	if im.rep != nil {
+		if cerr := im.rep.commit(); err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 func (im *importer) do() error {
@@ -728,12 +745,15 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		im.prog.clear()
 		out := im.o.IO
 		for i, r := range results {
+			e := ch.Entries[i]
+			what := e.Type
+			if e.OldID != "" {
+				what = e.ref()
+			}
+			if im.rep != nil {
+				im.rep.row(im.files[e.Line.File].Name, e.Line.N, what, r)
+			}
 			if !r.done {
-				e := ch.Entries[i]
-				what := e.Type
-				if e.OldID != "" {
-					what = e.ref()
-				}
 				fmt.Fprintf(out.ErrOut, "%s:%d: %s: %s\n", im.files[e.Line.File].Name, e.Line.N, what, describe(r))
 			}
 		}

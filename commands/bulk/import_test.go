@@ -58,7 +58,7 @@ func TestImportBadLinesSendNothing(t *testing.T) {
 	}, "\n")+"\n")
 	srv.ResetRequests()
 	before := srv.Count("Patient", srv.Seed.ProjectID)
-	r := e.Run("bulk", "import", "good.ndjson", "bad.ndjson")
+	r := e.Run("bulk", "import", "good.ndjson", "bad.ndjson", "--report", "report.csv")
 	r.Expect(t, 2, "", `medplum: 6 bad lines; nothing was sent:
 bad.ndjson:3: not valid JSON (it ends too early)
 bad.ndjson:4: not a JSON object
@@ -70,6 +70,9 @@ bad.ndjson:8: Patient/p1 appears again (first at good.ndjson:1)
 	clitest.ExpectNothingSent(t, srv)
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
 		t.Errorf("%d Patients on the server", n)
+	}
+	if _, err := os.Stat(filepath.Join(e.Home, "report.csv")); !os.IsNotExist(err) {
+		t.Errorf("a refused input wrote --report: %v", err)
 	}
 }
 
@@ -204,7 +207,7 @@ func TestImportEntryFailures(t *testing.T) {
 		srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": []any{map[string]any{"system": "urn:test:mrn", "value": "twice"}}})
 	}
 	before := srv.Count("Patient", srv.Seed.ProjectID)
-	r := e.Run("bulk", "import", "mixed.ndjson")
+	r := e.Run("bulk", "import", "mixed.ndjson", "--report", "report.csv")
 	r.Expect(t, 3, "mixed.ndjson:1-3: 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: NotAType/b: 400 Unknown resource type
 mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
 imported 3 resources: 1 created, 0 already there, 2 failed
@@ -219,6 +222,29 @@ medplum: 2 of 3 resources failed (listed above); correct them and run the import
 	r.Expect(t, 3, "", `imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (2 failed)
 medplum: 2 of 3 resources failed in an earlier run of this import (it listed them; this run does not send them again); correct them and run the import again: what was imported is found, not created again
 `)
+	// --report: a row per resource, the created one with its new id.
+	var created string
+	for _, p := range srv.Resources("Patient", srv.Seed.ProjectID) {
+		if strings.Contains(fmt.Sprint(p["name"]), "Fine") {
+			created = "Patient/" + p.ID()
+		}
+	}
+	want := "file,line,resource,result,status,id,error\n" +
+		"mixed.ndjson,1,Patient/a,created,201," + created + ",\n" +
+		"mixed.ndjson,2,NotAType/b,failed,400,,Unknown resource type\n" +
+		"mixed.ndjson,3,Patient/c,failed,412,,Multiple resources found matching condition\n"
+	report := filepath.Join(e.Home, "report.csv")
+	if got, err := os.ReadFile(report); err != nil || string(got) != want || created == "" {
+		t.Errorf("report.csv (%v):\n%s\nwant:\n%s", err, got, want)
+	}
+	if fi, err := os.Stat(report); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("report.csv: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	// The same command again finds the created one and names it found.
+	r = e.Run("bulk", "import", "mixed.ndjson", "--report", "again.csv", "--state", "other.journal", "-q")
+	if got, _ := os.ReadFile(filepath.Join(e.Home, "again.csv")); r.Code != 3 || !strings.Contains(string(got), "mixed.ndjson,1,Patient/a,found,200,"+created+",\n") {
+		t.Errorf("again (exit %d):\n%s", r.Code, got)
+	}
 }
 
 // Killed with -9 in the middle, then run again: every resource is on the
