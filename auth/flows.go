@@ -200,7 +200,11 @@ func BrowserLogin(ctx context.Context, tc *client.Client, o BrowserOptions, open
 		case r.err == nil:
 			code = r.code
 		case errors.Is(r.err, context.DeadlineExceeded) && ctx.Err() == nil:
-			return nil, fmt.Errorf("no sign-in arrived within %s; run medplum login again (--timeout sets a longer wait)", o.Timeout)
+			// The web app shows its refusals on its own page and does not
+			// send the browser back (capture 501): say what the usual one
+			// means, since the wait cannot tell.
+			return nil, fmt.Errorf("no sign-in arrived within %s; run medplum login again (--timeout sets a longer wait). "+
+				"If the sign-in page said \"Profile not active\", a project admin deactivated your membership: ask one of them to activate it again", o.Timeout)
 		case r.pasted && waiting > 0 && !errors.Is(r.err, ErrStateMismatch) && wctx.Err() == nil:
 			// No terminal to paste into (or it closed): keep waiting for
 			// the browser's redirect.

@@ -270,7 +270,8 @@ func TestBrowserLoginFailures(t *testing.T) {
 	short := opts
 	short.Timeout = 50 * time.Millisecond
 	_, err = auth.BrowserLogin(ctx, tc, short, func(string) {}, &scripted{})
-	if err == nil || err.Error() != "no sign-in arrived within 50ms; run medplum login again (--timeout sets a longer wait)" {
+	if err == nil || err.Error() != "no sign-in arrived within 50ms; run medplum login again (--timeout sets a longer wait). "+
+		"If the sign-in page said \"Profile not active\", a project admin deactivated your membership: ask one of them to activate it again" {
 		t.Errorf("timeout: %v", err)
 	}
 
@@ -311,13 +312,22 @@ func (p *pasteBrowser) open(u string) {
 	p.opened.Store(true)
 	go func() {
 		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		resp, err := hc.Get(u)
-		if err != nil {
-			p.t.Errorf("browser: %v", err)
-			return
+		server, _, _ := strings.Cut(u, "/oauth2/")
+		// The server hands over to its web app, which sends the browser on.
+		for range 3 {
+			resp, err := hc.Get(u)
+			if err != nil {
+				p.t.Errorf("browser: %v", err)
+				return
+			}
+			resp.Body.Close()
+			u = resp.Header.Get("Location")
+			if !strings.HasPrefix(u, server+"/") {
+				p.redirect <- u
+				return
+			}
 		}
-		resp.Body.Close()
-		p.redirect <- resp.Header.Get("Location")
+		p.t.Errorf("browser: still on %s", u)
 	}()
 }
 
@@ -398,7 +408,7 @@ func TestBrowserLoginRefusedRequest(t *testing.T) {
 	other := opts
 	other.Port = freePort(t) // not the port the client registers
 	_, err = auth.BrowserLogin(context.Background(), tc, other, opened, &scripted{})
-	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != fmt.Sprintf("the server refused to start a sign-in for client %s, redirect http://localhost:%d: Incorrect redirect_uri", opts.ClientID, other.Port) {
+	if !errors.Is(err, auth.ErrCredentialsRejected) || err.Error() != fmt.Sprintf("the server refused to start a sign-in for client %s, redirect http://localhost:%d: Invalid redirect URI", opts.ClientID, other.Port) {
 		t.Errorf("unregistered redirect: %v", err)
 	}
 }

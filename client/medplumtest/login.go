@@ -45,7 +45,8 @@ type flowState struct {
 	scopeConfirmed bool
 }
 
-// browserApproval is how the simulated web app answers /oauth2/authorize.
+// browserApproval is how the simulated web app (webAppSignIn) answers the
+// sign-ins /oauth2/authorize hands over to it.
 type browserApproval struct {
 	email        string // sign in this user without a form
 	membershipID string // and choose this membership ("" = the only or first)
@@ -317,7 +318,7 @@ func (s *Server) sendLoginResult(c *reqCtx, l *login) {
 			secret = TOTPSecret
 		}
 		uri := enrollURI(user.res.String("email"), secret)
-		// As auth/utils.ts of 5.0.10 answers (no allowedMfaMethods; not captured).
+		// As 5.0.10 answers (capture 515): no allowedMfaMethods.
 		c.json(200, map[string]any{"login": l.ID, "mfaEnrollRequired": true, "enrollUri": uri, "enrollQrCode": "data:image/png;base64,"})
 		return
 	}

@@ -3,6 +3,7 @@ package medplumtest
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -20,6 +21,8 @@ import (
 func (s *Server) oauthRoutes() {
 	s.handle("GET", "/oauth2/authorize", s.authorize)
 	s.handle("POST", "/oauth2/authorize", s.authorize)
+	s.handle("GET", "/oauth", s.webAppSignIn)
+	s.handle("POST", "/oauth", s.webAppSignIn)
 	s.grants["authorization_code"] = s.authorizationCodeGrant
 	s.grants["refresh_token"] = s.refreshTokenGrant
 	s.grants["client_credentials"] = s.clientCredentialsOrAssertion
@@ -36,6 +39,7 @@ type oauthApp struct {
 	redirectURIs []string
 	pkceOptional bool
 	jwksURI      string
+	defaultScope []string
 }
 
 // oauthClient returns the client with that id: the built-in medplum-cli or
@@ -50,6 +54,13 @@ func (s *Server) oauthClient(id string) *oauthApp {
 	}
 	a := &oauthApp{id: id, projectID: rec.project, jwksURI: rec.res.String("jwksUri")}
 	a.pkceOptional, _ = rec.res.Bool("pkceOptional")
+	if sc, ok := rec.res["defaultScope"].([]any); ok {
+		for _, v := range sc {
+			if v, ok := v.(string); ok {
+				a.defaultScope = append(a.defaultScope, v)
+			}
+		}
+	}
 	if u := rec.res.String("redirectUri"); u != "" {
 		a.redirectURIs = append(a.redirectURIs, u)
 	}
@@ -82,10 +93,12 @@ func (s *Server) setClientField(clientID, field, value string) {
 	s.seedWrite(r, rec.project)
 }
 
-// ApproveBrowserLogins makes the simulated web app sign in the user with
-// that e-mail at once whenever /oauth2/authorize is opened, choosing the
-// membership with membershipID ("" = the user's only or first one), and
-// redirect back with a code — what a person would do in the browser.
+// ApproveBrowserLogins makes the simulated web app (webAppSignIn, where
+// /oauth2/authorize sends the browser) sign in the user with that e-mail at
+// once, choosing the membership with membershipID ("" = the user's only or
+// first one), and redirect back with a code — what a person would do in the
+// browser. A deactivated membership is refused there as the real web app
+// refuses it: the page says "Profile not active" and the browser stays.
 func (s *Server) ApproveBrowserLogins(email, membershipID string) {
 	f := s.loginState()
 	f.mu.Lock()
@@ -102,12 +115,168 @@ func (s *Server) DenyBrowserLogins(reason string) {
 	f.browser = browserApproval{deny: reason}
 }
 
-// authorize is GET|POST /oauth2/authorize. Client and redirect_uri problems
-// are plain-text 400s; everything else redirects back to the client. Where
-// the real server hands over to the web app, this one either approves or
-// denies at once (ApproveBrowserLogins, DenyBrowserLogins) or shows a plain
-// sign-in form, so a person can use the sandbox in a browser.
+// authorize is GET|POST /oauth2/authorize (oauth/authorize.ts): it checks
+// the request and hands over to the web app, nothing more. An unknown client
+// and a missing or unregistered redirect_uri are plain 400 pages (captures
+// 502, 503); a missing scope (the client's defaultScope stands in for it), a
+// response_type other than code, a request object, a foreign aud or a
+// code_challenge without its method redirect back with an error (504, 505);
+// anything else is redirected to the web app's /oauth page with the same
+// parameters in the same order (500). No Login is made and no membership is
+// looked at here: a deactivated one is refused by the web app's sign-in
+// (webAppSignIn).
 func (s *Server) authorize(c *reqCtx) {
+	p := authorizeParams(c)
+	s.mu.Lock()
+	app := s.oauthClient(p.get("client_id"))
+	s.mu.Unlock()
+	if app == nil {
+		c.text(400, "Client not found")
+		return
+	}
+	redirect := p.get("redirect_uri")
+	if redirect == "" {
+		c.text(400, "Missing redirect URI")
+		return
+	}
+	if u, err := url.Parse(redirect); err != nil || !u.IsAbs() || !slices.Contains(app.redirectURIs, redirect) {
+		c.text(400, "Invalid redirect URI")
+		return
+	}
+	fail := func(code, desc string) {
+		u, _ := url.Parse(redirect)
+		if u.Path == "" {
+			u.Path = "/" // as a WHATWG URL writes it (504)
+		}
+		q := orderedParams{{"error", code}, {"error_description", desc}, {"state", p.get("state")}}
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += q.encode()
+		c.redirect(u.String())
+	}
+	if p.get("scope") == "" && len(app.defaultScope) > 0 {
+		p.set("scope", strings.Join(app.defaultScope, " "))
+	}
+	aud := p.get("aud")
+	switch {
+	case p.get("scope") == "":
+		fail("invalid_request", "Missing scope")
+	case p.get("response_type") != "code":
+		fail("unsupported_response_type", "Invalid response type")
+	case p.get("request") != "":
+		fail("request_not_supported", "Unsupported request parameter")
+	case aud != "" && !sameOrigin(aud, s.baseURL(c.r)):
+		fail("invalid_request", "Invalid audience")
+	case p.get("code_challenge") != "" && p.get("code_challenge_method") == "":
+		fail("invalid_request", "Missing code challenge method")
+	default:
+		c.redirect(s.baseURL(c.r) + "oauth?" + p.encode())
+	}
+}
+
+// sameOrigin reports whether two absolute URLs have the same scheme and host
+// (isValidAudience).
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && ua.Host == ub.Host
+}
+
+// redirect answers 302 as Express's res.redirect does for a client that
+// accepts anything: a plain-text body naming the address (500).
+func (c *reqCtx) redirect(to string) {
+	c.w.Header().Set("Location", to)
+	c.w.Header().Set("Vary", "Accept, Accept-Encoding")
+	c.write(http.StatusFound, "text/plain; charset=utf-8", []byte("Found. Redirecting to "+to))
+}
+
+// orderedParams are query or form parameters in the order they came, which
+// a redirect keeps (URLSearchParams).
+type orderedParams [][2]string
+
+func authorizeParams(c *reqCtx) *orderedParams {
+	var p orderedParams
+	add := func(raw string) {
+		for _, kv := range strings.Split(raw, "&") {
+			if kv == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(kv, "=")
+			k, err1 := url.QueryUnescape(k)
+			v, err2 := url.QueryUnescape(v)
+			if err1 == nil && err2 == nil {
+				p.set(k, v)
+			}
+		}
+	}
+	add(c.r.URL.RawQuery)
+	if c.r.Method == http.MethodPost {
+		add(string(c.raw)) // the form body's values win, as Express's req.body
+	}
+	return &p
+}
+
+func (p orderedParams) get(k string) string {
+	for _, kv := range p {
+		if kv[0] == k {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+// set replaces the value of k in place, or adds k at the end.
+func (p *orderedParams) set(k, v string) {
+	for i := range *p {
+		if (*p)[i][0] == k {
+			(*p)[i][1] = v
+			return
+		}
+	}
+	*p = append(*p, [2]string{k, v})
+}
+
+// encode is the application/x-www-form-urlencoded serialisation of
+// URLSearchParams: alphanumerics and *-._ stay, a space is +, every other
+// byte is %XX.
+func (p orderedParams) encode() string {
+	var b strings.Builder
+	esc := func(s string) {
+		for i := 0; i < len(s); i++ {
+			ch := s[i]
+			switch {
+			case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', strings.IndexByte("*-._", ch) >= 0:
+				b.WriteByte(ch)
+			case ch == ' ':
+				b.WriteByte('+')
+			default:
+				fmt.Fprintf(&b, "%%%02X", ch)
+			}
+		}
+	}
+	for i, kv := range p {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		esc(kv[0])
+		b.WriteByte('=')
+		esc(kv[1])
+	}
+	return b.String()
+}
+
+// webAppSignIn is GET|POST /oauth, a stand-in for the Medplum web app's
+// OAuth page that /oauth2/authorize hands over to (the real one lives at the
+// server's appBaseUrl; medplumtest serves it itself). It signs a person in
+// as the web app does, with the stages of auth/login and auth/profile: at
+// once (ApproveBrowserLogins), refusing (DenyBrowserLogins), or with a plain
+// sign-in form a person can use in a browser. The membership is the one
+// asked for, or else the only or first one offered, deactivated ones
+// included (capture 188); a deactivated one is refused with "Profile not
+// active" on the page (501, 187, 189) and the browser is not sent back, as
+// on the real web app. Success redirects to the client with a code.
+func (s *Server) webAppSignIn(c *reqCtx) {
 	p := c.r.URL.Query()
 	if c.r.Method == http.MethodPost {
 		form, err := url.ParseQuery(string(c.raw))
@@ -126,7 +295,7 @@ func (s *Server) authorize(c *reqCtx) {
 	}
 	redirect := p.Get("redirect_uri")
 	if !slices.Contains(app.redirectURIs, redirect) {
-		c.text(400, "Incorrect redirect_uri")
+		c.text(400, "Invalid redirect URI")
 		return
 	}
 	back := func(q url.Values) {
@@ -135,17 +304,7 @@ func (s *Server) authorize(c *reqCtx) {
 		}
 		u, _ := url.Parse(redirect)
 		u.RawQuery = q.Encode()
-		c.w.Header().Set("Location", u.String())
-		c.write(http.StatusFound, "text/plain; charset=utf-8", []byte("Found. Redirecting to "+u.String()))
-	}
-	fail := func(code, desc string) { back(url.Values{"error": {code}, "error_description": {desc}}) }
-	if p.Get("response_type") != "code" {
-		fail("unsupported_response_type", "Unsupported response type")
-		return
-	}
-	if o := checkChallenge(p.Get("code_challenge"), p.Get("code_challenge_method")); o != nil {
-		fail("invalid_request", o.Issue[0].Details.Text)
-		return
+		c.redirect(u.String())
 	}
 	scope := p.Get("scope")
 	if scope == "" {
@@ -159,7 +318,7 @@ func (s *Server) authorize(c *reqCtx) {
 	email, membership := approval.email, approval.membershipID
 	switch {
 	case approval.deny != "":
-		fail("access_denied", approval.deny)
+		back(url.Values{"error": {"access_denied"}, "error_description": {approval.deny}})
 		return
 	case email == "":
 		// A person at the sign-in form.
@@ -195,16 +354,27 @@ func (s *Server) authorize(c *reqCtx) {
 	}
 	s.newLogin(l)
 	s.flowOf(l.ID).projectID = app.projectID
-	ms := s.eligibleMemberships(l)
-	for _, m := range ms {
-		if isActive(m) && (membership == "" || m.id == membership) {
-			l.MembershipID = m.id
+	var chosen *record
+	for _, m := range s.eligibleMemberships(l) {
+		if membership == "" || m.id == membership {
+			chosen = m
 			break
 		}
 	}
+	refusal := ""
+	switch {
+	case chosen == nil && membership == "":
+		refusal = "User not found"
+	case chosen == nil:
+		refusal = "Profile not found"
+	case !isActive(chosen):
+		refusal = "Profile not active"
+	default:
+		l.MembershipID = chosen.id
+	}
 	s.mu.Unlock()
-	if l.MembershipID == "" {
-		fail("access_denied", "No membership")
+	if refusal != "" {
+		s.signInForm(c, p, refusal)
 		return
 	}
 	back(url.Values{"code": {l.Code}})
@@ -213,7 +383,7 @@ func (s *Server) authorize(c *reqCtx) {
 var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>Sign in - medplumtest</title></head>
 <body><h1>Sign in</h1>{{if .Error}}<p><strong>{{.Error}}</strong></p>{{end}}
-<form method="post" action="authorize">
+<form method="post" action="oauth">
 {{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">
 {{end}}<p><label>Email <input name="email" type="email"></label></p>
 <p><label>Password <input name="password" type="password"></label></p>

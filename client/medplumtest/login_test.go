@@ -347,40 +347,71 @@ func TestAuthMethodExternalIdP(t *testing.T) {
 	}
 }
 
-func TestAuthorizeSimulatesTheWebApp(t *testing.T) {
+func TestAuthorizeHandsOverToTheWebApp(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	get := func(q url.Values) answer {
-		req, _ := http.NewRequest("GET", srv.URL+"oauth2/authorize?"+q.Encode(), nil)
+	get := func(raw string) answer {
+		req, _ := http.NewRequest("GET", raw, nil)
 		return do(t, req)
+	}
+	authorize := func(q url.Values) answer { return get(srv.URL + "oauth2/authorize?" + q.Encode()) }
+	// browse opens the authorize URL and follows it to the web app's page.
+	browse := func(q url.Values) answer {
+		t.Helper()
+		a := authorize(q)
+		app := a.header.Get("Location")
+		if a.status != 302 || !strings.HasPrefix(app, srv.URL+"oauth?") || a.raw != "Found. Redirecting to "+app {
+			t.Fatalf("authorize: %d %q %s", a.status, app, a.raw)
+		}
+		return get(app)
 	}
 	q := url.Values{"response_type": {"code"}, "client_id": {"medplum-cli"}, "redirect_uri": {"http://localhost:9615"},
 		"scope": {"openid offline_access"}, "state": {"st-1"}, "code_challenge": {s256(verifier)}, "code_challenge_method": {"S256"}}
-
-	bad := url.Values{}
-	for k, v := range q {
-		bad[k] = v
+	with := func(k, v string) url.Values {
+		out := url.Values{}
+		for k, v := range q {
+			out[k] = v
+		}
+		if v == "" {
+			out.Del(k)
+		} else {
+			out.Set(k, v)
+		}
+		return out
 	}
-	bad.Set("client_id", "nope")
-	if a := get(bad); a.status != 400 || a.raw != "Client not found" {
+
+	if a := authorize(with("client_id", "nope")); a.status != 400 || a.raw != "Client not found" { // 502
 		t.Fatalf("unknown client: %d %s", a.status, a.raw)
 	}
-	bad.Set("client_id", "medplum-cli")
-	bad.Set("redirect_uri", "http://localhost:9616")
-	if a := get(bad); a.status != 400 || a.raw != "Incorrect redirect_uri" {
+	if a := authorize(with("redirect_uri", "http://localhost:9616")); a.status != 400 || a.raw != "Invalid redirect URI" { // 503
 		t.Fatalf("wrong redirect: %d %s", a.status, a.raw)
 	}
-	if a := get(q); a.status != 200 || !strings.Contains(a.raw, `<form method="post"`) {
+	for _, c := range []struct{ k, v, loc string }{
+		{"response_type", "token", "http://localhost:9615/?error=unsupported_response_type&error_description=Invalid+response+type&state=st-1"}, // 504
+		{"scope", "", "http://localhost:9615/?error=invalid_request&error_description=Missing+scope&state=st-1"},                                // 505
+		{"code_challenge_method", "", "http://localhost:9615/?error=invalid_request&error_description=Missing+code+challenge+method&state=st-1"},
+	} {
+		if a := authorize(with(c.k, c.v)); a.status != 302 || a.header.Get("Location") != c.loc {
+			t.Errorf("%s=%q: %d %s", c.k, c.v, a.status, a.header.Get("Location"))
+		}
+	}
+	// The web app is handed the parameters in the order they came (500).
+	raw := "response_type=code&client_id=medplum-cli&redirect_uri=http%3A%2F%2Flocalhost%3A9615&scope=openid%20offline_access&state=s%7E1&prompt=login"
+	if a := get(srv.URL + "oauth2/authorize?" + raw); a.header.Get("Location") != srv.URL+"oauth?response_type=code&client_id=medplum-cli&redirect_uri=http%3A%2F%2Flocalhost%3A9615&scope=openid+offline_access&state=s%7E1&prompt=login" {
+		t.Errorf("hand-over: %s", a.header.Get("Location"))
+	}
+
+	if a := browse(q); a.status != 200 || !strings.Contains(a.raw, `<form method="post" action="oauth">`) {
 		t.Fatalf("sign-in form: %d %s", a.status, a.raw)
 	}
 
 	srv.DenyBrowserLogins("The user said no")
-	a := get(q)
+	a := browse(q)
 	if a.status != 302 || a.header.Get("Location") != "http://localhost:9615?error=access_denied&error_description=The+user+said+no&state=st-1" {
 		t.Fatalf("deny: %d %s", a.status, a.header.Get("Location"))
 	}
 
 	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
-	a = get(q)
+	a = browse(q)
 	loc, _ := url.Parse(a.header.Get("Location"))
 	if a.status != 302 || loc.Host != "localhost:9615" || loc.Query().Get("state") != "st-1" || loc.Query().Get("code") == "" {
 		t.Fatalf("approve: %d %s", a.status, a.header.Get("Location"))
@@ -391,16 +422,36 @@ func TestAuthorizeSimulatesTheWebApp(t *testing.T) {
 	if tok.str("refresh_token") == "" || !strings.Contains(tok.raw, srv.Seed.ProjectID) {
 		t.Fatalf("token = %s", tok.raw)
 	}
+
 	// A registered client needs PKCE (or fails with Missing verification context).
+	srv.ApproveBrowserLogins(srv.Seed.AdminEmail, srv.Seed.Admin.MembershipID)
 	srv.SetClientRedirectURI(srv.Seed.Client.ID, "http://localhost:7777/cb")
 	q.Set("client_id", srv.Seed.Client.ID)
 	q.Set("redirect_uri", "http://localhost:7777/cb")
 	q.Set("code_challenge", "plain-1")
 	q.Set("code_challenge_method", "plain")
-	loc, _ = url.Parse(get(q).header.Get("Location"))
+	loc, _ = url.Parse(browse(q).header.Get("Location"))
 	wrong := postForm(t, srv, url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "code_verifier": {"plain-2"}})
 	if wrong.raw != `{"error":"invalid_request","error_description":"Invalid code verifier"}` {
 		t.Fatalf("wrong plain verifier = %s (capture 70)", wrong.raw)
+	}
+
+	// A deactivated membership: authorize hands over as always (500), the
+	// web app's sign-in refuses it (501) and nobody is sent back.
+	m := srv.Resource("ProjectMembership", srv.Seed.Admin.MembershipID)
+	m["active"] = false
+	srv.Update(m)
+	logins := srv.LoginCount()
+	// (The registered client offers only the membership in its project, so
+	// "" chooses it too.)
+	for _, chosen := range []string{srv.Seed.Admin.MembershipID, ""} {
+		srv.ApproveBrowserLogins(srv.Seed.AdminEmail, chosen)
+		if a := browse(q); a.status != 400 || a.header.Get("Location") != "" || !strings.Contains(a.raw, "<strong>Profile not active</strong>") {
+			t.Errorf("deactivated member (%q): %d %q %s", chosen, a.status, a.header.Get("Location"), a.raw)
+		}
+	}
+	if n := srv.LoginCount(); n != logins+2 {
+		t.Errorf("logins %d, want %d (each refused sign-in made one, as auth/login does)", n, logins+2)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestLoginBrowserFailures(t *testing.T) {
 	check(e.Run(args...), 1, "medplum: the browser returned a sign-in for a different request (state mismatch); nothing was stored, run medplum login again\n")
 
 	e, args, _ = browserEnv(t, srv, "none")
-	check(e.Run(append(args, "--timeout", "300ms")...), 1, "medplum: no sign-in arrived within 300ms; run medplum login again (--timeout sets a longer wait)\n")
+	check(e.Run(append(args, "--timeout", "300ms")...), 1, noSignIn("300ms"))
 
 	srv.DenyBrowserLogins("The user said no")
 	e, args, _ = browserEnv(t, srv, "")
@@ -104,7 +104,7 @@ func TestLoginBrowserFailures(t *testing.T) {
 		"nothing was stored; run medplum login again\n")
 	e, args, log2 := browserEnv(t, srv, "")
 	args[6] = fmt.Sprint(freePort(t))
-	e.Run(args...).Expect(t, 4, "", "medplum: the server refused to start a sign-in for client "+srv.Seed.Client.ID+", redirect http://localhost:"+args[6]+": Incorrect redirect_uri\n"+
+	e.Run(args...).Expect(t, 4, "", "medplum: the server refused to start a sign-in for client "+srv.Seed.Client.ID+", redirect http://localhost:"+args[6]+": Invalid redirect URI\n"+
 		"nothing was stored; run medplum login again\n")
 	for _, log := range []string{log1, log2} {
 		if _, err := os.Stat(log); !os.IsNotExist(err) {
@@ -114,6 +114,34 @@ func TestLoginBrowserFailures(t *testing.T) {
 
 	if _, err := os.Stat(filepath.Join(e.ConfigDir, "sessions")); !os.IsNotExist(err) {
 		t.Errorf("a failed sign-in left a session (%v)", err)
+	}
+}
+
+// noSignIn is medplum's message when the browser never came back.
+func noSignIn(wait string) string {
+	return "medplum: no sign-in arrived within " + wait + "; run medplum login again (--timeout sets a longer wait). " +
+		"If the sign-in page said \"Profile not active\", a project admin deactivated your membership: ask one of them to activate it again\n"
+}
+
+// A member whose only membership is deactivated: Medplum's authorize hands
+// over to the web app as for anyone (capture 500), whose sign-in refuses
+// with "Profile not active" on its page and never sends the browser back
+// (501). medplum waits, then says what that page meant.
+func TestLoginBrowserDeactivatedMember(t *testing.T) {
+	srv := newServer(t)
+	ann := srv.MembershipByEmail(srv.Seed.ProjectID, "ann@example.com")
+	ann["active"] = false
+	srv.Update(ann)
+	srv.ApproveBrowserLogins("ann@example.com", "")
+	e, args, log := browserEnv(t, srv, "")
+	r := e.Run(append(args, "--timeout", "2s")...)
+	r.Stderr, _ = maskURL(t, r.Stderr)
+	r.Expect(t, 1, "", "Opening the sign-in page in your browser. If it does not open, visit:\n  <URL>\n"+noSignIn("2s"))
+	if data, _ := os.ReadFile(log); len(data) == 0 {
+		t.Error("the browser was not opened")
+	}
+	if _, err := os.Stat(filepath.Join(e.ConfigDir, "sessions")); !os.IsNotExist(err) {
+		t.Errorf("a refused sign-in left a session (%v)", err)
 	}
 }
 

@@ -78,11 +78,20 @@ func netListen(port int) (net.Listener, error) {
 // address it is finally sent to (which does not load: its port is busy).
 func followToRedirect(t *testing.T, u string) string {
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Get(u)
-	if err != nil {
-		t.Errorf("browser: %v", err)
-		return ""
+	server, _, _ := strings.Cut(u, "/oauth2/")
+	// The server hands over to its web app, which sends the browser on.
+	for range 3 {
+		resp, err := hc.Get(u)
+		if err != nil {
+			t.Errorf("browser: %v", err)
+			return ""
+		}
+		resp.Body.Close()
+		u = resp.Header.Get("Location")
+		if !strings.HasPrefix(u, server+"/") {
+			return u
+		}
 	}
-	resp.Body.Close()
-	return resp.Header.Get("Location")
+	t.Errorf("browser: still on %s", u)
+	return ""
 }
