@@ -77,11 +77,12 @@ func TestRedactURL(t *testing.T) {
 		"https://x/cb?access_token=abc&state=s":                      "https://x/cb?access_token=[REDACTED]&state=s",
 		"https://x/storage/b/v?Expires=1796599865&Signature=VQX%2Bj": "https://x/storage/b/v?Expires=1796599865&Signature=[REDACTED]",
 		"https://x/fhir/R4/Patient":                                  "https://x/fhir/R4/Patient",
-		"https://x/a?client_secret=s&_count=2&client_id=cli1":        "https://x/a?client_secret=[REDACTED]&_count=2&client_id=cli1",
-		"https://admin:hunter2@x:8103/fhir/R4/?a=b@c":                "https://admin:[REDACTED]@x:8103/fhir/R4/?a=b@c",
-		"http://a:b:c@x?token=t":                                     "http://a:[REDACTED]@x?token=[REDACTED]",
-		"https://user@x/p:q@r":                                       "https://user@x/p:q@r",
-		"https://x/Patient?name=a:b@c":                               "https://x/Patient?name=a:b@c",
+		"https://b.s3.amazonaws.com/k?X-Amz-Date=20261207T060000Z&X-Amz-Security-Token=IQoJb3&X-Amz-Signature=9f0e": "https://b.s3.amazonaws.com/k?X-Amz-Date=20261207T060000Z&X-Amz-Security-Token=[REDACTED]&X-Amz-Signature=[REDACTED]",
+		"https://x/a?client_secret=s&_count=2&client_id=cli1":                                                       "https://x/a?client_secret=[REDACTED]&_count=2&client_id=cli1",
+		"https://admin:hunter2@x:8103/fhir/R4/?a=b@c":                                                               "https://admin:[REDACTED]@x:8103/fhir/R4/?a=b@c",
+		"http://a:b:c@x?token=t":       "http://a:[REDACTED]@x?token=[REDACTED]",
+		"https://user@x/p:q@r":         "https://user@x/p:q@r",
+		"https://x/Patient?name=a:b@c": "https://x/Patient?name=a:b@c",
 	}
 	for in, want := range cases {
 		if got := RedactURL(in); got != want {

@@ -70,9 +70,10 @@ func formatHeaders(h http.Header) string {
 }
 
 // signatureRE finds the signature of a presigned URL inside a body (a bulk
-// export's manifest lists one per file).
+// export's manifest lists one per file), and the session token an S3 link
+// made with temporary credentials carries beside it (X-Amz-Security-Token).
 var signatureRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)((?:^|[?&])(?:x-amz-)?signature=)[^&"\s]*`)
+	return regexp.MustCompile(`(?i)((?:^|[?&])(?:x-amz-)?(?:signature|security-token)=)[^&"\s]*`)
 })
 
 func redactSignatures(b []byte) []byte {

@@ -155,6 +155,25 @@ func TestTraceHidesSignaturesInBodies(t *testing.T) {
 	}
 }
 
+// An S3 presigned link made with temporary credentials carries the session
+// token beside the signature (X-Amz-Security-Token): both are hidden in a
+// traced body, the rest of the link stays.
+func TestTraceHidesS3SessionTokensInBodies(t *testing.T) {
+	const token, sig = "IQoJb3JpZ2luX2VjEJr%2F%2F%2F%2F%2F", "9f0e1d2c3b4a"
+	link := "https://b.s3.amazonaws.com/k/Patient.ndjson?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request" +
+		"&X-Amz-Date=20261207T060000Z&X-Amz-Expires=3600&X-Amz-Security-Token=" + token + "&X-Amz-Signature=" + sig + "&X-Amz-SignedHeaders=host"
+	manifest := `{"output":[{"type":"Patient","url":"` + link + `"}],"x":"?x-amz-security-token=abc"}`
+	want := `{"output":[{"type":"Patient","url":"https://b.s3.amazonaws.com/k/Patient.ndjson?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request` +
+		`&X-Amz-Date=20261207T060000Z&X-Amz-Expires=3600&X-Amz-Security-Token=[REDACTED]&X-Amz-Signature=[REDACTED]&X-Amz-SignedHeaders=host"}],"x":"?x-amz-security-token=[REDACTED]"}`
+	got := traceBody("application/json", []byte(manifest))
+	if got != want {
+		t.Errorf("trace body\n%s\nwant\n%s", got, want)
+	}
+	if strings.Contains(got, token) || strings.Contains(got, sig) {
+		t.Errorf("trace body shows the token or the signature: %s", got)
+	}
+}
+
 // TestTraceSecretBody: a body that is secret as a whole (no field name says
 // so) is shown by size only, while ordinary bodies still appear.
 func TestTraceSecretBody(t *testing.T) {
