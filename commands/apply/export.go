@@ -317,22 +317,11 @@ func (x *exporter) policyList(all []client.Resource) *yaml.Node {
 		ref := "AccessPolicy/" + p.ID()
 		name := p.String("name")
 		x.policies[ref] = ""
-		var odd []string
-		for k := range p {
-			if k != "id" && k != "meta" && !slices.Contains(policyKeys, k) {
-				odd = append(odd, k)
-			}
-		}
-		sort.Strings(odd)
-		var why string
-		switch {
-		case strings.TrimSpace(name) == "":
-			why = "it has no name"
-		case count[name] > 1:
-			why = fmt.Sprintf("%d policies are named %q", count[name], name)
-		case strings.HasPrefix(name, "AccessPolicy/"):
+		why := unmatchable("policies", name, count)
+		if why == "" && strings.HasPrefix(name, "AccessPolicy/") {
 			why = "its name looks like a reference"
-		case len(odd) > 0:
+		}
+		if odd := unmanaged(p, policyKeys...); why == "" && len(odd) > 0 {
 			why = "apply cannot write its " + strings.Join(odd, ", ")
 		}
 		if why != "" {
@@ -466,33 +455,45 @@ func sortByName(all []client.Resource) map[string]int {
 	return count
 }
 
-// unnamed reports (and notes) a client or bot apply cannot match by name:
-// it has none, or shares it.
+// unnamed reports (and notes) a client or bot apply cannot match by name.
 func (x *exporter) unnamed(kind, ref, name string, count map[string]int) bool {
-	switch {
-	case strings.TrimSpace(name) == "":
-		x.note(x.warn("%s %s is not listed: it has no name", kind, ref))
-	case count[name] > 1:
-		x.note(x.warn("%s %s is not listed: %d %ss are named %q", kind, ref, count[name], kind, name))
-	default:
-		return false
+	why := unmatchable(kind+"s", name, count)
+	if why != "" {
+		x.note(x.warn("%s %s is not listed: %s", kind, ref, why))
 	}
-	return true
+	return why != ""
 }
 
-// otherFields is the note naming the fields of r apply does not manage
-// (none besides resourceType, id, meta, name and those listed).
-func otherFields(r client.Resource, managed ...string) []string {
+// unmatchable is why apply cannot match a resource by its name (it has
+// none, or shares it with others of its kind, plural), or "".
+func unmatchable(plural, name string, count map[string]int) string {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "it has no name"
+	case count[name] > 1:
+		return fmt.Sprintf("%d %s are named %q", count[name], plural, name)
+	}
+	return ""
+}
+
+// unmanaged lists, sorted, the fields of r apply does not manage: all but
+// resourceType, id, meta, name and those listed.
+func unmanaged(r client.Resource, managed ...string) []string {
 	var other []string
 	for _, k := range sortedKeys(r) {
 		if k != "resourceType" && k != "id" && k != "meta" && k != "name" && !slices.Contains(managed, k) {
 			other = append(other, k)
 		}
 	}
-	if len(other) == 0 {
-		return nil
+	return other
+}
+
+// otherFields is the note naming the fields of r apply does not manage.
+func otherFields(r client.Resource, managed ...string) []string {
+	if other := unmanaged(r, managed...); len(other) > 0 {
+		return []string{"not managed by apply: " + strings.Join(other, ", ")}
 	}
-	return []string{"not managed by apply: " + strings.Join(other, ", ")}
+	return nil
 }
 
 // note adds a comment above the section being written: what the file
