@@ -117,8 +117,7 @@ func TestResourceWritesAndSearchAll(t *testing.T) {
 	if err := c.DeleteResource(ctx, "AccessPolicy", ap.ID()); err != nil {
 		t.Fatal(err)
 	}
-	err = c.DeleteResource(ctx, "AccessPolicy", ap.ID())
-	if e := client.AsError(err); e == nil || !e.IsGone() {
+	if err := c.DeleteResource(ctx, "AccessPolicy", ap.ID()); err != nil { // 5.0.10: All OK again (capture 521)
 		t.Errorf("second delete: %v", err)
 	}
 	sent := len(srv.Requests())

@@ -10,7 +10,8 @@ import (
 // leftoverSteps replay the captures 500-521, taken from the same kind of
 // server for what medplumtest had from the server's source only, or had
 // wrong: the browser sign-in's hand-over to the web app and a deactivated
-// membership there.
+// membership there; a Project's delete (410 although it deleted) and a
+// delete of what is already deleted (All OK).
 func leftoverSteps() []step {
 	// The parameters `medplum login` sends, in its order, with the state and
 	// challenge of the capture (500), so that the hand-over's text compares.
@@ -61,6 +62,24 @@ func leftoverSteps() []step {
 		}},
 		{name: "505-authorize-no-scope", run: func(e *contractEnv) *http.Response {
 			return authorize(e, nil, "scope")
+		}},
+		{name: "520-project-delete-superadmin", run: func(e *contractEnv) *http.Response {
+			p := jsonBody(e.t, e.do(req{"POST", "fhir/R4/Project/$init", map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},
+				`{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"leftovers delete"}]}`}))
+			e.vars["project520"] = p["id"].(string)
+			return e.do(req{"DELETE", "fhir/R4/Project/" + e.vars["project520"], bearer(e.saTok), ""})
+		}},
+		{name: "520b-project-read-after-delete", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Project/" + e.vars["project520"], bearer(e.saTok), ""})
+		}},
+		{name: "520c-project-delete-again", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/Project/" + e.vars["project520"], bearer(e.saTok), ""})
+		}},
+		{name: "521-delete-patient-again", run: func(e *contractEnv) *http.Response {
+			p := jsonBody(e.t, e.do(req{"POST", "fhir/R4/Patient", map[string]string{"Authorization": "Bearer " + e.tcTok, "Content-Type": "application/fhir+json"},
+				`{"resourceType":"Patient","name":[{"family":"leftovers-del"}]}`}))
+			e.do(req{"DELETE", "fhir/R4/Patient/" + p["id"].(string), bearer(e.tcTok), ""}).Body.Close()
+			return e.do(req{"DELETE", "fhir/R4/Patient/" + p["id"].(string), bearer(e.tcTok), ""})
 		}},
 	}
 }

@@ -115,6 +115,17 @@ func presentResource(r client.Resource, extended bool) client.Resource {
 // readVisible looks a resource up for the caller: 404 when it does not exist
 // or is not visible, 410 when it was deleted. It holds s.mu on success.
 func (c *reqCtx) readVisible(typ, id string) *record {
+	rec := c.readVisibleOrDeleted(typ, id)
+	if rec != nil && rec.deleted {
+		c.unlockOutcome(gone())
+		return nil
+	}
+	return rec
+}
+
+// readVisibleOrDeleted is readVisible that also returns a deleted record
+// (rec.deleted) instead of answering 410.
+func (c *reqCtx) readVisibleOrDeleted(typ, id string) *record {
 	c.s.mu.Lock()
 	rec := c.s.st.get(typ, id)
 	if v, ok := c.s.virtualRecord(typ, id); ok {
@@ -122,10 +133,6 @@ func (c *reqCtx) readVisible(typ, id string) *record {
 	}
 	if rec == nil || !c.auth.visible(rec) {
 		c.unlockOutcome(notFound())
-		return nil
-	}
-	if rec.deleted {
-		c.unlockOutcome(gone())
 		return nil
 	}
 	return rec
@@ -137,24 +144,33 @@ func (c *reqCtx) readVisible(typ, id string) *record {
 // deny says so), and looks the resource up (404, 410). nil means the request
 // was answered; otherwise the caller holds s.mu.
 func (c *reqCtx) fhirTarget(points int, check func(typ string) *client.OperationOutcome, deny func(typ string) bool) *record {
-	if !c.charge(points) {
+	typ, ok := c.fhirTargetType(points, check, deny)
+	if !ok {
 		return nil
+	}
+	return c.readVisible(typ, c.params["id"])
+}
+
+// fhirTargetType is fhirTarget up to the look-up.
+func (c *reqCtx) fhirTargetType(points int, check func(typ string) *client.OperationOutcome, deny func(typ string) bool) (string, bool) {
+	if !c.charge(points) {
+		return "", false
 	}
 	typ, ok := c.fhirType()
 	if !ok {
-		return nil
+		return "", false
 	}
 	if check != nil {
 		if oo := check(typ); oo != nil {
 			c.sendOutcome(oo)
-			return nil
+			return "", false
 		}
 	}
 	if !c.auth.canAccessType(typ) || (deny != nil && deny(typ)) {
 		c.sendOutcome(forbidden())
-		return nil
+		return "", false
 	}
-	return c.readVisible(typ, c.params["id"])
+	return typ, true
 }
 
 // unlockOutcome releases s.mu and answers with an outcome.
@@ -388,12 +404,28 @@ func (s *Server) fhirPatch(c *reqCtx) {
 	})
 }
 
+// fhirDelete is DELETE fhir/R4/:type/:id. Deleting what is already deleted
+// is 200 "All OK" (captures 520c, 521: the repository returns quietly on
+// gone). A super admin's delete of a Project deletes it and then answers
+// 410 Gone (520); a read afterwards is 410 too (520b).
 func (s *Server) fhirDelete(c *reqCtx) {
-	rec := c.fhirTarget(pointsWrite, nil, func(typ string) bool { return typ == "Project" && !c.auth.superAdmin() })
+	typ, ok := c.fhirTargetType(pointsWrite, nil, func(typ string) bool { return typ == "Project" && !c.auth.superAdmin() })
+	if !ok {
+		return
+	}
+	rec := c.readVisibleOrDeleted(typ, c.params["id"])
 	if rec == nil {
 		return
 	}
+	if rec.deleted {
+		c.unlockOutcome(allOk())
+		return
+	}
 	s.st.remove(rec, s.now())
+	if rec.typ == "Project" {
+		c.unlockOutcome(gone())
+		return
+	}
 	c.unlockOutcome(allOk())
 }
 
