@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc"
 	"github.com/spf13/cobra"
@@ -130,8 +131,15 @@ func NewCmdWrite(f *cmdutil.Factory, method string, runF func(*Options) error) *
 		}
 	case http.MethodDelete:
 		cmd = &cobra.Command{
-			Use:     "delete <url>",
-			Short:   "DELETE a URL",
+			Use:   "delete <url>",
+			Short: "DELETE a URL",
+			Long: heredoc.Doc(`
+				DELETE a URL.
+
+				Medplum 5.0.10 deletes a project and then answers 410 Gone: for
+				Project/<id>, such an answer is checked by reading the project back,
+				and when it is gone the command says so and succeeds.
+			`) + "\n" + urlHelp,
 			Example: `  $ medplum delete Patient/123`,
 		}
 	default:
@@ -297,6 +305,10 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 		return printDryRun(ctx, opts.IO, c, req)
 	}
 	resp, err := c.Do(ctx, req)
+	if pid, ok := deletedProject(ctx, c, req, err); ok {
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted Project/%s (Medplum answered 410 Gone, as it does for a project it has just deleted; reading it back answers 410 too).\n", pid)
+		return nil
+	}
 	if err != nil {
 		if client.IsPartialSuccess(err) && resp != nil {
 			// The server did the work and says something went wrong on the
@@ -313,6 +325,24 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 		}
 	}
 	return opts.Output.WriteBody(opts.IO, resp.Body)
+}
+
+// deletedProject reports whether a DELETE of fhir/R4/Project/<id> that was
+// answered 410 deleted the project. Medplum 5.0.10 deletes the project and
+// then answers 410 Gone (capture 520; deleting it again is 200, 520c), so
+// the project is read back: 410 there too (520b) means it is gone.
+func deletedProject(ctx context.Context, c *client.Client, req *client.Request, err error) (string, bool) {
+	e := client.AsError(err)
+	if req.Method != http.MethodDelete || e == nil || !e.IsGone() {
+		return "", false
+	}
+	pid, ok := strings.CutPrefix(strings.TrimPrefix(req.URL, c.FHIRBaseURL()), "Project/")
+	if !ok || pid == "" || strings.ContainsAny(pid, "/?#") {
+		return "", false
+	}
+	_, rerr := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: req.URL})
+	re := client.AsError(rerr)
+	return pid, re != nil && re.IsGone()
 }
 
 // printDryRun writes the request as it would go on the wire: method and URL,

@@ -655,3 +655,41 @@ func TestGetAllFromAnOffsetPastTheLimit(t *testing.T) {
 		t.Errorf("%d memberships from offset 20, want the last 14", n)
 	}
 }
+
+// Medplum 5.0.10 deletes a project and answers its DELETE with 410 Gone
+// (capture 520); a read then is 410 too (520b), a second delete 200 (520c).
+// medplum reads the project back after such a 410: when it is gone, the
+// delete worked (exit 0, a note on stderr, nothing printed as the answer).
+// Any other 410 stays an error.
+func TestDeleteProjectAnswered410(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.SuperAdmin.MembershipID))
+	r := e.Run("post", "Project/$init", `{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"Throwaway"}]}`, "-o", "csv", "--columns", "id", "--no-header")
+	r.ExpectCode(t, 0, "")
+	pid := strings.TrimSpace(r.Stdout)
+
+	e.Run("delete", "Project/"+pid).Expect(t, 0, "",
+		"Deleted Project/"+pid+" (Medplum answered 410 Gone, as it does for a project it has just deleted; reading it back answers 410 too).\n")
+	if !srv.Deleted("Project", pid) {
+		t.Error("the project is not deleted")
+	}
+	e.Run("get", "Project/"+pid).Expect(t, 1, "", "medplum: Gone\n")
+	e.Run("delete", "Project/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
+
+	// A 410 for a project that is still there is an error, as is a 410
+	// for anything else.
+	r = e.Run("post", "Project/$init", `{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"Kept"}]}`, "-o", "csv", "--columns", "id", "--no-header")
+	kept := strings.TrimSpace(r.Stdout)
+	srv.FailNext(1, http.StatusGone, "DELETE", "/fhir/R4/Project/"+kept)
+	e.Run("delete", "Project/"+kept).Expect(t, 1, "", "medplum: Gone\n")
+	if srv.Deleted("Project", kept) {
+		t.Error("the kept project is deleted")
+	}
+	homer := id(srv.Seed.Homer.Profile)
+	srv.FailNext(1, http.StatusGone, "DELETE", "/fhir/R4/Patient/"+homer)
+	e.Run("delete", "Patient/"+homer).Expect(t, 1, "", "medplum: Gone\n")
+	if n := len(srv.RequestsTo("GET", "/fhir/R4/Patient/"+homer)); n != 0 {
+		t.Errorf("a 410 for a Patient was read back %d times", n)
+	}
+}
