@@ -275,10 +275,10 @@ func TestForceSaysUnchanged(t *testing.T) {
 	// said to be forced.
 	write(t, p.e, map[string]string{"dist/f1.js": dist("f1 v2")})
 	p.e.Run("bot", "deploy", "f1", "--force").Expect(t, 0, p.line("deployed", "f1", "code changed; source forced (unchanged)"), "1 bot: 1 deployed.\n")
-	out := p.e.Run("bot", "deploy", "f1", "--force", "-o", "json").ExpectCode(t, 0, "1 bot: 1 deployed.\n")
-	if !strings.Contains(out, `"forced": [`) || strings.Contains(out, `"changed"`) {
-		t.Errorf("-o json of a forced deploy:\n%s", out)
-	}
+	// -o json names what was forced, and nothing as changed.
+	p.e.Run("bot", "deploy", "f1", "--force", "-o", "json").Expect(t, 0, "[\n  {\n    \"name\": \"f1\",\n    \"id\": \""+p.ids["f1"]+"\",\n"+
+		"    \"result\": \"deployed\",\n    \"forced\": [\n      \"source\",\n      \"code\"\n    ],\n"+
+		"    \"source\": \"src/f1.ts\",\n    \"dist\": \"dist/f1.js\"\n  }\n]\n", "1 bot: 1 deployed.\n")
 }
 
 func TestDeployByPatternOneFails(t *testing.T) {

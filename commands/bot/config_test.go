@@ -52,10 +52,14 @@ func TestConfigBadEntryBlocksOnlyItself(t *testing.T) {
 	// its entry's files, which gets the new id.
 	write(t, e, map[string]string{"src/other.ts": src("other")})
 	r := e.Run("bot", "create", "other", "--source", "src/other.ts")
-	if r.Code != 0 || !strings.Contains(read(t, e, "medplum.config.json"), `"name": "other"`) {
-		t.Fatalf("bot create other: %+v", r)
-	}
 	p.ids["other"] = strings.TrimSpace(r.Stdout)
+	r.Expect(t, 0, p.ids["other"]+"\n", fmt.Sprintf("Created bot \"other\" (Bot/%s) in project %q (%s).\n"+
+		"Added it to medplum.config.json.\n"+
+		"medplum: warning: the code to deploy is the TypeScript source other.ts: Medplum runs it as JavaScript, so build it and name the built file in \"dist\"\n"+
+		"Saved src/other.ts and deployed src/other.ts.\n", p.ids["other"], p.srv.Seed.ProjectName, p.srv.Seed.ProjectID))
+	if !strings.Contains(read(t, e, "medplum.config.json"), `"name": "other"`) {
+		t.Fatalf("bot create other did not add its entry")
+	}
 	r = e.Run("bot", "create", "noid")
 	p.ids["noid"] = strings.TrimSpace(r.Stdout)
 	r.Expect(t, 0, p.ids["noid"]+"\n", fmt.Sprintf("Created bot \"noid\" (Bot/%s) in project %q (%s).\n"+

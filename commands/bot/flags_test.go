@@ -44,16 +44,19 @@ func TestOutputFlagExamplesWork(t *testing.T) {
 		}
 		return strings.Trim(m[1], "'")
 	}
+	// The time a bot was deployed is the server's: shown as <time>.
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z`)
 	for _, c := range []struct {
-		args   []string
-		flag   string
-		stdout string
+		args           []string
+		flag           string
+		stdout, stderr string
 	}{
-		{[]string{"bot", "list"}, "jq", "\nalpha\n"}, // after the sandbox's own bot
-		{[]string{"bot", "list", "-o", "csv", "--columns"}, "columns", "name,deployed,config\n"},
-		{[]string{"bot", "get", "alpha"}, "jq", p.ids["alpha"] + "\n"},
-		{[]string{"bot", "deploy", "alpha", "--force"}, "jq", ""}, // nothing failed
-		{[]string{"bot", "create", "beta", "--no-write-config"}, "jq", "-"},
+		{[]string{"bot", "list"}, "jq", "Sandbox Bot\nalpha\n", ""},
+		{[]string{"bot", "list", "-o", "csv", "--columns"}, "columns", "name,deployed,config\nSandbox Bot,never,\nalpha,<time>,alpha\n", ""},
+		{[]string{"bot", "get", "alpha"}, "jq", p.ids["alpha"] + "\n", ""},
+		{[]string{"bot", "deploy", "alpha", "--force"}, "jq", "", "1 bot: 1 deployed.\n"}, // nothing failed
+		{[]string{"bot", "create", "beta", "--no-write-config"}, "jq", "-",
+			"Created bot \"beta\" (Bot/<beta>) in project \"" + p.srv.Seed.ProjectName + "\" (" + p.srv.Seed.ProjectID + ").\n"},
 	} {
 		ex := example(slices.Clone(c.args[:2]), c.flag)
 		args := slices.Clone(c.args)
@@ -63,10 +66,10 @@ func TestOutputFlagExamplesWork(t *testing.T) {
 		args = append(args, ex)
 		r := p.e.Run(args...)
 		if c.stdout == "-" { // the new bot's id
-			c.stdout = strings.TrimSpace(p.e.Run("bot", "get", "beta", "-o", "json", "--jq", ".id").Stdout) + "\n"
+			beta := strings.TrimSpace(p.e.Run("bot", "get", "beta", "-o", "json", "--jq", ".id").Stdout)
+			c.stdout, c.stderr = beta+"\n", strings.ReplaceAll(c.stderr, "<beta>", beta)
 		}
-		if r.Code != 0 || !strings.Contains(r.Stdout, c.stdout) || (c.stdout == "" && r.Stdout != "") || (c.stdout == "\n") {
-			t.Errorf("%s %q: %+v", strings.Join(args, " "), ex, r)
-		}
+		r.Stdout = stamp.ReplaceAllString(r.Stdout, "<time>")
+		r.Expect(t, 0, c.stdout, c.stderr)
 	}
 }

@@ -3,6 +3,7 @@ package review_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,13 +140,34 @@ func TestReviewTarget(t *testing.T) {
 		t.Fatalf("Ada's requests: %v, %d", err, len(reqs))
 	}
 	link := "https://app.example.com/setpassword/" + reqs[0].ID() + "/" + reqs[0].String("secret") + "\n"
-	e.Run("members", "invite-link", adaMail, "--app-url", "https://app.example.com").Expect(t, 0, link,
-		"The invite of Ada Review (Practitioner, "+adaMail+") is unused. Medplum does not show whether they have a password set another way "+
-			"(an invite with a password, admin/projects/setpassword): the invite stays unused, and the link would set a new password.\n")
+	unused := "The invite of Ada Review (Practitioner, " + adaMail + ") is unused. Medplum does not show whether they have a password set another way " +
+		"(an invite with a password, admin/projects/setpassword): the invite stays unused, and the link would set a new password.\n"
+	e.Run("members", "invite-link", adaMail, "--app-url", "https://app.example.com").Expect(t, 0, link, unused)
+	// With -v: the same link on stdout, and on stderr the trace (its
+	// timings and headers are the server's), which shows the search for
+	// the request and its answer with the secret redacted, and the note.
 	e.Set("MEDPLUM_APP_URL", "https://app.example.com")
 	v := e.Run("members", "invite-link", adaMail, "-v")
-	if v.Code != 0 || strings.Contains(v.Stderr, reqs[0].String("secret")) {
-		t.Errorf("-v: exit %d; the trace holds the secret: %v", v.Code, strings.Contains(v.Stderr, reqs[0].String("secret")))
+	if v.Code != 0 || v.Stdout != link || strings.Contains(v.Stderr, reqs[0].String("secret")) {
+		t.Errorf("-v: exit %d, stdout %q (want %q); the trace holds the secret: %v", v.Code, v.Stdout, link, strings.Contains(v.Stderr, reqs[0].String("secret")))
+	}
+	trace := strings.Split(strings.TrimSuffix(v.Stderr, "\n"), "\n")
+	var other []string
+	for _, l := range trace {
+		if !strings.HasPrefix(l, "> ") && !strings.HasPrefix(l, "< ") {
+			other = append(other, l+"\n")
+		}
+	}
+	if strings.Join(other, "") != unused {
+		t.Errorf("-v: stderr besides the trace:\n%s\nwant:\n%s", strings.Join(other, ""), unused)
+	}
+	search := slices.IndexFunc(trace, func(l string) bool {
+		return strings.HasPrefix(l, "> POST "+c.FHIRBaseURL()+"UserSecurityRequest/_search [")
+	})
+	if search < 0 || len(trace) < search+4 || trace[search+1] != "> body: _count=1000&user="+url.QueryEscape(ada.Ref("user")) ||
+		!strings.HasPrefix(trace[search+2], "< 200 OK (") || !strings.HasPrefix(trace[search+3], "< body: ") ||
+		!strings.Contains(trace[search+3], `"secret":"[REDACTED]"`) || !strings.Contains(trace[search+3], `"type":"invite"`) {
+		t.Errorf("-v: the trace lacks the request search and its redacted answer:\n%s", v.Stderr)
 	}
 	e.Run("members", "invite-link", server).Expect(t, 5, "", "medplum: the invite of Test Person (Practitioner, "+srvMail+
 		") is not visible to these credentials: "+hidden+"\nA super admin can print the link (medplum members invite-link "+server+" --project "+proj.ProjectID+"). "+
