@@ -284,9 +284,9 @@ func (c *Client) UpdateMembership(ctx context.Context, projectID string, m Resou
 	return d, err
 }
 
-// DeleteMembership deletes a membership through the admin route (which also
-// removes a project-scoped User whose last membership it was). Deleting it
-// again answers 410 (see (*Error).IsGone).
+// DeleteMembership deletes a membership through the admin route; the User
+// stays, project-scoped or not (captures 514-514d). Deleting it again
+// answers 410 (see (*Error).IsGone).
 func (c *Client) DeleteMembership(ctx context.Context, projectID, membershipID string) error {
 	if err := needIDs(projectID, membershipID); err != nil {
 		return err

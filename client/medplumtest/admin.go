@@ -190,9 +190,9 @@ func (s *Server) adminDeleteMember(c *reqCtx) {
 		return
 	}
 	// Only the membership goes: 5.0.10's admin/project.ts deletes the
-	// ProjectMembership and nothing else, so a project-scoped user whose
-	// last membership it was stays, with its profile (checked on a real
-	// 5.0.10: GET User/<id> answers 200 after the removal).
+	// ProjectMembership and nothing else, so the user stays, with its
+	// profile, server-scoped or scoped to the project whose last
+	// membership it was (captures 514-514d: GET User/<id> answers 200).
 	s.st.remove(rec, s.now())
 	c.sendOutcome(allOk())
 }

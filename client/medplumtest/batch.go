@@ -18,8 +18,8 @@ import (
 // nothing only in a project with the "transaction-bundles" feature (the first
 // failing entry rolls everything back and its OperationOutcome is the
 // answer); elsewhere it answers entry by entry as a batch does, keeping the
-// entries that worked (captures 133, 134). request.ifNoneExist makes a POST
-// a conditional create (401, 402).
+// entries that worked (captures 133, 134; with the feature: 513-513c).
+// request.ifNoneExist makes a POST a conditional create (401, 402, 512b).
 
 var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
@@ -164,25 +164,35 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 }
 
 // conditional runs an entry; a POST with request.ifNoneExist searches first
-// (captures 401, 402): no match creates (201), one match is answered as it
-// is (200 "All OK"), more than one is 412.
+// (captures 401, 402, 512b): see matchFirst.
 func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist string) (int, client.Resource) {
 	if ifNoneExist != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
-		status, found := s.subrequest(c, "GET", u+"?"+ifNoneExist, nil)
-		if status != http.StatusOK {
+		if status, found, done := s.matchFirst(c, u, ifNoneExist); done {
 			return status, found
-		}
-		list, _ := found["entry"].([]any)
-		switch len(list) {
-		case 0:
-		case 1:
-			r, _ := list[0].(map[string]any)["resource"].(map[string]any)
-			return http.StatusOK, client.Resource(r)
-		default:
-			return http.StatusPreconditionFailed, toResource(multipleMatches())
 		}
 	}
 	return s.subrequest(c, method, u, resource)
+}
+
+// matchFirst is the search of a conditional create (request.ifNoneExist, or
+// the If-None-Exist header): no match lets the create go on (done false);
+// one match is answered as it is (200); more than one is 412
+// multiple-matches (captures 402, 512, 512b, 512c). A search the server
+// refuses is answered as it refused it.
+func (s *Server) matchFirst(c *reqCtx, typ, query string) (int, client.Resource, bool) {
+	status, found := s.subrequest(c, "GET", typ+"?"+query, nil)
+	if status != http.StatusOK {
+		return status, found, true
+	}
+	list, _ := found["entry"].([]any)
+	switch len(list) {
+	case 0:
+		return 0, nil, false
+	case 1:
+		r, _ := list[0].(map[string]any)["resource"].(map[string]any)
+		return http.StatusOK, client.Resource(r), true
+	}
+	return http.StatusPreconditionFailed, toResource(multipleMatches()), true
 }
 
 // subrequest runs one entry through the route table as the caller.

@@ -2,9 +2,12 @@ package medplumtest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/medplumcli/medplum/client"
 )
 
 // leftoverSteps replay the captures 500-521, taken from the same kind of
@@ -63,6 +66,99 @@ func leftoverSteps() []step {
 		{name: "505-authorize-no-scope", run: func(e *contractEnv) *http.Response {
 			return authorize(e, nil, "scope")
 		}},
+		// Exports that never finish: the real server still answered 202
+		// 34 minutes later (510b, 511b); medplumtest's never end either.
+		{name: "510-export-group-no-members", run: func(e *contractEnv) *http.Response {
+			g := e.createIn("Group", `{"resourceType":"Group","type":"person","actual":true,"name":"leftovers empty"}`)
+			return e.kickoff("GET", "fhir/R4/Group/"+g+"/$export", respondAsync, "")
+		}},
+		{name: "510b-export-group-no-members-poll-later", run: func(e *contractEnv) *http.Response { return e.poll() }},
+		{name: "511-export-since-invalid", run: func(e *contractEnv) *http.Response {
+			return e.kickoff("GET", "fhir/R4/$export?_since=not-a-date", respondAsync, "")
+		}},
+		{name: "511b-export-since-invalid-poll-later", run: func(e *contractEnv) *http.Response { return e.poll() }},
+		// A conditional create that matches two resources: 412, alone or
+		// in a batch.
+		{name: "512-conditional-create-two-matches", run: func(e *contractEnv) *http.Response {
+			dup := `{"resourceType":"Patient","identifier":[{"system":"urn:leftovers","value":"dup-512"}],"name":[{"family":"leftovers-dup"}]}`
+			e.createIn("Patient", dup)
+			e.createIn("Patient", dup)
+			h := e.fhirJSON(e.exportTok())
+			h["If-None-Exist"] = "identifier=urn:leftovers|dup-512"
+			return e.do(req{"POST", "fhir/R4/Patient", h, dup})
+		}},
+		{name: "512c-conditional-create-one-match", run: func(e *contractEnv) *http.Response {
+			one := `{"resourceType":"Patient","identifier":[{"system":"urn:leftovers","value":"one-512"}],"name":[{"family":"leftovers-one"}]}`
+			e.createIn("Patient", one)
+			h := e.fhirJSON(e.exportTok())
+			h["If-None-Exist"] = "identifier=urn:leftovers|one-512"
+			return e.do(req{"POST", "fhir/R4/Patient", h, one})
+		}},
+		{name: "512b-batch-conditional-create-two-matches", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient",` +
+				`"identifier":[{"system":"urn:leftovers","value":"dup-512"}]},"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:leftovers|dup-512"}}]}`})
+		}},
+		// A transaction in a project with the transaction-bundles feature:
+		// all or nothing (the seeded project has it for these three steps,
+		// as the captured one had it PUT by a super admin).
+		{name: "513-transaction-feature-with-invalid-entry", run: func(e *contractEnv) *http.Response {
+			e.setFeatures(e.srv.Seed.ProjectID, "transaction-bundles")
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"transaction","entry":[` +
+				`{"fullUrl":"urn:uuid:6f1f5a48-0d52-4d1f-9a57-1a4c8b3f0001","resource":{"resourceType":"Patient","name":[{"family":"leftovers-tx"}]},"request":{"method":"POST","url":"Patient"}},` +
+				`{"resource":{"resourceType":"Patient","birthDate":"not-a-date","name":[{"family":"leftovers-tx"}]},"request":{"method":"POST","url":"Patient"}}]}`})
+		}},
+		{name: "513b-search-after-refused-transaction", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient?name=leftovers-tx", bearer(e.exportTok()), ""})
+		}},
+		{name: "513c-transaction-feature-ok", run: func(e *contractEnv) *http.Response {
+			defer e.setFeatures(e.srv.Seed.ProjectID)
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"transaction","entry":[` +
+				`{"fullUrl":"urn:uuid:6f1f5a48-0d52-4d1f-9a57-1a4c8b3f0002","resource":{"resourceType":"Patient","name":[{"family":"leftovers-tx-ok"}]},"request":{"method":"POST","url":"Patient"}}]}`})
+		}},
+		// Removing a member deletes the membership; the User stays.
+		{name: "514-admin-delete-member", run: func(e *contractEnv) *http.Response {
+			m := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.srv.Seed.ProjectID + "/invite", bearerJSON(e.exportTok()),
+				`{"resourceType":"Practitioner","firstName":"Re","lastName":"Moved","email":"leftovers-removed@example.com","password":"leftovers-pw-514","sendEmail":false}`}))
+			e.vars["user514"] = m["user"].(map[string]any)["reference"].(string)
+			return e.do(req{"DELETE", "admin/projects/" + e.srv.Seed.ProjectID + "/members/" + m["id"].(string), bearer(e.exportTok()), ""})
+		}},
+		{name: "514b-user-read-after-member-delete", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["user514"], bearer(e.saTok), ""})
+		}},
+		{name: "514c-admin-delete-member-project-scoped", run: func(e *contractEnv) *http.Response {
+			m := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.srv.Seed.ProjectID + "/invite", bearerJSON(e.exportTok()),
+				`{"resourceType":"Practitioner","firstName":"Sco","lastName":"Ped","email":"leftovers-scoped@example.com","password":"leftovers-pw-514","sendEmail":false,"scope":"project"}`}))
+			e.vars["user514c"] = m["user"].(map[string]any)["reference"].(string)
+			return e.do(req{"DELETE", "admin/projects/" + e.srv.Seed.ProjectID + "/members/" + m["id"].(string), bearer(e.exportTok()), ""})
+		}},
+		{name: "514d-user-read-after-member-delete-project-scoped", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["user514c"], bearer(e.saTok), ""})
+		}},
+		// A user who must enrol in MFA first.
+		{name: "515-login-mfa-enroll-required", run: func(e *contractEnv) *http.Response {
+			e.do(req{"POST", "admin/projects/" + e.srv.Seed.ProjectID + "/invite", bearerJSON(e.exportTok()),
+				`{"resourceType":"Practitioner","firstName":"Mfa","lastName":"Req","email":"leftovers-mfa@example.com","password":"leftovers-pw-515","sendEmail":false,"mfaRequired":true}`}).Body.Close()
+			return e.login(`{"email":"leftovers-mfa@example.com","password":"leftovers-pw-515","scope":"openid offline_access","codeChallenge":"` + pkceS256 + `","codeChallengeMethod":"S256"}`)
+		}},
+		// setpassword with a verify-email request, then with a used one.
+		// (The real server made the request with User/$update-email and
+		// used it with auth/verifyemail, which medplumtest does not have:
+		// the request is seeded as those left it.)
+		{name: "516-setpassword-verify-email-request", run: func(e *contractEnv) *http.Response {
+			user := e.srv.MembershipByEmail(e.srv.Seed.ProjectID, "leftovers-mfa@example.com").Ref("user")
+			r := e.srv.Create(e.srv.Seed.ProjectID, client.Resource{"resourceType": "UserSecurityRequest", "type": "verify-email",
+				"user": map[string]any{"reference": user}, "secret": "leftovers-secret-516"})
+			e.vars["usr516"] = r.ID()
+			return e.do(req{"POST", "auth/setpassword", map[string]string{"Content-Type": "application/json"},
+				`{"id":"` + r.ID() + `","secret":"leftovers-secret-516","password":"leftovers-new-pw"}`})
+		}},
+		{name: "517-setpassword-used-request", run: func(e *contractEnv) *http.Response {
+			r := e.srv.Resource("UserSecurityRequest", e.vars["usr516"])
+			r["used"] = true
+			e.srv.Update(r)
+			return e.do(req{"POST", "auth/setpassword", map[string]string{"Content-Type": "application/json"},
+				`{"id":"` + e.vars["usr516"] + `","secret":"leftovers-secret-516","password":"leftovers-new-pw"}`})
+		}},
 		{name: "520-project-delete-superadmin", run: func(e *contractEnv) *http.Response {
 			p := jsonBody(e.t, e.do(req{"POST", "fhir/R4/Project/$init", map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},
 				`{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"leftovers delete"}]}`}))
@@ -81,5 +177,22 @@ func leftoverSteps() []step {
 			e.do(req{"DELETE", "fhir/R4/Patient/" + p["id"].(string), bearer(e.tcTok), ""}).Body.Close()
 			return e.do(req{"DELETE", "fhir/R4/Patient/" + p["id"].(string), bearer(e.tcTok), ""})
 		}},
+	}
+}
+
+// setFeatures sets a project's features, as a super admin's PUT of the
+// Project does (outside the compared steps).
+func (e *contractEnv) setFeatures(projectID string, features ...string) {
+	p := jsonBody(e.t, e.do(req{"GET", "fhir/R4/Project/" + projectID, bearer(e.saTok), ""}))
+	list := make([]any, 0, len(features))
+	for _, f := range features {
+		list = append(list, f)
+	}
+	p["features"] = list
+	b, _ := json.Marshal(p)
+	resp := e.do(req{"PUT", "fhir/R4/Project/" + projectID, e.fhirJSON(e.saTok), string(b)})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("setting the features of Project/%s: %s", projectID, resp.Status)
 	}
 }

@@ -26,7 +26,8 @@ import (
 //     per resource type that has resources), error [] and deleted [] (127,
 //     129b, 130b, 411b). A _type that names no resources gives no output
 //     (415b). A Group without members, or a _since that is not a date, never
-//     finishes: 202 for ever (414b, 416b).
+//     finishes: 202 for ever (414b, 416b; still 202 34 minutes later:
+//     510b, 511b).
 //   - DELETE of the status URL answers 202 text/plain "Accepted", again
 //     too (137, 138c); the job's polls then answer 404 application/json
 //     without tracing (138, 138b). An id that is no job is the FHIR 404
@@ -52,7 +53,7 @@ type exportJob struct {
 	project   string
 	owner     string // the membership that started it
 	polls     int    // polls still to answer 202
-	never     bool   // a job that never finishes (414b, 416b)
+	never     bool   // a job that never finishes (414b, 416b, 510b, 511b)
 	cancelled bool
 	manifest  map[string]any
 }

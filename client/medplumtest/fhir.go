@@ -228,6 +228,19 @@ func (s *Server) fhirCreate(c *reqCtx) {
 		c.sendOutcome(oo)
 		return
 	}
+	if q := c.r.Header.Get("If-None-Exist"); q != "" {
+		if status, found, done := s.matchFirst(c, typ, q); done {
+			switch status {
+			case http.StatusOK:
+				c.fhirResource(status, found) // 512c
+			case http.StatusPreconditionFailed:
+				c.sendOutcome(multipleMatches()) // 512
+			default:
+				c.fhir(status, found)
+			}
+			return
+		}
+	}
 	project := a.projectID()
 	if typ == "Project" {
 		project = newID()

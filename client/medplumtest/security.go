@@ -72,10 +72,10 @@ func (s *Server) authSetPassword(c *reqCtx) {
 		c.unlockOutcome(notFound())
 		return
 	case usr.res["used"] == true:
-		c.unlockOutcome(badRequest("Already used"))
+		c.unlockOutcome(badRequest("Already used")) // capture 517
 		return
 	case usr.res.String("type") == "verify-email":
-		c.unlockOutcome(badRequest("Invalid request type"))
+		c.unlockOutcome(badRequest("Invalid request type")) // capture 516
 		return
 	case !equalString(usr.res.String("secret"), secret):
 		c.unlockOutcome(badRequest("Incorrect secret")) // capture 147b
