@@ -171,6 +171,22 @@ func leftoverSteps() []step {
 		{name: "520c-project-delete-again", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"DELETE", "fhir/R4/Project/" + e.vars["project520"], bearer(e.saTok), ""})
 		}},
+		// The default client of a project deleted in 520: read as usual,
+		// deleted with a 410, deleted again with 200.
+		{name: "522-client-read-project-deleted", run: func(e *contractEnv) *http.Response {
+			apps := e.srv.Resources("ClientApplication", e.vars["project520"])
+			if len(apps) != 1 {
+				e.t.Fatalf("the clients of the project of 520: %v", apps)
+			}
+			e.vars["client522"] = apps[0].ID()
+			return e.do(req{"GET", "fhir/R4/ClientApplication/" + e.vars["client522"], bearer(e.saTok), ""})
+		}},
+		{name: "522b-client-delete-project-deleted", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/ClientApplication/" + e.vars["client522"], bearer(e.saTok), ""})
+		}},
+		{name: "522c-client-delete-again-project-deleted", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/ClientApplication/" + e.vars["client522"], bearer(e.saTok), ""})
+		}},
 		{name: "521-delete-patient-again", run: func(e *contractEnv) *http.Response {
 			p := jsonBody(e.t, e.do(req{"POST", "fhir/R4/Patient", map[string]string{"Authorization": "Bearer " + e.tcTok, "Content-Type": "application/fhir+json"},
 				`{"resourceType":"Patient","name":[{"family":"leftovers-del"}]}`}))

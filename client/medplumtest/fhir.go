@@ -418,9 +418,11 @@ func (s *Server) fhirPatch(c *reqCtx) {
 }
 
 // fhirDelete is DELETE fhir/R4/:type/:id. Deleting what is already deleted
-// is 200 "All OK" (captures 520c, 521: the repository returns quietly on
-// gone). A super admin's delete of a Project deletes it and then answers
-// 410 Gone (520); a read afterwards is 410 too (520b).
+// is 200 "All OK" (captures 520c, 521, 522c: the repository returns quietly
+// on gone). A super admin's delete of a Project deletes it and then answers
+// 410 Gone (520), and so does the delete of anything in a deleted project
+// (522b), which reads as 200 until then (522); a read afterwards is 410
+// (520b).
 func (s *Server) fhirDelete(c *reqCtx) {
 	typ, ok := c.fhirTargetType(pointsWrite, nil, func(typ string) bool { return typ == "Project" && !c.auth.superAdmin() })
 	if !ok {
@@ -435,7 +437,7 @@ func (s *Server) fhirDelete(c *reqCtx) {
 		return
 	}
 	s.st.remove(rec, s.now())
-	if rec.typ == "Project" {
+	if p := s.st.get("Project", rec.project); rec.typ == "Project" || (p != nil && p.deleted) {
 		c.unlockOutcome(gone())
 		return
 	}
