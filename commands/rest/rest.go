@@ -136,9 +136,9 @@ func NewCmdWrite(f *cmdutil.Factory, method string, runF func(*Options) error) *
 			Long: heredoc.Doc(`
 				DELETE a URL.
 
-				Medplum 5.0.10 deletes a project and then answers 410 Gone: for
-				Project/<id>, such an answer is checked by reading the project back,
-				and when it is gone the command says so and succeeds.
+				Medplum 5.0.10 deletes a project, or anything of a deleted project,
+				and then answers 410 Gone: such an answer is checked by reading the
+				resource back, and when it is gone the command says so and succeeds.
 			`) + "\n" + urlHelp,
 			Example: `  $ medplum delete Patient/123`,
 		}
@@ -305,8 +305,8 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 		return printDryRun(ctx, opts.IO, c, req)
 	}
 	resp, err := c.Do(ctx, req)
-	if pid, ok := deletedProject(ctx, c, req, err); ok {
-		fmt.Fprintf(opts.IO.ErrOut, "Deleted Project/%s (Medplum answered 410 Gone, as it does for a project it has just deleted; reading it back answers 410 too).\n", pid)
+	if ref, ok := deletedDespiteGone(ctx, c, req, err); ok {
+		fmt.Fprintf(opts.IO.ErrOut, "Deleted %s (Medplum answered 410 Gone, as it does when it deletes a project or something of a deleted project; reading it back answers 410 too).\n", ref)
 		return nil
 	}
 	if err != nil {
@@ -327,22 +327,25 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 	return opts.Output.WriteBody(opts.IO, resp.Body)
 }
 
-// deletedProject reports whether a DELETE of fhir/R4/Project/<id> that was
-// answered 410 deleted the project. Medplum 5.0.10 deletes the project and
-// then answers 410 Gone (capture 520; deleting it again is 200, 520c), so
-// the project is read back: 410 there too (520b) means it is gone.
-func deletedProject(ctx context.Context, c *client.Client, req *client.Request, err error) (string, bool) {
+// deletedDespiteGone reports whether a DELETE of fhir/R4/<type>/<id> that
+// was answered 410 deleted the resource, and names it. Medplum 5.0.10
+// deletes a project, or a resource of a deleted project, and then answers
+// 410 Gone (captures 520, 522b), while deleting what is already deleted is
+// 200 (520c, 521, 522c); so the resource is read back, and 410 there too
+// (520b) means it is gone.
+func deletedDespiteGone(ctx context.Context, c *client.Client, req *client.Request, err error) (string, bool) {
 	e := client.AsError(err)
 	if req.Method != http.MethodDelete || e == nil || !e.IsGone() {
 		return "", false
 	}
-	pid, ok := strings.CutPrefix(strings.TrimPrefix(req.URL, c.FHIRBaseURL()), "Project/")
-	if !ok || pid == "" || strings.ContainsAny(pid, "/?#") {
+	ref, ok := strings.CutPrefix(req.URL, c.FHIRBaseURL())
+	typ, id, _ := strings.Cut(ref, "/")
+	if !ok || typ == "" || id == "" || strings.ContainsAny(id, "/?#") {
 		return "", false
 	}
 	_, rerr := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: req.URL})
 	re := client.AsError(rerr)
-	return pid, re != nil && re.IsGone()
+	return ref, re != nil && re.IsGone()
 }
 
 // printDryRun writes the request as it would go on the wire: method and URL,

@@ -658,27 +658,36 @@ func TestGetAllFromAnOffsetPastTheLimit(t *testing.T) {
 
 // Medplum 5.0.10 deletes a project and answers its DELETE with 410 Gone
 // (capture 520); a read then is 410 too (520b), a second delete 200 (520c).
-// medplum reads the project back after such a 410: when it is gone, the
-// delete worked (exit 0, a note on stderr, nothing printed as the answer).
-// Any other 410 stays an error.
-func TestDeleteProjectAnswered410(t *testing.T) {
+// The same for a resource of a deleted project (522b). medplum reads the
+// resource back after a 410 to a DELETE: when it is gone, the delete
+// worked (exit 0, a note on stderr, nothing printed as the answer). A 410
+// for something still there stays an error.
+func TestDeleteAnswered410(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.SuperAdmin.MembershipID))
 	r := e.Run("post", "Project/$init", `{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"Throwaway"}]}`, "-o", "csv", "--columns", "id", "--no-header")
 	r.ExpectCode(t, 0, "")
 	pid := strings.TrimSpace(r.Stdout)
+	note := " (Medplum answered 410 Gone, as it does when it deletes a project or something of a deleted project; reading it back answers 410 too).\n"
 
-	e.Run("delete", "Project/"+pid).Expect(t, 0, "",
-		"Deleted Project/"+pid+" (Medplum answered 410 Gone, as it does for a project it has just deleted; reading it back answers 410 too).\n")
+	e.Run("delete", "Project/"+pid).Expect(t, 0, "", "Deleted Project/"+pid+note)
 	if !srv.Deleted("Project", pid) {
 		t.Error("the project is not deleted")
 	}
 	e.Run("get", "Project/"+pid).Expect(t, 1, "", "medplum: Gone\n")
 	e.Run("delete", "Project/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
+	// Its default client, left by the server.
+	apps := srv.Resources("ClientApplication", pid)
+	if len(apps) != 1 {
+		t.Fatalf("the deleted project's clients: %v", apps)
+	}
+	e.Run("delete", "ClientApplication/"+apps[0].ID()).Expect(t, 0, "", "Deleted ClientApplication/"+apps[0].ID()+note)
+	if !srv.Deleted("ClientApplication", apps[0].ID()) {
+		t.Error("the client is not deleted")
+	}
 
-	// A 410 for a project that is still there is an error, as is a 410
-	// for anything else.
+	// A 410 for a project, or a Patient, that is still there is an error.
 	r = e.Run("post", "Project/$init", `{"resourceType":"Parameters","parameter":[{"name":"name","valueString":"Kept"}]}`, "-o", "csv", "--columns", "id", "--no-header")
 	kept := strings.TrimSpace(r.Stdout)
 	srv.FailNext(1, http.StatusGone, "DELETE", "/fhir/R4/Project/"+kept)
@@ -689,7 +698,13 @@ func TestDeleteProjectAnswered410(t *testing.T) {
 	homer := id(srv.Seed.Homer.Profile)
 	srv.FailNext(1, http.StatusGone, "DELETE", "/fhir/R4/Patient/"+homer)
 	e.Run("delete", "Patient/"+homer).Expect(t, 1, "", "medplum: Gone\n")
-	if n := len(srv.RequestsTo("GET", "/fhir/R4/Patient/"+homer)); n != 0 {
-		t.Errorf("a 410 for a Patient was read back %d times", n)
+	// The admin route's 410 means deleted before (capture 42): not read back.
+	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.Client.MembershipID)) // a project admin
+	srv.ResetRequests()
+	mid := srv.Seed.Homer.MembershipID
+	e.Run("delete", "admin/projects/"+srv.Seed.ProjectID+"/members/"+mid).ExpectCode(t, 0, "")
+	e.Run("delete", "admin/projects/"+srv.Seed.ProjectID+"/members/"+mid).Expect(t, 1, "", "medplum: Gone\n")
+	if n := len(srv.RequestsTo("GET", "/admin/projects/"+srv.Seed.ProjectID+"/members/"+mid)); n != 0 {
+		t.Errorf("the admin route's 410 was read back %d times", n)
 	}
 }
