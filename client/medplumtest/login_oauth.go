@@ -127,20 +127,9 @@ func (s *Server) DenyBrowserLogins(reason string) {
 // (webAppSignIn).
 func (s *Server) authorize(c *reqCtx) {
 	p := authorizeParams(c)
-	s.mu.Lock()
-	app := s.oauthClient(p.get("client_id"))
-	s.mu.Unlock()
-	if app == nil {
-		c.text(400, "Client not found")
-		return
-	}
 	redirect := p.get("redirect_uri")
-	if redirect == "" {
-		c.text(400, "Missing redirect URI")
-		return
-	}
-	if u, err := url.Parse(redirect); err != nil || !u.IsAbs() || !slices.Contains(app.redirectURIs, redirect) {
-		c.text(400, "Invalid redirect URI")
+	app := s.authorizeClient(c, p.get("client_id"), redirect)
+	if app == nil {
 		return
 	}
 	fail := func(code, desc string) {
@@ -173,6 +162,26 @@ func (s *Server) authorize(c *reqCtx) {
 	default:
 		c.redirect(s.baseURL(c.r) + "oauth?" + p.encode())
 	}
+}
+
+// authorizeClient is the client of a sign-in and the check of its redirect
+// URI; when either is wrong it answers the plain 400 page (captures 502,
+// 503) and returns nil.
+func (s *Server) authorizeClient(c *reqCtx, clientID, redirect string) *oauthApp {
+	s.mu.Lock()
+	app := s.oauthClient(clientID)
+	s.mu.Unlock()
+	switch u, err := url.Parse(redirect); {
+	case app == nil:
+		c.text(400, "Client not found")
+	case redirect == "":
+		c.text(400, "Missing redirect URI")
+	case err != nil || !u.IsAbs() || !slices.Contains(app.redirectURIs, redirect):
+		c.text(400, "Invalid redirect URI")
+	default:
+		return app
+	}
+	return nil
 }
 
 // sameOrigin reports whether two absolute URLs have the same scheme and host
@@ -286,16 +295,9 @@ func (s *Server) webAppSignIn(c *reqCtx) {
 			}
 		}
 	}
-	s.mu.Lock()
-	app := s.oauthClient(p.Get("client_id"))
-	s.mu.Unlock()
-	if app == nil {
-		c.text(400, "Client not found")
-		return
-	}
 	redirect := p.Get("redirect_uri")
-	if !slices.Contains(app.redirectURIs, redirect) {
-		c.text(400, "Invalid redirect URI")
+	app := s.authorizeClient(c, p.Get("client_id"), redirect)
+	if app == nil {
 		return
 	}
 	back := func(q url.Values) {
