@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,4 +127,26 @@ func TestGetAllByAnotherNameOfTheServer(t *testing.T) {
 	}
 	e.Set("MEDPLUM_BASE_URL", strings.Replace(tg.URL, "//127.0.0.1:", "//localhost:", 1))
 	e.Run(args...).Expect(t, 0, want, "")
+}
+
+// On any Medplum (make test-real runs it against a real one): a super
+// admin deletes a project made with $init, then the default client the
+// server made with it. 5.0.10 answers both deletes 410 Gone after doing
+// them (captures 520, 522b); medplum reads each back, says it deleted it
+// and exits 0. A second delete is the server's 200.
+func TestDeleteProjectOnTarget(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("delete")
+	p := tg.InitProject(t, name)
+	apps, err := tg.Super(t).SearchAll(context.Background(), "ClientApplication?_project="+p.ProjectID+"&name="+url.QueryEscape(name+" Default Client"))
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("the default client of %s: %v (%d found)", p.ProjectID, err, len(apps))
+	}
+	def := apps[0].ID()
+	note := " (Medplum answered 410 Gone, as it does when it deletes a project or something of a deleted project; reading it back answers 410 too).\n"
+	sa := tg.SuperSignedIn(t)
+	sa.Run("delete", "Project/"+p.ProjectID).Expect(t, 0, "", "Deleted Project/"+p.ProjectID+note)
+	sa.Run("get", "Project/"+p.ProjectID).Expect(t, 1, "", "medplum: Gone\n")
+	sa.Run("delete", "ClientApplication/"+def).Expect(t, 0, "", "Deleted ClientApplication/"+def+note)
+	sa.Run("delete", "ClientApplication/"+def, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
 }
