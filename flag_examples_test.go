@@ -83,7 +83,7 @@ func TestFlagExamplesRun(t *testing.T) {
 		"Not checked (the data is not visible to these credentials):\n" +
 		"  admin-without-mfa  1 member  server-scoped user: only a super admin can read it: Medplum Admin\n" +
 		"  stale-invite       1 member  server-scoped user: only a super admin can read it: Medplum Admin\n" +
-		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending; 1 with values these credentials cannot read\n"}
+		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"}
 	for _, args := range [][]string{
 		{"members", "review"}, {"members", "list"}, {"clients", "list"}, {"bot", "list"},
 		{"profile", "describe"}, {"project", "secrets", "list"}, {"project", "settings", "get"},
