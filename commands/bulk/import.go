@@ -202,7 +202,6 @@ type importer struct {
 	prog   *progressLine
 	retry  bulkengine.RetryPolicy
 	mu     sync.RWMutex
-	ids    map[string]string // old "Type/id" -> new "Type/id"
 	owner  map[string]*chunk // old "Type/id" -> the chunk sending it, this run
 	total  counts            // this run
 	before counts            // done by an earlier run
@@ -261,8 +260,12 @@ func importRun(o *ImportOptions) error {
 		return cmdutil.InputErrorf("%v", err)
 	}
 	defer j.Close()
-	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, ids: rs.IDs, owner: map[string]*chunk{},
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{},
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
+	for old, nw := range rs.IDs { // the ids an earlier run learnt
+		in.IDs.setNew(old, nw)
+	}
+	rs.IDs = nil
 	im.early = map[int]bool{}
 	for n, d := range rs.Done {
 		im.before.add(*d.Counts)
@@ -440,12 +443,12 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 	}
 }
 
-func (im *importer) inInput(ref string) bool { _, ok := im.in.IDs[ref]; return ok }
+func (im *importer) inInput(ref string) bool { return im.in.IDs.has(ref) }
 
 func (im *importer) lookup(ref string) string {
 	im.mu.RLock()
 	defer im.mu.RUnlock()
-	return im.ids[ref]
+	return im.in.IDs.newRef(ref)
 }
 
 // result is what the server answered for one entry.
@@ -468,7 +471,7 @@ func (im *importer) waitForTargets(ch *chunk) error {
 		rewrite(e.Resource, im.inInput, func(ref string) string {
 			im.mu.RLock()
 			defer im.mu.RUnlock()
-			if o := im.owner[ref]; o != nil && o.N < ch.N && im.ids[ref] == "" {
+			if o := im.owner[ref]; o != nil && o.N < ch.N && !im.in.IDs.known(ref) {
 				wait[o] = true
 			}
 			return ""
@@ -726,7 +729,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	}
 	im.mu.Lock()
 	for _, p := range rec.IDs {
-		im.ids[p[0]] = p[1]
+		im.in.IDs.setNew(p[0], p[1])
 	}
 	// Its resources' new ids are known (or they failed): the Bundles after
 	// it no longer wait for it, and it is not kept (with every resource

@@ -129,13 +129,13 @@ const maxProblems = 20
 
 // checked is what the validation pass learnt about the input.
 type checked struct {
-	Total   int                // resources to send
-	Skipped map[string]int     // by type: resources left out (skip)
-	Types   map[string]int     // by type: resources to send
-	Digest  string             // sha256 of the files, in order, with their names' lengths between them
-	IDs     map[string]linePos // "Type/id" of every resource that has an id: where it is
-	Holds   []map[string]bool  // by file: the resource types it holds
-	Refers  []map[string]bool  // by file: the resource types its references name
+	Total   int               // resources to send
+	Skipped map[string]int    // by type: resources left out (skip)
+	Types   map[string]int    // by type: resources to send
+	Digest  string            // sha256 of the files, in order, with their names' lengths between them
+	IDs     *idMap            // every resource that has an id: where it is, its new id
+	Holds   []map[string]bool // by file: the resource types it holds
+	Refers  []map[string]bool // by file: the resource types its references name
 }
 
 // linePos is where a line is: its file (index in the files) and number,
@@ -192,7 +192,7 @@ const sameKeyHint = `the import keys each resource on its first identifier with 
 // targets whose references are rewritten. salt, when not empty, is part of
 // the digest (a choice that changes what is sent).
 func checkInput(files []inputFile, skip func(typ string) bool, salt string, sourceID bool) (*checked, error) {
-	c := &checked{IDs: map[string]linePos{}, Skipped: map[string]int{}, Types: map[string]int{}}
+	c := &checked{IDs: newIDMap(), Skipped: map[string]int{}, Types: map[string]int{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
 		c.Refers = append(c.Refers, map[string]bool{})
@@ -252,11 +252,10 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, sour
 		referencedTypes(l.Data, c.Refers[l.File])
 		if hd.ID != nil {
 			key := *hd.ResourceType + "/" + *hd.ID
-			if at, dup := c.IDs[key]; dup {
+			if at, dup := c.IDs.add(key, linePos{File: int32(l.File), N: int32(l.N)}); dup {
 				prob(l, "%s appears again (first at %s:%d)", key, files[at.File].Name, at.N)
 				return nil
 			}
-			c.IDs[key] = linePos{File: int32(l.File), N: int32(l.N)}
 		}
 		if k := hd.key(sourceID); k != "" {
 			name, first := "this "+*hd.ResourceType, *hd.ResourceType
