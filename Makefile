@@ -99,8 +99,11 @@ fuzz:
 # realistic invite model (about 20 invites/s, so BULK_BENCH_ROWS rows take
 # ~15s per concurrency level), peak RSS for 10k and 100k-row CSVs, and 20
 # bot deploys by pattern against a loop of single deploys, members list --all
-# and apply export over 10k and 100k members, as one table (.ci/bench; raw
-# output in bin/bench.txt). About 20 minutes.
+# and apply export over 10k and 100k members, members review, export
+# downloads, bulk import of 50,000 Patients against a raw loop posting the
+# same Bundles and its peak RSS for a 100 MB and a 1 GB NDJSON input (about
+# 10 minutes of these), as one table (.ci/bench; raw output in
+# bin/bench.txt). About 40 minutes.
 # bench-micro runs every other benchmark (ns/op, allocations).
 BULK_BENCH_ROWS ?= 300
 bench:
@@ -108,7 +111,7 @@ bench:
 
 .PHONY: bench-micro
 bench-micro:
-	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost|BotDeploy|MembersListAll|ApplyExport' ./...
+	$(GO) test -run '^$$' -bench . -skip 'BulkInvite|InviteCSVPeakRSS|Startup|GetAll|InviteOverhead|InviteOverheadAtCost|InviteOverheadFullCost|BotDeploy|MembersListAll|MembersReview|ExportDownload|ApplyExport|BulkImport' ./...
 
 # Release: the targets of .goreleaser.yaml (release_test.go keeps the two in
 # sync). `make cross` builds the binary for each with plain `go build` and

@@ -95,6 +95,15 @@ type benchSandbox struct {
 // stops it when the benchmark ends.
 func startSandbox(b *testing.B, args ...string) *benchSandbox {
 	b.Helper()
+	sb, stop := launchSandbox(b, args...)
+	b.Cleanup(stop)
+	return sb
+}
+
+// launchSandbox runs the sandbox binary like startSandbox; stop stops it
+// (a benchmark that wants a fresh server for each op).
+func launchSandbox(b *testing.B, args ...string) (sb *benchSandbox, stop func()) {
+	b.Helper()
 	_, bin := benchBinaries(b)
 	dir := b.TempDir()
 	ready := filepath.Join(dir, "ready")
@@ -104,10 +113,18 @@ func startSandbox(b *testing.B, args ...string) *benchSandbox {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			_ = cmd.Wait()
+		})
+	}
+	defer func() {
+		if sb == nil {
+			stop()
+		}
+	}()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := os.Stat(ready); err == nil {
@@ -119,16 +136,16 @@ func startSandbox(b *testing.B, args ...string) *benchSandbox {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond) // --print-env is written before the ready file; let stdout settle
-	sb := &benchSandbox{Env: map[string]string{}, Pid: cmd.Process.Pid}
+	s := &benchSandbox{Env: map[string]string{}, Pid: cmd.Process.Pid}
 	for line := range strings.Lines(out.String()) {
 		if kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export "); ok {
 			k, v, _ := strings.Cut(kv, "=")
-			sb.Env[k] = v
+			s.Env[k] = v
 		}
 	}
-	sb.URL, sb.Project = sb.Env["MEDPLUM_BASE_URL"], sb.Env["MEDPLUM_PROJECT_ID"]
-	resp, err := http.PostForm(sb.URL+"oauth2/token", url.Values{"grant_type": {"client_credentials"},
-		"client_id": {sb.Env["MEDPLUM_CLIENT_ID"]}, "client_secret": {sb.Env["MEDPLUM_CLIENT_SECRET"]}})
+	s.URL, s.Project = s.Env["MEDPLUM_BASE_URL"], s.Env["MEDPLUM_PROJECT_ID"]
+	resp, err := http.PostForm(s.URL+"oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {s.Env["MEDPLUM_CLIENT_ID"]}, "client_secret": {s.Env["MEDPLUM_CLIENT_SECRET"]}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -139,8 +156,8 @@ func startSandbox(b *testing.B, args ...string) *benchSandbox {
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
 		b.Fatalf("token: %v %q", err, tok.AccessToken)
 	}
-	sb.Token = tok.AccessToken
-	return sb
+	s.Token = tok.AccessToken
+	return s, stop
 }
 
 // env is the environment of a medplum process signed in with the token.

@@ -6,7 +6,7 @@
 # POSIX awk (mawk, gawk, BSD awk).
 function addcol(u) { if (!(u in hascol)) { hascol[u] = 1; cols[++ncol] = u } }
 BEGIN {
-	split("ms/run cpu-ms/run server-cpu-ms/run x-floor req/s cpu-us/req MB-peak-RSS results invites/s conflicts/row limit rows/s bots/s vs-loop MiB/s files", pref, " ")
+	split("ms/run cpu-ms/run server-cpu-ms/run x-floor req/s cpu-us/req MB-peak-RSS results invites/s conflicts/row limit rows/s bots/s vs-loop MiB/s files resources/s resources MB-input", pref, " ")
 	for (i = 1; i in pref; i++) addcol(pref[i])
 	nrow = 0
 }
