@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,7 +72,6 @@ func BenchmarkMembersReview(b *testing.B) {
 			}
 
 			var rawWall, rawCPU, rawSrv, wall, cpu, srv, rss []float64
-			timeOut := filepath.Join(b.TempDir(), "time")
 			b.ResetTimer()
 			for range b.N {
 				cpu0, srv0, t0 := selfCPU(b), procCPU(b, sb.Pid), time.Now()
@@ -84,16 +82,8 @@ func BenchmarkMembersReview(b *testing.B) {
 				rawSrv = append(rawSrv, ms(procCPU(b, sb.Pid)-srv0))
 
 				srv0 = procCPU(b, sb.Pid)
-				runProc(b, home, env, "/usr/bin/time", "-f", "%e %U %S %M", "-o", timeOut, bin, "members", "review", "-o", "ndjson")
-				got, err := os.ReadFile(timeOut)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var e, u, s, kb float64
-				if _, err := fmt.Sscanf(string(got), "%g %g %g %g", &e, &u, &s, &kb); err != nil {
-					b.Fatalf("GNU time wrote %q", got)
-				}
-				wall, cpu, rss = append(wall, e*1000), append(cpu, (u+s)*1000), append(rss, kb/1024)
+				t := timeProc(b, home, env, bin, "members", "review", "-o", "ndjson")
+				wall, cpu, rss = append(wall, ms(t.wall)), append(cpu, ms(t.cpu)), append(rss, t.rssMB)
 				srv = append(srv, ms(procCPU(b, sb.Pid)-srv0))
 			}
 			b.StopTimer()

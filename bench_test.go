@@ -509,18 +509,9 @@ func timedAtScales(b *testing.B, variants ...timedVariant) {
 func timedRuns(b *testing.B, home string, env []string, bin string, args ...string) {
 	b.Helper()
 	var wall, cpu, rss []float64
-	out := filepath.Join(b.TempDir(), "time")
 	for range b.N {
-		runProc(b, home, env, "/usr/bin/time", append([]string{"-f", "%e %U %S %M", "-o", out, bin}, args...)...)
-		raw, err := os.ReadFile(out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var e, u, s, kb float64
-		if _, err := fmt.Sscanf(string(raw), "%g %g %g %g", &e, &u, &s, &kb); err != nil {
-			b.Fatalf("GNU time wrote %q", raw)
-		}
-		wall, cpu, rss = append(wall, e*1000), append(cpu, (u+s)*1000), append(rss, kb/1024)
+		t := timeProc(b, home, env, bin, args...)
+		wall, cpu, rss = append(wall, ms(t.wall)), append(cpu, ms(t.cpu)), append(rss, t.rssMB)
 	}
 	b.ReportMetric(median(wall), "ms/run")
 	b.ReportMetric(median(cpu), "cpu-ms/run")
