@@ -837,8 +837,8 @@ func TestImportRefusesResourcesWithOneKey(t *testing.T) {
 	srv.ResetRequests()
 	r := e.Run("bulk", "import", "a.ndjson", "b.ndjson")
 	r.Expect(t, 2, "", `medplum: 2 bad lines; nothing was sent:
-b.ndjson:1: Patient/b2 has the key of Patient/b1 (a.ndjson:1): identifier urn:test:mrn|m1
-b.ndjson:4: Patient/b4 has the key of Patient/b3 (b.ndjson:3): identifier urn:medplum-cli:source-id|b4
+b.ndjson:1: Patient/b2 has the key of the Patient at a.ndjson:1: identifier urn:test:mrn|m1
+b.ndjson:4: Patient/b4 has the key of the Patient at b.ndjson:3: identifier urn:medplum-cli:source-id|b4
 medplum: the import keys each resource on its first identifier with a system and a value (else on its id, as urn:medplum-cli:source-id): two resources with one key would become one, the second found "already there". Give each its own identifier, or remove the duplicate, and run the import again.
 `)
 	clitest.ExpectNothingSent(t, srv)
