@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/membership"
 )
 
@@ -120,8 +121,16 @@ func (e *engine) readProject(ctx context.Context) error {
 	e.project = Project{ID: e.cfg.Project}
 	d, err := e.cfg.Client.ReadProject(ctx, e.cfg.Project)
 	if err != nil {
-		if ce := client.AsError(err); ce != nil && (ce.IsForbidden() || ce.IsNotFound()) {
-			e.project.MFARequired = unknownBecause("the Project is not readable with these credentials: " + ce.Error())
+		// A project that does not exist (404, also what 5.0.10 answers
+		// for an id that is not a UUID) or was deleted (410) is an error
+		// before any output: a review of nothing must not pass a gate.
+		switch ce := client.AsError(err); {
+		case ce != nil && ce.IsNotFound():
+			return cmdutil.InputErrorf("no project %s on this server (it answered Not found)", e.cfg.Project)
+		case ce != nil && ce.IsGone():
+			return cmdutil.InputErrorf("project %s was deleted", e.cfg.Project)
+		case ce != nil && ce.IsForbidden():
+			e.project.MFARequired = unknownBecause("the Project is not readable with these credentials (Forbidden)")
 			return nil
 		}
 		return err

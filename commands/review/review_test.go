@@ -3,6 +3,7 @@ package review_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -291,4 +292,30 @@ func TestReviewDeletedUserAsSuperAdmin(t *testing.T) {
 	if string(got) != `{"invitePending":"`+why+`","invitedAt":"`+why+`","mfaEnrolled":"`+why+`"}` {
 		t.Errorf("unknown: %s", got)
 	}
+}
+
+// A project that does not exist, or was deleted, is an error before any
+// review output: a gate must not pass on it.
+func TestReviewMissingProject(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.SuperAdminClient.Secret)
+	for _, id := range []string{"00000000-0000-0000-0000-000000000000", "not-a-uuid"} {
+		e.Run("members", "review", "--project", id, "--fail-on", "high").Expect(t, 2, "",
+			"medplum: no project "+id+" on this server (it answered Not found)\n")
+	}
+	sc, err := client.New(client.Options{BaseURL: srv.URL, Auth: tokenAuth{srv.IssueToken(srv.Seed.SuperAdmin.MembershipID)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sc.CreateResource(t.Context(), client.Resource{"resourceType": "Project", "name": "Doomed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (5.0.10 answers 410 to the DELETE of a Project, after deleting it.)
+	if err := sc.DeleteResource(t.Context(), "Project", d.ID()); err != nil && client.StatusOf(err) != http.StatusGone {
+		t.Fatal(err)
+	}
+	e.Run("members", "review", "--project", d.ID(), "--fail-on", "high", "-o", "json").Expect(t, 2, "",
+		"medplum: project "+d.ID()+" was deleted\n")
 }
