@@ -447,3 +447,20 @@ func indent(s string) string {
 	}
 	return "    | " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    | ")
 }
+
+// README's CI gate is strict: no example passes on exit 7 (checks the
+// review could not make); --allow-unchecked is the documented opt-out.
+func TestREADMEGateIsStrict(t *testing.T) {
+	text, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range readmeBlocks(t, "README.md") {
+		if regexp.MustCompile(`\$\?\s*-eq\s*7|\$\?\s*==\s*7`).MatchString(strings.Join(b.lines, "\n")) {
+			t.Errorf("README.md:%d: a --fail-on gate that accepts exit 7 (checks not made) passes blind; use --allow-unchecked to say so", b.line)
+		}
+	}
+	if !strings.Contains(string(text), "--allow-unchecked") {
+		t.Error("README.md does not show --allow-unchecked, the gate's explicit opt-out")
+	}
+}
