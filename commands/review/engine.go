@@ -93,6 +93,9 @@ func (e *engine) run(ctx context.Context) error {
 	if err := e.readProject(ctx); err != nil {
 		return err
 	}
+	if err := e.cfg.Ignores.resolve(ctx, e.cfg.Client, e.cfg.Project); err != nil {
+		return err
+	}
 	if err := e.readPolicies(ctx); err != nil {
 		return err
 	}

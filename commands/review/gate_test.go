@@ -315,3 +315,29 @@ func TestReviewFailOnUnchecked(t *testing.T) {
 		t.Errorf("as a super admin: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// An ignore entry's member names exactly one member, as a <member>
+// argument does: a name two members share is exit 2, naming the line and
+// the candidates, before any review output.
+func TestReviewIgnoreAmbiguousMember(t *testing.T) {
+	f := newFixture(t)
+	one := f.invite(map[string]any{"resourceType": "Practitioner", "firstName": "Non", "lastName": "Mfa",
+		"email": "non.mfa.1@example.com", "admin": true, "scope": "project"})
+	two := f.invite(map[string]any{"resourceType": "Practitioner", "firstName": "Non", "lastName": "Mfa",
+		"email": "non.mfa.2@example.com", "admin": true, "scope": "project"})
+	ign := writeFile(t, "accepted.yaml", "- rule: admin-without-mfa\n  member: Non Mfa\n  reason: hardware key on order\n")
+	f.e.Run("members", "review", "--ignore", ign, "--fail-on", "high").Expect(t, 2, "",
+		"medplum: --ignore "+ign+":2: member: Non Mfa matches 2 members of project "+f.srv.Seed.ProjectID+"; name one by its membership id:\n"+
+			"  "+one.ID()+"  Non Mfa (Practitioner, non.mfa.1@example.com)\n"+
+			"  "+two.ID()+"  Non Mfa (Practitioner, non.mfa.2@example.com)\n")
+	// By e-mail, it names one: accepted for her alone.
+	ign = writeFile(t, "accepted.yaml", "- rule: admin-without-mfa\n  member: non.mfa.1@example.com\n  reason: hardware key on order\n")
+	rv := f.review("--ignore", ign)
+	var accepted []string
+	for _, fd := range rv.Findings {
+		if fd.Rule == review.RuleAdminMFA && fd.Accepted != nil {
+			accepted = append(accepted, fd.Member)
+		}
+	}
+	expectList(t, "accepted", accepted, one.ID())
+}

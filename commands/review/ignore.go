@@ -1,6 +1,7 @@
 package review
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/membership"
 )
@@ -23,7 +25,9 @@ const IgnoreHelp = `An ignore file (--ignore FILE) lists accepted risks, in YAML
     reason: provisions members from CI; secret rotated monthly (J. Doe, 2026-12-01)
     expires: 2027-06-30              # optional: the finding counts again after that day
 
-A finding an entry matches is reported as accepted, with the reason, and
+An entry's member must name exactly one member: one that several match
+(a name two people share) is an error (exit 2) listing them; name it by
+membership id or e-mail. A finding an entry matches is reported as accepted, with the reason, and
 does not count for --fail-on; an expired entry is reported and no longer
 applies; an entry that matches no finding is reported, so that the file
 does not keep stale acceptances.`
@@ -36,6 +40,8 @@ type IgnoreEntry struct {
 	Expires time.Time // zero: never; else the first instant it no longer applies
 	Where   string    // file:line
 	sel     membership.Selector
+	selAt   string // file:line of member
+	id      string // the membership sel names, once resolved
 	matched int
 }
 
@@ -132,7 +138,7 @@ func ParseIgnores(path string, data []byte) (*Ignores, error) {
 				if err != nil {
 					bad(m, "member: %v", err)
 				}
-				e.sel = sel
+				e.sel, e.selAt = sel, fmt.Sprintf("%s:%d", path, m.Line)
 			}
 		} else if r.ID != "" && !r.Project {
 			bad(item, "member: missing (the member %s is accepted for: a membership id, e-mail, name or reference; \"*\" for all)", r.ID)
@@ -192,8 +198,42 @@ func (ig *Ignores) match(rule string, m *Member, now time.Time) *IgnoreEntry {
 	return nil
 }
 
+// resolve finds the one membership each entry's member names, as a
+// <member> argument is resolved: a selector several members match (a
+// name two people share, a user with two memberships) is exit 2 naming
+// the line and the candidates, so that an entry never accepts a risk for
+// someone it was not written for. One that names nobody stays unresolved
+// and is reported as matching no finding.
+func (ig *Ignores) resolve(ctx context.Context, c *client.Client, project string) error {
+	if ig == nil {
+		return nil
+	}
+	for _, e := range ig.Entries {
+		if e.Member == "" || e.Member == "*" {
+			continue
+		}
+		d, err := membership.ResolveWith(ctx, c, project, e.sel, membership.ReadFHIR)
+		var none *membership.NoMemberError
+		switch {
+		case err == nil:
+			e.id = d.Resource.ID()
+		case errors.As(err, &none), membership.IsNotFound(err):
+		default:
+			var amb *membership.AmbiguousError
+			if errors.As(err, &amb) {
+				return cmdutil.InputErrorf("--ignore %s: member: %v", e.selAt, err)
+			}
+			return fmt.Errorf("--ignore %s: member %s: %w", e.selAt, e.Member, err)
+		}
+	}
+	return nil
+}
+
 // names reports whether the entry's member selector names m.
 func (e *IgnoreEntry) names(m *Member) bool {
+	if e.id != "" {
+		return e.id == m.ID
+	}
 	switch e.sel.Kind {
 	case membership.ByMembership:
 		return e.sel.Value == m.ID || sameName(e.sel.Value, m.Name)
