@@ -199,7 +199,10 @@ const formattingHelp = `The commands that print data take -o (--output):
 
 --columns and --no-header shape table and csv. A table's header says the
 columns in capitals (accessPolicy is ACCESS POLICY); a CSV's names them as
---columns does (accessPolicy), for the programs that read it.
+--columns does (accessPolicy), for the programs that read it. A csv text
+cell that begins with =, +, -, @, a tab or a carriage return gets a leading
+' so that a spreadsheet shows it instead of running it as a formula (CSV
+injection); numbers (-3.5) are written as they are.
 
 --jq EXPR filters the JSON document (what -o json prints) with a jq
 expression (gojq: https://github.com/itchyny/gojq). Strings are printed as

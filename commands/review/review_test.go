@@ -319,3 +319,31 @@ func TestReviewMissingProject(t *testing.T) {
 	e.Run("members", "review", "--project", d.ID(), "--fail-on", "high", "-o", "json").Expect(t, 2, "",
 		"medplum: project "+d.ID()+" was deleted\n")
 }
+
+// -o csv (every command's, through commands/output) neutralises a text
+// cell a spreadsheet would run as a formula: a leading ' (OWASP's advice);
+// a number, negative ones included, is written as it is.
+func TestCSVFormulaInjection(t *testing.T) {
+	f := newFixture(t)
+	f.invite(map[string]any{"resourceType": "Practitioner", "firstName": "=HYPERLINK(\"http://evil.example\")", "lastName": "Cmd",
+		"email": "formula@example.com", "scope": "project"})
+	f.invite(map[string]any{"resourceType": "Practitioner", "firstName": "@SUM(A1)", "lastName": "-1+2",
+		"email": "at@example.com", "scope": "project"})
+	want := "\"'=HYPERLINK(\"\"http://evil.example\"\") Cmd\",formula@example.com\n'@SUM(A1) -1+2,at@example.com\n"
+	out := f.e.Run("members", "review", "-o", "csv", "--no-header", "--columns", "name,email").Stdout
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("members review -o csv:\n%s\nwant it to end with:\n%s", out, want)
+	}
+	f.e.Run("members", "list", "--type", "Practitioner", "-o", "csv", "--no-header", "--columns", "name").Expect(t, 0,
+		"Medplum Admin\n\"'=HYPERLINK(\"\"http://evil.example\"\") Cmd\"\n'@SUM(A1) -1+2\n", "")
+	// A negative number stays a number; a text beginning with + or a tab
+	// does not.
+	obs, err := f.api.CreateResource(t.Context(), client.Resource{"resourceType": "Observation", "status": "final",
+		"code": map[string]any{"text": "+cmd|' /C calc'!A0"}, "valueQuantity": map[string]any{"value": -3.5},
+		"note": []any{map[string]any{"text": "\tindented"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.e.Run("get", "Observation/"+obs.ID(), "-o", "csv", "--no-header", "--columns", "valueQuantity.value,code.text,note.0.text").Expect(t, 0,
+		"-3.5,'+cmd|' /C calc'!A0,'\tindented\n", "")
+}
