@@ -25,7 +25,29 @@ type Baseline struct {
 	// ("rule member"), accepted ones included; those seen again are
 	// deleted, the ones left were resolved.
 	findings map[string]baseFinding
+	// Who took it, and what it could not read: findings are compared only
+	// where both reviews could check them.
+	Reviewer     Reviewer
+	sawReviewer  bool
+	withUnknowns int
+	// unknown are the members' columns the baseline could not read, by
+	// member id (only members with some), with the reason.
+	unknown map[string]map[string]string
+	// projectUnknown: the baseline could not read the Project's settings.
+	projectUnknown bool
 }
+
+// ruleColumn is the column a member rule needs: when it is unknown the
+// rule could not be checked for that member.
+var ruleColumn = map[string]string{
+	RuleAdminMFA:        "mfaEnrolled",
+	RuleStaleInvite:     "invitePending",
+	RuleClientSecretAge: "secretSetAt",
+}
+
+// notComparable is the change for a finding one of the two reviews could
+// not check.
+const notComparable = "finding-not-comparable"
 
 type baseFinding struct {
 	Rule, Member, Name string
@@ -44,7 +66,7 @@ type baseMember struct {
 
 // Change is one difference from the baseline.
 type Change struct {
-	Change string `json:"change"` // added, removed, admin-granted, admin-revoked, deactivated, reactivated, access-changed, finding-new, finding-resolved
+	Change string `json:"change"` // added, removed, admin-granted, admin-revoked, deactivated, reactivated, access-changed, finding-new, finding-resolved, finding-not-comparable
 	Member string `json:"member"`
 	Name   string `json:"name"`
 	From   string `json:"from,omitempty"`
@@ -71,7 +93,7 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, fmt.Errorf("not a JSON object")
 	}
-	b := &Baseline{members: map[string]*baseMember{}, findings: map[string]baseFinding{}}
+	b := &Baseline{members: map[string]*baseMember{}, findings: map[string]baseFinding{}, unknown: map[string]map[string]string{}}
 	sawMembers := false
 	for dec.More() {
 		t, err := dec.Token()
@@ -81,12 +103,26 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 		switch t {
 		case "project":
 			var p struct {
-				ID string `json:"id"`
+				ID          string `json:"id"`
+				MFARequired any    `json:"mfaRequired"`
 			}
 			if err := dec.Decode(&p); err != nil {
 				return nil, fmt.Errorf("project: %v", err)
 			}
-			b.Project = p.ID
+			b.Project, b.projectUnknown = p.ID, p.MFARequired == nil
+		case "reviewer":
+			if err := dec.Decode(&b.Reviewer); err != nil {
+				return nil, fmt.Errorf("reviewer: %v", err)
+			}
+			b.sawReviewer = true
+		case "counts":
+			var c struct {
+				WithUnknowns int `json:"membersWithUnknowns"`
+			}
+			if err := dec.Decode(&c); err != nil {
+				return nil, fmt.Errorf("counts: %v", err)
+			}
+			b.withUnknowns = c.WithUnknowns
 		case "reviewedAt":
 			if err := dec.Decode(&b.ReviewedAt); err != nil {
 				return nil, fmt.Errorf("reviewedAt: %v", err)
@@ -98,12 +134,13 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 			}
 			for dec.More() {
 				var m struct {
-					ID     string   `json:"id"`
-					Name   string   `json:"name"`
-					Kind   string   `json:"kind"`
-					Admin  bool     `json:"admin"`
-					Active bool     `json:"active"`
-					Access []Access `json:"access"`
+					ID      string            `json:"id"`
+					Name    string            `json:"name"`
+					Kind    string            `json:"kind"`
+					Admin   bool              `json:"admin"`
+					Active  bool              `json:"active"`
+					Access  []Access          `json:"access"`
+					Unknown map[string]string `json:"unknown"`
 				}
 				if err := dec.Decode(&m); err != nil {
 					return nil, fmt.Errorf("members: %v", err)
@@ -112,6 +149,9 @@ func readBaseline(r io.Reader) (*Baseline, error) {
 					return nil, fmt.Errorf("members: a member without an id")
 				}
 				b.members[m.ID] = &baseMember{Name: m.Name, Kind: m.Kind, Admin: m.Admin, Active: m.Active, Access: accessText(m.Access)}
+				if len(m.Unknown) > 0 {
+					b.unknown[m.ID] = m.Unknown
+				}
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, err
@@ -199,12 +239,51 @@ func (b *Baseline) finding(f Finding) (Change, bool) {
 		delete(b.findings, k)
 		return Change{}, false
 	}
+	if why, ok := b.uncheckedThen(f.Rule, f.Member); ok {
+		return Change{Change: notComparable, Member: f.Member, Name: nameOr(f.Name, f.Member), From: f.Rule + " (" + f.Severity.String() + ")",
+			To: "not comparable: not checked in the baseline (" + why + ")"}, true
+	}
 	return Change{Change: "finding-new", Member: f.Member, Name: nameOr(f.Name, f.Member), To: f.Rule + " (" + f.Severity.String() + "): " + f.Detail}, true
 }
 
+// uncheckedThen reports whether the baseline could not check rule for
+// member ("": the project), and why.
+func (b *Baseline) uncheckedThen(rule, member string) (string, bool) {
+	if member == "" {
+		return "the Project's settings were not readable", rule == RuleProjectMFA && b.projectUnknown
+	}
+	col, ok := ruleColumn[rule]
+	if !ok {
+		return "", false
+	}
+	why, ok := b.unknown[member][col]
+	return why, ok
+}
+
+// otherVisibility says how the baseline's reviewer saw less or more than
+// this review's (who and how), or "" when they saw alike.
+func (b *Baseline) otherVisibility(now Reviewer, withUnknowns int) string {
+	who := func(r Reviewer) string {
+		if r.SuperAdmin {
+			return "a super admin's"
+		}
+		return "a project admin's"
+	}
+	switch {
+	case !b.sawReviewer:
+		return ""
+	case b.Reviewer.SuperAdmin != now.SuperAdmin:
+		return who(b.Reviewer) + "; this review: " + who(now)
+	case b.Reviewer.Profile != now.Profile && (b.withUnknowns == 0) != (withUnknowns == 0):
+		return fmt.Sprintf("%s's, %s with unknown values; this review: %s's, %d", b.Reviewer.Profile, plural(b.withUnknowns, "member"), now.Profile, withUnknowns)
+	}
+	return ""
+}
+
 // resolved lists the baseline's findings that the review did not find,
-// by rule, then name.
-func (b *Baseline) resolved() []Change {
+// by rule, then name; a finding the review could not check (uncheckedNow
+// says why) is not comparable rather than resolved.
+func (b *Baseline) resolved(uncheckedNow func(rule, member string) (string, bool)) []Change {
 	fs := make([]baseFinding, 0, len(b.findings))
 	for _, f := range b.findings {
 		fs = append(fs, f)
@@ -221,6 +300,9 @@ func (b *Baseline) resolved() []Change {
 	out := make([]Change, len(fs))
 	for i, f := range fs {
 		out[i] = Change{Change: "finding-resolved", Member: f.Member, Name: nameOr(f.Name, f.Member), From: f.Rule + " (" + f.Severity.String() + ")"}
+		if why, ok := uncheckedNow(f.Rule, f.Member); ok {
+			out[i].Change, out[i].To = notComparable, "not comparable: not checked now ("+why+")"
+		}
 	}
 	return out
 }

@@ -341,3 +341,57 @@ func TestReviewIgnoreAmbiguousMember(t *testing.T) {
 	}
 	expectList(t, "accepted", accepted, one.ID())
 }
+
+// A baseline taken with other credentials: what the review cannot check
+// now is not "resolved", and what the baseline could not check is not
+// "new"; both are "not comparable", and a warning says once that the
+// visibility differs.
+func TestReviewBaselineOtherVisibility(t *testing.T) {
+	f := newFixture(t)
+	f.person("Srv", "Admin", true, true) // server-scoped admin, no MFA
+	sd := f.srv.Seed
+	asSuper := func() {
+		f.e.Set("MEDPLUM_CLIENT_ID", sd.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", sd.SuperAdminClient.Secret)
+	}
+	asAdmin := func() { f.e.Set("MEDPLUM_CLIENT_ID", sd.Client.ID).Set("MEDPLUM_CLIENT_SECRET", sd.Client.Secret) }
+	changes := func(rv *reviewDoc) []string {
+		var got []string
+		for _, c := range rv.Changes {
+			got = append(got, c.Change+" "+c.Name+": "+c.From+" -> "+c.To)
+		}
+		return sorted(got)
+	}
+	warning := func(base string) string {
+		return "Warning: the baseline " + base + " was taken with other credentials (a super admin's; this review: a project admin's): " +
+			"findings are compared only where both reviews could check them, the others are listed as not comparable\n"
+	}
+
+	asSuper()
+	r := f.e.Run("members", "review", "--project", sd.ProjectID, "-o", "json")
+	superBase := writeFile(t, "super.json", r.Stdout)
+	asAdmin()
+	r = f.e.Run("members", "review", "-o", "json")
+	adminBase := writeFile(t, "admin.json", r.Stdout)
+
+	// Super admin's baseline, project admin's review: the server-scoped
+	// admins' MFA is not visible now, which does not resolve anything.
+	r = f.e.Run("members", "review", "--baseline", superBase, "-o", "json")
+	if !strings.HasPrefix(r.Stderr, warning(superBase)) || strings.Count(r.Stderr, "Warning:") != 1 {
+		t.Errorf("stderr:\n%s", r.Stderr)
+	}
+	why := "not comparable: not checked now (" + hidden + ")"
+	expectList(t, "changes", changes(decodeReview(t, r)),
+		"finding-not-comparable Medplum Admin: admin-without-mfa (high) -> "+why,
+		"finding-not-comparable Srv Admin: admin-without-mfa (high) -> "+why)
+
+	// The other way: what the baseline could not see is not new.
+	asSuper()
+	r = f.e.Run("members", "review", "--project", sd.ProjectID, "--baseline", adminBase, "-o", "json")
+	why = "not comparable: not checked in the baseline (" + hidden + ")"
+	expectList(t, "changes", changes(decodeReview(t, r)),
+		"finding-not-comparable Medplum Admin: admin-without-mfa (high) -> "+why,
+		"finding-not-comparable Srv Admin: admin-without-mfa (high) -> "+why)
+	if !strings.Contains(r.Stderr, "Warning: the baseline "+adminBase+" was taken with other credentials (a project admin's; this review: a super admin's)") {
+		t.Errorf("stderr:\n%s", r.Stderr)
+	}
+}

@@ -26,6 +26,9 @@ type Report struct {
 	ignores  *Ignores
 	baseline *Baseline
 	now      time.Time
+	// unchecked are the rules not checked by member ("rule member"), with
+	// why, kept only to compare with a baseline.
+	unchecked map[string]string
 }
 
 // ReportProject names the project reviewed.
@@ -175,6 +178,16 @@ func (r *Report) finding(f Finding) error {
 }
 
 func (r *Report) notChecked(rule string, m *Member, reason string) {
+	if r.baseline != nil {
+		id := ""
+		if m != nil {
+			id = m.ID
+		}
+		if r.unchecked == nil {
+			r.unchecked = map[string]string{}
+		}
+		r.unchecked[findingKey(rule, id)] = reason
+	}
 	rr := r.rules[rule]
 	rr.NotChecked++
 	r.counts.NotChecked++
@@ -202,7 +215,11 @@ func (r *Report) notChecked(rule string, m *Member, reason string) {
 // rule results.
 func (r *Report) finish() error {
 	if r.baseline != nil {
-		for _, ch := range append(r.baseline.removed(), r.baseline.resolved()...) {
+		uncheckedNow := func(rule, member string) (string, bool) {
+			why, ok := r.unchecked[findingKey(rule, member)]
+			return why, ok
+		}
+		for _, ch := range append(r.baseline.removed(), r.baseline.resolved(uncheckedNow)...) {
 			if err := r.changes.add(ch); err != nil {
 				return err
 			}

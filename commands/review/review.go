@@ -103,7 +103,11 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			review's -o json and lists what changed since: members added and
 			removed, admin rights granted and revoked, deactivations, access
 			changes, and findings new (finding-new) or resolved
-			(finding-resolved) since, by rule and member.
+			(finding-resolved) since, by rule and member. A finding one of
+			the two reviews could not check (a baseline taken with other
+			credentials: a super admin's, a project admin's) is neither:
+			finding-not-comparable says why, and a warning on stderr says
+			that the baseline saw differently.
 
 		`, strings.TrimSuffix(wrap("Columns: "+strings.Join(Columns, ", ")+".", "", 72), "\n")) + IgnoreHelp,
 		Example: `  $ medplum members review
@@ -304,6 +308,11 @@ func reviewRun(o *Options) error {
 	prog.done()
 	if err != nil {
 		return err
+	}
+	if b := o.baseline; b != nil {
+		if how := b.otherVisibility(r.Reviewer, r.counts.WithUnknowns); how != "" {
+			fmt.Fprintf(o.IO.ErrOut, "Warning: the baseline %s was taken with other credentials (%s): findings are compared only where both reviews could check them, the others are listed as not comparable\n", b.File, how)
+		}
 	}
 	if err := col.begin(); err != nil { // a project without members
 		return err
