@@ -81,8 +81,9 @@ func TestFlagExamplesRun(t *testing.T) {
 		"  high    client-admin              Sandbox Project Admin Client  client application with admin rights\n" +
 		"  medium  project-mfa-not-required  (project)                     the project's setting mfaRequired is not true: each user decides whether to enrol\n" +
 		"Not checked (the data is not visible to these credentials):\n" +
-		"  admin-without-mfa  1 member  server-scoped user: only a super admin can read it: Medplum Admin\n" +
-		"  stale-invite       1 member  server-scoped user: only a super admin can read it: Medplum Admin\n" +
+		"  admin-without-mfa  1 member  server-scoped user (only a super admin can read it) or a deleted User: Medplum Admin\n" +
+		"  stale-invite       1 member  server-scoped user (only a super admin can read it) or a deleted User: Medplum Admin\n" +
+		"  missing-user       1 member  server-scoped user (only a super admin can read it) or a deleted User: Medplum Admin\n" +
 		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"}
 	for _, args := range [][]string{
 		{"members", "review"}, {"members", "list"}, {"clients", "list"}, {"bot", "list"},

@@ -81,7 +81,7 @@ func TestInviteLinkRefusals(t *testing.T) {
 	run(t, e, "invite", "Bob", "Jones", "bob@example.com")
 	bob := srv.MembershipByEmail(srv.Seed.ProjectID, "bob@example.com")
 	e.Run("members", "invite-link", "bob@example.com").Expect(t, 5, "",
-		"medplum: the invite of Bob Jones (Practitioner, bob@example.com) is not visible to these credentials: server-scoped user: only a super admin can read it\n"+
+		"medplum: the invite of Bob Jones (Practitioner, bob@example.com) is not visible to these credentials: server-scoped user (only a super admin can read it) or a deleted User\n"+
 			"A super admin can print the link (medplum members invite-link bob@example.com --project "+srv.Seed.ProjectID+"). "+
 			"An invite e-mail, if the invite was sent with one, holds the same link; one sent with sendEmail: false has none: "+
 			"medplum members reset-password bob@example.com has the server e-mail a link.\n")

@@ -18,9 +18,11 @@ import (
 // requests are a 404 and an empty search to them, and only a super admin
 // reads them. Nothing here guesses: what cannot be read says why.
 
-// UserHidden is why a project admin knows nothing of a server-scoped
-// member's User.
-const UserHidden = "server-scoped user: only a super admin can read it"
+// UserHidden is why a project admin knows nothing of a member's User:
+// 5.0.10 answers 404 to them both for a server-scoped User and for a
+// deleted one (410 only for a deleted project-scoped User, which a search
+// leaves out like the others), so it says both.
+const UserHidden = "server-scoped user (only a super admin can read it) or a deleted User"
 
 // UserBatch is how many Users (or their security requests) one search asks
 // for: POST <type>/_search keeps the ids out of the URL.

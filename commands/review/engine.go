@@ -480,14 +480,21 @@ func (e *engine) person(m *Member, r client.Resource, pd pageData) {
 	u, visible := pd.users[m.User]
 	switch {
 	case !strings.HasPrefix(m.User, "User/"):
-		why := "the membership names no User"
-		m.Email, m.MFA, m.InvitePending, m.InvitedAt = unknownBecause(why), unknownBecause(why), unknownBecause(why), unknownBecause(why)
+		m.userGone = value("the membership names no User")
+		return
+	case !visible && e.cfg.SuperAdmin:
+		// A super admin reads every User: this one does not exist. Its
+		// MFA and invites do not apply; missing-user says so.
+		m.userGone = value(m.User + " does not exist (deleted)")
+		if membership.ValidEmail(recorded) {
+			m.Email = value(strings.ToLower(recorded))
+		} else {
+			m.Email = noValue()
+		}
 		return
 	case !visible:
 		why := membership.UserHidden
-		if e.cfg.SuperAdmin {
-			why = "the User does not exist (deleted?)" // a super admin reads every User
-		}
+		m.userGone = unknownBecause(why)
 		if membership.ValidEmail(recorded) {
 			m.Email = value(strings.ToLower(recorded)) // as the membership recorded it
 		} else {
@@ -496,6 +503,7 @@ func (e *engine) person(m *Member, r client.Resource, pd pageData) {
 		m.MFA, m.InvitePending, m.InvitedAt = unknownBecause(why), unknownBecause(why), unknownBecause(why)
 		return
 	}
+	m.userGone = value("")
 	if email := u.String("email"); email != "" {
 		m.Email = value(strings.ToLower(email))
 	} else {

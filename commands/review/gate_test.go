@@ -32,13 +32,13 @@ func TestReviewFailOn(t *testing.T) {
 	e.Run("members", "review", "--fail-on", "high").Expect(t, 6, rows,
 		seedSummary+"medplum: 1 finding at or above high (--fail-on high)\n"+
 			"and 1 check at or above high could not be made: admin-without-mfa for 1 member ("+hidden+")\n")
-	both := "admin-without-mfa for 1 member (" + hidden + "); stale-invite for 1 member (" + hidden + ")\n"
+	both := "admin-without-mfa for 1 member (" + hidden + "); stale-invite for 1 member (" + hidden + "); missing-user for 1 member (" + hidden + ")\n"
 	e.Run("members", "review", "--fail-on", "medium").Expect(t, 6, rows,
 		seedSummary+"medplum: 2 findings at or above medium (--fail-on medium)\n"+
-			"and 2 checks at or above medium could not be made: "+both)
+			"and 3 checks at or above medium could not be made: "+both)
 	e.Run("members", "review", "--fail-on", "LOW", "-o", "csv", "--columns", "id", "--no-header").ExpectCode(t, 6,
 		seedSummary+"medplum: 2 findings at or above low (--fail-on low)\n"+
-			"and 2 checks at or above low could not be made: "+both)
+			"and 3 checks at or above low could not be made: "+both)
 
 	// Once the project requires MFA and the client's admin rights are
 	// accepted, nothing fails at any level, when what could not be checked
@@ -55,6 +55,7 @@ func TestReviewFailOn(t *testing.T) {
 			"Not checked (the data is not visible to these credentials):\n"+
 			"  admin-without-mfa  1 member  "+hidden+": Medplum Admin\n"+
 			"  stale-invite       1 member  "+hidden+": Medplum Admin\n"+
+			"  missing-user       1 member  "+hidden+": Medplum Admin\n"+
 			"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n")
 	if out != "Medplum Admin\nSandbox Project Admin Client\nHomer Simpson\nSandbox Bot\n" {
 		t.Errorf("stdout:\n%s", out)
@@ -295,13 +296,14 @@ func TestReviewFailOnUnchecked(t *testing.T) {
 		"Not checked (the data is not visible to these credentials):\n" +
 		"  admin-without-mfa  1 member  " + hidden + ": Medplum Admin\n" +
 		"  stale-invite       1 member  " + hidden + ": Medplum Admin\n" +
+		"  missing-user       1 member  " + hidden + ": Medplum Admin\n" +
 		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"
 	tip := "The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it.\n"
 	args := []string{"members", "review", "--ignore", ign, "-o", "csv", "--columns", "id", "--no-header"}
 	e.Run(append(args, "--fail-on", "high")...).ExpectCode(t, 7, summary+
 		"medplum: --fail-on high: 1 check at or above high could not be made: admin-without-mfa for 1 member ("+hidden+")\n"+tip)
 	e.Run(append(args, "--fail-on", "medium")...).ExpectCode(t, 7, summary+
-		"medplum: --fail-on medium: 2 checks at or above medium could not be made: admin-without-mfa for 1 member ("+hidden+"); stale-invite for 1 member ("+hidden+")\n"+tip)
+		"medplum: --fail-on medium: 3 checks at or above medium could not be made: admin-without-mfa for 1 member ("+hidden+"); stale-invite for 1 member ("+hidden+"); missing-user for 1 member ("+hidden+")\n"+tip)
 	e.Run(append(args, "--fail-on", "medium", "--allow-unchecked")...).ExpectCode(t, 0, summary)
 	// Without a gate, nothing to fail.
 	e.Run(args...).ExpectCode(t, 0, summary)

@@ -167,7 +167,7 @@ func TestReviewHTML(t *testing.T) {
 		results[attr(tr, "data-rule")] = attr(tr, "data-result")
 	}
 	if results["admin-without-mfa"] != "fail" || results["client-admin"] != "accepted" || results["stale-invite"] != "incomplete" ||
-		results["missing-profile"] != "pass" || len(results) != 11 {
+		results["missing-profile"] != "pass" || results["missing-user"] != "incomplete" || len(results) != 12 {
 		t.Errorf("rule results %v", results)
 	}
 

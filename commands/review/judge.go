@@ -55,13 +55,17 @@ func (e *engine) judge(m *Member, r client.Resource) error {
 	always := cell{state: known}
 	noPolicy := len(m.Access) == 0
 
-	if m.Kind == "person" && m.Admin && m.Active {
+	gone, _ := m.userGone.val.(string)
+	if m.Kind == "person" && m.Admin && m.Active && gone == "" {
 		check(RuleAdminMFA, m.MFA, func() (bool, string) {
 			on, _ := m.MFA.val.(bool)
 			return !on, "project admin without MFA enrolled"
 		})
 	}
 	if m.Kind == "person" {
+		check(RuleMissingUser, m.userGone, func() (bool, string) { return gone != "", gone })
+	}
+	if m.Kind == "person" && gone == "" {
 		check(RuleStaleInvite, m.InvitePending, func() (bool, string) {
 			pending, _ := m.InvitePending.val.(bool)
 			since, _ := m.InvitedAt.val.(time.Time)

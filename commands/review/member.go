@@ -101,6 +101,10 @@ type Member struct {
 	Email         cell // person: the User's e-mail (string)
 	MFA           cell // person: User.mfaEnrolled (bool)
 	InvitePending cell // person: an invite not used yet (bool)
+	// userGone: the User the membership names does not exist (known
+	// only to a super admin, who reads every User); unknown when the
+	// caller cannot tell.
+	userGone cell
 	// userChanged: when the User changed after a pending invite (the only
 	// sign of a password set by an admin); zero otherwise.
 	userChanged   time.Time

@@ -14,6 +14,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
+	"github.com/medplumcli/medplum/commands/review"
 )
 
 // seconds is a server instant as the table shows it (RFC 3339, seconds).
@@ -56,6 +57,7 @@ const seedSummary = "Findings: 1 high, 1 medium, 0 low\n" +
 	"Not checked (the data is not visible to these credentials):\n" +
 	"  admin-without-mfa  1 member  " + hidden + ": Medplum Admin\n" +
 	"  stale-invite       1 member  " + hidden + ": Medplum Admin\n" +
+	"  missing-user       1 member  " + hidden + ": Medplum Admin\n" +
 	"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"
 
 // Piped: every column as TSV on stdout, the findings on stderr; -o csv
@@ -165,7 +167,7 @@ func TestReviewJSON(t *testing.T) {
 		rv.Reviewer.Server != srv.URL || rv.Reviewer.SuperAdmin || len(rv.Members) != 4 {
 		t.Errorf("header: %+v %+v, %d members", rv.Project, rv.Reviewer, len(rv.Members))
 	}
-	wantCounts := `{"accepted":0,"admins":2,"bots":1,"clients":1,"findings":{"high":1,"low":0,"medium":1},"inactive":0,"members":4,"membersWithUnknowns":1,"notChecked":2,"pendingInvites":0,"pendingInvitesUnknown":1,"people":2}`
+	wantCounts := `{"accepted":0,"admins":2,"bots":1,"clients":1,"findings":{"high":1,"low":0,"medium":1},"inactive":0,"members":4,"membersWithUnknowns":1,"notChecked":3,"pendingInvites":0,"pendingInvitesUnknown":1,"people":2}`
 	if b, _ := json.Marshal(rv.Counts); string(b) != wantCounts {
 		t.Errorf("counts %s", b)
 	}
@@ -190,7 +192,7 @@ func TestReviewNDJSON(t *testing.T) {
 		}
 		kinds = append(kinds, r.Record)
 	}
-	if got := strings.Join(kinds, ","); got != "member,member,member,member,finding,finding,rule,rule,rule,rule,rule,rule,rule,rule,rule,rule,rule,summary" {
+	if got := strings.Join(kinds, ","); got != "member,member,member,member,finding,finding,rule,rule,rule,rule,rule,rule,rule,rule,rule,rule,rule,rule,summary" {
 		t.Errorf("records %s", got)
 	}
 }
@@ -276,21 +278,31 @@ func TestReviewProjectFlag(t *testing.T) {
 }
 
 // A membership that points at a User that no longer exists: a super admin
-// sees it is gone; nothing is guessed.
-func TestReviewDeletedUserAsSuperAdmin(t *testing.T) {
+// reads every User, so it is a finding (missing-user), not something "not
+// visible"; a project admin cannot tell it from a server-scoped user
+// (5.0.10 answers 404 for both), and says both.
+func TestRuleMissingUser(t *testing.T) {
 	f := newFixture(t)
-	m := f.person("Gone", "User", false, true)
+	m := f.person("Gone", "User", true, true)
+	f.person("Kept", "User", false, false)
 	typ, id, _ := client.SplitReference(m.Ref("user"))
 	sc := f.client(f.srv.Seed.SuperAdmin.MembershipID)
 	if err := sc.DeleteResource(t.Context(), typ, id); err != nil {
 		t.Fatal(err)
 	}
+	rv := f.review()
+	expectList(t, "missing-user as a project admin", rv.of(review.RuleMissingUser))
+	expectList(t, "not checked as a project admin", rv.notChecked(review.RuleMissingUser), hidden+": Medplum Admin, Gone User")
+
 	f.e.Set("MEDPLUM_CLIENT_ID", f.srv.Seed.SuperAdminClient.ID).Set("MEDPLUM_CLIENT_SECRET", f.srv.Seed.SuperAdminClient.Secret)
-	rv := f.review("--project", f.srv.Seed.ProjectID)
-	got, _ := json.Marshal(rv.member(t, m.ID())["unknown"])
-	why := "the User does not exist (deleted?)"
-	if string(got) != `{"invitePending":"`+why+`","invitedAt":"`+why+`","mfaEnrolled":"`+why+`"}` {
-		t.Errorf("unknown: %s", got)
+	rv = f.review("--project", f.srv.Seed.ProjectID)
+	expectList(t, "missing-user as a super admin", rv.of(review.RuleMissingUser), "Gone User: "+m.Ref("user")+" does not exist (deleted)")
+	for _, rule := range []string{review.RuleMissingUser, review.RuleAdminMFA, review.RuleStaleInvite} {
+		expectList(t, rule+" not checked as a super admin", rv.notChecked(rule))
+	}
+	expectList(t, "admin-without-mfa as a super admin", rv.of(review.RuleAdminMFA), "Medplum Admin: project admin without MFA enrolled")
+	if got := rv.member(t, m.ID()); got["unknown"] != nil || got["mfaEnrolled"] != nil {
+		t.Errorf("the member whose User is gone: %v", got)
 	}
 }
 

@@ -81,6 +81,7 @@ const (
 	RuleMemberNoPolicy   = "member-without-access-policy"
 	RuleMissingPolicy    = "missing-access-policy"
 	RuleMissingProfile   = "missing-profile"
+	RuleMissingUser      = "missing-user"
 	RuleDuplicatePerson  = "duplicate-person"
 	defaultStaleInvite   = 14
 	defaultSecretMaxDays = 90
@@ -186,6 +187,15 @@ var Rules = []Rule{
 			"reviewed.",
 		Fix:        "Remove the membership (medplum members remove <member>), or invite the person again.",
 		Visibility: "Searches the profiles of the project by id: always checked.",
+	},
+	{
+		ID: RuleMissingUser, Severity: Medium,
+		What: "A person's membership whose User no longer exists (deleted), or that names no User.",
+		Why: "Nobody can sign in with it, yet it keeps its rights and profile in the project: a leftover " +
+			"that makes the project's list of who has access wrong.",
+		Fix: "Remove the membership (medplum members remove <member>), or invite the person again.",
+		Visibility: "A super admin reads every User: checked. To a project admin, a server-scoped User and a " +
+			"deleted one are both a 404 (Medplum 5.0.10): not checked for the users it cannot read.",
 	},
 	{
 		ID: RuleDuplicatePerson, Severity: Low,

@@ -19,7 +19,7 @@ import (
 // each) next to members that do not (none), and what a project admin
 // cannot see (not checked, with the reason).
 
-const hidden = "server-scoped user: only a super admin can read it"
+const hidden = "server-scoped user (only a super admin can read it) or a deleted User"
 
 func TestRuleAdminWithoutMFA(t *testing.T) {
 	f := newFixture(t)
