@@ -152,7 +152,7 @@ func (o *common) resolvePerson(arg string) (*client.Client, *person, error) {
 	}
 	p := &person{doc: d, user: d.Ref("user"), project: project}
 	if !strings.HasPrefix(p.user, "User/") {
-		return nil, nil, fmt.Errorf("%s is a %s, not a person: it has no password or invite", membership.Describe(d.Resource), membership.ProfileType(d.Resource))
+		return nil, nil, cmdutil.InputErrorf("%s is a %s, not a person: it has no password or invite (medplum members list --humans lists the people)", membership.Describe(d.Resource), membership.ProfileType(d.Resource))
 	}
 	if active, ok := d.Bool("active"); ok && !active {
 		// 5.0.10 checks active when a password sign-in chooses the

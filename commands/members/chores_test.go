@@ -105,8 +105,10 @@ func TestInviteLinkRefusals(t *testing.T) {
 	// have no password at all.
 	e.Run("members", "invite-link", "homer@example.com").Expect(t, 1, "",
 		"medplum: Homer Simpson (Patient, homer@example.com) has no pending invite: the server has no invite for their user (an existing user added to the project gets none)\n")
-	e.Run("members", "invite-link", srv.Seed.Bot.Profile).Expect(t, 1, "",
-		"medplum: Sandbox Bot (Bot) is a Bot, not a person: it has no password or invite\n")
+	e.Run("members", "invite-link", srv.Seed.Bot.Profile).Expect(t, 2, "",
+		"medplum: Sandbox Bot (Bot) is a Bot, not a person: it has no password or invite (medplum members list --humans lists the people)\n")
+	e.Run("members", "invite-link", srv.Seed.Client.MembershipID).Expect(t, 2, "",
+		"medplum: Sandbox Project Admin Client (ClientApplication) is a ClientApplication, not a person: it has no password or invite (medplum members list --humans lists the people)\n")
 }
 
 func lastUpdated(r client.Resource) string {
@@ -142,8 +144,10 @@ func TestResetPassword(t *testing.T) {
 	if reqs := srv.RequestsTo("POST", "/auth/resetpassword"); len(reqs) != 1 || string(reqs[0].Body) != `{"email":"admin@example.com"}` {
 		t.Fatalf("requests: %+v", reqs)
 	}
-	e.Run("members", "reset-password", srv.Seed.Bot.MembershipID).Expect(t, 1, "",
-		"medplum: Sandbox Bot (Bot) is a Bot, not a person: it has no password or invite\n")
+	e.Run("members", "reset-password", srv.Seed.Bot.MembershipID).Expect(t, 2, "",
+		"medplum: Sandbox Bot (Bot) is a Bot, not a person: it has no password or invite (medplum members list --humans lists the people)\n")
+	e.Run("members", "reset-password", srv.Seed.Client.MembershipID).Expect(t, 2, "",
+		"medplum: Sandbox Project Admin Client (ClientApplication) is a ClientApplication, not a person: it has no password or invite (medplum members list --humans lists the people)\n")
 
 	// The server's refusal is the error.
 	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/auth/resetpassword", Status: http.StatusTooManyRequests, Times: 10})

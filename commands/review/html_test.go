@@ -311,3 +311,27 @@ func TestReviewFindingsOrderAndPageMode(t *testing.T) {
 		t.Errorf("the summary's findings:\n%s", r.Stderr)
 	}
 }
+
+// --html naming a directory is exit 2 before anything is sent.
+func TestReviewHTMLDirectory(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	f.srv.ResetRequests()
+	f.e.Run("members", "review", "--html", dir).Expect(t, 2, "",
+		"medplum: --html "+dir+": is a directory: name the page's file, such as "+filepath.Join(dir, "review.html")+"\n")
+	clitest.ExpectNothingSent(t, f.srv)
+}
+
+// A client that is not an admin of the project is refused by the server
+// (403, exit 5): the hint says what a review needs.
+func TestReviewNotAnAdmin(t *testing.T) {
+	f := newFixture(t)
+	m := f.newClient("Reader", false, "")
+	_, id, _ := client.SplitReference(m.Ref("profile"))
+	secret, _ := f.srv.Resource("ClientApplication", id)["secret"].(string)
+	f.e.Set("MEDPLUM_CLIENT_ID", id).Set("MEDPLUM_CLIENT_SECRET", secret)
+	r := f.e.Run("members", "review")
+	if r.Code != 5 || !strings.HasSuffix(r.Stderr, "\nA review needs project-admin credentials (or a super admin's, with --project <id>): these are not an admin of project "+f.srv.Seed.ProjectID+".\n") {
+		t.Errorf("exit %d\n%s", r.Code, r.Stderr)
+	}
+}

@@ -186,6 +186,9 @@ func (o *Options) check() error {
 		}
 	}
 	if o.HTMLFile != "" {
+		if fi, err := os.Stat(o.HTMLFile); err == nil && fi.IsDir() {
+			return cmdutil.InputErrorf("--html %s: is a directory: name the page's file, such as %s", o.HTMLFile, filepath.Join(o.HTMLFile, "review.html"))
+		}
 		if err := writable(filepath.Dir(o.HTMLFile)); err != nil {
 			return cmdutil.InputErrorf("--html %s: cannot write in %s: %v", o.HTMLFile, filepath.Dir(o.HTMLFile), err)
 		}
@@ -306,6 +309,9 @@ func reviewRun(o *Options) error {
 	}
 	err = e.run(ctx)
 	prog.done()
+	if ce := client.AsError(err); ce != nil && ce.IsForbidden() {
+		return cmdutil.WithHint(err, "A review needs project-admin credentials (or a super admin's, with --project <id>): these are not an admin of project "+project+".")
+	}
 	if err != nil {
 		return err
 	}
