@@ -464,3 +464,21 @@ func TestREADMEGateIsStrict(t *testing.T) {
 		t.Error("README.md does not show --allow-unchecked, the gate's explicit opt-out")
 	}
 }
+
+// README's synopsis of profile set names every flag of its own.
+func TestREADMEProfileSetSynopsis(t *testing.T) {
+	text, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^medplum profile set <name> .*$`).FindString(string(text))
+	help := clitest.New(t).Run("profile", "set", "--help").Stdout
+	// its own flags (the global ones are in the synopsis of the globals)
+	_, help, _ = strings.Cut(help, "\nFlags:\n")
+	help, _, _ = strings.Cut(help, "\nGlobal Flags:")
+	for _, flag := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[a-z-]+)`).FindAllStringSubmatch(help, -1) {
+		if f := flag[1]; f != "--help" && !strings.Contains(line, f+" ") && !strings.Contains(line, f+"]") {
+			t.Errorf("README's profile set synopsis lacks %s:\n%s", f, line)
+		}
+	}
+}

@@ -150,7 +150,10 @@ func environmentHelp() string {
 		  MEDPLUM_NO_DOTENV=1      do not read ./.env
 		  MEDPLUM_APP_URL          the Medplum app of the server, where links such
 		                           as set-password links point (like --app-url);
-		                           default https://app.medplum.com/
+		                           default https://app.medplum.com/, the hosted
+		                           app, for api.medplum.com only: invite-link
+		                           refuses to guess it for another server (a
+		                           self-hosted app is its appBaseUrl: set it)
 		  MEDPLUM_REVIEW_TIME      the time of a members review (RFC 3339), for a
 		                           report that must come out the same twice;
 		                           default now

@@ -202,3 +202,17 @@ func TestHelpCompletesTopics(t *testing.T) {
 		"list\tList the members of the project\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
 	e.Run("__complete", "help", "environment", "").Expect(t, 0, ":4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
 }
+
+// Help texts a newcomer trusted and found wrong against 5.0.10 (issue 11's
+// review): each states what the server and the commands really do.
+func TestHelpSaysWhatTheServerDoes(t *testing.T) {
+	e := clitest.New(t)
+	remove := e.Run("members", "remove", "--help").Stdout
+	if strings.Contains(remove, "the server deletes") || !strings.Contains(remove, "Medplum 5.0.10 keeps the user") {
+		t.Errorf("members remove --help: the server keeps a project-scoped user whose last membership is removed:\n%s", remove)
+	}
+	env := e.Run("help", "environment").Stdout
+	if !strings.Contains(env, "refuses to guess it for another server") {
+		t.Errorf("help environment: MEDPLUM_APP_URL's default is for api.medplum.com only; invite-link refuses it elsewhere:\n%s", env)
+	}
+}

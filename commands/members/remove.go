@@ -30,9 +30,11 @@ func NewCmdRemove(f *cmdutil.Factory, runF func(*RemoveOptions) error) *cobra.Co
 		Short:   "Remove members from the project",
 		Long: heredoc.Doc(`
 			Remove a member from the project: DELETE admin/projects/<project>/members/<id>.
-			The profile (Patient, Practitioner, ...) is kept. When the member's user
-			is project-scoped and this was its only membership, the server deletes
-			the user as well. The project's owner cannot be removed.
+			Only the membership is deleted: Medplum 5.0.10 keeps the user account
+			and the profile (Patient, Practitioner, ...), even of a project-scoped
+			user whose last membership it was (delete those with
+			"medplum delete User/<id>" where you may). The project's owner cannot
+			be removed.
 
 			To stop someone from signing in while keeping the membership for the
 			record, prefer "medplum members deactivate".

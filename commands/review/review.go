@@ -137,8 +137,8 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
-	fl.StringVar(&opts.StaleInvite, "stale-invite", strconv.Itoa(defaultStaleInvite)+"d", "an invite pending longer than this is a finding (days: 14d, or a duration: 36h)")
-	fl.StringVar(&opts.SecretMaxAge, "secret-max-age", strconv.Itoa(defaultSecretMaxDays)+"d", "a client secret older than this is a finding (days: 90d, or a duration)")
+	fl.StringVar(&opts.StaleInvite, "stale-invite", strconv.Itoa(defaultStaleInvite)+"d", "an invite pending longer than this is a finding (days: 14d, or a duration: 36h; a bare number is refused)")
+	fl.StringVar(&opts.SecretMaxAge, "secret-max-age", strconv.Itoa(defaultSecretMaxDays)+"d", "a client secret older than this is a finding (days: 90d, or a duration: 2160h; a bare number is refused)")
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 6 when a finding at or above this severity is not accepted: high, medium or low")
 	fl.BoolVar(&opts.AllowUnchecked, "allow-unchecked", false, "with --fail-on: pass the gate even when a rule at or above it could not be checked for some member (else exit 7)")
 	fl.StringVar(&opts.IgnoreFile, "ignore", "", "accepted risks: a YAML file of rule, member, reason and expires (see above)")
@@ -229,11 +229,16 @@ func writable(dir string) error {
 	return os.Remove(f.Name())
 }
 
-// parseDays reads a number of days (14, 14d) or a Go duration (36h).
+// parseDays reads a number of days (14d) or a Go duration (36h). A bare
+// number is refused: the report records the setting as given, and "90"
+// says neither days nor anything else.
 func parseDays(flag, s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
+	if n, err := strconv.Atoi(t); err == nil && n >= 0 {
+		return 0, cmdutil.FlagErrorf("%s: %q has no unit: write %dd (days) or a duration such as 36h", flag, s, n)
+	}
 	n, err := strconv.Atoi(strings.TrimSuffix(t, "d"))
-	if err == nil && n >= 0 {
+	if err == nil && n >= 0 && strings.HasSuffix(t, "d") {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	if d, err := time.ParseDuration(t); err == nil && d >= 0 {

@@ -247,6 +247,8 @@ func TestReviewUsageErrors(t *testing.T) {
 		{[]string{"--fail-on", "critical"}, "medplum: --fail-on: want high, medium or low, not \"critical\"\nRun 'medplum members review --help' for usage.\n"},
 		{[]string{"--stale-invite", "two weeks"}, "medplum: --stale-invite: want a number of days (14d) or a duration (36h), not \"two weeks\"\nRun 'medplum members review --help' for usage.\n"},
 		{[]string{"--secret-max-age", "-3d"}, "medplum: --secret-max-age: want a number of days (14d) or a duration (36h), not \"-3d\"\nRun 'medplum members review --help' for usage.\n"},
+		{[]string{"--secret-max-age", "90"}, "medplum: --secret-max-age: \"90\" has no unit: write 90d (days) or a duration such as 36h\nRun 'medplum members review --help' for usage.\n"},
+		{[]string{"--stale-invite", " 14 "}, "medplum: --stale-invite: \" 14 \" has no unit: write 14d (days) or a duration such as 36h\nRun 'medplum members review --help' for usage.\n"},
 		{[]string{"--columns", "name,secret"}, "medplum: --columns: unknown column \"secret\" (choose from id, kind, name, email, profile, user, admin, active, access, mfaEnrolled, invitePending, invitedAt, lastUpdated, lastUpdatedBy, secretSetAt, secretAgeDays)\nRun 'medplum members review --help' for usage.\n"},
 		{[]string{"--baseline", filepath.Join(dir, "missing.json")}, "medplum: --baseline: open " + filepath.Join(dir, "missing.json") + ": no such file or directory\n"},
 		{[]string{"--baseline", notJSON}, "medplum: --baseline " + notJSON + ": members: not a list (want the -o json of an earlier medplum members review)\n"},
