@@ -218,10 +218,12 @@ medplum: 2 of 3 resources failed (listed above); correct them and run the import
 	}
 	// Again: nothing is sent, and the summary says the failures are the
 	// earlier run's, not "listed above".
+	srv.ResetRequests()
 	r = e.Run("bulk", "import", "mixed.ndjson")
 	r.Expect(t, 3, "", `imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (2 failed)
 medplum: 2 of 3 resources failed in an earlier run of this import (it listed them; this run does not send them again); correct them and run the import again: what was imported is found, not created again
 `)
+	clitest.ExpectPaths(t, srv, "GET /auth/me")
 	// --report: a row per resource, the created one with its new id.
 	var created string
 	for _, p := range srv.Resources("Patient", srv.Seed.ProjectID) {
