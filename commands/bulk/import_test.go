@@ -244,8 +244,20 @@ medplum: 2 of 3 resources failed in an earlier run of this import (it listed the
 	}
 	// The same command again finds the created one and names it found.
 	r = e.Run("bulk", "import", "mixed.ndjson", "--report", "again.csv", "--state", "other.journal", "-q")
-	if got, _ := os.ReadFile(filepath.Join(e.Home, "again.csv")); r.Code != 3 || !strings.Contains(string(got), "mixed.ndjson,1,Patient/a,found,200,"+created+",\n") {
-		t.Errorf("again (exit %d):\n%s", r.Code, got)
+	r.Expect(t, 3, "", `mixed.ndjson:2: NotAType/b: 400 Unknown resource type
+mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
+imported 3 resources: 0 created, 1 already there, 2 failed
+medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again
+`)
+	want = "file,line,resource,result,status,id,error\n" +
+		"mixed.ndjson,1,Patient/a,found,200," + created + ",\n" +
+		"mixed.ndjson,2,NotAType/b,failed,400,,Unknown resource type\n" +
+		"mixed.ndjson,3,Patient/c,failed,412,,Multiple resources found matching condition\n"
+	if got, err := os.ReadFile(filepath.Join(e.Home, "again.csv")); err != nil || string(got) != want {
+		t.Errorf("again.csv (%v):\n%s\nwant:\n%s", err, got, want)
+	}
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 1 {
+		t.Errorf("%d Patients after the run with another journal, want 1", n)
 	}
 }
 
