@@ -2,7 +2,9 @@ package bulk_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -491,8 +493,15 @@ func TestExportTargetIsAFileAndMissingGroup(t *testing.T) {
 	srv.ResetRequests()
 	e.Run("bulk", "export", "-d", "afile", "-q").Expect(t, 2, "", "medplum: -d afile: not a directory\n")
 	clitest.ExpectNothingSent(t, srv)
+	srv.ResetRequests()
 	r := e.Run("bulk", "export", "-e", "Group/nosuchgroup", "-d", "g", "-q")
 	r.Expect(t, 1, "", "medplum: Group/nosuchgroup: not found on the server (-e Group/<id> names a Group of the project)\n")
+	// The kick-off is refused (404): one request, no job, and no job file
+	// left for a later run to resume.
+	clitest.ExpectPaths(t, srv, "GET /auth/me", "GET /fhir/R4/Group/nosuchgroup/$export")
+	if _, err := os.Stat(filepath.Join(e.Home, "g", ".medplum-export.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("g/.medplum-export.json after a refused kick-off: %v", err)
+	}
 }
 
 // The warning that the files may hold secrets is printed when the types
