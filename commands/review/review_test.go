@@ -3,6 +3,7 @@ package review_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -118,11 +119,21 @@ func TestReviewTerminalTable(t *testing.T) {
 			"Sandbox Bot                   bot     false  true    n/a           n/a             none\n"+
 			"[1] unknown: "+hidden+"\n"+
 			"\n"+seedSummary, "")
-	// -o wide: every column (one block per member, when they do not fit).
-	out := e.Run("members", "review", "-o", "wide").ExpectCode(t, 0, "")
-	if !strings.Contains(out, "\nSECRET AGE DAYS  0\n") || !strings.Contains(out, "\nMFA ENROLLED     unknown [1]\n") {
-		t.Errorf("-o wide:\n%s", out)
+	// -o wide: every column (one block per member, when they do not fit),
+	// the same values as the TSV.
+	var wide []string
+	heads := strings.Split(strings.TrimSuffix(tsvHeader, "\n"), "\t")
+	for _, row := range strings.Split(strings.TrimSuffix(seedRows(t, srv), "\n"), "\n") {
+		var block string
+		for i, v := range strings.Split(row, "\t") {
+			block += fmt.Sprintf("%-17s%s\n", heads[i], strings.ReplaceAll(v, "unknown: "+hidden, "unknown [1]"))
+		}
+		wide = append(wide, block)
 	}
+	if len(wide) != 4 {
+		t.Fatalf("%d seeded members, want 4", len(wide))
+	}
+	e.Run("members", "review", "-o", "wide").Expect(t, 0, strings.Join(wide, "\n")+"[1] unknown: "+hidden+"\n\n"+seedSummary, "")
 }
 
 // -o json is one document; yaml, --jq and --template work on it.
