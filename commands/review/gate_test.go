@@ -229,8 +229,19 @@ func TestReviewBaseline(t *testing.T) {
 		"finding-resolved Will Leave ("+leaves.ID()+") admin-without-mfa (high) -> ")
 
 	// The summary says it too, and when the baseline was taken.
-	out := f.e.Run("members", "review", "--baseline", base, "-o", "csv", "--columns", "id").Stderr
-	if !strings.Contains(out, "Changes since "+before.ReviewedAt+" ("+base+"): 10 changes\n"+
+	sum := f.e.Run("members", "review", "--baseline", base, "-o", "csv", "--columns", "id")
+	sum.ExpectCode(t, 0, "Findings: 3 high, 3 medium, 0 low\n"+
+		"  high    client-admin                  Sandbox Project Admin Client  client application with admin rights\n"+
+		"  high    admin-without-mfa             Gets Promoted                 project admin without MFA enrolled\n"+
+		"  high    admin-without-mfa             New Admin                     project admin without MFA enrolled\n"+
+		"  medium  project-mfa-not-required      (project)                     the project's setting mfaRequired is not true: each user decides whether to enrol\n"+
+		"  medium  member-without-access-policy  Homer Simpson                 no access policy, in a project with 1 access policy\n"+
+		"  medium  member-without-access-policy  Sandbox Bot                   no access policy, in a project with 1 access policy\n"+
+		"Not checked (the data is not visible to these credentials):\n"+
+		"  admin-without-mfa  1 member  "+hidden+": Medplum Admin\n"+
+		"  stale-invite       1 member  "+hidden+": Medplum Admin\n"+
+		"  missing-user       1 member  "+hidden+": Medplum Admin\n"+
+		"Changes since "+before.ReviewedAt+" ("+base+"): 10 changes\n"+
 		"  admin-granted     Gets Promoted\n"+
 		"  finding-new       Gets Promoted  admin-without-mfa (high): project admin without MFA enrolled\n"+
 		"  deactivated       Gets Paused\n"+
@@ -240,8 +251,15 @@ func TestReviewBaseline(t *testing.T) {
 		"  removed           Will Leave     person, admin\n"+
 		"  finding-resolved  Will Leave     admin-without-mfa (high)\n"+
 		"  finding-resolved  Gets Paused    member-without-access-policy (medium)\n"+
-		"  finding-resolved  Gets Promoted  member-without-access-policy (medium)\n") {
-		t.Errorf("summary:\n%s", out)
+		"  finding-resolved  Gets Promoted  member-without-access-policy (medium)\n"+
+		"8 members (6 people, 1 client, 1 bot): 4 admins, 1 deactivated, 4 invites pending, 1 unknown; 1 with values these credentials cannot read\n")
+	var ids []string
+	for _, m := range f.srv.Resources("ProjectMembership", f.srv.Seed.ProjectID) {
+		ids = append(ids, m.ID())
+	}
+	expectList(t, "the csv's ids", strings.Split(strings.TrimSuffix(strings.TrimPrefix(sum.Stdout, "id\n"), "\n"), "\n"), ids...)
+	if !strings.HasPrefix(sum.Stdout, "id\n") || len(ids) != 8 {
+		t.Errorf("-o csv --columns id: %d members on the server, want 8; stdout:\n%s", len(ids), sum.Stdout)
 	}
 
 	// The HTML page lists the same changes.
