@@ -134,6 +134,24 @@ func leftoverSteps() []step {
 		{name: "514d-user-read-after-member-delete-project-scoped", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/" + e.vars["user514c"], bearer(e.saTok), ""})
 		}},
+		// A User deleted by a super admin (523-523e): to a project admin a
+		// server-scoped one is 404 as a live one is (212), a project-scoped
+		// one 410; to the super admin 410. The missing-user rule reads these.
+		{name: "523-user-delete-server-scoped-super-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/" + e.vars["user514"], bearer(e.saTok), ""})
+		}},
+		{name: "523b-deleted-server-scoped-user-read-project-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["user514"], bearer(e.exportTok()), ""})
+		}},
+		{name: "523c-deleted-server-scoped-user-read-super-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["user514"], bearer(e.saTok), ""})
+		}},
+		{name: "523d-user-delete-project-scoped-super-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"DELETE", "fhir/R4/" + e.vars["user514c"], bearer(e.saTok), ""})
+		}},
+		{name: "523e-deleted-project-scoped-user-read-project-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/" + e.vars["user514c"], bearer(e.exportTok()), ""})
+		}},
 		// A user who must enrol in MFA first.
 		{name: "515-login-mfa-enroll-required", run: func(e *contractEnv) *http.Response {
 			e.do(req{"POST", "admin/projects/" + e.srv.Seed.ProjectID + "/invite", bearerJSON(e.exportTok()),

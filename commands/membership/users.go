@@ -20,8 +20,8 @@ import (
 
 // UserHidden is why a project admin knows nothing of a member's User:
 // 5.0.10 answers 404 to them both for a server-scoped User and for a
-// deleted one (410 only for a deleted project-scoped User, which a search
-// leaves out like the others), so it says both.
+// deleted one (captures 212, 523b; 410 only for a deleted project-scoped
+// User, 523e, which a search leaves out like the others), so it says both.
 const UserHidden = "server-scoped user (only a super admin can read it) or a deleted User"
 
 // UserBatch is how many Users (or their security requests) one search asks
