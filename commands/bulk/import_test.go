@@ -550,11 +550,16 @@ func TestImportTransactionMode(t *testing.T) {
 		`{"resourceType":"Patient","id":"t3"}`,
 	}, "\n")+"\n")
 	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.ResetRequests()
 	r := e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
 	r.Expect(t, 3, "tx.ndjson:1-2: 1 created, 0 already there, 1 failed\ntx.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
 		"tx.ndjson:2: NotAType/t2: 400 Unknown resource type\nimported 3 resources: 2 created, 0 already there, 1 failed\n"+
 			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
-	for _, req := range srv.RequestsTo("POST", "/fhir/R4") {
+	bundles := srv.RequestsTo("POST", "/fhir/R4")
+	if len(bundles) != 2 {
+		t.Errorf("%d Bundles sent, want 2 (lines 1-2, then 3)", len(bundles))
+	}
+	for _, req := range bundles {
 		if !strings.Contains(string(req.Body), `"type":"transaction"`) {
 			t.Errorf("not a transaction: %s", req.Body)
 		}
@@ -583,8 +588,10 @@ func TestImportStdin(t *testing.T) {
 	clitest.ExpectNothingSent(t, srv)
 	e.RunStdin(`{"resourceType":"Patient","id":"s1"}`+"\n", "bulk", "import", "-").
 		Expect(t, 0, "stdin:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
+	srv.ResetRequests()
 	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
+	clitest.ExpectNothingSent(t, srv)
 }
 
 // Ctrl-C: the Bundles in flight finish (they are journaled), nothing more
