@@ -1,10 +1,14 @@
 package medplumtest_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
 // exportEnv is what the bulk export captures (125-139, 411-416) use: the
@@ -188,5 +192,50 @@ func exportSteps() []step {
 			e.poll().Body.Close()
 			return e.poll()
 		}},
+		// The seeded project's `features: [bots]` is data the captured
+		// fixture project did not have: the first entry (line) is compared,
+		// the ids of all checked.
+		{name: "545-project-search-project-admin", firstEntry: true, run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Project?_count=5", bearer(e.exportTok()), ""})
+		}, after: func(e *contractEnv, b map[string]any) {
+			if got, want := entryIDs(b), medplumtest.R4ProjectID+","+e.srv.Seed.ProjectID; got != want {
+				e.t.Errorf("a project admin's Project search found %s, want the base FHIR R4 project, then its own (545)", got)
+			}
+		}},
+		{name: "545b-r4-project-read-project-admin", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Project/" + medplumtest.R4ProjectID, bearer(e.exportTok()), ""})
+		}},
+		{name: "545c-export-project-file", ndjson: true, firstEntry: true, run: func(e *contractEnv) *http.Response {
+			resp := e.kickoff("GET", "fhir/R4/$export?_type=Project", respondAsync, "")
+			resp.Body.Close()
+			keepFile(e, jsonBody(e.t, e.manifest()))
+			first := e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
+			b, err := io.ReadAll(first.Body)
+			first.Body.Close()
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			var ids []string
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var r struct{ ID string }
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					e.t.Fatalf("545c: %v: %s", err, line)
+				}
+				ids = append(ids, r.ID)
+			}
+			if got, want := strings.Join(ids, ","), medplumtest.R4ProjectID+","+e.srv.Seed.ProjectID; got != want {
+				e.t.Errorf("a project admin's Project export holds %s, want the base FHIR R4 project, then its own (545c)", got)
+			}
+			return e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
+		}},
 	}
+}
+
+// entryIDs is a searchset's resource ids, in order, joined by commas.
+func entryIDs(b map[string]any) string {
+	var ids []string
+	for _, en := range b["entry"].([]any) {
+		ids = append(ids, en.(map[string]any)["resource"].(map[string]any)["id"].(string))
+	}
+	return strings.Join(ids, ",")
 }

@@ -162,8 +162,9 @@ type step struct {
 	run  func(e *contractEnv) *http.Response
 	// after inspects the (already compared) body for ids later steps need.
 	after func(e *contractEnv, body map[string]any)
-	// firstEntry compares only the first Bundle entry: the rest differ in
-	// data (the captured server had other projects), not in shape.
+	// firstEntry compares only the first Bundle entry (or NDJSON line): the
+	// rest differ in data (the captured server had other projects), not in
+	// shape.
 	firstEntry bool
 	// ndjson compares an NDJSON body line by line, as JSON shapes: its
 	// resources hold the captured project's data.
@@ -829,10 +830,17 @@ func compareResponse(t *testing.T, want capture, resp *http.Response, got []byte
 		t.Fatalf("body is not JSON: %v: %s", err, got)
 	}
 	if firstEntry {
-		for _, v := range []any{wv, gv} {
+		for i, v := range []any{wv, gv} {
 			if m, ok := v.(map[string]any); ok {
 				if entries, ok := m["entry"].([]any); ok && len(entries) > 1 {
 					m["entry"] = entries[:1]
+				}
+			}
+			if lines, ok := v.([]any); ok && len(lines) > 1 { // NDJSON: its first line
+				if i == 0 {
+					wv = lines[:1]
+				} else {
+					gv = lines[:1]
 				}
 			}
 		}

@@ -61,9 +61,13 @@ func (a *authState) canAccessType(typ string) bool {
 }
 
 // visible reports whether the caller's repository sees a record: its own
-// project only, except for super admins.
+// project only, except for super admins. Every repository also holds the
+// base "FHIR R4" project (repo.ts pushes syntheticR4Project into its
+// projects, and a Project search includes all of them): a project admin
+// reads, finds and exports that Project too (captures 545-545c). Its
+// definitions (StructureDefinition, SearchParameter, ...) are not modelled.
 func (a *authState) visible(rec *record) bool {
-	return a.superAdmin() || rec.project == a.projectID()
+	return a.superAdmin() || rec.project == a.projectID() || (rec.typ == "Project" && rec.id == R4ProjectID)
 }
 
 // extended reports whether the request asked for Medplum's extended meta.

@@ -79,6 +79,10 @@ func (s *Server) seed() {
 	owner := map[string]any{"reference": "User/" + admin.id, "display": cfg.adminEmail}
 
 	sa := s.seedProject("Super Admin", true, owner)
+	// Every 5.0.10 server has the base "FHIR R4" project (its fixed id,
+	// constants.ts r4ProjectId), written just after the Super Admin one
+	// (capture 04 lists them in that order).
+	s.seedWrite(client.Resource{"resourceType": "Project", "id": R4ProjectID, "name": "FHIR R4"}, R4ProjectID)
 	sd.SuperAdminProjectID = sa.id
 	sd.SuperAdmin = s.seedHuman(sa, admin, "Practitioner", "Medplum", "Admin", true)
 	sd.SuperAdminClient = s.seedClient(sa, "Super Admin Client", cfg.saClientID, cfg.saClientSecret)
@@ -125,6 +129,10 @@ func (s *Server) seedWrite(r client.Resource, project string) *record {
 	}
 	return s.st.write(r, project, systemAuthor, at)
 }
+
+// R4ProjectID is the base "FHIR R4" project's id on every Medplum 5.0.10
+// (constants.ts r4ProjectId, a UUIDv5 of "R4"; captures 04, 545-545c).
+const R4ProjectID = "161452d9-43b7-5c29-aa7b-c85680fa45c6"
 
 func (s *Server) seedProject(name string, superAdmin bool, owner map[string]any, features ...any) *record {
 	id := newID()
