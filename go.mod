@@ -31,3 +31,5 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	gopkg.in/check.v1 v1.0.0-20190902080502-41f04d3bba15 // indirect
 )
+
+replace github.com/itchyny/gojq => ./third_party/gojq

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 // -o yaml keeps the document's key order and the digits of its numbers,
@@ -76,6 +78,48 @@ func TestTimeAgo(t *testing.T) {
 	} {
 		if got := timeAgo(d); got != want {
 			t.Errorf("timeAgo(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// gojq is built from third_party/gojq, whose builtin tables are built on
+// the first Compile instead of at package init (PATCH.md there). Every
+// kind of function --jq reaches still works: those defined in jq
+// (builtinFuncDefs: map, select, to_entries, IN, paths, any, last, with
+// assignment), the ones in Go (internalFuncs: length, keys, test, sort_by,
+// ascii_downcase, @csv and format, which looks its formatter up at run
+// time, setpath), and builtins, which lists both tables.
+func TestJQBuiltinsAfterLazyInit(t *testing.T) {
+	for expr, want := range map[string]string{
+		`[.entry[].resource | select(.gender == "female") | .id]`:                                    `["p2"]` + "\n",
+		`.entry | map(.resource.id) | join(",")`:                                                     "p1,p2\n",
+		`.entry[0].resource.name[0] | to_entries | map(.key)`:                                        `["family","given"]` + "\n",
+		`[.entry[].resource.id | IN("p2")]`:                                                          `[false,true]` + "\n",
+		`[paths(type == "number")] | length`:                                                         "2\n",
+		`any(.entry[]; .resource.id == "p1")`:                                                        "true\n",
+		`last(.entry[].resource.id)`:                                                                 "p2\n",
+		`.entry[0].resource.name[0].given |= map(ascii_downcase) | .entry[0].resource.name[0].given`: `["homer","j"]` + "\n",
+		`.x.y = 1 | .x`: `{"y":1}` + "\n",
+		`[.entry[].resource] | sort_by(.id) | reverse | .[0].id`:        "p2\n",
+		`.entry[0].resource.name[0].given | @csv`:                       `"Homer","J"` + "\n",
+		`.entry[0].resource.name[0].given | format("csv")`:              `"Homer","J"` + "\n",
+		`.link[0].url | test("/fhir/R4/")`:                              "true\n",
+		`keys | length`:                                                 "4\n",
+		`setpath(["a","b"]; 2) | .a`:                                    `{"b":2}` + "\n",
+		`[builtins[] | select(. == "map/1" or . == "length/0")] | sort`: `["length/0","map/1"]` + "\n",
+	} {
+		ios, _, out, _ := iostreams.Test()
+		o := &Options{Format: JSON, JQ: expr}
+		if err := o.Check(); err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if err := o.WriteDoc(ios, []byte(bundle)); err != nil {
+			t.Errorf("%s: %v", expr, err)
+			continue
+		}
+		if out.String() != want {
+			t.Errorf("%s:\n got %q\nwant %q", expr, out.String(), want)
 		}
 	}
 }
