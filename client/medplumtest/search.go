@@ -241,6 +241,34 @@ var ignoredParams = setOf("_format", "_pretty")
 // medplumtest does not model.
 var specialParams = setOf("_deleted", "_filter")
 
+// parseFilter reads the one form of _filter medplumtest models: token
+// comparisons joined by or, each `<code> eq "<value>"` (the value quoted:
+// 5.0.10 reads an unquoted UUID as several symbols, capture 531's
+// exploration), such as bulk import --restore's key
+// `_id eq "<id>" or identifier eq "<system>|<value>"` (captures 531,
+// 532: the resource of that id or of that identifier). Anything else is
+// refused in words that say medplumtest does not model it.
+func (sr *searchRequest) parseFilter(v string) (filter, error) {
+	unmodelled := fmt.Errorf("medplumtest does not model _filter=%s (only <param> eq \"<value>\" terms joined by or)", v)
+	var group []filter
+	for _, term := range strings.Split(v, " or ") {
+		code, rest, ok := strings.Cut(strings.TrimSpace(term), " eq ")
+		rest = strings.TrimSpace(rest)
+		if !ok || len(rest) < 2 || rest[0] != '"' || rest[len(rest)-1] != '"' || strings.ContainsAny(rest[1:len(rest)-1], "\"\\") {
+			return filter{}, unmodelled
+		}
+		p, err := sr.param(code)
+		if err != nil {
+			return filter{}, err
+		}
+		if p.kind != kindToken {
+			return filter{}, unmodelled
+		}
+		group = append(group, filter{param: p, values: []string{rest[1 : len(rest)-1]}, id: code == "_id", ident: code == "identifier"})
+	}
+	return filter{anyOf: group}, nil
+}
+
 type filter struct {
 	param    searchParam
 	modifier string
@@ -251,6 +279,9 @@ type filter struct {
 	set   map[string]bool
 	id    bool // the _id parameter
 	ident bool // the identifier parameter
+	// anyOf is a _filter's terms joined by or: the filter matches when
+	// one of them does (parseFilter).
+	anyOf []filter
 }
 
 // manyValues is where a filter's values are looked up in a set.
@@ -402,6 +433,12 @@ func (sr *searchRequest) add(k, v string) error {
 				sr.fields = append(sr.fields, f)
 			}
 		}
+	case "_filter":
+		f, err := sr.parseFilter(v)
+		if err != nil {
+			return err
+		}
+		sr.filters = append(sr.filters, f)
 	case "_summary":
 		if v != "count" {
 			return fmt.Errorf("Unsupported _summary: %s", v)
@@ -484,6 +521,14 @@ func modifierOK(k paramKind, mod string) bool {
 }
 
 func (f filter) match(r client.Resource) bool {
+	if f.anyOf != nil {
+		for _, g := range f.anyOf {
+			if g.match(r) {
+				return true
+			}
+		}
+		return false
+	}
 	have := f.param.values(r)
 	if f.modifier == "missing" {
 		want := f.values[0] == "true"
@@ -830,7 +875,45 @@ func (s *Server) candidates(sr *searchRequest) []*record {
 			return out
 		}
 	}
+	for _, f := range sr.filters {
+		if out, ok := s.eitherOf(sr.typ, f); ok {
+			return out
+		}
+	}
 	return s.st.all(sr.typ)
+}
+
+// eitherOf looks up the records a _filter of _id and identifier terms
+// can match (each term as candidates would), in creation order; a group
+// with another term is not looked up (false). Holds s.mu.
+func (s *Server) eitherOf(typ string, f filter) ([]*record, bool) {
+	if f.anyOf == nil {
+		return nil, false
+	}
+	var out []*record
+	seen := map[*record]bool{}
+	for _, g := range f.anyOf {
+		var recs []*record
+		switch {
+		case g.id:
+			if rec := s.st.live(typ, g.values[0]); rec != nil {
+				recs = []*record{rec}
+			}
+		default:
+			var ok bool
+			if recs, ok = s.byIdentifier(typ, g); !ok {
+				return nil, false
+			}
+		}
+		for _, rec := range recs {
+			if !seen[rec] {
+				seen[rec] = true
+				out = append(out, rec)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *record) int { return cmp.Compare(a.born, b.born) })
+	return out, true
 }
 
 // byIdentifier looks up the records an identifier filter can match, in
