@@ -35,6 +35,7 @@ type ImportOptions struct {
 	Dir              string // -d: where relative names are read
 	Mode             string // batch or transaction
 	SourceID         bool   // --source-id
+	Restore          bool   // --restore
 	IncludeClients   bool   // --include-clients
 	State            string // --state
 	Concurrency      int    // 0: adaptive
@@ -75,8 +76,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			is keyed on it. Two resources of one type with the same key (a
 			duplicate MRN) would become one: the check refuses them, naming both
 			lines. An export imported into the project it came from (its
-			.medplum-export.json names it) is refused: nothing would be found by
-			its id, so whatever has no identifier would be doubled. A type Medplum cannot search by identifier (Provenance,
+			.medplum-export.json names it) is refused without --restore: nothing
+			would be found by its id, so whatever has no identifier would be
+			doubled. A type Medplum cannot search by identifier (Provenance,
 			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
 			else an added {system: "urn:medplum-cli:source-id", code: <old id>}.
 			--source-id=false adds neither. A journal (--state; by default
@@ -102,6 +104,22 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			the new one); --include-clients imports the ClientApplications as they
 			are, secrets included (Medplum keeps a secret it is sent).
 
+			--restore puts a backup back into the project it came from: each
+			resource is looked up by its id first (keyed on _id eq "<id>" or
+			identifier eq "urn:medplum-cli:source-id|<id>", or that meta.tag).
+			What still exists is found and left as it is, changes since the
+			export included. What was deleted or expunged is created again with
+			a NEW id (Medplum chooses ids), carrying its old id as a
+			urn:medplum-cli:source-id identifier (or meta.tag), by which a later
+			restore finds it; references to it are rewritten to the new id, in
+			the restored resources and in the found ones (their server copy,
+			only those references changed). Re-runs, with or without the journal,
+			create nothing twice, except: a Binary (Medplum cannot search it,
+			and 5.0.10's exports hold none) is always created again, and with
+			--source-id=false a re-created resource is found again only through
+			the journal (a lost answer lists it as "may have been created
+			twice"). An export of another project is refused with --restore.
+
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
 			is 3 when some failed; --report FILE writes a CSV row for every
@@ -122,6 +140,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			$ medplum bulk export -t Patient,Observation -d backup
 			$ medplum -p other bulk import backup
 			$ medplum -p other bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal
+			$ medplum bulk import backup --restore
 		`),
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -142,12 +161,17 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "the directory relative file names are read from")
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
 	fl.BoolVar(&opts.IncludeClients, "include-clients", false, "import ClientApplications too, with the secrets they hold")
+	fl.BoolVar(&opts.Restore, "restore", false, "restore an export into the project it came from: find each resource by its id, re-create (with a new id) what was deleted")
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default: one per input and project, in the cache directory)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
 	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, found or failed) to this CSV file")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
 	return cmd
+}
+
+func (o *ImportOptions) keyOptions() keyOptions {
+	return keyOptions{SourceID: o.SourceID, Restore: o.Restore}
 }
 
 func (o *ImportOptions) check() error {
@@ -177,6 +201,7 @@ type chunk struct {
 	N       int // 1-based, in input order
 	Entries []*entry
 	Fix     []int         // with fixing: the entries to update
+	Relink  []int         // with fixing: the entries found by their id whose references to update (--restore)
 	done    chan struct{} // closed once its new ids are known (or it stopped)
 	once    sync.Once
 }
@@ -190,26 +215,27 @@ func (c *chunk) label(files []inputFile) string {
 
 // importer is one run.
 type importer struct {
-	o      *ImportOptions
-	c      *client.Client
-	files  []inputFile
-	in     *checked
-	rs     *resumeState
-	early  map[int]bool // chunks done by an earlier run (rs.Done grows during the run)
-	j      *bulkengine.Journal
-	lim    *bulkengine.Limiter
-	run    *bulkengine.Run
-	prog   *progressLine
-	retry  bulkengine.RetryPolicy
-	mu     sync.RWMutex
-	owner  map[string]*chunk // old "Type/id" -> the chunk sending it, this run
-	total  counts            // this run
-	before counts            // done by an earlier run
-	sent   int               // resources answered this run (progress)
-	fixed  int
-	fixErr int
-	maybe  []string // file:line of unkeyed entries resent after a lost answer
-	rep    *importReport
+	o        *ImportOptions
+	c        *client.Client
+	files    []inputFile
+	in       *checked
+	rs       *resumeState
+	early    map[int]bool // chunks done by an earlier run (rs.Done grows during the run)
+	j        *bulkengine.Journal
+	lim      *bulkengine.Limiter
+	run      *bulkengine.Run
+	prog     *progressLine
+	retry    bulkengine.RetryPolicy
+	mu       sync.RWMutex
+	owner    map[string]*chunk // old "Type/id" -> the chunk sending it, this run
+	total    counts            // this run
+	before   counts            // done by an earlier run
+	sent     int               // resources answered this run (progress)
+	fixed    int
+	relinked int // found resources pointed at re-created ones (--restore)
+	fixErr   int
+	maybe    []string // file:line of unkeyed entries resent after a lost answer
+	rep      *importReport
 }
 
 func importRun(o *ImportOptions) error {
@@ -218,11 +244,14 @@ func importRun(o *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	salt := ""
+	var salts []string
 	if o.IncludeClients {
-		salt = "include-clients"
+		salts = append(salts, "include-clients")
 	}
-	in, err := checkInput(files, o.skipped, salt, o.SourceID)
+	if o.Restore {
+		salts = append(salts, "restore")
+	}
+	in, err := checkInput(files, o.skipped, strings.Join(salts, " "), o.keyOptions())
 	if err != nil {
 		return err
 	}
@@ -245,7 +274,7 @@ func importRun(o *ImportOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := notFromHere(files, c.BaseURL(), who.ProjectID); err != nil {
+	if err := o.checkSource(files, c.BaseURL(), who.ProjectID); err != nil {
 		return err
 	}
 	state := o.State
@@ -344,6 +373,9 @@ func (im *importer) summary() {
 	if n := im.before.Created + im.before.Matched + im.before.Failed; n > 0 {
 		fmt.Fprintf(&b, "; %d done by an earlier run (%d failed)", n, im.before.Failed)
 	}
+	if im.relinked > 0 {
+		fmt.Fprintf(&b, "; %d found updated to point at re-created resources", im.relinked)
+	}
 	if im.fixed+im.fixErr > 0 {
 		fmt.Fprintf(&b, "; %d updated to point at resources sent after them", im.fixed)
 		if im.fixErr > 0 {
@@ -364,7 +396,7 @@ func (im *importer) summary() {
 // yet.
 func (im *importer) needsFix(n int) bool {
 	rec, ok := im.rs.Done[n]
-	return ok && len(rec.Fix) > 0 && !im.rs.Fixed[n]
+	return ok && len(rec.Fix)+len(rec.Relink) > 0 && !im.rs.Fixed[n]
 }
 
 // toFix reports whether any chunk needs fixing: if none does, the input is
@@ -394,7 +426,7 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 				if !im.needsFix(ch.N) {
 					return nil
 				}
-				ch.Fix = im.rs.Done[ch.N].Fix
+				ch.Fix, ch.Relink = im.rs.Done[ch.N].Fix, im.rs.Done[ch.N].Relink
 			} else if im.early[ch.N] {
 				return nil
 			} else {
@@ -414,7 +446,7 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 			}
 		}
 		err := eachLine(im.files, func(l line) error {
-			e, err := newEntry(l, entryOptions{SourceID: im.o.SourceID, MissingValueExts: im.o.MissingValueExts})
+			e, err := newEntry(l, entryOptions{keyOptions: im.o.keyOptions(), MissingValueExts: im.o.MissingValueExts})
 			if err != nil {
 				return err
 			}
@@ -457,7 +489,7 @@ type result struct {
 	status int    // the entry's status
 	newRef string // "Type/id"
 	err    string // why it failed
-	stale  bool   // found, still pointing at ids of the input (an earlier run's resource, not fixed yet)
+	stale  bool   // found, pointing at resources of the input that are elsewhere now (or not known yet)
 }
 
 // waitForTargets waits for the chunks sent before ch whose resources ch's
@@ -672,11 +704,18 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 			}
 			results[i] = &result{done: true, status: st, newRef: ref}
 			if st == http.StatusOK {
-				// Found: it needs fixing only if it still points at ids of
-				// the input (made by a run that stopped before its fix-up).
-				old := 0
-				rewrite(map[string]any(a.Resource), im.inInput, func(string) string { return "" }, &old)
-				results[i].stale = old > 0
+				// Found: it needs fixing only if it points at resources of
+				// the input that are not where it says (made by a run that
+				// stopped before its fix-up; with --restore, one that points
+				// at a resource re-created with a new id) or not known yet.
+				stale := 0
+				rewrite(map[string]any(a.Resource), im.inInput, func(r string) string {
+					if n := local[r]; n == r || n == "" && im.lookup(r) == r {
+						return r
+					}
+					return ""
+				}, &stale)
+				results[i].stale = stale > 0
 			}
 			if old := ch.Entries[i].ref(); old != "" {
 				local[old] = ref
@@ -720,10 +759,16 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		if r.done && e.ref() != "" {
 			rec.IDs = append(rec.IDs, [2]string{e.ref(), r.newRef})
 		}
-		if r.done && (r.status == http.StatusCreated && fix[i] || r.stale) {
+		switch {
+		case !r.done:
+		case r.stale && im.o.Restore && r.newRef == e.ref():
+			// The resource itself, found by its id: only its references
+			// change, in the server's copy (fixup).
+			rec.Relink = append(rec.Relink, i)
+		case r.status == http.StatusCreated && fix[i] || r.stale:
 			rec.Fix = append(rec.Fix, i)
 		}
-		if r.done && resent && e.Key == "" && r.status == http.StatusCreated {
+		if r.done && resent && (e.Key == "" || strings.HasPrefix(e.Key, "_id=")) && r.status == http.StatusCreated {
 			rec.Doubled = append(rec.Doubled, i)
 		}
 	}
@@ -808,13 +853,52 @@ func outcomeText(raw json.RawMessage) string {
 
 // fixup updates the entries of a chunk that pointed at resources of later
 // chunks: PUT of each at its new id, with every reference resolved, in one
-// batch.
+// batch. With --restore, the resources found by their id whose references
+// name re-created resources are read first (a batch of GETs) and their
+// server copy is PUT with only those references changed: what the file
+// holds never replaces what the server has.
 func (im *importer) fixup(ch *chunk) {
 	if im.run.Dispatch.Err() != nil {
 		return
 	}
 	var list []any
 	var which []*entry
+	var relink []bool
+	var failed []string
+	failure := func(e *entry, what string, a batchAnswer) {
+		failed = append(failed, fmt.Sprintf("%s:%d: %s: %s: %s %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), what, a.Response.Status, outcomeText(a.Response.Outcome)))
+	}
+	if len(ch.Relink) > 0 {
+		gets := make([]any, 0, len(ch.Relink))
+		for _, i := range ch.Relink {
+			gets = append(gets, map[string]any{"request": map[string]any{"method": "GET", "url": ch.Entries[i].ref()}})
+		}
+		answers, ok := im.sendBatch(gets)
+		if !ok {
+			return
+		}
+		for k, i := range ch.Relink {
+			e, a := ch.Entries[i], answers[k]
+			if a.Response.Status != "200" || a.Resource == nil {
+				failure(e, "reading it to update its references", a)
+				continue
+			}
+			changed, unresolved := 0, 0
+			res := rewrite(a.Resource, im.inInput, func(r string) string {
+				if n := im.lookup(r); n != "" && n != r {
+					changed++
+					return n
+				}
+				return r
+			}, &unresolved)
+			if changed == 0 {
+				continue // (they were found where they were)
+			}
+			list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": e.ref()}})
+			which = append(which, e)
+			relink = append(relink, true)
+		}
+	}
 	for _, i := range ch.Fix {
 		e := ch.Entries[i]
 		target := im.lookup(e.ref())
@@ -826,60 +910,76 @@ func (im *importer) fixup(ch *chunk) {
 		res["id"] = strings.SplitN(target, "/", 2)[1]
 		list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": target}})
 		which = append(which, e)
+		relink = append(relink, false)
 	}
-	var failed []string
+	fixed, relinked := 0, 0
 	if len(list) > 0 {
-		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch", "entry": list})
-		var resp *client.Response
-		for try := 0; ; try++ {
-			if err := im.lim.Acquire(im.run.Dispatch); err != nil {
-				return
-			}
-			start := time.Now()
-			var err error
-			resp, err = im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true, Idempotent: true})
-			im.run.Observe(start, err)
-			if err == nil {
-				im.lim.Release(bulkengine.OutcomeSuccess, 0)
-				break
-			}
-			a := bulkengine.Classify(err)
-			im.lim.Release(a.Outcome, a.Pause)
-			if a.Kind == bulkengine.KindFatal || a.Kind == bulkengine.KindRefused || try >= im.retry.MaxFailures {
-				im.run.Stop(err)
-				return
-			}
-			if err := im.run.Wait(max(a.Pause, im.retry.Backoff(try+1))); err != nil {
-				return
-			}
+		answers, ok := im.sendBatch(list)
+		if !ok {
+			return
 		}
-		var b struct {
-			Entry []struct {
-				Response struct {
-					Status  string          `json:"status"`
-					Outcome json.RawMessage `json:"outcome"`
-				} `json:"response"`
-			} `json:"entry"`
-		}
-		_ = json.Unmarshal(resp.Body, &b)
 		for k, e := range which {
-			st := ""
-			var oc json.RawMessage
-			if k < len(b.Entry) {
-				st, oc = b.Entry[k].Response.Status, b.Entry[k].Response.Outcome
+			if st := answers[k].Response.Status; st != "200" && st != "201" {
+				failure(e, "updating its references", answers[k])
+				continue
 			}
-			if st != "200" && st != "201" {
-				failed = append(failed, fmt.Sprintf("%s:%d: %s: updating its references: %s %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), st, outcomeText(oc)))
+			if relink[k] {
+				relinked++
+			} else {
+				fixed++
 			}
 		}
 	}
 	im.record(importRecord{Chunk: ch.N, State: "fixed", Failed: len(failed)}, func() {
-		im.fixed += len(which) - len(failed)
+		im.fixed += fixed
+		im.relinked += relinked
 		im.fixErr += len(failed)
 		for _, f := range failed {
 			fmt.Fprintln(im.o.IO.ErrOut, f)
 		}
 	})
+}
+
+// batchAnswer is an entry of a batch-response.
+type batchAnswer struct {
+	Response struct {
+		Status  string          `json:"status"`
+		Outcome json.RawMessage `json:"outcome"`
+	} `json:"response"`
+	Resource map[string]any `json:"resource"`
+}
+
+// sendBatch posts a batch of idempotent entries (reads, updates) until the
+// server answers it, within the retry policy, and returns an answer per
+// entry (an entry the server did not answer has none); false when the run
+// stopped.
+func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
+	body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch", "entry": list})
+	for try := 0; ; try++ {
+		if err := im.lim.Acquire(im.run.Dispatch); err != nil {
+			return nil, false
+		}
+		start := time.Now()
+		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true, Idempotent: true})
+		im.run.Observe(start, err)
+		if err == nil {
+			im.lim.Release(bulkengine.OutcomeSuccess, 0)
+			var b struct{ Entry []batchAnswer }
+			_ = json.Unmarshal(resp.Body, &b)
+			answers := make([]batchAnswer, len(list))
+			copy(answers, b.Entry)
+			return answers, true
+		}
+		a := bulkengine.Classify(err)
+		im.lim.Release(a.Outcome, a.Pause)
+		if a.Kind == bulkengine.KindFatal || a.Kind == bulkengine.KindRefused || try >= im.retry.MaxFailures {
+			im.run.Stop(err)
+			return nil, false
+		}
+		if err := im.run.Wait(max(a.Pause, im.retry.Backoff(try+1))); err != nil {
+			return nil, false
+		}
+	}
 }
 
 // record queues rec in the journal and, once it is on disk, calls report
@@ -899,11 +999,15 @@ func (im *importer) record(rec importRecord, report func()) {
 	})
 }
 
-// notFromHere refuses an input that bulk export wrote from the project it
-// is imported into (the .medplum-export.json next to a file names it):
-// every resource is there already, and those without an identifier would
-// be created again, as the import never finds a resource by its id.
-func notFromHere(files []inputFile, server, project string) error {
+// checkSource compares the project an input was exported from (the
+// .medplum-export.json next to a file names it) with the one it is
+// imported into. An export of this project is refused unless --restore:
+// every resource is here already, and those without an identifier would be
+// created again, as a plain import never finds a resource by its id. With
+// --restore, an export of another project is refused: none of its ids are
+// here, so the restore keys would find nothing (an input without a
+// .medplum-export.json, stdin for one, is taken as the user says).
+func (o *ImportOptions) checkSource(files []inputFile, server, project string) error {
 	seen := map[string]bool{}
 	for _, f := range files {
 		if f.Name == "stdin" {
@@ -915,12 +1019,20 @@ func notFromHere(files []inputFile, server, project string) error {
 		}
 		seen[p] = true
 		st, err := readState(p)
-		if err != nil || st == nil || st.Server != server || st.Project != project {
+		if err != nil || st == nil {
 			continue
 		}
-		return cmdutil.InputErrorf("%s says this input is an export of project %s on %s, the project you are importing into; nothing was sent: "+
-			"its resources are here already, and those without an identifier would be created again (the import finds a resource again by its identifiers only, never by its id). "+
-			"Import it into another project (-p PROFILE, or sign in to it), or, to restore resources deleted since, import only the lines of those resources", filepath.Join(filepath.Dir(f.Name), stateFile), project, server)
+		name := filepath.Join(filepath.Dir(f.Name), stateFile)
+		here := st.Server == server && st.Project == project
+		switch {
+		case here && !o.Restore:
+			return cmdutil.InputErrorf("%s says this input is an export of project %s on %s, the project you are importing into; nothing was sent: "+
+				"its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+				"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)", name, project, server)
+		case !here && o.Restore:
+			return cmdutil.InputErrorf("%s says this input is an export of project %s on %s, not of the project you are importing into (%s on %s); nothing was sent: "+
+				"--restore finds resources by the ids they have in the project they came from. Import it without --restore to copy it here", name, st.Project, st.Server, project, server)
+		}
 	}
 	return nil
 }

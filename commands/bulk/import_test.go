@@ -903,8 +903,8 @@ func TestImportJournalOfInputAndTarget(t *testing.T) {
 }
 
 // An export imported into the project it came from would double every
-// resource without an identifier: refused (exit 2), nothing sent, whether
-// the directory or one of its files is named.
+// resource without an identifier: refused without --restore (exit 2),
+// nothing sent, whether the directory or one of its files is named.
 // On the sandbox and, in make test-real, on a real Medplum.
 func TestImportRefusesTheProjectItCameFrom(t *testing.T) {
 	p, e, c := clitest.OwnProject(t, "bulk-import-same")
@@ -920,8 +920,8 @@ func TestImportRefusesTheProjectItCameFrom(t *testing.T) {
 		}
 		e.Run("bulk", "import", arg, "-q").Expect(t, 2, "", "medplum: "+filepath.Join(strings.TrimSuffix(arg, filepath.Base(x.paths[0])), ".medplum-export.json")+
 			" says this input is an export of project "+p.ProjectID+" on "+c.BaseURL()+", the project you are importing into; nothing was sent: "+
-			"its resources are here already, and those without an identifier would be created again (the import finds a resource again by its identifiers only, never by its id). "+
-			"Import it into another project (-p PROFILE, or sign in to it), or, to restore resources deleted since, import only the lines of those resources\n")
+			"its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+			"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)\n")
 		if p.Sandbox != nil {
 			clitest.ExpectPaths(t, p.Sandbox, "GET /auth/me")
 		}

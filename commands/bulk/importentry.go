@@ -36,8 +36,23 @@ func (e *entry) ref() string {
 
 // entryOptions are the choices that shape every entry.
 type entryOptions struct {
-	SourceID         bool // add SourceIDSystem identifiers (--source-id, default on)
+	keyOptions
 	MissingValueExts bool // --add-extensions-for-missing-values
+}
+
+// keyOptions are the choices that shape an entry's key.
+type keyOptions struct {
+	SourceID bool // add SourceIDSystem identifiers (--source-id, default on)
+	Restore  bool // --restore: find a resource by its id first (restoreKey)
+}
+
+// key is the search an entry is sent with (see conditionKey and
+// restoreKey); it may add a SourceIDSystem identifier or tag to r.
+func (o keyOptions) key(r map[string]any, typ, oldID string) string {
+	if o.Restore && oldID != "" {
+		return restoreKey(r, typ, oldID, o.SourceID)
+	}
+	return conditionKey(r, typ, oldID, o.SourceID)
 }
 
 // serverMeta are the meta fields the server sets; the rest (profile, tag,
@@ -64,7 +79,7 @@ func newEntry(l line, o entryOptions) (*entry, error) {
 	if o.MissingValueExts && e.Type == "ExplanationOfBenefit" {
 		addMissingValueExtensions(r)
 	}
-	e.Key = conditionKey(r, e.Type, e.OldID, o.SourceID)
+	e.Key = o.key(r, e.Type, e.OldID)
 	e.Resource = r
 	return e, nil
 }
@@ -136,6 +151,69 @@ func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 		r["identifier"] = append(list, src)
 	}
 	return key(SourceIDSystem, oldID)
+}
+
+// restoreKey is the key of a resource restored into the project it came
+// from (--restore): the resource of its id, or the copy an earlier restore
+// made of it, which carries its old id as a SourceIDSystem identifier (or
+// tag, for a type Medplum cannot search by identifier), added to r here:
+// `_filter=_id eq "<id>" or identifier eq "<SourceIDSystem>|<id>"`.
+// Medplum 5.0.10 answers such a conditional create 200 with the resource
+// while it exists, 201 with a new id once it was deleted or expunged, and
+// 200 with that copy when it is sent again (captures 531-532b, 534c); a
+// plain _id key would create the copy again every time (530b). Binary
+// cannot be searched (533): "", a plain create. Without sourceID (or where
+// the identifier cannot be added: a single identifier that is there
+// already), only "_id=<id>": a re-created resource is found again only
+// through the journal. An id or tag the filter cannot quote (a " or \)
+// gets the same.
+func restoreKey(r map[string]any, typ, oldID string, sourceID bool) string {
+	if typ == "Binary" {
+		return ""
+	}
+	byID := url.Values{"_id": {oldID}}.Encode()
+	if !sourceID || strings.ContainsAny(oldID, `"\`) {
+		return byID
+	}
+	var other string
+	if identifierTypes()[typ] {
+		src := map[string]any{"system": SourceIDSystem, "value": oldID}
+		switch id := r["identifier"].(type) {
+		case nil:
+			if singleIdentifierTypes()[typ] {
+				r["identifier"] = src
+			} else {
+				r["identifier"] = []any{src}
+			}
+		case []any:
+			if !hasSourceID(id, "value", oldID) {
+				r["identifier"] = append(id, src)
+			}
+		default:
+			return byID
+		}
+		other = `identifier eq "` + SourceIDSystem + "|" + oldID + `"`
+	} else {
+		k := tagKey(r, typ, oldID, true)
+		q, _ := url.ParseQuery(k)
+		code := strings.TrimPrefix(q.Get("_tag"), SourceIDSystem+"|")
+		if k == "" || strings.ContainsAny(code, `"\`) {
+			return byID
+		}
+		other = `_tag eq "` + SourceIDSystem + "|" + code + `"`
+	}
+	// %20 for the spaces: the form captured (531, 532).
+	return "_filter=" + strings.ReplaceAll(url.QueryEscape(`_id eq "`+oldID+`" or `+other), "+", "%20")
+}
+
+// hasSourceID reports whether list holds {system: SourceIDSystem, field: v}.
+func hasSourceID(list []any, field, v string) bool {
+	for _, x := range list {
+		if m, ok := x.(map[string]any); ok && str(m["system"]) == SourceIDSystem && str(m[field]) == v {
+			return true
+		}
+	}
+	return false
 }
 
 // tagKey keys a resource on a meta.tag of SourceIDSystem.

@@ -152,7 +152,7 @@ type head struct {
 
 // key is the conditional create's search a line is sent with (see
 // conditionKey), from the parts of it the check decoded.
-func (hd *head) key(sourceID bool) string {
+func (hd *head) key(ko keyOptions) string {
 	r := map[string]any{}
 	if hd.Identifier != nil {
 		r["identifier"] = hd.Identifier
@@ -164,7 +164,7 @@ func (hd *head) key(sourceID bool) string {
 	if hd.ID != nil {
 		id = *hd.ID
 	}
-	return conditionKey(r, *hd.ResourceType, id, sourceID)
+	return ko.key(r, *hd.ResourceType, id)
 }
 
 // keyText is a key as the user knows it: "identifier system|value".
@@ -191,7 +191,7 @@ const sameKeyHint = `the import keys each resource on its first identifier with 
 // types skip names are checked too, then counted apart: not sent, and not
 // targets whose references are rewritten. salt, when not empty, is part of
 // the digest (a choice that changes what is sent).
-func checkInput(files []inputFile, skip func(typ string) bool, salt string, sourceID bool) (*checked, error) {
+func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko keyOptions) (*checked, error) {
 	c := &checked{IDs: newIDMap(), Skipped: map[string]int{}, Types: map[string]int{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
@@ -260,7 +260,7 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, sour
 				return nil
 			}
 		}
-		if k := hd.key(sourceID); k != "" {
+		if k := hd.key(ko); k != "" {
 			name := "this " + *hd.ResourceType
 			if hd.ID != nil {
 				name = *hd.ResourceType + "/" + *hd.ID

@@ -21,6 +21,7 @@ type importRecord struct {
 	IDs     [][2]string `json:"ids,omitempty"`     // done: [old "Type/id", new "Type/id"]
 	Counts  *counts     `json:"counts,omitempty"`  // done
 	Fix     []int       `json:"fix,omitempty"`     // done: entries (index in the chunk) to fix up
+	Relink  []int       `json:"relink,omitempty"`  // done: entries found by their id (--restore) whose references to re-point
 	Failed  int         `json:"failed,omitempty"`  // fixed: updates that failed
 	Doubled []int       `json:"doubled,omitempty"` // done: unkeyed entries resent after a lost answer
 }

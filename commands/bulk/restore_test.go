@@ -1,0 +1,265 @@
+package bulk_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/client/medplumtest"
+	"github.com/medplumcli/medplum/commands/clitest"
+)
+
+// hasSourceID reports whether r carries {system: urn:medplum-cli:source-id,
+// value: id} among its identifiers.
+func hasSourceID(r client.Resource, id string) bool {
+	list, _ := r["identifier"].([]any)
+	for _, x := range list {
+		if m, _ := x.(map[string]any); m["system"] == "urn:medplum-cli:source-id" && m["value"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// On the sandbox and, in make test-real, on a real Medplum: a project of
+// its own exported, then a Patient that an Observation and a Provenance
+// point at, a Patient with an identifier of its own and an Observation
+// deleted; the export restored into the same project re-creates those
+// three (new ids, the old one as a source-id identifier), finds the rest
+// untouched, and points the Observation and Provenance it found at the
+// re-created Patient. Run again (the journal), then with another journal,
+// it changes nothing.
+func TestImportRestore(t *testing.T) {
+	p, e, c := clitest.OwnProject(t, "bulk-restore")
+	ctx := t.Context()
+	create := func(r client.Resource) string {
+		t.Helper()
+		d, err := c.CreateResource(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Resource.ID()
+	}
+	name := func(family string) []any { return []any{map[string]any{"family": family}} }
+	var pats []string
+	for i := range 4 {
+		pats = append(pats, create(client.Resource{"resourceType": "Patient", "name": name(fmt.Sprint("Restore", i))}))
+	}
+	mrn := create(client.Resource{"resourceType": "Patient", "name": name("RestoreMRN"), "identifier": []any{map[string]any{"system": "urn:test:mrn", "value": "r-1"}}})
+	obs0 := create(client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "o0"}, "subject": map[string]any{"reference": "Patient/" + pats[1]}})
+	obs1 := create(client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "o1"}, "subject": map[string]any{"reference": "Patient/" + pats[2]}})
+	prov := create(client.Resource{"resourceType": "Provenance", "recorded": "2026-12-07T00:00:00Z", "target": []any{map[string]any{"reference": "Patient/" + pats[1]}},
+		"agent": []any{map[string]any{"who": map[string]any{"display": "restore"}}}})
+	e.Run("bulk", "export", "-t", "Patient,Observation,Provenance", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	// A change since the export: kept, as found.
+	changed, err := c.ReadResource(ctx, "Patient/"+pats[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed["gender"] = "other"
+	if _, err := c.UpdateResource(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"Patient/" + pats[1], "Patient/" + mrn, "Observation/" + obs1} {
+		typ, id, _ := strings.Cut(ref, "/")
+		if err := c.DeleteResource(ctx, typ, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if p.Sandbox != nil {
+		p.Sandbox.ResetRequests()
+	}
+	e.Run("bulk", "import", "backup", "-q").Expect(t, 2, "", "medplum: "+filepath.Join("backup", ".medplum-export.json")+
+		" says this input is an export of project "+p.ProjectID+" on "+c.BaseURL()+", the project you are importing into; nothing was sent: "+
+		"its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+		"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)\n")
+	if p.Sandbox != nil {
+		clitest.ExpectPaths(t, p.Sandbox, "GET /auth/me")
+	}
+
+	e.Run("bulk", "import", "backup", "--restore", "-q").Expect(t, 0, "",
+		"imported 8 resources: 3 created, 5 already there, 0 failed; 2 found updated to point at re-created resources\n")
+	all := func(typ string) []client.Resource {
+		t.Helper()
+		list, err := c.SearchAll(ctx, typ+"?_count=100")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	check := func() {
+		t.Helper()
+		byOld := map[string]client.Resource{}
+		for _, typ := range []string{"Patient", "Observation", "Provenance"} {
+			for _, r := range all(typ) {
+				old := r.ID()
+				ids, _ := r["identifier"].([]any)
+				for _, x := range ids {
+					if m, _ := x.(map[string]any); m["system"] == "urn:medplum-cli:source-id" {
+						old = m["value"].(string)
+					}
+				}
+				if byOld[typ+"/"+old] != nil {
+					t.Errorf("%s/%s is on the server twice", typ, old)
+				}
+				byOld[typ+"/"+old] = r
+			}
+		}
+		if len(byOld) != 8 {
+			t.Errorf("%d resources on the server, want 8: %v", len(byOld), byOld)
+		}
+		for _, old := range []string{"Patient/" + pats[1], "Patient/" + mrn, "Observation/" + obs1} {
+			r := byOld[old]
+			if r == nil || r.ResourceType()+"/"+r.ID() == old || !hasSourceID(r, strings.SplitN(old, "/", 2)[1]) {
+				t.Errorf("%s: not re-created with a new id and its old one as source-id: %v", old, r)
+			}
+		}
+		if got := byOld["Patient/"+mrn]; got != nil && got["identifier"].([]any)[0].(map[string]any)["value"] != "r-1" {
+			t.Errorf("the re-created Patient lost its own identifier: %v", got)
+		}
+		for _, old := range []string{"Patient/" + pats[0], "Patient/" + pats[2], "Patient/" + pats[3], "Observation/" + obs0, "Provenance/" + prov} {
+			if r := byOld[old]; r == nil || r.ResourceType()+"/"+r.ID() != old {
+				t.Errorf("%s: not found where it was: %v", old, r)
+			}
+		}
+		if g := byOld["Patient/"+pats[3]]["gender"]; g != "other" {
+			t.Errorf("the Patient changed since the export was overwritten: gender %v", g)
+		}
+		restored := "Patient/" + byOld["Patient/"+pats[1]].ID()
+		if got := refOf(byOld["Observation/"+obs0], "subject"); got != restored {
+			t.Errorf("the found Observation points at %s, want the re-created %s", got, restored)
+		}
+		if got := refOf(byOld["Provenance/"+prov], "target"); got != restored {
+			t.Errorf("the found Provenance points at %s, want the re-created %s", got, restored)
+		}
+		if got := refOf(byOld["Observation/"+obs1], "subject"); got != "Patient/"+pats[2] {
+			t.Errorf("the re-created Observation points at %s, want Patient/%s", got, pats[2])
+		}
+	}
+	check()
+	e.Run("bulk", "import", "backup", "--restore", "-q").Expect(t, 0, "",
+		"imported 0 resources: 0 created, 0 already there, 0 failed; 8 done by an earlier run (0 failed)\n")
+	e.Run("bulk", "import", "backup", "--restore", "-q", "--state", filepath.Join(e.Home, "again.journal")).Expect(t, 0, "",
+		"imported 8 resources: 0 created, 8 already there, 0 failed\n")
+	check()
+}
+
+// --restore of an export of another project finds nothing by its ids: refused,
+// nothing sent.
+func TestImportRestoreRefusesAnotherProject(t *testing.T) {
+	srv, e, _ := patientExported(t)
+	other := medplumtest.NewServer(t)
+	eo := clitest.SignedIn(t, other)
+	eo.Home = e.Home
+	other.ResetRequests()
+	eo.Run("bulk", "import", "backup", "--restore", "-q").Expect(t, 2, "", "medplum: "+filepath.Join("backup", ".medplum-export.json")+
+		" says this input is an export of project "+srv.Seed.ProjectID+" on "+srv.URL+", not of the project you are importing into ("+
+		other.Seed.ProjectID+" on "+other.URL+"); nothing was sent: --restore finds resources by the ids they have in the project they came from. "+
+		"Import it without --restore to copy it here\n")
+	clitest.ExpectPaths(t, other, "GET /auth/me")
+}
+
+// A restore killed with -9 in the middle, then run again: every deleted
+// resource is back exactly once, nothing else is created, and every
+// Observation points at a Patient that exists. On the sandbox (slowed
+// down) and, in make test-real, on a real Medplum.
+func TestImportRestoreKilledAndRunAgain(t *testing.T) {
+	p, e, c := clitest.OwnProject(t, "bulk-restore-kill")
+	ctx := t.Context()
+	const n = 150
+	var pats []string
+	for i := range n {
+		d, err := c.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": fmt.Sprint("Kill", i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pats = append(pats, d.Resource.ID())
+	}
+	for i := range n {
+		if _, err := c.CreateResource(ctx, client.Resource{"resourceType": "Observation", "status": "final", "code": map[string]any{"text": "x"},
+			"subject": map[string]any{"reference": "Patient/" + pats[(i*7)%n]}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Run("bulk", "export", "-t", "Patient,Observation", "-d", "backup", "-q").ExpectCode(t, 0, "")
+	deleted := 0
+	for i, id := range pats {
+		if i%3 == 0 {
+			if err := c.DeleteResource(ctx, "Patient", id); err != nil {
+				t.Fatal(err)
+			}
+			deleted++
+		}
+	}
+	if p.Sandbox != nil {
+		p.Sandbox.SetLatency(20 * time.Millisecond)
+	}
+	proc := e.Start("bulk", "import", "backup", "--restore", "--num-resources-per-request", "10", "--concurrency", "3")
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(proc.Stdout(), "\n") < 8 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	killed := proc.Kill()
+	if lines := strings.Count(killed.Stdout, "\n"); lines < 8 || lines >= 30 {
+		t.Fatalf("killed after %d Bundles of 30", lines)
+	}
+	if p.Sandbox != nil {
+		p.Sandbox.SetLatency(0)
+	}
+	r := e.Run("bulk", "import", "backup", "--restore", "--num-resources-per-request", "10", "-q")
+	if r.Code != 0 {
+		t.Fatalf("re-run: exit %d\n%s", r.Code, r.Stderr)
+	}
+	var created, matched, earlier, relinked int
+	if _, err := fmt.Sscanf(r.Stderr, "imported %d resources: %d created, %d already there, 0 failed; %d done by an earlier run (0 failed); %d found updated", new(int), &created, &matched, &earlier, &relinked); err != nil {
+		t.Fatalf("summary %q: %v", r.Stderr, err)
+	}
+	if created+matched+earlier != 2*n || earlier < 80 || relinked == 0 {
+		t.Errorf("%d created, %d found, %d earlier, %d relinked: want %d in all", created, matched, earlier, relinked, 2*n)
+	}
+	check := func() {
+		t.Helper()
+		list, err := c.SearchAll(ctx, "Patient?_count=1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := map[string]bool{}
+		recreated := map[string]int{}
+		for _, p := range list {
+			live["Patient/"+p.ID()] = true
+			ids, _ := p["identifier"].([]any)
+			for _, x := range ids {
+				recreated[x.(map[string]any)["value"].(string)]++
+			}
+		}
+		if len(list) != n || len(recreated) != deleted {
+			t.Errorf("%d Patients, %d of them re-created; want %d and %d", len(list), len(recreated), n, deleted)
+		}
+		for old, k := range recreated {
+			if k != 1 {
+				t.Errorf("Patient/%s re-created %d times", old, k)
+			}
+		}
+		obs, err := c.SearchAll(ctx, "Observation?_count=1000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(obs) != n {
+			t.Errorf("%d Observations, want %d", len(obs), n)
+		}
+		for _, o := range obs {
+			if ref := refOf(o, "subject"); !live[ref] {
+				t.Errorf("Observation %s points at %q", o.ID(), ref)
+			}
+		}
+	}
+	check()
+	// Once more, with another journal: nothing changes.
+	e.Run("bulk", "import", "backup", "--restore", "-q", "--state", filepath.Join(e.Home, "again.journal")).Expect(t, 0, "",
+		fmt.Sprintf("imported %d resources: 0 created, %d already there, 0 failed\n", 2*n, 2*n))
+	check()
+}
