@@ -49,7 +49,8 @@ const urlHelp = `URL rules (as in the official CLI): a path that starts with adm
 oauth2/ or the FHIR path (fhir/R4) is relative to the base URL; anything
 else is relative to the FHIR base; an absolute URL is used as it is (a
 Bundle next link can be pasted; credentials are only ever sent to the base
-URL's host). A leading "/" does not change the meaning.`
+URL's host). A leading "/" does not change the meaning; an empty URL ("")
+is the FHIR base itself, where batch and transaction Bundles are posted.`
 
 // NewCmdGet is `medplum get <url>`.
 func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
@@ -195,8 +196,13 @@ func newOptions(f *cmdutil.Factory, method string) *Options {
 		Output: output.Options{CompleteColumns: output.URLColumns}}
 }
 
-// resolve checks the URL before anything is sent: a bad one is exit 2.
+// resolve checks the URL before anything is sent: a bad one is exit 2. An
+// empty one is the FHIR base, as in the official CLI (its cleanUrl hands ""
+// to fhirUrl): an empty URL argument posts a batch Bundle there.
 func resolve(c *client.Client, raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		raw = "/"
+	}
 	u, err := c.ResolveURL(raw)
 	if err != nil {
 		return "", cmdutil.InputErrorf("%v", err)

@@ -65,7 +65,17 @@ func TestURLRules(t *testing.T) {
 	}
 	clitest.ExpectNothingSent(t, srv)
 
+	// An empty URL is the FHIR base, as in the official CLI (cleanUrl
+	// passes "" to fhirUrl): where batch and transaction Bundles are posted.
+	for _, u := range []string{"", "/"} {
+		srv.ResetRequests()
+		e.Run("post", u, `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/`+homer+`"}}]}`,
+			"--jq", `.entry[0].response.status`).Expect(t, 0, "200\n", "")
+		clitest.ExpectPaths(t, srv, "POST /fhir/R4/")
+	}
+
 	// Only http(s) URLs; nothing sent.
+	srv.ResetRequests()
 	e.Run("get", "ftp://example.com/x").Expect(t, 2, "", "medplum: URL \"ftp://example.com/x\": only http and https URLs are supported\n")
 	clitest.ExpectNothingSent(t, srv)
 }
