@@ -5,10 +5,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/medplumcli/medplum/commands/invite/bulk"
+	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
 // newProgress picks how a bulk run shows progress on stderr: a bar on a
@@ -31,24 +31,18 @@ type progress interface {
 }
 
 // bar is the terminal progress bar: rows done of total, rate, ETA, and the
-// failures and requests in flight in its description, redrawn in place on
-// one line ("\r", then erase to the end of the line):
+// failures and requests in flight in its description, an
+// iostreams.StatusLine (redrawn in place, throttled, the last row always
+// drawn):
 //
 //	inviting (1 failed, 2 in flight)  50% |███████████████               | (75/150, 62 rows/s) [1s:1s]
 //
 // It used to be github.com/schollz/progressbar, whose package init (and
-// its colour library's) ran on every command, --version included; this is
-// the part of it we used.
+// its colour library's) ran on every command, --version included.
 type bar struct {
-	mu       sync.Mutex
-	w        io.Writer
-	total    int
-	throttle time.Duration
-	now      func() time.Time
-	start    time.Time
-	drawn    time.Time // when the line was last drawn
-	shown    bool      // the line is on the terminal
-	st       bulk.Stats
+	l     *iostreams.StatusLine
+	w     io.Writer
+	total int
 }
 
 // barWidth is the number of cells between the bar's | |.
@@ -56,38 +50,30 @@ const barWidth = 30
 
 // newBar redraws at most once per throttle.
 func newBar(w io.Writer, total int, throttle time.Duration) *bar {
-	return &bar{w: w, total: total, throttle: throttle, now: time.Now}
+	return &bar{l: iostreams.NewStatusLine(w, true, throttle), w: w, total: total}
 }
 
 func (b *bar) Update(st bulk.Stats) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	if b.start.IsZero() {
-		b.start = now
-	}
-	b.st = st
-	if b.shown && now.Sub(b.drawn) < b.throttle && st.Done < b.total {
+	text := func(elapsed time.Duration) string { return b.text(st, elapsed) }
+	if st.Done >= b.total {
+		b.l.SetNow(text)
 		return
 	}
-	b.drawLocked(now)
+	b.l.Set(text)
 }
 
-func (b *bar) drawLocked(now time.Time) {
-	st := b.st
+func (b *bar) text(st bulk.Stats, elapsed time.Duration) string {
 	done := min(max(st.Done, 0), b.total)
 	fill := done * barWidth / b.total
-	elapsed := now.Sub(b.start)
 	rate, eta := 0.0, time.Duration(0)
 	if elapsed > 0 && done > 0 {
 		rate = float64(done) / elapsed.Seconds()
 		eta = time.Duration(float64(b.total-done) / rate * float64(time.Second))
 	}
-	fmt.Fprintf(b.w, "\r\033[Kinviting (%d failed, %d in flight) %3d%% |%s%s| (%d/%d, %s rows/s) [%s:%s]",
+	return fmt.Sprintf("inviting (%d failed, %d in flight) %3d%% |%s%s| (%d/%d, %s rows/s) [%s:%s]",
 		st.Failed(), st.InFlight, done*100/b.total, strings.Repeat("\u2588", fill), strings.Repeat(" ", barWidth-fill),
 		done, b.total, strconv.FormatFloat(rate, 'f', rateDecimals(rate), 64),
 		elapsed.Round(time.Second), eta.Round(time.Second))
-	b.drawn, b.shown = now, true
 }
 
 // rateDecimals shows a slow rate (under 10 rows a second) with a decimal.
@@ -99,26 +85,10 @@ func rateDecimals(rate float64) int {
 }
 
 // Notice prints line above the bar, which is drawn again below it.
-func (b *bar) Notice(line string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.shown {
-		fmt.Fprintln(b.w, line)
-		return
-	}
-	fmt.Fprintf(b.w, "\r\033[K%s\n", line)
-	b.drawLocked(b.now())
-}
+func (b *bar) Notice(line string) { b.l.Println(b.w, line) }
 
 // Done clears the bar's line: the summary follows.
-func (b *bar) Done() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.shown {
-		fmt.Fprint(b.w, "\r\033[K")
-		b.shown = false
-	}
-}
+func (b *bar) Done() { b.l.Done() }
 
 // lines prints a plain line at every tenth of the rows, and at least every
 // `every` in between, so that a log shows the run moving.

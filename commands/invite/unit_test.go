@@ -47,7 +47,7 @@ func TestBarDrawsInPlace(t *testing.T) {
 	var buf bytes.Buffer
 	clock := time.Unix(0, 0)
 	b := newBar(&buf, 150, 100*time.Millisecond)
-	b.now = func() time.Time { return clock }
+	b.l.SetClock(func() time.Time { return clock })
 	st := func(done, failed, inFlight int) bulk.Stats {
 		return bulk.Stats{Total: 150, Done: done, InFlight: inFlight,
 			Counts: map[bulk.Status]int{bulk.Created: done - failed, bulk.Failed: failed}}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
@@ -74,16 +75,18 @@ func (n *ndjson) end(r *Report) error {
 }
 
 // progress is the line a terminal shows while the review reads the
-// members: "reviewing: 3000 of 12000 members". Nothing without a terminal
-// on stderr.
+// members: "reviewing: 3000 of 12000 members read (25%)" (an
+// iostreams.StatusLine). It changes once a page of members, which is
+// throttle enough: every page is drawn. Nothing without a terminal on
+// stderr.
 type progress struct {
-	on   bool
-	w    io.Writer
-	last string
+	l  *iostreams.StatusLine
+	on bool
 }
 
 func newProgress(ios *iostreams.IOStreams) *progress {
-	return &progress{on: ios.IsStderrTTY(), w: ios.ErrOut}
+	l := ios.StatusLine(true, 0)
+	return &progress{l: l, on: l.TTY()}
 }
 
 func (p *progress) update(done, total int) {
@@ -94,14 +97,7 @@ func (p *progress) update(done, total int) {
 	if total > 0 {
 		line = fmt.Sprintf("reviewing: %d of %d members read (%d%%)", done, total, done*100/total)
 	}
-	if line != p.last {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.last = line
-	}
+	p.l.Set(func(time.Duration) string { return line })
 }
 
-func (p *progress) done() {
-	if p.on && p.last != "" {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
-}
+func (p *progress) done() { p.l.Done() }
