@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
 	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // The members section of an export is written as the memberships are read,
@@ -439,7 +439,7 @@ func (w *membersCSV) finish() error {
 	}
 	// As a file the shell's > makes (0644), complete or not at all.
 	err := config.WriteFileAtomicFunc(w.path, 0o644, func(out io.Writer) error {
-		cw := csv.NewWriter(out)
+		cw := output.NewCSVWriter(out)
 		header := append([]string{}, csvColumns...)
 		for _, p := range params {
 			header = append(header, "param:"+p)

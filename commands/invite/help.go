@@ -17,7 +17,9 @@ other column is with --map 'Work Email=email', or leave it out with
 --map 'Job Title=ignore' (--ignore-unknown-columns leaves out every column
 it does not know). A UTF-8 byte-order mark, CRLF line ends, quoted fields
 (with commas or line breaks inside) and blank lines are fine. Every row
-must have as many fields as the header.
+must have as many fields as the header. A cell that begins with ' before
+=, +, -, @, a tab or a carriage return is read without its first ' (that
+is how medplum's CSVs write text a spreadsheet would run as a formula).
 
   resourceType (or role)  Patient, Practitioner or RelatedPerson, any case.
                           Blank: --role (default Practitioner).

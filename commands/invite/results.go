@@ -1,7 +1,6 @@
 package invite
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // resultWriter streams per-row results: nothing is kept in memory.
@@ -23,11 +23,11 @@ type resultWriter interface {
 var reportColumns = []string{"line", "email", "external_id", "status", "membership_id", "error", "change", "earlier_run"}
 
 type csvResults struct {
-	w *csv.Writer
+	w *output.CSVWriter
 }
 
 func newCSVResults(w io.Writer, header bool) (*csvResults, error) {
-	cw := csv.NewWriter(w)
+	cw := output.NewCSVWriter(w)
 	if header {
 		if err := cw.Write(reportColumns); err != nil {
 			return nil, err

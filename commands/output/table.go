@@ -3,11 +3,9 @@ package output
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"io"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -96,7 +94,7 @@ type RowWriter struct {
 	header []string
 	table  bool
 	w      *bufio.Writer
-	csv    *csv.Writer
+	csv    *CSVWriter
 	cells  [][]string // a terminal's table
 	row    []string
 	begun  bool
@@ -125,7 +123,7 @@ func (o *Options) NewRowWriter(ios *iostreams.IOStreams, r Rows) (*RowWriter, er
 	switch {
 	case o.Format == CSV:
 		rw.w = bufio.NewWriterSize(ios.Out, 64<<10)
-		rw.csv = csv.NewWriter(rw.w)
+		rw.csv = NewCSVWriter(rw.w)
 	case tty:
 		rw.table = true
 	default:
@@ -148,9 +146,6 @@ func (rw *RowWriter) begin() error {
 
 func (rw *RowWriter) line(cells []string) error {
 	if rw.csv != nil {
-		for i, c := range cells {
-			cells[i] = CSVCell(c)
-		}
 		return rw.csv.Write(cells)
 	}
 	for i, c := range cells {
@@ -411,27 +406,4 @@ func keepWhole(cell string) bool {
 		}
 	}
 	return true
-}
-
-// CSVCell neutralises a cell a spreadsheet would run as a formula (CSV
-// injection): text that begins with =, +, -, @, a tab or a carriage return
-// gets a leading ' (OWASP's advice), which spreadsheets show as text. A
-// number (-3.5, +1, 1e-3) is left as it is, so that negative numbers stay
-// numbers; instants (2026-12-01T...) and ids do not begin with these.
-func CSVCell(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) || isNumber(s) {
-		return s
-	}
-	return "'" + s
-}
-
-// isNumber reports whether s is a plain decimal number: an optional sign,
-// digits, an optional fraction and exponent (no Inf, NaN, hex or spaces).
-func isNumber(s string) bool {
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
-		return false
-	}
-	return !strings.ContainsFunc(s, func(r rune) bool {
-		return !(r >= '0' && r <= '9') && !strings.ContainsRune("+-.eE", r)
-	})
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/membership"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // Column keys: a header name is matched without regard to case, spaces,
@@ -371,6 +372,9 @@ func (rd *Reader) Next() (Row, []Problem, error) {
 		}
 		if blank(rec) {
 			continue
+		}
+		for i, f := range rec { // as medplum's CSVs write a formula-like cell
+			rec[i] = output.CSVValue(f)
 		}
 		row, probs := rd.parseRow(rec, line)
 		if rd.err != nil {
