@@ -177,6 +177,9 @@ type step struct {
 	// presentOnly are top-level members compared for presence only: their
 	// contents depend on the captured project, not on the exchange.
 	presentOnly []string
+	// quota compares the fhirInteractions RateLimit value's points left
+	// (r=) exactly: the step's client has a quota window of its own.
+	quota bool
 }
 
 func steps() []step {
@@ -497,7 +500,7 @@ func steps() []step {
 			return e.do(req{"GET", "auth/me", map[string]string{"Authorization": basic(e.tcID, e.tcSec)}, ""})
 		}},
 	}
-	return append(append(append(append(append(append(append(append(append(append(list, botSteps()...), batchSteps()...), inviteSteps()...), lifecycleSteps()...), realfixSteps()...), memberSteps()...), exportSteps()...), importBatchSteps()...), leftoverSteps()...), restoreSteps()...)
+	return append(append(append(append(append(append(append(append(append(append(append(list, botSteps()...), batchSteps()...), inviteSteps()...), lifecycleSteps()...), realfixSteps()...), memberSteps()...), exportSteps()...), importBatchSteps()...), leftoverSteps()...), restoreSteps()...), quotaSteps()...)
 }
 
 // realfixSteps are the captures 176-199, taken for issue 15 (defects
@@ -770,6 +773,9 @@ func TestContract(t *testing.T) {
 		resp.Body.Close()
 		t.Run(s.name, func(t *testing.T) {
 			compareResponse(t, want, resp, got, s.firstEntry, s.ndjson, s.presentOnly...)
+			if g, w := quotaLeft(resp.Header), quotaLeft(want.Header); s.quota && g != w {
+				t.Errorf("fhirInteractions points left %s, want %s", g, w)
+			}
 		})
 		if s.after != nil {
 			var m map[string]any

@@ -29,8 +29,9 @@ func (s *Server) fhirRoutes() {
 }
 
 // FHIR interaction quota points (fhir/fhirquota.ts). A conditional create
-// in a batch is 140 (two searches and a write), 40 when it finds its match
-// (runBatch).
+// (If-None-Exist) is 120 (a search and a write), 20 when it finds one
+// match or two (fhirCreate); in a batch 140 (two searches and a write), 40
+// when it finds its match (runBatch).
 const (
 	pointsRead   = 1
 	pointsSearch = 20
@@ -193,8 +194,14 @@ func (s *Server) fhirRead(c *reqCtx) {
 	c.fhirResource(200, out)
 }
 
+// fhirCreate is a create, or with If-None-Exist a conditional create: as
+// fhir-router's conditionalCreate, it searches first (20 quota points) and
+// is charged the write (100) only when nothing matched, before the
+// resource is checked; a match (200) or two (412) cost the search only
+// (captures 512, 512c, 524-524e).
 func (s *Server) fhirCreate(c *reqCtx) {
-	if !c.charge(pointsWrite) {
+	ifNoneExist := c.r.Header.Get("If-None-Exist")
+	if ifNoneExist == "" && !c.charge(pointsWrite) {
 		return
 	}
 	typ, ok := c.fhirType()
@@ -217,6 +224,22 @@ func (s *Server) fhirCreate(c *reqCtx) {
 		c.sendOutcome(badRequest("Incorrect resource type"))
 		return
 	}
+	if ifNoneExist != "" {
+		if status, found, done := s.matchFirst(c, typ, ifNoneExist); done {
+			switch status {
+			case http.StatusOK:
+				c.fhirResource(status, found) // 512c
+			case http.StatusPreconditionFailed:
+				c.sendOutcome(multipleMatches()) // 512
+			default:
+				c.fhir(status, found)
+			}
+			return
+		}
+		if !c.charge(pointsWrite) {
+			return
+		}
+	}
 	a := c.auth
 	if !a.canAccessType(typ) || (typ == "Project" && !a.superAdmin()) {
 		c.sendOutcome(forbidden())
@@ -231,19 +254,6 @@ func (s *Server) fhirCreate(c *reqCtx) {
 	if oo := validateResource(res); oo != nil {
 		c.sendOutcome(oo)
 		return
-	}
-	if q := c.r.Header.Get("If-None-Exist"); q != "" {
-		if status, found, done := s.matchFirst(c, typ, q); done {
-			switch status {
-			case http.StatusOK:
-				c.fhirResource(status, found) // 512c
-			case http.StatusPreconditionFailed:
-				c.sendOutcome(multipleMatches()) // 512
-			default:
-				c.fhir(status, found)
-			}
-			return
-		}
 	}
 	project := a.projectID()
 	if typ == "Project" {

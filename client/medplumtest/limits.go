@@ -81,8 +81,9 @@ func (s *Server) SetRateLimit(cat RateLimitCategory, limit int, window time.Dura
 }
 
 // SetFHIRQuota enforces a FHIR interaction quota of points per minute per
-// member (read 1, search 20, write 100; a conditional create in a batch 140,
-// or 40 when it finds its match). Without it the quota (50 000) is
+// member (read 1, search 20, write 100; a conditional create 120, or 20
+// when it finds a match or two; in a batch 140, or 40 when it finds its
+// match). Without it the quota (50 000) is
 // reported but never enforced.
 func (s *Server) SetFHIRQuota(points int) {
 	s.limits.mu.Lock()
