@@ -52,7 +52,8 @@ func TestFlagExamplesFitTheirCommand(t *testing.T) {
 
 // The --jq and --columns examples of the commands that need no arguments,
 // copied from their --help and run against the sandbox as given: each
-// prints something, and -o csv --columns prints those columns.
+// --jq prints exactly what the seeded project has, and -o csv --columns
+// prints those columns.
 func TestFlagExamplesRun(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
@@ -85,15 +86,27 @@ func TestFlagExamplesRun(t *testing.T) {
 		"  stale-invite       1 member  server-scoped user (only a super admin can read it) or a deleted User: Medplum Admin\n" +
 		"  missing-user       1 member  server-scoped user (only a super admin can read it) or a deleted User: Medplum Admin\n" +
 		"4 members (2 people, 1 client, 1 bot): 2 admins, 0 deactivated, 0 invites pending, 1 unknown; 1 with values these credentials cannot read\n"}
+	// What each --jq example prints, exactly: the seeded project's.
+	members := ""
+	for _, m := range srv.Memberships(pid) {
+		members += m.ID() + "\n"
+	}
+	jqStdout := map[string]string{
+		"members review":       "client-admin\nproject-mfa-not-required\n",
+		"members list":         members,
+		"clients list":         "Sandbox Project Admin Client\n",
+		"bot list":             "Sandbox Bot\n",
+		"profile describe":     "base_url\nfhir_url_path\ntoken_url\nauthorize_url\nclient_id\nclient_secret\naccess_token\nauth_type\nscope\napp_url\n",
+		"project secrets list": "EXAMPLE_KEY\n",
+		"project settings get": "exampleSetting\n",
+	}
 	for _, args := range [][]string{
 		{"members", "review"}, {"members", "list"}, {"clients", "list"}, {"bot", "list"},
 		{"profile", "describe"}, {"project", "secrets", "list"}, {"project", "settings", "get"},
 	} {
 		jq := example(args, "jq")
 		r := e.Run(append(args, "--jq", jq)...)
-		if r.Code != 0 || r.Stderr != "" || strings.TrimSpace(r.Stdout) == "" {
-			t.Errorf("%s --jq %q: %+v", strings.Join(args, " "), jq, r)
-		}
+		r.Expect(t, 0, jqStdout[strings.Join(args, " ")], "")
 		r.NotContains(t, "s3cret-value")
 		cols := example(args, "columns")
 		r = e.Run(append(args, "-o", "csv", "--columns", cols)...)

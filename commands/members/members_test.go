@@ -1,6 +1,7 @@
 package members_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -722,19 +723,55 @@ func TestListCompactOnATerminal(t *testing.T) {
 
 // A list that fails half-way (here the second page of 1,000) prints the
 // members it read before the error, in every format that prints as it
-// goes, instead of leaving them in a buffer.
+// goes, instead of leaving them in a buffer: exactly the first page of
+// what the whole list prints (NDJSON and CSV as its first lines; JSON as
+// its first 1,000 elements, the array left open so that the partial list
+// is not valid JSON, on purpose).
 func TestListAllKeepsWhatItReadWhenAPageFails(t *testing.T) {
 	srv := medplumtest.NewServer(t, medplumtest.WithMembers(1000))
 	e := clitest.SignedIn(t, srv)
-	for format, member := range map[string]string{
-		"ndjson": `"resourceType":"ProjectMembership"`,
-		"json":   `"resourceType": "ProjectMembership"`,
-		"csv":    ",true\n", // active
-	} {
+	firstLines := func(s string, n int) string {
+		lines := strings.SplitAfter(s, "\n")
+		if len(lines) < n {
+			t.Fatalf("%d lines, want at least %d", len(lines), n)
+		}
+		return strings.Join(lines[:n], "")
+	}
+	for _, format := range []string{"ndjson", "json", "csv"} {
+		whole := e.Run("members", "list", "--all", "-o", format).ExpectCode(t, 0, "")
 		srv.Inject(medplumtest.Fault{Method: "GET", Path: "/fhir/R4/ProjectMembership", Skip: 1, Status: 500})
 		r := e.Run("members", "list", "--all", "-o", format)
-		if n := strings.Count(r.Stdout, member); r.Code != 1 || n != 1000 || r.Stderr != "medplum: the server answered 500: Internal Server Error\n" {
-			t.Errorf("-o %s: exit %d, %d members, stderr:\n%s", format, r.Code, n, r.Stderr)
+		if r.Code != 1 || r.Stderr != "medplum: the server answered 500: Internal Server Error\n" {
+			t.Errorf("-o %s: exit %d, stderr:\n%s", format, r.Code, r.Stderr)
+		}
+		switch format {
+		case "ndjson":
+			if want := firstLines(whole, 1000); r.Stdout != want {
+				t.Errorf("-o ndjson: %d lines, not the whole list's first 1000", strings.Count(r.Stdout, "\n"))
+			}
+		case "csv":
+			if want := firstLines(whole, 1001); r.Stdout != want { // and the header
+				t.Errorf("-o csv: %d lines, not the whole list's first 1001", strings.Count(r.Stdout, "\n"))
+			}
+		case "json":
+			var got, all []json.RawMessage
+			if json.Valid([]byte(r.Stdout)) || !strings.HasPrefix(whole, r.Stdout) {
+				t.Fatalf("-o json: not the whole list's beginning, or valid JSON:\n%s", r.Stdout[max(0, len(r.Stdout)-200):])
+			}
+			if err := json.Unmarshal([]byte(r.Stdout+"\n]"), &got); err != nil {
+				t.Fatalf("-o json, its array closed: %v\n%s", err, r.Stdout[max(0, len(r.Stdout)-200):])
+			}
+			if err := json.Unmarshal([]byte(whole), &all); err != nil || len(all) != 1004 {
+				t.Fatalf("-o json of the whole list: %d members, %v", len(all), err)
+			}
+			if len(got) != 1000 {
+				t.Fatalf("-o json: %d members, want 1000", len(got))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], all[i]) {
+					t.Fatalf("-o json: member %d is\n%s\nwant\n%s", i, got[i], all[i])
+				}
+			}
 		}
 	}
 }
