@@ -156,7 +156,8 @@ func environmentHelp() string {
 		                           self-hosted app is its appBaseUrl: set it)
 		  MEDPLUM_REVIEW_TIME      the time of a members review (RFC 3339), for a
 		                           report that must come out the same twice;
-		                           default now
+		                           default now; one more than an hour from now
+		                           is used with a warning
 		  MEDPLUM_CACHE_DIR        where "medplum login" caches the short-lived access
 		                           token (0600); default the user cache directory:
 		                           $XDG_CACHE_HOME/medplum, else ~/.cache/medplum

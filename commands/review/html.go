@@ -36,22 +36,23 @@ type htmlData struct {
 	IgnoreNotes []IgnoreNote
 	Columns     []string
 	Version     string
+	Gate        GateOutcome
 }
 
 // writeHTML writes the page to path through a temporary file in the same
 // directory, renamed when complete: a failed review leaves no half page.
 // rows calls its argument with every member's cells, in Columns order.
-func (r *Report) writeHTML(path, version string, rows func(func([]string) error) error) error {
+func (r *Report) writeHTML(path, version string, gate GateOutcome, rows func(func([]string) error) error) error {
 	// 0600: the page names every member with their e-mail, as the other
 	// files medplum writes about people (bulk export, journals).
-	return config.WriteFileAtomicFunc(path, 0o600, func(w io.Writer) error { return r.html(w, version, rows) })
+	return config.WriteFileAtomicFunc(path, 0o600, func(w io.Writer) error { return r.html(w, version, gate, rows) })
 }
 
 // html writes the page part by part, the findings, changes and members
 // streamed from where the review keeps them.
-func (r *Report) html(w io.Writer, version string, rows func(func([]string) error) error) error {
+func (r *Report) html(w io.Writer, version string, gate GateOutcome, rows func(func([]string) error) error) error {
 	d := htmlData{R: r, Counts: r.counts, Rules: r.ruleResults(), IgnoreNotes: r.ignoreNotes(), Columns: Columns, Version: version,
-		Accepted: r.counts.Accepted}
+		Accepted: r.counts.Accepted, Gate: gate}
 	for _, n := range r.counts.Findings {
 		d.Findings += n
 	}
@@ -197,6 +198,7 @@ footer { color: #6b7280; font-size: 12px; }
 <p class="meta">Project <code>{{.R.Project.ID}}</code> on {{.R.Reviewer.Server}}, reviewed {{.R.ReviewedAt}} as <code>{{.R.Reviewer.Profile}}</code>
 ({{if .R.Reviewer.SuperAdmin}}a super admin: every user is visible{{else}}a project admin: server-scoped users' MFA and invites are not visible, and are marked unknown{{end}}).</p>
 <p class="meta">Thresholds: invites pending over {{threshold .R.Settings.StaleInvite}}, client secrets over {{threshold .R.Settings.SecretMaxAge}}.{{if .R.Settings.Ignore}} Accepted risks: {{.R.Settings.Ignore}}.{{end}}{{if .R.Settings.Baseline}} Compared with {{.R.Settings.Baseline}}.{{end}}</p>
+<p class="meta" id="gate" data-result="{{with .Gate.FailOn}}{{$.Gate.Result}}{{else}}none{{end}}" data-exit="{{.Gate.Exit}}">{{if .Gate.FailOn}}Gate <code>--fail-on {{.Gate.FailOn}}</code>{{if .Gate.AllowUnchecked}} <code>--allow-unchecked</code>{{end}}: <span class="result {{.Gate.Result}}">{{if eq .Gate.Result "pass"}}passed{{else if eq .Gate.Result "fail"}}failed{{else}}failed on what it could not see{{end}}</span> (exit {{.Gate.Exit}}): {{.Gate.Text}}.{{else}}No gate: the review ran without <code>--fail-on</code>.{{end}}</p>
 </header>
 <section id="findings">
 <h2>Findings</h2>

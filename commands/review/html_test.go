@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -333,5 +334,41 @@ func TestReviewNotAnAdmin(t *testing.T) {
 	r := f.e.Run("members", "review")
 	if r.Code != 5 || !strings.HasSuffix(r.Stderr, "\nA review needs project-admin credentials (or a super admin's, with --project <id>): these are not an admin of project "+f.srv.Seed.ProjectID+".\n") {
 		t.Errorf("exit %d\n%s", r.Code, r.Stderr)
+	}
+}
+
+// The page says what the --fail-on gate decided, as the exit code does:
+// failed (6), failed on what it could not see (7), passed (0), or no gate.
+func TestReviewHTMLStatesTheGate(t *testing.T) {
+	f := newFixture(t)
+	page := filepath.Join(t.TempDir(), "review.html")
+	ign := writeFile(t, "accepted.yaml", "- rule: client-admin\n  member: Sandbox Project Admin Client\n  reason: provisions the project from CI\n")
+	notMade := "1 check at or above high could not be made: admin-without-mfa for 1 member (" + hidden + ")"
+	for _, c := range []struct {
+		args         []string
+		exit         int
+		result, text string
+	}{
+		{[]string{"--fail-on", "high"}, 6, "fail",
+			"Gate --fail-on high: failed (exit 6): 1 finding at or above high; and " + notMade + "."},
+		{[]string{"--fail-on", "high", "--ignore", ign}, 7, "incomplete",
+			"Gate --fail-on high: failed on what it could not see (exit 7): " + notMade + "."},
+		{[]string{"--fail-on", "high", "--ignore", ign, "--allow-unchecked"}, 0, "pass",
+			"Gate --fail-on high --allow-unchecked: passed (exit 0): no finding at or above high; " + notMade + ", accepted by --allow-unchecked."},
+		{[]string{"--fail-on", "low", "--ignore", ign, "--allow-unchecked"}, 6, "fail",
+			"Gate --fail-on low --allow-unchecked: failed (exit 6): 1 finding at or above low."},
+		{[]string{"--ignore", ign}, 0, "none", "No gate: the review ran without --fail-on."},
+	} {
+		r := f.e.Run(append([]string{"members", "review", "--html", page}, c.args...)...)
+		if r.Code != c.exit || r.Stdout != "" || !strings.Contains(r.Stderr, "Wrote the report to "+page+"\n") {
+			t.Errorf("%v: exit %d (want %d), stdout %q, stderr:\n%s", c.args, r.Code, c.exit, r.Stdout, r.Stderr)
+		}
+		gate := byID(parsePage(t, page), "gate")
+		if gate == nil {
+			t.Fatalf("%v: no gate on the page", c.args)
+		}
+		if got := attr(gate, "data-result") + " " + attr(gate, "data-exit") + " | " + text(gate); got != c.result+" "+strconv.Itoa(c.exit)+" | "+c.text {
+			t.Errorf("%v: the page's gate\n%s\nwant\n%s", c.args, got, c.result+" "+strconv.Itoa(c.exit)+" | "+c.text)
+		}
 	}
 }

@@ -87,11 +87,13 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 			document (project, reviewer, members, findings, rules, counts),
 			-o ndjson one line per member, finding and rule. --html FILE writes
 			one self-contained page (no scripts, nothing fetched) with the
-			findings first, for an auditor; with --html and no -o, only the
-			summary is printed.
+			findings first and what the --fail-on gate decided, for an
+			auditor; with --html and no -o, only the summary is printed.
 
 			The review's time is now (MEDPLUM_REVIEW_TIME, an RFC 3339 instant,
-			sets another, for a report that must come out the same twice).
+			sets another, for a report that must come out the same twice; one
+			more than an hour from now is used with a warning, since every
+			age in the review counts from it).
 
 			--fail-on high|medium|low exits 6 when a finding at or above that
 			severity is not accepted: a CI gate. A gate does not pass on what
@@ -203,17 +205,38 @@ func (o *Options) check() error {
 
 // reviewTime is when the review happens: now, or MEDPLUM_REVIEW_TIME (an
 // RFC 3339 instant) for a report that must come out the same twice (tests,
-// golden files): the thresholds count from it.
-func reviewTime(now func() time.Time) (time.Time, error) {
+// golden files): the thresholds count from it. Such a time more than an
+// hour from now is accepted (a golden file's is in the past) with a
+// warning, since every age in the review counts from it.
+func reviewTime(now func() time.Time) (time.Time, string, error) {
 	v := os.Getenv("MEDPLUM_REVIEW_TIME")
 	if v == "" {
-		return now().UTC(), nil
+		return now().UTC(), "", nil
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, cmdutil.InputErrorf("MEDPLUM_REVIEW_TIME: want an instant such as 2026-12-01T09:00:00Z, not %q", v)
+		return time.Time{}, "", cmdutil.InputErrorf("MEDPLUM_REVIEW_TIME: want an instant such as 2026-12-01T09:00:00Z, not %q", v)
 	}
-	return t.UTC(), nil
+	t = t.UTC()
+	warning := ""
+	if d := now().Sub(t); d > time.Hour || d < -time.Hour {
+		when := span(d) + " ago"
+		if d < 0 {
+			when = "in " + span(-d)
+		}
+		warning = fmt.Sprintf("Warning: MEDPLUM_REVIEW_TIME sets the review's time to %s (%s): invites, secrets and changes are aged from it, and the report is dated then\n",
+			t.Format(time.RFC3339), when)
+	}
+	return t, warning, nil
+}
+
+// span is a duration as the review writes ages: whole days from a day
+// on, hours and minutes under it ("36 days", "3h5m").
+func span(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return plural(days(d), "day")
+	}
+	return strings.TrimSuffix(d.Truncate(time.Minute).String(), "0s")
 }
 
 // writable checks that a file can be made in dir.
@@ -274,10 +297,11 @@ func reviewRun(o *Options) error {
 	if o.baseline != nil && o.baseline.Project != project {
 		return cmdutil.InputErrorf("--baseline %s is a review of project %s, not of %s", o.BaselineFile, o.baseline.Project, project)
 	}
-	now, err := reviewTime(o.Now)
+	now, warning, err := reviewTime(o.Now)
 	if err != nil {
 		return err
 	}
+	fmt.Fprint(o.IO.ErrOut, warning)
 
 	r := newReport(now)
 	defer r.close()
@@ -334,14 +358,15 @@ func reviewRun(o *Options) error {
 	if err := out.end(); err != nil {
 		return err
 	}
+	gate, gateErr := o.gate(r)
 	if o.HTMLFile != "" {
 		v, _, _ := version.Info()
-		if err := r.writeHTML(o.HTMLFile, v, col.rows.each); err != nil {
+		if err := r.writeHTML(o.HTMLFile, v, gate, col.rows.each); err != nil {
 			return fmt.Errorf("--html: %w", err)
 		}
 		fmt.Fprintf(o.IO.ErrOut, "Wrote the report to %s\n", o.HTMLFile)
 	}
-	return o.gate(r)
+	return gateErr
 }
 
 // uncheckedTip is the hint of a gate that failed on what it could not see.
@@ -349,27 +374,49 @@ const uncheckedTip = "The gate does not pass on what it could not see: review as
 
 // gate is --fail-on: exit 6 when a finding at or above it is not
 // accepted; else exit 7 when a rule at or above it could not be checked
-// for some member, unless --allow-unchecked.
-func (o *Options) gate(r *Report) error {
+// for some member, unless --allow-unchecked. The outcome is also what the
+// HTML page says of the gate.
+func (o *Options) gate(r *Report) (GateOutcome, error) {
 	if o.failOn == 0 {
-		return nil
+		return GateOutcome{}, nil
 	}
+	g := GateOutcome{FailOn: o.failOn.String(), AllowUnchecked: o.AllowUnchecked, Result: "pass"}
 	unchecked := ""
-	if n, what := r.Unchecked(o.failOn); n > 0 && !o.AllowUnchecked {
+	n, what := r.Unchecked(o.failOn)
+	if n > 0 {
 		unchecked = fmt.Sprintf("%s at or above %s could not be made: %s", plural(n, "check"), o.failOn, what)
 	}
-	if n := r.Failing(o.failOn); n > 0 {
+	if f := r.Failing(o.failOn); f > 0 {
+		g.Result, g.Exit, g.Text = "fail", cmdutil.ExitPending, fmt.Sprintf("%s at or above %s", plural(f, "finding"), o.failOn)
 		e := &cmdutil.ExitError{Code: cmdutil.ExitPending,
-			Err: fmt.Errorf("%s at or above %s (--fail-on %s)", plural(n, "finding"), o.failOn, o.failOn)}
-		if unchecked != "" {
+			Err: fmt.Errorf("%s at or above %s (--fail-on %s)", plural(f, "finding"), o.failOn, o.failOn)}
+		if unchecked != "" && !o.AllowUnchecked {
 			e.Tip = "and " + unchecked
+			g.Text += "; and " + unchecked
 		}
-		return e
+		return g, e
 	}
-	if unchecked != "" {
-		return &cmdutil.ExitError{Code: cmdutil.ExitUnchecked, Err: fmt.Errorf("--fail-on %s: %s", o.failOn, unchecked), Tip: uncheckedTip}
+	switch {
+	case unchecked != "" && !o.AllowUnchecked:
+		g.Result, g.Exit, g.Text = "incomplete", cmdutil.ExitUnchecked, unchecked
+		return g, &cmdutil.ExitError{Code: cmdutil.ExitUnchecked, Err: fmt.Errorf("--fail-on %s: %s", o.failOn, unchecked), Tip: uncheckedTip}
+	case unchecked != "":
+		g.Text = fmt.Sprintf("no finding at or above %s; %s, accepted by --allow-unchecked", o.failOn, unchecked)
+	default:
+		g.Text = fmt.Sprintf("no finding at or above %s, every check made", o.failOn)
 	}
-	return nil
+	return g, nil
+}
+
+// GateOutcome is what --fail-on decided, for the HTML page: Result pass,
+// fail (exit 6) or incomplete (exit 7, checks not made); FailOn "" when
+// the review had no gate.
+type GateOutcome struct {
+	FailOn         string
+	AllowUnchecked bool
+	Result         string
+	Exit           int
+	Text           string
 }
 
 // collector is the engine's sink: it counts, keeps the HTML rows and

@@ -372,3 +372,33 @@ func TestCSVFormulaInjection(t *testing.T) {
 	f.e.Run("get", "Observation/"+obs.ID(), "-o", "csv", "--no-header", "--columns", "valueQuantity.value,code.text,note.0.text").Expect(t, 0,
 		"-3.5,'+cmd|' /C calc'!A0,'\tindented\n", "")
 }
+
+// MEDPLUM_REVIEW_TIME more than an hour from now is used, with a warning
+// saying how far it is, since every age counts from it; within the hour,
+// nothing is said; not an instant is exit 2.
+func TestReviewTimeFarFromNowWarns(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	warning := func(at time.Time, when string) string {
+		return "Warning: MEDPLUM_REVIEW_TIME sets the review's time to " + at.Format(time.RFC3339) + " (" + when +
+			"): invites, secrets and changes are aged from it, and the report is dated then\n"
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, c := range []struct {
+		at      time.Time
+		warning string
+	}{
+		{now.Add(-36*24*time.Hour - time.Hour), warning(now.Add(-36*24*time.Hour-time.Hour), "36 days ago")},
+		{now.Add(-5*time.Hour - 30*time.Minute), warning(now.Add(-5*time.Hour-30*time.Minute), "5h30m ago")},
+		{now.Add(3*24*time.Hour + 12*time.Hour), warning(now.Add(3*24*time.Hour+12*time.Hour), "in 3 days")},
+		{now.Add(-30 * time.Minute), ""},
+	} {
+		e.Set("MEDPLUM_REVIEW_TIME", c.at.Format(time.RFC3339))
+		var doc struct{ ReviewedAt string }
+		if err := json.Unmarshal([]byte(e.Run("members", "review", "-o", "json").ExpectCode(t, 0, c.warning)), &doc); err != nil || doc.ReviewedAt != c.at.Format(time.RFC3339) {
+			t.Errorf("%s: reviewedAt %q (%v)", c.at, doc.ReviewedAt, err)
+		}
+	}
+	e.Set("MEDPLUM_REVIEW_TIME", "yesterday")
+	e.Run("members", "review").Expect(t, 2, "", "medplum: MEDPLUM_REVIEW_TIME: want an instant such as 2026-12-01T09:00:00Z, not \"yesterday\"\n")
+}
