@@ -363,12 +363,18 @@ func TestReviewHTMLStatesTheGate(t *testing.T) {
 		if r.Code != c.exit || r.Stdout != "" || !strings.Contains(r.Stderr, "Wrote the report to "+page+"\n") {
 			t.Errorf("%v: exit %d (want %d), stdout %q, stderr:\n%s", c.args, r.Code, c.exit, r.Stdout, r.Stderr)
 		}
-		gate := byID(parsePage(t, page), "gate")
-		if gate == nil {
-			t.Fatalf("%v: no gate on the page", c.args)
-		}
-		if got := attr(gate, "data-result") + " " + attr(gate, "data-exit") + " | " + text(gate); got != c.result+" "+strconv.Itoa(c.exit)+" | "+c.text {
+		if got := pageGate(t, page); got != c.result+" "+strconv.Itoa(c.exit)+" | "+c.text {
 			t.Errorf("%v: the page's gate\n%s\nwant\n%s", c.args, got, c.result+" "+strconv.Itoa(c.exit)+" | "+c.text)
 		}
 	}
+}
+
+// pageGate is the page's #gate as "result exit | text".
+func pageGate(t *testing.T, page string) string {
+	t.Helper()
+	g := byID(parsePage(t, page), "gate")
+	if g == nil {
+		return "no #gate on the page"
+	}
+	return attr(g, "data-result") + " " + attr(g, "data-exit") + " | " + text(g)
 }

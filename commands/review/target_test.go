@@ -116,9 +116,13 @@ func TestReviewTarget(t *testing.T) {
 	ign := writeFile(t, "accepted.yaml", "- rule: admin-without-mfa\n  member: \"*\"\n  reason: test\n"+
 		"- rule: client-admin\n  member: \"*\"\n  reason: test\n- rule: missing-access-policy\n  member: \"*\"\n  reason: test\n")
 	gate := []string{"members", "review", "--fail-on", "high", "--ignore", ign, "-o", "csv", "--columns", "id"}
-	if g := e.Run(gate...); g.Code != 7 || gateLast(g) != "medplum: --fail-on high: "+notMade+"\n"+
+	page7 := filepath.Join(t.TempDir(), "review7.html")
+	if g := e.Run(append(gate, "--html", page7)...); g.Code != 7 || gateLast(g) != "medplum: --fail-on high: "+notMade+"\n"+
 		"The gate does not pass on what it could not see: review as a super admin (--project <id>) to read server-scoped users, or pass --allow-unchecked to accept it.\n" {
 		t.Errorf("--fail-on high, all accepted: exit %d\n%s", g.Code, g.Stderr)
+	}
+	if g, want := pageGate(t, page7), "incomplete 7 | Gate --fail-on high: failed on what it could not see (exit 7): "+notMade+"."; g != want {
+		t.Errorf("the page's gate:\n%s\nwant\n%s", g, want)
 	}
 	if g := e.Run(append(gate, "--allow-unchecked")...); g.Code != 0 || strings.Contains(g.Stderr, "medplum:") {
 		t.Errorf("--allow-unchecked: exit %d\n%s", g.Code, g.Stderr)
@@ -131,8 +135,13 @@ func TestReviewTarget(t *testing.T) {
 		name("Ada")+": project admin without MFA enrolled", "Test Person: project admin without MFA enrolled")
 	expectList(t, "not checked as a super admin", rv.notChecked(review.RuleAdminMFA))
 	// (README's strict CI gate: this test runs it.)
-	if g := sa.Run(append(gate, "--project", proj.ProjectID, "--html", filepath.Join(t.TempDir(), "review.html"))...); g.Code != 0 {
+	page := filepath.Join(t.TempDir(), "review.html")
+	if g := sa.Run(append(gate, "--project", proj.ProjectID, "--html", page)...); g.Code != 0 {
 		t.Errorf("--fail-on high as a super admin, all accepted: exit %d\n%s", g.Code, g.Stderr)
+	}
+	// The page says so.
+	if g, want := pageGate(t, page), "pass 0 | Gate --fail-on high: passed (exit 0): no finding at or above high, every check made."; g != want {
+		t.Errorf("the page's gate:\n%s\nwant\n%s", g, want)
 	}
 
 	// The invite link of Ada, who has not set a password: it names her
