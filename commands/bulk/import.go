@@ -92,6 +92,12 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Bundle's answer was lost: the run lists those lines ("may have been
 			created twice").
 
+			Memory does not grow with the input: the input is read twice (once
+			to check it, once to send it) and never held, and what the import
+			keeps for each resource (its old id, its key, its new id) is in
+			scratch files next to the journal, about 100 to 400 bytes a resource
+			while the run lasts, removed when it ends.
+
 			What grants access or holds secrets is not imported: a whole-project
 			export holds the Project, its ProjectMemberships, Users,
 			ClientApplications (with their secrets) and UserSecurityRequests.
@@ -220,7 +226,6 @@ type importer struct {
 	files    []inputFile
 	in       *checked
 	rs       *resumeState
-	early    map[int]bool // chunks done by an earlier run (rs.Done grows during the run)
 	j        *bulkengine.Journal
 	lim      *bulkengine.Limiter
 	run      *bulkengine.Run
@@ -251,10 +256,15 @@ func importRun(o *ImportOptions) error {
 	if o.Restore {
 		salts = append(salts, "restore")
 	}
-	in, err := checkInput(files, o.skipped, strings.Join(salts, " "), o.keyOptions())
+	dir, err := stateDir(o.State)
 	if err != nil {
 		return err
 	}
+	in, err := checkInput(files, o.skipped, strings.Join(salts, " "), o.keyOptions(), dir)
+	if err != nil {
+		return err
+	}
+	defer in.IDs.Close()
 	o.reportSkipped(in)
 	if in.Total == 0 {
 		return cmdutil.InputErrorf("nothing left to import: every resource of the input was skipped")
@@ -279,27 +289,19 @@ func importRun(o *ImportOptions) error {
 	}
 	state := o.State
 	if state == "" {
-		if state, err = defaultState(in.Digest, c.BaseURL(), who.ProjectID); err != nil {
-			return err
-		}
+		state = defaultState(dir, in.Digest, c.BaseURL(), who.ProjectID)
 	}
-	rs, replay := replayImport(state)
+	rs, replay := replayImport(state, in.IDs)
 	j, err := bulkengine.Open(state, importFormat, bulkengine.Key{Input: in.Digest, Server: c.BaseURL(), Project: who.ProjectID}, replay)
 	if err != nil {
 		return cmdutil.InputErrorf("%v", err)
 	}
 	defer j.Close()
-	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{},
+	if err := in.IDs.Err(); err != nil { // the ids an earlier run learnt
+		return err
+	}
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before,
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
-	for old, nw := range rs.IDs { // the ids an earlier run learnt
-		in.IDs.setNew(old, nw)
-	}
-	rs.IDs = nil
-	im.early = map[int]bool{}
-	for n, d := range rs.Done {
-		im.before.add(*d.Counts)
-		im.early[n] = true
-	}
 	if o.Report != "" {
 		if im.rep, err = createImportReport(o.Report); err != nil {
 			return err
@@ -394,21 +396,11 @@ func (im *importer) summary() {
 
 // needsFix reports whether chunk n has entries to fix that are not fixed
 // yet.
-func (im *importer) needsFix(n int) bool {
-	rec, ok := im.rs.Done[n]
-	return ok && len(rec.Fix)+len(rec.Relink) > 0 && !im.rs.Fixed[n]
-}
+func (im *importer) needsFix(n int) bool { _, ok := im.rs.Fix[n]; return ok }
 
 // toFix reports whether any chunk needs fixing: if none does, the input is
 // not read a third time.
-func (im *importer) toFix() bool {
-	for n := range im.rs.Done {
-		if im.needsFix(n) {
-			return true
-		}
-	}
-	return false
-}
+func (im *importer) toFix() bool { return len(im.rs.Fix) > 0 }
 
 // dispatch hands out the chunks the journal does not hold as done (or,
 // fixing, those with entries to fix that are not fixed yet).
@@ -426,8 +418,8 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 				if !im.needsFix(ch.N) {
 					return nil
 				}
-				ch.Fix, ch.Relink = im.rs.Done[ch.N].Fix, im.rs.Done[ch.N].Relink
-			} else if im.early[ch.N] {
+				ch.Fix, ch.Relink = im.rs.Fix[ch.N].Fix, im.rs.Fix[ch.N].Relink
+			} else if im.rs.Done.has(ch.N) {
 				return nil
 			} else {
 				im.mu.Lock()
@@ -575,6 +567,12 @@ func (im *importer) process(ch *chunk) {
 			list = append(list, map[string]any{"fullUrl": e.URN, "resource": res, "request": req})
 		}
 		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": im.o.Mode, "entry": list})
+		if err := im.in.IDs.Err(); err != nil {
+			// A reference may have been rewritten from a wrong answer:
+			// nothing of it leaves.
+			im.run.Stop(err)
+			return
+		}
 		if err := im.lim.Acquire(im.run.Dispatch); err != nil {
 			return // stopped: the chunk stays "started"
 		}
@@ -776,6 +774,9 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	for _, p := range rec.IDs {
 		im.in.IDs.setNew(p[0], p[1])
 	}
+	if err := im.in.IDs.Err(); err != nil {
+		im.run.Stop(err) // the journal still gets the record: a re-run knows them
+	}
 	// Its resources' new ids are known (or they failed): the Bundles after
 	// it no longer wait for it, and it is not kept (with every resource
 	// it sent) until the end of the run.
@@ -786,8 +787,16 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	}
 	im.mu.Unlock()
 	ch.finished()
+	// What the report below needs of the entries is their place: not their
+	// decoded resources, which a report waiting for its record to be on
+	// disk would otherwise hold.
+	for _, e := range ch.Entries {
+		e.Resource = nil
+	}
 	im.record(rec, func() {
-		im.rs.Done[ch.N] = rec.kept()
+		if f, ok := fixOf(rec); ok {
+			im.rs.Fix[ch.N] = f
+		}
 		im.total.add(*rec.Counts)
 		im.sent += len(ch.Entries)
 		im.prog.clear()
@@ -913,6 +922,10 @@ func (im *importer) fixup(ch *chunk) {
 		relink = append(relink, false)
 	}
 	fixed, relinked := 0, 0
+	if err := im.in.IDs.Err(); err != nil {
+		im.run.Stop(err)
+		return
+	}
 	if len(list) > 0 {
 		answers, ok := im.sendBatch(list)
 		if !ok {
@@ -1037,11 +1050,12 @@ func (o *ImportOptions) checkSource(files []inputFile, server, project string) e
 	return nil
 }
 
-// defaultState is where the journal of an import lives by default: in the
-// cache directory (not the working directory, so that a re-run from
-// elsewhere finds it), named by the input and the target together (so
-// that the same input imported into another project has its own).
-func defaultState(digest, server, project string) (string, error) {
+// stateDir is the directory of the journal (--state's, else the cache
+// directory's imports/), where the import's index lives too.
+func stateDir(state string) (string, error) {
+	if state != "" {
+		return filepath.Dir(state), nil
+	}
 	dir, err := config.CacheDir(os.Getenv)
 	if err != nil {
 		return "", err
@@ -1050,6 +1064,15 @@ func defaultState(digest, server, project string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
+	return dir, nil
+}
+
+// defaultState is where the journal of an import lives by default: in the
+// cache directory (not the working directory, so that a re-run from
+// elsewhere finds it; dir is stateDir's), named by the input and the
+// target together (so that the same input imported into another project
+// has its own).
+func defaultState(dir, digest, server, project string) string {
 	sum := sha256.Sum256([]byte(digest + "\x00" + server + "\x00" + project))
-	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".journal"), nil
+	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".journal")
 }

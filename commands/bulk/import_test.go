@@ -266,6 +266,8 @@ medplum: 2 of 3 resources failed (listed above); correct them and run the import
 func TestImportKilledAndRunAgain(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
+	cache := filepath.Join(e.Home, "cache")
+	e.Set("MEDPLUM_CACHE_DIR", cache)
 	const n = 200
 	var pats, obs []string
 	for i := range n {
@@ -286,6 +288,11 @@ func TestImportKilledAndRunAgain(t *testing.T) {
 		t.Fatalf("killed after %d Bundles of 40", lines)
 	}
 	srv.SetLatency(0)
+	// The journal is all it leaves: its index of the input's ids was a
+	// file without a name.
+	if left, _ := filepath.Glob(filepath.Join(cache, "imports", "*")); len(left) != 1 || !strings.HasSuffix(left[0], ".journal") {
+		t.Errorf("after kill -9, the cache holds %v; want the journal alone", left)
+	}
 	r := e.Run("bulk", "import", "kill", "--num-resources-per-request", "10", "--concurrency", "3")
 	if r.Code != 0 {
 		t.Fatalf("re-run: exit %d\n%s", r.Code, r.Stderr)
@@ -300,6 +307,9 @@ func TestImportKilledAndRunAgain(t *testing.T) {
 	}
 	if got := srv.Count("Patient", srv.Seed.ProjectID) + srv.Count("Observation", srv.Seed.ProjectID) - before; got != 2*n {
 		t.Fatalf("%d resources on the server, want exactly %d", got, 2*n)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "imports", "*")); len(left) != 1 {
+		t.Errorf("after the re-run, the cache holds %v; want the journal alone", left)
 	}
 	ids := map[string]bool{}
 	for _, p := range srv.Resources("Patient", srv.Seed.ProjectID) {
@@ -899,6 +909,9 @@ func TestImportJournalOfInputAndTarget(t *testing.T) {
 	}
 	if js, _ := filepath.Glob(filepath.Join(cache, "imports", "*.journal")); len(js) != 2 {
 		t.Errorf("journals in the cache: %v, want 2", js)
+	}
+	if all, _ := filepath.Glob(filepath.Join(cache, "imports", "*")); len(all) != 2 {
+		t.Errorf("the cache holds more than the journals (an index left behind?): %v", all)
 	}
 }
 

@@ -66,6 +66,7 @@ func newEntry(l line, o entryOptions) (*entry, error) {
 		return nil, err
 	}
 	e := &entry{Line: l, Type: r["resourceType"].(string), URN: newURN()}
+	e.Line.Data = nil // decoded: the line's bytes are not kept with it
 	e.OldID, _ = r["id"].(string)
 	delete(r, "id")
 	if m, ok := r["meta"].(map[string]any); ok {

@@ -190,9 +190,28 @@ const sameKeyHint = `the import keys each resource on its first identifier with 
 // alike would become one. Every problem names its file and line. The
 // types skip names are checked too, then counted apart: not sent, and not
 // targets whose references are rewritten. salt, when not empty, is part of
-// the digest (a choice that changes what is sent).
-func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko keyOptions) (*checked, error) {
-	c := &checked{IDs: newIDMap(), Skipped: map[string]int{}, Types: map[string]int{}}
+// the digest (a choice that changes what is sent). The ids and keys are
+// kept on disk, in scratch files in dir (the journal's directory): the
+// check's memory does not grow with the input. The caller closes the
+// checked's IDs.
+func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko keyOptions, dir string) (_ *checked, err error) {
+	ids, err := newIDMap(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			ids.Close()
+		}
+	}()
+	// keys: where each "Type?key" first is, by the id map's 128-bit hash
+	// of it, on disk like the id map, and only for the check.
+	keys, err := newDiskTable(dir, 8)
+	if err != nil {
+		return nil, err
+	}
+	defer keys.Close()
+	c := &checked{IDs: ids, Skipped: map[string]int{}, Types: map[string]int{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
 		c.Refers = append(c.Refers, map[string]bool{})
@@ -203,10 +222,6 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 	}
 	var problems []string
 	bad := 0
-	// keys: where each "Type?key" first is, by the idMap's 128-bit hash of
-	// it, free of pointers like the idMap itself: a map of strings here
-	// cost about 600 bytes a resource and ruled the peak of a large import.
-	keys := map[idKey]linePos{}
 	sameKey := false
 	prob := func(l line, format string, args ...any) {
 		bad++
@@ -215,7 +230,11 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 		}
 	}
 	lastFile := -1
-	err := eachLine(files, func(l line) error {
+	var idxErr error // the index's: not the input's fault
+	err = eachLine(files, func(l line) error {
+		if idxErr = c.IDs.Err(); idxErr != nil {
+			return idxErr
+		}
 		if l.File != lastFile {
 			fmt.Fprintf(h, "\x00file %d\x00", l.File)
 			lastFile = l.File
@@ -265,16 +284,26 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 			if hd.ID != nil {
 				name = *hd.ResourceType + "/" + *hd.ID
 			}
-			tk := c.IDs.key(*hd.ResourceType + "?" + k)
-			if at, dup := keys[tk]; dup {
+			have, dup, err := keys.Add(c.IDs.key(*hd.ResourceType+"?"+k), linePos{File: int32(l.File), N: int32(l.N)}.bytes())
+			if err != nil {
+				idxErr = err
+				return err
+			}
+			if dup {
+				at := posOf(have)
 				sameKey = true
 				prob(l, "%s has the key of the %s at %s:%d: %s", name, *hd.ResourceType, files[at.File].Name, at.N, keyText(k))
 				return nil
 			}
-			keys[tk] = linePos{File: int32(l.File), N: int32(l.N)}
 		}
 		return nil
 	})
+	if idxErr == nil {
+		idxErr = c.IDs.Err()
+	}
+	if idxErr != nil {
+		return nil, idxErr
+	}
 	if err != nil {
 		return nil, cmdutil.InputErrorf("%v", err)
 	}

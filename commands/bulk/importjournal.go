@@ -26,14 +26,6 @@ type importRecord struct {
 	Doubled []int       `json:"doubled,omitempty"` // done: unkeyed entries resent after a lost answer
 }
 
-// kept is the part of a done record kept in memory for the rest of the
-// run: its ids are in resumeState.IDs (the importer's map of old to new
-// ids) already, and a copy per chunk would hold every pair twice.
-func (rec importRecord) kept() importRecord {
-	rec.IDs = nil
-	return rec
-}
-
 // counts are the outcomes of a chunk's entries.
 type counts struct {
 	Created int `json:"created"`
@@ -47,16 +39,41 @@ func (c *counts) add(o counts) {
 	c.Failed += o.Failed
 }
 
-// resumeState is what an earlier run's journal says.
+// resumeState is what an earlier run's journal says, kept small: a bit
+// per chunk done, the counts summed, and only the chunks with entries to
+// fix. The new ids of its done records go to the id map (on disk).
 type resumeState struct {
-	Done    map[int]importRecord // chunk -> its done record (without its ids: see kept)
-	Started map[int]bool         // chunks sent whose answer was not recorded
-	Fixed   map[int]bool
-	IDs     map[string]string // old -> new
+	Done    chunkSet         // chunks done by an earlier run
+	Before  counts           // their outcomes
+	Started map[int]bool     // chunks sent whose answer was not recorded
+	Fix     map[int]fixLists // chunks done with entries to fix, not fixed yet (grows during the run)
 }
 
-func replayImport(path string) (*resumeState, bulkengine.Replay) {
-	rs := &resumeState{Done: map[int]importRecord{}, Started: map[int]bool{}, Fixed: map[int]bool{}, IDs: map[string]string{}}
+// fixLists are a done chunk's entries to update in the fix-up pass.
+type fixLists struct {
+	Fix    []int // created with references to resources of later chunks
+	Relink []int // found by their id (--restore), pointing at re-created ones
+}
+
+// fixOf is what of rec the fix-up pass needs, and whether there is any.
+func fixOf(rec importRecord) (fixLists, bool) {
+	return fixLists{Fix: rec.Fix, Relink: rec.Relink}, len(rec.Fix)+len(rec.Relink) > 0
+}
+
+// chunkSet is a set of chunk numbers, a bit each.
+type chunkSet []uint64
+
+func (s *chunkSet) add(n int) {
+	for len(*s) <= n/64 {
+		*s = append(*s, 0)
+	}
+	(*s)[n/64] |= 1 << (n % 64)
+}
+
+func (s chunkSet) has(n int) bool { return n/64 < len(s) && s[n/64]&(1<<(n%64)) != 0 }
+
+func replayImport(path string, ids *idMap) (*resumeState, bulkengine.Replay) {
+	rs := &resumeState{Started: map[int]bool{}, Fix: map[int]fixLists{}}
 	return rs, func(n int, b []byte, _ int) error {
 		var rec importRecord
 		if err := json.Unmarshal(b, &rec); err != nil {
@@ -71,11 +88,17 @@ func replayImport(path string) (*resumeState, bulkengine.Replay) {
 			}
 			delete(rs.Started, rec.Chunk)
 			for _, p := range rec.IDs {
-				rs.IDs[p[0]] = p[1]
+				ids.setNew(p[0], p[1])
 			}
-			rs.Done[rec.Chunk] = rec.kept()
+			if !rs.Done.has(rec.Chunk) {
+				rs.Before.add(*rec.Counts)
+			}
+			rs.Done.add(rec.Chunk)
+			if f, ok := fixOf(rec); ok {
+				rs.Fix[rec.Chunk] = f
+			}
 		case "fixed":
-			rs.Fixed[rec.Chunk] = true
+			delete(rs.Fix, rec.Chunk)
 		default:
 			return &bulkengine.DamagedError{Path: path, N: n, Reason: fmt.Sprintf("unknown state %q", rec.State)}
 		}
