@@ -91,5 +91,18 @@ func restoreSteps() []step {
 		{name: "534b-read-deleted", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/Patient/" + e.vars["deleted531"], bearer(e.exportTok()), ""})
 		}},
+		// bulk import's lookups before a Bundle: one search of every key.
+		{name: "535-search-identifier-list", run: func(e *contractEnv) *http.Response {
+			e.vars["look-a"] = e.createIn("Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:medplum-cli:source-id","value":"look-a"}],"name":[{"family":"Lookup"}]}`)
+			e.createIn("Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:test:mrn","value":"m-9"},{"system":"urn:medplum-cli:source-id","value":"look-b"}],"name":[{"family":"Lookup"}]}`)
+			return e.do(req{"GET", "fhir/R4/Patient?_count=1000&identifier=" + url.QueryEscape("urn:medplum-cli:source-id|look-a,urn:medplum-cli:source-id|look-b,urn:medplum-cli:source-id|look-none"), bearer(e.exportTok()), ""})
+		}},
+		{name: "535b-search-id-list", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient?_count=1000&_id=" + url.QueryEscape(e.vars["look-a"]+","+e.vars["deleted531"]+",0b9e5b8e-5c3a-4d61-9d2e-7f1c2a535000"), bearer(e.exportTok()), ""})
+		}},
+		{name: "535c-search-tag-list", run: func(e *contractEnv) *http.Response {
+			e.createIn("Provenance", `{"resourceType":"Provenance","recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/`+e.vars["look-a"]+`"}],"agent":[{"who":{"display":"lookup"}}],"meta":{"tag":[{"system":"urn:medplum-cli:source-id","code":"look-p1"}]}}`)
+			return e.do(req{"GET", "fhir/R4/Provenance?_count=1000&_tag=" + url.QueryEscape("urn:medplum-cli:source-id|look-p1,urn:medplum-cli:source-id|look-p2"), bearer(e.exportTok()), ""})
+		}},
 	}
 }

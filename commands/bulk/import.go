@@ -70,10 +70,13 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			recorded so far; a resource sent before the one it points at is
 			updated once that one exists (the summary counts these updates).
 
-			Re-runs converge. Each resource is sent as a conditional create keyed
-			on its first identifier with a system and a value; one without gets an
-			identifier {system: "urn:medplum-cli:source-id", value: <old id>} and
-			is keyed on it. Two resources of one type with the same key (a
+			Re-runs converge. Each resource is keyed on its first identifier with
+			a system and a value; one without gets an identifier {system:
+			"urn:medplum-cli:source-id", value: <old id>} and is keyed on it.
+			Before each Bundle one search per type finds the keyed resources the
+			project has already; only the others are sent, as plain creates (a
+			conditional create costs Medplum a serializable transaction per
+			entry, which concurrent Bundles make fail and retry). Two resources of one type with the same key (a
 			duplicate MRN) would become one: the check refuses them, naming both
 			lines. An export imported into the project it came from (its
 			.medplum-export.json names it) is refused without --restore: nothing
@@ -529,15 +532,65 @@ func (im *importer) process(ch *chunk) {
 	local := map[string]string{} // old ref -> new ref, of this chunk's done entries
 	fix := map[int]bool{}
 	var failures, throttled, conflicts int
-	for {
+	noLookup := false // the lookup was refused: conditional creates say why
+	unanswered := func() []int {
 		var todo []int
 		for i, r := range results {
 			if r == nil {
 				todo = append(todo, i)
 			}
 		}
+		return todo
+	}
+	for {
+		todo := unanswered()
 		if len(todo) == 0 {
 			break
+		}
+		// The keyed entries on the server already are found by a search
+		// (importlookup.go); only the others are sent, as plain creates.
+		asIs := map[int]bool{}
+		if !noLookup {
+			if err := im.lim.Acquire(im.run.Dispatch); err != nil {
+				return
+			}
+			start := time.Now()
+			err := im.findExisting(ch, todo, results, local, asIs)
+			im.run.Observe(start, err)
+			if err != nil {
+				a := bulkengine.Classify(err)
+				im.lim.Release(a.Outcome, a.Pause)
+				if im.run.Request.Err() != nil {
+					return
+				}
+				switch a.Kind {
+				case bulkengine.KindFatal:
+					im.run.Stop(err)
+					return
+				case bulkengine.KindRefused:
+					noLookup = true
+				case bulkengine.KindThrottled:
+					if throttled++; throttled > im.retry.MaxThrottled {
+						im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
+					}
+				default:
+					if im.run.AnsweredAfter(start) {
+						failures++
+					}
+					if failures > im.retry.MaxFailures {
+						im.failRest(results, todo, 0, bulkengine.Cause(err))
+						continue
+					}
+					if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
+						return
+					}
+				}
+				continue
+			}
+			im.lim.Release(bulkengine.OutcomeSuccess, 0)
+			if todo = unanswered(); len(todo) == 0 {
+				break
+			}
 		}
 		pending := map[string]string{} // old ref -> urn of entries in this Bundle
 		for _, i := range todo {
@@ -561,7 +614,7 @@ func (im *importer) process(ch *chunk) {
 			res := rewrite(e.Resource, im.inInput, resolve, &unresolved)
 			fix[i] = unresolved > 0
 			req := map[string]any{"method": "POST", "url": e.Type}
-			if e.Key != "" {
+			if e.Key != "" && (noLookup || asIs[i] || lookupTerms(e.Key) == nil) {
 				req["ifNoneExist"] = e.Key
 			}
 			list = append(list, map[string]any{"fullUrl": e.URN, "resource": res, "request": req})
@@ -706,14 +759,7 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 				// the input that are not where it says (made by a run that
 				// stopped before its fix-up; with --restore, one that points
 				// at a resource re-created with a new id) or not known yet.
-				stale := 0
-				rewrite(map[string]any(a.Resource), im.inInput, func(r string) string {
-					if n := local[r]; n == r || n == "" && im.lookup(r) == r {
-						return r
-					}
-					return ""
-				}, &stale)
-				results[i].stale = stale > 0
+				results[i].stale = im.stale(a.Resource, local)
 			}
 			if old := ch.Entries[i].ref(); old != "" {
 				local[old] = ref

@@ -1,6 +1,7 @@
 package bulk_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,49 @@ func TestImportRestoreKilledAndRunAgain(t *testing.T) {
 	e.Run("bulk", "import", "backup", "--restore", "-q", "--state", filepath.Join(e.Home, "again.journal")).Expect(t, 0, "",
 		fmt.Sprintf("imported %d resources: 0 created, %d already there, 0 failed\n", 2*n, 2*n))
 	check()
+}
+
+// Keyed resources are looked up before their Bundle, in one search per
+// type: the found ones are not sent, the others are plain creates. A key
+// two resources of the project share fails its entry (412, as a
+// conditional create does); a key a search would split (a comma) is sent
+// as a conditional create.
+func TestImportLookups(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	mrn := func(v string) any { return []any{map[string]any{"system": "urn:test:mrn", "value": v}} }
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": mrn("there")})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": mrn("twice")})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": mrn("twice")})
+	writeFile(t, e, "in.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"l1","identifier":[{"system":"urn:test:mrn","value":"there"}]}`,
+		`{"resourceType":"Patient","id":"l2","identifier":[{"system":"urn:test:mrn","value":"twice"}]}`,
+		`{"resourceType":"Patient","id":"l3","identifier":[{"system":"urn:test:mrn","value":"new"}]}`,
+		`{"resourceType":"Patient","id":"l4","identifier":[{"system":"urn:test:mrn","value":"a,b"}]}`,
+	}, "\n")+"\n")
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	srv.ResetRequests()
+	e.Run("bulk", "import", "in.ndjson").Expect(t, 3, "in.ndjson:1-4: 2 created, 1 already there, 1 failed\n",
+		"in.ndjson:2: Patient/l2: 412 Multiple resources found matching condition\n"+
+			"imported 4 resources: 2 created, 1 already there, 1 failed\n"+
+			"medplum: 1 of 4 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
+	clitest.ExpectPaths(t, srv, "GET /auth/me",
+		"GET /fhir/R4/Patient?_count=1000&identifier=urn%3Atest%3Amrn%7Cthere%2Curn%3Atest%3Amrn%7Ctwice%2Curn%3Atest%3Amrn%7Cnew",
+		"POST /fhir/R4")
+	sent := srv.RequestsTo("POST", "/fhir/R4")
+	var b struct {
+		Entry []struct {
+			Resource client.Resource
+			Request  struct{ IfNoneExist string }
+		}
+	}
+	if err := json.Unmarshal(sent[0].Body, &b); err != nil || len(b.Entry) != 2 {
+		t.Fatalf("the Bundle: %v %s", err, sent[0].Body)
+	}
+	if b.Entry[0].Request.IfNoneExist != "" || b.Entry[1].Request.IfNoneExist != "identifier=urn%3Atest%3Amrn%7Ca%2Cb" {
+		t.Errorf("the Bundle's keys: %q and %q; want none (looked up) and the conditional create of a,b", b.Entry[0].Request.IfNoneExist, b.Entry[1].Request.IfNoneExist)
+	}
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 2 {
+		t.Errorf("%d Patients created, want 2", n)
+	}
 }
