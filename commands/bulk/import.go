@@ -303,6 +303,11 @@ func importRun(o *ImportOptions) error {
 	if err := in.IDs.Err(); err != nil { // the ids an earlier run learnt
 		return err
 	}
+	if rs.Per > 0 && rs.Per != o.PerRequest {
+		// The chunks are numbered by it: another value would take other
+		// resources for the done ones.
+		return cmdutil.InputErrorf("journal %s was written by a run with --num-resources-per-request %d (it numbers the Bundles): run the import with that value to continue it, or choose another journal with --state; nothing was sent", state, rs.Per)
+	}
 	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before,
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
 	if o.Report != "" {
@@ -524,7 +529,7 @@ func (im *importer) process(ch *chunk) {
 		return
 	}
 	resent := im.rs.Started[ch.N]
-	if err := im.j.Write(importRecord{Chunk: ch.N, State: "started"}); err != nil {
+	if err := im.j.Write(importRecord{Chunk: ch.N, State: "started", Per: im.o.PerRequest}); err != nil {
 		im.run.Stop(err)
 		return
 	}

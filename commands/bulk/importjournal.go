@@ -18,6 +18,7 @@ var importFormat = bulkengine.Format{Magic: "medplum-import-journal", Version: 1
 type importRecord struct {
 	Chunk   int         `json:"chunk"`
 	State   string      `json:"state"`             // started, done, fixed
+	Per     int         `json:"per,omitempty"`     // started: --num-resources-per-request, which numbers the chunks
 	IDs     [][2]string `json:"ids,omitempty"`     // done: [old "Type/id", new "Type/id"]
 	Counts  *counts     `json:"counts,omitempty"`  // done
 	Fix     []int       `json:"fix,omitempty"`     // done: entries (index in the chunk) to fix up
@@ -47,6 +48,7 @@ type resumeState struct {
 	Before  counts           // their outcomes
 	Started map[int]bool     // chunks sent whose answer was not recorded
 	Fix     map[int]fixLists // chunks done with entries to fix, not fixed yet (grows during the run)
+	Per     int              // the --num-resources-per-request of its runs (0: not recorded)
 }
 
 // fixLists are a done chunk's entries to update in the fix-up pass.
@@ -82,6 +84,9 @@ func replayImport(path string, ids *idMap) (*resumeState, bulkengine.Replay) {
 		switch rec.State {
 		case "started":
 			rs.Started[rec.Chunk] = true
+			if rec.Per > 0 {
+				rs.Per = rec.Per
+			}
 		case "done":
 			if rec.Counts == nil {
 				return &bulkengine.DamagedError{Path: path, N: n, Reason: "a done chunk without counts"}

@@ -309,3 +309,29 @@ func TestImportLookups(t *testing.T) {
 		t.Errorf("%d Patients created, want 2", n)
 	}
 }
+
+// The journal numbers Bundles by --num-resources-per-request: a run that
+// stopped, run again with another value, would take other resources for
+// the done ones and never send them. Refused, naming the value; with the
+// same value it finishes.
+func TestImportJournalKeepsItsBundleSize(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "six.ndjson", patients("six", 6))
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	// The second Bundle is refused 403: the run stops after the first.
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Skip: 1, Status: 403})
+	r := e.Run("bulk", "import", "six.ndjson", "--num-resources-per-request", "2", "--concurrency", "1", "-q", "--state", "j")
+	if r.Code == 0 {
+		t.Fatalf("the stopped run: exit 0\n%s", r.Stderr)
+	}
+	srv.ResetRequests()
+	e.Run("bulk", "import", "six.ndjson", "-q", "--state", "j").Expect(t, 2, "",
+		"medplum: journal j was written by a run with --num-resources-per-request 2 (it numbers the Bundles): run the import with that value to continue it, or choose another journal with --state; nothing was sent\n")
+	clitest.ExpectPaths(t, srv, "GET /auth/me")
+	e.Run("bulk", "import", "six.ndjson", "--num-resources-per-request", "2", "-q", "--state", "j").Expect(t, 0, "",
+		"imported 4 resources: 4 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed)\n")
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 6 {
+		t.Errorf("%d Patients created, want 6", n)
+	}
+}
