@@ -536,7 +536,7 @@ func (im *importer) process(ch *chunk) {
 	results := make([]*result, len(ch.Entries))
 	local := map[string]string{} // old ref -> new ref, of this chunk's done entries
 	fix := map[int]bool{}
-	var failures, throttled, conflicts int
+	var n tries
 	noLookup := false // the lookup was refused: conditional creates say why
 	unanswered := func() []int {
 		var todo []int
@@ -563,33 +563,11 @@ func (im *importer) process(ch *chunk) {
 			err := im.findExisting(ch, todo, results, local, asIs)
 			im.run.Observe(start, err)
 			if err != nil {
-				a := bulkengine.Classify(err)
-				im.lim.Release(a.Outcome, a.Pause)
-				if im.run.Request.Err() != nil {
+				stop, refused, _ := im.failed(err, start, todo, results, &n)
+				if stop {
 					return
 				}
-				switch a.Kind {
-				case bulkengine.KindFatal:
-					im.run.Stop(err)
-					return
-				case bulkengine.KindRefused:
-					noLookup = true
-				case bulkengine.KindThrottled:
-					if throttled++; throttled > im.retry.MaxThrottled {
-						im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
-					}
-				default:
-					if im.run.AnsweredAfter(start) {
-						failures++
-					}
-					if failures > im.retry.MaxFailures {
-						im.failRest(results, todo, 0, bulkengine.Cause(err))
-						continue
-					}
-					if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
-						return
-					}
-				}
+				noLookup = noLookup || refused
 				continue
 			}
 			im.lim.Release(bulkengine.OutcomeSuccess, 0)
@@ -638,49 +616,18 @@ func (im *importer) process(ch *chunk) {
 		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true})
 		im.run.Observe(start, err)
 		if err != nil {
-			a := bulkengine.Classify(err)
-			im.lim.Release(a.Outcome, a.Pause)
-			if im.run.Request.Err() != nil {
+			stop, refused, uncertain := im.failed(err, start, todo, results, &n)
+			if stop {
 				return
 			}
-			switch a.Kind {
-			case bulkengine.KindFatal:
-				im.run.Stop(err)
-				return
-			case bulkengine.KindRefused:
+			resent = resent || uncertain
+			if refused {
 				msg := entryError(err)
 				if im.o.Mode == "transaction" {
 					msg = "the transaction was refused, nothing of its Bundle was kept: " + msg
 				}
 				for _, i := range todo {
 					results[i] = &result{status: statusOf(err), err: msg}
-				}
-				continue
-			case bulkengine.KindThrottled:
-				throttled++
-				if throttled > im.retry.MaxThrottled {
-					im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
-					continue
-				}
-			case bulkengine.KindConflict:
-				conflicts++
-				if conflicts > im.retry.MaxConflicts {
-					im.failRest(results, todo, 409, bulkengine.Cause(err))
-					continue
-				}
-			default: // no answer: may have been done
-				if a.Kind == bulkengine.KindUncertain {
-					resent = true
-				}
-				if im.run.AnsweredAfter(start) {
-					failures++
-				}
-				if failures > im.retry.MaxFailures {
-					im.failRest(results, todo, 0, bulkengine.Cause(err))
-					continue
-				}
-				if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
-					return
 				}
 			}
 			continue
@@ -690,25 +637,72 @@ func (im *importer) process(ch *chunk) {
 		switch {
 		case wait > 0:
 			outcome = bulkengine.OutcomeThrottled
-			throttled++
+			n.throttled++
 		case conflicted > 0:
 			outcome = bulkengine.OutcomeConflict
-			conflicts++
+			n.conflicts++
 		}
 		im.lim.Release(outcome, wait)
 		switch {
 		case answered == len(todo):
-		case throttled > im.retry.MaxThrottled:
-			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
-		case conflicts > im.retry.MaxConflicts:
-			im.failRest(results, todo, 409, "still conflicting after "+fmt.Sprint(conflicts)+" tries")
+		case n.throttled > im.retry.MaxThrottled:
+			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
+		case n.conflicts > im.retry.MaxConflicts:
+			im.failRest(results, todo, 409, "still conflicting after "+fmt.Sprint(n.conflicts)+" tries")
 		case wait == 0:
-			if err := im.run.Wait(im.retry.Backoff(conflicts)); err != nil {
+			if err := im.run.Wait(im.retry.Backoff(n.conflicts)); err != nil {
 				return
 			}
 		}
 	}
 	im.finish(ch, results, fix, resent)
+}
+
+// tries are what a chunk's requests have met, which the retry policy
+// bounds.
+type tries struct{ failures, throttled, conflicts int }
+
+// failed handles a chunk's request (a lookup or its Bundle) that got an
+// error instead of an answer: a 429 or a 409/40001 is counted (the entries
+// not done fail past the policy's bound; the limiter makes everyone wait
+// out a 429), a dropped connection or a 5xx is waited out with a backoff
+// (uncertain: the request may have been done). stop: the chunk stops here
+// (the run is stopping; a 401/403/404 stops it). refused: the server
+// refused the request; the caller says what that means.
+func (im *importer) failed(err error, start time.Time, todo []int, results []*result, n *tries) (stop, refused, uncertain bool) {
+	a := bulkengine.Classify(err)
+	im.lim.Release(a.Outcome, a.Pause)
+	if im.run.Request.Err() != nil {
+		return true, false, false
+	}
+	switch a.Kind {
+	case bulkengine.KindFatal:
+		im.run.Stop(err)
+		return true, false, false
+	case bulkengine.KindRefused:
+		return false, true, false
+	case bulkengine.KindThrottled:
+		if n.throttled++; n.throttled > im.retry.MaxThrottled {
+			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
+		}
+	case bulkengine.KindConflict:
+		if n.conflicts++; n.conflicts > im.retry.MaxConflicts {
+			im.failRest(results, todo, 409, bulkengine.Cause(err))
+		}
+	default: // no answer: may have been done
+		uncertain = a.Kind == bulkengine.KindUncertain
+		if im.run.AnsweredAfter(start) {
+			n.failures++
+		}
+		if n.failures > im.retry.MaxFailures {
+			im.failRest(results, todo, 0, bulkengine.Cause(err))
+			return false, false, uncertain
+		}
+		if err := im.run.Wait(im.retry.Backoff(n.failures)); err != nil {
+			return true, false, uncertain
+		}
+	}
+	return false, false, uncertain
 }
 
 func (im *importer) failRest(results []*result, todo []int, status int, msg string) {
