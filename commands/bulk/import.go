@@ -93,7 +93,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			a resource without a key (no id, a Binary, or --source-id=false
 			without an identifier of its own) can be created twice, when its
 			Bundle's answer was lost: the run lists those lines ("may have been
-			created twice").
+			created twice"). The lookup and the create are two requests: a
+			resource another client creates with the same key in between is
+			doubled.
 
 			Memory does not grow with the input: the input is read twice (once
 			to check it, once to send it) and never held, and what the import
