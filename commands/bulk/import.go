@@ -125,11 +125,12 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			restore finds it; references to it are rewritten to the new id, in
 			the restored resources and in the found ones (their server copy,
 			only those references changed). Re-runs, with or without the journal,
-			create nothing twice, except: a Binary (Medplum cannot search it,
-			and 5.0.10's exports hold none) is always created again, and with
-			--source-id=false a re-created resource is found again only through
-			the journal (a lost answer lists it as "may have been created
-			twice"). An export of another project is refused with --restore.
+			create nothing twice, except: a Binary (Medplum cannot search it;
+			5.0.10's exports hold none) is read by its id, found while it exists,
+			but once re-created (a new id, nothing to search it by) it is found
+			again only through the journal, and so is a re-created resource with
+			--source-id=false (a lost answer lists those as "may have been
+			created twice"). An export of another project is refused with --restore.
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code

@@ -163,7 +163,7 @@ func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 // while it exists, 201 with a new id once it was deleted or expunged, and
 // 200 with that copy when it is sent again (captures 531-532b, 534c); a
 // plain _id key would create the copy again every time (530b). Binary
-// cannot be searched (533): "", a plain create. Without sourceID (or where
+// cannot be searched (533): "" (readBinaries reads it by its id instead). Without sourceID (or where
 // the identifier cannot be added: a single identifier that is there
 // already), only "_id=<id>": a re-created resource is found again only
 // through the journal. An id or tag the filter cannot quote (a " or \)

@@ -147,6 +147,11 @@ func (g *lookupGroup) url() string {
 // search's; a search that could not say everything (more than maxLookup
 // resources) leaves its entries to their conditional create (sendAsIs).
 func (im *importer) findExisting(ch *chunk, todo []int, results []*result, local map[string]string, sendAsIs map[int]bool) error {
+	if im.o.Restore {
+		if err := im.readBinaries(ch, todo, results, local); err != nil {
+			return err
+		}
+	}
 	groups, terms := lookupSearches(ch, todo)
 	if len(groups) == 0 {
 		return nil
@@ -225,4 +230,29 @@ func (im *importer) stale(r map[string]any, local map[string]string) bool {
 		return ""
 	}, &n)
 	return n > 0
+}
+
+// readBinaries looks up, for --restore, each Binary of todo by its id: a
+// Binary cannot be searched (capture 533), but read (112): found while it
+// exists (200), created again once it was deleted (410) or expunged (404).
+// A re-created one has a new id no later run can find but through the
+// journal.
+func (im *importer) readBinaries(ch *chunk, todo []int, results []*result, local map[string]string) error {
+	for _, i := range todo {
+		e := ch.Entries[i]
+		if e.Type != "Binary" || e.OldID == "" || results[i] != nil {
+			continue
+		}
+		ref := e.ref()
+		_, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodGet, URL: "fhir/R4/" + client.ResourceURL("Binary", e.OldID), NoRetry: true, Idempotent: true})
+		if ce := client.AsError(err); ce != nil && (ce.Status == http.StatusNotFound || ce.Status == http.StatusGone) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		results[i] = &result{done: true, status: http.StatusOK, newRef: ref}
+		local[ref] = ref
+	}
+	return nil
 }
