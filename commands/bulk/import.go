@@ -58,7 +58,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 
 			Import creates what is missing and never updates what exists: a
 			resource found again (by its key, below) is counted "already there"
-			and left as the server has it, even when the file's copy differs.
+			and left as the server has it, even when the file's copy differs or
+			its references name resources of the input by their old ids (the
+			summary counts those).
 
 			Every line is checked first: a line that is not a JSON object with a
 			resourceType is reported with its file and line number, and nothing
@@ -67,8 +69,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Ids: the server gives every resource a new id. A reference to another
 			resource of the input ("Patient/<old id>") is rewritten to its new id:
 			inside a Bundle through its urn:uuid, across Bundles from the ids
-			recorded so far; a resource sent before the one it points at is
-			updated once that one exists (the summary counts these updates).
+			recorded so far; a resource this import created before the one it
+			points at is updated once that one exists (the summary counts these
+			updates).
 
 			Re-runs converge. Each resource is keyed on its first identifier with
 			a system and a value; one without gets an identifier {system:
@@ -388,6 +391,13 @@ func (im *importer) summary() {
 	}
 	if im.relinked > 0 {
 		fmt.Fprintf(&b, "; %d found updated to point at re-created resources", im.relinked)
+	}
+	if n := im.total.Stale; n > 0 {
+		verb, it := "points", "it"
+		if n > 1 {
+			verb, it = "point", "them"
+		}
+		fmt.Fprintf(&b, "; %d already there %s at old ids of the input (left as the server has %s)", n, verb, it)
 	}
 	if im.fixed+im.fixErr > 0 {
 		fmt.Fprintf(&b, "; %d updated to point at resources sent after them", im.fixed)
@@ -811,8 +821,12 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 			// The resource itself, found by its id: only its references
 			// change, in the server's copy (fixup).
 			rec.Relink = append(rec.Relink, i)
-		case r.status == http.StatusCreated && fix[i] || r.stale:
+		case r.status == http.StatusCreated && fix[i]:
 			rec.Fix = append(rec.Fix, i)
+		case r.stale:
+			// Found, pointing at old ids of the input: the server's copy
+			// (whoever made it), never replaced by the file's; counted.
+			rec.Counts.Stale++
 		}
 		if r.done && resent && (e.Key == "" || strings.HasPrefix(e.Key, "_id=")) && r.status == http.StatusCreated {
 			rec.Doubled = append(rec.Doubled, i)

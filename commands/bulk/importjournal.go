@@ -32,12 +32,14 @@ type counts struct {
 	Created int `json:"created"`
 	Matched int `json:"matched"` // already there (the conditional create found it)
 	Failed  int `json:"failed"`
+	Stale   int `json:"stale,omitempty"` // of Matched: pointing at old ids of the input, left as they are
 }
 
 func (c *counts) add(o counts) {
 	c.Created += o.Created
 	c.Matched += o.Matched
 	c.Failed += o.Failed
+	c.Stale += o.Stale
 }
 
 // resumeState is what an earlier run's journal says, kept small: a bit
