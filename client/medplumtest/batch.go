@@ -20,6 +20,10 @@ import (
 // answer); elsewhere it answers entry by entry as a batch does, keeping the
 // entries that worked (captures 133, 134; with the feature: 513-513c).
 // request.ifNoneExist makes a POST a conditional create (401, 402, 512b).
+// Every create gets its id (or, conditional, the match it finds) before
+// any entry runs, and urn:uuid references are rewritten to those: an entry
+// that fails leaves the ones that referred to it pointing at an id that
+// never exists (capture 546, read 404 in 546b).
 
 var urnUUID = regexp.MustCompile(`urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
 
@@ -76,19 +80,38 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 		return s.txMu.RUnlock
 	}
 	// Preprocessing: a conditional create's lookup; a 429 there is the
-	// entry's answer (batch.ts preprocessEntry).
+	// entry's answer (batch.ts preprocessEntry). Each create's identity:
+	// the one match of its lookup, else a new id it is created with.
 	pre := map[int][2]any{}
+	preset := map[int]string{}
 	for i, e := range list {
 		entry, _ := e.(map[string]any)
 		req, _ := entry["request"].(map[string]any)
 		method, _ := req["method"].(string)
 		u, _ := req["url"].(string)
-		if q, _ := req["ifNoneExist"].(string); q != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
+		if !strings.EqualFold(method, "POST") || u == "" || strings.Contains(u, "/") || strings.Contains(u, "$") {
+			continue
+		}
+		full, _ := entry["fullUrl"].(string)
+		if q, _ := req["ifNoneExist"].(string); q != "" {
 			unlock := lock()
 			status, body := s.subrequest(c, "GET", u+"?"+q, nil)
 			unlock()
 			if status == http.StatusTooManyRequests {
 				pre[i] = [2]any{status, body}
+				continue
+			}
+			if found, _ := body["entry"].([]any); status == http.StatusOK && len(found) == 1 {
+				if r, _ := found[0].(map[string]any)["resource"].(map[string]any); r != nil && full != "" {
+					ids[full] = client.Resource(r).ResourceType() + "/" + client.Resource(r).ID()
+				}
+				continue
+			}
+		}
+		if _, ok := entry["resource"].(map[string]any); ok && u != "Project" {
+			preset[i] = newID()
+			if full != "" {
+				ids[full] = u + "/" + preset[i]
 			}
 		}
 	}
@@ -113,7 +136,7 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 			status, body = http.StatusConflict, toResource(serializationConflict())
 		default:
 			unlock := lock()
-			status, body = s.conditional(c, method, u, resource, ifNoneExist)
+			status, body = s.conditional(c, method, u, resource, ifNoneExist, preset[i])
 			unlock()
 		}
 		resp := map[string]any{"status": strconv.Itoa(status)}
@@ -165,13 +188,13 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 
 // conditional runs an entry; a POST with request.ifNoneExist searches first
 // (captures 401, 402, 512b): see matchFirst.
-func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist string) (int, client.Resource) {
+func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist, presetID string) (int, client.Resource) {
 	if ifNoneExist != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
 		if status, found, done := s.matchFirst(c, u, ifNoneExist); done {
 			return status, found
 		}
 	}
-	return s.subrequest(c, method, u, resource)
+	return s.subrequestAs(c, method, u, resource, presetID)
 }
 
 // matchFirst is the search of a conditional create (request.ifNoneExist, or
@@ -197,6 +220,12 @@ func (s *Server) matchFirst(c *reqCtx, typ, query string) (int, client.Resource,
 
 // subrequest runs one entry through the route table as the caller.
 func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, client.Resource) {
+	return s.subrequestAs(c, method, u, resource, "")
+}
+
+// subrequestAs is subrequest of a create whose id was given out before
+// (presetID, when not "").
+func (s *Server) subrequestAs(c *reqCtx, method, u string, resource any, presetID string) (int, client.Resource) {
 	if method == "" || u == "" {
 		return http.StatusBadRequest, toResource(c.withTracing(badRequest("Missing entry.request")))
 	}
@@ -218,7 +247,7 @@ func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, cli
 		r.Header.Set("Content-Type", "application/fhir+json")
 	}
 	rec := httptest.NewRecorder()
-	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath(), job: c.job}
+	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath(), job: c.job, presetID: presetID}
 	s.dispatch(sub)
 	if sub.fhirHeader != "" {
 		c.fhirHeader = sub.fhirHeader // the batch's answer reports the quota its entries used

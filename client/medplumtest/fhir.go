@@ -246,6 +246,9 @@ func (s *Server) fhirCreate(c *reqCtx) {
 		return
 	}
 	delete(res, "id")
+	if c.presetID != "" {
+		res["id"] = c.presetID
+	}
 	normalizeAttachments(res, s.baseURL(c.r))
 	// A project admin's create loses the readonly fields it sets: a
 	// ProjectMembership its project and user, so that it is refused as

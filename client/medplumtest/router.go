@@ -52,6 +52,7 @@ type reqCtx struct {
 	reqID      string
 	fhirHeader string    // the fhirInteractions RateLimit value, once charged
 	job        *asyncJob // set for the entries an async batch job runs
+	presetID   string    // a batch's create: the id given out before the entries ran (546)
 }
 
 func (s *Server) handle(method, pattern string, h handlerFunc) {
