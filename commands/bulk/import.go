@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +72,10 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			inside a Bundle through its urn:uuid, across Bundles from the ids
 			recorded so far; a resource this import created before the one it
 			points at is updated once that one exists (the summary counts these
-			updates).
+			updates). An update that failed, or that waits for a resource whose
+			line failed, is listed and makes the exit code 3; the same command
+			again, or the import of the corrected input into the same project,
+			does it.
 
 			Re-runs converge. Each resource is keyed on its first identifier with
 			a system and a value; one without gets an identifier {system:
@@ -247,7 +251,9 @@ type importer struct {
 	sent     int               // resources answered this run (progress)
 	fixed    int
 	relinked int // found resources pointed at re-created ones (--restore)
-	fixErr   int
+	fixErr   int // updates that failed
+	pending  int // updates waiting for resources that failed
+	waiting  *waitList
 	maybe    []string // file:line of unkeyed entries resent after a lost answer
 	rep      *importReport
 }
@@ -296,6 +302,11 @@ func importRun(o *ImportOptions) error {
 	if err := o.checkSource(files, c.BaseURL(), who.ProjectID); err != nil {
 		return err
 	}
+	cache, err := stateDir("") // (the project's list of resources to update is there, whatever --state says)
+	if err != nil {
+		return err
+	}
+	waiting := openWaitList(cache, c.BaseURL(), who.ProjectID)
 	state := o.State
 	if state == "" {
 		state = defaultState(dir, in.Digest, c.BaseURL(), who.ProjectID)
@@ -314,7 +325,7 @@ func importRun(o *ImportOptions) error {
 		// resources for the done ones.
 		return cmdutil.InputErrorf("journal %s was written by a run with --num-resources-per-request %d (it numbers the Bundles): run the import with that value to continue it, or choose another journal with --state; nothing was sent", state, rs.Per)
 	}
-	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before,
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before, waiting: waiting,
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
 	if o.Report != "" {
 		if im.rep, err = createImportReport(o.Report); err != nil {
@@ -357,7 +368,14 @@ func (im *importer) do() error {
 	if err != nil {
 		return err
 	}
-	now, earlier := im.total.Failed+im.fixErr, im.before.Failed
+	now, earlier := im.total.Failed, im.before.Failed
+	if f := now + earlier; f == 0 && im.fixErr+im.pending > 0 {
+		what := fmt.Sprintf("%d resources this import created still point", im.fixErr+im.pending)
+		if im.fixErr+im.pending == 1 {
+			what = "1 resource this import created still points"
+		}
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%s at ids that do not exist (listed above: an update failed, or waits for a resource that failed); run the import again (after correcting what failed): the updates are tried again", what)}
+	}
 	if f := now + earlier; f > 0 {
 		which := "(listed above)"
 		switch {
@@ -400,12 +418,18 @@ func (im *importer) summary() {
 		fmt.Fprintf(&b, "; %d already there %s at old ids of the input (left as the server has %s)", n, verb, it)
 	}
 	if im.fixed+im.fixErr > 0 {
-		fmt.Fprintf(&b, "; %d updated to point at resources sent after them", im.fixed)
+		fmt.Fprintf(&b, "; %d updated to point at resources created after them", im.fixed)
 		if im.fixErr > 0 {
 			fmt.Fprintf(&b, " (%d failed)", im.fixErr)
 		}
 	}
+	if im.pending > 0 {
+		fmt.Fprintf(&b, "; %d to update once the resources they point at are imported", im.pending)
+	}
 	fmt.Fprintln(im.o.IO.ErrOut, b.String())
+	if err := im.waiting.err; err != nil {
+		fmt.Fprintf(im.o.IO.ErrOut, "medplum: warning: the list of resources still to update (for a later import into this project) could not be written: %v\n", err)
+	}
 	if len(im.maybe) > 0 {
 		what := fmt.Sprintf("%d resources without a key were", len(im.maybe))
 		if len(im.maybe) == 1 {
@@ -503,6 +527,9 @@ type result struct {
 	newRef string // "Type/id"
 	err    string // why it failed
 	stale  bool   // found, pointing at resources of the input that are elsewhere now (or not known yet)
+	// An update of its references (fixup): done (updated) or failed; or
+	// pending, waiting for resources of the input that failed.
+	update, pending bool
 }
 
 // waitForTargets waits for the chunks sent before ch whose resources ch's
@@ -549,6 +576,19 @@ func (im *importer) process(ch *chunk) {
 	results := make([]*result, len(ch.Entries))
 	local := map[string]string{} // old ref -> new ref, of this chunk's done entries
 	fix := map[int]bool{}
+	// Medplum gives each create of a Bundle its id before it runs the
+	// entries (fhir-router batch.ts, capture 546): an entry that refers
+	// to another through its urn:uuid points at that id even when the
+	// other fails (or is answered 429 and sent again, getting another).
+	// uses are the entries each one referred to so, in the Bundle that
+	// answered it; answeredIn, that Bundle (the loop's try).
+	byURN := map[string]int{}
+	for i, e := range ch.Entries {
+		byURN[e.URN] = i
+	}
+	uses := map[int][]int{}
+	answeredIn := map[int]int{}
+	try := 0
 	var n tries
 	noLookup := false // the lookup was refused: conditional creates say why
 	unanswered := func() []int {
@@ -607,7 +647,14 @@ func (im *importer) process(ch *chunk) {
 		for _, i := range todo {
 			e := ch.Entries[i]
 			unresolved := 0
-			res := rewrite(e.Resource, im.inInput, resolve, &unresolved)
+			uses[i] = nil
+			res := rewrite(e.Resource, im.inInput, func(ref string) string {
+				n := resolve(ref)
+				if j, ok := byURN[n]; ok {
+					uses[i] = append(uses[i], j)
+				}
+				return n
+			}, &unresolved)
 			fix[i] = unresolved > 0
 			req := map[string]any{"method": "POST", "url": e.Type}
 			if e.Key != "" && (noLookup || asIs[i] || lookupTerms(e.Key) == nil) {
@@ -625,6 +672,7 @@ func (im *importer) process(ch *chunk) {
 		if err := im.lim.Acquire(im.run.Dispatch); err != nil {
 			return // stopped: the chunk stays "started"
 		}
+		try++
 		start := time.Now()
 		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true})
 		im.run.Observe(start, err)
@@ -646,6 +694,11 @@ func (im *importer) process(ch *chunk) {
 			continue
 		}
 		answered, conflicted, wait := im.read(ch, todo, resp, results, local)
+		for _, i := range todo {
+			if results[i] != nil && answeredIn[i] == 0 {
+				answeredIn[i] = try
+			}
+		}
 		outcome := bulkengine.OutcomeSuccess
 		switch {
 		case wait > 0:
@@ -665,6 +718,18 @@ func (im *importer) process(ch *chunk) {
 		case wait == 0:
 			if err := im.run.Wait(im.retry.Backoff(n.conflicts)); err != nil {
 				return
+			}
+		}
+	}
+	// A created entry whose urn:uuid reference named an entry not created
+	// or found by the same Bundle points at an id that never exists: it is
+	// updated like one sent before what it points at.
+	for i, r := range results {
+		if r.done && r.status == http.StatusCreated {
+			for _, j := range uses[i] {
+				if !results[j].done || answeredIn[j] != answeredIn[i] {
+					fix[i] = true
+				}
 			}
 		}
 	}
@@ -821,7 +886,10 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 			// The resource itself, found by its id: only its references
 			// change, in the server's copy (fixup).
 			rec.Relink = append(rec.Relink, i)
-		case r.status == http.StatusCreated && fix[i]:
+		case r.status == http.StatusCreated && fix[i], im.waiting.has(r.newRef):
+			// Created by this import (by an earlier run of it, of this
+			// input or another, when the list of those still to update
+			// names it) before what it points at had an id.
 			rec.Fix = append(rec.Fix, i)
 		case r.stale:
 			// Found, pointing at old ids of the input: the server's copy
@@ -849,6 +917,10 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 	}
 	im.mu.Unlock()
 	ch.finished()
+	var toUpdate []string
+	for _, i := range rec.Fix {
+		toUpdate = append(toUpdate, results[i].newRef)
+	}
 	// What the report below needs of the entries is their place: not their
 	// decoded resources, which a report waiting for its record to be on
 	// disk would otherwise hold.
@@ -859,6 +931,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		if f, ok := fixOf(rec); ok {
 			im.rs.Fix[ch.N] = f
 		}
+		im.waiting.add(toUpdate...)
 		im.total.add(*rec.Counts)
 		im.sent += len(ch.Entries)
 		im.prog.clear()
@@ -869,9 +942,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 			if e.OldID != "" {
 				what = e.ref()
 			}
-			if im.rep != nil {
-				im.rep.row(im.files[e.Line.File].Name, e.Line.N, what, r)
-			}
+			im.reportRow(e, r)
 			if !r.done {
 				fmt.Fprintf(out.ErrOut, "%s:%d: %s: %s\n", im.files[e.Line.File].Name, e.Line.N, what, describe(r))
 			}
@@ -885,6 +956,18 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 		}
 		im.prog.set(fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total))
 	})
+}
+
+// reportRow writes e's row of --report.
+func (im *importer) reportRow(e *entry, r *result) {
+	if im.rep == nil {
+		return
+	}
+	what := e.Type
+	if e.OldID != "" {
+		what = e.ref()
+	}
+	im.rep.row(im.files[e.Line.File].Name, e.Line.N, what, r)
 }
 
 func describe(r *result) string {
@@ -922,22 +1005,36 @@ func outcomeText(raw json.RawMessage) string {
 	return client.OutcomeString(&oo)
 }
 
-// fixup updates the entries of a chunk that pointed at resources of later
-// chunks: PUT of each at its new id, with every reference resolved, in one
-// batch. With --restore, the resources found by their id whose references
-// name re-created resources are read first (a batch of GETs) and their
-// server copy is PUT with only those references changed: what the file
-// holds never replaces what the server has.
+// fixup updates the entries of a chunk that this import created before
+// the resources they point at had ids (in a later chunk, or one that
+// failed and was imported since): PUT of each at its new id, with every
+// reference resolved, in one batch. An entry that points at a resource of
+// the input that has no id yet (it failed) waits: it stays to fix, as one
+// whose update failed does; the "fixed" record lists them, so that a
+// re-run tries them again. With --restore, the resources found by their
+// id whose references name re-created resources are read first (a batch
+// of GETs) and their server copy is PUT with only those references
+// changed: what the file holds never replaces what the server has.
 func (im *importer) fixup(ch *chunk) {
 	if im.run.Dispatch.Err() != nil {
 		return
 	}
 	var list []any
-	var which []*entry
+	var which []int // entry of each PUT
 	var relink []bool
-	var failed []string
-	failure := func(e *entry, what string, a batchAnswer) {
-		failed = append(failed, fmt.Sprintf("%s:%d: %s: %s: %s %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), what, a.Response.Status, outcomeText(a.Response.Outcome)))
+	var lines []string   // stderr
+	var rows []reportRow // --report
+	var leftFix, leftRelink []int
+	fail := func(i int, isRelink bool, what string, a batchAnswer) {
+		e := ch.Entries[i]
+		msg := what + ": " + a.text()
+		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), msg))
+		rows = append(rows, reportRow{e, &result{update: true, status: a.status(), err: msg}})
+		if isRelink {
+			leftRelink = append(leftRelink, i)
+		} else {
+			leftFix = append(leftFix, i)
+		}
 	}
 	if len(ch.Relink) > 0 {
 		gets := make([]any, 0, len(ch.Relink))
@@ -951,7 +1048,7 @@ func (im *importer) fixup(ch *chunk) {
 		for k, i := range ch.Relink {
 			e, a := ch.Entries[i], answers[k]
 			if a.Response.Status != "200" || a.Resource == nil {
-				failure(e, "reading it to update its references", a)
+				fail(i, true, "reading it to update its references", a)
 				continue
 			}
 			changed, unresolved := 0, 0
@@ -966,24 +1063,41 @@ func (im *importer) fixup(ch *chunk) {
 				continue // (they were found where they were)
 			}
 			list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": e.ref()}})
-			which = append(which, e)
+			which = append(which, i)
 			relink = append(relink, true)
 		}
 	}
+	var waiting []string
 	for _, i := range ch.Fix {
 		e := ch.Entries[i]
 		target := im.lookup(e.ref())
 		if target == "" {
+			continue // (not created: nothing to update)
+		}
+		var missing []string
+		res := rewrite(e.Resource, im.inInput, func(r string) string {
+			n := im.lookup(r)
+			if n == "" && !slices.Contains(missing, r) {
+				missing = append(missing, r)
+			}
+			return n
+		}, new(int)).(map[string]any)
+		if len(missing) > 0 {
+			// It points at resources of the input that failed: updated
+			// once they are imported, and until then pending.
+			msg := fmt.Sprintf("points at %s, which failed: it is updated once %s imported", strings.Join(missing, ", "), map[bool]string{true: "that one is", false: "those are"}[len(missing) == 1])
+			waiting = append(waiting, fmt.Sprintf("%s:%d: %s: %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), msg))
+			rows = append(rows, reportRow{e, &result{update: true, pending: true, newRef: target, err: msg}})
+			leftFix = append(leftFix, i)
 			continue
 		}
-		unresolved := 0
-		res := rewrite(e.Resource, im.inInput, im.lookup, &unresolved).(map[string]any)
 		res["id"] = strings.SplitN(target, "/", 2)[1]
 		list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": target}})
-		which = append(which, e)
+		which = append(which, i)
 		relink = append(relink, false)
 	}
 	fixed, relinked := 0, 0
+	var done []string // new refs updated
 	if err := im.in.IDs.Err(); err != nil {
 		im.run.Stop(err)
 		return
@@ -993,66 +1107,191 @@ func (im *importer) fixup(ch *chunk) {
 		if !ok {
 			return
 		}
-		for k, e := range which {
+		for k, i := range which {
 			if st := answers[k].Response.Status; st != "200" && st != "201" {
-				failure(e, "updating its references", answers[k])
+				fail(i, relink[k], "updating its references", answers[k])
 				continue
 			}
+			target := im.lookup(ch.Entries[i].ref())
+			rows = append(rows, reportRow{ch.Entries[i], &result{update: true, done: true, status: answers[k].status(), newRef: target}})
 			if relink[k] {
 				relinked++
 			} else {
 				fixed++
+				done = append(done, target)
 			}
 		}
 	}
-	im.record(importRecord{Chunk: ch.N, State: "fixed", Failed: len(failed)}, func() {
+	rec := importRecord{Chunk: ch.N, State: "fixed", Failed: len(leftFix) + len(leftRelink) - len(waiting), Fix: leftFix, Relink: leftRelink, Left: len(leftFix)+len(leftRelink) > 0}
+	im.record(rec, func() {
+		im.waiting.done(done...)
 		im.fixed += fixed
 		im.relinked += relinked
-		im.fixErr += len(failed)
-		for _, f := range failed {
+		im.fixErr += rec.Failed
+		im.pending += len(waiting)
+		for _, r := range rows {
+			im.reportRow(r.e, r.r)
+		}
+		for _, f := range append(lines, waiting...) {
 			fmt.Fprintln(im.o.IO.ErrOut, f)
 		}
 	})
 }
 
-// batchAnswer is an entry of a batch-response.
+// reportRow is a --report row to write once its record is on disk.
+type reportRow struct {
+	e *entry
+	r *result
+}
+
+// batchAnswer is an entry of a batch-response (or, with msg, the failure
+// of a whole request standing for it).
 type batchAnswer struct {
 	Response struct {
 		Status  string          `json:"status"`
 		Outcome json.RawMessage `json:"outcome"`
 	} `json:"response"`
 	Resource map[string]any `json:"resource"`
+	msg      string
 }
 
-// sendBatch posts a batch of idempotent entries (reads, updates) until the
-// server answers it, within the retry policy, and returns an answer per
-// entry (an entry the server did not answer has none); false when the run
-// stopped.
+func (a batchAnswer) status() int {
+	var st int
+	fmt.Sscanf(a.Response.Status, "%d", &st)
+	return st
+}
+
+// text is the answer's status and message.
+func (a batchAnswer) text() string {
+	msg := a.msg
+	if msg == "" {
+		msg = outcomeText(a.Response.Outcome)
+	}
+	return strings.TrimSpace(a.Response.Status + " " + msg)
+}
+
+func failedAnswer(status int, msg string) batchAnswer {
+	var a batchAnswer
+	if status != 0 {
+		a.Response.Status = fmt.Sprint(status)
+	}
+	a.msg = msg
+	return a
+}
+
+// sendBatch posts a batch of idempotent entries (reads, updates) until
+// each has a final answer, with the creates' retries: entries answered 429
+// (the FHIR quota) are sent again once the quota's reset is over, entries
+// answered 409 with code 40001 after a backoff, a request without an
+// answer again after a backoff, each within the retry policy; a refused
+// request answers each of its entries with the refusal. It returns an
+// answer per entry; false when the run stopped.
 func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
-	body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch", "entry": list})
-	for try := 0; ; try++ {
+	answers := make([]batchAnswer, len(list))
+	final := make([]bool, len(list))
+	var failures, throttled, conflicts int
+	failRest := func(todo []int, status int, msg string) {
+		for _, i := range todo {
+			if !final[i] {
+				answers[i], final[i] = failedAnswer(status, msg), true
+			}
+		}
+	}
+	for {
+		var todo []int
+		for i := range list {
+			if !final[i] {
+				todo = append(todo, i)
+			}
+		}
+		if len(todo) == 0 {
+			return answers, true
+		}
+		entries := make([]any, len(todo))
+		for k, i := range todo {
+			entries[k] = list[i]
+		}
+		body, _ := json.Marshal(map[string]any{"resourceType": "Bundle", "type": "batch", "entry": entries})
 		if err := im.lim.Acquire(im.run.Dispatch); err != nil {
 			return nil, false
 		}
 		start := time.Now()
 		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true, Idempotent: true})
 		im.run.Observe(start, err)
-		if err == nil {
+		if err != nil {
+			a := bulkengine.Classify(err)
+			im.lim.Release(a.Outcome, a.Pause)
+			if im.run.Request.Err() != nil {
+				return nil, false
+			}
+			switch a.Kind {
+			case bulkengine.KindFatal:
+				im.run.Stop(err)
+				return nil, false
+			case bulkengine.KindRefused:
+				failRest(todo, statusOf(err), entryError(err))
+			case bulkengine.KindThrottled:
+				if throttled++; throttled > im.retry.MaxThrottled {
+					failRest(todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
+				}
+			case bulkengine.KindConflict:
+				if conflicts++; conflicts > im.retry.MaxConflicts {
+					failRest(todo, 409, bulkengine.Cause(err))
+				}
+			default: // no answer: sent again (reads and updates can be)
+				if im.run.AnsweredAfter(start) {
+					failures++
+				}
+				if failures > im.retry.MaxFailures {
+					failRest(todo, 0, bulkengine.Cause(err))
+					continue
+				}
+				if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
+					return nil, false
+				}
+			}
+			continue
+		}
+		var b struct{ Entry []batchAnswer }
+		if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
 			im.lim.Release(bulkengine.OutcomeSuccess, 0)
-			var b struct{ Entry []batchAnswer }
-			_ = json.Unmarshal(resp.Body, &b)
-			answers := make([]batchAnswer, len(list))
-			copy(answers, b.Entry)
-			return answers, true
+			failRest(todo, resp.Status, fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry)))
+			continue
 		}
-		a := bulkengine.Classify(err)
-		im.lim.Release(a.Outcome, a.Pause)
-		if a.Kind == bulkengine.KindFatal || a.Kind == bulkengine.KindRefused || try >= im.retry.MaxFailures {
-			im.run.Stop(err)
-			return nil, false
+		var wait time.Duration
+		conflicted := 0
+		for k, i := range todo {
+			a := b.Entry[k]
+			switch st := a.status(); {
+			case st == http.StatusTooManyRequests:
+				wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
+				continue
+			case st == http.StatusConflict && serializationConflict(a.Response.Outcome):
+				conflicted++
+				continue
+			}
+			answers[i], final[i] = a, true
 		}
-		if err := im.run.Wait(max(a.Pause, im.retry.Backoff(try+1))); err != nil {
-			return nil, false
+		outcome := bulkengine.OutcomeSuccess
+		switch {
+		case wait > 0:
+			outcome = bulkengine.OutcomeThrottled
+			throttled++
+		case conflicted > 0:
+			outcome = bulkengine.OutcomeConflict
+			conflicts++
+		}
+		im.lim.Release(outcome, wait)
+		switch {
+		case wait == 0 && conflicted == 0:
+		case throttled > im.retry.MaxThrottled:
+			failRest(todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
+		case conflicts > im.retry.MaxConflicts:
+			failRest(todo, 409, "still conflicting after "+fmt.Sprint(conflicts)+" tries")
+		case wait == 0:
+			if err := im.run.Wait(im.retry.Backoff(conflicts)); err != nil {
+				return nil, false
+			}
 		}
 	}
 }

@@ -11,7 +11,8 @@ import (
 // disk before its Bundle leaves; "done" after the answer, with the new id
 // of every resource the chunk created or found, the entries that failed,
 // and the entries whose references to resources of later chunks are still
-// to be fixed; "fixed" once those were updated.
+// to be fixed; "fixed" once those were updated (with "left": the entries
+// still to update, whose update failed or waits for resources that failed).
 
 var importFormat = bulkengine.Format{Magic: "medplum-import-journal", Version: 1, Kind: "import", Flag: "--state"}
 
@@ -24,6 +25,7 @@ type importRecord struct {
 	Fix     []int       `json:"fix,omitempty"`     // done: entries (index in the chunk) to fix up
 	Relink  []int       `json:"relink,omitempty"`  // done: entries found by their id (--restore) whose references to re-point
 	Failed  int         `json:"failed,omitempty"`  // fixed: updates that failed
+	Left    bool        `json:"left,omitempty"`    // fixed: Fix and Relink are the entries still to update (failed, or waiting for resources that failed)
 	Doubled []int       `json:"doubled,omitempty"` // done: unkeyed entries resent after a lost answer
 }
 
@@ -105,7 +107,15 @@ func replayImport(path string, ids *idMap) (*resumeState, bulkengine.Replay) {
 				rs.Fix[rec.Chunk] = f
 			}
 		case "fixed":
-			delete(rs.Fix, rec.Chunk)
+			switch f, ok := fixOf(rec); {
+			case rec.Left && ok:
+				rs.Fix[rec.Chunk] = f
+			case rec.Failed > 0 && !rec.Left:
+				// (a journal of a version that did not say which failed:
+				// every one is updated again)
+			default:
+				delete(rs.Fix, rec.Chunk)
+			}
 		default:
 			return &bulkengine.DamagedError{Path: path, N: n, Reason: fmt.Sprintf("unknown state %q", rec.State)}
 		}

@@ -18,7 +18,10 @@ type importReport struct {
 
 // importReportHeader are its columns: the line, the resource as the input
 // names it (Type/old id, or Type), created, found or failed, the entry's
-// status, its new Type/id, and the server's message for a failure.
+// status, its new Type/id, and the server's message for a failure. A
+// resource whose references were updated after it was created has a
+// second row: updated, failed (the update) or pending (it waits for a
+// resource that failed).
 var importReportHeader = []string{"file", "line", "resource", "result", "status", "id", "error"}
 
 func createImportReport(path string) (*importReport, error) {
@@ -38,6 +41,10 @@ func (r *importReport) row(file string, line int, resource string, res *result) 
 	}
 	outcome := "failed"
 	switch {
+	case res.pending:
+		outcome = "pending"
+	case res.update && res.done:
+		outcome = "updated"
 	case res.done && res.status == 201:
 		outcome = "created"
 	case res.done:
