@@ -605,6 +605,7 @@ func (im *importer) process(ch *chunk) {
 		if len(todo) == 0 {
 			break
 		}
+		failRest := func(status int, msg string) { im.failRest(results, todo, status, msg) }
 		// The keyed entries on the server already are found by a search
 		// (importlookup.go); only the others are sent, as plain creates.
 		asIs := map[int]bool{}
@@ -616,7 +617,7 @@ func (im *importer) process(ch *chunk) {
 			err := im.findExisting(ch, todo, results, local, asIs)
 			im.run.Observe(start, err)
 			if err != nil {
-				stop, refused, _ := im.failed(err, start, todo, results, &n)
+				stop, refused, _ := im.failed(err, start, &n, failRest)
 				if stop {
 					return
 				}
@@ -677,7 +678,7 @@ func (im *importer) process(ch *chunk) {
 		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true})
 		im.run.Observe(start, err)
 		if err != nil {
-			stop, refused, uncertain := im.failed(err, start, todo, results, &n)
+			stop, refused, uncertain := im.failed(err, start, &n, failRest)
 			if stop {
 				return
 			}
@@ -699,26 +700,8 @@ func (im *importer) process(ch *chunk) {
 				answeredIn[i] = try
 			}
 		}
-		outcome := bulkengine.OutcomeSuccess
-		switch {
-		case wait > 0:
-			outcome = bulkengine.OutcomeThrottled
-			n.throttled++
-		case conflicted > 0:
-			outcome = bulkengine.OutcomeConflict
-			n.conflicts++
-		}
-		im.lim.Release(outcome, wait)
-		switch {
-		case answered == len(todo):
-		case n.throttled > im.retry.MaxThrottled:
-			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
-		case n.conflicts > im.retry.MaxConflicts:
-			im.failRest(results, todo, 409, "still conflicting after "+fmt.Sprint(n.conflicts)+" tries")
-		case wait == 0:
-			if err := im.run.Wait(im.retry.Backoff(n.conflicts)); err != nil {
-				return
-			}
+		if stop := im.afterAnswer(&n, wait, conflicted, answered == len(todo), failRest); stop {
+			return
 		}
 	}
 	// A created entry whose urn:uuid reference named an entry not created
@@ -747,7 +730,7 @@ type tries struct{ failures, throttled, conflicts int }
 // (uncertain: the request may have been done). stop: the chunk stops here
 // (the run is stopping; a 401/403/404 stops it). refused: the server
 // refused the request; the caller says what that means.
-func (im *importer) failed(err error, start time.Time, todo []int, results []*result, n *tries) (stop, refused, uncertain bool) {
+func (im *importer) failed(err error, start time.Time, n *tries, failRest func(status int, msg string)) (stop, refused, uncertain bool) {
 	a := bulkengine.Classify(err)
 	im.lim.Release(a.Outcome, a.Pause)
 	if im.run.Request.Err() != nil {
@@ -761,11 +744,11 @@ func (im *importer) failed(err error, start time.Time, todo []int, results []*re
 		return false, true, false
 	case bulkengine.KindThrottled:
 		if n.throttled++; n.throttled > im.retry.MaxThrottled {
-			im.failRest(results, todo, 429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
+			failRest(429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
 		}
 	case bulkengine.KindConflict:
 		if n.conflicts++; n.conflicts > im.retry.MaxConflicts {
-			im.failRest(results, todo, 409, bulkengine.Cause(err))
+			failRest(409, bulkengine.Cause(err))
 		}
 	default: // no answer: may have been done
 		uncertain = a.Kind == bulkengine.KindUncertain
@@ -773,7 +756,7 @@ func (im *importer) failed(err error, start time.Time, todo []int, results []*re
 			n.failures++
 		}
 		if n.failures > im.retry.MaxFailures {
-			im.failRest(results, todo, 0, bulkengine.Cause(err))
+			failRest(0, bulkengine.Cause(err))
 			return false, false, uncertain
 		}
 		if err := im.run.Wait(im.retry.Backoff(n.failures)); err != nil {
@@ -817,13 +800,10 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		a := b.Entry[k]
 		var st int
 		fmt.Sscanf(a.Response.Status, "%d", &st)
+		if retryEntry(st, a.Response.Outcome, resp.Header, &wait, &conflicted) {
+			continue
+		}
 		switch {
-		case st == http.StatusTooManyRequests:
-			wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
-			continue
-		case st == http.StatusConflict && serializationConflict(a.Response.Outcome):
-			conflicted++
-			continue
 		case st == http.StatusCreated || st == http.StatusOK:
 			typ, id := str(a.Resource["resourceType"]), str(a.Resource["id"])
 			ref := typ + "/" + id
@@ -1189,14 +1169,7 @@ func failedAnswer(status int, msg string) batchAnswer {
 func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
 	answers := make([]batchAnswer, len(list))
 	final := make([]bool, len(list))
-	var failures, throttled, conflicts int
-	failRest := func(todo []int, status int, msg string) {
-		for _, i := range todo {
-			if !final[i] {
-				answers[i], final[i] = failedAnswer(status, msg), true
-			}
-		}
-	}
+	var n tries
 	for {
 		var todo []int
 		for i := range list {
@@ -1206,6 +1179,13 @@ func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
 		}
 		if len(todo) == 0 {
 			return answers, true
+		}
+		failRest := func(status int, msg string) {
+			for _, i := range todo {
+				if !final[i] {
+					answers[i], final[i] = failedAnswer(status, msg), true
+				}
+			}
 		}
 		entries := make([]any, len(todo))
 		for k, i := range todo {
@@ -1219,81 +1199,82 @@ func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
 		resp, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodPost, URL: "fhir/R4", Body: body, NoRetry: true, Idempotent: true})
 		im.run.Observe(start, err)
 		if err != nil {
-			a := bulkengine.Classify(err)
-			im.lim.Release(a.Outcome, a.Pause)
-			if im.run.Request.Err() != nil {
+			// (no answer: sent again, as reads and updates can be)
+			stop, refused, _ := im.failed(err, start, &n, failRest)
+			if stop {
 				return nil, false
 			}
-			switch a.Kind {
-			case bulkengine.KindFatal:
-				im.run.Stop(err)
-				return nil, false
-			case bulkengine.KindRefused:
-				failRest(todo, statusOf(err), entryError(err))
-			case bulkengine.KindThrottled:
-				if throttled++; throttled > im.retry.MaxThrottled {
-					failRest(todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
-				}
-			case bulkengine.KindConflict:
-				if conflicts++; conflicts > im.retry.MaxConflicts {
-					failRest(todo, 409, bulkengine.Cause(err))
-				}
-			default: // no answer: sent again (reads and updates can be)
-				if im.run.AnsweredAfter(start) {
-					failures++
-				}
-				if failures > im.retry.MaxFailures {
-					failRest(todo, 0, bulkengine.Cause(err))
-					continue
-				}
-				if err := im.run.Wait(im.retry.Backoff(failures)); err != nil {
-					return nil, false
-				}
+			if refused {
+				failRest(statusOf(err), entryError(err))
 			}
 			continue
 		}
 		var b struct{ Entry []batchAnswer }
 		if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
 			im.lim.Release(bulkengine.OutcomeSuccess, 0)
-			failRest(todo, resp.Status, fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry)))
+			failRest(resp.Status, fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry)))
 			continue
 		}
 		var wait time.Duration
 		conflicted := 0
 		for k, i := range todo {
 			a := b.Entry[k]
-			switch st := a.status(); {
-			case st == http.StatusTooManyRequests:
-				wait = max(wait, client.RateLimitWait(resp.Header), time.Second)
-				continue
-			case st == http.StatusConflict && serializationConflict(a.Response.Outcome):
-				conflicted++
+			if retryEntry(a.status(), a.Response.Outcome, resp.Header, &wait, &conflicted) {
 				continue
 			}
 			answers[i], final[i] = a, true
 		}
-		outcome := bulkengine.OutcomeSuccess
-		switch {
-		case wait > 0:
-			outcome = bulkengine.OutcomeThrottled
-			throttled++
-		case conflicted > 0:
-			outcome = bulkengine.OutcomeConflict
-			conflicts++
-		}
-		im.lim.Release(outcome, wait)
-		switch {
-		case wait == 0 && conflicted == 0:
-		case throttled > im.retry.MaxThrottled:
-			failRest(todo, 429, "still throttled after "+fmt.Sprint(throttled)+" tries")
-		case conflicts > im.retry.MaxConflicts:
-			failRest(todo, 409, "still conflicting after "+fmt.Sprint(conflicts)+" tries")
-		case wait == 0:
-			if err := im.run.Wait(im.retry.Backoff(conflicts)); err != nil {
-				return nil, false
-			}
+		if stop := im.afterAnswer(&n, wait, conflicted, wait == 0 && conflicted == 0, failRest); stop {
+			return nil, false
 		}
 	}
+}
+
+// afterAnswer accounts for a Bundle answered entry by entry, some of them
+// maybe throttled (wait: the longest the server asked for) or conflicting
+// (409/40001), all final when done: it releases the limiter, counts the
+// try, and waits a conflict's backoff (a throttle's wait is the
+// limiter's); past the policy's bound the entries not done fail
+// (failRest). stop: the run stopped.
+func (im *importer) afterAnswer(n *tries, wait time.Duration, conflicted int, done bool, failRest func(status int, msg string)) (stop bool) {
+	outcome := bulkengine.OutcomeSuccess
+	switch {
+	case wait > 0:
+		outcome = bulkengine.OutcomeThrottled
+		n.throttled++
+	case conflicted > 0:
+		outcome = bulkengine.OutcomeConflict
+		n.conflicts++
+	}
+	im.lim.Release(outcome, wait)
+	switch {
+	case done:
+	case n.throttled > im.retry.MaxThrottled:
+		failRest(429, "still throttled after "+fmt.Sprint(n.throttled)+" tries")
+	case n.conflicts > im.retry.MaxConflicts:
+		failRest(409, "still conflicting after "+fmt.Sprint(n.conflicts)+" tries")
+	case wait == 0:
+		if err := im.run.Wait(im.retry.Backoff(n.conflicts)); err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// retryEntry reports whether an entry answered st (with outcome, in a
+// Bundle answered with header h) is to be sent again: 429, the quota
+// (wait becomes the longest reset asked, at least a second), or 409 with
+// code 40001 (counted in conflicted).
+func retryEntry(st int, outcome json.RawMessage, h http.Header, wait *time.Duration, conflicted *int) bool {
+	switch {
+	case st == http.StatusTooManyRequests:
+		*wait = max(*wait, client.RateLimitWait(h), time.Second)
+		return true
+	case st == http.StatusConflict && serializationConflict(outcome):
+		*conflicted++
+		return true
+	}
+	return false
 }
 
 // record queues rec in the journal and, once it is on disk, calls report

@@ -447,26 +447,35 @@ func TestImportRoundTrip(t *testing.T) {
 	}
 }
 
-// Past the FHIR quota, a batch answers 429 entry by entry inside a 200
-// Bundle (capture 407): the import waits as the RateLimit header says and
-// sends only the entries that were not done.
-func TestImportWaitsOutTheQuota(t *testing.T) {
+// lastHalfSecondOfQuota is a sandbox with a FHIR quota of points a
+// minute and a clock of its own (advance moves it), signed in: a first
+// import has started the quota's minute (120 points: its lookup search,
+// 20, and a create, 100), and the clock is at its last half second.
+func lastHalfSecondOfQuota(t *testing.T, points int) (*medplumtest.Server, *clitest.Env, func(time.Duration)) {
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := medplumtest.NewServer(t, medplumtest.WithClock(clock))
 	e := clitest.SignedIn(t, srv)
-	srv.SetFHIRQuota(500)
-	// A first import starts the quota's minute (120 points: its lookup
-	// search, 20, and a create, 100); the second comes at its last half
-	// second.
+	srv.SetFHIRQuota(points)
 	writeFile(t, e, "first.ndjson", patients("first", 1))
 	if r := e.Run("bulk", "import", "first.ndjson", "-q"); r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	mu.Lock()
-	now = now.Add(59500 * time.Millisecond)
-	mu.Unlock()
+	advance := func(d time.Duration) {
+		mu.Lock()
+		now = now.Add(d)
+		mu.Unlock()
+	}
+	advance(59500 * time.Millisecond)
+	return srv, e, advance
+}
+
+// Past the FHIR quota, a batch answers 429 entry by entry inside a 200
+// Bundle (capture 407): the import waits as the RateLimit header says and
+// sends only the entries that were not done.
+func TestImportWaitsOutTheQuota(t *testing.T) {
+	srv, e, advance := lastHalfSecondOfQuota(t, 500)
 	writeFile(t, e, "q.ndjson", patients("q", 5))
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
@@ -475,9 +484,7 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 		for len(srv.RequestsTo("GET", "/fhir/R4/Patient")) < 2 {
 			time.Sleep(5 * time.Millisecond)
 		}
-		mu.Lock()
-		now = now.Add(2 * time.Second)
-		mu.Unlock()
+		advance(2 * time.Second)
 	}()
 	r := e.Run("bulk", "import", "q.ndjson")
 	r.Expect(t, 0, "q.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")

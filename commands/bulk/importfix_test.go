@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,22 +153,10 @@ func linkedOK(t *testing.T, srv *medplumtest.Server) {
 // are: answered 429 inside the Bundle's 200 (capture 407), it is sent
 // again once the quota's minute is over, not counted failed.
 func TestImportReferenceUpdateWaitsOutTheQuota(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	srv := medplumtest.NewServer(t, medplumtest.WithClock(clock))
-	e := clitest.SignedIn(t, srv)
-	srv.SetFHIRQuota(500)
-	// A first import starts the quota's minute (140 points); the rest
-	// comes at its last half second: two creates (280 points) fit, the
-	// update (100) does not.
-	writeFile(t, e, "first.ndjson", patients("first", 1))
-	if r := e.Run("bulk", "import", "first.ndjson", "-q"); r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
-	mu.Lock()
-	now = now.Add(59500 * time.Millisecond)
-	mu.Unlock()
+	// In the quota's last half second, of 400 points, 120 spent: the two
+	// Bundles (a lookup, 20, and a create, 100, each) fit, the update
+	// (100) does not.
+	srv, e, advance := lastHalfSecondOfQuota(t, 400)
 	linked(t, e)
 	srv.ResetRequests()
 	// The second update Bundle is held until the minute is over.
@@ -179,9 +166,7 @@ func TestImportReferenceUpdateWaitsOutTheQuota(t *testing.T) {
 		for updates(srv) < 2 {
 			time.Sleep(5 * time.Millisecond)
 		}
-		mu.Lock()
-		now = now.Add(2 * time.Second)
-		mu.Unlock()
+		advance(2 * time.Second)
 		close(hold)
 	}()
 	e.Run("bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1").Expect(t, 0,
