@@ -72,7 +72,8 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			inside a Bundle through its urn:uuid, across Bundles from the ids
 			recorded so far; a resource this import created before the one it
 			points at is updated once that one exists (the summary counts these
-			updates). An update that failed, or that waits for a resource whose
+			updates). A reference to a resource that is not in the input is
+			kept as it is (the summary counts those). An update that failed, or that waits for a resource whose
 			line failed, is listed and makes the exit code 3; the same command
 			again, or the import of the corrected input into the same project,
 			does it.
@@ -417,6 +418,13 @@ func (im *importer) summary() {
 		}
 		fmt.Fprintf(&b, "; %d already there %s at old ids of the input (left as the server has %s)", n, verb, it)
 	}
+	switch n := im.total.Outside; n {
+	case 0:
+	case 1:
+		b.WriteString("; 1 reference points at a resource not in the input, kept as it was")
+	default:
+		fmt.Fprintf(&b, "; %d references point at resources not in the input, kept as they were", n)
+	}
 	if im.fixed+im.fixErr > 0 {
 		fmt.Fprintf(&b, "; %d updated to point at resources created after them", im.fixed)
 		if im.fixErr > 0 {
@@ -591,6 +599,9 @@ func (im *importer) process(ch *chunk) {
 	try := 0
 	var n tries
 	noLookup := false // the lookup was refused: conditional creates say why
+	// outside: each entry's references to resources not in the input
+	// (sent as they are; the summary counts those of created resources).
+	outside := map[int]int{}
 	unanswered := func() []int {
 		var todo []int
 		for i, r := range results {
@@ -648,8 +659,17 @@ func (im *importer) process(ch *chunk) {
 		for _, i := range todo {
 			e := ch.Entries[i]
 			unresolved := 0
-			uses[i] = nil
-			res := rewrite(e.Resource, im.inInput, func(ref string) string {
+			uses[i], outside[i] = nil, 0
+			inInput := func(ref string) bool {
+				if im.inInput(ref) {
+					return true
+				}
+				if typ, _, _ := strings.Cut(ref, "/"); !im.o.skipped(typ) {
+					outside[i]++
+				}
+				return false
+			}
+			res := rewrite(e.Resource, inInput, func(ref string) string {
 				n := resolve(ref)
 				if j, ok := byURN[n]; ok {
 					uses[i] = append(uses[i], j)
@@ -716,7 +736,7 @@ func (im *importer) process(ch *chunk) {
 			}
 		}
 	}
-	im.finish(ch, results, fix, resent)
+	im.finish(ch, results, fix, outside, resent)
 }
 
 // tries are what a chunk's requests have met, which the retry policy
@@ -845,7 +865,7 @@ func serializationConflict(raw json.RawMessage) bool {
 }
 
 // finish journals the chunk's answers and reports them once on disk.
-func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resent bool) {
+func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, outside map[int]int, resent bool) {
 	rec := importRecord{Chunk: ch.N, State: "done", Counts: &counts{}}
 	for i, r := range results {
 		e := ch.Entries[i]
@@ -854,6 +874,9 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, resen
 			rec.Counts.Failed++
 		case r.status == http.StatusCreated:
 			rec.Counts.Created++
+			if !im.o.Restore { // (restored into its own project, they are there)
+				rec.Counts.Outside += outside[i]
+			}
 		default:
 			rec.Counts.Matched++
 		}

@@ -144,7 +144,7 @@ func TestImportRewritesReferencesAndConverges(t *testing.T) {
 in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
 in/Observation.ndjson:1-2: 2 created, 0 already there, 0 failed
 in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
-`, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
+`, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was; 1 updated to point at resources created after them\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("%d Patients and %d Observations created, want 3 and 3", n, m)
 	}
@@ -392,7 +392,7 @@ func TestImportTagKeys(t *testing.T) {
 	writeFile(t, e, "plain.ndjson", `{"resourceType":"Provenance","id":"pv3","recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/elsewhere"}],"agent":[{"who":{"display":"z"}}]}`+"\n")
 	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
 	r = e.Run("bulk", "import", "plain.ndjson", "--source-id=false")
-	r.Expect(t, 0, "plain.ndjson:1-1: 1 created, 0 already there, 0 failed\n", `imported 1 resource: 1 created, 0 already there, 0 failed
+	r.Expect(t, 0, "plain.ndjson:1-1: 1 created, 0 already there, 0 failed\n", `imported 1 resource: 1 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was
 medplum: warning: 1 resource without a key was sent again after an answer was lost and may have been created twice: plain.ndjson:1
 `)
 	if n := srv.Count("Provenance", srv.Seed.ProjectID); n != 4 {

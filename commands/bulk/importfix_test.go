@@ -27,7 +27,8 @@ func TestImportLeavesFoundResourcesAlone(t *testing.T) {
 	obs := `{"resourceType":"Observation","id":"ov1","status":"final","code":{"text":"ov"},"valueQuantity":{"value":1},"encounter":{"reference":"Encounter/enc1"}}`
 	writeFile(t, e, "ovA.ndjson", obs+"\n")
 	writeFile(t, e, "ovB.ndjson", `{"resourceType":"Encounter","id":"enc1","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}}`+"\n"+obs+"\n")
-	e.Run("bulk", "import", "ovA.ndjson").Expect(t, 0, "ovA.ndjson:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
+	e.Run("bulk", "import", "ovA.ndjson").Expect(t, 0, "ovA.ndjson:1-1: 1 created, 0 already there, 0 failed\n",
+		"imported 1 resource: 1 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was\n")
 	list, err := c.SearchAll(ctx, "Observation?identifier=urn:medplum-cli:source-id|ov1")
 	if err != nil || len(list) != 1 {
 		t.Fatalf("the imported Observation: %v (%d found)", err, len(list))
@@ -256,4 +257,27 @@ func TestImportKilledDuringReferenceUpdate(t *testing.T) {
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != len(srv.Resources("Patient", srv.Seed.ProjectID)) {
 		t.Fatal(n)
 	}
+}
+
+// References to resources that are not in the input (an export of some
+// types only, a hand-written line) are sent as they are, and counted
+// (issue 14, newcomer item 8): references of created resources, not of
+// the ones found, nor references to what the import leaves out (the
+// access types), nor urn:uuid, contained or absolute ones.
+func TestImportCountsReferencesOutsideTheInput(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "part.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"op1","name":[{"family":"Out"}],"generalPractitioner":[{"reference":"Practitioner/gone"}],"managingOrganization":{"reference":"#contained"}}`,
+		`{"resourceType":"Observation","id":"oo1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/op1"},"encounter":{"reference":"Encounter/gone/_history/2"},"performer":[{"reference":"Practitioner/gone"},{"reference":"ClientApplication/c1"},{"reference":"https://example.com/fhir/Patient/x"}]}`,
+	}, "\n")+"\n")
+	e.Run("bulk", "import", "part.ndjson", "-q").Expect(t, 0, "",
+		"imported 2 resources: 2 created, 0 already there, 0 failed; 3 references point at resources not in the input, kept as they were\n")
+	o := byOld(t, srv, "Observation", "urn:medplum-cli:source-id", "oo1")
+	if got := refOf(o, "encounter"); got != "Encounter/gone/_history/2" {
+		t.Errorf("encounter %q", got)
+	}
+	// Found again (another journal): their references are the server's.
+	e.Run("bulk", "import", "part.ndjson", "-q", "--state", "again.journal").Expect(t, 0, "",
+		"imported 2 resources: 0 created, 2 already there, 0 failed\n")
 }

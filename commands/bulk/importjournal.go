@@ -34,7 +34,8 @@ type counts struct {
 	Created int `json:"created"`
 	Matched int `json:"matched"` // already there (the conditional create found it)
 	Failed  int `json:"failed"`
-	Stale   int `json:"stale,omitempty"` // of Matched: pointing at old ids of the input, left as they are
+	Stale   int `json:"stale,omitempty"`   // of Matched: pointing at old ids of the input, left as they are
+	Outside int `json:"outside,omitempty"` // references of the created ones to resources not in the input
 }
 
 func (c *counts) add(o counts) {
@@ -42,6 +43,7 @@ func (c *counts) add(o counts) {
 	c.Matched += o.Matched
 	c.Failed += o.Failed
 	c.Stale += o.Stale
+	c.Outside += o.Outside
 }
 
 // resumeState is what an earlier run's journal says, kept small: a bit
