@@ -35,3 +35,42 @@ func importFixSteps() []step {
 		}},
 	}
 }
+
+// reviveSteps replay the captures 547-547d: a project admin's PUT of a
+// deleted (not expunged) resource's id puts it back with that id (200, a
+// new version; it reads 200 again), in a batch entry too; the PUT of an
+// id that never existed is 404.
+func reviveSteps() []step {
+	const never = "0b9e5b8e-5c3a-4d61-9d2e-7f1c2a547000"
+	patient := func(id string) string {
+		return `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"ReviveCap"}]}`
+	}
+	deleted := func(e *contractEnv) string {
+		id := e.createIn("Patient", `{"resourceType":"Patient","name":[{"family":"ReviveCap"}]}`)
+		resp := e.do(req{"DELETE", "fhir/R4/Patient/" + id, bearer(e.exportTok()), ""})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			e.t.Fatalf("deleting Patient/%s: %s", id, resp.Status)
+		}
+		return id
+	}
+	return []step{
+		{name: "547-put-deleted-revives", run: func(e *contractEnv) *http.Response {
+			id := deleted(e)
+			e.vars["revived547"] = id
+			return e.do(req{"PUT", "fhir/R4/Patient/" + id, e.fhirJSON(e.exportTok()), patient(id)})
+		}},
+		{name: "547b-read-revived", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient/" + e.vars["revived547"], bearer(e.exportTok()), ""})
+		}},
+		{name: "547c-put-never-existed", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"PUT", "fhir/R4/Patient/" + never, e.fhirJSON(e.exportTok()), patient(never)})
+		}},
+		{name: "547d-batch-put-deleted-and-never", run: func(e *contractEnv) *http.Response {
+			id := deleted(e)
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` +
+				`{"resource":` + patient(id) + `,"request":{"method":"PUT","url":"Patient/` + id + `"}},` +
+				`{"resource":` + patient(never) + `,"request":{"method":"PUT","url":"Patient/` + never + `"}}]}`})
+		}},
+	}
+}

@@ -326,7 +326,7 @@ func (c *reqCtx) updateRecord(rec *record, next client.Resource) (*record, *clie
 	if oo := validateResource(next); oo != nil {
 		return nil, oo
 	}
-	if sameContent(next, rec.res) {
+	if !rec.deleted && sameContent(next, rec.res) {
 		return rec, nil
 	}
 	if meta, ok := rec.res["meta"].(map[string]any); ok {
@@ -350,7 +350,7 @@ func (s *Server) fhirUpdate(c *reqCtx) {
 	if s.createByUpdate(c, m) {
 		return
 	}
-	rec := c.fhirTarget(pointsWrite, func(typ string) *client.OperationOutcome {
+	typ, ok := c.fhirTargetType(pointsWrite, func(typ string) *client.OperationOutcome {
 		switch {
 		case m == nil || m.ResourceType() != typ:
 			return badRequest("Incorrect resource type")
@@ -359,9 +359,19 @@ func (s *Server) fhirUpdate(c *reqCtx) {
 		}
 		return nil
 	}, nil)
-	if rec == nil {
+	if !ok {
 		return
 	}
+	rec := c.readVisibleOrDeleted(typ, c.params["id"])
+	if rec == nil {
+		return // 404: an id that never existed (547c)
+	}
+	if p := s.st.get("Project", rec.project); rec.deleted && (typ == "Project" || p != nil && p.deleted) {
+		c.unlockOutcome(gone()) // (not captured: kept as a read answers)
+		return
+	}
+	// A deleted resource is put back with its id, as a new version (547,
+	// 547b; in a batch entry too, 547d).
 	c.replaceRecord(rec, true, func() (client.Resource, *client.OperationOutcome) { return m, nil })
 }
 
