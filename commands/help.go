@@ -207,10 +207,10 @@ columns in capitals (accessPolicy is ACCESS POLICY); a CSV's names them as
 cell that begins with =, +, -, @, a tab or a carriage return gets a leading
 ' so that a spreadsheet shows it instead of running it as a formula (CSV
 injection); numbers (-3.5) are written as they are. The same in every CSV
-medplum writes: invite's --report, apply export --members-csv. Text that
-already begins with ' before one of them gets one more, and invite --csv
-and apply read such a cell without its first ', so a CSV medplum wrote
-reads back as it was.
+medplum writes: invite's and bulk import's --report, apply export
+--members-csv. Text that already begins with ' before one of them gets one
+more, and invite --csv and apply read such a cell without its first ', so
+a CSV medplum wrote reads back as it was.
 
 --jq EXPR filters the JSON document (what -o json prints) with a jq
 expression (gojq: https://github.com/itchyny/gojq). Strings are printed as

@@ -1,10 +1,10 @@
 package bulk
 
 import (
-	"encoding/csv"
 	"strconv"
 
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // importReport is --report: a CSV with a row for every resource this run
@@ -12,7 +12,7 @@ import (
 // file renamed into place at the end, 0600), as bulk invite's --report is.
 type importReport struct {
 	f   *bulkengine.ReportFile
-	w   *csv.Writer
+	w   *output.CSVWriter // -o csv's: formula cells neutralised
 	err error
 }
 
@@ -29,7 +29,7 @@ func createImportReport(path string) (*importReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &importReport{f: f, w: csv.NewWriter(f)}
+	r := &importReport{f: f, w: output.NewCSVWriter(f)}
 	r.err = r.w.Write(importReportHeader)
 	return r, nil
 }
