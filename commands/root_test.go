@@ -92,6 +92,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 	e.Run("version", "extra").Expect(t, 2, "", "medplum: medplum version takes no arguments, got \"extra\"\nRun 'medplum version --help' for usage.\n")
 	e.Run("profile", "nope").Expect(t, 2, "", "medplum: unknown command \"nope\" for \"medplum profile\"\nRun 'medplum profile --help' for usage.\n")
 	e.Run("profile", "use").Expect(t, 2, "", "medplum: medplum profile use needs a profile name\nRun 'medplum profile use --help' for usage.\n")
+	e.Run("bulk", "import").Expect(t, 2, "", "medplum: medplum bulk import needs one or more NDJSON files or directories (- reads stdin)\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("completion", "tcsh").Expect(t, 2, "", "medplum: unknown command \"tcsh\" for \"medplum completion\"\nRun 'medplum completion --help' for usage.\n")
 	e.Run("help", "nope").Expect(t, 2, "", "medplum: unknown help topic \"nope\"\nhelp topics: apply-file, environment, exit-codes, formatting, invite-csv, review-rules; or a command: medplum help <command>\n")
 	e.Run("profile", "list", "-o", "xml").Expect(t, 2, "", "medplum: invalid argument \"xml\" for \"-o, --output\" flag: unknown format \"xml\" (use json, yaml, ndjson, table, csv)\nRun 'medplum profile list --help' for usage.\n")

@@ -1,12 +1,14 @@
 package commands
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
@@ -105,5 +107,41 @@ func TestCompletionStubMatches(t *testing.T) {
 		if c.Short != completionShort || c.Hidden {
 			t.Errorf("%q: completion listed as %q (hidden %v)", args, c.Short, c.Hidden)
 		}
+	}
+}
+
+// Every command's argument check answers a wrong number of arguments with a
+// usage error: exit 2 and the "Run '... --help' for usage." hint (cobra's
+// own MinimumNArgs and the like answer exit 1 with no hint).
+func TestEveryCommandsArgumentCountIsAUsageError(t *testing.T) {
+	f := NewFactory()
+	f.IOStreams, _, _, _ = iostreams.Test()
+	var walk func(c *cobra.Command)
+	checked := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.Args == nil || !c.Runnable() {
+			return
+		}
+		checked++
+		for _, n := range []int{0, 1, 2, 3, 50} {
+			args := make([]string, n)
+			for i := range args {
+				args[i] = fmt.Sprintf("arg%d", i)
+			}
+			err := c.Args(c, args)
+			if err == nil {
+				continue
+			}
+			if code, h := exitCode(err), hint(c, err); code != cmdutil.ExitUsage || h != "Run '"+c.CommandPath()+" --help' for usage." {
+				t.Errorf("%s with %d arguments: %q, exit %d, hint %q", c.CommandPath(), n, err, code, h)
+			}
+		}
+	}
+	walk(NewCmdRoot(f))
+	if checked < 40 {
+		t.Errorf("only %d commands checked", checked)
 	}
 }

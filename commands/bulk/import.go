@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -162,7 +163,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			$ medplum -p other bulk import backup --num-resources-per-request 100 --mode transaction --state again.journal
 			$ medplum bulk import backup --restore
 		`),
-		Args: cobra.MinimumNArgs(1),
+		Args: cmdutil.RangeArgs(1, math.MaxInt, "one or more NDJSON files or directories (- reads stdin)"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Args = args
