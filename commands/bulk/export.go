@@ -75,6 +75,9 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 			command downloads nothing and says so on stderr, even with -q (exit 0).
 			--restart exports again and, once the new job's files are ready,
 			removes the previous export's files (those its manifest.json named).
+			A finished export whose job was forgotten (--cancel) is not exported
+			into again without --restart: a second export next to it would
+			repeat its resources.
 			For nightly backups give each night its own directory:
 			-d "backups/$(date +%F)".
 
@@ -292,6 +295,17 @@ func exportRun(o *ExportOptions) (err error) {
 	if o.Cancel && st == nil {
 		return cmdutil.InputErrorf("no export job to cancel in %s (it has no %s)", dir, stateFile)
 	}
+	// A finished export whose job is forgotten (--cancel, or the file
+	// removed): another export there would put a second copy of every
+	// resource next to the first, which import refuses.
+	var forgotten []string
+	if st == nil {
+		forgotten = exportedFiles(dir, &exportState{})
+		if len(forgotten) > 0 && !o.Restart {
+			return cmdutil.InputErrorf("%s holds an export already (its manifest.json lists %s there) and no %s: another export would put a second copy of its resources next to it; "+
+				"export into another directory, or use --restart to replace it", dir, cmdutil.Count(len(forgotten), "file"), stateFile)
+		}
+	}
 	c, err := o.Client()
 	if err != nil {
 		return err
@@ -319,7 +333,7 @@ func exportRun(o *ExportOptions) (err error) {
 		return cmdutil.InputErrorf("%s holds an export job of %s, not of %s; use the same flags to resume it, --restart to start this one, or another directory",
 			statePath, st.Request, want)
 	}
-	var replaces []string
+	replaces := forgotten
 	if st != nil && o.Restart {
 		if err := cancelJob(o.Ctx, c, st.Status); err != nil && !isNotFound(err) {
 			fmt.Fprintf(o.IO.ErrOut, "medplum: warning: could not cancel the earlier job %s: %v\n", st.Status, err)

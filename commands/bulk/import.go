@@ -39,6 +39,7 @@ type ImportOptions struct {
 	SourceID         bool   // --source-id
 	Restore          bool   // --restore
 	IncludeClients   bool   // --include-clients
+	AllowIncomplete  bool   // --allow-incomplete
 	State            string // --state
 	Concurrency      int    // 0: adaptive
 	Report           string // --report
@@ -67,6 +68,10 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			Every line is checked first: a line that is not a JSON object with a
 			resourceType is reported with its file and line number, and nothing
 			is sent. A directory stands for its *.ndjson files; - reads stdin.
+			An unfinished export (its manifest.json lists files that are not
+			there: the export was stopped while it downloaded them) is refused
+			too, naming the missing files and the bulk export command that
+			finishes it; --allow-incomplete imports the files that are there.
 
 			Ids: the server gives every resource a new id. A reference to another
 			resource of the input ("Patient/<old id>") is rewritten to its new id:
@@ -181,6 +186,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.BoolVar(&opts.MissingValueExts, "add-extensions-for-missing-values", false, "give an ExplanationOfBenefit's missing provider and item productOrService the data-absent-reason extension")
 	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "the directory relative file names are read from")
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
+	fl.BoolVar(&opts.AllowIncomplete, "allow-incomplete", false, "import an unfinished export: the files its manifest.json lists that are there")
 	fl.BoolVar(&opts.IncludeClients, "include-clients", false, "import ClientApplications too, with the secrets they hold")
 	fl.BoolVar(&opts.Restore, "restore", false, "restore an export into the project it came from: find each resource by its id, re-create (with a new id) what was deleted")
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
@@ -266,6 +272,12 @@ func importRun(o *ImportOptions) error {
 	if err != nil {
 		return err
 	}
+	dirs := exportDirs(files)
+	if !o.AllowIncomplete {
+		if err := unfinished(dirs); err != nil {
+			return err
+		}
+	}
 	var salts []string
 	if o.IncludeClients {
 		salts = append(salts, "include-clients")
@@ -279,6 +291,9 @@ func importRun(o *ImportOptions) error {
 	}
 	in, err := checkInput(files, o.skipped, strings.Join(salts, " "), o.keyOptions(), dir)
 	if err != nil {
+		if two := twoExports(dirs); two != "" {
+			err = cmdutil.WithHint(err, "medplum: "+two)
+		}
 		return err
 	}
 	defer in.IDs.Close()

@@ -1,0 +1,140 @@
+package bulk
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
+)
+
+// What an import reads of the exports it is given: a directory bulk export
+// wrote holds manifest.json (the server's list of the export's files) and,
+// while its job is remembered, .medplum-export.json.
+
+// exportDir is what the import learnt of one directory of its input.
+type exportDir struct {
+	Name    string   // as the user named it (for messages)
+	Listed  []string // the files its manifest.json lists
+	Missing []string // of those, the ones that are not there
+	Extra   []string // .ndjson files there that it does not list
+	State   *exportState
+}
+
+// exportDirs reads the manifest.json of the directories of the input: the
+// directories named and those of the files named. A directory without one
+// (an official CLI's export, files of the user's own) is not listed.
+func exportDirs(files []inputFile) []*exportDir {
+	var dirs []*exportDir
+	seen := map[string]bool{}
+	for _, f := range files {
+		if f.Name == "stdin" {
+			continue
+		}
+		p := filepath.Dir(f.Path)
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		b, err := os.ReadFile(filepath.Join(p, "manifest.json"))
+		if err != nil {
+			continue
+		}
+		var m manifest
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		d := &exportDir{Name: filepath.Dir(f.Name)}
+		for _, out := range m.Output {
+			n := FileName(out.Type, out.URL)
+			if slices.Contains(d.Listed, n) {
+				continue
+			}
+			d.Listed = append(d.Listed, n)
+			if _, err := os.Stat(filepath.Join(p, n)); err != nil {
+				d.Missing = append(d.Missing, n)
+			}
+		}
+		if des, err := os.ReadDir(p); err == nil {
+			for _, de := range des {
+				if n := de.Name(); !de.IsDir() && strings.HasSuffix(n, ".ndjson") && !strings.HasPrefix(n, ".") && !slices.Contains(d.Listed, n) {
+					d.Extra = append(d.Extra, n)
+				}
+			}
+		}
+		d.State, _ = readState(filepath.Join(p, stateFile))
+		dirs = append(dirs, d)
+	}
+	return dirs
+}
+
+// unfinished refuses an input whose export is not finished: its
+// manifest.json lists files that are not there (the export was stopped
+// while it downloaded them). Imported as it is, the resources of the
+// missing files would be missing in silence, and those of the files that
+// are there would point at them.
+func unfinished(dirs []*exportDir) error {
+	for _, d := range dirs {
+		if len(d.Missing) == 0 {
+			continue
+		}
+		finish := fmt.Sprintf("Its export job is forgotten (no %s: cancelled?): export again with `medplum bulk export -d %s --restart`, with the flags it was made with", stateFile, cmdutil.ShellQuote(d.Name))
+		if d.State != nil {
+			finish = fmt.Sprintf("Finish the export first: run `%s` again, with the profile it was made with: it resumes the same job and downloads only the missing files", exportCommand(d.Name, d.State))
+		}
+		return cmdutil.InputErrorf("%s is an unfinished export: its manifest.json lists %s, %d not there (%s); nothing was sent. %s. "+
+			"--allow-incomplete imports the files that are there",
+			d.Name, cmdutil.Count(len(d.Listed), "file"), len(d.Missing), strings.Join(d.Missing, ", "), finish)
+	}
+	return nil
+}
+
+// twoExports is what to say about the directories of the input that hold
+// .ndjson files their manifest.json does not list, next to an input
+// refused by the check: another export's files (written into the same
+// directory once its job was forgotten) repeat the resources of the first.
+func twoExports(dirs []*exportDir) string {
+	var says []string
+	for _, d := range dirs {
+		if len(d.Extra) == 0 || len(d.Listed) == 0 {
+			continue
+		}
+		says = append(says, fmt.Sprintf("%s may hold two exports in one directory: its manifest.json lists %s, and %s there %s not one of them (%s); "+
+			"import the files of one export (name them), or export again into an empty directory",
+			d.Name, cmdutil.Count(len(d.Listed), "file"), cmdutil.Count(len(d.Extra), ".ndjson file"), cmdutil.Noun(len(d.Extra), "is", "are"), strings.Join(firstOf(d.Extra, 5), ", ")))
+	}
+	return strings.Join(says, "\n")
+}
+
+func firstOf(names []string, n int) []string {
+	if len(names) <= n {
+		return names
+	}
+	return append(slices.Clone(names[:n]), fmt.Sprintf("and %d more", len(names)-n))
+}
+
+// exportCommand is the bulk export command that made st in dir: its level,
+// types and since, from the kick-off URL it remembers.
+func exportCommand(dir string, st *exportState) string {
+	args := []string{"medplum", "bulk", "export", "-d", cmdutil.ShellQuote(dir)}
+	u, err := url.Parse(strings.TrimPrefix(st.Request, st.Server))
+	if err != nil {
+		return strings.Join(args, " ")
+	}
+	p := strings.TrimPrefix(strings.TrimPrefix(u.Path, "/"), "fhir/R4/")
+	if lv := strings.TrimSuffix(strings.TrimSuffix(p, "$export"), "/"); lv != "" {
+		args = append(args, "-e", cmdutil.ShellQuote(lv))
+	}
+	q := u.Query()
+	if t := q.Get("_type"); t != "" {
+		args = append(args, "-t", cmdutil.ShellQuote(t))
+	}
+	if s := q.Get("_since"); s != "" {
+		args = append(args, "-s", cmdutil.ShellQuote(s))
+	}
+	return strings.Join(args, " ")
+}
