@@ -228,6 +228,28 @@ func exportSteps() []step {
 			}
 			return e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
 		}},
+		{name: "546-export-attachment-file", ndjson: true, firstEntry: true, run: func(e *contractEnv) *http.Response {
+			since := url.QueryEscape(time.Now().UTC().Add(-time.Millisecond).Format(time.RFC3339Nano))
+			bin := e.createIn("Binary", `{"resourceType":"Binary","contentType":"text/plain","data":"aGVsbG8gYXR0YWNobWVudAo="}`)
+			e.createIn("DocumentReference", `{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/plain","url":"Binary/`+bin+`","title":"att.txt"}}]}`)
+			resp := e.kickoff("GET", "fhir/R4/$export?_type=Binary,DocumentReference&_since="+since, map[string]string{"Prefer": "respond-async", "X-Medplum": "extended"}, "")
+			resp.Body.Close()
+			m := jsonBody(e.t, e.manifest())
+			if out, _ := m["output"].([]any); len(out) != 1 || out[0].(map[string]any)["type"] != "DocumentReference" {
+				e.t.Errorf("546: the export's output is %v, want one DocumentReference file", out)
+			}
+			keepFile(e, m)
+			first := e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
+			b, err := io.ReadAll(first.Body)
+			first.Body.Close()
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if want := `"url":"Binary/` + bin + `"`; !strings.Contains(string(b), want) {
+				e.t.Errorf("546: the exported DocumentReference does not hold %s: %s", want, b)
+			}
+			return e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
+		}},
 	}
 }
 

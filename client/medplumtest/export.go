@@ -176,7 +176,11 @@ func (s *Server) exportStart(c *reqCtx) {
 			files[rec.typ] = b
 			order = append(order, rec.typ)
 		}
-		b.Write(marshal(c.present(rec)))
+		// The attachment urls as stored ("Binary/<id>"), not presigned as
+		// a read answers them (546).
+		plain := *rec
+		plain.attach = false
+		b.Write(marshal(c.present(&plain)))
 		b.WriteByte('\n')
 	}
 	output := []any{}
@@ -338,4 +342,15 @@ func parseInstant(v string) (time.Time, error) {
 	}
 	_, err := time.Parse(time.RFC3339, v)
 	return time.Time{}, err
+}
+
+// ExportSkipped are the types an export leaves out (exportSkip), for the
+// commands' own list to be checked against.
+func ExportSkipped() []string {
+	out := make([]string, 0, len(exportSkip))
+	for t := range exportSkip {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
