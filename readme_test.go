@@ -44,7 +44,8 @@ func TestMain(m *testing.M) { clitest.Main(m, cleanups...) }
 //     without Homer (the examples invite him, as the Medplum guide does). $PASSWORD and
 //     $CLIENT_SECRET are set. The sandbox also holds the ids the examples
 //     use (AccessPolicy/123, named "Clinic staff", Patient/123,
-//     Organization/abc and /def), and the working directory the files they
+//     Organization/abc and /def, DocumentReference/789 with an attachment,
+//     Binary/456), and the working directory the files they
 //     read (homer.json, users.csv, staff-export.csv, project.yaml,
 //     members.csv). Any other <placeholder> fails the test.
 //   - A block that cannot run against the sandbox says so with an HTML
@@ -288,6 +289,9 @@ func newReadmeFixtures(t *testing.T, srv *medplumtest.Server) *readmeFixtures {
 		{"resourceType": "Patient", "id": "123", "name": []any{map[string]any{"given": []any{"Bart"}, "family": "Simpson"}}},
 		{"resourceType": "Organization", "id": "abc", "name": "Organization abc"},
 		{"resourceType": "Organization", "id": "def", "name": "Organization def"},
+		{"resourceType": "Binary", "id": "456", "contentType": "text/plain", "data": "aGVsbG8K"},
+		{"resourceType": "DocumentReference", "id": "789", "status": "current",
+			"content": []any{map[string]any{"attachment": map[string]any{"contentType": "text/plain", "url": "Binary/456"}}}},
 	} {
 		srv.Create(sd.ProjectID, r)
 	}

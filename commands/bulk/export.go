@@ -42,6 +42,8 @@ type ExportOptions struct {
 	Concurrency int
 	Quiet       bool
 
+	never []string // types of -t that Medplum never exports
+
 	// PollInterval is the first wait between polls; it grows by half each
 	// time to MaxPoll (a Retry-After from the server wins).
 	PollInterval, MaxPoll time.Duration
@@ -80,6 +82,16 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 			repeat its resources.
 			For nightly backups give each night its own directory:
 			-d "backups/$(date +%F)".
+
+			A backup holds no attachments: Medplum's $export never holds Binary
+			(nor CodeSystem, SearchParameter, StructureDefinition, ValueSet,
+			AuditEvent, AsyncJob, BulkDataExport), whatever -t says; the
+			DocumentReferences and Media of a backup point at "Binary/<id>" whose
+			content is not in it. -t naming only such types is refused; with
+			others, a warning says so before the export starts, even with -q.
+			Fetch attachments with "medplum get Binary/<id> -o ndjson" into the
+			export's Binary.ndjson: bulk import creates them and points the
+			attachments at them.
 
 			Levels (-e): the whole project (default), Patient (every Patient and
 			what belongs to them) or Group/<id> (the Group's member Patients and
@@ -140,6 +152,21 @@ func (o *ExportOptions) check() error {
 			}
 		}
 	}
+	if o.Types != "" {
+		var never []string
+		all := true
+		for t := range strings.SplitSeq(o.Types, ",") {
+			if t = strings.TrimSpace(t); neverExported[t] {
+				never = append(never, t)
+			} else {
+				all = false
+			}
+		}
+		if all {
+			return cmdutil.FlagErrorf("--types: Medplum's $export never holds %s%s", strings.Join(never, ", "), neverExportedHint(never))
+		}
+		o.never = never
+	}
 	if o.Since != "" {
 		if _, err := parseSince(o.Since); err != nil {
 			return cmdutil.FlagErrorf("--since %q: not a date or an instant (e.g. 2026-12-01 or 2026-12-01T10:00:00Z); Medplum never finishes an export with a _since it cannot read", o.Since)
@@ -152,6 +179,24 @@ func (o *ExportOptions) check() error {
 		return cmdutil.FlagErrorf("--restart and --cancel cannot be used together")
 	}
 	return nil
+}
+
+// neverExported are the types Medplum 5.0.10's $export leaves out whatever
+// -t says (fhir/operations/export.ts canBeExported: its
+// unexportedResourceTypes and core's protectedResourceTypes), as
+// medplumtest's exportSkip does (TestNeverExported).
+var neverExported = map[string]bool{
+	"Binary": true, "CodeSystem": true, "SearchParameter": true, "StructureDefinition": true, "ValueSet": true,
+	"BulkDataExport": true, "AsyncJob": true, "AuditEvent": true,
+	"DomainConfiguration": true, "JsonWebKey": true, "Login": true,
+}
+
+// neverExportedHint says how to get what an export leaves out.
+func neverExportedHint(types []string) string {
+	if slices.Contains(types, "Binary") {
+		return ` (attachments: the DocumentReferences, Media and the like of a backup point at them as "Binary/<id>", their content is not in it; fetch each with: medplum get Binary/<id> -o ndjson)`
+	}
+	return " (read them with: medplum get '" + types[0] + "?_count=1000')"
 }
 
 // knownTypes are the resource types of FHIR R4 and Medplum.
@@ -346,6 +391,10 @@ func exportRun(o *ExportOptions) (err error) {
 	}
 	prog := newProgressLine(o.IO, o.Quiet)
 	defer prog.done()
+	if len(o.never) > 0 {
+		// Even with -q: the backup lacks what was asked for.
+		fmt.Fprintf(o.IO.ErrOut, "medplum: warning: Medplum's $export never holds %s: this export will not either%s\n", strings.Join(o.never, ", "), neverExportedHint(o.never))
+	}
 	if !o.Quiet && o.mayHoldSecrets() {
 		fmt.Fprintln(o.IO.ErrOut, "medplum: warning: the exported files hold whatever the project holds, client secrets and password-reset requests included: they are created readable by you only (0600); keep them private")
 	}
@@ -577,7 +626,7 @@ func missingTypes(types string, m *manifest) []string {
 	}
 	var out []string
 	for t := range strings.SplitSeq(types, ",") {
-		if t = strings.TrimSpace(t); !have[t] {
+		if t = strings.TrimSpace(t); !have[t] && !neverExported[t] {
 			out = append(out, t)
 		}
 	}

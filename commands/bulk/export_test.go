@@ -232,6 +232,8 @@ func TestExportRefusesBadFlagsBeforeSending(t *testing.T) {
 		{[]string{"-t", "Patinet"}, `medplum: --types: "Patinet" is not a resource type; did you mean Patient?`},
 		{[]string{"-t", "Observation, MedicationRequests"}, `medplum: --types: "MedicationRequests" is not a resource type; did you mean MedicationRequest?`},
 		{[]string{"-t", "Xyzzy"}, `medplum: --types: "Xyzzy" is not a resource type of FHIR R4 or Medplum (e.g. Patient,Observation)`},
+		{[]string{"-t", "Binary"}, `medplum: --types: Medplum's $export never holds Binary (attachments: the DocumentReferences, Media and the like of a backup point at them as "Binary/<id>", their content is not in it; fetch each with: medplum get Binary/<id> -o ndjson)`},
+		{[]string{"-t", "ValueSet, AuditEvent"}, `medplum: --types: Medplum's $export never holds ValueSet, AuditEvent (read them with: medplum get 'ValueSet?_count=1000')`},
 		{[]string{"--restart", "--cancel"}, `medplum: --restart and --cancel cannot be used together`},
 	} {
 		r := e.Run(append([]string{"bulk", "export"}, c.args...)...)

@@ -83,6 +83,10 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			line failed, is listed and makes the exit code 3; the same command
 			again, or the import of the corrected input into the same project,
 			does it.
+			An attachment's url "Binary/<old id>" is rewritten as a reference is;
+			exports hold no Binary, so before sending the run warns how many
+			such urls name a Binary the input does not hold (medplum bulk export
+			--help says how to add them).
 
 			Re-runs converge. Each resource is keyed on its first identifier with
 			a system and a value; one without gets an identifier {system:
@@ -319,6 +323,7 @@ func importRun(o *ImportOptions) error {
 	if err := o.checkSource(files, c.BaseURL(), who.ProjectID); err != nil {
 		return err
 	}
+	o.warnMissingBinaries(in)
 	cache, err := stateDir("") // (the project's list of resources to update is there, whatever --state says)
 	if err != nil {
 		return err

@@ -267,7 +267,8 @@ func rewrite(v any, inInput func(string) bool, resolve func(string) string, pend
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, val := range x {
-			if s, ok := val.(string); ok && k == "reference" {
+			// An attachment's url names its Binary as a reference would.
+			if s, ok := val.(string); ok && (k == "reference" || k == "url" && strings.HasPrefix(s, "Binary/")) {
 				out[k] = rewriteRef(s, inInput, resolve, pending)
 				continue
 			}

@@ -1,13 +1,16 @@
 package bulk
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 )
@@ -137,4 +140,53 @@ func exportCommand(dir string, st *exportState) string {
 		args = append(args, "-s", cmdutil.ShellQuote(s))
 	}
 	return strings.Join(args, " ")
+}
+
+// binaryRefs counts into the Binary ids the line names as "Binary/<id>"
+// (an attachment's url, as an export holds it, or a reference) and reports
+// whether it names any. Medplum's $export never holds Binary: a backup's
+// attachments point at resources it does not have.
+func binaryRefs(data []byte, into map[string]int) bool {
+	const pre = `"Binary/`
+	found := false
+	for {
+		i := bytes.Index(data, []byte(pre))
+		if i < 0 {
+			return found
+		}
+		data = data[i+len(pre):]
+		end := bytes.IndexByte(data, '"')
+		if end <= 0 || end > 64 || !idRE().Match(data[:end]) {
+			continue
+		}
+		into[string(data[:end])]++
+		found = true
+		data = data[end:]
+	}
+}
+
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9\-.]+$`) })
+
+// missingBinaries says how many references of the input name Binary
+// resources the input does not hold, and how many such Binaries there are.
+func (c *checked) missingBinaries() (refs, binaries int) {
+	for id, n := range c.Binaries {
+		if !c.IDs.has("Binary/" + id) {
+			refs += n
+			binaries++
+		}
+	}
+	return refs, binaries
+}
+
+// warnMissingBinaries says, before anything is sent, that attachments the
+// input points at are not in it.
+func (o *ImportOptions) warnMissingBinaries(in *checked) {
+	refs, binaries := in.missingBinaries()
+	if refs == 0 || o.Restore {
+		return
+	}
+	fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s of the input name %s it does not hold (attachments: Medplum's $export never holds Binary): "+
+		"they will point at nothing here. To bring them, add each to the input from the project it came from (medplum get Binary/<id> -o ndjson >> DIR/Binary.ndjson): the import creates them and points the references at them\n",
+		cmdutil.Count(refs, `"Binary/<id>" reference`), cmdutil.Count(binaries, "Binary resource"))
 }

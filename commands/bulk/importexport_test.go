@@ -165,3 +165,63 @@ func TestExportAndImportOfAForgottenJob(t *testing.T) {
 		"Its export job is forgotten (no .medplum-export.json: cancelled?): export again with `medplum bulk export -d "+dir+" --restart`, with the flags it was made with. "+
 		"--allow-incomplete imports the files that are there\n")
 }
+
+// -t naming Binary next to exportable types warns up front, even with -q,
+// that the export will not hold it; no "no such resources" note for it.
+func TestExportOfBinarySaysItIsNeverExported(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Binary", "contentType": "text/plain"})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "DocumentReference", "status": "current"})
+	e := clitest.SignedIn(t, srv)
+	warn := `medplum: warning: Medplum's $export never holds Binary: this export will not either (attachments: the DocumentReferences, Media and the like of a backup point at them as "Binary/<id>", their content is not in it; fetch each with: medplum get Binary/<id> -o ndjson)` + "\n"
+	r := e.Run("bulk", "export", "-t", "Binary,DocumentReference,Flag", "-d", "bin")
+	x := readExport(t, e, "bin")
+	if len(x.paths) != 1 {
+		t.Fatalf("files: %v", x.paths)
+	}
+	expectFiles(t, r, x, warn+x.summary(t, "bin", 1, 0)+"medplum: note: nothing exported for Flag (no such resources)\n")
+	r = e.Run("bulk", "export", "-t", "Binary,DocumentReference", "-d", "bin2", "-q")
+	expectFiles(t, r, readExport(t, e, "bin2"), warn)
+}
+
+// An import of a backup whose DocumentReferences point at Binaries (which
+// an export never holds) warns, before anything is sent, how many; with
+// the Binaries added to the input (medplum get Binary/<id> -o ndjson), it
+// creates them and points the attachments at them.
+func TestImportOfAttachmentsWithoutTheirBinaries(t *testing.T) {
+	from := medplumtest.NewServer(t)
+	bin := from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "Binary", "contentType": "text/plain", "data": "aGVsbG8K"})
+	for range 2 {
+		from.Create(from.Seed.ProjectID, client.Resource{"resourceType": "DocumentReference", "status": "current",
+			"content": []any{map[string]any{"attachment": map[string]any{"contentType": "text/plain", "url": "Binary/" + bin.ID()}}}})
+	}
+	ex := clitest.SignedIn(t, from)
+	ex.Run("bulk", "export", "-t", "DocumentReference", "-d", "docs", "-q").ExpectCode(t, 0, "")
+	dir := filepath.Join(ex.Home, "docs")
+
+	to := medplumtest.NewServer(t)
+	im := clitest.SignedIn(t, to)
+	r := im.Run("bulk", "import", dir, "-q")
+	r.ExpectCode(t, 0, `medplum: warning: 2 "Binary/<id>" references of the input name 1 Binary resource it does not hold (attachments: Medplum's $export never holds Binary): `+
+		"they will point at nothing here. To bring them, add each to the input from the project it came from (medplum get Binary/<id> -o ndjson >> DIR/Binary.ndjson): the import creates them and points the references at them\n"+
+		"imported 2 resources: 2 created, 0 already there, 0 failed\n")
+
+	got := ex.Run("get", "Binary/"+bin.ID(), "-o", "ndjson")
+	got.ExpectCode(t, 0, "")
+	writeFile(t, ex, "docs/Binary.ndjson", got.Stdout)
+	to2 := medplumtest.NewServer(t)
+	im2 := clitest.SignedIn(t, to2)
+	r = im2.Run("bulk", "import", dir, "-q")
+	r.ExpectCode(t, 0, "imported 3 resources: 3 created, 0 already there, 0 failed\n")
+	bins := to2.Resources("Binary", to2.Seed.ProjectID)
+	docs := to2.Resources("DocumentReference", to2.Seed.ProjectID)
+	if len(bins) != 1 || len(docs) != 2 {
+		t.Fatalf("%d Binaries, %d DocumentReferences", len(bins), len(docs))
+	}
+	for _, d := range docs {
+		u, _ := d["content"].([]any)[0].(map[string]any)["attachment"].(map[string]any)["url"].(string)
+		if u != "Binary/"+bins[0].ID() {
+			t.Errorf("DocumentReference %s: attachment url %q, want Binary/%s", d.ID(), u, bins[0].ID())
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/medplumcli/medplum/client/medplumtest"
 )
 
 // identifierTypes are exactly the types medplumtest's table of 5.0.10's
@@ -31,5 +33,17 @@ func TestIdentifierTypes(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) || len(want) < 100 {
 		t.Errorf("identifierTypes:\n%v\nthe table:\n%v", got, want)
+	}
+}
+
+// neverExported is medplumtest's exportSkip (5.0.10's source).
+func TestNeverExported(t *testing.T) {
+	var got []string
+	for typ := range neverExported {
+		got = append(got, typ)
+	}
+	slices.Sort(got)
+	if want := medplumtest.ExportSkipped(); !slices.Equal(got, want) {
+		t.Errorf("neverExported: %v\nmedplumtest's exportSkip: %v", got, want)
 	}
 }
