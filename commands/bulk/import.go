@@ -97,7 +97,8 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			entry, which concurrent Bundles make fail and retry). Two resources of one type with the same key (a
 			duplicate MRN) would become one: the check refuses them, naming both
 			lines. An export imported into the project it came from (its
-			.medplum-export.json names it) is refused without --restore: nothing
+			.medplum-export.json names it, or its lines' meta.project: copied
+			files and stdin too) is refused without --restore: nothing
 			would be found by its id, so whatever has no identifier would be
 			doubled. A type Medplum cannot search by identifier (Provenance,
 			AuditEvent, ...) is keyed on a meta.tag instead: its tag of that system,
@@ -148,7 +149,9 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			but once re-created (a new id, nothing to search it by) it is found
 			again only through the journal, and so is a re-created resource with
 			--source-id=false (a lost answer lists those as "may have been
-			created twice"). An export of another project is refused with --restore.
+			created twice"). An export of another project (its
+			.medplum-export.json, or lines of another project and none of this
+			one) is refused with --restore.
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
@@ -321,6 +324,9 @@ func importRun(o *ImportOptions) error {
 		return err
 	}
 	if err := o.checkSource(files, c.BaseURL(), who.ProjectID); err != nil {
+		return err
+	}
+	if err := o.checkLineProjects(in, files, who.ProjectID); err != nil {
 		return err
 	}
 	o.warnMissingBinaries(in)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -189,4 +190,52 @@ func (o *ImportOptions) warnMissingBinaries(in *checked) {
 	fmt.Fprintf(o.IO.ErrOut, "medplum: warning: %s of the input name %s it does not hold (attachments: Medplum's $export never holds Binary): "+
 		"they will point at nothing here. To bring them, add each to the input from the project it came from (medplum get Binary/<id> -o ndjson >> DIR/Binary.ndjson): the import creates them and points the references at them\n",
 		cmdutil.Count(refs, `"Binary/<id>" reference`), cmdutil.Count(binaries, "Binary resource"))
+}
+
+// projectLines are the lines of the input that carry one meta.project.
+type projectLines struct {
+	N     int
+	First linePos
+}
+
+// noteProject counts the line's meta.project (bulk export's lines carry
+// it: medplum kicks the export off with X-Medplum: extended, capture 546;
+// the official CLI's do not).
+func (c *checked) noteProject(meta any, l line) {
+	m, _ := meta.(map[string]any)
+	p, _ := m["project"].(string)
+	if p == "" {
+		return
+	}
+	if pl := c.Projects[p]; pl != nil {
+		pl.N++
+		return
+	}
+	c.Projects[p] = &projectLines{N: 1, First: linePos{File: int32(l.File), N: int32(l.N)}}
+}
+
+// checkLineProjects is checkSource for what the lines say, whatever the
+// input is (a directory without its .medplum-export.json, copied files,
+// stdin): lines exported from the project imported into are refused
+// without --restore; with it, an input none of whose lines are from this
+// project, and some from another, is.
+func (o *ImportOptions) checkLineProjects(in *checked, files []inputFile, project string) error {
+	at := func(pl *projectLines) string {
+		return fmt.Sprintf("%s:%d", files[pl.First.File].Name, pl.First.N)
+	}
+	here := in.Projects[project]
+	switch {
+	case here != nil && !o.Restore:
+		return cmdutil.InputErrorf("%s of the input (the first at %s) %s meta.project %s: exported from the project you are importing into; nothing was sent: "+
+			"its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+			"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)",
+			cmdutil.Count(here.N, "line"), at(here), cmdutil.Noun(here.N, "carries", "carry"), project)
+	case here == nil && o.Restore && len(in.Projects) > 0:
+		others := slices.Sorted(maps.Keys(in.Projects))
+		pl := in.Projects[others[0]]
+		return cmdutil.InputErrorf("%s of the input (the first at %s) %s meta.project %s, and none the project you are importing into (%s); nothing was sent: "+
+			"--restore finds resources by the ids they have in the project they came from. Import it without --restore to copy it here",
+			cmdutil.Count(pl.N, "line"), at(pl), cmdutil.Noun(pl.N, "carries", "carry"), others[0], project)
+	}
+	return nil
 }

@@ -225,3 +225,55 @@ func TestImportOfAttachmentsWithoutTheirBinaries(t *testing.T) {
 		}
 	}
 }
+
+// The lines of an export carry meta.project: the guard against importing
+// an export into the project it came from holds without its
+// .medplum-export.json (cancelled, copied without dotfiles) and for stdin;
+// --restore takes it into that project, and refuses it into another.
+func TestImportRefusesLinesOfTheProjectTheyCameFrom(t *testing.T) {
+	p, e, c := clitest.OwnProject(t, "bulk-import-lines")
+	ctx := t.Context()
+	for _, n := range []string{"One", "Two"} {
+		if _, err := c.CreateResource(ctx, client.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Lines" + n}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Run("bulk", "export", "-t", "Patient", "-d", "b", "-q").ExpectCode(t, 0, "")
+	x := readExport(t, e, "b")
+	if err := os.Remove(filepath.Join(e.Home, "b", ".medplum-export.json")); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(x.paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(strings.TrimSpace(string(body)), "\n") + 1
+	refusal := func(at string) string {
+		return fmt.Sprintf("medplum: %d lines of the input (the first at %s:1) carry meta.project %s: exported from the project you are importing into; nothing was sent: "+
+			"its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+			"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)\n", n, at, p.ProjectID)
+	}
+	sent := func() {
+		t.Helper()
+		if p.Sandbox != nil {
+			clitest.ExpectPaths(t, p.Sandbox, "GET /auth/me")
+			p.Sandbox.ResetRequests()
+		}
+	}
+	if p.Sandbox != nil {
+		p.Sandbox.ResetRequests()
+	}
+	e.Run("bulk", "import", "b").Expect(t, 2, "", refusal(filepath.Join("b", filepath.Base(x.paths[0]))))
+	sent()
+	e.RunStdin(string(body), "bulk", "import", "-").Expect(t, 2, "", refusal("stdin"))
+	sent()
+	if pats, err := c.SearchAll(ctx, "Patient?_count=100"); err != nil || len(pats) != n {
+		t.Errorf("%d Patients in the project (%v), want %d", len(pats), err, n)
+	}
+	e.Run("bulk", "import", "b", "--restore", "-q").ExpectCode(t, 0, fmt.Sprintf("imported %d resources: 0 created, %d already there, 0 failed\n", n, n))
+
+	q := p.NewProject(t, "", p.Unique("bulk-import-lines-other"))
+	q.SignedIn(t).Run("bulk", "import", filepath.Join(e.Home, "b"), "--restore").Expect(t, 2, "",
+		fmt.Sprintf("medplum: %d lines of the input (the first at %s:1) carry meta.project %s, and none the project you are importing into (%s); nothing was sent: "+
+			"--restore finds resources by the ids they have in the project they came from. Import it without --restore to copy it here\n", n, x.paths[0], p.ProjectID, q.ProjectID))
+}

@@ -129,14 +129,15 @@ const maxProblems = 20
 
 // checked is what the validation pass learnt about the input.
 type checked struct {
-	Total    int               // resources to send
-	Skipped  map[string]int    // by type: resources left out (skip)
-	Types    map[string]int    // by type: resources to send
-	Digest   string            // sha256 of the files, in order, with their names' lengths between them
-	IDs      *idMap            // every resource that has an id: where it is, its new id
-	Holds    []map[string]bool // by file: the resource types it holds
-	Refers   []map[string]bool // by file: the resource types its references name
-	Binaries map[string]int    // "Binary/<id>" named (attachments): id -> how many times
+	Total    int                      // resources to send
+	Skipped  map[string]int           // by type: resources left out (skip)
+	Types    map[string]int           // by type: resources to send
+	Digest   string                   // sha256 of the files, in order, with their names' lengths between them
+	IDs      *idMap                   // every resource that has an id: where it is, its new id
+	Holds    []map[string]bool        // by file: the resource types it holds
+	Refers   []map[string]bool        // by file: the resource types its references name
+	Binaries map[string]int           // "Binary/<id>" named (attachments): id -> how many times
+	Projects map[string]*projectLines // by meta.project: the lines to send that carry it
 }
 
 // linePos is where a line is: its file (index in the files) and number,
@@ -212,7 +213,7 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 		return nil, err
 	}
 	defer keys.Close()
-	c := &checked{IDs: ids, Skipped: map[string]int{}, Types: map[string]int{}, Binaries: map[string]int{}}
+	c := &checked{IDs: ids, Skipped: map[string]int{}, Types: map[string]int{}, Binaries: map[string]int{}, Projects: map[string]*projectLines{}}
 	for range files {
 		c.Holds = append(c.Holds, map[string]bool{})
 		c.Refers = append(c.Refers, map[string]bool{})
@@ -271,6 +272,7 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 		}
 		c.Total++
 		c.Types[*hd.ResourceType]++
+		c.noteProject(hd.Meta, l)
 		c.Holds[l.File][*hd.ResourceType] = true
 		referencedTypes(l.Data, c.Refers[l.File])
 		if binaryRefs(l.Data, c.Binaries) {
