@@ -66,7 +66,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			summary counts those).
 
 			Every line is checked first: a line that is not a JSON object with a
-			resourceType is reported with its file and line number, and nothing
+			resourceType of FHIR R4 or Medplum is reported with its file and line number, and nothing
 			is sent. A directory stands for its *.ndjson files; - reads stdin.
 			An unfinished export (its manifest.json lists files that are not
 			there: the export was stopped while it downloaded them) is refused
@@ -304,8 +304,8 @@ func importRun(o *ImportOptions) error {
 		return err
 	}
 	defer in.IDs.Close()
-	o.reportSkipped(in)
 	if in.Total == 0 {
+		o.reportSkipped(in)
 		return cmdutil.InputErrorf("nothing left to import: every resource of the input was skipped")
 	}
 	// The journal's key is the input as given; the order it is sent in
@@ -329,6 +329,8 @@ func importRun(o *ImportOptions) error {
 	if err := o.checkLineProjects(in, files, who.ProjectID); err != nil {
 		return err
 	}
+	// Said once the import is not refused: a refused one sends nothing.
+	o.reportSkipped(in)
 	o.warnMissingBinaries(in)
 	cache, err := stateDir("") // (the project's list of resources to update is there, whatever --state says)
 	if err != nil {

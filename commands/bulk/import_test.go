@@ -55,17 +55,21 @@ func TestImportBadLinesSendNothing(t *testing.T) {
 		`{"resourceType":"patient"}`,
 		`{"resourceType":"Patient","id":7}`,
 		`{"resourceType":"Patient","id":"p1"}`,
+		`{"resourceType":"Pateint","id":"p4"}`,
+		`{"resourceType":"Xyzzy"}`,
 	}, "\n")+"\n")
 	srv.ResetRequests()
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	r := e.Run("bulk", "import", "good.ndjson", "bad.ndjson", "--report", "report.csv")
-	r.Expect(t, 2, "", `medplum: 6 bad lines; nothing was sent:
+	r.Expect(t, 2, "", `medplum: 8 bad lines; nothing was sent:
 bad.ndjson:3: not valid JSON (it ends too early)
 bad.ndjson:4: not a JSON object
 bad.ndjson:5: no resourceType
 bad.ndjson:6: resourceType "patient" is not a resource type
 bad.ndjson:7: resourceType and id must be strings
 bad.ndjson:8: Patient/p1 appears again (first at good.ndjson:1)
+bad.ndjson:9: resourceType "Pateint" is not a resource type; did you mean Patient?
+bad.ndjson:10: resourceType "Xyzzy" is not a resource type of FHIR R4 or Medplum
 `)
 	clitest.ExpectNothingSent(t, srv)
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != before {
@@ -198,7 +202,7 @@ func TestImportEntryFailures(t *testing.T) {
 	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "mixed.ndjson", strings.Join([]string{
 		`{"resourceType":"Patient","id":"a","name":[{"family":"Fine"}]}`,
-		`{"resourceType":"NotAType","id":"b"}`,
+		`{"resourceType":"Patient","id":"b","birthDate":"not-a-date"}`,
 		`{"resourceType":"Patient","id":"c","identifier":[{"system":"urn:test:mrn","value":"twice"}]}`,
 	}, "\n")+"\n")
 	// Two Patients have the identifier already: the conditional create is
@@ -208,7 +212,7 @@ func TestImportEntryFailures(t *testing.T) {
 	}
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	r := e.Run("bulk", "import", "mixed.ndjson", "--report", "report.csv")
-	r.Expect(t, 3, "mixed.ndjson:1-3: 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: NotAType/b: 400 Unknown resource type
+	r.Expect(t, 3, "mixed.ndjson:1-3: 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: Patient/b: 400 Invalid date format (Patient.birthDate)
 mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
 imported 3 resources: 1 created, 0 already there, 2 failed
 medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again
@@ -233,7 +237,7 @@ medplum: 2 of 3 resources failed in an earlier run of this import (it listed the
 	}
 	want := "file,line,resource,result,status,id,error\n" +
 		"mixed.ndjson,1,Patient/a,created,201," + created + ",\n" +
-		"mixed.ndjson,2,NotAType/b,failed,400,,Unknown resource type\n" +
+		"mixed.ndjson,2,Patient/b,failed,400,,Invalid date format (Patient.birthDate)\n" +
 		"mixed.ndjson,3,Patient/c,failed,412,,Multiple resources found matching condition\n"
 	report := filepath.Join(e.Home, "report.csv")
 	if got, err := os.ReadFile(report); err != nil || string(got) != want || created == "" {
@@ -244,14 +248,14 @@ medplum: 2 of 3 resources failed in an earlier run of this import (it listed the
 	}
 	// The same command again finds the created one and names it found.
 	r = e.Run("bulk", "import", "mixed.ndjson", "--report", "again.csv", "--state", "other.journal", "-q")
-	r.Expect(t, 3, "", `mixed.ndjson:2: NotAType/b: 400 Unknown resource type
+	r.Expect(t, 3, "", `mixed.ndjson:2: Patient/b: 400 Invalid date format (Patient.birthDate)
 mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
 imported 3 resources: 0 created, 1 already there, 2 failed
 medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again
 `)
 	want = "file,line,resource,result,status,id,error\n" +
 		"mixed.ndjson,1,Patient/a,found,200," + created + ",\n" +
-		"mixed.ndjson,2,NotAType/b,failed,400,,Unknown resource type\n" +
+		"mixed.ndjson,2,Patient/b,failed,400,,Invalid date format (Patient.birthDate)\n" +
 		"mixed.ndjson,3,Patient/c,failed,412,,Multiple resources found matching condition\n"
 	if got, err := os.ReadFile(filepath.Join(e.Home, "again.csv")); err != nil || string(got) != want {
 		t.Errorf("again.csv (%v):\n%s\nwant:\n%s", err, got, want)
@@ -567,14 +571,14 @@ func TestImportTransactionMode(t *testing.T) {
 	e := clitest.SignedIn(t, srv)
 	writeFile(t, e, "tx.ndjson", strings.Join([]string{
 		`{"resourceType":"Patient","id":"t1"}`,
-		`{"resourceType":"NotAType","id":"t2"}`,
+		`{"resourceType":"Patient","id":"t2","birthDate":"not-a-date"}`,
 		`{"resourceType":"Patient","id":"t3"}`,
 	}, "\n")+"\n")
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
 	r := e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
 	r.Expect(t, 3, "tx.ndjson:1-2: 1 created, 0 already there, 1 failed\ntx.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
-		"tx.ndjson:2: NotAType/t2: 400 Unknown resource type\nimported 3 resources: 2 created, 0 already there, 1 failed\n"+
+		"tx.ndjson:2: Patient/t2: 400 Invalid date format (Patient.birthDate)\nimported 3 resources: 2 created, 0 already there, 1 failed\n"+
 			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
 	bundles := srv.RequestsTo("POST", "/fhir/R4")
 	if len(bundles) != 2 {
@@ -589,13 +593,20 @@ func TestImportTransactionMode(t *testing.T) {
 	project := srv.Resource("Project", srv.Seed.ProjectID)
 	project["features"] = append(project["features"].([]any), "transaction-bundles")
 	srv.Update(project)
-	r = e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1", "--state", "tx2.journal")
-	r.Expect(t, 3, "tx.ndjson:1-2: 0 created, 0 already there, 2 failed\ntx.ndjson:3-3: 0 created, 1 already there, 0 failed\n",
-		"tx.ndjson:1: Patient/t1: 400 the transaction was refused, nothing of its Bundle was kept: Unknown resource type\n"+
-			"tx.ndjson:2: NotAType/t2: 400 the transaction was refused, nothing of its Bundle was kept: Unknown resource type\nimported 3 resources: 0 created, 1 already there, 2 failed\n"+
+	// (New resources: one found by the lookup before its Bundle would not
+	// be in the transaction.)
+	writeFile(t, e, "tx2.ndjson", strings.Join([]string{
+		`{"resourceType":"Patient","id":"t4"}`,
+		`{"resourceType":"Patient","id":"t5","birthDate":"not-a-date"}`,
+		`{"resourceType":"Patient","id":"t6"}`,
+	}, "\n")+"\n")
+	r = e.Run("bulk", "import", "tx2.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
+	r.Expect(t, 3, "tx2.ndjson:1-2: 0 created, 0 already there, 2 failed\ntx2.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
+		"tx2.ndjson:1: Patient/t4: 400 the transaction was refused, nothing of its Bundle was kept: Invalid date format (Patient.birthDate)\n"+
+			"tx2.ndjson:2: Patient/t5: 400 the transaction was refused, nothing of its Bundle was kept: Invalid date format (Patient.birthDate)\nimported 3 resources: 1 created, 0 already there, 2 failed\n"+
 			"medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
-	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 2 {
-		t.Errorf("%d Patients created, want 2", n)
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 3 {
+		t.Errorf("%d Patients created, want 3", n)
 	}
 }
 

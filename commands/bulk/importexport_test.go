@@ -277,3 +277,16 @@ func TestImportRefusesLinesOfTheProjectTheyCameFrom(t *testing.T) {
 		fmt.Sprintf("medplum: %d lines of the input (the first at %s:1) carry meta.project %s, and none the project you are importing into (%s); nothing was sent: "+
 			"--restore finds resources by the ids they have in the project they came from. Import it without --restore to copy it here\n", n, x.paths[0], p.ProjectID, q.ProjectID))
 }
+
+// A refused import says only why: not the resources it would have left
+// out (nothing was sent).
+func TestRefusedImportDoesNotListWhatItLeavesOut(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	e.Run("bulk", "export", "-d", "w", "-q").ExpectCode(t, 0, "")
+	srv.ResetRequests()
+	e.Run("bulk", "import", "w", "-q").Expect(t, 2, "", "medplum: "+filepath.Join("w", ".medplum-export.json")+" says this input is an export of project "+srv.Seed.ProjectID+" on "+srv.URL+
+		", the project you are importing into; nothing was sent: its resources are here already, and those without an identifier would be created again (a plain import finds a resource again by its identifiers only, never by its id). "+
+		"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)\n")
+	clitest.ExpectPaths(t, srv, "GET /auth/me")
+}

@@ -265,6 +265,14 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 		case !typeRE().MatchString(*hd.ResourceType):
 			prob(l, "resourceType %q is not a resource type", *hd.ResourceType)
 			return nil
+		case !knownTypes()[*hd.ResourceType]:
+			// The server would refuse it (400), after the lines before it.
+			if near := closestType(*hd.ResourceType); near != "" {
+				prob(l, "resourceType %q is not a resource type; did you mean %s?", *hd.ResourceType, near)
+			} else {
+				prob(l, "resourceType %q is not a resource type of FHIR R4 or Medplum", *hd.ResourceType)
+			}
+			return nil
 		}
 		if skip(*hd.ResourceType) {
 			c.Skipped[*hd.ResourceType]++
