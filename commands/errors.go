@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -92,7 +93,8 @@ func hint(cmd *cobra.Command, err error) string {
 	}
 	var ne net.Error
 	var oe *net.OpError
-	if client.AsError(err) == nil && (errors.As(err, &oe) || errors.As(err, &ne)) {
+	var pe *fs.PathError // a local file: its syscall.Errno is a net.Error too
+	if client.AsError(err) == nil && (errors.As(err, &oe) || errors.As(err, &ne) && !errors.As(err, &pe)) {
 		return "check that the server is up and the base URL is right (medplum profile describe)"
 	}
 	return ""

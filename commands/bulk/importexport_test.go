@@ -290,3 +290,11 @@ func TestRefusedImportDoesNotListWhatItLeavesOut(t *testing.T) {
 		"To restore what was deleted since, run it again with --restore; to copy it, import it into another project (-p PROFILE, or sign in to it)\n")
 	clitest.ExpectPaths(t, srv, "GET /auth/me")
 }
+
+// A local disk error is not followed by the hint for network errors.
+func TestExportDiskErrorHasNoNetworkHint(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "afile", "x")
+	e.Run("bulk", "export", "-q", "-d", "afile/sub").Expect(t, 1, "", "medplum: open "+filepath.Join("afile", "sub", ".medplum-export.json")+": not a directory\n")
+}
