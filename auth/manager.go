@@ -458,5 +458,10 @@ func (m *Manager) NewAuthenticator(s Settings, tokenClient *client.Client) (clie
 		}
 		return a, err
 	}
+	if b := NormalizeBaseURL(s.BaseURL); s.BaseURLFrom != "" && b != "" && b != sess.BaseURL {
+		// The profile still points at the server it signed in to: what
+		// points elsewhere is a flag or a variable.
+		return nil, &SignInError{Profile: s.Profile, Reason: fmt.Sprintf("signed in to %s, but %s points at %s", sess.BaseURL, s.BaseURLFrom, b)}
+	}
 	return m.Authenticator(s.Profile, s.BaseURL, tokenClient)
 }

@@ -29,6 +29,10 @@ type Settings struct {
 	AccessToken  string // MEDPLUM_CLIENT_ACCESS_TOKEN
 	AuthType     string // one of the AuthType constants, or ""
 	Scope        string // OAuth scope for interactive logins
+
+	// BaseURLFrom names where BaseURL came from when not the profile
+	// ("--base-url", "MEDPLUM_BASE_URL"), for messages; "" otherwise.
+	BaseURLFrom string
 }
 
 // ClientOptions returns client.Options with the connection fields of s

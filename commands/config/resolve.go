@@ -174,7 +174,12 @@ func (r *Resolved) Lookup(name string) Value {
 
 // Settings converts the resolved values into auth.Settings.
 func (r *Resolved) Settings() auth.Settings {
+	from := ""
+	if v := r.Lookup("base_url"); v.Source == "flag" || v.Source == "env" {
+		from = v.EnvOrigin()
+	}
 	return auth.Settings{
+		BaseURLFrom:  from,
 		Profile:      r.Profile,
 		BaseURL:      r.Get("base_url"),
 		FHIRPath:     r.Get("fhir_url_path"),
