@@ -574,7 +574,9 @@ func (o *ExportOptions) poll(c *client.Client, st *exportState, prog *progressLi
 		} else {
 			wait = min(wait*3/2, o.MaxPoll)
 		}
-		prog.set(fmt.Sprintf("waiting for the export: %s, %s%s", roundSec(time.Since(st.Started)), cmdutil.Count(polls, "poll"), xProgress(resp.Header)))
+		// (The status line adds the time this run has waited; a resumed
+		// job's start was said when it resumed.)
+		prog.set(fmt.Sprintf("waiting for the export: %s%s", cmdutil.Count(polls, "poll"), xProgress(resp.Header)))
 		if err := bulkengine.Sleep(o.Ctx, d); err != nil {
 			return nil, nil, err
 		}
@@ -600,8 +602,6 @@ func retryAfter(v string) time.Duration {
 	}
 	return 0
 }
-
-func roundSec(d time.Duration) time.Duration { return d.Round(time.Second) }
 
 // FileName is the name the official CLI gives an output file: its type and
 // its URL's path, every run of other characters than letters and digits
