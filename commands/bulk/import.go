@@ -664,7 +664,7 @@ func (im *importer) process(ch *chunk) {
 				noLookup = noLookup || refused
 				continue
 			}
-			im.lim.Release(bulkengine.OutcomeSuccess, 0)
+			im.release(bulkengine.OutcomeSuccess, 0)
 			if todo = unanswered(); len(todo) == 0 {
 				break
 			}
@@ -781,7 +781,7 @@ type tries struct{ failures, throttled, conflicts int }
 // refused the request; the caller says what that means.
 func (im *importer) failed(err error, start time.Time, n *tries, failRest func(status int, msg string)) (stop, refused, uncertain bool) {
 	a := bulkengine.Classify(err)
-	im.lim.Release(a.Outcome, a.Pause)
+	im.release(a.Outcome, a.Pause)
 	if im.run.Request.Err() != nil {
 		return true, false, false
 	}
@@ -813,6 +813,27 @@ func (im *importer) failed(err error, start time.Time, n *tries, failRest func(s
 		}
 	}
 	return false, false, uncertain
+}
+
+// release gives the limiter a request's outcome; a 429 is said on the
+// status line, which would otherwise stand still for the whole wait.
+func (im *importer) release(o bulkengine.Outcome, pause time.Duration) {
+	im.lim.Release(o, pause)
+	if o != bulkengine.OutcomeThrottled {
+		return
+	}
+	im.run.Locked(func() {
+		wait := ""
+		if pause > 0 {
+			wait = " " + max(pause, time.Second).Round(time.Second).String()
+		}
+		im.prog.set(fmt.Sprintf("%s; waiting%s for the server's rate limit", im.progress(), wait))
+	})
+}
+
+// progress is the status line's count.
+func (im *importer) progress() string {
+	return fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total)
 }
 
 func (im *importer) failRest(results []*result, todo []int, status int, msg string) {
@@ -986,7 +1007,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, outsi
 		if !im.o.Quiet {
 			fmt.Fprintf(out.Out, "%s: %d created, %d already there, %d failed\n", ch.label(im.files), rec.Counts.Created, rec.Counts.Matched, rec.Counts.Failed)
 		}
-		im.prog.set(fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total))
+		im.prog.set(im.progress())
 	})
 }
 
@@ -1263,7 +1284,7 @@ func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
 		}
 		var b struct{ Entry []batchAnswer }
 		if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
-			im.lim.Release(bulkengine.OutcomeSuccess, 0)
+			im.release(bulkengine.OutcomeSuccess, 0)
 			failRest(resp.Status, fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry)))
 			continue
 		}
@@ -1298,7 +1319,7 @@ func (im *importer) afterAnswer(n *tries, wait time.Duration, conflicted int, do
 		outcome = bulkengine.OutcomeConflict
 		n.conflicts++
 	}
-	im.lim.Release(outcome, wait)
+	im.release(outcome, wait)
 	switch {
 	case done:
 	case n.throttled > im.retry.MaxThrottled:

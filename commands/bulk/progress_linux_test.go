@@ -2,7 +2,9 @@ package bulk_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
@@ -21,6 +23,22 @@ func TestExportPollingLineSaysTheTimeOnce(t *testing.T) {
 	}
 	if !regexp.MustCompile(`waiting for the export: [0-9]+ polls? \([0-9]+s\)`).MatchString(r.Stderr) ||
 		regexp.MustCompile(`waiting for the export: [0-9]+s`).MatchString(r.Stderr) {
+		t.Errorf("the terminal showed:\n%q", r.Stderr)
+	}
+}
+
+// A 429 is said on the status line for the time it is waited out, which
+// looked like a hang ("imported 117 of 951 resources (2s)" for 26 s).
+func TestImportStatusLineSaysItWaitsForTheRateLimit(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "p.ndjson", patients("rl", 3))
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Status: 429, RetryAfter: 2 * time.Second})
+	r := e.RunStderrOnPTY("bulk", "import", "p.ndjson", "--concurrency", "1")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "imported 0 of 3 resources; waiting 2s for the server's rate limit (") {
 		t.Errorf("the terminal showed:\n%q", r.Stderr)
 	}
 }
