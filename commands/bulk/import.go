@@ -270,6 +270,7 @@ type importer struct {
 	pending  int // updates waiting for resources that failed
 	waiting  *waitList
 	maybe    []string // file:line of unkeyed entries resent after a lost answer
+	halfway  counts   // answered in chunks the run stopped before they were done
 	rep      *importReport
 }
 
@@ -454,6 +455,9 @@ func (im *importer) summary() {
 	default:
 		fmt.Fprintf(&b, "; %d references point at resources not in the input, kept as they were", n)
 	}
+	if h := im.halfway; h.Created+h.Matched > 0 {
+		fmt.Fprintf(&b, "; %d more answered in Bundles stopped half-way (%d created, %d already there), which the next run finds", h.Created+h.Matched, h.Created, h.Matched)
+	}
 	if im.fixed+im.fixErr > 0 {
 		fmt.Fprintf(&b, "; %d updated to point at resources created after them", im.fixed)
 		if im.fixErr > 0 {
@@ -611,6 +615,12 @@ func (im *importer) process(ch *chunk) {
 		return
 	}
 	results := make([]*result, len(ch.Entries))
+	finished := false
+	defer func() {
+		if !finished {
+			im.stopped(results)
+		}
+	}()
 	local := map[string]string{} // old ref -> new ref, of this chunk's done entries
 	fix := map[int]bool{}
 	// Medplum gives each create of a Bundle its id before it runs the
@@ -765,7 +775,25 @@ func (im *importer) process(ch *chunk) {
 			}
 		}
 	}
+	finished = true
 	im.finish(ch, results, fix, outside, resent)
+}
+
+// stopped counts what the server answered for a chunk the run stopped
+// before it was done (Ctrl-C while some of its entries waited out a 429):
+// not journaled as done, but created or found all the same.
+func (im *importer) stopped(results []*result) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	for _, r := range results {
+		switch {
+		case r == nil || !r.done:
+		case r.status == http.StatusCreated:
+			im.halfway.Created++
+		default:
+			im.halfway.Matched++
+		}
+	}
 }
 
 // tries are what a chunk's requests have met, which the retry policy

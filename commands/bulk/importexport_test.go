@@ -298,3 +298,33 @@ func TestExportDiskErrorHasNoNetworkHint(t *testing.T) {
 	writeFile(t, e, "afile", "x")
 	e.Run("bulk", "export", "-q", "-d", "afile/sub").Expect(t, 1, "", "medplum: open "+filepath.Join("afile", "sub", ".medplum-export.json")+": not a directory\n")
 }
+
+// Ctrl-C while a Bundle's last entries wait out a 429 counts what the
+// server already created for its first ones ("imported 0 resources" while
+// 54 were created).
+func TestImportInterruptedHalfwayCountsWhatWasCreated(t *testing.T) {
+	now := time.Now()
+	srv := medplumtest.NewServer(t, medplumtest.WithClock(func() time.Time { return now }))
+	e := clitest.SignedIn(t, srv)
+	// The lookup (20 points) and three creates (100 each): the fourth and
+	// fifth are answered 429, and the clock never reaches the next minute.
+	srv.SetFHIRQuota(320)
+	writeFile(t, e, "q.ndjson", patients("half", 5))
+	before := srv.Count("Patient", srv.Seed.ProjectID)
+	p := e.Start("bulk", "import", "q.ndjson", "--concurrency", "1")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RequestsTo("POST", "/fhir/R4")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Bundle sent: %s", p.Stderr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	p.Signal(os.Interrupt)
+	r := p.Wait()
+	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 3 {
+		t.Fatalf("%d Patients created, want 3", n)
+	}
+	r.Expect(t, 130, "", "imported 0 resources: 0 created, 0 already there, 0 failed; 3 more answered in Bundles stopped half-way (3 created, 0 already there), which the next run finds\n"+
+		"medplum: interrupted\n")
+}
