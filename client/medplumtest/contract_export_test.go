@@ -228,7 +228,7 @@ func exportSteps() []step {
 			}
 			return e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
 		}},
-		{name: "546-export-attachment-file", ndjson: true, firstEntry: true, run: func(e *contractEnv) *http.Response {
+		{name: "555-export-attachment-file", ndjson: true, firstEntry: true, run: func(e *contractEnv) *http.Response {
 			since := url.QueryEscape(time.Now().UTC().Add(-time.Millisecond).Format(time.RFC3339Nano))
 			bin := e.createIn("Binary", `{"resourceType":"Binary","contentType":"text/plain","data":"aGVsbG8gYXR0YWNobWVudAo="}`)
 			e.createIn("DocumentReference", `{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"text/plain","url":"Binary/`+bin+`","title":"att.txt"}}]}`)
@@ -236,7 +236,7 @@ func exportSteps() []step {
 			resp.Body.Close()
 			m := jsonBody(e.t, e.manifest())
 			if out, _ := m["output"].([]any); len(out) != 1 || out[0].(map[string]any)["type"] != "DocumentReference" {
-				e.t.Errorf("546: the export's output is %v, want one DocumentReference file", out)
+				e.t.Errorf("555: the export's output is %v, want one DocumentReference file", out)
 			}
 			keepFile(e, m)
 			first := e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
@@ -246,7 +246,7 @@ func exportSteps() []step {
 				e.t.Fatal(err)
 			}
 			if want := `"url":"Binary/` + bin + `"`; !strings.Contains(string(b), want) {
-				e.t.Errorf("546: the exported DocumentReference does not hold %s: %s", want, b)
+				e.t.Errorf("555: the exported DocumentReference does not hold %s: %s", want, b)
 			}
 			return e.do(req{"GET", e.relative(e.export.fileURL), nil, ""})
 		}},

@@ -177,7 +177,7 @@ func (s *Server) exportStart(c *reqCtx) {
 			order = append(order, rec.typ)
 		}
 		// The attachment urls as stored ("Binary/<id>"), not presigned as
-		// a read answers them (546).
+		// a read answers them (555).
 		plain := *rec
 		plain.attach = false
 		b.Write(marshal(c.present(&plain)))

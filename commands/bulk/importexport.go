@@ -199,7 +199,7 @@ type projectLines struct {
 }
 
 // noteProject counts the line's meta.project (bulk export's lines carry
-// it: medplum kicks the export off with X-Medplum: extended, capture 546;
+// it: medplum kicks the export off with X-Medplum: extended, capture 555;
 // the official CLI's do not).
 func (c *checked) noteProject(meta any, l line) {
 	m, _ := meta.(map[string]any)
