@@ -150,10 +150,11 @@ func BenchmarkBulkImport(b *testing.B) {
 // removed afterwards): Patients, and four Observations per Patient that
 // refer to it, each with a narrative of about 1.5 KB (lines of about
 // 2 KB), in two files, into a fresh sandbox, under GNU time. The input is
-// read as it is sent, so the peak RSS grows only with what must be kept per
-// resource (its old id for the line check, its old and new ids to rewrite
-// references): see docs/benchmarks.md. After the import the sandbox must
-// hold every resource. Reports ms/run, cpu-ms/run, MB-peak-RSS,
+// read as it is sent, and what is kept per resource (its old id for the line
+// check, its key, its old and new ids to rewrite references) is in a file
+// next to the journal, so the two peaks should be within a few MB of each
+// other: see docs/benchmarks.md. After the import the sandbox must hold
+// every resource. Reports ms/run, cpu-ms/run, MB-peak-RSS,
 // resources/s, resources and the input's MB. Run with -benchtime 1x.
 func BenchmarkBulkImportPeakRSS(b *testing.B) {
 	bin, _ := benchBinaries(b)

@@ -1437,7 +1437,11 @@ func (o *ImportOptions) checkSource(files []inputFile, server, project string) e
 // directory's imports/), where the import's index lives too.
 func stateDir(state string) (string, error) {
 	if state != "" {
-		return filepath.Dir(state), nil
+		dir := filepath.Dir(state)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return "", cmdutil.InputErrorf("--state %s: no directory %s", state, dir)
+		}
+		return dir, nil
 	}
 	dir, err := config.CacheDir(os.Getenv)
 	if err != nil {

@@ -624,6 +624,12 @@ func TestImportStdin(t *testing.T) {
 	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
 	clitest.ExpectNothingSent(t, srv)
+	// The journal's directory holds the index of the check too: one that
+	// is not there is said before anything is read or sent.
+	writeFile(t, e, "one.ndjson", `{"resourceType":"Patient","id":"s2"}`+"\n")
+	e.Run("bulk", "import", "one.ndjson", "--state", "nodir/j.journal").
+		Expect(t, 2, "", "medplum: --state nodir/j.journal: no directory nodir\n")
+	clitest.ExpectNothingSent(t, srv)
 }
 
 // Ctrl-C: the Bundles in flight finish (they are journaled), nothing more
