@@ -55,8 +55,10 @@ const (
 	newOther = 2
 )
 
-func newIDMap(dir string) (*idMap, error) {
-	t, err := newDiskTable(dir, idBytes)
+func newIDMap(dir string) (*idMap, error) { return newIDMapOf(dir, initialSlots) }
+
+func newIDMapOf(dir string, slots uint64) (*idMap, error) {
+	t, err := newDiskTable(dir, idBytes, slots)
 	if err != nil {
 		return nil, err
 	}

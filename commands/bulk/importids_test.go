@@ -79,7 +79,11 @@ func TestIDMap(t *testing.T) {
 // 262,144, each time into a new file), each found again with its place and
 // its new id, after the moves and through the cache; none of them twice.
 func TestIDMapGrows(t *testing.T) {
-	m := testIDMap(t)
+	m, err := newIDMapOf(t.TempDir(), 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	const n = 100_000
 	uuid := func(i int) string { return fmt.Sprintf("Patient/%08x-0000-4000-8000-%012x", i+1, i) }
 	for i := range n {
@@ -122,7 +126,7 @@ func TestIDMapGrows(t *testing.T) {
 // line are told apart by the whole 128 bits: each keeps its own value, and
 // one that probes past them is absent.
 func TestDiskTableCollisions(t *testing.T) {
-	tb, err := newDiskTable(t.TempDir(), 8)
+	tb, err := newDiskTable(t.TempDir(), 8, 1<<14)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +170,7 @@ func TestDiskTableCollisions(t *testing.T) {
 	}
 	// The last slots wrap around to the first.
 	var last tableKey
-	binary.LittleEndian.PutUint64(last[:8], initialSlots-1)
+	binary.LittleEndian.PutUint64(last[:8], 1<<14-1)
 	for i := range 3 {
 		k := last
 		k[8] = byte(i + 1)

@@ -49,21 +49,23 @@ type tableKey = [16]byte
 
 const (
 	cacheLines   = 1 << 12
-	initialSlots = 1 << 14
-	probeWindow  = 8 // slots read at a time while probing
+	initialSlots = 1 << 16 // 3 MB of id map, sparse: a small import writes little of it; 32,768 ids before it grows
+	probeWindow  = 8       // slots read at a time while probing
 	absent       = ^uint64(0)
 )
 
 // errTableKey is a key of all zeros: they mark an empty slot.
 var errTableKey = errors.New("index: a key of zeros")
 
-func newDiskTable(dir string, valueBytes int) (*diskTable, error) {
+// newDiskTable makes a table of slots slots (a power of two: initialSlots
+// but in tests) in dir.
+func newDiskTable(dir string, valueBytes int, slots uint64) (*diskTable, error) {
 	t := &diskTable{dir: dir, val: valueBytes, slot: int64(16 + valueBytes)}
-	f, err := newScratch(dir, t.slot*initialSlots)
+	f, err := newScratch(dir, t.slot*int64(slots))
 	if err != nil {
 		return nil, err
 	}
-	t.f, t.n = f, initialSlots
+	t.f, t.n = f, slots
 	t.lines = make([]byte, cacheLines*int(t.slot))
 	t.at = make([]uint64, cacheLines)
 	t.pbuf, t.wbuf = make([]byte, probeWindow*t.slot), make([]byte, t.slot)

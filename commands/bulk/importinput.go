@@ -208,7 +208,7 @@ func checkInput(files []inputFile, skip func(typ string) bool, salt string, ko k
 	}()
 	// keys: where each "Type?key" first is, by the id map's 128-bit hash
 	// of it, on disk like the id map, and only for the check.
-	keys, err := newDiskTable(dir, 8)
+	keys, err := newDiskTable(dir, 8, initialSlots)
 	if err != nil {
 		return nil, err
 	}
