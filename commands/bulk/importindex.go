@@ -49,7 +49,7 @@ type tableKey = [16]byte
 
 const (
 	cacheLines   = 1 << 12
-	initialSlots = 1 << 16 // 3 MB of id map, sparse: a small import writes little of it; 32,768 ids before it grows
+	initialSlots = 1 << 18 // 12 MB of id map, sparse: a small import writes little of it; 131,072 ids before it grows
 	probeWindow  = 8       // slots read at a time while probing
 	absent       = ^uint64(0)
 )
