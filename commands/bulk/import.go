@@ -155,11 +155,20 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
-			is 3 when some failed; --report FILE writes a CSV row for every
-			resource answered (file, line, created, found or failed, its status,
-			its new id, the server's message). 429s (Medplum charges every entry
-			to the FHIR quota) are waited out and the entries not done are sent
-			again.
+			is 3 when some failed. 429s (Medplum charges every entry to the FHIR
+			quota) are waited out and the entries not done are sent again.
+
+			--report FILE writes a CSV, file,line,resource,result,status,id,error,
+			with a row for every resource this run had answered: resource is the
+			line's Type/id as the input has it (its old id; Type alone for a line
+			without one), result is created, found (already there) or failed,
+			status the server's for its entry, id the Type/id it has on the
+			server, error the server's message. A resource this import created
+			and then updated to point at a resource created after it has a
+			second row: updated, failed (the update) or pending (it waits for a
+			resource that failed). The file is replaced at every run, however
+			it ends: a run refused before it sent anything leaves only the
+			header, never an earlier run's rows.
 			--mode transaction sends transaction Bundles (all or nothing only in a
 			project with the transaction-bundles feature).
 
@@ -199,7 +208,7 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default: one per input and project, in the cache directory)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
-	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, found or failed) to this CSV file")
+	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, found, failed, updated or pending) to this CSV file, replaced at every run")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
 	return cmd
 }
@@ -274,7 +283,26 @@ type importer struct {
 	rep      *importReport
 }
 
-func importRun(o *ImportOptions) error {
+func importRun(o *ImportOptions) (err error) {
+	// The report is this run's, whatever becomes of it: started before
+	// anything is read (a directory that is not there is said first), put
+	// in place however the run ends, with only its header when the run was
+	// refused, so that an earlier run's is never left looking like this one's.
+	var rep *importReport
+	if o.Report != "" {
+		if rep, err = createImportReport(o.Report); err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := rep.commit(); err == nil {
+				err = cerr
+			}
+		}()
+	}
+	return o.runImport(rep)
+}
+
+func (o *ImportOptions) runImport(rep *importReport) error {
 	files, cleanup, err := expandInputs(o.Args, o.Dir, o.IO.In)
 	defer cleanup()
 	if err != nil {
@@ -357,19 +385,8 @@ func importRun(o *ImportOptions) error {
 		return cmdutil.InputErrorf("journal %s was written by a run with --num-resources-per-request %d (it numbers the Bundles): run the import with that value to continue it, or choose another journal with --state; nothing was sent", state, rs.Per)
 	}
 	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before, waiting: waiting,
-		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults()}
-	if o.Report != "" {
-		if im.rep, err = createImportReport(o.Report); err != nil {
-			return err
-		}
-	}
-	err = im.do()
-	if im.rep != nil {
-		if cerr := im.rep.commit(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults(), rep: rep}
+	return im.do()
 }
 
 func (im *importer) do() error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
@@ -139,6 +140,12 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	columns, err := o.columnMap()
 	if err != nil {
 		return err
+	}
+	if o.Report != "" && !o.DryRun {
+		// Said before the file is read or anything sent.
+		if err := bulkengine.CheckReportDir(o.Report, "--report"); err != nil {
+			return err
+		}
 	}
 	sv := &server{o: o, ctx: ctx}
 	parse := bulk.Options{DefaultRole: role, SendEmail: o.SendEmail, IgnoreUnknownColumns: o.IgnoreUnknownColumns,

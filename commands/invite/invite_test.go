@@ -690,3 +690,15 @@ func TestInviteCSVSaysOneRow(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 }
+
+// A --report in a directory that is not there is said before the file is
+// read or anything sent, naming the directory (exit 2), as bulk import's
+// is: it was an exit 1 "open nodir/.x.csv.123" after the server was asked.
+func TestInviteCSVReportDirectoryMissing(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "users.csv", "role,firstName,lastName,email\nPatient,Homer,Simpson,homer@example.com\n")
+	e.Run("invite", "--csv", "users.csv", "--report", "nodir/x.csv").
+		Expect(t, 2, "", "medplum: --report nodir/x.csv: no directory nodir\n")
+	clitest.ExpectNothingSent(t, srv)
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // ReportFile is a report written to a temporary file next to its path and
@@ -15,13 +17,29 @@ type ReportFile struct {
 }
 
 // CreateReport starts the report that Commit will put at path. flag names
-// the option in errors ("--report").
+// the option in errors ("--report"). A directory that is not there is an
+// input error (exit 2) naming it, as --state's is: callers create the
+// report before they read or send anything.
 func CreateReport(path, flag string) (*ReportFile, error) {
+	if err := CheckReportDir(path, flag); err != nil {
+		return nil, err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return &ReportFile{File: f, path: path}, nil
+}
+
+// CheckReportDir is CreateReport's check of path's directory, for a
+// caller that creates the report later but must refuse a report it could
+// not write before it reads or sends anything.
+func CheckReportDir(path, flag string) error {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return cmdutil.InputErrorf("%s %s: no directory %s", flag, path, dir)
+	}
+	return nil
 }
 
 // Path is where Commit puts the report.
