@@ -395,7 +395,7 @@ func (im *importer) do() error {
 		Journal: im.j, Limiter: im.lim, Outage: outageOf(im.c),
 		Interrupted: func(n int, grace time.Duration) {
 			im.prog.clear()
-			fmt.Fprintf(o.IO.ErrOut, "interrupted: waiting up to %s for the %d Bundles in flight; run the same command again to continue\n", grace, n)
+			fmt.Fprintf(o.IO.ErrOut, "interrupted: waiting up to %s for the %s in flight; run the same command again to continue\n", grace, cmdutil.Count(n, "Bundle"))
 		},
 	})
 	err := bulkengine.Work(im.run, im.lim.Max(), im.dispatch(false), im.process)
@@ -432,7 +432,7 @@ func (im *importer) do() error {
 		case earlier > 0:
 			which = fmt.Sprintf("(%d listed above, %d in an earlier run of this import, which listed them)", now, earlier)
 		}
-		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %d resources failed %s; correct them and run the import again: what was imported is found, not created again", f, im.in.Total, which)}
+		return &cmdutil.ExitError{Code: cmdutil.ExitPartial, Err: fmt.Errorf("%d of %s failed %s; correct them and run the import again: what was imported is found, not created again", f, cmdutil.Count(im.in.Total, "resource"), which)}
 	}
 	return nil
 }
@@ -907,7 +907,7 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 	}
 	if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
 		for _, i := range todo {
-			results[i] = &result{status: resp.Status, err: fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry))}
+			results[i] = &result{status: resp.Status, err: fmt.Sprintf("the server answered a Bundle of %s with %d", cmdutil.Count(len(todo), "entry", "entries"), len(b.Entry))}
 		}
 		return len(todo), 0, 0
 	}
@@ -1330,7 +1330,7 @@ func (im *importer) sendBatch(list []any) ([]batchAnswer, bool) {
 		var b struct{ Entry []batchAnswer }
 		if err := json.Unmarshal(resp.Body, &b); err != nil || len(b.Entry) != len(todo) {
 			im.release(bulkengine.OutcomeSuccess, 0)
-			failRest(resp.Status, fmt.Sprintf("the server answered a Bundle of %d entries with %d", len(todo), len(b.Entry)))
+			failRest(resp.Status, fmt.Sprintf("the server answered a Bundle of %s with %d", cmdutil.Count(len(todo), "entry", "entries"), len(b.Entry)))
 			continue
 		}
 		var wait time.Duration

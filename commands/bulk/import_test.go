@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -660,6 +661,25 @@ func TestImportInterrupted(t *testing.T) {
 	r.Expect(t, 0, "", fmt.Sprintf("imported %d resources: %d created, 0 already there, 0 failed; %d done by an earlier run (0 failed)\n", 100-5*done, 100-5*done, 5*done))
 	if got := srv.Count("Patient", srv.Seed.ProjectID) - before; got != 100 {
 		t.Errorf("%d Patients on the server, want 100", got)
+	}
+}
+
+// One Bundle in flight when Ctrl-C comes is "the 1 Bundle in flight", not
+// "the 1 Bundles".
+func TestImportInterruptedOneBundleInFlight(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "one.ndjson", patients("o", 3))
+	srv.SetLatency(time.Second)
+	p := e.Start("bulk", "import", "one.ndjson", "--concurrency", "1", "-q")
+	deadline := time.Now().Add(30 * time.Second)
+	for len(srv.RequestsTo("POST", "/fhir/R4")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.Signal(os.Interrupt)
+	r := p.Wait()
+	if r.Code != 130 || !regexp.MustCompile(`(?m)^interrupted: waiting up to \S+ for the 1 Bundle in flight; run the same command again to continue$`).MatchString(r.Stderr) {
+		t.Fatalf("exit %d, stderr:\n%s", r.Code, r.Stderr)
 	}
 }
 

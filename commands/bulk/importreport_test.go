@@ -3,6 +3,7 @@ package bulk_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/medplumcli/medplum/client"
@@ -23,7 +24,8 @@ func TestImportReportNeutralisesFormulas(t *testing.T) {
 		srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "Patient", "identifier": []any{map[string]any{"system": "urn:test:mrn", "value": "twice"}}})
 	}
 	r := e.Run("bulk", "import", "=1+2.ndjson", "--report", "report.csv", "-q")
-	if r.Code != 3 {
+	// (and the one resource is "1 of 1 resource", not "resources")
+	if r.Code != 3 || !strings.HasSuffix(r.Stderr, "medplum: 1 of 1 resource failed (listed above); correct them and run the import again: what was imported is found, not created again\n") {
 		t.Fatalf("exit %d, want 3\n%s", r.Code, r.Stderr)
 	}
 	want := "file,line,resource,result,status,id,error\n" +
