@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,8 +19,11 @@ import (
 )
 
 // Main runs the CLI with os.Args and returns the process exit code. Ctrl-C
-// (or SIGTERM) cancels the context every request runs under; the run then
-// ends with exit code 130. A second Ctrl-C kills the process at once.
+// (or SIGTERM) cancels the context every request runs under; once the run
+// has cleaned up and said so, the process ends by that signal (on Unix:
+// endBy), so that the shell that ran it stops its loop or script too; a
+// shell's $? is 130 (143 for SIGTERM), and 130 is returned where a process
+// cannot end by a signal. A second Ctrl-C kills the process at once.
 // Signals are watched from when a command starts running (the root's
 // PersistentPreRunE): --version and --help end before, and start no
 // goroutine or thread for it.
@@ -33,7 +37,11 @@ func Main() int {
 		fmt.Fprintf(f.IOStreams.ErrOut, "medplum: warning: %v\n", err)
 	}
 	root := NewCmdRootFor(f, os.Args[1:])
-	watch := watchInterrupts(cancel)
+	var got atomic.Value // the signal that interrupted the run
+	watch := watchInterrupts(func(sig os.Signal) {
+		got.Store(sig)
+		cancel()
+	})
 	pre := root.PersistentPreRunE
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
 		watch()
@@ -50,22 +58,25 @@ func Main() int {
 		if errors.As(err, &h) && h.Hint() != "" {
 			fmt.Fprintln(f.IOStreams.ErrOut, h.Hint())
 		}
+		if sig, ok := got.Load().(os.Signal); ok {
+			endBy(sig)
+		}
 		return cmdutil.ExitInterrupted
 	}
 	return reportError(f.IOStreams.ErrOut, cmd, err)
 }
 
 // watchInterrupts returns a function that, called once or more, starts
-// relaying the first Ctrl-C or SIGTERM to cancel; after it, the signals'
-// default action is back (a second Ctrl-C kills at once).
-func watchInterrupts(cancel context.CancelFunc) func() {
+// relaying the first Ctrl-C or SIGTERM to interrupted; after it, the
+// signals' default action is back (a second Ctrl-C kills at once).
+func watchInterrupts(interrupted func(os.Signal)) func() {
 	return sync.OnceFunc(func() {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 		go func() {
-			<-ch
+			sig := <-ch
 			signal.Stop(ch)
-			cancel()
+			interrupted(sig)
 		}()
 	})
 }

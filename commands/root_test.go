@@ -70,7 +70,7 @@ func TestHelpTopics(t *testing.T) {
   5    permission denied (403)
   6    apply --dry-run, bot deploy --dry-run: changes are pending; members review --fail-on: findings
   7    members review --fail-on: no finding, but a rule at or above the gate could not be checked for some member (--allow-unchecked accepts it)
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C): medplum ends by the signal itself, so a shell shows 130 and stops its loop (SIGTERM: 143)
 
 Errors are printed once on stderr as "medplum: <message>", sometimes
 followed by a hint such as "run: medplum login". Data goes to stdout.

@@ -190,6 +190,16 @@ func New(t testing.TB) *Env {
 	return e
 }
 
+// Environ is the environment the binary runs with, as KEY=value (for a
+// test that runs it from a shell script).
+func (e *Env) Environ() []string {
+	var out []string
+	for k, v := range e.vars {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
 // Set sets an environment variable for later runs ("" keeps it set, empty).
 func (e *Env) Set(key, value string) *Env {
 	e.vars[key] = value
@@ -219,6 +229,9 @@ type Result struct {
 	Stdout string
 	Stderr string
 	Code   int
+	// Signaled: the process ended by a signal; Code is then 128 + its
+	// number, as a shell's $? shows it.
+	Signaled bool
 }
 
 // Run runs the binary with args and empty stdin.
@@ -337,6 +350,10 @@ func (p *Proc) wait() Result {
 	case err == nil:
 	case errors.As(err, &ee) && ee.Exited():
 		r.Code = ee.ExitCode()
+	case errors.As(err, &ee) && signalCode(ee) != 0:
+		// Ended by a signal (an interrupted run ends by its Ctrl-C): the
+		// code a shell's $? shows, 128 + the signal.
+		r.Code, r.Signaled = signalCode(ee), true
 	default:
 		p.t.Fatalf("medplum %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(p.args, " "), err, r.Stdout, r.Stderr)
 	}

@@ -104,6 +104,9 @@ func (e *Env) RunOnPTY(steps []PTYStep, args ...string) (string, int) {
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
+		if c := signalCode(ee); c != 0 {
+			code = c // ended by a signal: what a shell's $? shows
+		}
 	}
 	select {
 	case <-done:
