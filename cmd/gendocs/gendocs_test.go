@@ -148,7 +148,7 @@ func TestManPages(t *testing.T) {
 	if env < 0 || exit < 0 || see < 0 || env > see || exit > see {
 		t.Fatalf("medplum.1: ENVIRONMENT at %d, EXIT STATUS at %d, SEE ALSO at %d:\n%s", env, exit, see, root)
 	}
-	for _, want := range []string{"MEDPLUM_BASE_URL", "MEDPLUM_CLIENT_SECRET", "  130  interrupted (Ctrl-C)\n"} {
+	for _, want := range []string{"MEDPLUM_BASE_URL", "MEDPLUM_CLIENT_SECRET", "  130  interrupted (Ctrl-C): medplum ends by the signal itself, so a shell shows 130 and stops its loop (SIGTERM: 143)\n"} {
 		if !strings.Contains(root, want) {
 			t.Errorf("medplum.1 lacks %q", want)
 		}
