@@ -135,23 +135,31 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			are, secrets included (Medplum keeps a secret it is sent).
 
 			--restore puts a backup back into the project it came from: each
-			resource is looked up by its id first (keyed on _id eq "<id>" or
-			identifier eq "urn:medplum-cli:source-id|<id>", or that meta.tag).
-			What still exists is found and left as it is, changes since the
-			export included. What was deleted or expunged is created again with
-			a NEW id (Medplum chooses ids), carrying its old id as a
-			urn:medplum-cli:source-id identifier (or meta.tag), by which a later
-			restore finds it; references to it are rewritten to the new id, in
-			the restored resources and in the found ones (their server copy,
-			only those references changed). Re-runs, with or without the journal,
-			create nothing twice, except: a Binary (Medplum cannot search it;
-			5.0.10's exports hold none) is read by its id, found while it exists,
-			but once re-created (a new id, nothing to search it by) it is found
-			again only through the journal, and so is a re-created resource with
-			--source-id=false (a lost answer lists those as "may have been
-			created twice"). An export of another project (its
-			.medplum-export.json, or lines of another project and none of this
-			one) is refused with --restore.
+			resource is looked up, on every run (the journal never skips the
+			check: what was restored may have been deleted again since), by its
+			id, by its own identifiers (a Patient deleted and entered again by
+			hand with the same MRN is found), or by the identifier
+			"urn:medplum-cli:source-id|<id>" (or that meta.tag) of a copy an
+			earlier restore made. What exists is found and left as it is,
+			changes since the export included. What was deleted is put back
+			WITH ITS OWN ID (PUT Type/<id>: Medplum revives a deleted resource):
+			every reference to it is valid again, nothing to rewrite; the summary
+			counts them "restored with their ids" (--report: restored). What
+			the server no longer has at all (expunged; PUT answers 404) is
+			created again with a NEW id (Medplum chooses ids), carrying its old
+			id as a urn:medplum-cli:source-id identifier (or meta.tag), by which
+			a later restore finds it; references to it are rewritten to the new
+			id, in the restored resources and in the found ones (their server
+			copy, only those references changed). Re-runs, with or without the
+			journal, create nothing twice (a PUT sent twice puts back the same
+			resource), except: a Binary (Medplum cannot search it; 5.0.10's
+			exports hold none) is read by its id, or at the id the journal
+			recorded for its copy, and created again otherwise; a re-created
+			resource with --source-id=false is found again only through the
+			journal (a lost answer lists those as "may have been created
+			twice"). An export of another project (its .medplum-export.json, or
+			lines of another project and none of this one) is refused with
+			--restore.
 
 			The server answers entry by entry: each Bundle's counts go to stdout,
 			each failed entry to stderr with its file and line, and the exit code
@@ -161,7 +169,8 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			--report FILE writes a CSV, file,line,resource,result,status,id,error,
 			with a row for every resource this run had answered: resource is the
 			line's Type/id as the input has it (its old id; Type alone for a line
-			without one), result is created, found (already there) or failed,
+			without one), result is created, restored (--restore: put back with its id), found
+			(already there) or failed,
 			status the server's for its entry, id the Type/id it has on the
 			server, error the server's message. A resource this import created
 			and then updated to point at a resource created after it has a
@@ -204,11 +213,11 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 	fl.StringVar(&opts.Mode, "mode", "batch", `"batch" or "transaction"`)
 	fl.BoolVar(&opts.AllowIncomplete, "allow-incomplete", false, "import an unfinished export: the files its manifest.json lists that are there")
 	fl.BoolVar(&opts.IncludeClients, "include-clients", false, "import ClientApplications too, with the secrets they hold")
-	fl.BoolVar(&opts.Restore, "restore", false, "restore an export into the project it came from: find each resource by its id, re-create (with a new id) what was deleted")
+	fl.BoolVar(&opts.Restore, "restore", false, "restore an export into the project it came from: find each resource by its id or identifiers, put back what was deleted (with its id)")
 	fl.BoolVar(&opts.SourceID, "source-id", true, "key resources without an identifier on an added urn:medplum-cli:source-id identifier (or meta.tag)")
 	fl.StringVar(&opts.State, "state", "", "the journal that makes the run resumable (default: one per input and project, in the cache directory)")
 	fl.IntVar(&opts.Concurrency, "concurrency", 0, "Bundles in flight (default: adaptive)")
-	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, found, failed, updated or pending) to this CSV file, replaced at every run")
+	fl.StringVar(&opts.Report, "report", "", "write each resource's result (created, restored, found, failed, updated or pending) to this CSV file, replaced at every run")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line, no per-Bundle lines")
 	return cmd
 }
@@ -384,7 +393,11 @@ func (o *ImportOptions) runImport(rep *importReport) error {
 		// resources for the done ones.
 		return cmdutil.InputErrorf("journal %s was written by a run with --num-resources-per-request %d (it numbers the Bundles): run the import with that value to continue it, or choose another journal with --state; nothing was sent", state, rs.Per)
 	}
-	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: rs.Before, waiting: waiting,
+	before := rs.Before
+	if o.Restore {
+		before = counts{} // (every chunk is sent again: counted this run)
+	}
+	im := &importer{o: o, c: c, files: files, in: in, rs: rs, j: j, owner: map[string]*chunk{}, before: before, waiting: waiting,
 		lim: bulkengine.NewLimiter(o.Concurrency, 0), prog: newProgressLine(o.IO, o.Quiet), retry: o.Retry.WithDefaults(), rep: rep}
 	return im.do()
 }
@@ -446,12 +459,12 @@ func outageOf(c *client.Client) time.Duration {
 
 func (im *importer) summary() {
 	var b strings.Builder
-	n := im.total.Created + im.total.Matched + im.total.Failed
+	n := im.total.Created + im.total.Restored + im.total.Matched + im.total.Failed
 	noun := "resources"
 	if n == 1 {
 		noun = "resource"
 	}
-	fmt.Fprintf(&b, "imported %d %s: %d created, %d already there, %d failed", n, noun, im.total.Created, im.total.Matched, im.total.Failed)
+	fmt.Fprintf(&b, "imported %d %s: %s", n, noun, im.countsText(im.total))
 	if n := im.before.Created + im.before.Matched + im.before.Failed; n > 0 {
 		fmt.Fprintf(&b, "; %d done by an earlier run (%d failed)", n, im.before.Failed)
 	}
@@ -497,6 +510,15 @@ func (im *importer) summary() {
 	}
 }
 
+// countsText is "C created, M already there, F failed", with --restore
+// "C created, R restored with their ids, M already there, F failed".
+func (im *importer) countsText(c counts) string {
+	if im.o.Restore {
+		return fmt.Sprintf("%d created, %d restored with their ids, %d already there, %d failed", c.Created, c.Restored, c.Matched, c.Failed)
+	}
+	return fmt.Sprintf("%d created, %d already there, %d failed", c.Created, c.Matched, c.Failed)
+}
+
 // needsFix reports whether chunk n has entries to fix that are not fixed
 // yet.
 func (im *importer) needsFix(n int) bool { _, ok := im.rs.Fix[n]; return ok }
@@ -522,7 +544,9 @@ func (im *importer) dispatch(fixing bool) func(ctx context.Context, jobs chan<- 
 					return nil
 				}
 				ch.Fix, ch.Relink = im.rs.Fix[ch.N].Fix, im.rs.Fix[ch.N].Relink
-			} else if im.rs.Done.has(ch.N) {
+			} else if im.rs.Done.has(ch.N) && !im.o.Restore {
+				// (--restore checks every resource on every run: what was
+				// restored may have been deleted again since)
 				return nil
 			} else {
 				im.mu.Lock()
@@ -585,6 +609,8 @@ type result struct {
 	newRef string // "Type/id"
 	err    string // why it failed
 	stale  bool   // found, pointing at resources of the input that are elsewhere now (or not known yet)
+	// restored: put back with its own id (--restore: it had been deleted)
+	restored bool
 	// An update of its references (fixup): done (updated) or failed; or
 	// pending, waiting for resources of the input that failed.
 	update, pending bool
@@ -651,9 +677,19 @@ func (im *importer) process(ch *chunk) {
 		byURN[e.URN] = i
 	}
 	uses := map[int][]int{}
+	putUses := map[int][]int{} // (--restore) the entries put back each one referred to by their old id
 	answeredIn := map[int]int{}
 	try := 0
 	var n tries
+	// --restore: an entry not found is put back with its own id first
+	// (PUT Type/<old id>: Medplum 5.0.10 revives a deleted resource so,
+	// captures 547-547d); answered 404 (expunged, or it never was), it is
+	// created with a new id.
+	putTried := map[int]bool{}
+	putBack := func(i int) bool {
+		e := ch.Entries[i]
+		return im.o.Restore && e.OldID != "" && e.Type != "Binary" && !putTried[i]
+	}
 	noLookup := false // the lookup was refused: conditional creates say why
 	// outside: each entry's references to resources not in the input
 	// (sent as they are; the summary counts those of created resources).
@@ -696,10 +732,14 @@ func (im *importer) process(ch *chunk) {
 				break
 			}
 		}
-		pending := map[string]string{} // old ref -> urn of entries in this Bundle
+		pending := map[string]string{} // old ref -> urn of entries in this Bundle (or their own ref, put back)
+		byRef := map[string]int{}      // old ref -> entry put back in this Bundle
 		for _, i := range todo {
 			if r := ch.Entries[i].ref(); r != "" {
 				pending[r] = ch.Entries[i].URN
+				if putBack(i) {
+					pending[r], byRef[r] = r, i
+				}
 			}
 		}
 		resolve := func(ref string) string {
@@ -712,10 +752,11 @@ func (im *importer) process(ch *chunk) {
 			return im.lookup(ref)
 		}
 		list := make([]any, 0, len(todo))
+		putNow := map[int]bool{} // the entries this Bundle puts back
 		for _, i := range todo {
 			e := ch.Entries[i]
 			unresolved := 0
-			uses[i], outside[i] = nil, 0
+			uses[i], putUses[i], outside[i] = nil, nil, 0
 			inInput := func(ref string) bool {
 				if im.inInput(ref) {
 					return true
@@ -730,9 +771,19 @@ func (im *importer) process(ch *chunk) {
 				if j, ok := byURN[n]; ok {
 					uses[i] = append(uses[i], j)
 				}
+				if j, ok := byRef[n]; ok && n == ref {
+					putUses[i] = append(putUses[i], j)
+				}
 				return n
 			}, &unresolved)
 			fix[i] = unresolved > 0
+			if putBack(i) {
+				putTried[i], putNow[i] = true, true
+				body := withoutSourceID(res.(map[string]any), e.OldID)
+				body["id"] = e.OldID
+				list = append(list, map[string]any{"resource": body, "request": map[string]any{"method": "PUT", "url": e.ref()}})
+				continue
+			}
 			req := map[string]any{"method": "POST", "url": e.Type}
 			if e.Key != "" && (noLookup || asIs[i] || lookupTerms(e.Key) == nil) {
 				req["ifNoneExist"] = e.Key
@@ -770,7 +821,7 @@ func (im *importer) process(ch *chunk) {
 			}
 			continue
 		}
-		answered, conflicted, wait := im.read(ch, todo, resp, results, local)
+		answered, conflicted, wait := im.read(ch, todo, resp, results, local, putNow, putTried)
 		for _, i := range todo {
 			if results[i] != nil && answeredIn[i] == 0 {
 				answeredIn[i] = try
@@ -791,6 +842,13 @@ func (im *importer) process(ch *chunk) {
 				}
 			}
 		}
+		// One that named an entry put back by its old id, which was
+		// created with a new id instead (or failed), is updated too.
+		for _, j := range putUses[i] {
+			if r.done && (!results[j].done || results[j].newRef != ch.Entries[j].ref()) {
+				fix[i] = true
+			}
+		}
 	}
 	finished = true
 	im.finish(ch, results, fix, outside, resent)
@@ -805,7 +863,7 @@ func (im *importer) stopped(results []*result) {
 	for _, r := range results {
 		switch {
 		case r == nil || !r.done:
-		case r.status == http.StatusCreated:
+		case r.status == http.StatusCreated || r.restored:
 			im.halfway.Created++
 		default:
 			im.halfway.Matched++
@@ -890,11 +948,13 @@ func (im *importer) failRest(results []*result, todo []int, status int, msg stri
 }
 
 // read takes a Bundle's answer apart: each entry's status, new id or error.
+// put are the entries the Bundle put back (--restore), of putTried: one
+// answered 404 is left to be created; one to send again is put back again.
 // Entries answered 429 (the quota, capture 407) or 409 with code 40001 (a
 // serialization conflict with a concurrent Bundle, capture 417) stay to be
 // sent again; it returns how many entries got a final answer, how many
 // conflicted, and how long the server asked to wait.
-func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results []*result, local map[string]string) (answered, conflicted int, wait time.Duration) {
+func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results []*result, local map[string]string, put, putTried map[int]bool) (answered, conflicted int, wait time.Duration) {
 	var b struct {
 		Entry []struct {
 			Response struct {
@@ -911,27 +971,36 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		}
 		return len(todo), 0, 0
 	}
+	var found []foundAnswer
 	for k, i := range todo {
 		a := b.Entry[k]
 		var st int
 		fmt.Sscanf(a.Response.Status, "%d", &st)
 		if retryEntry(st, a.Response.Outcome, resp.Header, &wait, &conflicted) {
+			if put[i] {
+				delete(putTried, i) // (put back again)
+			}
 			continue
 		}
 		switch {
+		case put[i] && st == http.StatusNotFound:
+			// Expunged, or never in this project: created (next try).
+			answered++
+			continue
 		case st == http.StatusCreated || st == http.StatusOK:
 			typ, id := str(a.Resource["resourceType"]), str(a.Resource["id"])
 			ref := typ + "/" + id
 			if id == "" {
 				ref = strings.Join(strings.SplitN(a.Response.Location, "/", 3)[:min(2, strings.Count(a.Response.Location, "/")+1)], "/")
 			}
-			results[i] = &result{done: true, status: st, newRef: ref}
-			if st == http.StatusOK {
-				// Found: it needs fixing only if it points at resources of
-				// the input that are not where it says (made by a run that
-				// stopped before its fix-up; with --restore, one that points
-				// at a resource re-created with a new id) or not known yet.
-				results[i].stale = im.stale(a.Resource, local)
+			results[i] = &result{done: true, status: st, newRef: ref, restored: put[i]}
+			if st == http.StatusOK || put[i] {
+				// Found (or put back): it needs fixing only if it points at
+				// resources of the input that are not where it says (made
+				// by a run that stopped before its fix-up; with --restore,
+				// one that points at a resource re-created with a new id)
+				// or not known yet; once every entry of the answer is known.
+				found = append(found, foundAnswer{i, a.Resource})
 			}
 			if old := ch.Entries[i].ref(); old != "" {
 				local[old] = ref
@@ -941,7 +1010,16 @@ func (im *importer) read(ch *chunk, todo []int, resp *client.Response, results [
 		}
 		answered++
 	}
+	for _, f := range found {
+		results[f.i].stale = im.stale(f.r, local)
+	}
 	return answered, conflicted, wait
+}
+
+// foundAnswer is an entry answered with a resource that exists already.
+type foundAnswer struct {
+	i int
+	r map[string]any
 }
 
 // serializationConflict reports an entry's OperationOutcome with the code
@@ -967,6 +1045,8 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, outsi
 		switch {
 		case !r.done:
 			rec.Counts.Failed++
+		case r.restored:
+			rec.Counts.Restored++
 		case r.status == http.StatusCreated:
 			rec.Counts.Created++
 			if !im.o.Restore { // (restored into its own project, they are there)
@@ -1028,6 +1108,8 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, outsi
 	im.record(rec, func() {
 		if f, ok := fixOf(rec); ok {
 			im.rs.Fix[ch.N] = f
+		} else {
+			delete(im.rs.Fix, ch.N) // (--restore: what an earlier run left is this record's now)
 		}
 		im.waiting.add(toUpdate...)
 		im.total.add(*rec.Counts)
@@ -1050,7 +1132,7 @@ func (im *importer) finish(ch *chunk, results []*result, fix map[int]bool, outsi
 			im.maybe = append(im.maybe, fmt.Sprintf("%s:%d", im.files[e.Line.File].Name, e.Line.N))
 		}
 		if !im.o.Quiet {
-			fmt.Fprintf(out.Out, "%s: %d created, %d already there, %d failed\n", ch.label(im.files), rec.Counts.Created, rec.Counts.Matched, rec.Counts.Failed)
+			fmt.Fprintf(out.Out, "%s: %s\n", ch.label(im.files), im.countsText(*rec.Counts))
 		}
 		im.prog.set(im.progress())
 	})

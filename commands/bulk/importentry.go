@@ -155,56 +155,151 @@ func conditionKey(r map[string]any, typ, oldID string, sourceID bool) string {
 }
 
 // restoreKey is the key of a resource restored into the project it came
-// from (--restore): the resource of its id, or the copy an earlier restore
-// made of it, which carries its old id as a SourceIDSystem identifier (or
-// tag, for a type Medplum cannot search by identifier), added to r here:
-// `_filter=_id eq "<id>" or identifier eq "<SourceIDSystem>|<id>"`.
-// Medplum 5.0.10 answers such a conditional create 200 with the resource
-// while it exists, 201 with a new id once it was deleted or expunged, and
-// 200 with that copy when it is sent again (captures 531-532b, 534c); a
-// plain _id key would create the copy again every time (530b). Binary
-// cannot be searched (533): "" (readBinaries reads it by its id instead). Without sourceID (or where
-// the identifier cannot be added: a single identifier that is there
-// already), only "_id=<id>": a re-created resource is found again only
-// through the journal. An id or tag the filter cannot quote (a " or \)
-// gets the same.
+// from (--restore): the resource of its id, or one with an identifier of
+// its own (a Patient whose MRN someone entered again by hand), or the copy
+// an earlier restore made of it, which carries its old id as a
+// SourceIDSystem identifier (or tag, for a type Medplum cannot search by
+// identifier), added to r here: `_filter=_id eq "<id>" or identifier eq
+// "<system>|<value>" or identifier eq "<SourceIDSystem>|<id>"`. Medplum
+// 5.0.10 answers such a conditional create 200 with the resource while it
+// exists, 201 with a new id once it was deleted or expunged, and 200 with
+// that copy when it is sent again (captures 531-532b, 534c); a plain _id
+// key would create the copy again every time (530b). Binary cannot be
+// searched (533): "" (readBinaries reads it by its id instead). Without
+// sourceID, no SourceIDSystem identifier is added; an id the filter cannot
+// quote (a " or \) gets only "_id=<id>", and so does a resource with no
+// other term. An identifier value a search would split or the filter
+// cannot quote is left out of it.
 func restoreKey(r map[string]any, typ, oldID string, sourceID bool) string {
 	if typ == "Binary" {
 		return ""
 	}
 	byID := url.Values{"_id": {oldID}}.Encode()
-	if !sourceID || strings.ContainsAny(oldID, `"\`) {
+	if strings.ContainsAny(oldID, `"\`) {
 		return byID
 	}
-	var other string
+	terms := []string{`_id eq "` + oldID + `"`}
 	if identifierTypes()[typ] {
+		for _, v := range ownIdentifiers(r["identifier"]) {
+			terms = append(terms, `identifier eq "`+v+`"`)
+		}
 		src := map[string]any{"system": SourceIDSystem, "value": oldID}
+		has := false
 		switch id := r["identifier"].(type) {
 		case nil:
-			if singleIdentifierTypes()[typ] {
-				r["identifier"] = src
-			} else {
-				r["identifier"] = []any{src}
+			if sourceID {
+				if singleIdentifierTypes()[typ] {
+					r["identifier"] = src
+				} else {
+					r["identifier"] = []any{src}
+				}
+				has = true
 			}
 		case []any:
-			if !hasSourceID(id, "value", oldID) {
+			has = hasSourceID(id, "value", oldID)
+			if !has && sourceID {
 				r["identifier"] = append(id, src)
+				has = true
 			}
-		default:
-			return byID
 		}
-		other = `identifier eq "` + SourceIDSystem + "|" + oldID + `"`
-	} else {
+		if has {
+			terms = append(terms, `identifier eq "`+SourceIDSystem+"|"+oldID+`"`)
+		}
+	} else if sourceID {
 		k := tagKey(r, typ, oldID, true)
 		q, _ := url.ParseQuery(k)
 		code := strings.TrimPrefix(q.Get("_tag"), SourceIDSystem+"|")
-		if k == "" || strings.ContainsAny(code, `"\`) {
-			return byID
+		if k != "" && !strings.ContainsAny(code, `"\,`) {
+			terms = append(terms, `_tag eq "`+SourceIDSystem+"|"+code+`"`)
 		}
-		other = `_tag eq "` + SourceIDSystem + "|" + code + `"`
+	}
+	if len(terms) == 1 {
+		return byID
 	}
 	// %20 for the spaces: the form captured (531, 532).
-	return "_filter=" + strings.ReplaceAll(url.QueryEscape(`_id eq "`+oldID+`" or `+other), "+", "%20")
+	return "_filter=" + strings.ReplaceAll(url.QueryEscape(strings.Join(terms, " or ")), "+", "%20")
+}
+
+// ownIdentifiers are the "system|value" of a resource's identifiers (one,
+// or a list) that have both, but for SourceIDSystem's and those a lookup
+// or a filter could not carry (a comma, a quote, a backslash, " or ").
+func ownIdentifiers(v any) []string {
+	var list []any
+	switch x := v.(type) {
+	case map[string]any:
+		list = []any{x}
+	case []any:
+		list = x
+	}
+	var out []string
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		s, val := str(m["system"]), str(m["value"])
+		if s == "" || val == "" || s == SourceIDSystem {
+			continue
+		}
+		if p := s + "|" + val; !strings.ContainsAny(p, `",\`) && !strings.Contains(p, " or ") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// withoutSourceID is r (a shallow copy) without the SourceIDSystem
+// identifier or tag recording oldID, which restoreKey added: what a
+// resource put back with its own id is sent as.
+func withoutSourceID(r map[string]any, oldID string) map[string]any {
+	out := make(map[string]any, len(r)+1)
+	for k, v := range r {
+		out[k] = v
+	}
+	is := func(x any, field string) bool {
+		m, _ := x.(map[string]any)
+		return str(m["system"]) == SourceIDSystem && str(m[field]) == oldID
+	}
+	switch id := r["identifier"].(type) {
+	case map[string]any:
+		if is(id, "value") {
+			delete(out, "identifier")
+		}
+	case []any:
+		var keep []any
+		for _, x := range id {
+			if !is(x, "value") {
+				keep = append(keep, x)
+			}
+		}
+		if len(keep) == 0 {
+			delete(out, "identifier")
+		} else {
+			out["identifier"] = keep
+		}
+	}
+	if meta, ok := r["meta"].(map[string]any); ok {
+		if tags, ok := meta["tag"].([]any); ok {
+			m := make(map[string]any, len(meta))
+			for k, v := range meta {
+				m[k] = v
+			}
+			var keep []any
+			for _, x := range tags {
+				if !is(x, "code") {
+					keep = append(keep, x)
+				}
+			}
+			if len(keep) == 0 {
+				delete(m, "tag")
+			} else {
+				m["tag"] = keep
+			}
+			if len(m) == 0 {
+				delete(out, "meta")
+			} else {
+				out["meta"] = m
+			}
+		}
+	}
+	return out
 }
 
 // hasSourceID reports whether list holds {system: SourceIDSystem, field: v}.

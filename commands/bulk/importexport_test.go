@@ -266,7 +266,7 @@ func TestImportRefusesLinesOfTheProjectTheyCameFrom(t *testing.T) {
 	if pats, err := c.SearchAll(ctx, "Patient?_count=100"); err != nil || len(pats) != n {
 		t.Errorf("%d Patients in the project (%v), want %d", len(pats), err, n)
 	}
-	e.Run("bulk", "import", "b", "--restore", "-q").ExpectCode(t, 0, fmt.Sprintf("imported %d resources: 0 created, %d already there, 0 failed\n", n, n))
+	e.Run("bulk", "import", "b", "--restore", "-q").ExpectCode(t, 0, fmt.Sprintf("imported %d resources: 0 created, 0 restored with their ids, %d already there, 0 failed\n", n, n))
 
 	q := p.NewProject(t, "", p.Unique("bulk-import-lines-other"))
 	q.SignedIn(t).Run("bulk", "import", filepath.Join(e.Home, "b"), "--restore").Expect(t, 2, "",

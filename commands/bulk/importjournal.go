@@ -31,15 +31,17 @@ type importRecord struct {
 
 // counts are the outcomes of a chunk's entries.
 type counts struct {
-	Created int `json:"created"`
-	Matched int `json:"matched"` // already there (the conditional create found it)
-	Failed  int `json:"failed"`
-	Stale   int `json:"stale,omitempty"`   // of Matched: pointing at old ids of the input, left as they are
-	Outside int `json:"outside,omitempty"` // references of the created ones to resources not in the input
+	Created  int `json:"created"`
+	Restored int `json:"restored,omitempty"` // put back with their own id (--restore)
+	Matched  int `json:"matched"`            // already there (the conditional create found it)
+	Failed   int `json:"failed"`
+	Stale    int `json:"stale,omitempty"`   // of Matched: pointing at old ids of the input, left as they are
+	Outside  int `json:"outside,omitempty"` // references of the created ones to resources not in the input
 }
 
 func (c *counts) add(o counts) {
 	c.Created += o.Created
+	c.Restored += o.Restored
 	c.Matched += o.Matched
 	c.Failed += o.Failed
 	c.Stale += o.Stale

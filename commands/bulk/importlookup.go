@@ -200,6 +200,16 @@ func (im *importer) findExisting(ch *chunk, todo []int, results []*result, local
 				}
 			}
 		}
+		if len(match) > 1 && e.OldID != "" {
+			// (--restore: the resource of its id, rather than another
+			// with the same identifier)
+			for _, r := range match {
+				if str(r["id"]) == e.OldID {
+					match = []map[string]any{r}
+					break
+				}
+			}
+		}
 		switch {
 		case len(match) > 1:
 			results[i] = &result{status: http.StatusPreconditionFailed, err: "Multiple resources found matching condition"}
@@ -244,15 +254,23 @@ func (im *importer) readBinaries(ch *chunk, todo []int, results []*result, local
 			continue
 		}
 		ref := e.ref()
-		_, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodGet, URL: "fhir/R4/" + client.ResourceURL("Binary", e.OldID), NoRetry: true, Idempotent: true})
-		if ce := client.AsError(err); ce != nil && (ce.Status == http.StatusNotFound || ce.Status == http.StatusGone) {
-			continue
+		// Its id, else the copy an earlier run (its journal) made of it:
+		// --restore sends every resource again on every run.
+		for k, at := range []string{ref, im.lookup(ref)} {
+			if at == "" || results[i] != nil || k == 1 && at == ref {
+				continue
+			}
+			id := strings.TrimPrefix(at, "Binary/")
+			_, err := im.c.Do(im.run.Request, &client.Request{Method: http.MethodGet, URL: "fhir/R4/" + client.ResourceURL("Binary", id), NoRetry: true, Idempotent: true})
+			if ce := client.AsError(err); ce != nil && (ce.Status == http.StatusNotFound || ce.Status == http.StatusGone) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			results[i] = &result{done: true, status: http.StatusOK, newRef: at}
+			local[ref] = at
 		}
-		if err != nil {
-			return err
-		}
-		results[i] = &result{done: true, status: http.StatusOK, newRef: ref}
-		local[ref] = ref
 	}
 	return nil
 }

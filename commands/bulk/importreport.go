@@ -17,7 +17,8 @@ type importReport struct {
 }
 
 // importReportHeader are its columns: the line, the resource as the input
-// names it (Type/old id, or Type), created, found or failed, the entry's
+// names it (Type/old id, or Type), created, restored (--restore: put back
+// with its id), found or failed, the entry's
 // status, its new Type/id, and the server's message for a failure. A
 // resource whose references were updated after it was created has a
 // second row: updated, failed (the update) or pending (it waits for a
@@ -45,6 +46,8 @@ func (r *importReport) row(file string, line int, resource string, res *result) 
 		outcome = "pending"
 	case res.update && res.done:
 		outcome = "updated"
+	case res.done && res.restored:
+		outcome = "restored"
 	case res.done && res.status == 201:
 		outcome = "created"
 	case res.done:
