@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 )
@@ -249,13 +250,24 @@ func ownIdentifiers(v any) []string {
 // identifier or tag recording oldID, which restoreKey added: what a
 // resource put back with its own id is sent as.
 func withoutSourceID(r map[string]any, oldID string) map[string]any {
-	out := make(map[string]any, len(r)+1)
-	for k, v := range r {
-		out[k] = v
-	}
+	out := maps.Clone(r)
 	is := func(x any, field string) bool {
 		m, _ := x.(map[string]any)
 		return str(m["system"]) == SourceIDSystem && str(m[field]) == oldID
+	}
+	// drop sets m[key] to list without that entry (no key when none is left).
+	drop := func(m map[string]any, key string, list []any, field string) {
+		var keep []any
+		for _, x := range list {
+			if !is(x, field) {
+				keep = append(keep, x)
+			}
+		}
+		if len(keep) == 0 {
+			delete(m, key)
+		} else {
+			m[key] = keep
+		}
 	}
 	switch id := r["identifier"].(type) {
 	case map[string]any:
@@ -263,35 +275,12 @@ func withoutSourceID(r map[string]any, oldID string) map[string]any {
 			delete(out, "identifier")
 		}
 	case []any:
-		var keep []any
-		for _, x := range id {
-			if !is(x, "value") {
-				keep = append(keep, x)
-			}
-		}
-		if len(keep) == 0 {
-			delete(out, "identifier")
-		} else {
-			out["identifier"] = keep
-		}
+		drop(out, "identifier", id, "value")
 	}
 	if meta, ok := r["meta"].(map[string]any); ok {
 		if tags, ok := meta["tag"].([]any); ok {
-			m := make(map[string]any, len(meta))
-			for k, v := range meta {
-				m[k] = v
-			}
-			var keep []any
-			for _, x := range tags {
-				if !is(x, "code") {
-					keep = append(keep, x)
-				}
-			}
-			if len(keep) == 0 {
-				delete(m, "tag")
-			} else {
-				m["tag"] = keep
-			}
+			m := maps.Clone(meta)
+			drop(m, "tag", tags, "code")
 			if len(m) == 0 {
 				delete(out, "meta")
 			} else {
