@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -241,6 +242,9 @@ func (c *Client) ReadResource(ctx context.Context, rawURL string) (Resource, err
 func (c *Client) Me(ctx context.Context) (*MeResponse, error) {
 	resp, err := c.Do(ctx, &Request{Method: http.MethodGet, URL: "auth/me"})
 	if err != nil {
+		if s := StatusOf(err); s == http.StatusNotFound || s == http.StatusGone {
+			return nil, fmt.Errorf("GET auth/me: %w: %w", err, ErrSignInGone)
+		}
 		return nil, err
 	}
 	var me MeResponse
@@ -252,6 +256,12 @@ func (c *Client) Me(ctx context.Context) (*MeResponse, error) {
 	me.Raw = resp.Body
 	return &me, nil
 }
+
+// ErrSignInGone is auth/me's 410 Gone or 404 Not found: the token still
+// authenticates, but 5.0.10's auth/me reads the membership's profile, and
+// that user or client was deleted (410, capture 591b) or expunged (404,
+// 591c) on the server since the token was issued.
+var ErrSignInGone = errors.New("the user or client these credentials sign in as is no longer on the server (deleted)")
 
 // MembershipURL is the admin route of one membership.
 func MembershipURL(projectID, membershipID string) string {

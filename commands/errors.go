@@ -39,7 +39,7 @@ func exitCode(err error) int {
 		return coder.ExitCode()
 	case isUnknownCommand(err):
 		return cmdutil.ExitUsage
-	case errors.Is(err, auth.ErrNotSignedIn), errors.Is(err, auth.ErrCredentialsRejected):
+	case errors.Is(err, auth.ErrNotSignedIn), errors.Is(err, auth.ErrCredentialsRejected), errors.Is(err, client.ErrSignInGone):
 		return cmdutil.ExitAuth
 	}
 	switch client.StatusOf(err) {
@@ -81,6 +81,9 @@ func hint(cmd *cobra.Command, err error) string {
 	}
 	if errors.Is(err, auth.ErrNotSignedIn) || client.StatusOf(err) == 401 {
 		return "run: medplum login"
+	}
+	if errors.Is(err, client.ErrSignInGone) {
+		return "sign in again with credentials that exist: medplum login"
 	}
 	if errors.Is(err, auth.ErrCredentialsRejected) {
 		return "check the client id and secret (medplum profile describe)"

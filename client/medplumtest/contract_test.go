@@ -31,6 +31,7 @@ var notImplemented = map[string]string{
 	// never had (a read 404, a conditional create on its id 201: the third
 	// entries of 530 and 531, replayed).
 	"534-read-expunged":                      "medplumtest has no $expunge (an expunged resource is one it never had: 404)",
+	"591c-me-expunged-client-token":          "medplumtest has no $expunge (auth/me of a token whose profile it never had answers 404, as 591c)",
 	"534c-batch-ifnoneexist-filter-expunged": "medplumtest has no $expunge (a conditional create on an id it never had: the third entry of 531)",
 	"03-project-init":                        "a failed capture: the real server answered 400 \"fetch failed\" from an environment problem, not from API behaviour",
 	// Self-registration (auth/newuser, auth/newproject, login with projectId
@@ -632,6 +633,18 @@ func realfixSteps() []step {
 		}, after: func(e *contractEnv, b map[string]any) { e.vars["tok196"] = b["access_token"].(string) }},
 		{name: "197-fhir-search-deactivated-client", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/Patient?_count=1", bearer(e.vars["tok196"]), ""})
+		}},
+		// 591-591b: a client deleted while a token of it is held: the
+		// token request is "Invalid client", the token's auth/me 410.
+		{name: "591-cc-token-deleted-client", run: func(e *contractEnv) *http.Response {
+			app := jsonBody(e.t, e.do(req{"POST", "admin/projects/" + e.ebPid + "/client", bearerJSON(e.ebTok), `{"name":"nits14 doomed client"}`}))
+			id, secret := app["id"].(string), app["secret"].(string)
+			e.vars["tok591"] = e.token(id, secret)
+			e.do(req{"DELETE", "fhir/R4/ClientApplication/" + id, bearer(e.saTok), ""}).Body.Close()
+			return e.do(req{"POST", "oauth2/token", formCT, form("grant_type", "client_credentials", "client_id", id, "client_secret", secret)})
+		}},
+		{name: "591b-me-deleted-client-token", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "auth/me", bearer(e.vars["tok591"]), ""})
 		}},
 		{name: "190-project-init", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"POST", "fhir/R4/Project/$init", map[string]string{"Authorization": "Bearer " + e.saTok, "Content-Type": "application/fhir+json"},

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/medplumcli/medplum/client"
 )
 
 // me is GET /auth/me (auth/me.ts), shaped as capture 01-me.
@@ -13,6 +15,20 @@ func (s *Server) me(c *reqCtx) {
 	a := c.auth
 	m := a.membership.res
 	p := a.project.res
+	// auth/me reads the membership's profile (auth/me.ts): a token of a
+	// client deleted since answers 410 Gone (capture 591b), one expunged
+	// since 404 Not found (591c; medplumtest has no $expunge: a profile it
+	// never had).
+	prof := s.st.liveRef(m.Ref("profile"))
+	if ref := m.Ref("profile"); prof == nil && ref != "" {
+		typ, id, _ := client.SplitReference(ref)
+		if s.st.get(typ, id) != nil {
+			c.sendOutcome(gone())
+		} else {
+			c.sendOutcome(notFound())
+		}
+		return
+	}
 
 	project := map[string]any{"resourceType": "Project", "id": a.project.id}
 	for _, k := range []string{"name", "description", "strictMode", "superAdmin"} {
@@ -32,7 +48,7 @@ func (s *Server) me(c *reqCtx) {
 		"config":       userConfiguration(a),
 		"accessPolicy": s.accessPolicyFor(a),
 	}
-	if prof := s.st.liveRef(m.Ref("profile")); prof != nil {
+	if prof != nil {
 		result["profile"] = deepCopy(prof.res)
 	}
 	if userRef := m.Ref("user"); strings.HasPrefix(userRef, "User/") {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/clitest"
 	"github.com/medplumcli/medplum/commands/ojson"
 )
@@ -73,4 +74,34 @@ func TestWhoamiJSONIsTheServersAnswer(t *testing.T) {
 	if want := clitest.Indented(t, clitest.ServerGet(t, srv, tok, "auth/me")); out != want {
 		t.Errorf("whoami -o json:\n%s\nwant:\n%s", out, want)
 	}
+}
+
+// A client deleted on the server while its token is still held: 5.0.10's
+// auth/me reads the membership's profile and answers 410 Gone (capture
+// 591b; 404 once expunged, 591c). That is credentials the server no longer
+// takes: exit 4 and a hint to sign in again, not "Not found" exit 1. Its
+// client credentials are "Invalid client" (591), exit 4 too.
+func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
+	srv := newServer(t)
+	project := srv.Seed.ProjectID
+	const secret = "doomed-secret-0123456789"
+	app := srv.Create(project, client.Resource{"resourceType": "ClientApplication", "name": "Doomed", "secret": secret})
+	ref := map[string]any{"reference": "ClientApplication/" + app.ID(), "display": "Doomed"}
+	m := srv.Create(project, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + project},
+		"user": ref, "profile": ref})
+	tok := srv.IssueToken(m.ID())
+	admin := clitest.SignedIn(t, srv)
+	admin.Run("delete", "ClientApplication/"+app.ID()).ExpectCode(t, 0, "")
+
+	e := env(t, srv).Set("MEDPLUM_CLIENT_ACCESS_TOKEN", tok)
+	r := e.Run("whoami")
+	r.Expect(t, 4, "", "medplum: GET auth/me: Gone: the user or client these credentials sign in as is no longer on the server (deleted)\n"+
+		"sign in again with credentials that exist: medplum login\n")
+	r.NotContains(t, tok)
+
+	e = env(t, srv).Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", secret)
+	r = e.Run("whoami")
+	r.Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\n"+
+		"check the client id and secret (medplum profile describe)\n")
+	r.NotContains(t, secret)
 }
