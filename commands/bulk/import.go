@@ -169,15 +169,15 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			--report FILE writes a CSV, file,line,resource,result,status,id,error,
 			with a row for every resource this run had answered: resource is the
 			line's Type/id as the input has it (its old id; Type alone for a line
-			without one), result is created, restored (--restore: put back with its id), found
-			(already there) or failed,
-			status the server's for its entry, id the Type/id it has on the
-			server, error the server's message. A resource this import created
-			and then updated to point at a resource created after it has a
-			second row: updated, failed (the update) or pending (it waits for a
-			resource that failed). The file is replaced at every run, however
-			it ends: a run refused before it sent anything leaves only the
-			header, never an earlier run's rows.
+			without one), result is created, restored (--restore: put back with
+			its id), found (already there) or failed, status the server's for
+			its entry, id the Type/id it has on the server, error the server's
+			message. A resource this import created and then updated to point at
+			a resource created after it has a second row: updated, failed (the
+			update) or pending (it waits for a resource that failed). The file
+			is replaced at every run, however it ends: a run refused before it
+			sent anything leaves only the header, never an earlier run's rows.
+
 			--mode transaction sends transaction Bundles (all or nothing only in a
 			project with the transaction-bundles feature).
 
