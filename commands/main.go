@@ -38,8 +38,10 @@ func Main() int {
 	}
 	root := NewCmdRootFor(f, os.Args[1:])
 	var got atomic.Value // the signal that interrupted the run
-	watch := watchInterrupts(func(sig os.Signal) {
-		got.Store(sig)
+	watch := watchInterrupts(func(sig os.Signal, endBySignal bool) {
+		if endBySignal {
+			got.Store(sig)
+		}
 		cancel()
 	})
 	pre := root.PersistentPreRunE
@@ -69,14 +71,18 @@ func Main() int {
 // watchInterrupts returns a function that, called once or more, starts
 // relaying the first Ctrl-C or SIGTERM to interrupted; after it, the
 // signals' default action is back (a second Ctrl-C kills at once).
-func watchInterrupts(interrupted func(os.Signal)) func() {
+// endBySignal is false for a signal the process started with ignored (a
+// background job of a script): its default action is then to be ignored
+// again, so the run cannot end by it and exits 130.
+func watchInterrupts(interrupted func(sig os.Signal, endBySignal bool)) func() {
 	return sync.OnceFunc(func() {
+		ignored := map[os.Signal]bool{os.Interrupt: signal.Ignored(os.Interrupt), syscall.SIGTERM: signal.Ignored(syscall.SIGTERM)}
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 		go func() {
 			sig := <-ch
 			signal.Stop(ch)
-			interrupted(sig)
+			interrupted(sig, !ignored[sig])
 		}()
 	})
 }

@@ -21,6 +21,6 @@ func endBy(sig os.Signal) {
 	}
 	signal.Reset(s)
 	if syscall.Kill(os.Getpid(), s) == nil {
-		time.Sleep(5 * time.Second) // the signal ends the process first
+		time.Sleep(time.Second) // the signal ends the process first
 	}
 }
