@@ -34,6 +34,10 @@ func helpTopics() []*cobra.Command {
 
 				Errors are printed once on stderr as "medplum: <message>", sometimes
 				followed by a hint such as "run: medplum login". Data goes to stdout.
+
+				On Ctrl-C a REST command (get, post, put, patch, delete) ends at once
+				without a word, as curl does; every other command first prints
+				"medplum: interrupted" and, where there is one, how to resume.
 			`),
 		},
 		{
@@ -185,6 +189,10 @@ func environmentHelp() string {
 		  DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR
 		                           Linux: the session bus of the system keyring;
 		                           without either, the keyring is not tried
+		  GOMAXPROCS               how many CPUs medplum may use at once; default
+		                           one for the REST commands, which send one
+		                           request at a time (it starts faster), and every
+		                           CPU for the others
 
 		Secrets (MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) are never
 		written to the settings file and never printed.

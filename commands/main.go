@@ -16,6 +16,7 @@ import (
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
+	"github.com/medplumcli/medplum/commands/internal/onecpu"
 )
 
 // Main runs the CLI with os.Args and returns the process exit code. Ctrl-C
@@ -26,7 +27,10 @@ import (
 // cannot end by a signal. A second Ctrl-C kills the process at once.
 // Signals are watched from when a command starts running (the root's
 // PersistentPreRunE): --version and --help end before, and start no
-// goroutine or thread for it.
+// goroutine or thread for it. The process starts on one CPU (package
+// onecpu) and gets every CPU back there too, unless the command is marked
+// one at a time (cmdutil.MarkOneAtATime: the REST commands), which keeps
+// one CPU and no handler: Ctrl-C ends it at once, by the signal.
 func Main() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,7 +50,7 @@ func Main() int {
 	})
 	pre := root.PersistentPreRunE
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
-		watch()
+		beforeRun(cmd, onecpu.AllCPUs, watch)
 		return pre(cmd, args)
 	}
 	cmd, err := root.ExecuteContextC(ctx)
@@ -66,6 +70,16 @@ func Main() int {
 		return cmdutil.ExitInterrupted
 	}
 	return reportError(f.IOStreams.ErrOut, cmd, err)
+}
+
+// beforeRun gives the command that is about to run every CPU and the
+// Ctrl-C handler, unless it is marked one at a time.
+func beforeRun(cmd *cobra.Command, allCPUs, watch func()) {
+	if cmdutil.OneAtATime(cmd) {
+		return
+	}
+	allCPUs()
+	watch()
 }
 
 // watchInterrupts returns a function that, called once or more, starts

@@ -74,6 +74,10 @@ func TestHelpTopics(t *testing.T) {
 
 Errors are printed once on stderr as "medplum: <message>", sometimes
 followed by a hint such as "run: medplum login". Data goes to stdout.
+
+On Ctrl-C a REST command (get, post, put, patch, delete) ends at once
+without a word, as curl does; every other command first prints
+"medplum: interrupted" and, where there is one, how to resume.
 `, "")
 	out := e.Run("help", "environment").ExpectCode(t, 0, "")
 	for _, v := range []string{"MEDPLUM_BASE_URL", "MEDPLUM_FHIR_URL_PATH", "MEDPLUM_TOKEN_URL", "MEDPLUM_AUTHORIZE_URL",

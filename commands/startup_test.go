@@ -2,9 +2,13 @@ package commands_test
 
 import (
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/medplumcli/medplum/client/medplumtest"
 	"github.com/medplumcli/medplum/commands/clitest"
 )
 
@@ -40,3 +44,62 @@ func TestStartupSkipsWhatLibrariesBuildOnFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// The REST commands run on one CPU, every other command on all of them
+// (package onecpu, cmdutil.MarkOneAtATime), and a GOMAXPROCS the
+// environment sets is left alone. The runtime's scheduler trace
+// (GODEBUG=schedtrace) prints the process's GOMAXPROCS every 20 ms; a line
+// printed after the command's request reached the server shows what the
+// command runs with.
+func TestOneAtATimeCommandsRunOnOneCPU(t *testing.T) {
+	all := runtime.GOMAXPROCS(0) // the runtime's default here (go test leaves it)
+	srv := medplumtest.NewServer(t)
+	srv.SetLatency(time.Hour)
+	defer srv.ClearFaults()
+	for _, c := range []struct {
+		args       []string
+		gomaxprocs string // the environment's
+		want       int
+	}{
+		{[]string{"get", "Patient"}, "", 1},
+		{[]string{"post", "Patient", `{"resourceType":"Patient"}`}, "", 1},
+		{[]string{"whoami"}, "", all},
+		{[]string{"get", "Patient"}, "3", 3},
+	} {
+		t.Run(strings.Join(c.args[:1], " ")+"/GOMAXPROCS="+c.gomaxprocs, func(t *testing.T) {
+			e := clitest.SignedIn(t, srv)
+			e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.Client.MembershipID))
+			e.Set("GODEBUG", "schedtrace=20")
+			if c.gomaxprocs != "" {
+				e.Set("GOMAXPROCS", c.gomaxprocs)
+			}
+			before := len(srv.Requests())
+			p := e.Start(c.args...)
+			defer p.Kill()
+			deadline := time.Now().Add(30 * time.Second)
+			for len(srv.Requests()) == before {
+				if time.Now().After(deadline) {
+					t.Fatalf("no request reached the server; stderr:\n%s", p.Stderr())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			seen := len(p.Stderr())
+			for {
+				if m := schedLine.FindStringSubmatch(p.Stderr()[seen:]); m != nil {
+					if got, _ := strconv.Atoi(m[1]); got != c.want {
+						t.Errorf("medplum %s runs with GOMAXPROCS %d, want %d", strings.Join(c.args, " "), got, c.want)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no scheduler trace line after the request; stderr:\n%s", p.Stderr())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// schedLine is a line of the runtime's scheduler trace, "SCHED 40ms:
+// gomaxprocs=1 idleprocs=1 threads=5 ...".
+var schedLine = regexp.MustCompile(`(?m)^SCHED \d+ms: gomaxprocs=(\d+) `)

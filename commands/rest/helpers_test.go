@@ -30,8 +30,14 @@ func newRecorder(t *testing.T, got *[]http.Header, body string) string {
 // held by the server's latency), failing after a generous deadline.
 func waitForRequest(t *testing.T, srv *medplumtest.Server) {
 	t.Helper()
+	waitForRequests(t, srv, 1)
+}
+
+// waitForRequests waits until the server has seen n requests in all.
+func waitForRequests(t *testing.T, srv *medplumtest.Server, n int) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for len(srv.Requests()) == 0 {
+	for len(srv.Requests()) < n {
 		if time.Now().After(deadline) {
 			t.Fatal("no request reached the server")
 		}

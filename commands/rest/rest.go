@@ -92,6 +92,7 @@ func NewCmdGet(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command {
 	cmd.Flags().BoolVar(&opts.All, "all", false, "follow next links to the last page")
 	cmd.Flags().BoolVar(&opts.AsTransaction, "as-transaction", false, "print the Bundle as a transaction that recreates its resources")
 	output.AddFlags(cmd, &opts.Output, output.JSON)
+	cmdutil.MarkOneAtATime(cmd)
 	return cmd
 }
 
@@ -181,6 +182,7 @@ invalid JSON is rejected before anything is sent.` + "\n\n" + urlHelp
 		cmd.Flags().BoolVar(&opts.PreferAsync, "prefer-async", false, "send Prefer: respond-async (the server may answer 202 Accepted)")
 	}
 	output.AddFlags(cmd, &opts.Output, output.JSON)
+	cmdutil.MarkOneAtATime(cmd)
 	return cmd
 }
 

@@ -494,21 +494,36 @@ func TestExitCodes(t *testing.T) {
 		": dial tcp 127.0.0.1:1: connect: connection refused\ncheck that the server is up and the base URL is right (medplum profile describe)\n")
 }
 
+// Ctrl-C ends a REST command at once, by the signal's default action (it
+// has nothing to clean up: cmdutil.MarkOneAtATime), as it ends curl or the
+// official CLI; any other command says it was interrupted first (here
+// whoami; bulk, invite and bot have their own tests of what they finish).
+// Either way the process ends by the SIGINT itself, so that the shell
+// running it in a loop stops too (bash goes on after a child that exited
+// 130), and the shell's $? is 130.
 func TestInterruptExits130(t *testing.T) {
 	srv := medplumtest.NewServer(t)
-	e := clitest.SignedIn(t, srv)
-	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.Client.MembershipID))
 	srv.SetLatency(time.Hour)
 	defer srv.ClearFaults()
-	p := e.Start("get", "Patient")
-	waitForRequest(t, srv)
-	p.Signal(os.Interrupt)
-	r := p.Wait()
-	r.Expect(t, 130, "", "medplum: interrupted\n")
-	// It ends by the Ctrl-C itself, so that the shell running it in a loop
-	// stops too (bash goes on after a child that exited 130).
-	if !r.Signaled {
-		t.Error("the interrupted run exited with a status; it should end by its SIGINT")
+	for _, c := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"get", "Patient"}, ""},
+		{[]string{"delete", "Patient/1"}, ""},
+		{[]string{"whoami"}, "medplum: interrupted\n"},
+	} {
+		e := clitest.SignedIn(t, srv)
+		e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", srv.IssueToken(srv.Seed.Client.MembershipID))
+		before := len(srv.Requests())
+		p := e.Start(c.args...)
+		waitForRequests(t, srv, before+1)
+		p.Signal(os.Interrupt)
+		r := p.Wait()
+		r.Expect(t, 130, "", c.stderr)
+		if !r.Signaled {
+			t.Errorf("%v: the interrupted run exited with a status; it should end by its SIGINT", c.args)
+		}
 	}
 }
 
