@@ -15,7 +15,8 @@ import (
 // every time (530b); a _filter of the id or the source-id identifier (or,
 // for a type without an identifier search, the source-id tag) finds the
 // re-created one too (531b, 532b). Binary cannot be searched (533); a
-// deleted resource reads 410 (534b).
+// deleted resource reads 410 (534b), a patch of it is 410 too (600),
+// its history reads (600b).
 func restoreSteps() []step {
 	patient := `{"resourceType":"Patient","name":[{"family":"RestoreCap"}]}`
 	entry := func(typ, resource, ifNoneExist string) string {
@@ -90,6 +91,17 @@ func restoreSteps() []step {
 		}},
 		{name: "534b-read-deleted", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/Patient/" + e.vars["deleted531"], bearer(e.exportTok()), ""})
+		}},
+		// A patch of it is 410 "Gone" too; its history still reads, the
+		// deletion an entry without a resource (nits4: what `medplum get`
+		// and `patch` name).
+		{name: "600-patch-deleted", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"PATCH", "fhir/R4/Patient/" + e.vars["deleted531"],
+				map[string]string{"Authorization": "Bearer " + e.exportTok(), "Content-Type": "application/json-patch+json"},
+				`[{"op":"add","path":"/active","value":true}]`})
+		}},
+		{name: "600b-history-deleted", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"GET", "fhir/R4/Patient/" + e.vars["deleted531"] + "/_history", bearer(e.exportTok()), ""})
 		}},
 		// bulk import's lookups before a Bundle: one search of every key.
 		{name: "535-search-identifier-list", run: func(e *contractEnv) *http.Response {

@@ -227,7 +227,7 @@ func getRun(opts *Options) error {
 	}
 	resp, err := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: u})
 	if err != nil {
-		return err
+		return namedGone(c, http.MethodGet, u, err)
 	}
 	if opts.AsTransaction {
 		return printTransaction(opts, resp.Body)
@@ -325,7 +325,7 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 				return perr
 			}
 		}
-		return err
+		return namedGone(c, req.Method, req.URL, err)
 	}
 	if resp.Status == http.StatusAccepted {
 		if loc := resp.Header.Get("Content-Location"); loc != "" {
@@ -343,17 +343,61 @@ func send(ctx context.Context, opts *Options, c *client.Client, req *client.Requ
 // (520b) means it is gone.
 func deletedDespiteGone(ctx context.Context, c *client.Client, req *client.Request, err error) (string, bool) {
 	e := client.AsError(err)
-	if req.Method != http.MethodDelete || e == nil || !e.IsGone() {
+	if req.Method != http.MethodDelete || e == nil || !e.IsGone() || strings.ContainsAny(req.URL, "?#") {
 		return "", false
 	}
-	ref, ok := strings.CutPrefix(req.URL, c.FHIRBaseURL())
-	typ, id, _ := strings.Cut(ref, "/")
-	if !ok || typ == "" || id == "" || strings.ContainsAny(id, "/?#") {
+	ref, ok := resourceRef(c, req.URL)
+	if !ok {
 		return "", false
 	}
 	_, rerr := c.Do(ctx, &client.Request{Method: http.MethodGet, URL: req.URL})
 	re := client.AsError(rerr)
 	return ref, re != nil && re.IsGone()
+}
+
+// namedGone names the resource of a 410 to a read, update or patch of
+// fhir/R4/<type>/<id>: Medplum 5.0.10 answers a deleted resource's read
+// and patch with an OperationOutcome that says only "Gone" (captures 534b,
+// 600). Its history is still read (600c), and a put with its id puts it
+// back (547). A DELETE's 410 is deletedDespiteGone's; any other error is
+// returned as it is.
+func namedGone(c *client.Client, method, u string, err error) error {
+	e := client.AsError(err)
+	if method == http.MethodDelete || e == nil || !e.IsGone() {
+		return err
+	}
+	ref, ok := resourceRef(c, u)
+	if !ok {
+		return err
+	}
+	hint := fmt.Sprintf("Medplum keeps its history (medplum get %s/_history)", ref)
+	if !strings.HasPrefix(ref, "Project/") {
+		hint += "; a put of the resource with this id puts it back"
+	}
+	return cmdutil.WithHint(&goneError{msg: fmt.Sprintf("%s %s: the resource was deleted (410 Gone)", method, ref), err: err}, hint)
+}
+
+// goneError is namedGone's message; the server's answer stays in the chain.
+type goneError struct {
+	msg string
+	err error
+}
+
+func (e *goneError) Error() string { return e.msg }
+func (e *goneError) Unwrap() error { return e.err }
+
+// resourceRef is <type>/<id> when u is fhir/R4/<type>/<id> of the
+// client's server (a query or fragment aside).
+func resourceRef(c *client.Client, u string) (string, bool) {
+	ref, ok := strings.CutPrefix(u, c.FHIRBaseURL())
+	if i := strings.IndexAny(ref, "?#"); i >= 0 {
+		ref = ref[:i]
+	}
+	typ, id, _ := strings.Cut(ref, "/")
+	if !ok || typ == "" || typ[0] < 'A' || typ[0] > 'Z' || id == "" || id[0] == '$' || strings.Contains(id, "/") {
+		return "", false
+	}
+	return ref, true
 }
 
 // printDryRun writes the request as it would go on the wire: method and URL,

@@ -146,7 +146,25 @@ func TestDeleteProjectOnTarget(t *testing.T) {
 	note := " (Medplum answered 410 Gone, as it does when it deletes a project or something of a deleted project; reading it back answers 410 too).\n"
 	sa := tg.SuperSignedIn(t)
 	sa.Run("delete", "Project/"+p.ProjectID).Expect(t, 0, "", "Deleted Project/"+p.ProjectID+note)
-	sa.Run("get", "Project/"+p.ProjectID).Expect(t, 1, "", "medplum: Gone\n")
+	sa.Run("get", "Project/"+p.ProjectID).Expect(t, 1, "", "medplum: GET Project/"+p.ProjectID+": the resource was deleted (410 Gone)\nMedplum keeps its history (medplum get Project/"+p.ProjectID+"/_history)\n")
 	sa.Run("delete", "ClientApplication/"+def).Expect(t, 0, "", "Deleted ClientApplication/"+def+note)
 	sa.Run("delete", "ClientApplication/"+def, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
+}
+
+// On any Medplum (make test-real runs it against a real one): a read or a
+// patch of a deleted Patient names it and says it was deleted (5.0.10:
+// 410 "Gone", captures 534b, 600); its history reads (600c); a put with its
+// id puts it back (547).
+func TestDeletedResourceIsNamedOnTarget(t *testing.T) {
+	_, e, _ := clitest.OwnProject(t, "gone")
+	r := e.Run("post", "Patient", `{"resourceType":"Patient","name":[{"family":"Gone"}]}`, "-o", "csv", "--columns", "id", "--no-header")
+	r.ExpectCode(t, 0, "")
+	pid := strings.TrimSpace(r.Stdout)
+	e.Run("delete", "Patient/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
+	hint := "Medplum keeps its history (medplum get Patient/" + pid + "/_history); a put of the resource with this id puts it back\n"
+	e.Run("get", "Patient/"+pid).Expect(t, 1, "", "medplum: GET Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
+	e.Run("patch", "Patient/"+pid, `[{"op":"add","path":"/active","value":true}]`).Expect(t, 1, "", "medplum: PATCH Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
+	e.Run("get", "Patient/"+pid+"/_history", "-o", "csv", "--columns", "type", "--no-header").Expect(t, 0, "Patient\n", "") // the deletion has no resource
+	e.Run("put", "Patient/"+pid, `{"resourceType":"Patient","id":"`+pid+`","name":[{"family":"Back"}]}`, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
+	e.Run("get", "Patient/"+pid, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
 }
