@@ -124,6 +124,7 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 		resource = rewriteURNs(resource, ids)
 		u = rewriteURNs(u, ids).(string)
 		ifNoneExist, _ := req["ifNoneExist"].(string)
+		ifMatch, _ := req["ifMatch"].(string) // the entry's If-Match (556c, 556d)
 		var status int
 		var body client.Resource
 		switch p, ok := pre[i]; {
@@ -136,7 +137,7 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 			status, body = http.StatusConflict, toResource(serializationConflict())
 		default:
 			unlock := lock()
-			status, body = s.conditional(c, method, u, resource, ifNoneExist, preset[i])
+			status, body = s.conditional(c, method, u, resource, ifNoneExist, ifMatch, preset[i])
 			unlock()
 		}
 		resp := map[string]any{"status": strconv.Itoa(status)}
@@ -187,14 +188,15 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 }
 
 // conditional runs an entry; a POST with request.ifNoneExist searches first
-// (captures 401, 402, 512b): see matchFirst.
-func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist, presetID string) (int, client.Resource) {
+// (captures 401, 402, 512b): see matchFirst. request.ifMatch is the entry's
+// If-Match header (fhir-router batch.ts; captures 556c, 556d).
+func (s *Server) conditional(c *reqCtx, method, u string, resource any, ifNoneExist, ifMatch, presetID string) (int, client.Resource) {
 	if ifNoneExist != "" && strings.EqualFold(method, "POST") && !strings.Contains(u, "/") {
 		if status, found, done := s.matchFirst(c, u, ifNoneExist); done {
 			return status, found
 		}
 	}
-	return s.subrequestAs(c, method, u, resource, presetID)
+	return s.subrequestAs(c, method, u, resource, presetID, ifMatch)
 }
 
 // matchFirst is the search of a conditional create (request.ifNoneExist, or
@@ -220,12 +222,13 @@ func (s *Server) matchFirst(c *reqCtx, typ, query string) (int, client.Resource,
 
 // subrequest runs one entry through the route table as the caller.
 func (s *Server) subrequest(c *reqCtx, method, u string, resource any) (int, client.Resource) {
-	return s.subrequestAs(c, method, u, resource, "")
+	return s.subrequestAs(c, method, u, resource, "", "")
 }
 
 // subrequestAs is subrequest of a create whose id was given out before
-// (presetID, when not "").
-func (s *Server) subrequestAs(c *reqCtx, method, u string, resource any, presetID string) (int, client.Resource) {
+// (presetID, when not ""), or of an update with an If-Match (ifMatch, when
+// not "").
+func (s *Server) subrequestAs(c *reqCtx, method, u string, resource any, presetID, ifMatch string) (int, client.Resource) {
 	if method == "" || u == "" {
 		return http.StatusBadRequest, toResource(c.withTracing(badRequest("Missing entry.request")))
 	}
@@ -245,6 +248,9 @@ func (s *Server) subrequestAs(c *reqCtx, method, u string, resource any, presetI
 	}
 	if raw != nil {
 		r.Header.Set("Content-Type", "application/fhir+json")
+	}
+	if ifMatch != "" {
+		r.Header.Set("If-Match", ifMatch)
 	}
 	rec := httptest.NewRecorder()
 	sub := &reqCtx{s: s, w: rec, r: r, raw: raw, reqID: c.reqID, path: r.URL.EscapedPath(), job: c.job, presetID: presetID}

@@ -1,7 +1,9 @@
 package medplumtest_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -71,6 +73,78 @@ func reviveSteps() []step {
 			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` +
 				`{"resource":` + patient(id) + `,"request":{"method":"PUT","url":"Patient/` + id + `"}},` +
 				`{"resource":` + patient(never) + `,"request":{"method":"PUT","url":"Patient/` + never + `"}}]}`})
+		}},
+	}
+}
+
+// ifMatchSteps replay the captures 556-556d: If-Match on an update. A PUT
+// whose If-Match names the current version is 200 (556), one naming a
+// version replaced since is 412 precondition-failed and changes nothing
+// (556b); in a batch, request.ifMatch is each entry's If-Match: 200 and
+// 412 side by side in a 200 Bundle (556c). The value is read as the
+// header is, the first quoted string in it: a bare versionId is no
+// condition, and a stale one replaces the newer version (556d).
+func ifMatchSteps() []step {
+	patient := func(id, given string) string {
+		return `{"resourceType":"Patient","id":"` + id + `","name":[{"family":"IfMatchCap","given":["` + given + `"]}]}`
+	}
+	version := func(e *contractEnv, id string) string {
+		m := jsonBody(e.t, e.do(req{"GET", "fhir/R4/Patient/" + id, bearer(e.exportTok()), ""}))
+		v, _ := m["meta"].(map[string]any)["versionId"].(string)
+		if v == "" {
+			e.t.Fatalf("Patient/%s has no versionId: %v", id, m)
+		}
+		return v
+	}
+	given := func(e *contractEnv, id string) string {
+		m := jsonBody(e.t, e.do(req{"GET", "fhir/R4/Patient/" + id, bearer(e.exportTok()), ""}))
+		b, _ := json.Marshal(m["name"])
+		return string(b)
+	}
+	put := func(e *contractEnv, id, ifMatch, body string) *http.Response {
+		h := e.fhirJSON(e.exportTok())
+		h["If-Match"] = ifMatch
+		return e.do(req{"PUT", "fhir/R4/Patient/" + id, h, body})
+	}
+	entry := func(id, given, ifMatch string) string {
+		return `{"resource":` + patient(id, given) + `,"request":{"method":"PUT","url":"Patient/` + id + `","ifMatch":` + strconv.Quote(ifMatch) + `}}`
+	}
+	batch := func(e *contractEnv, entries ...string) *http.Response {
+		return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` + strings.Join(entries, ",") + `]}`})
+	}
+	return []step{
+		{name: "556-put-if-match-current", run: func(e *contractEnv) *http.Response {
+			id := e.createIn("Patient", `{"resourceType":"Patient","name":[{"family":"IfMatchCap"}]}`)
+			e.vars["id556"], e.vars["v556"] = id, version(e, id)
+			return put(e, id, `W/"`+e.vars["v556"]+`"`, patient(id, "Matching"))
+		}},
+		{name: "556b-put-if-match-stale", run: func(e *contractEnv) *http.Response {
+			id := e.vars["id556"]
+			return put(e, id, `W/"`+e.vars["v556"]+`"`, patient(id, "Stale"))
+		}, after: func(e *contractEnv, _ map[string]any) {
+			if got := given(e, e.vars["id556"]); got != `[{"family":"IfMatchCap","given":["Matching"]}]` {
+				e.t.Fatalf("556b: after the stale PUT the Patient's name is %s, not 556's", got)
+			}
+		}},
+		{name: "556c-batch-put-if-match-current-and-stale", run: func(e *contractEnv) *http.Response {
+			a := e.createIn("Patient", `{"resourceType":"Patient","name":[{"family":"IfMatchCap"}]}`)
+			b := e.createIn("Patient", `{"resourceType":"Patient","name":[{"family":"IfMatchCap"}]}`)
+			av, bv := version(e, a), version(e, b)
+			resp := e.do(req{"PUT", "fhir/R4/Patient/" + b, e.fhirJSON(e.exportTok()), patient(b, "EditedMeanwhile")})
+			resp.Body.Close()
+			e.vars["b556c"], e.vars["bv556c"] = b, bv
+			return batch(e, entry(a, "BatchMatching", `W/"`+av+`"`), entry(b, "BatchStale", `W/"`+bv+`"`))
+		}, after: func(e *contractEnv, _ map[string]any) {
+			if got := given(e, e.vars["b556c"]); got != `[{"family":"IfMatchCap","given":["EditedMeanwhile"]}]` {
+				e.t.Fatalf("556c: the stale entry changed the Patient: %s", got)
+			}
+		}},
+		{name: "556d-batch-put-if-match-unquoted-stale", run: func(e *contractEnv) *http.Response {
+			return batch(e, entry(e.vars["b556c"], "BareStale", e.vars["bv556c"]))
+		}, after: func(e *contractEnv, _ map[string]any) {
+			if got := given(e, e.vars["b556c"]); got != `[{"family":"IfMatchCap","given":["BareStale"]}]` {
+				e.t.Fatalf("556d: a bare versionId is no condition on 5.0.10, yet the Patient is %s", got)
+			}
 		}},
 	}
 }

@@ -501,7 +501,7 @@ func steps() []step {
 			return e.do(req{"GET", "auth/me", map[string]string{"Authorization": basic(e.tcID, e.tcSec)}, ""})
 		}},
 	}
-	return append(append(append(append(append(append(append(append(append(append(append(append(append(list, botSteps()...), batchSteps()...), inviteSteps()...), lifecycleSteps()...), realfixSteps()...), memberSteps()...), exportSteps()...), importBatchSteps()...), leftoverSteps()...), restoreSteps()...), quotaSteps()...), importFixSteps()...), reviveSteps()...)
+	return append(append(append(append(append(append(append(append(append(append(append(append(append(append(list, botSteps()...), batchSteps()...), inviteSteps()...), lifecycleSteps()...), realfixSteps()...), memberSteps()...), exportSteps()...), importBatchSteps()...), leftoverSteps()...), restoreSteps()...), quotaSteps()...), importFixSteps()...), reviveSteps()...), ifMatchSteps()...)
 }
 
 // realfixSteps are the captures 176-199, taken for issue 15 (defects

@@ -407,15 +407,20 @@ func (c *reqCtx) storeUpdate(rec *record, res client.Resource, send func(int, cl
 	send(200, out)
 }
 
-// ifMatch checks an If-Match header against the current version.
+// ifMatch checks an If-Match header against the current version. As
+// 5.0.10 reads it (fhirrouter.ts parseIfMatchHeader), the version is the
+// first double-quoted string in it (W/"<v>" or "<v>": 556, 556b, 556c);
+// a value without one is no condition at all (a bare versionId, stale,
+// replaces the newer version: 556d).
 func ifMatch(c *reqCtx, rec *record) bool {
-	want := c.r.Header.Get("If-Match")
-	if want == "" {
+	_, want, quoted := strings.Cut(c.r.Header.Get("If-Match"), `"`)
+	want, _, closed := strings.Cut(want, `"`)
+	if !quoted || !closed || want == "" {
 		return true
 	}
 	meta, _ := rec.res["meta"].(map[string]any)
 	v, _ := meta["versionId"].(string)
-	return want == `W/"`+v+`"` || want == `"`+v+`"`
+	return want == v
 }
 
 func (s *Server) fhirPatch(c *reqCtx) {
