@@ -74,6 +74,13 @@ type Fault struct {
 	// never-closed Hold is a server that never answers. StallMidResponse
 	// holds the rest of the answer, whether or not Hold is set.
 	Hold <-chan struct{}
+	// Before, when set, runs just before the request is handled (after
+	// Hold, and before Status answers it): what another client did in
+	// that instant, e.g. Server.Update of a resource that the request
+	// writes back after reading it (an edit landing between a read and a
+	// write, which If-Match answers 412: captures 556b, 556c). It runs
+	// before the server takes any lock for the request.
+	Before func()
 }
 
 type faults struct {
@@ -244,6 +251,9 @@ func (c *reqCtx) applyFault(f *Fault) bool {
 	}
 	if !hold(c.r, f.Hold) {
 		return false
+	}
+	if f.Before != nil {
+		f.Before()
 	}
 	switch f.Status {
 	case 0: // only held: handled as usual

@@ -78,11 +78,14 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			inside a Bundle through its urn:uuid, across Bundles from the ids
 			recorded so far; a resource this import created before the one it
 			points at is updated once that one exists (the summary counts these
-			updates). A reference to a resource that is not in the input is
-			kept as it is (the summary counts those). An update that failed, or that waits for a resource whose
-			line failed, is listed and makes the exit code 3; the same command
-			again, or the import of the corrected input into the same project,
-			does it.
+			updates): its server copy is read and written back with only those
+			references changed, if it is still the version read (If-Match; an
+			edit made meanwhile is kept, the update read and made again). A
+			reference to a resource that is not in the input is kept as it is
+			(the summary counts those). An update that failed, or that waits for
+			a resource whose line failed, is listed and makes the exit code 3;
+			the same command again, or the import of the corrected input into
+			the same project, does it.
 			An attachment's url "Binary/<old id>" is rewritten as a reference is;
 			exports hold no Binary, so before sending the run warns how many
 			such urls name a Binary the input does not hold (medplum bulk export
@@ -150,7 +153,8 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			id as a urn:medplum-cli:source-id identifier (or meta.tag), by which
 			a later restore finds it; references to it are rewritten to the new
 			id, in the restored resources and in the found ones (their server
-			copy, only those references changed). Re-runs, with or without the
+			copy, only those references changed, if it is still the version
+			read). Re-runs, with or without the
 			journal, create nothing twice (a PUT sent twice puts back the same
 			resource), except: a Binary (Medplum cannot search it; 5.0.10's
 			exports hold none) is read by its id, or at the id the journal
@@ -1185,67 +1189,57 @@ func outcomeText(raw json.RawMessage) string {
 	return client.OutcomeString(&oo)
 }
 
-// fixup updates the entries of a chunk that this import created before
-// the resources they point at had ids (in a later chunk, or one that
-// failed and was imported since): PUT of each at its new id, with every
-// reference resolved, in one batch. An entry that points at a resource of
-// the input that has no id yet (it failed) waits: it stays to fix, as one
-// whose update failed does; the "fixed" record lists them, so that a
-// re-run tries them again. With --restore, the resources found by their
-// id whose references name re-created resources are read first (a batch
-// of GETs) and their server copy is PUT with only those references
-// changed: what the file holds never replaces what the server has.
+// versionTries bounds how many times an update of references is read and
+// written: each write is conditional on the version read (If-Match), and
+// one answered 412 (the resource changed on the server in between,
+// captures 556b, 556c) is read again and its references changed again.
+const versionTries = 5
+
+// update is a resource whose references fixup changes: its entry, where it
+// is on the server, and whether it was found by its id (--restore) rather
+// than created by the import.
+type update struct {
+	i      int
+	target string // "Type/id"
+	relink bool
+}
+
+// fixup updates the references of a chunk's resources. Those this import
+// created before the resources they point at had ids (in a later chunk,
+// or one that failed and was imported since) are made to point at them:
+// at each place where the input's line names a resource of the input, the
+// server's copy gets that resource's new reference. With --restore, the
+// resources found by their id whose references name re-created resources
+// get those references changed. Either way the server's copy is read (a
+// batch of GETs) and written back (a batch of PUTs) with only those
+// references changed, each PUT conditional on the version read
+// (request.ifMatch W/"<versionId>"): an edit made on the server since is
+// kept, never overwritten; a PUT answered 412 because one landed between
+// the read and the write is read and changed again, up to versionTries
+// times. An entry that points at a resource of the input that has no id
+// yet (it failed) waits: it stays to fix, as one whose update failed
+// does; the "fixed" record lists them, so that a re-run tries them again.
 func (im *importer) fixup(ch *chunk) {
 	if im.run.Dispatch.Err() != nil {
 		return
 	}
-	var list []any
-	var which []int // entry of each PUT
-	var relink []bool
 	var lines []string   // stderr
 	var rows []reportRow // --report
 	var leftFix, leftRelink []int
-	fail := func(i int, isRelink bool, what string, a batchAnswer) {
-		e := ch.Entries[i]
+	fail := func(u update, what string, a batchAnswer) {
+		e := ch.Entries[u.i]
 		msg := what + ": " + a.text()
 		lines = append(lines, fmt.Sprintf("%s:%d: %s: %s", im.files[e.Line.File].Name, e.Line.N, e.ref(), msg))
 		rows = append(rows, reportRow{e, &result{update: true, status: a.status(), err: msg}})
-		if isRelink {
-			leftRelink = append(leftRelink, i)
+		if u.relink {
+			leftRelink = append(leftRelink, u.i)
 		} else {
-			leftFix = append(leftFix, i)
+			leftFix = append(leftFix, u.i)
 		}
 	}
-	if len(ch.Relink) > 0 {
-		gets := make([]any, 0, len(ch.Relink))
-		for _, i := range ch.Relink {
-			gets = append(gets, map[string]any{"request": map[string]any{"method": "GET", "url": ch.Entries[i].ref()}})
-		}
-		answers, ok := im.sendBatch(gets)
-		if !ok {
-			return
-		}
-		for k, i := range ch.Relink {
-			e, a := ch.Entries[i], answers[k]
-			if a.Response.Status != "200" || a.Resource == nil {
-				fail(i, true, "reading it to update its references", a)
-				continue
-			}
-			changed, unresolved := 0, 0
-			res := rewrite(a.Resource, im.inInput, func(r string) string {
-				if n := im.lookup(r); n != "" && n != r {
-					changed++
-					return n
-				}
-				return r
-			}, &unresolved)
-			if changed == 0 {
-				continue // (they were found where they were)
-			}
-			list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": e.ref()}})
-			which = append(which, i)
-			relink = append(relink, true)
-		}
+	var todo []update
+	for _, i := range ch.Relink {
+		todo = append(todo, update{i: i, target: ch.Entries[i].ref(), relink: true})
 	}
 	var waiting []string
 	for _, i := range ch.Fix {
@@ -1255,13 +1249,13 @@ func (im *importer) fixup(ch *chunk) {
 			continue // (not created: nothing to update)
 		}
 		var missing []string
-		res := rewrite(e.Resource, im.inInput, func(r string) string {
+		rewrite(e.Resource, im.inInput, func(r string) string {
 			n := im.lookup(r)
 			if n == "" && !slices.Contains(missing, r) {
 				missing = append(missing, r)
 			}
 			return n
-		}, new(int)).(map[string]any)
+		}, new(int))
 		if len(missing) > 0 {
 			// It points at resources of the input that failed: updated
 			// once they are imported, and until then pending.
@@ -1271,34 +1265,79 @@ func (im *importer) fixup(ch *chunk) {
 			leftFix = append(leftFix, i)
 			continue
 		}
-		res["id"] = strings.SplitN(target, "/", 2)[1]
-		list = append(list, map[string]any{"resource": res, "request": map[string]any{"method": "PUT", "url": target}})
-		which = append(which, i)
-		relink = append(relink, false)
+		todo = append(todo, update{i: i, target: target})
 	}
-	fixed, relinked := 0, 0
-	var done []string // new refs updated
 	if err := im.in.IDs.Err(); err != nil {
 		im.run.Stop(err)
 		return
 	}
-	if len(list) > 0 {
-		answers, ok := im.sendBatch(list)
+	fixed, relinked := 0, 0
+	var done []string // new refs updated
+	succeed := func(u update, a batchAnswer) {
+		rows = append(rows, reportRow{ch.Entries[u.i], &result{update: true, done: true, status: a.status(), newRef: u.target}})
+		if u.relink {
+			relinked++
+		} else {
+			fixed++
+			done = append(done, u.target)
+		}
+	}
+	for try := 1; len(todo) > 0; try++ {
+		if try > versionTries {
+			for _, u := range todo {
+				fail(u, "updating its references", failedAnswer(http.StatusPreconditionFailed,
+					fmt.Sprintf("it changed on the server between our read and our write %d times; left as the server has it", versionTries)))
+			}
+			break
+		}
+		gets := make([]any, len(todo))
+		for k, u := range todo {
+			gets[k] = map[string]any{"request": map[string]any{"method": "GET", "url": u.target}}
+		}
+		answers, ok := im.sendBatch(gets)
 		if !ok {
 			return
 		}
-		for k, i := range which {
-			if st := answers[k].Response.Status; st != "200" && st != "201" {
-				fail(i, relink[k], "updating its references", answers[k])
+		var puts []any
+		var sent []update
+		for k, u := range todo {
+			a := answers[k]
+			if a.Response.Status != "200" || a.Resource == nil {
+				fail(u, "reading it to update its references", a)
 				continue
 			}
-			target := im.lookup(ch.Entries[i].ref())
-			rows = append(rows, reportRow{ch.Entries[i], &result{update: true, done: true, status: answers[k].status(), newRef: target}})
-			if relink[k] {
-				relinked++
-			} else {
-				fixed++
-				done = append(done, target)
+			res, changed := im.repoint(ch.Entries[u.i], u.relink, a.Resource)
+			if !changed {
+				if !u.relink {
+					succeed(u, a) // (it points where it should already)
+				}
+				continue // (found, they were where they were)
+			}
+			req := map[string]any{"method": "PUT", "url": u.target}
+			if v := client.VersionID(a.Resource); v != "" {
+				// Quoted: 5.0.10 reads the first quoted string of an
+				// If-Match; a bare versionId is no condition (556d).
+				req["ifMatch"] = `W/"` + v + `"`
+			}
+			puts = append(puts, map[string]any{"resource": res, "request": req})
+			sent = append(sent, u)
+		}
+		todo = nil
+		if len(puts) == 0 {
+			break
+		}
+		answers, ok = im.sendBatch(puts)
+		if !ok {
+			return
+		}
+		for k, u := range sent {
+			switch a := answers[k]; {
+			case a.Response.Status == "200" || a.Response.Status == "201":
+				succeed(u, a)
+			case a.Response.Status == "412" && a.msg == "":
+				todo = append(todo, u) // (changed since our read: read again)
+			default:
+				fail(u, "updating its references", a)
 			}
 		}
 	}
@@ -1316,6 +1355,27 @@ func (im *importer) fixup(ch *chunk) {
 			fmt.Fprintln(im.o.IO.ErrOut, f)
 		}
 	})
+}
+
+// repoint returns the server's copy of e's resource (server) with its
+// references changed, and whether any changed. Found by its id (relink):
+// every reference to a resource of the input that is elsewhere now.
+// Created by the import: at each place where the input's line names a
+// resource of the input, where that resource is now (repointAt).
+func (im *importer) repoint(e *entry, relink bool, server map[string]any) (map[string]any, bool) {
+	changed := 0
+	if relink {
+		res := rewrite(server, im.inInput, func(r string) string {
+			if n := im.lookup(r); n != "" && n != r {
+				changed++
+				return n
+			}
+			return r
+		}, new(int))
+		return res.(map[string]any), changed > 0
+	}
+	res := repointAt(e.Resource, server, im.inInput, im.lookup, &changed)
+	return res.(map[string]any), changed > 0
 }
 
 // reportRow is a --report row to write once its record is on disk.

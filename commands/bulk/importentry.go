@@ -369,6 +369,47 @@ func rewrite(v any, inInput func(string) bool, resolve func(string) string, pend
 	return v
 }
 
+// repointAt returns a copy of server (the server's copy of a resource the
+// import created from the input's line file) in which, at each place where
+// file holds a reference to a resource of the input that resolve knows,
+// the reference is the one resolve gives; changed counts those that were
+// not already. Everything else is the server's own, an edit made there
+// since the resource was created included: only a place that file and
+// server both have is changed.
+func repointAt(file, server any, inInput func(string) bool, resolve func(string) string, changed *int) any {
+	switch s := server.(type) {
+	case map[string]any:
+		f, _ := file.(map[string]any)
+		out := make(map[string]any, len(s))
+		for k, val := range s {
+			fv, ok := f[k]
+			if fs, isRef := fv.(string); ok && isRef && (k == "reference" || k == "url" && strings.HasPrefix(fs, "Binary/")) {
+				to := ""
+				rewriteRef(fs, inInput, func(ref string) string { to = resolve(ref); return to }, new(int))
+				if _, isStr := val.(string); isStr && to != "" && val != to {
+					out[k] = to
+					*changed++
+					continue
+				}
+			}
+			out[k] = repointAt(fv, val, inInput, resolve, changed)
+		}
+		return out
+	case []any:
+		f, _ := file.([]any)
+		out := make([]any, len(s))
+		for i, val := range s {
+			var fv any
+			if i < len(f) {
+				fv = f[i]
+			}
+			out[i] = repointAt(fv, val, inInput, resolve, changed)
+		}
+		return out
+	}
+	return server
+}
+
 func rewriteRef(s string, inInput func(string) bool, resolve func(string) string, pending *int) string {
 	ref := s
 	if i := strings.Index(ref, "/_history/"); i > 0 {

@@ -65,7 +65,8 @@ func TestImportLeavesFoundResourcesAlone(t *testing.T) {
 // 546b), so the referrer was created pointing at an id that never exists:
 // it is reported as pending (exit 3, a "pending" row), run after run,
 // until the failed line is corrected and imported; that run finds the
-// referrer and points it at the resource just created.
+// referrer and points it at the resource just created, keeping what was
+// edited in it on the server meanwhile.
 func TestImportReferrerOfAFailedEntry(t *testing.T) {
 	p, e, c := clitest.OwnProject(t, "bulk-import-phantom")
 	ctx := t.Context()
@@ -119,14 +120,25 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 		"imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (1 failed); 1 to update once the resources they point at are imported\n"+
 		"medplum: 1 of 3 resources failed in an earlier run of this import (it listed them; this run does not send them again); correct them and run the import again: what was imported is found, not created again\n")
 
+	// Meanwhile the Observation is edited on the server: its update
+	// changes its subject only, the note stays (it wrote the file's copy
+	// over it).
+	obs["note"] = []any{map[string]any{"text": "edited on the server"}}
+	if _, err := c.UpdateResource(ctx, obs); err != nil {
+		t.Fatal(err)
+	}
 	// Corrected (another input, so another journal): the Patient is
 	// created, the Observation found and pointed at it.
 	writeFile(t, e, "u.ndjson", lines(""))
 	e.Run("bulk", "import", "u.ndjson").Expect(t, 0, "u.ndjson:1-3: 1 created, 2 already there, 0 failed\n",
 		"imported 3 resources: 1 created, 2 already there, 0 failed; 1 updated to point at resources created after them\n")
 	u2 := read("Patient?identifier=urn:medplum-cli:source-id|u2")
-	if got := refOf(read("Observation?identifier=urn:medplum-cli:source-id|u3"), "subject"); got != "Patient/"+u2.ID() {
+	obs = read("Observation?identifier=urn:medplum-cli:source-id|u3")
+	if got := refOf(obs, "subject"); got != "Patient/"+u2.ID() {
 		t.Errorf("the Observation points at %s, want Patient/%s", got, u2.ID())
+	}
+	if got := fmt.Sprint(obs["note"]); got != "[map[text:edited on the server]]" {
+		t.Errorf("the Observation's note, edited on the server since its create, is %s after its update", got)
 	}
 	// And once more: nothing left to update.
 	e.Run("bulk", "import", "u.ndjson").Expect(t, 0, "", "imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (0 failed)\n")
@@ -220,8 +232,8 @@ func TestImportFailedReferenceUpdateIsRetried(t *testing.T) {
 	srv.ResetRequests()
 	e.Run(append(args, "--report", "again.csv")...).Expect(t, 0, "",
 		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after them\n")
-	if n, all := updates(srv), len(srv.RequestsTo("POST", "/fhir/R4")); n != 1 || all != 1 {
-		t.Errorf("%d Bundles sent, %d of updates; want the one update", all, n)
+	if n, all := updates(srv), len(srv.RequestsTo("POST", "/fhir/R4")); n != 1 || all != 2 {
+		t.Errorf("%d Bundles sent, %d of updates; want the one update and the read before it", all, n)
 	}
 	linkedOK(t, srv)
 	want = "file,line,resource,result,status,id,error\n" +
