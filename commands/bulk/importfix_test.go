@@ -152,6 +152,22 @@ func linked(t *testing.T, e *clitest.Env) {
 		`{"resourceType":"Patient","id":"lb","name":[{"family":"B"}]}`+"\n")
 }
 
+// linkedArgs import linked.ndjson a resource a Bundle, one at a time.
+func linkedArgs() []string {
+	return []string{"bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1"}
+}
+
+// linkedCreated is the stdout of linkedArgs creating both Patients.
+const linkedCreated = "linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n"
+
+// laUpdateFailed is the stderr of linkedArgs whose update of Patient la
+// failed with msg (exit 3).
+func laUpdateFailed(msg string) string {
+	return "linked.ndjson:1: Patient/la: updating its references: " + msg + "\n" +
+		"imported 2 resources: 2 created, 0 already there, 0 failed; 0 updated to point at resources created after them (1 failed)\n" +
+		"medplum: 1 resource this import created still points at ids that do not exist (listed above: an update failed, or waits for a resource that failed); run the import again (after correcting what failed): the updates are tried again\n"
+}
+
 // linkedOK checks that the first Patient points at the second.
 func linkedOK(t *testing.T, srv *medplumtest.Server) {
 	t.Helper()
@@ -182,8 +198,7 @@ func TestImportReferenceUpdateWaitsOutTheQuota(t *testing.T) {
 		advance(2 * time.Second)
 		close(hold)
 	}()
-	e.Run("bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1").Expect(t, 0,
-		"linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n",
+	e.Run(linkedArgs()...).Expect(t, 0, linkedCreated,
 		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
 	if n := updates(srv); n != 2 {
 		t.Errorf("%d update Bundles sent, want 2 (the first answered 429)", n)
@@ -211,12 +226,8 @@ func TestImportFailedReferenceUpdateIsRetried(t *testing.T) {
 	e := clitest.SignedIn(t, srv)
 	linked(t, e)
 	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Body: `"method":"PUT"`, Status: 412})
-	args := []string{"bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1"}
-	e.Run(append(args, "--report", "first.csv")...).Expect(t, 3,
-		"linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n",
-		"linked.ndjson:1: Patient/la: updating its references: 412 Precondition Failed\n"+
-			"imported 2 resources: 2 created, 0 already there, 0 failed; 0 updated to point at resources created after them (1 failed)\n"+
-			"medplum: 1 resource this import created still points at ids that do not exist (listed above: an update failed, or waits for a resource that failed); run the import again (after correcting what failed): the updates are tried again\n")
+	args := linkedArgs()
+	e.Run(append(args, "--report", "first.csv")...).Expect(t, 3, linkedCreated, laUpdateFailed("412 Precondition Failed"))
 	const src = "urn:medplum-cli:source-id"
 	a, b := byOld(t, srv, "Patient", src, "la"), byOld(t, srv, "Patient", src, "lb")
 	want := "file,line,resource,result,status,id,error\n" +
@@ -253,7 +264,7 @@ func TestImportKilledDuringReferenceUpdate(t *testing.T) {
 	never := make(chan struct{})
 	defer close(never)
 	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Body: `"method":"PUT"`, Hold: never})
-	args := []string{"bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1"}
+	args := linkedArgs()
 	p := e.Start(args...)
 	deadline := time.Now().Add(30 * time.Second)
 	for updates(srv) < 1 && time.Now().Before(deadline) {

@@ -44,8 +44,7 @@ func TestImportReferenceUpdateKeepsAnEditMadeMeanwhile(t *testing.T) {
 		return la
 	})
 	srv.ResetRequests()
-	e.Run("bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1").Expect(t, 0,
-		"linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n",
+	e.Run(linkedArgs()...).Expect(t, 0, linkedCreated,
 		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
 	if f := srv.PendingFaults(); len(f) != 0 {
 		t.Fatalf("the edit never landed: %+v", f)
@@ -77,12 +76,9 @@ func TestImportReferenceUpdateChangedEveryTimeIsLeftAlone(t *testing.T) {
 		la["name"] = []any{map[string]any{"family": fmt.Sprint("Edit", try)}}
 		return la
 	})
-	args := []string{"bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1"}
-	e.Run(append(args, "--report", "r.csv")...).Expect(t, 3,
-		"linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n",
-		"linked.ndjson:1: Patient/la: updating its references: 412 it changed on the server between our read and our write 5 times; left as the server has it\n"+
-			"imported 2 resources: 2 created, 0 already there, 0 failed; 0 updated to point at resources created after them (1 failed)\n"+
-			"medplum: 1 resource this import created still points at ids that do not exist (listed above: an update failed, or waits for a resource that failed); run the import again (after correcting what failed): the updates are tried again\n")
+	args := linkedArgs()
+	e.Run(append(args, "--report", "r.csv")...).Expect(t, 3, linkedCreated,
+		laUpdateFailed("412 it changed on the server between our read and our write 5 times; left as the server has it"))
 	if n := updates(srv); n != 5 {
 		t.Errorf("%d update Bundles sent, want 5", n)
 	}
@@ -159,7 +155,7 @@ func TestImportReferenceUpdateRetriesConflictsAndOutages(t *testing.T) {
 			linked(t, e)
 			tc.inject(srv)
 			srv.ResetRequests()
-			e.Run("bulk", "import", "linked.ndjson", "--num-resources-per-request", "1", "--concurrency", "1", "-q").Expect(t, 0, "",
+			e.Run(append(linkedArgs(), "-q")...).Expect(t, 0, "",
 				"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
 			if f := srv.PendingFaults(); len(f) != 0 {
 				t.Fatalf("the fault was not used: %+v", f)
