@@ -1192,7 +1192,8 @@ func outcomeText(raw json.RawMessage) string {
 // versionTries bounds how many times an update of references is read and
 // written: each write is conditional on the version read (If-Match), and
 // one answered 412 (the resource changed on the server in between,
-// captures 556b, 556c) is read again and its references changed again.
+// captures 556b, 556c) is read again, after a backoff, and its references
+// changed again.
 const versionTries = 5
 
 // update is a resource whose references fixup changes: its entry, where it
@@ -1283,6 +1284,13 @@ func (im *importer) fixup(ch *chunk) {
 		}
 	}
 	for try := 1; len(todo) > 0; try++ {
+		if try > 1 {
+			// (someone is editing them: a backoff lets a burst of
+			// edits end before they are read again)
+			if err := im.run.Wait(im.retry.Backoff(try - 1)); err != nil {
+				return
+			}
+		}
 		if try > versionTries {
 			for _, u := range todo {
 				fail(u, "updating its references", failedAnswer(http.StatusPreconditionFailed,
