@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,9 +153,14 @@ func readSession(path string) (*Session, error) {
 
 func writeSession(path string, s *Session) error {
 	s.Version = sessionVersion
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
+	// People read this file: names as the server has them, & < > too
+	// (json.MarshalIndent writes \u0026 for HTML).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(data, '\n'))
+	return writeFileAtomic(path, b.Bytes())
 }

@@ -290,3 +290,20 @@ func sortedLines(s string) string {
 	slices.Sort(l)
 	return strings.Join(l, "\n")
 }
+
+// The sign-in state (sessions/<profile>.json) names the project as the
+// server does, & < > included: people read it, and Go's JSON would write
+// "Smith \u0026 Sons".
+func TestSessionFileKeepsNamesAsTheyAre(t *testing.T) {
+	srv := newServer(t, medplumtest.WithProjectName("Smith & Sons <Clinic>"))
+	e := env(t, srv)
+	signIn(t, e)
+	e.Run("project", "current").Expect(t, 0, "Smith & Sons <Clinic> (Project/"+srv.Seed.ProjectID+")\n", "")
+	b, err := os.ReadFile(filepath.Join(e.ConfigDir, "sessions", "default.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"display": "Smith & Sons <Clinic>"`; !strings.Contains(string(b), want) || strings.Contains(string(b), `\u00`) {
+		t.Errorf("the session file:\n%s\nwant %s in it, and no \\u00", b, want)
+	}
+}

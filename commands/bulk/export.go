@@ -499,7 +499,7 @@ func (o *ExportOptions) mayHoldSecrets() bool {
 }
 
 func writeState(path string, st *exportState) error {
-	b, _ := json.MarshalIndent(st, "", "  ")
+	b, _ := cmdutil.MarshalJSON(st, "  ")
 	if err := config.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("remembering the export job in %s: %w", path, err)
 	}

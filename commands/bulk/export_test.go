@@ -530,3 +530,31 @@ func patientExported(t *testing.T) (*medplumtest.Server, *clitest.Env, *exported
 	e.Run("bulk", "export", "-t", "Patient", "-d", "backup", "-q").ExpectCode(t, 0, "")
 	return srv, e, readExport(t, e, "backup")
 }
+
+// .medplum-export.json is read by people (which job, of what, since when):
+// its URLs are written as they are, not with & as \u0026 (a newcomer saw
+// "$export?_type=Patient\u0026_since=...").
+func TestExportStateKeepsURLsAsTheyAre(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	srv.SetExportPolls(1 << 30) // a job that does not finish
+	e := clitest.SignedIn(t, srv)
+	p := e.Start("bulk", "export", "-d", "backup", "-t", "Patient,Observation", "-s", "2020-01-02")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no polls: %s", p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Signal(os.Interrupt)
+	p.Wait().Expect(t, 130, "", "medplum: interrupted\n"+
+		"run the same command again to resume the export (its job is kept in "+filepath.Join("backup", ".medplum-export.json")+"); --cancel deletes it on the server\n")
+	b, err := os.ReadFile(filepath.Join(e.Home, "backup", ".medplum-export.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `  "request": "` + srv.URL + `fhir/R4/$export?_since=2020-01-02&_type=Patient%2CObservation",` + "\n"
+	if !strings.Contains(string(b), want) || strings.Contains(string(b), `\u00`) {
+		t.Errorf(".medplum-export.json:\n%s\nwant the line\n%s", b, want)
+	}
+}

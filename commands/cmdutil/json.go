@@ -53,3 +53,18 @@ func position(b []byte, offset int64) (line, col int) {
 	col = utf8.RuneCount(prefix[start:]) + 1
 	return line, col
 }
+
+// MarshalJSON is json.Marshal (json.MarshalIndent with an indent) for what
+// a person reads: a file such as .medplum-export.json or a journal, or
+// output. It writes &, < and > as they are, where the standard library
+// writes \u0026, \u003c and \u003e (for HTML, which none of these is).
+func MarshalJSON(v any, indent string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}

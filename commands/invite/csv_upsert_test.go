@@ -2,6 +2,9 @@ package invite_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/medplumcli/medplum/client"
@@ -29,7 +32,7 @@ func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
 
 	r := e.Run("invite", "--csv", "staff.csv", "--upsert", "--dry-run")
 	r.Expect(t, 0, `{"line":2,"membership":"`+homer.ID()+`"}`+"\n"+
-		`{"line":3,"membership":"`+admin.ID()+`","change":"access \"Clinic staff\" -\u003e \"Nurses\"",`+
+		`{"line":3,"membership":"`+admin.ID()+`","change":"access \"Clinic staff\" -> \"Nurses\"",`+
 		`"body":{"email":"`+srv.Seed.AdminEmail+`","firstName":"Medplum","lastName":"Admin","membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"},"admin":true},"resourceType":"Practitioner","sendEmail":false,"upsert":true}}`+"\n"+
 		`{"line":4,"body":{"resourceType":"Practitioner","firstName":"Carl","lastName":"Carlson","email":"carl@example.com","sendEmail":false,"membership":{"accessPolicy":{"reference":"AccessPolicy/nurses"}}}}`+"\n",
 		"dry run: 2 invites would be sent to admin/projects/"+project+"/invite (1 update to members, 1 member unchanged); nothing was sent\n")
@@ -49,5 +52,37 @@ func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
 		if got := boolText(m["admin"]) + " " + accessText(m); got != want {
 			t.Errorf("%s: admin and access %s, want %s", email, got, want)
 		}
+	}
+}
+
+// What --upsert changes ("access \"Clinic staff\" -> \"Nurses\"") reads
+// as it is in the results (-o ndjson) and in the journal a failed row
+// leaves, which people read: not "-\u003e" (Go's JSON escapes <, > and &
+// for HTML).
+func TestInviteCSVResultsAndJournalKeepArrows(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
+	e := clitest.SignedIn(t, srv)
+	project := srv.Seed.ProjectID
+	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "staff", "name": "Clinic staff"})
+	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "nurses", "name": "Nurses"})
+	homer := promote(t, srv, "homer@example.com", "AccessPolicy/staff")
+	writeFile(t, e, "staff.csv", "role,firstName,lastName,email,accessPolicy\n"+
+		"Patient,Homer,Simpson,homer@example.com,Nurses\n"+
+		"Practitioner,Carl,Carlson,carl@example.com,Nurses\n")
+	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: "/admin/projects/*/invite", Body: "carl@example.com", Status: http.StatusPreconditionFailed})
+
+	r := e.Run("invite", "--csv", "staff.csv", "--upsert", "-q", "-o", "ndjson", "--concurrency", "1")
+	r.Expect(t, 3, `{"line":2,"email":"homer@example.com","status":"updated","membershipId":"`+homer.ID()+`","change":"access \"Clinic staff\" -> \"Nurses\""}`+"\n"+
+		`{"line":3,"email":"carl@example.com","status":"failed","error":"Precondition Failed"}`+"\n",
+		"2 rows: 0 created, 0 exists, 1 updated, 1 failed, 0 skipped\n"+
+			"staff.csv:3: carl@example.com: Precondition Failed\n"+
+			"run the same command again to retry the failed row (journal: staff.csv.journal)\n"+
+			"medplum: 1 of 2 rows failed\n")
+	b, err := os.ReadFile(filepath.Join(e.Home, "staff.csv.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"change":"access \"Clinic staff\" -> \"Nurses\""`; !strings.Contains(string(b), want) || strings.Contains(string(b), `\u00`) {
+		t.Errorf("the journal:\n%s\nwant %s in it, and no \\u00", b, want)
 	}
 }

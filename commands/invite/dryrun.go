@@ -69,7 +69,7 @@ func dryRun(o *Options, sv *server, parse bulk.Options, check *bulk.CheckResult)
 		line := dryRunLine{Line: row.Line}
 		req := row.Request
 		req.Upsert = false
-		b, err := json.Marshal(&req)
+		b, err := cmdutil.MarshalJSON(&req, "")
 		if err != nil {
 			return err
 		}
@@ -98,7 +98,7 @@ func dryRun(o *Options, sv *server, parse bulk.Options, check *bulk.CheckResult)
 		} else {
 			invites++
 		}
-		out, err := json.Marshal(line)
+		out, err := cmdutil.MarshalJSON(line, "")
 		if err != nil {
 			return err
 		}

@@ -590,7 +590,7 @@ func TestInviteCSVFlags(t *testing.T) {
 	ned, homer, maude := member(t, srv, "ned@example.com"), member(t, srv, "homer@example.com"), member(t, srv, "maude@example.com")
 	r.Expect(t, 3, "[\n"+
 		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`"},`+"\n"+
-		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -\u003e true"},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -> true"},`+"\n"+
 		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`"},`+"\n"+
 		`  {"line":5,"email":"lisa@example.com","status":"failed","error":"Precondition Failed"}`+"\n]\n",
 		"4 rows: 2 created, 0 exists, 1 updated, 1 failed, 0 skipped\n"+
@@ -626,7 +626,7 @@ func TestInviteCSVFlags(t *testing.T) {
 	lisa := member(t, srv, "lisa@example.com")
 	r.Expect(t, 0, "[\n"+
 		`  {"line":2,"email":"ned@example.com","status":"created","membershipId":"`+ned.ID()+`","earlierRun":true},`+"\n"+
-		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -\u003e true","earlierRun":true},`+"\n"+
+		`  {"line":3,"email":"homer@example.com","status":"updated","membershipId":"`+srv.Seed.Homer.MembershipID+`","change":"admin false -> true","earlierRun":true},`+"\n"+
 		`  {"line":4,"email":"maude@example.com","status":"created","membershipId":"`+maude.ID()+`","earlierRun":true},`+"\n"+
 		`  {"line":5,"email":"lisa@example.com","status":"created","membershipId":"`+lisa.ID()+`"}`+"\n]\n",
 		"resuming from state.journal: 3 rows done, 0 to look up, 1 failed before\n"+

@@ -1,11 +1,11 @@
 package invite
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 
+	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/internal/bulkengine"
 	"github.com/medplumcli/medplum/commands/invite/bulk"
 	"github.com/medplumcli/medplum/commands/output"
@@ -71,7 +71,7 @@ type jsonResults struct {
 }
 
 func (j *jsonResults) Write(r bulk.Result) error {
-	b, err := json.Marshal(toJSON(r))
+	b, err := cmdutil.MarshalJSON(toJSON(r), "")
 	if err != nil {
 		return err
 	}

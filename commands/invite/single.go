@@ -775,7 +775,7 @@ func jsonText(field string, v any) string {
 		}
 		return "a number"
 	}
-	b, err := json.Marshal(v)
+	b, err := cmdutil.MarshalJSON(v, "")
 	if err != nil {
 		return fmt.Sprint(v)
 	}

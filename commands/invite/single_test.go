@@ -449,6 +449,9 @@ func TestInviteValidationListsEveryProblemAndSendsNothing(t *testing.T) {
 			"  membership.admin: must be true or false, not 1\n" +
 			"  patient: must be a JSON object like {\"reference\": \"Type/<id>\"}, not \"Patient/1\"\n" +
 			"  access: must be a JSON array, not {}\n"},
+		// A value is shown as it was given: & < > too, not \u0026 \u003c \u003e.
+		{[]string{"invite", "-f", "-"}, `{"firstName":"A","lastName":"B","email":"a@b.co","patient":"<Patient/1> & co"}`, pre +
+			"  patient: must be a JSON object like {\"reference\": \"Type/<id>\"}, not \"<Patient/1> & co\"\n"},
 		// A field of the wrong kind does not hide the other problems: the
 		// missing last name and the bad e-mail are listed too, and so is
 		// every nested field of the wrong kind.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // Format names a kind of journal: the magic of its header line, the
@@ -232,7 +234,7 @@ func (j *Journal) Write(rec any) error {
 // Queue appends rec to the next commit and returns without waiting for it:
 // it goes to disk with the next commit, once Wait(ticket) returns nil.
 func (j *Journal) Queue(rec any) (Ticket, error) {
-	data, err := json.Marshal(rec)
+	data, err := cmdutil.MarshalJSON(rec, "")
 	if err != nil {
 		return 0, err
 	}
