@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/config"
@@ -512,4 +514,34 @@ func indentOf(data []byte) string {
 		}
 	}
 	return "  "
+}
+
+// CompleteNames completes the <name> arguments of save and deploy with the
+// names ConfigFile lists (described by their Bot id), in the file's order,
+// each once, leaving out those already given. It reads only the file: a
+// missing or unreadable one, or a pattern being typed, suggests nothing.
+func CompleteNames(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	const noFile = cobra.ShellCompDirectiveNoFileComp
+	if strings.Contains(toComplete, "*") {
+		return nil, noFile
+	}
+	cfg, err := LoadConfig(ConfigFile)
+	if err != nil {
+		cobra.CompDebugln("bot names: "+err.Error(), false)
+		return nil, noFile
+	}
+	seen := map[string]bool{}
+	var out []cobra.Completion
+	for _, e := range cfg.Entries {
+		if e.Name == "" || seen[e.Name] || slices.Contains(args, e.Name) || !strings.HasPrefix(e.Name, toComplete) {
+			continue
+		}
+		seen[e.Name] = true
+		if e.HasID() {
+			out = append(out, cobra.CompletionWithDesc(e.Name, e.ID))
+		} else {
+			out = append(out, e.Name)
+		}
+	}
+	return out, noFile
 }

@@ -106,6 +106,7 @@ func newCmdSaveDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error, deplo
 		}
 		return nil
 	}
+	cmd.ValidArgsFunction = CompleteNames
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		opts.Ctx = c.Context()
 		opts.Patterns = args
