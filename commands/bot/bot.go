@@ -236,17 +236,3 @@ func attachmentURL(bot client.Resource, field string) (url, title string) {
 	title, _ = a["title"].(string)
 	return url, title
 }
-
-// resolvePolicy turns --access-policy (a name, an id or AccessPolicy/<id>)
-// into the reference of one of the project's policies; a value that names
-// none is exit 2, before anything is written.
-func resolvePolicy(ctx context.Context, c *client.Client, project, value string) (string, error) {
-	ref, problem, err := membership.NewPolicies(c, project).Resolve(ctx, value)
-	switch {
-	case err != nil:
-		return "", err
-	case problem != "":
-		return "", cmdutil.InputErrorf("--access-policy %s: %s; nothing was created", value, problem)
-	}
-	return ref, nil
-}

@@ -180,7 +180,7 @@ func createRun(o *CreateOptions) error {
 		return err
 	}
 	if existing == nil && o.AccessPolicy != "" {
-		if o.policyRef, err = resolvePolicy(o.Ctx, c, who.ProjectID, o.AccessPolicy); err != nil {
+		if o.policyRef, err = membership.ResolvePolicyFlag(o.Ctx, c, who.ProjectID, o.AccessPolicy); err != nil {
 			return err
 		}
 	}

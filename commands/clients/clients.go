@@ -177,15 +177,6 @@ type goneError struct {
 func (e *goneError) Error() string { return fmt.Sprintf("client %s was deleted", e.arg) }
 func (e *goneError) Unwrap() error { return e.err }
 
-// policyRef checks --access-policy: an id or AccessPolicy/<id>.
-func policyRef(s string) (string, error) {
-	id := strings.TrimPrefix(s, "AccessPolicy/")
-	if !fhirIDRE().MatchString(id) {
-		return "", cmdutil.FlagErrorf("--access-policy %q: want an AccessPolicy id or AccessPolicy/<id>", s)
-	}
-	return "AccessPolicy/" + id, nil
-}
-
 // label names a client for messages: "Name" (ClientApplication/<id>).
 func label(app client.Resource) string {
 	return fmt.Sprintf("%q (ClientApplication/%s)", app.String("name"), app.ID())

@@ -461,3 +461,35 @@ func TestClientsListInAnEBProject(t *testing.T) {
 	e := eb.SignedIn(t)
 	e.Run("clients", "list", "--columns", "name,admin").Expect(t, 0, "NAME\tADMIN\n"+name+" admin client\ttrue\n", "")
 }
+
+// --access-policy takes a policy's name too, as invite, bot create and
+// members set-access do (membership.Policies); a value that names no
+// policy of the project, or several, is exit 2 before anything is written.
+func TestCreateAccessPolicyByName(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := provtest.Admin(t, srv)
+	pid := srv.Seed.ProjectID
+	ro := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Read only"})
+	twin1 := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Twin"})
+	twin2 := srv.Create(pid, client.Resource{"resourceType": "AccessPolicy", "name": "Twin"})
+	project := fmt.Sprintf("%q (%s)", srv.Seed.ProjectName, pid)
+
+	for _, tc := range []struct{ name, policy string }{{"ci reader", "Read only"}, {"by id", ro.ID()}, {"by ref", "AccessPolicy/" + ro.ID()}} {
+		r := e.Run("clients", "create", tc.name, "--access-policy", tc.policy)
+		app := clientNamed(t, srv, pid, tc.name)
+		r.Expect(t, 0, app.ID()+"\n", fmt.Sprintf("Created client %q (ClientApplication/%s) in project %s.\n", tc.name, app.ID(), project)+
+			"The secret was not printed: use --show-secret or -o json to see it, or --save-profile to keep it.\n")
+		if got := membershipOf(srv, pid, app.ID()).Ref("accessPolicy"); got != "AccessPolicy/"+ro.ID() {
+			t.Errorf("%s: membership's accessPolicy %q, want AccessPolicy/%s", tc.name, got, ro.ID())
+		}
+	}
+
+	srv.ResetRequests()
+	e.Run("clients", "create", "x", "--access-policy", "Nobody").Expect(t, 2, "",
+		"medplum: --access-policy Nobody: no access policy named \"Nobody\", nor with that id, in the project; nothing was created\n")
+	e.Run("clients", "create", "x", "--access-policy", "Twin").Expect(t, 2, "",
+		fmt.Sprintf("medplum: --access-policy Twin: 2 access policies of the project are named \"Twin\" (AccessPolicy/%s, AccessPolicy/%s); give the id of one; nothing was created\n", twin1.ID(), twin2.ID()))
+	e.Run("clients", "create", "x", "--access-policy", "AccessPolicy/"+srv.Seed.ProjectID).Expect(t, 2, "",
+		fmt.Sprintf("medplum: --access-policy AccessPolicy/%s: no access policy AccessPolicy/%s in the project; nothing was created\n", pid, pid))
+	provtest.ExpectWrites(t, srv)
+}

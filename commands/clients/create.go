@@ -13,6 +13,7 @@ import (
 	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -21,7 +22,8 @@ type CreateOptions struct {
 	common
 	Name         string
 	Description  string
-	AccessPolicy string // AccessPolicy/<id>, checked
+	AccessPolicy string // a name, an id or AccessPolicy/<id> (membership.PolicyHelp)
+	policyRef    string // AccessPolicy, resolved
 	Admin        bool
 	IfNotExists  bool
 	Secret       secretOutput
@@ -37,7 +39,8 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 		Long: heredoc.Doc(`
 			Create a ClientApplication in the project (POST admin/projects/<p>/client;
 			the server makes it a member of the project) and print its id. --admin
-			makes its membership a project admin; --access-policy puts a policy on it.
+			makes its membership a project admin; --access-policy puts a policy of the
+			project on it (its name, its id or AccessPolicy/<id>).
 
 			The secret is printed only with --show-secret (on a second line) or
 			-o json or yaml (the whole ClientApplication; --jq and --template work on
@@ -49,20 +52,13 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 			instead of creating another (and made admin / given the policy if asked).
 		`),
 		Example: `  $ medplum clients create "CI deployer" --admin --save-profile ci
-  $ medplum clients create reporting --access-policy AccessPolicy/0a1b... -o json | jq -r .secret`,
+  $ medplum clients create "front desk" --access-policy "Clinic staff" -o json | jq -r .secret`,
 		Args: cmdutil.ExactArgs(1, "a client name"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Ctx = c.Context()
 			opts.Name = strings.TrimSpace(args[0])
 			if opts.Name == "" {
 				return cmdutil.FlagErrorf("the client name is empty")
-			}
-			if opts.AccessPolicy != "" {
-				ref, err := policyRef(opts.AccessPolicy)
-				if err != nil {
-					return err
-				}
-				opts.AccessPolicy = ref
 			}
 			if err := opts.Secret.check(); err != nil {
 				return err
@@ -75,7 +71,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Description, "description", "", "the client's description")
-	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "access policy of the client's membership: an id or AccessPolicy/<id>")
+	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "the access policy of the client's membership: "+membership.PolicyHelp)
 	fl.BoolVar(&opts.Admin, "admin", false, "make the client a project admin")
 	opts.addProjectFlag(cmd)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's client of this name if there is one")
@@ -92,6 +88,11 @@ func createRun(o *CreateOptions) error {
 		return err
 	}
 	ctx := o.Ctx
+	if o.AccessPolicy != "" {
+		if o.policyRef, err = membership.ResolvePolicyFlag(ctx, c, t.projectID, o.AccessPolicy); err != nil {
+			return err
+		}
+	}
 	var app client.Doc
 	if o.IfNotExists {
 		list, err := clientsNamed(ctx, c, t.projectID, o.Name)
@@ -111,8 +112,8 @@ func createRun(o *CreateOptions) error {
 		if o.Description != "" {
 			body["description"] = o.Description
 		}
-		if o.AccessPolicy != "" {
-			body["accessPolicy"] = map[string]any{"reference": o.AccessPolicy}
+		if o.policyRef != "" {
+			body["accessPolicy"] = map[string]any{"reference": o.policyRef}
 		}
 		if app, err = c.CreateClientApplication(ctx, t.projectID, body); err != nil {
 			return err
@@ -134,7 +135,7 @@ func createRun(o *CreateOptions) error {
 // setMembership makes the client's membership admin and gives it the
 // access policy, when asked and not already so.
 func (o *CreateOptions) setMembership(ctx context.Context, c *client.Client, app client.Resource) error {
-	if !o.Admin && o.AccessPolicy == "" {
+	if !o.Admin && o.policyRef == "" {
 		return nil
 	}
 	ms, err := memberships(ctx, c, app.ID())
@@ -150,8 +151,8 @@ func (o *CreateOptions) setMembership(ctx context.Context, c *client.Client, app
 		m["admin"] = true
 		changed = true
 	}
-	if o.AccessPolicy != "" && m.Ref("accessPolicy") != o.AccessPolicy {
-		m["accessPolicy"] = map[string]any{"reference": o.AccessPolicy}
+	if o.policyRef != "" && m.Ref("accessPolicy") != o.policyRef {
+		m["accessPolicy"] = map[string]any{"reference": o.policyRef}
 		changed = true
 	}
 	if !changed {

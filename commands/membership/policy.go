@@ -9,10 +9,26 @@ import (
 	"sync"
 
 	"github.com/medplumcli/medplum/client"
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // PolicyHelp says, for help texts, how a command takes an access policy.
 const PolicyHelp = `an access policy of the project: its name, its id, or AccessPolicy/<id>`
+
+// ResolvePolicyFlag turns --access-policy (a name, an id or
+// AccessPolicy/<id>) into the reference of one of the project's policies,
+// for a command that creates something with it (bot create, clients
+// create): a value that names none is exit 2, before anything is written.
+func ResolvePolicyFlag(ctx context.Context, c *client.Client, project, value string) (string, error) {
+	ref, problem, err := NewPolicies(c, project).Resolve(ctx, value)
+	switch {
+	case err != nil:
+		return "", err
+	case problem != "":
+		return "", cmdutil.InputErrorf("--access-policy %s: %s; nothing was created", value, problem)
+	}
+	return ref, nil
+}
 
 // Policies finds the access policies a user names (invite's --access-policy
 // and --access, an invite CSV's accessPolicy column, members set-access,
