@@ -153,6 +153,8 @@ func NewCmdLogin(f *cmdutil.Factory, runF func(*LoginOptions) error) *cobra.Comm
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "password: read the password from stdin")
 	fl.StringVar(&opts.MFACode, "mfa-code", "", "password: the authenticator app's current code")
 	fl.StringVar(&opts.Project, "project", "", "password: the project to sign in to, when the user has several")
+	// The projects the user may sign in to are known only after the password.
+	_ = cmd.RegisterFlagCompletionFunc("project", cobra.NoFileCompletions)
 	fl.StringVar(&opts.Membership, "membership", "", "password: the project membership to sign in as")
 	fl.StringVar(&opts.PrivateKeyPath, "private-key-path", "", "jwt-assertion: PEM private key that signs the client assertion")
 	fl.StringVar(&opts.Alg, "alg", "", "jwt-assertion: signing algorithm (default RS384 for RSA keys, ES256/384/512 for EC keys)")

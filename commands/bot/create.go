@@ -9,6 +9,7 @@ import (
 
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
 )
@@ -111,6 +112,9 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.BoolVar(&opts.NoWrite, "no-write-config", false, "do not add the bot to medplum.config.json")
 	MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's bot of this name if there is one: add it to medplum.config.json and deploy what differs")
+	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
+	_ = cmd.RegisterFlagCompletionFunc("runtime", completion.Values(Runtimes...))
+	_ = cmd.RegisterFlagCompletionFunc("runtime-version", completion.Values(Runtimes...))
 	output.AddFlags(cmd, &opts.Output, Text, Text, output.JSON, output.YAML)
 	output.SetExamples(cmd, "", ".id")
 	return cmd

@@ -121,6 +121,7 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.Level, "export-level", "e", "", `"Patient" or "Group/<id>" (default: the whole project)`)
 	fl.StringVarP(&opts.Types, "types", "t", "", "resource types to export, comma-separated (default: all)")
+	_ = cmd.RegisterFlagCompletionFunc("types", completion.TypeList)
 	fl.StringVarP(&opts.Since, "since", "s", "", "only resources changed since this instant or date")
 	fl.StringVarP(&opts.Dir, "target-directory", "d", "", "where to write the files (default: the working directory)")
 	fl.BoolVar(&opts.Restart, "restart", false, "start a new export job, even if this directory has one to resume")

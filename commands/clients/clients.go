@@ -47,6 +47,7 @@ func NewCmdClients(f *cmdutil.Factory) *cobra.Command {
 // common are the inputs every clients command has: the streams, the
 // signed-in client, and --project.
 type common struct {
+	factory *cmdutil.Factory
 	IO      *iostreams.IOStreams
 	Client  func() (*client.Client, error)
 	Ctx     context.Context
@@ -54,12 +55,12 @@ type common struct {
 }
 
 func newCommon(f *cmdutil.Factory) common {
-	return common{IO: f.IOStreams, Client: f.Client}
+	return common{IO: f.IOStreams, Client: f.Client, factory: f}
 }
 
 // addProjectFlag registers --project.
 func (o *common) addProjectFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Project, "project", "", membership.ProjectFlagHelp+"; another project needs a super admin")
+	membership.AddProjectFlag(o.factory, cmd, &o.Project, "; another project needs a super admin")
 }
 
 // connect checks --project, signs in and resolves the project to act on.

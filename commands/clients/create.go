@@ -12,6 +12,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/authcmd"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/membership"
 	"github.com/medplumcli/medplum/commands/output"
@@ -73,6 +74,7 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.StringVar(&opts.Description, "description", "", "the client's description")
 	fl.StringVar(&opts.AccessPolicy, "access-policy", "", "the access policy of the client's membership: "+membership.PolicyHelp)
 	fl.BoolVar(&opts.Admin, "admin", false, "make the client a project admin")
+	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
 	opts.addProjectFlag(cmd)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's client of this name if there is one")
 	opts.Secret.addFlags(cmd, "print the secret on a second line")
@@ -185,6 +187,7 @@ func (s *secretOutput) addFlags(cmd *cobra.Command, showUsage string) {
 	output.AddFlags(cmd, &s.Output, output.ID, output.ID, output.JSON, output.YAML)
 	output.SetExamples(cmd, "", ".secret")
 	fl.StringVar(&s.SaveProfile, "save-profile", "", "sign in as the client and store the sign-in (secret in the system keyring) in this profile")
+	_ = cmd.RegisterFlagCompletionFunc("save-profile", completion.Profiles(s.factory))
 	fl.BoolVar(&s.Insecure, "insecure-storage", false, "with --save-profile: keep the secret in a file readable only by you instead of the keyring")
 }
 

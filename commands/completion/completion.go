@@ -85,6 +85,12 @@ func URL(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completi
 	return withPrefix(ResourceTypes(), toComplete), dir
 }
 
+// TypeList completes a comma-separated list of resource types (bulk export
+// --types), each once, as List does.
+func TypeList(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return List(ResourceTypes()...)(cmd, args, toComplete)
+}
+
 // Profiles completes profile names from the settings file (described by
 // their base URL) and "default".
 func Profiles(f *cmdutil.Factory) cobra.CompletionFunc {

@@ -118,3 +118,22 @@ func TestNoFileNamesForArguments(t *testing.T) {
 		}
 	}
 }
+
+// bulk export --types completes resource types as get does, a
+// comma-separated list; bot create --runtime its two runtimes; a
+// --save-profile the profiles.
+func TestMoreFlagValues(t *testing.T) {
+	e := clitest.New(t)
+	e.Run("__complete", "bulk", "export", "-t", "Pat").Expect(t, 0, lines("Patient")+noSpace, noSpaceStderr)
+	e.Run("__complete", "bulk", "export", "--types", "Patient,Practitioner").Expect(t, 0,
+		lines("Patient,Practitioner", "Patient,PractitionerRole")+noSpace, noSpaceStderr)
+	e.Run("__complete", "bulk", "export", "--types=Patient,Pat").Expect(t, 0, noSpace, noSpaceStderr)
+	e.Run("__complete", "bot", "create", "x", "--runtime", "").Expect(t, 0, lines("vmcontext", "awslambda")+noFile, noFileStderr)
+	if r := e.Run("profile", "set", "ci", "--base-url", "https://ci.example.com/"); r.Code != 0 {
+		t.Fatalf("profile set: %+v", r)
+	}
+	e.Run("__complete", "clients", "create", "x", "--save-profile", "").Expect(t, 0,
+		lines("default", "ci\thttps://ci.example.com/")+noFile, noFileStderr)
+	e.Run("__complete", "clients", "rotate-secret", "x", "--save-profile", "c").Expect(t, 0,
+		lines("ci\thttps://ci.example.com/")+noFile, noFileStderr)
+}

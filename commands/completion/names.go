@@ -49,6 +49,50 @@ func Named(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 	}
 }
 
+// IDs completes a value that must be an id (--project takes a project id
+// or Project/<id>, not a name): the ids of the resources of that type the
+// profile can read that start with what is typed (after an optional
+// "Type/"), described by their names. It asks the server as Named does.
+//
+//	_ = cmd.RegisterFlagCompletionFunc("project", completion.IDs(f, "Project"))
+func IDs(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		named, err := fromServer(cmd, func(ctx context.Context) ([]namedResource, error) {
+			return listNamed(ctx, f, cmd, resourceType)
+		})
+		if err != nil {
+			cobra.CompDebugln(resourceType+": "+err.Error(), false)
+			return nil, noFile
+		}
+		prefix := ""
+		if strings.HasPrefix(toComplete, resourceType+"/") {
+			prefix = resourceType + "/"
+		}
+		var out []cobra.Completion
+		for _, r := range named {
+			if strings.HasPrefix(prefix+r.id, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(prefix+r.id, r.name))
+			}
+		}
+		return out, noFile
+	}
+}
+
+// Access completes the POLICY of an --access 'POLICY?name=Type/<id>' value
+// with the project's access policies (as Named(f, "AccessPolicy")), with
+// no space after it: its parameters follow. Once the "?" is typed there is
+// nothing to offer.
+func Access(f *cmdutil.Factory) cobra.CompletionFunc {
+	policies := Named(f, "AccessPolicy")
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if strings.Contains(toComplete, "?") {
+			return nil, noFile
+		}
+		out, dir := policies(cmd, args, toComplete)
+		return out, dir | cobra.ShellCompDirectiveNoSpace
+	}
+}
+
 type namedResource struct{ id, name string }
 
 // fromServer runs ask within Timeout: a slow server or keyring gives no

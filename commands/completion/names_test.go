@@ -44,3 +44,54 @@ func TestNamedResources(t *testing.T) {
 		t.Errorf("%d requests without credentials", n)
 	}
 }
+
+// Every flag that takes an access policy completes the project's policies
+// (invite --access: the POLICY before its parameters, no space after it);
+// --project completes the ids of the projects the profile can read,
+// described by their names.
+func TestEveryPolicyAndProjectFlagCompletes(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	staff := srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "name": "Clinic staff"})
+	billing := srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "name": "Billing"})
+	both := "Billing\t" + billing.ID() + "\nClinic staff\t" + staff.ID() + "\n"
+	for _, args := range [][]string{
+		{"bot", "create", "x", "--access-policy", ""},
+		{"create-bot", "x", "--access-policy", ""},
+		{"clients", "create", "x", "--access-policy", ""},
+		{"project", "invite", "--access-policy", ""},
+	} {
+		e.Run(append([]string{"__complete"}, args...)...).Expect(t, 0, both+noFile, noFileStderr)
+	}
+	for _, args := range [][]string{
+		{"invite", "Homer", "Simpson", "homer@example.com", "--access", ""},
+		{"project", "invite", "--access", ""},
+		{"members", "set-access", "homer@example.com", "--access", ""},
+	} {
+		e.Run(append([]string{"__complete"}, args...)...).Expect(t, 0, both+noSpace, noSpaceStderr)
+	}
+	e.Run("__complete", "invite", "--access", "cl").Expect(t, 0, "Clinic staff\t"+staff.ID()+"\n"+noSpace, noSpaceStderr)
+	e.Run("__complete", "invite", "--access", "Clinic staff?").Expect(t, 0, noFile, noFileStderr)
+
+	// A project admin reads its own project and Medplum's base project
+	// (as 5.0.10 answers Project?_count=1000 to one).
+	r4 := medplumtest.R4ProjectID + "\tFHIR R4\n"
+	project := srv.Seed.ProjectID + "\t" + srv.Seed.ProjectName + "\n"
+	for _, args := range [][]string{
+		{"members", "list", "--project", ""},
+		{"members", "remove", "x", "--project", ""},
+		{"members", "review", "--project", ""},
+		{"clients", "create", "x", "--project", ""},
+		{"invite", "--project", ""},
+	} {
+		e.Run(append([]string{"__complete"}, args...)...).Expect(t, 0, r4+project+noFile, noFileStderr)
+	}
+	e.Run("__complete", "clients", "list", "--project", srv.Seed.ProjectID[:8]).Expect(t, 0, project+noFile, noFileStderr)
+	e.Run("__complete", "members", "list", "--project", "Project/").Expect(t, 0,
+		"Project/"+r4+"Project/"+project+noFile, noFileStderr)
+	e.Run("__complete", "members", "list", "--project", "zz").Expect(t, 0, noFile, noFileStderr)
+	// login's project is one the password opens: nothing to offer, no files.
+	srv.ResetRequests()
+	e.Run("__complete", "login", "--project", "").Expect(t, 0, noFile, noFileStderr)
+	clitest.ExpectPaths(t, srv)
+}

@@ -52,6 +52,7 @@ func NewCmdSetAccess(f *cmdutil.Factory, runF func(*UpdateOptions) error) *cobra
 	cmd.Flags().StringArrayVar(&access, "access", nil, "an access entry with parameters, repeatable: 'POLICY?name=Type/<id>'")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the access policy and every access entry")
 	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
+	_ = cmd.RegisterFlagCompletionFunc("access", completion.Access(f))
 	return cmd
 }
 

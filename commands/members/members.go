@@ -57,6 +57,7 @@ func NewCmdMembers(f *cmdutil.Factory) *cobra.Command {
 
 // common are the inputs every members command has.
 type common struct {
+	factory *cmdutil.Factory
 	IO      *iostreams.IOStreams
 	Client  func() (*client.Client, error)
 	Ctx     context.Context
@@ -66,12 +67,12 @@ type common struct {
 }
 
 func newCommon(f *cmdutil.Factory) common {
-	return common{IO: f.IOStreams, Client: f.Client}
+	return common{IO: f.IOStreams, Client: f.Client, factory: f}
 }
 
 // addProjectFlag registers --project.
 func (o *common) addProjectFlag(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.Project, "project", "", membership.ProjectFlagHelp)
+	membership.AddProjectFlag(o.factory, cmd, &o.Project, "")
 }
 
 // prepare reads what every command needs from the command line.

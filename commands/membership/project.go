@@ -3,12 +3,22 @@ package membership
 import (
 	"context"
 
+	"github.com/spf13/cobra"
+
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 )
 
 // ProjectFlagHelp is the help of every --project flag.
 const ProjectFlagHelp = "project id or Project/<id> (default: the project you are signed in to)"
+
+// AddProjectFlag defines --project on cmd (its help: ProjectFlagHelp and
+// more), completed with the ids of the projects the profile can read.
+func AddProjectFlag(f *cmdutil.Factory, cmd *cobra.Command, p *string, more string) {
+	cmd.Flags().StringVar(p, "project", "", ProjectFlagHelp+more)
+	_ = cmd.RegisterFlagCompletionFunc("project", completion.IDs(f, "Project"))
+}
 
 // ParseProject checks a --project value: an id or Project/<id>.
 func ParseProject(s string) (string, error) {

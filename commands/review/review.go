@@ -138,7 +138,7 @@ func NewCmdReview(f *cmdutil.Factory, runF func(*Options) error) *cobra.Command 
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Project, "project", "", membership.ProjectFlagHelp)
+	membership.AddProjectFlag(f, cmd, &opts.Project, "")
 	fl.StringVar(&opts.StaleInvite, "stale-invite", strconv.Itoa(defaultStaleInvite)+"d", "an invite pending longer than this is a finding (days: 14d, or a duration: 36h; a bare number is refused)")
 	fl.StringVar(&opts.SecretMaxAge, "secret-max-age", strconv.Itoa(defaultSecretMaxDays)+"d", "a client secret older than this is a finding (days: 90d, or a duration: 2160h; a bare number is refused)")
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 6 when a finding at or above this severity is not accepted: high, medium or low")
