@@ -469,20 +469,97 @@ func TestREADMEGateIsStrict(t *testing.T) {
 	}
 }
 
-// README's synopsis of profile set names every flag of its own.
-func TestREADMEProfileSetSynopsis(t *testing.T) {
+// README's synopses of profile set and of members review, invite-link and
+// reset-password name every flag of their own (the global ones are in the
+// synopsis of the globals).
+func TestREADMESynopsesNameEveryFlag(t *testing.T) {
 	text, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := regexp.MustCompile(`(?m)^medplum profile set <name> .*$`).FindString(string(text))
-	help := clitest.New(t).Run("profile", "set", "--help").Stdout
-	// its own flags (the global ones are in the synopsis of the globals)
+	e := clitest.New(t)
+	for _, cmd := range []string{"profile set", "members review", "members invite-link", "members reset-password"} {
+		line := regexp.MustCompile(`(?m)^medplum ` + cmd + ` [<[].*$`).FindString(string(text))
+		if line == "" {
+			t.Errorf("README has no synopsis of %s", cmd)
+			continue
+		}
+		for _, f := range ownFlags(t, e, cmd) {
+			if !regexp.MustCompile(`[ [|]` + f + `[ \]|=]`).MatchString(line + " ") {
+				t.Errorf("README's %s synopsis lacks %s:\n%s", cmd, f, line)
+			}
+		}
+	}
+}
+
+// ownFlags are the flags a command's --help lists as its own, long form
+// (--output for -o, --output), without --help.
+func ownFlags(t *testing.T, e *clitest.Env, cmd string) []string {
+	t.Helper()
+	help := e.Run(append(strings.Fields(cmd), "--help")...).Stdout
 	_, help, _ = strings.Cut(help, "\nFlags:\n")
 	help, _, _ = strings.Cut(help, "\nGlobal Flags:")
-	for _, flag := range regexp.MustCompile(`(?m)^\s+(?:-\w, )?(--[a-z-]+)`).FindAllStringSubmatch(help, -1) {
-		if f := flag[1]; f != "--help" && !strings.Contains(line, f+" ") && !strings.Contains(line, f+"]") {
-			t.Errorf("README's profile set synopsis lacks %s:\n%s", f, line)
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)^\s+(-\w, )?(--[a-z-]+)`).FindAllStringSubmatch(help, -1) {
+		switch {
+		case m[2] == "--help":
+		case m[1] != "":
+			out = append(out, strings.TrimSuffix(m[1], ", "))
+		default:
+			out = append(out, m[2])
 		}
+	}
+	return out
+}
+
+// Where a synopsis lists the values of -o (medplum members review ... -o
+// table|csv|...), they are the command's output formats, all of them.
+func TestREADMESynopsisOutputFormats(t *testing.T) {
+	e := clitest.New(t)
+	oRE := regexp.MustCompile(`-o ([a-z]+(?:\|[a-z]+)+)`)
+	cmdRE := regexp.MustCompile(`^medplum ((?:[a-z-]+ ?)+)`)
+	formatsRE := regexp.MustCompile(`output format: ([a-z, ]+)`)
+	n := 0
+	for _, b := range readmeBlocks(t, "README.md") {
+		if b.mark.kind != "synopsis" {
+			continue
+		}
+		for i, line := range b.lines {
+			o, cmd := oRE.FindStringSubmatch(line), cmdRE.FindStringSubmatch(line)
+			if o == nil || cmd == nil {
+				continue
+			}
+			n++
+			help := e.Run(append(strings.Fields(cmd[1]), "--help")...).Stdout
+			f := formatsRE.FindStringSubmatch(help)
+			if f == nil {
+				t.Errorf("README.md:%d: medplum %s --help names no output formats", b.line+1+i, cmd[1])
+				continue
+			}
+			want := strings.Split(strings.TrimSpace(f[1]), ", ")
+			got := strings.Split(o[1], "|")
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("README.md:%d: -o %s; medplum %s takes -o %s", b.line+1+i, o[1], strings.TrimSpace(cmd[1]), strings.Join(want, "|"))
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("%d synopses with -o values: is README read?", n)
+	}
+}
+
+// README says, where it shows how to install completion, that bash's needs
+// the bash-completion package: without it every Tab prints
+// "_get_comp_words_by_ref: command not found".
+func TestREADMECompletionNeedsBashCompletion(t *testing.T) {
+	text, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(text), "Shell completion: `medplum completion bash")
+	if para, _, _ := strings.Cut(after, "\n\n"); !ok || !strings.Contains(para, "`bash-completion` package") {
+		t.Errorf("README's paragraph on shell completion does not name the bash-completion package:\n%s", para)
 	}
 }
