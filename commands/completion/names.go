@@ -28,13 +28,7 @@ const namedPage = 1000
 //	cmd.ValidArgsFunction = completion.FirstArg(completion.Named(f, "Bot"))
 func Named(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		named, err := fromServer(cmd, func(ctx context.Context) ([]namedResource, error) {
-			return listNamed(ctx, f, cmd, resourceType)
-		})
-		if err != nil {
-			cobra.CompDebugln(resourceType+": "+err.Error(), false)
-			return nil, noFile
-		}
+		named := askNamed(f, cmd, resourceType)
 		var names, ids []cobra.Completion
 		low := strings.ToLower(toComplete)
 		for _, r := range named {
@@ -57,13 +51,7 @@ func Named(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 //	_ = cmd.RegisterFlagCompletionFunc("project", completion.IDs(f, "Project"))
 func IDs(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		named, err := fromServer(cmd, func(ctx context.Context) ([]namedResource, error) {
-			return listNamed(ctx, f, cmd, resourceType)
-		})
-		if err != nil {
-			cobra.CompDebugln(resourceType+": "+err.Error(), false)
-			return nil, noFile
-		}
+		named := askNamed(f, cmd, resourceType)
 		prefix := ""
 		if strings.HasPrefix(toComplete, resourceType+"/") {
 			prefix = resourceType + "/"
@@ -94,6 +82,18 @@ func Access(f *cmdutil.Factory) cobra.CompletionFunc {
 }
 
 type namedResource struct{ id, name string }
+
+// askNamed reads the resources of a type within Timeout (listNamed); a
+// failure is no resources, logged for BASH_COMP_DEBUG_FILE.
+func askNamed(f *cmdutil.Factory, cmd *cobra.Command, resourceType string) []namedResource {
+	named, err := fromServer(cmd, func(ctx context.Context) ([]namedResource, error) {
+		return listNamed(ctx, f, cmd, resourceType)
+	})
+	if err != nil {
+		cobra.CompDebugln(resourceType+": "+err.Error(), false)
+	}
+	return named
+}
 
 // fromServer runs ask within Timeout: a slow server or keyring gives no
 // suggestions rather than a hung shell.
