@@ -165,10 +165,13 @@ func NewCmdImport(f *cmdutil.Factory, runF func(*ImportOptions) error) *cobra.Co
 			lines of another project and none of this one) is refused with
 			--restore.
 
-			The server answers entry by entry: each Bundle's counts go to stdout,
-			each failed entry to stderr with its file and line, and the exit code
-			is 3 when some failed. 429s (Medplum charges every entry to the FHIR
-			quota) are waited out and the entries not done are sent again.
+			The server answers entry by entry: each Bundle's counts go to stdout
+			as it is answered ("Bundle 3 (p.ndjson:51-75): 25 created, ...",
+			numbered in the order they are sent; several are in flight, so a
+			later one can come first), each failed entry to stderr with its file
+			and line, and the exit code is 3 when some failed. 429s (Medplum
+			charges every entry to the FHIR quota) are waited out and the
+			entries not done are sent again.
 
 			--report FILE writes a CSV, file,line,resource,result,status,id,error,
 			with a row for every resource this run had answered: resource is the
@@ -264,9 +267,17 @@ type chunk struct {
 
 func (c *chunk) finished() { c.once.Do(func() { close(c.done) }) }
 
+// label names the chunk on its line of stdout: "Bundle 3 (p.ndjson:51-75)",
+// numbered in the order the Bundles are sent. Several are in flight and
+// each line comes as its Bundle is answered, so that a later Bundle can
+// come first (lines held back to print them in input order would wait
+// behind a Bundle that waits out a 429); the name says which it is.
 func (c *chunk) label(files []inputFile) string {
 	first, last := c.Entries[0].Line, c.Entries[len(c.Entries)-1].Line
-	return fmt.Sprintf("%s:%d-%d", files[first.File].Name, first.N, last.N)
+	if first.N == last.N {
+		return fmt.Sprintf("Bundle %d (%s:%d)", c.N, files[first.File].Name, first.N)
+	}
+	return fmt.Sprintf("Bundle %d (%s:%d-%d)", c.N, files[first.File].Name, first.N, last.N)
 }
 
 // importer is one run.

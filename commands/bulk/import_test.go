@@ -146,10 +146,10 @@ func TestImportRewritesReferencesAndConverges(t *testing.T) {
 	// Patients first (the Observations point at them), although named
 	// after; Patient/p2 points at Patient/p3 of the next Bundle, and is
 	// updated once that one exists.
-	r.Expect(t, 0, `in/Patient.ndjson:1-2: 2 created, 0 already there, 0 failed
-in/Patient.ndjson:3-3: 1 created, 0 already there, 0 failed
-in/Observation.ndjson:1-2: 2 created, 0 already there, 0 failed
-in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
+	r.Expect(t, 0, `Bundle 1 (in/Patient.ndjson:1-2): 2 created, 0 already there, 0 failed
+Bundle 2 (in/Patient.ndjson:3): 1 created, 0 already there, 0 failed
+Bundle 3 (in/Observation.ndjson:1-2): 2 created, 0 already there, 0 failed
+Bundle 4 (in/Observation.ndjson:3): 1 created, 0 already there, 0 failed
 `, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was; 1 updated to point at resources created after them\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("%d Patients and %d Observations created, want 3 and 3", n, m)
@@ -189,8 +189,8 @@ in/Observation.ndjson:3-3: 1 created, 0 already there, 0 failed
 	// Without the journal (or into a project that has them): every
 	// resource is found, none is doubled.
 	r = e.Run("bulk", "import", "in", "--state", "other.journal", "--concurrency", "1")
-	r.Expect(t, 0, `in/Patient.ndjson:1-3: 0 created, 3 already there, 0 failed
-in/Observation.ndjson:1-3: 0 created, 3 already there, 0 failed
+	r.Expect(t, 0, `Bundle 1 (in/Patient.ndjson:1-3): 0 created, 3 already there, 0 failed
+Bundle 2 (in/Observation.ndjson:1-3): 0 created, 3 already there, 0 failed
 `, "imported 6 resources: 0 created, 6 already there, 0 failed\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("after a re-import: %d Patients and %d Observations, want 3 and 3", n, m)
@@ -214,7 +214,7 @@ func TestImportEntryFailures(t *testing.T) {
 	}
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	r := e.Run("bulk", "import", "mixed.ndjson", "--report", "report.csv")
-	r.Expect(t, 3, "mixed.ndjson:1-3: 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: Patient/b: 400 Invalid date format (Patient.birthDate)
+	r.Expect(t, 3, "Bundle 1 (mixed.ndjson:1-3): 1 created, 0 already there, 2 failed\n", `mixed.ndjson:2: Patient/b: 400 Invalid date format (Patient.birthDate)
 mixed.ndjson:3: Patient/c: 412 Multiple resources found matching condition
 imported 3 resources: 1 created, 0 already there, 2 failed
 medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again
@@ -343,7 +343,7 @@ func TestImportLostAnswer(t *testing.T) {
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
 	r := e.Run("bulk", "import", "lost.ndjson")
-	r.Expect(t, 0, "lost.ndjson:1-4: 1 created, 3 already there, 0 failed\n", `imported 4 resources: 1 created, 3 already there, 0 failed
+	r.Expect(t, 0, "Bundle 1 (lost.ndjson:1-4): 1 created, 3 already there, 0 failed\n", `imported 4 resources: 1 created, 3 already there, 0 failed
 medplum: warning: 1 resource without a key was sent again after an answer was lost and may have been created twice: lost.ndjson:4
 `)
 	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
@@ -369,7 +369,7 @@ func TestImportTagKeys(t *testing.T) {
 	}, "\n")+"\n")
 	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
 	r := e.Run("bulk", "import", "prov.ndjson")
-	r.Expect(t, 0, "prov.ndjson:1-3: 0 created, 3 already there, 0 failed\n", "imported 3 resources: 0 created, 3 already there, 0 failed\n")
+	r.Expect(t, 0, "Bundle 1 (prov.ndjson:1-3): 0 created, 3 already there, 0 failed\n", "imported 3 resources: 0 created, 3 already there, 0 failed\n")
 	provs := srv.Resources("Provenance", srv.Seed.ProjectID)
 	if len(provs) != 2 {
 		t.Fatalf("%d Provenances on the server, want 2", len(provs))
@@ -398,7 +398,7 @@ func TestImportTagKeys(t *testing.T) {
 	writeFile(t, e, "plain.ndjson", `{"resourceType":"Provenance","id":"pv3","recorded":"2026-12-07T00:00:00Z","target":[{"reference":"Patient/elsewhere"}],"agent":[{"who":{"display":"z"}}]}`+"\n")
 	srv.DropNext(1, medplumtest.DropAfterHandling, "POST", "/fhir/R4")
 	r = e.Run("bulk", "import", "plain.ndjson", "--source-id=false")
-	r.Expect(t, 0, "plain.ndjson:1-1: 1 created, 0 already there, 0 failed\n", `imported 1 resource: 1 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was
+	r.Expect(t, 0, "Bundle 1 (plain.ndjson:1): 1 created, 0 already there, 0 failed\n", `imported 1 resource: 1 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was
 medplum: warning: 1 resource without a key was sent again after an answer was lost and may have been created twice: plain.ndjson:1
 `)
 	if n := srv.Count("Provenance", srv.Seed.ProjectID); n != 4 {
@@ -493,7 +493,7 @@ func TestImportWaitsOutTheQuota(t *testing.T) {
 		advance(2 * time.Second)
 	}()
 	r := e.Run("bulk", "import", "q.ndjson")
-	r.Expect(t, 0, "q.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
+	r.Expect(t, 0, "Bundle 1 (q.ndjson:1-5): 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
 	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
 		t.Errorf("%d Patients created, want 5", n)
 	}
@@ -579,7 +579,7 @@ func TestImportTransactionMode(t *testing.T) {
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
 	r := e.Run("bulk", "import", "tx.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
-	r.Expect(t, 3, "tx.ndjson:1-2: 1 created, 0 already there, 1 failed\ntx.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
+	r.Expect(t, 3, "Bundle 1 (tx.ndjson:1-2): 1 created, 0 already there, 1 failed\nBundle 2 (tx.ndjson:3): 1 created, 0 already there, 0 failed\n",
 		"tx.ndjson:2: Patient/t2: 400 Invalid date format (Patient.birthDate)\nimported 3 resources: 2 created, 0 already there, 1 failed\n"+
 			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
 	bundles := srv.RequestsTo("POST", "/fhir/R4")
@@ -603,7 +603,7 @@ func TestImportTransactionMode(t *testing.T) {
 		`{"resourceType":"Patient","id":"t6"}`,
 	}, "\n")+"\n")
 	r = e.Run("bulk", "import", "tx2.ndjson", "--mode", "transaction", "--num-resources-per-request", "2", "--concurrency", "1")
-	r.Expect(t, 3, "tx2.ndjson:1-2: 0 created, 0 already there, 2 failed\ntx2.ndjson:3-3: 1 created, 0 already there, 0 failed\n",
+	r.Expect(t, 3, "Bundle 1 (tx2.ndjson:1-2): 0 created, 0 already there, 2 failed\nBundle 2 (tx2.ndjson:3): 1 created, 0 already there, 0 failed\n",
 		"tx2.ndjson:1: Patient/t4: 400 the transaction was refused, nothing of its Bundle was kept: Invalid date format (Patient.birthDate)\n"+
 			"tx2.ndjson:2: Patient/t5: 400 the transaction was refused, nothing of its Bundle was kept: Invalid date format (Patient.birthDate)\nimported 3 resources: 1 created, 0 already there, 2 failed\n"+
 			"medplum: 2 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
@@ -621,7 +621,7 @@ func TestImportStdin(t *testing.T) {
 		Expect(t, 2, "", "medplum: 1 bad line; nothing was sent:\nstdin:2: Patient/s1 appears again (first at stdin:1)\n")
 	clitest.ExpectNothingSent(t, srv)
 	e.RunStdin(`{"resourceType":"Patient","id":"s1"}`+"\n", "bulk", "import", "-").
-		Expect(t, 0, "stdin:1-1: 1 created, 0 already there, 0 failed\n", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
+		Expect(t, 0, "Bundle 1 (stdin:1): 1 created, 0 already there, 0 failed\n", "imported 1 resource: 1 created, 0 already there, 0 failed\n")
 	srv.ResetRequests()
 	e.Run("bulk", "import", "-", "-").Expect(t, 2, "", "medplum: - (stdin) can be named once\nRun 'medplum bulk import --help' for usage.\n")
 	e.Run("bulk", "import", "missing.ndjson").Expect(t, 2, "", "medplum: missing.ndjson: no such file or directory\n")
@@ -693,7 +693,7 @@ func TestImportRetriesConflictingEntries(t *testing.T) {
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ConflictBatchEntries(1, 3)
 	srv.ResetRequests()
-	e.Run("bulk", "import", "c.ndjson").Expect(t, 0, "c.ndjson:1-5: 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
+	e.Run("bulk", "import", "c.ndjson").Expect(t, 0, "Bundle 1 (c.ndjson:1-5): 5 created, 0 already there, 0 failed\n", "imported 5 resources: 5 created, 0 already there, 0 failed\n")
 	if n := srv.Count("Patient", srv.Seed.ProjectID) - before; n != 5 {
 		t.Errorf("%d Patients created, want 5", n)
 	}

@@ -27,7 +27,7 @@ func TestImportLeavesFoundResourcesAlone(t *testing.T) {
 	obs := `{"resourceType":"Observation","id":"ov1","status":"final","code":{"text":"ov"},"valueQuantity":{"value":1},"encounter":{"reference":"Encounter/enc1"}}`
 	writeFile(t, e, "ovA.ndjson", obs+"\n")
 	writeFile(t, e, "ovB.ndjson", `{"resourceType":"Encounter","id":"enc1","status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}}`+"\n"+obs+"\n")
-	e.Run("bulk", "import", "ovA.ndjson").Expect(t, 0, "ovA.ndjson:1-1: 1 created, 0 already there, 0 failed\n",
+	e.Run("bulk", "import", "ovA.ndjson").Expect(t, 0, "Bundle 1 (ovA.ndjson:1): 1 created, 0 already there, 0 failed\n",
 		"imported 1 resource: 1 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was\n")
 	list, err := c.SearchAll(ctx, "Observation?identifier=urn:medplum-cli:source-id|ov1")
 	if err != nil || len(list) != 1 {
@@ -42,7 +42,7 @@ func TestImportLeavesFoundResourcesAlone(t *testing.T) {
 	}
 	version := client.VersionID(d)
 
-	e.Run("bulk", "import", "ovB.ndjson").Expect(t, 0, "ovB.ndjson:1-2: 1 created, 1 already there, 0 failed\n",
+	e.Run("bulk", "import", "ovB.ndjson").Expect(t, 0, "Bundle 1 (ovB.ndjson:1-2): 1 created, 1 already there, 0 failed\n",
 		"imported 2 resources: 1 created, 1 already there, 0 failed; 1 already there points at old ids of the input (left as the server has it)\n")
 	got, err := c.ReadResource(ctx, "Observation/"+edited.ID())
 	if err != nil {
@@ -88,7 +88,7 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 	}
 	writeFile(t, e, "u.ndjson", lines(`"colour":"red",`))
 	const pending = "u.ndjson:3: Observation/u3: points at Patient/u2, which failed: it is updated once that one is imported\n"
-	e.Run("bulk", "import", "u.ndjson", "--report", "first.csv").Expect(t, 3, "u.ndjson:1-3: 2 created, 0 already there, 1 failed\n",
+	e.Run("bulk", "import", "u.ndjson", "--report", "first.csv").Expect(t, 3, "Bundle 1 (u.ndjson:1-3): 2 created, 0 already there, 1 failed\n",
 		"u.ndjson:2: Patient/u2: 400 Invalid additional property \"colour\" (Patient.colour)\n"+pending+
 			"imported 3 resources: 2 created, 0 already there, 1 failed; 1 to update once the resources they point at are imported\n"+
 			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
@@ -130,7 +130,7 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 	// Corrected (another input, so another journal): the Patient is
 	// created, the Observation found and pointed at it.
 	writeFile(t, e, "u.ndjson", lines(""))
-	e.Run("bulk", "import", "u.ndjson").Expect(t, 0, "u.ndjson:1-3: 1 created, 2 already there, 0 failed\n",
+	e.Run("bulk", "import", "u.ndjson").Expect(t, 0, "Bundle 1 (u.ndjson:1-3): 1 created, 2 already there, 0 failed\n",
 		"imported 3 resources: 1 created, 2 already there, 0 failed; 1 updated to point at resources created after them\n")
 	u2 := read("Patient?identifier=urn:medplum-cli:source-id|u2")
 	obs = read("Observation?identifier=urn:medplum-cli:source-id|u3")
@@ -158,7 +158,7 @@ func linkedArgs() []string {
 }
 
 // linkedCreated is the stdout of linkedArgs creating both Patients.
-const linkedCreated = "linked.ndjson:1-1: 1 created, 0 already there, 0 failed\nlinked.ndjson:2-2: 1 created, 0 already there, 0 failed\n"
+const linkedCreated = "Bundle 1 (linked.ndjson:1): 1 created, 0 already there, 0 failed\nBundle 2 (linked.ndjson:2): 1 created, 0 already there, 0 failed\n"
 
 // laUpdateFailed is the stderr of linkedArgs whose update of Patient la
 // failed with msg (exit 3).

@@ -355,7 +355,7 @@ func TestImportLookups(t *testing.T) {
 	}, "\n")+"\n")
 	before := srv.Count("Patient", srv.Seed.ProjectID)
 	srv.ResetRequests()
-	e.Run("bulk", "import", "in.ndjson").Expect(t, 3, "in.ndjson:1-4: 2 created, 1 already there, 1 failed\n",
+	e.Run("bulk", "import", "in.ndjson").Expect(t, 3, "Bundle 1 (in.ndjson:1-4): 2 created, 1 already there, 1 failed\n",
 		"in.ndjson:2: Patient/l2: 412 Multiple resources found matching condition\n"+
 			"imported 4 resources: 2 created, 1 already there, 1 failed\n"+
 			"medplum: 1 of 4 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
