@@ -245,7 +245,9 @@ Go's own functions (range, if, index, printf, len, ...) there are gh's:
   $ medplum members list --template '{{range .}}{{tablerow .id .profile.display (timeago .meta.lastUpdated)}}{{end}}'
 
 --jq and --template work on the JSON output: they cannot be combined with
-each other or with another -o. An expression that does not parse is a usage
-error (exit 2) that names the column (--jq) or the line (--template), and
-nothing is sent; one that fails on the data is exit 1.
+each other or with another -o. An expression that does not parse, or a --jq
+one that calls a function, variable or format jq does not have (lenght,
+$y, @foo), is a usage error (exit 2) that says where: the column for --jq
+(the line and the column when it has several lines), the line for
+--template; nothing is sent. One that fails on the data is exit 1.
 `

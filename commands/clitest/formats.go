@@ -21,9 +21,10 @@ import (
 // It runs the command with -o json (exit 0), then checks that -o yaml is
 // the same document (keys in the same order), --jq . and --template
 // '{{json .}}' print it compact, --jq and --template pick a field out of it,
-// and that a broken expression is exit 2, names its position and sends
-// nothing. The command must print something (an empty list is fine). srv
-// may be nil (a clitest.Target on a real server: tg.Sandbox).
+// and that a broken expression (a syntax error, an undefined function, an
+// unknown format) is exit 2, names its position and sends nothing. The
+// command must print something (an empty list is fine). srv may be nil (a
+// clitest.Target on a real server: tg.Sandbox).
 func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...string) {
 	t.Helper()
 	ExpectDocumentFlagsStderr(t, e, srv, "", args...)
@@ -91,6 +92,8 @@ func ExpectDocumentFlagsStderr(t testing.TB, e *Env, srv *medplumtest.Server, st
 		srv.ResetRequests()
 	}
 	run("--jq", ".id |").ExpectCode(t, 2, "medplum: invalid --jq expression \".id |\": unexpected EOF at column 6 (the end)\n")
+	run("--jq", ".id | lenght").ExpectCode(t, 2, "medplum: invalid --jq expression \".id | lenght\": function not defined: lenght/0 at column 7\n")
+	run("--jq", "@foo").ExpectCode(t, 2, "medplum: invalid --jq expression \"@foo\": format not defined: @foo at column 1\n")
 	run("--template", "{{.id").ExpectCode(t, 2, "medplum: invalid --template: line 1: unclosed action\n")
 	run("--jq", ".", "-o", "yaml").ExpectCode(t, 2,
 		"medplum: --jq works on the JSON output: leave out -o yaml (or use -o json)\nRun 'medplum "+strings.Join(commandPath(args), " ")+" --help' for usage.\n")

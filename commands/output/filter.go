@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 	"text/template"
-	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 
@@ -65,24 +64,36 @@ func (o *Options) checkFilters() error {
 	return nil
 }
 
-// compileJQ parses and compiles a jq expression. A syntax error names its
-// position: the column (in characters) where the offending token starts.
+// compileJQ parses and compiles a jq expression. An error names its
+// position: a syntax error where the offending token starts; an undefined
+// function, variable or label, or a format gojq does not know (which gojq
+// would find only when it runs, after the request), where that name is
+// (jqpos.go). The position is a column, or a line and a column when the
+// expression has several lines.
 func compileJQ(expr string) (*gojq.Code, error) {
 	q, err := gojq.Parse(expr)
 	if err != nil {
 		var pe *gojq.ParseError
 		if errors.As(err, &pe) {
 			at := min(max(pe.Offset-len(pe.Token), 0), len(expr))
-			col := utf8.RuneCountInString(expr[:at]) + 1
 			if pe.Token == "" && pe.Offset >= len(expr) {
-				return nil, cmdutil.InputErrorf("invalid --jq expression %q: %s at column %d (the end)", expr, pe, col)
+				return nil, cmdutil.InputErrorf("invalid --jq expression %q: %s at %s (the end)", expr, pe, textPosition(expr, at))
 			}
-			return nil, cmdutil.InputErrorf("invalid --jq expression %q: %s at column %d", expr, pe, col)
+			return nil, cmdutil.InputErrorf("invalid --jq expression %q: %s at %s", expr, pe, textPosition(expr, at))
 		}
 		return nil, cmdutil.InputErrorf("invalid --jq expression %q: %v", expr, err)
 	}
+	if name, at, ok := unknownFormat(expr, q); ok {
+		if at < 0 {
+			return nil, cmdutil.InputErrorf("invalid --jq expression %q: format not defined: %s", expr, name)
+		}
+		return nil, cmdutil.InputErrorf("invalid --jq expression %q: format not defined: %s at %s", expr, name, textPosition(expr, at))
+	}
 	code, err := gojq.Compile(q)
 	if err != nil {
+		if at := refOffset(expr, failingRef(expr, err.Error())); at >= 0 {
+			return nil, cmdutil.InputErrorf("invalid --jq expression %q: %v at %s", expr, err, textPosition(expr, at))
+		}
 		return nil, cmdutil.InputErrorf("invalid --jq expression %q: %v", expr, err)
 	}
 	return code, nil

@@ -38,12 +38,18 @@ func TestWriteYAML(t *testing.T) {
 // A jq syntax error names the column where the offending token starts.
 func TestCompileJQPosition(t *testing.T) {
 	for expr, want := range map[string]string{
-		".a | }":     `invalid --jq expression ".a | }": unexpected token "}" at column 6`,
-		`"é" | ]`:    `invalid --jq expression "\"é\" | ]": unexpected token "]" at column 7`,
-		".[":         `invalid --jq expression ".[": unexpected EOF at column 3 (the end)`,
-		"foo(1)":     `invalid --jq expression "foo(1)": function not defined: foo/1`,
-		`"\x"`:       `invalid --jq expression "\"\\x\"": invalid escape sequence "\x" in string literal at column 2`,
-		".a; .b | .": `invalid --jq expression ".a; .b | .": unexpected token ";" at column 3`,
+		".a | }":                  `invalid --jq expression ".a | }": unexpected token "}" at column 6`,
+		`"é" | ]`:                 `invalid --jq expression "\"é\" | ]": unexpected token "]" at column 7`,
+		".[":                      `invalid --jq expression ".[": unexpected EOF at column 3 (the end)`,
+		"foo(1)":                  `invalid --jq expression "foo(1)": function not defined: foo/1 at column 1`,
+		"1 as $x | lenght(.; $x)": `invalid --jq expression "1 as $x | lenght(.; $x)": function not defined: lenght/2 at column 11`,
+		// lenght/0 is defined; lenght/1 is not.
+		"def lenght: 1; lenght, lenght(1)": `invalid --jq expression "def lenght: 1; lenght, lenght(1)": function not defined: lenght/1 at column 24`,
+		"@é":                               `invalid --jq expression "@é": unexpected token "@" at column 1`,
+		"\"é\" | @foo":                     `invalid --jq expression "\"é\" | @foo": format not defined: @foo at column 7`,
+		"1,\n\t@foo":                       `invalid --jq expression "1,\n\t@foo": format not defined: @foo at line 2, column 2`,
+		`"\x"`:                             `invalid --jq expression "\"\\x\"": invalid escape sequence "\x" in string literal at column 2`,
+		".a; .b | .":                       `invalid --jq expression ".a; .b | .": unexpected token ";" at column 3`,
 	} {
 		_, err := compileJQ(expr)
 		if err == nil || err.Error() != want {

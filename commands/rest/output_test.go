@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -136,4 +137,38 @@ func TestGetDocumentFlags(t *testing.T) {
 		"ID"+strings.Repeat(" ", len(pid))+"FAMILY\n"+pid+"  true\n", "")
 	// On a terminal --jq indents.
 	e.Run("get", "Patient/"+pid, "--jq", ".name[0]").Expect(t, 0, "{\n  \"family\": \"true\",\n  \"given\": [\n    \"007\"\n  ]\n}\n", "")
+}
+
+// A --jq expression that names a function, variable, label or format that
+// does not exist is exit 2 naming where it is (gojq says only what), before
+// anything is sent: -v prints no request. An unknown format (@foo) was
+// found only when it ran, after the request (exit 1). In an expression of
+// several lines the position is a line and a column.
+func TestGetJQErrorsNameTheirPosition(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	for _, c := range []struct{ expr, msg string }{
+		{".a | lenght", `function not defined: lenght/0 at column 6`},
+		{".a as $x | $y", `variable not defined: $y at column 12`},
+		{"{$y}", `variable not defined: $y at column 2`},
+		{"label $out | break $in", `label not defined: $in at column 20`},
+		{"@foo", `format not defined: @foo at column 1`},
+		{`.id | @base64, @foo "x\(.)"`, `format not defined: @foo at column 16`},
+		// The name occurs more than once: in a string, as a field name, in
+		// a comment, defined in an inner scope; the one that fails is named.
+		{`"lenght", .lenght, (def lenght: 1; lenght), lenght # lenght`, `function not defined: lenght/0 at column 45`},
+		{". as $y | ($y, $z) | $z", `variable not defined: $z at column 16`},
+		// Several lines: the line and the column in it.
+		{".entry[]\n| select(.x ==)\n| .id", `unexpected token ")" at line 2, column 15`},
+		{".entry[]\n| .resource\n| lenght", `function not defined: lenght/0 at line 3, column 3`},
+		{".entry[]\n|  @foo", `format not defined: @foo at line 2, column 4`},
+	} {
+		srv.ResetRequests()
+		e.Run("-v", "get", "Patient", "--jq", c.expr).Expect(t, 2, "",
+			fmt.Sprintf("medplum: invalid --jq expression %q: %s\n", c.expr, c.msg))
+		clitest.ExpectNothingSent(t, srv)
+	}
+	// gojq's formats all work (and @base64d, which jq 1.6 lacks).
+	e.Run("get", "Project/"+srv.Seed.ProjectID, "--jq", `.resourceType | @base64 | ., @base64d, @json, @text, @html, @uri, @sh, ([.] | @csv, @tsv)`).
+		Expect(t, 0, "UHJvamVjdA==\nProject\n\"UHJvamVjdA==\"\nUHJvamVjdA==\nUHJvamVjdA==\nUHJvamVjdA%3D%3D\n'UHJvamVjdA=='\n\"UHJvamVjdA==\"\nUHJvamVjdA==\n", "")
 }

@@ -1,0 +1,276 @@
+package output
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/itchyny/gojq"
+)
+
+// gojq's compile errors name what is undefined (a function, a variable,
+// a label) but not where, and its AST carries no positions. The position
+// is found with gojq itself, without guessing from the text:
+//
+//   - which reference failed: gojq compiles in one pass and stops at the
+//     first undefined name. Renaming one reference to a fresh name (one
+//     that is defined nowhere) changes nothing before the compiler reaches
+//     it, so "the error names the fresh name" says the compiler reached
+//     that reference no later than the one that failed; renaming two at
+//     once says which of them it reached first. The failing reference is
+//     the last one reached.
+//   - where it is in the text: each place the name occurs in the text is
+//     replaced by the fresh name and parsed again; the place is that
+//     reference's token only if the result is the original AST with that
+//     one reference renamed (a place inside a string, a comment, a field
+//     name or a longer name gives another AST).
+//
+// When either step finds no single answer, there is no position.
+
+// jqRef is a name a jq expression refers to: a function call (with its
+// arity), a variable ($x, also {$x}), a label (break $x) or a format
+// (@base64), as a pointer into the AST so that a probe can rename it.
+type jqRef struct {
+	name  *string
+	kind  string // "function", "variable", "label" or "format"
+	arity int
+}
+
+// jqRefs lists the references of q in a fixed order (the AST's fields and
+// slices in order), so that two parses of one text list them alike. It
+// walks the AST by reflection: a field gojq adds is walked too.
+func jqRefs(q *gojq.Query) []jqRef {
+	var out []jqRef
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				return
+			}
+			switch p := v.Interface().(type) {
+			case *gojq.Func:
+				if strings.HasPrefix(p.Name, "$") {
+					out = append(out, jqRef{name: &p.Name, kind: "variable"})
+				} else {
+					out = append(out, jqRef{name: &p.Name, kind: "function", arity: len(p.Args)})
+				}
+			case *gojq.ObjectKeyVal:
+				if strings.HasPrefix(p.Key, "$") {
+					out = append(out, jqRef{name: &p.Key, kind: "variable"})
+				}
+			case *gojq.Term:
+				switch p.Type {
+				case gojq.TermTypeFormat:
+					out = append(out, jqRef{name: &p.Format, kind: "format"})
+				case gojq.TermTypeBreak:
+					out = append(out, jqRef{name: &p.Break, kind: "label"})
+				}
+			}
+			walk(v.Elem())
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i))
+				}
+			}
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i))
+			}
+		}
+	}
+	walk(reflect.ValueOf(q))
+	return out
+}
+
+// undefinedRef reads gojq's compile error for an undefined name: the kind,
+// the name as the AST spells it, and a function's arity.
+func undefinedRef(msg string) (kind, name string, arity int, ok bool) {
+	if s, found := strings.CutPrefix(msg, "function not defined: "); found {
+		i := strings.LastIndexByte(s, '/')
+		n, err := strconv.Atoi(s[i+1:])
+		if i <= 0 || err != nil {
+			return "", "", 0, false
+		}
+		return "function", s[:i], n, true
+	}
+	for _, kind := range []string{"variable", "label"} {
+		if s, found := strings.CutPrefix(msg, kind+" not defined: "); found && strings.HasPrefix(s, "$") {
+			return kind, s, 0, true
+		}
+	}
+	return "", "", 0, false
+}
+
+// freshNames returns n names of the kind's spelling ($x for a variable or
+// label, @x for a format) that occur nowhere in expr.
+func freshNames(expr, kind string, n int) []string {
+	prefix := ""
+	switch kind {
+	case "variable", "label":
+		prefix = "$"
+	case "format":
+		prefix = "@"
+	}
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		name := prefix + "medplumProbe" + strconv.Itoa(i)
+		if !strings.Contains(expr, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// matches reports whether r is the reference kind/name/arity names.
+func (r jqRef) matches(kind, name string, arity int) bool {
+	return r.kind == kind && *r.name == name && (kind != "function" || r.arity == arity)
+}
+
+// probeCompile parses expr again, renames its references at the given
+// indexes (into jqRefs' list) and compiles it: the error's text, "" if it
+// compiles, or ok false if the probe itself went wrong.
+func probeCompile(expr string, rename map[int]string) (msg string, ok bool) {
+	q, err := gojq.Parse(expr)
+	if err != nil {
+		return "", false
+	}
+	refs := jqRefs(q)
+	for i, name := range rename {
+		if i >= len(refs) {
+			return "", false
+		}
+		*refs[i].name = name
+	}
+	if _, err := gojq.Compile(q); err != nil {
+		return err.Error(), true
+	}
+	return "", true
+}
+
+// failingRef finds which reference gojq's compile error msg is about: its
+// index in jqRefs' list, or -1 when it cannot be told.
+func failingRef(expr, msg string) int {
+	kind, name, arity, ok := undefinedRef(msg)
+	if !ok {
+		return -1
+	}
+	q, err := gojq.Parse(expr) // a copy the compiler has not seen
+	if err != nil {
+		return -1
+	}
+	refs := jqRefs(q)
+	fresh := freshNames(expr, kind, 2)
+	// The references the compiler reaches no later than the failing one.
+	var reached []int
+	for i, r := range refs {
+		if !r.matches(kind, name, arity) {
+			continue
+		}
+		m, ok := probeCompile(expr, map[int]string{i: fresh[0]})
+		if ok && strings.Contains(m, fresh[0]) {
+			reached = append(reached, i)
+		}
+	}
+	if len(reached) == 0 {
+		return -1
+	}
+	last := reached[0]
+	for _, i := range reached[1:] {
+		m, ok := probeCompile(expr, map[int]string{last: fresh[0], i: fresh[1]})
+		switch {
+		case !ok:
+			return -1
+		case strings.Contains(m, fresh[0]):
+			last = i // last came first
+		case !strings.Contains(m, fresh[1]):
+			return -1
+		}
+	}
+	return last
+}
+
+// refOffset finds where reference i of expr's AST is in the text: the
+// byte offset of its token, or -1.
+func refOffset(expr string, i int) int {
+	q, err := gojq.Parse(expr)
+	if err != nil {
+		return -1
+	}
+	refs := jqRefs(q)
+	if i < 0 || i >= len(refs) {
+		return -1
+	}
+	name := *refs[i].name
+	fresh := freshNames(expr, refs[i].kind, 1)[0]
+	*refs[i].name = fresh // q is now what the text with that token renamed parses to
+	at := -1
+	for off := 0; ; {
+		j := strings.Index(expr[off:], name)
+		if j < 0 {
+			break
+		}
+		j += off
+		off = j + 1
+		p, err := gojq.Parse(expr[:j] + fresh + expr[j+len(name):])
+		if err != nil || !reflect.DeepEqual(p, q) {
+			continue
+		}
+		if at >= 0 {
+			return -1 // two places: not one answer
+		}
+		at = j
+	}
+	return at
+}
+
+// unknownFormat finds the first format term of q (in the text) that gojq
+// does not know, e.g. @foo: its name and byte offset in expr (-1 when the
+// place cannot be told). gojq compiles an unknown format and fails only
+// when it runs (after the request); the check asks gojq itself, so that
+// the list of formats is gojq's own.
+func unknownFormat(expr string, q *gojq.Query) (name string, at int, found bool) {
+	at = -1
+	for i, r := range jqRefs(q) {
+		if r.kind != "format" || knownFormat(*r.name) {
+			continue
+		}
+		off := refOffset(expr, i)
+		if !found || (off >= 0 && (at < 0 || off < at)) {
+			name, at = *r.name, off
+		}
+		found = true
+	}
+	return name, at, found
+}
+
+// knownFormat asks gojq whether it knows a format: the format alone, run
+// on a string, fails with gojq's "format not defined" only if it does not.
+func knownFormat(format string) bool {
+	q, err := gojq.Parse(format)
+	if err != nil {
+		return false
+	}
+	code, err := gojq.Compile(q)
+	if err != nil {
+		return false
+	}
+	v, _ := code.Run("").Next()
+	err, isErr := v.(error)
+	return !isErr || err.Error() != "format not defined: "+format
+}
+
+// textPosition says where byte offset at is in expr, counting characters:
+// "column 6" in a one-line text, "line 2, column 15" in one of several
+// lines.
+func textPosition(expr string, at int) string {
+	at = min(max(at, 0), len(expr))
+	start := strings.LastIndexByte(expr[:at], '\n') + 1
+	col := utf8.RuneCountInString(expr[start:at]) + 1
+	if !strings.Contains(expr, "\n") {
+		return "column " + strconv.Itoa(col)
+	}
+	return "line " + strconv.Itoa(strings.Count(expr[:at], "\n")+1) + ", column " + strconv.Itoa(col)
+}
