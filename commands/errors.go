@@ -15,17 +15,20 @@ import (
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/config"
 )
 
 // reportError prints err once on w as "medplum: <message>", then a hint if
 // one helps, and returns the exit code (see `medplum help exit-codes`).
-func reportError(w io.Writer, cmd *cobra.Command, err error) int {
+// resolved (may be nil) gives the settings the command ran with, for the
+// hint of an auth error: see credentialsFrom.
+func reportError(w io.Writer, cmd *cobra.Command, err error, resolved func() (*config.Resolved, error)) int {
 	code := exitCode(err)
 	if cmdutil.IsSilent(err) {
 		return code
 	}
 	fmt.Fprintf(w, "medplum: %s\n", strings.TrimRight(message(err), "\n"))
-	if h := hint(cmd, err); h != "" {
+	if h := hint(cmd, err, resolved); h != "" {
 		fmt.Fprintln(w, h)
 	}
 	return code
@@ -66,7 +69,7 @@ func message(err error) string {
 	return msg
 }
 
-func hint(cmd *cobra.Command, err error) string {
+func hint(cmd *cobra.Command, err error, resolved func() (*config.Resolved, error)) string {
 	var h cmdutil.Hinter
 	if errors.As(err, &h) && h.Hint() != "" {
 		return h.Hint()
@@ -79,7 +82,13 @@ func hint(cmd *cobra.Command, err error) string {
 		}
 		return fmt.Sprintf("Run '%s --help' for usage.", path)
 	}
-	if errors.Is(err, auth.ErrNotSignedIn) || client.StatusOf(err) == 401 {
+	signIn := errors.Is(err, auth.ErrNotSignedIn) || client.StatusOf(err) == 401
+	if signIn || errors.Is(err, client.ErrSignInGone) {
+		if from := credentialsFrom(resolved, err); from != "" {
+			return from
+		}
+	}
+	if signIn {
 		return "run: medplum login"
 	}
 	if errors.Is(err, client.ErrSignInGone) {
@@ -101,6 +110,53 @@ func hint(cmd *cobra.Command, err error) string {
 		return "check that the server is up and the base URL is right (medplum profile describe)"
 	}
 	return ""
+}
+
+// credentialsFrom is the hint of an auth error whose credentials came from
+// the environment or the command line, not from a stored sign-in: it names
+// the variables (or flags) to check, as "run: medplum login" would not
+// change them (a CI job's MEDPLUM_CLIENT_SECRET left empty, an expired
+// MEDPLUM_CLIENT_ACCESS_TOKEN). "" when a stored sign-in was used, or
+// when the settings cannot be read. The credentials used are told as
+// auth.Manager chooses them: the access token, else the client id and
+// secret when both are set, else the stored sign-in (whose errors are
+// auth.SignInError), else the error that one of the pair is missing.
+func credentialsFrom(resolved func() (*config.Resolved, error), err error) string {
+	if resolved == nil {
+		return ""
+	}
+	var sie *auth.SignInError
+	if errors.As(err, &sie) {
+		return ""
+	}
+	r, rerr := resolved()
+	if rerr != nil || r == nil {
+		return ""
+	}
+	given := func(v config.Value) bool { return v.Value != "" && (v.Source == "env" || v.Source == "flag") }
+	if tok := r.Lookup("access_token"); tok.Value != "" {
+		if !given(tok) {
+			return ""
+		}
+		return "check " + tok.EnvOrigin() + ": the token comes from there, not from medplum login"
+	}
+	id, secret := r.Lookup("client_id"), r.Lookup("client_secret")
+	if !given(id) && !given(secret) {
+		return ""
+	}
+	if (id.Value == "" || secret.Value == "") && !errors.Is(err, auth.ErrNotSignedIn) {
+		return "" // only one of the two: a stored sign-in was used
+	}
+	name := func(v config.Value) string {
+		switch {
+		case given(v):
+			return v.EnvOrigin()
+		case v.Value == "":
+			return v.Key.Env // where it is missing from
+		}
+		return fmt.Sprintf("the %s of profile %q", strings.ReplaceAll(v.Key.Name, "_", " "), r.Profile)
+	}
+	return "check " + name(id) + " and " + name(secret) + ": the credentials come from there, not from medplum login"
 }
 
 // timeoutHint is the hint for a request the server did not answer in

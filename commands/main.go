@@ -69,7 +69,7 @@ func Main() int {
 		}
 		return cmdutil.ExitInterrupted
 	}
-	return reportError(f.IOStreams.ErrOut, cmd, err)
+	return reportError(f.IOStreams.ErrOut, cmd, err, f.Resolved)
 }
 
 // beforeRun gives the command that is about to run every CPU and the

@@ -135,7 +135,7 @@ func TestEveryCommandsArgumentCountIsAUsageError(t *testing.T) {
 			if err == nil {
 				continue
 			}
-			if code, h := exitCode(err), hint(c, err); code != cmdutil.ExitUsage || h != "Run '"+c.CommandPath()+" --help' for usage." {
+			if code, h := exitCode(err), hint(c, err, nil); code != cmdutil.ExitUsage || h != "Run '"+c.CommandPath()+" --help' for usage." {
 				t.Errorf("%s with %d arguments: %q, exit %d, hint %q", c.CommandPath(), n, err, code, h)
 			}
 		}

@@ -96,7 +96,7 @@ func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	e := env(t, srv).Set("MEDPLUM_CLIENT_ACCESS_TOKEN", tok)
 	r := e.Run("whoami")
 	r.Expect(t, 4, "", "medplum: GET auth/me: Gone: the user or client these credentials sign in as is no longer on the server (deleted)\n"+
-		"sign in again with credentials that exist: medplum login\n")
+		"check MEDPLUM_CLIENT_ACCESS_TOKEN: the token comes from there, not from medplum login\n")
 	r.NotContains(t, tok)
 
 	e = env(t, srv).Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", secret)

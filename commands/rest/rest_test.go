@@ -460,7 +460,7 @@ func TestExitCodes(t *testing.T) {
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: profile \"default\": not signed in\nrun: medplum login\n")
 	// 4: the token is rejected (401).
 	e.Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "not-a-valid-token")
-	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized\nrun: medplum login\n")
+	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized\ncheck MEDPLUM_CLIENT_ACCESS_TOKEN: the token comes from there, not from medplum login\n")
 	// 4: the client secret is wrong.
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
