@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,36 @@ func TestOneRoundTripWithEnvironmentCredentials(t *testing.T) {
 		"GET /fhir/R4/ProjectMembership?profile-type=Patient Bearer\n"; got != want {
 		t.Errorf("requests:\n%swant:\n%s", got, want)
 	}
+}
+
+// README: a profile whose auth type is client-credentials, or that sets a
+// scope, asks for the token first, also with the credentials in the
+// environment (the profile chosen by -p or MEDPLUM_PROFILE). The two are
+// profile settings, not flags of get.
+func TestProfileAuthTypeAsksForTheTokenFirst(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	cfg := filepath.Join(e.ConfigDir, "config.yaml")
+	e.Run("profile", "set", "ci", "--auth-type", "client-credentials").Expect(t, 0, "", "Created profile ci in "+cfg+"\n")
+	e.Run("profile", "set", "scoped", "--scope", "openid").Expect(t, 0, "", "Created profile scoped in "+cfg+"\n")
+	tokenFirst := "POST /oauth2/token \nGET /fhir/R4/Project/" + srv.Seed.ProjectID + " Bearer\n"
+	for _, run := range [][]string{
+		{"-p", "ci", "get", "Project/" + srv.Seed.ProjectID},
+		{"-p", "scoped", "get", "Project/" + srv.Seed.ProjectID},
+	} {
+		srv.ResetRequests()
+		e.Run(append(run, "--jq", ".id")...).Expect(t, 0, srv.Seed.ProjectID+"\n", "")
+		if got := requestLog(srv); got != tokenFirst {
+			t.Errorf("%s:\n%swant:\n%s", strings.Join(run, " "), got, tokenFirst)
+		}
+	}
+	srv.ResetRequests()
+	e.Set("MEDPLUM_PROFILE", "ci").Run("get", "Project/"+srv.Seed.ProjectID, "--jq", ".id").Expect(t, 0, srv.Seed.ProjectID+"\n", "")
+	if got := requestLog(srv); got != tokenFirst {
+		t.Errorf("MEDPLUM_PROFILE=ci:\n%swant:\n%s", got, tokenFirst)
+	}
+	e.Run("get", "Project/"+srv.Seed.ProjectID, "--auth-type", "client-credentials").
+		Expect(t, 2, "", "medplum: unknown flag: --auth-type\nRun 'medplum get --help' for usage.\n")
 }
 
 // countingListener counts the connections the server accepts.
