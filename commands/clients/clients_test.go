@@ -493,3 +493,33 @@ func TestCreateAccessPolicyByName(t *testing.T) {
 		fmt.Sprintf("medplum: --access-policy AccessPolicy/%s: no access policy AccessPolicy/%s in the project; nothing was created\n", pid, pid))
 	provtest.ExpectWrites(t, srv)
 }
+
+// On the server (make test-real too): clients create --access-policy takes
+// the policy's name, and the shell completes that name and the project's
+// id.
+func TestCreateAccessPolicyByNameOnTarget(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	name := tg.Unique("clients-policy")
+	sub := tg.NewProject(t, "", name)
+	e := sub.SignedIn(t)
+	pid := sub.ProjectID
+	pol, err := sub.API(t).CreateResource(context.Background(), client.Resource{"resourceType": "AccessPolicy", "name": "Read only",
+		"resource": []any{map[string]any{"resourceType": "Patient", "readonly": true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.Run("__complete", "clients", "create", "ci reader", "--access-policy", "read").Expect(t, 0,
+		"Read only\t"+pol.ID()+"\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
+	e.Run("__complete", "clients", "create", "ci reader", "--project", pid[:8]).Expect(t, 0,
+		pid+"\t"+name+"\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n")
+
+	r := e.Run("clients", "create", "ci reader", "--access-policy", "Read only")
+	id := strings.TrimSpace(r.Stdout)
+	r.Expect(t, 0, id+"\n", fmt.Sprintf("Created client \"ci reader\" (ClientApplication/%s) in project %q (%s).\n", id, name, pid)+
+		"The secret was not printed: use --show-secret or -o json to see it, or --save-profile to keep it.\n")
+	e.Run("clients", "list", "--columns", "name,access_policy", "--no-header").Expect(t, 0,
+		name+" admin client\t\nci reader\tAccessPolicy/"+pol.ID()+"\n", "")
+	e.Run("clients", "create", "other", "--access-policy", "Read-only").Expect(t, 2, "",
+		"medplum: --access-policy Read-only: no access policy named \"Read-only\", nor with that id, in the project; nothing was created\n")
+}
