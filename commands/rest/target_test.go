@@ -168,3 +168,18 @@ func TestDeletedResourceIsNamedOnTarget(t *testing.T) {
 	e.Run("put", "Patient/"+pid, `{"resourceType":"Patient","id":"`+pid+`","name":[{"family":"Back"}]}`, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
 	e.Run("get", "Patient/"+pid, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
 }
+
+// On any Medplum: credentials from the environment that fail (exit 4) get
+// a hint naming the variables, not "run: medplum login" (newcomer12-s4
+// item 16): an empty MEDPLUM_CLIENT_SECRET (nothing is sent) and an access
+// token the server refuses.
+func TestEnvironmentCredentialsHintOnTarget(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	clientID := tg.ClientID
+	e := clitest.New(t).Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CLIENT_ID", clientID).Set("MEDPLUM_CLIENT_SECRET", "")
+	e.Run("-v", "get", "Patient").Expect(t, 4, "", "medplum: not signed in: client id "+clientID+" has no client secret (set MEDPLUM_CLIENT_SECRET or --client-secret)\n"+
+		"check MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
+	e = clitest.New(t).Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CLIENT_ACCESS_TOKEN", "not-a-valid-token")
+	e.Run("get", "Patient").Expect(t, 4, "", "medplum: Unauthorized\n"+
+		"check MEDPLUM_CLIENT_ACCESS_TOKEN: the token comes from there, not from medplum login\n")
+}
