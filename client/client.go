@@ -289,8 +289,14 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	authed := c.auth != nil && !req.NoAuth && c.SameOrigin(u)
 	start := time.Now()
 	refreshed := false
+	// creds is the Authorization header of the attempt before, which a
+	// retry after a transient failure (429, 5xx, a dropped connection)
+	// sends again: the failure said nothing about the credentials, and an
+	// authenticator asked again could choose others (Basic-first client
+	// credentials would ask the token endpoint of a server that is down).
+	var creds string
 	for attempt := 1; ; attempt++ {
-		resp, err := c.send(ctx, req, u, authed)
+		resp, sent, err := c.send(ctx, req, u, authed, creds)
 		if resp != nil {
 			resp.Attempts = attempt
 		}
@@ -309,6 +315,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			if retry {
 				c.tracef("retrying %s %s once with refreshed credentials", req.method(), RedactURL(u))
 				attempt-- // the resend after a refresh is not a retry
+				creds = ""
 				continue
 			}
 			return resp, err
@@ -326,6 +333,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 				req.method(), RedactURL(u), roundDur(wait), c.retry.MaxElapsed, why)
 			return resp, countAttempts(err, attempt)
 		}
+		creds = sent
 		c.tracef("retry %d/%d of %s %s in %s: %s", attempt, c.retry.MaxAttempts-1, req.method(), RedactURL(u), roundDur(wait), why)
 		if serr := sleep(ctx, wait); serr != nil {
 			return nil, serr
@@ -371,21 +379,32 @@ func (c *Client) retryDecision(req *Request, resp *Response, err error) (time.Du
 	return c.retry.Backoff(n), why, true
 }
 
-// send makes one attempt, within the client's timeout.
-func (c *Client) send(ctx context.Context, req *Request, u string, authed bool) (*Response, error) {
+// send makes one attempt, within the client's timeout, with creds as its
+// Authorization header, or, when creds is empty, what the authenticator
+// applies. sent is the Authorization header the attempt carried.
+func (c *Client) send(ctx context.Context, req *Request, u string, authed bool, creds string) (resp *Response, sent string, err error) {
 	dl := newDeadline(ctx, c.timeout)
 	defer dl.done()
 	hr, err := c.newHTTPRequest(dl.ctx, req, u)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if authed {
-		// Credentials may need a request of their own (a token), which
-		// has its own timeout: the clock starts after them.
-		if err := c.auth.Apply(ctx, hr); err != nil {
-			return nil, err
+		if creds != "" {
+			hr.Header.Set("Authorization", creds)
+		} else if err := c.auth.Apply(ctx, hr); err != nil {
+			// Credentials may need a request of their own (a token),
+			// which has its own timeout: the clock starts after them.
+			return nil, "", err
 		}
+		sent = hr.Header.Get("Authorization")
 	}
+	resp, err = c.attempt(ctx, dl, hr, req, u)
+	return resp, sent, err
+}
+
+// attempt sends hr and reads the answer.
+func (c *Client) attempt(ctx context.Context, dl *deadline, hr *http.Request, req *Request, u string) (*Response, error) {
 	c.traceRequest(hr, req)
 	t0 := time.Now()
 	dl.start()

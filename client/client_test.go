@@ -111,3 +111,33 @@ func TestDefaultTransportKeepsConnectionsForConcurrentRequests(t *testing.T) {
 		t.Error("the default transport lost ProxyFromEnvironment")
 	}
 }
+
+// A retry after a transient failure sends the credentials of the attempt
+// before without asking the Authenticator again; a resend after a 401 and
+// a refresh asks it.
+func TestRetryKeepsTheCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var statuses = []int{503, 503, 200}
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/fhir+json")
+		w.WriteHeader(statuses[0])
+		statuses = statuses[1:]
+		w.Write([]byte(`{"resourceType":"Bundle"}`))
+	}))
+	defer srv.Close()
+	auth := &staticAuth{token: "tok-1"}
+	c := newTestClient(t, Options{BaseURL: srv.URL, Auth: auth})
+	if _, err := c.Do(context.Background(), &Request{URL: "Patient"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(auth.applied) != 1 {
+		t.Errorf("Apply called %d times for one request and its two retries, want 1", len(auth.applied))
+	}
+	if len(seen) != 3 || seen[0] != "Bearer tok-1" || seen[1] != seen[0] || seen[2] != seen[0] {
+		t.Errorf("the attempts carried %q; want Bearer tok-1 three times", seen)
+	}
+}

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -129,5 +130,34 @@ func TestTokenAndRequestsShareAConnection(t *testing.T) {
 	}
 	if n := cl.n.Swap(0); n != 1 {
 		t.Errorf("Basic refused, then a token: %d connections, want 1", n)
+	}
+}
+
+// A transient failure (503, 429, a dropped connection) says nothing about
+// the credentials: the retry sends the request again with the same ones.
+// The first request of a command with client credentials from the
+// environment goes with Basic, and so does its retry, without a token
+// request the server would fail the same way. The token request itself,
+// when one is needed (here: the profile asks for a token first), is
+// retried like any other: repeating a client-credentials grant is harmless.
+func TestRetriesKeepTheCredentials(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithMembers(1))
+	e := clitest.SignedIn(t, srv)
+	search := "GET /fhir/R4/ProjectMembership?profile-type=Patient"
+
+	srv.ResetRequests()
+	srv.FailNext(2, http.StatusServiceUnavailable, "GET", "/fhir/R4/ProjectMembership")
+	e.Run("get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
+	if got, want := requestLog(srv), search+" Basic\n"+search+" Basic\n"+search+" Basic\n"; got != want {
+		t.Errorf("503, 503, then 200: requests\n%swant:\n%s", got, want)
+	}
+
+	e.Run("profile", "set", "ci", "--auth-type", "client-credentials").
+		ExpectCode(t, 0, "Created profile ci in "+filepath.Join(e.ConfigDir, "config.yaml")+"\n")
+	srv.ResetRequests()
+	srv.FailNext(1, http.StatusServiceUnavailable, "POST", "/oauth2/token")
+	e.Run("-p", "ci", "get", "ProjectMembership?profile-type=Patient", "--jq", ".entry | length").Expect(t, 0, "1\n", "")
+	if got, want := requestLog(srv), "POST /oauth2/token \nPOST /oauth2/token \n"+search+" Bearer\n"; got != want {
+		t.Errorf("the token request answered 503 once: requests\n%swant:\n%s", got, want)
 	}
 }
