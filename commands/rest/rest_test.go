@@ -472,10 +472,12 @@ func TestExitCodes(t *testing.T) {
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_TOKEN_URL", "oauth2/nottoken")
 	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
 		" failed: the server answered 404 text/html: Cannot POST /oauth2/nottoken\n")
-	srv.FailNext(1, http.StatusTooManyRequests, "POST", "/oauth2/token")
+	// (A token request is retried like a GET; this rate limit resets
+	// after the retry budget, so the first answer is the last.)
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/oauth2/token", Times: 1, Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Minute})
 	e = clitest.SignedIn(t, srv)
 	e.Run("get", "Patient").Expect(t, 1, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
-		" failed: the server is rate limiting requests: try again in 1 second\n")
+		" failed: the server is rate limiting requests: try again in 180 seconds\n")
 	srv.SetBasicAuth(true)
 	// 5: permission denied (only a super admin may create a project).
 	e = clitest.SignedIn(t, srv)
