@@ -644,5 +644,5 @@ func HumanBytes(n int64) string {
 	case n >= 1<<10:
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return cmdutil.Count(int(n), "byte")
 }

@@ -504,13 +504,13 @@ func (im *importer) summary() {
 		fmt.Fprintf(&b, "; %d more answered in Bundles stopped half-way (%d created, %d already there), which the next run finds", h.Created+h.Matched, h.Created, h.Matched)
 	}
 	if im.fixed+im.fixErr > 0 {
-		fmt.Fprintf(&b, "; %d updated to point at resources created after them", im.fixed)
+		fmt.Fprintf(&b, "; %d updated to point at resources created after %s", im.fixed, cmdutil.Noun(im.fixed, "it", "them"))
 		if im.fixErr > 0 {
 			fmt.Fprintf(&b, " (%d failed)", im.fixErr)
 		}
 	}
 	if im.pending > 0 {
-		fmt.Fprintf(&b, "; %d to update once the resources they point at are imported", im.pending)
+		fmt.Fprintf(&b, "; %d to update once the resources %s at are imported", im.pending, cmdutil.Noun(im.pending, "it points", "they point"))
 	}
 	fmt.Fprintln(im.o.IO.ErrOut, b.String())
 	if err := im.waiting.err; err != nil {
@@ -951,7 +951,7 @@ func (im *importer) release(o bulkengine.Outcome, pause time.Duration) {
 
 // progress is the status line's count.
 func (im *importer) progress() string {
-	return fmt.Sprintf("imported %d of %d resources", im.sent+im.before.Created+im.before.Matched+im.before.Failed, im.in.Total)
+	return fmt.Sprintf("imported %d of %s", im.sent+im.before.Created+im.before.Matched+im.before.Failed, cmdutil.Count(im.in.Total, "resource"))
 }
 
 func (im *importer) failRest(results []*result, todo []int, status int, msg string) {

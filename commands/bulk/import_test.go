@@ -150,7 +150,7 @@ func TestImportRewritesReferencesAndConverges(t *testing.T) {
 Bundle 2 (in/Patient.ndjson:3): 1 created, 0 already there, 0 failed
 Bundle 3 (in/Observation.ndjson:1-2): 2 created, 0 already there, 0 failed
 Bundle 4 (in/Observation.ndjson:3): 1 created, 0 already there, 0 failed
-`, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was; 1 updated to point at resources created after them\n")
+`, "imported 6 resources: 6 created, 0 already there, 0 failed; 1 reference points at a resource not in the input, kept as it was; 1 updated to point at resources created after it\n")
 	if n, m := srv.Count("Patient", srv.Seed.ProjectID)-pats, srv.Count("Observation", srv.Seed.ProjectID)-obs; n != 3 || m != 3 {
 		t.Fatalf("%d Patients and %d Observations created, want 3 and 3", n, m)
 	}

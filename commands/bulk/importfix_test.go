@@ -90,7 +90,7 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 	const pending = "u.ndjson:3: Observation/u3: points at Patient/u2, which failed: it is updated once that one is imported\n"
 	e.Run("bulk", "import", "u.ndjson", "--report", "first.csv").Expect(t, 3, "Bundle 1 (u.ndjson:1-3): 2 created, 0 already there, 1 failed\n",
 		"u.ndjson:2: Patient/u2: 400 Invalid additional property \"colour\" (Patient.colour)\n"+pending+
-			"imported 3 resources: 2 created, 0 already there, 1 failed; 1 to update once the resources they point at are imported\n"+
+			"imported 3 resources: 2 created, 0 already there, 1 failed; 1 to update once the resources it points at are imported\n"+
 			"medplum: 1 of 3 resources failed (listed above); correct them and run the import again: what was imported is found, not created again\n")
 	read := func(query string) client.Resource {
 		t.Helper()
@@ -117,7 +117,7 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 
 	// Again, the line not corrected: still pending, still exit 3.
 	e.Run("bulk", "import", "u.ndjson").Expect(t, 3, "", pending+
-		"imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (1 failed); 1 to update once the resources they point at are imported\n"+
+		"imported 0 resources: 0 created, 0 already there, 0 failed; 3 done by an earlier run (1 failed); 1 to update once the resources it points at are imported\n"+
 		"medplum: 1 of 3 resources failed in an earlier run of this import (it listed them; this run does not send them again); correct them and run the import again: what was imported is found, not created again\n")
 
 	// Meanwhile the Observation is edited on the server: its update
@@ -131,7 +131,7 @@ func TestImportReferrerOfAFailedEntry(t *testing.T) {
 	// created, the Observation found and pointed at it.
 	writeFile(t, e, "u.ndjson", lines(""))
 	e.Run("bulk", "import", "u.ndjson").Expect(t, 0, "Bundle 1 (u.ndjson:1-3): 1 created, 2 already there, 0 failed\n",
-		"imported 3 resources: 1 created, 2 already there, 0 failed; 1 updated to point at resources created after them\n")
+		"imported 3 resources: 1 created, 2 already there, 0 failed; 1 updated to point at resources created after it\n")
 	u2 := read("Patient?identifier=urn:medplum-cli:source-id|u2")
 	obs = read("Observation?identifier=urn:medplum-cli:source-id|u3")
 	if got := refOf(obs, "subject"); got != "Patient/"+u2.ID() {
@@ -199,7 +199,7 @@ func TestImportReferenceUpdateWaitsOutTheQuota(t *testing.T) {
 		close(hold)
 	}()
 	e.Run(linkedArgs()...).Expect(t, 0, linkedCreated,
-		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
+		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after it\n")
 	if n := updates(srv); n != 2 {
 		t.Errorf("%d update Bundles sent, want 2 (the first answered 429)", n)
 	}
@@ -242,7 +242,7 @@ func TestImportFailedReferenceUpdateIsRetried(t *testing.T) {
 	}
 	srv.ResetRequests()
 	e.Run(append(args, "--report", "again.csv")...).Expect(t, 0, "",
-		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after them\n")
+		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after it\n")
 	if n, all := updates(srv), len(srv.RequestsTo("POST", "/fhir/R4")); n != 1 || all != 2 {
 		t.Errorf("%d Bundles sent, %d of updates; want the one update and the read before it", all, n)
 	}
@@ -275,7 +275,7 @@ func TestImportKilledDuringReferenceUpdate(t *testing.T) {
 	}
 	p.Kill()
 	e.Run(args...).Expect(t, 0, "",
-		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after them\n")
+		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after it\n")
 	linkedOK(t, srv)
 	if n := srv.Count("Patient", srv.Seed.ProjectID); n != len(srv.Resources("Patient", srv.Seed.ProjectID)) {
 		t.Fatal(n)

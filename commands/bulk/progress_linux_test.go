@@ -42,3 +42,19 @@ func TestImportStatusLineSaysItWaitsForTheRateLimit(t *testing.T) {
 		t.Errorf("the terminal showed:\n%q", r.Stderr)
 	}
 }
+
+// The status line's count agrees with its number: "imported 0 of 1
+// resource", not "of 1 resources".
+func TestImportStatusLineCountsOneResource(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "p.ndjson", patients("one", 1))
+	srv.Inject(medplumtest.Fault{Method: "POST", Path: "/fhir/R4", Status: 429, RetryAfter: time.Second})
+	r := e.RunStderrOnPTY("bulk", "import", "p.ndjson", "--concurrency", "1")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, "imported 0 of 1 resource; waiting 1s for the server's rate limit (") || strings.Contains(r.Stderr, "1 resources") {
+		t.Errorf("the terminal showed:\n%q", r.Stderr)
+	}
+}

@@ -45,7 +45,7 @@ func TestImportReferenceUpdateKeepsAnEditMadeMeanwhile(t *testing.T) {
 	})
 	srv.ResetRequests()
 	e.Run(linkedArgs()...).Expect(t, 0, linkedCreated,
-		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
+		"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after it\n")
 	if f := srv.PendingFaults(); len(f) != 0 {
 		t.Fatalf("the edit never landed: %+v", f)
 	}
@@ -91,7 +91,7 @@ func TestImportReferenceUpdateChangedEveryTimeIsLeftAlone(t *testing.T) {
 		t.Errorf("r.csv (%v):\n%s", err, rows)
 	}
 	e.Run(args...).Expect(t, 0, "",
-		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after them\n")
+		"imported 0 resources: 0 created, 0 already there, 0 failed; 2 done by an earlier run (0 failed); 1 updated to point at resources created after it\n")
 	linkedOK(t, srv)
 	if la := byOld(t, srv, "Patient", src, "la"); fmt.Sprint(la["name"]) != "[map[family:Edit5]]" {
 		t.Errorf("the last edit was overwritten: %v", la)
@@ -156,7 +156,7 @@ func TestImportReferenceUpdateRetriesConflictsAndOutages(t *testing.T) {
 			tc.inject(srv)
 			srv.ResetRequests()
 			e.Run(append(linkedArgs(), "-q")...).Expect(t, 0, "",
-				"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after them\n")
+				"imported 2 resources: 2 created, 0 already there, 0 failed; 1 updated to point at resources created after it\n")
 			if f := srv.PendingFaults(); len(f) != 0 {
 				t.Fatalf("the fault was not used: %+v", f)
 			}

@@ -163,8 +163,8 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		fmt.Fprintf(errOut, "%s: ... and %s\n", name, cmdutil.Count(check.Dropped, "more problem"))
 	}
 	if check.Invalid > 0 && !o.SkipInvalid {
-		return cmdutil.InputErrorf("%s: %d of %s %s invalid; nothing was sent (fix them, or pass --skip-invalid to send the other %d)",
-			name, check.Invalid, cmdutil.Count(check.Rows, "row"), cmdutil.Noun(check.Invalid, "is", "are"), check.Valid)
+		return cmdutil.InputErrorf("%s: %d of %s %s invalid; nothing was sent (fix %s, or pass --skip-invalid to send the other %d)",
+			name, check.Invalid, cmdutil.Count(check.Rows, "row"), cmdutil.Noun(check.Invalid, "is", "are"), cmdutil.Noun(check.Invalid, "it", "them"), check.Valid)
 	}
 	if o.DryRun {
 		return dryRun(o, sv, parse, check)

@@ -244,7 +244,7 @@ func TestInviteCSVDryRun(t *testing.T) {
 			"dry run: 1 invite would be sent to admin/projects/p1/invite (1 invalid row skipped); nothing was sent\n")
 	e.Run("invite", "--csv", "u.csv", "--dry-run").Expect(t, 2, "",
 		"u.csv:3: lastName: is required\n"+
-			"medplum: u.csv: 1 of 2 rows is invalid; nothing was sent (fix them, or pass --skip-invalid to send the other 1)\n")
+			"medplum: u.csv: 1 of 2 rows is invalid; nothing was sent (fix it, or pass --skip-invalid to send the other 1)\n")
 }
 
 func TestInviteCSVProgressLines(t *testing.T) {
