@@ -45,11 +45,15 @@ func TestCompileJQPosition(t *testing.T) {
 		"1 as $x | lenght(.; $x)": `invalid --jq expression "1 as $x | lenght(.; $x)": function not defined: lenght/2 at column 11`,
 		// lenght/0 is defined; lenght/1 is not.
 		"def lenght: 1; lenght, lenght(1)": `invalid --jq expression "def lenght: 1; lenght, lenght(1)": function not defined: lenght/1 at column 24`,
-		"@é":                               `invalid --jq expression "@é": unexpected token "@" at column 1`,
-		"\"é\" | @foo":                     `invalid --jq expression "\"é\" | @foo": format not defined: @foo at column 7`,
-		"1,\n\t@foo":                       `invalid --jq expression "1,\n\t@foo": format not defined: @foo at line 2, column 2`,
-		`"\x"`:                             `invalid --jq expression "\"\\x\"": invalid escape sequence "\x" in string literal at column 2`,
-		".a; .b | .":                       `invalid --jq expression ".a; .b | .": unexpected token ";" at column 3`,
+		// --jq has no inputs and loads no modules.
+		"1, input":                `invalid --jq expression "1, input": input(s)/0 is not allowed at column 4`,
+		"[.[] | inputs]":          `invalid --jq expression "[.[] | inputs]": input(s)/0 is not allowed at column 8`,
+		"import \"a\" as a; a::f": `invalid --jq expression "import \"a\" as a; a::f": cannot load module: "a" at column 9`,
+		"@é":                      `invalid --jq expression "@é": unexpected token "@" at column 1`,
+		"\"é\" | @foo":            `invalid --jq expression "\"é\" | @foo": format not defined: @foo at column 7`,
+		"1,\n\t@foo":              `invalid --jq expression "1,\n\t@foo": format not defined: @foo at line 2, column 2`,
+		`"\x"`:                    `invalid --jq expression "\"\\x\"": invalid escape sequence "\x" in string literal at column 2`,
+		".a; .b | .":              `invalid --jq expression ".a; .b | .": unexpected token ";" at column 3`,
 	} {
 		_, err := compileJQ(expr)
 		if err == nil || err.Error() != want {

@@ -10,7 +10,7 @@ import (
 )
 
 // gojq's compile errors name what is undefined (a function, a variable,
-// a label) but not where, and its AST carries no positions. The position
+// a label; input and modules, which --jq does not have) but not where, and its AST carries no positions. The position
 // is found with gojq itself, without guessing from the text:
 //
 //   - which reference failed: gojq compiles in one pass and stops at the
@@ -29,11 +29,12 @@ import (
 // When either step finds no single answer, there is no position.
 
 // jqRef is a name a jq expression refers to: a function call (with its
-// arity), a variable ($x, also {$x}), a label (break $x) or a format
-// (@base64), as a pointer into the AST so that a probe can rename it.
+// arity), a variable ($x, also {$x}), a label (break $x), a format
+// (@base64) or a module (import "m" as m), as a pointer into the AST so
+// that a probe can rename it.
 type jqRef struct {
 	name  *string
-	kind  string // "function", "variable", "label" or "format"
+	kind  string // "function", "variable", "label", "format" or "module"
 	arity int
 }
 
@@ -55,6 +56,12 @@ func jqRefs(q *gojq.Query) []jqRef {
 					out = append(out, jqRef{name: &p.Name, kind: "variable"})
 				} else {
 					out = append(out, jqRef{name: &p.Name, kind: "function", arity: len(p.Args)})
+				}
+			case *gojq.Import:
+				if p.ImportPath != "" {
+					out = append(out, jqRef{name: &p.ImportPath, kind: "module"})
+				} else {
+					out = append(out, jqRef{name: &p.IncludePath, kind: "module"})
 				}
 			case *gojq.ObjectKeyVal:
 				if strings.HasPrefix(p.Key, "$") {
@@ -85,27 +92,38 @@ func jqRefs(q *gojq.Query) []jqRef {
 	return out
 }
 
-// undefinedRef reads gojq's compile error for an undefined name: the kind,
-// the name as the AST spells it, and a function's arity.
-func undefinedRef(msg string) (kind, name string, arity int, ok bool) {
+// undefinedRef reads gojq's compile error about a name it cannot find: the
+// kind of reference (as jqRefs names it) and which references of that kind
+// the error can be about. gojq's messages are read as they are; a test
+// (TestCompileJQPosition) fails if they change.
+func undefinedRef(msg string) (kind string, about func(jqRef) bool, ok bool) {
 	if s, found := strings.CutPrefix(msg, "function not defined: "); found {
 		i := strings.LastIndexByte(s, '/')
 		n, err := strconv.Atoi(s[i+1:])
 		if i <= 0 || err != nil {
-			return "", "", 0, false
+			return "", nil, false
 		}
-		return "function", s[:i], n, true
+		return "function", func(r jqRef) bool { return *r.name == s[:i] && r.arity == n }, true
+	}
+	if msg == "input(s)/0 is not allowed" { // --jq has no inputs
+		return "function", func(r jqRef) bool { return (*r.name == "input" || *r.name == "inputs") && r.arity == 0 }, true
+	}
+	if s, found := strings.CutPrefix(msg, "cannot load module: "); found { // --jq loads no modules
+		if path, err := strconv.Unquote(s); err == nil {
+			return "module", func(r jqRef) bool { return *r.name == path }, true
+		}
 	}
 	for _, kind := range []string{"variable", "label"} {
 		if s, found := strings.CutPrefix(msg, kind+" not defined: "); found && strings.HasPrefix(s, "$") {
-			return kind, s, 0, true
+			return kind, func(r jqRef) bool { return *r.name == s }, true
 		}
 	}
-	return "", "", 0, false
+	return "", nil, false
 }
 
 // freshNames returns n names of the kind's spelling ($x for a variable or
-// label, @x for a format) that occur nowhere in expr.
+// label, @x for a format) that occur nowhere in expr, none inside
+// another (medplumProbe_1_, medplumProbe_2_, ...).
 func freshNames(expr, kind string, n int) []string {
 	prefix := ""
 	switch kind {
@@ -116,17 +134,12 @@ func freshNames(expr, kind string, n int) []string {
 	}
 	var out []string
 	for i := 0; len(out) < n; i++ {
-		name := prefix + "medplumProbe" + strconv.Itoa(i)
+		name := prefix + "medplumProbe_" + strconv.Itoa(i) + "_"
 		if !strings.Contains(expr, name) {
 			out = append(out, name)
 		}
 	}
 	return out
-}
-
-// matches reports whether r is the reference kind/name/arity names.
-func (r jqRef) matches(kind, name string, arity int) bool {
-	return r.kind == kind && *r.name == name && (kind != "function" || r.arity == arity)
 }
 
 // probeCompile parses expr again, renames its references at the given
@@ -153,7 +166,7 @@ func probeCompile(expr string, rename map[int]string) (msg string, ok bool) {
 // failingRef finds which reference gojq's compile error msg is about: its
 // index in jqRefs' list, or -1 when it cannot be told.
 func failingRef(expr, msg string) int {
-	kind, name, arity, ok := undefinedRef(msg)
+	kind, about, ok := undefinedRef(msg)
 	if !ok {
 		return -1
 	}
@@ -166,7 +179,7 @@ func failingRef(expr, msg string) int {
 	// The references the compiler reaches no later than the failing one.
 	var reached []int
 	for i, r := range refs {
-		if !r.matches(kind, name, arity) {
+		if r.kind != kind || !about(r) {
 			continue
 		}
 		m, ok := probeCompile(expr, map[int]string{i: fresh[0]})

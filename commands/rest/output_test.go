@@ -155,6 +155,9 @@ func TestGetJQErrorsNameTheirPosition(t *testing.T) {
 		{"{$y}", `variable not defined: $y at column 2`},
 		{"label $out | break $in", `label not defined: $in at column 20`},
 		{"@foo", `format not defined: @foo at column 1`},
+		// --jq reads no inputs and loads no modules (gojq said which, not where).
+		{".entry[] | input", `input(s)/0 is not allowed at column 12`},
+		{`include "lib"; .`, `cannot load module: "lib" at column 10`},
 		{`.id | @base64, @foo "x\(.)"`, `format not defined: @foo at column 16`},
 		// The name occurs more than once: in a string, as a field name, in
 		// a comment, defined in an inner scope; the one that fails is named.
