@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/itchyny/gojq"
+
 	"github.com/medplumcli/medplum/commands/iostreams"
 )
 
@@ -60,4 +62,39 @@ func BenchmarkWriteBodyTable1000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// What checking --jq costs before the request: parsing and compiling it,
+// plus the walk for format terms (each asked of gojq) that finds an
+// unknown format before anything is sent; and what finding an undefined
+// function's position costs (only when there is one).
+//
+//	go test -run '^$' -bench CompileJQ ./commands/output/
+func benchmarkCompileJQ(b *testing.B, expr string, wantErr bool) {
+	for b.Loop() {
+		if _, err := compileJQ(expr); (err != nil) != wantErr {
+			b.Fatal(err)
+		}
+	}
+}
+
+const benchJQ = `.entry[].resource | select(.admin) | [.id, .profile.display, (.meta.lastUpdated | .[0:10])] | @tsv`
+
+func BenchmarkCompileJQ(b *testing.B) { benchmarkCompileJQ(b, benchJQ, false) }
+
+// BenchmarkCompileJQ without the format check: gojq's parse and compile.
+func BenchmarkCompileJQWithoutFormatCheck(b *testing.B) {
+	for b.Loop() {
+		q, err := gojq.Parse(benchJQ)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := gojq.Compile(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCompileJQUndefinedFunction(b *testing.B) {
+	benchmarkCompileJQ(b, `.entry[].resource | select(.admin) | [.id, .profile.display, (.meta.lastUpdated | lenght)] | @tsv`, true)
 }
