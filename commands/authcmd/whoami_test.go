@@ -79,7 +79,8 @@ func TestWhoamiJSONIsTheServersAnswer(t *testing.T) {
 // A client deleted on the server while its token is still held: 5.0.10's
 // auth/me reads the membership's profile and answers 410 Gone (capture
 // 591b; 404 once expunged, 591c). That is credentials the server no longer
-// takes: exit 4 and a hint to sign in again, not "Not found" exit 1. Its
+// takes: exit 4, not "Not found" exit 1, and a hint to sign in again (a
+// stored sign-in) or to check the variable the token came from. Its
 // client credentials are "Invalid client" (591), exit 4 too.
 func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	srv := newServer(t)
@@ -90,6 +91,11 @@ func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	m := srv.Create(project, client.Resource{"resourceType": "ProjectMembership", "project": map[string]any{"reference": "Project/" + project},
 		"user": ref, "profile": ref})
 	tok := srv.IssueToken(m.ID())
+	// The same token stored by medplum login before the client is deleted.
+	stored := env(t, srv)
+	if r := stored.RunStdin(tok+"\n", "login", "--with-token", "--insecure-storage"); r.Code != 0 {
+		t.Fatalf("login: %+v", r)
+	}
 	admin := clitest.SignedIn(t, srv)
 	admin.Run("delete", "ClientApplication/"+app.ID()).ExpectCode(t, 0, "")
 
@@ -97,6 +103,11 @@ func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	r := e.Run("whoami")
 	r.Expect(t, 4, "", "medplum: GET auth/me: Gone: the user or client these credentials sign in as is no longer on the server (deleted)\n"+
 		"check MEDPLUM_CLIENT_ACCESS_TOKEN: the token comes from there, not from medplum login\n")
+	r.NotContains(t, tok)
+	// Stored by medplum login, the hint is to sign in again.
+	r = stored.Run("whoami")
+	r.Expect(t, 4, "", "medplum: GET auth/me: Gone: the user or client these credentials sign in as is no longer on the server (deleted)\n"+
+		"sign in again with credentials that exist: medplum login\n")
 	r.NotContains(t, tok)
 
 	e = env(t, srv).Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", secret)
