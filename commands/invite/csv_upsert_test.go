@@ -86,3 +86,26 @@ func TestInviteCSVResultsAndJournalKeepArrows(t *testing.T) {
 		t.Errorf("the journal:\n%s\nwant %s in it, and no \\u00", b, want)
 	}
 }
+
+// A refusal that stops the run (403) at the last row: every row was
+// answered, so nothing is "not done"; the failed row is retried by the
+// next run. It said "0 rows not done; run the same command again to
+// finish them".
+func TestInviteCSVStoppedAtTheLastRowSaysWhatToRetry(t *testing.T) {
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
+	e := clitest.SignedIn(t, srv)
+	writeFile(t, e, "staff.csv", "role,firstName,lastName,email\n"+
+		"Practitioner,Lenny,Leonard,lenny@example.com\n"+
+		"Practitioner,Carl,Carlson,carl@example.com\n")
+	srv.Inject(medplumtest.Fault{Method: http.MethodPost, Path: "/admin/projects/*/invite", Body: "carl@example.com", Status: http.StatusForbidden})
+	r := e.Run("invite", "--csv", "staff.csv", "--concurrency", "1", "-q")
+	r.Expect(t, 5, "", "2 rows: 1 created, 0 exists, 0 updated, 1 failed, 0 skipped\n"+
+		"staff.csv:3: carl@example.com: Forbidden\n"+
+		"run the same command again to retry the failed row (journal: staff.csv.journal)\n"+
+		"medplum: stopped at line 3: Forbidden\n")
+	e.Run("invite", "--csv", "staff.csv", "--concurrency", "1", "-q").Expect(t, 0, "", "resuming from staff.csv.journal: 1 row done, 0 to look up, 1 failed before\n"+
+		"2 rows: 1 created, 0 exists, 0 updated, 0 failed, 0 skipped; 1 row done by an earlier run (1 created)\n")
+	if member(t, srv, "carl@example.com") == nil {
+		t.Error("carl was not invited by the second run")
+	}
+}

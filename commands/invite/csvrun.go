@@ -279,7 +279,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 		if err := os.Remove(statePath); err != nil {
 			fmt.Fprintf(errOut, "medplum: warning: could not remove the journal: %v\n", err)
 		}
-	case !complete:
+	case !complete && stats.Done < check.Rows: // (a run stopped at its last row has none left)
 		n := check.Rows - stats.Done
 		fmt.Fprintf(errOut, "%s not done; run the same command again to finish %s (journal: %s)\n", cmdutil.Count(n, "row"), cmdutil.Noun(n, "it", "them"), statePath)
 	case stats.Counts[bulk.Failed] > 0:
