@@ -317,17 +317,8 @@ func TestExportInterruptedThenCancelled(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	srv.SetExportPolls(1 << 30) // a job that does not finish
 	e := clitest.SignedIn(t, srv)
-	p := e.Start("bulk", "export", "-d", "backup")
 	state := filepath.Join(e.Home, "backup", ".medplum-export.json")
-	deadline := time.Now().Add(20 * time.Second)
-	for len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no polls: %s", p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.Signal(os.Interrupt)
-	p.Wait().Expect(t, 130, "", warning+"medplum: interrupted\n"+
+	interruptAfterPolls(t, srv, e, 2, "bulk", "export", "-d", "backup").Expect(t, 130, "", warning+"medplum: interrupted\n"+
 		"run the same command again to resume the export (its job is kept in "+filepath.Join("backup", ".medplum-export.json")+"); --cancel deletes it on the server\n")
 	b, err := os.ReadFile(state)
 	if err != nil {
@@ -538,16 +529,7 @@ func TestExportStateKeepsURLsAsTheyAre(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	srv.SetExportPolls(1 << 30) // a job that does not finish
 	e := clitest.SignedIn(t, srv)
-	p := e.Start("bulk", "export", "-d", "backup", "-t", "Patient,Observation", "-s", "2020-01-02")
-	deadline := time.Now().Add(20 * time.Second)
-	for len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no polls: %s", p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.Signal(os.Interrupt)
-	p.Wait().Expect(t, 130, "", "medplum: interrupted\n"+
+	interruptAfterPolls(t, srv, e, 1, "bulk", "export", "-d", "backup", "-t", "Patient,Observation", "-s", "2020-01-02").Expect(t, 130, "", "medplum: interrupted\n"+
 		"run the same command again to resume the export (its job is kept in "+filepath.Join("backup", ".medplum-export.json")+"); --cancel deletes it on the server\n")
 	b, err := os.ReadFile(filepath.Join(e.Home, "backup", ".medplum-export.json"))
 	if err != nil {
@@ -557,4 +539,20 @@ func TestExportStateKeepsURLsAsTheyAre(t *testing.T) {
 	if !strings.Contains(string(b), want) || strings.Contains(string(b), `\u00`) {
 		t.Errorf(".medplum-export.json:\n%s\nwant the line\n%s", b, want)
 	}
+}
+
+// interruptAfterPolls runs the export of args, interrupts it once the
+// server has been polled polls times, and returns how it ended.
+func interruptAfterPolls(t *testing.T, srv *medplumtest.Server, e *clitest.Env, polls int, args ...string) clitest.Result {
+	t.Helper()
+	p := e.Start(args...)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(srv.RequestsTo("GET", "/fhir/R4/bulkdata/export/*")) < polls {
+		if time.Now().After(deadline) {
+			t.Fatalf("no polls: %s", p.Stderr())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.Signal(os.Interrupt)
+	return p.Wait()
 }

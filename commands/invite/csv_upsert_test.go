@@ -17,12 +17,8 @@ import (
 // captures 201-203). A row changes only what it names; a blank cell keeps
 // the member's; the dry run and the report show before -> after.
 func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
-	e := clitest.SignedIn(t, srv)
+	srv, e, homer := staffAndNurses(t)
 	project := srv.Seed.ProjectID
-	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "staff", "name": "Clinic staff"})
-	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "nurses", "name": "Nurses"})
-	homer := promote(t, srv, "homer@example.com", "AccessPolicy/staff")
 	admin := promote(t, srv, srv.Seed.AdminEmail, "AccessPolicy/staff")
 	writeFile(t, e, "staff.csv", "role,firstName,lastName,email,admin,accessPolicy\n"+
 		"Patient,Homer,Simpson,homer@example.com,,\n"+ // 2 nothing named: unchanged
@@ -60,12 +56,7 @@ func TestInviteCSVUpsertChangesOnlyWhatRowsName(t *testing.T) {
 // leaves, which people read: not "-\u003e" (Go's JSON escapes <, > and &
 // for HTML).
 func TestInviteCSVResultsAndJournalKeepArrows(t *testing.T) {
-	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
-	e := clitest.SignedIn(t, srv)
-	project := srv.Seed.ProjectID
-	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "staff", "name": "Clinic staff"})
-	srv.Create(project, client.Resource{"resourceType": "AccessPolicy", "id": "nurses", "name": "Nurses"})
-	homer := promote(t, srv, "homer@example.com", "AccessPolicy/staff")
+	srv, e, homer := staffAndNurses(t)
 	writeFile(t, e, "staff.csv", "role,firstName,lastName,email,accessPolicy\n"+
 		"Patient,Homer,Simpson,homer@example.com,Nurses\n"+
 		"Practitioner,Carl,Carlson,carl@example.com,Nurses\n")
@@ -108,4 +99,15 @@ func TestInviteCSVStoppedAtTheLastRowSaysWhatToRetry(t *testing.T) {
 	if member(t, srv, "carl@example.com") == nil {
 		t.Error("carl was not invited by the second run")
 	}
+}
+
+// staffAndNurses is a sandbox with the policies "Clinic staff" and
+// "Nurses", and Homer an admin under the first.
+func staffAndNurses(t *testing.T) (*medplumtest.Server, *clitest.Env, client.Resource) {
+	t.Helper()
+	srv := medplumtest.NewServer(t, medplumtest.WithSeed(1))
+	e := clitest.SignedIn(t, srv)
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "id": "staff", "name": "Clinic staff"})
+	srv.Create(srv.Seed.ProjectID, client.Resource{"resourceType": "AccessPolicy", "id": "nurses", "name": "Nurses"})
+	return srv, e, promote(t, srv, "homer@example.com", "AccessPolicy/staff")
 }

@@ -358,7 +358,7 @@ func deletedDespiteGone(ctx context.Context, c *client.Client, req *client.Reque
 // namedGone names the resource of a 410 to a read, update or patch of
 // fhir/R4/<type>/<id>: Medplum 5.0.10 answers a deleted resource's read
 // and patch with an OperationOutcome that says only "Gone" (captures 534b,
-// 600). Its history is still read (600c), and a put with its id puts it
+// 600). Its history is still read (600b), and a put with its id puts it
 // back (547). A DELETE's 410 is deletedDespiteGone's; any other error is
 // returned as it is.
 func namedGone(c *client.Client, method, u string, err error) error {

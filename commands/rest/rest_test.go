@@ -741,29 +741,3 @@ func TestDeleteAnswered410(t *testing.T) {
 		t.Errorf("the admin route's 410 was read back %d times", n)
 	}
 }
-
-// A read or a patch of a deleted resource: Medplum 5.0.10 answers 410 with
-// only "Gone" (captures 534b, 600), which said nothing of what is gone.
-// medplum names the resource and says it was deleted (exit 1, as any
-// other answer of the server), with where its history still is (600c)
-// and how it comes back: a put of it with its id (547). A delete of it
-// again is the server's 200 "All OK", printed as the official CLI prints
-// it (521).
-func TestDeletedResourceIsNamed(t *testing.T) {
-	srv := medplumtest.NewServer(t)
-	e := clitest.SignedIn(t, srv)
-	r := e.Run("post", "Patient", `{"resourceType":"Patient","name":[{"family":"Gone"}]}`, "-o", "csv", "--columns", "id", "--no-header")
-	r.ExpectCode(t, 0, "")
-	pid := strings.TrimSpace(r.Stdout)
-	e.Run("delete", "Patient/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
-
-	hint := "Medplum keeps its history (medplum get Patient/" + pid + "/_history); a put of the resource with this id puts it back\n"
-	e.Run("get", "Patient/"+pid).Expect(t, 1, "", "medplum: GET Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
-	e.Run("get", "/fhir/R4/Patient/"+pid+"?_elements=name").Expect(t, 1, "", "medplum: GET Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
-	e.Run("patch", "Patient/"+pid, `[{"op":"add","path":"/active","value":true}]`).Expect(t, 1, "", "medplum: PATCH Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
-	e.Run("delete", "Patient/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
-	e.Run("put", "Patient/"+pid, `{"resourceType":"Patient","id":"`+pid+`","name":[{"family":"Back"}]}`, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
-	e.Run("get", "Patient/"+pid, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
-	// What was never there is still the server's 404.
-	e.Run("get", "Patient/0b9e5b8e-5c3a-4d61-9d2e-7f1c2a600000").Expect(t, 1, "", "medplum: Not found\n")
-}

@@ -153,8 +153,10 @@ func TestDeleteProjectOnTarget(t *testing.T) {
 
 // On any Medplum (make test-real runs it against a real one): a read or a
 // patch of a deleted Patient names it and says it was deleted (5.0.10:
-// 410 "Gone", captures 534b, 600); its history reads (600c); a put with its
-// id puts it back (547).
+// 410 "Gone", captures 534b, 600; it said only "medplum: Gone"), with
+// where its history still is (600b) and how it comes back: a put with its
+// id (547). A delete of it again is the server's 200 "All OK", printed as
+// the official CLI prints it (521); an id never there is still 404.
 func TestDeletedResourceIsNamedOnTarget(t *testing.T) {
 	_, e, _ := clitest.OwnProject(t, "gone")
 	r := e.Run("post", "Patient", `{"resourceType":"Patient","name":[{"family":"Gone"}]}`, "-o", "csv", "--columns", "id", "--no-header")
@@ -163,10 +165,13 @@ func TestDeletedResourceIsNamedOnTarget(t *testing.T) {
 	e.Run("delete", "Patient/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
 	hint := "Medplum keeps its history (medplum get Patient/" + pid + "/_history); a put of the resource with this id puts it back\n"
 	e.Run("get", "Patient/"+pid).Expect(t, 1, "", "medplum: GET Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
+	e.Run("get", "/fhir/R4/Patient/"+pid+"?_elements=name").Expect(t, 1, "", "medplum: GET Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
 	e.Run("patch", "Patient/"+pid, `[{"op":"add","path":"/active","value":true}]`).Expect(t, 1, "", "medplum: PATCH Patient/"+pid+": the resource was deleted (410 Gone)\n"+hint)
+	e.Run("delete", "Patient/"+pid, "-o", "csv", "--columns", "type,display").Expect(t, 0, "type,display\nOperationOutcome,All OK\n", "")
 	e.Run("get", "Patient/"+pid+"/_history", "-o", "csv", "--columns", "type", "--no-header").Expect(t, 0, "Patient\n", "") // the deletion has no resource
 	e.Run("put", "Patient/"+pid, `{"resourceType":"Patient","id":"`+pid+`","name":[{"family":"Back"}]}`, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
 	e.Run("get", "Patient/"+pid, "-o", "csv", "--columns", "id", "--no-header").Expect(t, 0, pid+"\n", "")
+	e.Run("get", "Patient/0b9e5b8e-5c3a-4d61-9d2e-7f1c2a600000").Expect(t, 1, "", "medplum: Not found\n")
 }
 
 // On any Medplum: credentials from the environment that fail (exit 4) get
