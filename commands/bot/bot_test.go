@@ -599,3 +599,48 @@ func TestDeployInterrupted(t *testing.T) {
 		t.Errorf("i3 was deployed after Ctrl-C: %q", code)
 	}
 }
+
+// bot run's -o json|yaml, --jq and --template read the bot's answer as
+// JSON; without them the answer is printed as it came, text included
+// (captures 109, 110: $execute answers in the request's content type).
+// An answer that is not JSON is an error once the bot has run, naming the
+// flag and the answer's start; an expression's error is exit 2 before
+// anything is sent.
+func TestRunOutputFlags(t *testing.T) {
+	p := newProject(t, "echo")
+	srv, e := p.srv, p.e
+	srv.SetBotHandler(func(x medplumtest.BotExecution) (any, error) { return x.Input, nil })
+	in := `{"id":"x1","name":"Homer & Marge","tags":["a","b"]}`
+	// The default is unchanged: the bytes the server sent.
+	e.Run("bot", "run", "echo", in).Expect(t, 0, in, "")
+	e.Run("bot", "run", "echo", in, "--jq", ".name").Expect(t, 0, "Homer & Marge\n", "")
+	e.Run("bot", "run", "echo", in, "--jq", ".tags", "-o", "json").Expect(t, 0, "[\"a\",\"b\"]\n", "")
+	e.Run("bot", "run", "echo", in, "--template", "{{.id}}: {{join \",\" .tags}}\n").Expect(t, 0, "x1: a,b\n", "")
+	e.Run("bot", "run", "echo", in, "-o", "yaml").Expect(t, 0, "id: x1\nname: Homer & Marge\ntags:\n  - a\n  - b\n", "")
+	e.Run("bot", "run", "echo", in, "-o", "json").Expect(t, 0, "{\n  \"id\": \"x1\",\n  \"name\": \"Homer & Marge\",\n  \"tags\": [\n    \"a\",\n    \"b\"\n  ]\n}\n", "")
+	clitest.ExpectDocumentFlags(t, e, srv, "bot", "run", "Bot/"+p.ids["echo"], in)
+
+	// A broken expression: exit 2, and -v shows that no request was made
+	// (no sign-in, no bot search, no $execute).
+	srv.ResetRequests()
+	e.Run("-v", "bot", "run", "echo", in, "--jq", ".name |").Expect(t, 2, "", "medplum: invalid --jq expression \".name |\": unexpected EOF at column 8 (the end)\n")
+	e.Run("-v", "bot", "run", "echo", in, "--template", "{{.id").Expect(t, 2, "", "medplum: invalid --template: line 1: unclosed action\n")
+	clitest.ExpectNothingSent(t, srv)
+
+	// A text answer: printed as it came without the flags, an error with them.
+	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain").Expect(t, 0, "hello\nworld", "")
+	notJSON := func(flag string) string {
+		return fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered \"hello ...\" (text/plain), which is not JSON: %s needs a JSON answer\n"+
+			"without -o, --jq and --template the answer is printed as it came\n", p.ids["echo"], flag)
+	}
+	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain", "--jq", ".").Expect(t, 1, "", notJSON("--jq"))
+	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain", "--template", "{{.}}").Expect(t, 1, "", notJSON("--template"))
+	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain", "-o", "yaml").Expect(t, 1, "", notJSON("-o yaml"))
+	// A text answer that is JSON is read as JSON: what counts is the body.
+	e.Run("bot", "run", "echo", `{"a":1}`, "--content-type", "text/plain", "--jq", ".a").Expect(t, 0, "1\n", "")
+	// A bot that returns a string to a JSON request: Medplum sends it as
+	// it is, labelled application/json (execute.ts's getResponseContentType).
+	srv.SetBotHandler(func(medplumtest.BotExecution) (any, error) { return strings.Repeat("x", 70), nil })
+	e.Run("bot", "run", "echo", in, "--jq", ".").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered %q (application/json), which is not JSON: --jq needs a JSON answer\n"+
+		"without -o, --jq and --template the answer is printed as it came\n", p.ids["echo"], strings.Repeat("x", 60)+" ..."))
+}

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/completion"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // RunOptions are the inputs of `bot run`.
@@ -23,6 +25,7 @@ type RunOptions struct {
 	HasArg      bool
 	InputFile   string // --input FILE, "-" for stdin
 	ContentType string
+	Output      output.Options
 }
 
 // NewCmdRun is `medplum bot run <bot> [input]`.
@@ -39,14 +42,23 @@ exits 1 with the server's message.
 
 <bot> is the bot's name, its id or Bot/<id>.
 
+-o json (or yaml, --jq, --template) reads the answer as JSON: an answer
+that is not JSON (a bot that returns text) is then an error (exit 1, the
+bot has run), with the start of the answer. Without them the answer is
+printed as it came, whatever it is.
+
 medplum-sandbox does not run bot code: its answer names the code that would
 run (its SHA-256) and echoes the input, and is never the bot's result.`,
 		Example: `  $ medplum bot run hello-world '{"name":"Homer"}'
   $ medplum bot run hl7-router --input message.hl7 --content-type x-application/hl7-v2+er7
-  $ echo hello | medplum bot run echo --input - --content-type text/plain`,
+  $ echo hello | medplum bot run echo --input - --content-type text/plain
+  $ medplum bot run hello-world '{"name":"Homer"}' --jq .greeting`,
 		Args:              cmdutil.RangeArgs(1, 2, "a bot and, optionally, its input"),
 		ValidArgsFunction: completion.FirstArg(completion.Named(f, "Bot")),
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := opts.Output.Check(); err != nil {
+				return err
+			}
 			opts.Ctx = c.Context()
 			opts.Bot = args[0]
 			if len(args) == 2 {
@@ -66,6 +78,7 @@ run (its SHA-256) and echoes the input, and is never the bot's result.`,
 	}
 	cmd.Flags().StringVar(&opts.InputFile, "input", "", `read the input from a file ("-": stdin)`)
 	cmd.Flags().StringVar(&opts.ContentType, "content-type", client.ContentTypeJSON, "the input's content type; the answer comes in it too (application/json, text/plain, x-application/hl7-v2+er7, ...)")
+	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
 	return cmd
 }
 
@@ -93,6 +106,12 @@ func runRun(o *RunOptions) error {
 	if err != nil {
 		return botFailed(bot, entry, err)
 	}
+	if o.Output.Format != output.Text {
+		if !json.Valid(resp.Body) {
+			return notJSON(bot, resp, o.Output)
+		}
+		return o.Output.WriteDoc(o.IO, bytes.TrimSpace(resp.Body))
+	}
 	if _, err := o.IO.Out.Write(resp.Body); err != nil {
 		return err
 	}
@@ -100,6 +119,31 @@ func runRun(o *RunOptions) error {
 		fmt.Fprintln(o.IO.Out)
 	}
 	return nil
+}
+
+// notJSON is the error of -o json|yaml, --jq or --template on an answer
+// that is not JSON: the bot has run, so its answer's start is told.
+func notJSON(bot client.Doc, resp *client.Response, out output.Options) error {
+	flag := "-o " + string(out.Format)
+	switch {
+	case out.JQ != "":
+		flag = "--jq"
+	case out.Template != "":
+		flag = "--template"
+	}
+	answer := strings.TrimSpace(string(resp.Body))
+	if i := strings.IndexByte(answer, '\n'); i >= 0 {
+		answer = answer[:i] + " ..."
+	}
+	if r := []rune(answer); len(r) > 60 {
+		answer = string(r[:60]) + " ..."
+	}
+	ct, _, _ := mime.ParseMediaType(resp.ContentType())
+	if ct == "" {
+		ct = "no content type"
+	}
+	return cmdutil.WithHint(fmt.Errorf("bot %s answered %q (%s), which is not JSON: %s needs a JSON answer", label(bot.String("name"), bot.ID()), answer, ct, flag),
+		"without -o, --jq and --template the answer is printed as it came")
 }
 
 // input is what to send, and what to call it in messages.

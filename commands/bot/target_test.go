@@ -18,6 +18,9 @@ import (
 // answer on a real server: medplumtest runs no JavaScript.
 func scripted(x medplumtest.BotExecution) (any, error) {
 	code := string(x.Code)
+	if code == textBot {
+		return x.Input, nil
+	}
 	if m := regexp.MustCompile(`throw new Error\('([^']*)'\)`).FindStringSubmatch(code); m != nil {
 		return nil, errors.New(m[1])
 	}
@@ -46,6 +49,9 @@ func enableBots(t *testing.T, tg *clitest.Target, pid string) {
 		t.Fatalf("enabling bots in %s: %v", pid, err)
 	}
 }
+
+// textBot answers with its input: text for a text input (capture 110).
+const textBot = "exports.handler = async function (medplum, event) { return event.input; };\n"
 
 func botCode(name, extra string) string {
 	return "exports.handler = async function (medplum, event) { return { bot: '" + name + "', input: event.input" + extra + " }; };\n"
@@ -123,6 +129,19 @@ func TestBotsOnTarget(t *testing.T) {
 	// Run: the bot's answer, as the server sends it.
 	e.Run("bot", "run", "lab-a", `{"name":"Homer"}`).Expect(t, 0, `{"bot":"lab-a","input":{"name":"Homer"},"v":2}`, "")
 	e.Run("bot", "run", "lab-c", "hello", "--content-type", "text/plain").Expect(t, 0, `{"bot":"lab-c","input":"hello","v":2}`, "")
+	// -o yaml, --jq, --template read the answer as JSON; an answer that is
+	// not (a bot that returns a string) is exit 1, printed as it came
+	// without them.
+	e.Run("bot", "run", "lab-a", `{"name":"Homer"}`, "--jq", ".input.name").Expect(t, 0, "Homer\n", "")
+	e.Run("bot", "run", "lab-a", `{"name":"Homer"}`, "--template", "{{.bot}} v{{.v}}").Expect(t, 0, "lab-a v2", "")
+	e.Run("bot", "run", "lab-c", "hello", "--content-type", "text/plain", "-o", "yaml").Expect(t, 0, "bot: lab-c\ninput: hello\nv: 2\n", "")
+	e.Run("-v", "bot", "run", "lab-a", "{}", "--jq", ".input |").Expect(t, 2, "", "medplum: invalid --jq expression \".input |\": unexpected EOF at column 9 (the end)\n")
+	write(t, e, map[string]string{"dist/lab-b.js": textBot})
+	e.Run("bot", "deploy", "lab-b").Expect(t, 0, line("deployed", "lab-b", "code changed"), "1 bot: 1 deployed.\n")
+	e.Run("bot", "run", "lab-b", "hello\nworld", "--content-type", "text/plain").Expect(t, 0, "hello\nworld", "")
+	e.Run("bot", "run", "lab-b", "hello\nworld", "--content-type", "text/plain", "--jq", ".").Expect(t, 1, "",
+		fmt.Sprintf("medplum: bot \"lab-b\" (Bot/%s) answered \"hello ...\" (text/plain), which is not JSON: --jq needs a JSON answer\n"+
+			"without -o, --jq and --template the answer is printed as it came\n", ids["lab-b"]))
 	write(t, e, map[string]string{"dist/lab-c.js": "exports.handler = async function () { throw new Error('boom from lab-c'); };\n"})
 	e.Run("bot", "deploy", "lab-c").Expect(t, 0, line("deployed", "lab-c", "code changed"), "1 bot: 1 deployed.\n")
 	e.Run("bot", "run", "lab-c", "{}").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"lab-c\" (Bot/%s) failed: boom from lab-c\n", ids["lab-c"]))
