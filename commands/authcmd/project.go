@@ -15,6 +15,7 @@ import (
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
 	"github.com/medplumcli/medplum/commands/iostreams"
+	"github.com/medplumcli/medplum/commands/ojson"
 	"github.com/medplumcli/medplum/commands/output"
 )
 
@@ -130,35 +131,57 @@ func projectListRun(o *ProjectListOptions) error {
 type ProjectCurrentOptions struct {
 	IO     *iostreams.IOStreams
 	Client func() (*client.Client, error)
+	Output output.Options
 }
 
 // NewCmdProjectCurrent is `medplum project current`.
 func NewCmdProjectCurrent(f *cmdutil.Factory, runF func(*ProjectCurrentOptions) error) *cobra.Command {
 	opts := &ProjectCurrentOptions{IO: f.IOStreams, Client: f.Client}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "current",
 		Short: "Show the project the credentials act in",
-		Long:  "Print the current project as \"Name (Project/id)\", as the server sees it (auth/me).",
-		Args:  cmdutil.NoArgs,
+		Long: "Print the current project as \"Name (Project/id)\", as the server sees it (auth/me).\n\n" +
+			"-o json (or yaml, --jq, --template) prints the project as auth/me holds it (its id,\n" +
+			"name, description, ...): medplum project current --jq .id",
+		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := opts.Output.Check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
-			c, err := opts.Client()
-			if err != nil {
-				return err
-			}
-			me, err := c.Me(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if me.Project == nil {
-				return errors.New("the server named no project for these credentials")
-			}
-			fmt.Fprintln(opts.IO.Out, refText(me.Project.String("name"), "Project/"+me.Project.ID()))
-			return nil
+			return projectCurrentRun(cmd.Context(), opts)
 		},
 	}
+	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".id")
+	return cmd
+}
+
+func projectCurrentRun(ctx context.Context, o *ProjectCurrentOptions) error {
+	c, err := o.Client()
+	if err != nil {
+		return err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	if me.Project == nil {
+		return errors.New("the server named no project for these credentials")
+	}
+	if !o.Output.Document() {
+		_, err := fmt.Fprintln(o.IO.Out, refText(me.Project.String("name"), "Project/"+me.Project.ID()))
+		return err
+	}
+	// auth/me's project is a part of the Project (me.ts: id, name,
+	// description, strictMode, superAdmin), never its secrets.
+	n, err := ojson.Parse(me.Raw)
+	if err != nil {
+		return fmt.Errorf("GET auth/me: %w", err)
+	}
+	return o.Output.WriteDoc(o.IO, n.Get("project").Bytes())
 }
 
 // ProjectSwitchOptions are the inputs of `project switch`.

@@ -1,6 +1,7 @@
 package authcmd_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -115,4 +116,26 @@ func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	r.Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\n"+
 		"check the client id and secret (medplum profile describe)\n")
 	r.NotContains(t, secret)
+}
+
+// project current -o json (yaml, --jq, --template) prints the project as
+// auth/me holds it; its text stays "Name (Project/id)".
+func TestProjectCurrentDocument(t *testing.T) {
+	srv := newServer(t)
+	cc := srv.Seed.Client
+	e := env(t, srv).Set("MEDPLUM_CLIENT_ID", cc.ID).Set("MEDPLUM_CLIENT_SECRET", cc.Secret)
+
+	e.Run("project", "current").Expect(t, 0, srv.Seed.ProjectName+" (Project/"+srv.Seed.ProjectID+")\n", "")
+	doc, err := ojson.Parse(clitest.ServerGet(t, srv, srv.IssueToken(cc.MembershipID), "auth/me"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Run("project", "current", "-o", "json").Expect(t, 0, clitest.Indented(t, doc.Get("project").Bytes()), "")
+	e.Run("project", "current", "--jq", ".id").Expect(t, 0, srv.Seed.ProjectID+"\n", "")
+	e.Run("project", "current", "--template", "{{.name}}").Expect(t, 0, srv.Seed.ProjectName, "")
+	e.Run("project", "current", "-o", "yaml").Expect(t, 0, fmt.Sprintf("resourceType: Project\nid: %s\nname: %s\nstrictMode: true\n", srv.Seed.ProjectID, srv.Seed.ProjectName), "")
+	clitest.ExpectDocumentFlags(t, e, srv, "project", "current")
+	srv.ResetRequests()
+	e.Run("-v", "project", "current", "--jq", ".id |").Expect(t, 2, "", "medplum: invalid --jq expression \".id |\": unexpected EOF at column 6 (the end)\n")
+	clitest.ExpectNothingSent(t, srv)
 }
