@@ -15,6 +15,12 @@ func TestVersion(t *testing.T) {
 	e := clitest.New(t)
 	e.Run("version").Expect(t, 0, clitest.VersionLine+"\n", "")
 	e.Run("--version").Expect(t, 0, clitest.VersionLine+"\n", "")
+	// -o json|yaml, --jq and --template: the same three values.
+	e.Run("version", "-o", "json").Expect(t, 0, "{\n  \"version\": \""+clitest.Version+"\",\n  \"commit\": \""+clitest.Commit+"\",\n  \"date\": \""+clitest.Date+"\"\n}\n", "")
+	e.Run("version", "--jq", ".version").Expect(t, 0, clitest.Version+"\n", "")
+	e.Run("version", "--template", "{{.commit}}").Expect(t, 0, clitest.Commit, "")
+	e.Run("version", "-o", "yaml").Expect(t, 0, "version: "+clitest.Version+"\ncommit: "+clitest.Commit+"\ndate: \""+clitest.Date+"\"\n", "")
+	e.Run("version", "--jq", ".version |").Expect(t, 2, "", "medplum: invalid --jq expression \".version |\": unexpected EOF at column 11 (the end)\n")
 }
 
 // A settings file that cannot be parsed proves that help, version and

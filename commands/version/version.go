@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/output"
 )
 
 // Stamped at build time: -X github.com/medplumcli/medplum/commands/version.Version=v1.2.3
@@ -62,15 +63,39 @@ func String() string {
 	return fmt.Sprintf("medplum %s (commit %s, built %s)", v, c, d)
 }
 
+// Options are the inputs of `medplum version`.
+type Options struct {
+	Output output.Options
+}
+
 // NewCmdVersion is `medplum version`.
 func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
+	opts := &Options{}
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Show the version, commit and build date",
-		Args:  cmdutil.NoArgs,
+		Long: `Show the version, commit and build date as one line; -o json (or yaml,
+--jq, --template) prints them as {"version", "commit", "date"}.`,
+		Example: `  $ medplum version
+  $ medplum version --jq .version`,
+		Args: cmdutil.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if err := opts.Output.Check(); err != nil {
+				return err
+			}
+			if opts.Output.Document() {
+				v, c, d := Info()
+				return opts.Output.WriteData(f.IOStreams, struct {
+					Version string `json:"version"`
+					Commit  string `json:"commit"`
+					Date    string `json:"date"`
+				}{v, c, d})
+			}
 			_, err := fmt.Fprintln(f.IOStreams.Out, String())
 			return err
 		},
 	}
+	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
+	output.SetExamples(cmd, "", ".version")
+	return cmd
 }
