@@ -30,6 +30,7 @@ const (
 	noHandlerCode = "exports.notHandler = async function (medplum, event) { return 1; };"
 	throwCode     = `exports.handler = async function (medplum, event) { throw new Error("boom from bot"); };`
 	syntaxCode    = "exports.handler = async function (medplum, event) { return ;;; }}}"
+	stringCode    = `exports.handler = async function () { return "plain string"; };`
 )
 
 func capturedBots(x medplumtest.BotExecution) (any, error) {
@@ -42,6 +43,8 @@ func capturedBots(x medplumtest.BotExecution) (any, error) {
 		return nil, errors.New("boom from bot")
 	case syntaxCode:
 		return nil, errors.New("Unexpected token '}'")
+	case stringCode:
+		return "plain string", nil
 	}
 	return nil, fmt.Errorf("no scripted behaviour for %q", x.Code)
 }
@@ -239,6 +242,16 @@ func botSteps() []step {
 		}, after: func(e *contractEnv, b map[string]any) { sameDiagnostics(e, "124e-bot-patch-over-quota", b) }},
 		{name: "124f-bot-execute-json-scalar", run: func(e *contractEnv) *http.Response {
 			return e.execute(e.bots.fresh, "application/json", `"Marge"`)
+		}},
+		{name: "124g-bot-execute-json-returns-string", run: func(e *contractEnv) *http.Response {
+			// A string the bot returns goes out as it is, labelled
+			// application/json: the request's type (bot run's -o/--jq read
+			// the body, not the label).
+			id := e.newBot("cap-bot-string")
+			if resp := e.deploy(id, stringCode); resp.StatusCode != 200 {
+				e.t.Fatalf("deploying the string bot: %d", resp.StatusCode)
+			}
+			return e.execute(id, "application/json", `{}`)
 		}},
 	}
 }
