@@ -267,6 +267,9 @@ func TestProjectListAfterLoginWithProject(t *testing.T) {
 	e.RunStdin(pw, "project", "switch", b.ProjectID, "--password-stdin").Expect(t, 0, "",
 		"Switched to project "+nameB+" (Project/"+b.ProjectID+"), signed in as "+email+" in project "+nameB+".\n")
 	e.Run("project", "current").Expect(t, 0, nameB+" (Project/"+b.ProjectID+")\n", "")
+	// Its document is auth/me's project (me.ts), on the real server too.
+	e.Run("project", "current", "--jq", ".id").Expect(t, 0, b.ProjectID+"\n", "")
+	e.Run("project", "current", "--template", "{{.resourceType}} {{.name}}").Expect(t, 0, "Project "+nameB, "")
 	if srv := tg.Sandbox; srv != nil {
 		for _, r := range srv.RequestsTo("POST", "/auth/login") {
 			if strings.Contains(string(r.Body), "projectId") {
