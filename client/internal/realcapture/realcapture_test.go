@@ -57,6 +57,12 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// labelledJSON are the captures whose body the real server labelled JSON
+// although it is not, with the reason.
+var labelledJSON = map[string]string{
+	"124g-bot-execute-json-returns-string": "a bot's string answer goes out in the request's type (execute.ts)",
+}
+
 // Every capture in the repository parses, and the ones numbered 100 and
 // later name their request.
 func TestEveryCaptureParses(t *testing.T) {
@@ -73,7 +79,7 @@ func TestEveryCaptureParses(t *testing.T) {
 		if len(n) > 2 && n[2] != '-' && !(n[2] >= 'a' && n[2] <= 'z') && c.Request == "" {
 			t.Errorf("%s: no request line", n)
 		}
-		if strings.Contains(c.Header.Get("Content-Type"), "json") && len(bytes.TrimSpace(c.Body)) > 0 && c.Body[0] != '{' && c.Body[0] != '[' {
+		if strings.Contains(c.Header.Get("Content-Type"), "json") && len(bytes.TrimSpace(c.Body)) > 0 && c.Body[0] != '{' && c.Body[0] != '[' && labelledJSON[n] == "" {
 			t.Errorf("%s: a JSON body that does not start with { or [", n)
 		}
 	}
