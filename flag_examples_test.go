@@ -100,6 +100,14 @@ func TestFlagExamplesRun(t *testing.T) {
 		"project secrets list": "EXAMPLE_KEY\n",
 		"project settings get": "exampleSetting\n",
 	}
+	// The commands whose text is their default: the --jq example of each.
+	version := clitest.Version + "\n"
+	for args, want := range map[string]string{
+		"project current": pid + "\n",
+		"version":         version,
+	} {
+		e.Run(append(strings.Fields(args), "--jq", example(strings.Fields(args), "jq"))...).Expect(t, 0, want, "")
+	}
 	for _, args := range [][]string{
 		{"members", "review"}, {"members", "list"}, {"clients", "list"}, {"bot", "list"},
 		{"profile", "describe"}, {"project", "secrets", "list"}, {"project", "settings", "get"},

@@ -614,6 +614,11 @@ func TestRunOutputFlags(t *testing.T) {
 	// The default is unchanged: the bytes the server sent.
 	e.Run("bot", "run", "echo", in).Expect(t, 0, in, "")
 	e.Run("bot", "run", "echo", in, "--jq", ".name").Expect(t, 0, "Homer & Marge\n", "")
+	// The --jq example of --help.
+	if help := e.Run("bot", "run", "--help").ExpectCode(t, 0, ""); !strings.Contains(help, "(e.g. 'keys')") {
+		t.Errorf("bot run --help has another --jq example:\n%s", help)
+	}
+	e.Run("bot", "run", "echo", in, "--jq", "keys").Expect(t, 0, "[\"id\",\"name\",\"tags\"]\n", "")
 	e.Run("bot", "run", "echo", in, "--jq", ".tags", "-o", "json").Expect(t, 0, "[\"a\",\"b\"]\n", "")
 	e.Run("bot", "run", "echo", in, "--template", "{{.id}}: {{join \",\" .tags}}\n").Expect(t, 0, "x1: a,b\n", "")
 	e.Run("bot", "run", "echo", in, "-o", "yaml").Expect(t, 0, "id: x1\nname: Homer & Marge\ntags:\n  - a\n  - b\n", "")

@@ -52,7 +52,7 @@ run (its SHA-256) and echoes the input, and is never the bot's result.`,
 		Example: `  $ medplum bot run hello-world '{"name":"Homer"}'
   $ medplum bot run hl7-router --input message.hl7 --content-type x-application/hl7-v2+er7
   $ echo hello | medplum bot run echo --input - --content-type text/plain
-  $ medplum bot run hello-world '{"name":"Homer"}' --jq .greeting`,
+  $ medplum bot run hello-world '{"name":"Homer"}' -o yaml`,
 		Args:              cmdutil.RangeArgs(1, 2, "a bot and, optionally, its input"),
 		ValidArgsFunction: completion.FirstArg(completion.Named(f, "Bot")),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -79,6 +79,8 @@ run (its SHA-256) and echoes the input, and is never the bot's result.`,
 	cmd.Flags().StringVar(&opts.InputFile, "input", "", `read the input from a file ("-": stdin)`)
 	cmd.Flags().StringVar(&opts.ContentType, "content-type", client.ContentTypeJSON, "the input's content type; the answer comes in it too (application/json, text/plain, x-application/hl7-v2+er7, ...)")
 	output.AddFlags(cmd, &opts.Output, output.Text, output.Text, output.JSON, output.YAML)
+	// Any bot's JSON answer has keys; its fields are the bot's own.
+	output.SetExamples(cmd, "", "keys")
 	return cmd
 }
 
