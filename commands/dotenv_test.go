@@ -46,7 +46,8 @@ func TestDotenv(t *testing.T) {
 	// The environment wins, even an empty variable.
 	e.Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Project/"+srv.Seed.ProjectID).ExpectCode(t, 4,
-		"medplum: client credentials sign-in for client "+srv.Seed.Client.ID+" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+		"medplum: client credentials sign-in for client "+srv.Seed.Client.ID+" failed: Invalid secret (invalid_request)\n"+
+			"check MEDPLUM_CLIENT_ID in "+path+" and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 	e.Set("MEDPLUM_CLIENT_SECRET", "")
 	e.Set("MEDPLUM_BASE_URL", "")
 	e.Run("profile", "describe", "--columns", "setting,value,source", "--no-header").Expect(t, 0,

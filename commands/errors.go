@@ -83,7 +83,7 @@ func hint(cmd *cobra.Command, err error, resolved func() (*config.Resolved, erro
 		return fmt.Sprintf("Run '%s --help' for usage.", path)
 	}
 	signIn := errors.Is(err, auth.ErrNotSignedIn) || client.StatusOf(err) == 401
-	if signIn || errors.Is(err, client.ErrSignInGone) {
+	if signIn || errors.Is(err, client.ErrSignInGone) || errors.Is(err, auth.ErrCredentialsRejected) {
 		if from := credentialsFrom(resolved, err); from != "" {
 			return from
 		}

@@ -114,7 +114,7 @@ func TestWhoamiClientDeletedOnTheServer(t *testing.T) {
 	e = env(t, srv).Set("MEDPLUM_CLIENT_ID", app.ID()).Set("MEDPLUM_CLIENT_SECRET", secret)
 	r = e.Run("whoami")
 	r.Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\n"+
-		"check the client id and secret (medplum profile describe)\n")
+		"check MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 	r.NotContains(t, secret)
 }
 

@@ -187,7 +187,7 @@ func TestRotateSecret(t *testing.T) {
 
 	e.Run("clients", "rotate-secret", "ClientApplication/"+app.ID(), "--finish").Expect(t, 0, "", "Retired the old secret of client "+lbl+": only the current secret signs in now.\n")
 	e.Run("clients", "rotate-secret", "CI", "--finish").Expect(t, 0, "", "Client "+lbl+" has no retiring secret; nothing to do.\n")
-	provtest.As(t, srv, app.ID(), old).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+	provtest.As(t, srv, app.ID(), old).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid secret (invalid_request)\ncheck MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 	provtest.As(t, srv, app.ID(), cur).Run("get", "auth/me").ExpectCode(t, 0, "")
 
 	// --show-secret prints the new one.
@@ -217,7 +217,7 @@ func TestDelete(t *testing.T) {
 	if !srv.Deleted("ClientApplication", app.ID()) || !srv.Deleted("ProjectMembership", m.ID()) {
 		t.Error("not deleted on the server")
 	}
-	provtest.As(t, srv, app.ID(), app.String("secret")).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+	provtest.As(t, srv, app.ID(), app.String("secret")).Run("get", "auth/me").Expect(t, 4, "", "medplum: client credentials sign-in for client "+app.ID()+" failed: Invalid client (invalid_request)\ncheck MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 
 	e.Run("clients", "delete", app.ID(), "--yes").Expect(t, 0, "", "Client "+app.ID()+" is already deleted.\n")
 	e.Run("clients", "delete", "nobody", "--yes").Expect(t, 1, "", "medplum: no client \"nobody\" in project "+proj+" (give an id, ClientApplication/<id> or the exact name)\n")

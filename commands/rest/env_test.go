@@ -54,7 +54,7 @@ func TestEveryOfficialVariable(t *testing.T) {
 	}
 	e.Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
 	e.Run(get...).Expect(t, 4, "", "medplum: client credentials sign-in for client profile-client failed: Invalid client (invalid_request)\n"+
-		"check the client id and secret (medplum profile describe)\n")
+		"check the client id of profile \"p\" and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 	if q := tokenQueries(); len(q) != 1 || q[0] != "via=profile" {
 		t.Errorf("token requests with the profile's token URL: %q", q)
 	}

@@ -464,7 +464,7 @@ func TestExitCodes(t *testing.T) {
 	// 4: the client secret is wrong.
 	e = clitest.SignedIn(t, srv).Set("MEDPLUM_CLIENT_SECRET", "wrong-secret")
 	e.Run("get", "Patient").Expect(t, 4, "", "medplum: client credentials sign-in for client "+srv.Seed.Client.ID+
-		" failed: Invalid secret (invalid_request)\ncheck the client id and secret (medplum profile describe)\n")
+		" failed: Invalid secret (invalid_request)\ncheck MEDPLUM_CLIENT_ID and MEDPLUM_CLIENT_SECRET: the credentials come from there, not from medplum login\n")
 	// 1, not 4: a token endpoint that is not there (a wrong token URL) or
 	// that is rate limited did not reject the credentials (reached once the
 	// server refuses Basic credentials).
