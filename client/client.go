@@ -376,6 +376,9 @@ func (c *Client) retryDecision(req *Request, resp *Response, err error) (time.Du
 	if e.Status == http.StatusTooManyRequests && e.RateLimitWait > 0 {
 		return e.RateLimitWait, why + " (RateLimit asks to wait)", true
 	}
+	if e.RetryAfter > 0 {
+		return e.RetryAfter, why + " (Retry-After asks to wait)", true
+	}
 	return c.retry.Backoff(n), why, true
 }
 
@@ -445,11 +448,15 @@ func (c *Client) attempt(ctx context.Context, dl *deadline, hr *http.Request, re
 	return resp, nil
 }
 
-// countAttempts records in a *TimeoutError how many attempts Do made.
+// countAttempts records in a *TimeoutError or an *Error how many attempts
+// Do made before it gave up.
 func countAttempts(err error, n int) error {
 	var te *TimeoutError
 	if errors.As(err, &te) {
 		te.Attempts = n
+	}
+	if e := AsError(err); e != nil {
+		e.Attempts = n
 	}
 	return err
 }

@@ -5,8 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // staticAuth is a test Authenticator: a bearer token and a record of the
@@ -139,5 +142,61 @@ func TestRetryKeepsTheCredentials(t *testing.T) {
 	}
 	if len(seen) != 3 || seen[0] != "Bearer tok-1" || seen[1] != seen[0] || seen[2] != seen[0] {
 		t.Errorf("the attempts carried %q; want Bearer tok-1 three times", seen)
+	}
+}
+
+// A 503 or 429 with Retry-After (a proxy's or load balancer's answer;
+// Medplum's own 429 carries RateLimit) is retried after the wait it asks
+// for, not the backoff's; an answer that still fails after the last
+// attempt says how many were made.
+func TestRetryAfterAndAttempts(t *testing.T) {
+	var mu sync.Mutex
+	answers := []func(w http.ResponseWriter){
+		func(w http.ResponseWriter) { w.Header().Set("Retry-After", "1"); w.WriteHeader(503) },
+		func(w http.ResponseWriter) { w.WriteHeader(200); w.Write([]byte(`{"resourceType":"Bundle"}`)) },
+		func(w http.ResponseWriter) { w.WriteHeader(502) },
+		func(w http.ResponseWriter) { w.WriteHeader(502) },
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/fhir+json")
+		answers[0](w)
+		answers = answers[1:]
+	}))
+	defer srv.Close()
+	var trace []string
+	c := newTestClient(t, Options{BaseURL: srv.URL, Trace: func(l string) { trace = append(trace, l) },
+		Retry: RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+	if _, err := c.Do(context.Background(), &Request{URL: "Patient"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "retry 1/1 of GET " + srv.URL + "/fhir/R4/Patient in 1s: the server answered 503 (Retry-After asks to wait)"
+	if !slices.Contains(trace, want) {
+		t.Errorf("trace:\n%s\nwant the line %q", strings.Join(trace, "\n"), want)
+	}
+	_, err := c.Do(context.Background(), &Request{URL: "Patient"})
+	if e := AsError(err); e == nil || e.Status != 502 || e.Attempts != 2 {
+		t.Errorf("two 502s with 2 attempts allowed: %#v; want a 502 *Error with Attempts 2", err)
+	}
+}
+
+func TestRetryAfterValues(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"", 0},
+		{"3", 3 * time.Second},
+		{" 120 ", 2 * time.Minute},
+		{"Mon, 07 Dec 2026 12:00:30 GMT", 30 * time.Second},
+		{"Mon, 07 Dec 2026 11:59:00 GMT", 0}, // past
+		{"-1", 0},
+		{"soon", 0},
+	} {
+		if got := retryAfter(c.v, now); got != c.want {
+			t.Errorf("retryAfter(%q) = %v, want %v", c.v, got, c.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,12 @@ type Error struct {
 	// RateLimitWait is how long the server asked to wait (a RateLimit header
 	// with r=0, else a 429's diagnostics), or 0.
 	RateLimitWait time.Duration
+	// RetryAfter is the wait a Retry-After header asks for (seconds or an
+	// HTTP date; a proxy's or load balancer's 503 or 429), or 0.
+	RetryAfter time.Duration
+	// Attempts is how many times Do sent the request before giving up on
+	// this answer (0 or 1: once).
+	Attempts int
 	// Location is the Location header of a 3xx answer (redirects are not followed).
 	Location string
 	// Cause is set when a 401 led to a credential refresh that itself failed.
@@ -216,6 +223,7 @@ func newError(status int, method, url string, header http.Header, body []byte) *
 		e.ContentType = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
 	}
 	e.RateLimitWait = RateLimitWait(header)
+	e.RetryAfter = retryAfter(header.Get("Retry-After"), time.Now())
 	if status >= 300 && status < 400 {
 		e.Location = header.Get("Location")
 	}
@@ -364,4 +372,20 @@ func oneLine(s string) string {
 		s = s[:cut] + "…"
 	}
 	return s
+}
+
+// retryAfter reads a Retry-After value (RFC 9110 10.2.3): delay-seconds or
+// an HTTP date, as a wait from now; 0 when absent, invalid or past.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }

@@ -65,6 +65,9 @@ func message(err error) string {
 	}
 	if e := client.AsError(err); e != nil && e.Status == http.StatusTooManyRequests {
 		msg = strings.Replace(msg, e.Error(), cmdutil.RateLimited(e), 1)
+	} else if e != nil && e.Attempts > 1 {
+		// Retried and still failing: not a one-off.
+		msg = strings.Replace(msg, e.Error(), fmt.Sprintf("%s (%d attempts)", e.Error(), e.Attempts), 1)
 	}
 	return msg
 }

@@ -68,6 +68,10 @@ func TestProfileAuthTypeAsksForTheTokenFirst(t *testing.T) {
 	srv := medplumtest.NewServer(t)
 	e := clitest.SignedIn(t, srv)
 	cfg := filepath.Join(e.ConfigDir, "config.yaml")
+	// Still failing at the last attempt: the message says it was retried.
+	srv.FailNext(4, http.StatusServiceUnavailable, "GET", "/fhir/R4/ProjectMembership")
+	e.Run("get", "ProjectMembership?profile-type=Patient").Expect(t, 1, "", "medplum: the server answered 503 text/html: 503 Service Unavailable (4 attempts)\n")
+
 	e.Run("profile", "set", "ci", "--auth-type", "client-credentials").Expect(t, 0, "", "Created profile ci in "+cfg+"\n")
 	e.Run("profile", "set", "scoped", "--scope", "openid").Expect(t, 0, "", "Created profile scoped in "+cfg+"\n")
 	tokenFirst := "POST /oauth2/token \nGET /fhir/R4/Project/" + srv.Seed.ProjectID + " Bearer\n"
@@ -151,6 +155,10 @@ func TestRetriesKeepTheCredentials(t *testing.T) {
 	if got, want := requestLog(srv), search+" Basic\n"+search+" Basic\n"+search+" Basic\n"; got != want {
 		t.Errorf("503, 503, then 200: requests\n%swant:\n%s", got, want)
 	}
+
+	// Still failing at the last attempt: the message says it was retried.
+	srv.FailNext(4, http.StatusServiceUnavailable, "GET", "/fhir/R4/ProjectMembership")
+	e.Run("get", "ProjectMembership?profile-type=Patient").Expect(t, 1, "", "medplum: the server answered 503 text/html: 503 Service Unavailable (4 attempts)\n")
 
 	e.Run("profile", "set", "ci", "--auth-type", "client-credentials").
 		ExpectCode(t, 0, "Created profile ci in "+filepath.Join(e.ConfigDir, "config.yaml")+"\n")
