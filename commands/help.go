@@ -245,9 +245,20 @@ Go's own functions (range, if, index, printf, len, ...) there are gh's:
   $ medplum members list --template '{{range .}}{{tablerow .id .profile.display (timeago .meta.lastUpdated)}}{{end}}'
 
 --jq and --template work on the JSON output: they cannot be combined with
-each other or with another -o. An expression that does not parse, or a --jq
-one that calls a function, variable or format jq does not have (lenght,
-$y, @foo), is a usage error (exit 2) that says where: the column for --jq
-(the line and the column when it has several lines), the line for
---template; nothing is sent. One that fails on the data is exit 1.
+each other or with another -o. An empty one (--jq '' or --template '') is
+no filter: the output is what it is without it.
+
+An expression that does not parse, a --jq one that calls a function,
+variable or format jq does not have (lenght, $y, @foo), or a --template one
+that calls a function with the wrong number of arguments ({{truncate .x}},
+{{.x | json .y}}) or with a literal of the wrong kind ({{truncate "5" .x}}),
+is a usage error (exit 2) that says where, and nothing is sent: the column
+for --jq (the line and the column when it has several lines), the line for
+--template (and the column of a call). A call is checked even where the
+data would not take the template. One that fails on the data (join given a
+string) is exit 1.
+
+In --jq, $ENV and env are empty objects: the environment holds credentials
+(MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) that a filter must not
+be able to print.
 `

@@ -22,7 +22,8 @@ import (
 // the same document (keys in the same order), --jq . and --template
 // '{{json .}}' print it compact, --jq and --template pick a field out of it,
 // and that a broken expression (a syntax error, an undefined function, an
-// unknown format) is exit 2, names its position and sends nothing. The
+// unknown format, a template function called with the wrong number of
+// arguments) is exit 2, names its position and sends nothing. The
 // command must print something (an empty list is fine). srv may be nil (a
 // clitest.Target on a real server: tg.Sandbox).
 func ExpectDocumentFlags(t testing.TB, e *Env, srv *medplumtest.Server, args ...string) {
@@ -67,6 +68,7 @@ func ExpectDocumentFlagsStderr(t testing.TB, e *Env, srv *medplumtest.Server, st
 	compact := compactSorted(t, v)
 	run("--jq", ".").Expect(t, 0, compact+"\n", stderr)
 	run("--template", "{{json .}}").Expect(t, 0, compact, stderr)
+	run("--template", `{{. | json | printf "%s"}}`).Expect(t, 0, compact, stderr)
 
 	// A field, through both: the id of the document or of its first item.
 	jq, tmpl, want := ".id", "{{.id}}", ""
@@ -95,6 +97,7 @@ func ExpectDocumentFlagsStderr(t testing.TB, e *Env, srv *medplumtest.Server, st
 	run("--jq", ".id | lenght").ExpectCode(t, 2, "medplum: invalid --jq expression \".id | lenght\": function not defined: lenght/0 at column 7\n")
 	run("--jq", "@foo").ExpectCode(t, 2, "medplum: invalid --jq expression \"@foo\": format not defined: @foo at column 1\n")
 	run("--template", "{{.id").ExpectCode(t, 2, "medplum: invalid --template: line 1: unclosed action\n")
+	run("--template", "{{.id}} {{truncate .id}}").ExpectCode(t, 2, "medplum: invalid --template: line 1, column 11: wrong number of args for truncate: want 2 got 1\n")
 	run("--jq", ".", "-o", "yaml").ExpectCode(t, 2,
 		"medplum: --jq works on the JSON output: leave out -o yaml (or use -o json)\nRun 'medplum "+strings.Join(commandPath(args), " ")+" --help' for usage.\n")
 	if srv != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -58,7 +59,10 @@ func (o *Options) checkFilters() error {
 	}
 	t, err := template.New(templateName).Option("missingkey=zero").Funcs(templateFuncs(nil, nil)).Parse(o.Template)
 	if err != nil {
-		return cmdutil.InputErrorf("invalid --template: %s", templateError(err))
+		return cmdutil.InputErrorf("invalid --template: %s", templateError(err, o.Template))
+	}
+	if err := checkTemplate(t, o.Template); err != nil {
+		return cmdutil.InputErrorf("invalid --template: %v", err)
 	}
 	o.tmpl = t
 	return nil
@@ -212,7 +216,7 @@ func (o *Options) runTemplate(ios *iostreams.IOStreams, doc []byte) error {
 	t.Funcs(templateFuncs(tab, &buf))
 	if err := t.Execute(&buf, v); err != nil {
 		_, _ = ios.Out.Write(buf.Bytes())
-		return fmt.Errorf("--template: %s", templateError(err))
+		return fmt.Errorf("--template: %s", templateError(err, o.Template))
 	}
 	tab.flush(&buf)
 	_, err = ios.Out.Write(buf.Bytes())
@@ -228,9 +232,10 @@ type writeTo interface {
 
 const templateName = "t"
 
-// templateError turns text/template's "template: t:1:5: msg" into
-// "line 1, column 5: msg".
-func templateError(err error) string {
+// templateError turns text/template's "template: t:1:5: msg" into "line
+// 1, column 6: msg": text/template counts the column in bytes from 0,
+// --template's (and --jq's) count characters from 1.
+func templateError(err error, text string) string {
 	msg, ok := strings.CutPrefix(err.Error(), "template: "+templateName+":")
 	if !ok {
 		return strings.TrimPrefix(err.Error(), "template: ")
@@ -240,8 +245,18 @@ func templateError(err error) string {
 		return msg
 	}
 	line, col, hasCol := strings.Cut(pos, ":")
-	if hasCol {
+	if !hasCol {
+		return "line " + line + ": " + rest
+	}
+	l, err1 := strconv.Atoi(line)
+	b, err2 := strconv.Atoi(col)
+	lines := strings.Split(text, "\n")
+	if err1 != nil || err2 != nil || l < 1 || l > len(lines) || b < 0 {
 		return "line " + line + ", column " + col + ": " + rest
 	}
-	return "line " + line + ": " + rest
+	at := len(strings.Join(lines[:l-1], "\n")) + min(b, len(lines[l-1]))
+	if l > 1 {
+		at++
+	}
+	return templatePosition(text, at) + ": " + rest
 }

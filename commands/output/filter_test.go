@@ -2,8 +2,10 @@ package output
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/medplumcli/medplum/commands/iostreams"
@@ -73,6 +75,115 @@ func TestTemplateErrorPosition(t *testing.T) {
 			t.Errorf("%q:\n got %v\nwant %s", tmpl, err, want)
 		}
 	}
+}
+
+// A call that fails whatever the data is found before anything is sent
+// (exit 2, its line and column): the number of arguments of our helpers
+// and of text/template's builtins (the piped value is the last), a
+// literal of the wrong kind, a function result or a piped literal of the
+// wrong type. Each of these fails when text/template runs it, on any
+// data; the valid ones run.
+func TestTemplateCallChecks(t *testing.T) {
+	bad := []struct{ tmpl, msg string }{
+		// (More, run by the binary: rest's TestGetTemplateErrorsNameTheirPosition.)
+		{"{{truncate .type}}", "line 1, column 3: wrong number of args for truncate: want 2 got 1"},
+		{"{{len 1 2}}", "line 1, column 3: wrong number of args for len: want 1 got 2"},
+		{"{{printf}}", "line 1, column 3: wrong number of args for printf: want at least 1 got 0"},
+		// The piped value counts: one too many, or one too few.
+		{"{{.type | tablerender}}", "line 1, column 11: wrong number of args for tablerender: want 0 got 1"},
+		{"{{json . | truncate}}", "line 1, column 12: wrong number of args for truncate: want 2 got 1"},
+		{"{{.type | truncate 1 2}}", "line 1, column 11: wrong number of args for truncate: want 2 got 3"},
+		{"{{1 | printf}}", "line 1, column 7: the value piped into printf: expected string; got int"},
+		// Builtins.
+		{"{{ne 1}}", "line 1, column 3: wrong number of args for ne: want 2 got 1"},
+		{"{{if not}}x{{end}}", "line 1, column 6: wrong number of args for not: want 1 got 0"},
+		{"{{eq 1}}", "line 1, column 3: wrong number of args for eq: want at least 2 got 1"},
+		{"{{.type | eq}}", "line 1, column 11: wrong number of args for eq: want at least 2 got 1"},
+		{"{{index}}", "line 1, column 3: wrong number of args for index: want at least 1 got 0"},
+		{"{{len nil}}", "line 1, column 7: argument 1 of len: cannot be nil"},
+		// Literals and results of the wrong kind.
+		{"{{truncate 1.5 .type}}", "line 1, column 12: argument 1 of truncate: expected integer; found 1.5"},
+		{"{{truncate true .type}}", "line 1, column 12: argument 1 of truncate: expected integer; found true"},
+		{"{{truncate nil .type}}", "line 1, column 12: argument 1 of truncate: cannot be nil"},
+		{"{{timefmt 2006 .meta.lastUpdated}}", "line 1, column 11: argument 1 of timefmt: expected string; found 2006"},
+		{"{{truncate tablerender .type}}", "line 1, column 12: argument 1 of truncate: expected int; got string (what tablerender returns)"},
+		// Inside parentheses, ranges, variables, several lines, {{define}}
+		// (the first in the text is named).
+		{`{{range .entry}}{{tablerow .resource.id (join "," (pluck .resource.name))}}{{end}}`, "line 1, column 52: wrong number of args for pluck: want 2 got 1"},
+		{"{{$x := truncate 2}}{{$x}}", "line 1, column 9: wrong number of args for truncate: want 2 got 1"},
+		{"{{(json).type}}", "line 1, column 4: wrong number of args for json: want 1 got 0"},
+		{"é{{.type}}\n  é{{json 1 2}}", "line 2, column 6: wrong number of args for json: want 1 got 2"},
+		{`{{define "x"}}{{json}}{{end}}{{template "x" .}}{{pluck 1 .entry}}`, "line 1, column 17: wrong number of args for json: want 1 got 0"},
+	}
+	for _, c := range bad {
+		o := &Options{Format: JSON, Template: c.tmpl}
+		want := "invalid --template: " + c.msg
+		if err := o.Check(); err == nil || err.Error() != want {
+			t.Errorf("%q:\n got %v\nwant %s", c.tmpl, err, want)
+		}
+		// text/template fails it too when it runs (without the check).
+		tm := template.Must(template.New(templateName).Funcs(templateFuncs(nil, nil)).Parse(c.tmpl))
+		tm.Funcs(templateFuncs(&templateTable{}, &bytes.Buffer{}))
+		if err := tm.Execute(io.Discard, decodeTest(t, bundle)); err == nil {
+			t.Errorf("%q runs without an error", c.tmpl)
+		}
+	}
+	good := map[string]string{
+		`{{.type | truncate 5}}`:         "sear…",
+		`{{printf "%s-%d" .type 3}}`:     "searchset-3",
+		`{{"x" | printf "%s%s" .type}}`:  "searchsetx",
+		`{{printf "%v" .type | len}}`:    "9",
+		`{{truncate 3.0 .type}}`:         "se…",
+		`{{len .entry | printf "%d"}}`:   "2",
+		`{{eq .type "searchset" | not}}`: "false",
+		`{{json nil}}`:                   "null",
+		`{{range .entry}}{{tablerow .resource.id (truncate 4 .resource.resourceType) (join "," (pluck "family" .resource.name))}}{{end}}`:                 "p1\tPat…\tSimpson\np2\tPat…\t\n",
+		`{{with index .entry 0}}{{.resource.id | printf "%q"}}{{end}}`:                                                                                    `"p1"`,
+		`{{print}}{{println}}{{html}}{{js "a"}}{{urlquery "a b" | printf "%s"}}{{and 1 .type}}{{or .x 2}}{{slice .type 1 3}}{{eq 1 1 2}}{{"x" | eq "x"}}`: "\naa+bsearchset2eatruetrue",
+	}
+	for tmpl, want := range good {
+		ios, _, out, _ := iostreams.Test()
+		o := &Options{Format: JSON, Template: tmpl}
+		if err := o.Check(); err != nil {
+			t.Errorf("%q: %v", tmpl, err)
+			continue
+		}
+		if err := o.WriteDoc(ios, []byte(bundle)); err != nil {
+			t.Errorf("%q: %v", tmpl, err)
+			continue
+		}
+		if out.String() != want {
+			t.Errorf("%q:\n got %q\nwant %q", tmpl, out.String(), want)
+		}
+	}
+}
+
+// An error that depends on the data is exit 1 when it runs, its column
+// counted in characters from 1 as the checks' are (text/template counts
+// bytes from 0).
+func TestTemplateRuntimeErrorPosition(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	o := &Options{Format: JSON, Template: "é{{.type}}\n é{{join \",\" .type}}"}
+	if err := o.Check(); err != nil {
+		t.Fatal(err)
+	}
+	err := o.WriteDoc(ios, []byte(bundle))
+	want := `--template: line 2, column 5: executing "t" at <join "," .type>: error calling join: join: want a list, got a string`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if out.String() != "ésearchset\n é" {
+		t.Errorf("printed %q", out.String())
+	}
+}
+
+func decodeTest(t *testing.T, doc string) any {
+	t.Helper()
+	v, err := decodeDoc([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func TestTimeAgo(t *testing.T) {

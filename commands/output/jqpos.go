@@ -279,11 +279,17 @@ func knownFormat(format string) bool {
 // "column 6" in a one-line text, "line 2, column 15" in one of several
 // lines.
 func textPosition(expr string, at int) string {
-	at = min(max(at, 0), len(expr))
-	start := strings.LastIndexByte(expr[:at], '\n') + 1
-	col := utf8.RuneCountInString(expr[start:at]) + 1
+	line, col := lineColumn(expr, at)
 	if !strings.Contains(expr, "\n") {
 		return "column " + strconv.Itoa(col)
 	}
-	return "line " + strconv.Itoa(strings.Count(expr[:at], "\n")+1) + ", column " + strconv.Itoa(col)
+	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col)
+}
+
+// lineColumn is the line and the column (in characters) of byte offset at
+// in text, both from 1.
+func lineColumn(text string, at int) (line, col int) {
+	at = min(max(at, 0), len(text))
+	start := strings.LastIndexByte(text[:at], '\n') + 1
+	return strings.Count(text[:at], "\n") + 1, utf8.RuneCountInString(text[start:at]) + 1
 }

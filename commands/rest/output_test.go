@@ -139,6 +139,58 @@ func TestGetDocumentFlags(t *testing.T) {
 	e.Run("get", "Patient/"+pid, "--jq", ".name[0]").Expect(t, 0, "{\n  \"family\": \"true\",\n  \"given\": [\n    \"007\"\n  ]\n}\n", "")
 }
 
+// A --template call that fails whatever the data (the wrong number of
+// arguments for a helper or a builtin, a literal of the wrong kind) is exit
+// 2 naming its line and column, before anything is sent: -v prints no
+// request. It was exit 1 after the GET, with the output before the call
+// printed ("HEADER searchset "). A template that fails on the data is
+// still exit 1 when it runs.
+// On any Medplum (make test-real runs it against a real one).
+func TestGetTemplateErrorsNameTheirPosition(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	e := tg.SignedIn(t)
+	srv := tg.Sandbox
+	for _, c := range []struct{ tmpl, msg string }{
+		{"{{truncate .type}}", "line 1, column 3: wrong number of args for truncate: want 2 got 1"},
+		{"{{join .link}}", "line 1, column 3: wrong number of args for join: want 2 got 1"},
+		{"{{pluck}}", "line 1, column 3: wrong number of args for pluck: want 2 got 0"},
+		{`{{timefmt "2006"}}`, "line 1, column 3: wrong number of args for timefmt: want 2 got 1"},
+		{"{{json}}", "line 1, column 3: wrong number of args for json: want 1 got 0"},
+		{"{{len 1 2}}", "line 1, column 3: wrong number of args for len: want 1 got 2"},
+		{"{{printf}}", "line 1, column 3: wrong number of args for printf: want at least 1 got 0"},
+		{`{{truncate "x" .type}}`, `line 1, column 12: argument 1 of truncate: expected integer; found "x"`},
+		{"HEADER {{.type}} {{truncate .type}}", "line 1, column 20: wrong number of args for truncate: want 2 got 1"},
+		{"{{.type | truncate}}", "line 1, column 11: wrong number of args for truncate: want 2 got 1"},
+		{"{{range .entry}}\n  {{tablerow .resource.id (join \",\" (pluck .resource.name))}}\n{{end}}", "line 2, column 38: wrong number of args for pluck: want 2 got 1"},
+	} {
+		if srv != nil {
+			srv.ResetRequests()
+		}
+		e.Run("-v", "get", "Patient", "--template", c.tmpl).Expect(t, 2, "", "medplum: invalid --template: "+c.msg+"\n")
+		if srv != nil {
+			clitest.ExpectNothingSent(t, srv)
+		}
+	}
+	// Valid templates still run: pipelines into helpers, variadic printf,
+	// range with helpers.
+	p := "Project/" + tg.ProjectID
+	for tmpl, want := range map[string]string{
+		`{{.resourceType | truncate 4}}`:               "Pro…",
+		`{{printf "%s/%s" .resourceType .id}}`:         p,
+		`{{.id | printf "%s:%s" .resourceType | len}}`: fmt.Sprint(len(p)),
+	} {
+		e.Run("get", p, "--template", tmpl).Expect(t, 0, want, "")
+	}
+	id8 := string([]rune(tg.ProjectID)[:8])
+	e.Run("get", "Project?_id="+tg.ProjectID, "--template",
+		`{{range .entry}}{{tablerow .resource.resourceType (truncate 9 .resource.id) (.resource.id | printf "%.8s")}}{{end}}`).
+		Expect(t, 0, "Project\t"+id8+"…\t"+id8+"\n", "")
+	// The data decides: a string where join wants a list is exit 1 once
+	// the answer is there.
+	e.Run("get", p, "--template", `{{.resourceType}} {{join "," .resourceType}}`).Expect(t, 1, "Project ",
+		`medplum: --template: line 1, column 21: executing "t" at <join "," .resourceType>: error calling join: join: want a list, got a string`+"\n")
+}
+
 // A --jq expression that names a function, variable, label or format that
 // does not exist is exit 2 naming where it is (gojq says only what), before
 // anything is sent: -v prints no request. An unknown format (@foo) was
@@ -181,4 +233,24 @@ func TestGetJQErrorsNameTheirPosition(t *testing.T) {
 	// gojq's formats all work (and @base64d, which jq 1.6 lacks).
 	e.Run("get", "Project/"+tg.ProjectID, "--jq", `.resourceType | @base64 | ., @base64d, @json, @text, @html, @uri, @sh, ([.] | @csv, @tsv)`).
 		Expect(t, 0, "UHJvamVjdA==\nProject\n\"UHJvamVjdA==\"\nUHJvamVjdA==\nUHJvamVjdA==\nUHJvamVjdA%3D%3D\n'UHJvamVjdA=='\n\"UHJvamVjdA==\"\nUHJvamVjdA==\n", "")
+}
+
+// --jq's $ENV and env are empty: the environment holds the credentials
+// (MEDPLUM_CLIENT_SECRET), which a filter must not print. An empty --jq or
+// --template is no filter: the output is what it is without one (and -o
+// works beside it).
+func TestJQEnvironmentIsEmptyAndEmptyFiltersAreNone(t *testing.T) {
+	srv := medplumtest.NewServer(t)
+	e := clitest.SignedIn(t, srv)
+	e.Set("MEDPLUM_CLIENT_ID", srv.Seed.Client.ID).Set("MEDPLUM_CLIENT_SECRET", srv.Seed.Client.Secret)
+	p := "Project/" + srv.Seed.ProjectID
+	r := e.Run("get", p, "--jq", `$ENV.MEDPLUM_CLIENT_SECRET, env.MEDPLUM_CLIENT_SECRET, $ENV, env, env.HOME`)
+	r.Expect(t, 0, "null\nnull\n{}\n{}\nnull\n", "")
+	r.NotContains(t, srv.Seed.Client.Secret)
+
+	doc := e.Run("get", p).ExpectCode(t, 0, "")
+	e.Run("get", p, "--jq", "").Expect(t, 0, doc, "")
+	e.Run("get", p, "--template", "").Expect(t, 0, doc, "")
+	yaml := e.Run("get", p, "-o", "yaml").ExpectCode(t, 0, "")
+	e.Run("get", p, "-o", "yaml", "--jq", "", "--template", "").Expect(t, 0, yaml, "")
 }
