@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"text/template"
 
 	"github.com/itchyny/gojq"
 
@@ -97,4 +98,28 @@ func BenchmarkCompileJQWithoutFormatCheck(b *testing.B) {
 
 func BenchmarkCompileJQUndefinedFunction(b *testing.B) {
 	benchmarkCompileJQ(b, `.entry[].resource | select(.admin) | [.id, .profile.display, (.meta.lastUpdated | lenght)] | @tsv`, true)
+}
+
+// What checking --template costs before the request: text/template's
+// parse (which it did before) and the walk that checks every call
+// (checkTemplate).
+//
+//	go test -run '^$' -bench Template ./commands/output/
+const benchTemplate = `{{range .entry}}{{tablerow .resource.id (truncate 20 .resource.profile.display) (join "," (pluck "reference" .resource.meta.compartment)) (.resource.meta.lastUpdated | timefmt "2006-01-02") (printf "%v" .resource.admin)}}{{end}}`
+
+func BenchmarkParseTemplate(b *testing.B) {
+	for b.Loop() {
+		if _, err := template.New(templateName).Option("missingkey=zero").Funcs(templateFuncs(nil, nil)).Parse(benchTemplate); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndCheckTemplate(b *testing.B) {
+	for b.Loop() {
+		o := &Options{Format: JSON, Template: benchTemplate}
+		if err := o.Check(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -142,19 +142,7 @@ func TestTemplateCallChecks(t *testing.T) {
 		`{{print}}{{println}}{{html}}{{js "a"}}{{urlquery "a b" | printf "%s"}}{{and 1 .type}}{{or .x 2}}{{slice .type 1 3}}{{eq 1 1 2}}{{"x" | eq "x"}}`: "\naa+bsearchset2eatruetrue",
 	}
 	for tmpl, want := range good {
-		ios, _, out, _ := iostreams.Test()
-		o := &Options{Format: JSON, Template: tmpl}
-		if err := o.Check(); err != nil {
-			t.Errorf("%q: %v", tmpl, err)
-			continue
-		}
-		if err := o.WriteDoc(ios, []byte(bundle)); err != nil {
-			t.Errorf("%q: %v", tmpl, err)
-			continue
-		}
-		if out.String() != want {
-			t.Errorf("%q:\n got %q\nwant %q", tmpl, out.String(), want)
-		}
+		expectFiltered(t, &Options{Format: JSON, Template: tmpl}, tmpl, want)
 	}
 }
 
@@ -229,18 +217,24 @@ func TestJQBuiltinsAfterLazyInit(t *testing.T) {
 		`setpath(["a","b"]; 2) | .a`:                                    `{"b":2}` + "\n",
 		`[builtins[] | select(. == "map/1" or . == "length/0")] | sort`: `["length/0","map/1"]` + "\n",
 	} {
-		ios, _, out, _ := iostreams.Test()
-		o := &Options{Format: JSON, JQ: expr}
-		if err := o.Check(); err != nil {
-			t.Errorf("%s: %v", expr, err)
-			continue
-		}
-		if err := o.WriteDoc(ios, []byte(bundle)); err != nil {
-			t.Errorf("%s: %v", expr, err)
-			continue
-		}
-		if out.String() != want {
-			t.Errorf("%s:\n got %q\nwant %q", expr, out.String(), want)
-		}
+		expectFiltered(t, &Options{Format: JSON, JQ: expr}, expr, want)
+	}
+}
+
+// expectFiltered checks o (--jq or --template, named by what) and prints
+// bundle through it: want, and no error.
+func expectFiltered(t *testing.T, o *Options, what, want string) {
+	t.Helper()
+	ios, _, out, _ := iostreams.Test()
+	if err := o.Check(); err != nil {
+		t.Errorf("%q: %v", what, err)
+		return
+	}
+	if err := o.WriteDoc(ios, []byte(bundle)); err != nil {
+		t.Errorf("%q: %v", what, err)
+		return
+	}
+	if out.String() != want {
+		t.Errorf("%q:\n got %q\nwant %q", what, out.String(), want)
 	}
 }
