@@ -254,9 +254,9 @@ that calls a function with the wrong number of arguments ({{truncate .x}},
 {{.x | json .y}}) or with a literal of the wrong kind ({{truncate "5" .x}}),
 is a usage error (exit 2) that says where, and nothing is sent: the column
 for --jq (the line and the column when it has several lines), the line for
---template (and the column of a call). A call is checked even where the
-data would not take the template. One that fails on the data (join given a
-string) is exit 1.
+--template (and the column of a call). A call is checked even in a branch
+({{if}}, {{range}}) the data would not reach. One that fails on the data
+(join given a string) is exit 1.
 
 In --jq, $ENV and env are empty objects: the environment holds credentials
 (MEDPLUM_CLIENT_SECRET, MEDPLUM_CLIENT_ACCESS_TOKEN) that a filter must not
