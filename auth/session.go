@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,4 +164,43 @@ func writeSession(path string, s *Session) error {
 		return err
 	}
 	return writeFileAtomic(path, b.Bytes())
+}
+
+// SessionProject is one project of a person's sign-in (Session.Projects).
+type SessionProject struct {
+	ID, Name             string
+	Profile, ProfileName string // the membership's profile: reference and display
+	MembershipID         string
+	Current, SignedIn    bool
+}
+
+// Projects are the projects a person's sign-in knows, each once: those
+// signed in to (switching to them takes no password), in sign-in order,
+// then the other memberships the server offered at the last password
+// sign-in. project list prints them; project switch completes them. They
+// are read from the session alone: no request, no secret.
+func (s *Session) Projects() []SessionProject {
+	var out []SessionProject
+	seen := map[string]bool{}
+	for _, l := range s.Logins {
+		seen[l.Key] = true
+		out = append(out, SessionProject{ID: l.Key, Name: l.Project.Display, Profile: l.Profile.Reference, ProfileName: l.Profile.Display,
+			MembershipID: l.MembershipID, Current: l.Key == s.Active, SignedIn: true})
+	}
+	for _, k := range s.Known {
+		if k.Project == nil {
+			continue
+		}
+		id := strings.TrimPrefix(k.Project.Reference, "Project/")
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		p := SessionProject{ID: id, Name: k.Project.Display, MembershipID: k.ID}
+		if k.Profile != nil {
+			p.Profile, p.ProfileName = k.Profile.Reference, k.Profile.Display
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -20,7 +20,7 @@ var namedFlags = []string{"access-policy", "access", "project", "bot", "client",
 
 // namedArgs are the arguments (as Use writes them) that name such a thing:
 // a command taking one completes it, not with nothing.
-var namedArgs = []string{"<bot>", "<client>", "<member>", "<url>", "<name>..."}
+var namedArgs = []string{"<bot>", "<client>", "<member>", "<url>", "<name>...", "<project-id>"}
 
 // A flag or argument above without a completion would complete file
 // names (cobra's default), or nothing: the tree keeps them all completed.

@@ -14,6 +14,7 @@ import (
 	"github.com/medplumcli/medplum/auth"
 	"github.com/medplumcli/medplum/client"
 	"github.com/medplumcli/medplum/commands/cmdutil"
+	"github.com/medplumcli/medplum/commands/completion"
 	"github.com/medplumcli/medplum/commands/iostreams"
 	"github.com/medplumcli/medplum/commands/ojson"
 	"github.com/medplumcli/medplum/commands/output"
@@ -85,28 +86,10 @@ func projectListRun(o *ProjectListOptions) error {
 	if err != nil {
 		return err
 	}
-	s := sa.Session()
 	var items []projectItem
-	seen := map[string]bool{}
-	for _, l := range s.Logins {
-		seen[l.Key] = true
-		items = append(items, projectItem{Current: l.Key == s.Active, ID: l.Key, Name: l.Project.Display,
-			Profile: l.Profile.Reference, ProfileName: l.Profile.Display, MembershipID: l.MembershipID, SignedIn: true})
-	}
-	for _, k := range s.Known {
-		if k.Project == nil {
-			continue
-		}
-		id := strings.TrimPrefix(k.Project.Reference, "Project/")
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		it := projectItem{ID: id, Name: k.Project.Display, MembershipID: k.ID}
-		if k.Profile != nil {
-			it.Profile, it.ProfileName = k.Profile.Reference, k.Profile.Display
-		}
-		items = append(items, it)
+	for _, p := range sa.Session().Projects() {
+		items = append(items, projectItem{Current: p.Current, ID: p.ID, Name: p.Name, Profile: p.Profile, ProfileName: p.ProfileName,
+			MembershipID: p.MembershipID, SignedIn: p.SignedIn})
 	}
 	if done, err := output.WriteItems(o.IO, &o.Output, items); done {
 		return err
@@ -210,6 +193,8 @@ func NewCmdProjectSwitch(f *cmdutil.Factory, runF func(*ProjectSwitchOptions) er
 		`),
 		Example: "  $ medplum project switch 977e8dfa-0352-4ecf-8c73-3fd9ad501e57",
 		Args:    cmdutil.ExactArgs(1, "a project id"),
+		// The projects project list shows, but the current one.
+		ValidArgsFunction: completion.FirstArg(completeSwitch(f)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ProjectID = strings.TrimPrefix(args[0], "Project/")
 			if err := checkCallbackPort(lo.CallbackPort); err != nil {
@@ -303,6 +288,39 @@ func projectSwitchRun(ctx context.Context, o *ProjectSwitchOptions) error {
 	}
 	fmt.Fprintf(errOut, "Switched to project %s, signed in as %s.\n", refText(ul.Token.Project.Display, ul.Token.Project.Reference), who)
 	return nil
+}
+
+// completeSwitch completes project switch's <project-id> with the
+// projects of the profile's sign-in that project list shows (its logins and
+// the memberships the server offered at the last password sign-in), but
+// the current one, described by their names. It reads the session alone,
+// within completion.Timeout (the keyring may be slow): nothing is sent.
+// Credentials that are not a person's sign-in suggest nothing.
+func completeSwitch(f *cmdutil.Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		f.Flags = cmd.Flags() // completion runs no PersistentPreRun
+		projects, err := completion.Within(func(context.Context) ([]auth.SessionProject, error) {
+			sa, err := userSession(f.Authenticator, "project switch")
+			if err != nil {
+				return nil, err
+			}
+			return sa.Session().Projects(), nil
+		})
+		if err != nil {
+			cobra.CompDebugln("projects: "+err.Error(), false)
+		}
+		prefix := ""
+		if strings.HasPrefix(toComplete, "Project/") {
+			prefix = "Project/"
+		}
+		var out []cobra.Completion
+		for _, p := range projects {
+			if !p.Current && strings.HasPrefix(prefix+p.ID, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(prefix+p.ID, p.Name))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // checkSignedIn asks auth/me with the profile's stored sign-in.

@@ -279,6 +279,45 @@ func TestProjectListAfterLoginWithProject(t *testing.T) {
 	}
 }
 
+// A person in projects A and B, signed in to A: project switch completes
+// B (what project list shows, but the current project), from the session
+// alone; --project completes A only (another project is refused to anyone
+// but a super admin), not Medplum's base "FHIR R4" project, which a Project
+// search by a project admin finds (capture 545). Switched to B, the other
+// way round.
+func TestProjectCompletionOnTarget(t *testing.T) {
+	tg := clitest.NewTarget(t)
+	a := tg.NewProject(t, "", tg.Unique("projcomp-a"))
+	b := tg.NewProject(t, "", tg.Unique("projcomp-b"))
+	email := strings.ToLower(tg.Unique("projcomp")) + "@example.com"
+	pw := "pw-" + clitest.RandomID("")
+	a.AddPerson(t, email, pw, true)
+	b.AddPerson(t, email, pw, true)
+	e := clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
+	nameA, nameB := projectName(t, a), projectName(t, b)
+	const noFile, noFileStderr = ":4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n"
+
+	e.RunStdin(pw, "login", "--auth-type", "password", "--email", email, "--project", a.ProjectID, "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
+		"Signed in to "+tg.URL+" as "+email+" in project "+nameA+".\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	var before int
+	if tg.Sandbox != nil {
+		before = len(tg.Sandbox.Requests())
+	}
+	e.Run("__complete", "project", "switch", "").Expect(t, 0, b.ProjectID+"\t"+nameB+"\n"+noFile, noFileStderr)
+	if tg.Sandbox != nil && len(tg.Sandbox.Requests()) != before {
+		t.Errorf("project switch's completion sent %d requests", len(tg.Sandbox.Requests())-before)
+	}
+	for _, args := range [][]string{{"members", "list"}, {"members", "review"}, {"clients", "create", "x"}, {"invite"}} {
+		e.Run(append(append([]string{"__complete"}, args...), "--project", "")...).Expect(t, 0, a.ProjectID+"\t"+nameA+"\n"+noFile, noFileStderr)
+	}
+	e.RunStdin(pw, "project", "switch", b.ProjectID, "--password-stdin").ExpectCode(t, 0,
+		"Switched to project "+nameB+" (Project/"+b.ProjectID+"), signed in as "+email+" in project "+nameB+".\n")
+	e.Run("__complete", "project", "switch", "").Expect(t, 0, a.ProjectID+"\t"+nameA+"\n"+noFile, noFileStderr)
+	e.Run("__complete", "members", "list", "--project", "").Expect(t, 0, b.ProjectID+"\t"+nameB+"\n"+noFile, noFileStderr)
+}
+
 func projectName(t *testing.T, tg *clitest.Target) string {
 	t.Helper()
 	p, err := tg.API(t).ReadProject(context.Background(), tg.ProjectID)

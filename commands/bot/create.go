@@ -112,6 +112,18 @@ func NewCmdCreate(f *cmdutil.Factory, runF func(*CreateOptions) error) *cobra.Co
 	fl.BoolVar(&opts.NoWrite, "no-write-config", false, "do not add the bot to medplum.config.json")
 	MaxJSONSizeFlag(fl, &opts.MaxJSONSize)
 	fl.BoolVar(&opts.IfNotExists, "if-not-exists", false, "use the project's bot of this name if there is one: add it to medplum.config.json and deploy what differs")
+	// The official form's <project-id> is the signed-in project; its
+	// <source> and <dist> are files.
+	project := completion.SignedInProject(f)
+	cmd.ValidArgsFunction = func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		switch len(args) {
+		case 1:
+			return project(c, args, toComplete)
+		case 2, 3:
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
 	_ = cmd.RegisterFlagCompletionFunc("access-policy", completion.Named(f, "AccessPolicy"))
 	_ = cmd.RegisterFlagCompletionFunc("runtime", completion.Values(Runtimes...))
 	_ = cmd.RegisterFlagCompletionFunc("runtime-version", completion.Values(Runtimes...))

@@ -36,7 +36,7 @@ func memberCompletion(f *cmdutil.Factory, many bool) cobra.CompletionFunc {
 		if len(args) > 0 && !many {
 			return nil, noFile
 		}
-		members, err := fromServer(cmd, func(ctx context.Context) ([]member, error) { return listMembers(ctx, f, cmd) })
+		members, err := Within(func(ctx context.Context) ([]member, error) { return listMembers(ctx, f, cmd) })
 		if err != nil {
 			cobra.CompDebugln("members: "+err.Error(), false)
 			return nil, noFile

@@ -43,21 +43,55 @@ func Named(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 	}
 }
 
-// IDs completes a value that must be an id (--project takes a project id
-// or Project/<id>, not a name): the ids of the resources of that type the
-// profile can read that start with what is typed (after an optional
-// "Type/"), described by their names. It asks the server as Named does.
+// Projects completes a --project value (an id or Project/<id>, not a
+// name) with the ids of the projects it may name, described by their
+// names. Every --project accepts the signed-in project only, unless the
+// credentials are a super admin's (membership.ProjectOf refuses another,
+// and the server acts on the caller's own project anyway): a project admin
+// or a person gets the current project, from auth/me (a person's other
+// projects are project switch's); a super admin every project a Project
+// search finds but Medplum's base "FHIR R4" project, which every 5.0.10
+// repository holds and a Project search returns (captures 545, 545c): it
+// has no members or clients, only the server's definitions. It asks the
+// server as Named does.
 //
-//	_ = cmd.RegisterFlagCompletionFunc("project", completion.IDs(f, "Project"))
-func IDs(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
+//	_ = cmd.RegisterFlagCompletionFunc("project", completion.Projects(f))
+func Projects(f *cmdutil.Factory) cobra.CompletionFunc { return projects(f, true) }
+
+// SignedInProject completes a project id that must be the signed-in
+// project whoever asks (bot create's <project-id>: Medplum creates a bot in
+// the credentials' project, a super admin's too) with that project, from
+// auth/me, as Projects does for a project admin.
+func SignedInProject(f *cmdutil.Factory) cobra.CompletionFunc { return projects(f, false) }
+
+func projects(f *cmdutil.Factory, superAdminsAny bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		named := askNamed(f, cmd, resourceType)
+		projects, err := Within(func(ctx context.Context) ([]namedResource, error) {
+			f.Flags = cmd.Flags() // completion runs no PersistentPreRun
+			c, err := f.Client()
+			if err != nil {
+				return nil, err
+			}
+			who, err := cmdutil.WhoAmI(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if !who.SuperAdmin || !superAdminsAny {
+				return []namedResource{{id: who.ProjectID, name: who.ProjectName}}, nil
+			}
+			all, err := listNamed(ctx, f, cmd, "Project")
+			return slices.DeleteFunc(all, func(r namedResource) bool { return r.id == r4ProjectID }), err
+		})
+		if err != nil {
+			cobra.CompDebugln("Project: "+err.Error(), false)
+			return nil, noFile
+		}
 		prefix := ""
-		if strings.HasPrefix(toComplete, resourceType+"/") {
-			prefix = resourceType + "/"
+		if strings.HasPrefix(toComplete, "Project/") {
+			prefix = "Project/"
 		}
 		var out []cobra.Completion
-		for _, r := range named {
+		for _, r := range projects {
 			if strings.HasPrefix(prefix+r.id, toComplete) {
 				out = append(out, cobra.CompletionWithDesc(prefix+r.id, r.name))
 			}
@@ -65,6 +99,12 @@ func IDs(f *cmdutil.Factory, resourceType string) cobra.CompletionFunc {
 		return out, noFile
 	}
 }
+
+// r4ProjectID is the id of Medplum's base "FHIR R4" project, the same on
+// every server: constants.ts's r4ProjectId, a version 5 UUID of "R4" in
+// the nil namespace (uuid.uuid5(uuid.UUID(int=0), "R4")); captures 04 and
+// 545-545c show it.
+const r4ProjectID = "161452d9-43b7-5c29-aa7b-c85680fa45c6"
 
 // Access completes the POLICY of an --access 'POLICY?name=Type/<id>' value
 // with the project's access policies (as Named(f, "AccessPolicy")), with
@@ -86,7 +126,7 @@ type namedResource struct{ id, name string }
 // askNamed reads the resources of a type within Timeout (listNamed); a
 // failure is no resources, logged for BASH_COMP_DEBUG_FILE.
 func askNamed(f *cmdutil.Factory, cmd *cobra.Command, resourceType string) []namedResource {
-	named, err := fromServer(cmd, func(ctx context.Context) ([]namedResource, error) {
+	named, err := Within(func(ctx context.Context) ([]namedResource, error) {
 		return listNamed(ctx, f, cmd, resourceType)
 	})
 	if err != nil {
@@ -95,9 +135,9 @@ func askNamed(f *cmdutil.Factory, cmd *cobra.Command, resourceType string) []nam
 	return named
 }
 
-// fromServer runs ask within Timeout: a slow server or keyring gives no
-// suggestions rather than a hung shell.
-func fromServer[T any](cmd *cobra.Command, ask func(context.Context) (T, error)) (T, error) {
+// Within runs ask within Timeout: a slow server or keyring gives no
+// suggestions rather than a hung shell (ask's context ends then too).
+func Within[T any](ask func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	type result struct {

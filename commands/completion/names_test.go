@@ -73,9 +73,8 @@ func TestEveryPolicyAndProjectFlagCompletes(t *testing.T) {
 	e.Run("__complete", "invite", "--access", "cl").Expect(t, 0, "Clinic staff\t"+staff.ID()+"\n"+noSpace, noSpaceStderr)
 	e.Run("__complete", "invite", "--access", "Clinic staff?").Expect(t, 0, noFile, noFileStderr)
 
-	// A project admin reads its own project and Medplum's base project
-	// (as 5.0.10 answers Project?_count=1000 to one).
-	r4 := medplumtest.R4ProjectID + "\tFHIR R4\n"
+	// A project admin may name its own project only: not Medplum's base
+	// project, which its Project search finds too (capture 545).
 	project := srv.Seed.ProjectID + "\t" + srv.Seed.ProjectName + "\n"
 	for _, args := range [][]string{
 		{"members", "list", "--project", ""},
@@ -84,11 +83,11 @@ func TestEveryPolicyAndProjectFlagCompletes(t *testing.T) {
 		{"clients", "create", "x", "--project", ""},
 		{"invite", "--project", ""},
 	} {
-		e.Run(append([]string{"__complete"}, args...)...).Expect(t, 0, r4+project+noFile, noFileStderr)
+		e.Run(append([]string{"__complete"}, args...)...).Expect(t, 0, project+noFile, noFileStderr)
 	}
 	e.Run("__complete", "clients", "list", "--project", srv.Seed.ProjectID[:8]).Expect(t, 0, project+noFile, noFileStderr)
 	e.Run("__complete", "members", "list", "--project", "Project/").Expect(t, 0,
-		"Project/"+r4+"Project/"+project+noFile, noFileStderr)
+		"Project/"+project+noFile, noFileStderr)
 	e.Run("__complete", "members", "list", "--project", "zz").Expect(t, 0, noFile, noFileStderr)
 	// login's project is one the password opens: nothing to offer, no files.
 	srv.ResetRequests()

@@ -14,10 +14,11 @@ import (
 const ProjectFlagHelp = "project id or Project/<id> (default: the project you are signed in to)"
 
 // AddProjectFlag defines --project on cmd (its help: ProjectFlagHelp and
-// more), completed with the ids of the projects the profile can read.
+// more), completed with the ids of the projects it may name
+// (completion.Projects: the signed-in one, or a super admin's every one).
 func AddProjectFlag(f *cmdutil.Factory, cmd *cobra.Command, p *string, more string) {
 	cmd.Flags().StringVar(p, "project", "", ProjectFlagHelp+more)
-	_ = cmd.RegisterFlagCompletionFunc("project", completion.IDs(f, "Project"))
+	_ = cmd.RegisterFlagCompletionFunc("project", completion.Projects(f))
 }
 
 // ParseProject checks a --project value: an id or Project/<id>.
