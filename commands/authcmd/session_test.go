@@ -246,20 +246,8 @@ func TestStoredSignInIgnoresAForeignTokenURL(t *testing.T) {
 // which narrows the offer to A (and which 5.0.10 refuses with the
 // medplum-cli client: capture 186).
 func TestProjectListAfterLoginWithProject(t *testing.T) {
-	tg := clitest.NewTarget(t)
-	a := tg.NewProject(t, "", tg.Unique("login-a"))
-	b := tg.NewProject(t, "", tg.Unique("login-b"))
-	email := strings.ToLower(tg.Unique("realfix-login")) + "@example.com"
-	pw := "pw-" + clitest.RandomID("")
-	a.AddPerson(t, email, pw, false)
-	b.AddPerson(t, email, pw, false)
-	e := clitest.New(t)
-	e.Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
-	nameA, nameB := projectName(t, a), projectName(t, b)
-
-	e.RunStdin(pw, "login", "--auth-type", "password", "--email", email, "--project", a.ProjectID, "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
-		"Signed in to "+tg.URL+" as "+email+" in project "+nameA+".\n"+
-			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	tg, e, a, b, email, pw := personInTwoProjects(t, "login", false)
+	nameA, nameB := a.name, b.name
 	out := e.Run("project", "list", "-o", "csv", "--columns", "id,name,current,signed_in", "--no-header").ExpectCode(t, 0, "")
 	if got, want := sortedLines(out), sortedLines(a.ProjectID+","+nameA+",*,yes\n"+b.ProjectID+","+nameB+",,no\n"); got != want {
 		t.Errorf("project list:\n%s\nwant\n%s", got, want)
@@ -286,21 +274,9 @@ func TestProjectListAfterLoginWithProject(t *testing.T) {
 // search by a project admin finds (capture 545). Switched to B, the other
 // way round.
 func TestProjectCompletionOnTarget(t *testing.T) {
-	tg := clitest.NewTarget(t)
-	a := tg.NewProject(t, "", tg.Unique("projcomp-a"))
-	b := tg.NewProject(t, "", tg.Unique("projcomp-b"))
-	email := strings.ToLower(tg.Unique("projcomp")) + "@example.com"
-	pw := "pw-" + clitest.RandomID("")
-	a.AddPerson(t, email, pw, true)
-	b.AddPerson(t, email, pw, true)
-	e := clitest.New(t)
-	e.Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
-	nameA, nameB := projectName(t, a), projectName(t, b)
+	tg, e, a, b, email, pw := personInTwoProjects(t, "projcomp", true)
+	nameA, nameB := a.name, b.name
 	const noFile, noFileStderr = ":4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n"
-
-	e.RunStdin(pw, "login", "--auth-type", "password", "--email", email, "--project", a.ProjectID, "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
-		"Signed in to "+tg.URL+" as "+email+" in project "+nameA+".\n"+
-			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
 	var before int
 	if tg.Sandbox != nil {
 		before = len(tg.Sandbox.Requests())
@@ -316,6 +292,33 @@ func TestProjectCompletionOnTarget(t *testing.T) {
 		"Switched to project "+nameB+" (Project/"+b.ProjectID+"), signed in as "+email+" in project "+nameB+".\n")
 	e.Run("__complete", "project", "switch", "").Expect(t, 0, a.ProjectID+"\t"+nameA+"\n"+noFile, noFileStderr)
 	e.Run("__complete", "members", "list", "--project", "").Expect(t, 0, b.ProjectID+"\t"+nameB+"\n"+noFile, noFileStderr)
+}
+
+// namedProject is a Target's project with its name.
+type namedProject struct {
+	*clitest.Target
+	name string
+}
+
+// personInTwoProjects adds a person (a project admin if admin) to two new
+// projects A and B of the target, and signs them in to A with a password
+// (--project A) in a fresh environment.
+func personInTwoProjects(t *testing.T, prefix string, admin bool) (tg *clitest.Target, e *clitest.Env, a, b namedProject, email, pw string) {
+	t.Helper()
+	tg = clitest.NewTarget(t)
+	a.Target = tg.NewProject(t, "", tg.Unique(prefix+"-a"))
+	b.Target = tg.NewProject(t, "", tg.Unique(prefix+"-b"))
+	email = strings.ToLower(tg.Unique("realfix-"+prefix)) + "@example.com"
+	pw = "pw-" + clitest.RandomID("")
+	a.AddPerson(t, email, pw, admin)
+	b.AddPerson(t, email, pw, admin)
+	e = clitest.New(t)
+	e.Set("MEDPLUM_BASE_URL", tg.URL).Set("MEDPLUM_CACHE_DIR", filepath.Join(e.Home, "cache"))
+	a.name, b.name = projectName(t, a.Target), projectName(t, b.Target)
+	e.RunStdin(pw, "login", "--auth-type", "password", "--email", email, "--project", a.ProjectID, "--password-stdin", "--insecure-storage").ExpectCode(t, 0,
+		"Signed in to "+tg.URL+" as "+email+" in project "+a.name+".\n"+
+			"Credentials are stored in plain text in "+filepath.Join(e.ConfigDir, "secrets", "credentials.json")+" (readable only by you), as --insecure-storage asked.\n")
+	return tg, e, a, b, email, pw
 }
 
 func projectName(t *testing.T, tg *clitest.Target) string {
