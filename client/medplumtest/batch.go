@@ -80,8 +80,13 @@ func (s *Server) runBatch(c *reqCtx, b map[string]any, typ string, tx bool) (map
 		return s.txMu.RUnlock
 	}
 	// Preprocessing: a conditional create's lookup; a 429 there is the
-	// entry's answer (batch.ts preprocessEntry). Each create's identity:
-	// the one match of its lookup, else a new id it is created with.
+	// entry's answer (batch.ts preprocessEntry; not captured: such an
+	// entry gets no id here). Each create's identity: the one match of its
+	// lookup, else a new id it is created with, given before any entry
+	// runs: to a create that then fails (546), to a conditional create
+	// that two resources match and that fails 412 (557b), and an entry may
+	// refer to a later one (557c). A Project create is left out (it is the
+	// admin route's; not captured).
 	pre := map[int][2]any{}
 	preset := map[int]string{}
 	for i, e := range list {

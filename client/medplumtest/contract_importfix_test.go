@@ -35,7 +35,79 @@ func importFixSteps() []step {
 		{name: "546b-read-failed-entry-id", run: func(e *contractEnv) *http.Response {
 			return e.do(req{"GET", "fhir/R4/Patient/" + e.vars["phantom546"], bearer(e.exportTok()), ""})
 		}},
+		// 557: a batch of GETs (how bulk import reads what it updates):
+		// 200 with the resource and its meta.versionId, 410 for a deleted
+		// one, 404 for an id that never existed, side by side in a 200.
+		{name: "557-batch-get-existing-deleted-never", run: func(e *contractEnv) *http.Response {
+			a := e.createIn("Patient", `{"resourceType":"Patient","identifier":[{"system":"urn:lead-review:557","value":"dup"}],"name":[{"family":"BatchGetCap"}]}`)
+			d := e.createIn("Patient", `{"resourceType":"Patient","name":[{"family":"BatchGetCap"}]}`)
+			resp := e.do(req{"DELETE", "fhir/R4/Patient/" + d, bearer(e.exportTok()), ""})
+			resp.Body.Close()
+			get := func(id string) string { return `{"request":{"method":"GET","url":"Patient/` + id + `"}}` }
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` +
+				get(a) + "," + get(d) + "," + get("00000000-0000-4000-8000-0000000005a7") + `]}`})
+		}, after: func(e *contractEnv, b map[string]any) {
+			list, _ := b["entry"].([]any)
+			if len(list) != 3 {
+				e.t.Fatalf("557: %d entries", len(list))
+			}
+			res, _ := list[0].(map[string]any)["resource"].(map[string]any)
+			meta, _ := res["meta"].(map[string]any)
+			if v, _ := meta["versionId"].(string); v == "" {
+				e.t.Fatalf("557: the read entry's resource has no meta.versionId: %v", res)
+			}
+		}},
+		// 557b: a conditional create that two resources match fails 412
+		// (multiple-matches), yet it was given an id before the entries
+		// ran: the Observation that refers to its urn:uuid is created
+		// pointing at that id, which reads 404 (as 546's failed create).
+		{name: "557b-batch-conditional-create-two-matches-urn-reference", run: func(e *contractEnv) *http.Response {
+			p := `{"resourceType":"Patient","identifier":[{"system":"urn:lead-review:557b","value":"dup"}]}`
+			e.createIn("Patient", p)
+			e.createIn("Patient", p)
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` +
+				`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-0000000557b1","resource":` + p + `,"request":{"method":"POST","url":"Patient","ifNoneExist":"identifier=urn:lead-review:557b|dup"}},` +
+				`{"resource":{"resourceType":"Observation","status":"final","code":{"text":"review 557b"},"subject":{"reference":"urn:uuid:00000000-0000-4000-8000-0000000557b1"}},"request":{"method":"POST","url":"Observation"}}]}`})
+		}, after: func(e *contractEnv, b map[string]any) {
+			id := batchSubjectID(e, b, 1, "557b")
+			resp := e.do(req{"GET", "fhir/R4/Patient/" + id, bearer(e.exportTok()), ""})
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				e.t.Fatalf("557b: the id given to the failed conditional create reads %s, want 404", resp.Status)
+			}
+		}},
+		// 557c: an entry may refer to a later entry's urn:uuid: it points
+		// at the id the later create gets.
+		{name: "557c-batch-forward-urn-reference", run: func(e *contractEnv) *http.Response {
+			return e.do(req{"POST", "fhir/R4", e.fhirJSON(e.exportTok()), `{"resourceType":"Bundle","type":"batch","entry":[` +
+				`{"resource":{"resourceType":"Observation","status":"final","code":{"text":"review 557c"},"subject":{"reference":"urn:uuid:00000000-0000-4000-8000-0000000557c1"}},"request":{"method":"POST","url":"Observation"}},` +
+				`{"fullUrl":"urn:uuid:00000000-0000-4000-8000-0000000557c1","resource":{"resourceType":"Patient","name":[{"family":"Review557c"}]},"request":{"method":"POST","url":"Patient"}}]}`})
+		}, after: func(e *contractEnv, b map[string]any) {
+			id := batchSubjectID(e, b, 0, "557c")
+			list, _ := b["entry"].([]any)
+			patient, _ := list[1].(map[string]any)["resource"].(map[string]any)
+			if patient["id"] != id {
+				e.t.Fatalf("557c: the Observation points at Patient/%s, the Patient created is %v", id, patient["id"])
+			}
+		}},
 	}
+}
+
+// batchSubjectID is the Patient id entry i's resource (an Observation)
+// has as its subject.
+func batchSubjectID(e *contractEnv, b map[string]any, i int, capture string) string {
+	list, _ := b["entry"].([]any)
+	if len(list) <= i {
+		e.t.Fatalf("%s: %d entries", capture, len(list))
+	}
+	obs, _ := list[i].(map[string]any)["resource"].(map[string]any)
+	subject, _ := obs["subject"].(map[string]any)
+	ref, _ := subject["reference"].(string)
+	id, ok := strings.CutPrefix(ref, "Patient/")
+	if !ok {
+		e.t.Fatalf("%s: the Observation's subject is %q, not a Patient's id", capture, ref)
+	}
+	return id
 }
 
 // reviveSteps replay the captures 547-547d: a project admin's PUT of a

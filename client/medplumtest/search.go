@@ -249,7 +249,7 @@ var specialParams = setOf("_deleted", "_filter")
 // 532: the resource of that id or of that identifier). Anything else is
 // refused in words that say medplumtest does not model it.
 func (sr *searchRequest) parseFilter(v string) (filter, error) {
-	unmodelled := fmt.Errorf("medplumtest does not model _filter=%s (only <param> eq \"<value>\" terms joined by or)", v)
+	unmodelled := fmt.Errorf("medplumtest does not model _filter=%s (only _id, identifier or _tag eq \"<value>\" terms joined by or)", v)
 	var group []filter
 	for _, term := range strings.Split(v, " or ") {
 		code, rest, ok := strings.Cut(strings.TrimSpace(term), " eq ")
@@ -261,7 +261,9 @@ func (sr *searchRequest) parseFilter(v string) (filter, error) {
 		if err != nil {
 			return filter{}, err
 		}
-		if p.kind != kindToken {
+		// Only the codes a capture shows in a _filter: _id with identifier
+		// (531) and with _tag (532).
+		if p.kind != kindToken || (code != "_id" && code != "identifier" && code != "_tag") {
 			return filter{}, unmodelled
 		}
 		group = append(group, filter{param: p, values: []string{rest[1 : len(rest)-1]}, id: code == "_id", ident: code == "identifier"})
