@@ -297,6 +297,13 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	var creds string
 	for attempt := 1; ; attempt++ {
 		resp, sent, err := c.send(ctx, req, u, authed, creds)
+		var ae *applyError
+		if errors.As(err, &ae) {
+			// The credentials could not be had (a token request that
+			// failed after its own retries): nothing was sent, and
+			// sending again would only ask again.
+			return nil, ae.err
+		}
 		if resp != nil {
 			resp.Attempts = attempt
 		}
@@ -322,6 +329,9 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		wait, why, ok := c.retryDecision(req, resp, err)
 		if !ok {
+			if attempt > 1 {
+				return resp, countAttempts(err, attempt)
+			}
 			return resp, err
 		}
 		if attempt >= c.retry.MaxAttempts {
@@ -331,6 +341,13 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if time.Since(start)+wait > c.retry.MaxElapsed {
 			c.tracef("giving up on %s %s: waiting %s more would exceed the %s retry budget: %s",
 				req.method(), RedactURL(u), roundDur(wait), c.retry.MaxElapsed, why)
+			return resp, countAttempts(err, attempt)
+		}
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+			// The caller stops waiting first: its answer is this one, not
+			// a deadline error after a sleep.
+			c.tracef("giving up on %s %s: waiting %s more would outlast the caller's deadline: %s",
+				req.method(), RedactURL(u), roundDur(wait), why)
 			return resp, countAttempts(err, attempt)
 		}
 		creds = sent
@@ -398,7 +415,7 @@ func (c *Client) send(ctx context.Context, req *Request, u string, authed bool, 
 		} else if err := c.auth.Apply(ctx, hr); err != nil {
 			// Credentials may need a request of their own (a token),
 			// which has its own timeout: the clock starts after them.
-			return nil, "", err
+			return nil, "", &applyError{err}
 		}
 		sent = hr.Header.Get("Authorization")
 	}
@@ -447,6 +464,14 @@ func (c *Client) attempt(ctx context.Context, dl *deadline, hr *http.Request, re
 	}
 	return resp, nil
 }
+
+// applyError is an Authenticator's failure to give credentials; Do
+// returns err without retrying the request (the token request behind it
+// has been retried already).
+type applyError struct{ err error }
+
+func (e *applyError) Error() string { return e.err.Error() }
+func (e *applyError) Unwrap() error { return e.err }
 
 // countAttempts records in a *TimeoutError or an *Error how many attempts
 // Do made before it gave up.

@@ -2,9 +2,11 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -198,5 +200,132 @@ func TestRetryAfterValues(t *testing.T) {
 		if got := retryAfter(c.v, now); got != c.want {
 			t.Errorf("retryAfter(%q) = %v, want %v", c.v, got, c.want)
 		}
+	}
+}
+
+// refreshingAuth is a test Authenticator whose Refresh gives a new token.
+type refreshingAuth struct {
+	mu      sync.Mutex
+	n       int
+	applied int
+}
+
+func (a *refreshingAuth) Apply(_ context.Context, r *http.Request) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.applied++
+	r.Header.Set("Authorization", fmt.Sprintf("Bearer tok-%d", a.n))
+	return nil
+}
+
+func (a *refreshingAuth) Refresh(context.Context) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return true, nil
+}
+
+// statusServer answers each request with the next status of the list and
+// records the Authorization header and body of each.
+func statusServer(t *testing.T, statuses ...int) (url string, seen func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r.Header.Get("Authorization"))
+		st := 200
+		if len(statuses) > 0 {
+			st, statuses = statuses[0], statuses[1:]
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		w.Write([]byte(`{"access_token":"t","resourceType":"Bundle"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(got) }
+}
+
+var fastRetry = RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+
+// After a 503 the retry resends the same credentials; after a 401 the
+// refreshed ones are asked for, and a later retry resends those.
+func TestRetryAfterRefreshUsesTheNewCredentials(t *testing.T) {
+	u, seen := statusServer(t, 503, 401, 503, 200)
+	auth := &refreshingAuth{}
+	c := newTestClient(t, Options{BaseURL: u, Auth: auth, Retry: fastRetry})
+	if _, err := c.Do(context.Background(), &Request{URL: "Patient"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := seen(), []string{"Bearer tok-0", "Bearer tok-0", "Bearer tok-1", "Bearer tok-1"}; !slices.Equal(got, want) {
+		t.Errorf("the attempts carried %q, want %q", got, want)
+	}
+	if auth.applied != 2 {
+		t.Errorf("Apply called %d times, want 2 (the first attempt and the resend after the refresh)", auth.applied)
+	}
+}
+
+// Only a client-credentials grant with the client's secret is retried: a
+// refresh token, a code or a signed assertion (one-time jti) go once.
+func TestTokenRetriesOnlyRepeatableGrants(t *testing.T) {
+	for _, c := range []struct {
+		form url.Values
+		sent int
+	}{
+		{url.Values{"grant_type": {"client_credentials"}, "client_id": {"c"}, "client_secret": {"s"}}, 2},
+		{url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {"a.b.c"}}, 1},
+		{url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"r"}}, 1},
+		{url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, 1},
+	} {
+		u, seen := statusServer(t, 503, 200)
+		cl := newTestClient(t, Options{BaseURL: u, Retry: fastRetry})
+		_, _ = cl.Token(context.Background(), c.form, nil)
+		if n := len(seen()); n != c.sent {
+			t.Errorf("%s grant (assertion %v) answered 503: sent %d times, want %d", c.form.Get("grant_type"), c.form.Has("client_assertion"), n, c.sent)
+		}
+	}
+}
+
+// A wait the caller's deadline would cut short is not started: the
+// answer is the server's, not "context deadline exceeded".
+func TestRetryWaitPastTheCallersDeadline(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	c := newTestClient(t, Options{BaseURL: srv.URL, Retry: fastRetry})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, &Request{URL: "Patient"})
+	if e := AsError(err); e == nil || e.Status != 503 {
+		t.Errorf("Retry-After 30s under a 10s deadline: %v; want the 503", err)
+	}
+}
+
+// failingAuth cannot give credentials.
+type failingAuth struct{ applied int }
+
+func (a *failingAuth) Apply(context.Context, *http.Request) error {
+	a.applied++
+	return &url.Error{Op: "Post", URL: "https://example.com/oauth2/token", Err: io.ErrUnexpectedEOF}
+}
+func (a *failingAuth) Refresh(context.Context) (bool, error) { return false, nil }
+
+// An Authenticator that fails (its token request, retried on its own,
+// failed) is not asked again by a retry of the request, which was never
+// sent; and an answer that ends the retries without being retryable
+// itself still says how many attempts were made.
+func TestApplyFailureIsNotRetriedAndAttemptsAreCounted(t *testing.T) {
+	u, seen := statusServer(t, 503, 500)
+	auth := &failingAuth{}
+	c := newTestClient(t, Options{BaseURL: u, Auth: auth, Retry: fastRetry})
+	if _, err := c.Do(context.Background(), &Request{URL: "Patient"}); err == nil || auth.applied != 1 || len(seen()) != 0 {
+		t.Errorf("Apply failing: err %v, Apply called %d times, %d requests; want an error, 1, 0", err, auth.applied, len(seen()))
+	}
+	c = newTestClient(t, Options{BaseURL: u, Retry: fastRetry})
+	_, err := c.Do(context.Background(), &Request{URL: "Patient"})
+	if e := AsError(err); e == nil || e.Status != 500 || e.Attempts != 2 {
+		t.Errorf("503 then 500: %#v; want the 500 with Attempts 2", err)
 	}
 }

@@ -343,9 +343,11 @@ type BasicAuth struct {
 // Token posts a form to the token endpoint, without the Authenticator's
 // credentials (basic, if given, is sent as a Basic header) and returns the
 // token. An OAuth error answer is an *Error with OAuth set. A
-// client-credentials grant is retried like a GET (429, 5xx, a dropped
-// connection): asking again only makes another token. Other grants spend
-// a one-time code or refresh token, and are sent once.
+// client-credentials grant with the client's secret is retried like a GET
+// (429, 5xx, a dropped connection): asking again only makes another token.
+// Other grants spend a one-time code or refresh token, and a signed
+// client assertion carries a one-time jti (a server may refuse it again):
+// those are sent once.
 func (c *Client) Token(ctx context.Context, form url.Values, basic *BasicAuth) (*TokenResponse, error) {
 	req := &Request{
 		Method:      http.MethodPost,
@@ -353,7 +355,7 @@ func (c *Client) Token(ctx context.Context, form url.Values, basic *BasicAuth) (
 		Body:        []byte(form.Encode()),
 		ContentType: ContentTypeForm,
 		NoAuth:      true,
-		Idempotent:  form.Get("grant_type") == "client_credentials",
+		Idempotent:  form.Get("grant_type") == "client_credentials" && !form.Has("client_assertion"),
 	}
 	if basic != nil {
 		hr := http.Request{Header: http.Header{}}
