@@ -73,9 +73,10 @@ func Main() int {
 }
 
 // beforeRun gives the command that is about to run every CPU and the
-// Ctrl-C handler, unless it is marked one at a time.
+// Ctrl-C handler, unless it is marked one at a time (and the process can
+// end by a signal: endsBySignal).
 func beforeRun(cmd *cobra.Command, allCPUs, watch func()) {
-	if cmdutil.OneAtATime(cmd) {
+	if cmdutil.OneAtATime(cmd) && endsBySignal {
 		return
 	}
 	allCPUs()

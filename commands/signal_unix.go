@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// endsBySignal: a command marked one at a time may leave Ctrl-C to the
+// signal's default action, which ends it by the signal (the shell's 130).
+const endsBySignal = true
+
 // endBy ends the process by sig, the way an interrupted program should:
 // bash goes on with the next command of a loop or script when a child it
 // waited for exits with a status, even 130, after a Ctrl-C, and stops only

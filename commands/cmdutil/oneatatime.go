@@ -11,7 +11,9 @@ const oneAtATimeKey = "medplum:one-at-a-time"
 // environment sets GOMAXPROCS), and Ctrl-C ends it at once by the signal's
 // default action, as it ends curl or the official CLI, without "medplum:
 // interrupted": starting the threads for a second CPU and for the signal
-// handler took longer than the rest of a typical get (issue 12). A command
+// handler took longer than the rest of a typical get (issue 12). (On
+// Windows, where a process cannot end by a signal and a Ctrl-C left to
+// the default action would not exit 130, the handler is kept.) A command
 // that runs requests concurrently, or writes a journal, a part file or
 // anything else it should finish or say how to resume, must not be marked.
 func MarkOneAtATime(cmd *cobra.Command) {

@@ -1,5 +1,6 @@
 // Package onecpu starts medplum on one CPU. Its init, which the Go runtime
-// runs before most other packages' (it needs only os, runtime and sync),
+// runs about halfway through package initialisation (it needs only os,
+// runtime, strings and sync),
 // sets GOMAXPROCS to 1; AllCPUs gives a command that works concurrently
 // the runtime's default back once it is known which command runs.
 //
