@@ -635,7 +635,7 @@ func TestRunOutputFlags(t *testing.T) {
 	// A text answer: printed as it came without the flags, an error with them.
 	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain").Expect(t, 0, "hello\nworld", "")
 	notJSON := func(flag string) string {
-		return fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered \"hello ...\" (text/plain), which is not JSON: %s needs a JSON answer\n"+
+		return fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered 11 bytes of text/plain, which is not JSON: %s needs a JSON answer\n"+
 			"without -o, --jq and --template the answer is printed as it came\n", p.ids["echo"], flag)
 	}
 	e.Run("bot", "run", "echo", "hello\nworld", "--content-type", "text/plain", "--jq", ".").Expect(t, 1, "", notJSON("--jq"))
@@ -646,6 +646,6 @@ func TestRunOutputFlags(t *testing.T) {
 	// A bot that returns a string to a JSON request: Medplum sends it as
 	// it is, labelled application/json (execute.ts's getResponseContentType).
 	srv.SetBotHandler(func(medplumtest.BotExecution) (any, error) { return strings.Repeat("x", 70), nil })
-	e.Run("bot", "run", "echo", in, "--jq", ".").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered %q (application/json), which is not JSON: --jq needs a JSON answer\n"+
-		"without -o, --jq and --template the answer is printed as it came\n", p.ids["echo"], strings.Repeat("x", 60)+" ..."))
+	e.Run("bot", "run", "echo", in, "--jq", ".").Expect(t, 1, "", fmt.Sprintf("medplum: bot \"echo\" (Bot/%s) answered 70 bytes of application/json, which is not JSON: --jq needs a JSON answer\n"+
+		"without -o, --jq and --template the answer is printed as it came\n", p.ids["echo"]))
 }

@@ -133,18 +133,11 @@ func notJSON(bot client.Doc, resp *client.Response, out output.Options) error {
 	case out.Template != "":
 		flag = "--template"
 	}
-	answer := strings.TrimSpace(string(resp.Body))
-	if i := strings.IndexByte(answer, '\n'); i >= 0 {
-		answer = answer[:i] + " ..."
-	}
-	if r := []rune(answer); len(r) > 60 {
-		answer = string(r[:60]) + " ..."
-	}
 	ct, _, _ := mime.ParseMediaType(resp.ContentType())
 	if ct == "" {
 		ct = "no content type"
 	}
-	return cmdutil.WithHint(fmt.Errorf("bot %s answered %q (%s), which is not JSON: %s needs a JSON answer", label(bot.String("name"), bot.ID()), answer, ct, flag),
+	return cmdutil.WithHint(fmt.Errorf("bot %s answered %s of %s, which is not JSON: %s needs a JSON answer", label(bot.String("name"), bot.ID()), cmdutil.Count(len(resp.Body), "byte"), ct, flag),
 		"without -o, --jq and --template the answer is printed as it came")
 }
 

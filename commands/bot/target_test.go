@@ -140,7 +140,7 @@ func TestBotsOnTarget(t *testing.T) {
 	e.Run("bot", "deploy", "lab-b").Expect(t, 0, line("deployed", "lab-b", "code changed"), "1 bot: 1 deployed.\n")
 	e.Run("bot", "run", "lab-b", "hello\nworld", "--content-type", "text/plain").Expect(t, 0, "hello\nworld", "")
 	e.Run("bot", "run", "lab-b", "hello\nworld", "--content-type", "text/plain", "--jq", ".").Expect(t, 1, "",
-		fmt.Sprintf("medplum: bot \"lab-b\" (Bot/%s) answered \"hello ...\" (text/plain), which is not JSON: --jq needs a JSON answer\n"+
+		fmt.Sprintf("medplum: bot \"lab-b\" (Bot/%s) answered 11 bytes of text/plain, which is not JSON: --jq needs a JSON answer\n"+
 			"without -o, --jq and --template the answer is printed as it came\n", ids["lab-b"]))
 	write(t, e, map[string]string{"dist/lab-c.js": "exports.handler = async function () { throw new Error('boom from lab-c'); };\n"})
 	e.Run("bot", "deploy", "lab-c").Expect(t, 0, line("deployed", "lab-c", "code changed"), "1 bot: 1 deployed.\n")
