@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -41,17 +42,16 @@ func CheckJSON(b []byte, name string) error {
 // offset just after the offending byte) into a line and a column counted in
 // characters.
 func position(b []byte, offset int64) (line, col int) {
-	if offset > int64(len(b)) {
-		offset = int64(len(b)) + 1
-	}
-	if offset < 1 {
-		offset = 1
-	}
-	prefix := b[:offset-1]
-	line = bytes.Count(prefix, []byte("\n")) + 1
-	start := bytes.LastIndexByte(prefix, '\n') + 1
-	col = utf8.RuneCount(prefix[start:]) + 1
-	return line, col
+	return LineColumn(string(b), int(min(max(offset, 1), int64(len(b))+1)-1))
+}
+
+// LineColumn is the line and the column (in characters) of byte offset at
+// in text, both counted from 1; an offset past the end is the end. (JSON
+// bodies, --jq expressions and templates name their errors' places so.)
+func LineColumn(text string, at int) (line, col int) {
+	at = min(max(at, 0), len(text))
+	start := strings.LastIndexByte(text[:at], '\n') + 1
+	return strings.Count(text[:at], "\n") + 1, utf8.RuneCountInString(text[start:at]) + 1
 }
 
 // MarshalJSON is json.Marshal (json.MarshalIndent with an indent) for what

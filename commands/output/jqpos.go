@@ -4,9 +4,10 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // gojq's compile errors name what is undefined (a function, a variable,
@@ -163,6 +164,10 @@ func probeCompile(expr string, rename map[int]string) (msg string, ok bool) {
 	return "", true
 }
 
+// maxProbes bounds the references failingRef probes: an error in a longer
+// expression is named without a position rather than after many compiles.
+const maxProbes = 64
+
 // failingRef finds which reference gojq's compile error msg is about: its
 // index in jqRefs' list, or -1 when it cannot be told.
 func failingRef(expr, msg string) int {
@@ -175,6 +180,9 @@ func failingRef(expr, msg string) int {
 		return -1
 	}
 	refs := jqRefs(q)
+	if len(refs) > maxProbes {
+		return -1 // each candidate is a compile, and pairs of them more
+	}
 	fresh := freshNames(expr, kind, 2)
 	// The references the compiler reaches no later than the failing one.
 	var reached []int
@@ -246,6 +254,9 @@ func refOffset(expr string, i int) int {
 // the list of formats is gojq's own.
 func unknownFormat(expr string, q *gojq.Query) (name string, at int, found bool) {
 	at = -1
+	if !strings.Contains(expr, "@") {
+		return "", at, false // no format term (the common case: no walk)
+	}
 	for i, r := range jqRefs(q) {
 		if r.kind != "format" || knownFormat(*r.name) {
 			continue
@@ -279,17 +290,9 @@ func knownFormat(format string) bool {
 // "column 6" in a one-line text, "line 2, column 15" in one of several
 // lines.
 func textPosition(expr string, at int) string {
-	line, col := lineColumn(expr, at)
+	line, col := cmdutil.LineColumn(expr, at)
 	if !strings.Contains(expr, "\n") {
 		return "column " + strconv.Itoa(col)
 	}
 	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col)
-}
-
-// lineColumn is the line and the column (in characters) of byte offset at
-// in text, both from 1.
-func lineColumn(text string, at int) (line, col int) {
-	at = min(max(at, 0), len(text))
-	start := strings.LastIndexByte(text[:at], '\n') + 1
-	return strings.Count(text[:at], "\n") + 1, utf8.RuneCountInString(text[start:at]) + 1
 }

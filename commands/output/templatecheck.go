@@ -5,8 +5,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // checkTemplate finds, before anything is sent, the calls of a --template
@@ -38,28 +41,31 @@ func checkTemplate(t *template.Template, text string) error {
 }
 
 // templateBuiltins are the signatures of text/template's own functions
-// (text/template/funcs.go), which it does not export.
-var templateBuiltins = map[string]reflect.Type{
-	"and":      reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
-	"or":       reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
-	"not":      reflect.TypeOf((func(reflect.Value) bool)(nil)),
-	"call":     reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
-	"index":    reflect.TypeOf((func(reflect.Value, ...reflect.Value) (reflect.Value, error))(nil)),
-	"slice":    reflect.TypeOf((func(reflect.Value, ...reflect.Value) (reflect.Value, error))(nil)),
-	"len":      reflect.TypeOf((func(reflect.Value) (int, error))(nil)),
-	"html":     reflect.TypeOf((func(...any) string)(nil)),
-	"js":       reflect.TypeOf((func(...any) string)(nil)),
-	"urlquery": reflect.TypeOf((func(...any) string)(nil)),
-	"print":    reflect.TypeOf((func(...any) string)(nil)),
-	"printf":   reflect.TypeOf((func(string, ...any) string)(nil)),
-	"println":  reflect.TypeOf((func(...any) string)(nil)),
-	"eq":       reflect.TypeOf((func(reflect.Value, ...reflect.Value) (bool, error))(nil)),
-	"ne":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
-	"lt":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
-	"le":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
-	"gt":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
-	"ge":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
-}
+// (text/template/funcs.go), which it does not export; built on the first
+// --template (nothing at package init: DESIGN.md, start-up).
+var templateBuiltins = sync.OnceValue(func() map[string]reflect.Type {
+	return map[string]reflect.Type{
+		"and":      reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
+		"or":       reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
+		"not":      reflect.TypeOf((func(reflect.Value) bool)(nil)),
+		"call":     reflect.TypeOf((func(reflect.Value, ...reflect.Value) reflect.Value)(nil)),
+		"index":    reflect.TypeOf((func(reflect.Value, ...reflect.Value) (reflect.Value, error))(nil)),
+		"slice":    reflect.TypeOf((func(reflect.Value, ...reflect.Value) (reflect.Value, error))(nil)),
+		"len":      reflect.TypeOf((func(reflect.Value) (int, error))(nil)),
+		"html":     reflect.TypeOf((func(...any) string)(nil)),
+		"js":       reflect.TypeOf((func(...any) string)(nil)),
+		"urlquery": reflect.TypeOf((func(...any) string)(nil)),
+		"print":    reflect.TypeOf((func(...any) string)(nil)),
+		"printf":   reflect.TypeOf((func(string, ...any) string)(nil)),
+		"println":  reflect.TypeOf((func(...any) string)(nil)),
+		"eq":       reflect.TypeOf((func(reflect.Value, ...reflect.Value) (bool, error))(nil)),
+		"ne":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
+		"lt":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
+		"le":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
+		"gt":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
+		"ge":       reflect.TypeOf((func(reflect.Value, reflect.Value) (bool, error))(nil)),
+	}
+})
 
 var reflectValueType = reflect.TypeOf(reflect.Value{})
 
@@ -83,7 +89,7 @@ func (c *templateChecker) signature(name string) reflect.Type {
 	if t, ok := c.funcs[name]; ok {
 		return t
 	}
-	return templateBuiltins[name]
+	return templateBuiltins()[name]
 }
 
 func (c *templateChecker) node(n parse.Node) {
@@ -338,6 +344,6 @@ func canBeNil(t reflect.Type) bool {
 // templatePosition says where byte offset at is in a template: "line 1,
 // column 3", the column counting characters from 1 (as --jq's do).
 func templatePosition(text string, at int) string {
-	line, col := lineColumn(text, at)
+	line, col := cmdutil.LineColumn(text, at)
 	return "line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col)
 }
