@@ -132,13 +132,11 @@ func (o *Options) WriteDocs(ios *iostreams.IOStreams, docs []json.RawMessage) er
 
 // WriteData prints the CLI's own data (not server JSON) as a document.
 func (o *Options) WriteData(ios *iostreams.IOStreams, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	b, err := cmdutil.MarshalJSON(v, "")
+	if err != nil {
 		return err
 	}
-	return o.WriteDoc(ios, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return o.WriteDoc(ios, b)
 }
 
 // decodeDoc decodes a document for jq and templates: numbers stay

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/medplumcli/medplum/commands/cmdutil"
 )
 
 // A cell is what the review knows of one column of one member: a value,
@@ -242,12 +244,4 @@ func writeKV(b *bytes.Buffer, k string, v any) error {
 }
 
 // marshal is json.Marshal without HTML escaping.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
+func marshal(v any) ([]byte, error) { return cmdutil.MarshalJSON(v, "") }
