@@ -10,13 +10,21 @@ import (
 // CSVWriter is the writer of every CSV medplum writes (-o csv, invite's
 // --report and -o csv, apply export's members CSV): encoding/csv's, with
 // each cell through CSVCell.
+// Only Write, Flush and Error: an embedded csv.Writer would also offer
+// WriteAll, whose cells would bypass CSVCell.
 type CSVWriter struct {
-	*csv.Writer
+	w     *csv.Writer
 	cells []string
 }
 
-// NewCSVWriter writes to w; Flush and Error are encoding/csv's.
-func NewCSVWriter(w io.Writer) *CSVWriter { return &CSVWriter{Writer: csv.NewWriter(w)} }
+// NewCSVWriter writes to w.
+func NewCSVWriter(w io.Writer) *CSVWriter { return &CSVWriter{w: csv.NewWriter(w)} }
+
+// Flush writes what is buffered (encoding/csv's Flush).
+func (c *CSVWriter) Flush() { c.w.Flush() }
+
+// Error is the error of an earlier Write or Flush (encoding/csv's Error).
+func (c *CSVWriter) Error() error { return c.w.Error() }
 
 // Write writes one record, its formula cells neutralised (record itself
 // is left as it is).
@@ -25,7 +33,7 @@ func (c *CSVWriter) Write(record []string) error {
 	for _, s := range record {
 		c.cells = append(c.cells, CSVCell(s))
 	}
-	return c.Writer.Write(c.cells)
+	return c.w.Write(c.cells)
 }
 
 // CSVCell neutralises a cell a spreadsheet would run as a formula (CSV
