@@ -164,7 +164,13 @@ func projectCurrentRun(ctx context.Context, o *ProjectCurrentOptions) error {
 	if err != nil {
 		return fmt.Errorf("GET auth/me: %w", err)
 	}
-	return o.Output.WriteDoc(o.IO, n.Get("project").Bytes())
+	// As whoami: a field holding secrets (a Project's secret list) is left
+	// out, though 5.0.10's auth/me names none here (capture 231).
+	doc, err := output.WithoutSecrets(n.Get("project").Bytes())
+	if err != nil {
+		return err
+	}
+	return o.Output.WriteDoc(o.IO, doc)
 }
 
 // ProjectSwitchOptions are the inputs of `project switch`.

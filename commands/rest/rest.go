@@ -371,7 +371,9 @@ func namedGone(c *client.Client, method, u string, err error) error {
 		return err
 	}
 	hint := fmt.Sprintf("Medplum keeps its history (medplum get %s/_history)", ref)
-	if !strings.HasPrefix(ref, "Project/") {
+	// (A PUT answered 410 is one of a deleted project, which no put brings
+	// back.)
+	if !strings.HasPrefix(ref, "Project/") && method != http.MethodPut {
 		hint += "; a put of the resource with this id puts it back"
 	}
 	return cmdutil.WithHint(&goneError{msg: fmt.Sprintf("%s %s: the resource was deleted (410 Gone)", method, ref), err: err}, hint)
