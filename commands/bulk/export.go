@@ -85,7 +85,8 @@ func NewCmdExport(f *cmdutil.Factory, runF func(*ExportOptions) error) *cobra.Co
 
 			A backup holds no attachments: Medplum's $export never holds Binary
 			(nor CodeSystem, SearchParameter, StructureDefinition, ValueSet,
-			AuditEvent, AsyncJob, BulkDataExport), whatever -t says; the
+			AuditEvent, AsyncJob, BulkDataExport, DomainConfiguration,
+			JsonWebKey, Login), whatever -t says; the
 			DocumentReferences and Media of a backup point at "Binary/<id>" whose
 			content is not in it. -t naming only such types is refused; with
 			others, a warning says so before the export starts, even with -q.
