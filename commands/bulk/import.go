@@ -1615,11 +1615,10 @@ func (o *ImportOptions) checkSource(files []inputFile, server, project string) e
 // directory's imports/), where the import's index lives too.
 func stateDir(state string) (string, error) {
 	if state != "" {
-		dir := filepath.Dir(state)
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return "", cmdutil.InputErrorf("--state %s: no directory %s", state, dir)
+		if err := bulkengine.CheckDir(state, "--state"); err != nil {
+			return "", err
 		}
-		return dir, nil
+		return filepath.Dir(state), nil
 	}
 	dir, err := config.CacheDir(os.Getenv)
 	if err != nil {

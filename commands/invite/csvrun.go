@@ -143,7 +143,7 @@ func bulkRun(cmd *cobra.Command, o *Options) error {
 	}
 	if o.Report != "" && !o.DryRun {
 		// Said before the file is read or anything sent.
-		if err := bulkengine.CheckReportDir(o.Report, "--report"); err != nil {
+		if err := bulkengine.CheckDir(o.Report, "--report"); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,7 @@ type ReportFile struct {
 // input error (exit 2) naming it, as --state's is: callers create the
 // report before they read or send anything.
 func CreateReport(path, flag string) (*ReportFile, error) {
-	if err := CheckReportDir(path, flag); err != nil {
+	if err := CheckDir(path, flag); err != nil {
 		return nil, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
@@ -31,10 +31,10 @@ func CreateReport(path, flag string) (*ReportFile, error) {
 	return &ReportFile{File: f, path: path}, nil
 }
 
-// CheckReportDir is CreateReport's check of path's directory, for a
-// caller that creates the report later but must refuse a report it could
-// not write before it reads or sends anything.
-func CheckReportDir(path, flag string) error {
+// CheckDir is CreateReport's check of path's directory, for a caller that
+// creates a file there later (a report, a journal) but must refuse one it
+// could not write before it reads or sends anything: flag names it.
+func CheckDir(path, flag string) error {
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return cmdutil.InputErrorf("%s %s: no directory %s", flag, path, dir)
